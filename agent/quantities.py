@@ -1,0 +1,127 @@
+"""The glossary of canonical quantities: every value a profile produces is one of these.
+
+Each quantity is in SI (or an SI-derived unit Prometheus accepts) and carries its unit in its name.
+A profile's ``scale``/``offset`` convert the device's raw number to this unit exactly once.
+
+Conventions that the power topology relies on:
+
+- ``active_power_w`` / ``energy_j`` readings of one device **sum** to that device's power/energy at
+  its documented measurement point (meter total, UPS output, PDU inlet). Per-phase, per-outlet and
+  UPS-input values use their own quantities so they are never double counted.
+- Temperatures are in degrees Celsius; ratios are 0..1 (relative humidity, fan speed, load).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["GLOSSARY", "Quantity", "quantity"]
+
+MetricKind = Literal["gauge", "counter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """One canonical quantity and how it is exported.
+
+    Attributes
+    ----------
+    name : canonical name, unit suffix included (``active_power_w``)
+    unit : SI unit symbol
+    metric : Prometheus metric name without the ``_total`` suffix of counters
+    kind : ``gauge`` or ``counter`` (monotonic, wrap/reset handled by the collector)
+    help : one line for the exposition's HELP
+    """
+
+    name: str
+    unit: str
+    metric: str
+    kind: MetricKind
+    help: str
+
+
+def _q(name: str, unit: str, metric: str, kind: MetricKind, help_: str) -> Quantity:
+    return Quantity(name, unit, metric, kind, help_)
+
+
+GLOSSARY: dict[str, Quantity] = {
+    q.name: q
+    for q in (
+        # power chain
+        _q("active_power_w", "W", "pue_device_active_power_watts", "gauge",
+           "Active power at the device's measurement point (meter total, UPS output, PDU inlet)."),
+        _q("energy_j", "J", "pue_device_energy_joules", "counter",
+           "Active energy at the device's measurement point, made monotonic by the agent."),
+        _q("input_active_power_w", "W", "pue_device_input_active_power_watts", "gauge",
+           "Active power drawn at a UPS input."),
+        _q("phase_active_power_w", "W", "pue_device_phase_active_power_watts", "gauge",
+           "Active power of one phase or line."),
+        _q("outlet_active_power_w", "W", "pue_device_outlet_active_power_watts", "gauge",
+           "Active power of one PDU outlet."),
+        _q("outlet_energy_j", "J", "pue_device_outlet_energy_joules", "counter",
+           "Active energy of one PDU outlet, made monotonic by the agent."),
+        _q("apparent_power_va", "VA", "pue_device_apparent_power_volt_amperes", "gauge",
+           "Apparent power."),
+        _q("current_a", "A", "pue_device_current_amperes", "gauge", "RMS current."),
+        _q("voltage_v", "V", "pue_device_voltage_volts", "gauge", "RMS voltage."),
+        _q("frequency_hz", "Hz", "pue_device_frequency_hertz", "gauge", "Line frequency."),
+        _q("load_ratio", "1", "pue_device_load_ratio", "gauge", "Load as a share of rated capacity (0-1)."),
+        _q("battery_temp_c", "Cel", "pue_device_battery_temperature_celsius", "gauge",
+           "UPS battery temperature."),
+        # air side
+        _q("supply_air_temp_c", "Cel", "pue_device_supply_air_temperature_celsius", "gauge",
+           "Supply (discharge) air temperature of a cooling unit."),
+        _q("return_air_temp_c", "Cel", "pue_device_return_air_temperature_celsius", "gauge",
+           "Return (intake) air temperature of a cooling unit."),
+        _q("rack_inlet_temp_c", "Cel", "pue_device_rack_inlet_temperature_celsius", "gauge",
+           "Air temperature at the IT equipment inlet (ASHRAE TC 9.9 measurement point)."),
+        _q("rack_outlet_temp_c", "Cel", "pue_device_rack_outlet_temperature_celsius", "gauge",
+           "Air temperature at the IT equipment exhaust."),
+        _q("ambient_temp_c", "Cel", "pue_device_ambient_temperature_celsius", "gauge",
+           "Room or probe air temperature."),
+        _q("outdoor_temp_c", "Cel", "pue_device_outdoor_temperature_celsius", "gauge",
+           "Outdoor dry-bulb air temperature."),
+        _q("dew_point_c", "Cel", "pue_device_dew_point_celsius", "gauge", "Dew-point temperature."),
+        _q("relative_humidity_ratio", "1", "pue_device_relative_humidity_ratio", "gauge",
+           "Relative humidity (0-1)."),
+        _q("air_pressure_pa", "Pa", "pue_device_air_pressure_pascals", "gauge", "Air pressure."),
+        _q("fan_speed_ratio", "1", "pue_device_fan_speed_ratio", "gauge", "Fan speed (0-1 of maximum)."),
+        _q("valve_position_ratio", "1", "pue_device_valve_position_ratio", "gauge",
+           "Chilled-water valve opening (0-1)."),
+        _q("cooling_capacity_w", "W", "pue_device_cooling_output_watts", "gauge",
+           "Cooling delivered by the unit."),
+        _q("cooling_power_w", "W", "pue_device_cooling_power_watts", "gauge",
+           "Electrical power drawn by a cooling unit or plant."),
+        _q("cooling_energy_j", "J", "pue_device_cooling_energy_joules", "counter",
+           "Electrical energy drawn by a cooling unit or plant, made monotonic by the agent."),
+        # water side
+        _q("chw_supply_temp_c", "Cel", "pue_device_chw_supply_temperature_celsius", "gauge",
+           "Chilled-water supply (leaving) temperature."),
+        _q("chw_return_temp_c", "Cel", "pue_device_chw_return_temperature_celsius", "gauge",
+           "Chilled-water return (entering) temperature."),
+        _q("free_cooling_ratio", "1", "pue_device_free_cooling_ratio", "gauge",
+           "Share of the cooling load met by free cooling (0-1)."),
+        # setpoints (writable where the profile says so)
+        _q("supply_air_setpoint_c", "Cel", "pue_device_supply_air_setpoint_celsius", "gauge",
+           "Supply-air temperature setpoint."),
+        _q("return_air_setpoint_c", "Cel", "pue_device_return_air_setpoint_celsius", "gauge",
+           "Return-air temperature setpoint."),
+        _q("rack_inlet_setpoint_c", "Cel", "pue_device_rack_inlet_setpoint_celsius", "gauge",
+           "Rack-inlet temperature setpoint."),
+        _q("chw_supply_setpoint_c", "Cel", "pue_device_chw_supply_setpoint_celsius", "gauge",
+           "Chilled-water supply temperature setpoint."),
+        _q("economizer_enabled", "1", "pue_device_economizer_enabled", "gauge",
+           "Water-side economizer (free cooling) enabled: 1, disabled: 0."),
+        _q("fan_min_speed_ratio", "1", "pue_device_fan_min_speed_ratio", "gauge",
+           "Minimum fan speed setting (0-1)."),
+    )
+}
+
+
+def quantity(name: str) -> Quantity:
+    """Return the glossary entry for ``name``; raise ``KeyError`` naming the known ones otherwise."""
+    try:
+        return GLOSSARY[name]
+    except KeyError:
+        raise KeyError(f"unknown quantity {name!r}; known: {', '.join(sorted(GLOSSARY))}") from None

@@ -1,0 +1,393 @@
+"""The one SNMP adapter: the only module of the agent that imports pysnmp.
+
+Everything else talks to devices through :class:`SnmpClient` (a narrow Protocol: ``get``,
+``walk``, ``set``, ``close``) and sees plain Python values (:class:`SnmpValue`). Library errors
+become :mod:`agent.errors` exceptions here, with ``raise ... from err``. Tests use
+:class:`FakeSnmpClient`; end-to-end tests use :class:`PysnmpClient` against real responders.
+
+Implementation notes (see shared reference "ecosystem"):
+- one ``SnmpEngine`` per event loop, created lazily and reused for every target;
+- numeric OIDs with ``lookupMib=False`` (no MIB resolution on the hot path);
+- GETs batched (``max_oids_per_get``); table columns fetched together with GETBULK and each
+  column stops at the edge of its own subtree;
+- SNMPv3 protocols are always explicit (pysnmp would silently default to MD5/DES).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+    get_cmd,
+    set_cmd,
+    usm3DESEDEPrivProtocol,
+    usmAesCfb128Protocol,
+    usmAesCfb192Protocol,
+    usmAesCfb256Protocol,
+    usmDESPrivProtocol,
+    usmHMAC128SHA224AuthProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMAC256SHA384AuthProtocol,
+    usmHMAC384SHA512AuthProtocol,
+    usmHMACMD5AuthProtocol,
+    usmHMACSHAAuthProtocol,
+)
+from pysnmp.proto import rfc1902, rfc1905
+
+from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpSetRefusedError, SnmpTimeoutError
+
+__all__ = [
+    "AUTH_PROTOCOLS",
+    "PRIV_PROTOCOLS",
+    "FakeSnmpClient",
+    "PysnmpClient",
+    "SnmpClient",
+    "SnmpTarget",
+    "SnmpValue",
+    "V2cAuth",
+    "V3Auth",
+]
+
+AUTH_PROTOCOLS = {
+    "md5": usmHMACMD5AuthProtocol,
+    "sha": usmHMACSHAAuthProtocol,
+    "sha224": usmHMAC128SHA224AuthProtocol,
+    "sha256": usmHMAC192SHA256AuthProtocol,
+    "sha384": usmHMAC256SHA384AuthProtocol,
+    "sha512": usmHMAC384SHA512AuthProtocol,
+}
+PRIV_PROTOCOLS = {
+    "des": usmDESPrivProtocol,
+    "3des": usm3DESEDEPrivProtocol,
+    "aes128": usmAesCfb128Protocol,
+    "aes192": usmAesCfb192Protocol,
+    "aes256": usmAesCfb256Protocol,
+}
+
+ValueKind = Literal[
+    "integer", "gauge32", "counter32", "counter64", "timeticks", "octets", "oid", "ipaddress",
+    "null", "no_such_object", "no_such_instance", "end_of_mib_view",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpValue:
+    """One var-bind as plain Python: numeric OID (no leading dot), kind, value."""
+
+    oid: str
+    kind: ValueKind
+    value: int | bytes | str | None
+
+    @property
+    def missing(self) -> bool:
+        return self.kind in ("no_such_object", "no_such_instance", "end_of_mib_view")
+
+
+@dataclass(frozen=True, slots=True)
+class V2cAuth:
+    community: str
+    version: Literal["1", "2c"] = "2c"
+
+    def __repr__(self) -> str:  # never print the community
+        return f"V2cAuth(version={self.version!r}, community=<secret>)"
+
+
+@dataclass(frozen=True, slots=True)
+class V3Auth:
+    user: str
+    auth_protocol: str
+    auth_key: str
+    priv_protocol: str | None
+    priv_key: str | None
+    context: str = ""
+
+    def __repr__(self) -> str:
+        return (f"V3Auth(user={self.user!r}, auth_protocol={self.auth_protocol!r}, "
+                f"priv_protocol={self.priv_protocol!r}, keys=<secret>)")
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpTarget:
+    """Where and how to reach one device."""
+
+    host: str
+    port: int
+    auth: V2cAuth | V3Auth
+    timeout_s: float = 2.0
+    retries: int = 1
+
+    def __repr__(self) -> str:
+        return f"SnmpTarget({self.host}:{self.port}, {self.auth!r})"
+
+
+class SnmpClient(Protocol):
+    """The narrow seam every SNMP user in the agent goes through."""
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
+        """GET the exact OIDs; one SnmpValue per OID, in order (missing ones flagged)."""
+        ...
+
+    async def walk(
+        self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int = 25
+    ) -> dict[str, list[SnmpValue]]:
+        """Walk each column's subtree (GETBULK, never leaving the subtree)."""
+        ...
+
+    async def set(self, target: SnmpTarget, oid: str, value: int) -> SnmpValue:
+        """SET one INTEGER object; return the value the device reports back."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+_KIND_BY_CLASS: tuple[tuple[type, ValueKind], ...] = (
+    (rfc1902.Counter64, "counter64"),
+    (rfc1902.Counter32, "counter32"),
+    (rfc1902.Gauge32, "gauge32"),  # Unsigned32 is the same class in pysnmp
+    (rfc1902.TimeTicks, "timeticks"),
+    (rfc1902.IpAddress, "ipaddress"),
+    (rfc1902.Integer32, "integer"),
+    (rfc1902.Integer, "integer"),
+    (rfc1902.OctetString, "octets"),
+    (rfc1902.ObjectName, "oid"),
+)
+
+
+def _convert(oid: object, val: object) -> SnmpValue:
+    name = str(oid)
+    if isinstance(val, rfc1905.NoSuchObject):
+        return SnmpValue(name, "no_such_object", None)
+    if isinstance(val, rfc1905.NoSuchInstance):
+        return SnmpValue(name, "no_such_instance", None)
+    if isinstance(val, rfc1905.EndOfMibView):
+        return SnmpValue(name, "end_of_mib_view", None)
+    for cls, kind in _KIND_BY_CLASS:
+        if isinstance(val, cls):
+            try:
+                if kind == "octets":
+                    return SnmpValue(name, kind, bytes(val))  # type: ignore[call-overload]
+                if kind in ("oid", "ipaddress"):
+                    return SnmpValue(name, kind, val.prettyPrint())  # type: ignore[attr-defined]
+                return SnmpValue(name, kind, int(val))  # type: ignore[call-overload]
+            except Exception as err:  # pyasn1 raises its own errors on empty/garbled values
+                raise SnmpProtocolError(f"{name}: undecodable {kind} value: {err}") from err
+    return SnmpValue(name, "null", None)
+
+
+_AUTH_FAILURES = ("unknownusername", "wrongdigest", "unknownengineid", "unsupportedsecuritylevel",
+                  "authenticationfailure", "decryptionerror", "notintimewindow")
+
+
+def _raise_indication(target: SnmpTarget, indication: object) -> None:
+    text = str(indication)
+    low = text.replace(" ", "").lower()
+    if "timeout" in low or "norespons" in low:
+        raise SnmpTimeoutError(f"{target.host}:{target.port}: no response ({text})")
+    if any(word in low for word in _AUTH_FAILURES):
+        raise SnmpAuthError(f"{target.host}:{target.port}: credentials refused ({text})")
+    raise SnmpProtocolError(f"{target.host}:{target.port}: {text}")
+
+
+class PysnmpClient:
+    """:class:`SnmpClient` over pysnmp 7's asyncio high-level API, one engine per event loop."""
+
+    def __init__(self, max_oids_per_get: int = 30, max_concurrency: int = 64) -> None:
+        self._max_oids_per_get = max_oids_per_get
+        self._engine: SnmpEngine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._auth: dict[object, CommunityData | UsmUserData] = {}
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._context = ContextData()
+
+    def _engine_for_loop(self) -> SnmpEngine:
+        loop = asyncio.get_running_loop()
+        if self._engine is None or self._loop is not loop:
+            self._engine = SnmpEngine()
+            self._loop = loop
+            self._transports.clear()
+        return self._engine
+
+    async def _transport(self, target: SnmpTarget) -> UdpTransportTarget:
+        key = (target.host, target.port, target.timeout_s, target.retries)
+        transport = self._transports.get(key)
+        if transport is None:
+            transport = await UdpTransportTarget.create(
+                (target.host, target.port), timeout=target.timeout_s, retries=target.retries
+            )
+            self._transports[key] = transport
+        return transport
+
+    def _auth_data(self, auth: V2cAuth | V3Auth) -> CommunityData | UsmUserData:
+        cached = self._auth.get(auth)
+        if cached is not None:
+            return cached
+        data: CommunityData | UsmUserData
+        if isinstance(auth, V2cAuth):
+            data = CommunityData(auth.community, mpModel=0 if auth.version == "1" else 1)
+        else:
+            data = UsmUserData(
+                auth.user,
+                authKey=auth.auth_key,
+                privKey=auth.priv_key,
+                authProtocol=AUTH_PROTOCOLS[auth.auth_protocol],
+                privProtocol=PRIV_PROTOCOLS[auth.priv_protocol] if auth.priv_protocol else None,
+            )
+        self._auth[auth] = data
+        return data
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
+        engine = self._engine_for_loop()
+        transport = await self._transport(target)
+        auth = self._auth_data(target.auth)
+        out: list[SnmpValue] = []
+        for start in range(0, len(oids), self._max_oids_per_get):
+            chunk = oids[start : start + self._max_oids_per_get]
+            async with self._semaphore:
+                try:
+                    err_ind, err_status, err_index, var_binds = await get_cmd(
+                        engine, auth, transport, self._context,
+                        *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False,
+                    )
+                except SnmpError:
+                    raise
+                except Exception as err:
+                    raise SnmpProtocolError(f"{target.host}:{target.port}: GET failed: {err}") from err
+            if err_ind:
+                _raise_indication(target, err_ind)
+            if err_status:
+                raise SnmpProtocolError(
+                    f"{target.host}:{target.port}: GET error-status {err_status.prettyPrint()} at index {err_index}"
+                )
+            out.extend(_convert(name, val) for name, val in var_binds)
+        return out
+
+    async def walk(
+        self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int = 25
+    ) -> dict[str, list[SnmpValue]]:
+        engine = self._engine_for_loop()
+        transport = await self._transport(target)
+        auth = self._auth_data(target.auth)
+        result: dict[str, list[SnmpValue]] = {c: [] for c in columns}
+        cursor = {c: c for c in columns}  # last OID seen per unfinished column
+        while cursor:
+            pending = list(cursor)
+            async with self._semaphore:
+                try:
+                    err_ind, err_status, err_index, table = await bulk_cmd(
+                        engine, auth, transport, self._context, 0, max_repetitions,
+                        *(ObjectType(ObjectIdentity(cursor[c])) for c in pending), lookupMib=False,
+                    )
+                except SnmpError:
+                    raise
+                except Exception as err:
+                    raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK failed: {err}") from err
+            if err_ind:
+                _raise_indication(target, err_ind)
+            if err_status:
+                raise SnmpProtocolError(
+                    f"{target.host}:{target.port}: GETBULK error-status {err_status.prettyPrint()}"
+                )
+            flat = list(table)
+            if not flat:
+                break
+            done: set[str] = set()
+            width = len(pending)
+            for i, (name, val) in enumerate(flat):
+                col = pending[i % width]
+                if col in done:
+                    continue
+                value = _convert(name, val)
+                if value.kind == "end_of_mib_view" or not value.oid.startswith(col + "."):
+                    done.add(col)
+                    continue
+                if _oid_tuple(value.oid) <= _oid_tuple(cursor[col]):
+                    raise SnmpProtocolError(f"{target.host}:{target.port}: OID not increasing at {value.oid}")
+                result[col].append(value)
+                cursor[col] = value.oid
+            for col in done:
+                cursor.pop(col, None)
+            if len(flat) < width:  # truncated response: avoid spinning
+                break
+        return result
+
+    async def set(self, target: SnmpTarget, oid: str, value: int) -> SnmpValue:
+        engine = self._engine_for_loop()
+        transport = await self._transport(target)
+        auth = self._auth_data(target.auth)
+        async with self._semaphore:
+            try:
+                err_ind, err_status, err_index, var_binds = await set_cmd(
+                    engine, auth, transport, self._context,
+                    ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)), lookupMib=False,
+                )
+            except SnmpError:
+                raise
+            except Exception as err:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: SET failed: {err}") from err
+        if err_ind:
+            _raise_indication(target, err_ind)
+        if err_status:
+            raise SnmpSetRefusedError(
+                f"{target.host}:{target.port}: SET {oid}={value} refused: {err_status.prettyPrint()}"
+            )
+        return _convert(*var_binds[0])
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close_dispatcher()
+        self._engine = None
+        self._transports.clear()
+
+
+def _oid_tuple(oid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid.split("."))
+
+
+class FakeSnmpClient:
+    """A canned :class:`SnmpClient` for unit tests: serves a dict of OID -> (kind, value)."""
+
+    def __init__(self, data: dict[str, tuple[ValueKind, int | bytes | str]], *, fail: SnmpError | None = None):
+        self.data = dict(data)
+        self.fail = fail
+        self.sets: list[tuple[str, int]] = []
+
+    def _sorted(self) -> list[str]:
+        return sorted(self.data, key=_oid_tuple)
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
+        if self.fail:
+            raise self.fail
+        return [
+            SnmpValue(o, *self.data[o]) if o in self.data else SnmpValue(o, "no_such_instance", None)
+            for o in oids
+        ]
+
+    async def walk(
+        self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int = 25
+    ) -> dict[str, list[SnmpValue]]:
+        if self.fail:
+            raise self.fail
+        keys = self._sorted()
+        return {c: [SnmpValue(k, *self.data[k]) for k in keys if k.startswith(c + ".")] for c in columns}
+
+    async def set(self, target: SnmpTarget, oid: str, value: int) -> SnmpValue:
+        if self.fail:
+            raise self.fail
+        self.sets.append((oid, value))
+        self.data[oid] = ("integer", value)
+        return SnmpValue(oid, "integer", value)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,83 @@
+"""Start snmpsim (a real SNMP responder) on loopback serving ``.snmprec`` recordings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "devices"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_key: str | None = None,
+            v3_priv_key: str | None = None) -> Iterator[int]:
+    """Serve each recording as community NAME (file stem) on 127.0.0.1:PORT; yield PORT."""
+    port = free_udp_port()
+    with tempfile.TemporaryDirectory(prefix="snmpsim-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        for rec in recordings:
+            shutil.copy(rec, data / rec.name)
+        exe = Path(sys.executable).with_name("snmpsim-command-responder")
+        cmd = [str(exe), f"--data-dir={data}", f"--cache-dir={tmp}/cache",
+               f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
+        if v3_user:
+            cmd += [f"--v3-user={v3_user}", f"--v3-auth-key={v3_auth_key}", "--v3-auth-proto=SHA256",
+                    f"--v3-priv-key={v3_priv_key}", "--v3-priv-proto=AES"]
+        env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        try:
+            _wait_ready(port, recordings[0].stem, proc)
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes]) -> None:
+    """Poll with a raw SNMPv2c GET of sysDescr until snmpsim answers (it indexes files first)."""
+    request = _v2c_get_sysdescr(community)
+    deadline = time.monotonic() + 60
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.5)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"snmpsim exited with {proc.returncode}: {err[-2000:]}")
+            s.sendto(request, ("127.0.0.1", port))
+            try:
+                s.recvfrom(65535)
+                return
+            except TimeoutError:
+                continue
+    raise RuntimeError("snmpsim did not answer within 60 s")
+
+
+def _v2c_get_sysdescr(community: str) -> bytes:
+    # Hand-built BER: Message{version=1, community, GetRequest{id, 0, 0, [{1.3.6.1.2.1.1.1.0, NULL}]}}
+    oid = bytes([0x06, 0x08, 0x2B, 6, 1, 2, 1, 1, 1, 0])
+    varbind = bytes([0x30, len(oid) + 2]) + oid + b"\x05\x00"
+    varbinds = bytes([0x30, len(varbind)]) + varbind
+    pdu_body = b"\x02\x01\x01\x02\x01\x00\x02\x01\x00" + varbinds
+    pdu = bytes([0xA0, len(pdu_body)]) + pdu_body
+    comm = community.encode()
+    body = b"\x02\x01\x01" + bytes([0x04, len(comm)]) + comm + pdu
+    return bytes([0x30, len(body)]) + body
