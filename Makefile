@@ -1,0 +1,50 @@
+# Two commands matter (see README): `make demo` and `make test`. Both bootstrap what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Debian packages the end-to-end tests and benchmarks use: promtool + a real Prometheus,
+# net-snmp tools and snmpd, and snmp_exporter as the peer in bench/poll.py.
+DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter
+DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter
+
+.PHONY: demo test test-fast lint bench venv system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Simulated site + agent + metrics on http://127.0.0.1:10330/metrics (Ctrl-C to stop)
+demo: $(STAMP)
+	$(BIN)/pue-agent demo $(DEMO_ARGS)
+
+system-deps:
+	@missing=""; for b in $(DEB_BINARIES); do \
+	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || [ -x /usr/bin/$$b ] || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for end-to-end tests (missing:$$missing)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES) >/dev/null; \
+	fi
+
+## Every test: unit, recordings over real UDP, end-to-end with real Prometheus
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e and not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check agent models tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/twin.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

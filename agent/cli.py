@@ -1,0 +1,266 @@
+"""The ``pue-agent`` command line.
+
+Exit status: 0 success, 1 runtime failure (device unreachable, ...), 2 bad input (config,
+arguments, files), as every command here documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+from agent import __version__
+from agent.config import SiteConfig, dump_config, load_config
+from agent.errors import ConfigError, ProfileError, PueAgentError, SnmpError
+from agent.profiles import DEFAULT_PROFILE_DIR, load_profiles
+from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+
+__all__ = ["main"]
+
+DEMO_CONFIG = DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"
+
+log = logging.getLogger("pue-agent")
+
+
+class UsageError(PueAgentError):
+    """Bad command-line input (exit status 2)."""
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "pysnmp", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# --- check-config ----------------------------------------------------------------------------
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg, _profiles = load_config(Path(args.config))
+    except ConfigError as err:
+        print(f"{args.config}: {len(err.problems)} problem(s):", file=sys.stderr)
+        for line in err.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    if args.dump:
+        print(dump_config(cfg))
+    else:
+        print(f"{args.config}: OK ({len(cfg.devices)} devices, IT category {cfg.topology.it_category})")
+    return 0
+
+
+# --- read ------------------------------------------------------------------------------------
+def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
+    url = urlparse(args.url)
+    if url.scheme != "udp" or not url.hostname:
+        raise UsageError(f"device URL must look like udp://HOST:PORT, got {args.url!r}")
+    try:
+        port = url.port or 161
+    except ValueError:
+        raise UsageError(f"bad port in {args.url!r}") from None
+    auth: V2cAuth | V3Auth
+    if args.v3_user:
+        if not (args.auth_protocol and args.auth_key):
+            raise UsageError("SNMPv3 needs --auth-protocol and --auth-key (protocols are never implied)")
+        if bool(args.priv_protocol) != bool(args.priv_key):
+            raise UsageError("--priv-protocol and --priv-key go together")
+        auth = V3Auth(args.v3_user, args.auth_protocol, args.auth_key, args.priv_protocol, args.priv_key)
+    elif args.community:
+        auth = V2cAuth(args.community)
+    else:
+        raise UsageError("give --community (v2c) or --v3-user with its protocols and keys")
+    return SnmpTarget(url.hostname, port, auth, args.timeout, args.retries)
+
+
+async def _read(args: argparse.Namespace) -> int:
+    from agent.readings import detect_profile, read_device
+
+    target = _target_from_args(args)
+    dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
+    registry = load_profiles(dirs)
+    client = PysnmpClient()
+    try:
+        profile = registry[args.profile] if args.profile else await detect_profile(client, target, registry)
+        readout = await read_device(client, target, profile)
+    finally:
+        await client.close()
+    from agent.quantities import GLOSSARY
+
+    rows = [{"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
+            for r in readout.readings]
+    if args.format == "json":
+        print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
+    else:
+        print(f"profile: {profile.name}")
+        width = max((len(r["quantity"]) for r in rows), default=8)
+        for r in rows:
+            labels = ",".join(f"{k}={v}" for k, v in r["labels"].items())
+            print(f"{r['quantity']:<{width}}  {r['value']:>14.6g} {r['unit']:<4} {labels}")
+        for p in readout.problems:
+            print(f"problem: {p}", file=sys.stderr)
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    return asyncio.run(_read(args))
+
+
+# --- run / demo -------------------------------------------------------------------------------
+async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None,
+                     ready: asyncio.Event | None = None) -> None:
+    from agent.runtime import Agent
+
+    agent = Agent(cfg, profiles)  # type: ignore[arg-type]
+    host, port = agent.start_http()
+    log.info("metrics at http://%s:%d/metrics", host, port)
+    print(f"pue-agent {__version__}: metrics at http://{host}:{port}/metrics", flush=True)
+    agent.start_scheduler()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=duration_s)
+    except TimeoutError:
+        pass
+    finally:
+        await agent.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        cfg, profiles = load_config(Path(args.config))
+    except ConfigError as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return 2
+    if args.listen_port is not None:
+        cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": args.listen_port})})
+    asyncio.run(_run_agent(cfg, profiles, args.duration))
+    return 0
+
+
+def _demo_config(base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
+    cfg, profiles = load_config(DEMO_CONFIG)
+    if base_port is not None:
+        devices = tuple(d.model_copy(update={"port": base_port + i}) for i, d in enumerate(cfg.devices))
+        cfg = cfg.model_copy(update={"devices": devices})
+    if listen_port is not None:
+        cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": listen_port})})
+    return cfg, profiles
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from agent.sim.site import MinimalSite
+
+    cfg, profiles = _demo_config(args.base_port, args.listen_port)
+    site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
+    site.start()
+    stop_site = asyncio.Event()
+    truth_file = Path(args.truth_file) if args.truth_file else Path(tempfile.gettempdir()) / "pue-demo-truth.json"
+    site_task = asyncio.create_task(site.run(stop_site, truth_file=truth_file))
+    print(f"simulated site: {len(site.devices)} devices on 127.0.0.1 ports "
+          f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}", flush=True)
+    try:
+        await _run_agent(cfg, profiles, args.duration)
+    finally:
+        stop_site.set()
+        await site_task
+        site.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return asyncio.run(_demo(args))
+
+
+# --- parser -----------------------------------------------------------------------------------
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pue-agent", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"pue-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-config", help="validate a site config; exit 2 naming every problem")
+    p.add_argument("config")
+    p.add_argument("--dump", action="store_true", help="print the effective config, secrets masked")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("run", help="poll the site and serve /metrics")
+    p.add_argument("--config", required=True)
+    p.add_argument("--duration", type=_positive, default=None, help="stop after SECONDS (default: run until signalled)")
+    p.add_argument("--listen-port", type=int, default=None)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
+    p.add_argument("url", help="udp://HOST:PORT")
+    p.add_argument("--community")
+    p.add_argument("--v3-user")
+    p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOLS))
+    p.add_argument("--auth-key")
+    p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
+    p.add_argument("--priv-key")
+    p.add_argument("--profile", help="profile name (default: detect from sysObjectID/sysDescr)")
+    p.add_argument("--profile-dir", action="append", default=[], help="extra profile directory")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--timeout", type=_positive, default=2.0)
+    p.add_argument("--retries", type=int, default=1)
+    p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("demo", help="simulated site on loopback + agent + metrics, no hardware needed")
+    p.add_argument("--duration", type=_positive, default=None, help="stop after SECONDS")
+    p.add_argument("--base-port", type=int, default=None, help="first UDP port of the simulated devices")
+    p.add_argument("--listen-port", type=int, default=None, help="metrics port (default 10330)")
+    p.add_argument("--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON)")
+    p.set_defaults(func=cmd_demo)
+
+    try:
+        from agent.twin.cli import register as register_twin
+    except ImportError:  # the twin is optional at run time
+        pass
+    else:
+        register_twin(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except UsageError as err:
+        print(f"pue-agent {args.command}: {err}", file=sys.stderr)
+        return 2
+    except (ConfigError, ProfileError) as err:
+        print(f"pue-agent {args.command}: {err}", file=sys.stderr)
+        return 2
+    except SnmpError as err:
+        print(f"pue-agent {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

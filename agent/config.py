@@ -1,0 +1,309 @@
+"""The site config: strict YAML, every problem reported at once with file, path and reason.
+
+Secrets (communities, SNMPv3 keys, basic-auth hashes) are ``SecretStr``: they print as
+``**********`` and :func:`dump_config` never reveals them.
+
+Example (``configs/example-site.yaml`` holds a complete one)::
+
+    site: {name: hall-1}
+    poll_interval_s: 15
+    listen: {address: 127.0.0.1, port: 10330}
+    credentials:
+      ro-v3: {version: "3", user: pue, auth_protocol: sha256, auth_key: "...",
+              priv_protocol: aes128, priv_key: "..."}
+    devices:
+      - {name: meter-main, address: 10.0.0.10, credentials: ro-v3, profile: janitza-umg,
+         role: utility_meter}
+    topology:
+      it_category: 1
+      facility: [{device: meter-main}]
+      it: [{device: ups-a}, {device: ups-b}]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from agent.errors import ConfigError, ProfileError
+from agent.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
+from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpTarget, V2cAuth, V3Auth
+
+__all__ = [
+    "DEFAULT_LISTEN_PORT",
+    "DeviceConfig",
+    "SiteConfig",
+    "dump_config",
+    "load_config",
+    "target_for",
+]
+
+#: 9100-9999 are taken in Prometheus's default-port list; 9116 is snmp_exporter. Ours: 10330.
+DEFAULT_LISTEN_PORT = 10330
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class V2cCredentials(_Strict):
+    version: Literal["1", "2c"]
+    community: SecretStr
+
+
+class V3Credentials(_Strict):
+    """SNMPv3 USM credentials. Protocols are always explicit: pysnmp would default to MD5/DES."""
+
+    version: Literal["3"]
+    user: str
+    security_level: Literal["authPriv", "authNoPriv"] = "authPriv"
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
+    auth_key: SecretStr = Field(min_length=8)
+    priv_protocol: Literal["des", "3des", "aes128", "aes192", "aes256"] | None = None
+    priv_key: SecretStr | None = Field(default=None, min_length=8)
+    context: str = ""
+
+    @model_validator(mode="after")
+    def _priv(self) -> V3Credentials:
+        if self.security_level == "authPriv" and (self.priv_protocol is None or self.priv_key is None):
+            raise ValueError("authPriv needs both priv_protocol and priv_key")
+        if self.security_level == "authNoPriv" and (self.priv_protocol or self.priv_key):
+            raise ValueError("authNoPriv takes no priv_protocol/priv_key")
+        return self
+
+
+Credentials = Annotated[V2cCredentials | V3Credentials, Field(discriminator="version")]
+
+Role = Literal[
+    "utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor", "other_meter"
+]
+
+
+class DeviceConfig(_Strict):
+    name: Name
+    address: str
+    port: int = Field(default=161, ge=1, le=65535)
+    credentials: str
+    write_credentials: str | None = Field(
+        default=None, description="separate credentials for setpoint SETs (never the read ones)"
+    )
+    profile: str
+    role: Role
+    zone: Name = "default"
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+    retries: int = Field(default=1, ge=0, le=5)
+    enabled: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _is_hostname(value):
+                raise ValueError(f"not an IP address or host name: {value!r}") from None
+        return value
+
+
+def _is_hostname(value: str) -> bool:
+    labels = value.rstrip(".").split(".")
+    if not value or len(value) > 253 or all(p.isdigit() for p in labels):
+        return False
+    return all(
+        0 < len(p) <= 63 and p[0] != "-" and p[-1] != "-" and all(c.isalnum() or c == "-" for c in p)
+        for p in labels
+    )
+
+
+class TopologyTerm(_Strict):
+    """One device's contribution to a boundary sum (its ``power_quantity`` readings, summed)."""
+
+    device: str
+    power_quantity: str = "active_power_w"
+    energy_quantity: str = "energy_j"
+
+
+class Topology(_Strict):
+    """Which readings sum to facility and IT power (ISO/IEC 30134-2), and at which category."""
+
+    it_category: Literal[1, 2, 3] = Field(
+        description="IT energy measured at: 1 UPS output, 2 PDU output, 3 IT equipment input"
+    )
+    facility: tuple[TopologyTerm, ...] = Field(min_length=1)
+    it: tuple[TopologyTerm, ...] = Field(min_length=1)
+    cooling: tuple[TopologyTerm, ...] = ()
+
+
+class Listen(_Strict):
+    address: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_LISTEN_PORT, ge=1, le=65535)
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"listen address must be an IP address: {value!r}") from None
+        return value
+
+
+class Site(_Strict):
+    name: Name = "site"
+    pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
+
+
+class SiteConfig(_Strict):
+    site: Site = Site()
+    poll_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
+    stale_after_intervals: float = Field(
+        default=2.0, ge=1.0, le=10.0, description="a device is stale after this many intervals without success"
+    )
+    pue_window_s: float = Field(default=900.0, ge=60.0, description="window of the energy-based interval PUE")
+    max_concurrency: int = Field(default=64, ge=1, le=4096)
+    listen: Listen = Listen()
+    profile_dirs: tuple[Path, ...] = ()
+    credentials: dict[Name, Credentials]
+    devices: tuple[DeviceConfig, ...] = Field(min_length=1)
+    topology: Topology
+
+    def device(self, name: str) -> DeviceConfig:
+        for dev in self.devices:
+            if dev.name == name:
+                return dev
+        raise KeyError(name)
+
+
+def _loc(loc: Iterable[Any], data: Any) -> str:
+    """Readable path: devices[2].address (with the device name when known)."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and item < len(node) and isinstance(
+                node[item], dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            if item in ("V2cCredentials", "V3Credentials", "1", "2c", "3") and not (
+                    isinstance(node, dict) and item in node):
+                continue  # pydantic's discriminator tag, not a key of the file
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "<top>"
+
+
+def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
+    """Cross-references, checked on the raw mapping so they are reported even beside schema errors."""
+    problems: list[str] = []
+    creds = data.get("credentials") if isinstance(data.get("credentials"), dict) else {}
+    devices = [d for d in data.get("devices") or [] if isinstance(d, dict)] if isinstance(
+        data.get("devices"), list) else []
+    names = [str(d.get("name")) for d in devices]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"devices: device name {dup!r} used more than once")
+    by_name = {str(d.get("name")): d for d in devices}
+    for i, dev in enumerate(devices):
+        where = f"devices[{i}]({dev.get('name')})"
+        for key in ("credentials", "write_credentials"):
+            ref = dev.get(key)
+            if ref is not None and ref not in creds:
+                problems.append(f"{where}.{key}: unknown credentials {ref!r}")
+        profile = dev.get("profile")
+        if profile is not None and profile not in profiles:
+            problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
+    topo = data.get("topology") if isinstance(data.get("topology"), dict) else {}
+    for boundary in ("facility", "it", "cooling"):
+        terms = topo.get(boundary) or []
+        for j, term in enumerate(terms if isinstance(terms, list) else []):
+            if not isinstance(term, dict):
+                continue
+            where = f"topology.{boundary}[{j}]"
+            device = term.get("device")
+            if device not in by_name:
+                problems.append(f"{where}.device: no device named {device!r}")
+                continue
+            profile = by_name[device].get("profile")
+            quantity = term.get("power_quantity", "active_power_w")
+            if profile in profiles and quantity not in {o.quantity for o in profiles[profile].objects}:
+                problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
+    fac = {t.get("device") for t in topo.get("facility") or [] if isinstance(t, dict)}
+    it = {t.get("device") for t in topo.get("it") or [] if isinstance(t, dict)}
+    for both in sorted(str(d) for d in fac & it):
+        problems.append(f"topology: {both!r} is in both facility and it")
+    return problems
+
+
+def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[SiteConfig, ProfileRegistry]:
+    """Read, validate and cross-check a site config. Raises :class:`ConfigError` listing every problem."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"{where}: cannot read: {err.strerror or err}"]) from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError([f"{where}:{line}: not valid YAML: {getattr(err, 'problem', err)}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{where}: <top>: the config must be a YAML mapping"])
+    problems: list[str] = []
+    cfg: SiteConfig | None = None
+    try:
+        cfg = SiteConfig.model_validate(data)
+    except ValidationError as err:
+        problems += [f"{where}: {_loc(e['loc'], data)}: {_reason(e)}" for e in err.errors()]
+    if profiles is None:
+        extra = data.get("profile_dirs") if isinstance(data.get("profile_dirs"), list) else []
+        try:
+            profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]))
+        except ProfileError as err:
+            raise ConfigError([*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
+                              ) from None
+    problems += [f"{where}: {p}" for p in _cross_check(data, profiles)]
+    if problems or cfg is None:
+        raise ConfigError(problems)
+    return cfg, profiles
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (not allowed here)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def target_for(cfg: SiteConfig, device: DeviceConfig, *, write: bool = False) -> SnmpTarget:
+    """The adapter-level target of a device; secrets leave their SecretStr only here."""
+    cred_name = device.write_credentials if write else device.credentials
+    if cred_name is None:
+        raise ConfigError([f"devices({device.name}).write_credentials: none configured; writes need their own"])
+    cred = cfg.credentials[cred_name]
+    auth: V2cAuth | V3Auth
+    if isinstance(cred, V2cCredentials):
+        auth = V2cAuth(cred.community.get_secret_value(), cred.version)
+    else:
+        assert cred.auth_protocol in AUTH_PROTOCOLS
+        assert cred.priv_protocol is None or cred.priv_protocol in PRIV_PROTOCOLS
+        auth = V3Auth(
+            cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
+            cred.priv_key.get_secret_value() if cred.priv_key else None, cred.context,
+        )
+    return SnmpTarget(device.address, device.port, auth, device.timeout_s, device.retries)
+
+
+def dump_config(cfg: SiteConfig) -> str:
+    """The effective config as JSON with every secret masked (``**********``)."""
+    return json.dumps(cfg.model_dump(mode="json"), indent=2, sort_keys=True)

@@ -1,0 +1,29 @@
+"""Every Prometheus metric name the agent exports that is not a per-quantity device metric.
+
+Per-quantity device metrics are named in :mod:`agent.quantities` (``GLOSSARY[q].metric``).
+Counters are named here without ``_total``; prometheus-client appends it.
+"""
+
+PREFIX = "pue"
+
+DEVICE_UP = "pue_device_up"
+DEVICE_LAST_SUCCESS = "pue_device_last_success_timestamp_seconds"
+DEVICE_POLL_DURATION = "pue_device_poll_duration_seconds"
+DEVICE_POLL_ERRORS = "pue_device_poll_errors"  # counter
+DEVICE_COUNTER_EVENTS = "pue_device_counter_events"  # counter: wraps, resets, caps, glitches
+DEVICE_UNREADABLE_OBJECTS = "pue_device_unreadable_objects"
+DEVICE_INFO = "pue_device_info"
+
+SITE_POWER = "pue_site_power_watts"
+SITE_ENERGY = "pue_site_energy_joules"  # counter
+SITE_REALTIME_PUE = "pue_site_realtime_pue"
+SITE_INTERVAL_PUE = "pue_site_interval_pue"
+SITE_PUE_VALID = "pue_site_pue_valid"
+SITE_PUE_INVALID_INFO = "pue_site_pue_invalid_info"
+SITE_COVERAGE = "pue_site_coverage_ratio"
+SITE_INTERVAL_COVERAGE = "pue_site_interval_coverage_ratio"
+SITE_IT_CATEGORY = "pue_site_it_measurement_category"
+SITE_PUE_TARGET = "pue_site_pue_target"
+SITE_ENERGY_METHOD_INFO = "pue_site_energy_method_info"
+
+BUILD_INFO = "pue_build_info"

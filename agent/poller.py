@@ -1,0 +1,286 @@
+"""Polling devices and keeping the agent's state: snapshots, monotonic counters, site energy.
+
+One in-flight poll per device (the scheduler guarantees it); every poll replaces the device's
+immutable :class:`~agent.readings.DeviceSnapshot`. Failures are logged once per change of state,
+not once per poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.config import SiteConfig, TopologyTerm, target_for
+from agent.errors import DecodeError, SnmpAuthError, SnmpError, SnmpTimeoutError
+from agent.profiles import ProfileRegistry
+from agent.readings import DeviceSnapshot, Labels, Reading, read_device
+from agent.snmp import SnmpClient
+from models.counters import CounterEvent, CounterState, advance
+from models.pue import BoundarySum, PueResult, energy_pue, live_pue, sum_boundary
+
+__all__ = ["AgentState", "Poller", "SiteAccountant", "SiteState"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+#: a device cannot plausibly draw more than this many times its last power within one poll gap
+_MAX_POWER_W = 50e6
+
+
+@dataclass
+class DeviceEnergy:
+    """The agent's monotonic view of one device's energy for one quantity."""
+
+    total_j: float
+    method: str  # "counter" or "integrated"
+    last_timestamp_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SiteState:
+    """Everything the PUE collector exports, computed at one site tick."""
+
+    timestamp_s: float
+    facility_w: BoundarySum
+    it_w: BoundarySum
+    cooling_w: BoundarySum | None
+    live: PueResult
+    interval: PueResult
+    window_coverage_ratio: float
+    facility_energy_j: float
+    it_energy_j: float
+    cooling_energy_j: float
+    energy_methods: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class AgentState:
+    """Mutable container of immutable snapshots; collectors read it, pollers replace entries."""
+
+    snapshots: dict[str, DeviceSnapshot] = field(default_factory=dict)
+    last_success_s: dict[str, float] = field(default_factory=dict)
+    counters: dict[tuple[str, str, Labels], CounterState] = field(default_factory=dict)
+    counter_events: dict[tuple[str, str], int] = field(default_factory=dict)
+    energy: dict[tuple[str, str], DeviceEnergy] = field(default_factory=dict)
+    poll_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    site: SiteState | None = None
+
+    def fresh(self, device: str, now_s: float, stale_after_s: float) -> bool:
+        last = self.last_success_s.get(device)
+        snap = self.snapshots.get(device)
+        return last is not None and snap is not None and snap.ok and now_s - last <= stale_after_s
+
+
+def _error_kind(err: Exception) -> str:
+    if isinstance(err, SnmpTimeoutError):
+        return "timeout"
+    if isinstance(err, SnmpAuthError):
+        return "auth"
+    if isinstance(err, DecodeError):
+        return "decode"
+    return "protocol"
+
+
+class Poller:
+    """Polls one device at a time through its profile and folds the result into :class:`AgentState`."""
+
+    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient, state: AgentState,
+                 clock: Clock = time.time) -> None:
+        self._cfg = cfg
+        self._profiles = profiles
+        self._client = client
+        self._state = state
+        self._clock = clock
+        self._targets = {d.name: target_for(cfg, d) for d in cfg.devices}
+        self._energy_terms = self._collect_energy_terms()
+
+    def _collect_energy_terms(self) -> dict[str, set[tuple[str, str]]]:
+        terms: dict[str, set[tuple[str, str]]] = {}
+        topo = self._cfg.topology
+        for term in (*topo.facility, *topo.it, *topo.cooling):
+            terms.setdefault(term.device, set()).add((term.power_quantity, term.energy_quantity))
+        return terms
+
+    async def poll(self, device: str) -> DeviceSnapshot:
+        dev = self._cfg.device(device)
+        profile = self._profiles[dev.profile]
+        started = time.perf_counter()
+        now = self._clock()
+        try:
+            readout = await read_device(self._client, self._targets[device], profile)
+        except SnmpError as err:
+            snap = DeviceSnapshot(device, now, time.perf_counter() - started, False,
+                                  error=str(err), error_kind=_error_kind(err))
+            self._record_failure(snap)
+            return snap
+        snap = DeviceSnapshot(device, now, time.perf_counter() - started, True, readout.readings,
+                              readout.problems)
+        self._record_success(snap)
+        return snap
+
+    def _record_failure(self, snap: DeviceSnapshot) -> None:
+        previous = self._state.snapshots.get(snap.device)
+        if previous is None or previous.ok or previous.error_kind != snap.error_kind:
+            log.warning("device %s: poll failed (%s): %s", snap.device, snap.error_kind, snap.error)
+        key = (snap.device, snap.error_kind or "unknown")
+        self._state.poll_errors[key] = self._state.poll_errors.get(key, 0) + 1
+        self._state.snapshots[snap.device] = snap
+
+    def _record_success(self, snap: DeviceSnapshot) -> None:
+        previous = self._state.snapshots.get(snap.device)
+        if previous is not None and not previous.ok:
+            log.info("device %s: polling again after %s", snap.device, previous.error_kind)
+        if snap.problems and (previous is None or previous.problems != snap.problems):
+            log.warning("device %s: %d object(s) unreadable: %s", snap.device, len(snap.problems),
+                        "; ".join(snap.problems[:3]))
+        last_ok = self._state.last_success_s.get(snap.device)
+        prev_snapshot = previous if previous is not None and previous.ok else None
+        for reading in snap.readings:
+            if reading.counter_modulus is not None or _is_counter(reading):
+                self._advance_counter(snap, reading, last_ok)
+        self._integrate_energy(snap, prev_snapshot, last_ok)
+        self._state.snapshots[snap.device] = snap
+        self._state.last_success_s[snap.device] = snap.timestamp_s
+
+    def _advance_counter(self, snap: DeviceSnapshot, reading: Reading, last_ok: float | None) -> None:
+        key = (snap.device, reading.quantity, reading.labels)
+        gap = None if last_ok is None else max(snap.timestamp_s - last_ok, 1.0)
+        state, event, _delta = advance(
+            self._state.counters.get(key), reading.value, modulus_j=reading.counter_modulus,
+            cap_j=reading.counter_cap, max_delta_j=None if gap is None else _MAX_POWER_W * gap,
+        )
+        self._state.counters[key] = state
+        if event not in (CounterEvent.FIRST, CounterEvent.INCREASE):
+            ev_key = (snap.device, event.value)
+            self._state.counter_events[ev_key] = self._state.counter_events.get(ev_key, 0) + 1
+            log.info("device %s: %s counter %s %s", snap.device, reading.quantity, dict(reading.labels), event.value)
+
+    def _integrate_energy(self, snap: DeviceSnapshot, previous: DeviceSnapshot | None,
+                          last_ok: float | None) -> None:
+        stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
+        for power_q, energy_q in self._energy_terms.get(snap.device, ()):
+            key = (snap.device, energy_q)
+            counter_totals = [s.total_j for (d, q, _), s in self._state.counters.items()
+                              if d == snap.device and q == energy_q]
+            if counter_totals:
+                self._state.energy[key] = DeviceEnergy(math.fsum(counter_totals), "counter", snap.timestamp_s)
+                continue
+            current = self._state.energy.get(key)
+            power_now = snap.total(power_q)
+            power_before = previous.total(power_q) if previous is not None else None
+            if current is None:
+                self._state.energy[key] = DeviceEnergy(0.0, "integrated", snap.timestamp_s)
+                continue
+            dt = snap.timestamp_s - current.last_timestamp_s
+            added = 0.0
+            if power_now is not None and power_before is not None and last_ok is not None and 0 < dt <= stale_after:
+                added = 0.5 * (power_now + power_before) * dt  # trapezoid [J]
+            self._state.energy[key] = DeviceEnergy(current.total_j + added, "integrated", snap.timestamp_s)
+
+
+def _is_counter(reading: Reading) -> bool:
+    from agent.quantities import GLOSSARY
+
+    q = GLOSSARY.get(reading.quantity)
+    return q is not None and q.kind == "counter"
+
+
+@dataclass(frozen=True, slots=True)
+class _Interval:
+    end_s: float
+    duration_s: float
+    complete: bool
+    facility_j: float
+    it_j: float
+
+
+class SiteAccountant:
+    """At each site tick: live PUE from powers, energy deltas per boundary, interval PUE.
+
+    An interval counts toward energy PUE only when every facility and IT contributor was fresh at
+    both of its ends; otherwise it is a gap (the window's coverage drops, nothing is summed).
+    """
+
+    def __init__(self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time) -> None:
+        self._cfg = cfg
+        self._state = state
+        self._clock = clock
+        self._last_energy: dict[tuple[str, str], float] = {}
+        self._last_tick_s: float | None = None
+        self._window: deque[_Interval] = deque()
+        self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
+
+    def _power(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
+        values: dict[str, float | None] = {}
+        for term in terms:
+            snap = self._state.snapshots.get(term.device)
+            fresh = self._state.fresh(term.device, now, stale_after)
+            values[term.device] = snap.total(term.power_quantity) if fresh and snap is not None else None
+        return sum_boundary(values, [t.device for t in terms])
+
+    def _energy_deltas(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float
+                       ) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for term in terms:
+            key = (term.device, term.energy_quantity)
+            energy = self._state.energy.get(key)
+            fresh = self._state.fresh(term.device, now, stale_after)
+            before = self._last_energy.get(key)
+            if energy is None or not fresh:
+                self._last_energy.pop(key, None)  # re-baseline when it comes back
+                out[term.device] = None
+                continue
+            self._last_energy[key] = energy.total_j
+            out[term.device] = None if before is None else energy.total_j - before
+        return out
+
+    def tick(self) -> SiteState:
+        now = self._clock()
+        topo = self._cfg.topology
+        stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
+        facility_w = self._power(topo.facility, now, stale_after)
+        it_w = self._power(topo.it, now, stale_after)
+        cooling_w = self._power(topo.cooling, now, stale_after) if topo.cooling else None
+        live = live_pue(facility_w, it_w)
+
+        fac_d = self._energy_deltas(topo.facility, now, stale_after)
+        it_d = self._energy_deltas(topo.it, now, stale_after)
+        cool_d = self._energy_deltas(topo.cooling, now, stale_after) if topo.cooling else {}
+        fac_e = sum_boundary(fac_d, [t.device for t in topo.facility])
+        it_e = sum_boundary(it_d, [t.device for t in topo.it])
+        if self._last_tick_s is not None:
+            duration = now - self._last_tick_s
+            complete = fac_e.complete and it_e.complete
+            self._window.append(_Interval(now, duration, complete, fac_e.value or 0.0, it_e.value or 0.0))
+            if complete:
+                self._totals["facility"] += fac_e.value or 0.0
+                self._totals["it"] += it_e.value or 0.0
+                cool = sum_boundary(cool_d, [t.device for t in topo.cooling]) if topo.cooling else None
+                if cool is not None and cool.complete:
+                    self._totals["cooling"] += cool.value or 0.0
+        self._last_tick_s = now
+        while self._window and self._window[0].end_s <= now - self._cfg.pue_window_s:
+            self._window.popleft()
+        interval, coverage = self._interval_pue(fac_e, it_e)
+        methods = tuple(sorted({(d, e.method) for (d, _q), e in self._state.energy.items()}))
+        site = SiteState(now, facility_w, it_w, cooling_w, live, interval, coverage,
+                         self._totals["facility"], self._totals["it"], self._totals["cooling"], methods)
+        self._state.site = site
+        return site
+
+    def _interval_pue(self, fac_now: BoundarySum, it_now: BoundarySum) -> tuple[PueResult, float]:
+        total_s = math.fsum(i.duration_s for i in self._window)
+        covered = [i for i in self._window if i.complete]
+        coverage = math.fsum(i.duration_s for i in covered) / total_s if total_s > 0 else 0.0
+        if not self._window:
+            return PueResult(None, "warming up: no complete interval yet"), coverage
+        if not self._window[-1].complete:
+            return energy_pue(fac_now, it_now), coverage
+        fac = BoundarySum(math.fsum(i.facility_j for i in covered), len(covered), ())
+        it = BoundarySum(math.fsum(i.it_j for i in covered), len(covered), ())
+        return energy_pue(fac, it), coverage

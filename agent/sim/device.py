@@ -1,0 +1,92 @@
+"""Serve canonical values through a profile: the inverse of :func:`agent.readings.decode_objects`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from agent.profiles import Profile, ProfileObject
+from agent.quantities import GLOSSARY
+from agent.sim.responder import SimulatedAgent, WritableRange
+
+__all__ = ["ProfiledDevice"]
+
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+
+
+def _raw_kind(obj: ProfileObject) -> str:
+    return {"integer": "integer", "gauge32": "gauge32", "unsigned32": "gauge32", "counter32": "counter32",
+            "counter64": "counter64", "string_number": "octets"}[obj.type]
+
+
+class ProfiledDevice:
+    """A simulated device whose MIB is written from canonical readings via its profile."""
+
+    def __init__(self, name: str, profile: Profile, agent: SimulatedAgent, sys_descr: str | None = None,
+                 on_setpoint: Callable[[str, float], None] | None = None) -> None:
+        self.name = name
+        self.profile = profile
+        self.agent = agent
+        self._on_setpoint = on_setpoint
+        sys_oid = profile.sample_sys_object_id or (profile.detect.sys_object_id_prefixes or ("1.3.6.1.4.1.99999",))[0]
+        agent.mib.set(SYS_DESCR, "octets", (sys_descr or f"pue-agent simulated {profile.description}").encode())
+        agent.mib.set(SYS_OBJECT_ID, "oid", sys_oid)
+        agent.mib.set(SYS_UPTIME, "timeticks", 0)
+        if profile.detect.requires_oid:
+            agent.mib.set(profile.detect.requires_oid, "integer", 3)
+        for obj in profile.objects:
+            if obj.writable is not None:
+                lo, hi = sorted((obj.encode(obj.writable.min), obj.encode(obj.writable.max)))
+                assert obj.oid is not None
+                agent.mib.writable[tuple(int(p) for p in obj.oid.split("."))] = WritableRange(
+                    lo, hi, self._setpoint_written(obj))
+
+    def _setpoint_written(self, obj: ProfileObject) -> Callable[[str, int], None]:
+        def written(_oid: str, raw: int) -> None:
+            if self._on_setpoint is not None:
+                self._on_setpoint(obj.quantity, obj.decode("integer", raw))
+        return written
+
+    def publish(self, values: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], uptime_s: float) -> None:
+        """Write canonical values ``{(quantity, labels): value}`` into the MIB via the profile.
+
+        A quantity with several profile objects (for example current_a on two tables) is written to
+        every object whose index labels the given labels satisfy.
+        """
+        self.agent.mib.set(SYS_UPTIME, "timeticks", int(uptime_s * 100) % 2**32)
+        for (quantity, labels), value in values.items():
+            label_map = dict(labels)
+            for obj in self.profile.objects:
+                if obj.quantity != quantity:
+                    continue
+                wanted = {p.label for p in obj.index if p.label is not None}
+                fixed = dict(obj.labels)
+                if set(label_map) != wanted | set(fixed) or any(label_map.get(k) != v for k, v in fixed.items()):
+                    continue
+                oid = obj.instance_oid(label_map)
+                raw = self._raw(obj, value)
+                self.agent.mib.set(oid, _raw_kind(obj), raw)
+                if obj.decimals_column is not None:
+                    suffix = oid[len(obj.column or "") + 1 :]
+                    self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", 0)
+
+    @staticmethod
+    def _raw(obj: ProfileObject, value: float) -> int | bytes:
+        if obj.type == "string_number":
+            return f"{(value - obj.offset) / obj.scale:.1f}".encode()
+        raw = obj.encode(value)
+        modulus = obj.wrap_modulus_raw()
+        if GLOSSARY[obj.quantity].kind == "counter" and modulus:
+            raw %= modulus
+        if obj.type in ("gauge32", "unsigned32", "counter32"):
+            raw = max(0, raw) % 2**32
+        return raw
+
+    def setpoint(self, quantity: str) -> float | None:
+        """Current value of a writable setpoint as the device holds it (canonical units)."""
+        obj = self.profile.writable(quantity)
+        if obj is None or obj.oid is None:
+            return None
+        entry = self.agent.mib.values.get(tuple(int(p) for p in obj.oid.split(".")))
+        return None if entry is None else obj.decode("integer", entry[1])

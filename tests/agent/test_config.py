@@ -1,0 +1,66 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.config import dump_config, load_config
+from agent.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "configs"
+SECRETS = ["s3cret-community-XYZ", "s3cret-authkey-XYZ", "s3cret-privkey-XYZ"]
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_schema_errors_are_all_reported_with_file_and_path() -> None:
+    problems = _problems(FIXTURES / "broken.yaml")
+    text = "\n".join(problems)
+    assert all(p.startswith(str(FIXTURES / "broken.yaml")) for p in problems)
+    assert "colour: unknown key" in text
+    assert "devices[0](meter).address" in text and "300.1.2.3" in text
+    assert "credentials.v3-noproto" in text and "auth_protocol" in text
+    # cross-references are reported in the same run as schema errors
+    assert "unknown profile 'no-such-profile'" in text
+    assert "topology.it[1].device: no device named 'ghost'" in text
+
+
+def test_cross_reference_errors_are_all_reported(tmp_path: Path) -> None:
+    src = (FIXTURES / "broken.yaml").read_text()
+    fixed = (src.replace("colour: blue", "").replace("300.1.2.3", "10.0.0.1")
+             .replace("    auth_key: s3cret-authkey-XYZ", "    auth_protocol: sha256\n    priv_protocol: aes128\n"
+                      "    auth_key: s3cret-authkey-XYZ"))
+    path = tmp_path / "site.yaml"
+    path.write_text(fixed)
+    text = "\n".join(_problems(path))
+    assert "unknown profile 'no-such-profile'" in text
+    assert "topology.it[1].device: no device named 'ghost'" in text
+
+
+def test_v3_user_without_priv_protocol_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text((ROOT / "configs" / "demo-site.yaml").read_text().replace("    priv_protocol: aes128\n", ""))
+    assert any("authPriv needs both priv_protocol and priv_key" in p for p in _problems(path))
+
+
+def test_check_config_cli_exits_2_and_leaks_no_secret() -> None:
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", str(FIXTURES / "broken.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    out = proc.stdout + proc.stderr
+    assert "problem(s)" in out and "colour" in out
+    for secret in SECRETS:
+        assert secret not in out
+
+
+def test_demo_config_is_valid_and_dump_masks_secrets() -> None:
+    cfg, _ = load_config(ROOT / "configs" / "demo-site.yaml")
+    dump = dump_config(cfg)
+    assert "demo-auth-key-0001" not in dump and "demo-community-ro" not in dump
+    assert "**********" in dump
+    assert "demo-auth-key-0001" not in repr(cfg) and "demo-auth-key-0001" not in str(cfg)
