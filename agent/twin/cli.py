@@ -7,6 +7,7 @@ Usage: ``python -m agent.twin.cli twin simulate --weather guiyang --days 365 --s
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,7 +72,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--start", type=_start_date, default=datetime(2026, 1, 1, tzinfo=timezone.utc))
     sim.add_argument("--out", type=Path, required=True, help="site history CSV to write")
-    sim.set_defaults(handler=_run_simulate)
+    sim.set_defaults(handler=functools.partial(_run_simulate, parser=sim))
     return twin
 
 
@@ -119,10 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="pue-agent")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    twin = register(subparsers)
+    register(subparsers)
     args = parser.parse_args(argv)
-    sim_parser = twin._subparsers._group_actions[0].choices[args.twin_command] if twin._subparsers else twin
-    status: int = args.handler(args, sim_parser)
+    status: int = args.handler(args)
     return status
 
 
