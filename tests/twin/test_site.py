@@ -1,0 +1,131 @@
+"""Energy balance, per-step API, whole-year plausibility, CSV and CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.twin import cli
+from agent.twin.controllers import baseline_schedule, explore_schedule
+from agent.twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
+from agent.twin.simulate import SimulationResult, simulate, summarize
+from agent.twin.site import ControlBounds, Controls, SiteConditions, SiteDesign, SitePlant
+from agent.twin.weather import load_site_weather
+
+
+@pytest.fixture(scope="module")
+def guiyang_years() -> dict[str, SimulationResult]:
+    weather = load_site_weather("guiyang")
+    return {c: simulate(weather, days=365, step_s=3600.0, controller=c) for c in ("baseline", "oracle")}
+
+
+def _closes(result: SimulationResult) -> None:
+    parts = (
+        result.it_power_w + result.ups_loss_w + result.pdu_loss_w + result.cooling_power_w + result.lighting_other_w
+    )
+    np.testing.assert_allclose(result.facility_power_w, parts, rtol=1e-3)
+    cooling = result.crah_fan_power_w + result.chiller_power_w + result.tower_fan_power_w + result.pump_power_w
+    np.testing.assert_allclose(result.cooling_power_w, cooling, rtol=1e-3)
+
+
+def test_energy_balance_closes_every_step(guiyang_years: dict[str, SimulationResult]) -> None:
+    for result in guiyang_years.values():
+        _closes(result)
+
+
+def test_guiyang_baseline_and_oracle_years(guiyang_years: dict[str, SimulationResult]) -> None:
+    baseline = summarize(guiyang_years["baseline"])
+    oracle = summarize(guiyang_years["oracle"])
+    assert 1.4 <= baseline.pue <= 1.6
+    assert oracle.pue <= baseline.pue - 0.1
+    assert oracle.minutes_inlet_above_limit == 0.0
+    assert baseline.minutes_inlet_above_limit == 0.0
+    assert oracle.full_free_cooling_hours > 1000.0
+    assert baseline.full_free_cooling_hours == baseline.partial_free_cooling_hours == 0.0
+
+
+def test_step_closes_balance_and_exposes_devices() -> None:
+    design = SiteDesign()
+    plant = SitePlant(design)
+    conditions = SiteConditions(12.0, 9.0, 70.0, 88000.0, tuple([0.5] * design.n_racks))
+    for controls in (Controls(), Controls(22.0, 16.0, True, 0.3), Controls(30.0, 2.0, True, 0.0)):
+        result = plant.step(conditions, controls, 60.0)
+        total = (
+            result.it_power_w + result.ups_loss_w + result.pdu_loss_w + result.cooling_power_w + result.lighting_other_w
+        )
+        assert result.facility_power_w == pytest.approx(total, rel=1e-3)
+        assert len(result.rack_inlet_c) == len(result.rack_power_w) == design.n_racks
+        assert len(result.crah_fan_speed) == design.n_crah
+        assert len(result.ups_output_power_w) == design.n_ups
+        assert sum(result.rack_power_w) == pytest.approx(result.it_power_w)
+        bounds = ControlBounds()
+        assert bounds.supply_air_min_c <= result.controls.supply_air_setpoint_c <= bounds.supply_air_max_c
+
+
+def test_economizer_dwell_in_live_steps() -> None:
+    design = SiteDesign()
+    plant = SitePlant(design)
+    cold = SiteConditions(5.0, 2.0, 70.0, 88000.0, tuple([0.5] * design.n_racks))
+    controls = Controls(20.0, 12.0, True, 0.3)
+    assert plant.step(cold, controls, 60.0).free_cooling_fraction == 1.0
+    hot = SiteConditions(30.0, 24.0, 70.0, 88000.0, cold.rack_utilisation)
+    assert plant.step(hot, controls, 60.0).economizer_active  # held by the 20-minute dwell
+    for _ in range(20):
+        last = plant.step(hot, controls, 60.0)
+    assert not last.economizer_active
+
+
+def test_exploration_keeps_inlets_safe() -> None:
+    design, bounds = SiteDesign(), ControlBounds()
+    weather = load_site_weather("guiyang")
+    result = simulate(weather, days=7, step_s=900.0, controller="oracle", explore_c=3.0, seed=7)
+    assert summarize(result).minutes_inlet_above_limit == 0.0
+    explored = explore_schedule(baseline_schedule(200), 5.0, 900.0, design, bounds, seed=1)
+    assert explored.supply_air_setpoint_c.max() <= design.max_safe_supply_air_c
+    assert np.ptp(explored.supply_air_setpoint_c) > 1.0
+
+
+def test_history_csv_columns_exact(tmp_path: Path) -> None:
+    result = simulate(load_site_weather("guiyang"), days=1, step_s=900.0)
+    out = tmp_path / "h.csv"
+    assert write_site_history(result, out) == 96
+    with out.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert tuple(rows[0]) == SITE_HISTORY_COLUMNS
+    assert rows[0][:13] == [
+        "timestamp", "interval_s", "facility_power_w", "it_power_w", "cooling_power_w", "outdoor_dry_bulb_c",
+        "outdoor_wet_bulb_c", "outdoor_rh_percent", "supply_air_setpoint_c", "chw_supply_setpoint_c",
+        "economizer_enabled", "max_inlet_c", "pue",
+    ]
+    assert rows[1][0] == "2026-01-01T00:00:00Z"
+    assert rows[2][0] == "2026-01-01T00:15:00Z"
+    assert rows[1][1] == "900"
+    assert rows[1][10] in {"0", "1"}
+
+
+def test_cli_runs_and_prints_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "h.csv"
+    status = cli.main(["twin", "simulate", "--weather", "chengdu", "--days", "2", "--step-min", "60", "--out", str(out)])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "annual PUE" in text and "free cooling" in text and "above 27 C" in text
+    assert out.read_text().startswith("timestamp,")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--weather", "/nonexistent/x.epw"],
+        ["--days", "0"],
+        ["--days", "abc"],
+        ["--control", "pid"],
+        ["--step-min", "-5"],
+    ],
+)
+def test_cli_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["twin", "simulate", *args, "--out", str(tmp_path / "x.csv")])
+    assert exc.value.code == 2

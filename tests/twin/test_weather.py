@@ -1,0 +1,54 @@
+"""EPW reading and synthetic weather."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.twin.weather import load_site_weather, read_epw, read_normals, synthetic_year, weather_at
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_read_trimmed_epw() -> None:
+    weather = read_epw(FIXTURES / "chengdu_first48h.epw")
+    assert weather.site == "Chengdu"
+    assert weather.elevation_m == pytest.approx(506.1)
+    assert weather.utc_offset_h == 8.0
+    assert weather.dry_bulb_c.size == 48
+    assert weather.dry_bulb_c[0] == pytest.approx(3.0)
+    assert weather.dew_point_c[0] == pytest.approx(0.0)
+    assert weather.rh_percent[0] == pytest.approx(81.0)
+    assert weather.pressure_pa[0] == pytest.approx(97090.0)
+    assert np.all(weather.wet_bulb_c <= weather.dry_bulb_c + 1e-9)
+    assert np.all(weather.wet_bulb_c >= weather.dew_point_c - 1e-9)
+
+
+def test_read_epw_rejects_non_epw(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.epw"
+    bad.write_text("hello\n")
+    with pytest.raises(ValueError, match="not an EPW"):
+        read_epw(bad)
+
+
+def test_synthetic_guiyang_year_matches_normals_and_is_deterministic() -> None:
+    normals = read_normals(FIXTURES / "guiyang-normals.json")
+    a = synthetic_year(normals, seed=3)
+    b = synthetic_year(normals, seed=3)
+    np.testing.assert_array_equal(a.dry_bulb_c, b.dry_bulb_c)
+    monthly = a.dry_bulb_c[:8736].reshape(12, -1).mean(axis=1)
+    np.testing.assert_allclose(monthly, normals["mean_dry_bulb_c"], atol=2.5)
+    assert 86000 < a.pressure_pa.mean() < 90000
+    assert 70 < a.rh_percent.mean() < 85
+    assert np.all(a.dew_point_c <= a.dry_bulb_c)
+
+
+def test_interpolation_hits_hourly_samples_and_wraps() -> None:
+    weather = load_site_weather("guiyang")
+    epoch_local_midnight = np.datetime64("2026-01-01T00:00:00").astype("datetime64[s]").astype(float) - 8 * 3600
+    at = weather_at(weather, np.array([epoch_local_midnight, epoch_local_midnight + 3600.0, epoch_local_midnight + 1800.0]))
+    assert at.dry_bulb_c[0] == pytest.approx(weather.dry_bulb_c[0])
+    assert at.dry_bulb_c[1] == pytest.approx(weather.dry_bulb_c[1])
+    assert at.dry_bulb_c[2] == pytest.approx(0.5 * (weather.dry_bulb_c[0] + weather.dry_bulb_c[1]))
