@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def _start_date(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"not an ISO date: {text!r}") from err
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -68,9 +68,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sim.add_argument("--days", type=_positive_float, default=365.0, help="days to simulate (> 0)")
     sim.add_argument("--step-min", type=_positive_float, default=15.0, help="step length in minutes")
     sim.add_argument("--control", choices=CONTROLLERS, default="baseline")
-    sim.add_argument("--explore-c", type=_non_negative_float, default=0.0, help="random setpoint amplitude [K]")
+    sim.add_argument(
+        "--explore-c", type=_non_negative_float, default=0.0, help="random setpoint amplitude [K]"
+    )
     sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--start", type=_start_date, default=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    sim.add_argument("--start", type=_start_date, default=datetime(2026, 1, 1, tzinfo=UTC))
     sim.add_argument("--out", type=Path, required=True, help="site history CSV to write")
     sim.set_defaults(handler=functools.partial(_run_simulate, parser=sim))
     return twin
@@ -99,8 +101,12 @@ def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     print(f"annual PUE (energy): {s.pue:.3f}")
     print(f"IT energy: {s.it_energy_kwh:,.0f} kWh  facility energy: {s.facility_energy_kwh:,.0f} kWh")
     print(f"cooling energy: {s.cooling_energy_kwh:,.0f} kWh")
-    print(f"free cooling: {s.full_free_cooling_hours:,.1f} h full, {s.partial_free_cooling_hours:,.1f} h partial")
-    print(f"minutes with a rack inlet above 27 C: {s.minutes_inlet_above_limit:g} (max {s.max_inlet_c:.2f} C)")
+    print(
+        f"free cooling: {s.full_free_cooling_hours:,.1f} h full, {s.partial_free_cooling_hours:,.1f} h partial"
+    )
+    print(
+        f"minutes with a rack inlet above 27 C: {s.minutes_inlet_above_limit:g} (max {s.max_inlet_c:.2f} C)"
+    )
     print(f"wrote {rows} rows to {args.out}")
     return 0
 

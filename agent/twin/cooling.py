@@ -18,8 +18,8 @@ __all__ = [
     "DEFAULT_CHILLER",
     "ChillerCurves",
     "air_density_kg_m3",
-    "chiller_available_capacity_w",
     "airflow_m3_s",
+    "chiller_available_capacity_w",
     "chiller_power_w",
     "economizer_mode",
     "fan_power_w",
@@ -97,13 +97,18 @@ def load_chiller_curves(name: str = DEFAULT_CHILLER) -> ChillerCurves:
     )
 
 
-def _biquadratic(coefficients: tuple[float, ...], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+def _biquadratic(
+    coefficients: tuple[float, ...], x: NDArray[np.float64], y: NDArray[np.float64]
+) -> NDArray[np.float64]:
     c1, c2, c3, c4, c5, c6 = coefficients
     return c1 + c2 * x + c3 * x * x + c4 * y + c5 * y * y + c6 * x * y
 
 
 def chiller_available_capacity_w(
-    curves: ChillerCurves, chw_leaving_c: ArrayLike, condenser_entering_c: ArrayLike, capacity_w: float | None = None
+    curves: ChillerCurves,
+    chw_leaving_c: ArrayLike,
+    condenser_entering_c: ArrayLike,
+    capacity_w: float | None = None,
 ) -> NDArray[np.float64]:
     """Available cooling capacity of one chiller, ``capacity * CAPFT(x, y)`` (inputs clamped).
 
@@ -187,7 +192,9 @@ def chiller_power_w(
     available_w = capacity * _biquadratic(curves.capft, x, y)
     total_available_w = n * available_w
     with np.errstate(divide="ignore", invalid="ignore"):
-        plr = np.where(total_available_w > 0.0, load / np.where(total_available_w > 0, total_available_w, 1.0), 0.0)
+        plr = np.where(
+            total_available_w > 0.0, load / np.where(total_available_w > 0, total_available_w, 1.0), 0.0
+        )
     plr_min, plr_max = curves.plr_range
     plr_for_curve = np.clip(plr, plr_min, min(plr_max, 1.0))
     a, b, c = curves.eirfplr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -30,7 +30,7 @@ SITE_HISTORY_COLUMNS: tuple[str, ...] = (
 
 
 def _iso_utc(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_site_history(result: SimulationResult, out: str | Path | TextIO) -> int:
@@ -77,8 +77,19 @@ def write_site_history(result: SimulationResult, out: str | Path | TextIO) -> in
     for t, fac, it, cool, db, wb, rh, sa, chw, eco, inlet, pue in columns:
         writer.writerow(
             (
-                _iso_utc(t), interval, f"{fac:.1f}", f"{it:.1f}", f"{cool:.1f}", f"{db:.2f}", f"{wb:.2f}",
-                f"{rh:.1f}", f"{sa:.2f}", f"{chw:.2f}", int(eco), f"{inlet:.2f}", f"{pue:.4f}",
+                _iso_utc(t),
+                interval,
+                f"{fac:.1f}",
+                f"{it:.1f}",
+                f"{cool:.1f}",
+                f"{db:.2f}",
+                f"{wb:.2f}",
+                f"{rh:.1f}",
+                f"{sa:.2f}",
+                f"{chw:.2f}",
+                int(eco),
+                f"{inlet:.2f}",
+                f"{pue:.4f}",
             )
         )
         rows += 1

@@ -107,7 +107,9 @@ def server_fan_power_factor(
     return 1.0 + fan_share_at_reference * (relative_speed**3 - 1.0)
 
 
-def server_power_w(utilisation: ArrayLike, idle_power_w: ArrayLike, peak_power_w: ArrayLike) -> NDArray[np.float64]:
+def server_power_w(
+    utilisation: ArrayLike, idle_power_w: ArrayLike, peak_power_w: ArrayLike
+) -> NDArray[np.float64]:
     """Linear utilisation-to-power model at reference inlet temperature.
 
     Parameters

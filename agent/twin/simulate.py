@@ -9,7 +9,7 @@ average over its interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -133,9 +133,9 @@ def simulate(
         raise ValueError(f"unknown controller {controller!r}; choose from {controllers.CONTROLLERS}")
     design = design if design is not None else SiteDesign()
     bounds = bounds if bounds is not None else ControlBounds()
-    start = start if start is not None else datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = start if start is not None else datetime(2026, 1, 1, tzinfo=UTC)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     n_steps = int(round(days * 86400.0 / step_s))
     start_epoch_s = start.timestamp() + np.arange(n_steps) * step_s
     mid_epoch_s = start_epoch_s + 0.5 * step_s
@@ -147,12 +147,13 @@ def simulate(
     enabled = np.empty(n_steps, dtype=bool)
     fan_min = np.empty(n_steps)
     fields: dict[str, NDArray[np.float64]] = {
-        k: np.empty(n_steps)
-        for k in ("it", "pdu", "ups", "light", "crah", "load", "max_inlet", "supply")
+        k: np.empty(n_steps) for k in ("it", "pdu", "ups", "light", "crah", "load", "max_inlet", "supply")
     }
     for lo in range(0, n_steps, _CHUNK_STEPS):
         hi = min(lo + _CHUNK_STEPS, n_steps)
-        utilisation = it_load.rack_utilisation(traces[lo:hi], design.rack_trace_index, design.rack_utilisation_gain)
+        utilisation = it_load.rack_utilisation(
+            traces[lo:hi], design.rack_trace_index, design.rack_utilisation_gain
+        )
         if controller == "oracle":
             schedule = controllers.oracle_schedule(
                 design, bounds, utilisation, outdoor.wet_bulb_c[lo:hi], outdoor.pressure_pa[lo:hi]
@@ -246,6 +247,8 @@ def summarize(result: SimulationResult) -> SimulationSummary:
         cooling_energy_kwh=float(result.cooling_power_w.sum() * hours / 1e3),
         full_free_cooling_hours=float(np.count_nonzero(fraction >= 1.0) * hours),
         partial_free_cooling_hours=float(np.count_nonzero((fraction > 0.0) & (fraction < 1.0)) * hours),
-        minutes_inlet_above_limit=float(np.count_nonzero(result.max_inlet_c > INLET_LIMIT_C + 1e-9) * hours * 60.0),
+        minutes_inlet_above_limit=float(
+            np.count_nonzero(result.max_inlet_c > INLET_LIMIT_C + 1e-9) * hours * 60.0
+        ),
         max_inlet_c=float(result.max_inlet_c.max()),
     )

@@ -59,8 +59,12 @@ class ControlBounds:
     def clamp(self, controls: Controls) -> Controls:
         """Return ``controls`` clamped into these bounds."""
         return Controls(
-            supply_air_setpoint_c=min(max(controls.supply_air_setpoint_c, self.supply_air_min_c), self.supply_air_max_c),
-            chw_supply_setpoint_c=min(max(controls.chw_supply_setpoint_c, self.chw_supply_min_c), self.chw_supply_max_c),
+            supply_air_setpoint_c=min(
+                max(controls.supply_air_setpoint_c, self.supply_air_min_c), self.supply_air_max_c
+            ),
+            chw_supply_setpoint_c=min(
+                max(controls.chw_supply_setpoint_c, self.chw_supply_min_c), self.chw_supply_max_c
+            ),
             economizer_enabled=controls.economizer_enabled,
             crah_min_fan_speed=min(
                 max(controls.crah_min_fan_speed, self.crah_min_fan_speed_min), self.crah_min_fan_speed_max
@@ -160,7 +164,9 @@ class SiteDesign:
     @cached_property
     def rack_utilisation_gain(self) -> NDArray[np.float64]:
         """Per-rack multiplier on its tenant's utilisation [-]."""
-        return 1.0 + self.rack_utilisation_gain_spread * (((np.arange(self.n_racks) * 0.7548776662) % 1.0) - 0.5)
+        return 1.0 + self.rack_utilisation_gain_spread * (
+            ((np.arange(self.n_racks) * 0.7548776662) % 1.0) - 0.5
+        )
 
     @cached_property
     def rack_crah(self) -> NDArray[np.int_]:
@@ -257,7 +263,9 @@ def air_side(
     rack_power = base_power * it_load.server_fan_power_factor(
         rack_inlet, design.server_fan_share, design.server_fan_reference_c, design.server_fan_speed_gain_per_k
     )
-    rack_pdu_loss = power_chain.pdu_loss_w(rack_power, design.pdu_no_load_loss_w, design.pdu_proportional_loss_fraction)
+    rack_pdu_loss = power_chain.pdu_loss_w(
+        rack_power, design.pdu_no_load_loss_w, design.pdu_proportional_loss_fraction
+    )
     it_power = rack_power.sum(axis=1)
     pdu_loss = rack_pdu_loss.sum(axis=1)
     ups_output = np.repeat(((it_power + pdu_loss) / design.n_ups)[:, None], design.n_ups, axis=1)
@@ -299,7 +307,10 @@ def air_side(
 
 
 def chw_loop_state(
-    design: SiteDesign, chw_load_w: NDArray[np.float64], chw_supply_setpoint_c: ArrayLike, wet_bulb_c: ArrayLike
+    design: SiteDesign,
+    chw_load_w: NDArray[np.float64],
+    chw_supply_setpoint_c: ArrayLike,
+    wet_bulb_c: ArrayLike,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Pumps staged on load, chilled-water return, and water available from the economizer.
 
@@ -407,7 +418,9 @@ def water_side(
     )
     n_running = np.where(
         chiller_load > 1.0,
-        np.clip(np.ceil(chiller_load / (design.chiller_staging_plr * available_per_chiller)), 1, design.n_chillers),
+        np.clip(
+            np.ceil(chiller_load / (design.chiller_staging_plr * available_per_chiller)), 1, design.n_chillers
+        ),
         0.0,
     )
     chiller_power, plr, unmet = cooling.chiller_power_w(
@@ -528,7 +541,9 @@ class SitePlant:
         """
         design = self.design
         if len(conditions.rack_utilisation) != design.n_racks:
-            raise ValueError(f"expected {design.n_racks} rack utilisations, got {len(conditions.rack_utilisation)}")
+            raise ValueError(
+                f"expected {design.n_racks} rack utilisations, got {len(conditions.rack_utilisation)}"
+            )
         applied = self.bounds.clamp(controls)
         utilisation = np.asarray(conditions.rack_utilisation, float)[None, :]
         air = air_side(
@@ -552,10 +567,17 @@ class SitePlant:
             self._economizer_active,
             self._economizer_dwell_s,
         )
-        water = water_side(design, air.chw_load_w, applied.chw_supply_setpoint_c, conditions.outdoor_wet_bulb_c, active)
+        water = water_side(
+            design, air.chw_load_w, applied.chw_supply_setpoint_c, conditions.outdoor_wet_bulb_c, active
+        )
         cooling_power = float(air.crah_fan_total_w[0] + water.plant_power_w[0])
         ups_loss = float(air.ups_loss_w[0].sum())
-        facility = float(air.it_power_w[0] + air.pdu_loss_w[0]) + ups_loss + float(air.lighting_other_w[0]) + cooling_power
+        facility = (
+            float(air.it_power_w[0] + air.pdu_loss_w[0])
+            + ups_loss
+            + float(air.lighting_other_w[0])
+            + cooling_power
+        )
         return StepResult(
             facility_power_w=facility,
             it_power_w=float(air.it_power_w[0]),

@@ -24,10 +24,16 @@ def guiyang_years() -> dict[str, SimulationResult]:
 
 def _closes(result: SimulationResult) -> None:
     parts = (
-        result.it_power_w + result.ups_loss_w + result.pdu_loss_w + result.cooling_power_w + result.lighting_other_w
+        result.it_power_w
+        + result.ups_loss_w
+        + result.pdu_loss_w
+        + result.cooling_power_w
+        + result.lighting_other_w
     )
     np.testing.assert_allclose(result.facility_power_w, parts, rtol=1e-3)
-    cooling = result.crah_fan_power_w + result.chiller_power_w + result.tower_fan_power_w + result.pump_power_w
+    cooling = (
+        result.crah_fan_power_w + result.chiller_power_w + result.tower_fan_power_w + result.pump_power_w
+    )
     np.testing.assert_allclose(result.cooling_power_w, cooling, rtol=1e-3)
 
 
@@ -54,7 +60,11 @@ def test_step_closes_balance_and_exposes_devices() -> None:
     for controls in (Controls(), Controls(22.0, 16.0, True, 0.3), Controls(30.0, 2.0, True, 0.0)):
         result = plant.step(conditions, controls, 60.0)
         total = (
-            result.it_power_w + result.ups_loss_w + result.pdu_loss_w + result.cooling_power_w + result.lighting_other_w
+            result.it_power_w
+            + result.ups_loss_w
+            + result.pdu_loss_w
+            + result.cooling_power_w
+            + result.lighting_other_w
         )
         assert result.facility_power_w == pytest.approx(total, rel=1e-3)
         assert len(result.rack_inlet_c) == len(result.rack_power_w) == design.n_racks
@@ -96,9 +106,19 @@ def test_history_csv_columns_exact(tmp_path: Path) -> None:
         rows = list(csv.reader(fh))
     assert tuple(rows[0]) == SITE_HISTORY_COLUMNS
     assert rows[0][:13] == [
-        "timestamp", "interval_s", "facility_power_w", "it_power_w", "cooling_power_w", "outdoor_dry_bulb_c",
-        "outdoor_wet_bulb_c", "outdoor_rh_percent", "supply_air_setpoint_c", "chw_supply_setpoint_c",
-        "economizer_enabled", "max_inlet_c", "pue",
+        "timestamp",
+        "interval_s",
+        "facility_power_w",
+        "it_power_w",
+        "cooling_power_w",
+        "outdoor_dry_bulb_c",
+        "outdoor_wet_bulb_c",
+        "outdoor_rh_percent",
+        "supply_air_setpoint_c",
+        "chw_supply_setpoint_c",
+        "economizer_enabled",
+        "max_inlet_c",
+        "pue",
     ]
     assert rows[1][0] == "2026-01-01T00:00:00Z"
     assert rows[2][0] == "2026-01-01T00:15:00Z"
@@ -108,7 +128,9 @@ def test_history_csv_columns_exact(tmp_path: Path) -> None:
 
 def test_cli_runs_and_prints_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "h.csv"
-    status = cli.main(["twin", "simulate", "--weather", "chengdu", "--days", "2", "--step-min", "60", "--out", str(out)])
+    status = cli.main(
+        ["twin", "simulate", "--weather", "chengdu", "--days", "2", "--step-min", "60", "--out", str(out)]
+    )
     assert status == 0
     text = capsys.readouterr().out
     assert "annual PUE" in text and "free cooling" in text and "above 27 C" in text
