@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import signal
@@ -24,6 +25,9 @@ from agent.profiles import DEFAULT_PROFILE_DIR, load_profiles
 from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
 
 __all__ = ["main"]
+
+#: feature packages that add their own sub-commands with ``register(subparsers)``
+SUBCOMMAND_MODULES = ("agent.twin.cli", "agent.recommend.cli", "agent.history.cli")
 
 DEMO_CONFIG = DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"
 
@@ -234,12 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON)")
     p.set_defaults(func=cmd_demo)
 
-    try:
-        from agent.twin.cli import register as register_twin
-    except ImportError:  # the twin is optional at run time
-        pass
-    else:
-        register_twin(sub)
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:  # a real missing dependency: say so loudly
+                raise
+            continue
+        module.register(sub)
     return parser
 
 

@@ -212,6 +212,7 @@ class SiteAccountant:
         self._clock = clock
         self._last_energy: dict[tuple[str, str], float] = {}
         self._last_tick_s: float | None = None
+        self._first_tick_s: float | None = None
         self._window: deque[_Interval] = deque()
         self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
 
@@ -264,6 +265,8 @@ class SiteAccountant:
                 if cool is not None and cool.complete:
                     self._totals["cooling"] += cool.value or 0.0
         self._last_tick_s = now
+        if self._first_tick_s is None:
+            self._first_tick_s = now
         while self._window and self._window[0].end_s <= now - self._cfg.pue_window_s:
             self._window.popleft()
         interval, coverage = self._interval_pue(fac_e, it_e)
@@ -277,8 +280,9 @@ class SiteAccountant:
         total_s = math.fsum(i.duration_s for i in self._window)
         covered = [i for i in self._window if i.complete]
         coverage = math.fsum(i.duration_s for i in covered) / total_s if total_s > 0 else 0.0
-        if not self._window:
-            return PueResult(None, "warming up: no complete interval yet"), coverage
+        if not self._window or self._first_tick_s is None or (
+                self._window[-1].end_s - self._first_tick_s < self._cfg.pue_window_s - 1e-6):
+            return PueResult(None, f"warming up: the {self._cfg.pue_window_s:g} s window is not yet full"), coverage
         if not self._window[-1].complete:
             return energy_pue(fac_now, it_now), coverage
         fac = BoundarySum(math.fsum(i.facility_j for i in covered), len(covered), ())

@@ -48,28 +48,36 @@ class ProfiledDevice:
                 self._on_setpoint(obj.quantity, obj.decode("integer", raw))
         return written
 
-    def publish(self, values: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], uptime_s: float) -> None:
+    def publish(self, values: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], uptime_s: float,
+                defaults: Mapping[str, float] | None = None) -> None:
         """Write canonical values ``{(quantity, labels): value}`` into the MIB via the profile.
 
-        A quantity with several profile objects (for example current_a on two tables) is written to
-        every object whose index labels the given labels satisfy.
+        A profile object that no value addresses gets ``defaults[quantity]`` (if given) at its
+        first instance (every index label "1"), so that a simulated device answers every object
+        of its profile like the real one does.
         """
         self.agent.mib.set(SYS_UPTIME, "timeticks", int(uptime_s * 100) % 2**32)
-        for (quantity, labels), value in values.items():
-            label_map = dict(labels)
-            for obj in self.profile.objects:
-                if obj.quantity != quantity:
+        for obj in self.profile.objects:
+            wanted = {p.label for p in obj.index if p.label is not None}
+            fixed = dict(obj.labels)
+            written = False
+            for (quantity, labels), value in values.items():
+                label_map = dict(labels)
+                if quantity != obj.quantity or set(label_map) != wanted | set(fixed):
                     continue
-                wanted = {p.label for p in obj.index if p.label is not None}
-                fixed = dict(obj.labels)
-                if set(label_map) != wanted | set(fixed) or any(label_map.get(k) != v for k, v in fixed.items()):
+                if any(label_map.get(k) != v for k, v in fixed.items()):
                     continue
-                oid = obj.instance_oid(label_map)
-                raw = self._raw(obj, value)
-                self.agent.mib.set(oid, _raw_kind(obj), raw)
-                if obj.decimals_column is not None:
-                    suffix = oid[len(obj.column or "") + 1 :]
-                    self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", 0)
+                self._write(obj, label_map, value)
+                written = True
+            if not written and defaults is not None and obj.quantity in defaults:
+                self._write(obj, {**fixed, **{label: "1" for label in wanted}}, defaults[obj.quantity])
+
+    def _write(self, obj: ProfileObject, labels: Mapping[str, str], value: float) -> None:
+        oid = obj.instance_oid(labels)
+        self.agent.mib.set(oid, _raw_kind(obj), self._raw(obj, value))
+        if obj.decimals_column is not None:
+            suffix = oid[len(obj.column or "") + 1 :]
+            self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", 0)
 
     @staticmethod
     def _raw(obj: ProfileObject, value: float) -> int | bytes:

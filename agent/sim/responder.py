@@ -123,16 +123,28 @@ class SimulatedAgent:
         self.v3_user = v3_user
         self.mib = _Mib()
         self._engine: engine.SnmpEngine | None = None
+        self._transport_open = False
 
     @property
     def running(self) -> bool:
-        return self._engine is not None
+        return self._transport_open
 
     def start(self) -> int:
-        """Open the UDP endpoint (call from inside the running event loop); return the port."""
+        """Open the UDP endpoint (call from inside the running event loop); return the port.
+
+        The SNMP engine (and so its snmpEngineID and USM state) survives stop/start, as a real
+        device's does across a network outage.
+        """
+        if self._engine is None:
+            self._engine = self._build_engine()
+        if not self._transport_open:
+            transport = udp.UdpTransport().open_server_mode((self.host, self.port))
+            config.add_transport(self._engine, udp.DOMAIN_NAME, transport)
+            self._transport_open = True
+        return self.port
+
+    def _build_engine(self) -> engine.SnmpEngine:
         snmp_engine = engine.SnmpEngine()
-        transport = udp.UdpTransport().open_server_mode((self.host, self.port))
-        config.add_transport(snmp_engine, udp.DOMAIN_NAME, transport)
         config.add_v1_system(snmp_engine, "sim-area", self.community)
         config.add_vacm_user(snmp_engine, 2, "sim-area", "noAuthNoPriv", (1, 3, 6), (1, 3, 6))
         if self.v3_user is not None:
@@ -140,16 +152,26 @@ class SimulatedAgent:
             config.add_v3_user(snmp_engine, user, AUTH_PROTOCOLS[auth_p], auth_k, PRIV_PROTOCOLS[priv_p], priv_k)
             config.add_vacm_user(snmp_engine, 3, user, "authPriv", (1, 3, 6), (1, 3, 6))
         snmp_context = context.SnmpContext(snmp_engine)
+        snmp_context.unregister_context_name(rfc1902.OctetString(""))
         snmp_context.register_context_name(rfc1902.OctetString(""), self.mib)
         cmdrsp.GetCommandResponder(snmp_engine, snmp_context)
         cmdrsp.NextCommandResponder(snmp_engine, snmp_context)
         cmdrsp.BulkCommandResponder(snmp_engine, snmp_context)
         cmdrsp.SetCommandResponder(snmp_engine, snmp_context)
-        self._engine = snmp_engine
-        return self.port
+        return snmp_engine
 
     def stop(self) -> None:
         """Close the UDP endpoint: the device stops answering (as if unplugged)."""
+        if self._engine is not None and self._transport_open:
+            transport = config.get_transport(self._engine, udp.DOMAIN_NAME)
+            config.delete_transport(self._engine, udp.DOMAIN_NAME)
+            if transport is not None:
+                transport.close_transport()
+            self._transport_open = False
+
+    def close(self) -> None:
+        """Stop answering and release the engine."""
+        self.stop()
         if self._engine is not None:
             self._engine.close_dispatcher()
             self._engine = None

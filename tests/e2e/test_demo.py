@@ -1,0 +1,69 @@
+"""`pue-agent demo` end to end: simulated site over real UDP, agent, /metrics over HTTP, promtool."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for(url: str, name: str, timeout_s: float = 60.0, **labels: str) -> str:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            last = scrape(url)
+            if sample(last, name, **labels) is not None:
+                return last
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{name} never appeared at {url}; last scrape:\n{last[-3000:]}")
+
+
+def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
+    listen = free_port()
+    truth_file = tmp_path / "truth.json"
+    exe = Path(sys.executable).with_name("pue-agent")
+    proc = subprocess.Popen(
+        [str(exe), "demo", "--duration", "60", "--base-port", str(free_udp_range(8)),
+         "--listen-port", str(listen), "--truth-file", str(truth_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{listen}/metrics"
+    try:
+        text = _wait_for(url, "pue_site_realtime_pue")
+        errors = []
+        for _ in range(5):
+            text = scrape(url)
+            truth = json.loads(truth_file.read_text())["pue"]
+            measured = sample(text, "pue_site_realtime_pue")
+            assert measured is not None
+            errors.append(abs(measured - truth) / truth)
+            time.sleep(1.0)
+        assert max(errors) < 0.005, f"relative PUE errors {errors}"
+        for device in ("meter-main", "ups-a", "ups-b", "pdu-r01"):
+            assert sample(text, "pue_device_up", device=device) == 1.0
+        assert sample(text, "pue_site_it_measurement_category") == 1.0
+        assert sample(text, "pue_device_energy_joules_total", device="meter-main") is not None
+        assert "demo-auth-key-0001" not in text and "demo-community-ro" not in text
+
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool missing: `make test` installs Debian's prometheus package"
+        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
+                               timeout=30)
+        assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), check.stdout + check.stderr
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "metrics at http://127.0.0.1" in out
+    assert "demo-auth-key-0001" not in out and "demo-priv-key-0001" not in out

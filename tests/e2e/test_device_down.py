@@ -1,0 +1,89 @@
+"""A simulated device stops answering: up -> 0 within two intervals, PUE invalid with the reason,
+the other devices keep their schedule; it comes back and PUE with it. Real UDP, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config
+from agent.runtime import Agent
+from agent.sim.site import MinimalSite
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+INTERVAL_S = 1.0
+
+
+async def _scrape(url: str) -> str:
+    return await asyncio.to_thread(scrape, url)
+
+
+async def _until(url: str, predicate, timeout_s: float) -> tuple[str, float]:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < timeout_s:
+        text = await _scrape(url)
+        if predicate(text):
+            return text, loop.time() - start
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not met in {timeout_s} s; last scrape:\n{text[-2000:]}")
+
+
+def test_stopping_one_device_invalidates_pue_and_restarting_restores_it() -> None:
+    cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
+    base = free_udp_range(len(cfg.devices))
+    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.3, "retries": 0})
+                    for i, d in enumerate(cfg.devices))
+    cfg = cfg.model_copy(update={"devices": devices, "poll_interval_s": INTERVAL_S,
+                                 "listen": cfg.listen.model_copy(update={"port": free_port()})})
+
+    async def scenario() -> None:
+        site = MinimalSite(cfg, profiles)
+        site.start()
+        stop = asyncio.Event()
+        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
+        agent = Agent(cfg, profiles)
+        host, port = agent.start_http()
+        url = f"http://{host}:{port}/metrics"
+        agent.start_scheduler()
+        try:
+            await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is not None, 15)
+            before = agent.state.last_success_s["ups-a"]
+
+            site.stop_device("ups-b")
+            text, waited = await _until(url, lambda t: sample(t, "pue_device_up", device="ups-b") == 0.0, 10)
+            assert waited <= 2 * INTERVAL_S + 0.5, f"up went to 0 after {waited:.2f} s"
+            text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is None, 5)
+            assert sample(text, "pue_site_pue_valid", kind="realtime") == 0.0
+            assert sample(text, "pue_site_pue_invalid_info", kind="realtime",
+                          reason="missing data from: ups-b") == 1.0
+            assert sample(text, "pue_site_coverage_ratio", boundary="it") == 0.5
+            # a dead device's readings disappear instead of turning into zeros
+            assert sample(text, "pue_device_active_power_watts", device="ups-b") is None
+            assert sample(text, "pue_site_power_watts", boundary="it") is None
+            # healthy devices keep their schedule
+            await asyncio.sleep(3 * INTERVAL_S)
+            after = agent.state.last_success_s["ups-a"]
+            assert after - before >= 3 * INTERVAL_S - 0.5
+            assert sample(await _scrape(url), "pue_device_up", device="ups-a") == 1.0
+
+            site.start_device("ups-b")
+            text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is not None, 10)
+            truth = site.truth.pue
+            measured = sample(text, "pue_site_realtime_pue")
+            assert measured is not None and abs(measured - truth) / truth < 0.005
+            assert sample(text, "pue_device_poll_errors_total", device="ups-b", kind="timeout") >= 1
+        finally:
+            await agent.stop()
+            stop.set()
+            await sim
+            site.stop()
+
+    asyncio.run(scenario())

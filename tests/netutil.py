@@ -1,0 +1,48 @@
+"""Loopback helpers for end-to-end tests."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_udp_range(count: int, start: int = 20000, stop: int = 60000) -> int:
+    """First port of ``count`` consecutive free UDP ports on 127.0.0.1."""
+    base = start + (int(time.time() * 1000) % 20000)
+    while base + count < stop:
+        socks = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            base += count + 1
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port range")
+
+
+def scrape(url: str, timeout_s: float = 5.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        return str(resp.read().decode())
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """Value of one sample in a Prometheus text exposition (exact label match), or None."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
