@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
-            if err.name != module_name:  # a real missing dependency: say so loudly
+            if err.name is None or not (module_name + ".").startswith(err.name + "."):
+                # a real missing dependency inside an existing feature package: say so loudly
                 raise
             continue
         module.register(sub)
