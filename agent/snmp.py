@@ -160,7 +160,7 @@ _KIND_BY_CLASS: tuple[tuple[type, ValueKind], ...] = (
     (rfc1902.Integer32, "integer"),
     (rfc1902.Integer, "integer"),
     (rfc1902.OctetString, "octets"),
-    (rfc1902.ObjectName, "oid"),
+    (rfc1902.univ.ObjectIdentifier, "oid"),
 )
 
 
