@@ -156,6 +156,13 @@ class Listen(_Strict):
         return value
 
 
+class HistoryConfig(_Strict):
+    """The embedded history store (SQLite, WAL). Relative paths are relative to the config file."""
+
+    path: Path = Path("pue-history.sqlite")
+    raw_retention_days: float = Field(default=35.0, gt=0, le=3650)
+
+
 class Site(_Strict):
     name: Name = "site"
     pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
@@ -171,6 +178,7 @@ class SiteConfig(_Strict):
     max_concurrency: int = Field(default=64, ge=1, le=4096)
     listen: Listen = Listen()
     profile_dirs: tuple[Path, ...] = ()
+    history: HistoryConfig | None = None
     credentials: dict[Name, Credentials]
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 from datetime import datetime, timedelta, timezone
 from wsgiref.simple_server import WSGIServer
 
@@ -15,13 +16,25 @@ from prometheus_client import start_http_server
 
 from agent.config import SiteConfig
 from agent.exporter import build_registry
-from agent.poller import AgentState, Poller, SiteAccountant
+from agent.poller import AgentState, Poller, SiteAccountant, SiteState
+from agent.readings import DeviceSnapshot
 from agent.profiles import ProfileRegistry
 from agent.snmp import PysnmpClient, SnmpClient
 
-__all__ = ["Agent", "next_due_s"]
+__all__ = ["Agent", "AgentObserver", "next_due_s"]
 
 log = logging.getLogger(__name__)
+
+
+class AgentObserver(Protocol):
+    """Something that consumes what the agent produces (history store, recommender, ...).
+
+    Called in the event loop after each device poll and each site tick; must not block long.
+    """
+
+    def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None: ...
+
+    def on_site(self, site: SiteState, state: AgentState) -> None: ...
 
 
 def next_due_s(last_s: float | None, now_s: float, interval_s: float) -> float:
@@ -43,8 +56,9 @@ class Agent:
     """Wires config, profiles, SNMP client, state, scheduler and exporter together."""
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = ()) -> None:
         self.cfg = cfg
+        self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
         self.poller = Poller(cfg, profiles, self.client, self.state, clock)
@@ -69,19 +83,28 @@ class Agent:
                 continue
             # stagger devices deterministically across the first interval
             offset = (zlib.crc32(dev.name.encode()) % 1000) / 1000 * min(interval, 5.0)
-            scheduler.add_job(self.poller.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}",
+            scheduler.add_job(self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}",
                               next_run_time=start + timedelta(seconds=offset))
         scheduler.add_job(self.site_tick, "interval", seconds=interval, id="site",
                           next_run_time=start + timedelta(seconds=min(interval, 5.0) + 0.5))
         scheduler.start()
         self._scheduler = scheduler
 
-    def site_tick(self) -> None:
-        self.accountant.tick()
+    async def poll(self, device: str) -> DeviceSnapshot:
+        snapshot = await self.poller.poll(device)
+        for observer in self.observers:
+            observer.on_snapshot(snapshot, self.state)
+        return snapshot
+
+    def site_tick(self) -> SiteState:
+        site = self.accountant.tick()
+        for observer in self.observers:
+            observer.on_site(site, self.state)
+        return site
 
     async def poll_all_once(self) -> None:
         """Poll every device once, concurrently, then tick the site (used by tests and one-shots)."""
-        await asyncio.gather(*(self.poller.poll(d.name) for d in self.cfg.devices if d.enabled))
+        await asyncio.gather(*(self.poll(d.name) for d in self.cfg.devices if d.enabled))
         self.site_tick()
 
     async def stop(self) -> None:
