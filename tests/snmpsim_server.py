@@ -39,9 +39,13 @@ def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_k
             cmd += [f"--v3-user={v3_user}", f"--v3-auth-key={v3_auth_key}", "--v3-auth-proto=SHA256",
                     f"--v3-priv-key={v3_priv_key}", "--v3-priv-proto=AES"]
         env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        log_path = Path(tmp) / "snmpsim.log"
+        # snmpsim logs every request to stderr: an undrained PIPE fills up (64 KiB) and the responder
+        # blocks mid-test, so its log goes to a file.
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:
-            _wait_ready(port, recordings[0].stem, proc)
+            _wait_ready(port, recordings[0].stem, proc, log_path)
             yield port
         finally:
             proc.terminate()
@@ -52,7 +56,7 @@ def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_k
                 proc.wait()
 
 
-def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
     """Poll with a raw SNMPv2c GET of sysDescr until snmpsim answers (it indexes files first)."""
     request = _v2c_get_sysdescr(community)
     deadline = time.monotonic() + 60
@@ -60,7 +64,7 @@ def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes]) -> Non
         s.settimeout(0.5)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                err = log_path.read_text(encoding="utf-8", errors="replace")
                 raise RuntimeError(f"snmpsim exited with {proc.returncode}: {err[-2000:]}")
             s.sendto(request, ("127.0.0.1", port))
             try:
