@@ -1,0 +1,107 @@
+"""Reading ``.snmprec`` recordings without a network, and naming which OID each reading came from.
+
+Shared by the static and the end-to-end profile tests. Format: one ``OID|TAG|VALUE`` per line
+(snmpsim / LibreNMS fixtures); tags 2 Integer32, 4 OCTET STRING (``4x`` = hex), 5 NULL, 6 OID,
+64 IpAddress, 65 Counter32, 66 Gauge32, 67 TimeTicks, 70 Counter64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from agent.profiles import Profile
+from agent.readings import Reading
+from agent.snmp import SnmpValue
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEVICES = FIXTURES / "devices"
+
+_KIND_BY_TAG = {
+    "2": "integer",
+    "4": "octets",
+    "4x": "octets",
+    "5": "null",
+    "6": "oid",
+    "64": "ipaddress",
+    "65": "counter32",
+    "66": "gauge32",
+    "67": "timeticks",
+    "70": "counter64",
+}
+
+
+def parse_snmprec(path: Path) -> dict[str, SnmpValue]:
+    """OID -> value for every line of a recording (raises ValueError on an unknown tag)."""
+    values: dict[str, SnmpValue] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        oid, tag, raw = line.split("|", 2)
+        oid = oid.lstrip(".")
+        kind = _KIND_BY_TAG.get(tag)
+        if kind is None:
+            raise ValueError(f"{path.name}:{number}: unknown tag {tag!r}")
+        value: int | bytes | str | None
+        if tag == "4x":
+            value = bytes.fromhex(raw)
+        elif kind == "octets":
+            value = raw.encode("utf-8")
+        elif kind in ("oid", "ipaddress"):
+            value = raw
+        elif kind == "null":
+            value = None
+        else:
+            value = int(raw)
+        values[oid] = SnmpValue(oid, kind, value)  # type: ignore[arg-type]
+    return values
+
+
+def _oid_key(oid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid.split("."))
+
+
+def as_fake_data(values: dict[str, SnmpValue]) -> dict[str, tuple[str, int | bytes | str]]:
+    """The recording in :class:`agent.snmp.FakeSnmpClient`'s form."""
+    return {oid: (v.kind, v.value if v.value is not None else b"") for oid, v in values.items()}
+
+
+def split_for_profile(
+    profile: Profile, values: dict[str, SnmpValue]
+) -> tuple[dict[str, SnmpValue], dict[str, list[SnmpValue]]]:
+    """What ``read_device`` would have fetched: GET results for scalars, walked rows per column."""
+    scalars = {
+        oid: values.get(oid, SnmpValue(oid, "no_such_instance", None)) for oid in profile.scalar_oids
+    }
+    ordered = sorted(values, key=_oid_key)
+    columns = {
+        col: [values[o] for o in ordered if o.startswith(col + ".")] for col in profile.columns
+    }
+    return scalars, columns
+
+
+def source_oid(profile: Profile, reading: Reading) -> str:
+    """The instance OID a reading was decoded from (the profile object whose labels fit it)."""
+    found: list[str] = []
+    labels = reading.label_dict
+    for obj in profile.objects:
+        if obj.quantity != reading.quantity:
+            continue
+        if any(labels.get(k) != v for k, v in obj.labels.items()):
+            continue
+        index_labels = {p.label for p in obj.index if p.label is not None}
+        if set(labels) != set(obj.labels) | index_labels:
+            continue
+        found.append(obj.instance_oid(labels))
+    if len(found) != 1:
+        raise AssertionError(f"{profile.name}: {reading} maps to {len(found)} objects: {found}")
+    return found[0]
+
+
+def readings_by_oid(profile: Profile, readings: Iterable[Reading]) -> dict[str, Reading]:
+    out: dict[str, Reading] = {}
+    for reading in readings:
+        oid = source_oid(profile, reading)
+        assert oid not in out, f"{profile.name}: two readings from {oid}"
+        out[oid] = reading
+    return out

@@ -1,0 +1,97 @@
+"""Every shipped profile loads, is named after its file, and uses only glossary quantities."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from agent.profiles import DEFAULT_PROFILE_DIR, Profile, load_profile, load_profiles
+from agent.quantities import GLOSSARY
+
+PROFILE_PATHS = sorted(DEFAULT_PROFILE_DIR.glob("*.yaml"))
+
+
+def test_profile_directory_is_not_empty() -> None:
+    assert len(PROFILE_PATHS) >= 8
+
+
+def test_registry_loads_every_profile() -> None:
+    registry = load_profiles()
+    assert registry.names() == sorted(p.stem for p in PROFILE_PATHS)
+
+
+@pytest.fixture(params=PROFILE_PATHS, ids=lambda p: p.stem)
+def profile(request: pytest.FixtureRequest) -> Profile:
+    return load_profile(request.param)
+
+
+def test_name_equals_file_name(profile: Profile) -> None:
+    assert (DEFAULT_PROFILE_DIR / f"{profile.name}.yaml").is_file()
+
+
+def test_every_quantity_is_in_the_glossary(profile: Profile) -> None:
+    unknown = [obj.quantity for obj in profile.objects if obj.quantity not in GLOSSARY]
+    assert unknown == []
+
+
+def test_every_writable_has_bounds_inside_its_physical_range(profile: Profile) -> None:
+    for obj in profile.objects:
+        if obj.writable is None:
+            continue
+        assert obj.writable.min < obj.writable.max, obj.quantity
+        assert obj.oid is not None, f"{obj.quantity}: writable setpoints are scalars"
+        if obj.valid_min is not None:
+            assert obj.writable.min >= obj.valid_min, obj.quantity
+        if obj.valid_max is not None:
+            assert obj.writable.max <= obj.valid_max, obj.quantity
+
+
+def test_writable_bounds_survive_the_raw_round_trip(profile: Profile) -> None:
+    for obj in profile.objects:
+        if obj.writable is None:
+            continue
+        for bound in (obj.writable.min, obj.writable.max):
+            raw = obj.encode(bound)
+            assert obj.decode("integer", raw) == pytest.approx(bound), obj.quantity
+
+
+def test_no_duplicate_oids(profile: Profile) -> None:
+    """No scalar read twice and no table row claimed by two objects of the same quantity and labels."""
+    scalars = Counter(obj.oid for obj in profile.objects if obj.oid is not None)
+    assert [oid for oid, n in scalars.items() if n > 1] == []
+    rows = Counter(
+        (obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
+        for obj in profile.objects
+        if obj.column is not None
+    )
+    assert [row for row, n in rows.items() if n > 1] == []
+    table_columns = {obj.column for obj in profile.objects if obj.column is not None}
+    assert not any(
+        oid.startswith(col + ".") for oid in scalars for col in table_columns
+    ), "a scalar OID lies inside a walked column"
+
+
+def test_counters_are_not_negative_and_scaled_to_joules(profile: Profile) -> None:
+    for obj in profile.objects:
+        if obj.is_counter:
+            assert obj.quantity.endswith("_j")
+            assert obj.valid_min == 0, f"{obj.quantity}: energy counters are non-negative"
+
+
+def test_detection_is_declared(profile: Profile) -> None:
+    detect = profile.detect
+    assert detect.sys_object_id_prefixes or detect.requires_oid
+    if profile.sample_sys_object_id is not None:
+        assert profile.matches(profile.sample_sys_object_id, "") > 0
+
+
+def test_every_oid_has_a_mib_comment() -> None:
+    """House style: each numeric OID in the YAML carries a `# MIB::object` comment on its line."""
+    missing = []
+    for path in PROFILE_PATHS:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            key = line.strip().lstrip("- ").split(":", 1)[0]
+            if key in ("oid", "column", "decimals_column", "requires_oid") and "::" not in line:
+                missing.append(f"{path.name}:{number}")
+    assert missing == []
