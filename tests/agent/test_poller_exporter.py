@@ -1,0 +1,163 @@
+"""Poller, site accounting and collectors against a fake SNMP client and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config
+from agent.errors import SnmpTimeoutError
+from agent.exporter import build_registry
+from agent.poller import AgentState, Poller, SiteAccountant
+from agent.runtime import next_due_s
+from agent.snmp import FakeSnmpClient, SnmpTarget
+
+ROOT = Path(__file__).resolve().parents[2]
+
+P3 = "1.3.6.1.4.1.34278.2.1.0"  # Janitza p3 (W)
+WH3 = "1.3.6.1.4.1.34278.5.1.0"  # Janitza wh3 (0.1 kWh)
+UPS_OUT = "1.3.6.1.2.1.33.1.4.4.1.4"  # upsOutputPower.{line}
+
+
+class Clock:
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class PerTargetClient(FakeSnmpClient):
+    """One canned MIB per UDP port, so each configured device answers differently."""
+
+    def __init__(self, by_port: dict[int, FakeSnmpClient]) -> None:
+        super().__init__({})
+        self.by_port = by_port
+
+    async def get(self, target: SnmpTarget, oids):  # type: ignore[no-untyped-def]
+        return await self.by_port[target.port].get(target, oids)
+
+    async def walk(self, target: SnmpTarget, columns, max_repetitions=25):  # type: ignore[no-untyped-def]
+        return await self.by_port[target.port].walk(target, columns, max_repetitions)
+
+
+@pytest.fixture()
+def site():  # type: ignore[no-untyped-def]
+    cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
+    cfg = cfg.model_copy(update={"devices": cfg.devices[:3], "pue_window_s": 60.0, "poll_interval_s": 10.0})
+    meter = FakeSnmpClient({P3: ("integer", 150_000), WH3: ("integer", 1_000_000)})
+    ups_a = FakeSnmpClient({f"{UPS_OUT}.1": ("integer", 30_000), f"{UPS_OUT}.2": ("integer", 30_000)})
+    ups_b = FakeSnmpClient({f"{UPS_OUT}.1": ("integer", 40_000)})
+    client = PerTargetClient({d.port: c for d, c in zip(cfg.devices, (meter, ups_a, ups_b), strict=True)})
+    clock = Clock()
+    state = AgentState()
+    poller = Poller(cfg, profiles, client, state, clock)
+    accountant = SiteAccountant(cfg, state, clock)
+    return cfg, state, poller, accountant, clock, (meter, ups_a, ups_b)
+
+
+async def _cycle(cfg, poller, accountant, clock, meter, dt=10.0):  # type: ignore[no-untyped-def]
+    for dev in cfg.devices:
+        await poller.poll(dev.name)
+    site = accountant.tick()
+    clock.t += dt
+    # the meter's energy register advances by facility power x dt, in 0.1 kWh
+    kind, raw = meter.data[WH3]
+    meter.data[WH3] = (kind, raw + round(150_000 * dt / 360_000))
+    return site
+
+
+def test_live_and_interval_pue_and_exposition(site) -> None:  # type: ignore[no-untyped-def]
+    cfg, state, poller, accountant, clock, (meter, _a, _b) = site
+
+    async def run():  # type: ignore[no-untyped-def]
+        sites = []
+        for _ in range(50):
+            sites.append(await _cycle(cfg, poller, accountant, clock, meter, dt=12.0))
+        return sites
+
+    sites = asyncio.run(run())
+    last = sites[-1]
+    assert last.live.value == pytest.approx(150_000 / 100_000)
+    assert last.interval.value == pytest.approx(1.5, rel=1e-3), last.interval.reason
+    assert last.window_coverage_ratio == 1.0
+    registry = build_registry(cfg, state, clock)
+    assert registry.get_sample_value("pue_site_realtime_pue") == pytest.approx(1.5)
+    assert registry.get_sample_value("pue_device_active_power_watts", {
+        "device": "ups-a", "role": "ups", "zone": "hall-1", "line": "1"}) == 30_000
+    assert registry.get_sample_value("pue_device_energy_joules_total", {
+        "device": "meter-main", "role": "utility_meter", "zone": "hall-1"}) > 3.6e11
+    methods = {(s.labels["device"], s.labels["method"]) for f in registry.collect() for s in f.samples
+               if s.name == "pue_site_energy_method_info"}
+    assert ("meter-main", "counter") in methods and ("ups-a", "integrated") in methods
+
+
+def test_interval_pue_waits_for_a_full_window(site) -> None:  # type: ignore[no-untyped-def]
+    cfg, state, poller, accountant, clock, (meter, _a, _b) = site
+    first = asyncio.run(_cycle(cfg, poller, accountant, clock, meter))
+    assert first.interval.value is None and "warming up" in (first.interval.reason or "")
+
+
+def test_failed_device_drops_its_series_and_invalidates_pue(site) -> None:  # type: ignore[no-untyped-def]
+    cfg, state, poller, accountant, clock, (meter, _a, ups_b) = site
+
+    async def run():  # type: ignore[no-untyped-def]
+        for _ in range(8):
+            await _cycle(cfg, poller, accountant, clock, meter)
+        ups_b.fail = SnmpTimeoutError("127.0.0.1:16103: no response")
+        for _ in range(3):
+            site = await _cycle(cfg, poller, accountant, clock, meter)
+        return site
+
+    site_state = asyncio.run(run())
+    assert site_state.live.value is None and "ups-b" in (site_state.live.reason or "")
+    assert site_state.interval.value is None
+    registry = build_registry(cfg, state, clock)
+    labels = {"device": "ups-b", "role": "ups", "zone": "hall-1"}
+    assert registry.get_sample_value("pue_device_up", {**labels, "profile": "rfc1628-ups"}) == 0.0
+    assert registry.get_sample_value("pue_device_active_power_watts", {**labels, "line": "1"}) is None
+    assert registry.get_sample_value("pue_device_poll_errors_total", {"device": "ups-b", "kind": "timeout"}) == 3
+    assert registry.get_sample_value("pue_site_realtime_pue") is None
+    assert registry.get_sample_value("pue_site_pue_invalid_info",
+                                     {"kind": "realtime", "reason": "missing data from: ups-b"}) == 1.0
+
+
+def test_failure_is_logged_once_not_per_poll(site, caplog) -> None:  # type: ignore[no-untyped-def]
+    cfg, state, poller, accountant, clock, (meter, _a, ups_b) = site
+    ups_b.fail = SnmpTimeoutError("no response")
+
+    async def run() -> None:
+        for _ in range(5):
+            await _cycle(cfg, poller, accountant, clock, meter)
+
+    with caplog.at_level("WARNING"):
+        asyncio.run(run())
+    assert sum("ups-b: poll failed" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_meter_reset_keeps_exported_energy_monotonic(site) -> None:  # type: ignore[no-untyped-def]
+    cfg, state, poller, accountant, clock, (meter, _a, _b) = site
+
+    async def run() -> list[float]:
+        totals = []
+        for i in range(6):
+            if i == 3:
+                meter.data[WH3] = ("integer", 5)  # the meter's energy was reset from its front panel
+            await _cycle(cfg, poller, accountant, clock, meter)
+            totals.append(state.energy[("meter-main", "energy_j")].total_j)
+        return totals
+
+    totals = asyncio.run(run())
+    assert totals == sorted(totals)
+    assert state.counter_events[("meter-main", "reset")] == 1
+
+
+@pytest.mark.parametrize(("last", "now", "expected"), [
+    (None, 100.0, 100.0),    # first poll: now
+    (100.0, 105.0, 115.0),   # on the grid
+    (100.0, 137.0, 145.0),   # overrun: next grid point after now, no burst
+])
+def test_next_due_is_a_pure_function_of_last_now_interval(last, now, expected) -> None:  # type: ignore[no-untyped-def]
+    assert next_due_s(last, now, 15.0) == expected
