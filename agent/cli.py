@@ -76,7 +76,8 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
             raise UsageError("SNMPv3 needs --auth-protocol and --auth-key (protocols are never implied)")
         if bool(args.priv_protocol) != bool(args.priv_key):
             raise UsageError("--priv-protocol and --priv-key go together")
-        auth = V3Auth(args.v3_user, args.auth_protocol, args.auth_key, args.priv_protocol, args.priv_key)
+        auth = V3Auth(args.v3_user, args.auth_protocol, args.auth_key, args.priv_protocol, args.priv_key,
+                      args.v3_context)
     elif args.community:
         auth = V2cAuth(args.community)
     else:
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-key")
     p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
     p.add_argument("--priv-key")
+    p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
     p.add_argument("--profile", help="profile name (default: detect from sysObjectID/sysDescr)")
     p.add_argument("--profile-dir", action="append", default=[], help="extra profile directory")
     p.add_argument("--format", choices=["table", "json"], default="table")

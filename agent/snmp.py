@@ -209,7 +209,7 @@ class PysnmpClient:
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._auth: dict[object, CommunityData | UsmUserData] = {}
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._context = ContextData()
+        self._contexts: dict[str, ContextData] = {"": ContextData()}
 
     def _engine_for_loop(self) -> SnmpEngine:
         loop = asyncio.get_running_loop()
@@ -228,6 +228,12 @@ class PysnmpClient:
             )
             self._transports[key] = transport
         return transport
+
+    def _context_for(self, auth: V2cAuth | V3Auth) -> ContextData:
+        name = auth.context if isinstance(auth, V3Auth) else ""
+        if name not in self._contexts:
+            self._contexts[name] = ContextData(contextName=name)
+        return self._contexts[name]
 
     def _auth_data(self, auth: V2cAuth | V3Auth) -> CommunityData | UsmUserData:
         cached = self._auth.get(auth)
@@ -257,7 +263,7 @@ class PysnmpClient:
             async with self._semaphore:
                 try:
                     err_ind, err_status, err_index, var_binds = await get_cmd(
-                        engine, auth, transport, self._context,
+                        engine, auth, transport, self._context_for(target.auth),
                         *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False,
                     )
                 except SnmpError:
@@ -286,7 +292,7 @@ class PysnmpClient:
             async with self._semaphore:
                 try:
                     err_ind, err_status, err_index, table = await bulk_cmd(
-                        engine, auth, transport, self._context, 0, max_repetitions,
+                        engine, auth, transport, self._context_for(target.auth), 0, max_repetitions,
                         *(ObjectType(ObjectIdentity(cursor[c])) for c in pending), lookupMib=False,
                     )
                 except SnmpError:
@@ -329,7 +335,7 @@ class PysnmpClient:
         async with self._semaphore:
             try:
                 err_ind, err_status, err_index, var_binds = await set_cmd(
-                    engine, auth, transport, self._context,
+                    engine, auth, transport, self._context_for(target.auth),
                     ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)), lookupMib=False,
                 )
             except SnmpError:
