@@ -109,6 +109,22 @@ class Counter(_Strict):
     cap_raw: int | None = Field(default=None, description="raw value at which the counter sticks")
 
 
+class RowFilter(_Strict):
+    """Keep a table row only if another column, at the same index, holds one of these raw values.
+
+    Example: PDU2-MIB's measurementsExternalSensorValue mixes temperature probes, humidity probes and
+    door contacts; ``externalSensorType`` (10 = temperature) tells them apart.
+    """
+
+    column: str
+    equals: tuple[int, ...] = Field(min_length=1)
+
+    @field_validator("column")
+    @classmethod
+    def _numeric(cls, value: str) -> str:
+        return _check_oid(value)
+
+
 class ProfileObject(_Strict):
     """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity."""
 
@@ -124,6 +140,7 @@ class ProfileObject(_Strict):
         default=None,
         description="column holding the number of decimal digits for the same index (Raritan PDU2-MIB)",
     )
+    row_filter: RowFilter | None = None
     valid_min: float | None = None
     valid_max: float | None = None
     counter: Counter | None = None
@@ -159,6 +176,8 @@ class ProfileObject(_Strict):
             raise ValueError("a counter cannot be a writable setpoint")
         if self.writable and self.column is not None:
             raise ValueError("writable setpoints must be scalar 'oid's")
+        if self.row_filter is not None and self.column is None:
+            raise ValueError("'row_filter' belongs to a table 'column'")
         return self
 
     @property
@@ -293,7 +312,7 @@ class Profile(_Strict):
     def columns(self) -> tuple[str, ...]:
         cols: list[str] = []
         for obj in self.objects:
-            for col in (obj.column, obj.decimals_column):
+            for col in (obj.column, obj.decimals_column, obj.row_filter.column if obj.row_filter else None):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)

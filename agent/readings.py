@@ -123,11 +123,16 @@ def decode_objects(
             for v in columns.get(obj.decimals_column, []):
                 if isinstance(v.value, int):
                     digits[_suffix(v.oid, obj.decimals_column)] = v.value
+        keep: set[tuple[int, ...]] | None = None
+        if obj.row_filter is not None:
+            flt = obj.row_filter
+            keep = {_suffix(v.oid, flt.column) for v in columns.get(flt.column, [])
+                    if isinstance(v.value, int) and v.value in flt.equals}
         rows = 0
         for v in columns.get(obj.column, []):
             suffix = _suffix(v.oid, obj.column)
             labels = obj.match_index(suffix)
-            if labels is None:
+            if labels is None or (keep is not None and suffix not in keep):
                 continue
             rows += 1
             try:
