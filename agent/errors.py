@@ -11,7 +11,13 @@
     │   ├── SnmpProtocolError    the device answered with an error-status or garbage
     │   └── SnmpSetRefusedError  a SET was refused by the device (wrongValue, notWritable, ...)
     ├── DecodeError          a device answered, but the value does not fit its profile
-    └── WriteGuardError      a setpoint write was blocked by a guardrail before reaching the wire
+    ├── WriteGuardError      a setpoint write was blocked by a guardrail before reaching the wire
+    ├── HistoryFormatError   a site history or conditions CSV is malformed (names file, line, column)
+    ├── ModelError           a cooling model cannot be fitted from the data, or a saved one cannot be used
+    └── HistoryError         the history store or one of its files (export, import, report)
+        ├── HistoryStoreError    the database cannot be opened, read or written (read-only, disk, corrupt)
+        ├── ImportFormatError    an imported history file is malformed (every bad row: line and column)
+        └── HistoryQueryError    a period, resolution or emission factor asked for is invalid or has no data
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
 (:mod:`agent.snmp`), with ``raise ... from err``.
@@ -22,6 +28,12 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "HistoryError",
+    "HistoryFormatError",
+    "HistoryQueryError",
+    "HistoryStoreError",
+    "ImportFormatError",
+    "ModelError",
     "ProfileError",
     "PueAgentError",
     "SnmpAuthError",
@@ -75,3 +87,31 @@ class DecodeError(PueAgentError):
 
 class WriteGuardError(PueAgentError):
     """A setpoint write was refused by a guardrail before it was sent."""
+
+
+class HistoryFormatError(PueAgentError):
+    """A site history or conditions CSV is malformed; the message names file, line and column."""
+
+
+class ModelError(PueAgentError):
+    """A cooling model cannot be fitted from the data given, or a saved model cannot be used."""
+
+
+class HistoryError(PueAgentError):
+    """Something about the history store or a history file (export, import, report) is wrong."""
+
+
+class HistoryStoreError(HistoryError):
+    """The history database cannot be opened, read or written (read-only file, full disk, corrupt file)."""
+
+
+class ImportFormatError(HistoryError):
+    """An imported history file is malformed; ``problems`` has one ``file:line: column: reason`` per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class HistoryQueryError(HistoryError):
+    """A period, resolution or emission factor asked of the history is invalid, or no data covers it."""

@@ -1,0 +1,1 @@
+"""Cooling model fitting, setpoint recommendation and its offline CLI."""

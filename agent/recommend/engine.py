@@ -1,0 +1,268 @@
+"""Online recommender: the optimiser wrapped in the rules that make acting on a plant safe.
+
+Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer verification):
+
+1. stale or incomplete data (``data_ok`` False) -> hold, change nothing;
+2. conditions outside the training data -> hold (the model would extrapolate);
+3. rate limits: each temperature setpoint moves at most ``max_step_c`` from the current value per
+   call, and stays within ``max_change_per_h_c`` of every setpoint seen or recommended in the last
+   hour;
+4. the economizer state is not changed within ``economizer_min_dwell_s`` of its last change;
+5. the optimiser (:func:`models.optimiser.optimise_setpoints`) picks, inside the configured bounds,
+   the rate-limited box and the model's data support, the least predicted facility power with
+   predicted hottest inlet + k x uncertainty <= the limit; none feasible -> hold;
+6. a change whose saving is below ``min_savings_w`` or whose confidence (probability that the
+   saving is positive, from the model's uncertainty) is below ``min_confidence`` -> hold, unless
+   the current setpoints themselves break the inlet limit.
+
+The recommender only advises; whoever writes setpoints applies its own guards (habit 13).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from models.cooling import CoolingModel
+from models.optimiser import SetpointBounds, optimise_setpoints
+
+__all__ = ["Conditions", "Recommendation", "Recommender", "Setpoints"]
+
+_WINDOW_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Setpoints:
+    """The three controllable setpoints."""
+
+    supply_air_setpoint_c: float
+    chw_supply_setpoint_c: float
+    economizer_enabled: bool
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Exogenous conditions now."""
+
+    it_power_w: float
+    outdoor_dry_bulb_c: float
+    outdoor_wet_bulb_c: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Outcome of one :meth:`Recommender.recommend` call.
+
+    Attributes
+    ----------
+    timestamp_s : float
+        Time of the call, UTC epoch [s].
+    setpoints : Setpoints
+        Recommended setpoints (the current ones when held back or when no change pays).
+    current : Setpoints
+        Setpoints the plant ran at the call.
+    predicted_facility_power_now_w, predicted_facility_power_w : float or None
+        Predicted facility power at the current and the recommended setpoints [W]
+        (None when data was not usable).
+    predicted_pue_now, predicted_pue : float or None
+        Predicted real-time PUE at current and recommended setpoints [-].
+    predicted_max_inlet_c : float or None
+        Predicted hottest inlet at the recommended setpoints [C].
+    predicted_savings_w : float
+        Predicted facility power saved by the recommendation [W] (0 when held back).
+    confidence : float
+        Probability the saving is positive under the model's uncertainty, 0-1 (0 when held back).
+    model_version : str
+        Content hash of the model used.
+    held_back_reason : str or None
+        Why nothing was recommended, or None.
+    """
+
+    timestamp_s: float
+    setpoints: Setpoints
+    current: Setpoints
+    predicted_facility_power_now_w: float | None
+    predicted_facility_power_w: float | None
+    predicted_pue_now: float | None
+    predicted_pue: float | None
+    predicted_max_inlet_c: float | None
+    predicted_savings_w: float
+    confidence: float
+    model_version: str
+    held_back_reason: str | None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the recommendation differs from the current setpoints."""
+        return self.setpoints != self.current
+
+
+class Recommender:
+    """Rate-limited, uncertainty-aware setpoint recommender for one hall.
+
+    Parameters
+    ----------
+    model : CoolingModel
+        Fitted plant model.
+    bounds : SetpointBounds
+        Configured setpoint ranges [C].
+    inlet_limit_c : float
+        Hottest rack inlet limit [C] (ASHRAE TC 9.9 recommended 27 C).
+    max_step_c : float
+        Largest change of a temperature setpoint per call [K].
+    max_change_per_h_c : float
+        Largest change of a temperature setpoint within any hour [K].
+    economizer_min_dwell_s : float
+        Least time between economizer state changes [s] (20 min in the Modelica Buildings library).
+    uncertainty_k : float
+        Safety factor on the inlet uncertainty [-].
+    min_confidence : float
+        Least confidence for a change, 0-1.
+    min_savings_w : float
+        Least predicted saving for a change [W].
+    grid_step_k : float
+        Optimiser grid spacing [K].
+    """
+
+    def __init__(
+        self,
+        model: CoolingModel,
+        bounds: SetpointBounds | None = None,
+        inlet_limit_c: float = 27.0,
+        max_step_c: float = 1.0,
+        max_change_per_h_c: float = 3.0,
+        economizer_min_dwell_s: float = 1200.0,
+        uncertainty_k: float = 2.0,
+        min_confidence: float = 0.6,
+        min_savings_w: float = 0.0,
+        grid_step_k: float = 0.25,
+    ) -> None:
+        if not (max_step_c > 0 and max_change_per_h_c > 0 and economizer_min_dwell_s >= 0):
+            raise ValueError("max_step_c and max_change_per_h_c must be > 0, economizer_min_dwell_s >= 0")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError("min_confidence must be within 0-1")
+        self.model = model
+        self.bounds = bounds if bounds is not None else SetpointBounds()
+        self.inlet_limit_c = inlet_limit_c
+        self.max_step_c = max_step_c
+        self.max_change_per_h_c = max_change_per_h_c
+        self.economizer_min_dwell_s = economizer_min_dwell_s
+        self.uncertainty_k = uncertainty_k
+        self.min_confidence = min_confidence
+        self.min_savings_w = min_savings_w
+        self.grid_step_k = grid_step_k
+        self._window: deque[tuple[float, float, float]] = deque()
+        self._last_economizer: bool | None = None
+        self._last_economizer_change_s = -math.inf
+
+    def _observe(self, now_s: float, setpoints: Setpoints) -> None:
+        self._window.append((now_s, setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c))
+        while self._window and self._window[0][0] < now_s - _WINDOW_S:
+            self._window.popleft()
+        if self._last_economizer is not None and setpoints.economizer_enabled != self._last_economizer:
+            self._last_economizer_change_s = now_s
+        self._last_economizer = setpoints.economizer_enabled
+
+    def allowed_bounds(self, current: Setpoints) -> SetpointBounds | None:
+        """Configured bounds narrowed by both rate limits; None when nothing is reachable."""
+        window = np.array([(s, c) for _, s, c in self._window]).reshape(-1, 2)
+        limit = self.max_change_per_h_c
+        b = self.bounds
+        supply_lo = max(b.supply_air_min_c, current.supply_air_setpoint_c - self.max_step_c,
+                        float(window[:, 0].max()) - limit)
+        supply_hi = min(b.supply_air_max_c, current.supply_air_setpoint_c + self.max_step_c,
+                        float(window[:, 0].min()) + limit)
+        chw_lo = max(b.chw_supply_min_c, current.chw_supply_setpoint_c - self.max_step_c,
+                     float(window[:, 1].max()) - limit)
+        chw_hi = min(b.chw_supply_max_c, current.chw_supply_setpoint_c + self.max_step_c,
+                     float(window[:, 1].min()) + limit)
+        if supply_lo > supply_hi + 1e-9 or chw_lo > chw_hi + 1e-9:
+            return None
+        return SetpointBounds(supply_lo, max(supply_lo, supply_hi), chw_lo, max(chw_lo, chw_hi), b.allow_economizer)
+
+    def _hold(self, now_s: float, current: Setpoints, reason: str, power_w: float | None = None,
+              pue: float | None = None, inlet_c: float | None = None) -> Recommendation:
+        return Recommendation(now_s, current, current, power_w, power_w, pue, pue, inlet_c, 0.0, 0.0,
+                              self.model.version, reason)
+
+    def recommend(self, now_s: float, conditions: Conditions, current_setpoints: Setpoints,
+                  data_ok: bool) -> Recommendation:
+        """Recommend setpoints for now.
+
+        Parameters
+        ----------
+        now_s : float
+            Current time, UTC epoch [s]; calls must come in time order.
+        conditions : Conditions
+            IT power [W] and outdoor air [C] now.
+        current_setpoints : Setpoints
+            Setpoints the plant runs at now.
+        data_ok : bool
+            False when readings are stale or incomplete: nothing is recommended.
+
+        Returns
+        -------
+        Recommendation
+        """
+        current = current_setpoints
+        self._observe(now_s, current)
+        if not data_ok:
+            return self._hold(now_s, current, "stale or incomplete data")
+        condition_values = (conditions.it_power_w, conditions.outdoor_dry_bulb_c, conditions.outdoor_wet_bulb_c)
+        outside = self.model.conditions_outside_training(condition_values)
+        if outside is not None:
+            return self._hold(now_s, current, f"conditions outside the training data: {outside}")
+        now = self.model.predict(np.array([[*condition_values, current.supply_air_setpoint_c,
+                                            current.chw_supply_setpoint_c, float(current.economizer_enabled)]]))
+        now_power_w = float(now.facility_power_w[0])
+        now_pue = float(now.pue[0])
+        now_inlet_c = float(now.max_inlet_c[0])
+        now_unsafe = now_inlet_c + self.uncertainty_k * float(now.max_inlet_std_c[0]) > self.inlet_limit_c
+        box = self.allowed_bounds(current)
+        if box is None:
+            return self._hold(now_s, current, "rate limits leave no setpoint inside the configured bounds",
+                              now_power_w, now_pue, now_inlet_c)
+        in_dwell = now_s - self._last_economizer_change_s < self.economizer_min_dwell_s
+        states = (current.economizer_enabled,) if in_dwell else (False, True)
+        choice = optimise_setpoints(
+            self.model, *condition_values, box, inlet_limit_c=self.inlet_limit_c,
+            uncertainty_k=self.uncertainty_k, grid_step_k=self.grid_step_k, economizer_states=states,
+        )
+        if choice is None:
+            return self._hold(now_s, current, "no setpoints within rate limits and data support meet the "
+                              f"inlet limit of {self.inlet_limit_c:g} C", now_power_w, now_pue, now_inlet_c)
+        chosen = Setpoints(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled)
+        savings_w = now_power_w - choice.facility_power_w
+        spread_w = math.hypot(float(now.facility_power_std_w[0]), choice.facility_power_std_w)
+        confidence = NormalDist().cdf(savings_w / spread_w) if spread_w > 0 else float(savings_w > 0)
+        if chosen == current:
+            return Recommendation(now_s, current, current, now_power_w, now_power_w, now_pue, now_pue,
+                                  now_inlet_c, 0.0, confidence, self.model.version, None)
+        if not now_unsafe:
+            if savings_w < self.min_savings_w:
+                return self._hold(now_s, current, f"predicted saving {savings_w:.0f} W below "
+                                  f"{self.min_savings_w:.0f} W", now_power_w, now_pue, now_inlet_c)
+            if confidence < self.min_confidence:
+                return self._hold(now_s, current, f"low confidence {confidence:.2f} < {self.min_confidence:.2f}",
+                                  now_power_w, now_pue, now_inlet_c)
+        self._window.append((now_s, chosen.supply_air_setpoint_c, chosen.chw_supply_setpoint_c))
+        if chosen.economizer_enabled != current.economizer_enabled:
+            self._last_economizer_change_s = now_s
+        return Recommendation(
+            timestamp_s=now_s,
+            setpoints=chosen,
+            current=current,
+            predicted_facility_power_now_w=now_power_w,
+            predicted_facility_power_w=choice.facility_power_w,
+            predicted_pue_now=now_pue,
+            predicted_pue=choice.pue,
+            predicted_max_inlet_c=choice.max_inlet_c,
+            predicted_savings_w=savings_w,
+            confidence=confidence,
+            model_version=self.model.version,
+            held_back_reason=None,
+        )

@@ -1,0 +1,430 @@
+"""Cooling model: cooling power and hottest rack inlet from conditions and setpoints, with uncertainty.
+
+Two layers:
+
+* :class:`QuantileGradientBoostingRegressor`, a scikit-learn estimator (checked by
+  ``parametrize_with_checks``): a gradient-boosted mean plus a lower and an upper quantile model,
+  so every prediction carries an uncertainty.
+* :class:`CoolingModel`, the fitted plant model built by :func:`fit_cooling_model` from a
+  site history: features (:mod:`models.features`), one regressor for cooling power [W], one for
+  the hottest rack inlet [C], a quadratic non-cooling overhead (UPS, PDU, lighting) in IT power,
+  the data's support (what the optimiser may not leave) and hold-out validation errors.
+
+Facility power = IT + cooling + overhead; real-time PUE = facility / IT. The model takes IT power
+as given: the rise of server fan power with inlet temperature is not modelled (it is small below
+27 C, see :func:`agent.twin.it_load.server_fan_power_factor`).
+
+Pure: numpy and scikit-learn, no I/O, clock or environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from models.features import CONDITION_COLUMNS, FEATURE_NAMES, INPUT_COLUMNS, FeatureConfig, build_features
+from models.optimiser import SetpointSupport
+
+__all__ = [
+    "CoolingModel",
+    "PlantPrediction",
+    "QuantileGradientBoostingRegressor",
+    "ValidationReport",
+    "fit_cooling_model",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):
+    """Gradient-boosted regressor with a lower and an upper quantile model for uncertainty.
+
+    ``predict`` returns the mean (squared-error loss); :meth:`predict_interval` the two quantiles
+    (pinball loss); :meth:`predict_std` a normal-equivalent standard deviation from their spread.
+
+    Parameters
+    ----------
+    quantiles : tuple of float
+        Lower and upper quantile levels, ``0 < lower < 0.5 < upper < 1``.
+    max_iter : int
+        Boosting iterations per model.
+    learning_rate : float
+        Shrinkage.
+    max_leaf_nodes : int
+        Leaves per tree.
+    min_samples_leaf : int
+        Minimum samples per leaf.
+    l2_regularization : float
+        L2 penalty on leaf values.
+    random_state : int, RandomState instance or None
+        Seed of the boosting (explicit, for reproducible fits).
+
+    Attributes
+    ----------
+    mean_estimator_, lower_estimator_, upper_estimator_ : HistGradientBoostingRegressor
+        Fitted models.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    References
+    ----------
+    Meinshausen, "Quantile Regression Forests", JMLR 7 (2006) (quantile spread as uncertainty);
+    Ke et al., "LightGBM", NeurIPS 2017 (histogram gradient boosting).
+    """
+
+    def __init__(
+        self,
+        quantiles: tuple[float, float] = (0.1, 0.9),
+        max_iter: int = 50,
+        learning_rate: float = 0.3,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 0.0,
+        random_state: Any = 0,
+    ) -> None:
+        self.quantiles = quantiles
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def _booster(self, loss: str, quantile: float | None = None) -> HistGradientBoostingRegressor:
+        return HistGradientBoostingRegressor(
+            loss=loss,
+            quantile=quantile,
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> QuantileGradientBoostingRegressor:
+        """Fit the mean and both quantile models.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        lower, upper = self.quantiles
+        if not 0.0 < lower < 0.5 < upper < 1.0:
+            raise ValueError(f"quantiles must satisfy 0 < lower < 0.5 < upper < 1, got {self.quantiles}")
+        X_, y_ = validate_data(self, X, y, y_numeric=True)
+        self.mean_estimator_ = self._booster("squared_error").fit(X_, y_)
+        self.lower_estimator_ = self._booster("quantile", lower).fit(X_, y_)
+        self.upper_estimator_ = self._booster("quantile", upper).fit(X_, y_)
+        return self
+
+    def predict(self, X: ArrayLike) -> FloatArray:
+        """Mean prediction, shape (n_samples,)."""
+        check_is_fitted(self)
+        X_ = validate_data(self, X, reset=False)
+        return np.asarray(self.mean_estimator_.predict(X_), dtype=float)
+
+    def predict_interval(self, X: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Lower and upper quantile predictions, each shape (n_samples,); lower <= upper."""
+        check_is_fitted(self)
+        X_ = validate_data(self, X, reset=False)
+        lower = np.asarray(self.lower_estimator_.predict(X_), dtype=float)
+        upper = np.asarray(self.upper_estimator_.predict(X_), dtype=float)
+        return np.minimum(lower, upper), np.maximum(lower, upper)
+
+    def predict_std(self, X: ArrayLike) -> FloatArray:
+        """Normal-equivalent standard deviation from the quantile spread, shape (n_samples,)."""
+        lower, upper = self.predict_interval(X)
+        z_span = NormalDist().inv_cdf(self.quantiles[1]) - NormalDist().inv_cdf(self.quantiles[0])
+        return (upper - lower) / z_span
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Errors of the model on the time-ordered hold-out (the last part of the history).
+
+    Attributes
+    ----------
+    n_train, n_holdout : int
+        Rows used to fit and to validate.
+    pue_mae : float
+        Mean absolute error of real-time PUE [-].
+    max_inlet_mae_c : float
+        Mean absolute error of the hottest rack inlet [K].
+    cooling_power_mae_w : float
+        Mean absolute error of cooling power [W].
+    facility_power_mape_percent : float
+        Mean absolute percentage error of facility power [%].
+    max_inlet_rmse_c, facility_power_rmse_w : float
+        Root-mean-square errors, used as an uncertainty floor [K], [W].
+    """
+
+    n_train: int
+    n_holdout: int
+    pue_mae: float
+    max_inlet_mae_c: float
+    cooling_power_mae_w: float
+    facility_power_mape_percent: float
+    max_inlet_rmse_c: float
+    facility_power_rmse_w: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Plain dict for a JSON sidecar."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PlantPrediction:
+    """Predictions per row; ``*_std_*`` are one standard deviation (model + hold-out error)."""
+
+    cooling_power_w: FloatArray
+    facility_power_w: FloatArray
+    facility_power_std_w: FloatArray
+    max_inlet_c: FloatArray
+    max_inlet_std_c: FloatArray
+    pue: FloatArray
+
+
+class CoolingModel:
+    """Fitted plant model; build it with :func:`fit_cooling_model`.
+
+    Parameters
+    ----------
+    feature_config : FeatureConfig
+    cooling_regressor, inlet_regressor : QuantileGradientBoostingRegressor
+        Fitted on :func:`models.features.build_features` output.
+    overhead_coef : numpy.ndarray, shape (3,)
+        Non-cooling overhead [W] = c0 + c1 * IT + c2 * IT**2 (IT in W).
+    support : SetpointSupport
+        Setpoint region the training data covered.
+    condition_min, condition_max : numpy.ndarray, shape (3,)
+        Range of :data:`models.features.CONDITION_COLUMNS` in the training data.
+    validation : ValidationReport
+    version : str
+        Content hash of the training data and settings.
+    """
+
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    input_columns: tuple[str, ...] = INPUT_COLUMNS
+
+    def __init__(
+        self,
+        feature_config: FeatureConfig,
+        cooling_regressor: QuantileGradientBoostingRegressor,
+        inlet_regressor: QuantileGradientBoostingRegressor,
+        overhead_coef: FloatArray,
+        support: SetpointSupport,
+        condition_min: FloatArray,
+        condition_max: FloatArray,
+        validation: ValidationReport,
+        version: str,
+    ) -> None:
+        self.feature_config = feature_config
+        self.cooling_regressor = cooling_regressor
+        self.inlet_regressor = inlet_regressor
+        self.overhead_coef = np.asarray(overhead_coef, dtype=float)
+        self.support = support
+        self.condition_min = np.asarray(condition_min, dtype=float)
+        self.condition_max = np.asarray(condition_max, dtype=float)
+        self.validation = validation
+        self.version = version
+
+    def overhead_power_w(self, it_power_w: ArrayLike) -> FloatArray:
+        """Non-cooling overhead (UPS and PDU losses, lighting) [W] at IT power [W]."""
+        it = np.asarray(it_power_w, dtype=float)
+        c0, c1, c2 = self.overhead_coef
+        return np.asarray(c0 + c1 * it + c2 * it * it, dtype=float)
+
+    def predict(self, inputs: ArrayLike, facility_uncertainty: bool = True) -> PlantPrediction:
+        """Predict the plant for rows of raw inputs.
+
+        Parameters
+        ----------
+        inputs : array_like, shape (n_rows, 6)
+            Columns in :data:`models.features.INPUT_COLUMNS` order ([W], [C], [C], [C], [C], [0/1]).
+        facility_uncertainty : bool
+            False skips the cooling quantile models (``facility_power_std_w`` is then the
+            hold-out RMSE only), which halves the cost of a search.
+
+        Returns
+        -------
+        PlantPrediction
+        """
+        raw = np.asarray(inputs, dtype=float)
+        features = build_features(raw, self.feature_config)
+        it_power_w = raw[:, 0]
+        cooling_w = self.cooling_regressor.predict(features)
+        cooling_std_w = (
+            self.cooling_regressor.predict_std(features) if facility_uncertainty else np.zeros(len(raw))
+        )
+        inlet_c = self.inlet_regressor.predict(features)
+        inlet_std_c = self.inlet_regressor.predict_std(features)
+        facility_w = it_power_w + cooling_w + self.overhead_power_w(it_power_w)
+        return PlantPrediction(
+            cooling_power_w=cooling_w,
+            facility_power_w=facility_w,
+            facility_power_std_w=np.hypot(cooling_std_w, self.validation.facility_power_rmse_w),
+            max_inlet_c=inlet_c,
+            max_inlet_std_c=np.hypot(inlet_std_c, self.validation.max_inlet_rmse_c),
+            pue=facility_w / it_power_w,
+        )
+
+    def conditions_outside_training(self, conditions: ArrayLike, margin_fraction: float = 0.05) -> str | None:
+        """Reason why conditions lie outside the training data, or ``None`` when inside.
+
+        Parameters
+        ----------
+        conditions : array_like, shape (3,)
+            IT power [W], outdoor dry-bulb [C], outdoor wet-bulb [C].
+        margin_fraction : float
+            Allowed excursion beyond the training range, as a fraction of that range [-].
+        """
+        values = np.asarray(conditions, dtype=float)
+        span = self.condition_max - self.condition_min
+        low = self.condition_min - margin_fraction * span
+        high = self.condition_max + margin_fraction * span
+        for name, value, lo, hi in zip(CONDITION_COLUMNS, values, low, high, strict=True):
+            if not np.isfinite(value):
+                return f"{name} is not a finite number"
+            if value < lo or value > hi:
+                return f"{name} {value:g} outside the training range [{lo:g}, {hi:g}]"
+        return None
+
+
+def _content_hash(*arrays: FloatArray, settings: str) -> str:
+    digest = hashlib.sha256(settings.encode())
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _fit_overhead(it_power_w: FloatArray, overhead_w: FloatArray) -> FloatArray:
+    scale = float(it_power_w.max())
+    x = it_power_w / scale
+    design = np.column_stack((np.ones_like(x), x, x * x))
+    coef, *_ = np.linalg.lstsq(design, overhead_w, rcond=None)
+    return np.asarray(coef / np.array([1.0, scale, scale * scale]), dtype=float)
+
+
+def fit_cooling_model(
+    inputs: ArrayLike,
+    cooling_power_w: ArrayLike,
+    facility_power_w: ArrayLike,
+    max_inlet_c: ArrayLike,
+    *,
+    holdout_fraction: float = 0.2,
+    random_state: int = 0,
+    tower_approach_k: float = 4.0,
+    hx_approach_k: float = 2.0,
+    support_cell_k: float = 0.5,
+    support_margin_k: float = 0.5,
+    regressor_params: dict[str, Any] | None = None,
+) -> CoolingModel:
+    """Fit the plant model on time-ordered history and validate it on its last part.
+
+    The first ``1 - holdout_fraction`` of the rows fit a model whose errors on the remaining rows
+    form the :class:`ValidationReport`; the returned model is then refit on all rows.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (n_rows, 6)
+        Columns in :data:`models.features.INPUT_COLUMNS` order, rows in time order.
+    cooling_power_w, facility_power_w : array_like, shape (n_rows,)
+        Measured interval-average cooling and facility power [W].
+    max_inlet_c : array_like, shape (n_rows,)
+        Measured hottest rack inlet [C].
+    holdout_fraction : float
+        Share of the most recent rows held out for validation [-].
+    random_state : int
+        Seed of the boosting.
+    tower_approach_k, hx_approach_k : float
+        Plant constants of the physics features [K].
+    support_cell_k, support_margin_k : float
+        Cell size and margin of the setpoint support [K].
+    regressor_params : dict, optional
+        Extra parameters of :class:`QuantileGradientBoostingRegressor`.
+
+    Returns
+    -------
+    CoolingModel
+
+    References
+    ----------
+    J. Gao, "Machine Learning Applications for Data Center Optimization", Google (2014) (PUE
+    model, MAE 0.004); Lazic et al., NeurIPS 2018 (model identified from safe exploration).
+    """
+    raw = np.asarray(inputs, dtype=float)
+    cooling = np.asarray(cooling_power_w, dtype=float)
+    facility = np.asarray(facility_power_w, dtype=float)
+    inlet = np.asarray(max_inlet_c, dtype=float)
+    n_rows = raw.shape[0]
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError("holdout_fraction must be in (0, 1)")
+    n_train = int(round(n_rows * (1.0 - holdout_fraction)))
+    if n_train < 50 or n_rows - n_train < 10:
+        raise ValueError(f"too little data: {n_rows} rows")
+    params = {"random_state": random_state, **(regressor_params or {})}
+    it_power = raw[:, 0]
+    overhead = facility - it_power - cooling
+
+    def fit_parts(
+        rows: slice,
+    ) -> tuple[FeatureConfig, QuantileGradientBoostingRegressor, QuantileGradientBoostingRegressor, FloatArray]:
+        config = FeatureConfig(float(it_power[rows].max()), tower_approach_k, hx_approach_k)
+        features = build_features(raw[rows], config)
+        cooling_model = QuantileGradientBoostingRegressor(**params).fit(features, cooling[rows])
+        inlet_model = QuantileGradientBoostingRegressor(**params).fit(features, inlet[rows])
+        return config, cooling_model, inlet_model, _fit_overhead(it_power[rows], overhead[rows])
+
+    config, cooling_model, inlet_model, overhead_coef = fit_parts(slice(0, n_train))
+    held = slice(n_train, n_rows)
+    held_features = build_features(raw[held], config)
+    it_held = it_power[held]
+    cooling_pred = cooling_model.predict(held_features)
+    c0, c1, c2 = overhead_coef
+    facility_pred = it_held + cooling_pred + c0 + c1 * it_held + c2 * it_held**2
+    inlet_pred = inlet_model.predict(held_features)
+    report = ValidationReport(
+        n_train=n_train,
+        n_holdout=n_rows - n_train,
+        pue_mae=float(np.mean(np.abs(facility_pred / it_held - facility[held] / it_held))),
+        max_inlet_mae_c=float(np.mean(np.abs(inlet_pred - inlet[held]))),
+        cooling_power_mae_w=float(np.mean(np.abs(cooling_pred - cooling[held]))),
+        facility_power_mape_percent=float(100.0 * np.mean(np.abs(facility_pred / facility[held] - 1.0))),
+        max_inlet_rmse_c=float(np.sqrt(np.mean((inlet_pred - inlet[held]) ** 2))),
+        facility_power_rmse_w=float(np.sqrt(np.mean((facility_pred - facility[held]) ** 2))),
+    )
+
+    config, cooling_model, inlet_model, overhead_coef = fit_parts(slice(0, n_rows))
+    conditions = raw[:, : len(CONDITION_COLUMNS)]
+    support = SetpointSupport.from_samples(
+        raw[:, 3], raw[:, 4], raw[:, 5] > 0.5, cell_k=support_cell_k, margin_k=support_margin_k
+    )
+    version = _content_hash(
+        raw, cooling, facility, inlet, settings=f"{params}|{holdout_fraction}|{tower_approach_k}|{hx_approach_k}"
+    )
+    return CoolingModel(
+        feature_config=config,
+        cooling_regressor=cooling_model,
+        inlet_regressor=inlet_model,
+        overhead_coef=overhead_coef,
+        support=support,
+        condition_min=conditions.min(axis=0),
+        condition_max=conditions.max(axis=0),
+        validation=report,
+        version=version,
+    )

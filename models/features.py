@@ -1,0 +1,118 @@
+"""Features of the cooling model: measured plant inputs plus physics-derived quantities.
+
+The model sees one row per interval of the canonical site history. Its inputs are the columns in
+:data:`INPUT_COLUMNS` (what a site can measure or set); :func:`build_features` adds quantities the
+plant physics says matter, so a small model learns them from little data:
+
+* free-cooling margin = chilled-water setpoint - (wet-bulb + tower approach + heat-exchanger
+  approach): positive when the water-side economizer can carry the whole load;
+* chiller lift proxy = (wet-bulb + tower approach) - chilled-water setpoint;
+* load fraction = IT power / IT capacity;
+* coil headroom = supply-air setpoint - chilled-water setpoint (the coil cannot make air colder
+  than the entering water plus its approach).
+
+Pure: numpy only, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "CONDITION_COLUMNS",
+    "FEATURE_NAMES",
+    "INPUT_COLUMNS",
+    "SETPOINT_COLUMNS",
+    "FeatureConfig",
+    "build_features",
+]
+
+#: Exogenous conditions the model is given (not controllable).
+CONDITION_COLUMNS: tuple[str, ...] = ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")
+#: Controllable setpoints the optimiser chooses.
+SETPOINT_COLUMNS: tuple[str, ...] = ("supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled")
+#: Column order of the model's raw input matrix.
+INPUT_COLUMNS: tuple[str, ...] = CONDITION_COLUMNS + SETPOINT_COLUMNS
+
+#: Column order of :func:`build_features` output.
+FEATURE_NAMES: tuple[str, ...] = (
+    *INPUT_COLUMNS,
+    "load_fraction",
+    "free_cooling_margin_k",
+    "economizer_free_cooling_margin_k",
+    "chiller_lift_proxy_k",
+    "coil_headroom_k",
+)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Plant constants used by the physics-derived features.
+
+    Parameters
+    ----------
+    it_capacity_w : float
+        IT capacity used for the load fraction [W] (the fit uses the history's largest IT power).
+    tower_approach_k : float
+        Cooling-tower approach, leaving water minus wet-bulb [K] (typical 2.8-6.7 K).
+    hx_approach_k : float
+        Economizer plate heat-exchanger approach [K] (typical 1.7-2.8 K).
+
+    References
+    ----------
+    ASHRAE Handbook - HVAC Systems and Equipment (2020), chapter 40 "Cooling Towers" (approach);
+    Modelica Buildings library, ``Buildings.Applications.DataCenters`` (water-side economizer).
+    """
+
+    it_capacity_w: float
+    tower_approach_k: float = 4.0
+    hx_approach_k: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.it_capacity_w > 0:
+            raise ValueError(f"it_capacity_w must be > 0, got {self.it_capacity_w}")
+        if self.tower_approach_k < 0 or self.hx_approach_k < 0:
+            raise ValueError("approaches must be >= 0")
+
+
+def build_features(inputs: ArrayLike, config: FeatureConfig) -> NDArray[np.float64]:
+    """Model features from raw inputs.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (n_rows, 6)
+        Columns in :data:`INPUT_COLUMNS` order: IT power [W], outdoor dry-bulb [C], outdoor
+        wet-bulb [C], supply-air setpoint [C], chilled-water supply setpoint [C], economizer
+        enabled [0/1].
+    config : FeatureConfig
+        Plant constants.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows, len(FEATURE_NAMES))
+        Columns in :data:`FEATURE_NAMES` order.
+
+    References
+    ----------
+    standards.md, "Plant physics": full free cooling when wet-bulb + tower approach + HX approach
+    <= chilled-water supply setpoint.
+    """
+    raw = np.asarray(inputs, dtype=float)
+    if raw.ndim != 2 or raw.shape[1] != len(INPUT_COLUMNS):
+        raise ValueError(f"inputs must have shape (n, {len(INPUT_COLUMNS)}), got {raw.shape}")
+    it_power_w, _dry_bulb_c, wet_bulb_c, supply_c, chw_c, economizer = raw.T
+    tower_leaving_c = wet_bulb_c + config.tower_approach_k
+    free_cooling_margin_k = chw_c - tower_leaving_c - config.hx_approach_k
+    return np.column_stack(
+        (
+            raw,
+            it_power_w / config.it_capacity_w,
+            free_cooling_margin_k,
+            economizer * free_cooling_margin_k,
+            tower_leaving_c - chw_c,
+            supply_c - chw_c,
+        )
+    )
