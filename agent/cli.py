@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from agent import __version__
@@ -24,12 +25,17 @@ from agent.errors import ConfigError, ProfileError, PueAgentError, SnmpError
 from agent.profiles import DEFAULT_PROFILE_DIR, load_profiles
 from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
 
+if TYPE_CHECKING:
+    from agent.sim.site import MinimalSite
+    from agent.twin.live import TwinLiveSite
+
 __all__ = ["main"]
 
 #: feature packages that add their own sub-commands with ``register(subparsers)``
 SUBCOMMAND_MODULES = ("agent.twin.cli", "agent.recommend.cli", "agent.history.cli")
 
-DEMO_CONFIG = DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"
+DEMO_CONFIGS = {"twin": DEFAULT_PROFILE_DIR.parent / "twin-site.yaml",
+                "minimal": DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"}
 
 log = logging.getLogger("pue-agent")
 
@@ -155,8 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_config(base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
-    cfg, profiles = load_config(DEMO_CONFIG)
+def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
+    cfg, profiles = load_config(DEMO_CONFIGS[site])
     if base_port is not None:
         devices = tuple(d.model_copy(update={"port": base_port + i}) for i, d in enumerate(cfg.devices))
         cfg = cfg.model_copy(update={"devices": devices})
@@ -166,15 +172,21 @@ def _demo_config(base_port: int | None, listen_port: int | None) -> tuple[SiteCo
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from agent.sim.site import MinimalSite
+    cfg, profiles = _demo_config(args.site, args.base_port, args.listen_port)
+    site: MinimalSite | TwinLiveSite
+    if args.site == "twin":
+        from agent.twin.live import TwinLiveSite
 
-    cfg, profiles = _demo_config(args.base_port, args.listen_port)
-    site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
+        site = TwinLiveSite(cfg, profiles, weather=args.weather, speed=args.speed)  # type: ignore[arg-type]
+    else:
+        from agent.sim.site import MinimalSite
+
+        site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
     site.start()
     stop_site = asyncio.Event()
     truth_file = Path(args.truth_file) if args.truth_file else Path(tempfile.gettempdir()) / "pue-demo-truth.json"
     site_task = asyncio.create_task(site.run(stop_site, truth_file=truth_file))
-    print(f"simulated site: {len(site.devices)} devices on 127.0.0.1 ports "
+    print(f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
           f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}", flush=True)
     try:
         await _run_agent(cfg, profiles, args.duration)
@@ -238,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-port", type=int, default=None, help="first UDP port of the simulated devices")
     p.add_argument("--listen-port", type=int, default=None, help="metrics port (default 10330)")
     p.add_argument("--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON)")
+    p.add_argument("--site", choices=sorted(DEMO_CONFIGS), default="twin",
+                   help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load")
+    p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
+    p.add_argument("--speed", type=_positive, default=60.0, help="twin time acceleration (simulated s per s)")
     p.set_defaults(func=cmd_demo)
 
     for module_name in SUBCOMMAND_MODULES:

@@ -87,6 +87,29 @@ Role = Literal[
 ]
 
 
+class Remap(_Strict):
+    """Site wiring a profile cannot know: "this probe is a rack-inlet sensor".
+
+    Readings of ``quantity`` whose labels include every pair of ``match`` become ``to`` (same unit).
+    """
+
+    quantity: str
+    to: str
+    match: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _same_unit(self) -> Remap:
+        from agent.quantities import GLOSSARY
+
+        for name in (self.quantity, self.to):
+            if name not in GLOSSARY:
+                raise ValueError(f"unknown quantity {name!r}")
+        a, b = GLOSSARY[self.quantity], GLOSSARY[self.to]
+        if a.unit != b.unit or a.kind != b.kind:
+            raise ValueError(f"cannot remap {self.quantity} ({a.unit}, {a.kind}) to {self.to} ({b.unit}, {b.kind})")
+        return self
+
+
 class DeviceConfig(_Strict):
     name: Name
     address: str
@@ -101,6 +124,7 @@ class DeviceConfig(_Strict):
     timeout_s: float = Field(default=2.0, gt=0, le=30)
     retries: int = Field(default=1, ge=0, le=5)
     enabled: bool = True
+    remap: tuple[Remap, ...] = ()
 
     @field_validator("address")
     @classmethod

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.config import SiteConfig, TopologyTerm, target_for
+from agent.config import Remap, SiteConfig, TopologyTerm, target_for
 from agent.errors import DecodeError, SnmpAuthError, SnmpError, SnmpTimeoutError
 from agent.profiles import ProfileRegistry
 from agent.readings import DeviceSnapshot, Labels, Reading, read_device
@@ -118,8 +118,8 @@ class Poller:
                                   error=str(err), error_kind=_error_kind(err))
             self._record_failure(snap)
             return snap
-        snap = DeviceSnapshot(device, now, time.perf_counter() - started, True, readout.readings,
-                              readout.problems)
+        readings = _remap(readout.readings, dev.remap) if dev.remap else readout.readings
+        snap = DeviceSnapshot(device, now, time.perf_counter() - started, True, readings, readout.problems)
         self._record_success(snap)
         return snap
 
@@ -181,6 +181,18 @@ class Poller:
             if power_now is not None and power_before is not None and last_ok is not None and 0 < dt <= stale_after:
                 added = 0.5 * (power_now + power_before) * dt  # trapezoid [J]
             self._state.energy[key] = DeviceEnergy(current.total_j + added, "integrated", snap.timestamp_s)
+
+
+def _remap(readings: tuple[Reading, ...], rules: tuple[Remap, ...]) -> tuple[Reading, ...]:
+    out = []
+    for reading in readings:
+        for rule in rules:
+            labels = dict(reading.labels)
+            if reading.quantity == rule.quantity and all(labels.get(k) == v for k, v in rule.match.items()):
+                reading = Reading(rule.to, reading.value, reading.labels, reading.counter_modulus, reading.counter_cap)
+                break
+        out.append(reading)
+    return tuple(out)
 
 
 def _is_counter(reading: Reading) -> bool:

@@ -8,7 +8,22 @@ from agent.profiles import Profile, ProfileObject
 from agent.quantities import GLOSSARY
 from agent.sim.responder import SimulatedAgent, WritableRange
 
-__all__ = ["ProfiledDevice"]
+__all__ = ["ProfiledDevice", "plausible_defaults"]
+
+#: decimal digits a simulated device reports where its profile reads them from the device
+SIM_DECIMALS = 1
+
+
+def plausible_defaults(power_w: float, phases: int = 3, volts: float = 230.0) -> dict[str, float]:
+    """Values for profile objects a simulation does not model, consistent with ``power_w``."""
+    return {"voltage_v": volts, "frequency_hz": 50.0, "current_a": power_w / phases / volts,
+            "phase_active_power_w": power_w / phases, "apparent_power_va": power_w / 0.97,
+            "input_active_power_w": power_w * 1.03, "load_ratio": 0.4, "battery_temp_c": 24.0,
+            "relative_humidity_ratio": 0.45, "chw_supply_temp_c": 10.0, "chw_return_temp_c": 16.0,
+            "valve_position_ratio": 0.5, "ambient_temp_c": 24.0, "supply_air_setpoint_c": 18.0,
+            "return_air_setpoint_c": 30.0, "rack_inlet_setpoint_c": 24.0, "fan_speed_ratio": 0.6,
+            "cooling_capacity_w": power_w, "rack_outlet_temp_c": 35.0, "outlet_active_power_w": 0.0,
+            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0}
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -75,15 +90,20 @@ class ProfiledDevice:
     def _write(self, obj: ProfileObject, labels: Mapping[str, str], value: float) -> None:
         oid = obj.instance_oid(labels)
         self.agent.mib.set(oid, _raw_kind(obj), self._raw(obj, value))
+        suffix = oid[len(obj.column or "") + 1 :]
         if obj.decimals_column is not None:
-            suffix = oid[len(obj.column or "") + 1 :]
-            self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", 0)
+            self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", SIM_DECIMALS)
+        if obj.row_filter is not None:
+            self.agent.mib.set(f"{obj.row_filter.column}.{suffix}", "integer", obj.row_filter.equals[0])
 
     @staticmethod
     def _raw(obj: ProfileObject, value: float) -> int | bytes:
         if obj.type == "string_number":
             return f"{(value - obj.offset) / obj.scale:.1f}".encode()
-        raw = obj.encode(value)
+        if obj.decimals_column is not None:
+            raw = round((value - obj.offset) / obj.scale * 10**SIM_DECIMALS)
+        else:
+            raw = obj.encode(value)
         modulus = obj.wrap_modulus_raw()
         if GLOSSARY[obj.quantity].kind == "counter" and modulus:
             raw %= modulus

@@ -50,6 +50,7 @@ class _Mib(instrum.AbstractMibInstrumController):
     def __init__(self) -> None:
         self.values: dict[tuple[int, ...], tuple[str, Any]] = {}
         self.writable: dict[tuple[int, ...], WritableRange] = {}
+        self.write_security_names: set[str] = set()
         self._order: list[tuple[int, ...]] = []
 
     def set(self, oid: str, kind: str, value: Any) -> None:
@@ -88,8 +89,13 @@ class _Mib(instrum.AbstractMibInstrumController):
 
     def write_variables(self, *var_binds: Any, **ctx: Any) -> list[tuple[Any, Any]]:
         # validate everything first (SET is all-or-nothing), then apply
+        exec_ctx = ctx["snmpEngine"].observer.get_execution_context("rfc3412.receiveMessage:request")
+        security_name = str(exec_ctx["securityName"])
         for idx, (name, val) in enumerate(var_binds):
             key = tuple(name)
+            # read-only credentials get noAccess, as on a well-configured real device
+            if security_name not in self.write_security_names:
+                raise smi_error.NoAccessError(name=name, idx=idx)
             rng = self.writable.get(key)
             if rng is None:
                 raise smi_error.NotWritableError(name=name, idx=idx)
@@ -122,6 +128,10 @@ class SimulatedAgent:
         self.community = community
         self.v3_user = v3_user
         self.mib = _Mib()
+        #: a separate community (or v3 user, same tuple shape as ``v3_user``) that may SET; the read
+        #: credentials are read-only, as on a well-configured real device
+        self.write_community: str | None = None
+        self.v3_write_user: tuple[str, str, str, str, str] | None = None
         self._engine: engine.SnmpEngine | None = None
         self._transport_open = False
 
@@ -145,12 +155,22 @@ class SimulatedAgent:
 
     def _build_engine(self) -> engine.SnmpEngine:
         snmp_engine = engine.SnmpEngine()
-        config.add_v1_system(snmp_engine, "sim-area", self.community)
-        config.add_vacm_user(snmp_engine, 2, "sim-area", "noAuthNoPriv", (1, 3, 6), (1, 3, 6))
-        if self.v3_user is not None:
-            user, auth_p, auth_k, priv_p, priv_k = self.v3_user
+        config.add_v1_system(snmp_engine, "sim-read", self.community)
+        config.add_vacm_user(snmp_engine, 2, "sim-read", "noAuthNoPriv", (1, 3, 6))
+        if self.write_community is not None:
+            config.add_v1_system(snmp_engine, "sim-write", self.write_community)
+            self.mib.write_security_names.add("sim-write")
+            config.add_vacm_user(snmp_engine, 2, "sim-write", "noAuthNoPriv", (1, 3, 6), (1, 3, 6))
+        for user_tuple, writable in ((self.v3_user, False), (self.v3_write_user, True)):
+            if user_tuple is None:
+                continue
+            user, auth_p, auth_k, priv_p, priv_k = user_tuple
             config.add_v3_user(snmp_engine, user, AUTH_PROTOCOLS[auth_p], auth_k, PRIV_PROTOCOLS[priv_p], priv_k)
-            config.add_vacm_user(snmp_engine, 3, user, "authPriv", (1, 3, 6), (1, 3, 6))
+            if writable:
+                config.add_vacm_user(snmp_engine, 3, user, "authPriv", (1, 3, 6), (1, 3, 6))
+                self.mib.write_security_names.add(user)
+            else:
+                config.add_vacm_user(snmp_engine, 3, user, "authPriv", (1, 3, 6))
         snmp_context = context.SnmpContext(snmp_engine)
         snmp_context.unregister_context_name(rfc1902.OctetString(""))
         snmp_context.register_context_name(rfc1902.OctetString(""), self.mib)

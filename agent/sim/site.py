@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agent.config import SiteConfig, V2cCredentials, V3Credentials
 from agent.profiles import ProfileRegistry
-from agent.sim.device import ProfiledDevice
+from agent.sim.device import ProfiledDevice, plausible_defaults
 from agent.sim.responder import SimulatedAgent
 
 __all__ = ["MinimalSite", "SiteTruth"]
@@ -129,14 +129,7 @@ class MinimalSite:
         for name in self._by_role.get("utility_meter", []):
             self._energy_j[name] = self._energy_j.get(name, 3.6e11) + facility_w * dt
             values[name] = {("active_power_w", ()): facility_w, ("energy_j", ()): self._energy_j[name]}
-        defaults = {"voltage_v": 230.0, "frequency_hz": 50.0, "current_a": it_w / len(ups_names or [1]) / 690.0,
-                    "phase_active_power_w": facility_w / 3, "apparent_power_va": facility_w / 0.97,
-                    "input_active_power_w": ups_in_w / max(len(ups_names), 1) / 3, "load_ratio": 0.4,
-                    "battery_temp_c": 24.0, "relative_humidity_ratio": 0.45, "chw_supply_temp_c": 10.0,
-                    "chw_return_temp_c": 16.0, "valve_position_ratio": 0.5, "ambient_temp_c": 24.0,
-                    "supply_air_setpoint_c": 18.0, "return_air_setpoint_c": 30.0, "rack_inlet_setpoint_c": 24.0,
-                    "fan_speed_ratio": 0.6, "cooling_capacity_w": cooling_w * 3, "rack_outlet_temp_c": 35.0,
-                    "outlet_active_power_w": 0.0, "outlet_energy_j": 0.0, "dew_point_c": 10.0}
+        defaults = plausible_defaults(it_w / max(len(ups_names), 1))
         for name, device in self.devices.items():
             device.publish(values.get(name, {}), t, defaults)
         return SiteTruth(now, facility_w, it_w, cooling_w)

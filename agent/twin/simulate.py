@@ -75,7 +75,7 @@ class SimulationSummary:
     max_inlet_c: float
 
 
-def _utilisation_at(utc_epoch_s: NDArray[np.float64], utc_offset_h: float) -> NDArray[np.float64]:
+def utilisation_at(utc_epoch_s: NDArray[np.float64], utc_offset_h: float) -> NDArray[np.float64]:
     seconds_of_year = _local_seconds_of_year(utc_epoch_s, utc_offset_h)
     columns = []
     for name in ("google", "alibaba"):
@@ -140,7 +140,7 @@ def simulate(
     start_epoch_s = start.timestamp() + np.arange(n_steps) * step_s
     mid_epoch_s = start_epoch_s + 0.5 * step_s
     outdoor = weather_at(weather, mid_epoch_s)
-    traces = _utilisation_at(mid_epoch_s, weather.utc_offset_h)
+    traces = utilisation_at(mid_epoch_s, weather.utc_offset_h)
 
     supply_sp = np.empty(n_steps)
     chw_sp = np.empty(n_steps)

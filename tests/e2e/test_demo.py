@@ -36,7 +36,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
     truth_file = tmp_path / "truth.json"
     exe = Path(sys.executable).with_name("pue-agent")
     proc = subprocess.Popen(
-        [str(exe), "demo", "--duration", "60", "--base-port", str(free_udp_range(8)),
+        [str(exe), "demo", "--duration", "60", "--speed", "1", "--base-port", str(free_udp_range(21)),
          "--listen-port", str(listen), "--truth-file", str(truth_file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{listen}/metrics"
@@ -51,11 +51,11 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
             errors.append(abs(measured - truth) / truth)
             time.sleep(1.0)
         assert max(errors) < 0.005, f"relative PUE errors {errors}"
-        for device in ("meter-main", "ups-a", "ups-b", "pdu-r01"):
+        for device in ("meter-main", "ups-a", "ups-b", "pdu-row-a", "crah-1", "chiller-plant", "outdoor"):
             assert sample(text, "pue_device_up", device=device) == 1.0
         assert sample(text, "pue_site_it_measurement_category") == 1.0
         assert sample(text, "pue_device_energy_joules_total", device="meter-main") is not None
-        assert "demo-auth-key-0001" not in text and "demo-community-ro" not in text
+        assert "twin-auth-key-ro-01" not in text and "twin-community-ro" not in text
 
         promtool = shutil.which("promtool")
         assert promtool, "promtool missing: `make test` installs Debian's prometheus package"
@@ -66,4 +66,4 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "metrics at http://127.0.0.1" in out
-    assert "demo-auth-key-0001" not in out and "demo-priv-key-0001" not in out
+    assert "twin-auth-key-ro-01" not in out and "twin-priv-key-ro-01" not in out

@@ -1,0 +1,240 @@
+"""The digital twin in live mode: the plant stepped in (accelerated) real time and served over real
+SNMP on loopback through the agent's own YAML profiles.
+
+Roles in the site config map onto the twin's plant:
+
+- ``utility_meter``: facility power and energy (the ISO/IEC 30134-2 boundary);
+- ``ups`` (in order): each UPS's output (3 lines) and input power;
+- ``pdu`` (in order): a row PDU feeding ``racks_per_pdu`` racks; its external temperature probes are
+  the racks' inlet sensors (sensor k = k-th rack of the row);
+- ``cooling_unit`` (in order): CRAH units with a writable supply-air setpoint;
+- ``chiller_plant``: chilled-water setpoint, economizer enable and CRAH minimum fan speed (writable),
+  plant temperatures, and the mechanical sub-meter (all cooling electricity);
+- ``environment_sensor``: outdoor dry-bulb, humidity, dew point and pressure.
+
+A SET on a writable setpoint changes the plant from the next step on; a SET out of the profile's
+bounds is refused by the simulated device with wrongValue, as a real controller does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from agent.config import SiteConfig, V2cCredentials, V3Credentials
+from agent.profiles import ProfileRegistry
+from agent.sim.device import ProfiledDevice, plausible_defaults
+from agent.sim.responder import SimulatedAgent
+from agent.twin.simulate import utilisation_at
+from agent.twin.site import Controls, SiteConditions, SiteDesign, SitePlant, StepResult
+from agent.twin.weather import load_site_weather, weather_at
+
+__all__ = ["TwinLiveSite", "TwinTruth"]
+
+Values = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@dataclass(frozen=True, slots=True)
+class TwinTruth:
+    """Ground truth of the latest step, for tests and the demo."""
+
+    sim_time_s: float
+    facility_w: float
+    it_w: float
+    ups_output_w: float
+    max_inlet_c: float
+    controls: Controls
+
+    @property
+    def pue(self) -> float:
+        """PUE at measurement category 1 (IT = UPS output), as the twin's demo topology measures it."""
+        return self.facility_w / self.ups_output_w
+
+
+class TwinLiveSite:
+    """Serves the twin's devices; ``update()`` advances the plant by wall time x ``speed``."""
+
+    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, *, weather: str = "guiyang",
+                 speed: float = 60.0, start: datetime | None = None, design: SiteDesign | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.design = design or SiteDesign()
+        self.plant = SitePlant(self.design)
+        self.weather = load_site_weather(weather)
+        self.speed = speed
+        self._clock = clock
+        self._wall0 = clock()
+        self._sim0 = (start or datetime(2026, 7, 1, tzinfo=UTC)).timestamp()
+        self._last_sim: float | None = None
+        self.controls = Controls(crah_min_fan_speed=1.0)  # a legacy hall: constant-speed CRAH fans
+        self._crah_setpoints: dict[str, float] = {}
+        self._energy_j: dict[str, float] = {}
+        self.devices: dict[str, ProfiledDevice] = {}
+        self._roles: dict[str, list[str]] = {}
+        for dev in cfg.devices:
+            self._roles.setdefault(dev.role, []).append(dev.name)
+            cred = cfg.credentials[dev.credentials]
+            community = cred.community.get_secret_value() if isinstance(cred, V2cCredentials) else "public"
+            v3 = None
+            if isinstance(cred, V3Credentials):
+                assert cred.priv_protocol and cred.priv_key
+                v3 = (cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
+                      cred.priv_key.get_secret_value())
+            agent = SimulatedAgent(dev.address, dev.port, community, v3)
+            if dev.write_credentials:
+                wcred = cfg.credentials[dev.write_credentials]
+                if isinstance(wcred, V2cCredentials):
+                    agent.write_community = wcred.community.get_secret_value()
+                else:
+                    assert wcred.priv_protocol and wcred.priv_key
+                    agent.v3_write_user = (wcred.user, wcred.auth_protocol, wcred.auth_key.get_secret_value(),
+                                           wcred.priv_protocol, wcred.priv_key.get_secret_value())
+            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], agent,
+                                                    on_setpoint=self._setpoint_handler(dev.name))
+        n_pdu = max(len(self._roles.get("pdu", [])), 1)
+        self.racks_per_pdu = math.ceil(self.design.n_racks / n_pdu)
+        self.truth = self._to_truth(self._step(0.0), self._sim0)
+
+    # --- setpoints written over SNMP -----------------------------------------------------------
+    def _setpoint_handler(self, device: str) -> Callable[[str, float], None]:
+        def handle(quantity: str, value: float) -> None:
+            if quantity == "supply_air_setpoint_c":
+                self._crah_setpoints[device] = value
+                mean = sum(self._crah_setpoints.values()) / len(self._crah_setpoints)
+                self.controls = replace(self.controls, supply_air_setpoint_c=mean)
+            elif quantity == "chw_supply_setpoint_c":
+                self.controls = replace(self.controls, chw_supply_setpoint_c=value)
+            elif quantity == "economizer_enabled":
+                self.controls = replace(self.controls, economizer_enabled=value >= 0.5)
+            elif quantity == "fan_min_speed_ratio":
+                self.controls = replace(self.controls, crah_min_fan_speed=value)
+        return handle
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        for device in self.devices.values():
+            device.agent.start()
+
+    def stop(self) -> None:
+        for device in self.devices.values():
+            device.agent.close()
+
+    def stop_device(self, name: str) -> None:
+        self.devices[name].agent.stop()
+
+    def start_device(self, name: str) -> None:
+        self.devices[name].agent.start()
+
+    # --- physics -> devices --------------------------------------------------------------------
+    def sim_time_s(self) -> float:
+        return self._sim0 + (self._clock() - self._wall0) * self.speed
+
+    def _conditions(self, sim_s: float) -> SiteConditions:
+        t = np.array([sim_s])
+        outdoor = weather_at(self.weather, t)
+        traces = utilisation_at(t, self.weather.utc_offset_h)
+        util = np.clip(traces[0, self.design.rack_trace_index] * self.design.rack_utilisation_gain, 0.0, 1.0)
+        return SiteConditions(float(outdoor.dry_bulb_c[0]), float(outdoor.wet_bulb_c[0]),
+                              float(outdoor.rh_percent[0]), float(outdoor.pressure_pa[0]),
+                              tuple(float(u) for u in util))
+
+    def _step(self, dt_sim_s: float) -> StepResult:
+        sim_s = self.sim_time_s()
+        result = self.plant.step(self._conditions(sim_s), self.controls, max(dt_sim_s, 1.0))
+        self._publish(result, dt_sim_s, sim_s)
+        return result
+
+    def _accumulate(self, name: str, power_w: float, dt_s: float, start_j: float) -> float:
+        self._energy_j[name] = self._energy_j.get(name, start_j) + power_w * dt_s
+        return self._energy_j[name]
+
+    def _publish(self, r: StepResult, dt_s: float, sim_s: float) -> None:
+        values: dict[str, Values] = {}
+        for name in self._roles.get("utility_meter", []):
+            energy = self._accumulate(name, r.facility_power_w, dt_s, 3.6e12)
+            values[name] = {("active_power_w", ()): r.facility_power_w, ("energy_j", ()): energy,
+                            **{("phase_active_power_w", (("phase", p),)): r.facility_power_w / 3 for p in ("L1", "L2", "L3")},
+                            ("apparent_power_va", ()): r.facility_power_w / 0.97}
+        for i, name in enumerate(self._roles.get("ups", [])):
+            out = r.ups_output_power_w[i % len(r.ups_output_power_w)]
+            loss = r.ups_loss_per_ups_w[i % len(r.ups_loss_per_ups_w)]
+            values[name] = {}
+            for line in ("1", "2", "3"):
+                values[name][("active_power_w", (("line", line),))] = out / 3
+                values[name][("input_active_power_w", (("line", line),))] = (out + loss) / 3
+                values[name][("load_ratio", (("line", line),))] = out / self.design.ups_rated_power_w
+            values[name][("battery_temp_c", ())] = 24.0
+        for j, name in enumerate(self._roles.get("pdu", [])):
+            racks = range(j * self.racks_per_pdu, min((j + 1) * self.racks_per_pdu, self.design.n_racks))
+            power = sum(r.rack_power_w[k] for k in racks)
+            energy = self._accumulate(name, power, dt_s, 3.6e9)
+            values[name] = {("active_power_w", (("inlet", "1"), ("pdu", "1"))): power,
+                            ("energy_j", (("inlet", "1"), ("pdu", "1"))): energy}
+            for n, k in enumerate(racks, start=1):
+                values[name][("ambient_temp_c", (("pdu", "1"), ("sensor", str(n))))] = r.rack_inlet_c[k]
+        mean_inlet = sum(r.rack_inlet_c) / len(r.rack_inlet_c)
+        for i, name in enumerate(self._roles.get("cooling_unit", [])):
+            sp = self._crah_setpoints.get(name, self.controls.supply_air_setpoint_c)
+            speed = r.crah_fan_speed[i % len(r.crah_fan_speed)]
+            values[name] = {("supply_air_temp_c", ()): r.supply_air_c,
+                            ("return_air_temp_c", ()): mean_inlet + self.design.air_delta_t_design_k,
+                            ("supply_air_setpoint_c", ()): sp,
+                            ("return_air_setpoint_c", ()): 30.0,
+                            ("fan_speed_ratio", ()): speed,
+                            ("relative_humidity_ratio", (("point", "return_air"),)): 0.45,
+                            ("free_cooling_ratio", ()): r.free_cooling_fraction}
+        for name in self._roles.get("chiller_plant", []):
+            energy = self._accumulate(name, r.cooling_power_w, dt_s, 0.0)
+            values[name] = {("chw_supply_setpoint_c", ()): r.controls.chw_supply_setpoint_c,
+                            ("economizer_enabled", ()): 1.0 if self.controls.economizer_enabled else 0.0,
+                            ("fan_min_speed_ratio", ()): self.controls.crah_min_fan_speed,
+                            ("chw_supply_temp_c", ()): r.chw_supply_c, ("chw_return_temp_c", ()): r.chw_return_c,
+                            ("cooling_power_w", ()): r.cooling_power_w, ("cooling_energy_j", ()): energy,
+                            ("free_cooling_ratio", ()): r.free_cooling_fraction}
+        for name in self._roles.get("environment_sensor", []):
+            lbl = (("sensor", "1"),)
+            values[name] = {("ambient_temp_c", lbl): r.outdoor_dry_bulb_c,
+                            ("relative_humidity_ratio", lbl): r.outdoor_rh_percent / 100.0,
+                            ("air_pressure_pa", lbl): 88_000.0, ("dew_point_c", lbl): r.outdoor_dry_bulb_c - 5.0}
+        uptime = sim_s - self._sim0
+        defaults = plausible_defaults(r.facility_power_w / max(len(self._roles.get("pdu", [])), 1))
+        for name, device in self.devices.items():
+            device.publish(values.get(name, {}), uptime, defaults)
+
+    def _to_truth(self, r: StepResult, sim_s: float) -> TwinTruth:
+        return TwinTruth(sim_s, r.facility_power_w, r.it_power_w, sum(r.ups_output_power_w), r.max_inlet_c,
+                         r.controls)
+
+    def update(self) -> TwinTruth:
+        sim_s = self.sim_time_s()
+        dt = 0.0 if self._last_sim is None else sim_s - self._last_sim
+        self._last_sim = sim_s
+        self.truth = self._to_truth(self._step(dt), sim_s)
+        return self.truth
+
+    async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
+        """Step the plant every ``tick_s`` of wall time until ``stop``; optionally write truth JSON."""
+        while not stop.is_set():
+            truth = self.update()
+            if truth_file is not None:
+                tmp = truth_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps({
+                    "timestamp_s": self._clock(), "sim_time": datetime.fromtimestamp(truth.sim_time_s, UTC).isoformat(),
+                    "pue": truth.pue, "facility_w": truth.facility_w, "it_w": truth.ups_output_w,
+                    "max_inlet_c": truth.max_inlet_c,
+                    "supply_air_setpoint_c": truth.controls.supply_air_setpoint_c,
+                    "chw_supply_setpoint_c": truth.controls.chw_supply_setpoint_c,
+                    "economizer_enabled": truth.controls.economizer_enabled}))
+                tmp.replace(truth_file)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+            except TimeoutError:
+                pass
