@@ -1,0 +1,10 @@
+"""Energy history: a SQLite store fed by the agent, exports/imports, auditable PUE reports.
+
+``HistoryWriter(SqliteHistoryStore(path), cfg)`` is the observer the runtime adds; the
+``export``, ``import`` and ``report`` sub-commands live in :mod:`agent.history.cli`.
+"""
+
+from agent.history.store import HistoryStore, SqliteHistoryStore
+from agent.history.writer import HistoryWriter
+
+__all__ = ["HistoryStore", "HistoryWriter", "SqliteHistoryStore"]

@@ -1,0 +1,332 @@
+"""The PUE family over a period, from interval energies (pure).
+
+The history store hands over a series of intervals (rollup buckets or raw site ticks), each with the
+time it spans, the part of it for which every facility and IT contributor was metered ("covered"),
+and the energies over that covered time. Everything here is arithmetic on those arrays: the
+coverage of a period, the gaps in it, PUE and DCiE, partial PUE for cooling and for the remainder
+(power distribution losses, lighting, other), CUE and emissions, ERE/ERF/REF/WUE, and the grade
+under GB 40879-2021.
+
+A period's PUE is computed over its covered time only (numerator and denominator over the same
+time) and is withheld, with the reason, when coverage falls below ``min_coverage``: it is never
+computed across gaps silently; the gaps are returned with it.
+
+References
+----------
+ISO/IEC 30134-2:2016, Data centres - Key performance indicators - Part 2: Power usage effectiveness.
+The Green Grid, White Paper 49, "PUE: a comprehensive examination of the metric" (2012).
+The Green Grid, White Paper 32, "Carbon usage effectiveness (CUE)" (2010).
+The Green Grid, White Paper 29, "ERE: a metric for measuring the benefit of reuse energy" (2010).
+The Green Grid, White Paper 35, "Water usage effectiveness (WUE)" (2011).
+ISO/IEC 30134-3:2016 (REF), ISO/IEC 30134-6:2021 (ERF).
+GB 40879-2021, 数据中心能效限定值及能效等级 (energy efficiency limits and grades of data centres).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "GB40879_DEFAULT_THRESHOLDS",
+    "J_PER_KWH",
+    "NATIONAL_PUE_TARGETS",
+    "Gap",
+    "IntervalSeries",
+    "PeriodMetrics",
+    "cue",
+    "dcie_percent",
+    "emissions_t",
+    "ere",
+    "erf",
+    "find_gaps",
+    "gb40879_grade",
+    "meets_national_target",
+    "period_metrics",
+    "ppue",
+    "ref",
+    "wue",
+]
+
+J_PER_KWH = 3.6e6
+
+#: GB 40879-2021 grade thresholds on the electric energy ratio: grade 1, 2, 3 (3 is the limit).
+#: Commonly quoted values; the standard's table was not seen, so callers may override them.
+GB40879_DEFAULT_THRESHOLDS: tuple[float, float, float] = (1.20, 1.30, 1.50)
+
+#: NDRC/CAC/MIIT/NEA (Dec 2021): average PUE of new large and hyperscale data centres below 1.3 by
+#: 2025; national hub nodes below 1.25.
+NATIONAL_PUE_TARGETS: dict[str, float] = {"new-large": 1.30, "hub-node": 1.25}
+
+
+@dataclass(frozen=True)
+class IntervalSeries:
+    """Intervals of site energy, arrays of one length.
+
+    Attributes
+    ----------
+    start_s : interval start [s since the epoch]
+    duration_s : interval length [s]
+    covered_s : time within the interval with complete facility and IT data [s]
+    facility_j, it_j : energy over the covered time [J]
+    cooling_covered_s : covered time for which the cooling terms were complete too [s]
+    cooling_j : cooling energy over ``cooling_covered_s`` [J]
+    """
+
+    start_s: NDArray[np.float64]
+    duration_s: NDArray[np.float64]
+    covered_s: NDArray[np.float64]
+    facility_j: NDArray[np.float64]
+    it_j: NDArray[np.float64]
+    cooling_covered_s: NDArray[np.float64]
+    cooling_j: NDArray[np.float64]
+
+    @classmethod
+    def from_arrays(cls, start_s: ArrayLike, duration_s: ArrayLike, covered_s: ArrayLike,
+                    facility_j: ArrayLike, it_j: ArrayLike, cooling_covered_s: ArrayLike | None = None,
+                    cooling_j: ArrayLike | None = None) -> IntervalSeries:
+        start = np.asarray(start_s, dtype=float)
+        n = start.size
+        zeros = np.zeros(n)
+        return cls(start, np.asarray(duration_s, dtype=float), np.asarray(covered_s, dtype=float),
+                   np.asarray(facility_j, dtype=float), np.asarray(it_j, dtype=float),
+                   zeros if cooling_covered_s is None else np.asarray(cooling_covered_s, dtype=float),
+                   zeros if cooling_j is None else np.asarray(cooling_j, dtype=float))
+
+    def __len__(self) -> int:
+        return int(self.start_s.size)
+
+    def between(self, start_s: float, end_s: float) -> IntervalSeries:
+        """The intervals that start within ``[start_s, end_s)``."""
+        keep = (self.start_s >= start_s) & (self.start_s < end_s)
+        return IntervalSeries(*(getattr(self, f)[keep] for f in (
+            "start_s", "duration_s", "covered_s", "facility_j", "it_j", "cooling_covered_s", "cooling_j")))
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A span of the period without complete facility and IT data.
+
+    ``missing_s`` can be less than ``end_s - start_s`` where the span holds partly covered intervals.
+    """
+
+    start_s: float
+    end_s: float
+    missing_s: float
+
+
+@dataclass(frozen=True)
+class PeriodMetrics:
+    """The PUE family over one period. Energies [kWh] are over the covered time only."""
+
+    start_s: float
+    end_s: float
+    coverage_ratio: float
+    gaps: tuple[Gap, ...]
+    facility_kwh: float
+    it_kwh: float
+    cooling_kwh: float | None
+    other_kwh: float | None
+    pue: float | None
+    reason: str | None
+    dcie_percent: float | None
+    ppue_cooling: float | None
+    ppue_other: float | None
+
+    @property
+    def valid(self) -> bool:
+        return self.pue is not None
+
+
+def find_gaps(start_s: ArrayLike, duration_s: ArrayLike, covered_s: ArrayLike, period_start_s: float,
+              period_end_s: float, tolerance_s: float = 1e-6) -> tuple[Gap, ...]:
+    """Spans of ``[period_start_s, period_end_s)`` not fully covered, adjacent spans merged.
+
+    Parameters
+    ----------
+    start_s, duration_s, covered_s : interval starts, lengths and covered times [s]
+    period_start_s, period_end_s : the period [s]
+    tolerance_s : shortfalls up to this are not gaps [s]
+
+    Returns
+    -------
+    tuple of Gap
+        Time with no interval at all, and intervals whose covered time falls short of their length.
+    """
+    starts = np.asarray(start_s, dtype=float)
+    order = np.argsort(starts, kind="stable")
+    spans: list[tuple[float, float, float]] = []
+    cursor = period_start_s
+    for i in order:
+        begin = float(starts[i])
+        end = min(begin + float(np.asarray(duration_s)[i]), period_end_s)
+        if end <= period_start_s or begin >= period_end_s:
+            continue
+        if begin - cursor > tolerance_s:
+            spans.append((cursor, begin, begin - cursor))
+        shortfall = float(np.asarray(duration_s)[i]) - float(np.asarray(covered_s)[i])
+        if shortfall > tolerance_s:
+            spans.append((max(begin, period_start_s), end, min(shortfall, end - max(begin, period_start_s))))
+        cursor = max(cursor, end)
+    if period_end_s - cursor > tolerance_s:
+        spans.append((cursor, period_end_s, period_end_s - cursor))
+    merged: list[Gap] = []
+    for begin, end, missing in spans:
+        if merged and begin - merged[-1].end_s <= tolerance_s:
+            last = merged[-1]
+            merged[-1] = Gap(last.start_s, end, last.missing_s + missing)
+        else:
+            merged.append(Gap(begin, end, missing))
+    return tuple(merged)
+
+
+def ppue(subsystem_kwh: float, it_kwh: float) -> float | None:
+    """Partial PUE of one subsystem: (E_subsystem + E_IT) / E_IT [-].
+
+    Parameters
+    ----------
+    subsystem_kwh : energy of the subsystem (cooling, power distribution, a zone's overhead) [kWh]
+    it_kwh : IT energy within the same boundary and period [kWh]
+
+    References
+    ----------
+    The Green Grid, White Paper 49 (2012), section on partial PUE.
+    """
+    if it_kwh <= 0 or subsystem_kwh < 0:
+        return None
+    return (subsystem_kwh + it_kwh) / it_kwh
+
+
+def dcie_percent(pue: float | None) -> float | None:
+    """Data centre infrastructure efficiency, DCiE = 100 / PUE [%] (The Green Grid)."""
+    return None if pue is None or pue <= 0 else 100.0 / pue
+
+
+def period_metrics(series: IntervalSeries, start_s: float, end_s: float,
+                   min_coverage: float = 0.95) -> PeriodMetrics:
+    """PUE, DCiE, pPUE and the energy breakdown of ``[start_s, end_s)``.
+
+    Parameters
+    ----------
+    series : intervals; those starting within the period count
+    start_s, end_s : the period [s]
+    min_coverage : below this share of the period with complete data, PUE is withheld [-]
+
+    Returns
+    -------
+    PeriodMetrics
+        Energies over the covered time [kWh], coverage [-], gaps, PUE or the reason it is withheld.
+        Cooling and "other" (facility - IT - cooling: distribution losses, lighting, misc) are given
+        only when cooling was metered for all of the covered time.
+
+    References
+    ----------
+    ISO/IEC 30134-2:2016, 6.2 (PUE from energies over the same period).
+    """
+    if end_s <= start_s:
+        raise ValueError("the period must end after it starts")
+    part = series.between(start_s, end_s)
+    covered = math.fsum(part.covered_s.tolist())
+    coverage = covered / (end_s - start_s)
+    gaps = find_gaps(part.start_s, part.duration_s, part.covered_s, start_s, end_s)
+    facility_kwh = math.fsum(part.facility_j.tolist()) / J_PER_KWH
+    it_kwh = math.fsum(part.it_j.tolist()) / J_PER_KWH
+    cooling_complete = covered > 0 and abs(math.fsum(part.cooling_covered_s.tolist()) - covered) <= 1e-6 * covered
+    cooling_kwh = math.fsum(part.cooling_j.tolist()) / J_PER_KWH if cooling_complete else None
+    other_kwh = facility_kwh - it_kwh - cooling_kwh if cooling_kwh is not None else None
+    pue: float | None = None
+    reason: str | None = None
+    if covered <= 0:
+        reason = "no complete data in the period"
+    elif coverage < min_coverage:
+        reason = (f"coverage {coverage:.1%} is below the {min_coverage:.0%} required "
+                  f"({len(gaps)} gap(s), {(end_s - start_s - covered) / 3600:.1f} h missing)")
+    elif it_kwh <= 0:
+        reason = "IT energy is zero"
+    elif facility_kwh < it_kwh:
+        reason = f"facility below IT (ratio {facility_kwh / it_kwh:.3f}): check topology and meters"
+    else:
+        pue = facility_kwh / it_kwh
+    valid = pue is not None
+    return PeriodMetrics(
+        start_s=start_s, end_s=end_s, coverage_ratio=coverage, gaps=gaps,
+        facility_kwh=facility_kwh, it_kwh=it_kwh, cooling_kwh=cooling_kwh, other_kwh=other_kwh,
+        pue=pue, reason=reason, dcie_percent=dcie_percent(pue),
+        ppue_cooling=ppue(cooling_kwh, it_kwh) if valid and cooling_kwh is not None else None,
+        ppue_other=ppue(other_kwh, it_kwh) if valid and other_kwh is not None and other_kwh >= 0 else None,
+    )
+
+
+def cue(pue: float, emission_factor_kg_per_kwh: float) -> float:
+    """Carbon usage effectiveness, CUE = CEF x PUE [kgCO2/kWh_IT].
+
+    Parameters
+    ----------
+    pue : energy PUE over the period [-]
+    emission_factor_kg_per_kwh : carbon emission factor of the electricity used [kgCO2/kWh]
+
+    References
+    ----------
+    The Green Grid, White Paper 32 (2010).
+    """
+    return emission_factor_kg_per_kwh * pue
+
+
+def emissions_t(facility_kwh: float, emission_factor_kg_per_kwh: float) -> float:
+    """CO2 emitted for the facility energy [tCO2] (location-based: grid average factor)."""
+    return facility_kwh * emission_factor_kg_per_kwh / 1000.0
+
+
+def ere(facility_kwh: float, reused_kwh: float, it_kwh: float) -> float:
+    """Energy reuse effectiveness, ERE = (E_DC - E_reused) / E_IT [-] (The Green Grid WP 29)."""
+    if it_kwh <= 0:
+        raise ValueError("IT energy must be positive")
+    return (facility_kwh - reused_kwh) / it_kwh
+
+
+def erf(reused_kwh: float, facility_kwh: float) -> float:
+    """Energy reuse factor, ERF = E_reused / E_DC [-] (ISO/IEC 30134-6)."""
+    if facility_kwh <= 0:
+        raise ValueError("facility energy must be positive")
+    return reused_kwh / facility_kwh
+
+
+def ref(renewable_kwh: float, facility_kwh: float) -> float:
+    """Renewable energy factor, REF = E_renewable / E_DC [-] (ISO/IEC 30134-3)."""
+    if facility_kwh <= 0:
+        raise ValueError("facility energy must be positive")
+    return renewable_kwh / facility_kwh
+
+
+def wue(site_water_l: float, it_kwh: float) -> float:
+    """Water usage effectiveness, WUE = site water / E_IT [L/kWh] (The Green Grid WP 35, 2011)."""
+    if it_kwh <= 0:
+        raise ValueError("IT energy must be positive")
+    return site_water_l / it_kwh
+
+
+def gb40879_grade(pue: float | None, thresholds: Sequence[float] = GB40879_DEFAULT_THRESHOLDS) -> int | None:
+    """Grade 1, 2 or 3 under GB 40879-2021; 0 means above the grade 3 limit; None without a PUE.
+
+    Parameters
+    ----------
+    pue : the annual electric energy ratio (RM2: measured E / E_IT) [-]
+    thresholds : upper bounds of grades 1, 2 and 3, increasing [-]
+    """
+    if len(thresholds) != 3 or list(thresholds) != sorted(thresholds):
+        raise ValueError("thresholds must be three increasing values (grade 1, 2, 3)")
+    if pue is None:
+        return None
+    for grade, limit in enumerate(thresholds, start=1):
+        if pue <= limit + 1e-12:
+            return grade
+    return 0
+
+
+def meets_national_target(pue: float, kind: str = "new-large") -> bool:
+    """Whether ``pue`` is below the national target for ``kind`` (``new-large`` 1.3, ``hub-node`` 1.25)."""
+    return pue < NATIONAL_PUE_TARGETS[kind]
