@@ -29,10 +29,6 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "HistoryError",
-    "HistoryQueryError",
-    "HistoryStoreError",
-    "ImportFormatError",
-    "HistoryError",
     "HistoryFormatError",
     "HistoryQueryError",
     "HistoryStoreError",
@@ -99,26 +95,6 @@ class HistoryFormatError(PueAgentError):
 
 class ModelError(PueAgentError):
     """A cooling model cannot be fitted from the data given, or a saved model cannot be used."""
-
-
-class HistoryError(PueAgentError):
-    """Something about the history store or a history file (export, import, report) is wrong."""
-
-
-class HistoryStoreError(HistoryError):
-    """The history database cannot be opened, read or written (read-only file, full disk, corrupt file)."""
-
-
-class ImportFormatError(HistoryError):
-    """An imported history file is malformed; ``problems`` has one ``file:line: column: reason`` per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-class HistoryQueryError(HistoryError):
-    """A period, resolution or emission factor asked of the history is invalid, or no data covers it."""
 
 
 class HistoryError(PueAgentError):

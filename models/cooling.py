@@ -73,6 +73,8 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):
         Fitted models.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    n_iter_ : int
+        Boosting iterations of the mean model.
 
     References
     ----------
@@ -130,6 +132,7 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):
         self.mean_estimator_ = self._booster("squared_error").fit(X_, y_)
         self.lower_estimator_ = self._booster("quantile", lower).fit(X_, y_)
         self.upper_estimator_ = self._booster("quantile", upper).fit(X_, y_)
+        self.n_iter_ = int(self.mean_estimator_.n_iter_)
         return self
 
     def predict(self, X: ArrayLike) -> FloatArray:

@@ -1,0 +1,73 @@
+"""Online rules of the Recommender: stale data, out-of-distribution, rate limits, dwell."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.recommend.engine import Conditions, Recommender, Setpoints
+from models.optimiser import SetpointBounds
+from tests.recommend.conftest import FakePlant
+
+COND = Conditions(800e3, 8.0, 5.0)
+START = Setpoints(18.0, 7.0, False)
+
+
+def make(**kwargs: float) -> Recommender:
+    return Recommender(FakePlant(), SetpointBounds(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_stale_data_holds_back() -> None:
+    rec = make().recommend(0.0, COND, START, data_ok=False)
+    assert rec.setpoints == START and not rec.changed
+    assert rec.held_back_reason == "stale or incomplete data"
+    assert rec.confidence == 0.0 and rec.predicted_savings_w == 0.0
+
+
+def test_out_of_distribution_holds_back() -> None:
+    rec = make().recommend(0.0, Conditions(5e6, 8.0, 5.0), START, data_ok=True)
+    assert rec.held_back_reason is not None and "outside the training data" in rec.held_back_reason
+
+
+def test_per_step_limit_and_savings() -> None:
+    rec = make(max_step_c=1.0, max_change_per_h_c=10.0).recommend(0.0, COND, START, data_ok=True)
+    assert rec.held_back_reason is None and rec.changed
+    assert abs(rec.setpoints.supply_air_setpoint_c - 18.0) <= 1.0 + 1e-9
+    assert abs(rec.setpoints.chw_supply_setpoint_c - 7.0) <= 1.0 + 1e-9
+    assert rec.predicted_savings_w > 0 and 0.5 < rec.confidence <= 1.0
+    assert rec.model_version == "fake"
+
+
+def test_per_hour_limit_across_calls() -> None:
+    r = make(max_step_c=2.0, max_change_per_h_c=3.0)
+    current = START
+    seen = []
+    for minute in range(0, 60, 10):
+        rec = r.recommend(minute * 60.0, COND, current, data_ok=True)
+        current = rec.setpoints
+        seen.append(current.chw_supply_setpoint_c)
+    assert max(seen) - 7.0 <= 3.0 + 1e-9
+    # an hour later it may move on
+    rec = r.recommend(3 * 3600.0, COND, current, data_ok=True)
+    assert rec.setpoints.chw_supply_setpoint_c > current.chw_supply_setpoint_c
+
+
+def test_economizer_dwell() -> None:
+    r = make(max_step_c=5.0, max_change_per_h_c=20.0, economizer_min_dwell_s=1200.0)
+    first = r.recommend(0.0, COND, Setpoints(18.0, 7.0, True), data_ok=True)
+    # the plant switched the economizer off at t=60 s (operator); within the dwell it stays off
+    second = r.recommend(60.0, COND, Setpoints(first.setpoints.supply_air_setpoint_c,
+                                              first.setpoints.chw_supply_setpoint_c, False), data_ok=True)
+    assert second.setpoints.economizer_enabled is False
+    later = r.recommend(60.0 + 1300.0, COND, second.setpoints, data_ok=True)
+    assert later.setpoints.economizer_enabled is True
+
+
+def test_no_feasible_setpoint_holds_back() -> None:
+    rec = make(inlet_limit_c=15.0).recommend(0.0, COND, START, data_ok=True)
+    assert rec.held_back_reason is not None and "inlet limit" in rec.held_back_reason
+    assert rec.setpoints == START
+
+
+def test_invalid_configuration_rejected() -> None:
+    with pytest.raises(ValueError):
+        make(max_step_c=0.0)
