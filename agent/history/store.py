@@ -358,7 +358,7 @@ class SqliteHistoryStore:
                     if clash is not None and clash[0] + clash[1] > interval.start_s + 1e-6:
                         raise HistoryQueryError(
                             f"interval starting {_iso(interval.start_s)} overlaps stored data at "
-                            f"{_iso(clash[0])}; nothing was imported")
+                            f"{_iso(clash[0])}")
                     self._insert_interval(db, interval)
                     count += 1
         except sqlite3.DatabaseError as err:
