@@ -187,6 +187,26 @@ class HistoryConfig(_Strict):
     raw_retention_days: float = Field(default=35.0, gt=0, le=3650)
 
 
+class RecommenderConfig(_Strict):
+    """Cooling recommendations and (optionally) guarded setpoint writes.
+
+    ``advise`` (default) only recommends; ``approve`` waits for an operator to approve each
+    recommendation (CLI or API), ``auto`` applies within the guardrails. Writes go only through
+    profiles' declared writable setpoints with the devices' ``write_credentials``.
+    """
+
+    mode: Literal["off", "advise", "approve", "auto"] = "advise"
+    model_dir: Path | None = Field(default=None, description="a model saved by `pue-agent model fit`")
+    inlet_limit_c: float = Field(default=27.0, ge=15.0, le=35.0, description="ASHRAE recommended maximum")
+    max_step_c: float = Field(default=1.0, gt=0, le=5.0)
+    max_change_per_h_c: float = Field(default=3.0, gt=0, le=20.0)
+    economizer_min_dwell_s: float = Field(default=1200.0, ge=0)
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    settle_intervals: int = Field(default=3, ge=1, le=100,
+                                  description="healthy site ticks after which written setpoints become known-good")
+    action_log: Path = Path("pue-actions.jsonl")
+
+
 class Site(_Strict):
     name: Name = "site"
     pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
@@ -203,6 +223,7 @@ class SiteConfig(_Strict):
     listen: Listen = Listen()
     profile_dirs: tuple[Path, ...] = ()
     history: HistoryConfig | None = None
+    recommender: RecommenderConfig | None = None
     credentials: dict[Name, Credentials]
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology
@@ -267,6 +288,14 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             quantity = term.get("power_quantity", "active_power_w")
             if profile in profiles and quantity not in {o.quantity for o in profiles[profile].objects}:
                 problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
+    rec = data.get("recommender") if isinstance(data.get("recommender"), dict) else {}
+    if rec.get("mode") in ("approve", "auto"):
+        for i, dev in enumerate(devices):
+            profile = dev.get("profile")
+            if profile in profiles and any(o.writable for o in profiles[profile].objects) and dev.get(
+                    "role") in ("cooling_unit", "chiller_plant") and not dev.get("write_credentials"):
+                problems.append(f"devices[{i}]({dev.get('name')}).write_credentials: recommender mode "
+                                f"{rec.get('mode')!r} writes setpoints and needs separate write credentials")
     fac = {t.get("device") for t in topo.get("facility") or [] if isinstance(t, dict)}
     it = {t.get("device") for t in topo.get("it") or [] if isinstance(t, dict)}
     for both in sorted(str(d) for d in fac & it):

@@ -27,3 +27,16 @@ SITE_PUE_TARGET = "pue_site_pue_target"
 SITE_ENERGY_METHOD_INFO = "pue_site_energy_method_info"
 
 BUILD_INFO = "pue_build_info"
+
+RECOMMENDATION_MODE_INFO = "pue_recommendation_mode_info"
+RECOMMENDATION_PENDING = "pue_recommendation_pending_approval"
+RECOMMENDATION_SETPOINT = "pue_recommendation_setpoint_celsius"
+RECOMMENDATION_ECONOMIZER = "pue_recommendation_economizer_enabled"
+RECOMMENDATION_PREDICTED_PUE = "pue_recommendation_predicted_pue"
+RECOMMENDATION_PREDICTED_POWER = "pue_recommendation_predicted_facility_power_watts"
+RECOMMENDATION_SAVINGS = "pue_recommendation_predicted_savings_watts"
+RECOMMENDATION_CONFIDENCE = "pue_recommendation_confidence_ratio"
+RECOMMENDATION_MODEL_INFO = "pue_recommendation_model_info"
+RECOMMENDATION_HELD_BACK_INFO = "pue_recommendation_held_back_info"
+SETPOINT_WRITES = "pue_setpoint_writes"  # counter
+SETPOINT_REVERTS = "pue_setpoint_reverts"  # counter

@@ -7,15 +7,14 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from datetime import datetime, timedelta, timezone
-from wsgiref.simple_server import WSGIServer
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from prometheus_client import start_http_server
-
 from agent.config import SiteConfig
+from agent.control import CoolingController, RecommendationCollector, SetpointActuator
 from agent.exporter import build_registry
+from agent.http import ApiHandlers, HttpServer
 from agent.poller import AgentState, Poller, SiteAccountant, SiteState
 from agent.readings import DeviceSnapshot
 from agent.profiles import ProfileRegistry
@@ -56,7 +55,8 @@ class Agent:
     """Wires config, profiles, SNMP client, state, scheduler and exporter together."""
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient | None = None,
-                 clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = ()) -> None:
+                 clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = (),
+                 recommender: Any = None) -> None:
         self.cfg = cfg
         self.observers = list(observers)
         self.state = AgentState()
@@ -64,14 +64,38 @@ class Agent:
         self.poller = Poller(cfg, profiles, self.client, self.state, clock)
         self.accountant = SiteAccountant(cfg, self.state, clock)
         self.registry = build_registry(cfg, self.state, clock)
+        self.api = ApiHandlers()
+        self.controller: CoolingController | None = None
+        if cfg.recommender is not None and cfg.recommender.mode != "off":
+            self.controller = self._build_controller(cfg, profiles, recommender, clock)
+            self.observers.append(self.controller)
+            self.registry.register(RecommendationCollector(self.controller))
         self._scheduler: AsyncIOScheduler | None = None
-        self._server: WSGIServer | None = None
+        self._http: HttpServer | None = None
+
+    def _build_controller(self, cfg: SiteConfig, profiles: ProfileRegistry, recommender: Any,
+                          clock: Callable[[], float]) -> CoolingController:
+        rcfg = cfg.recommender
+        assert rcfg is not None
+        if recommender is None and rcfg.model_dir is not None:
+            from agent.recommend.artefact import load_model
+            from agent.recommend.engine import Recommender
+
+            loaded = load_model(rcfg.model_dir)
+            recommender = Recommender(
+                loaded.model, inlet_limit_c=rcfg.inlet_limit_c, max_step_c=rcfg.max_step_c,
+                max_change_per_h_c=rcfg.max_change_per_h_c, economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
+                min_confidence=rcfg.min_confidence)
+        actuator = SetpointActuator(cfg, profiles, self.client, rcfg.action_log, clock)
+        controller = CoolingController(cfg, rcfg, recommender, actuator, clock)
+        self.api.recommendation = controller.recommendation_json
+        self.api.approve = controller.approve
+        self.api.actions = controller.actions_json
+        return controller
 
     def start_http(self) -> tuple[str, int]:
-        server, _thread = start_http_server(self.cfg.listen.port, self.cfg.listen.address, registry=self.registry)
-        self._server = server
-        host, port = server.server_address[:2]
-        return str(host), int(port)
+        self._http = HttpServer(self.registry, self.api)
+        return self._http.start(self.cfg.listen.address, self.cfg.listen.port)
 
     def start_scheduler(self) -> None:
         interval = self.cfg.poll_interval_s
@@ -96,7 +120,8 @@ class Agent:
             observer.on_snapshot(snapshot, self.state)
         return snapshot
 
-    def site_tick(self) -> SiteState:
+    async def site_tick(self) -> SiteState:
+        """Runs in the event loop (a coroutine job), so observers may start async work."""
         site = self.accountant.tick()
         for observer in self.observers:
             observer.on_site(site, self.state)
@@ -105,14 +130,15 @@ class Agent:
     async def poll_all_once(self) -> None:
         """Poll every device once, concurrently, then tick the site (used by tests and one-shots)."""
         await asyncio.gather(*(self.poll(d.name) for d in self.cfg.devices if d.enabled))
-        self.site_tick()
+        await self.site_tick()
 
     async def stop(self) -> None:
+        if self.controller is not None:
+            await self.controller.wait_idle()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
         await self.client.close()

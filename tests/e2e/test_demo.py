@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
 
 pytestmark = pytest.mark.e2e

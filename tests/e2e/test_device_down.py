@@ -13,7 +13,7 @@ from agent.config import load_config
 from agent.runtime import Agent
 from agent.sim.site import MinimalSite
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 from snmpsim_server import FIXTURES, snmpsim  # noqa: E402
 
 pytestmark = pytest.mark.e2e

@@ -7,4 +7,4 @@ from pathlib import Path
 
 _TESTS = Path(__file__).resolve().parent.parent
 if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
+    sys.path.append(str(_TESTS))

@@ -18,8 +18,8 @@ from agent.snmp import PysnmpClient
 from agent.twin.live import TwinLiveSite
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
-sys.path.insert(0, str(TESTS / "profiles"))
+sys.path.append(str(TESTS))
+sys.path.append(str(TESTS / "profiles"))
 from netutil import free_udp_range  # noqa: E402
 from recordings import parse_snmprec, split_for_profile  # noqa: E402
 

@@ -1,0 +1,511 @@
+"""Acting on the plant: recommendations every site tick, guarded setpoint writes, automatic revert.
+
+Safety, after DeepMind/Google's published practice (uncertainty filtering, two-layer verification,
+operator override): the model's optimiser proposes within its bounds and data support; this module
+then checks again before touching anything:
+
+- writes go only to a profile's declared writable objects, within the profile's bounds (a value
+  outside them raises :class:`~agent.errors.WriteGuardError` and is never sent), with the
+  devices' separate write credentials;
+- every write is read back; a mismatch is logged as failed and the old value restored;
+- when any rack inlet exceeds the limit, or the data goes stale, every setpoint we changed is
+  reverted to its last known-good value (the value that held through ``settle_intervals`` healthy
+  site ticks) within one poll interval, and automatic control pauses for an hour;
+- ``advise`` never writes; ``approve`` applies a recommendation only after an operator approves
+  it by id; every action (when, what, why, before, after, predicted effect, who approved) is
+  appended to a JSON-lines log and kept for the API and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psychrolib
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from agent.config import DeviceConfig, RecommenderConfig, SiteConfig, target_for
+from agent.errors import SnmpError, WriteGuardError
+from agent.poller import AgentState, SiteState
+from agent.profiles import ProfileRegistry
+from agent.readings import DeviceSnapshot
+from agent.snmp import SnmpClient
+
+__all__ = ["ActionRecord", "CoolingController", "RecommendationCollector", "SetpointActuator"]
+
+log = logging.getLogger(__name__)
+psychrolib.SetUnitSystem(psychrolib.SI)
+
+Clock = Callable[[], float]
+STANDARD_PRESSURE_PA = 101_325.0
+PAUSE_AFTER_REVERT_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One entry of the action log."""
+
+    timestamp_s: float
+    kind: str  # "apply" | "revert" | "restore"
+    device: str
+    quantity: str
+    before: float | None
+    requested: float
+    after: float | None
+    result: str  # "ok" | "mismatch" | "refused" | "error" | "blocked"
+    reason: str
+    predicted_savings_w: float | None = None
+    approved_by: str | None = None
+    recommendation_id: int | None = None
+    error: str | None = None
+
+
+class SetpointActuator:
+    """Guarded SNMP writes of setpoints through the profiles' writable objects, with an audit log."""
+
+    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient, log_path: Path | None,
+                 clock: Clock = time.time) -> None:
+        self._cfg = cfg
+        self._profiles = profiles
+        self._client = client
+        self._log_path = log_path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.actions: deque[ActionRecord] = deque(maxlen=1000)
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.reverts: dict[tuple[str, str], int] = {}
+
+    def targets(self, quantity: str) -> list[DeviceConfig]:
+        """Devices with a writable object for ``quantity`` and write credentials."""
+        out = []
+        for dev in self._cfg.devices:
+            if dev.enabled and dev.write_credentials and self._profiles[dev.profile].writable(quantity):
+                out.append(dev)
+        return out
+
+    def _record(self, record: ActionRecord) -> ActionRecord:
+        with self._lock:
+            self.actions.append(record)
+            key = (record.device, record.quantity, record.result)
+            self.counts[key] = self.counts.get(key, 0) + 1
+            if record.kind == "revert" and record.result == "ok":
+                rk = (record.device, record.quantity)
+                self.reverts[rk] = self.reverts.get(rk, 0) + 1
+        if self._log_path is not None:
+            try:
+                with self._log_path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(asdict(record)) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as err:
+                log.error("action log %s not writable: %s (action kept in memory)", self._log_path, err)
+        level = logging.INFO if record.result == "ok" else logging.WARNING
+        log.log(level, "setpoint %s %s %s: %s -> %s (requested %s): %s; %s", record.kind, record.device,
+                record.quantity, record.before, record.after, record.requested, record.result, record.reason)
+        return record
+
+    async def _read(self, dev: DeviceConfig, quantity: str) -> float | None:
+        obj = self._profiles[dev.profile].writable(quantity)
+        assert obj is not None and obj.oid is not None
+        value = (await self._client.get(target_for(self._cfg, dev), [obj.oid]))[0]
+        if value.missing or not isinstance(value.value, int):
+            return None
+        return obj.decode(value.kind, value.value)
+
+    async def write(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str, reason: str,
+                    predicted_savings_w: float | None = None, approved_by: str | None = None,
+                    recommendation_id: int | None = None) -> ActionRecord:
+        """Write one setpoint and verify it by reading it back.
+
+        Raises
+        ------
+        WriteGuardError
+            the object is not a declared writable setpoint, or ``value`` is outside its bounds.
+        """
+        obj = self._profiles[dev.profile].writable(quantity)
+        if obj is None or obj.writable is None or obj.oid is None:
+            raise WriteGuardError(f"{dev.name}: profile {dev.profile} declares no writable {quantity}")
+        if not (obj.writable.min - 1e-9 <= value <= obj.writable.max + 1e-9) or not math.isfinite(value):
+            raise WriteGuardError(f"{dev.name}: {quantity}={value} outside the profile's bounds "
+                                  f"[{obj.writable.min}, {obj.writable.max}]")
+        if obj.writable.step:
+            value = round(round(value / obj.writable.step) * obj.writable.step, 6)
+        common = {"kind": kind, "device": dev.name, "quantity": quantity, "requested": value, "reason": reason,
+                  "predicted_savings_w": predicted_savings_w, "approved_by": approved_by,
+                  "recommendation_id": recommendation_id}
+        try:
+            before = await self._read(dev, quantity)
+            await self._client.set(target_for(self._cfg, dev, write=True), obj.oid, obj.encode(value))
+            after = await self._read(dev, quantity)
+        except SnmpError as err:
+            return self._record(ActionRecord(self._clock(), before=None, after=None, result="error",
+                                             error=str(err), **common))
+        tolerance = (obj.writable.step or 0.0) / 2 + 1e-6
+        if after is None or abs(after - value) > tolerance:
+            record = self._record(ActionRecord(self._clock(), before=before, after=after, result="mismatch",
+                                               error="read-back differs from the value written", **common))
+            if before is not None:
+                try:
+                    await self._client.set(target_for(self._cfg, dev, write=True), obj.oid, obj.encode(before))
+                except SnmpError as err:
+                    log.error("%s: could not restore %s after a failed write: %s", dev.name, quantity, err)
+            return record
+        return self._record(ActionRecord(self._clock(), before=before, after=after, result="ok", **common))
+
+
+@dataclass
+class _Pending:
+    id: int
+    recommendation: Any
+    created_s: float
+
+
+@dataclass
+class _GuardState:
+    known_good: dict[tuple[str, str], float] = field(default_factory=dict)
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    healthy_ticks: int = 0
+    paused_until_s: float = 0.0
+
+
+def _readings(state: AgentState, cfg: SiteConfig, role: str, quantity: str, now: float) -> list[float]:
+    stale_after = cfg.poll_interval_s * cfg.stale_after_intervals
+    out: list[float] = []
+    for dev in cfg.devices:
+        if dev.role != role or not state.fresh(dev.name, now, stale_after):
+            continue
+        snap: DeviceSnapshot = state.snapshots[dev.name]
+        out += [r.value for r in snap.readings if r.quantity == quantity]
+    return out
+
+
+def _rack_inlets(state: AgentState, cfg: SiteConfig, now: float) -> tuple[list[float], bool]:
+    """All rack-inlet readings, and whether every device that reports them is fresh."""
+    stale_after = cfg.poll_interval_s * cfg.stale_after_intervals
+    values: list[float] = []
+    complete = True
+    for dev in cfg.devices:
+        snap = state.snapshots.get(dev.name)
+        reports = any(r.quantity == "rack_inlet_temp_c" for r in (snap.readings if snap else ())) or any(
+            rm.to == "rack_inlet_temp_c" for rm in dev.remap)
+        if not reports:
+            continue
+        if snap is None or not state.fresh(dev.name, now, stale_after):
+            complete = False
+            continue
+        values += [r.value for r in snap.readings if r.quantity == "rack_inlet_temp_c"]
+    return values, complete and bool(values)
+
+
+class CoolingController:
+    """Recommend every site tick; in ``approve``/``auto`` mode apply through the actuator; guard always."""
+
+    def __init__(self, cfg: SiteConfig, rcfg: RecommenderConfig, recommender: Any, actuator: SetpointActuator,
+                 clock: Clock = time.time) -> None:
+        self._cfg = cfg
+        self.rcfg = rcfg
+        self.recommender = recommender
+        self.actuator = actuator
+        self._clock = clock
+        self.latest: Any = None
+        self.latest_inputs: dict[str, Any] = {}
+        self.pending: _Pending | None = None
+        self._next_id = 1
+        self._guard = _GuardState()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._busy = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_applied: Any = None
+
+    # --- inputs ------------------------------------------------------------------------------
+    def _inputs(self, site: SiteState, state: AgentState) -> tuple[dict[str, Any], bool, str | None]:
+        from agent.recommend.engine import Conditions, Setpoints
+
+        now = site.timestamp_s
+        dry = _readings(state, self._cfg, "environment_sensor", "outdoor_temp_c", now)
+        rh = _readings(state, self._cfg, "environment_sensor", "relative_humidity_ratio", now)
+        pressure = _readings(state, self._cfg, "environment_sensor", "air_pressure_pa", now)
+        supply = _readings(state, self._cfg, "cooling_unit", "supply_air_setpoint_c", now)
+        chw = _readings(state, self._cfg, "chiller_plant", "chw_supply_setpoint_c", now)
+        econ = _readings(state, self._cfg, "chiller_plant", "economizer_enabled", now)
+        inlets, inlets_complete = _rack_inlets(state, self._cfg, now)
+        missing = [name for name, values in (("outdoor temperature", dry), ("outdoor humidity", rh),
+                                             ("supply-air setpoint", supply), ("chilled-water setpoint", chw),
+                                             ("economizer state", econ), ("rack inlets", inlets)) if not values]
+        it_w = site.it_w.value
+        if it_w is None:
+            missing.append("IT power")
+        if missing:
+            return {}, False, "stale or incomplete data: no " + ", ".join(missing)
+        p = sum(pressure) / len(pressure) if pressure else STANDARD_PRESSURE_PA
+        dry_c = sum(dry) / len(dry)
+        wet_c = float(psychrolib.GetTWetBulbFromRelHum(dry_c, min(max(sum(rh) / len(rh), 0.01), 1.0), p))
+        inputs = {"conditions": Conditions(float(it_w), dry_c, wet_c),
+                  "current": Setpoints(sum(supply) / len(supply), chw[0], econ[0] >= 0.5),
+                  "max_inlet_c": max(inlets)}
+        ok = site.live.valid and inlets_complete
+        return inputs, ok, None if ok else "stale or incomplete data (PUE or rack inlets)"
+
+    # --- observer ------------------------------------------------------------------------------
+    def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
+        return None
+
+    def on_site(self, site: SiteState, state: AgentState) -> None:
+        from agent.recommend.engine import Recommendation
+
+        now = site.timestamp_s
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        inputs, data_ok, problem = self._inputs(site, state)
+        self.latest_inputs = inputs
+        breach = bool(inputs) and inputs["max_inlet_c"] > self.rcfg.inlet_limit_c
+        if self._guard.touched and (breach or not data_ok):
+            why = (f"rack inlet {inputs['max_inlet_c']:.1f} C above the {self.rcfg.inlet_limit_c:g} C limit"
+                   if breach else (problem or "stale data"))
+            self._spawn(self._revert(why))
+        elif self._guard.touched and data_ok and not self._busy:
+            self._guard.healthy_ticks += 1
+            if self._guard.healthy_ticks >= self.rcfg.settle_intervals and inputs:
+                cur = inputs["current"]
+                for dev, q in list(self._guard.touched):
+                    self._guard.known_good[(dev, q)] = {
+                        "supply_air_setpoint_c": cur.supply_air_setpoint_c,
+                        "chw_supply_setpoint_c": cur.chw_supply_setpoint_c,
+                        "economizer_enabled": 1.0 if cur.economizer_enabled else 0.0}[q]
+        if not inputs:
+            self.latest = {"held_back_reason": problem, "timestamp_s": now}
+            return
+        if self.recommender is None:
+            self.latest = {"held_back_reason": "no model: fit one with `pue-agent model fit` and set "
+                                               "recommender.model_dir", "timestamp_s": now}
+            return
+        rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
+        if breach and rec.held_back_reason is None:
+            rec = _held(rec, "a rack inlet is above the limit: acting only to revert")
+        elif now < self._guard.paused_until_s and rec.held_back_reason is None:
+            rec = _held(rec, "paused for an hour after a revert")
+        self.latest = rec
+        if self.rcfg.mode == "advise" or rec.held_back_reason is not None or not rec.changed or self._busy:
+            if self.rcfg.mode == "approve" and self.pending and rec.held_back_reason is not None:
+                self.pending = None  # conditions changed: the pending one is no longer valid
+            return
+        if self.rcfg.mode == "approve":
+            if self.pending is None or self.pending.recommendation.setpoints != rec.setpoints:
+                self.pending = _Pending(self._next_id, rec, now)
+                self._next_id += 1
+            return
+        if self.rcfg.mode == "auto" and rec.setpoints != self._last_applied:
+            # the same target again only means the polls have not caught up with our last write yet
+            self._last_applied = rec.setpoints
+            self._spawn(self._apply(rec, approved_by=None, rec_id=None))
+
+    def _spawn(self, coro: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            return
+        self._loop = loop
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- actions -------------------------------------------------------------------------------
+    async def _apply(self, rec: Any, approved_by: str | None, rec_id: int | None) -> list[ActionRecord]:
+        self._busy = True
+        records: list[ActionRecord] = []
+        try:
+            wanted = {"supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
+                      "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
+                      "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0}
+            current = {"supply_air_setpoint_c": rec.current.supply_air_setpoint_c,
+                       "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
+                       "economizer_enabled": 1.0 if rec.current.economizer_enabled else 0.0}
+            reason = (f"recommendation (model {rec.model_version}, confidence {rec.confidence:.2f}): "
+                      f"predicted saving {rec.predicted_savings_w:.0f} W")
+            for quantity, value in wanted.items():
+                if abs(value - current[quantity]) < 1e-6:
+                    continue
+                for dev in self.actuator.targets(quantity):
+                    key = (dev.name, quantity)
+                    if key not in self._guard.known_good:
+                        self._guard.known_good[key] = current[quantity]
+                    try:
+                        record = await self.actuator.write(
+                            dev, quantity, value, kind="apply", reason=reason,
+                            predicted_savings_w=rec.predicted_savings_w, approved_by=approved_by,
+                            recommendation_id=rec_id)
+                    except WriteGuardError as err:
+                        record = self.actuator._record(ActionRecord(
+                            self._clock(), "apply", dev.name, quantity, None, value, None, "blocked", reason,
+                            rec.predicted_savings_w, approved_by, rec_id, str(err)))
+                    records.append(record)
+                    if record.result == "ok":
+                        self._guard.touched.add(key)
+                        self._guard.healthy_ticks = 0
+        finally:
+            self._busy = False
+        return records
+
+    async def _revert(self, why: str) -> list[ActionRecord]:
+        if self._busy:
+            return []
+        self._busy = True
+        records = []
+        try:
+            for dev_name, quantity in sorted(self._guard.touched):
+                good = self._guard.known_good.get((dev_name, quantity))
+                if good is None:
+                    continue
+                dev = self._cfg.device(dev_name)
+                try:
+                    records.append(await self.actuator.write(dev, quantity, good, kind="revert", reason=why))
+                except WriteGuardError as err:
+                    log.error("revert of %s %s blocked: %s", dev_name, quantity, err)
+            if all(r.result == "ok" for r in records):
+                self._guard.touched.clear()
+            self._last_applied = None
+            self._guard.paused_until_s = self._clock() + PAUSE_AFTER_REVERT_S
+            self.pending = None
+        finally:
+            self._busy = False
+        return records
+
+    # --- operator API (called from the HTTP thread) ----------------------------------------------
+    def approve(self, payload: dict[str, Any]) -> dict[str, Any]:
+        rec_id = payload.get("id")
+        who = str(payload.get("approved_by") or "").strip()
+        if not who:
+            return {"ok": False, "error": "approved_by is required (the audit log names who approved)"}
+        pending = self.pending
+        if self.rcfg.mode != "approve":
+            return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: approvals apply only in 'approve' mode"}
+        if pending is None or pending.id != rec_id:
+            return {"ok": False, "error": f"no pending recommendation with id {rec_id!r}",
+                    "pending_id": pending.id if pending else None}
+        if self._loop is None:
+            return {"ok": False, "error": "agent loop not running"}
+        self.pending = None
+        future = asyncio.run_coroutine_threadsafe(self._apply(pending.recommendation, who, pending.id), self._loop)
+        records = future.result(timeout=60)
+        return {"ok": all(r.result == "ok" for r in records), "actions": [asdict(r) for r in records]}
+
+    def recommendation_json(self) -> dict[str, Any]:
+        rec = self.latest
+        out: dict[str, Any] = {"mode": self.rcfg.mode, "inlet_limit_c": self.rcfg.inlet_limit_c}
+        if rec is None:
+            out["held_back_reason"] = "no site tick yet"
+        elif isinstance(rec, dict):
+            out.update(rec)
+        else:
+            out.update(asdict(rec))
+        if self.pending is not None:
+            out["pending_id"] = self.pending.id
+        if self.latest_inputs:
+            out["max_inlet_c"] = self.latest_inputs.get("max_inlet_c")
+        return out
+
+    def actions_json(self) -> list[dict[str, Any]]:
+        return [asdict(a) for a in list(self.actuator.actions)]
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _held(rec: Any, reason: str) -> Any:
+    from dataclasses import replace
+
+    return replace(rec, setpoints=rec.current, predicted_savings_w=0.0, held_back_reason=reason)
+
+
+class RecommendationCollector(Collector):
+    """Recommendations and setpoint actions.
+
+    Sample::
+
+        pue_recommendation_setpoint_celsius{quantity="supply_air"} 22.0
+        pue_recommendation_economizer_enabled 1.0
+        pue_recommendation_predicted_pue{scenario="current"} 1.41
+        pue_recommendation_predicted_savings_watts 41000.0
+        pue_recommendation_confidence_ratio 0.93
+        pue_recommendation_pending_approval 0.0
+        pue_setpoint_writes_total{device="crah-1",quantity="supply_air_setpoint_c",result="ok"} 3.0
+        pue_setpoint_reverts_total{device="crah-1",quantity="supply_air_setpoint_c"} 1.0
+    """
+
+    def __init__(self, controller: CoolingController) -> None:
+        self._c = controller
+
+    def collect(self) -> Iterator[Metric]:
+        from agent import metric_names as m
+
+        c = self._c
+        rec = c.latest
+        mode = InfoMetricFamily(m.RECOMMENDATION_MODE_INFO.removesuffix("_info"), "Recommender mode",
+                                labels=["mode"])
+        mode.add_metric([c.rcfg.mode], {})
+        yield mode
+        pending = GaugeMetricFamily(m.RECOMMENDATION_PENDING, "1 when a recommendation waits for approval")
+        pending.add_metric([], 1.0 if c.pending is not None else 0.0)
+        yield pending
+        if rec is not None and not isinstance(rec, dict):
+            sp = GaugeMetricFamily(m.RECOMMENDATION_SETPOINT, "Recommended temperature setpoints",
+                                   labels=["quantity"])
+            sp.add_metric(["supply_air"], rec.setpoints.supply_air_setpoint_c)
+            sp.add_metric(["chw_supply"], rec.setpoints.chw_supply_setpoint_c)
+            yield sp
+            econ = GaugeMetricFamily(m.RECOMMENDATION_ECONOMIZER, "Recommended economizer state (1 enabled)")
+            econ.add_metric([], 1.0 if rec.setpoints.economizer_enabled else 0.0)
+            yield econ
+            pue = GaugeMetricFamily(m.RECOMMENDATION_PREDICTED_PUE, "Model-predicted real-time PUE",
+                                    labels=["scenario"])
+            power = GaugeMetricFamily(m.RECOMMENDATION_PREDICTED_POWER, "Model-predicted facility power",
+                                      labels=["scenario"])
+            for scenario, p, w in (("current", rec.predicted_pue_now, rec.predicted_facility_power_now_w),
+                                   ("recommended", rec.predicted_pue, rec.predicted_facility_power_w)):
+                if p is not None:
+                    pue.add_metric([scenario], p)
+                if w is not None:
+                    power.add_metric([scenario], w)
+            yield pue
+            yield power
+            savings = GaugeMetricFamily(m.RECOMMENDATION_SAVINGS, "Predicted facility power saved")
+            savings.add_metric([], rec.predicted_savings_w)
+            yield savings
+            conf = GaugeMetricFamily(m.RECOMMENDATION_CONFIDENCE, "Probability the saving is real (0-1)")
+            conf.add_metric([], rec.confidence)
+            yield conf
+            model = InfoMetricFamily(m.RECOMMENDATION_MODEL_INFO.removesuffix("_info"), "Model in use",
+                                     labels=["version"])
+            model.add_metric([rec.model_version], {})
+            yield model
+        reason = rec.get("held_back_reason") if isinstance(rec, dict) else getattr(rec, "held_back_reason", None)
+        held = InfoMetricFamily(m.RECOMMENDATION_HELD_BACK_INFO.removesuffix("_info"),
+                                "Why the current recommendation is held back", labels=["reason"])
+        if reason:
+            held.add_metric([reason], {})
+        yield held
+        writes = CounterMetricFamily(m.SETPOINT_WRITES, "Setpoint writes by result",
+                                     labels=["device", "quantity", "result"])
+        for (dev, q, result), n in sorted(c.actuator.counts.items()):
+            writes.add_metric([dev, q, result], n)
+        yield writes
+        reverts = CounterMetricFamily(m.SETPOINT_REVERTS, "Setpoints reverted to last known-good",
+                                      labels=["device", "quantity"])
+        for (dev, q), n in sorted(c.actuator.reverts.items()):
+            reverts.add_metric([dev, q], n)
+        yield reverts

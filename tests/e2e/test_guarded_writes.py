@@ -1,0 +1,207 @@
+"""Guarded setpoint writes end to end: the agent polls the twin over real SNMP and writes back
+through the profiles. The recommender is a stub that always proposes one fixed change (the model
+itself is tested in tests/recommend); what is tested here is the guard around it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from agent.config import RecommenderConfig, load_config
+from agent.errors import WriteGuardError
+from agent.recommend.engine import Recommendation, Setpoints
+from agent.runtime import Agent
+from agent.twin.live import TwinLiveSite
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.append(str(TESTS))
+from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+ROOT = TESTS.parent
+INTERVAL_S = 1.0
+
+
+@dataclass
+class StubRecommender:
+    """Always proposes ``target`` (a fake of the model seam, to drive the guard)."""
+
+    target: Setpoints
+
+    def recommend(self, now_s, conditions, current, data_ok):  # type: ignore[no-untyped-def]
+        held = None if data_ok else "stale or incomplete data"
+        return Recommendation(now_s, self.target if data_ok else current, current, 1.0e6, 0.95e6, 1.40, 1.33,
+                              24.0, 50_000.0 if data_ok else 0.0, 0.9 if data_ok else 0.0, "stub", held)
+
+
+def _config(tmp_path: Path, mode: str):  # type: ignore[no-untyped-def]
+    cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
+    base = free_udp_range(len(cfg.devices))
+    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.5, "retries": 0})
+                    for i, d in enumerate(cfg.devices))
+    rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", settle_intervals=2)
+    return cfg.model_copy(update={"devices": devices, "poll_interval_s": INTERVAL_S, "recommender": rcfg,
+                                  "listen": cfg.listen.model_copy(update={"port": free_port()})}), profiles
+
+
+def _run(tmp_path: Path, mode: str, target: Setpoints, scenario):  # type: ignore[no-untyped-def]
+    cfg, profiles = _config(tmp_path, mode)
+
+    async def main():  # type: ignore[no-untyped-def]
+        site = TwinLiveSite(cfg, profiles, speed=60.0)
+        site.start()
+        stop = asyncio.Event()
+        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
+        agent = Agent(cfg, profiles, recommender=StubRecommender(target))
+        host, port = agent.start_http()
+        agent.start_scheduler()
+        try:
+            return await scenario(agent, site, f"http://{host}:{port}")
+        finally:
+            await agent.stop()
+            stop.set()
+            await sim
+            site.stop()
+
+    return asyncio.run(main())
+
+
+async def _until(predicate, timeout_s: float) -> float:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < timeout_s:
+        if predicate():
+            return loop.time() - start
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met")
+
+
+SAFE = Setpoints(supply_air_setpoint_c=19.0, chw_supply_setpoint_c=10.0, economizer_enabled=True)
+UNSAFE = Setpoints(supply_air_setpoint_c=25.0, chw_supply_setpoint_c=7.0, economizer_enabled=False)
+
+
+def test_advise_never_writes(tmp_path: Path) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: agent.controller.latest is not None and not isinstance(agent.controller.latest, dict), 20)
+        await asyncio.sleep(3 * INTERVAL_S)
+        assert site.truth.controls.supply_air_setpoint_c == 18.0 and site.truth.controls.chw_supply_setpoint_c == 7.0
+        assert list(agent.controller.actuator.actions) == []
+        text = await asyncio.to_thread(scrape, f"{url}/metrics")
+        assert sample(text, "pue_recommendation_setpoint_celsius", quantity="chw_supply") == 10.0
+        assert sample(text, "pue_recommendation_predicted_savings_watts") == 50_000.0
+        rec = json.loads(await asyncio.to_thread(scrape, f"{url}/api/v1/recommendation"))
+        assert rec["mode"] == "advise" and rec["model_version"] == "stub" and rec["confidence"] == 0.9
+
+    _run(tmp_path, "advise", SAFE, scenario)
+    assert not (tmp_path / "actions.jsonl").exists()
+
+
+def test_auto_applies_verifies_and_logs_every_action(tmp_path: Path) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 10.0, 20)
+        await _until(lambda: site.truth.controls.economizer_enabled, 10)
+        await _until(lambda: site.truth.controls.supply_air_setpoint_c == 19.0, 10)
+        await agent.controller.wait_idle()
+        actions = json.loads(await asyncio.to_thread(scrape, f"{url}/api/v1/actions"))
+        return actions
+
+    actions = _run(tmp_path, "auto", SAFE, scenario)
+    logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
+    assert logged == actions
+    writes = {(a["device"], a["quantity"]) for a in logged if a["kind"] == "apply" and a["result"] == "ok"}
+    assert ("chiller-plant", "chw_supply_setpoint_c") in writes and ("chiller-plant", "economizer_enabled") in writes
+    assert {d for d, q in writes if q == "supply_air_setpoint_c"} == {f"crah-{i}" for i in range(1, 9)}
+    for a in logged:
+        assert a["before"] is not None and a["after"] == a["requested"] and a["reason"].startswith("recommendation")
+        assert a["predicted_savings_w"] == 50_000.0
+
+
+def test_inlet_breach_reverts_within_one_poll_interval(tmp_path: Path) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: site.truth.controls.supply_air_setpoint_c == 25.0, 20)
+        # 25 C supply air puts the hottest rack inlet above 27 C: the guard must undo it
+        await _until(lambda: site.truth.max_inlet_c > 27.0, 10)
+        loop = asyncio.get_running_loop()
+        breach_at = loop.time()
+        await _until(lambda: site.truth.controls.supply_air_setpoint_c == 18.0, 10)
+        elapsed = loop.time() - breach_at
+        await agent.controller.wait_idle()
+        paused = {}
+
+        def held_back() -> bool:
+            paused["text"] = scrape(f"{url}/metrics")
+            return sample(paused["text"], "pue_recommendation_held_back_info",
+                          reason="paused for an hour after a revert") == 1.0
+
+        await _until(held_back, 10)
+        return elapsed, paused["text"]
+
+    elapsed, text = _run(tmp_path, "auto", UNSAFE, scenario)
+    # the breach is seen at the next poll of the PDUs' inlet probes, then one site tick reverts it
+    assert elapsed <= 2 * INTERVAL_S + 1.0, elapsed
+    logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
+    reverts = [a for a in logged if a["kind"] == "revert"]
+    assert {a["device"] for a in reverts} == {f"crah-{i}" for i in range(1, 9)}
+    assert all(a["after"] == 18.0 and "above the 27 C limit" in a["reason"] for a in reverts)
+    assert sample(text, "pue_setpoint_reverts_total", device="crah-1", quantity="supply_air_setpoint_c") == 1.0
+
+
+def test_stale_data_blocks_action(tmp_path: Path) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        site.stop_device("pdu-row-c")  # its rack-inlet probes go silent
+        await asyncio.sleep(4 * INTERVAL_S)
+        assert list(agent.controller.actuator.actions) == []
+        assert site.truth.controls.chw_supply_setpoint_c == 7.0
+        rec = json.loads(await asyncio.to_thread(scrape, f"{url}/api/v1/recommendation"))
+        assert "stale or incomplete" in rec["held_back_reason"]
+
+    _run(tmp_path, "auto", SAFE, scenario)
+
+
+def test_a_set_outside_the_profile_bounds_is_never_sent(tmp_path: Path) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        actuator = agent.controller.actuator
+        plant = agent.cfg.device("chiller-plant")
+        with pytest.raises(WriteGuardError, match="outside the profile's bounds"):
+            await actuator.write(plant, "chw_supply_setpoint_c", 30.0, kind="apply", reason="test")
+        with pytest.raises(WriteGuardError, match="declares no writable"):
+            await actuator.write(plant, "cooling_power_w", 1.0, kind="apply", reason="test")
+        await asyncio.sleep(0.5)
+        assert site.truth.controls.chw_supply_setpoint_c == 7.0
+
+    _run(tmp_path, "advise", SAFE, scenario)
+
+
+def test_approve_mode_waits_for_an_operator_and_audits_who(tmp_path: Path) -> None:
+    import urllib.request
+
+    def post(url: str, body: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: agent.controller.pending is not None, 20)
+        await asyncio.sleep(2 * INTERVAL_S)
+        assert site.truth.controls.chw_supply_setpoint_c == 7.0  # nothing before approval
+        rec = json.loads(await asyncio.to_thread(scrape, f"{url}/api/v1/recommendation"))
+        status, body = await asyncio.to_thread(post, f"{url}/api/v1/recommendation/approve",
+                                               {"id": rec["pending_id"] + 99, "approved_by": "alice"})
+        assert status == 409 and "no pending recommendation" in body["error"]
+        status, body = await asyncio.to_thread(post, f"{url}/api/v1/recommendation/approve",
+                                               {"id": rec["pending_id"], "approved_by": "alice"})
+        assert status == 200 and body["ok"], body
+        await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 10.0, 10)
+
+    _run(tmp_path, "approve", SAFE, scenario)
+    logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
+    assert logged and all(a["approved_by"] == "alice" and a["recommendation_id"] == 1 for a in logged)
