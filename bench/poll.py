@@ -38,7 +38,7 @@ _SNMPD_TYPES = {"2": "integer", "66": "unsigned", "65": "counter", "4": "octet_s
 
 
 def _profile_columns() -> list[str]:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))
     from agent.profiles import load_profiles
 
     return list(load_profiles()[PROFILE].columns)
@@ -164,7 +164,7 @@ def exporter_case(base_port: int, devices: int, version: str, rounds: int, concu
         return {}
     conf = workdir / "snmp.yml"
     exporter_config(conf, columns)
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.append(str(ROOT / "tests"))
     from netutil import free_port
 
     port = free_port()
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     columns = _profile_columns()
     sizes = args.devices or [100, 1000]
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.append(str(ROOT / "tests"))
     from netutil import free_udp_range
 
     print(f"bench/poll.py: profile {PROFILE} ({len(columns)} columns, {len(_served_lines(columns)) - 1} values per "
