@@ -54,31 +54,42 @@ def _served_lines(columns: list[str]) -> list[tuple[str, str, str]]:
 
 
 class Snmpd:
-    """net-snmp's snmpd on ``count`` consecutive loopback UDP ports."""
+    """net-snmp's snmpd answering on ``count`` consecutive loopback UDP ports.
+
+    One process per 100 ports: snmpd.conf lines are length-limited, so a single ``agentaddress``
+    line cannot list 1,000 endpoints.
+    """
+
+    PORTS_PER_PROCESS = 100
 
     def __init__(self, base_port: int, count: int, workdir: Path, columns: list[str]) -> None:
-        self.base_port, self.count, self.workdir = base_port, count, workdir
-        conf = workdir / "snmpd.conf"
-        addrs = ",".join(f"udp:127.0.0.1:{base_port + i}" for i in range(count))
-        lines = [f"agentaddress {addrs}", f"rocommunity {COMMUNITY} 127.0.0.1",
-                 f"createUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}", f"rouser {V3[0]} priv"]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        body = [f"rocommunity {COMMUNITY} 127.0.0.1", f"createUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}",
+                f"rouser {V3[0]} priv"]
         for oid, tag, value in _served_lines(columns):
-            if oid == "1.3.6.1.2.1.1.2.0":
-                continue  # snmpd answers its own sysObjectID
-            lines.append(f"override {oid} {_SNMPD_TYPES[tag]} {value}")
-        conf.write_text("\n".join(lines) + "\n")
+            if oid != "1.3.6.1.2.1.1.2.0":  # snmpd answers its own sysObjectID
+                body.append(f"override {oid} {_SNMPD_TYPES[tag]} {value}")
         snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
-        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / "persist"), MIBS="")
-        self.proc = subprocess.Popen([snmpd, "-f", "-Lf", str(workdir / "snmpd.log"), "-C", "-c", str(conf),
-                                      "-p", str(workdir / "snmpd.pid"), "-I", "-ifTable,-ipAddressTable"],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0 + count / 1000)
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"snmpd failed: {(workdir / 'snmpd.log').read_text()[-2000:]}")
+        for chunk, first in enumerate(range(base_port, base_port + count, self.PORTS_PER_PROCESS)):
+            last = min(first + self.PORTS_PER_PROCESS, base_port + count)
+            conf = workdir / f"snmpd-{chunk}.conf"
+            addrs = ",".join(f"udp:127.0.0.1:{p}" for p in range(first, last))
+            conf.write_text("\n".join([f"agentaddress {addrs}", *body]) + "\n")
+            env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / f"persist-{chunk}"), MIBS="")
+            self.procs.append(subprocess.Popen(
+                [snmpd, "-f", "-Lf", str(workdir / f"snmpd-{chunk}.log"), "-C", "-c", str(conf),
+                 "-p", str(workdir / f"snmpd-{chunk}.pid")],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1.5)
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                raise RuntimeError(f"snmpd failed: {(workdir / f'snmpd-{i}.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            proc.wait(timeout=10)
 
 
 # --- pue-agent side (runs in a child process so RSS is its own) --------------------------------
