@@ -86,16 +86,28 @@ class IntervalSeries:
     cooling_j: NDArray[np.float64]
 
     @classmethod
-    def from_arrays(cls, start_s: ArrayLike, duration_s: ArrayLike, covered_s: ArrayLike,
-                    facility_j: ArrayLike, it_j: ArrayLike, cooling_covered_s: ArrayLike | None = None,
-                    cooling_j: ArrayLike | None = None) -> IntervalSeries:
+    def from_arrays(
+        cls,
+        start_s: ArrayLike,
+        duration_s: ArrayLike,
+        covered_s: ArrayLike,
+        facility_j: ArrayLike,
+        it_j: ArrayLike,
+        cooling_covered_s: ArrayLike | None = None,
+        cooling_j: ArrayLike | None = None,
+    ) -> IntervalSeries:
         start = np.asarray(start_s, dtype=float)
         n = start.size
         zeros = np.zeros(n)
-        return cls(start, np.asarray(duration_s, dtype=float), np.asarray(covered_s, dtype=float),
-                   np.asarray(facility_j, dtype=float), np.asarray(it_j, dtype=float),
-                   zeros if cooling_covered_s is None else np.asarray(cooling_covered_s, dtype=float),
-                   zeros if cooling_j is None else np.asarray(cooling_j, dtype=float))
+        return cls(
+            start,
+            np.asarray(duration_s, dtype=float),
+            np.asarray(covered_s, dtype=float),
+            np.asarray(facility_j, dtype=float),
+            np.asarray(it_j, dtype=float),
+            zeros if cooling_covered_s is None else np.asarray(cooling_covered_s, dtype=float),
+            zeros if cooling_j is None else np.asarray(cooling_j, dtype=float),
+        )
 
     def __len__(self) -> int:
         return int(self.start_s.size)
@@ -103,8 +115,20 @@ class IntervalSeries:
     def between(self, start_s: float, end_s: float) -> IntervalSeries:
         """The intervals that start within ``[start_s, end_s)``."""
         keep = (self.start_s >= start_s) & (self.start_s < end_s)
-        return IntervalSeries(*(getattr(self, f)[keep] for f in (
-            "start_s", "duration_s", "covered_s", "facility_j", "it_j", "cooling_covered_s", "cooling_j")))
+        return IntervalSeries(
+            *(
+                getattr(self, f)[keep]
+                for f in (
+                    "start_s",
+                    "duration_s",
+                    "covered_s",
+                    "facility_j",
+                    "it_j",
+                    "cooling_covered_s",
+                    "cooling_j",
+                )
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +166,14 @@ class PeriodMetrics:
         return self.pue is not None
 
 
-def find_gaps(start_s: ArrayLike, duration_s: ArrayLike, covered_s: ArrayLike, period_start_s: float,
-              period_end_s: float, tolerance_s: float = 1e-6) -> tuple[Gap, ...]:
+def find_gaps(
+    start_s: ArrayLike,
+    duration_s: ArrayLike,
+    covered_s: ArrayLike,
+    period_start_s: float,
+    period_end_s: float,
+    tolerance_s: float = 1e-6,
+) -> tuple[Gap, ...]:
     """Spans of ``[period_start_s, period_end_s)`` not fully covered, adjacent spans merged.
 
     Parameters
@@ -206,8 +236,9 @@ def dcie_percent(pue: float | None) -> float | None:
     return None if pue is None or pue <= 0 else 100.0 / pue
 
 
-def period_metrics(series: IntervalSeries, start_s: float, end_s: float,
-                   min_coverage: float = 0.95) -> PeriodMetrics:
+def period_metrics(
+    series: IntervalSeries, start_s: float, end_s: float, min_coverage: float = 0.95
+) -> PeriodMetrics:
     """PUE, DCiE, pPUE and the energy breakdown of ``[start_s, end_s)``.
 
     Parameters
@@ -235,7 +266,9 @@ def period_metrics(series: IntervalSeries, start_s: float, end_s: float,
     gaps = find_gaps(part.start_s, part.duration_s, part.covered_s, start_s, end_s)
     facility_kwh = math.fsum(part.facility_j.tolist()) / J_PER_KWH
     it_kwh = math.fsum(part.it_j.tolist()) / J_PER_KWH
-    cooling_complete = covered > 0 and abs(math.fsum(part.cooling_covered_s.tolist()) - covered) <= 1e-6 * covered
+    cooling_complete = (
+        covered > 0 and abs(math.fsum(part.cooling_covered_s.tolist()) - covered) <= 1e-6 * covered
+    )
     cooling_kwh = math.fsum(part.cooling_j.tolist()) / J_PER_KWH if cooling_complete else None
     other_kwh = facility_kwh - it_kwh - cooling_kwh if cooling_kwh is not None else None
     pue: float | None = None
@@ -243,8 +276,10 @@ def period_metrics(series: IntervalSeries, start_s: float, end_s: float,
     if covered <= 0:
         reason = "no complete data in the period"
     elif coverage < min_coverage:
-        reason = (f"coverage {coverage:.1%} is below the {min_coverage:.0%} required "
-                  f"({len(gaps)} gap(s), {(end_s - start_s - covered) / 3600:.1f} h missing)")
+        reason = (
+            f"coverage {coverage:.1%} is below the {min_coverage:.0%} required "
+            f"({len(gaps)} gap(s), {(end_s - start_s - covered) / 3600:.1f} h missing)"
+        )
     elif it_kwh <= 0:
         reason = "IT energy is zero"
     elif facility_kwh < it_kwh:
@@ -253,9 +288,17 @@ def period_metrics(series: IntervalSeries, start_s: float, end_s: float,
         pue = facility_kwh / it_kwh
     valid = pue is not None
     return PeriodMetrics(
-        start_s=start_s, end_s=end_s, coverage_ratio=coverage, gaps=gaps,
-        facility_kwh=facility_kwh, it_kwh=it_kwh, cooling_kwh=cooling_kwh, other_kwh=other_kwh,
-        pue=pue, reason=reason, dcie_percent=dcie_percent(pue),
+        start_s=start_s,
+        end_s=end_s,
+        coverage_ratio=coverage,
+        gaps=gaps,
+        facility_kwh=facility_kwh,
+        it_kwh=it_kwh,
+        cooling_kwh=cooling_kwh,
+        other_kwh=other_kwh,
+        pue=pue,
+        reason=reason,
+        dcie_percent=dcie_percent(pue),
         ppue_cooling=ppue(cooling_kwh, it_kwh) if valid and cooling_kwh is not None else None,
         ppue_other=ppue(other_kwh, it_kwh) if valid and other_kwh is not None and other_kwh >= 0 else None,
     )

@@ -86,8 +86,9 @@ def _design(it_kwh: NDArray[np.float64], cdd: NDArray[np.float64]) -> NDArray[np
     return np.column_stack([np.ones(it_kwh.size), it_kwh, cdd.reshape(it_kwh.size, -1)])
 
 
-def fit_baseline(facility_kwh: ArrayLike, it_kwh: ArrayLike, cdd: ArrayLike,
-                 cdd_names: Sequence[str] = ("cdd",)) -> BaselineFit:
+def fit_baseline(
+    facility_kwh: ArrayLike, it_kwh: ArrayLike, cdd: ArrayLike, cdd_names: Sequence[str] = ("cdd",)
+) -> BaselineFit:
     """Fit facility energy ~ 1 + IT energy + cooling degree-days on the baseline period.
 
     Parameters
@@ -119,12 +120,22 @@ def fit_baseline(facility_kwh: ArrayLike, it_kwh: ArrayLike, cdd: ArrayLike,
     ss_tot = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - float(residuals @ residuals) / ss_tot if ss_tot > 0 else 1.0
     names = ("intercept", "it_kwh", *cdd_names)
-    return BaselineFit(coef, names, np.linalg.pinv(x.T @ x), sigma, n, dof,
-                       0.0 if math.isnan(rho) else rho, r2, sigma / float(y.mean()))
+    return BaselineFit(
+        coef,
+        names,
+        np.asarray(np.linalg.pinv(x.T @ x), dtype=np.float64),
+        sigma,
+        n,
+        dof,
+        0.0 if math.isnan(rho) else rho,
+        r2,
+        sigma / float(y.mean()),
+    )
 
 
-def verified_savings(fit: BaselineFit, facility_kwh: ArrayLike, it_kwh: ArrayLike, cdd: ArrayLike,
-                     confidence: float = 0.90) -> Savings:
+def verified_savings(
+    fit: BaselineFit, facility_kwh: ArrayLike, it_kwh: ArrayLike, cdd: ArrayLike, confidence: float = 0.90
+) -> Savings:
     """Avoided energy over a reporting period: predicted baseline minus actual [kWh].
 
     Parameters
@@ -150,11 +161,12 @@ def verified_savings(fit: BaselineFit, facility_kwh: ArrayLike, it_kwh: ArrayLik
     rho = min(max(fit.rho_, 0.0), 0.95)
     inflation = (1.0 + rho) / (1.0 - rho)
     column_sum = xc.sum(axis=0)
-    variance = fit.sigma_kwh_ ** 2 * inflation * (m + float(column_sum @ fit.xtx_inv_ @ column_sum))
+    variance = fit.sigma_kwh_**2 * inflation * (m + float(column_sum @ fit.xtx_inv_ @ column_sum))
     dof_effective = max(fit.n_ * (1.0 - rho) / (1.0 + rho) - (fit.n_ - fit.dof_), 1.0)
     t_value = float(stats.t.ppf(0.5 + confidence / 2.0, dof_effective))
     se = math.sqrt(variance)
     predicted_kwh = float(predicted.sum())
     actual_kwh = float(y.sum())
-    return Savings(predicted_kwh, actual_kwh, predicted_kwh - actual_kwh, t_value * se, se, t_value,
-                   confidence, m)
+    return Savings(
+        predicted_kwh, actual_kwh, predicted_kwh - actual_kwh, t_value * se, se, t_value, confidence, m
+    )

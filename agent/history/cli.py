@@ -22,9 +22,9 @@ from agent.history.report import (
     parse_period,
     period_report,
     render,
+    savings_lines,
     savings_report,
     summary_lines,
-    savings_lines,
 )
 from agent.history.store import SqliteHistoryStore
 from models.metrics import GB40879_DEFAULT_THRESHOLDS
@@ -62,7 +62,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("export", help="export the site history (canonical CSV, Parquet or Excel)")
     _common(p)
     p.add_argument("--from", dest="start", required=True, help="first day (2026-01-01) or ISO time")
-    p.add_argument("--to", dest="end", required=True, help="last day, included (2026-12-31), or ISO time (excluded)")
+    p.add_argument(
+        "--to", dest="end", required=True, help="last day, included (2026-12-31), or ISO time (excluded)"
+    )
     p.add_argument("--resolution", choices=list(RESOLUTION_NAMES), default="15min")
     p.add_argument("--format", choices=["csv", "parquet", "xlsx"], help="default: from the --out suffix")
     p.add_argument("--out", type=Path, required=True)
@@ -71,8 +73,13 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("import", help="load a site history CSV (canonical columns) into the store")
     _common(p)
     p.add_argument("--history", type=Path, required=True, help="CSV with the canonical history columns")
-    p.add_argument("--it-category", type=int, choices=[1, 2, 3], default=None,
-                   help="measurement category of the IT energy when the file has no it_category column")
+    p.add_argument(
+        "--it-category",
+        type=int,
+        choices=[1, 2, 3],
+        default=None,
+        help="measurement category of the IT energy when the file has no it_category column",
+    )
     p.set_defaults(func=cmd_import, handler=cmd_import)
 
     p = subparsers.add_parser("report", help="PUE report (PDF/HTML) for a period, or verified savings")
@@ -81,10 +88,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", help="baseline period FROM..TO (with --compare: verified savings)")
     p.add_argument("--compare", help="reporting period FROM..TO")
     p.add_argument("--out", type=Path, required=True, help="report.pdf or report.html")
-    p.add_argument("--emission-factor", help=f"key in the shipped table (default: carbon.emission_factor of "
-                                             f"--config, else {DEFAULT_EMISSION_FACTOR})")
-    p.add_argument("--grade-thresholds", type=_thresholds, default=GB40879_DEFAULT_THRESHOLDS,
-                   help="GB 40879 grade 1,2,3 limits (default 1.20,1.30,1.50)")
+    p.add_argument(
+        "--emission-factor",
+        help=f"key in the shipped table (default: carbon.emission_factor of "
+        f"--config, else {DEFAULT_EMISSION_FACTOR})",
+    )
+    p.add_argument(
+        "--grade-thresholds",
+        type=_thresholds,
+        default=GB40879_DEFAULT_THRESHOLDS,
+        help="GB 40879 grade 1,2,3 limits (default 1.20,1.30,1.50)",
+    )
     p.add_argument("--min-coverage", type=_ratio, default=0.95, help="withhold PUE below this coverage")
     p.add_argument("--confidence", type=_ratio, default=0.90, help="confidence of the saving's uncertainty")
     p.set_defaults(func=cmd_report, handler=cmd_report)
@@ -103,8 +117,11 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
         cfg, _profiles = load_config(args.config)
         context["site"] = cfg.site.name
         context["category"] = cfg.topology.it_category
-        context["meters"] = [f"facility: {t.device}" for t in cfg.topology.facility] + [
-            f"IT: {t.device}" for t in cfg.topology.it] + [f"cooling: {t.device}" for t in cfg.topology.cooling]
+        context["meters"] = (
+            [f"facility: {t.device}" for t in cfg.topology.facility]
+            + [f"IT: {t.device}" for t in cfg.topology.it]
+            + [f"cooling: {t.device}" for t in cfg.topology.cooling]
+        )
         carbon = getattr(cfg, "carbon", None)
         if carbon is not None:
             context["factor"] = carbon.emission_factor
@@ -123,7 +140,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         _, end = parse_period(args.end)
         fmt = args.format or args.out.suffix.lower().lstrip(".")
         if fmt not in ("csv", "parquet", "xlsx"):
-            return _fail("export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx")
+            return _fail(
+                "export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx"
+            )
         with SqliteHistoryStore(db, readonly=True) as store:
             rows = export_history(store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt)
     except ConfigError as err:
@@ -141,7 +160,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         with SqliteHistoryStore(db) as store:
             count = import_history(store, args.history, category)
     except ImportFormatError as err:
-        print(f"pue-agent import: {args.history}: {len(err.problems)} problem(s), nothing imported:", file=sys.stderr)
+        print(
+            f"pue-agent import: {args.history}: {len(err.problems)} problem(s), nothing imported:",
+            file=sys.stderr,
+        )
         for line in err.problems:
             print(f"  {line}", file=sys.stderr)
         return 2
@@ -156,13 +178,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _fail("report", "give either --period, or --baseline and --compare")
     try:
         db, context = _resolve(args)
-        factor = load_emission_factor(args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR)
+        factor = load_emission_factor(
+            args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR
+        )
         with SqliteHistoryStore(db, readonly=True) as store:
             if args.period:
                 start, end = parse_period(args.period)
-                report = period_report(store, start, end, factor, site=context.get("site", "site"),
-                                       thresholds=args.grade_thresholds, min_coverage=args.min_coverage,
-                                       meters=context.get("meters", ()))
+                report = period_report(
+                    store,
+                    start,
+                    end,
+                    factor,
+                    site=context.get("site", "site"),
+                    thresholds=args.grade_thresholds,
+                    min_coverage=args.min_coverage,
+                    meters=context.get("meters", ()),
+                )
                 lines = summary_lines(report)
             else:
                 baseline, compare = parse_period(args.baseline), parse_period(args.compare)

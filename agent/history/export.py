@@ -59,9 +59,19 @@ class _Bucket:
     rollup: SiteRollup | None
 
 
-def format_row(start_s: float, interval_s: float, covered_s: float, facility_j: float, it_j: float,
-               cooling_covered_s: float, cooling_j: float, conditions: dict[str, float],
-               max_inlet_c: float | None, methods: Sequence[str], categories: Sequence[int]) -> list[str]:
+def format_row(
+    start_s: float,
+    interval_s: float,
+    covered_s: float,
+    facility_j: float,
+    it_j: float,
+    cooling_covered_s: float,
+    cooling_j: float,
+    conditions: dict[str, float],
+    max_inlet_c: float | None,
+    methods: Sequence[str],
+    categories: Sequence[int],
+) -> list[str]:
     """One export row as strings, derived values computed from the rounded ones (see module doc)."""
     coverage = round(covered_s / interval_s, 6) if interval_s > 0 else 0.0
     cooling_coverage = round(cooling_covered_s / interval_s, 6) if interval_s > 0 else 0.0
@@ -75,18 +85,33 @@ def format_row(start_s: float, interval_s: float, covered_s: float, facility_j: 
 
     economizer = conditions.get("economizer_enabled")
     return [
-        _iso(start_s), f"{interval_s:g}", _fmt(facility_w, 1), _fmt(it_w, 1), _fmt(cooling_w, 1),
-        _fmt(conditions.get("outdoor_dry_bulb_c"), 2), _fmt(conditions.get("outdoor_wet_bulb_c"), 2),
-        _fmt(conditions.get("outdoor_rh_percent"), 1), _fmt(conditions.get("supply_air_setpoint_c"), 2),
-        _fmt(conditions.get("chw_supply_setpoint_c"), 2), "" if economizer is None else str(int(economizer >= 0.5)),
-        _fmt(max_inlet_c, 2), _fmt(pue, 4),
-        kwh(facility_w, coverage), kwh(it_w, coverage), kwh(cooling_w, cooling_coverage),
-        f"{coverage:.6f}", f"{cooling_coverage:.6f}", "1" if coverage >= 1.0 else "0",
-        "+".join(sorted(methods)), "+".join(str(c) for c in sorted(categories)),
+        _iso(start_s),
+        f"{interval_s:g}",
+        _fmt(facility_w, 1),
+        _fmt(it_w, 1),
+        _fmt(cooling_w, 1),
+        _fmt(conditions.get("outdoor_dry_bulb_c"), 2),
+        _fmt(conditions.get("outdoor_wet_bulb_c"), 2),
+        _fmt(conditions.get("outdoor_rh_percent"), 1),
+        _fmt(conditions.get("supply_air_setpoint_c"), 2),
+        _fmt(conditions.get("chw_supply_setpoint_c"), 2),
+        "" if economizer is None else str(int(economizer >= 0.5)),
+        _fmt(max_inlet_c, 2),
+        _fmt(pue, 4),
+        kwh(facility_w, coverage),
+        kwh(it_w, coverage),
+        kwh(cooling_w, cooling_coverage),
+        f"{coverage:.6f}",
+        f"{cooling_coverage:.6f}",
+        "1" if coverage >= 1.0 else "0",
+        "+".join(sorted(methods)),
+        "+".join(str(c) for c in sorted(categories)),
     ]
 
 
-def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int) -> list[list[str]]:
+def history_rows(
+    store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int
+) -> list[list[str]]:
     """Export rows (strings, :data:`EXPORT_COLUMNS` order) for ``[start_s, end_s)``.
 
     Raises
@@ -101,8 +126,9 @@ def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolu
     if not rollups:
         coarser = [r for r in RESOLUTIONS_S if r > resolution_s and store.site_rollups(r, start_s, end_s)]
         hint = f" (there is data at {coarser[0]} s resolution: the stored data is coarser)" if coarser else ""
-        raise HistoryQueryError(f"no history between {_iso(start_s)} and {_iso(end_s)} at {resolution_s} s"
-                                + hint)
+        raise HistoryQueryError(
+            f"no history between {_iso(start_s)} and {_iso(end_s)} at {resolution_s} s" + hint
+        )
     by_start = {r.start_s: r for r in rollups}
     rows = []
     for bucket in range(rollups[0].start_s, rollups[-1].start_s + resolution_s, resolution_s):
@@ -113,8 +139,21 @@ def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolu
             methods = sorted(r.methods) if r.methods else []
             if "counter" in methods and "integrated" in methods:
                 methods = ["counter+integrated", *[m for m in methods if m not in ("counter", "integrated")]]
-            rows.append(format_row(bucket, resolution_s, r.covered_s, r.facility_j, r.it_j, r.cooling_covered_s,
-                                   r.cooling_j, r.conditions, r.max_inlet_c, methods, sorted(r.it_categories)))
+            rows.append(
+                format_row(
+                    bucket,
+                    resolution_s,
+                    r.covered_s,
+                    r.facility_j,
+                    r.it_j,
+                    r.cooling_covered_s,
+                    r.cooling_j,
+                    r.conditions,
+                    r.max_inlet_c,
+                    methods,
+                    sorted(r.it_categories),
+                )
+            )
     return rows
 
 
@@ -137,8 +176,9 @@ def _typed(rows: Sequence[Sequence[str]]) -> dict[str, list[object]]:
     return columns
 
 
-def export_history(store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int,
-                   out: Path, fmt: str) -> int:
+def export_history(
+    store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int, out: Path, fmt: str
+) -> int:
     """Write the history of ``[start_s, end_s)`` to ``out`` as ``csv``, ``parquet`` or ``xlsx``.
 
     Returns the number of rows. The file is written to a temporary name and renamed, so a failed

@@ -37,8 +37,9 @@ class _Row:
     def bad(self, column: str, reason: str) -> None:
         self.problems.append(f"{self.path}:{self.line}: {column}: {reason}")
 
-    def number(self, column: str, *, required: bool = False, low: float | None = None,
-               high: float | None = None) -> float | None:
+    def number(
+        self, column: str, *, required: bool = False, low: float | None = None, high: float | None = None
+    ) -> float | None:
         text = (self.values.get(column) or "").strip()
         if not text:
             if required:
@@ -53,8 +54,11 @@ class _Row:
             self.bad(column, f"not a finite number: {text!r}")
             return None
         if (low is not None and value < low) or (high is not None and value > high):
-            self.bad(column, f"{text} is outside [{low if low is not None else '-inf'}, "
-                             f"{high if high is not None else 'inf'}]")
+            self.bad(
+                column,
+                f"{text} is outside [{low if low is not None else '-inf'}, "
+                f"{high if high is not None else 'inf'}]",
+            )
             return None
         return value
 
@@ -103,8 +107,10 @@ def parse_history(path: Path, it_category: int | None = None) -> list[SiteInterv
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         duplicated = sorted({h for h in header if header.count(h) > 1})
         if unknown:
-            problems.append(f"{where}:1: header: unknown column(s) {', '.join(map(repr, unknown))} "
-                            f"(the canonical columns are {', '.join(EXPORT_COLUMNS)})")
+            problems.append(
+                f"{where}:1: header: unknown column(s) {', '.join(map(repr, unknown))} "
+                f"(the canonical columns are {', '.join(EXPORT_COLUMNS)})"
+            )
         if missing:
             problems.append(f"{where}:1: header: required column(s) missing: {', '.join(missing)}")
         if duplicated:
@@ -118,15 +124,20 @@ def parse_history(path: Path, it_category: int | None = None) -> list[SiteInterv
                 if not record or all(not cell.strip() for cell in record):
                     continue
                 if len(record) != len(header):
-                    problems.append(f"{where}:{line}: row: {len(record)} fields, the header has {len(header)}")
+                    problems.append(
+                        f"{where}:{line}: row: {len(record)} fields, the header has {len(header)}"
+                    )
                     continue
                 row = _Row(where, line, dict(zip(header, record, strict=True)), problems)
                 before = len(problems)
                 interval = _interval(row, it_category)
                 if interval is not None and len(problems) == before:
                     if previous_end is not None and interval.start_s < previous_end - 1e-6:
-                        row.bad("timestamp", "rows must be in time order without overlap "
-                                             "(this interval starts before the previous one ends)")
+                        row.bad(
+                            "timestamp",
+                            "rows must be in time order without overlap "
+                            "(this interval starts before the previous one ends)",
+                        )
                     else:
                         intervals.append(interval)
                         previous_end = interval.start_s + interval.duration_s
@@ -161,23 +172,32 @@ def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
         if it_w <= 0 and coverage > 0:
             row.bad("it_power_w", "IT power must be above 0 where the interval is covered")
         elif facility_w < it_w:
-            row.bad("facility_power_w", f"{facility_w:g} W is below it_power_w {it_w:g} W (PUE below 1): "
-                                        "check the boundary")
+            row.bad(
+                "facility_power_w",
+                f"{facility_w:g} W is below it_power_w {it_w:g} W (PUE below 1): check the boundary",
+            )
         pue = row.number("pue", low=0.0)
         if pue is not None and it_w > 0 and abs(pue - facility_w / it_w) > _PUE_TOLERANCE:
             row.bad("pue", f"{pue:g} disagrees with facility_power_w / it_power_w = {facility_w / it_w:.4f}")
     conditions: dict[str, float] = {}
     bounds: dict[str, tuple[float, float]] = {
-        "outdoor_dry_bulb_c": (-60.0, 60.0), "outdoor_wet_bulb_c": (-60.0, 60.0),
-        "outdoor_rh_percent": (0.0, 100.0), "supply_air_setpoint_c": (5.0, 45.0),
-        "chw_supply_setpoint_c": (0.0, 30.0), "economizer_enabled": (0.0, 1.0),
+        "outdoor_dry_bulb_c": (-60.0, 60.0),
+        "outdoor_wet_bulb_c": (-60.0, 60.0),
+        "outdoor_rh_percent": (0.0, 100.0),
+        "supply_air_setpoint_c": (5.0, 45.0),
+        "chw_supply_setpoint_c": (0.0, 30.0),
+        "economizer_enabled": (0.0, 1.0),
     }
     for column in CONDITION_COLUMNS:
         value = row.number(column, low=bounds[column][0], high=bounds[column][1])
         if value is not None:
             conditions[column] = value
     max_inlet_c = row.number("max_inlet_c", low=-20.0, high=80.0)
-    method = (row.values.get("energy_method") or "imported").strip() if "energy_method" in row.values else "imported"
+    method = (
+        (row.values.get("energy_method") or "imported").strip()
+        if "energy_method" in row.values
+        else "imported"
+    )
     if method not in _METHODS:
         row.bad("energy_method", f"{method!r} is not one of {', '.join(sorted(m for m in _METHODS if m))}")
     category_text = (row.values.get("it_category") or "").strip()
@@ -198,12 +218,25 @@ def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
     def energy(power: float | None, seconds: float) -> float:
         return 0.0 if power is None else power * seconds
 
-    return SiteInterval(start_s, interval_s, covered_s, energy(facility_w, covered_s), energy(it_w, covered_s),
-                        cooling_covered_s, energy(cooling_w, cooling_covered_s), method, category, "import",
-                        conditions, max_inlet_c)
+    return SiteInterval(
+        start_s,
+        interval_s,
+        covered_s,
+        energy(facility_w, covered_s),
+        energy(it_w, covered_s),
+        cooling_covered_s,
+        energy(cooling_w, cooling_covered_s),
+        method,
+        category,
+        "import",
+        conditions,
+        max_inlet_c,
+    )
 
 
-def _check_energy(row: _Row, column: str, power_w: float | None, coverage: float, interval_s: float | None) -> None:
+def _check_energy(
+    row: _Row, column: str, power_w: float | None, coverage: float, interval_s: float | None
+) -> None:
     value = row.number(column, low=0.0)
     if value is None or power_w is None or interval_s is None:
         return
@@ -223,4 +256,3 @@ def import_history(store: SqliteHistoryStore, path: Path, it_category: int | Non
         the file overlaps data already stored (nothing written).
     """
     return store.import_site_intervals(parse_history(path, it_category))
-

@@ -54,8 +54,11 @@ __all__ = [
 EMISSION_FACTORS_FILE = Path(__file__).resolve().parent.parent / "data" / "emission_factors.yaml"
 DEFAULT_EMISSION_FACTOR = "cn-mee-2023-national"
 
-_CATEGORY_TEXT = {1: "category 1 (IT energy at the UPS output)", 2: "category 2 (IT energy at the PDU output)",
-                  3: "category 3 (IT energy at the IT equipment input)"}
+_CATEGORY_TEXT = {
+    1: "category 1 (IT energy at the UPS output)",
+    2: "category 2 (IT energy at the PDU output)",
+    3: "category 3 (IT energy at the IT equipment input)",
+}
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ def load_emission_factor(key: str, path: Path = EMISSION_FACTORS_FILE) -> Emissi
     if key not in table:
         raise HistoryQueryError(f"unknown emission factor {key!r}; known: {', '.join(sorted(table))}")
     row = table[key]
-    return EmissionFactor(key, float(row["kg_co2_per_kwh"]), int(row["year"]), str(row["region"]), str(row["source"]))
+    return EmissionFactor(
+        key, float(row["kg_co2_per_kwh"]), int(row["year"]), str(row["region"]), str(row["source"])
+    )
 
 
 # --- periods -----------------------------------------------------------------------------------
@@ -96,7 +101,9 @@ def _date(text: str, *, end: bool) -> datetime:
             return _add_month(start) if end else start
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise HistoryQueryError(f"not a date: {text!r} (use 2026, 2026-03, 2026-03-15 or an ISO time)") from None
+        raise HistoryQueryError(
+            f"not a date: {text!r} (use 2026, 2026-03, 2026-03-15 or an ISO time)"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     if end and len(text) == 10:
@@ -105,8 +112,11 @@ def _date(text: str, *, end: bool) -> datetime:
 
 
 def _add_month(moment: datetime) -> datetime:
-    return moment.replace(year=moment.year + 1, month=1) if moment.month == 12 else moment.replace(
-        month=moment.month + 1)
+    return (
+        moment.replace(year=moment.year + 1, month=1)
+        if moment.month == 12
+        else moment.replace(month=moment.month + 1)
+    )
 
 
 def parse_period(text: str) -> tuple[float, float]:
@@ -127,9 +137,14 @@ def _iso_day(epoch_s: float) -> str:
 
 def _series(rollups: Sequence[SiteRollup]) -> IntervalSeries:
     return IntervalSeries.from_arrays(
-        [r.start_s for r in rollups], [float(r.resolution_s) for r in rollups], [r.covered_s for r in rollups],
-        [r.facility_j for r in rollups], [r.it_j for r in rollups], [r.cooling_covered_s for r in rollups],
-        [r.cooling_j for r in rollups])
+        [r.start_s for r in rollups],
+        [float(r.resolution_s) for r in rollups],
+        [r.covered_s for r in rollups],
+        [r.facility_j for r in rollups],
+        [r.it_j for r in rollups],
+        [r.cooling_covered_s for r in rollups],
+        [r.cooling_j for r in rollups],
+    )
 
 
 # --- period report -----------------------------------------------------------------------------
@@ -153,9 +168,17 @@ class PeriodReport:
     min_coverage: float
 
 
-def period_report(store: SqliteHistoryStore, start_s: float, end_s: float, factor: EmissionFactor, *,
-                  site: str = "site", thresholds: Sequence[float] = GB40879_DEFAULT_THRESHOLDS,
-                  min_coverage: float = 0.95, meters: Sequence[str] = ()) -> PeriodReport:
+def period_report(
+    store: SqliteHistoryStore,
+    start_s: float,
+    end_s: float,
+    factor: EmissionFactor,
+    *,
+    site: str = "site",
+    thresholds: Sequence[float] = GB40879_DEFAULT_THRESHOLDS,
+    min_coverage: float = 0.95,
+    meters: Sequence[str] = (),
+) -> PeriodReport:
     """Everything a period report states, from the hourly rollups.
 
     Raises
@@ -184,13 +207,25 @@ def period_report(store: SqliteHistoryStore, start_s: float, end_s: float, facto
     pue = total.pue
     methods = sorted(set().union(*(r.methods for r in rollups)))
     return PeriodReport(
-        site=site, start_s=start_s, end_s=end_s, total=total, months=tuple(months), daily_pue=tuple(daily),
-        factor=factor, cue_kg_per_kwh=None if pue is None else cue(pue, factor.kg_co2_per_kwh),
-        emissions_t=emissions_t(total.facility_kwh, factor.kg_co2_per_kwh) if total.facility_kwh > 0 else None,
-        grade=gb40879_grade(pue, thresholds), thresholds=(thresholds[0], thresholds[1], thresholds[2]),
-        methods=tuple(methods), categories=tuple(sorted(set().union(*(r.it_categories for r in rollups)))),
-        sources=tuple(sorted(set().union(*(r.sources for r in rollups)))), meters=tuple(meters),
-        min_coverage=min_coverage)
+        site=site,
+        start_s=start_s,
+        end_s=end_s,
+        total=total,
+        months=tuple(months),
+        daily_pue=tuple(daily),
+        factor=factor,
+        cue_kg_per_kwh=None if pue is None else cue(pue, factor.kg_co2_per_kwh),
+        emissions_t=emissions_t(total.facility_kwh, factor.kg_co2_per_kwh)
+        if total.facility_kwh > 0
+        else None,
+        grade=gb40879_grade(pue, thresholds),
+        thresholds=(thresholds[0], thresholds[1], thresholds[2]),
+        methods=tuple(methods),
+        categories=tuple(sorted(set().union(*(r.it_categories for r in rollups)))),
+        sources=tuple(sorted(set().union(*(r.sources for r in rollups)))),
+        meters=tuple(meters),
+        min_coverage=min_coverage,
+    )
 
 
 def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
@@ -204,7 +239,9 @@ def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
 def method_statement(report: PeriodReport) -> list[str]:
     """The lines of the method statement: boundary, meters, category, energy method, factor, gaps."""
     total = report.total
-    categories = ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
+    categories = (
+        ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
+    )
     methods = ", ".join(report.methods) or "none"
     lines = [
         "PUE = E_DC / E_IT, both energies over the same covered time (ISO/IEC 30134-2).",
@@ -220,9 +257,13 @@ def method_statement(report: PeriodReport) -> list[str]:
     ]
     if total.gaps:
         shown = total.gaps[:12]
-        lines.append(f"Gaps ({len(total.gaps)}): " + "; ".join(
-            f"{_iso_day(g.start_s)} to {_iso_day(g.end_s)} ({g.missing_s / 3600:.1f} h)" for g in shown)
-            + (" ..." if len(total.gaps) > len(shown) else ""))
+        lines.append(
+            f"Gaps ({len(total.gaps)}): "
+            + "; ".join(
+                f"{_iso_day(g.start_s)} to {_iso_day(g.end_s)} ({g.missing_s / 3600:.1f} h)" for g in shown
+            )
+            + (" ..." if len(total.gaps) > len(shown) else "")
+        )
     else:
         lines.append("Gaps: none.")
     return lines
@@ -234,23 +275,37 @@ def summary_lines(report: PeriodReport) -> list[str]:
     pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
     lines = [
         f"Site {report.site}, {period}",
-        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else f"PUE (energy): {pue_text}",
+        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %"
+        if t.dcie_percent
+        else f"PUE (energy): {pue_text}",
         f"Coverage: {t.coverage_ratio:.2%}   Gaps: {len(t.gaps)}",
         f"Energy: facility {t.facility_kwh:,.0f} kWh, IT {t.it_kwh:,.0f} kWh"
-        + (f", cooling {t.cooling_kwh:,.0f} kWh, losses and other {t.other_kwh:,.0f} kWh"
-           if t.cooling_kwh is not None and t.other_kwh is not None else ", cooling not metered for all covered time"),
+        + (
+            f", cooling {t.cooling_kwh:,.0f} kWh, losses and other {t.other_kwh:,.0f} kWh"
+            if t.cooling_kwh is not None and t.other_kwh is not None
+            else ", cooling not metered for all covered time"
+        ),
     ]
     if t.ppue_cooling is not None:
-        lines.append(f"pPUE cooling: {t.ppue_cooling:.3f}   pPUE power distribution, lighting and other: "
-                     f"{t.ppue_other:.3f}" if t.ppue_other is not None else f"pPUE cooling: {t.ppue_cooling:.3f}")
+        lines.append(
+            f"pPUE cooling: {t.ppue_cooling:.3f}   pPUE power distribution, lighting and other: "
+            f"{t.ppue_other:.3f}"
+            if t.ppue_other is not None
+            else f"pPUE cooling: {t.ppue_cooling:.3f}"
+        )
     if report.cue_kg_per_kwh is not None:
         lines.append(f"CUE: {report.cue_kg_per_kwh:.3f} kgCO2/kWh_IT")
     if report.emissions_t is not None:
         lines.append(f"Emissions: {report.emissions_t:,.1f} tCO2 (factor {report.factor.key})")
     lines.append(f"GB 40879-2021: {_grade_text(report.grade, report.thresholds)}")
     if t.pue is not None:
-        lines.append("National targets: " + ", ".join(
-            f"{kind} < {limit:.2f}: {'met' if t.pue < limit else 'not met'}" for kind, limit in NATIONAL_PUE_TARGETS.items()))
+        lines.append(
+            "National targets: "
+            + ", ".join(
+                f"{kind} < {limit:.2f}: {'met' if t.pue < limit else 'not met'}"
+                for kind, limit in NATIONAL_PUE_TARGETS.items()
+            )
+        )
     return lines
 
 
@@ -283,8 +338,9 @@ class SavingsReport:
         return self.savings.uncertainty_kwh / self.compare_it_kwh
 
 
-def _daily(store: SqliteHistoryStore, start_s: float, end_s: float, temperature: str
-           ) -> tuple[np.ndarray[Any, Any], ...]:
+def _daily(
+    store: SqliteHistoryStore, start_s: float, end_s: float, temperature: str
+) -> tuple[np.ndarray[Any, Any], ...]:
     """Complete days: start, facility kWh, IT kWh, hourly temperatures (days x 24); and days excluded."""
     hours = store.site_rollups(3600, start_s, end_s)
     by_day: dict[int, list[SiteRollup]] = {}
@@ -294,7 +350,7 @@ def _daily(store: SqliteHistoryStore, start_s: float, end_s: float, temperature:
     excluded = 0
     for day in range(int(start_s // 86400 * 86400), int(end_s), 86400):
         rows = by_day.get(day, [])
-        ok = (len(rows) == 24 and all(r.covered_s >= 3600 - 1e-6 and temperature in r.conditions for r in rows))
+        ok = len(rows) == 24 and all(r.covered_s >= 3600 - 1e-6 and temperature in r.conditions for r in rows)
         if not ok:
             excluded += 1
             continue
@@ -302,17 +358,27 @@ def _daily(store: SqliteHistoryStore, start_s: float, end_s: float, temperature:
         fac.append(sum(r.facility_j for r in rows) / 3.6e6)
         it.append(sum(r.it_j for r in rows) / 3.6e6)
         temps.append([r.conditions[temperature] for r in rows])
-    return (np.array(starts, dtype=float), np.array(fac), np.array(it), np.array(temps).reshape(-1, 24),
-            np.array([excluded]))
+    return (
+        np.array(starts, dtype=float),
+        np.array(fac),
+        np.array(it),
+        np.array(temps).reshape(-1, 24),
+        np.array([excluded]),
+    )
 
 
 def _cdd(temps: np.ndarray[Any, Any], bases: Sequence[float]) -> np.ndarray[Any, Any]:
     return np.column_stack([np.maximum(temps - b, 0.0).sum(axis=1) / 24.0 for b in bases])
 
 
-def savings_report(store: SqliteHistoryStore, baseline: tuple[float, float], compare: tuple[float, float],
-                   factor: EmissionFactor, confidence: float = 0.90) -> SavingsReport:
-    """Fit facility kWh/day ~ IT kWh/day + cooling degree-days on ``baseline``; state the saving on ``compare``.
+def savings_report(
+    store: SqliteHistoryStore,
+    baseline: tuple[float, float],
+    compare: tuple[float, float],
+    factor: EmissionFactor,
+    confidence: float = 0.90,
+) -> SavingsReport:
+    """Fit facility kWh/d ~ IT kWh/d + cooling degree-days on ``baseline``; state the saving on ``compare``.
 
     Only complete days (24 covered hours with outdoor temperature) are used; the number excluded is
     reported. The temperature is the outdoor wet bulb when every day has it (cooling towers and
@@ -327,30 +393,47 @@ def savings_report(store: SqliteHistoryStore, baseline: tuple[float, float], com
             chosen = (temperature, b, c)
             break
     if chosen is None:
-        raise HistoryQueryError("the baseline needs at least 14 complete days with outdoor temperature, and the "
-                                "compare period at least one")
-    temperature, (b_start, b_fac, b_it, b_t, b_ex), (c_start, c_fac, c_it, c_t, c_ex) = chosen
-    candidates = [(x,) for x in range(0, 26, 1)] + [(x, y) for x in range(0, 22, 2) for y in range(x + 4, 26, 2)]
+        raise HistoryQueryError(
+            "the baseline needs at least 14 complete days with outdoor temperature, and the "
+            "compare period at least one"
+        )
+    temperature, (_b_start, b_fac, b_it, b_t, b_ex), (c_start, c_fac, c_it, c_t, c_ex) = chosen
+    candidates: list[tuple[float, ...]] = [(float(x),) for x in range(0, 26)] + [
+        (float(x), float(y)) for x in range(0, 22, 2) for y in range(x + 4, 26, 2)
+    ]
     best: tuple[float, tuple[float, ...], BaselineFit] | None = None
     for bases in candidates:
         cdd = _cdd(b_t, bases)
         if np.any(cdd.sum(axis=0) <= 0):
             continue
         try:
-            fit = fit_baseline(b_fac, b_it, cdd, [f"cdd_{base}c" for base in bases])
+            fit = fit_baseline(b_fac, b_it, cdd, [f"cdd_{base:g}c" for base in bases])
         except ValueError:
             continue
         if best is None or fit.sigma_kwh_ < best[0]:
             best = (fit.sigma_kwh_, tuple(float(x) for x in bases), fit)
     if best is None:
-        raise HistoryQueryError("no cooling degree-day baseline could be fitted (too little weather variation)")
+        raise HistoryQueryError(
+            "no cooling degree-day baseline could be fitted (too little weather variation)"
+        )
     _, bases, fit = best
     cdd_c = _cdd(c_t, bases)
     result = verified_savings(fit, c_fac, c_it, cdd_c, confidence)
     predicted = np.column_stack([np.ones(c_it.size), c_it, cdd_c]) @ fit.coef_
-    return SavingsReport(baseline, compare, fit, result, temperature, bases, float(c_it.sum()), factor,
-                         int(b_ex[0] + c_ex[0]), tuple(predicted.tolist()), tuple(c_fac.tolist()),
-                         tuple(c_start.tolist()))
+    return SavingsReport(
+        baseline,
+        compare,
+        fit,
+        result,
+        temperature,
+        bases,
+        float(c_it.sum()),
+        factor,
+        int(b_ex[0] + c_ex[0]),
+        tuple(predicted.tolist()),
+        tuple(c_fac.tolist()),
+        tuple(c_start.tolist()),
+    )
 
 
 def savings_lines(report: SavingsReport) -> list[str]:
@@ -359,16 +442,20 @@ def savings_lines(report: SavingsReport) -> list[str]:
         f"Baseline {_iso_day(report.baseline[0])} to {_iso_day(report.baseline[1])}; "
         f"reporting {_iso_day(report.compare[0])} to {_iso_day(report.compare[1])} UTC",
         f"Model (daily, OLS): facility kWh = {fit.coef_[0]:,.1f} + {fit.coef_[1]:.4f} x IT kWh + "
-        + " + ".join(f"{c:,.1f} x CDD(base {b:g} C)" for c, b in zip(fit.coef_[2:], report.bases_c, strict=True))
+        + " + ".join(
+            f"{c:,.1f} x CDD(base {b:g} C)" for c, b in zip(fit.coef_[2:], report.bases_c, strict=True)
+        )
         + f"   [{report.temperature}]",
         f"Fit: n = {fit.n_} days, R2 = {fit.r2_:.4f}, CV(RMSE) = {fit.cv_rmse_:.2%}, "
         f"residual lag-1 autocorrelation {fit.rho_:.2f}; {report.excluded_days} incomplete day(s) excluded",
         f"Predicted baseline {s.predicted_kwh:,.0f} kWh, actual {s.actual_kwh:,.0f} kWh over {s.days} days",
-        f"Verified saving: {s.saved_kwh:,.0f} +- {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%} confidence "
+        f"Verified saving: {s.saved_kwh:,.0f} +- {s.uncertainty_kwh:,.0f} kWh "
+        f"at {s.confidence:.0%} confidence "
         f"(t = {s.t_value:.2f}, standard error {s.standard_error_kwh:,.0f} kWh)"
         + ("" if s.significant else "  NOT significant"),
-        f"= {report.saved_t_co2:,.1f} +- {report.savings.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
-        f"tCO2 ({report.factor.key}); {report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} PUE points",
+        f"= {report.saved_t_co2:,.1f} +- {s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
+        f"tCO2 ({report.factor.key}); {report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} "
+        "PUE points",
         "Method: IPMVP Option C style regression baseline adjusted to reporting-period IT load and weather; "
         "uncertainty per ASHRAE Guideline 14 (prediction of a sum, autocorrelation-corrected).",
     ]
@@ -408,7 +495,9 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         ax = fig.add_subplot()
         it = np.array([p.it_kwh / 1e3 for _, p in report.months])
         cool = np.array([(p.cooling_kwh or 0.0) / 1e3 for _, p in report.months])
-        other = np.array([max(p.facility_kwh - p.it_kwh - (p.cooling_kwh or 0.0), 0.0) / 1e3 for _, p in report.months])
+        other = np.array(
+            [max(p.facility_kwh - p.it_kwh - (p.cooling_kwh or 0.0), 0.0) / 1e3 for _, p in report.months]
+        )
         ax.bar(x, it, label="IT", color="#2f855a")
         ax.bar(x, cool, bottom=it, label="cooling", color="#3182ce")
         ax.bar(x, other, bottom=it + cool, label="losses and other", color="#c05621")
@@ -432,10 +521,12 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         fig.tight_layout()
         figures.append(fig)
     else:
-        days = [datetime.fromtimestamp(t, tz=UTC) for t in report.daily_start_s]
+        days: Any = [datetime.fromtimestamp(t, tz=UTC) for t in report.daily_start_s]
         fig = Figure(figsize=(8.27, 5.0))
         ax = fig.add_subplot()
-        ax.plot(days, np.array(report.daily_predicted_kwh) / 1e3, label="baseline prediction", color="#c05621")
+        ax.plot(
+            days, np.array(report.daily_predicted_kwh) / 1e3, label="baseline prediction", color="#c05621"
+        )
         ax.plot(days, np.array(report.daily_actual_kwh) / 1e3, label="actual", color="#2b6cb0")
         ax.set_ylabel("facility energy [MWh/day]")
         ax.set_title("Reporting period: baseline prediction and actual")
@@ -449,8 +540,10 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         ax.fill_between(days, 0, cumulative, color="#2f855a", alpha=0.6)
         ax.plot(days, cumulative, color="#2f855a")
         ax.set_ylabel("cumulative avoided energy [MWh]")
-        ax.set_title(f"Verified saving {report.savings.saved_kwh / 1e3:,.1f} +- "
-                     f"{report.savings.uncertainty_kwh / 1e3:,.1f} MWh")
+        ax.set_title(
+            f"Verified saving {report.savings.saved_kwh / 1e3:,.1f} +- "
+            f"{report.savings.uncertainty_kwh / 1e3:,.1f} MWh"
+        )
         fig.autofmt_xdate()
         fig.tight_layout()
         figures.append(fig)
@@ -468,8 +561,14 @@ def _text_figure(title: str, lines: Sequence[str]) -> Any:
     for line in lines:
         table_row = line.startswith(" ")
         for part in (textwrap.wrap(line, 95) if not table_row else [line]) or [""]:
-            fig.text(0.06, y, part, fontsize=8 if table_row else 9, va="top",
-                     family="DejaVu Sans Mono" if table_row else "DejaVu Sans")
+            fig.text(
+                0.06,
+                y,
+                part,
+                fontsize=8 if table_row else 9,
+                va="top",
+                family="DejaVu Sans Mono" if table_row else "DejaVu Sans",
+            )
             y -= 0.018
         y -= 0.006
     return fig
@@ -478,9 +577,17 @@ def _text_figure(title: str, lines: Sequence[str]) -> Any:
 def _month_table(report: PeriodReport) -> list[list[str]]:
     rows = [["month", "PUE", "coverage", "facility kWh", "IT kWh", "cooling kWh", "gaps"]]
     for month, m in report.months:
-        rows.append([month, f"{m.pue:.3f}" if m.pue is not None else "withheld", f"{m.coverage_ratio:.1%}",
-                     f"{m.facility_kwh:,.0f}", f"{m.it_kwh:,.0f}",
-                     f"{m.cooling_kwh:,.0f}" if m.cooling_kwh is not None else "-", str(len(m.gaps))])
+        rows.append(
+            [
+                month,
+                f"{m.pue:.3f}" if m.pue is not None else "withheld",
+                f"{m.coverage_ratio:.1%}",
+                f"{m.facility_kwh:,.0f}",
+                f"{m.it_kwh:,.0f}",
+                f"{m.cooling_kwh:,.0f}" if m.cooling_kwh is not None else "-",
+                str(len(m.gaps)),
+            ]
+        )
     return rows
 
 
@@ -510,24 +617,34 @@ def render(report: PeriodReport | SavingsReport, out: Path) -> None:
         if suffix == ".pdf":
             from matplotlib.backends.backend_pdf import PdfPages
 
-            text_lines = lines + ([""] + [" ".join(f"{c:>11}" for c in row) for row in table] if table else [])
+            text_lines = lines + (
+                [""] + [" ".join(f"{c:>11}" for c in row) for row in table] if table else []
+            )
             with PdfPages(out) as pdf:
                 pdf.savefig(_text_figure(title, text_lines))
                 for fig in figures:
                     pdf.savefig(fig)
         else:
-            parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
-                     f"<h1>{html.escape(title)}</h1>"]
+            parts = [
+                f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
+                f"<h1>{html.escape(title)}</h1>",
+            ]
             parts += [f"<p>{html.escape(line)}</p>" for line in lines if line]
             if table:
-                parts.append("<table border='1' cellpadding='3'>" + "".join(
-                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table)
-                    + "</table>")
+                parts.append(
+                    "<table border='1' cellpadding='3'>"
+                    + "".join(
+                        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table
+                    )
+                    + "</table>"
+                )
             for fig in figures:
                 buffer = io.BytesIO()
                 fig.savefig(buffer, format="png", dpi=90)
-                parts.append(f"<p><img alt='chart' src='data:image/png;base64,"
-                             f"{base64.b64encode(buffer.getvalue()).decode()}'></p>")
+                parts.append(
+                    f"<p><img alt='chart' src='data:image/png;base64,"
+                    f"{base64.b64encode(buffer.getvalue()).decode()}'></p>"
+                )
             out.write_text("\n".join(parts), encoding="utf-8")
     except OSError as err:
         raise HistoryStoreError(f"cannot write report {out}: {err.strerror or err}") from err

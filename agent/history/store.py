@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.errors import HistoryQueryError, HistoryStoreError
 
@@ -51,8 +51,12 @@ RESOLUTIONS_S: tuple[int, ...] = (60, 900, 3600, 86400)
 
 #: interval-mean conditions carried along with the energies (names as in the canonical CSV)
 CONDITION_COLUMNS: tuple[str, ...] = (
-    "outdoor_dry_bulb_c", "outdoor_wet_bulb_c", "outdoor_rh_percent",
-    "supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled",
+    "outdoor_dry_bulb_c",
+    "outdoor_wet_bulb_c",
+    "outdoor_rh_percent",
+    "supply_air_setpoint_c",
+    "chw_supply_setpoint_c",
+    "economizer_enabled",
 )
 
 
@@ -117,9 +121,16 @@ class SiteRollup:
 class HistoryStore(Protocol):
     """What the writer, exporter, importer and reports need from a store (SQLite today)."""
 
-    def record_poll(self, device: str, timestamp_s: float, ok: bool, duration_s: float,
-                    error_kind: str | None, readings: Sequence[ReadingRow],
-                    energy: Sequence[DeviceEnergyRow]) -> None: ...
+    def record_poll(
+        self,
+        device: str,
+        timestamp_s: float,
+        ok: bool,
+        duration_s: float,
+        error_kind: str | None,
+        readings: Sequence[ReadingRow],
+        energy: Sequence[DeviceEnergyRow],
+    ) -> None: ...
 
     def last_device_energy(self, device: str, quantity: str) -> DeviceEnergyRow | None: ...
 
@@ -131,8 +142,9 @@ class HistoryStore(Protocol):
 
     def site_intervals(self, start_s: float, end_s: float) -> list[SiteInterval]: ...
 
-    def device_energy(self, device: str, quantity: str, start_s: float, end_s: float
-                      ) -> list[DeviceEnergyRow]: ...
+    def device_energy(
+        self, device: str, quantity: str, start_s: float, end_s: float
+    ) -> list[DeviceEnergyRow]: ...
 
     def data_span(self) -> tuple[float, float] | None: ...
 
@@ -232,16 +244,22 @@ class SqliteHistoryStore:
             if self.path.exists() and not _writable(self.path):
                 raise HistoryStoreError(
                     f"history database {where} is read-only (file permissions): cannot write to it; "
-                    "make it writable or point --db / history.path elsewhere")
+                    "make it writable or point --db / history.path elsewhere"
+                )
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise HistoryStoreError(f"history database {where}: cannot create its directory: "
-                                        f"{err.strerror or err}") from err
+                raise HistoryStoreError(
+                    f"history database {where}: cannot create its directory: {err.strerror or err}"
+                ) from err
         try:
             if readonly:
-                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                           isolation_level=None, check_same_thread=False)
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
             else:
                 self._db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -252,16 +270,20 @@ class SqliteHistoryStore:
             raise HistoryStoreError(f"history database {where}: cannot open: {err}") from err
         if version > SCHEMA_VERSION:
             self._db.close()
-            raise HistoryStoreError(f"history database {where} has schema version {version}; this pue-agent "
-                                    f"knows up to {SCHEMA_VERSION}: upgrade pue-agent")
+            raise HistoryStoreError(
+                f"history database {where} has schema version {version}; this pue-agent "
+                f"knows up to {SCHEMA_VERSION}: upgrade pue-agent"
+            )
         if version < SCHEMA_VERSION:
             if readonly:
                 if version == 0:
                     self._db.close()
                     raise HistoryStoreError(f"history database {where}: not a pue-agent history database")
                 self._db.close()
-                raise HistoryStoreError(f"history database {where} has schema version {version}; open it "
-                                        "writable once to migrate it")
+                raise HistoryStoreError(
+                    f"history database {where} has schema version {version}; open it "
+                    "writable once to migrate it"
+                )
             self._migrate(version)
 
     def _migrate(self, version: int) -> None:
@@ -272,8 +294,9 @@ class SqliteHistoryStore:
                         self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version={target}")
         except sqlite3.DatabaseError as err:
-            raise HistoryStoreError(f"history database {self.path}: cannot create/migrate the schema: {err}"
-                                    ) from err
+            raise HistoryStoreError(
+                f"history database {self.path}: cannot create/migrate the schema: {err}"
+            ) from err
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -295,38 +318,65 @@ class SqliteHistoryStore:
             raise _translate(err, self.path) from err
 
     # --- writes ------------------------------------------------------------------------------
-    def record_poll(self, device: str, timestamp_s: float, ok: bool, duration_s: float,
-                    error_kind: str | None, readings: Sequence[ReadingRow],
-                    energy: Sequence[DeviceEnergyRow]) -> None:
+    def record_poll(
+        self,
+        device: str,
+        timestamp_s: float,
+        ok: bool,
+        duration_s: float,
+        error_kind: str | None,
+        readings: Sequence[ReadingRow],
+        energy: Sequence[DeviceEnergyRow],
+    ) -> None:
         """One poll, its readings and device energies, and the device rollups: one transaction."""
         try:
             with self._transaction() as db:
-                db.execute("INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?, ?)",
-                           (device, timestamp_s, int(ok), duration_s, error_kind))
-                db.executemany("INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?)",
-                               [(r.device, r.quantity, r.labels, r.timestamp_s, r.value) for r in readings])
+                db.execute(
+                    "INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?, ?)",
+                    (device, timestamp_s, int(ok), duration_s, error_kind),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?)",
+                    [(r.device, r.quantity, r.labels, r.timestamp_s, r.value) for r in readings],
+                )
                 for row in energy:
                     previous = db.execute(
                         "SELECT ts_s, total_j FROM device_energy WHERE device = ? AND quantity = ? "
-                        "ORDER BY ts_s DESC LIMIT 1", (row.device, row.quantity)).fetchone()
-                    db.execute("INSERT OR REPLACE INTO device_energy VALUES (?, ?, ?, ?, ?, ?)",
-                               (row.device, row.quantity, row.timestamp_s, row.total_j, row.agent_total_j,
-                                row.method))
+                        "ORDER BY ts_s DESC LIMIT 1",
+                        (row.device, row.quantity),
+                    ).fetchone()
+                    db.execute(
+                        "INSERT OR REPLACE INTO device_energy VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            row.device,
+                            row.quantity,
+                            row.timestamp_s,
+                            row.total_j,
+                            row.agent_total_j,
+                            row.method,
+                        ),
+                    )
                     if previous is not None and row.timestamp_s > previous[0] and row.total_j >= previous[1]:
                         self._device_rollup(db, row, previous[0], row.total_j - previous[1])
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
 
-    def _device_rollup(self, db: sqlite3.Connection, row: DeviceEnergyRow, since_s: float, energy_j: float
-                       ) -> None:
+    def _device_rollup(
+        self, db: sqlite3.Connection, row: DeviceEnergyRow, since_s: float, energy_j: float
+    ) -> None:
         for resolution, start, share in _split(since_s, row.timestamp_s, (3600, 86400)):
-            db.execute("INSERT INTO device_rollup VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                       "energy_j = energy_j + excluded.energy_j",
-                       (row.device, row.quantity, resolution, start, energy_j * share))
+            db.execute(
+                "INSERT INTO device_rollup VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j",
+                (row.device, row.quantity, resolution, start, energy_j * share),
+            )
 
     def last_device_energy(self, device: str, quantity: str) -> DeviceEnergyRow | None:
-        row = self._query_one("SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
-                              "WHERE device = ? AND quantity = ? ORDER BY ts_s DESC LIMIT 1", (device, quantity))
+        row = self._query_one(
+            "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
+            "WHERE device = ? AND quantity = ? ORDER BY ts_s DESC LIMIT 1",
+            (device, quantity),
+        )
         return None if row is None else DeviceEnergyRow(*row)
 
     def record_site_interval(self, interval: SiteInterval) -> None:
@@ -354,11 +404,13 @@ class SqliteHistoryStore:
                     clash = db.execute(
                         "SELECT start_s, duration_s FROM site_interval WHERE start_s < ? AND start_s > ? "
                         "ORDER BY start_s DESC LIMIT 1",
-                        (interval.start_s + interval.duration_s, interval.start_s - _MAX_INTERVAL_S)).fetchone()
+                        (interval.start_s + interval.duration_s, interval.start_s - _MAX_INTERVAL_S),
+                    ).fetchone()
                     if clash is not None and clash[0] + clash[1] > interval.start_s + 1e-6:
                         raise HistoryQueryError(
                             f"interval starting {_iso(interval.start_s)} overlaps stored data at "
-                            f"{_iso(clash[0])}")
+                            f"{_iso(clash[0])}"
+                        )
                     self._insert_interval(db, interval)
                     count += 1
         except sqlite3.DatabaseError as err:
@@ -367,22 +419,42 @@ class SqliteHistoryStore:
 
     def _insert_interval(self, db: sqlite3.Connection, iv: SiteInterval) -> None:
         cond = [iv.conditions.get(c) for c in CONDITION_COLUMNS]
-        db.execute("INSERT INTO site_interval VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (iv.start_s, iv.duration_s, iv.covered_s, iv.facility_j, iv.it_j, iv.cooling_covered_s,
-                    iv.cooling_j, iv.method, iv.it_category, iv.source, *cond, iv.max_inlet_c))
+        db.execute(
+            "INSERT INTO site_interval VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                iv.start_s,
+                iv.duration_s,
+                iv.covered_s,
+                iv.facility_j,
+                iv.it_j,
+                iv.cooling_covered_s,
+                iv.cooling_j,
+                iv.method,
+                iv.it_category,
+                iv.source,
+                *cond,
+                iv.max_inlet_c,
+            ),
+        )
         methods = _bits([iv.method], _METHOD_BITS)
         sources = _bits([iv.source], _SOURCE_BITS)
         categories = _category_bits(iv.it_category)
-        cond_sets = ", ".join(f"cond_s_{c} = cond_s_{c} + excluded.cond_s_{c}, cond_{c} = cond_{c} + excluded.cond_{c}"
-                              for c in CONDITION_COLUMNS)
-        sql = ("INSERT INTO site_rollup VALUES (" + ", ".join("?" * (12 + 2 * len(CONDITION_COLUMNS))) + ") "
-               "ON CONFLICT DO UPDATE SET duration_s = duration_s + excluded.duration_s, "
-               "covered_s = covered_s + excluded.covered_s, facility_j = facility_j + excluded.facility_j, "
-               "it_j = it_j + excluded.it_j, cooling_covered_s = cooling_covered_s + excluded.cooling_covered_s, "
-               "cooling_j = cooling_j + excluded.cooling_j, methods = methods | excluded.methods, "
-               "it_categories = it_categories | excluded.it_categories, sources = sources | excluded.sources, "
-               f"{cond_sets}, max_inlet_c = CASE WHEN max_inlet_c IS NULL THEN excluded.max_inlet_c "
-               "WHEN excluded.max_inlet_c IS NULL THEN max_inlet_c ELSE max(max_inlet_c, excluded.max_inlet_c) END")
+        cond_sets = ", ".join(
+            f"cond_s_{c} = cond_s_{c} + excluded.cond_s_{c}, cond_{c} = cond_{c} + excluded.cond_{c}"
+            for c in CONDITION_COLUMNS
+        )
+        sql = (
+            "INSERT INTO site_rollup VALUES (" + ", ".join("?" * (12 + 2 * len(CONDITION_COLUMNS))) + ") "
+            "ON CONFLICT DO UPDATE SET duration_s = duration_s + excluded.duration_s, "
+            "covered_s = covered_s + excluded.covered_s, facility_j = facility_j + excluded.facility_j, "
+            "it_j = it_j + excluded.it_j, "
+            "cooling_covered_s = cooling_covered_s + excluded.cooling_covered_s, "
+            "cooling_j = cooling_j + excluded.cooling_j, methods = methods | excluded.methods, "
+            "it_categories = it_categories | excluded.it_categories, sources = sources | excluded.sources, "
+            f"{cond_sets}, max_inlet_c = CASE WHEN max_inlet_c IS NULL THEN excluded.max_inlet_c "
+            "WHEN excluded.max_inlet_c IS NULL THEN max_inlet_c "
+            "ELSE max(max_inlet_c, excluded.max_inlet_c) END"
+        )
         end_s = iv.start_s + iv.duration_s
         # an imported coarse interval is never spread over finer buckets: that would invent detail
         resolutions = [r for r in RESOLUTIONS_S if iv.source == "agent" or r >= iv.duration_s - 1e-9]
@@ -392,9 +464,24 @@ class SqliteHistoryStore:
                 value = iv.conditions.get(c)
                 known_s = iv.duration_s * share if value is not None and math.isfinite(value) else 0.0
                 cond_values += [known_s, (value or 0.0) * known_s]
-            db.execute(sql, (resolution, start, iv.duration_s * share, iv.covered_s * share, iv.facility_j * share,
-                             iv.it_j * share, iv.cooling_covered_s * share, iv.cooling_j * share, methods,
-                             categories, sources, *cond_values, iv.max_inlet_c))
+            db.execute(
+                sql,
+                (
+                    resolution,
+                    start,
+                    iv.duration_s * share,
+                    iv.covered_s * share,
+                    iv.facility_j * share,
+                    iv.it_j * share,
+                    iv.cooling_covered_s * share,
+                    iv.cooling_j * share,
+                    methods,
+                    categories,
+                    sources,
+                    *cond_values,
+                    iv.max_inlet_c,
+                ),
+            )
 
     def purge_raw(self, before_s: float) -> int:
         """Delete poll-resolution rows older than ``before_s``; rollups are kept. Returns rows deleted.
@@ -407,89 +494,138 @@ class SqliteHistoryStore:
                 for table in ("polls", "readings"):
                     deleted += db.execute(f"DELETE FROM {table} WHERE ts_s < ?", (before_s,)).rowcount
                 deleted += db.execute(
-                    "DELETE FROM device_energy WHERE ts_s < ? AND ts_s < (SELECT max(e2.ts_s) FROM device_energy e2 "
+                    "DELETE FROM device_energy WHERE ts_s < ? AND ts_s < "
+                    "(SELECT max(e2.ts_s) FROM device_energy e2 "
                     "WHERE e2.device = device_energy.device AND e2.quantity = device_energy.quantity)",
-                    (before_s,)).rowcount
-                deleted += db.execute("DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'",
-                                      (before_s,)).rowcount
+                    (before_s,),
+                ).rowcount
+                deleted += db.execute(
+                    "DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'", (before_s,)
+                ).rowcount
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
         return deleted
 
     # --- reads -------------------------------------------------------------------------------
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             return list(self._db.execute(sql, params).fetchall())
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
 
-    def _query_one(self, sql: str, params: Sequence[object] = ()) -> tuple[object, ...] | None:
+    def _query_one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
 
     def site_rollups(self, resolution_s: int, start_s: float, end_s: float) -> list[SiteRollup]:
         if resolution_s not in RESOLUTIONS_S:
             raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
-        rows = self._query("SELECT * FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
-                           "ORDER BY start_s", (resolution_s, start_s, end_s))
+        rows = self._query(
+            "SELECT * FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
+            "ORDER BY start_s",
+            (resolution_s, start_s, end_s),
+        )
         out = []
         n = len(CONDITION_COLUMNS)
         for row in rows:
             (res, start, duration, covered, fac, it, cool_cov, cool, methods, cats, sources) = row[:11]
-            cond_raw = row[11:11 + 2 * n]
-            conditions = {c: float(cond_raw[2 * i + 1]) / float(cond_raw[2 * i])  # type: ignore[arg-type]
-                          for i, c in enumerate(CONDITION_COLUMNS) if float(cond_raw[2 * i]) > 0}  # type: ignore[arg-type]
-            out.append(SiteRollup(
-                int(start), int(res), float(duration), float(covered), float(fac), float(it),  # type: ignore[arg-type]
-                float(cool_cov), float(cool), _unbits(int(methods), _METHOD_BITS),  # type: ignore[arg-type]
-                frozenset(k for k in (0, 1, 2, 3) if int(cats) & (1 << k)),  # type: ignore[call-overload]
-                _unbits(int(sources), _SOURCE_BITS), conditions,  # type: ignore[call-overload]
-                None if row[-1] is None else float(row[-1])))  # type: ignore[arg-type]
+            cond_raw = row[11 : 11 + 2 * n]
+            conditions = {
+                c: float(cond_raw[2 * i + 1]) / float(cond_raw[2 * i])
+                for i, c in enumerate(CONDITION_COLUMNS)
+                if float(cond_raw[2 * i]) > 0
+            }
+            out.append(
+                SiteRollup(
+                    int(start),
+                    int(res),
+                    float(duration),
+                    float(covered),
+                    float(fac),
+                    float(it),
+                    float(cool_cov),
+                    float(cool),
+                    _unbits(int(methods), _METHOD_BITS),
+                    frozenset(k for k in (0, 1, 2, 3) if int(cats) & (1 << k)),
+                    _unbits(int(sources), _SOURCE_BITS),
+                    conditions,
+                    None if row[-1] is None else float(row[-1]),
+                )
+            )
         return out
 
     def site_intervals(self, start_s: float, end_s: float) -> list[SiteInterval]:
-        rows = self._query("SELECT * FROM site_interval WHERE start_s >= ? AND start_s < ? ORDER BY start_s",
-                           (start_s, end_s))
+        rows = self._query(
+            "SELECT * FROM site_interval WHERE start_s >= ? AND start_s < ? ORDER BY start_s",
+            (start_s, end_s),
+        )
         out = []
         for row in rows:
-            cond = {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10:16], strict=True)  # type: ignore[arg-type]
-                    if v is not None}
-            out.append(SiteInterval(float(row[0]), float(row[1]), float(row[2]), float(row[3]),  # type: ignore[arg-type]
-                                    float(row[4]), float(row[5]), float(row[6]), str(row[7]),  # type: ignore[arg-type]
-                                    None if row[8] is None else int(row[8]), str(row[9]), cond,  # type: ignore[call-overload]
-                                    None if row[16] is None else float(row[16])))  # type: ignore[arg-type]
+            cond = {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10:16], strict=True) if v is not None}
+            out.append(
+                SiteInterval(
+                    float(row[0]),
+                    float(row[1]),
+                    float(row[2]),
+                    float(row[3]),
+                    float(row[4]),
+                    float(row[5]),
+                    float(row[6]),
+                    str(row[7]),
+                    None if row[8] is None else int(row[8]),
+                    str(row[9]),
+                    cond,
+                    None if row[16] is None else float(row[16]),
+                )
+            )
         return out
 
-    def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:
-        rows = self._query("SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
-                           "WHERE device = ? AND quantity = ? AND ts_s >= ? AND ts_s < ? ORDER BY ts_s",
-                           (device, quantity, start_s, end_s))
-        return [DeviceEnergyRow(*r) for r in rows]  # type: ignore[arg-type]
+    def device_energy(
+        self, device: str, quantity: str, start_s: float, end_s: float
+    ) -> list[DeviceEnergyRow]:
+        rows = self._query(
+            "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
+            "WHERE device = ? AND quantity = ? AND ts_s >= ? AND ts_s < ? ORDER BY ts_s",
+            (device, quantity, start_s, end_s),
+        )
+        return [DeviceEnergyRow(*r) for r in rows]
 
-    def device_rollups(self, resolution_s: int, start_s: float, end_s: float
-                       ) -> list[tuple[str, str, int, float]]:
+    def device_rollups(
+        self, resolution_s: int, start_s: float, end_s: float
+    ) -> list[tuple[str, str, int, float]]:
         """(device, quantity, bucket start, energy [J]) per hour or day."""
-        rows = self._query("SELECT device, quantity, start_s, energy_j FROM device_rollup WHERE resolution_s = ? "
-                           "AND start_s >= ? AND start_s < ? ORDER BY start_s", (resolution_s, start_s, end_s))
-        return [(str(d), str(q), int(s), float(e)) for d, q, s, e in rows]  # type: ignore[call-overload]
+        rows = self._query(
+            "SELECT device, quantity, start_s, energy_j FROM device_rollup WHERE resolution_s = ? "
+            "AND start_s >= ? AND start_s < ? ORDER BY start_s",
+            (resolution_s, start_s, end_s),
+        )
+        return [(str(d), str(q), int(s), float(e)) for d, q, s, e in rows]
 
     def data_span(self) -> tuple[float, float] | None:
-        row = self._query_one("SELECT min(start_s), max(start_s + duration_s) FROM site_rollup WHERE resolution_s = ?",
-                              (86400,))
+        row = self._query_one(
+            "SELECT min(start_s), max(start_s + duration_s) FROM site_rollup WHERE resolution_s = ?", (86400,)
+        )
         if row is None or row[0] is None:
             return None
         span = self._query_one("SELECT min(start_s), max(start_s + duration_s) FROM site_interval")
-        lo = float(row[0])  # type: ignore[arg-type]
-        hi = float(row[1])  # type: ignore[arg-type]
+        lo = float(row[0])
+        hi = float(row[1])
         if span is not None and span[0] is not None:
-            lo, hi = min(lo, float(span[0])), max(hi, float(span[1]))  # type: ignore[arg-type]
+            lo, hi = min(lo, float(span[0])), max(hi, float(span[1]))
         return lo, hi
 
     def count(self, table: str) -> int:
-        if table not in {"polls", "readings", "device_energy", "device_rollup", "site_interval", "site_rollup"}:
+        if table not in {
+            "polls",
+            "readings",
+            "device_energy",
+            "device_rollup",
+            "site_interval",
+            "site_rollup",
+        }:
             raise ValueError(table)
         row = self._query_one(f"SELECT count(*) FROM {table}")
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return int(row[0]) if row else 0
 
     def integrity_check(self) -> str:
         row = self._query_one("PRAGMA integrity_check")
@@ -542,4 +678,3 @@ def _translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:
     if "disk" in text or "full" in text:
         return HistoryStoreError(f"history database {path}: disk problem: {text}")
     return HistoryStoreError(f"history database {path}: {text}")
-

@@ -87,8 +87,9 @@ class HistoryWriter:
         except HistoryError as err:
             self.write_errors += 1
             if self.healthy:
-                log.error("history: cannot record %s, polling goes on without history until it works: %s",
-                          what, err)
+                log.error(
+                    "history: cannot record %s, polling goes on without history until it works: %s", what, err
+                )
             self.healthy = False
             return
         if not self.healthy:
@@ -101,21 +102,33 @@ class HistoryWriter:
             log.debug("history: purged %d raw rows", deleted)
 
     def _write_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
-        readings = [ReadingRow(snapshot.device, r.quantity, _labels(r.labels), snapshot.timestamp_s, r.value)
-                    for r in snapshot.readings]
+        readings = [
+            ReadingRow(snapshot.device, r.quantity, _labels(r.labels), snapshot.timestamp_s, r.value)
+            for r in snapshot.readings
+        ]
         energy = []
         for (device, quantity), total in state.energy.items():
             if device != snapshot.device or total.last_timestamp_s != snapshot.timestamp_s:
                 continue
             stored = self._monotonic(device, quantity, total.total_j, total.method, snapshot.timestamp_s)
-            energy.append(DeviceEnergyRow(device, quantity, snapshot.timestamp_s, stored, total.total_j,
-                                          total.method))
-        self.store.record_poll(snapshot.device, snapshot.timestamp_s, snapshot.ok, snapshot.duration_s,
-                               snapshot.error_kind, readings, energy)
+            energy.append(
+                DeviceEnergyRow(device, quantity, snapshot.timestamp_s, stored, total.total_j, total.method)
+            )
+        self.store.record_poll(
+            snapshot.device,
+            snapshot.timestamp_s,
+            snapshot.ok,
+            snapshot.duration_s,
+            snapshot.error_kind,
+            readings,
+            energy,
+        )
         for row in energy:
             self._last_stored[(row.device, row.quantity)] = row.total_j
 
-    def _monotonic(self, device: str, quantity: str, agent_total_j: float, method: str, now_s: float) -> float:
+    def _monotonic(
+        self, device: str, quantity: str, agent_total_j: float, method: str, now_s: float
+    ) -> float:
         key = (device, quantity)
         if key not in self._offsets:
             last = self.store.last_device_energy(device, quantity)
@@ -123,8 +136,12 @@ class HistoryWriter:
                 self._offsets[key] = 0.0
             else:
                 kept_counting = (
-                    method == "counter" and last.method == "counter" and agent_total_j >= last.agent_total_j
-                    and agent_total_j - last.agent_total_j <= _MAX_POWER_W * max(now_s - last.timestamp_s, 1.0))
+                    method == "counter"
+                    and last.method == "counter"
+                    and agent_total_j >= last.agent_total_j
+                    and agent_total_j - last.agent_total_j
+                    <= _MAX_POWER_W * max(now_s - last.timestamp_s, 1.0)
+                )
                 self._offsets[key] = last.total_j - (last.agent_total_j if kept_counting else agent_total_j)
                 self._last_stored[key] = last.total_j
         stored = agent_total_j + self._offsets[key]
@@ -135,20 +152,26 @@ class HistoryWriter:
             stored = previous
         return stored
 
-    def _boundary(self, terms: Iterable[TopologyTerm], state: AgentState, now_s: float) -> dict[str, float | None]:
+    def _boundary(
+        self, terms: Iterable[TopologyTerm], state: AgentState, now_s: float
+    ) -> dict[str, float | None]:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
         out: dict[str, float | None] = {}
         for term in terms:
             energy = state.energy.get((term.device, term.energy_quantity))
             fresh = state.fresh(term.device, now_s, stale_after)
-            out[f"{term.device}\0{term.energy_quantity}"] = energy.total_j if energy is not None and fresh else None
+            out[f"{term.device}\0{term.energy_quantity}"] = (
+                energy.total_j if energy is not None and fresh else None
+            )
         return out
 
     def _next_interval(self, site: SiteState, state: AgentState) -> SiteInterval | None:
         topo = self._cfg.topology
         now = site.timestamp_s
-        current = {name: self._boundary(terms, state, now)
-                   for name, terms in (("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling))}
+        current = {
+            name: self._boundary(terms, state, now)
+            for name, terms in (("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling))
+        }
         previous, previous_s = self._previous, self._previous_tick_s
         self._previous, self._previous_tick_s = current, now
         if previous is None or previous_s is None or now <= previous_s:
@@ -157,17 +180,30 @@ class HistoryWriter:
         deltas = {name: _delta(previous[name], current[name]) for name in current}
         complete = deltas["facility"] is not None and deltas["it"] is not None
         cooling_ok = complete and bool(topo.cooling) and deltas["cooling"] is not None
-        methods = sorted({state.energy[(t.device, t.energy_quantity)].method for t in (*topo.facility, *topo.it)
-                          if (t.device, t.energy_quantity) in state.energy})
-        conditions, max_inlet = _conditions(state, now, self._cfg.poll_interval_s * self._cfg.stale_after_intervals)
+        methods = sorted(
+            {
+                state.energy[(t.device, t.energy_quantity)].method
+                for t in (*topo.facility, *topo.it)
+                if (t.device, t.energy_quantity) in state.energy
+            }
+        )
+        conditions, max_inlet = _conditions(
+            state, now, self._cfg.poll_interval_s * self._cfg.stale_after_intervals
+        )
         return SiteInterval(
-            start_s=previous_s, duration_s=duration, covered_s=duration if complete else 0.0,
+            start_s=previous_s,
+            duration_s=duration,
+            covered_s=duration if complete else 0.0,
             facility_j=(deltas["facility"] or 0.0) if complete else 0.0,
             it_j=(deltas["it"] or 0.0) if complete else 0.0,
             cooling_covered_s=duration if cooling_ok else 0.0,
             cooling_j=(deltas["cooling"] or 0.0) if cooling_ok else 0.0,
-            method="+".join(methods) or "integrated", it_category=topo.it_category, source="agent",
-            conditions=conditions, max_inlet_c=max_inlet)
+            method="+".join(methods) or "integrated",
+            it_category=topo.it_category,
+            source="agent",
+            conditions=conditions,
+            max_inlet_c=max_inlet,
+        )
 
     def close(self) -> None:
         self._guarded("close", self.store.close)
@@ -184,7 +220,9 @@ def _delta(before: dict[str, float | None], now: dict[str, float | None]) -> flo
     return total
 
 
-def _conditions(state: AgentState, now_s: float, stale_after_s: float) -> tuple[dict[str, float], float | None]:
+def _conditions(
+    state: AgentState, now_s: float, stale_after_s: float
+) -> tuple[dict[str, float], float | None]:
     values: dict[str, list[float]] = {}
     inlets: list[float] = []
     wanted = {q: column for column, q in _CONDITION_SOURCES.items()}

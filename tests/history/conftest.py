@@ -43,8 +43,9 @@ class SyntheticSite:
     state: AgentState = field(default_factory=AgentState)
     acked: list[float] = field(default_factory=list)
 
-    def step(self, t_s: float, dt_s: float, down: frozenset[str] = frozenset(), reset: frozenset[str] = frozenset()
-             ) -> None:
+    def step(
+        self, t_s: float, dt_s: float, down: frozenset[str] = frozenset(), reset: frozenset[str] = frozenset()
+    ) -> None:
         for device, power in self.power_w.items():
             raw = self.raw_j.get(device, 0.0) + power * dt_s
             if device in reset:
@@ -78,7 +79,8 @@ def store(tmp_path: Path) -> SqliteHistoryStore:
     s.close()
 
 
-def make_site(cfg: SiteConfig, store: SqliteHistoryStore, power_w: dict[str, float] | None = None,
-              **kwargs: Any) -> SyntheticSite:
+def make_site(
+    cfg: SiteConfig, store: SqliteHistoryStore, power_w: dict[str, float] | None = None, **kwargs: Any
+) -> SyntheticSite:
     power = power_w or {"meter-main": 150_000.0, "ups-a": 60_000.0, "ups-b": 40_000.0}
     return SyntheticSite(cfg, HistoryWriter(store, cfg), power, **kwargs)

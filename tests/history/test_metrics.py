@@ -26,12 +26,19 @@ from models.mv import cooling_degree_days, fit_baseline, verified_savings
 HOUR = 3600.0
 
 
-def hourly(n: int, facility_kw: float, it_kw: float, cooling_kw: float, covered: np.ndarray | None = None
-           ) -> IntervalSeries:
+def hourly(
+    n: int, facility_kw: float, it_kw: float, cooling_kw: float, covered: np.ndarray | None = None
+) -> IntervalSeries:
     covered_s = np.full(n, HOUR) if covered is None else covered
-    return IntervalSeries.from_arrays(np.arange(n) * HOUR, np.full(n, HOUR), covered_s,
-                                      facility_kw * 1e3 * covered_s, it_kw * 1e3 * covered_s,
-                                      covered_s, cooling_kw * 1e3 * covered_s)
+    return IntervalSeries.from_arrays(
+        np.arange(n) * HOUR,
+        np.full(n, HOUR),
+        covered_s,
+        facility_kw * 1e3 * covered_s,
+        it_kw * 1e3 * covered_s,
+        covered_s,
+        cooling_kw * 1e3 * covered_s,
+    )
 
 
 def test_pue_dcie_ppue_known_answer() -> None:
@@ -66,8 +73,15 @@ def test_missing_intervals_and_period_edges_are_gaps() -> None:
 
 def test_cooling_not_metered_everywhere_gives_no_cooling_ppue() -> None:
     series = hourly(4, 150.0, 100.0, 35.0)
-    partial = IntervalSeries(series.start_s, series.duration_s, series.covered_s, series.facility_j, series.it_j,
-                             np.array([HOUR, HOUR, 0.0, HOUR]), series.cooling_j)
+    partial = IntervalSeries(
+        series.start_s,
+        series.duration_s,
+        series.covered_s,
+        series.facility_j,
+        series.it_j,
+        np.array([HOUR, HOUR, 0.0, HOUR]),
+        series.cooling_j,
+    )
     m = period_metrics(partial, 0.0, 4 * HOUR)
     assert m.pue == pytest.approx(1.5) and m.cooling_kwh is None and m.ppue_cooling is None
 
@@ -89,8 +103,9 @@ def test_carbon_and_reuse_known_answers() -> None:
     assert dcie_percent(1.25) == pytest.approx(80.0) and dcie_percent(None) is None
 
 
-@pytest.mark.parametrize(("pue", "grade"), [(1.15, 1), (1.20, 1), (1.25, 2), (1.30, 2), (1.45, 3), (1.51, 0),
-                                             (None, None)])
+@pytest.mark.parametrize(
+    ("pue", "grade"), [(1.15, 1), (1.20, 1), (1.25, 2), (1.30, 2), (1.45, 3), (1.51, 0), (None, None)]
+)
 def test_gb40879_grades(pue: float | None, grade: int | None) -> None:
     assert gb40879_grade(pue) == grade
 

@@ -28,9 +28,13 @@ DAY = 86400.0
 
 def _series(store: SqliteHistoryStore, resolution: int, start: float, end: float) -> IntervalSeries:
     rows = store.site_rollups(resolution, start, end)
-    return IntervalSeries.from_arrays([r.start_s for r in rows], [float(r.resolution_s) for r in rows],
-                                      [r.covered_s for r in rows], [r.facility_j for r in rows],
-                                      [r.it_j for r in rows])
+    return IntervalSeries.from_arrays(
+        [r.start_s for r in rows],
+        [float(r.resolution_s) for r in rows],
+        [r.covered_s for r in rows],
+        [r.facility_j for r in rows],
+        [r.it_j for r in rows],
+    )
 
 
 def test_schema_version_and_wal(store: SqliteHistoryStore) -> None:
@@ -52,7 +56,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(HistoryStoreError, match="junk.sqlite"):
+    with pytest.raises(HistoryStoreError, match=r"junk\.sqlite"):
         SqliteHistoryStore(path)
 
 
@@ -62,8 +66,12 @@ def test_pue_known_answer_through_wraps_resets_and_gaps(cfg: SiteConfig, store: 
     n = 24 * 60  # one day of 60 s ticks
     down = set(range(600, 630))  # ups-b silent for 30 polls
     for k in range(n + 1):
-        site.step(T0 + 60.0 * k, 60.0, down=frozenset({"ups-b"}) if k in down else frozenset(),
-                  reset=frozenset({"ups-a"}) if k == 900 else frozenset())
+        site.step(
+            T0 + 60.0 * k,
+            60.0,
+            down=frozenset({"ups-b"}) if k in down else frozenset(),
+            reset=frozenset({"ups-a"}) if k == 900 else frozenset(),
+        )
     m = period_metrics(_series(store, 3600, T0, T0 + DAY), T0, T0 + DAY, min_coverage=0.9)
     assert m.pue == pytest.approx(1.5, rel=1e-9)
     # 30 down polls break 31 intervals (the first one back has no baseline); both register wraps counted
@@ -102,8 +110,9 @@ def test_integrated_energy_restarting_from_zero_stays_monotonic(cfg: SiteConfig,
     from agent.history.store import DeviceEnergyRow
 
     store = SqliteHistoryStore(tmp_path / "h.sqlite")
-    store.record_poll("ups-a", T0, True, 0.1, None, [], [DeviceEnergyRow("ups-a", "energy_j", T0, 5e6, 5e6,
-                                                                         "integrated")])
+    store.record_poll(
+        "ups-a", T0, True, 0.1, None, [], [DeviceEnergyRow("ups-a", "energy_j", T0, 5e6, 5e6, "integrated")]
+    )
     writer = HistoryWriter(store, cfg)
     state = AgentState()
     from agent.poller import DeviceEnergy
@@ -137,7 +146,9 @@ def test_writer_never_raises_and_logs_once(cfg: SiteConfig, caplog: pytest.LogCa
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
 
 
-def test_failed_interval_write_is_a_gap_not_a_double_count(cfg: SiteConfig, store: SqliteHistoryStore) -> None:
+def test_failed_interval_write_is_a_gap_not_a_double_count(
+    cfg: SiteConfig, store: SqliteHistoryStore
+) -> None:
     site = make_site(cfg, store)
     for k in range(5):
         site.step(T0 + 60.0 * k, 60.0)
@@ -202,8 +213,17 @@ def test_kill_9_loses_nothing_committed(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = tmp_path / "writer.log"
     acked: list[float] = []
-    with log.open("w") as stderr, subprocess.Popen([sys.executable, str(script), str(path)], cwd=ROOT,
-                                                  stdout=subprocess.PIPE, stderr=stderr, env=env, text=True) as proc:
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, str(script), str(path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            text=True,
+        ) as proc,
+    ):
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
         while len(acked) < 300 and time.monotonic() < deadline:

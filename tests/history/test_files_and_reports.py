@@ -1,0 +1,357 @@
+"""Export/import round trips, import errors, CLI exit codes, rendered reports, savings vs the twin."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.cli import main
+from agent.config import SiteConfig
+from agent.history.export import EXPORT_COLUMNS, export_history
+from agent.history.importer import import_history
+from agent.history.report import load_emission_factor, parse_period, savings_report
+from agent.history.store import SqliteHistoryStore
+from agent.twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
+from agent.twin.simulate import SimulationResult, simulate
+from agent.twin.weather import load_site_weather
+from tests.history.conftest import make_site
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture(scope="module")
+def twin_year(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, SimulationResult, SimulationResult, int]:
+    """A twin year at 60-min steps: baseline controller until July, oracle after; plus both full runs."""
+    weather = load_site_weather("guiyang")
+    base = simulate(weather, days=364, step_s=3600.0, controller="baseline")
+    oracle = simulate(weather, days=364, step_s=3600.0, controller="oracle")
+    change = 182 * 24
+    arrays = {
+        f.name: np.concatenate([getattr(base, f.name)[:change], getattr(oracle, f.name)[change:]])
+        for f in dataclasses.fields(SimulationResult)
+        if f.name != "interval_s"
+    }
+    mixed = SimulationResult(interval_s=3600.0, **arrays)
+    path = tmp_path_factory.mktemp("twin") / "twin.csv"
+    write_site_history(mixed, path)
+    return path, base, oracle, change
+
+
+@pytest.fixture(scope="module")
+def twin_db(
+    twin_year: tuple[Path, SimulationResult, SimulationResult, int], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    db = tmp_path_factory.mktemp("db") / "twin.sqlite"
+    assert main(["import", "--db", str(db), "--history", str(twin_year[0]), "--it-category", "1"]) == 0
+    return db
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_twin_csv_import_export_keeps_the_canonical_columns(twin_year, twin_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(twin_db),
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-12-30",
+                "--resolution",
+                "1h",
+                "--format",
+                "csv",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    exported, original = _read(out), _read(twin_year[0])
+    assert tuple(exported[0]) == EXPORT_COLUMNS and tuple(exported[0][:13]) == SITE_HISTORY_COLUMNS
+    assert len(exported) == len(original)
+    pue = SITE_HISTORY_COLUMNS.index("pue")
+    for got, want in zip(exported[1:], original[1:], strict=True):
+        assert got[:pue] == want[:pue]
+        assert abs(float(got[pue]) - float(want[pue])) <= 1.5e-4  # ours: ratio of the rounded powers
+        assert got[EXPORT_COLUMNS.index("coverage")] == "1.000000"
+
+
+def test_export_import_export_is_byte_identical_with_gaps(
+    cfg: SiteConfig, store: SqliteHistoryStore, tmp_path: Path
+) -> None:
+    site = make_site(cfg, store, modulus_j={"meter-main": 2e9})
+    for k in range(3 * 60 + 1):
+        site.step(T0 + 60.0 * k, 60.0, down=frozenset({"ups-a"}) if 70 <= k < 95 else frozenset())
+    for resolution in (60, 900, 3600):
+        first = tmp_path / f"first-{resolution}.csv"
+        export_history(store, T0, T0 + 86400, resolution, first, "csv")
+        other = SqliteHistoryStore(tmp_path / f"other-{resolution}.sqlite")
+        import_history(other, first)
+        second = tmp_path / f"second-{resolution}.csv"
+        export_history(other, T0, T0 + 86400, resolution, second, "csv")
+        other.close()
+        assert first.read_bytes() == second.read_bytes()
+    rows = _read(tmp_path / "first-900.csv")
+    coverage = [float(r[EXPORT_COLUMNS.index("coverage")]) for r in rows[1:]]
+    assert min(coverage) < 1.0 and rows[1][EXPORT_COLUMNS.index("energy_method")] == "counter"
+
+
+def test_parquet_and_xlsx_exports(twin_db: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    store = SqliteHistoryStore(twin_db, readonly=True)
+    export_history(store, T0, T0 + 31 * 86400, 86400, tmp_path / "h.parquet", "parquet")
+    export_history(store, T0, T0 + 31 * 86400, 86400, tmp_path / "h.xlsx", "xlsx")
+    store.close()
+    table = pq.read_table(tmp_path / "h.parquet")
+    assert table.column_names == list(EXPORT_COLUMNS) and table.num_rows == 31
+    sheet = load_workbook(tmp_path / "h.xlsx").active
+    assert [c.value for c in sheet[1]] == list(EXPORT_COLUMNS) and sheet.max_row == 32
+
+
+BAD_CSV = """timestamp,interval_s,facility_power_w,it_power_w,pue
+2026-01-01T00:00:00Z,3600,150000,100000,1.5
+2026-01-01T01:00:00Z,3600,abc,100000,
+2026-01-01T02:00:00,3600,150000,100000,
+2026-01-01T03:00:00Z,3600,90000,100000,
+2026-01-01T04:00:00Z,3600,150000,100000,1.7
+2026-01-01T05:00:00Z,-5,150000,100000,
+"""
+
+
+def test_import_errors_name_lines_and_columns_and_change_nothing(
+    twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV)
+    db = tmp_path / "h.sqlite"
+    assert main(["import", "--db", str(db), "--history", str(bad)]) == 2
+    err = capsys.readouterr().err
+    for expected in (
+        f"{bad}:3: facility_power_w: not a number: 'abc'",
+        f"{bad}:4: timestamp:",
+        "has no time zone",
+        f"{bad}:5: facility_power_w:",
+        "below it_power_w",
+        f"{bad}:6: pue: 1.7 disagrees",
+        f"{bad}:7: interval_s:",
+        "nothing imported",
+    ):
+        assert expected in err
+    with SqliteHistoryStore(db) as store:
+        assert store.count("site_interval") == 0
+    header = tmp_path / "header.csv"
+    header.write_text("timestamp,interval_s,facility_kw,it_power_w\n")
+    assert main(["import", "--db", str(db), "--history", str(header)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown column(s) 'facility_kw'" in err and "facility_power_w" in err
+
+
+def test_overlapping_import_is_refused_whole(twin_year, twin_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.sqlite"
+    shutil.copy(twin_db, db)
+    before = SqliteHistoryStore(db, readonly=True)
+    n = before.count("site_interval")
+    before.close()
+    assert main(["import", "--db", str(db), "--history", str(twin_year[0])]) == 2
+    with SqliteHistoryStore(db, readonly=True) as after:
+        assert after.count("site_interval") == n
+
+
+def test_cli_bad_inputs_exit_2(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["export", "--from", "2026-01-01", "--to", "2026-02-01", "--out", str(tmp_path / "x.csv")]) == 2
+    )
+    assert "--db" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(tmp_path / "none.sqlite"),
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-02-01",
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    assert (
+        main(["report", "--db", str(twin_db), "--period", "2026-13", "--out", str(tmp_path / "r.pdf")]) == 2
+    )
+    assert "not a date" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                str(twin_db),
+                "--period",
+                "2026",
+                "--out",
+                str(tmp_path / "r.pdf"),
+                "--emission-factor",
+                "mars-2023",
+            ]
+        )
+        == 2
+    )
+    assert "unknown emission factor 'mars-2023'" in capsys.readouterr().err
+    assert main(["report", "--db", str(twin_db), "--period", "2026", "--out", str(tmp_path / "r.docx")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(twin_db),
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-02",
+                "--resolution",
+                "15min",
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "coarser" in capsys.readouterr().err
+
+
+def test_read_only_database_cli(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "ro.sqlite"
+    shutil.copy(twin_db, db)
+    db.chmod(0o444)
+    try:
+        src = tmp_path / "one.csv"
+        src.write_text("timestamp,interval_s,facility_power_w,it_power_w\n2030-01-01T00:00:00Z,3600,2,1\n")
+        assert main(["import", "--db", str(db), "--history", str(src)]) == 2
+        assert "read-only" in capsys.readouterr().err
+        assert (
+            main(
+                [
+                    "export",
+                    "--db",
+                    str(db),
+                    "--from",
+                    "2026-01-01",
+                    "--to",
+                    "2026-01-01",
+                    "--resolution",
+                    "1h",
+                    "--out",
+                    str(tmp_path / "ok.csv"),
+                ]
+            )
+            == 0
+        )
+    finally:
+        db.chmod(0o644)
+
+
+def test_periods() -> None:
+    assert parse_period("2026") == (T0, 1_798_761_600.0)
+    assert parse_period("2026-12") == (1_796_083_200.0, 1_798_761_600.0)
+    assert parse_period("2026-01-01..2026-01-31") == (T0, T0 + 31 * 86400)
+
+
+def _non_blank_share(png: Path) -> float:
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
+    return float((pixels < 240).mean())
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs pdftoppm (Debian poppler-utils)")
+def test_annual_report_renders_with_charts(
+    twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.pdf"
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                str(twin_db),
+                "--period",
+                "2026",
+                "--out",
+                str(out),
+                "--emission-factor",
+                "cn-mee-2023-southern",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "PUE (energy): 1.3" in text or "PUE (energy): 1.4" in text
+    assert "cn-mee-2023-southern" in text and "GB 40879-2021" in text
+    assert "Coverage: 99.73%" in text  # the twin ran 364 days: 31 Dec is a gap, stated, not hidden
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == 4
+    shares = [_non_blank_share(p) for p in pages]
+    assert all(s > 0.03 for s in shares[1:]), shares  # charts: bars, stacked bars, scatter
+    html_out = tmp_path / "report.html"
+    assert main(["report", "--db", str(twin_db), "--period", "2026-03", "--out", str(html_out)]) == 0
+    assert html_out.read_text().count("data:image/png;base64,") == 3
+
+
+def test_verified_saving_matches_the_twin_truth(twin_year, twin_db: Path, tmp_path: Path) -> None:
+    _, base, oracle, change = twin_year
+    factor = load_emission_factor("cn-mee-2023-southern")
+    store = SqliteHistoryStore(twin_db, readonly=True)
+    report = savings_report(
+        store, parse_period("2026-01-01..2026-07-01"), parse_period("2026-07-02..2026-12-30"), factor
+    )
+    store.close()
+    # the twin's truth over the same days: the baseline controller's facility energy minus the oracle's,
+    # with the extra IT energy the oracle's warmer air drew valued at the baseline's own PUE
+    days = slice(change, change + report.savings.days * 24)  # 2 July is day 182, the first oracle day
+    fac_saved = float((base.facility_power_w[days] - oracle.facility_power_w[days]).sum()) / 1e3
+    extra_it = float((oracle.it_power_w[days] - base.it_power_w[days]).sum()) / 1e3
+    baseline_pue = float(base.facility_power_w[days].sum() / base.it_power_w[days].sum())
+    truth = fac_saved + extra_it * baseline_pue
+    s = report.savings
+    assert s.significant and report.excluded_days == 0
+    assert abs(s.saved_kwh - truth) <= s.uncertainty_kwh, (s.saved_kwh, truth, s.uncertainty_kwh)
+    assert report.saved_t_co2 == pytest.approx(s.saved_kwh * 0.4042 / 1000)
+    out = tmp_path / "savings.pdf"
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                str(twin_db),
+                "--baseline",
+                "2026-01-01..2026-07-01",
+                "--compare",
+                "2026-07-02..2026-12-30",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.stat().st_size > 10_000
