@@ -1,0 +1,132 @@
+"""Grafana dashboards and provisioning, statically: they parse, are generated from
+grafana/build_dashboards.py, use the provisioned datasource by uid, sit on the 24-column grid and only
+query series that exist."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from opsrefs import (  # noqa: E402
+    DASHBOARD_FILES,
+    DATASOURCE_UID,
+    GRAFANA,
+    known_metric_names,
+    load_dashboards,
+    metric_names_in,
+    panel_targets,
+)
+
+UNITS = {"watt", "kwatt", "kwatth", "celsius", "percent", "percentunit", "none", "s", "masskg"}
+EXPECTED_UIDS = {"pue-site-overview", "pue-cooling", "pue-energy-audit", "pue-agent-health"}
+DASHBOARDS = load_dashboards()
+
+
+def _builder() -> Any:
+    spec = importlib.util.spec_from_file_location("build_dashboards", GRAFANA / "build_dashboards.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_json_is_what_the_builder_writes() -> None:
+    rendered = _builder().render()
+    assert sorted(rendered) == [p.name for p in DASHBOARD_FILES]
+    for name, text in rendered.items():
+        assert (GRAFANA / "dashboards" / name).read_text() == text, \
+            f"{name} is stale: run `python grafana/build_dashboards.py`"
+
+
+def test_uids_are_stable_and_unique() -> None:
+    uids = [d["uid"] for d in DASHBOARDS.values()]
+    assert len(uids) == len(set(uids))
+    assert set(uids) == EXPECTED_UIDS
+
+
+def test_datasource_provisioning_has_the_fixed_uid() -> None:
+    files = list((GRAFANA / "provisioning" / "datasources").glob("*.yaml"))
+    assert files
+    sources = [s for f in files for s in yaml.safe_load(f.read_text())["datasources"]]
+    prom = [s for s in sources if s["type"] == "prometheus"]
+    assert [s["uid"] for s in prom] == [DATASOURCE_UID]
+    assert all(yaml.safe_load(f.read_text())["apiVersion"] == 1 for f in files)
+
+
+def test_dashboard_provider_points_at_the_mounted_folder() -> None:
+    (provider,) = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "pue.yaml").read_text())["providers"]
+    assert provider["type"] == "file"
+    compose = yaml.safe_load((GRAFANA.parent / "deploy" / "docker-compose.yml").read_text())
+    mounts = dict(v.rsplit(":", 1)[0].split(":") for v in compose["services"]["grafana"]["volumes"]
+                  if v.startswith("."))
+    assert mounts["../grafana/dashboards"] == provider["options"]["path"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_dashboard_is_provisionable(name: str) -> None:
+    dash = DASHBOARDS[name]
+    text = (GRAFANA / "dashboards" / name).read_text()
+    assert "__inputs" not in dash and "${DS_" not in text, "provisioned dashboards cannot use import inputs"
+    assert isinstance(dash["schemaVersion"], int) and dash["schemaVersion"] >= 36
+    assert dash["title"].startswith("PUE")
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_panels_use_the_provisioned_datasource_and_units(name: str) -> None:
+    for panel in DASHBOARDS[name]["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}, panel["title"]
+        assert panel["fieldConfig"]["defaults"]["unit"] in UNITS, panel["title"]
+        for override in panel["fieldConfig"]["overrides"]:
+            for prop in override["properties"]:
+                if prop["id"] == "unit":
+                    assert prop["value"] in UNITS
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == DATASOURCE_UID
+    for var in DASHBOARDS[name]["templating"]["list"]:
+        if var["type"] == "query":
+            assert var["datasource"]["uid"] == DATASOURCE_UID
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_panels_fit_the_24_column_grid_without_overlap(name: str) -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in DASHBOARDS[name]["panels"]:
+        g = panel["gridPos"]
+        assert g["w"] > 0 and g["h"] > 0 and g["x"] >= 0 and g["y"] >= 0, panel["title"]
+        assert g["x"] + g["w"] <= 24, f"{panel['title']} ends at column {g['x'] + g['w']}"
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_queries_use_rate_interval_defined_variables_and_existing_series(name: str) -> None:
+    dash = DASHBOARDS[name]
+    variables = {v["name"] for v in dash["templating"]["list"]}
+    known = known_metric_names()
+    for var in dash["templating"]["list"]:
+        if var["type"] == "query":
+            match = re.fullmatch(r"label_values\((.*), (\w+)\)", var["query"]["query"])
+            assert match, var["query"]
+            assert metric_names_in(match.group(1)) <= known
+    assert {"site"} <= variables
+    for panel, target in panel_targets(dash):
+        expr = target["expr"]
+        for rate_window in re.findall(r"\brate\([^\[]*\[([^\]]+)\]", expr):
+            assert rate_window == "$__rate_interval", (panel["title"], expr)
+        used = set(re.findall(r"\$(\w+)", expr)) - {"__rate_interval", "__interval", "__range", "__range_s"}
+        assert used <= variables, (panel["title"], used - variables)
+        unknown = metric_names_in(expr) - known
+        assert not unknown, f"{panel['title']}: {unknown} is neither exported, recorded nor allow-listed"
+        assert 'site=~"$site"' in expr or "label_values" in expr, f"{panel['title']} ignores $site: {expr}"
