@@ -23,9 +23,11 @@ OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 
 #: placeholder until `pue_site_emission_factor_kg_per_kwh` is exported (history work)
 EMISSION_FACTOR_DEFAULT = "0.5306"  # kg CO2/kWh, cn-mee-2023-national in agent/data/emission_factors.yaml
-EMISSION_NOTE = ("Emission factor from the dashboard variable `emission_factor` (kg CO2/kWh, default MEE/NBS "
-                 "2023 China national average). PLACEHOLDER: replace with the metric "
-                 "pue_site_emission_factor_kg_per_kwh once the agent exports it.")
+EMISSION_NOTE = (
+    "Emission factor from the dashboard variable `emission_factor` (kg CO2/kWh, default MEE/NBS "
+    "2023 China national average). PLACEHOLDER: replace with the metric "
+    "pue_site_emission_factor_kg_per_kwh once the agent exports it."
+)
 
 S = 'site=~"$site"'
 SITE_E = 'pue_site_energy_joules_total{%s,boundary="%s"}'
@@ -36,8 +38,10 @@ Panel = dict[str, Any]
 
 def _energy_pue(window: str) -> str:
     """Energy-based PUE over ``window`` straight from the counters, summed over agents first."""
-    return (f"sum by (site) (increase({SITE_E % (S, 'facility')}[{window}]))\n"
-            f"  / sum by (site) (increase({SITE_E % (S, 'it')}[{window}]))")
+    return (
+        f"sum by (site) (increase({SITE_E % (S, 'facility')}[{window}]))\n"
+        f"  / sum by (site) (increase({SITE_E % (S, 'it')}[{window}]))"
+    )
 
 
 def _kwh(boundary: str, window: str) -> str:
@@ -46,12 +50,20 @@ def _kwh(boundary: str, window: str) -> str:
 
 def _overhead(numerator_w: str, window: str) -> str:
     """A recorded power over ``window`` divided by the IT power over the same window (ratio of means)."""
-    return (f"avg_over_time({numerator_w}[{window}])\n"
-            f"  / on (site) avg_over_time({REC_W % (S, 'it')}[{window}])")
+    return (
+        f"avg_over_time({numerator_w}[{window}])\n  / on (site) avg_over_time({REC_W % (S, 'it')}[{window}])"
+    )
 
 
-def target(expr: str, legend: str = "", ref: str = "A", *, instant: bool = False, table: bool = False) -> dict[str, Any]:
-    t: dict[str, Any] = {"datasource": DATASOURCE, "refId": ref, "expr": expr, "legendFormat": legend or "__auto"}
+def target(
+    expr: str, legend: str = "", ref: str = "A", *, instant: bool = False, table: bool = False
+) -> dict[str, Any]:
+    t: dict[str, Any] = {
+        "datasource": DATASOURCE,
+        "refId": ref,
+        "expr": expr,
+        "legendFormat": legend or "__auto",
+    }
     if instant:
         t["instant"] = True
         t["range"] = False
@@ -68,11 +80,22 @@ def _thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
 
 
-def panel(kind: str, title: str, queries: list[tuple[str, str]], grid: tuple[int, int, int, int], *,
-          unit: str = "none", description: str = "", decimals: int | None = None, instant: bool = False,
-          thresholds: dict[str, Any] | None = None, custom: dict[str, Any] | None = None,
-          options: dict[str, Any] | None = None, overrides: list[dict[str, Any]] | None = None,
-          interval: str | None = None) -> Panel:
+def panel(
+    kind: str,
+    title: str,
+    queries: list[tuple[str, str]],
+    grid: tuple[int, int, int, int],
+    *,
+    unit: str = "none",
+    description: str = "",
+    decimals: int | None = None,
+    instant: bool = False,
+    thresholds: dict[str, Any] | None = None,
+    custom: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    overrides: list[dict[str, Any]] | None = None,
+    interval: str | None = None,
+) -> Panel:
     x, y, w, h = grid
     defaults: dict[str, Any] = {"unit": unit}
     if decimals is not None:
@@ -96,26 +119,57 @@ def panel(kind: str, title: str, queries: list[tuple[str, str]], grid: tuple[int
     return p
 
 
-def stat(title: str, expr: str, grid: tuple[int, int, int, int], legend: str = "{{site}}", **kw: Any) -> Panel:
-    kw.setdefault("options", {"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value",
-                              "graphMode": "area", "textMode": "value_and_name"})
+def stat(
+    title: str, expr: str, grid: tuple[int, int, int, int], legend: str = "{{site}}", **kw: Any
+) -> Panel:
+    kw.setdefault(
+        "options",
+        {
+            "reduceOptions": {"calcs": ["lastNotNull"]},
+            "colorMode": "value",
+            "graphMode": "area",
+            "textMode": "value_and_name",
+        },
+    )
     return panel("stat", title, [(expr, legend)], grid, instant=True, **kw)
 
 
-def timeseries(title: str, queries: list[tuple[str, str]], grid: tuple[int, int, int, int], *,
-               stacked: bool = False, bars: bool = False, **kw: Any) -> Panel:
-    custom: dict[str, Any] = {"drawStyle": "bars" if bars else "line", "fillOpacity": 60 if stacked else 10,
-                              "lineWidth": 1, "showPoints": "never"}
+def timeseries(
+    title: str,
+    queries: list[tuple[str, str]],
+    grid: tuple[int, int, int, int],
+    *,
+    stacked: bool = False,
+    bars: bool = False,
+    **kw: Any,
+) -> Panel:
+    custom: dict[str, Any] = {
+        "drawStyle": "bars" if bars else "line",
+        "fillOpacity": 60 if stacked else 10,
+        "lineWidth": 1,
+        "showPoints": "never",
+    }
     if stacked:
         custom["stacking"] = {"mode": "normal", "group": "A"}
     custom.update(kw.pop("custom", {}) or {})
-    kw.setdefault("options", {"legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "mean"]},
-                              "tooltip": {"mode": "multi"}})
+    kw.setdefault(
+        "options",
+        {
+            "legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "mean"]},
+            "tooltip": {"mode": "multi"},
+        },
+    )
     return panel("timeseries", title, queries, grid, custom=custom, **kw)
 
 
-def table(title: str, queries: list[tuple[str, str]], grid: tuple[int, int, int, int], *,
-          hide: tuple[str, ...] = ("Time", "__name__", "job", "instance"), **kw: Any) -> Panel:
+def table(
+    title: str,
+    queries: list[tuple[str, str]],
+    grid: tuple[int, int, int, int],
+    *,
+    hide: tuple[str, ...] = ("Time", "__name__", "job", "instance"),
+    **kw: Any,
+) -> Panel:
     p = panel("table", title, queries, grid, instant=True, **kw)
     p["transformations"] = [{"id": "organize", "options": {"excludeByName": dict.fromkeys(hide, True)}}]
     return p
@@ -130,25 +184,46 @@ def override_unit(ref: str, unit: str, *, right_axis: bool = True) -> dict[str, 
 
 def query_var(name: str, label: str, query: str, *, include_all: bool = True) -> dict[str, Any]:
     return {
-        "name": name, "label": label, "type": "query", "datasource": DATASOURCE,
-        "query": {"query": query, "refId": f"{name}-var"}, "definition": query,
-        "refresh": 2, "includeAll": include_all, "multi": True, "sort": 1,
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": {"query": query, "refId": f"{name}-var"},
+        "definition": query,
+        "refresh": 2,
+        "includeAll": include_all,
+        "multi": True,
+        "sort": 1,
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]} if include_all else {},
     }
 
 
 SITE_VAR = query_var("site", "Site", "label_values(pue_build_info, site)")
 ZONE_VAR = query_var("zone", "Zone", 'label_values(pue_device_up{site=~"$site"}, zone)')
-DEVICE_VAR = query_var("device", "Device", 'label_values(pue_device_up{site=~"$site", zone=~"$zone"}, device)')
+DEVICE_VAR = query_var(
+    "device", "Device", 'label_values(pue_device_up{site=~"$site", zone=~"$zone"}, device)'
+)
 EMISSION_VAR = {
-    "name": "emission_factor", "label": "Emission factor [kg CO2/kWh] (placeholder)", "type": "textbox",
-    "query": EMISSION_FACTOR_DEFAULT, "description": EMISSION_NOTE,
+    "name": "emission_factor",
+    "label": "Emission factor [kg CO2/kWh] (placeholder)",
+    "type": "textbox",
+    "query": EMISSION_FACTOR_DEFAULT,
+    "description": EMISSION_NOTE,
     "current": {"text": EMISSION_FACTOR_DEFAULT, "value": EMISSION_FACTOR_DEFAULT},
 }
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[Panel], variables: list[dict[str, Any]], *,
-              time_from: str = "now-24h", time_to: str = "now", refresh: str = "30s") -> dict[str, Any]:
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[Panel],
+    variables: list[dict[str, Any]],
+    *,
+    time_from: str = "now-24h",
+    time_to: str = "now",
+    refresh: str = "30s",
+) -> dict[str, Any]:
     for i, p in enumerate(panels, start=1):
         p["id"] = i
     return {
@@ -165,7 +240,9 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel], varia
         "refresh": refresh,
         "templating": {"list": variables},
         "annotations": {"list": []},
-        "links": [{"type": "dashboards", "tags": ["pue-agent"], "asDropdown": True, "title": "PUE dashboards"}],
+        "links": [
+            {"type": "dashboards", "tags": ["pue-agent"], "asDropdown": True, "title": "PUE dashboards"}
+        ],
         "panels": panels,
     }
 
@@ -176,45 +253,97 @@ PUE_THRESHOLDS = _thresholds((None, "green"), (1.3, "orange"), (1.5, "red"))
 def site_overview() -> dict[str, Any]:
     it_w = REC_W % (S, "it")
     panels = [
-        stat("PUE now (5 min, energy)", f"site:pue:ratio_rate5m{{{S}}}", (0, 0, 4, 4), decimals=3,
-             thresholds=PUE_THRESHOLDS, description="Facility energy / IT energy over 5 minutes (recording rule)."),
+        stat(
+            "PUE now (5 min, energy)",
+            f"site:pue:ratio_rate5m{{{S}}}",
+            (0, 0, 4, 4),
+            decimals=3,
+            thresholds=PUE_THRESHOLDS,
+            description="Facility energy / IT energy over 5 minutes (recording rule).",
+        ),
         stat("PUE 24 h", _energy_pue("24h"), (4, 0, 4, 4), decimals=3, thresholds=PUE_THRESHOLDS),
         stat("PUE 30 days", _energy_pue("30d"), (8, 0, 4, 4), decimals=3, thresholds=PUE_THRESHOLDS),
         stat("PUE target", f"max by (site) (pue_site_pue_target{{{S}}})", (12, 0, 4, 4), decimals=2),
-        stat("Real-time PUE (agent)", f"pue_site_realtime_pue{{{S}}}", (16, 0, 4, 4), decimals=3,
-             thresholds=PUE_THRESHOLDS, description="Facility power / IT power now: not an audit figure."),
+        stat(
+            "Real-time PUE (agent)",
+            f"pue_site_realtime_pue{{{S}}}",
+            (16, 0, 4, 4),
+            decimals=3,
+            thresholds=PUE_THRESHOLDS,
+            description="Facility power / IT power now: not an audit figure.",
+        ),
         stat("IT load", it_w, (20, 0, 4, 4), unit="watt"),
-        timeseries("PUE against target", [
-            (f"site:pue:ratio_rate5m{{{S}}}", "PUE 5 min {{site}}"),
-            (f"max by (site) (pue_site_pue_target{{{S}}})", "target {{site}}"),
-            (f"pue_site_realtime_pue{{{S}}}", "real-time {{site}}"),
-        ], (0, 4, 12, 9), decimals=3),
-        timeseries("Power split", [
-            (it_w, "IT {{site}}"),
-            (REC_W % (S, "cooling"), "cooling {{site}}"),
-            (f"site:pue_power_loss_watts:avg5m{{{S}}}", "UPS losses {{site}}"),
-            (f"site:pue_other_power_watts:rate5m{{{S}}}", "other {{site}}"),
-        ], (12, 4, 12, 9), unit="watt", stacked=True,
-            description="Stacked: the sum is the facility power. Other = facility - IT - cooling - UPS losses."),
-        timeseries("IT load by zone (PDUs)", [
-            (f'site_zone:pue_it_energy_joules:rate5m{{{S},zone=~"$zone"}}', "{{zone}}"),
-        ], (0, 13, 8, 8), unit="watt", stacked=True),
-        timeseries("Outdoor conditions", [
-            (f"pue_device_outdoor_temperature_celsius{{{S}}}", "dry bulb {{device}}"),
-            (f"pue_device_dew_point_celsius{{{S}}}", "dew point {{device}}"),
-            (f'pue_device_relative_humidity_ratio{{{S},zone="outside"}}', "RH {{device}}"),
-        ], (8, 13, 8, 8), unit="celsius", overrides=[override_unit("C", "percentunit")]),
-        timeseries("Free cooling", [
-            (f"site:pue_free_cooling:ratio_avg5m{{{S}}}", "free-cooling share {{site}}"),
-            (f"site:pue_economizer_enabled:avg5m{{{S}}}", "economizer enabled {{site}}"),
-        ], (16, 13, 8, 8), unit="percentunit", custom={"axisSoftMax": 1, "axisSoftMin": 0}),
-        table("Alerts (firing and pending)", [
-            (f'ALERTS{{{S},alertname=~"Pue.*"}}', ""),
-        ], (0, 21, 24, 8), hide=("Time", "__name__", "Value", "job")),
+        timeseries(
+            "PUE against target",
+            [
+                (f"site:pue:ratio_rate5m{{{S}}}", "PUE 5 min {{site}}"),
+                (f"max by (site) (pue_site_pue_target{{{S}}})", "target {{site}}"),
+                (f"pue_site_realtime_pue{{{S}}}", "real-time {{site}}"),
+            ],
+            (0, 4, 12, 9),
+            decimals=3,
+        ),
+        timeseries(
+            "Power split",
+            [
+                (it_w, "IT {{site}}"),
+                (REC_W % (S, "cooling"), "cooling {{site}}"),
+                (f"site:pue_power_loss_watts:avg5m{{{S}}}", "UPS losses {{site}}"),
+                (f"site:pue_other_power_watts:rate5m{{{S}}}", "other {{site}}"),
+            ],
+            (12, 4, 12, 9),
+            unit="watt",
+            stacked=True,
+            description="Stacked: the sum is the facility power. "
+            "Other = facility - IT - cooling - UPS losses.",
+        ),
+        timeseries(
+            "IT load by zone (PDUs)",
+            [
+                (f'site_zone:pue_it_energy_joules:rate5m{{{S},zone=~"$zone"}}', "{{zone}}"),
+            ],
+            (0, 13, 8, 8),
+            unit="watt",
+            stacked=True,
+        ),
+        timeseries(
+            "Outdoor conditions",
+            [
+                (f"pue_device_outdoor_temperature_celsius{{{S}}}", "dry bulb {{device}}"),
+                (f"pue_device_dew_point_celsius{{{S}}}", "dew point {{device}}"),
+                (f'pue_device_relative_humidity_ratio{{{S},zone="outside"}}', "RH {{device}}"),
+            ],
+            (8, 13, 8, 8),
+            unit="celsius",
+            overrides=[override_unit("C", "percentunit")],
+        ),
+        timeseries(
+            "Free cooling",
+            [
+                (f"site:pue_free_cooling:ratio_avg5m{{{S}}}", "free-cooling share {{site}}"),
+                (f"site:pue_economizer_enabled:avg5m{{{S}}}", "economizer enabled {{site}}"),
+            ],
+            (16, 13, 8, 8),
+            unit="percentunit",
+            custom={"axisSoftMax": 1, "axisSoftMin": 0},
+        ),
+        table(
+            "Alerts (firing and pending)",
+            [
+                (f'ALERTS{{{S},alertname=~"Pue.*"}}', ""),
+            ],
+            (0, 21, 24, 8),
+            hide=("Time", "__name__", "Value", "job"),
+        ),
     ]
-    return dashboard("pue-site-overview", "PUE: site overview",
-                     "Live, 24-hour and 30-day PUE against target, power split, IT load, outdoor conditions, "
-                     "free cooling and alerts.", panels, [SITE_VAR, ZONE_VAR])
+    return dashboard(
+        "pue-site-overview",
+        "PUE: site overview",
+        "Live, 24-hour and 30-day PUE against target, power split, IT load, outdoor conditions, "
+        "free cooling and alerts.",
+        panels,
+        [SITE_VAR, ZONE_VAR],
+    )
 
 
 RECOMMENDED_AIR = 'quantity=~"supply_air_setpoint_c|return_air_setpoint_c|rack_inlet_setpoint_c"'
@@ -224,162 +353,393 @@ DEV = f'{S},device=~"$device"'
 def cooling() -> dict[str, Any]:
     envelope = _thresholds((None, "blue"), (18, "green"), (27, "red"))
     panels = [
-        stat("Pending approval", f"sum by (site) (pue_recommendation_pending_approval{{{S}}})", (0, 0, 4, 4),
-             thresholds=_thresholds((None, "green"), (1, "orange"))),
-        stat("Predicted savings", f"pue_recommendation_predicted_savings_watts{{{S}}}", (4, 0, 4, 4), unit="watt"),
-        stat("Model confidence", f"pue_recommendation_confidence_ratio{{{S}}}", (8, 0, 4, 4), unit="percentunit",
-             thresholds=_thresholds((None, "red"), (0.6, "green"))),
+        stat(
+            "Pending approval",
+            f"sum by (site) (pue_recommendation_pending_approval{{{S}}})",
+            (0, 0, 4, 4),
+            thresholds=_thresholds((None, "green"), (1, "orange")),
+        ),
+        stat(
+            "Predicted savings",
+            f"pue_recommendation_predicted_savings_watts{{{S}}}",
+            (4, 0, 4, 4),
+            unit="watt",
+        ),
+        stat(
+            "Model confidence",
+            f"pue_recommendation_confidence_ratio{{{S}}}",
+            (8, 0, 4, 4),
+            unit="percentunit",
+            thresholds=_thresholds((None, "red"), (0.6, "green")),
+        ),
         stat("Cooling power", REC_W % (S, "cooling"), (12, 0, 4, 4), unit="watt"),
-        stat("Cooling overhead (CLF)", f"site:pue_cooling_overhead:ratio_rate5m{{{S}}}", (16, 0, 4, 4), decimals=3,
-             description="Cooling energy / IT energy over 5 minutes (The Green Grid cooling load factor)."),
-        stat("Hottest rack inlet",
-             f'max by (site) (site_zone:pue_device_rack_inlet_temperature_celsius:max{{{S},zone=~"$zone"}})',
-             (20, 0, 4, 4), unit="celsius", thresholds=envelope),
-        timeseries("Air setpoints vs recommendation", [
-            (f"pue_device_supply_air_setpoint_celsius{{{DEV}}}", "{{device}} supply setpoint"),
-            (f"pue_device_supply_air_temperature_celsius{{{DEV}}}", "{{device}} supply"),
-            (f"pue_device_return_air_setpoint_celsius{{{DEV}}}", "{{device}} return setpoint"),
-            (f"pue_recommendation_setpoint_celsius{{{S},{RECOMMENDED_AIR}}}", "recommended {{quantity}}"),
-        ], (0, 4, 12, 9), unit="celsius"),
-        timeseries("Chilled water vs recommendation", [
-            (f"pue_device_chw_supply_setpoint_celsius{{{DEV}}}", "{{device}} CHW setpoint"),
-            (f"pue_device_chw_supply_temperature_celsius{{{DEV}}}", "{{device}} CHW supply"),
-            (f"pue_device_chw_return_temperature_celsius{{{DEV}}}", "{{device}} CHW return"),
-            (f'pue_recommendation_setpoint_celsius{{{S},quantity="chw_supply_setpoint_c"}}', "recommended CHW supply"),
-        ], (12, 4, 12, 9), unit="celsius"),
-        timeseries("Rack inlets vs ASHRAE envelope (18-27 C)", [
-            (f'max by (zone) (pue_device_rack_inlet_temperature_celsius{{{S},zone=~"$zone"}})', "max {{zone}}"),
-            (f'avg by (zone) (pue_device_rack_inlet_temperature_celsius{{{S},zone=~"$zone"}})', "mean {{zone}}"),
-            (f'min by (zone) (pue_device_rack_inlet_temperature_celsius{{{S},zone=~"$zone"}})', "min {{zone}}"),
-        ], (0, 13, 12, 8), unit="celsius", thresholds=envelope,
-            custom={"thresholdsStyle": {"mode": "line+area"}}),
-        timeseries("Predicted PUE: current vs recommended", [
-            (f"pue_recommendation_predicted_pue{{{S}}}", "predicted {{scenario}}"),
-            (f"site:pue:ratio_rate5m{{{S}}}", "measured (5 min)"),
-        ], (12, 13, 12, 8), decimals=3),
-        timeseries("Predicted savings and model confidence", [
-            (f"pue_recommendation_predicted_savings_watts{{{S}}}", "predicted savings"),
-            (f"pue_recommendation_confidence_ratio{{{S}}}", "confidence"),
-        ], (0, 21, 12, 8), unit="watt", overrides=[override_unit("B", "percentunit")]),
-        timeseries("Cooling units: fan speed, free cooling, economizer", [
-            (f'pue_device_fan_speed_ratio{{{DEV},zone=~"$zone"}}', "fan {{device}}"),
-            (f"pue_device_free_cooling_ratio{{{DEV}}}", "free cooling {{device}}"),
-            (f"pue_device_economizer_enabled{{{DEV}}}", "economizer {{device}}"),
-        ], (12, 21, 12, 8), unit="percentunit"),
-        table("Action log: guarded setpoint writes in the range", [
-            (f"sum by (site, device, quantity, result) "
-             f"(increase(pue_setpoint_writes_total{{{S}}}[$__range]))", ""),
-        ], (0, 29, 16, 8), hide=("Time",),
-            description="Writes the agent made through the profiles' declared writable setpoints, by result."),
-        table("Reverted writes in the range", [
-            (f"sum by (site, device, quantity) (increase(pue_setpoint_reverts_total{{{S}}}[$__range]))", ""),
-        ], (16, 29, 8, 8), hide=("Time",)),
+        stat(
+            "Cooling overhead (CLF)",
+            f"site:pue_cooling_overhead:ratio_rate5m{{{S}}}",
+            (16, 0, 4, 4),
+            decimals=3,
+            description="Cooling energy / IT energy over 5 minutes (The Green Grid cooling load factor).",
+        ),
+        stat(
+            "Hottest rack inlet",
+            f'max by (site) (site_zone:pue_device_rack_inlet_temperature_celsius:max{{{S},zone=~"$zone"}})',
+            (20, 0, 4, 4),
+            unit="celsius",
+            thresholds=envelope,
+        ),
+        timeseries(
+            "Air setpoints vs recommendation",
+            [
+                (f"pue_device_supply_air_setpoint_celsius{{{DEV}}}", "{{device}} supply setpoint"),
+                (f"pue_device_supply_air_temperature_celsius{{{DEV}}}", "{{device}} supply"),
+                (f"pue_device_return_air_setpoint_celsius{{{DEV}}}", "{{device}} return setpoint"),
+                (f"pue_recommendation_setpoint_celsius{{{S},{RECOMMENDED_AIR}}}", "recommended {{quantity}}"),
+            ],
+            (0, 4, 12, 9),
+            unit="celsius",
+        ),
+        timeseries(
+            "Chilled water vs recommendation",
+            [
+                (f"pue_device_chw_supply_setpoint_celsius{{{DEV}}}", "{{device}} CHW setpoint"),
+                (f"pue_device_chw_supply_temperature_celsius{{{DEV}}}", "{{device}} CHW supply"),
+                (f"pue_device_chw_return_temperature_celsius{{{DEV}}}", "{{device}} CHW return"),
+                (
+                    f'pue_recommendation_setpoint_celsius{{{S},quantity="chw_supply_setpoint_c"}}',
+                    "recommended CHW supply",
+                ),
+            ],
+            (12, 4, 12, 9),
+            unit="celsius",
+        ),
+        timeseries(
+            "Rack inlets vs ASHRAE envelope (18-27 C)",
+            [
+                (
+                    f'max by (zone) (pue_device_rack_inlet_temperature_celsius{{{S},zone=~"$zone"}})',
+                    "max {{zone}}",
+                ),
+                (
+                    f'avg by (zone) (pue_device_rack_inlet_temperature_celsius{{{S},zone=~"$zone"}})',
+                    "mean {{zone}}",
+                ),
+                (
+                    f'min by (zone) (pue_device_rack_inlet_temperature_celsius{{{S},zone=~"$zone"}})',
+                    "min {{zone}}",
+                ),
+            ],
+            (0, 13, 12, 8),
+            unit="celsius",
+            thresholds=envelope,
+            custom={"thresholdsStyle": {"mode": "line+area"}},
+        ),
+        timeseries(
+            "Predicted PUE: current vs recommended",
+            [
+                (f"pue_recommendation_predicted_pue{{{S}}}", "predicted {{scenario}}"),
+                (f"site:pue:ratio_rate5m{{{S}}}", "measured (5 min)"),
+            ],
+            (12, 13, 12, 8),
+            decimals=3,
+        ),
+        timeseries(
+            "Predicted savings and model confidence",
+            [
+                (f"pue_recommendation_predicted_savings_watts{{{S}}}", "predicted savings"),
+                (f"pue_recommendation_confidence_ratio{{{S}}}", "confidence"),
+            ],
+            (0, 21, 12, 8),
+            unit="watt",
+            overrides=[override_unit("B", "percentunit")],
+        ),
+        timeseries(
+            "Cooling units: fan speed, free cooling, economizer",
+            [
+                (f'pue_device_fan_speed_ratio{{{DEV},zone=~"$zone"}}', "fan {{device}}"),
+                (f"pue_device_free_cooling_ratio{{{DEV}}}", "free cooling {{device}}"),
+                (f"pue_device_economizer_enabled{{{DEV}}}", "economizer {{device}}"),
+            ],
+            (12, 21, 12, 8),
+            unit="percentunit",
+        ),
+        table(
+            "Action log: guarded setpoint writes in the range",
+            [
+                (
+                    f"sum by (site, device, quantity, result) "
+                    f"(increase(pue_setpoint_writes_total{{{S}}}[$__range]))",
+                    "",
+                ),
+            ],
+            (0, 29, 16, 8),
+            hide=("Time",),
+            description="Writes the agent made through the profiles' declared writable setpoints, by result.",
+        ),
+        table(
+            "Reverted writes in the range",
+            [
+                (
+                    "sum by (site, device, quantity) "
+                    f"(increase(pue_setpoint_reverts_total{{{S}}}[$__range]))",
+                    "",
+                ),
+            ],
+            (16, 29, 8, 8),
+            hide=("Time",),
+        ),
     ]
-    return dashboard("pue-cooling", "PUE: cooling and recommendations",
-                     "Setpoints against the recommender's advice, predicted savings, rack inlets against the "
-                     "ASHRAE envelope, model confidence and the log of guarded writes.",
-                     panels, [SITE_VAR, ZONE_VAR, DEVICE_VAR])
+    return dashboard(
+        "pue-cooling",
+        "PUE: cooling and recommendations",
+        "Setpoints against the recommender's advice, predicted savings, rack inlets against the "
+        "ASHRAE envelope, model confidence and the log of guarded writes.",
+        panels,
+        [SITE_VAR, ZONE_VAR, DEVICE_VAR],
+    )
 
 
 def energy_audit() -> dict[str, Any]:
     loss_w = f"site:pue_power_loss_watts:avg5m{{{S}}}"
     other_w = f"site:pue_other_power_watts:rate5m{{{S}}}"
     panels = [
-        stat("PUE over the range (energy)", _energy_pue("$__range"), (0, 0, 4, 4), decimals=3,
-             thresholds=PUE_THRESHOLDS, description="Facility energy / IT energy from the agents' counters."),
+        stat(
+            "PUE over the range (energy)",
+            _energy_pue("$__range"),
+            (0, 0, 4, 4),
+            decimals=3,
+            thresholds=PUE_THRESHOLDS,
+            description="Facility energy / IT energy from the agents' counters.",
+        ),
         stat("Facility energy", _kwh("facility", "$__range"), (4, 0, 4, 4), unit="kwatth"),
         stat("IT energy", _kwh("it", "$__range"), (8, 0, 4, 4), unit="kwatth"),
-        stat("Emissions (placeholder factor)", f"({_kwh('facility', '$__range')}) * $emission_factor",
-             (12, 0, 4, 4), unit="masskg", description=EMISSION_NOTE),
-        stat("CUE [kg CO2/kWh IT] (placeholder factor)", f"({_energy_pue('$__range')}) * $emission_factor",
-             (16, 0, 4, 4), decimals=3,
-             description="Carbon usage effectiveness (The Green Grid): CO2 of facility energy / IT energy. "
-                         + EMISSION_NOTE),
-        stat("PUE window coverage", f"avg_over_time(pue_site_interval_coverage_ratio{{{S}}}[$__range])",
-             (20, 0, 4, 4), unit="percentunit", legend="{{site}} {{instance}}",
-             thresholds=_thresholds((None, "red"), (0.95, "green"))),
-        timeseries("Daily PUE", [(_energy_pue("1d"), "{{site}}")], (0, 4, 12, 9), decimals=3, bars=True,
-                   interval="1d"),
-        panel("bargauge", "Energy by category in the range", [
-            (_kwh("it", "$__range"), "IT {{site}}"),
-            (_kwh("cooling", "$__range"), "cooling {{site}}"),
-            (f"avg_over_time({loss_w}[$__range]) * $__range_s / 3.6e6", "UPS losses {{site}}"),
-            (f"avg_over_time({other_w}[$__range]) * $__range_s / 3.6e6", "other {{site}}"),
-        ], (12, 4, 12, 9), unit="kwatth", instant=True,
-            options={"orientation": "horizontal", "displayMode": "gradient",
-                     "reduceOptions": {"calcs": ["lastNotNull"]}}),
-        panel("bargauge", "PUE by category in the range (PUE = 1 + overheads)", [
-            (_energy_pue("$__range"), "PUE {{site}}"),
-            (f"sum by (site) (increase({SITE_E % (S, 'cooling')}[$__range]))\n"
-             f"  / sum by (site) (increase({SITE_E % (S, 'it')}[$__range]))", "cooling {{site}}"),
-            (_overhead(loss_w, "$__range"), "UPS losses {{site}}"),
-            (_overhead(other_w, "$__range"), "other {{site}}"),
-        ], (0, 13, 12, 9), decimals=3, instant=True,
-            options={"orientation": "horizontal", "displayMode": "basic",
-                     "reduceOptions": {"calcs": ["lastNotNull"]}},
-            description="Pick 'This month' / 'Previous month' in the time picker for monthly figures."),
-        timeseries("Daily PUE overhead by category", [
-            (f"avg_over_time({REC_W % (S, 'cooling')}[1d])\n  / on (site) avg_over_time({REC_W % (S, 'it')}[1d])",
-             "cooling {{site}}"),
-            (_overhead(loss_w, "1d"), "UPS losses {{site}}"),
-            (_overhead(other_w, "1d"), "other {{site}}"),
-        ], (12, 13, 12, 9), decimals=3, bars=True, stacked=True, interval="1d"),
-        timeseries("Daily emissions and CUE (placeholder factor)", [
-            (f"({_kwh('facility', '1d')}) * $emission_factor", "emissions {{site}}"),
-            (f"({_energy_pue('1d')}) * $emission_factor", "CUE {{site}}"),
-        ], (0, 22, 12, 8), unit="masskg", interval="1d", description=EMISSION_NOTE,
-            overrides=[override_unit("B", "none")]),
-        timeseries("Coverage", [
-            (f"pue_site_interval_coverage_ratio{{{S}}}", "PUE window {{site}} {{instance}}"),
-            (f"pue_site_coverage_ratio{{{S}}}", "{{boundary}} {{site}} {{instance}}"),
-        ], (12, 22, 12, 8), unit="percentunit"),
-        table("Why a PUE is not exported", [(f"pue_site_pue_invalid_info{{{S}}}", "")], (0, 30, 12, 7),
-              hide=("Time", "__name__", "Value", "job")),
-        table("How each device's energy is measured", [(f"pue_site_energy_method_info{{{S}}}", "")], (12, 30, 8, 7),
-              hide=("Time", "__name__", "Value", "job")),
-        stat("IT measurement category", f"max by (site) (pue_site_it_measurement_category{{{S}}})", (20, 30, 4, 7),
-             description="ISO/IEC 30134-2: 1 UPS output, 2 PDU output, 3 IT equipment input."),
+        stat(
+            "Emissions (placeholder factor)",
+            f"({_kwh('facility', '$__range')}) * $emission_factor",
+            (12, 0, 4, 4),
+            unit="masskg",
+            description=EMISSION_NOTE,
+        ),
+        stat(
+            "CUE [kg CO2/kWh IT] (placeholder factor)",
+            f"({_energy_pue('$__range')}) * $emission_factor",
+            (16, 0, 4, 4),
+            decimals=3,
+            description="Carbon usage effectiveness (The Green Grid): CO2 of facility energy / IT energy. "
+            + EMISSION_NOTE,
+        ),
+        stat(
+            "PUE window coverage",
+            f"avg_over_time(pue_site_interval_coverage_ratio{{{S}}}[$__range])",
+            (20, 0, 4, 4),
+            unit="percentunit",
+            legend="{{site}} {{instance}}",
+            thresholds=_thresholds((None, "red"), (0.95, "green")),
+        ),
+        timeseries(
+            "Daily PUE",
+            [(_energy_pue("1d"), "{{site}}")],
+            (0, 4, 12, 9),
+            decimals=3,
+            bars=True,
+            interval="1d",
+        ),
+        panel(
+            "bargauge",
+            "Energy by category in the range",
+            [
+                (_kwh("it", "$__range"), "IT {{site}}"),
+                (_kwh("cooling", "$__range"), "cooling {{site}}"),
+                (f"avg_over_time({loss_w}[$__range]) * $__range_s / 3.6e6", "UPS losses {{site}}"),
+                (f"avg_over_time({other_w}[$__range]) * $__range_s / 3.6e6", "other {{site}}"),
+            ],
+            (12, 4, 12, 9),
+            unit="kwatth",
+            instant=True,
+            options={
+                "orientation": "horizontal",
+                "displayMode": "gradient",
+                "reduceOptions": {"calcs": ["lastNotNull"]},
+            },
+        ),
+        panel(
+            "bargauge",
+            "PUE by category in the range (PUE = 1 + overheads)",
+            [
+                (_energy_pue("$__range"), "PUE {{site}}"),
+                (
+                    f"sum by (site) (increase({SITE_E % (S, 'cooling')}[$__range]))\n"
+                    f"  / sum by (site) (increase({SITE_E % (S, 'it')}[$__range]))",
+                    "cooling {{site}}",
+                ),
+                (_overhead(loss_w, "$__range"), "UPS losses {{site}}"),
+                (_overhead(other_w, "$__range"), "other {{site}}"),
+            ],
+            (0, 13, 12, 9),
+            decimals=3,
+            instant=True,
+            options={
+                "orientation": "horizontal",
+                "displayMode": "basic",
+                "reduceOptions": {"calcs": ["lastNotNull"]},
+            },
+            description="Pick 'This month' / 'Previous month' in the time picker for monthly figures.",
+        ),
+        timeseries(
+            "Daily PUE overhead by category",
+            [
+                (
+                    _overhead(REC_W % (S, "cooling"), "1d"),
+                    "cooling {{site}}",
+                ),
+                (_overhead(loss_w, "1d"), "UPS losses {{site}}"),
+                (_overhead(other_w, "1d"), "other {{site}}"),
+            ],
+            (12, 13, 12, 9),
+            decimals=3,
+            bars=True,
+            stacked=True,
+            interval="1d",
+        ),
+        timeseries(
+            "Daily emissions and CUE (placeholder factor)",
+            [
+                (f"({_kwh('facility', '1d')}) * $emission_factor", "emissions {{site}}"),
+                (f"({_energy_pue('1d')}) * $emission_factor", "CUE {{site}}"),
+            ],
+            (0, 22, 12, 8),
+            unit="masskg",
+            interval="1d",
+            description=EMISSION_NOTE,
+            overrides=[override_unit("B", "none")],
+        ),
+        timeseries(
+            "Coverage",
+            [
+                (f"pue_site_interval_coverage_ratio{{{S}}}", "PUE window {{site}} {{instance}}"),
+                (f"pue_site_coverage_ratio{{{S}}}", "{{boundary}} {{site}} {{instance}}"),
+            ],
+            (12, 22, 12, 8),
+            unit="percentunit",
+        ),
+        table(
+            "Why a PUE is not exported",
+            [(f"pue_site_pue_invalid_info{{{S}}}", "")],
+            (0, 30, 12, 7),
+            hide=("Time", "__name__", "Value", "job"),
+        ),
+        table(
+            "How each device's energy is measured",
+            [(f"pue_site_energy_method_info{{{S}}}", "")],
+            (12, 30, 8, 7),
+            hide=("Time", "__name__", "Value", "job"),
+        ),
+        stat(
+            "IT measurement category",
+            f"max by (site) (pue_site_it_measurement_category{{{S}}})",
+            (20, 30, 4, 7),
+            description="ISO/IEC 30134-2: 1 UPS output, 2 PDU output, 3 IT equipment input.",
+        ),
     ]
-    return dashboard("pue-energy-audit", "PUE: energy and audit",
-                     "Energy-based PUE by day and month, energy by category, emissions and CUE, data coverage.",
-                     panels, [SITE_VAR, EMISSION_VAR], time_from="now/M", time_to="now/M", refresh="5m")
+    return dashboard(
+        "pue-energy-audit",
+        "PUE: energy and audit",
+        "Energy-based PUE by day and month, energy by category, emissions and CUE, data coverage.",
+        panels,
+        [SITE_VAR, EMISSION_VAR],
+        time_from="now/M",
+        time_to="now/M",
+        refresh="5m",
+    )
 
 
 def agent_health() -> dict[str, Any]:
     up = f'pue_device_up{{{S},zone=~"$zone",device=~"$device"}}'
     panels = [
         stat("Devices up", f"sum by (site) ({up})", (0, 0, 4, 4)),
-        stat("Devices down", f"sum by (site) (1 - {up})", (4, 0, 4, 4),
-             thresholds=_thresholds((None, "green"), (1, "red"))),
+        stat(
+            "Devices down",
+            f"sum by (site) (1 - {up})",
+            (4, 0, 4, 4),
+            thresholds=_thresholds((None, "green"), (1, "red")),
+        ),
         stat("Agents scraped", f'sum by (site) (up{{job="pue-agent",{S}}})', (8, 0, 4, 4)),
-        stat("Slowest poll", f"max by (site) (pue_device_poll_duration_seconds{{{DEV}}})", (12, 0, 4, 4), unit="s"),
-        stat("Unreadable objects", f"sum by (site) (pue_device_unreadable_objects{{{DEV}}})", (16, 0, 4, 4),
-             thresholds=_thresholds((None, "green"), (1, "orange"))),
-        stat("Agent version", f"count by (version) (pue_build_info{{{S}}})", (20, 0, 4, 4), legend="{{version}}",
-             options={"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "name", "colorMode": "none"}),
-        panel("state-timeline", "Device up", [(up, "{{device}}")], (0, 4, 12, 10),
-              thresholds=_thresholds((None, "red"), (1, "green")),
-              options={"showValue": "never", "mergeValues": True}),
-        timeseries("Poll duration", [(f"pue_device_poll_duration_seconds{{{DEV}}}", "{{device}}")],
-                   (12, 4, 12, 10), unit="s"),
-        timeseries("Time since last successful poll",
-                   [(f"time() - pue_device_last_success_timestamp_seconds{{{DEV}}}", "{{device}}")],
-                   (0, 14, 12, 8), unit="s"),
-        timeseries("Poll errors by kind", [
-            (f"sum by (site, device, kind) (increase(pue_device_poll_errors_total{{{DEV}}}[$__rate_interval]))",
-             "{{device}} {{kind}}"),
-        ], (12, 14, 12, 8), bars=True),
-        table("Energy counter events (wraps, resets, caps, implausible jumps)", [
-            (f"sum by (site, device, event) (pue_device_counter_events_total{{{DEV}}})", ""),
-        ], (0, 22, 12, 8), hide=("Time",)),
-        timeseries("Scrapes of the agents", [
-            (f'up{{job="pue-agent",{S}}}', "up {{instance}}"),
-            (f'scrape_duration_seconds{{job="pue-agent",{S}}}', "scrape duration {{instance}}"),
-        ], (12, 22, 12, 8), unit="none", overrides=[override_unit("B", "s")]),
+        stat(
+            "Slowest poll",
+            f"max by (site) (pue_device_poll_duration_seconds{{{DEV}}})",
+            (12, 0, 4, 4),
+            unit="s",
+        ),
+        stat(
+            "Unreadable objects",
+            f"sum by (site) (pue_device_unreadable_objects{{{DEV}}})",
+            (16, 0, 4, 4),
+            thresholds=_thresholds((None, "green"), (1, "orange")),
+        ),
+        stat(
+            "Agent version",
+            f"count by (version) (pue_build_info{{{S}}})",
+            (20, 0, 4, 4),
+            legend="{{version}}",
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "name", "colorMode": "none"},
+        ),
+        panel(
+            "state-timeline",
+            "Device up",
+            [(up, "{{device}}")],
+            (0, 4, 12, 10),
+            thresholds=_thresholds((None, "red"), (1, "green")),
+            options={"showValue": "never", "mergeValues": True},
+        ),
+        timeseries(
+            "Poll duration",
+            [(f"pue_device_poll_duration_seconds{{{DEV}}}", "{{device}}")],
+            (12, 4, 12, 10),
+            unit="s",
+        ),
+        timeseries(
+            "Time since last successful poll",
+            [(f"time() - pue_device_last_success_timestamp_seconds{{{DEV}}}", "{{device}}")],
+            (0, 14, 12, 8),
+            unit="s",
+        ),
+        timeseries(
+            "Poll errors by kind",
+            [
+                (
+                    "sum by (site, device, kind) "
+                    f"(increase(pue_device_poll_errors_total{{{DEV}}}[$__rate_interval]))",
+                    "{{device}} {{kind}}",
+                ),
+            ],
+            (12, 14, 12, 8),
+            bars=True,
+        ),
+        table(
+            "Energy counter events (wraps, resets, caps, implausible jumps)",
+            [
+                (f"sum by (site, device, event) (pue_device_counter_events_total{{{DEV}}})", ""),
+            ],
+            (0, 22, 12, 8),
+            hide=("Time",),
+        ),
+        timeseries(
+            "Scrapes of the agents",
+            [
+                (f'up{{job="pue-agent",{S}}}', "up {{instance}}"),
+                (f'scrape_duration_seconds{{job="pue-agent",{S}}}', "scrape duration {{instance}}"),
+            ],
+            (12, 22, 12, 8),
+            unit="none",
+            overrides=[override_unit("B", "s")],
+        ),
     ]
-    return dashboard("pue-agent-health", "PUE: agent health",
-                     "Device reachability, poll durations, errors and counter events of the pue-agents.",
-                     panels, [SITE_VAR, ZONE_VAR, DEVICE_VAR])
+    return dashboard(
+        "pue-agent-health",
+        "PUE: agent health",
+        "Device reachability, poll durations, errors and counter events of the pue-agents.",
+        panels,
+        [SITE_VAR, ZONE_VAR, DEVICE_VAR],
+    )
 
 
 DASHBOARDS = {

@@ -27,15 +27,17 @@ DATASOURCE_UID = "pue-prometheus"
 
 #: Metrics the recommender (being built) will export; they do not exist yet, so panels and rules on them
 #: may return nothing. Shrink this set as the recommender lands: the e2e test then requires their data.
-RECOMMENDER_METRICS_NOT_YET_EXPORTED = frozenset({
-    "pue_recommendation_pending_approval",
-    "pue_recommendation_setpoint_celsius",
-    "pue_recommendation_predicted_savings_watts",
-    "pue_recommendation_predicted_pue",
-    "pue_recommendation_confidence_ratio",
-    "pue_setpoint_writes_total",
-    "pue_setpoint_reverts_total",
-})
+RECOMMENDER_METRICS_NOT_YET_EXPORTED = frozenset(
+    {
+        "pue_recommendation_pending_approval",
+        "pue_recommendation_setpoint_celsius",
+        "pue_recommendation_predicted_savings_watts",
+        "pue_recommendation_predicted_pue",
+        "pue_recommendation_confidence_ratio",
+        "pue_setpoint_writes_total",
+        "pue_setpoint_reverts_total",
+    }
+)
 
 #: Exported by the agent but empty on a healthy demo site: the twin's meters never wrap, reset, stick
 #: at a cap or jump at --speed 1, so no counter event is ever counted. Checked statically only.
@@ -44,13 +46,40 @@ EMPTY_ON_HEALTHY_DEMO = frozenset({"pue_device_counter_events_total"})
 #: Series Prometheus itself produces.
 PROMETHEUS_BUILTINS = frozenset({"up", "scrape_duration_seconds", "ALERTS", "ALERTS_FOR_STATE"})
 
-_PROMQL_WORDS = frozenset({
-    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
-    "inf", "nan", "Inf", "NaN",
-    # aggregation operators, which may be followed by `by (...)` before their parenthesis
-    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile",
-    "count_values", "limitk", "limit_ratio",
-})
+_PROMQL_WORDS = frozenset(
+    {
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "inf",
+        "nan",
+        "Inf",
+        "NaN",
+        # aggregation operators, which may be followed by `by (...)` before their parenthesis
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
+        "limitk",
+        "limit_ratio",
+    }
+)
 
 
 def agent_metric_names() -> set[str]:
@@ -76,15 +105,17 @@ def recorded_names() -> set[str]:
 
 
 def known_metric_names() -> set[str]:
-    return agent_metric_names() | recorded_names() | PROMETHEUS_BUILTINS | RECOMMENDER_METRICS_NOT_YET_EXPORTED
+    return (
+        agent_metric_names() | recorded_names() | PROMETHEUS_BUILTINS | RECOMMENDER_METRICS_NOT_YET_EXPORTED
+    )
 
 
 def metric_names_in(expr: str) -> set[str]:
     """Series names a PromQL expression selects (functions, keywords, labels and numbers left out)."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)            # string literals (label values)
-    text = re.sub(r"\{[^{}]*\}", " ", text)                      # label matchers
-    text = re.sub(r"\[[^\]]*\]", " ", text)                      # range selectors
-    text = re.sub(r"\$\{?\w+\}?", " 1 ", text)                   # Grafana variables
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals (label values)
+    text = re.sub(r"\{[^{}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # range selectors
+    text = re.sub(r"\$\{?\w+\}?", " 1 ", text)  # Grafana variables
     text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", r" \1 ", text)
     names = set()
     for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?", text):

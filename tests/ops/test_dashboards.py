@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from opsrefs import (  # noqa: E402
+from opsrefs import (
     DASHBOARD_FILES,
     DATASOURCE_UID,
     GRAFANA,
@@ -41,8 +41,9 @@ def test_committed_json_is_what_the_builder_writes() -> None:
     rendered = _builder().render()
     assert sorted(rendered) == [p.name for p in DASHBOARD_FILES]
     for name, text in rendered.items():
-        assert (GRAFANA / "dashboards" / name).read_text() == text, \
+        assert (GRAFANA / "dashboards" / name).read_text() == text, (
             f"{name} is stale: run `python grafana/build_dashboards.py`"
+        )
 
 
 def test_uids_are_stable_and_unique() -> None:
@@ -61,11 +62,14 @@ def test_datasource_provisioning_has_the_fixed_uid() -> None:
 
 
 def test_dashboard_provider_points_at_the_mounted_folder() -> None:
-    (provider,) = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "pue.yaml").read_text())["providers"]
+    (provider,) = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "pue.yaml").read_text())[
+        "providers"
+    ]
     assert provider["type"] == "file"
     compose = yaml.safe_load((GRAFANA.parent / "deploy" / "docker-compose.yml").read_text())
-    mounts = dict(v.rsplit(":", 1)[0].split(":") for v in compose["services"]["grafana"]["volumes"]
-                  if v.startswith("."))
+    mounts = dict(
+        v.rsplit(":", 1)[0].split(":") for v in compose["services"]["grafana"]["volumes"] if v.startswith(".")
+    )
     assert mounts["../grafana/dashboards"] == provider["options"]["path"]
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from opsrefs import DEPLOY, PROM_DIR, ROOT  # noqa: E402
+from opsrefs import DEPLOY, PROM_DIR, ROOT
 
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
 AGENT_PORT = 10330
@@ -23,8 +23,13 @@ PUE_AGENT = Path(sys.executable).with_name("pue-agent")
 def test_prometheus_config_passes_promtool_check_config() -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: `make test` installs Debian's prometheus package"
-    out = subprocess.run([promtool, "check", "config", "prometheus.yml"], cwd=PROM_DIR, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=PROM_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 rule files found" in out.stdout
 
@@ -57,8 +62,12 @@ def test_compose_file_references_only_existing_files() -> None:
             assert (context / "pyproject.toml").is_file()
         for dep in service.get("depends_on", []):
             assert dep in COMPOSE["services"]
-    named = {v.split(":")[0] for s in COMPOSE["services"].values() for v in s.get("volumes", [])
-             if not v.startswith((".", "/"))}
+    named = {
+        v.split(":")[0]
+        for s in COMPOSE["services"].values()
+        for v in s.get("volumes", [])
+        if not v.startswith((".", "/"))
+    }
     assert named <= set(COMPOSE.get("volumes", {}))
 
 
@@ -88,8 +97,12 @@ def test_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
 
 
 def test_example_site_config_is_valid_and_listens_for_the_container_network() -> None:
-    out = subprocess.run([str(PUE_AGENT), "check-config", str(DEPLOY / "site.yaml")], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [str(PUE_AGENT), "check-config", str(DEPLOY / "site.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     site = yaml.safe_load((DEPLOY / "site.yaml").read_text())
     assert site["listen"] == {"address": "0.0.0.0", "port": AGENT_PORT}
@@ -113,9 +126,14 @@ def _unit_settings() -> dict[str, list[str]]:
 def test_systemd_unit_is_hardened() -> None:
     s = _unit_settings()
     expected = {
-        "Service.DynamicUser": "yes", "Service.ProtectSystem": "strict", "Service.ProtectHome": "yes",
-        "Service.PrivateTmp": "yes", "Service.NoNewPrivileges": "yes", "Service.CapabilityBoundingSet": "",
-        "Service.RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX", "Service.StateDirectory": "pue-agent",
+        "Service.DynamicUser": "yes",
+        "Service.ProtectSystem": "strict",
+        "Service.ProtectHome": "yes",
+        "Service.PrivateTmp": "yes",
+        "Service.NoNewPrivileges": "yes",
+        "Service.CapabilityBoundingSet": "",
+        "Service.RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+        "Service.StateDirectory": "pue-agent",
     }
     for key, value in expected.items():
         assert s.get(key) == [value], key

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from opsrefs import RULE_FILES, RULE_TESTS, known_metric_names, load_rules, metric_names_in  # noqa: E402
+from opsrefs import RULE_FILES, RULE_TESTS, known_metric_names, load_rules, metric_names_in
 
 RECORD_NAME = re.compile(r"^[a-z]+(_[a-z]+)*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 
@@ -25,14 +25,20 @@ def _promtool() -> str:
 
 def test_rule_files_pass_promtool_check_rules() -> None:
     assert RULE_FILES, "no rule files under deploy/prometheus/rules"
-    out = subprocess.run([_promtool(), "check", "rules", *map(str, RULE_FILES)], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [_promtool(), "check", "rules", *map(str, RULE_FILES)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_rule_unit_tests_pass_promtool_test_rules() -> None:
-    out = subprocess.run([_promtool(), "test", "rules", RULE_TESTS.name], cwd=RULE_TESTS.parent,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [_promtool(), "test", "rules", RULE_TESTS.name],
+        cwd=RULE_TESTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS" in out.stdout
 
@@ -40,7 +46,9 @@ def test_rule_unit_tests_pass_promtool_test_rules() -> None:
 def test_every_rule_has_a_unit_test() -> None:
     tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
     tested_exprs = {t["expr"] for case in tests for t in case.get("promql_expr_test", [])}
-    tested_alerts = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
+    tested_alerts = {
+        t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t.get("exp_alerts")
+    }
     rules = load_rules()
     untested = [r["record"] for r in rules if "record" in r and r["record"] not in tested_exprs]
     untested += [r["alert"] for r in rules if "alert" in r and r["alert"] not in tested_alerts]
