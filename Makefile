@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the end-to-end tests and benchmarks use: promtool + a real Prometheus,
-# net-snmp tools and snmpd, and snmp_exporter as the peer in bench/poll.py.
-DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter
-DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter
+# net-snmp tools and snmpd, snmp_exporter as the peer in bench/poll.py, poppler's pdftoppm to check
+# rendered PDF reports.
+DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils
+DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm
 
 .PHONY: demo test test-fast lint bench venv system-deps clean
 

@@ -23,6 +23,8 @@ from agent import __version__
 from agent.config import SiteConfig, dump_config, load_config
 from agent.errors import ConfigError, ProfileError, PueAgentError, SnmpError
 from agent.profiles import DEFAULT_PROFILE_DIR, load_profiles
+from agent.security import load_web_config, server_ssl_context
+from agent.shard import Shard, parse_shard
 from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
 
 if TYPE_CHECKING:
@@ -47,8 +49,10 @@ class UsageError(PueAgentError):
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apscheduler", "pysnmp", "asyncio"):
+    for noisy in ("pysnmp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # overrun polls are counted in pue_device_polls_skipped_total instead of a warning per skip
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 # --- check-config ----------------------------------------------------------------------------
@@ -125,40 +129,68 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 # --- run / demo -------------------------------------------------------------------------------
-async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None,
-                     ready: asyncio.Event | None = None) -> None:
+async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None, *,
+                     base_dir: Path = Path("."), history_path: Path | None = None, recommender: object = None,
+                     shard: Shard | None = None) -> None:
     from agent.runtime import Agent
 
-    agent = Agent(cfg, profiles)  # type: ignore[arg-type]
+    observers = []
+    writer = None
+    if history_path is None and cfg.history is not None:
+        history_path = cfg.history.path if cfg.history.path.is_absolute() else base_dir / cfg.history.path
+    if history_path is not None:
+        from agent.history import HistoryWriter, SqliteHistoryStore
+
+        writer = HistoryWriter(SqliteHistoryStore(history_path), cfg)
+        observers.append(writer)
+        print(f"history: {history_path}", flush=True)
+    agent = Agent(cfg, profiles, observers=observers, recommender=recommender,  # type: ignore[arg-type]
+                  shard=shard)
     host, port = agent.start_http()
-    log.info("metrics at http://%s:%d/metrics", host, port)
-    print(f"pue-agent {__version__}: metrics at http://{host}:{port}/metrics", flush=True)
+    scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
+    if shard is not None:
+        log.info("shard %s: polling %d of %d devices", shard, len(agent.cfg.devices), len(cfg.devices))
+    log.info("metrics at %s://%s:%d/metrics", scheme, host, port)
+    print(f"pue-agent {__version__}: metrics at {scheme}://{host}:{port}/metrics", flush=True)
     agent.start_scheduler()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready.set()
     try:
         await asyncio.wait_for(stop.wait(), timeout=duration_s)
     except TimeoutError:
         pass
     finally:
         await agent.stop()
+        if writer is not None:
+            writer.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         cfg, profiles = load_config(Path(args.config))
+        if args.web_config is not None:
+            web = load_web_config(Path(args.web_config))
+            if web.tls_server_config is not None:
+                server_ssl_context(web.tls_server_config)  # fail fast on unreadable certificates
+            cfg = cfg.model_copy(update={"web": web})
     except ConfigError as err:
         for line in err.problems:
             print(line, file=sys.stderr)
         return 2
     if args.listen_port is not None:
         cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": args.listen_port})})
-    asyncio.run(_run_agent(cfg, profiles, args.duration))
+    asyncio.run(_run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent,
+                           shard=args.shard))
     return 0
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
@@ -188,8 +220,9 @@ async def _demo(args: argparse.Namespace) -> int:
     site_task = asyncio.create_task(site.run(stop_site, truth_file=truth_file))
     print(f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
           f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}", flush=True)
+    history = Path(args.history) if args.history else Path(tempfile.gettempdir()) / "pue-demo-history.sqlite"
     try:
-        await _run_agent(cfg, profiles, args.duration)
+        await _run_agent(cfg, profiles, args.duration, history_path=history)
     finally:
         stop_site.set()
         await site_task
@@ -227,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--duration", type=_positive, default=None, help="stop after SECONDS (default: run until signalled)")
     p.add_argument("--listen-port", type=int, default=None)
+    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="poll only shard I of N (stable hash of device names); export shard energy, "
+                        "not site PUE (sum across shards in Prometheus)")
+    p.add_argument("--web-config", default=None, metavar="FILE",
+                   help="Prometheus-style web config (tls_server_config, basic_auth_users); "
+                        "overrides the config's web section")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
@@ -254,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load")
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=_positive, default=60.0, help="twin time acceleration (simulated s per s)")
+    p.add_argument("--history", default=None, help="history database (default: pue-demo-history.sqlite in the temp dir)")
     p.set_defaults(func=cmd_demo)
 
     for module_name in SUBCOMMAND_MODULES:
@@ -273,7 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     try:
-        return int(args.func(args))
+        handler = getattr(args, "func", None) or getattr(args, "handler", None)
+        if handler is None:
+            parser.error(f"{args.command}: give a sub-command")
+        return int(handler(args))
     except UsageError as err:
         print(f"pue-agent {args.command}: {err}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from agent.errors import ConfigError, ProfileError
 from agent.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
+from agent.security import WebConfig, resolve_web_paths, server_ssl_context
 from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpTarget, V2cAuth, V3Auth
 
 __all__ = [
@@ -187,6 +188,12 @@ class HistoryConfig(_Strict):
     raw_retention_days: float = Field(default=35.0, gt=0, le=3650)
 
 
+class CarbonConfig(_Strict):
+    """Which grid emission factor reports use (a key of agent/data/emission_factors.yaml)."""
+
+    emission_factor: str = "cn-mee-2023-national"
+
+
 class RecommenderConfig(_Strict):
     """Cooling recommendations and (optionally) guarded setpoint writes.
 
@@ -221,9 +228,12 @@ class SiteConfig(_Strict):
     pue_window_s: float = Field(default=900.0, ge=60.0, description="window of the energy-based interval PUE")
     max_concurrency: int = Field(default=64, ge=1, le=4096)
     listen: Listen = Listen()
+    web: WebConfig | None = Field(
+        default=None, description="TLS and basic auth of the endpoint (Prometheus web.config keys)")
     profile_dirs: tuple[Path, ...] = ()
     history: HistoryConfig | None = None
     recommender: RecommenderConfig | None = None
+    carbon: CarbonConfig | None = None
     credentials: dict[Name, Credentials]
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology
@@ -270,6 +280,11 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             ref = dev.get(key)
             if ref is not None and ref not in creds:
                 problems.append(f"{where}.{key}: unknown credentials {ref!r}")
+        read_ref, write_ref = dev.get("credentials"), dev.get("write_credentials")
+        if isinstance(write_ref, str) and (write_ref == read_ref or _same_principal(
+                creds.get(read_ref) if isinstance(read_ref, str) else None, creds.get(write_ref))):
+            problems.append(f"{where}.write_credentials: must differ from the read credentials "
+                            "(another community or SNMPv3 user, read-only on the device for reads)")
         profile = dev.get("profile")
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
@@ -303,6 +318,17 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     return problems
 
 
+def _same_principal(read: Any, write: Any) -> bool:
+    """Two credential entries that the device cannot tell apart (same community, same v3 user)."""
+    if not isinstance(read, dict) or not isinstance(write, dict):
+        return False
+    if read.get("version") == "3" and write.get("version") == "3":
+        return bool(read.get("user")) and read.get("user") == write.get("user")
+    if read.get("version") in ("1", "2c") and write.get("version") in ("1", "2c"):
+        return read.get("community") is not None and read.get("community") == write.get("community")
+    return False
+
+
 def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[SiteConfig, ProfileRegistry]:
     """Read, validate and cross-check a site config. Raises :class:`ConfigError` listing every problem."""
     where = str(path)
@@ -332,6 +358,13 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
             raise ConfigError([*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
                               ) from None
     problems += [f"{where}: {p}" for p in _cross_check(data, profiles)]
+    if cfg is not None and cfg.web is not None:
+        cfg = cfg.model_copy(update={"web": resolve_web_paths(cfg.web, path.parent)})
+        if cfg.web is not None and cfg.web.tls_server_config is not None:
+            try:  # fail fast at start-up: a certificate that cannot be loaded is a config problem
+                server_ssl_context(cfg.web.tls_server_config)
+            except ConfigError as err:
+                problems += [f"{where}: {p}" for p in err.problems]
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg, profiles

@@ -212,6 +212,12 @@ class AgentHealthCollector(Collector):
         for (device, kind), count in sorted(self._state.poll_errors.items()):
             errors.add_metric([device, kind], count)
         yield errors
+        skipped = CounterMetricFamily(m.DEVICE_POLLS_SKIPPED,
+                                      "Polls skipped because the previous poll of the device was still running",
+                                      labels=["device"])
+        for device, count in sorted(self._state.polls_skipped.items()):
+            skipped.add_metric([device], count)
+        yield skipped
         events = CounterMetricFamily(m.DEVICE_COUNTER_EVENTS,
                                      "Energy counter wraps, resets, caps and implausible jumps seen",
                                      labels=["device", "event"])

@@ -10,6 +10,7 @@ DEVICE_UP = "pue_device_up"
 DEVICE_LAST_SUCCESS = "pue_device_last_success_timestamp_seconds"
 DEVICE_POLL_DURATION = "pue_device_poll_duration_seconds"
 DEVICE_POLL_ERRORS = "pue_device_poll_errors"  # counter
+DEVICE_POLLS_SKIPPED = "pue_device_polls_skipped"  # counter: overruns coalesced by the scheduler
 DEVICE_COUNTER_EVENTS = "pue_device_counter_events"  # counter: wraps, resets, caps, glitches
 DEVICE_UNREADABLE_OBJECTS = "pue_device_unreadable_objects"
 DEVICE_INFO = "pue_device_info"

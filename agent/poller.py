@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-#: a device cannot plausibly draw more than this many times its last power within one poll gap
-_MAX_POWER_W = 50e6
+#: no single meter plausibly measures more than this: a larger counter jump is a glitch [W]
+_MAX_POWER_W = 1e9
 
 
 @dataclass
@@ -68,6 +68,7 @@ class AgentState:
     counter_events: dict[tuple[str, str], int] = field(default_factory=dict)
     energy: dict[tuple[str, str], DeviceEnergy] = field(default_factory=dict)
     poll_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    polls_skipped: dict[str, int] = field(default_factory=dict)
     site: SiteState | None = None
 
     def fresh(self, device: str, now_s: float, stale_after_s: float) -> bool:

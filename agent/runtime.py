@@ -10,14 +10,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from datetime import datetime, timedelta, timezone
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from agent.config import SiteConfig
 from agent.control import CoolingController, RecommendationCollector, SetpointActuator
-from agent.exporter import build_registry
+from agent.exporter import AgentHealthCollector, DeviceReadingsCollector, build_registry
 from agent.http import ApiHandlers, HttpServer
+from prometheus_client.registry import CollectorRegistry
 from agent.poller import AgentState, Poller, SiteAccountant, SiteState
 from agent.readings import DeviceSnapshot
 from agent.profiles import ProfileRegistry
+from agent.security import make_http_server
+from agent.shard import Shard, ShardAccountant, ShardCollector, shard_config
 from agent.snmp import PysnmpClient, SnmpClient
 
 __all__ = ["Agent", "AgentObserver", "next_due_s"]
@@ -56,14 +60,26 @@ class Agent:
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient | None = None,
                  clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = (),
-                 recommender: Any = None) -> None:
+                 recommender: Any = None, shard: Shard | None = None) -> None:
+        if shard is not None:
+            cfg = shard_config(cfg, shard)
         self.cfg = cfg
         self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
         self.poller = Poller(cfg, profiles, self.client, self.state, clock)
         self.accountant = SiteAccountant(cfg, self.state, clock)
-        self.registry = build_registry(cfg, self.state, clock)
+        if shard is None:
+            self.registry = build_registry(cfg, self.state, clock)
+        else:
+            # a shard cannot know the site PUE (its boundaries span other shards): it exports its own
+            # contributors' energy and Prometheus sums across shards (agent/shard.py)
+            shard_accountant = ShardAccountant(cfg, shard)
+            self.observers.append(shard_accountant)
+            self.registry = CollectorRegistry(auto_describe=False)
+            self.registry.register(DeviceReadingsCollector(cfg, self.state, clock))
+            self.registry.register(AgentHealthCollector(cfg, self.state, clock))
+            self.registry.register(ShardCollector(shard_accountant))
         self.api = ApiHandlers()
         self.controller: CoolingController | None = None
         if cfg.recommender is not None and cfg.recommender.mode != "off":
@@ -94,7 +110,7 @@ class Agent:
         return controller
 
     def start_http(self) -> tuple[str, int]:
-        self._http = HttpServer(self.registry, self.api)
+        self._http = make_http_server(self.registry, self.api, self.cfg.web)
         return self._http.start(self.cfg.listen.address, self.cfg.listen.port)
 
     def start_scheduler(self) -> None:
@@ -111,8 +127,15 @@ class Agent:
                               next_run_time=start + timedelta(seconds=offset))
         scheduler.add_job(self.site_tick, "interval", seconds=interval, id="site",
                           next_run_time=start + timedelta(seconds=min(interval, 5.0) + 0.5))
+        scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
+
+    def _on_skipped(self, event: JobSubmissionEvent) -> None:
+        """A poll still running when the next is due: counted (coalesced), not logged per occurrence."""
+        if event.job_id.startswith("poll:"):
+            device = event.job_id.removeprefix("poll:")
+            self.state.polls_skipped[device] = self.state.polls_skipped.get(device, 0) + 1
 
     async def poll(self, device: str) -> DeviceSnapshot:
         snapshot = await self.poller.poll(device)

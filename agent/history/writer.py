@@ -16,6 +16,8 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 
+import psychrolib
+
 from agent.config import SiteConfig, TopologyTerm
 from agent.errors import HistoryError
 from agent.history.store import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
@@ -25,6 +27,8 @@ from agent.readings import DeviceSnapshot
 __all__ = ["HistoryWriter"]
 
 log = logging.getLogger(__name__)
+psychrolib.SetUnitSystem(psychrolib.SI)
+_STANDARD_PRESSURE_PA = 101_325.0
 
 #: a device cannot plausibly have drawn more than this while the agent was down [W]
 _MAX_POWER_W = 50e6
@@ -34,7 +38,12 @@ _CONDITION_SOURCES = {
     "outdoor_dry_bulb_c": "outdoor_temp_c",
     "supply_air_setpoint_c": "supply_air_setpoint_c",
     "chw_supply_setpoint_c": "chw_supply_setpoint_c",
+    "economizer_enabled": "economizer_enabled",
+    "_outdoor_rh_ratio": "relative_humidity_ratio",
+    "_outdoor_pressure_pa": "air_pressure_pa",
 }
+#: humidity and pressure count as outdoor only from environment sensors that also read outdoor air
+_OUTDOOR_ONLY = {"relative_humidity_ratio", "air_pressure_pa"}
 
 
 class HistoryWriter:
@@ -229,12 +238,24 @@ def _conditions(
     for device, snap in state.snapshots.items():
         if not state.fresh(device, now_s, stale_after_s):
             continue
+        outdoor = any(r.quantity == "outdoor_temp_c" for r in snap.readings)
         for reading in snap.readings:
+            if reading.quantity in _OUTDOOR_ONLY and not outdoor:
+                continue
             if reading.quantity in wanted:
                 values.setdefault(wanted[reading.quantity], []).append(reading.value)
             elif reading.quantity == "rack_inlet_temp_c":
                 inlets.append(reading.value)
     conditions = {column: math.fsum(v) / len(v) for column, v in values.items() if v}
+    rh = conditions.pop("_outdoor_rh_ratio", None)
+    pressure = conditions.pop("_outdoor_pressure_pa", None) or _STANDARD_PRESSURE_PA
+    dry = conditions.get("outdoor_dry_bulb_c")
+    if rh is not None:
+        conditions["outdoor_rh_percent"] = 100.0 * rh
+        if dry is not None:
+            # wet-bulb at the station pressure (Guiyang ~880 hPa), via psychrolib
+            conditions["outdoor_wet_bulb_c"] = float(
+                psychrolib.GetTWetBulbFromRelHum(dry, min(max(rh, 0.01), 1.0), pressure))
     return conditions, max(inlets) if inlets else None
 
 

@@ -146,10 +146,12 @@ class TwinLiveSite:
                               float(outdoor.rh_percent[0]), float(outdoor.pressure_pa[0]),
                               tuple(float(u) for u in util))
 
-    def _step(self, dt_sim_s: float) -> StepResult:
+    def _step(self, dt_sim_s: float, dt_wall_s: float = 0.0) -> StepResult:
         sim_s = self.sim_time_s()
         result = self.plant.step(self._conditions(sim_s), self.controls, max(dt_sim_s, 1.0))
-        self._publish(result, dt_sim_s, sim_s)
+        # energy registers advance in wall time: a meter read twice 5 s apart must have counted
+        # power x 5 s, whatever the plant's accelerated clock did in between
+        self._publish(result, dt_wall_s, sim_s)
         return result
 
     def _accumulate(self, name: str, power_w: float, dt_s: float, start_j: float) -> float:
@@ -217,7 +219,7 @@ class TwinLiveSite:
         sim_s = self.sim_time_s()
         dt = 0.0 if self._last_sim is None else sim_s - self._last_sim
         self._last_sim = sim_s
-        self.truth = self._to_truth(self._step(dt), sim_s)
+        self.truth = self._to_truth(self._step(dt, dt / self.speed), sim_s)
         return self.truth
 
     async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
