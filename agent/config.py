@@ -212,6 +212,8 @@ class RecommenderConfig(_Strict):
     settle_intervals: int = Field(default=3, ge=1, le=100,
                                   description="healthy site ticks after which written setpoints become known-good")
     action_log: Path = Path("pue-actions.jsonl")
+    retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
+    retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")
 
 
 class Site(_Strict):

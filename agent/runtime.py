@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import zlib
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from datetime import datetime, timedelta, timezone
@@ -86,6 +87,9 @@ class Agent:
             self.controller = self._build_controller(cfg, profiles, recommender, clock)
             self.observers.append(self.controller)
             self.registry.register(RecommendationCollector(self.controller))
+        self.retrainer: Retrainer | None = None
+        if self.controller is not None and history_path is not None and cfg.recommender is not None:
+            self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
         self._scheduler: AsyncIOScheduler | None = None
         self._http: HttpServer | None = None
 
@@ -127,6 +131,9 @@ class Agent:
                               next_run_time=start + timedelta(seconds=offset))
         scheduler.add_job(self.site_tick, "interval", seconds=interval, id="site",
                           next_run_time=start + timedelta(seconds=min(interval, 5.0) + 0.5))
+        if self.retrainer is not None and self.cfg.recommender is not None:
+            scheduler.add_job(self.retrainer.run_once, "interval", hours=self.cfg.recommender.retrain_interval_h,
+                              id="retrain")
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler

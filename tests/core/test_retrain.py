@@ -1,0 +1,57 @@
+"""Scheduled retraining from the agent's own history store (a real SQLite file)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.config import RecommenderConfig
+from agent.retrain import Retrainer
+
+EXE = str(Path(sys.executable).with_name("pue-agent"))
+
+
+class Controller:
+    def __init__(self) -> None:
+        self.rcfg = RecommenderConfig()
+        self.recommender = None
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("retrain")
+    csv_path, db = tmp / "h.csv", tmp / "h.sqlite"
+    sim = subprocess.run([EXE, "twin", "simulate", "--days", "21", "--step-min", "15", "--explore-c", "2",
+                          "--seed", "3", "--out", str(csv_path)], capture_output=True, text=True, timeout=300)
+    assert sim.returncode == 0, sim.stderr
+    imp = subprocess.run([EXE, "import", "--history", str(csv_path), "--db", str(db)], capture_output=True,
+                         text=True, timeout=300)
+    assert imp.returncode == 0, imp.stderr
+    return db
+
+
+def test_retrain_fits_a_model_from_the_store_and_swaps_it_in(store: Path, tmp_path: Path) -> None:
+    controller = Controller()
+    end = datetime(2026, 1, 22, tzinfo=UTC).timestamp()
+    retrainer = Retrainer(store, controller, window_days=28, clock=lambda: end, model_dir=tmp_path / "model")
+    outcome = asyncio.run(retrainer.run_once())
+    assert outcome.ok, outcome.message
+    assert outcome.rows >= 20 * 96  # 21 days of complete 15-min intervals, less edges
+    assert controller.recommender is not None and controller.recommender.model.version == outcome.model_version
+    assert (tmp_path / "model").is_dir()
+    # a second retraining keeps the recommender object (and its rate-limit state), swaps the model
+    recommender = controller.recommender
+    assert asyncio.run(retrainer.run_once()).ok and controller.recommender is recommender
+
+
+def test_retrain_without_data_keeps_the_current_model_and_says_why(store: Path) -> None:
+    controller = Controller()
+    long_after = datetime(2027, 6, 1, tzinfo=UTC).timestamp()
+    outcome = asyncio.run(Retrainer(store, controller, window_days=7, clock=lambda: long_after).run_once())
+    assert not outcome.ok and "kept the current model" in outcome.message
+    assert controller.recommender is None
