@@ -37,7 +37,7 @@ __all__ = ["main"]
 SUBCOMMAND_MODULES = ("agent.twin.cli", "agent.recommend.cli", "agent.history.cli")
 
 DEMO_CONFIGS = {"twin": DEFAULT_PROFILE_DIR.parent / "twin-site.yaml",
-                "minimal": DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"}
+                "minimal": DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"}  # agent/data links to configs/
 
 log = logging.getLogger("pue-agent")
 

@@ -45,7 +45,9 @@ __all__ = [
     "load_profiles",
 ]
 
-DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
+#: the shipped profiles: ``configs/profiles/`` in the source tree, package data in an installed wheel
+#: (``agent/data/profiles`` is a link to it in the repository)
+DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent / "data" / "profiles"
 
 _OID_RE = re.compile(r"^[0-2](\.\d+)+$")
 
