@@ -35,7 +35,7 @@ import numpy as np
 from agent.recommend.engine import Conditions, Recommender, Setpoints
 from agent.twin import it_load
 from agent.twin.controllers import ControlSchedule, explore_schedule
-from agent.twin.simulate import utilisation_at, simulate, summarize
+from agent.twin.simulate import simulate, summarize, utilisation_at
 from agent.twin.site import INLET_LIMIT_C, ControlBounds, Controls, SiteConditions, SiteDesign, SitePlant
 from agent.twin.weather import load_site_weather, weather_at
 from models.cooling import fit_cooling_model
@@ -69,7 +69,7 @@ class _Run:
         self.weather = load_site_weather(site)
         self.design = SiteDesign()
         self.bounds = ControlBounds()
-        n = int(round(days * 86400.0 / STEP_S))
+        n = round(days * 86400.0 / STEP_S)
         mid = START_EPOCH_S + (np.arange(n) + 0.5) * STEP_S
         self.outdoor = weather_at(self.weather, mid)
         self.utilisation = it_load.rack_utilisation(
@@ -82,7 +82,10 @@ class _Run:
     def conditions(self, i: int) -> SiteConditions:
         o = self.outdoor
         return SiteConditions(
-            float(o.dry_bulb_c[i]), float(o.wet_bulb_c[i]), float(o.rh_percent[i]), float(o.pressure_pa[i]),
+            float(o.dry_bulb_c[i]),
+            float(o.wet_bulb_c[i]),
+            float(o.rh_percent[i]),
+            float(o.pressure_pa[i]),
             tuple(self.utilisation[i].tolist()),
         )
 
@@ -101,14 +104,26 @@ def _exploration(run: _Run, seed: int) -> dict[str, np.ndarray]:
     rows = []
     for i in range(run.n):
         controls = Controls(
-            float(schedule.supply_air_setpoint_c[i]), float(schedule.chw_supply_setpoint_c[i]),
-            bool(schedule.economizer_enabled[i]), FAN_MIN_SPEED,
+            float(schedule.supply_air_setpoint_c[i]),
+            float(schedule.chw_supply_setpoint_c[i]),
+            bool(schedule.economizer_enabled[i]),
+            FAN_MIN_SPEED,
         )
         r = plant.step(run.conditions(i), controls, STEP_S)
         c = r.controls
-        rows.append((r.it_power_w, r.outdoor_dry_bulb_c, r.outdoor_wet_bulb_c, c.supply_air_setpoint_c,
-                     c.chw_supply_setpoint_c, float(c.economizer_enabled), r.cooling_power_w,
-                     r.facility_power_w, r.max_inlet_c))
+        rows.append(
+            (
+                r.it_power_w,
+                r.outdoor_dry_bulb_c,
+                r.outdoor_wet_bulb_c,
+                c.supply_air_setpoint_c,
+                c.chw_supply_setpoint_c,
+                float(c.economizer_enabled),
+                r.cooling_power_w,
+                r.facility_power_w,
+                r.max_inlet_c,
+            )
+        )
     table = np.array(rows)
     return {"inputs": table[:, :6], "cooling": table[:, 6], "facility": table[:, 7], "inlet": table[:, 8]}
 
@@ -127,13 +142,22 @@ def run_site(site: str, days: float = 365.0, seed: int = 1) -> SiteResult:
     started = time.perf_counter()
     run = _Run(site, days)
     history = _exploration(run, seed)
-    model = fit_cooling_model(history["inputs"], history["cooling"], history["facility"], history["inlet"],
-                              random_state=0)
+    model = fit_cooling_model(
+        history["inputs"], history["cooling"], history["facility"], history["inlet"], random_state=0
+    )
     recommender = Recommender(
-        model, SetpointBounds(run.bounds.supply_air_min_c, run.bounds.supply_air_max_c,
-                              run.bounds.chw_supply_min_c, run.bounds.chw_supply_max_c),
-        inlet_limit_c=INLET_LIMIT_C, max_step_c=2.0, max_change_per_h_c=4.0,
-        economizer_min_dwell_s=run.design.economizer_min_dwell_s, min_savings_w=500.0,
+        model,
+        SetpointBounds(
+            run.bounds.supply_air_min_c,
+            run.bounds.supply_air_max_c,
+            run.bounds.chw_supply_min_c,
+            run.bounds.chw_supply_max_c,
+        ),
+        inlet_limit_c=INLET_LIMIT_C,
+        max_step_c=2.0,
+        max_change_per_h_c=4.0,
+        economizer_min_dwell_s=run.design.economizer_min_dwell_s,
+        min_savings_w=500.0,
     )
     plant = SitePlant(run.design, run.bounds)
     current = Setpoints(18.0, 7.0, False)  # start from the site rules
@@ -147,15 +171,25 @@ def run_site(site: str, days: float = 365.0, seed: int = 1) -> SiteResult:
         rec = recommender.recommend(
             START_EPOCH_S + i * STEP_S,
             Conditions(last_it_w, cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
-            current, data_ok=True,
+            current,
+            data_ok=True,
         )
         held += rec.held_back_reason is not None
         changes += rec.changed
         current = rec.setpoints
-        r = plant.step(cond, Controls(current.supply_air_setpoint_c, current.chw_supply_setpoint_c,
-                                      current.economizer_enabled, FAN_MIN_SPEED), STEP_S)
-        current = Setpoints(r.controls.supply_air_setpoint_c, r.controls.chw_supply_setpoint_c,
-                            r.controls.economizer_enabled)
+        r = plant.step(
+            cond,
+            Controls(
+                current.supply_air_setpoint_c,
+                current.chw_supply_setpoint_c,
+                current.economizer_enabled,
+                FAN_MIN_SPEED,
+            ),
+            STEP_S,
+        )
+        current = Setpoints(
+            r.controls.supply_air_setpoint_c, r.controls.chw_supply_setpoint_c, r.controls.economizer_enabled
+        )
         last_it_w = r.it_power_w
         facility += r.facility_power_w
         it += r.it_power_w
@@ -188,19 +222,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     started = time.perf_counter()
-    print(f"closed loop, in-process twin (SitePlant.step), {args.days:g} days at {STEP_S / 60:g}-min steps; "
-          "baseline/oracle via simulate(); model trained on an exploration year of the same weather")
+    print(
+        f"closed loop, in-process twin (SitePlant.step), {args.days:g} days at {STEP_S / 60:g}-min steps; "
+        "baseline/oracle via simulate(); model trained on an exploration year of the same weather"
+    )
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         results = list(pool.map(run_site, sites, [args.days] * len(sites)))
-    print(f"{'site':10s} {'baseline':>8s} {'base+VFD':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} "
-          f"{'min>27C':>8s} {'max inlet':>9s} {'PUE MAE':>8s} {'inlet MAE':>9s} {'held h':>7s} {'changes':>7s} {'s':>5s}")
+    print(
+        f"{'site':10s} {'baseline':>8s} {'base+VFD':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} "
+        f"{'min>27C':>8s} {'max inlet':>9s} {'PUE MAE':>8s} {'inlet MAE':>9s} {'held h':>7s} {'changes':>7s} {'s':>5s}"
+    )
     for r in results:
         captured = (r.baseline_pue - r.agent_pue) / (r.baseline_pue - r.oracle_pue)
-        print(f"{r.site:10s} {r.baseline_pue:8.4f} {r.baseline_vfd_pue:8.4f} {r.oracle_pue:7.4f} {r.agent_pue:7.4f} "
-              f"{100 * captured:8.1f}% {r.agent_minutes_above_limit:8.0f} {r.agent_max_inlet_c:9.2f} "
-              f"{r.pue_mae:8.4f} {r.inlet_mae_c:9.3f} {r.held_back_hours:7d} {r.changes:7d} {r.seconds:5.0f}")
-    print("captured = (baseline - agent) / (baseline - oracle), annual energy PUE; base+VFD = baseline setpoints "
-          "with CRAH fans at 0.3 minimum speed (the agent and the oracle run them so)")
+        print(
+            f"{r.site:10s} {r.baseline_pue:8.4f} {r.baseline_vfd_pue:8.4f} {r.oracle_pue:7.4f} {r.agent_pue:7.4f} "
+            f"{100 * captured:8.1f}% {r.agent_minutes_above_limit:8.0f} {r.agent_max_inlet_c:9.2f} "
+            f"{r.pue_mae:8.4f} {r.inlet_mae_c:9.3f} {r.held_back_hours:7d} {r.changes:7d} {r.seconds:5.0f}"
+        )
+    print(
+        "captured = (baseline - agent) / (baseline - oracle), annual energy PUE; base+VFD = baseline setpoints "
+        "with CRAH fans at 0.3 minimum speed (the agent and the oracle run them so)"
+    )
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

@@ -78,7 +78,9 @@ class SetpointSupport:
 
     A point is in the support when its (supply, chilled-water) cell of side ``cell_k``, for its
     economizer state, lies within ``ceil(margin_k / cell_k)`` cells of a cell holding a training
-    sample; so it is at most :attr:`max_distance_k` (Chebyshev) from some training sample.
+    sample, and each setpoint lies within ``margin_k`` of the samples' range; so it is at most
+    :attr:`max_distance_k` (Chebyshev) from some training sample. Tree models are flat beyond
+    their data, so a margin is extrapolation: keep it small (default 0 in the model fit).
 
     Parameters
     ----------
@@ -90,12 +92,20 @@ class SetpointSupport:
         ``{economizer_state: sorted int keys}`` of dilated occupied cells (use :meth:`from_samples`).
     """
 
-    def __init__(self, cell_k: float, margin_k: float, occupied: dict[bool, Sequence[int]]) -> None:
+    def __init__(
+        self,
+        cell_k: float,
+        margin_k: float,
+        occupied: dict[bool, Sequence[int]],
+        ranges: dict[bool, Sequence[float]] | None = None,
+    ) -> None:
         if not cell_k > 0 or margin_k < 0:
             raise ValueError("cell_k must be > 0 and margin_k >= 0")
         self.cell_k = float(cell_k)
         self.margin_k = float(margin_k)
         self.occupied = {bool(k): np.unique(np.asarray(v, dtype=np.int64)) for k, v in occupied.items()}
+        #: per state (supply min, supply max, chw min, chw max) of the samples [C]
+        self.ranges = {bool(k): tuple(float(x) for x in v) for k, v in (ranges or {}).items()}
 
     @property
     def dilation_cells(self) -> int:
@@ -139,15 +149,17 @@ class SetpointSupport:
         r = support.dilation_cells
         offsets = [(di, dj) for di in range(-r, r + 1) for dj in range(-r, r + 1)]
         occupied: dict[bool, Sequence[int]] = {}
+        ranges: dict[bool, Sequence[float]] = {}
         for state in (False, True):
             rows = economizer == state
             if not rows.any():
                 continue
+            ranges[state] = (supply[rows].min(), supply[rows].max(), chw[rows].min(), chw[rows].max())
             base = np.unique(support._keys(supply[rows], chw[rows]))
             occupied[state] = np.unique(
                 np.concatenate([base + di * _KEY_STRIDE + dj for di, dj in offsets])
             ).tolist()
-        return cls(cell_k, margin_k, occupied)
+        return cls(cell_k, margin_k, occupied, ranges)
 
     def contains(
         self, supply_air_c: ArrayLike, chw_supply_c: ArrayLike, economizer_enabled: ArrayLike
@@ -158,9 +170,14 @@ class SetpointSupport:
         economizer = np.broadcast_to(np.asarray(economizer_enabled, dtype=bool), supply.shape)
         keys = self._keys(supply, chw)
         inside = np.zeros(supply.shape, dtype=bool)
+        m = self.margin_k + 1e-9
         for state, cells in self.occupied.items():
             rows = economizer == state
             inside[rows] = np.isin(keys[rows], cells)
+            if state in self.ranges:
+                s_lo, s_hi, c_lo, c_hi = self.ranges[state]
+                inside[rows] &= (supply[rows] >= s_lo - m) & (supply[rows] <= s_hi + m)
+                inside[rows] &= (chw[rows] >= c_lo - m) & (chw[rows] <= c_hi + m)
         return inside
 
     def economizer_states(self) -> tuple[bool, ...]:
@@ -173,27 +190,37 @@ class SetpointSupport:
             "cell_k": self.cell_k,
             "margin_k": self.margin_k,
             "occupied": {str(int(k)): v.tolist() for k, v in self.occupied.items()},
+            "ranges": {str(int(k)): list(v) for k, v in self.ranges.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SetpointSupport:
         """Inverse of :meth:`to_dict`."""
         occupied = {bool(int(k)): v for k, v in data["occupied"].items()}
-        return cls(float(data["cell_k"]), float(data["margin_k"]), occupied)
+        ranges = {bool(int(k)): v for k, v in data.get("ranges", {}).items()}
+        return cls(float(data["cell_k"]), float(data["margin_k"]), occupied, ranges)
 
 
 class PlantPredictionLike(Protocol):
-    facility_power_w: FloatArray
-    facility_power_std_w: FloatArray
-    max_inlet_c: FloatArray
-    max_inlet_std_c: FloatArray
-    pue: FloatArray
+    """Per-row predictions the optimiser reads ([W], [C], [-])."""
+
+    @property
+    def facility_power_w(self) -> FloatArray: ...
+    @property
+    def facility_power_std_w(self) -> FloatArray: ...
+    @property
+    def max_inlet_c(self) -> FloatArray: ...
+    @property
+    def max_inlet_std_c(self) -> FloatArray: ...
+    @property
+    def pue(self) -> FloatArray: ...
 
 
 class PlantModel(Protocol):
     """What the optimiser needs from a plant model (e.g. :class:`models.cooling.CoolingModel`)."""
 
-    support: SetpointSupport
+    @property
+    def support(self) -> SetpointSupport: ...
 
     def predict(self, inputs: ArrayLike, facility_uncertainty: bool = True) -> PlantPredictionLike: ...
 
@@ -217,7 +244,7 @@ class OptimiserChoice:
 def _axis(lo: float, hi: float, step_k: float) -> FloatArray:
     if hi < lo:
         return np.empty(0)
-    n = int(math.floor((hi - lo) / step_k + 1e-9))
+    n = math.floor((hi - lo) / step_k + 1e-9)
     return np.unique(np.round(np.append(lo + step_k * np.arange(n + 1), hi), 9))
 
 

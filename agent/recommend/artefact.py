@@ -29,7 +29,15 @@ from agent.errors import ModelError
 from models.cooling import CoolingModel
 from models.features import CONDITION_COLUMNS, FEATURE_NAMES, INPUT_COLUMNS
 
-__all__ = ["FORMAT_VERSION", "MODEL_FILE", "SIDECAR_FILE", "TRUSTED_TYPES", "LoadedModel", "load_model", "save_model"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MODEL_FILE",
+    "SIDECAR_FILE",
+    "TRUSTED_TYPES",
+    "LoadedModel",
+    "load_model",
+    "save_model",
+]
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +147,9 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     directory = Path(model_dir)
     sidecar_path = directory / SIDECAR_FILE
     if not sidecar_path.is_file():
-        raise ModelError(f"{directory}: not a model directory (no {SIDECAR_FILE}); create one with 'pue-agent model fit'")
+        raise ModelError(
+            f"{directory}: not a model directory (no {SIDECAR_FILE}); create one with 'pue-agent model fit'"
+        )
     try:
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:

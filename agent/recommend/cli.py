@@ -81,14 +81,17 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
     for key, value in data.items():
         if key == "allow_economizer" and not isinstance(value, bool):
             problems.append(f"{path}: {key}: must be true or false, got {value!r}")
-        elif key in fields and key != "allow_economizer" and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
+        elif (
+            key in fields
+            and key != "allow_economizer"
+            and (isinstance(value, bool) or not isinstance(value, (int, float)))
         ):
             problems.append(f"{path}: {key}: must be a number, got {value!r}")
     if problems:
         raise HistoryFormatError("\n".join(problems))
     try:
-        return SetpointBounds(**{k: (v if isinstance(v, bool) else float(v)) for k, v in data.items()})
+        values: dict[str, Any] = {k: (v if isinstance(v, bool) else float(v)) for k, v in data.items()}
+        return SetpointBounds(**values)
     except ValueError as err:
         raise HistoryFormatError(f"{path}: {err}") from err
 
@@ -128,15 +131,28 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(fh, columns, lineterminator="\n")
         writer.writeheader()
         for i, stamp in enumerate(table.timestamps):
-            conditions = [table.columns[c][i] for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")]
-            row: dict[str, Any] = {"timestamp": stamp, "it_power_w": f"{conditions[0]:.1f}",
-                                   "outdoor_dry_bulb_c": f"{conditions[1]:.2f}",
-                                   "outdoor_wet_bulb_c": f"{conditions[2]:.2f}"}
+            conditions = [
+                table.columns[c][i] for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")
+            ]
+            row: dict[str, Any] = {
+                "timestamp": stamp,
+                "it_power_w": f"{conditions[0]:.1f}",
+                "outdoor_dry_bulb_c": f"{conditions[1]:.2f}",
+                "outdoor_wet_bulb_c": f"{conditions[2]:.2f}",
+            }
             reason = model.conditions_outside_training(conditions)
             choice = None
             if reason is None:
-                choice = optimise_setpoints(model, *conditions, bounds, inlet_limit_c=args.inlet_limit_c,
-                                            uncertainty_k=args.uncertainty_k)
+                it_power_w, dry_bulb_c, wet_bulb_c = conditions
+                choice = optimise_setpoints(
+                    model,
+                    it_power_w,
+                    dry_bulb_c,
+                    wet_bulb_c,
+                    bounds,
+                    inlet_limit_c=args.inlet_limit_c,
+                    uncertainty_k=args.uncertainty_k,
+                )
                 if choice is None:
                     reason = f"no setpoints within bounds and data support meet {args.inlet_limit_c:g} C"
             if choice is not None:
@@ -149,8 +165,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                     predicted_pue=f"{choice.pue:.4f}",
                 )
                 if has_current:
-                    current = [table.columns[c][i] for c in
-                               ("supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled")]
+                    current = [
+                        table.columns[c][i]
+                        for c in ("supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled")
+                    ]
                     now = model.predict(np.array([[*conditions, *current]]))
                     row.update(
                         predicted_facility_power_now_w=f"{now.facility_power_w[0]:.1f}",
@@ -171,7 +189,7 @@ def _live(url: str, timeout_s: float) -> int:
     if not target.startswith(("http://", "https://")):
         raise HistoryFormatError(f"--live must be an http(s) URL, got {url!r}")
     try:
-        with urllib.request.urlopen(target, timeout=timeout_s) as response:  # noqa: S310 (scheme checked)
+        with urllib.request.urlopen(target, timeout=timeout_s) as response:
             body = response.read().decode("utf-8")
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         print(f"pue-agent recommend: cannot reach {target}: {err}", file=sys.stderr)
@@ -212,15 +230,21 @@ def register(subparsers: Any) -> None:
     fit.add_argument("--random-state", type=int, default=0)
     fit.set_defaults(func=_guarded(_cmd_fit))
 
-    rec = subparsers.add_parser("recommend", help="recommend setpoints for conditions (offline) or show the live one")
+    rec = subparsers.add_parser(
+        "recommend", help="recommend setpoints for conditions (offline) or show the live one"
+    )
     rec.add_argument("--model", type=Path, help="model directory from 'model fit'")
-    rec.add_argument("--conditions", type=Path,
-                     help="CSV: timestamp, it_power_w, outdoor_dry_bulb_c, outdoor_wet_bulb_c "
-                          "[, supply_air_setpoint_c, chw_supply_setpoint_c, economizer_enabled]")
+    rec.add_argument(
+        "--conditions",
+        type=Path,
+        help="CSV: timestamp, it_power_w, outdoor_dry_bulb_c, outdoor_wet_bulb_c "
+        "[, supply_air_setpoint_c, chw_supply_setpoint_c, economizer_enabled]",
+    )
     rec.add_argument("--out", type=Path, help="CSV to write")
     rec.add_argument("--inlet-limit-c", type=float, default=27.0, help="hottest rack inlet limit [C] (27)")
-    rec.add_argument("--uncertainty-k", type=float, default=2.0,
-                     help="safety factor on the inlet uncertainty (2)")
+    rec.add_argument(
+        "--uncertainty-k", type=float, default=2.0, help="safety factor on the inlet uncertainty (2)"
+    )
     rec.add_argument("--bounds", type=Path, help="YAML setpoint bounds (defaults in the module docstring)")
     rec.add_argument("--live", metavar="URL", help=f"print the running agent's {RECOMMENDATION_PATH}")
     rec.add_argument("--timeout", type=float, default=5.0, help="--live timeout [s]")

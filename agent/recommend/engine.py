@@ -172,25 +172,48 @@ class Recommender:
         window = np.array([(s, c) for _, s, c in self._window]).reshape(-1, 2)
         limit = self.max_change_per_h_c
         b = self.bounds
-        supply_lo = max(b.supply_air_min_c, current.supply_air_setpoint_c - self.max_step_c,
-                        float(window[:, 0].max()) - limit)
-        supply_hi = min(b.supply_air_max_c, current.supply_air_setpoint_c + self.max_step_c,
-                        float(window[:, 0].min()) + limit)
-        chw_lo = max(b.chw_supply_min_c, current.chw_supply_setpoint_c - self.max_step_c,
-                     float(window[:, 1].max()) - limit)
-        chw_hi = min(b.chw_supply_max_c, current.chw_supply_setpoint_c + self.max_step_c,
-                     float(window[:, 1].min()) + limit)
+        supply_lo = max(
+            b.supply_air_min_c,
+            current.supply_air_setpoint_c - self.max_step_c,
+            float(window[:, 0].max()) - limit,
+        )
+        supply_hi = min(
+            b.supply_air_max_c,
+            current.supply_air_setpoint_c + self.max_step_c,
+            float(window[:, 0].min()) + limit,
+        )
+        chw_lo = max(
+            b.chw_supply_min_c,
+            current.chw_supply_setpoint_c - self.max_step_c,
+            float(window[:, 1].max()) - limit,
+        )
+        chw_hi = min(
+            b.chw_supply_max_c,
+            current.chw_supply_setpoint_c + self.max_step_c,
+            float(window[:, 1].min()) + limit,
+        )
         if supply_lo > supply_hi + 1e-9 or chw_lo > chw_hi + 1e-9:
             return None
-        return SetpointBounds(supply_lo, max(supply_lo, supply_hi), chw_lo, max(chw_lo, chw_hi), b.allow_economizer)
+        return SetpointBounds(
+            supply_lo, max(supply_lo, supply_hi), chw_lo, max(chw_lo, chw_hi), b.allow_economizer
+        )
 
-    def _hold(self, now_s: float, current: Setpoints, reason: str, power_w: float | None = None,
-              pue: float | None = None, inlet_c: float | None = None) -> Recommendation:
-        return Recommendation(now_s, current, current, power_w, power_w, pue, pue, inlet_c, 0.0, 0.0,
-                              self.model.version, reason)
+    def _hold(
+        self,
+        now_s: float,
+        current: Setpoints,
+        reason: str,
+        power_w: float | None = None,
+        pue: float | None = None,
+        inlet_c: float | None = None,
+    ) -> Recommendation:
+        return Recommendation(
+            now_s, current, current, power_w, power_w, pue, pue, inlet_c, 0.0, 0.0, self.model.version, reason
+        )
 
-    def recommend(self, now_s: float, conditions: Conditions, current_setpoints: Setpoints,
-                  data_ok: bool) -> Recommendation:
+    def recommend(
+        self, now_s: float, conditions: Conditions, current_setpoints: Setpoints, data_ok: bool
+    ) -> Recommendation:
         """Recommend setpoints for now.
 
         Parameters
@@ -212,43 +235,101 @@ class Recommender:
         self._observe(now_s, current)
         if not data_ok:
             return self._hold(now_s, current, "stale or incomplete data")
-        condition_values = (conditions.it_power_w, conditions.outdoor_dry_bulb_c, conditions.outdoor_wet_bulb_c)
+        condition_values = (
+            conditions.it_power_w,
+            conditions.outdoor_dry_bulb_c,
+            conditions.outdoor_wet_bulb_c,
+        )
         outside = self.model.conditions_outside_training(condition_values)
         if outside is not None:
             return self._hold(now_s, current, f"conditions outside the training data: {outside}")
-        now = self.model.predict(np.array([[*condition_values, current.supply_air_setpoint_c,
-                                            current.chw_supply_setpoint_c, float(current.economizer_enabled)]]))
+        now = self.model.predict(
+            np.array(
+                [
+                    [
+                        *condition_values,
+                        current.supply_air_setpoint_c,
+                        current.chw_supply_setpoint_c,
+                        float(current.economizer_enabled),
+                    ]
+                ]
+            )
+        )
         now_power_w = float(now.facility_power_w[0])
         now_pue = float(now.pue[0])
         now_inlet_c = float(now.max_inlet_c[0])
         now_unsafe = now_inlet_c + self.uncertainty_k * float(now.max_inlet_std_c[0]) > self.inlet_limit_c
         box = self.allowed_bounds(current)
         if box is None:
-            return self._hold(now_s, current, "rate limits leave no setpoint inside the configured bounds",
-                              now_power_w, now_pue, now_inlet_c)
+            return self._hold(
+                now_s,
+                current,
+                "rate limits leave no setpoint inside the configured bounds",
+                now_power_w,
+                now_pue,
+                now_inlet_c,
+            )
         in_dwell = now_s - self._last_economizer_change_s < self.economizer_min_dwell_s
         states = (current.economizer_enabled,) if in_dwell else (False, True)
         choice = optimise_setpoints(
-            self.model, *condition_values, box, inlet_limit_c=self.inlet_limit_c,
-            uncertainty_k=self.uncertainty_k, grid_step_k=self.grid_step_k, economizer_states=states,
+            self.model,
+            *condition_values,
+            box,
+            inlet_limit_c=self.inlet_limit_c,
+            uncertainty_k=self.uncertainty_k,
+            grid_step_k=self.grid_step_k,
+            economizer_states=states,
         )
         if choice is None:
-            return self._hold(now_s, current, "no setpoints within rate limits and data support meet the "
-                              f"inlet limit of {self.inlet_limit_c:g} C", now_power_w, now_pue, now_inlet_c)
-        chosen = Setpoints(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled)
+            return self._hold(
+                now_s,
+                current,
+                "no setpoints within rate limits and data support meet the "
+                f"inlet limit of {self.inlet_limit_c:g} C",
+                now_power_w,
+                now_pue,
+                now_inlet_c,
+            )
+        chosen = Setpoints(
+            choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled
+        )
         savings_w = now_power_w - choice.facility_power_w
         spread_w = math.hypot(float(now.facility_power_std_w[0]), choice.facility_power_std_w)
         confidence = NormalDist().cdf(savings_w / spread_w) if spread_w > 0 else float(savings_w > 0)
         if chosen == current:
-            return Recommendation(now_s, current, current, now_power_w, now_power_w, now_pue, now_pue,
-                                  now_inlet_c, 0.0, confidence, self.model.version, None)
+            return Recommendation(
+                now_s,
+                current,
+                current,
+                now_power_w,
+                now_power_w,
+                now_pue,
+                now_pue,
+                now_inlet_c,
+                0.0,
+                confidence,
+                self.model.version,
+                None,
+            )
         if not now_unsafe:
             if savings_w < self.min_savings_w:
-                return self._hold(now_s, current, f"predicted saving {savings_w:.0f} W below "
-                                  f"{self.min_savings_w:.0f} W", now_power_w, now_pue, now_inlet_c)
+                return self._hold(
+                    now_s,
+                    current,
+                    f"predicted saving {savings_w:.0f} W below {self.min_savings_w:.0f} W",
+                    now_power_w,
+                    now_pue,
+                    now_inlet_c,
+                )
             if confidence < self.min_confidence:
-                return self._hold(now_s, current, f"low confidence {confidence:.2f} < {self.min_confidence:.2f}",
-                                  now_power_w, now_pue, now_inlet_c)
+                return self._hold(
+                    now_s,
+                    current,
+                    f"low confidence {confidence:.2f} < {self.min_confidence:.2f}",
+                    now_power_w,
+                    now_pue,
+                    now_inlet_c,
+                )
         self._window.append((now_s, chosen.supply_air_setpoint_c, chosen.chw_supply_setpoint_c))
         if chosen.economizer_enabled != current.economizer_enabled:
             self._last_economizer_change_s = now_s

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.errors import HistoryFormatError
-from agent.twin.history_csv import SITE_HISTORY_COLUMNS
+from agent.site_history import SITE_HISTORY_COLUMNS
 
 __all__ = [
     "CONDITIONS_OPTIONAL_COLUMNS",
@@ -111,9 +111,7 @@ def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) ->
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise HistoryFormatError(
-                    f"{name}:{line_no}: {len(row)} cells, header has {len(header)}"
-                )
+                raise HistoryFormatError(f"{name}:{line_no}: {len(row)} cells, header has {len(header)}")
             stamp = row[index["timestamp"]].strip()
             try:
                 t = _parse_timestamp(stamp)
@@ -140,9 +138,13 @@ def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) ->
                 if not math.isfinite(value):
                     raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: not finite: {cell!r}")
                 if column in _BOOLEAN_COLUMNS and value not in (0.0, 1.0):
-                    raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: must be 0 or 1, got {cell!r}")
+                    raise HistoryFormatError(
+                        f"{name}:{line_no}: column {column!r}: must be 0 or 1, got {cell!r}"
+                    )
                 if column in _POSITIVE_COLUMNS and value <= 0:
-                    raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: must be > 0, got {cell!r}")
+                    raise HistoryFormatError(
+                        f"{name}:{line_no}: column {column!r}: must be > 0, got {cell!r}"
+                    )
                 values[column].append(value)
     if not timestamps:
         raise HistoryFormatError(f"{name}: no data rows")
@@ -198,6 +200,8 @@ def read_conditions(path: str | Path) -> Table:
     present = [c for c in CONDITIONS_OPTIONAL_COLUMNS if c in table.columns]
     if present and len(present) != len(CONDITIONS_OPTIONAL_COLUMNS):
         absent = [c for c in CONDITIONS_OPTIONAL_COLUMNS if c not in table.columns]
-        raise HistoryFormatError(f"{table.path}:1: current setpoints need all of {list(CONDITIONS_OPTIONAL_COLUMNS)}; "
-                                 f"missing {absent}")
+        raise HistoryFormatError(
+            f"{table.path}:1: current setpoints need all of {list(CONDITIONS_OPTIONAL_COLUMNS)}; "
+            f"missing {absent}"
+        )
     return table

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from agent.recommend.history_io import read_site_history
 from agent.recommend.training import fit_from_history
@@ -16,9 +17,18 @@ from models.cooling import CoolingModel, PlantPrediction
 from models.optimiser import SetpointSupport
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _single_thread() -> object:
+    # small fits and predictions: OpenMP threads only add overhead (and oversubscribe a shared CI box)
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def history_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = simulate(load_site_weather("guiyang"), days=60, step_s=3600.0, controller="oracle", explore_c=2.0)
+    result = simulate(
+        load_site_weather("guiyang"), days=60, step_s=3600.0, controller="oracle", explore_c=2.0
+    )
     path = tmp_path_factory.mktemp("history") / "history.csv"
     write_site_history(result, path)
     return path
@@ -49,8 +59,11 @@ class FakePlant:
         x = np.asarray(inputs, dtype=float)
         it, _db, wb, supply, chw, eco = x.T
         effective = np.maximum(supply, chw + 5.0)
-        cooling = 0.25 * it * (1 - 0.02 * (chw - 5)) * (1 - 0.5 * eco * (chw - wb - 6 > 0)) + 2e3 * (22 - effective)
+        cooling = 0.25 * it * (1 - 0.02 * (chw - 5)) * (1 - 0.5 * eco * (chw - wb - 6 > 0)) + 2e3 * (
+            22 - effective
+        )
         facility = it * 1.05 + cooling
         n = len(x)
-        return PlantPrediction(cooling, facility, np.full(n, 1e3), effective + 5.5, np.full(n, self.inlet_std_c),
-                               facility / it)
+        return PlantPrediction(
+            cooling, facility, np.full(n, 1e3), effective + 5.5, np.full(n, self.inlet_std_c), facility / it
+        )

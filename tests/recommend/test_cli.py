@@ -38,8 +38,11 @@ def test_recommend_round_trip(model_dir: Path, tmp_path: Path) -> None:
     conditions = tmp_path / "c.csv"
     conditions.write_text(CONDITIONS)
     out = tmp_path / "r.csv"
-    assert main(["recommend", "--model", str(model_dir), "--conditions", str(conditions), "--out", str(out)]) == 0
-    rows = list(csv.DictReader(out.open()))
+    assert (
+        main(["recommend", "--model", str(model_dir), "--conditions", str(conditions), "--out", str(out)])
+        == 0
+    )
+    rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == 2
     for row in rows:
         assert row["held_back_reason"] == ""
@@ -51,23 +54,73 @@ def test_recommend_round_trip(model_dir: Path, tmp_path: Path) -> None:
 
 def test_recommend_with_bounds(model_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text(CONDITIONS)
-    (tmp_path / "b.yaml").write_text("supply_air_max_c: 19.0\nallow_economizer: false\n")
+    (tmp_path / "b.yaml").write_text("supply_air_max_c: 19.0\n")
     out = tmp_path / "r.csv"
-    assert main(["recommend", "--model", str(model_dir), "--conditions", str(tmp_path / "c.csv"),
-                 "--out", str(out), "--bounds", str(tmp_path / "b.yaml")]) == 0
-    for row in csv.DictReader(out.open()):
-        assert float(row["supply_air_setpoint_c"]) <= 19.0 and row["economizer_enabled"] == "0"
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(model_dir),
+                "--conditions",
+                str(tmp_path / "c.csv"),
+                "--out",
+                str(out),
+                "--bounds",
+                str(tmp_path / "b.yaml"),
+            ]
+        )
+        == 0
+    )
+    for row in csv.DictReader(out.read_text().splitlines()):
+        assert float(row["supply_air_setpoint_c"]) <= 19.0
+    # the winter history never ran without the economizer: forbidding it leaves no supported setpoint
+    (tmp_path / "b.yaml").write_text("allow_economizer: false\n")
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(model_dir),
+                "--conditions",
+                str(tmp_path / "c.csv"),
+                "--out",
+                str(out),
+                "--bounds",
+                str(tmp_path / "b.yaml"),
+            ]
+        )
+        == 0
+    )
+    for row in csv.DictReader(out.read_text().splitlines()):
+        assert row["supply_air_setpoint_c"] == "" and "data support" in row["held_back_reason"]
 
 
 def test_bad_bounds_key(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "c.csv").write_text(CONDITIONS)
     (tmp_path / "b.yaml").write_text("supply_air_maximum_c: 19.0\n")
-    assert main(["recommend", "--model", str(model_dir), "--conditions", str(tmp_path / "c.csv"),
-                 "--out", str(tmp_path / "r.csv"), "--bounds", str(tmp_path / "b.yaml")]) == 2
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(model_dir),
+                "--conditions",
+                str(tmp_path / "c.csv"),
+                "--out",
+                str(tmp_path / "r.csv"),
+                "--bounds",
+                str(tmp_path / "b.yaml"),
+            ]
+        )
+        == 2
+    )
     assert "unknown key 'supply_air_maximum_c'" in capsys.readouterr().err
 
 
-def test_wrong_format_version_refused(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_format_version_refused(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = tmp_path / "old"
     old.mkdir()
     for name in ("model.skops", "model.json"):
@@ -76,8 +129,20 @@ def test_wrong_format_version_refused(model_dir: Path, tmp_path: Path, capsys: p
     sidecar["format_version"] = 0
     (old / "model.json").write_text(json.dumps(sidecar))
     (tmp_path / "c.csv").write_text(CONDITIONS)
-    assert main(["recommend", "--model", str(old), "--conditions", str(tmp_path / "c.csv"),
-                 "--out", str(tmp_path / "r.csv")]) == 2
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(old),
+                "--conditions",
+                str(tmp_path / "c.csv"),
+                "--out",
+                str(tmp_path / "r.csv"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "format version 0" in err and "reads version 1" in err
 
@@ -88,8 +153,20 @@ def test_tampered_model_refused(model_dir: Path, tmp_path: Path, capsys: pytest.
     (bad / "model.json").write_bytes((model_dir / "model.json").read_bytes())
     (bad / "model.skops").write_bytes((model_dir / "model.skops").read_bytes() + b"x")
     (tmp_path / "c.csv").write_text(CONDITIONS)
-    assert main(["recommend", "--model", str(bad), "--conditions", str(tmp_path / "c.csv"),
-                 "--out", str(tmp_path / "r.csv")]) == 2
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(bad),
+                "--conditions",
+                str(tmp_path / "c.csv"),
+                "--out",
+                str(tmp_path / "r.csv"),
+            ]
+        )
+        == 2
+    )
     assert "checksum" in capsys.readouterr().err
 
 
@@ -112,24 +189,47 @@ def _replace_cell(line: str, index: int, value: str) -> str:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda ls: [ls[0].replace("it_power_w", "it_power_kw"), *ls[1:]],
-         ["h.csv:1", "missing column", "'it_power_w'", "it_power_kw"]),
-        (lambda ls: [ls[0].replace(",pue", ""), *(line.rsplit(",", 1)[0] for line in ls[1:])],
-         ["h.csv:1", "'pue'"]),
-        (lambda ls: [ls[0], ls[1], _replace_cell(ls[2], 3, "abc"), *ls[3:]],
-         ["h.csv:3", "column 'it_power_w'", "not a number: 'abc'"]),
+        (
+            lambda ls: [ls[0].replace("it_power_w", "it_power_kw"), *ls[1:]],
+            ["h.csv:1", "missing column", "'it_power_w'", "it_power_kw"],
+        ),
+        (
+            lambda ls: [ls[0].replace(",pue", ""), *(line.rsplit(",", 1)[0] for line in ls[1:])],
+            ["h.csv:1", "'pue'"],
+        ),
+        (
+            lambda ls: [ls[0], ls[1], _replace_cell(ls[2], 3, "abc"), *ls[3:]],
+            ["h.csv:3", "column 'it_power_w'", "not a number: 'abc'"],
+        ),
         (lambda ls: [ls[0], ls[2], ls[1], *ls[3:]], ["h.csv:3", "column 'timestamp'", "out of order"]),
         (lambda ls: [ls[0], ls[1], ls[1], *ls[2:]], ["h.csv:3", "column 'timestamp'", "duplicate"]),
-        (lambda ls: [ls[0], _replace_cell(ls[1], 10, "2"), *ls[2:]],
-         ["h.csv:2", "column 'economizer_enabled'", "0 or 1"]),
+        (
+            lambda ls: [ls[0], _replace_cell(ls[1], 10, "2"), *ls[2:]],
+            ["h.csv:2", "column 'economizer_enabled'", "0 or 1"],
+        ),
         (lambda ls: ls[:50], ["too little data", "49 rows"]),
-        (lambda ls: [ls[0], *(_replace_cell(_replace_cell(line, 8, "18.00"), 9, "7.00") for line in ls[1:])],
-         ["column 'supply_air_setpoint_c'", "too little setpoint variation"]),
+        (
+            lambda ls: [
+                ls[0],
+                *(_replace_cell(_replace_cell(line, 8, "18.00"), 9, "7.00") for line in ls[1:]),
+            ],
+            ["column 'supply_air_setpoint_c'", "too little setpoint variation"],
+        ),
     ],
-    ids=["misnamed", "missing", "non-numeric", "unsorted", "duplicate", "bad-boolean", "too-few", "no-variation"],
+    ids=[
+        "misnamed",
+        "missing",
+        "non-numeric",
+        "unsorted",
+        "duplicate",
+        "bad-boolean",
+        "too-few",
+        "no-variation",
+    ],
 )
-def test_bad_history_exit_2(history_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                            mutate, expected) -> None:  # type: ignore[no-untyped-def]
+def test_bad_history_exit_2(
+    history_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate, expected
+) -> None:  # type: ignore[no-untyped-def]
     assert _fit(tmp_path, list(mutate(_history_lines(history_csv)))) == 2
     err = capsys.readouterr().err
     for fragment in expected:
@@ -138,8 +238,20 @@ def test_bad_history_exit_2(history_csv: Path, tmp_path: Path, capsys: pytest.Ca
 
 def test_bad_conditions_exit_2(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "c.csv").write_text(CONDITIONS.replace("820000", "n/a"))
-    assert main(["recommend", "--model", str(model_dir), "--conditions", str(tmp_path / "c.csv"),
-                 "--out", str(tmp_path / "r.csv")]) == 2
+    assert (
+        main(
+            [
+                "recommend",
+                "--model",
+                str(model_dir),
+                "--conditions",
+                str(tmp_path / "c.csv"),
+                "--out",
+                str(tmp_path / "r.csv"),
+            ]
+        )
+        == 2
+    )
     assert "c.csv:3: column 'it_power_w': not a number: 'n/a'" in capsys.readouterr().err
 
 

@@ -55,8 +55,12 @@ def test_economizer_dwell() -> None:
     r = make(max_step_c=5.0, max_change_per_h_c=20.0, economizer_min_dwell_s=1200.0)
     first = r.recommend(0.0, COND, Setpoints(18.0, 7.0, True), data_ok=True)
     # the plant switched the economizer off at t=60 s (operator); within the dwell it stays off
-    second = r.recommend(60.0, COND, Setpoints(first.setpoints.supply_air_setpoint_c,
-                                              first.setpoints.chw_supply_setpoint_c, False), data_ok=True)
+    second = r.recommend(
+        60.0,
+        COND,
+        Setpoints(first.setpoints.supply_air_setpoint_c, first.setpoints.chw_supply_setpoint_c, False),
+        data_ok=True,
+    )
     assert second.setpoints.economizer_enabled is False
     later = r.recommend(60.0 + 1300.0, COND, second.setpoints, data_ok=True)
     assert later.setpoints.economizer_enabled is True

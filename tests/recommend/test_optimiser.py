@@ -30,8 +30,13 @@ def support_samples(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 @settings(max_examples=150, deadline=None)
-@given(bounds=bounds_strategy(), samples=support_samples(), wet_bulb=temps,
-       margin=st.sampled_from([0.0, 0.25, 0.5, 1.0]), limit=st.floats(20, 30))
+@given(
+    bounds=bounds_strategy(),
+    samples=support_samples(),
+    wet_bulb=temps,
+    margin=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+    limit=st.floats(20, 30),
+)
 def test_choice_within_bounds_support_and_limit(bounds, samples, wet_bulb, margin, limit):  # type: ignore[no-untyped-def]
     supply, chw, eco = samples
     support = SetpointSupport.from_samples(supply, chw, eco, cell_k=0.5, margin_k=margin)
@@ -68,6 +73,7 @@ def test_real_model_stays_in_support(model: CoolingModel, it_power: float, wet_b
     choice = optimise_setpoints(model, it_power, wet_bulb + 2, wet_bulb, bounds)
     if choice is not None:
         assert bounds.contains(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c)
-        assert model.support.contains(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c,
-                                      choice.economizer_enabled)[0]
+        assert model.support.contains(
+            choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled
+        )[0]
         assert choice.max_inlet_c <= 27.0
