@@ -41,7 +41,7 @@ class RetrainOutcome:
 def training_csv_from_store(store: Any, start_s: float, end_s: float, out: Path) -> int:
     """Write the complete 15-min intervals of ``[start_s, end_s)`` as a canonical history CSV."""
     from agent.history.export import EXPORT_COLUMNS, history_rows
-    from agent.twin.history_csv import SITE_HISTORY_COLUMNS
+    from agent.site_history import SITE_HISTORY_COLUMNS
 
     rows = history_rows(store, start_s, end_s, RESOLUTION_S)
     index = {name: i for i, name in enumerate(EXPORT_COLUMNS)}

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.store import RESOLUTIONS_S, SiteRollup, SqliteHistoryStore
-from agent.twin.history_csv import SITE_HISTORY_COLUMNS
+from agent.site_history import SITE_HISTORY_COLUMNS
 
 __all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "export_history", "history_rows"]
 

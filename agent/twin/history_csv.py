@@ -11,22 +11,7 @@ from agent.twin.simulate import SimulationResult
 
 __all__ = ["SITE_HISTORY_COLUMNS", "write_site_history"]
 
-#: Exact column order of the canonical site history; more columns may follow in future.
-SITE_HISTORY_COLUMNS: tuple[str, ...] = (
-    "timestamp",
-    "interval_s",
-    "facility_power_w",
-    "it_power_w",
-    "cooling_power_w",
-    "outdoor_dry_bulb_c",
-    "outdoor_wet_bulb_c",
-    "outdoor_rh_percent",
-    "supply_air_setpoint_c",
-    "chw_supply_setpoint_c",
-    "economizer_enabled",
-    "max_inlet_c",
-    "pue",
-)
+from agent.site_history import SITE_HISTORY_COLUMNS  # the canonical columns live in the core
 
 
 def _iso_utc(epoch_s: float) -> str:
