@@ -43,7 +43,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmHMACMD5AuthProtocol,
     usmHMACSHAAuthProtocol,
 )
-from pysnmp.proto import rfc1902, rfc1905
+from pysnmp.proto import errind, rfc1902, rfc1905
 
 from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpSetRefusedError, SnmpTimeoutError
 
@@ -187,14 +187,21 @@ def _convert(oid: object, val: object) -> SnmpValue:
 
 _AUTH_FAILURES = ("unknownusername", "wrongdigest", "unknownengineid", "unsupportedsecuritylevel",
                   "authenticationfailure", "decryptionerror", "notintimewindow")
+#: pysnmp's USM error indications; their text ("Wrong SNMP PDU digest") does not name the class
+_AUTH_INDICATIONS: tuple[type, ...] = (
+    errind.WrongDigest, errind.UnknownUserName, errind.UnknownSecurityName, errind.UnknownEngineID,
+    errind.UnsupportedSecurityLevel, errind.AuthenticationFailure, errind.AuthenticationError,
+    errind.DecryptionError, errind.NotInTimeWindow, errind.UnsupportedAuthProtocol,
+    errind.UnsupportedPrivProtocol, errind.UnknownCommunityName,
+)
 
 
 def _raise_indication(target: SnmpTarget, indication: object) -> None:
     text = str(indication)
     low = text.replace(" ", "").lower()
-    if "timeout" in low or "norespons" in low:
+    if isinstance(indication, errind.RequestTimedOut) or "timeout" in low or "norespons" in low:
         raise SnmpTimeoutError(f"{target.host}:{target.port}: no response ({text})")
-    if any(word in low for word in _AUTH_FAILURES):
+    if isinstance(indication, _AUTH_INDICATIONS) or any(word in low for word in _AUTH_FAILURES):
         raise SnmpAuthError(f"{target.host}:{target.port}: credentials refused ({text})")
     raise SnmpProtocolError(f"{target.host}:{target.port}: {text}")
 
