@@ -61,7 +61,7 @@ class Agent:
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient | None = None,
                  clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = (),
-                 recommender: Any = None, shard: Shard | None = None) -> None:
+                 recommender: Any = None, shard: Shard | None = None, history_path: Path | None = None) -> None:
         if shard is not None:
             cfg = shard_config(cfg, shard)
         self.cfg = cfg
