@@ -12,10 +12,11 @@ facility and IT contributors was fresh, and whether the last tick was complete::
     pue_shard_energy_joules_total{boundary="facility"} 3.6e11
     pue_shard_energy_joules_total{boundary="it"} 2.9e11
     pue_shard_complete 1.0
+    pue_shard_count 2.0
     pue_shard_info{shard="1",shards="2"} 1.0
 
 and Prometheus sums numerator and denominator across shards before dividing (recording rules in
-``agent/shard_rules.yml``); the ratio is dropped while any shard is incomplete or missing.
+``tests/faults/shards.rules.yml``); the ratio is dropped while any shard is incomplete or missing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from agent.readings import DeviceSnapshot
 
 __all__ = [
     "SHARD_COMPLETE",
+    "SHARD_COUNT",
     "SHARD_ENERGY",
     "SHARD_INFO",
     "Shard",
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 SHARD_ENERGY = "pue_shard_energy_joules"
 SHARD_COMPLETE = "pue_shard_complete"
 SHARD_INFO = "pue_shard_info"
+SHARD_COUNT = "pue_shard_count"
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _BOUNDARIES = ("facility", "it", "cooling")
@@ -181,6 +184,9 @@ class ShardCollector(Collector):
                                      "1 if every own facility and IT contributor was fresh at the last tick")
         complete.add_metric([], 1.0 if self._acc.complete else 0.0)
         yield complete
+        count = GaugeMetricFamily(SHARD_COUNT, "How many shards the site is split into (N of --shard I/N)")
+        count.add_metric([], float(self._acc.shard.count))
+        yield count
         info = InfoMetricFamily(SHARD_INFO.removesuffix("_info"), "Which shard of how many this agent is",
                                 labels=["shard", "shards"])
         info.add_metric([str(self._acc.shard.index), str(self._acc.shard.count)], {})

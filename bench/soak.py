@@ -1,0 +1,147 @@
+"""Soak test: the agent against the twin (real SNMP on loopback), accelerated, watching for leaks.
+
+Runs ``TwinLiveSite`` (configs/twin-site.yaml, 21 devices) and the ``Agent`` with history in one
+event loop for ``--duration`` seconds of wall time at ``--speed`` simulated seconds per second, and
+samples resident memory, open file descriptors and poll lateness (how late each device's poll
+started relative to its previous one plus the interval). After ``--warmup`` it prints the growth.
+
+Run: ``.venv/bin/python bench/soak.py --duration 600 --speed 600``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "tests"))
+
+from netutil import free_port, free_udp_range  # noqa: E402
+
+from agent.config import load_config  # noqa: E402
+from agent.history import HistoryWriter, SqliteHistoryStore  # noqa: E402
+from agent.poller import AgentState, SiteState  # noqa: E402
+from agent.readings import DeviceSnapshot  # noqa: E402
+from agent.runtime import Agent  # noqa: E402
+from agent.twin.live import TwinLiveSite  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Lateness:
+    """Poll start lateness per device: (this start - previous start) - interval [s]."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.last: dict[str, float] = {}
+        self.window: list[float] = []
+        self.polls = 0
+        self.failures = 0
+
+    def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
+        self.polls += 1
+        self.failures += 0 if snapshot.ok else 1
+        prev = self.last.get(snapshot.device)
+        if prev is not None:
+            self.window.append(snapshot.timestamp_s - prev - self.interval_s)
+        self.last[snapshot.device] = snapshot.timestamp_s
+
+    def on_site(self, site: SiteState, state: AgentState) -> None:
+        return None
+
+    def take(self) -> list[float]:
+        out, self.window = self.window, []
+        return out
+
+
+async def soak(duration_s: float, speed: float, interval_s: float, sample_s: float, warmup_s: float) -> int:
+    cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
+    base = free_udp_range(len(cfg.devices))
+    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 1.0, "retries": 1})
+                    for i, d in enumerate(cfg.devices))
+    cfg = cfg.model_copy(update={"devices": devices, "poll_interval_s": interval_s,
+                                 "listen": cfg.listen.model_copy(update={"port": free_port()})})
+    site = TwinLiveSite(cfg, profiles, speed=speed)
+    site.start()
+    stop = asyncio.Event()
+    sim = asyncio.create_task(site.run(stop, tick_s=0.2))
+    history = Path(tempfile.mkdtemp(prefix="pue-soak-")) / "history.sqlite"
+    writer = HistoryWriter(SqliteHistoryStore(history), cfg)
+    lateness = Lateness(interval_s)
+    agent = Agent(cfg, profiles, observers=[writer, lateness])
+    agent.start_http()
+    agent.start_scheduler()
+    print(f"soak: {len(devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
+          f"{duration_s:g} s wall ({duration_s * speed / 3600:.1f} simulated hours); history {history}")
+    print(f"{'wall_s':>7} {'sim_h':>6} {'rss_mib':>8} {'fds':>4} {'polls':>6} {'fail':>5} "
+          f"{'late_p50_ms':>11} {'late_p99_ms':>11} {'late_max_ms':>11} {'pue':>6}", flush=True)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    baseline: tuple[float, int] | None = None
+    rows: list[tuple[float, float, int]] = []
+    try:
+        while (elapsed := loop.time() - start) < duration_s:
+            await asyncio.sleep(sample_s)
+            elapsed = loop.time() - start
+            gc.collect()
+            rss, fds, late = rss_mib(), open_fds(), sorted(lateness.take())
+            rows.append((elapsed, rss, fds))
+            if baseline is None and elapsed >= warmup_s:
+                baseline = (rss, fds)
+            pue = agent.state.site.live.value if agent.state.site is not None else None
+            p = (lambda q: 1000 * late[min(len(late) - 1, int(q * len(late)))]) if late else (lambda q: float("nan"))
+            print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
+                  f"{lateness.failures:5d} {p(0.5):11.1f} {p(0.99):11.1f} {1000 * max(late, default=float('nan')):11.1f} "
+                  f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
+    finally:
+        await agent.stop()
+        writer.close()
+        stop.set()
+        await sim
+        site.stop()
+    if baseline is None:
+        print("soak: shorter than the warm-up; no growth figures")
+        return 0
+    rss0, fds0 = baseline
+    rss1, fds1 = rows[-1][1], rows[-1][2]
+    after = [r for r in rows if r[0] >= warmup_s]
+    span_h = (after[-1][0] - after[0][0]) / 3600 if len(after) > 1 else 0.0
+    slope = statistics.linear_regression([r[0] for r in after], [r[1] for r in after]).slope * 3600 if len(
+        after) > 2 else float("nan")
+    print(f"after warm-up ({warmup_s:g} s): RSS {rss0:.1f} -> {rss1:.1f} MiB ({rss1 - rss0:+.1f} MiB, "
+          f"trend {slope:+.1f} MiB per wall hour over {span_h * 60:.1f} min); open fds {fds0} -> {fds1} "
+          f"({fds1 - fds0:+d}); polls {lateness.polls}, failed {lateness.failures}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=600.0, help="wall seconds (default 600)")
+    parser.add_argument("--speed", type=float, default=600.0, help="simulated seconds per wall second")
+    parser.add_argument("--interval", type=float, default=1.0, help="poll interval [s] (wall)")
+    parser.add_argument("--sample", type=float, default=15.0, help="sampling period [s]")
+    parser.add_argument("--warmup", type=float, default=60.0, help="warm-up before the baseline [s]")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped polls are counted, not logged
+    return asyncio.run(soak(args.duration, args.speed, args.interval, args.sample, args.warmup))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

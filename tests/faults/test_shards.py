@@ -1,0 +1,185 @@
+"""Scale-out: two `pue-agent run --shard I/2` processes split the demo site; a real Prometheus sums
+their shard energies with the recording rules of shards.rules.yml, and the sharded site PUE equals
+(within 1 %) the figure of one unsharded agent polling the same simulated site."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.config import load_config
+from agent.shard import Shard, parse_shard, shard_of
+from agent.sim.site import MinimalSite
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.append(str(TESTS))
+from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+
+ROOT = TESTS.parent
+EXE = Path(sys.executable).with_name("pue-agent")
+RULES = Path(__file__).with_name("shards.rules.yml")
+WINDOW = "30s"  # the rules' 5m window, shortened for a test that runs under a minute
+
+
+def test_shard_split_is_stable_total_and_disjoint() -> None:
+    names = [f"pdu-{i:04d}" for i in range(2000)]
+    for n in (1, 2, 3, 7):
+        owners = [shard_of(name, n) for name in names]
+        assert set(owners) == set(range(1, n + 1))
+        counts = [owners.count(i) for i in range(1, n + 1)]
+        assert max(counts) - min(counts) < 0.15 * len(names) / n  # roughly even
+        for i in range(1, n + 1):
+            assert [x for x in names if Shard(i, n).owns(x)] == [x for x, o in zip(names, owners) if o == i]
+    # stable across processes and Python versions: SHA-256, not the salted built-in hash
+    assert [shard_of(x, 2) for x in ("meter-main", "ups-a", "ups-b", "pdu-r01")] == [2, 2, 1, 1]
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0", "-1/2", ""])
+def test_bad_shard_arguments(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_shard(text)
+    run = subprocess.run([str(EXE), "run", "--config", str(ROOT / "configs" / "demo-site.yaml"), "--shard", text],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and "--shard" in run.stderr
+
+
+def _query(prom: str, expr: str) -> list[dict]:  # type: ignore[type-arg]
+    url = f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    body = json.loads(scrape(url))
+    assert body["status"] == "success", body
+    return body["data"]["result"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
+    prometheus = shutil.which("prometheus") or "/usr/bin/prometheus"
+    assert Path(prometheus).exists(), "prometheus missing: `make test` installs Debian's prometheus package"
+    cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
+    base = free_udp_range(len(cfg.devices))
+    data = yaml.safe_load((ROOT / "configs" / "demo-site.yaml").read_text())
+    for i, dev in enumerate(data["devices"]):
+        dev.update(port=base + i, timeout_s=0.5, retries=0)
+    data.update(poll_interval_s=1, pue_window_s=60)
+    site_cfg = tmp_path / "site.yaml"
+    site_cfg.write_text(yaml.safe_dump(data))
+    cfg, profiles = load_config(site_cfg)
+
+    # the simulated site in its own thread and event loop
+    stop_site = threading.Event()
+    ready = threading.Event()
+
+    def serve_site() -> None:
+        async def main() -> None:
+            site = MinimalSite(cfg, profiles)
+            site.start()
+            stop = asyncio.Event()
+            task = asyncio.create_task(site.run(stop, tick_s=0.2))
+            ready.set()
+            while not stop_site.is_set():
+                await asyncio.sleep(0.1)
+            stop.set()
+            await task
+            site.stop()
+
+        asyncio.run(main())
+
+    site_thread = threading.Thread(target=serve_site, daemon=True)
+    site_thread.start()
+    assert ready.wait(10)
+
+    ports = {"single": free_port(), "shard1": free_port(), "shard2": free_port()}
+    args = {"single": [], "shard1": ["--shard", "1/2"], "shard2": ["--shard", "2/2"]}
+    agents = {name: subprocess.Popen([str(EXE), "run", "--config", str(site_cfg), "--listen-port", str(port),
+                                      *args[name]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+              for name, port in ports.items()}
+    rules = tmp_path / "shards.rules.yml"
+    rules.write_text(RULES.read_text().replace("[5m]", f"[{WINDOW}]"))
+    prom_port = free_port()
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(rules)],
+        "scrape_configs": [
+            {"job_name": "pue-shards", "static_configs": [
+                {"targets": [f"127.0.0.1:{ports['shard1']}", f"127.0.0.1:{ports['shard2']}"],
+                 "labels": {"site": "demo"}}]},
+            {"job_name": "pue-single", "static_configs": [
+                {"targets": [f"127.0.0.1:{ports['single']}"], "labels": {"site": "demo"}}]},
+        ]}))
+    prom = subprocess.Popen([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prom_url = f"http://127.0.0.1:{prom_port}"
+    try:
+        # each shard exports only its own devices, shard energy and no site PUE
+        deadline = time.monotonic() + 30
+        texts: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            try:
+                texts = {n: scrape(f"http://127.0.0.1:{p}/metrics") for n, p in ports.items()}
+                if all(sample(t, "pue_device_up") == 1.0 for t in texts.values()):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        for index in (1, 2):
+            text = texts[f"shard{index}"]
+            exported = {line.split('device="')[1].split('"')[0] for line in text.splitlines()
+                        if line.startswith("pue_device_up{")}
+            assert exported == {d.name for d in cfg.devices if shard_of(d.name, 2) == index}
+            assert sample(text, "pue_site_realtime_pue") is None and "pue_site_energy_joules" not in text
+            assert sample(text, "pue_shard_count") == 2.0
+            assert sample(text, "pue_shard_info", shard=str(index), shards="2") == 1.0
+        assert {b for b in ("facility", "it") if sample(texts["shard1"], "pue_shard_energy_joules_total",
+                                                         boundary=b) is not None} == {"it"}  # ups-b only
+        assert sample(texts["shard2"], "pue_shard_energy_joules_total", boundary="facility") is not None
+
+        single_expr = (f'sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",boundary="facility"}}'
+                       f'[{WINDOW}])) / sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",'
+                       f'boundary="it"}}[{WINDOW}]))')
+        deadline = time.monotonic() + 90
+        sharded = single = None
+        while time.monotonic() < deadline:
+            try:
+                a = _query(prom_url, "site:pue_sharded:ratio_rate5m")
+                b = _query(prom_url, single_expr)
+            except OSError:
+                a = b = []
+            if a and b:
+                sharded, single = float(a[0]["value"][1]), float(b[0]["value"][1])
+                if time.monotonic() > deadline - 60:  # let both windows fill with complete intervals
+                    break
+            time.sleep(1)
+        assert sharded is not None and single is not None, "no sharded or single-agent PUE from Prometheus"
+        assert abs(sharded - single) / single < 0.01, (sharded, single)
+        assert 1.1 < sharded < 1.6
+        print(f"\nsharded site PUE {sharded:.4f}, single agent {single:.4f}")
+
+        # a shard that disappears makes the sharded PUE disappear, never a partial ratio
+        agents["shard1"].terminate()
+        agents["shard1"].wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _query(prom_url, "site:pue_sharded:ratio_rate5m"):
+            time.sleep(1)
+        assert _query(prom_url, "site:pue_sharded:ratio_rate5m") == []
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
+        errors = {}
+        for name, proc in agents.items():
+            proc.terminate()
+            errors[name] = proc.communicate(timeout=30)[1]
+        stop_site.set()
+        site_thread.join(timeout=30)
+    for name, err in errors.items():
+        assert "Traceback" not in err, (name, err[-2000:])
