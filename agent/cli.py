@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from agent.twin.live import TwinLiveSite
 
 __all__ = ["main"]
+
+#: simulated time at which the demo's twin starts: mid-March in Guiyang, 14:00 local, when free cooling
+#: starts to pay and a legacy setpoint schedule leaves the most on the table
+DEMO_START = datetime(2026, 3, 15, 6, tzinfo=UTC)
 
 #: feature packages that add their own sub-commands with ``register(subparsers)``
 SUBCOMMAND_MODULES = ("agent.twin.cli", "agent.recommend.cli", "agent.history.cli")
@@ -205,11 +210,22 @@ def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> t
 
 async def _demo(args: argparse.Namespace) -> int:
     cfg, profiles = _demo_config(args.site, args.base_port, args.listen_port)
+    if args.listen_address:
+        cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"address": args.listen_address})})
+    tmp = Path(tempfile.gettempdir())
+    if args.site == "twin" and args.recommender != "off":
+        from agent.config import RecommenderConfig
+
+        model_dir = Path(args.model) if args.model else _demo_model(tmp / "pue-demo-model-v2")
+        rcfg = RecommenderConfig(mode=args.recommender, model_dir=model_dir, action_log=tmp / "pue-demo-actions.jsonl")
+        cfg = cfg.model_copy(update={"recommender": rcfg})
+        print(f"recommender: {args.recommender} mode, model {model_dir}", flush=True)
     site: MinimalSite | TwinLiveSite
     if args.site == "twin":
         from agent.twin.live import TwinLiveSite
 
-        site = TwinLiveSite(cfg, profiles, weather=args.weather, speed=args.speed)  # type: ignore[arg-type]
+        site = TwinLiveSite(cfg, profiles, weather=args.weather, speed=args.speed,  # type: ignore[arg-type]
+                            start=DEMO_START)
     else:
         from agent.sim.site import MinimalSite
 
@@ -228,6 +244,36 @@ async def _demo(args: argparse.Namespace) -> int:
         await site_task
         site.stop()
     return 0
+
+
+def _demo_model(model_dir: Path) -> Path:
+    """A cooling model for the demo, trained once (then cached) on 28 days of the twin's safe exploration."""
+    from agent.errors import ModelError
+    from agent.recommend.artefact import load_model
+
+    try:
+        load_model(model_dir)
+        return model_dir
+    except (ModelError, OSError):
+        pass
+    from agent.recommend.artefact import save_model
+    from agent.recommend.history_io import read_site_history
+    from agent.recommend.training import fit_from_history
+    from agent.twin.exploration import write_exploration_history
+    from agent.twin.weather import load_site_weather
+
+    print("training the demo's cooling model on 28 days of the twin's safe exploration (once, cached)...",
+          flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "history.csv"
+        # a site explores around where it runs: the twin starts at the legacy 18 C / 7 C
+        rows = write_exploration_history(load_site_weather("guiyang"), DEMO_START - timedelta(days=28), 28.0,
+                                         900.0, csv_path, centre_supply_air_c=19.0, centre_chw_supply_c=9.0,
+                                         amplitude_c=4.0)
+        model = fit_from_history(read_site_history(csv_path))
+    window = {"start": (DEMO_START - timedelta(days=28)).isoformat(), "end": DEMO_START.isoformat(), "rows": rows}
+    save_model(model, model_dir, window, source="twin safe exploration, Guiyang, 28 d at 15 min")
+    return model_dir
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -294,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=_positive, default=60.0, help="twin time acceleration (simulated s per s)")
     p.add_argument("--history", default=None, help="history database (default: pue-demo-history.sqlite in the temp dir)")
+    p.add_argument("--recommender", choices=["off", "advise", "approve", "auto"], default="advise",
+                   help="twin only: recommendation mode (default advise: recommend, never write)")
+    p.add_argument("--model", default=None, help="model directory (default: train one on the twin, cached)")
+    p.add_argument("--listen-address", default=None, help="metrics address (default 127.0.0.1)")
     p.set_defaults(func=cmd_demo)
 
     for module_name in SUBCOMMAND_MODULES:

@@ -28,7 +28,7 @@ from statistics import NormalDist
 import numpy as np
 
 from models.cooling import CoolingModel
-from models.optimiser import SetpointBounds, optimise_setpoints
+from models.optimiser import OptimiserChoice, SetpointBounds, optimise_setpoints
 
 __all__ = ["Conditions", "Recommendation", "Recommender", "Setpoints"]
 
@@ -211,6 +211,36 @@ class Recommender:
             now_s, current, current, power_w, power_w, pue, pue, inlet_c, 0.0, 0.0, self.model.version, reason
         )
 
+    def _toward_global_target(
+        self, local: OptimiserChoice, condition_values: tuple[float, float, float], box: SetpointBounds,
+        states: tuple[bool, ...],
+    ) -> OptimiserChoice:
+        """A step toward the best setpoints in all of the bounds and data support, if that beats ``local``.
+
+        Tree models are flat over small setpoint changes, so the best point inside one step's box can
+        be "stay put" while a better optimum lies two steps away. Then the plant moves one rate-limited
+        step toward that optimum; the step itself must be predicted safe, and it is credited with the
+        target's predicted power (it is only taken on the way there).
+        """
+        target = optimise_setpoints(
+            self.model, *condition_values, self.bounds, inlet_limit_c=self.inlet_limit_c,
+            uncertainty_k=self.uncertainty_k, grid_step_k=self.grid_step_k, economizer_states=states,
+        )
+        if target is None or target.facility_power_w >= local.facility_power_w - 1e-6:
+            return local
+        supply = min(max(target.supply_air_setpoint_c, box.supply_air_min_c), box.supply_air_max_c)
+        chw = min(max(target.chw_supply_setpoint_c, box.chw_supply_min_c), box.chw_supply_max_c)
+        if (supply, chw) == (target.supply_air_setpoint_c, target.chw_supply_setpoint_c):
+            return target
+        step = self.model.predict(np.array([[*condition_values, supply, chw, float(target.economizer_enabled)]]))
+        inlet_c, inlet_std_c = float(step.max_inlet_c[0]), float(step.max_inlet_std_c[0])
+        if inlet_c + self.uncertainty_k * inlet_std_c > self.inlet_limit_c:
+            return local
+        return OptimiserChoice(
+            supply, chw, target.economizer_enabled, target.facility_power_w, target.facility_power_std_w,
+            inlet_c, inlet_std_c, target.pue, target.n_candidates, target.n_feasible,
+        )
+
     def recommend(
         self, now_s: float, conditions: Conditions, current_setpoints: Setpoints, data_ok: bool
     ) -> Recommendation:
@@ -290,6 +320,7 @@ class Recommender:
                 now_pue,
                 now_inlet_c,
             )
+        choice = self._toward_global_target(choice, condition_values, box, states)
         chosen = Setpoints(
             choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled
         )
