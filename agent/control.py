@@ -437,7 +437,7 @@ class RecommendationCollector(Collector):
 
     Sample::
 
-        pue_recommendation_setpoint_celsius{quantity="supply_air"} 22.0
+        pue_recommendation_setpoint_celsius{quantity="supply_air_setpoint_c"} 22.0
         pue_recommendation_economizer_enabled 1.0
         pue_recommendation_predicted_pue{scenario="current"} 1.41
         pue_recommendation_predicted_savings_watts 41000.0
@@ -465,8 +465,8 @@ class RecommendationCollector(Collector):
         if rec is not None and not isinstance(rec, dict):
             sp = GaugeMetricFamily(m.RECOMMENDATION_SETPOINT, "Recommended temperature setpoints",
                                    labels=["quantity"])
-            sp.add_metric(["supply_air"], rec.setpoints.supply_air_setpoint_c)
-            sp.add_metric(["chw_supply"], rec.setpoints.chw_supply_setpoint_c)
+            sp.add_metric(["supply_air_setpoint_c"], rec.setpoints.supply_air_setpoint_c)
+            sp.add_metric(["chw_supply_setpoint_c"], rec.setpoints.chw_supply_setpoint_c)
             yield sp
             econ = GaugeMetricFamily(m.RECOMMENDATION_ECONOMIZER, "Recommended economizer state (1 enabled)")
             econ.add_metric([], 1.0 if rec.setpoints.economizer_enabled else 0.0)

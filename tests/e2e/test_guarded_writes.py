@@ -92,7 +92,7 @@ def test_advise_never_writes(tmp_path: Path) -> None:
         assert site.truth.controls.supply_air_setpoint_c == 18.0 and site.truth.controls.chw_supply_setpoint_c == 7.0
         assert list(agent.controller.actuator.actions) == []
         text = await asyncio.to_thread(scrape, f"{url}/metrics")
-        assert sample(text, "pue_recommendation_setpoint_celsius", quantity="chw_supply") == 10.0
+        assert sample(text, "pue_recommendation_setpoint_celsius", quantity="chw_supply_setpoint_c") == 10.0
         assert sample(text, "pue_recommendation_predicted_savings_watts") == 50_000.0
         rec = json.loads(await asyncio.to_thread(scrape, f"{url}/api/v1/recommendation"))
         assert rec["mode"] == "advise" and rec["model_version"] == "stub" and rec["confidence"] == 0.9
