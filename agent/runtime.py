@@ -6,21 +6,23 @@ import asyncio
 import logging
 import time
 import zlib
-from pathlib import Path
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Protocol
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client.registry import CollectorRegistry
+
 from agent.config import SiteConfig
 from agent.control import CoolingController, RecommendationCollector, SetpointActuator
 from agent.exporter import AgentHealthCollector, DeviceReadingsCollector, build_registry
 from agent.http import ApiHandlers, HttpServer
-from prometheus_client.registry import CollectorRegistry
 from agent.poller import AgentState, Poller, SiteAccountant, SiteState
-from agent.readings import DeviceSnapshot
 from agent.profiles import ProfileRegistry
+from agent.readings import DeviceSnapshot
+from agent.retrain import Retrainer
 from agent.security import make_http_server
 from agent.shard import Shard, ShardAccountant, ShardCollector, shard_config
 from agent.snmp import PysnmpClient, SnmpClient
