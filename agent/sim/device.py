@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
+from agent.config import DeviceConfig, SiteConfig, V2cCredentials, V3Credentials
 from agent.profiles import Profile, ProfileObject
 from agent.quantities import GLOSSARY
 from agent.sim.responder import SimulatedAgent, WritableRange
 
-__all__ = ["ProfiledDevice", "plausible_defaults"]
+__all__ = ["ProfiledDevice", "SimulatedSite", "plausible_defaults", "simulated_agent"]
 
 #: decimal digits a simulated device reports where its profile reads them from the device
 SIM_DECIMALS = 1
@@ -118,3 +123,69 @@ class ProfiledDevice:
             return None
         entry = self.agent.mib.values.get(tuple(int(p) for p in obj.oid.split(".")))
         return None if entry is None else obj.decode("integer", entry[1])
+
+
+def _v3_tuple(cred: V3Credentials) -> tuple[str, str, str, str, str]:
+    assert cred.priv_protocol and cred.priv_key, "simulated devices speak v3 authPriv only"
+    return (cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
+            cred.priv_key.get_secret_value())
+
+
+def simulated_agent(cfg: SiteConfig, dev: DeviceConfig) -> SimulatedAgent:
+    """A responder for one configured device, answering its read and (read-write) write credentials."""
+    cred = cfg.credentials[dev.credentials]
+    if isinstance(cred, V2cCredentials):
+        agent = SimulatedAgent(dev.address, dev.port, cred.community.get_secret_value())
+    else:
+        agent = SimulatedAgent(dev.address, dev.port, "public", _v3_tuple(cred))
+    if dev.write_credentials:
+        wcred = cfg.credentials[dev.write_credentials]
+        if isinstance(wcred, V2cCredentials):
+            agent.write_community = wcred.community.get_secret_value()
+        else:
+            agent.v3_write_user = _v3_tuple(wcred)
+    return agent
+
+
+class SimulatedSite:
+    """What every simulated site shares: its devices on loopback, stop/start, and the update loop.
+
+    Subclasses implement ``update()`` (advance the plant, publish through the profiles) and
+    ``truth_json()`` (the ground truth a test or the demo compares with).
+    """
+
+    devices: dict[str, ProfiledDevice]
+
+    def update(self) -> Any:
+        raise NotImplementedError
+
+    def truth_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        for device in self.devices.values():
+            device.agent.start()
+
+    def stop(self) -> None:
+        for device in self.devices.values():
+            device.agent.close()
+
+    def stop_device(self, name: str) -> None:
+        """The device stops answering, as if unplugged (its SNMP engine and state survive)."""
+        self.devices[name].agent.stop()
+
+    def start_device(self, name: str) -> None:
+        self.devices[name].agent.start()
+
+    async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
+        """Update every ``tick_s`` until ``stop`` is set; optionally write the truth as JSON each tick."""
+        while not stop.is_set():
+            self.update()
+            if truth_file is not None:
+                tmp = truth_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self.truth_json()))
+                tmp.replace(truth_file)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+            except TimeoutError:
+                pass

@@ -11,18 +11,14 @@ Energy counters integrate power exactly, so the truth PUE over any period is kno
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from agent.config import SiteConfig, V2cCredentials, V3Credentials
+from agent.config import SiteConfig
 from agent.profiles import ProfileRegistry
-from agent.sim.device import ProfiledDevice, plausible_defaults
-from agent.sim.responder import SimulatedAgent
+from agent.sim.device import ProfiledDevice, SimulatedSite, plausible_defaults, simulated_agent
 
 __all__ = ["MinimalSite", "SiteTruth"]
 
@@ -41,7 +37,7 @@ class SiteTruth:
         return self.facility_w / self.it_w
 
 
-class MinimalSite:
+class MinimalSite(SimulatedSite):
     """Serves every device of a site config over real SNMP on loopback with plausible, changing values."""
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, *, it_per_ups_w: float = 60_000.0,
@@ -55,33 +51,11 @@ class MinimalSite:
         self._energy_j: dict[str, float] = {}
         self._last_s: float | None = None
         for dev in cfg.devices:
-            cred = cfg.credentials[dev.credentials]
-            if isinstance(cred, V2cCredentials):
-                agent = SimulatedAgent(dev.address, dev.port, cred.community.get_secret_value())
-            else:
-                assert isinstance(cred, V3Credentials) and cred.priv_protocol and cred.priv_key
-                agent = SimulatedAgent(dev.address, dev.port, "public", (
-                    cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
-                    cred.priv_key.get_secret_value()))
-            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], agent)
+            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], simulated_agent(cfg, dev))
         self._by_role: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._by_role.setdefault(dev.role, []).append(dev.name)
         self.truth = self._step(self._t0, 0.0)
-
-    def start(self) -> None:
-        for device in self.devices.values():
-            device.agent.start()
-
-    def stop(self) -> None:
-        for device in self.devices.values():
-            device.agent.close()
-
-    def stop_device(self, name: str) -> None:
-        self.devices[name].agent.stop()
-
-    def start_device(self, name: str) -> None:
-        self.devices[name].agent.start()
 
     def _ups_output_w(self, index: int, t: float) -> float:
         phase = index * 0.7
@@ -141,16 +115,6 @@ class MinimalSite:
         self.truth = self._step(now, dt)
         return self.truth
 
-    async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
-        """Update the plant every ``tick_s`` until ``stop`` is set; optionally write truth as JSON."""
-        while not stop.is_set():
-            truth = self.update()
-            if truth_file is not None:
-                tmp = truth_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"timestamp_s": truth.timestamp_s, "pue": truth.pue,
-                                           "facility_w": truth.facility_w, "it_w": truth.it_w}))
-                tmp.replace(truth_file)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
-            except TimeoutError:
-                pass
+    def truth_json(self) -> dict[str, float]:
+        t = self.truth
+        return {"timestamp_s": t.timestamp_s, "pue": t.pue, "facility_w": t.facility_w, "it_w": t.it_w}

@@ -18,21 +18,17 @@ bounds is refused by the simulated device with wrongValue, as a real controller 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
-from agent.config import SiteConfig, V2cCredentials, V3Credentials
+from agent.config import SiteConfig
 from agent.profiles import ProfileRegistry
-from agent.sim.device import ProfiledDevice, plausible_defaults
-from agent.sim.responder import SimulatedAgent
+from agent.sim.device import ProfiledDevice, SimulatedSite, plausible_defaults, simulated_agent
 from agent.twin.simulate import utilisation_at
 from agent.twin.site import Controls, SiteConditions, SiteDesign, SitePlant, StepResult
 from agent.twin.weather import load_site_weather, weather_at
@@ -59,7 +55,7 @@ class TwinTruth:
         return self.facility_w / self.ups_output_w
 
 
-class TwinLiveSite:
+class TwinLiveSite(SimulatedSite):
     """Serves the twin's devices; ``update()`` advances the plant by wall time x ``speed``."""
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, *, weather: str = "guiyang",
@@ -81,23 +77,7 @@ class TwinLiveSite:
         self._roles: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._roles.setdefault(dev.role, []).append(dev.name)
-            cred = cfg.credentials[dev.credentials]
-            community = cred.community.get_secret_value() if isinstance(cred, V2cCredentials) else "public"
-            v3 = None
-            if isinstance(cred, V3Credentials):
-                assert cred.priv_protocol and cred.priv_key
-                v3 = (cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
-                      cred.priv_key.get_secret_value())
-            agent = SimulatedAgent(dev.address, dev.port, community, v3)
-            if dev.write_credentials:
-                wcred = cfg.credentials[dev.write_credentials]
-                if isinstance(wcred, V2cCredentials):
-                    agent.write_community = wcred.community.get_secret_value()
-                else:
-                    assert wcred.priv_protocol and wcred.priv_key
-                    agent.v3_write_user = (wcred.user, wcred.auth_protocol, wcred.auth_key.get_secret_value(),
-                                           wcred.priv_protocol, wcred.priv_key.get_secret_value())
-            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], agent,
+            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], simulated_agent(cfg, dev),
                                                     on_setpoint=self._setpoint_handler(dev.name))
         n_pdu = max(len(self._roles.get("pdu", [])), 1)
         self.racks_per_pdu = math.ceil(self.design.n_racks / n_pdu)
@@ -117,21 +97,6 @@ class TwinLiveSite:
             elif quantity == "fan_min_speed_ratio":
                 self.controls = replace(self.controls, crah_min_fan_speed=value)
         return handle
-
-    # --- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> None:
-        for device in self.devices.values():
-            device.agent.start()
-
-    def stop(self) -> None:
-        for device in self.devices.values():
-            device.agent.close()
-
-    def stop_device(self, name: str) -> None:
-        self.devices[name].agent.stop()
-
-    def start_device(self, name: str) -> None:
-        self.devices[name].agent.start()
 
     # --- physics -> devices --------------------------------------------------------------------
     def sim_time_s(self) -> float:
@@ -222,21 +187,10 @@ class TwinLiveSite:
         self.truth = self._to_truth(self._step(dt, dt / self.speed), sim_s)
         return self.truth
 
-    async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
-        """Step the plant every ``tick_s`` of wall time until ``stop``; optionally write truth JSON."""
-        while not stop.is_set():
-            truth = self.update()
-            if truth_file is not None:
-                tmp = truth_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps({
-                    "timestamp_s": self._clock(), "sim_time": datetime.fromtimestamp(truth.sim_time_s, UTC).isoformat(),
-                    "pue": truth.pue, "facility_w": truth.facility_w, "it_w": truth.ups_output_w,
-                    "max_inlet_c": truth.max_inlet_c,
-                    "supply_air_setpoint_c": truth.controls.supply_air_setpoint_c,
-                    "chw_supply_setpoint_c": truth.controls.chw_supply_setpoint_c,
-                    "economizer_enabled": truth.controls.economizer_enabled}))
-                tmp.replace(truth_file)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
-            except TimeoutError:
-                pass
+    def truth_json(self) -> dict[str, object]:
+        truth = self.truth
+        return {"timestamp_s": self._clock(), "sim_time": datetime.fromtimestamp(truth.sim_time_s, UTC).isoformat(),
+                "pue": truth.pue, "facility_w": truth.facility_w, "it_w": truth.ups_output_w,
+                "max_inlet_c": truth.max_inlet_c, "supply_air_setpoint_c": truth.controls.supply_air_setpoint_c,
+                "chw_supply_setpoint_c": truth.controls.chw_supply_setpoint_c,
+                "economizer_enabled": truth.controls.economizer_enabled}
