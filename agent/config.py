@@ -266,6 +266,15 @@ def _loc(loc: Iterable[Any], data: Any) -> str:
     return ".".join(parts) or "<top>"
 
 
+def _text(value: Any) -> str | None:
+    """A reference as written, or None when it is not a string (the schema check reports that)."""
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     """Cross-references, checked on the raw mapping so they are reported even beside schema errors."""
     problems: list[str] = []
@@ -279,7 +288,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     for i, dev in enumerate(devices):
         where = f"devices[{i}]({dev.get('name')})"
         for key in ("credentials", "write_credentials"):
-            ref = dev.get(key)
+            ref = _text(dev.get(key))
             if ref is not None and ref not in creds:
                 problems.append(f"{where}.{key}: unknown credentials {ref!r}")
         read_ref, write_ref = dev.get("credentials"), dev.get("write_credentials")
@@ -287,7 +296,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
                 creds.get(read_ref) if isinstance(read_ref, str) else None, creds.get(write_ref))):
             problems.append(f"{where}.write_credentials: must differ from the read credentials "
                             "(another community or SNMPv3 user, read-only on the device for reads)")
-        profile = dev.get("profile")
+        profile = _text(dev.get("profile"))
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
     topo = data.get("topology") if isinstance(data.get("topology"), dict) else {}
@@ -297,24 +306,24 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             if not isinstance(term, dict):
                 continue
             where = f"topology.{boundary}[{j}]"
-            device = term.get("device")
-            if device not in by_name:
+            device = _text(term.get("device"))
+            if device is None or device not in by_name:
                 problems.append(f"{where}.device: no device named {device!r}")
                 continue
-            profile = by_name[device].get("profile")
+            profile = _text(by_name[device].get("profile"))
             quantity = term.get("power_quantity", "active_power_w")
-            if profile in profiles and quantity not in {o.quantity for o in profiles[profile].objects}:
+            if profile in profiles and quantity not in {o.quantity for o in profiles[str(profile)].objects}:
                 problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
     rec = data.get("recommender") if isinstance(data.get("recommender"), dict) else {}
     if rec.get("mode") in ("approve", "auto"):
         for i, dev in enumerate(devices):
-            profile = dev.get("profile")
-            if profile in profiles and any(o.writable for o in profiles[profile].objects) and dev.get(
+            profile = _text(dev.get("profile"))
+            if profile in profiles and any(o.writable for o in profiles[str(profile)].objects) and dev.get(
                     "role") in ("cooling_unit", "chiller_plant") and not dev.get("write_credentials"):
                 problems.append(f"devices[{i}]({dev.get('name')}).write_credentials: recommender mode "
                                 f"{rec.get('mode')!r} writes setpoints and needs separate write credentials")
-    fac = {t.get("device") for t in topo.get("facility") or [] if isinstance(t, dict)}
-    it = {t.get("device") for t in topo.get("it") or [] if isinstance(t, dict)}
+    fac = {_text(t.get("device")) for t in _list(topo.get("facility")) if isinstance(t, dict)} - {None}
+    it = {_text(t.get("device")) for t in _list(topo.get("it")) if isinstance(t, dict)} - {None}
     for both in sorted(str(d) for d in fac & it):
         problems.append(f"topology: {both!r} is in both facility and it")
     return problems

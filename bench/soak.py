@@ -44,6 +44,13 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def _quantile_ms(values: list[float], q: float) -> float:
+    """q-quantile of sorted ``values`` [s] in ms (nan when empty)."""
+    if not values:
+        return float("nan")
+    return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+
+
 class Lateness:
     """Poll start lateness per device: (this start - previous start) - interval [s]."""
 
@@ -105,9 +112,9 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
             if baseline is None and elapsed >= warmup_s:
                 baseline = (rss, fds)
             pue = agent.state.site.live.value if agent.state.site is not None else None
-            p = (lambda q: 1000 * late[min(len(late) - 1, int(q * len(late)))]) if late else (lambda q: float("nan"))
+            p50, p99, worst = (_quantile_ms(late, q) for q in (0.5, 0.99, 1.0))
             print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
-                  f"{lateness.failures:5d} {p(0.5):11.1f} {p(0.99):11.1f} {1000 * max(late, default=float('nan')):11.1f} "
+                  f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
                   f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
     finally:
         await agent.stop()

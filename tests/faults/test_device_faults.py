@@ -10,6 +10,7 @@ nothing the history store holds is lost.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 import sys
@@ -35,7 +36,7 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
 sys.path.append(str(Path(__file__).resolve().parent))
 from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
-from rawsnmp import RawSnmpResponder, integer, octets, oid, serve  # noqa: E402, F401
+from rawsnmp import RawSnmpResponder, integer, octets, oid, serve  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 ROOT = TESTS.parent
@@ -223,7 +224,7 @@ def _build(profiles: ProfileRegistry, base: int) -> tuple[list[DeviceConfig], di
 
 
 def _encode(kind: str, value: Any) -> bytes:
-    from rawsnmp import tlv, unsigned
+    from rawsnmp import unsigned
 
     if kind == "integer":
         return integer(int(value))
@@ -311,7 +312,7 @@ def test_healthy_devices_keep_their_schedule(fault_run: Run) -> None:
         polls = fault_run.ok_polls(device)
         assert len(polls) >= RUN_S / INTERVAL_S - 2, (device, len(polls))
         assert len(fault_run.polls(device)) == len(polls), f"{device} had failures"
-        gaps = [b.timestamp_s - a.timestamp_s for a, b in zip(polls, polls[1:], strict=False)]
+        gaps = [b.timestamp_s - a.timestamp_s for a, b in itertools.pairwise(polls)]
         # after the first round (engines and v3 discovery for every device start at once), a victim's
         # timeout never delays a healthy device's poll
         assert max(gaps[1:]) < INTERVAL_S + 0.5, (device, gaps)
@@ -363,7 +364,7 @@ def test_counters_wrap_and_reset_without_losing_energy(fault_run: Run) -> None:
     for victim, event in (("counter-wrap", "wrap"), ("counter-reset", "reset")):
         totals = [sample(t, "pue_device_energy_joules_total", device=victim) for t in fault_run.scrapes]
         totals = [t for t in totals if t is not None]
-        assert len(totals) >= 4 and all(b >= a for a, b in zip(totals, totals[1:], strict=False)), (victim, totals)
+        assert len(totals) >= 4 and all(b >= a for a, b in itertools.pairwise(totals)), (victim, totals)
         assert sample(fault_run.scrapes[-1], "pue_device_counter_events_total", device=victim, event=event) == 1
         events = [r.getMessage() for r in fault_run.records if r.getMessage().startswith(f"device {victim}:")
                   and event in r.getMessage()]
@@ -377,21 +378,21 @@ def test_counters_wrap_and_reset_without_losing_energy(fault_run: Run) -> None:
 
 def test_flapping_device_is_logged_per_state_change_not_per_poll(fault_run: Run) -> None:
     polls = fault_run.polls("flapping")
-    changes = sum(1 for a, b in zip(polls, polls[1:], strict=False) if a.ok != b.ok)
+    changes = sum(1 for a, b in itertools.pairwise(polls) if a.ok != b.ok)
     failures = sum(1 for p in polls if not p.ok)
     assert failures >= 2 and changes >= 2, [p.ok for p in polls]
     down = [m for m in fault_run.warnings("flapping") if "poll failed" in m]
     back = [r.getMessage() for r in fault_run.records if r.getMessage().startswith("device flapping: polling again")]
-    went_down = sum(1 for a, b in zip(polls, polls[1:], strict=False) if a.ok and not b.ok)
+    went_down = sum(1 for a, b in itertools.pairwise(polls) if a.ok and not b.ok)
     went_down += 0 if polls[0].ok else 1  # a first poll that fails is a change too (from unknown)
     assert len(down) == went_down, [p.ok for p in polls]
-    assert len(back) == sum(1 for a, b in zip(polls, polls[1:], strict=False) if not a.ok and b.ok)
+    assert len(back) == sum(1 for a, b in itertools.pairwise(polls) if not a.ok and b.ok)
     last = fault_run.scrapes[-1]
     assert sample(last, "pue_device_poll_errors_total", device="flapping", kind="timeout") == failures
 
 
 def test_nothing_stored_is_lost(fault_run: Run) -> None:
-    for device in HEALTHY + ["counter-wrap", "counter-reset", "wrong-type", "no-such", "out-of-range"]:
+    for device in [*HEALTHY, "counter-wrap", "counter-reset", "wrong-type", "no-such", "out-of-range"]:
         assert fault_run.stored_polls.get(device, 0) == len(fault_run.ok_polls(device)), device
     for victim in ERROR_KIND:
         assert fault_run.stored_polls.get(victim, 0) == 0

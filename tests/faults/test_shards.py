@@ -39,7 +39,8 @@ def test_shard_split_is_stable_total_and_disjoint() -> None:
         counts = [owners.count(i) for i in range(1, n + 1)]
         assert max(counts) - min(counts) < 0.15 * len(names) / n  # roughly even
         for i in range(1, n + 1):
-            assert [x for x in names if Shard(i, n).owns(x)] == [x for x, o in zip(names, owners) if o == i]
+            mine = [x for x, o in zip(names, owners, strict=True) if o == i]
+            assert [x for x in names if Shard(i, n).owns(x)] == mine
     # stable across processes and Python versions: SHA-256, not the salted built-in hash
     assert [shard_of(x, 2) for x in ("meter-main", "ups-a", "ups-b", "pdu-r01")] == [2, 2, 1, 1]
 
