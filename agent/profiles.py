@@ -240,6 +240,8 @@ class ProfileObject(_Strict):
                     raise DecodeError(f"{self.quantity}: unknown enum value {raw}")
                 return float(self.enum[raw])
         if decimals is not None:
+            if not 0 <= decimals <= 9:  # the device's own decimal-digits object, sanity-checked
+                raise DecodeError(f"{self.quantity}: device reports {decimals} decimal digits (expected 0-9)")
             number = number / (10**decimals)
         value = number * self.scale + self.offset
         if self.valid_min is not None and value < self.valid_min:

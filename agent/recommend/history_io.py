@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,10 +89,15 @@ def _missing_message(path: str, missing: Sequence[str], header: Sequence[str]) -
 def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) -> Table:
     name = str(path)
     try:
-        fh = Path(path).open(newline="", encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as err:
         raise HistoryFormatError(f"{name}: cannot read: {err.strerror or err}") from err
-    with fh:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise HistoryFormatError(f"{name}:{line}: not UTF-8 text (bad byte at offset {err.start})") from None
+    with io.StringIO(text, newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]
         if not header:

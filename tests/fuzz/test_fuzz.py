@@ -173,30 +173,23 @@ def test_any_csv_is_a_table_or_a_history_format_error(data: st.DataObject) -> No
             assert str(err).startswith("history.csv") or str(path) in str(err), str(err)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="agent/recommend/history_io.py opens CSVs as UTF-8 and lets UnicodeDecodeError escape "
-                          "instead of a HistoryFormatError naming the file and line (found by this test)")
 @settings(max_examples=20, deadline=None)
 @given(st.sampled_from([read_conditions, read_site_history]), st.binary(min_size=1, max_size=60))
 def test_a_non_utf8_csv_is_a_history_format_error(reader: Any, junk: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "history.csv"
         path.write_bytes(b"timestamp,it_power_w\n\x80\xff" + junk)
-        try:
+        with pytest.raises(HistoryFormatError, match=r"history.csv:2: not UTF-8 text"):
             reader(path)
-        except HistoryFormatError:
-            pass
 
 
-_DECIMALS_BUG = ("ProfileObject.decode divides by 10**decimals with the device's decimal-digits value "
-                 "unchecked: 400 overflows, -400 divides by zero (and 2**32-1 would hang the loop); decode "
-                 "should raise DecodeError outside 0..9 (found by fuzzing)")
+# Found by fuzzing: ProfileObject.decode divided by 10**decimals with the device's decimal-digits value
+# unchecked (400 overflowed, -400 divided by zero); it now raises DecodeError outside 0..9.
 
 
 @pytest.mark.parametrize("decimals", [
     0, 1, 3,
-    pytest.param(400, marks=pytest.mark.xfail(strict=True, raises=OverflowError, reason=_DECIMALS_BUG)),
-    pytest.param(-400, marks=pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=_DECIMALS_BUG)),
+    400, -400, 2**32 - 1,
 ])
 def test_any_decimal_digits_value_is_a_reading_or_a_problem(decimals: int) -> None:
     profile = PROFILES["raritan-pdu2"]
@@ -208,3 +201,5 @@ def test_any_decimal_digits_value_is_a_reading_or_a_problem(decimals: int) -> No
         obj.column: [SnmpValue(row, "gauge32", 5000)],
         obj.decimals_column: [SnmpValue(f"{obj.decimals_column}.{suffix}", "gauge32", decimals)]})
     assert all(math.isfinite(r.value) for r in readout.readings)
+    if not 0 <= decimals <= 9:
+        assert not readout.readings and "decimal digits" in readout.problems[0]
