@@ -103,6 +103,7 @@ class RawSnmpResponder(asyncio.DatagramProtocol):
         self.mib = mib
         self.mode = mode
         self.requests = 0
+        self.max_repetitions_seen: list[int] = []
         self._rng = rng or random.Random(1)
         self._transport: asyncio.DatagramTransport | None = None
         self.on_request: Callable[[int], None] | None = None
@@ -130,6 +131,7 @@ class RawSnmpResponder(asyncio.DatagramProtocol):
             out = [self._next(n) for n in names]
         elif pdu_tag == 0xA5:  # GETBULK: a = non-repeaters, b = max-repetitions
             non_rep, reps = int.from_bytes(a, "big"), int.from_bytes(b, "big")
+            self.max_repetitions_seen.append(reps)
             out = [self._next(n) for n in names[:non_rep]]
             cursor = names[non_rep:]
             for _ in range(max(reps, 1)):
