@@ -267,6 +267,14 @@ class SiteAccountant:
         cool_d = self._energy_deltas(topo.cooling, now, stale_after) if topo.cooling else {}
         fac_e = sum_boundary(fac_d, [t.device for t in topo.facility])
         it_e = sum_boundary(it_d, [t.device for t in topo.it])
+        if self._last_tick_s is not None and not 0 < now - self._last_tick_s <= stale_after:
+            # the wall clock jumped (or the agent stalled): energy deltas no longer match the
+            # interval's length, so the interval is a gap and the PUE window starts again
+            log.warning("site tick %.0f s after the previous one (clock jump or stall): PUE window restarted",
+                        now - self._last_tick_s)
+            self._window.clear()
+            self._first_tick_s = None
+            self._last_tick_s = None
         if self._last_tick_s is not None:
             duration = now - self._last_tick_s
             complete = fac_e.complete and it_e.complete

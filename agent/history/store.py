@@ -308,14 +308,22 @@ class SqliteHistoryStore:
             raise _translate(err, self.path) from err
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except BaseException as err:
+            self._rollback()
+            if isinstance(err, sqlite3.DatabaseError):
+                raise _translate(err, self.path) from err
             raise
         try:
             self._db.execute("COMMIT")
         except sqlite3.DatabaseError as err:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise _translate(err, self.path) from err
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on SQLITE_FULL and friends; a second ROLLBACK would then fail
+        # with "no transaction is active" and hide the real error
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     # --- writes ------------------------------------------------------------------------------
     def record_poll(

@@ -98,11 +98,8 @@ def test_history_failure_never_stops_polling_nor_loses_rows(tmp_path: Path, how:
         # a nearly full disk still takes the writes that fit in free pages: the writer's state flips
         # and it logs each flip (once per state change, as documented), never more than that
         assert 1 <= len(errors) == len(again)
-        if "full" not in errors[0].getMessage():
-            # everything above held; only the message is wrong (SQLite already rolled back on SQLITE_FULL)
-            pytest.xfail("agent/history/store.py: _transaction issues ROLLBACK after SQLite's automatic "
-                         "rollback on SQLITE_FULL; 'cannot rollback - no transaction is active' then hides "
-                         "'database or disk is full' (check db.in_transaction before rolling back)")
+        # SQLite rolls back by itself on SQLITE_FULL: the store no longer hides that behind a failed ROLLBACK
+        assert "full" in errors[0].getMessage(), errors[0].getMessage()
         return
     assert len(errors) == 1, [r.getMessage() for r in errors]
     assert "readonly" in errors[0].getMessage() or "read-only" in errors[0].getMessage()
