@@ -136,7 +136,7 @@ class Poller:
         previous = self._state.snapshots.get(snap.device)
         if previous is not None and not previous.ok:
             log.info("device %s: polling again after %s", snap.device, previous.error_kind)
-        if snap.problems and (previous is None or previous.problems != snap.problems):
+        if snap.problems and (previous is None or _problem_keys(previous) != _problem_keys(snap)):
             log.warning("device %s: %d object(s) unreadable: %s", snap.device, len(snap.problems),
                         "; ".join(snap.problems[:3]))
         last_ok = self._state.last_success_s.get(snap.device)
@@ -182,6 +182,12 @@ class Poller:
             if power_now is not None and power_before is not None and last_ok is not None and 0 < dt <= stale_after:
                 added = 0.5 * (power_now + power_before) * dt  # trapezoid [J]
             self._state.energy[key] = DeviceEnergy(current.total_j + added, "integrated", snap.timestamp_s)
+
+
+def _problem_keys(snap: DeviceSnapshot) -> set[str]:
+    """Which objects had problems (the OID or quantity before the first colon), not the values in the text,
+    so a value drifting while out of range is logged once, not at every poll."""
+    return {p.split(":", 1)[0] for p in snap.problems}
 
 
 def _remap(readings: tuple[Reading, ...], rules: tuple[Remap, ...]) -> tuple[Reading, ...]:

@@ -94,6 +94,8 @@ class Agent:
             self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
         self._scheduler: AsyncIOScheduler | None = None
         self._http: HttpServer | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._stopping = False
 
     def _build_controller(self, cfg: SiteConfig, profiles: ProfileRegistry, recommender: Any,
                           clock: Callable[[], float]) -> CoolingController:
@@ -146,8 +148,22 @@ class Agent:
             device = event.job_id.removeprefix("poll:")
             self.state.polls_skipped[device] = self.state.polls_skipped.get(device, 0) + 1
 
-    async def poll(self, device: str) -> DeviceSnapshot:
-        snapshot = await self.poller.poll(device)
+    async def poll(self, device: str) -> DeviceSnapshot | None:
+        if self._stopping:
+            return None
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            snapshot = await self.poller.poll(device)
+        except asyncio.CancelledError:
+            if self._stopping:  # shutting down: a poll cut short is expected, not an error to log
+                log.debug("device %s: poll cancelled at shutdown", device)
+                return None
+            raise
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
         for observer in self.observers:
             observer.on_snapshot(snapshot, self.state)
         return snapshot
@@ -165,11 +181,20 @@ class Agent:
         await self.site_tick()
 
     async def stop(self) -> None:
-        if self.controller is not None:
-            await self.controller.wait_idle()
+        """Stop scheduling, let polls in flight finish (bounded by their SNMP timeout), then close."""
+        self._stopping = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self._inflight:
+            grace_s = max((d.timeout_s * (d.retries + 1) for d in self.cfg.devices), default=2.0) + 1.0
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5.0)
+        if self.controller is not None:
+            await self.controller.wait_idle()
         if self._http is not None:
             self._http.stop()
             self._http = None
