@@ -14,8 +14,8 @@ import logging
 import signal
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load")
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=_positive, default=60.0, help="twin time acceleration (simulated s per s)")
-    p.add_argument("--history", default=None, help="history database (default: pue-demo-history.sqlite in the temp dir)")
+    p.add_argument("--history", default=None,
+                   help="history database (default: pue-demo-history.sqlite in the temp dir)")
     p.add_argument("--recommender", choices=["off", "advise", "approve", "auto"], default="advise",
                    help="twin only: recommendation mode (default advise: recommend, never write)")
     p.add_argument("--model", default=None, help="model directory (default: train one on the twin, cached)")

@@ -224,6 +224,9 @@ class ProfileObject(_Strict):
         DecodeError
             wrong SNMP type, unparsable number, or outside ``valid_min``/``valid_max``.
         """
+        if kind == "malformed":
+            raise DecodeError(f"{self.quantity}: malformed value from the device (an INTEGER with no content "
+                              "octets); not read as 0")
         if kind not in ACCEPTED_KINDS[self.type]:
             raise DecodeError(f"{self.quantity}: expected {self.type}, device sent {kind}")
         if self.type == "string_number":

@@ -7,7 +7,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -125,7 +125,7 @@ class Agent:
         interval = self.cfg.poll_interval_s
         scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                    "misfire_grace_time": int(max(1, interval))})
-        start = datetime.now(timezone.utc)
+        start = datetime.now(UTC)
         for dev in self.cfg.devices:
             if not dev.enabled:
                 continue

@@ -77,7 +77,7 @@ PRIV_PROTOCOLS = {
 
 ValueKind = Literal[
     "integer", "gauge32", "counter32", "counter64", "timeticks", "octets", "oid", "ipaddress",
-    "null", "no_such_object", "no_such_instance", "end_of_mib_view",
+    "null", "no_such_object", "no_such_instance", "end_of_mib_view", "malformed",
 ]
 
 
@@ -164,8 +164,44 @@ _KIND_BY_CLASS: tuple[tuple[type, ValueKind], ...] = (
 )
 
 
+_ZERO_LENGTH_MARK = "_pue_agent_zero_length"
+
+
+def _install_zero_length_integer_mark() -> None:
+    """Mark INTEGERs that arrived with no content octets, so they are not read as 0.
+
+    X.690 8.3.1 requires at least one content octet; ServerTech Sentry4 firmware sends ``02 00`` in
+    GETBULK answers, and pyasn1 silently decodes that as 0 (a PDU cord at 0 W would understate IT
+    power). Rejecting the whole message would lose every good var-bind in it, so the decoded object
+    is only tagged here and :func:`_convert` turns it into a per-object ``malformed`` value.
+    Wraps pyasn1's BER INTEGER payload decoder once per process; values are unchanged.
+    """
+    from pyasn1.codec.ber import decoder as ber_decoder
+
+    cls = ber_decoder.IntegerPayloadDecoder
+    original = cls.valueDecoder
+    if getattr(original, "_pue_agent_wrapped", False):
+        return
+
+    def value_decoder(self, substrate, asn1Spec, tagSet=None, length=None,  # type: ignore[no-untyped-def]
+                      state=None, decodeFun=None, substrateFun=None, **options):
+        for item in original(self, substrate, asn1Spec, tagSet, length, state, decodeFun, substrateFun,
+                             **options):
+            if length == 0 and not isinstance(item, ber_decoder.SubstrateUnderrunError):
+                setattr(item, _ZERO_LENGTH_MARK, True)
+            yield item
+
+    value_decoder._pue_agent_wrapped = True  # type: ignore[attr-defined]
+    cls.valueDecoder = value_decoder
+
+
+_install_zero_length_integer_mark()
+
+
 def _convert(oid: object, val: object) -> SnmpValue:
     name = str(oid)
+    if getattr(val, _ZERO_LENGTH_MARK, False):
+        return SnmpValue(name, "malformed", None)
     if isinstance(val, rfc1905.NoSuchObject):
         return SnmpValue(name, "no_such_object", None)
     if isinstance(val, rfc1905.NoSuchInstance):
@@ -303,7 +339,7 @@ class PysnmpClient:
             pending = list(cursor)
             async with self._semaphore:
                 try:
-                    err_ind, err_status, err_index, table = await bulk_cmd(
+                    err_ind, err_status, _err_index, table = await bulk_cmd(
                         engine, auth, transport, self._context_for(target.auth), 0, repetitions,
                         *(ObjectType(ObjectIdentity(cursor[c])) for c in pending), lookupMib=False,
                     )
@@ -348,7 +384,7 @@ class PysnmpClient:
         auth = self._auth_data(target.auth)
         async with self._semaphore:
             try:
-                err_ind, err_status, err_index, var_binds = await set_cmd(
+                err_ind, err_status, _err_index, var_binds = await set_cmd(
                     engine, auth, transport, self._context_for(target.auth),
                     ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)), lookupMib=False,
                 )

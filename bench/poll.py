@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                     a = json.loads(child.stdout.strip().splitlines()[-1])
                     print(f"{'pue-agent':<14}{n:>6}{version:>5}{a['polls_per_s']:>10.0f}{a['cpu_ms_per_poll']:>13.2f}"
                           f"{a['p50_ms']:>9.1f}{a['p99_ms']:>9.1f}{a['rss_mb']:>9.0f}{a['failures']:>6}"
-                          f"{a['value_w']:>9.0f}  {a['first_round_cpu_s']:.1f} s CPU, {a['first_round_wall_s']:.1f} s wall")
+                          f"{a['value_w']:>9.0f}  {a['first_round_cpu_s']:.1f} s CPU, "
+                          f"{a['first_round_wall_s']:.1f} s wall")
                     if not args.no_exporter:
                         e = exporter_case(base, n, version, args.rounds, args.concurrency, Path(tmp), columns)
                         if e:

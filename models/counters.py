@@ -9,12 +9,12 @@ happened, so the collector can export a Prometheus counter that only goes up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["CounterEvent", "CounterState", "advance"]
 
 
-class CounterEvent(str, Enum):
+class CounterEvent(StrEnum):
     FIRST = "first"
     INCREASE = "increase"
     WRAP = "wrap"

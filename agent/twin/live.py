@@ -128,7 +128,8 @@ class TwinLiveSite(SimulatedSite):
         for name in self._roles.get("utility_meter", []):
             energy = self._accumulate(name, r.facility_power_w, dt_s, 3.6e12)
             values[name] = {("active_power_w", ()): r.facility_power_w, ("energy_j", ()): energy,
-                            **{("phase_active_power_w", (("phase", p),)): r.facility_power_w / 3 for p in ("L1", "L2", "L3")},
+                            **{("phase_active_power_w", (("phase", p),)): r.facility_power_w / 3
+                               for p in ("L1", "L2", "L3")},
                             ("apparent_power_va", ()): r.facility_power_w / 0.97}
         for i, name in enumerate(self._roles.get("ups", [])):
             out = r.ups_output_power_w[i % len(r.ups_output_power_w)]

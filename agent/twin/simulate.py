@@ -136,7 +136,7 @@ def simulate(
     start = start if start is not None else datetime(2026, 1, 1, tzinfo=UTC)
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    n_steps = int(round(days * 86400.0 / step_s))
+    n_steps = round(days * 86400.0 / step_s)
     start_epoch_s = start.timestamp() + np.arange(n_steps) * step_s
     mid_epoch_s = start_epoch_s + 0.5 * step_s
     outdoor = weather_at(weather, mid_epoch_s)

@@ -95,7 +95,7 @@ def test_live_and_interval_pue_and_exposition(site) -> None:  # type: ignore[no-
 
 
 def test_interval_pue_waits_for_a_full_window(site) -> None:  # type: ignore[no-untyped-def]
-    cfg, state, poller, accountant, clock, (meter, _a, _b) = site
+    cfg, _state, poller, accountant, clock, (meter, _a, _b) = site
     first = asyncio.run(_cycle(cfg, poller, accountant, clock, meter))
     assert first.interval.value is None and "warming up" in (first.interval.reason or "")
 
@@ -125,7 +125,7 @@ def test_failed_device_drops_its_series_and_invalidates_pue(site) -> None:  # ty
 
 
 def test_failure_is_logged_once_not_per_poll(site, caplog) -> None:  # type: ignore[no-untyped-def]
-    cfg, state, poller, accountant, clock, (meter, _a, ups_b) = site
+    cfg, _state, poller, accountant, clock, (meter, _a, ups_b) = site
     ups_b.fail = SnmpTimeoutError("no response")
 
     async def run() -> None:

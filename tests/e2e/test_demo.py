@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
-from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+from netutil import free_port, free_udp_range, sample, scrape
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from agent.runtime import Agent
 from agent.sim.site import MinimalSite
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
-from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+from netutil import free_port, free_udp_range, sample, scrape
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
-from snmpsim_server import FIXTURES, snmpsim  # noqa: E402
+from snmpsim_server import FIXTURES, snmpsim
 
 pytestmark = pytest.mark.e2e
 EXE = str(Path(sys.executable).with_name("pue-agent"))

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 ZERO_LENGTH_INTEGER = b"\x02\x00"
 
 
-def _read() -> tuple[DeviceReadout, RawSnmpResponder]:
+def _read(cord1_power: bytes | None = None) -> tuple[DeviceReadout, RawSnmpResponder]:
     profile = load_profiles()["servertech-sentry4"]
     mib: dict[str, bytes] = {}
     for obj in profile.objects:
@@ -32,6 +32,8 @@ def _read() -> tuple[DeviceReadout, RawSnmpResponder]:
             mib[obj.instance_oid({**labels, "cord": cord} if "cord" in labels else labels)] = integer(2300)
     power = next(o for o in profile.objects if o.quantity == "active_power_w")
     mib[power.instance_oid({"unit": "1", "cord": "2"})] = ZERO_LENGTH_INTEGER
+    if cord1_power is not None:
+        mib[power.instance_oid({"unit": "1", "cord": "1"})] = cord1_power
     responder = RawSnmpResponder("public", mib)
 
     async def main() -> DeviceReadout:
@@ -55,12 +57,21 @@ def test_zero_length_integer_does_not_break_the_read() -> None:
     assert powers.get("1") == 2300.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pyasn1 decodes a zero-length INTEGER as 0 without complaint (X.690 8.3.1 requires at least one "
-    "content octet), so the cord reads 0 W and IT power is silently understated: the adapter cannot tell "
-    "it from a real 0 once decoded. Needs a strict INTEGER decoder (or a raw-bytes check) in agent/snmp.py"))
 def test_zero_length_integer_is_a_problem_not_zero_watts() -> None:
+    """pyasn1 alone decodes ``02 00`` as 0 (X.690 8.3.1 needs one content octet): the cord would read
+    0 W and IT power be silently understated. The adapter marks it malformed: a per-object problem."""
     readout, _ = _read()
     powers = {r.label_dict["cord"]: r.value for r in readout.readings if r.quantity == "active_power_w"}
     assert "2" not in powers, powers
-    assert any("active_power_w" in p or ".1.3.3.1.3.1.2" in p for p in readout.problems)
+    assert powers.get("1") == 2300.0
+    power_oid = next(o for o in load_profiles()["servertech-sentry4"].objects if o.quantity == "active_power_w")
+    bad = [p for p in readout.problems if p.startswith(power_oid.instance_oid({"unit": "1", "cord": "2"}))]
+    assert bad and "malformed" in bad[0], readout.problems
+
+
+def test_a_real_zero_still_reads_zero_watts() -> None:
+    """``02 01 00`` is a well-formed 0: an idle cord at 0 W must not become a problem."""
+    readout, _ = _read(cord1_power=integer(0))
+    powers = {r.label_dict["cord"]: r.value for r in readout.readings if r.quantity == "active_power_w"}
+    assert powers.get("1") == 0.0, (powers, readout.problems)
+    assert "2" not in powers

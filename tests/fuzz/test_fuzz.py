@@ -27,7 +27,7 @@ PROFILES = load_profiles()
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 KINDS = ["integer", "gauge32", "counter32", "counter64", "timeticks", "octets", "oid", "ipaddress", "null",
-         "no_such_object", "no_such_instance", "end_of_mib_view"]
+         "no_such_object", "no_such_instance", "end_of_mib_view", "malformed"]
 numbers = st.one_of(st.integers(-(2**31), 2**31 - 1), st.integers(0, 2**64 - 1), st.sampled_from([0, -1, 2**32 - 1]))
 
 
@@ -203,3 +203,30 @@ def test_any_decimal_digits_value_is_a_reading_or_a_problem(decimals: int) -> No
     assert all(math.isfinite(r.value) for r in readout.readings)
     if not 0 <= decimals <= 9:
         assert not readout.readings and "decimal digits" in readout.problems[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.integers(-(2**31), 2**31 - 1))
+def test_strict_integer_hook_leaves_every_well_formed_integer_alone(value: int) -> None:
+    """The adapter's zero-length-INTEGER mark (agent/snmp.py) must not change any well-formed value:
+    pyasn1's own encoding decodes to the same number, unmarked, and converts to a plain integer."""
+    from pyasn1.codec.ber import decoder, encoder
+    from pysnmp.proto import rfc1902
+
+    import agent.snmp as snmp
+
+    wire = encoder.encode(rfc1902.Integer32(value))
+    decoded, rest = decoder.decode(wire, asn1Spec=rfc1902.Integer32())
+    assert rest == b"" and int(decoded) == value
+    assert snmp._convert("1.3.6.1.2.1.1.7.0", decoded) == SnmpValue("1.3.6.1.2.1.1.7.0", "integer", value)
+
+
+def test_strict_integer_hook_marks_zero_length_integer() -> None:
+    from pyasn1.codec.ber import decoder
+    from pysnmp.proto import rfc1902
+
+    import agent.snmp as snmp
+
+    decoded, _ = decoder.decode(b"\x02\x00", asn1Spec=rfc1902.Integer32())
+    assert int(decoded) == 0  # what pyasn1 alone makes of it
+    assert snmp._convert("1.3.6.1.2.1.1.7.0", decoded).kind == "malformed"

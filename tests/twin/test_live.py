@@ -97,7 +97,7 @@ def test_out_of_range_set_is_refused_like_a_real_unit_and_read_credentials_canno
         obj = profiles["local-plant-gateway"].writable("chw_supply_setpoint_c")
         with pytest.raises(SnmpSetRefusedError, match="wrongValue"):
             await client.set(target_for(cfg, plant, write=True), obj.oid, obj.encode(25.0))
-        with pytest.raises(SnmpError, match="noAccess|authorization"):
+        with pytest.raises(SnmpError, match=r"noAccess|authorization"):
             await client.set(target_for(cfg, plant), obj.oid, obj.encode(10.0))  # read-only user
         await asyncio.sleep(0.3)
         assert site.truth.controls.chw_supply_setpoint_c == 7.0
