@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from agent import __version__
@@ -114,8 +114,9 @@ async def _read(args: argparse.Namespace) -> int:
         await client.close()
     from agent.quantities import GLOSSARY
 
-    rows = [{"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
-            for r in readout.readings]
+    rows: list[dict[str, Any]] = [
+        {"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
+        for r in readout.readings]
     if args.format == "json":
         print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
     else:

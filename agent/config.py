@@ -275,10 +275,14 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     """Cross-references, checked on the raw mapping so they are reported even beside schema errors."""
     problems: list[str] = []
-    creds = data.get("credentials") if isinstance(data.get("credentials"), dict) else {}
+    creds = _dict(data.get("credentials"))
     devices = [d for d in data.get("devices") or [] if isinstance(d, dict)] if isinstance(
         data.get("devices"), list) else []
     names = [str(d.get("name")) for d in devices]
@@ -299,7 +303,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
         profile = _text(dev.get("profile"))
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
-    topo = data.get("topology") if isinstance(data.get("topology"), dict) else {}
+    topo = _dict(data.get("topology"))
     for boundary in ("facility", "it", "cooling"):
         terms = topo.get(boundary) or []
         for j, term in enumerate(terms if isinstance(terms, list) else []):
@@ -314,7 +318,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             quantity = term.get("power_quantity", "active_power_w")
             if profile in profiles and quantity not in {o.quantity for o in profiles[str(profile)].objects}:
                 problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
-    rec = data.get("recommender") if isinstance(data.get("recommender"), dict) else {}
+    rec = _dict(data.get("recommender"))
     if rec.get("mode") in ("approve", "auto"):
         for i, dev in enumerate(devices):
             profile = _text(dev.get("profile"))
@@ -362,7 +366,7 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
     except ValidationError as err:
         problems += [f"{where}: {_loc(e['loc'], data)}: {_reason(e)}" for e in err.errors()]
     if profiles is None:
-        extra = data.get("profile_dirs") if isinstance(data.get("profile_dirs"), list) else []
+        extra = _list(data.get("profile_dirs"))
         try:
             profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]))
         except ProfileError as err:

@@ -141,9 +141,10 @@ class SetpointActuator:
                                   f"[{obj.writable.min}, {obj.writable.max}]")
         if obj.writable.step:
             value = round(round(value / obj.writable.step) * obj.writable.step, 6)
-        common = {"kind": kind, "device": dev.name, "quantity": quantity, "requested": value, "reason": reason,
-                  "predicted_savings_w": predicted_savings_w, "approved_by": approved_by,
-                  "recommendation_id": recommendation_id}
+        common: dict[str, Any] = {
+            "kind": kind, "device": dev.name, "quantity": quantity, "requested": value, "reason": reason,
+            "predicted_savings_w": predicted_savings_w, "approved_by": approved_by,
+            "recommendation_id": recommendation_id}
         try:
             before = await self._read(dev, quantity)
             await self._client.set(target_for(self._cfg, dev, write=True), obj.oid, obj.encode(value))
@@ -250,6 +251,7 @@ class CoolingController:
             return {}, False, "stale or incomplete data: no " + ", ".join(missing)
         p = sum(pressure) / len(pressure) if pressure else STANDARD_PRESSURE_PA
         dry_c = sum(dry) / len(dry)
+        assert it_w is not None  # appended to `missing` above otherwise
         wet_c = float(psychrolib.GetTWetBulbFromRelHum(dry_c, min(max(sum(rh) / len(rh), 0.01), 1.0), p))
         inputs = {"conditions": Conditions(float(it_w), dry_c, wet_c),
                   "current": Setpoints(sum(supply) / len(supply), chw[0], econ[0] >= 0.5),

@@ -114,7 +114,7 @@ class ProfiledDevice:
             raw %= modulus
         if obj.type in ("gauge32", "unsigned32", "counter32"):
             raw = max(0, raw) % 2**32
-        return raw
+        return raw if isinstance(raw, bytes) else int(raw)
 
     def setpoint(self, quantity: str) -> float | None:
         """Current value of a writable setpoint as the device holds it (canonical units)."""

@@ -46,7 +46,7 @@ def _key(oid: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid.split("."))
 
 
-class _Mib(instrum.AbstractMibInstrumController):
+class _Mib(instrum.AbstractMibInstrumController):  # type: ignore[misc]
     def __init__(self) -> None:
         self.values: dict[tuple[int, ...], tuple[str, Any]] = {}
         self.writable: dict[tuple[int, ...], WritableRange] = {}

@@ -59,7 +59,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``twin`` parser.
     """
-    twin = subparsers.add_parser("twin", help="digital twin of the data hall")
+    twin: argparse.ArgumentParser = subparsers.add_parser("twin", help="digital twin of the data hall")
     twin_sub = twin.add_subparsers(dest="twin_command", required=True)
     sim = twin_sub.add_parser("simulate", help="simulate the hall and write the site history CSV")
     sim.add_argument(

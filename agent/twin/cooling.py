@@ -257,7 +257,7 @@ def free_cooling_fraction(
     supply = np.asarray(chw_supply_c, dtype=float)
     ret = np.asarray(chw_return_c, dtype=float)
     span = np.maximum(ret - supply, 1e-9)
-    return np.clip((ret - available) / span, 0.0, 1.0)
+    return np.asarray(np.clip((ret - available) / span, 0.0, 1.0), dtype=np.float64)
 
 
 def economizer_mode(
@@ -374,9 +374,10 @@ def airflow_m3_s(heat_w: ArrayLike, delta_t_k: ArrayLike, density_kg_m3: ArrayLi
     ----------
     ASHRAE Handbook - Fundamentals (2017), chapter 1 (sensible heat of moist air).
     """
-    return np.asarray(heat_w, dtype=float) / (
+    flow = np.asarray(heat_w, dtype=float) / (
         np.asarray(density_kg_m3, dtype=float) * CP_AIR_J_PER_KG_K * np.asarray(delta_t_k, dtype=float)
     )
+    return np.asarray(flow, dtype=np.float64)
 
 
 def fan_power_w(speed_fraction: ArrayLike, rated_power_w: float) -> NDArray[np.float64]:

@@ -31,7 +31,7 @@ def write_exploration_history(weather: HourlyWeather, start: datetime, days: flo
     """Simulate ``days`` of safe exploration and write the canonical site history CSV; return rows."""
     design, bounds = SiteDesign(), ControlBounds()
     n = round(days * 86400.0 / step_s)
-    mid = start.timestamp() + (np.arange(n) + 0.5) * step_s
+    mid = np.asarray(start.timestamp() + (np.arange(n) + 0.5) * step_s, dtype=np.float64)
     outdoor = weather_at(weather, mid)
     util = it_load.rack_utilisation(utilisation_at(mid, weather.utc_offset_h), design.rack_trace_index,
                                     design.rack_utilisation_gain)

@@ -129,4 +129,5 @@ def server_power_w(
     Fan, Weber & Barroso, "Power provisioning for a warehouse-sized computer", ISCA 2007.
     """
     idle = np.asarray(idle_power_w, dtype=float)
-    return idle + (np.asarray(peak_power_w, dtype=float) - idle) * np.asarray(utilisation, dtype=float)
+    return np.asarray(idle + (np.asarray(peak_power_w, dtype=float) - idle) * np.asarray(utilisation, dtype=float),
+                      dtype=np.float64)

@@ -137,8 +137,8 @@ def simulate(
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     n_steps = round(days * 86400.0 / step_s)
-    start_epoch_s = start.timestamp() + np.arange(n_steps) * step_s
-    mid_epoch_s = start_epoch_s + 0.5 * step_s
+    start_epoch_s = np.asarray(start.timestamp() + np.arange(n_steps) * step_s, dtype=np.float64)
+    mid_epoch_s = np.asarray(start_epoch_s + 0.5 * step_s, dtype=np.float64)
     outdoor = weather_at(weather, mid_epoch_s)
     traces = utilisation_at(mid_epoch_s, weather.utc_offset_h)
 

@@ -154,7 +154,7 @@ class SiteDesign:
         )
         approach = self.rack_supply_approach_min_k + spread
         approach[list(self.hot_spot_racks)] += self.hot_spot_extra_k
-        return approach
+        return np.asarray(approach, dtype=np.float64)
 
     @cached_property
     def rack_trace_index(self) -> NDArray[np.int_]:
@@ -164,9 +164,8 @@ class SiteDesign:
     @cached_property
     def rack_utilisation_gain(self) -> NDArray[np.float64]:
         """Per-rack multiplier on its tenant's utilisation [-]."""
-        return 1.0 + self.rack_utilisation_gain_spread * (
-            ((np.arange(self.n_racks) * 0.7548776662) % 1.0) - 0.5
-        )
+        gain = 1.0 + self.rack_utilisation_gain_spread * (((np.arange(self.n_racks) * 0.7548776662) % 1.0) - 0.5)
+        return np.asarray(gain, dtype=np.float64)
 
     @cached_property
     def rack_crah(self) -> NDArray[np.int_]:

@@ -369,4 +369,4 @@ def _local_seconds_of_year(utc_epoch_s: NDArray[np.float64], utc_offset_h: float
     local_dt = local_s.astype("datetime64[s]")
     year_start = local_dt.astype("datetime64[Y]").astype("datetime64[s]")
     elapsed = (local_dt - year_start).astype(float) + (local_s - np.floor(local_s))
-    return np.mod(elapsed, SECONDS_PER_YEAR)
+    return np.asarray(np.mod(elapsed, SECONDS_PER_YEAR), dtype=np.float64)
