@@ -10,15 +10,23 @@ Implementation notes (see shared reference "ecosystem"):
 - numeric OIDs with ``lookupMib=False`` (no MIB resolution on the hot path);
 - GETs batched (``max_oids_per_get``); table columns fetched together with GETBULK and each
   column stops at the edge of its own subtree;
-- SNMPv3 protocols are always explicit (pysnmp would silently default to MD5/DES).
+- SNMPv3 protocols are always explicit (pysnmp would silently default to MD5/DES);
+- the v2c GET/GETBULK hot loop skips pysnmp: :mod:`agent.snmp_wire` pre-encodes each request and
+  decodes answers to the same values, over one UDP socket per event loop (request-id matching, same
+  timeout/retries and errors). v1, v3, SET and detection-time oddities stay on pysnmp;
+  ``PysnmpClient(fast_path=False)`` or ``PUE_AGENT_SNMP_FAST=0`` turns the fast path off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
+import random
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
@@ -45,10 +53,12 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
 
+from agent import snmp_wire
 from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpSetRefusedError, SnmpTimeoutError
 
 __all__ = [
     "AUTH_PROTOCOLS",
+    "FAST_PATH_ENV",
     "PRIV_PROTOCOLS",
     "FakeSnmpClient",
     "PysnmpClient",
@@ -57,6 +67,7 @@ __all__ = [
     "SnmpValue",
     "V2cAuth",
     "V3Auth",
+    "fast_path_default",
 ]
 
 AUTH_PROTOCOLS = {
@@ -232,6 +243,15 @@ _AUTH_INDICATIONS: tuple[type, ...] = (
 )
 
 
+def _from_wire(var_binds: list[snmp_wire.WireValue]) -> list[SnmpValue]:
+    return [SnmpValue(oid, cast(ValueKind, kind), value) for oid, kind, value in var_binds]
+
+
+def _error_status_text(status: int) -> str:
+    """The error-status as pysnmp prints it (``noSuchName``; the number when RFC 3416 names none)."""
+    return str(rfc1905.errorStatus.clone(status).prettyPrint())
+
+
 def _raise_indication(target: SnmpTarget, indication: object) -> None:
     text = str(indication)
     low = text.replace(" ", "").lower()
@@ -242,10 +262,69 @@ def _raise_indication(target: SnmpTarget, indication: object) -> None:
     raise SnmpProtocolError(f"{target.host}:{target.port}: {text}")
 
 
-class PysnmpClient:
-    """:class:`SnmpClient` over pysnmp 7's asyncio high-level API, one engine per event loop."""
+FAST_PATH_ENV = "PUE_AGENT_SNMP_FAST"
 
-    def __init__(self, max_oids_per_get: int = 30, max_concurrency: int = 64) -> None:
+
+def fast_path_default() -> bool:
+    """Whether the v2c fast path is on unless a client says otherwise (``PUE_AGENT_SNMP_FAST=0`` turns it off)."""
+    return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+_REQUEST_ID_LIMIT = 1 << 31
+_MAX_REMEMBERED = 4096
+
+
+class _FastEndpoint(asyncio.DatagramProtocol):
+    """One unconnected UDP socket per event loop for the v2c fast path.
+
+    Answers are decoded as they arrive and handed to the request waiting for their request-id and
+    community; anything else (late, duplicate, another manager's, undecodable) is dropped, as
+    pysnmp drops it, and the request then times out. The last decode error per source address is
+    kept so that the timeout can say why.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: dict[int, tuple[asyncio.Future[snmp_wire.Response], bytes]] = {}
+        self.undecodable: dict[tuple[str, int], str] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            response = snmp_wire.decode_response(data)
+        except SnmpProtocolError as err:
+            if len(self.undecodable) >= _MAX_REMEMBERED:
+                self.undecodable.clear()
+            self.undecodable[addr[:2]] = str(err)
+            return
+        waiting = self.pending.get(response.request_id)
+        if waiting is None:
+            return
+        future, community = waiting
+        if response.community == community and not future.done():
+            future.set_result(response)
+
+    def error_received(self, exc: Exception) -> None:
+        """ICMP errors on an unconnected socket name no request; the request times out, as with pysnmp."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for future, _community in self.pending.values():
+            if not future.done():
+                future.set_exception(SnmpProtocolError("SNMP client closed with the request in flight"))
+        self.transport = None
+
+
+class PysnmpClient:
+    """:class:`SnmpClient` over pysnmp 7's asyncio high-level API, one engine per event loop.
+
+    SNMPv2c GET and GETBULK take the fast path (:mod:`agent.snmp_wire`) unless ``fast_path`` is
+    False (default: :func:`fast_path_default`); everything else goes through pysnmp.
+    """
+
+    def __init__(self, max_oids_per_get: int = 30, max_concurrency: int = 64, fast_path: bool | None = None) -> None:
         self._max_oids_per_get = max_oids_per_get
         self._engine: SnmpEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -254,6 +333,13 @@ class PysnmpClient:
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._contexts: dict[str, ContextData] = {"": ContextData()}
         self._rows_seen: dict[tuple[str, int, tuple[str, ...]], int] = {}
+        self.fast_path = fast_path_default() if fast_path is None else fast_path
+        self._fast_loop: asyncio.AbstractEventLoop | None = None
+        self._fast_endpoint: _FastEndpoint | None = None
+        self._fast_opening: asyncio.Task[_FastEndpoint] | None = None
+        self._fast_addresses: dict[str, str | None] = {}
+        self._templates: dict[tuple[bytes, tuple[str, ...], int, int], snmp_wire.RequestTemplate] = {}
+        self._request_id = random.randrange(_REQUEST_ID_LIMIT)
 
     def _engine_for_loop(self) -> SnmpEngine:
         loop = asyncio.get_running_loop()
@@ -297,72 +383,192 @@ class PysnmpClient:
         self._auth[auth] = data
         return data
 
-    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
+    # --- the v2c fast path -------------------------------------------------------------------
+    async def _fast_route(self, target: SnmpTarget) -> tuple[bytes, tuple[str, int]] | None:
+        """(community octets, IPv4 address) when the fast path can serve this target, else None."""
+        auth = target.auth
+        if not self.fast_path or not isinstance(auth, V2cAuth) or auth.version != "2c":
+            return None
+        try:
+            community = auth.community.encode("iso-8859-1")  # pyasn1's OCTET STRING codec
+        except UnicodeEncodeError:
+            return None
+        if target.host not in self._fast_addresses:
+            self._fast_addresses[target.host] = await self._resolve_ipv4(target.host)
+        host = self._fast_addresses[target.host]
+        return None if host is None else (community, (host, target.port))
+
+    @staticmethod
+    async def _resolve_ipv4(host: str) -> str | None:
+        try:
+            return str(ipaddress.IPv4Address(host))
+        except ValueError:
+            pass  # a name, or IPv6: resolve below
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, family=socket.AF_INET,
+                                                                  type=socket.SOCK_DGRAM)
+        except OSError:
+            return None  # pysnmp reports it, as before
+        return str(infos[0][4][0]) if infos else None
+
+    async def _endpoint(self) -> _FastEndpoint:
+        loop = asyncio.get_running_loop()
+        endpoint = self._fast_endpoint
+        if endpoint is not None and self._fast_loop is loop and endpoint.transport is not None:
+            return endpoint
+        if self._fast_loop is not loop or self._fast_opening is None:
+            self._close_fast_endpoint()
+            self._fast_loop = loop
+            self._fast_opening = loop.create_task(self._open_endpoint())
+        self._fast_endpoint = await self._fast_opening
+        return self._fast_endpoint
+
+    @staticmethod
+    async def _open_endpoint() -> _FastEndpoint:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(("0.0.0.0", 0))
+        endpoint = _FastEndpoint(sock)
+        await asyncio.get_running_loop().create_datagram_endpoint(lambda: endpoint, sock=sock)
+        return endpoint
+
+    def _close_fast_endpoint(self) -> None:
+        endpoint, loop = self._fast_endpoint, self._fast_loop
+        self._fast_endpoint = self._fast_opening = None
+        if endpoint is None:
+            return
+        if endpoint.transport is not None and loop is not None and not loop.is_closed():
+            endpoint.transport.close()
+        else:
+            endpoint.sock.close()
+
+    def _template(self, community: bytes, oids: Sequence[str], tag: int, repetitions: int) -> snmp_wire.RequestTemplate:
+        key = (community, tuple(oids), tag, repetitions)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= _MAX_REMEMBERED:
+                self._templates.clear()
+            template = snmp_wire.RequestTemplate(community, oids, tag, 0, repetitions)
+            self._templates[key] = template
+        return template
+
+    async def _fast_exchange(self, target: SnmpTarget, route: tuple[bytes, tuple[str, int]],
+                             template: snmp_wire.RequestTemplate) -> snmp_wire.Response:
+        """Send, wait ``timeout_s``, resend ``retries`` times; the answer with our request-id wins."""
+        endpoint = await self._endpoint()
+        community, address = route
+        request_id = self._request_id = (self._request_id + 1) % _REQUEST_ID_LIMIT
+        while request_id in endpoint.pending:
+            request_id = self._request_id = (self._request_id + 1) % _REQUEST_ID_LIMIT
+        message = template.encode(request_id)
+        loop = asyncio.get_running_loop()
+        for _attempt in range(target.retries + 1):
+            if endpoint.transport is None:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: SNMP client closed")
+            future: asyncio.Future[snmp_wire.Response] = loop.create_future()
+            endpoint.pending[request_id] = (future, community)
+            endpoint.transport.sendto(message, address)
+            try:
+                async with asyncio.timeout(target.timeout_s):
+                    return await future
+            except TimeoutError:
+                continue
+            finally:
+                endpoint.pending.pop(request_id, None)
+        garbled = endpoint.undecodable.pop(address, None)
+        why = f"; it sent an undecodable answer: {garbled}" if garbled else ""
+        raise SnmpTimeoutError(f"{target.host}:{target.port}: no response (No SNMP response received before "
+                               f"timeout, fast path{why})")
+
+    # --- one request, either path --------------------------------------------------------------
+    async def _get_chunk(self, target: SnmpTarget, chunk: Sequence[str]) -> list[SnmpValue]:
+        route = await self._fast_route(target)
+        if route is not None:
+            async with self._semaphore:
+                response = await self._fast_exchange(target, route,
+                                                     self._template(route[0], chunk, snmp_wire.GET_TAG, 0))
+            if response.error_status:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: GET error-status "
+                                        f"{_error_status_text(response.error_status)} at index {response.error_index}")
+            return _from_wire(response.var_binds)
         engine = self._engine_for_loop()
         transport = await self._transport(target)
         auth = self._auth_data(target.auth)
+        async with self._semaphore:
+            try:
+                err_ind, err_status, err_index, var_binds = await get_cmd(
+                    engine, auth, transport, self._context_for(target.auth),
+                    *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False,
+                )
+            except SnmpError:
+                raise
+            except Exception as err:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: GET failed: {err}") from err
+        if err_ind:
+            _raise_indication(target, err_ind)
+        if err_status:
+            raise SnmpProtocolError(
+                f"{target.host}:{target.port}: GET error-status {err_status.prettyPrint()} at index {err_index}"
+            )
+        return [_convert(name, val) for name, val in var_binds]
+
+    async def _bulk(self, target: SnmpTarget, oids: Sequence[str], repetitions: int) -> list[SnmpValue]:
+        route = await self._fast_route(target)
+        if route is not None:
+            async with self._semaphore:
+                response = await self._fast_exchange(
+                    target, route, self._template(route[0], oids, snmp_wire.GETBULK_TAG, repetitions))
+            if response.error_status:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK error-status "
+                                        f"{_error_status_text(response.error_status)}")
+            return _from_wire(response.var_binds)
+        engine = self._engine_for_loop()
+        transport = await self._transport(target)
+        auth = self._auth_data(target.auth)
+        async with self._semaphore:
+            try:
+                err_ind, err_status, _err_index, table = await bulk_cmd(
+                    engine, auth, transport, self._context_for(target.auth), 0, repetitions,
+                    *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
+                )
+            except SnmpError:
+                raise
+            except Exception as err:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK failed: {err}") from err
+        if err_ind:
+            _raise_indication(target, err_ind)
+        if err_status:
+            raise SnmpProtocolError(
+                f"{target.host}:{target.port}: GETBULK error-status {err_status.prettyPrint()}"
+            )
+        return [_convert(name, val) for name, val in table]
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
         out: list[SnmpValue] = []
         for start in range(0, len(oids), self._max_oids_per_get):
-            chunk = oids[start : start + self._max_oids_per_get]
-            async with self._semaphore:
-                try:
-                    err_ind, err_status, err_index, var_binds = await get_cmd(
-                        engine, auth, transport, self._context_for(target.auth),
-                        *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False,
-                    )
-                except SnmpError:
-                    raise
-                except Exception as err:
-                    raise SnmpProtocolError(f"{target.host}:{target.port}: GET failed: {err}") from err
-            if err_ind:
-                _raise_indication(target, err_ind)
-            if err_status:
-                raise SnmpProtocolError(
-                    f"{target.host}:{target.port}: GET error-status {err_status.prettyPrint()} at index {err_index}"
-                )
-            out.extend(_convert(name, val) for name, val in var_binds)
+            out.extend(await self._get_chunk(target, oids[start : start + self._max_oids_per_get]))
         return out
 
     async def walk(
         self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int = 25
     ) -> dict[str, list[SnmpValue]]:
-        engine = self._engine_for_loop()
-        transport = await self._transport(target)
-        auth = self._auth_data(target.auth)
         result: dict[str, list[SnmpValue]] = {c: [] for c in columns}
         cursor = {c: c for c in columns}  # last OID seen per unfinished column
         # Ask for as many repetitions as this table had rows last time (+1 to see its end), not a
-        # fixed 25: every surplus var-bind costs pyasn1 decoding time (about 60 us each).
+        # fixed 25: every surplus var-bind costs decoding time (about 60 us each through pyasn1).
         size_key = (target.host, target.port, tuple(columns))
         repetitions = min(max_repetitions, self._rows_seen.get(size_key, max_repetitions) + 1)
         while cursor:
             pending = list(cursor)
-            async with self._semaphore:
-                try:
-                    err_ind, err_status, _err_index, table = await bulk_cmd(
-                        engine, auth, transport, self._context_for(target.auth), 0, repetitions,
-                        *(ObjectType(ObjectIdentity(cursor[c])) for c in pending), lookupMib=False,
-                    )
-                except SnmpError:
-                    raise
-                except Exception as err:
-                    raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK failed: {err}") from err
-            if err_ind:
-                _raise_indication(target, err_ind)
-            if err_status:
-                raise SnmpProtocolError(
-                    f"{target.host}:{target.port}: GETBULK error-status {err_status.prettyPrint()}"
-                )
-            flat = list(table)
+            flat = await self._bulk(target, [cursor[c] for c in pending], repetitions)
             if not flat:
                 break
             done: set[str] = set()
             width = len(pending)
-            for i, (name, val) in enumerate(flat):
+            for i, value in enumerate(flat):
                 col = pending[i % width]
                 if col in done:
                     continue
-                value = _convert(name, val)
                 if value.kind == "end_of_mib_view" or not value.oid.startswith(col + "."):
                     done.add(col)
                     continue
@@ -405,6 +611,7 @@ class PysnmpClient:
             self._engine.close_dispatcher()
         self._engine = None
         self._transports.clear()
+        self._close_fast_endpoint()
 
 
 def _oid_tuple(oid: str) -> tuple[int, ...]:

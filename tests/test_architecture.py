@@ -31,6 +31,17 @@ def test_only_the_adapter_and_the_simulator_import_pysnmp() -> None:
     assert importers <= {"agent/snmp.py", "agent/sim/responder.py"}, importers
 
 
+def test_only_the_adapter_imports_the_wire_codec_and_the_codec_is_pure() -> None:
+    """agent/snmp_wire.py is a fast path hidden behind the one SNMP adapter, and needs no SNMP library."""
+    importers = {
+        p.relative_to(ROOT).as_posix()
+        for package in ("agent", "models") for p in (ROOT / package).rglob("*.py")
+        if "snmp_wire" in p.read_text() and p.name != "snmp_wire.py"
+    }
+    assert importers <= {"agent/snmp.py"}, importers
+    assert not _imports(ROOT / "agent" / "snmp_wire.py") & {"pysnmp", "pyasn1", "socket", "asyncio"}
+
+
 def test_agent_core_does_not_import_the_twin_or_simulator() -> None:
     core = [p for p in (ROOT / "agent").glob("*.py") if p.name != "cli.py"]
     for path in core:
