@@ -184,8 +184,10 @@ def _value(tag: int, content: bytes, oid: str) -> WireValue:
         if not _INT32_MIN <= number < _INT32_LIMIT:
             raise SnmpProtocolError(f"{oid}: INTEGER {number} outside Integer32")
         return (oid, "integer", number)
-    if tag == 0x04 or tag == 0x44:  # OCTET STRING, Opaque
+    if tag == 0x04:
         return (oid, "octets", content)
+    if tag == 0x44:  # Opaque: the adapter's pysnmp path has no kind for it and reports null
+        return (oid, "null", None)
     unsigned = _UNSIGNED.get(tag)
     if unsigned is not None:
         kind, limit = unsigned

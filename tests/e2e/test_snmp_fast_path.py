@@ -1,0 +1,179 @@
+"""The v2c fast path end to end: over real UDP responders it reads exactly what the pysnmp path reads,
+and fails the same way (same exception types, same error-status messages)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from agent.errors import SnmpProtocolError, SnmpTimeoutError
+from agent.profiles import ProfileRegistry, load_profiles
+from agent.readings import DeviceReadout, detect_profile, read_device
+from agent.snmp import FAST_PATH_ENV, PysnmpClient, SnmpTarget, SnmpValue, V2cAuth
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.append(str(TESTS))
+sys.path.append(str(TESTS / "faults"))
+from netutil import free_port  # noqa: E402
+from rawsnmp import RawSnmpResponder, integer, octets, serve, tlv, unsigned  # noqa: E402
+from snmpsim_server import FIXTURES, snmpsim  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+RECORDINGS = sorted(FIXTURES.glob("*.snmprec"))
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def snmpsim_port() -> Iterator[int]:
+    with snmpsim(RECORDINGS) as port:
+        yield port
+
+
+def _both(work: Callable[[PysnmpClient], Awaitable[T]]) -> tuple[T, T]:
+    """Run ``work`` with the fast path on, then off, each on its own client and event loop."""
+
+    async def run(fast: bool) -> T:
+        client = PysnmpClient(fast_path=fast)
+        try:
+            result = await work(client)
+            assert (client._fast_endpoint is not None) == fast  # the path under test was taken
+            return result
+        finally:
+            await client.close()
+
+    return asyncio.run(run(True)), asyncio.run(run(False))
+
+
+def test_every_recording_reads_identically_on_both_paths(snmpsim_port: int) -> None:
+    registry: ProfileRegistry = load_profiles()
+
+    async def work(client: PysnmpClient) -> dict[str, tuple[str, DeviceReadout, list[SnmpValue]]]:
+        async def one(name: str) -> tuple[str, tuple[str, DeviceReadout, list[SnmpValue]]]:
+            target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(name), timeout_s=5.0, retries=2)
+            profile = await detect_profile(client, target, registry)
+            readout = await read_device(client, target, profile)
+            system = await client.get(target, ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0",
+                                               "1.3.6.1.2.1.1.99.0"])
+            return name, (profile.name, readout, system)
+
+        return dict(await asyncio.gather(*(one(p.stem) for p in RECORDINGS)))
+
+    fast, slow = _both(work)
+    assert fast == slow
+    assert all(readout.readings for _name, readout, _system in fast.values())
+
+
+def test_walks_of_every_recording_are_identical(snmpsim_port: int) -> None:
+    """Whole subtrees, including OCTET STRING, OID, TimeTicks, Counter and end-of-MIB answers."""
+
+    async def work(client: PysnmpClient) -> dict[str, dict[str, list[SnmpValue]]]:
+        out = {}
+        for path in RECORDINGS:
+            target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(path.stem), timeout_s=5.0, retries=2)
+            out[path.stem] = await client.walk(target, ["1.3.6.1.2.1", "1.3.6.1.4.1", "1.3.6.1.6"], 10)
+        return out
+
+    fast, slow = _both(work)
+    assert fast == slow
+    assert sum(len(v) for by_col in fast.values() for v in by_col.values()) > 500
+
+
+def _raw(mib: dict[str, bytes], mode: str, work: Callable[[PysnmpClient, SnmpTarget], Awaitable[T]],
+         fast: bool) -> T:
+    responder = RawSnmpResponder("public", mib, mode)  # type: ignore[arg-type]
+
+    async def main() -> T:
+        port = free_port(socket.SOCK_DGRAM)
+        transport = await serve("127.0.0.1", port, responder)
+        client = PysnmpClient(fast_path=fast)
+        try:
+            return await work(client, SnmpTarget("127.0.0.1", port, V2cAuth("public"), 0.3, 1))
+        finally:
+            await client.close()
+            transport.close()
+
+    return asyncio.run(main())
+
+
+MIB = {
+    "1.3.6.1.4.1.9.1.1": integer(-7),
+    "1.3.6.1.4.1.9.1.2": b"\x02\x00",  # ServerTech Sentry4: zero-length INTEGER
+    "1.3.6.1.4.1.9.1.3": unsigned(2**64 - 1, 0x46),
+    "1.3.6.1.4.1.9.1.4": octets(b"\x00\xff binary"),
+    "1.3.6.1.4.1.9.1.5": tlv(0x40, bytes([10, 0, 0, 1])),
+    "1.3.6.1.4.1.9.1.6": b"\x05\x00",
+    "1.3.6.1.4.1.9.2.1": unsigned(4294967295, 0x42),
+}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_raw_values_and_zero_length_integer(fast: bool) -> None:
+    async def work(client: PysnmpClient, target: SnmpTarget) -> tuple[list[SnmpValue], dict[str, list[SnmpValue]]]:
+        return (await client.get(target, [*MIB, "1.3.6.1.4.1.9.9.9"]),
+                await client.walk(target, ["1.3.6.1.4.1.9.1", "1.3.6.1.4.1.9.2"], 3))
+
+    got = _raw(MIB, "serve", work, fast)
+    expected = _raw(MIB, "serve", work, not fast)
+    assert got == expected
+    assert got[0][1] == SnmpValue("1.3.6.1.4.1.9.1.2", "malformed", None)
+    assert got[0][-1].kind == "no_such_object"
+
+
+@pytest.mark.parametrize("mode", ["garbage", "truncated", "wrong_request_id"])
+def test_bad_answers_time_out_on_both_paths(mode: str) -> None:
+    async def work(client: PysnmpClient, target: SnmpTarget) -> None:
+        await client.get(target, ["1.3.6.1.4.1.9.1.1"])
+
+    for fast in (True, False):
+        with pytest.raises(SnmpTimeoutError):
+            _raw(MIB, mode, work, fast)
+
+
+def test_wrong_community_times_out_on_both_paths() -> None:
+    async def work(client: PysnmpClient, target: SnmpTarget) -> None:
+        await client.walk(SnmpTarget(target.host, target.port, V2cAuth("nope"), 0.3, 0), ["1.3.6.1.4.1.9"])
+
+    for fast in (True, False):
+        with pytest.raises(SnmpTimeoutError):
+            _raw(MIB, "serve", work, fast)
+
+
+def test_error_status_message_is_the_same_on_both_paths() -> None:
+    class ErrorResponder(RawSnmpResponder):
+        def answer(self, data: bytes) -> bytes | None:
+            reply = super().answer(data)
+            assert reply is not None
+            return reply.replace(integer(0) + integer(0) + b"\x30", integer(2) + integer(1) + b"\x30", 1)
+
+    messages = []
+    for fast in (True, False):
+        responder = ErrorResponder("public", MIB)
+
+        async def main(fast: bool = fast, responder: RawSnmpResponder = responder) -> None:
+            port = free_port(socket.SOCK_DGRAM)
+            transport = await serve("127.0.0.1", port, responder)
+            client = PysnmpClient(fast_path=fast)
+            try:
+                await client.get(SnmpTarget("127.0.0.1", port, V2cAuth("public"), 0.5, 0), ["1.3.6.1.4.1.9.1.1"])
+            finally:
+                await client.close()
+                transport.close()
+
+        with pytest.raises(SnmpProtocolError) as info:
+            asyncio.run(main())
+        messages.append(str(info.value).split(": ", 1)[1])
+    assert messages[0] == messages[1] == "GET error-status noSuchName at index 1"
+
+
+def test_switch_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FAST_PATH_ENV, "0")
+    assert PysnmpClient().fast_path is False
+    monkeypatch.setenv(FAST_PATH_ENV, "1")
+    assert PysnmpClient().fast_path is True
+    assert PysnmpClient(fast_path=False).fast_path is False
