@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,8 @@ class Lateness:
         return out
 
 
-async def soak(duration_s: float, speed: float, interval_s: float, sample_s: float, warmup_s: float) -> int:
+async def soak(duration_s: float, speed: float, interval_s: float, sample_s: float, warmup_s: float,
+               trace: bool = False) -> int:
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     base = free_udp_range(len(cfg.devices))
     devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 1.0, "retries": 1})
@@ -101,6 +103,9 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
     loop = asyncio.get_running_loop()
     start = loop.time()
     baseline: tuple[float, int] | None = None
+    traced: tracemalloc.Snapshot | None = None
+    if trace:
+        tracemalloc.start(3)
     rows: list[tuple[float, float, int]] = []
     try:
         while (elapsed := loop.time() - start) < duration_s:
@@ -111,11 +116,19 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
             rows.append((elapsed, rss, fds))
             if baseline is None and elapsed >= warmup_s:
                 baseline = (rss, fds)
+                traced = tracemalloc.take_snapshot() if trace else None
             pue = agent.state.site.live.value if agent.state.site is not None else None
             p50, p99, worst = (_quantile_ms(late, q) for q in (0.5, 0.99, 1.0))
             print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
                   f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
                   f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
+        if traced is not None:
+            gc.collect()
+            growth = tracemalloc.take_snapshot().compare_to(traced, "traceback")
+            print("largest Python allocation growth since the warm-up (tracemalloc):")
+            for stat in growth[:8]:
+                frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
+                print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  " + " < ".join(frames[:4]))
     finally:
         await agent.stop()
         writer.close()
@@ -143,11 +156,14 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=600.0, help="simulated seconds per wall second")
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval [s] (wall)")
     parser.add_argument("--sample", type=float, default=15.0, help="sampling period [s]")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="trace Python allocations and print the largest growth since the warm-up")
     parser.add_argument("--warmup", type=float, default=60.0, help="warm-up before the baseline [s]")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped polls are counted, not logged
-    return asyncio.run(soak(args.duration, args.speed, args.interval, args.sample, args.warmup))
+    return asyncio.run(soak(args.duration, args.speed, args.interval, args.sample, args.warmup,
+                               args.tracemalloc))
 
 
 if __name__ == "__main__":
