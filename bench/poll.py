@@ -4,7 +4,9 @@ Both poll the same responder (net-snmp's snmpd listening on N UDP ports on loopb
 apc-rpdu2 objects of the real AP8853 recording) for the same OIDs, SNMPv2c and SNMPv3 authPriv
 (SHA-256/AES-128), and the bench prints, per case: device-polls per second, CPU milliseconds per
 device-poll, p50/p99 latency and peak RSS of the poller process. Rounds after the first are
-"steady"; the first round (engine and target set-up) is reported separately.
+"steady"; the first round (engine and target set-up) is reported separately. pue-agent runs twice:
+``fast`` (the adapter's default: pre-encoded v2c requests, agent/snmp_wire.py) and ``pysnmp``
+(``PysnmpClient(fast_path=False)``); v3 goes through pysnmp on both.
 
     .venv/bin/python bench/poll.py                 # N = 100 and 1000, v2c and v3
     .venv/bin/python bench/poll.py --devices 20 --rounds 2 --no-exporter   # quick smoke run
@@ -93,7 +95,8 @@ class Snmpd:
 
 
 # --- pue-agent side (runs in a child process so RSS is its own) --------------------------------
-def agent_case(base_port: int, devices: int, version: str, rounds: int, concurrency: int) -> dict[str, float]:
+def agent_case(base_port: int, devices: int, version: str, rounds: int, concurrency: int,
+               fast_path: bool = True) -> dict[str, float]:
     import gc
 
     from agent.profiles import load_profiles
@@ -105,7 +108,7 @@ def agent_case(base_port: int, devices: int, version: str, rounds: int, concurre
     targets = [SnmpTarget("127.0.0.1", base_port + i, auth, timeout_s=5.0, retries=1) for i in range(devices)]
 
     async def run() -> dict[str, float]:
-        client = PysnmpClient(max_concurrency=concurrency)
+        client = PysnmpClient(max_concurrency=concurrency, fast_path=fast_path)
         latencies: list[float] = []
         failures = 0
         values: list[float] = []
@@ -223,6 +226,17 @@ def exporter_case(base_port: int, devices: int, version: str, rounds: int, concu
         proc.wait(timeout=10)
 
 
+def _agent_child(base: int, n: int, version: str, path: str, rounds: int, concurrency: int) -> dict[str, float]:
+    """One pue-agent case in a fresh process (its own RSS and CPU)."""
+    child = subprocess.run([sys.executable, __file__, "--agent-case", f"{base}:{n}:{version}:{path}",
+                            "--rounds", str(rounds), "--concurrency", str(concurrency)],
+                           capture_output=True, text=True, timeout=3600)
+    if child.returncode != 0:
+        raise RuntimeError(f"pue-agent case {version}/{path} failed:\n{child.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, action="append", help="N simulated PDUs (repeatable)")
@@ -230,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--versions", default="v2c,v3")
     parser.add_argument("--no-exporter", action="store_true")
+    parser.add_argument("--paths", default="fast,pysnmp", help="pue-agent SNMP paths to run (fast, pysnmp)")
     parser.add_argument("--agent-case", help=argparse.SUPPRESS)  # child process entry
     args = parser.parse_args(argv)
     if args.agent_case:
-        base, n, version = args.agent_case.split(":")
-        print(json.dumps(agent_case(int(base), int(n), version, args.rounds, args.concurrency)))
+        base, n, version, path = args.agent_case.split(":")
+        print(json.dumps(agent_case(int(base), int(n), version, args.rounds, args.concurrency, path == "fast")))
         return 0
     columns = _profile_columns()
     sizes = args.devices or [100, 1000]
@@ -243,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"bench/poll.py: profile {PROFILE} ({len(columns)} columns, {len(_served_lines(columns)) - 1} values per "
           f"poll) served by net-snmp snmpd on loopback; {args.rounds} steady rounds, concurrency {args.concurrency}")
-    header = (f"{'poller':<14}{'N':>6}{'ver':>5}{'polls/s':>10}{'CPU ms/poll':>13}{'p50 ms':>9}{'p99 ms':>9}"
+    header = (f"{'poller':<18}{'N':>6}{'ver':>5}{'polls/s':>10}{'CPU ms/poll':>13}{'p50 ms':>9}{'p99 ms':>9}"
               f"{'RSS MB':>9}{'fail':>6}{'value W':>9}  first round")
     print(header)
     for n in sizes:
@@ -252,21 +267,16 @@ def main(argv: list[str] | None = None) -> int:
             snmpd = Snmpd(base, n, Path(tmp), columns)
             try:
                 for version in args.versions.split(","):
-                    child = subprocess.run([sys.executable, __file__, "--agent-case", f"{base}:{n}:{version}",
-                                            "--rounds", str(args.rounds), "--concurrency", str(args.concurrency)],
-                                           capture_output=True, text=True, timeout=3600)
-                    if child.returncode != 0:
-                        print(child.stderr[-3000:], file=sys.stderr)
-                        return 1
-                    a = json.loads(child.stdout.strip().splitlines()[-1])
-                    print(f"{'pue-agent':<14}{n:>6}{version:>5}{a['polls_per_s']:>10.0f}{a['cpu_ms_per_poll']:>13.2f}"
-                          f"{a['p50_ms']:>9.1f}{a['p99_ms']:>9.1f}{a['rss_mb']:>9.0f}{a['failures']:>6}"
-                          f"{a['value_w']:>9.0f}  {a['first_round_cpu_s']:.1f} s CPU, "
-                          f"{a['first_round_wall_s']:.1f} s wall")
+                    for path in args.paths.split(","):
+                        a = _agent_child(base, n, version, path, args.rounds, args.concurrency)
+                        print(f"{'pue-agent ' + path:<18}{n:>6}{version:>5}{a['polls_per_s']:>10.0f}"
+                              f"{a['cpu_ms_per_poll']:>13.2f}{a['p50_ms']:>9.1f}{a['p99_ms']:>9.1f}"
+                              f"{a['rss_mb']:>9.0f}{a['failures']:>6}{a['value_w']:>9.0f}  "
+                              f"{a['first_round_cpu_s']:.1f} s CPU, {a['first_round_wall_s']:.1f} s wall")
                     if not args.no_exporter:
                         e = exporter_case(base, n, version, args.rounds, args.concurrency, Path(tmp), columns)
                         if e:
-                            print(f"{'snmp_exporter':<14}{n:>6}{version:>5}{e['polls_per_s']:>10.0f}"
+                            print(f"{'snmp_exporter':<18}{n:>6}{version:>5}{e['polls_per_s']:>10.0f}"
                                   f"{e['cpu_ms_per_poll']:>13.2f}{e['p50_ms']:>9.1f}{e['p99_ms']:>9.1f}"
                                   f"{e['rss_mb']:>9.0f}{e['failures']:>6}{e['value_w']:>9.0f}")
                         else:
