@@ -288,6 +288,7 @@ class _FastEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[int, tuple[asyncio.Future[snmp_wire.Response], bytes]] = {}
         self.undecodable: dict[tuple[str, int], str] = {}
+        self.keeper: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -315,6 +316,16 @@ class _FastEndpoint(asyncio.DatagramProtocol):
             if not future.done():
                 future.set_exception(SnmpProtocolError("SNMP client closed with the request in flight"))
         self.transport = None
+
+
+async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
+    """Hold the endpoint until cancelled: ``asyncio.run`` cancels it when its loop ends, closing the socket
+    of a client that was not closed in that loop."""
+    try:
+        await asyncio.get_running_loop().create_future()
+    finally:
+        if endpoint.transport is not None:
+            endpoint.transport.close()
 
 
 class PysnmpClient:
@@ -416,31 +427,37 @@ class PysnmpClient:
         endpoint = self._fast_endpoint
         if endpoint is not None and self._fast_loop is loop and endpoint.transport is not None:
             return endpoint
-        if self._fast_loop is not loop or self._fast_opening is None:
+        opening = self._fast_opening
+        stale = opening is not None and opening.done() and (
+            opening.cancelled() or opening.exception() is not None or opening.result().transport is None)
+        if self._fast_loop is not loop or opening is None or stale:
             self._close_fast_endpoint()
             self._fast_loop = loop
-            self._fast_opening = loop.create_task(self._open_endpoint())
-        self._fast_endpoint = await self._fast_opening
-        return self._fast_endpoint
+            opening = self._fast_opening = loop.create_task(self._open_endpoint())
+        assert opening is not None
+        endpoint = self._fast_endpoint = await opening
+        return endpoint
 
     @staticmethod
     async def _open_endpoint() -> _FastEndpoint:
+        loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setblocking(False)
         sock.bind(("0.0.0.0", 0))
         endpoint = _FastEndpoint(sock)
-        await asyncio.get_running_loop().create_datagram_endpoint(lambda: endpoint, sock=sock)
+        await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
+        endpoint.keeper = loop.create_task(_close_when_cancelled(endpoint), name="pue-agent snmp fast path socket")
         return endpoint
 
     def _close_fast_endpoint(self) -> None:
         endpoint, loop = self._fast_endpoint, self._fast_loop
         self._fast_endpoint = self._fast_opening = None
-        if endpoint is None:
-            return
-        if endpoint.transport is not None and loop is not None and not loop.is_closed():
+        if endpoint is None or loop is None or loop.is_closed():
+            return  # asyncio.run's teardown cancelled the keeper, which closed the socket
+        if endpoint.keeper is not None:
+            endpoint.keeper.cancel()
+        if endpoint.transport is not None:
             endpoint.transport.close()
-        else:
-            endpoint.sock.close()
 
     def _template(self, community: bytes, oids: Sequence[str], tag: int, repetitions: int) -> snmp_wire.RequestTemplate:
         key = (community, tuple(oids), tag, repetitions)

@@ -177,3 +177,31 @@ def test_switch_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FAST_PATH_ENV, "1")
     assert PysnmpClient().fast_path is True
     assert PysnmpClient(fast_path=False).fast_path is False
+
+
+def test_one_client_across_event_loops_and_close_with_requests_in_flight() -> None:
+    """The CLI and tests reuse a client across ``asyncio.run`` calls: each loop gets its own socket, and
+    closing with a request in flight fails it with an SnmpError instead of hanging."""
+    client = PysnmpClient(fast_path=True)
+    responder = RawSnmpResponder("public", MIB)
+
+    async def read_once() -> list[SnmpValue]:
+        port = free_port(socket.SOCK_DGRAM)
+        transport = await serve("127.0.0.1", port, responder)
+        try:
+            return await client.get(SnmpTarget("127.0.0.1", port, V2cAuth("public"), 0.5, 0), ["1.3.6.1.4.1.9.1.1"])
+        finally:
+            transport.close()
+
+    assert asyncio.run(read_once()) == asyncio.run(read_once()) == [SnmpValue("1.3.6.1.4.1.9.1.1", "integer", -7)]
+
+    async def close_in_flight() -> None:
+        silent = free_port(socket.SOCK_DGRAM)
+        request = asyncio.ensure_future(client.get(SnmpTarget("127.0.0.1", silent, V2cAuth("public"), 5.0, 0),
+                                                   ["1.3.6.1.4.1.9.1.1"]))
+        await asyncio.sleep(0.1)
+        await client.close()
+        with pytest.raises(SnmpProtocolError, match="closed"):
+            await asyncio.wait_for(request, 2.0)
+
+    asyncio.run(close_in_flight())
