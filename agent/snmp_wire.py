@@ -13,8 +13,13 @@ zero-length INTEGER (``02 00``, ServerTech Sentry4 firmware). Anything structura
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from agent.errors import SnmpProtocolError
 
@@ -211,22 +216,13 @@ def _value(tag: int, content: bytes, oid: str) -> WireValue:
     raise SnmpProtocolError(f"{oid}: unknown value tag 0x{tag:02x}")
 
 
-def decode_response(data: bytes) -> Response:
-    """Decode an SNMPv2c Response message; raise :class:`SnmpProtocolError` naming any defect."""
-    end = len(data)
-    tag, pos, end = _header(data, 0, end, "message")  # bytes after the message are ignored, as pysnmp does
-    if tag != 0x30:
-        raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
-    version, pos = _expect_integer(data, pos, end, "msgVersion")
-    if version != SNMP_V2C:
-        raise SnmpProtocolError(f"msgVersion {version}, not SNMPv2c")
-    tag, start, pos = _header(data, pos, end, "community")
-    if tag != 0x04:
-        raise SnmpProtocolError(f"community: expected OCTET STRING (0x04), got tag 0x{tag:02x}")
-    community = data[start:pos]
-    tag, pos, pdu_end = _header(data, pos, end, "PDU")
-    if tag != RESPONSE_TAG:
-        raise SnmpProtocolError(f"PDU: expected Response (0xa2), got tag 0x{tag:02x}")
+def _decode_pdu(data: bytes, pos: int, end: int,
+                tags: tuple[int, ...]) -> tuple[int, int, int, int, list[WireValue]]:
+    """(tag, request-id, error-status, error-index, var-binds) of the PDU at ``pos`` (RFC 3416 3)."""
+    pdu_tag, pos, pdu_end = _header(data, pos, end, "PDU")
+    if pdu_tag not in tags:
+        expected = " or ".join(f"0x{t:02x}" for t in tags)
+        raise SnmpProtocolError(f"PDU: expected Response ({expected}), got tag 0x{pdu_tag:02x}")
     request_id, pos = _expect_integer(data, pos, pdu_end, "request-id")
     if not _INT32_MIN <= request_id < _INT32_LIMIT:
         raise SnmpProtocolError(f"request-id {request_id} outside Integer32")
@@ -252,4 +248,238 @@ def decode_response(data: bytes) -> Response:
         if pos != bind_end:
             raise SnmpProtocolError(f"{oid}: {bind_end - pos} stray bytes after the value")
         var_binds.append(_value(tag, data[start:pos], oid))
+    return pdu_tag, request_id, error_status, error_index, var_binds
+
+
+def decode_response(data: bytes) -> Response:
+    """Decode an SNMPv2c Response message; raise :class:`SnmpProtocolError` naming any defect."""
+    end = len(data)
+    tag, pos, end = _header(data, 0, end, "message")  # bytes after the message are ignored, as pysnmp does
+    if tag != 0x30:
+        raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
+    version, pos = _expect_integer(data, pos, end, "msgVersion")
+    if version != SNMP_V2C:
+        raise SnmpProtocolError(f"msgVersion {version}, not SNMPv2c")
+    tag, start, pos = _header(data, pos, end, "community")
+    if tag != 0x04:
+        raise SnmpProtocolError(f"community: expected OCTET STRING (0x04), got tag 0x{tag:02x}")
+    community = data[start:pos]
+    _tag, request_id, error_status, error_index, var_binds = _decode_pdu(data, pos, end, (RESPONSE_TAG,))
     return Response(request_id, error_status, error_index, community, var_binds)
+
+
+# --- SNMPv3 USM authPriv (RFC 3412 message, RFC 3414 USM, RFC 7860 SHA-2, RFC 3826 AES) ---------------
+SNMP_V3 = 3
+USM_MODEL = 3
+MSG_MAX_SIZE = 65507  # what pysnmp's engine announces
+FLAG_AUTH, FLAG_PRIV, FLAG_REPORTABLE = 0x01, 0x02, 0x04
+REPORT_TAG = 0xA8
+
+#: auth protocol -> (hash, HMAC truncation in octets): RFC 3414 6.3/7.3 (12) and RFC 7860 4.2.2
+AUTH_HASHES: dict[str, tuple[str, int]] = {
+    "md5": ("md5", 12), "sha": ("sha1", 12), "sha224": ("sha224", 16), "sha256": ("sha256", 24),
+    "sha384": ("sha384", 32), "sha512": ("sha512", 48),
+}
+#: AES-CFB key sizes in octets (RFC 3826; 192/256 as the draft-blumenthal-aes-usm profiles)
+AES_KEY_BYTES = {"aes128": 16, "aes192": 24, "aes256": 32}
+#: usmStats counters a Report names (RFC 3414 5), with the text pysnmp's indication carries
+USM_REPORTS = {
+    "1.3.6.1.6.3.15.1.1.1.0": "Unsupported SNMP security level",
+    "1.3.6.1.6.3.15.1.1.2.0": "SNMP message timing parameters not in windows of trust",
+    "1.3.6.1.6.3.15.1.1.3.0": "Unknown USM user",
+    "1.3.6.1.6.3.15.1.1.4.0": "Unknown SNMP engine ID encountered",
+    "1.3.6.1.6.3.15.1.1.5.0": "Wrong SNMP PDU digest",
+    "1.3.6.1.6.3.15.1.1.6.0": "Ciphering services not available or ciphertext is broken",
+}
+NOT_IN_TIME_WINDOW = "1.3.6.1.6.3.15.1.1.2.0"
+UNKNOWN_ENGINE_ID = "1.3.6.1.6.3.15.1.1.4.0"
+
+
+def password_to_key(password: bytes, auth_protocol: str) -> bytes:
+    """RFC 3414 A.2: hash one megabyte of the repeated password (RFC 7860 4.2.2 for SHA-2)."""
+    if not password:
+        raise SnmpProtocolError("empty USM password")
+    megabyte = 1 << 20
+    return hashlib.new(AUTH_HASHES[auth_protocol][0], (password * (megabyte // len(password) + 1))[:megabyte]).digest()
+
+
+def localize_key(key: bytes, engine_id: bytes, auth_protocol: str) -> bytes:
+    """RFC 3414 A.2: Kul = H(Ku || snmpEngineID || Ku)."""
+    return hashlib.new(AUTH_HASHES[auth_protocol][0], key + engine_id + key).digest()
+
+
+class UsmKeys(NamedTuple):
+    """Localized keys of one user at one authoritative engine."""
+
+    auth_protocol: str
+    auth_key: bytes
+    priv_key: bytes  # already cut to the AES key size
+
+
+def usm_keys(auth_protocol: str, auth_password: bytes, priv_protocol: str, priv_password: bytes,
+             engine_id: bytes) -> UsmKeys:
+    """Localized auth and AES privacy keys (the privacy password is localized with the auth hash)."""
+    size = AES_KEY_BYTES[priv_protocol]
+    priv = localize_key(password_to_key(priv_password, auth_protocol), engine_id, auth_protocol)
+    if len(priv) < size:
+        raise SnmpProtocolError(f"{priv_protocol} needs key extension after {auth_protocol}; not on the fast path")
+    auth = localize_key(password_to_key(auth_password, auth_protocol), engine_id, auth_protocol)
+    return UsmKeys(auth_protocol, auth, priv[:size])
+
+
+def _aes_cfb(key: bytes, boots: int, time_s: int, salt: bytes, data: bytes, encrypt: bool) -> bytes:
+    """RFC 3826 3.1.2.1: IV = boots (4) || time (4) || salt (8); AES in CFB-128 mode."""
+    iv = boots.to_bytes(4, "big") + time_s.to_bytes(4, "big") + salt
+    cipher = Cipher(algorithms.AES(key), CFB(iv))
+    work = cipher.encryptor() if encrypt else cipher.decryptor()
+    return work.update(data) + work.finalize()
+
+
+def encode_v3_request(keys: UsmKeys | None, msg_id: int, engine_id: bytes, boots: int, time_s: int, user: bytes,
+                      context_name: bytes, salt: bytes, pdu: bytes) -> bytes:
+    """A whole SNMPv3 message: authPriv with ``keys``, or the noAuthNoPriv discovery probe without."""
+    scoped = _tlv(0x30, _tlv(0x04, engine_id) + _tlv(0x04, context_name) + pdu)
+    if keys is None:
+        flags, auth_len, priv_params, data = FLAG_REPORTABLE, 0, b"", scoped
+    else:
+        flags, auth_len, priv_params = FLAG_AUTH | FLAG_PRIV | FLAG_REPORTABLE, AUTH_HASHES[keys.auth_protocol][1], salt
+        data = _tlv(0x04, _aes_cfb(keys.priv_key, boots, time_s, salt, scoped, encrypt=True))
+    header = _tlv(0x30, _integer(msg_id) + _integer(MSG_MAX_SIZE) + _tlv(0x04, bytes((flags,))) + _integer(USM_MODEL))
+    before_auth = _tlv(0x04, engine_id) + _integer(boots) + _integer(time_s) + _tlv(0x04, user)
+    auth_params = _tlv(0x04, bytes(auth_len))
+    security = _tlv(0x04, _tlv(0x30, before_auth + auth_params + _tlv(0x04, priv_params)))
+    body = _integer(SNMP_V3) + header + security + data
+    message = b"\x30" + _length(len(body)) + body
+    if keys is None:
+        return message
+    # RFC 3414 6.3.1: HMAC over the message with zeroed auth parameters, then put in their place
+    usm_body_len = len(before_auth) + len(auth_params) + 2 + len(priv_params)
+    usm_header = 1 + len(_length(usm_body_len))
+    security_header = 1 + len(_length(usm_header + usm_body_len))
+    offset = 1 + len(_length(len(body))) + 3 + len(header) + security_header + usm_header + len(before_auth) + 2
+    digest = hmac.new(keys.auth_key, message, AUTH_HASHES[keys.auth_protocol][0]).digest()[:auth_len]
+    return message[:offset] + digest + message[offset + auth_len :]
+
+
+def encode_pdu(tag: int, request_id: int, oids: Sequence[str], non_repeaters: int = 0,
+               max_repetitions: int = 0) -> bytes:
+    """A GET/GETBULK PDU (RFC 3416 3) with NULL values."""
+    first, second = (non_repeaters, max_repetitions) if tag == GETBULK_TAG else (0, 0)
+    var_binds = b"".join(_tlv(0x30, encode_oid(oid) + b"\x05\x00") for oid in oids)
+    return _tlv(tag, _integer(request_id) + _integer(first) + _integer(second) + _tlv(0x30, var_binds))
+
+
+class V3Header(NamedTuple):
+    """The clear-text part of an SNMPv3 message: enough to match it to a request and authenticate it."""
+
+    msg_id: int
+    flags: int
+    engine_id: bytes
+    boots: int
+    time_s: int
+    user: bytes
+    auth_params: bytes
+    auth_offset: int  # where auth_params sit in the message
+    priv_params: bytes
+    data_start: int
+    data_end: int
+
+
+def message_version(data: bytes) -> int:
+    """msgVersion of a datagram (0 v1, 1 v2c, 3 v3); raises SnmpProtocolError if unreadable."""
+    tag, pos, end = _header(data, 0, len(data), "message")
+    if tag != 0x30:
+        raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
+    version, _pos = _expect_integer(data, pos, end, "msgVersion")
+    return version
+
+
+def decode_v3_header(data: bytes) -> V3Header:
+    """Parse version, msgGlobalData and the USM security parameters of an SNMPv3 message."""
+    tag, pos, end = _header(data, 0, len(data), "message")
+    if tag != 0x30:
+        raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
+    version, pos = _expect_integer(data, pos, end, "msgVersion")
+    if version != SNMP_V3:
+        raise SnmpProtocolError(f"msgVersion {version}, not SNMPv3")
+    tag, pos, header_end = _header(data, pos, end, "msgGlobalData")
+    if tag != 0x30:
+        raise SnmpProtocolError(f"msgGlobalData: expected SEQUENCE, got tag 0x{tag:02x}")
+    msg_id, pos = _expect_integer(data, pos, header_end, "msgID")
+    _max_size, pos = _expect_integer(data, pos, header_end, "msgMaxSize")
+    flags_bytes, pos = _expect_octets(data, pos, header_end, "msgFlags")
+    if len(flags_bytes) != 1:
+        raise SnmpProtocolError(f"msgFlags of {len(flags_bytes)} octets, not 1")
+    model, pos = _expect_integer(data, pos, header_end, "msgSecurityModel")
+    if model != USM_MODEL or pos != header_end:
+        raise SnmpProtocolError(f"msgSecurityModel {model}, not USM (3)")
+    tag, pos, params_end = _header(data, header_end, end, "msgSecurityParameters")
+    if tag != 0x04:
+        raise SnmpProtocolError(f"msgSecurityParameters: expected OCTET STRING, got tag 0x{tag:02x}")
+    tag, spos, usm_end = _header(data, pos, params_end, "UsmSecurityParameters")
+    if tag != 0x30 or usm_end != params_end:
+        raise SnmpProtocolError("UsmSecurityParameters: expected one SEQUENCE")
+    engine_id, spos = _expect_octets(data, spos, usm_end, "msgAuthoritativeEngineID")
+    boots, spos = _expect_integer(data, spos, usm_end, "msgAuthoritativeEngineBoots")
+    time_s, spos = _expect_integer(data, spos, usm_end, "msgAuthoritativeEngineTime")
+    user, spos = _expect_octets(data, spos, usm_end, "msgUserName")
+    tag, auth_offset, auth_end = _header(data, spos, usm_end, "msgAuthenticationParameters")
+    if tag != 0x04:
+        raise SnmpProtocolError(f"msgAuthenticationParameters: expected OCTET STRING, got tag 0x{tag:02x}")
+    priv_params, spos = _expect_octets(data, auth_end, usm_end, "msgPrivacyParameters")
+    if spos != usm_end:
+        raise SnmpProtocolError("UsmSecurityParameters: stray bytes")
+    if not (0 <= boots < _INT32_LIMIT and 0 <= time_s < _INT32_LIMIT):
+        raise SnmpProtocolError(f"engine boots/time out of range: {boots}/{time_s}")
+    return V3Header(msg_id, flags_bytes[0], engine_id, boots, time_s, user, data[auth_offset:auth_end], auth_offset,
+                    priv_params, params_end, end)
+
+
+def _expect_octets(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]:
+    tag, start, stop = _header(data, pos, end, what)
+    if tag != 0x04:
+        raise SnmpProtocolError(f"{what}: expected OCTET STRING (0x04), got tag 0x{tag:02x}")
+    return data[start:stop], stop
+
+
+def authenticate(data: bytes, header: V3Header, keys: UsmKeys) -> bool:
+    """RFC 3414 7.3.2: the HMAC over the message with zeroed auth parameters matches them."""
+    size = AUTH_HASHES[keys.auth_protocol][1]
+    if len(header.auth_params) != size:
+        return False
+    blank = data[: header.auth_offset] + bytes(size) + data[header.auth_offset + size :]
+    digest = hmac.new(keys.auth_key, blank, AUTH_HASHES[keys.auth_protocol][0]).digest()[:size]
+    return hmac.compare_digest(digest, header.auth_params)
+
+
+class ScopedPdu(NamedTuple):
+    """A decrypted scoped PDU: Response (0xa2) or Report (0xa8)."""
+
+    tag: int
+    context_engine_id: bytes
+    request_id: int
+    error_status: int
+    error_index: int
+    var_binds: list[WireValue]
+
+
+def decode_scoped_pdu(data: bytes, header: V3Header, keys: UsmKeys | None) -> ScopedPdu:
+    """Decrypt (when msgFlags say priv) and decode msgData; raises SnmpProtocolError on any defect."""
+    if header.flags & FLAG_PRIV:
+        if keys is None:
+            raise SnmpProtocolError("encrypted scoped PDU without privacy keys")
+        encrypted, pos = _expect_octets(data, header.data_start, header.data_end, "encryptedPDU")
+        if len(header.priv_params) != 8:
+            raise SnmpProtocolError(f"msgPrivacyParameters of {len(header.priv_params)} octets, not 8")
+        plain = _aes_cfb(keys.priv_key, header.boots, header.time_s, header.priv_params, encrypted, encrypt=False)
+        start, end = 0, len(plain)
+    else:
+        plain, start, end = data, header.data_start, header.data_end
+    tag, pos, scoped_end = _header(plain, start, end, "scopedPDU")
+    if tag != 0x30:
+        raise SnmpProtocolError(f"scopedPDU: expected SEQUENCE, got tag 0x{tag:02x} (wrong privacy key?)")
+    context_engine_id, pos = _expect_octets(plain, pos, scoped_end, "contextEngineID")
+    _context_name, pos = _expect_octets(plain, pos, scoped_end, "contextName")
+    pdu_tag, request_id, error_status, error_index, var_binds = _decode_pdu(plain, pos, scoped_end,
+                                                                            (RESPONSE_TAG, REPORT_TAG))
+    return ScopedPdu(pdu_tag, context_engine_id, request_id, error_status, error_index, var_binds)
