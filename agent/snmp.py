@@ -11,22 +11,25 @@ Implementation notes (see shared reference "ecosystem"):
 - GETs batched (``max_oids_per_get``); table columns fetched together with GETBULK and each
   column stops at the edge of its own subtree;
 - SNMPv3 protocols are always explicit (pysnmp would silently default to MD5/DES);
-- the v2c GET/GETBULK hot loop skips pysnmp: :mod:`agent.snmp_wire` pre-encodes each request and
-  decodes answers to the same values, over one UDP socket per event loop (request-id matching, same
-  timeout/retries and errors). v1, v3, SET and detection-time oddities stay on pysnmp;
+- the GET/GETBULK hot loop skips pysnmp for v2c and for v3 authPriv with AES (when the auth digest
+  is at least the AES key long): :mod:`agent.snmp_wire` encodes requests (v2c from pre-encoded
+  templates) and decodes answers to the same values, over one UDP socket per event loop (request-id /
+  msgID matching, same timeout/retries and errors; v3 engine discovery, cached localized keys, time
+  resync once). v1, DES/3DES, authNoPriv, IPv6, SET and non-Latin-1 credentials stay on pysnmp;
   ``PysnmpClient(fast_path=False)`` or ``PUE_AGENT_SNMP_FAST=0`` turns the fast path off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import os
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
@@ -270,23 +273,24 @@ def fast_path_default() -> bool:
     return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+T = TypeVar("T")
 _REQUEST_ID_LIMIT = 1 << 31
 _MAX_REMEMBERED = 4096
 
 
 class _FastEndpoint(asyncio.DatagramProtocol):
-    """One unconnected UDP socket per event loop for the v2c fast path.
+    """One unconnected UDP socket per event loop for the fast path.
 
-    Answers are decoded as they arrive and handed to the request waiting for their request-id and
-    community; anything else (late, duplicate, another manager's, undecodable) is dropped, as
-    pysnmp drops it, and the request then times out. The last decode error per source address is
-    kept so that the timeout can say why.
+    v2c answers are decoded as they arrive and handed to the request waiting for their request-id;
+    v3 answers go by msgID, undecrypted, to their request, which authenticates them. Anything else
+    (late, duplicate, another manager's, undecodable) is dropped, as pysnmp drops it, and the request
+    then times out. The last decode error per source address is kept so that the timeout can say why.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[asyncio.Future[snmp_wire.Response], bytes]] = {}
+        self.pending: dict[int, asyncio.Future[object]] = {}
         self.undecodable: dict[tuple[str, int], str] = {}
         self.keeper: asyncio.Task[None] | None = None
 
@@ -294,28 +298,64 @@ class _FastEndpoint(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        answer: object
         try:
-            response = snmp_wire.decode_response(data)
+            if snmp_wire.message_version(data) == snmp_wire.SNMP_V3:
+                header = snmp_wire.decode_v3_header(data)
+                key, answer = header.msg_id, (data, header)
+            else:
+                response = snmp_wire.decode_response(data)
+                key, answer = response.request_id, response
         except SnmpProtocolError as err:
-            if len(self.undecodable) >= _MAX_REMEMBERED:
-                self.undecodable.clear()
-            self.undecodable[addr[:2]] = str(err)
+            self.note_undecodable(addr, str(err))
             return
-        waiting = self.pending.get(response.request_id)
-        if waiting is None:
-            return
-        future, community = waiting
-        if response.community == community and not future.done():
-            future.set_result(response)
+        future = self.pending.get(key)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    def note_undecodable(self, addr: tuple[str, int], reason: str) -> None:
+        if len(self.undecodable) >= _MAX_REMEMBERED:
+            self.undecodable.clear()
+        self.undecodable[addr[:2]] = reason
 
     def error_received(self, exc: Exception) -> None:
         """ICMP errors on an unconnected socket name no request; the request times out, as with pysnmp."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for future, _community in self.pending.values():
+        for future in self.pending.values():
             if not future.done():
                 future.set_exception(SnmpProtocolError("SNMP client closed with the request in flight"))
         self.transport = None
+
+
+@dataclass
+class _V3Peer:
+    """What the fast path knows of one authoritative engine for one user (RFC 3414 2.3 timeliness)."""
+
+    engine_id: bytes
+    boots: int
+    time_s: int
+    synced_at_s: float  # event-loop clock when boots/time were learnt
+    keys: snmp_wire.UsmKeys
+
+    def now(self, clock_s: float) -> tuple[int, int]:
+        return self.boots, min(self.time_s + int(clock_s - self.synced_at_s), _REQUEST_ID_LIMIT - 1)
+
+    def learn(self, boots: int, time_s: int, clock_s: float) -> None:
+        if (boots, time_s) > self.now(clock_s) or boots != self.boots:
+            self.boots, self.time_s, self.synced_at_s = boots, time_s, clock_s
+
+
+@dataclass(frozen=True)
+class _V3Route:
+    """A V3Auth the fast path serves, its credentials as octets."""
+
+    user: bytes
+    auth_protocol: str
+    auth_key: bytes
+    priv_protocol: str
+    priv_key: bytes
+    context: bytes
 
 
 async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
@@ -331,8 +371,8 @@ async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
 class PysnmpClient:
     """:class:`SnmpClient` over pysnmp 7's asyncio high-level API, one engine per event loop.
 
-    SNMPv2c GET and GETBULK take the fast path (:mod:`agent.snmp_wire`) unless ``fast_path`` is
-    False (default: :func:`fast_path_default`); everything else goes through pysnmp.
+    GET and GETBULK over v2c and v3 authPriv/AES take the fast path (:mod:`agent.snmp_wire`) unless
+    ``fast_path`` is False (default: :func:`fast_path_default`); everything else goes through pysnmp.
     """
 
     def __init__(self, max_oids_per_get: int = 30, max_concurrency: int = 64, fast_path: bool | None = None) -> None:
@@ -351,6 +391,10 @@ class PysnmpClient:
         self._fast_addresses: dict[str, str | None] = {}
         self._templates: dict[tuple[bytes, tuple[str, ...], int, int], snmp_wire.RequestTemplate] = {}
         self._request_id = random.randrange(_REQUEST_ID_LIMIT)
+        self._salt = random.randrange(1 << 64)  # RFC 3826 3.1.2.1: a 64-bit counter from a random start
+        self._fast_credentials_cache: dict[V2cAuth | V3Auth, bytes | _V3Route | None] = {}
+        self._v3_peers: dict[tuple[tuple[str, int], _V3Route], _V3Peer] = {}
+        self._usm_keys: dict[tuple[bytes, _V3Route], snmp_wire.UsmKeys] = {}
 
     def _engine_for_loop(self) -> SnmpEngine:
         loop = asyncio.get_running_loop()
@@ -394,20 +438,38 @@ class PysnmpClient:
         self._auth[auth] = data
         return data
 
-    # --- the v2c fast path -------------------------------------------------------------------
-    async def _fast_route(self, target: SnmpTarget) -> tuple[bytes, tuple[str, int]] | None:
-        """(community octets, IPv4 address) when the fast path can serve this target, else None."""
-        auth = target.auth
-        if not self.fast_path or not isinstance(auth, V2cAuth) or auth.version != "2c":
+    # --- the fast path ---------------------------------------------------------------------------
+    async def _fast_route(self, target: SnmpTarget) -> tuple[bytes | _V3Route, tuple[str, int]] | None:
+        """(community octets or v3 credentials, IPv4 address) when the fast path serves this target."""
+        if not self.fast_path:
             return None
-        try:
-            community = auth.community.encode("iso-8859-1")  # pyasn1's OCTET STRING codec
-        except UnicodeEncodeError:
+        credentials = self._fast_credentials(target.auth)
+        if credentials is None:
             return None
         if target.host not in self._fast_addresses:
             self._fast_addresses[target.host] = await self._resolve_ipv4(target.host)
         host = self._fast_addresses[target.host]
-        return None if host is None else (community, (host, target.port))
+        return None if host is None else (credentials, (host, target.port))
+
+    def _fast_credentials(self, auth: V2cAuth | V3Auth) -> bytes | _V3Route | None:
+        """v2c and v3 authPriv with AES and a digest long enough for the AES key; None: pysnmp's case."""
+        if auth in self._fast_credentials_cache:
+            return self._fast_credentials_cache[auth]
+        credentials: bytes | _V3Route | None = None
+        try:  # pyasn1's OCTET STRING codec is ISO 8859-1: anything else stays with pysnmp
+            if isinstance(auth, V2cAuth):
+                credentials = auth.community.encode("iso-8859-1") if auth.version == "2c" else None
+            elif (auth.priv_protocol in snmp_wire.AES_KEY_BYTES and auth.auth_protocol in snmp_wire.AUTH_HASHES
+                  and auth.auth_key and auth.priv_key
+                  and hashlib.new(snmp_wire.AUTH_HASHES[auth.auth_protocol][0]).digest_size
+                  >= snmp_wire.AES_KEY_BYTES[auth.priv_protocol]):
+                credentials = _V3Route(auth.user.encode("iso-8859-1"), auth.auth_protocol,
+                                       auth.auth_key.encode("iso-8859-1"), auth.priv_protocol,
+                                       auth.priv_key.encode("iso-8859-1"), auth.context.encode("iso-8859-1"))
+        except UnicodeEncodeError:
+            credentials = None
+        self._fast_credentials_cache[auth] = credentials
+        return credentials
 
     @staticmethod
     async def _resolve_ipv4(host: str) -> str | None:
@@ -469,45 +531,145 @@ class PysnmpClient:
             self._templates[key] = template
         return template
 
-    async def _fast_exchange(self, target: SnmpTarget, route: tuple[bytes, tuple[str, int]],
-                             template: snmp_wire.RequestTemplate) -> snmp_wire.Response:
-        """Send, wait ``timeout_s``, resend ``retries`` times; the answer with our request-id wins."""
-        endpoint = await self._endpoint()
-        community, address = route
+    def _next_id(self, endpoint: _FastEndpoint) -> int:
         request_id = self._request_id = (self._request_id + 1) % _REQUEST_ID_LIMIT
         while request_id in endpoint.pending:
             request_id = self._request_id = (self._request_id + 1) % _REQUEST_ID_LIMIT
-        message = template.encode(request_id)
+        return request_id
+
+    async def _exchange(self, target: SnmpTarget, address: tuple[str, int], endpoint: _FastEndpoint,
+                        wait_id: int, message: bytes, accept: Callable[[Any], T | None]) -> T:
+        """Send, wait ``timeout_s``, resend ``retries`` times; the first answer ``accept`` takes wins."""
         loop = asyncio.get_running_loop()
         for _attempt in range(target.retries + 1):
             if endpoint.transport is None:
                 raise SnmpProtocolError(f"{target.host}:{target.port}: SNMP client closed")
-            future: asyncio.Future[snmp_wire.Response] = loop.create_future()
-            endpoint.pending[request_id] = (future, community)
             endpoint.transport.sendto(message, address)
-            try:
-                async with asyncio.timeout(target.timeout_s):
-                    return await future
-            except TimeoutError:
-                continue
-            finally:
-                endpoint.pending.pop(request_id, None)
+            deadline = loop.time() + target.timeout_s
+            while True:
+                future: asyncio.Future[object] = loop.create_future()
+                endpoint.pending[wait_id] = future
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        answer = await future
+                except TimeoutError:
+                    break
+                finally:
+                    endpoint.pending.pop(wait_id, None)
+                accepted = accept(answer)
+                if accepted is not None:
+                    return accepted
         garbled = endpoint.undecodable.pop(address, None)
         why = f"; it sent an undecodable answer: {garbled}" if garbled else ""
         raise SnmpTimeoutError(f"{target.host}:{target.port}: no response (No SNMP response received before "
                                f"timeout, fast path{why})")
+
+    async def _fast_request(self, target: SnmpTarget, route: tuple[bytes | _V3Route, tuple[str, int]], tag: int,
+                            oids: Sequence[str], repetitions: int) -> tuple[int, int, list[snmp_wire.WireValue]]:
+        """One GET/GETBULK on the fast path: (error-status, error-index, var-binds)."""
+        credentials, address = route
+        endpoint = await self._endpoint()
+        if isinstance(credentials, _V3Route):
+            return await self._v3_request(target, credentials, address, endpoint, tag, oids, repetitions)
+        request_id = self._next_id(endpoint)
+        message = self._template(credentials, oids, tag, repetitions).encode(request_id)
+
+        def accept(answer: object) -> snmp_wire.Response | None:
+            ok = isinstance(answer, snmp_wire.Response) and answer.community == credentials
+            return answer if ok else None  # type: ignore[return-value]
+
+        response = await self._exchange(target, address, endpoint, request_id, message, accept)
+        return response.error_status, response.error_index, response.var_binds
+
+    async def _v3_peer(self, target: SnmpTarget, route: _V3Route, address: tuple[str, int],
+                       endpoint: _FastEndpoint, refresh: bool = False) -> _V3Peer:
+        """The engine behind ``address``: discovered with an empty-engineID probe (RFC 3414 4), keys cached."""
+        key = (address, route)
+        peer = self._v3_peers.get(key)
+        if peer is not None and not refresh:
+            return peer
+        msg_id = self._next_id(endpoint)
+        probe = snmp_wire.encode_v3_request(None, msg_id, b"", 0, 0, b"", b"", b"",
+                                            snmp_wire.encode_pdu(snmp_wire.GET_TAG, self._next_id(endpoint), []))
+
+        def accept(answer: object) -> snmp_wire.V3Header | None:
+            if isinstance(answer, snmp_wire.Response):
+                return None  # a v2c answer that happens to carry this id
+            header = cast(tuple[bytes, snmp_wire.V3Header], answer)[1]
+            return header if header.engine_id else None
+
+        header = await self._exchange(target, address, endpoint, msg_id, probe, accept)
+        keys_key = (header.engine_id, route)
+        keys = self._usm_keys.get(keys_key)
+        if keys is None:
+            keys = snmp_wire.usm_keys(route.auth_protocol, route.auth_key, route.priv_protocol, route.priv_key,
+                                      header.engine_id)
+            self._usm_keys[keys_key] = keys
+        peer = _V3Peer(header.engine_id, header.boots, header.time_s, asyncio.get_running_loop().time(), keys)
+        self._v3_peers[key] = peer
+        return peer
+
+    async def _v3_request(self, target: SnmpTarget, route: _V3Route, address: tuple[str, int],
+                          endpoint: _FastEndpoint, tag: int, oids: Sequence[str],
+                          repetitions: int) -> tuple[int, int, list[snmp_wire.WireValue]]:
+        loop = asyncio.get_running_loop()
+        peer = await self._v3_peer(target, route, address, endpoint)
+        for resync in (False, True):
+            msg_id, request_id = self._next_id(endpoint), self._next_id(endpoint)
+            self._salt = (self._salt + 1) % (1 << 64)
+            boots, time_s = peer.now(loop.time())
+            message = snmp_wire.encode_v3_request(
+                peer.keys, msg_id, peer.engine_id, boots, time_s, route.user, route.context,
+                self._salt.to_bytes(8, "big"), snmp_wire.encode_pdu(tag, request_id, oids, 0, repetitions))
+
+            def accept(answer: object, request_id: int = request_id,
+                       peer: _V3Peer = peer) -> snmp_wire.ScopedPdu | None:
+                if isinstance(answer, snmp_wire.Response):
+                    return None  # a v2c answer that happens to carry this id
+                data, header = cast(tuple[bytes, snmp_wire.V3Header], answer)
+                authentic = bool(header.flags & snmp_wire.FLAG_AUTH)
+                if authentic and (header.user != route.user or header.engine_id != peer.engine_id
+                                  or not snmp_wire.authenticate(data, header, peer.keys)):
+                    return None  # RFC 3414 3.2: not ours or forged: dropped, as pysnmp does
+                try:
+                    scoped = snmp_wire.decode_scoped_pdu(data, header, peer.keys)
+                except SnmpProtocolError as err:
+                    endpoint.note_undecodable(address, str(err))
+                    return None
+                if scoped.tag == snmp_wire.REPORT_TAG:
+                    if authentic:  # RFC 3414 3.2 7b: an authentic report's boots and time are the engine's
+                        peer.boots, peer.time_s, peer.synced_at_s = header.boots, header.time_s, loop.time()
+                    return scoped
+                if not authentic or scoped.request_id != request_id:
+                    return None
+                peer.learn(header.boots, header.time_s, loop.time())
+                return scoped
+
+            scoped = await self._exchange(target, address, endpoint, msg_id, message, accept)
+            if scoped.tag != snmp_wire.REPORT_TAG:
+                return scoped.error_status, scoped.error_index, scoped.var_binds
+            report = scoped.var_binds[0][0] if scoped.var_binds else ""
+            if not resync and report == snmp_wire.NOT_IN_TIME_WINDOW:
+                continue  # RFC 3414 4: the authenticated report carried the engine's boots and time
+            if not resync and report == snmp_wire.UNKNOWN_ENGINE_ID:
+                peer = await self._v3_peer(target, route, address, endpoint, refresh=True)  # the agent restarted
+                continue
+            text = snmp_wire.USM_REPORTS.get(report)
+            if text is not None:
+                raise SnmpAuthError(f"{target.host}:{target.port}: credentials refused ({text})")
+            raise SnmpProtocolError(f"{target.host}:{target.port}: SNMP report {report or '(empty)'}")
+        raise AssertionError("unreachable")  # the loop returns or raises on its second pass
 
     # --- one request, either path --------------------------------------------------------------
     async def _get_chunk(self, target: SnmpTarget, chunk: Sequence[str]) -> list[SnmpValue]:
         route = await self._fast_route(target)
         if route is not None:
             async with self._semaphore:
-                response = await self._fast_exchange(target, route,
-                                                     self._template(route[0], chunk, snmp_wire.GET_TAG, 0))
-            if response.error_status:
+                status, index, var_binds = await self._fast_request(target, route, snmp_wire.GET_TAG, chunk, 0)
+            if status:
                 raise SnmpProtocolError(f"{target.host}:{target.port}: GET error-status "
-                                        f"{_error_status_text(response.error_status)} at index {response.error_index}")
-            return _from_wire(response.var_binds)
+                                        f"{_error_status_text(status)} at index {index}")
+            return _from_wire(var_binds)
         engine = self._engine_for_loop()
         transport = await self._transport(target)
         auth = self._auth_data(target.auth)
@@ -533,12 +695,12 @@ class PysnmpClient:
         route = await self._fast_route(target)
         if route is not None:
             async with self._semaphore:
-                response = await self._fast_exchange(
-                    target, route, self._template(route[0], oids, snmp_wire.GETBULK_TAG, repetitions))
-            if response.error_status:
+                status, _index, var_binds = await self._fast_request(target, route, snmp_wire.GETBULK_TAG, oids,
+                                                                     repetitions)
+            if status:
                 raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK error-status "
-                                        f"{_error_status_text(response.error_status)}")
-            return _from_wire(response.var_binds)
+                                        f"{_error_status_text(status)}")
+            return _from_wire(var_binds)
         engine = self._engine_for_loop()
         transport = await self._transport(target)
         auth = self._auth_data(target.auth)

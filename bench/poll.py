@@ -5,8 +5,8 @@ apc-rpdu2 objects of the real AP8853 recording) for the same OIDs, SNMPv2c and S
 (SHA-256/AES-128), and the bench prints, per case: device-polls per second, CPU milliseconds per
 device-poll, p50/p99 latency and peak RSS of the poller process. Rounds after the first are
 "steady"; the first round (engine and target set-up) is reported separately. pue-agent runs twice:
-``fast`` (the adapter's default: pre-encoded v2c requests, agent/snmp_wire.py) and ``pysnmp``
-(``PysnmpClient(fast_path=False)``); v3 goes through pysnmp on both.
+``fast`` (the adapter's default: agent/snmp_wire.py for v2c and v3 authPriv) and ``pysnmp``
+(``PysnmpClient(fast_path=False)``).
 
     .venv/bin/python bench/poll.py                 # N = 100 and 1000, v2c and v3
     .venv/bin/python bench/poll.py --devices 20 --rounds 2 --no-exporter   # quick smoke run

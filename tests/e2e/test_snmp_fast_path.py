@@ -12,10 +12,10 @@ from typing import TypeVar
 
 import pytest
 
-from agent.errors import SnmpProtocolError, SnmpTimeoutError
+from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeoutError
 from agent.profiles import ProfileRegistry, load_profiles
 from agent.readings import DeviceReadout, detect_profile, read_device
-from agent.snmp import FAST_PATH_ENV, PysnmpClient, SnmpTarget, SnmpValue, V2cAuth
+from agent.snmp import FAST_PATH_ENV, PysnmpClient, SnmpTarget, SnmpValue, V2cAuth, V3Auth
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
@@ -205,3 +205,92 @@ def test_one_client_across_event_loops_and_close_with_requests_in_flight() -> No
             await asyncio.wait_for(request, 2.0)
 
     asyncio.run(close_in_flight())
+
+
+# --- SNMPv3 authPriv (snmpsim selects the recording by context name) ----------------------------
+V3 = ("pue-fast", "fast-auth-key-01", "fast-priv-key-01")
+
+
+@pytest.fixture(scope="module")
+def snmpsim_v3_port() -> Iterator[int]:
+    with snmpsim(RECORDINGS, v3_user=V3[0], v3_auth_key=V3[1], v3_priv_key=V3[2]) as port:
+        yield port
+
+
+def _v3(port: int, context: str, *, auth_key: str = V3[1], priv_key: str = V3[2], user: str = V3[0],
+        timeout_s: float = 5.0) -> SnmpTarget:
+    return SnmpTarget("127.0.0.1", port, V3Auth(user, "sha256", auth_key, "aes128", priv_key, context), timeout_s, 1)
+
+
+def test_v3_authpriv_reads_identically_on_both_paths(snmpsim_v3_port: int) -> None:
+    registry = load_profiles()
+
+    async def work(client: PysnmpClient) -> dict[str, tuple[str, DeviceReadout, dict[str, list[SnmpValue]]]]:
+        async def one(name: str) -> tuple[str, tuple[str, DeviceReadout, dict[str, list[SnmpValue]]]]:
+            target = _v3(snmpsim_v3_port, name)
+            profile = await detect_profile(client, target, registry)
+            walked = await client.walk(target, ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2"], 7)
+            return name, (profile.name, await read_device(client, target, profile), walked)
+
+        return dict(await asyncio.gather(*(one(p.stem) for p in RECORDINGS)))
+
+    fast, slow = _both(work)
+    assert fast == slow
+    assert all(readout.readings for _name, readout, _walked in fast.values())
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"auth_key": "another-auth-key"}, SnmpAuthError),   # wrongDigest report
+    ({"priv_key": "another-priv-key"}, SnmpAuthError),   # decryptionError report
+    ({"user": "nobody"}, SnmpAuthError),                 # unknownUserName report
+])
+def test_v3_refusals_raise_the_same_errors_on_both_paths(snmpsim_v3_port: int, change: dict[str, str],
+                                                         error: type[Exception]) -> None:
+    target = _v3(snmpsim_v3_port, RECORDINGS[0].stem, **change)  # type: ignore[arg-type]
+    kinds = []
+    for fast in (True, False):
+        async def work(fast: bool = fast) -> None:
+            client = PysnmpClient(fast_path=fast)
+            try:
+                await client.get(target, ["1.3.6.1.2.1.1.1.0"])
+            finally:
+                await client.close()
+
+        with pytest.raises(SnmpError) as info:
+            asyncio.run(work())
+        kinds.append(type(info.value))
+    assert kinds[0] is kinds[1] is error, kinds
+
+
+def test_v3_silence_times_out_on_the_fast_path() -> None:
+    async def work() -> None:
+        client = PysnmpClient(fast_path=True)
+        try:
+            await client.get(_v3(free_port(socket.SOCK_DGRAM), "x", timeout_s=0.3), ["1.3.6.1.2.1.1.1.0"])
+        finally:
+            await client.close()
+
+    with pytest.raises(SnmpTimeoutError):
+        asyncio.run(work())
+
+
+def test_v3_resynchronises_time_once(snmpsim_v3_port: int) -> None:
+    """RFC 3414 4: an authentic notInTimeWindow report carries the engine's boots and time (resync, retry
+    once)."""
+    target = _v3(snmpsim_v3_port, RECORDINGS[0].stem)
+
+    async def work() -> tuple[list[SnmpValue], list[SnmpValue], int]:
+        client = PysnmpClient(fast_path=True)
+        try:
+            first = await client.get(target, ["1.3.6.1.2.1.1.2.0"])
+            (peer,) = client._v3_peers.values()
+            true_time_s = peer.time_s
+            peer.time_s += 10_000  # far outside the 150 s window
+            second = await client.get(target, ["1.3.6.1.2.1.1.2.0"])
+            return first, second, peer.time_s - true_time_s
+        finally:
+            await client.close()
+
+    first, second, drift_s = asyncio.run(work())
+    assert first == second and first[0].kind == "oid"
+    assert drift_s < 150
