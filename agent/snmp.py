@@ -28,7 +28,7 @@ import os
 import random
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -336,10 +336,10 @@ class _V3Peer:
     boots: int
     time_s: int
     synced_at_s: float  # event-loop clock when boots/time were learnt
-    keys: snmp_wire.UsmKeys
+    keys: snmp_wire.UsmKeys = field(repr=False)
 
     def now(self, clock_s: float) -> tuple[int, int]:
-        return self.boots, min(self.time_s + int(clock_s - self.synced_at_s), _REQUEST_ID_LIMIT - 1)
+        return self.boots, max(0, min(self.time_s + int(clock_s - self.synced_at_s), _REQUEST_ID_LIMIT - 1))
 
     def learn(self, boots: int, time_s: int, clock_s: float) -> None:
         if (boots, time_s) > self.now(clock_s) or boots != self.boots:
@@ -352,10 +352,10 @@ class _V3Route:
 
     user: bytes
     auth_protocol: str
-    auth_key: bytes
-    priv_protocol: str
-    priv_key: bytes
-    context: bytes
+    auth_key: bytes = field(repr=False)  # secrets never reach logs or tracebacks' reprs
+    priv_protocol: str = ""
+    priv_key: bytes = field(repr=False, default=b"")
+    context: bytes = b""
 
 
 async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:

@@ -315,6 +315,9 @@ class UsmKeys(NamedTuple):
     auth_key: bytes
     priv_key: bytes  # already cut to the AES key size
 
+    def __repr__(self) -> str:
+        return f"UsmKeys(auth_protocol={self.auth_protocol!r}, keys=<secret>)"
+
 
 def usm_keys(auth_protocol: str, auth_password: bytes, priv_protocol: str, priv_password: bytes,
              engine_id: bytes) -> UsmKeys:
