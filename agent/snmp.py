@@ -751,7 +751,8 @@ class PysnmpClient:
                 if value.kind == "end_of_mib_view" or not value.oid.startswith(col + "."):
                     done.add(col)
                     continue
-                if _oid_tuple(value.oid) <= _oid_tuple(cursor[col]):
+                # both share the column's prefix: comparing the index parts is enough (and cheap)
+                if _oid_tuple(value.oid[len(col) + 1 :]) <= _oid_tuple(cursor[col][len(col) + 1 :]):
                     raise SnmpProtocolError(f"{target.host}:{target.port}: OID not increasing at {value.oid}")
                 result[col].append(value)
                 cursor[col] = value.oid
@@ -794,7 +795,7 @@ class PysnmpClient:
 
 
 def _oid_tuple(oid: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in oid.split("."))
+    return tuple(map(int, oid.split("."))) if oid else ()
 
 
 class FakeSnmpClient:
