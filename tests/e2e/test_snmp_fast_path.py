@@ -4,8 +4,12 @@ and fails the same way (same exception types, same error-status messages)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -294,3 +298,59 @@ def test_v3_resynchronises_time_once(snmpsim_v3_port: int) -> None:
     first, second, drift_s = asyncio.run(work())
     assert first == second and first[0].kind == "oid"
     assert drift_s < 150
+
+
+@pytest.fixture(scope="module")
+def snmpd_v3_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """net-snmp's snmpd as a second, independent SNMPv3 agent (engine ID, reports, time window)."""
+    snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
+    assert Path(snmpd).exists(), "net-snmp's snmpd missing: `make test` installs Debian's snmpd package"
+    workdir = tmp_path_factory.mktemp("snmpd")
+    port = free_port(socket.SOCK_DGRAM)
+    conf = workdir / "snmpd.conf"
+    conf.write_text(f"agentaddress udp:127.0.0.1:{port}\ncreateUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}\n"
+                    f"rouser {V3[0]} priv\n")
+    proc = subprocess.Popen([snmpd, "-f", "-Lf", str(workdir / "log"), "-C", "-c", str(conf), "-p",
+                             str(workdir / "pid")], env=dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir), MIBS=""),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        assert proc.poll() is None, (workdir / "log").read_text()
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_v3_against_netsnmp_rediscovers_a_changed_engine(snmpd_v3_port: int) -> None:
+    """An unknownEngineID report (the agent's engine changed under us) means discover again, once."""
+    target = _v3(snmpd_v3_port, "")
+
+    async def work(client: PysnmpClient) -> list[list[SnmpValue]]:
+        first = await client.get(target, ["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.99.0"])
+        if client.fast_path:
+            (peer,) = client._v3_peers.values()
+            real_engine_id, peer.engine_id = peer.engine_id, b"\x80\x00\x1f\x88\x04stale-engine"
+        second = await client.get(target, ["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.99.0"])
+        if client.fast_path:
+            assert [p.engine_id for p in client._v3_peers.values()] == [real_engine_id]
+        return [first, second]
+
+    fast, slow = _both(work)
+    assert fast == slow and fast[0] == fast[1] and fast[0][1].missing
+
+
+def test_v3_unknown_user_against_netsnmp_is_an_auth_error_on_both_paths(snmpd_v3_port: int) -> None:
+    async def work(client: PysnmpClient) -> None:
+        await client.get(_v3(snmpd_v3_port, "", user="nobody", timeout_s=1.0), ["1.3.6.1.2.1.1.2.0"])
+
+    for fast in (True, False):
+        async def run(fast: bool = fast) -> None:
+            client = PysnmpClient(fast_path=fast)
+            try:
+                await work(client)
+            finally:
+                await client.close()
+
+        with pytest.raises(SnmpAuthError):
+            asyncio.run(run())
