@@ -7,7 +7,10 @@ become :mod:`agent.errors` exceptions here, with ``raise ... from err``. Tests u
 
 Implementation notes (see shared reference "ecosystem"):
 - one ``SnmpEngine`` per event loop, created lazily and reused for every target;
-- numeric OIDs with ``lookupMib=False`` (no MIB resolution on the hot path);
+- numeric OIDs with ``lookupMib=False`` (no MIB resolution on the hot path), and the engine's MIB
+  view never gets pysmi's compiler: pysnmp would otherwise build it (a LALR parser, ~1 s of CPU on the
+  event loop, stalling every poll in flight) at the first pysnmp request, and could try to download
+  MIBs from the internet; a pue-agent profile names numeric OIDs, so no MIB is ever compiled;
 - GETs batched (``max_oids_per_get``); table columns fetched together with GETBULK and each
   column stops at the edge of its own subtree;
 - SNMPv3 protocols are always explicit (pysnmp would silently default to MD5/DES);
@@ -55,6 +58,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmHMACSHAAuthProtocol,
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
+from pysnmp.smi import builder as smi_builder
+from pysnmp.smi import view as smi_view
 
 from agent import snmp_wire
 from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpSetRefusedError, SnmpTimeoutError
@@ -358,6 +363,29 @@ class _V3Route:
     context: bytes = b""
 
 
+class _NoMibCompiler:
+    """Stands in for pysmi's MIB compiler in the engine's MIB view: compiles nothing, fetches nothing.
+
+    pysnmp adds the real one (``add_mib_compiler(ifNotAdded=True)``) when it first resolves a var-bind,
+    which costs ~1 s of CPU on the event loop and may reach for MIBs on the internet. With this one in
+    place a MIB module that is not already installed as Python is simply "missing".
+    """
+
+    def compile(self, *mib_names: str, **_options: object) -> dict[str, str]:
+        return {name: "missing" for name in mib_names}
+
+
+def _engine_without_mib_compiler() -> SnmpEngine:
+    engine = SnmpEngine()
+    mib_builder = smi_builder.MibBuilder()
+    # set_mib_compiler also adds its directory as a MIB source: give it pysnmp's own, already a source
+    own_mibs = os.path.join(os.path.dirname(smi_builder.__file__), "mibs")
+    mib_builder.set_mib_compiler(_NoMibCompiler(), own_mibs)
+    # the var-bind processor looks its MIB view up here before creating one (pysnmp.hlapi.varbinds)
+    engine.cache["mibViewController"] = smi_view.MibViewController(mib_builder)
+    return engine
+
+
 async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
     """Hold the endpoint until cancelled: ``asyncio.run`` cancels it when its loop ends, closing the socket
     of a client that was not closed in that loop."""
@@ -399,7 +427,7 @@ class PysnmpClient:
     def _engine_for_loop(self) -> SnmpEngine:
         loop = asyncio.get_running_loop()
         if self._engine is None or self._loop is not loop:
-            self._engine = SnmpEngine()
+            self._engine = _engine_without_mib_compiler()
             self._loop = loop
             self._transports.clear()
         return self._engine
