@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agent.errors import ConfigError, ProfileError
 from agent.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
@@ -240,11 +249,16 @@ class SiteConfig(_Strict):
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology
 
+    # name -> device, built on first use; keyed by the ``devices`` tuple it was built from, because
+    # ``model_copy(update={"devices": ...})`` copies private attributes along with the rest
+    _device_index: tuple[tuple[DeviceConfig, ...], dict[str, DeviceConfig]] | None = PrivateAttr(default=None)
+
     def device(self, name: str) -> DeviceConfig:
-        for dev in self.devices:
-            if dev.name == name:
-                return dev
-        raise KeyError(name)
+        """The device called ``name`` (KeyError if none): a dict lookup, as every poll asks."""
+        index = self._device_index
+        if index is None or index[0] is not self.devices:
+            index = self._device_index = (self.devices, {dev.name: dev for dev in self.devices})
+        return index[1][name]
 
 
 def _loc(loc: Iterable[Any], data: Any) -> str:

@@ -99,6 +99,9 @@ class Poller:
         self._clock = clock
         self._targets = {d.name: target_for(cfg, d) for d in cfg.devices}
         self._energy_terms = self._collect_energy_terms()
+        # (device, energy quantity) -> its counters' keys in state.counters (one per label set), so that a
+        # poll sums its own counters without scanning every device's
+        self._counter_keys: dict[tuple[str, str], set[tuple[str, str, Labels]]] = {}
 
     def _collect_energy_terms(self) -> dict[str, set[tuple[str, str]]]:
         terms: dict[str, set[tuple[str, str]]] = {}
@@ -156,6 +159,7 @@ class Poller:
             cap_j=reading.counter_cap, max_delta_j=None if gap is None else _MAX_POWER_W * gap,
         )
         self._state.counters[key] = state
+        self._counter_keys.setdefault((snap.device, reading.quantity), set()).add(key)
         if event not in (CounterEvent.FIRST, CounterEvent.INCREASE):
             ev_key = (snap.device, event.value)
             self._state.counter_events[ev_key] = self._state.counter_events.get(ev_key, 0) + 1
@@ -166,8 +170,7 @@ class Poller:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
         for power_q, energy_q in self._energy_terms.get(snap.device, ()):
             key = (snap.device, energy_q)
-            counter_totals = [s.total_j for (d, q, _), s in self._state.counters.items()
-                              if d == snap.device and q == energy_q]
+            counter_totals = [self._state.counters[k].total_j for k in self._counter_keys.get(key, ())]
             if counter_totals:
                 self._state.energy[key] = DeviceEnergy(math.fsum(counter_totals), "counter", snap.timestamp_s)
                 continue

@@ -113,15 +113,20 @@ def agent_case(base_port: int, devices: int, version: str, rounds: int, concurre
         failures = 0
         values: list[float] = []
 
+        # at most ``concurrency`` devices in flight, as the exporter side has that many scrape threads:
+        # latency is then one device-poll's, not its wait in the queue of all N
+        slots = asyncio.Semaphore(concurrency)
+
         async def one(target: SnmpTarget, sink: list[float]) -> None:
             nonlocal failures
-            start = time.perf_counter()
-            try:
-                readout = await read_device(client, target, profile)
-                values.append(next(r.value for r in readout.readings if r.quantity == "active_power_w"))
-            except Exception:
-                failures += 1
-            sink.append(time.perf_counter() - start)
+            async with slots:
+                start = time.perf_counter()
+                try:
+                    readout = await read_device(client, target, profile)
+                    values.append(next(r.value for r in readout.readings if r.quantity == "active_power_w"))
+                except Exception:
+                    failures += 1
+                sink.append(time.perf_counter() - start)
 
         first: list[float] = []
         c0, w0 = time.process_time(), time.perf_counter()

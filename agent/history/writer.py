@@ -74,6 +74,13 @@ class HistoryWriter:
         self._previous_tick_s: float | None = None
         self.write_errors = 0
         self.healthy = True
+        # the energy quantities the poller keeps per device (its topology terms): a poll looks up its own
+        # instead of scanning every device's
+        energy_quantities: dict[str, set[str]] = {}
+        topo = cfg.topology
+        for term in (*topo.facility, *topo.it, *topo.cooling):
+            energy_quantities.setdefault(term.device, set()).add(term.energy_quantity)
+        self._energy_quantities = {d: tuple(sorted(q)) for d, q in energy_quantities.items()}
 
     # --- AgentObserver -----------------------------------------------------------------------
     def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
@@ -116,8 +123,10 @@ class HistoryWriter:
             for r in snapshot.readings
         ]
         energy = []
-        for (device, quantity), total in state.energy.items():
-            if device != snapshot.device or total.last_timestamp_s != snapshot.timestamp_s:
+        device = snapshot.device
+        for quantity in self._energy_quantities.get(device, ()):
+            total = state.energy.get((device, quantity))
+            if total is None or total.last_timestamp_s != snapshot.timestamp_s:
                 continue
             stored = self._monotonic(device, quantity, total.total_j, total.method, snapshot.timestamp_s)
             energy.append(

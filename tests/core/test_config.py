@@ -64,3 +64,14 @@ def test_demo_config_is_valid_and_dump_masks_secrets() -> None:
     assert "demo-auth-key-0001" not in dump and "demo-community-ro" not in dump
     assert "**********" in dump
     assert "demo-auth-key-0001" not in repr(cfg) and "demo-auth-key-0001" not in str(cfg)
+
+
+def test_device_lookup_follows_a_copy_with_other_devices() -> None:
+    """device() is a cached dict lookup; a copy with new devices (as tests and shards make) must not see the old."""
+    cfg, _ = load_config(ROOT / "configs" / "twin-site.yaml")
+    assert cfg.device("ups-a").port == 16202
+    moved = cfg.model_copy(update={"devices": tuple(d.model_copy(update={"port": 1}) for d in cfg.devices)})
+    assert moved.device("ups-a").port == 1
+    assert cfg.device("ups-a").port == 16202
+    with pytest.raises(KeyError):
+        moved.device("no-such-device")

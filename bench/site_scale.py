@@ -1,0 +1,174 @@
+"""A whole agent at site scale: `pue-agent run` polling N devices, scraped like Prometheus would.
+
+bench/poll.py measures the SNMP read alone; this runs the real CLI (`pue-agent run --config`) with
+everything a site has switched on: scheduler, canonical readings, live and energy PUE, the SQLite
+history store and the Prometheus collectors. Devices are APC rPDU2s (the objects of the real AP8853
+recording) served by net-snmp's snmpd on N loopback UDP ports (bench/poll.py's responder); the
+topology sums the first half as facility and the rest as IT power, so every poll feeds the PUE path.
+
+The bench scrapes /metrics once per poll interval, as Prometheus would, and prints per N:
+- agent CPU (cores) over the steady window, and CPU ms per device-poll including the scrapes;
+- RSS at the end, and RSS per device from the difference between the sizes run;
+- poll-to-metric latency: the devices' `pue_device_poll_duration_seconds` (collectors read the
+  agent's state at scrape time, so a reading is exported the moment its poll finishes), p50/p99/max;
+- devices whose last successful poll is older than interval + 2 s at a scrape ("late"), and failures;
+- /metrics scrape time and size.
+
+    .venv/bin/python bench/site_scale.py                            # N = 1000 and 10000, v2c, 15 s interval
+    .venv/bin/python bench/site_scale.py --devices 200 --steady 30  # quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT / "bench"))
+sys.path.append(str(ROOT / "tests"))
+
+from netutil import free_port, free_udp_range  # noqa: E402
+from poll import COMMUNITY, PROFILE, V3, Snmpd, _profile_columns, _proc_cpu_s  # noqa: E402
+
+_SAMPLE = re.compile(r'^(pue_device_poll_duration_seconds|pue_device_last_success_timestamp_seconds)'
+                     r'\{device="([^"]+)"\} (\S+)$', re.M)
+
+
+def site_yaml(n: int, base_port: int, version: str, interval_s: float, history: Path) -> str:
+    cred = ("  bench:\n    version: 2c\n    community: " + COMMUNITY + "\n" if version == "v2c" else
+            f"  bench:\n    version: \"3\"\n    user: {V3[0]}\n    auth_protocol: sha256\n    auth_key: {V3[1]}\n"
+            f"    priv_protocol: aes128\n    priv_key: {V3[2]}\n")
+    devices = "".join(f"  - {{name: pdu-{i:05d}, address: 127.0.0.1, port: {base_port + i}, credentials: bench, "
+                      f"profile: {PROFILE}, role: pdu, zone: hall-{i // 1000}, timeout_s: 5, retries: 1}}\n"
+                      for i in range(n))
+    half = max(1, n // 2)  # a device may feed only one side: first half "facility", rest IT (PUE 1.0)
+    facility = "".join(f"    - {{device: pdu-{i:05d}}}\n" for i in range(half))
+    it = "".join(f"    - {{device: pdu-{i:05d}}}\n" for i in range(half, n)) or facility
+    return (f"site:\n  name: bench-{n}\npoll_interval_s: {interval_s}\npue_window_s: {max(60.0, 4 * interval_s)}\n"
+            f"listen:\n  address: 127.0.0.1\n  port: 1\nhistory:\n  path: {history}\n"
+            f"credentials:\n{cred}devices:\n{devices}topology:\n  it_category: 2\n  facility:\n{facility}  it:\n{it}")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _q(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s: float, workdir: Path,
+             columns: list[str]) -> dict[str, float]:
+    base = free_udp_range(n, start=20000, stop=60000)
+    snmpd = Snmpd(base, n, workdir, columns)
+    cfg = workdir / f"site-{n}-{version}.yaml"
+    cfg.write_text(site_yaml(n, base, version, interval_s, workdir / f"history-{n}-{version}.sqlite"))
+    port = free_port()
+    exe = Path(sys.executable).parent / "pue-agent"
+    log = open(workdir / f"agent-{n}-{version}.log", "w")
+    agent = subprocess.Popen([str(exe), "run", "--config", str(cfg), "--listen-port", str(port)],
+                             stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # wait for the HTTP endpoint
+            if agent.poll() is not None:
+                raise RuntimeError(f"pue-agent exited {agent.returncode}: "
+                                   f"{(workdir / f'agent-{n}-{version}.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(url, timeout=5).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        time.sleep(warmup_s)
+        cpu0, t0 = _proc_cpu_s(agent.pid), time.monotonic()
+        durations: list[float] = []
+        late = scrapes = 0
+        scrape_s: list[float] = []
+        size = 0
+        while time.monotonic() - t0 < steady_s:
+            time.sleep(interval_s)
+            s0 = time.perf_counter()
+            body = urllib.request.urlopen(url, timeout=60).read().decode()
+            scrape_s.append(time.perf_counter() - s0)
+            size = len(body)
+            now = time.time()
+            seen = 0
+            for metric, _device, value in _SAMPLE.findall(body):
+                if metric == "pue_device_poll_duration_seconds":
+                    durations.append(float(value))
+                else:
+                    seen += 1
+                    late += now - float(value) > interval_s + 2.0
+            late += n - seen  # never polled successfully
+            scrapes += 1
+        cpu, wall = _proc_cpu_s(agent.pid) - cpu0, time.monotonic() - t0
+        rss = _rss_mb(agent.pid)
+        failures = sum(float(v) for v in re.findall(r'^pue_device_poll_errors_total\{[^}]*\} (\S+)$', body, re.M))
+        durations.sort()
+        polls = n * wall / interval_s
+        return {"cores": cpu / wall, "cpu_ms_per_poll": 1000 * cpu / polls, "rss_mb": rss,
+                "p50_ms": 1000 * _q(durations, 0.5), "p99_ms": 1000 * _q(durations, 0.99),
+                "max_ms": 1000 * (durations[-1] if durations else float("nan")),
+                "late_share": late / max(1, n * scrapes), "failures": failures,
+                "scrape_ms": 1000 * statistics.median(scrape_s), "scrape_mb": size / 2**20}
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            agent.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+        log.close()
+        snmpd.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, action="append", help="N devices (repeatable; default 1000, 10000)")
+    parser.add_argument("--version", choices=("v2c", "v3"), action="append", help="SNMP version (repeatable)")
+    parser.add_argument("--interval", type=float, default=15.0, help="poll interval, seconds (15)")
+    parser.add_argument("--warmup", type=float, default=45.0, help="seconds before measuring (45)")
+    parser.add_argument("--steady", type=float, default=120.0, help="seconds measured (120)")
+    args = parser.parse_args(argv)
+    sizes = sorted(args.devices or [1000, 10000])
+    if any(n < 1 for n in sizes) or args.interval < 1 or args.steady < args.interval:
+        parser.error("--devices >= 1, --interval >= 1 and --steady >= --interval")
+    columns = _profile_columns()
+    print(f"bench/site_scale.py: `pue-agent run` with history and PUE, {PROFILE} devices on net-snmp snmpd, "
+          f"{args.interval:g} s interval, {args.warmup:g} s warm-up, {args.steady:g} s measured, /metrics scraped "
+          f"every interval", flush=True)
+    print(f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}", flush=True)
+    for version in args.version or ["v2c"]:
+        rss: dict[int, float] = {}
+        for n in sizes:
+            with tempfile.TemporaryDirectory(prefix="pue-scale-") as tmp:
+                r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns)
+            rss[n] = r["rss_mb"]
+            print(f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
+                  f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
+                  f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f}", flush=True)
+        if len(rss) > 1:
+            lo, hi = min(rss), max(rss)
+            print(f"       {version}: memory per device {1024 * (rss[hi] - rss[lo]) / (hi - lo):.1f} KiB "
+                  f"(RSS difference between N={lo} and N={hi})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
