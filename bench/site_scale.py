@@ -37,7 +37,7 @@ sys.path.append(str(ROOT / "bench"))
 sys.path.append(str(ROOT / "tests"))
 
 from netutil import free_port, free_udp_range  # noqa: E402
-from poll import COMMUNITY, PROFILE, V3, Snmpd, _profile_columns, _proc_cpu_s  # noqa: E402
+from poll import COMMUNITY, PROFILE, V3, Snmpd, _proc_cpu_s, _profile_columns  # noqa: E402
 
 _SAMPLE = re.compile(r'^(pue_device_poll_duration_seconds|pue_device_last_success_timestamp_seconds)'
                      r'\{device="([^"]+)"\} (\S+)$', re.M)
