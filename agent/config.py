@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -228,6 +229,18 @@ class RecommenderConfig(_Strict):
 class Site(_Strict):
     name: Name = "site"
     pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
+    timezone: str = Field(
+        default="UTC", description="IANA time zone of report periods (a Guizhou site: Asia/Shanghai)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "UTC":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai, or UTC)") from None
+        return value
 
 
 class SiteConfig(_Strict):

@@ -25,6 +25,7 @@ from agent.history.report import (
     savings_lines,
     savings_report,
     summary_lines,
+    zone,
 )
 from agent.history.store import SqliteHistoryStore
 from models.metrics import GB40879_DEFAULT_THRESHOLDS
@@ -55,6 +56,8 @@ def _ratio(text: str) -> float:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, help="history database (default: history.path of --config)")
     parser.add_argument("--config", type=Path, help="site config whose history section names the database")
+    parser.add_argument("--timezone", help="time zone of dates and periods, e.g. Asia/Shanghai "
+                                           "(default: site.timezone of --config, else UTC)")
 
 
 def register(subparsers: Any) -> None:
@@ -110,12 +113,13 @@ def _fail(command: str, message: str) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
-    """The database path and what the config says (site name, factor, meters)."""
-    context: dict[str, Any] = {}
+    """The database path and what the config says (site name, factor, meters, time zone)."""
+    context: dict[str, Any] = {"timezone": "UTC"}
     db: Path | None = args.db
     if args.config is not None:
         cfg, _profiles = load_config(args.config)
         context["site"] = cfg.site.name
+        context["timezone"] = cfg.site.timezone
         context["category"] = cfg.topology.it_category
         context["meters"] = (
             [f"facility: {t.device}" for t in cfg.topology.facility]
@@ -128,6 +132,8 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
         if db is None and cfg.history is not None:
             path = cfg.history.path
             db = path if path.is_absolute() else args.config.parent / path
+    if getattr(args, "timezone", None):
+        context["timezone"] = args.timezone
     if db is None:
         raise HistoryError("give --db PATH, or --config FILE with a history section")
     return db, context
@@ -135,9 +141,10 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     try:
-        db, _ = _resolve(args)
-        start, _ = parse_period(args.start)
-        _, end = parse_period(args.end)
+        db, context = _resolve(args)
+        tz = zone(context["timezone"])
+        start, _ = parse_period(args.start, tz)
+        _, end = parse_period(args.end, tz)
         fmt = args.format or args.out.suffix.lower().lstrip(".")
         if fmt not in ("csv", "parquet", "xlsx"):
             return _fail(
@@ -183,7 +190,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         with SqliteHistoryStore(db, readonly=True) as store:
             if args.period:
-                start, end = parse_period(args.period)
+                tz = zone(context["timezone"])
+                start, end = parse_period(args.period, tz)
                 report = period_report(
                     store,
                     start,
@@ -193,13 +201,15 @@ def cmd_report(args: argparse.Namespace) -> int:
                     thresholds=args.grade_thresholds,
                     min_coverage=args.min_coverage,
                     meters=context.get("meters", ()),
+                    tz=tz,
                 )
                 lines = summary_lines(report)
             else:
-                baseline, compare = parse_period(args.baseline), parse_period(args.compare)
+                tz = zone(context["timezone"])
+                baseline, compare = parse_period(args.baseline, tz), parse_period(args.compare, tz)
                 if baseline[1] > compare[0] and compare[1] > baseline[0]:
                     return _fail("report", "--baseline and --compare overlap")
-                saving = savings_report(store, baseline, compare, factor, args.confidence)
+                saving = savings_report(store, baseline, compare, factor, args.confidence, tz)
                 lines = savings_lines(saving)
             render(report if args.period else saving, args.out)
     except (ConfigError, HistoryError) as err:

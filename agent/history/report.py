@@ -6,7 +6,8 @@ outdoor temperature; CUE and emissions with the named emission factor; the GB 40
 national targets. :func:`savings_report` fits a regression baseline (:mod:`models.mv`) and states
 the verified saving. :func:`render` draws either as PDF or HTML (matplotlib, Agg backend).
 
-Periods are UTC calendar periods.
+Periods are calendar periods in the site's time zone (``site.timezone``, default UTC; China sites use
+Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports stay UTC.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import yaml
@@ -91,13 +93,44 @@ def load_emission_factor(key: str, path: Path = EMISSION_FACTORS_FILE) -> Emissi
 
 
 # --- periods -----------------------------------------------------------------------------------
-def _date(text: str, *, end: bool) -> datetime:
+def zone(name: str) -> tzinfo:
+    """The time zone called ``name`` (an IANA name such as Asia/Shanghai, or UTC).
+
+    Raises
+    ------
+    HistoryQueryError
+        unknown name.
+    """
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HistoryQueryError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai, or UTC)") from None
+
+
+def _zone_name(tz: tzinfo) -> str:
+    return "UTC" if tz is UTC else str(tz)
+
+
+def _check_whole_hours(tz: tzinfo, start_s: float, end_s: float) -> None:
+    """Local days and months are built from hourly rollups: the zone's offset must be whole hours."""
+    for moment in (start_s, end_s):
+        offset = datetime.fromtimestamp(moment, tz=tz).utcoffset()
+        if offset is not None and offset.total_seconds() % 3600:
+            raise HistoryQueryError(
+                f"time zone {_zone_name(tz)} is {offset} from UTC, not whole hours: reports group hourly "
+                "rollups into local days and months; use a whole-hour zone (or UTC) for this report"
+            )
+
+
+def _date(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
     try:
         if len(text) == 4 and text.isdigit():
-            start = datetime(int(text), 1, 1, tzinfo=UTC)
+            start = datetime(int(text), 1, 1, tzinfo=tz)
             return start.replace(year=start.year + 1) if end else start
         if len(text) == 7 and text[4] == "-":
-            start = datetime(int(text[:4]), int(text[5:]), 1, tzinfo=UTC)
+            start = datetime(int(text[:4]), int(text[5:]), 1, tzinfo=tz)
             return _add_month(start) if end else start
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -105,7 +138,7 @@ def _date(text: str, *, end: bool) -> datetime:
             f"not a date: {text!r} (use 2026, 2026-03, 2026-03-15 or an ISO time)"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=tz)
     if end and len(text) == 10:
         parsed += timedelta(days=1)  # a bare end date includes that day
     return parsed
@@ -119,20 +152,37 @@ def _add_month(moment: datetime) -> datetime:
     )
 
 
-def parse_period(text: str) -> tuple[float, float]:
-    """``2026`` (a year), ``2026-03`` (a month) or ``FROM..TO`` (dates; a bare TO date is included)."""
+def parse_period(text: str, tz: tzinfo = UTC) -> tuple[float, float]:
+    """``2026`` (a year), ``2026-03`` (a month) or ``FROM..TO`` (dates; a bare TO date is included).
+
+    Dates and times without an offset are in ``tz``; the result is epoch seconds.
+    """
     if ".." in text:
         first, _, last = text.partition("..")
-        start, end = _date(first.strip(), end=False), _date(last.strip(), end=True)
+        start, end = _date(first.strip(), end=False, tz=tz), _date(last.strip(), end=True, tz=tz)
     else:
-        start, end = _date(text.strip(), end=False), _date(text.strip(), end=True)
+        start, end = _date(text.strip(), end=False, tz=tz), _date(text.strip(), end=True, tz=tz)
     if end <= start:
         raise HistoryQueryError(f"period {text!r} ends before it starts")
     return start.timestamp(), end.timestamp()
 
 
-def _iso_day(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d %H:%M")
+def _iso_day(epoch_s: float, tz: tzinfo = UTC) -> str:
+    return datetime.fromtimestamp(epoch_s, tz=tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _local_days(rollups: Sequence[SiteRollup], tz: tzinfo) -> list[tuple[float, float, list[SiteRollup]]]:
+    """Hourly rollups grouped by local calendar day: (day start, day length [s], its hours), in order."""
+    days: dict[float, list[SiteRollup]] = {}
+    for r in rollups:
+        local = datetime.fromtimestamp(r.start_s, tz=tz)
+        days.setdefault(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp(), []).append(r)
+    out = []
+    for start, hours in sorted(days.items()):
+        midnight = datetime.fromtimestamp(start, tz=tz)
+        following = (midnight + timedelta(days=1)).replace(hour=0, tzinfo=tz)
+        out.append((start, following.timestamp() - start, hours))
+    return out
 
 
 def _series(rollups: Sequence[SiteRollup]) -> IntervalSeries:
@@ -166,6 +216,7 @@ class PeriodReport:
     sources: tuple[str, ...]
     meters: tuple[str, ...]
     min_coverage: float
+    timezone: str = "UTC"
 
 
 def period_report(
@@ -178,21 +229,24 @@ def period_report(
     thresholds: Sequence[float] = GB40879_DEFAULT_THRESHOLDS,
     min_coverage: float = 0.95,
     meters: Sequence[str] = (),
+    tz: tzinfo = UTC,
 ) -> PeriodReport:
-    """Everything a period report states, from the hourly rollups.
+    """Everything a period report states, from the hourly rollups; months and days are local to ``tz``.
 
     Raises
     ------
     HistoryQueryError
-        no data at all in the period.
+        no data at all in the period; a zone whose offset is not whole hours.
     """
+    _check_whole_hours(tz, start_s, end_s)
     rollups = store.site_rollups(3600, start_s, end_s)
     if not rollups:
-        raise HistoryQueryError(f"no history between {_iso_day(start_s)} and {_iso_day(end_s)} UTC")
+        raise HistoryQueryError(
+            f"no history between {_iso_day(start_s, tz)} and {_iso_day(end_s, tz)} {_zone_name(tz)}")
     series = _series(rollups)
     total = period_metrics(series, start_s, end_s, min_coverage)
     months = []
-    month = datetime.fromtimestamp(start_s, tz=UTC)
+    month = datetime.fromtimestamp(start_s, tz=tz)
     month = month.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     while month.timestamp() < end_s:
         following = _add_month(month)
@@ -200,10 +254,12 @@ def period_report(
         months.append((month.strftime("%Y-%m"), period_metrics(series, lo, hi, min_coverage)))
         month = following
     daily: list[tuple[float, float]] = []
-    for day in store.site_rollups(86400, start_s, end_s):
-        temperature = day.conditions.get("outdoor_dry_bulb_c")
-        if day.covered_s >= 0.99 * 86400 and day.it_j > 0 and temperature is not None:
-            daily.append((temperature, day.facility_j / day.it_j))
+    for _start, length_s, hours in _local_days(rollups, tz):
+        temperatures = [h.conditions["outdoor_dry_bulb_c"] for h in hours if "outdoor_dry_bulb_c" in h.conditions]
+        it_j = sum(h.it_j for h in hours)
+        if (sum(h.covered_s for h in hours) >= 0.99 * length_s and it_j > 0
+                and len(temperatures) == len(hours)):
+            daily.append((sum(temperatures) / len(temperatures), sum(h.facility_j for h in hours) / it_j))
     pue = total.pue
     methods = sorted(set().union(*(r.methods for r in rollups)))
     return PeriodReport(
@@ -225,6 +281,7 @@ def period_report(
         sources=tuple(sorted(set().union(*(r.sources for r in rollups)))),
         meters=tuple(meters),
         min_coverage=min_coverage,
+        timezone=_zone_name(tz),
     )
 
 
@@ -243,13 +300,14 @@ def method_statement(report: PeriodReport) -> list[str]:
         ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
     )
     methods = ", ".join(report.methods) or "none"
+    tz = zone(report.timezone)
     lines = [
         "PUE = E_DC / E_IT, both energies over the same covered time (ISO/IEC 30134-2).",
         f"Boundary: facility = the configured facility meters; IT measured at {categories}.",
         f"Meters: {', '.join(report.meters) if report.meters else 'as configured in the site topology'}.",
         f"Energy method: {methods} (counter = the device's energy register, made monotonic across wraps "
         "and resets; integrated = trapezoidal integration of polled power; imported = from a history file).",
-        f"Sources: {', '.join(report.sources)}. Periods are UTC calendar periods.",
+        f"Sources: {', '.join(report.sources)}. Periods are {report.timezone} calendar periods.",
         f"Emission factor: {report.factor.describe()}; location-based.",
         f"GB 40879-2021 thresholds used: {', '.join(f'{t:.2f}' for t in report.thresholds)} (configurable).",
         f"Coverage: {total.coverage_ratio:.2%} of the period; a PUE is withheld below "
@@ -260,7 +318,8 @@ def method_statement(report: PeriodReport) -> list[str]:
         lines.append(
             f"Gaps ({len(total.gaps)}): "
             + "; ".join(
-                f"{_iso_day(g.start_s)} to {_iso_day(g.end_s)} ({g.missing_s / 3600:.1f} h)" for g in shown
+                f"{_iso_day(g.start_s, tz)} to {_iso_day(g.end_s, tz)} ({g.missing_s / 3600:.1f} h)"
+                for g in shown
             )
             + (" ..." if len(total.gaps) > len(shown) else "")
         )
@@ -271,7 +330,8 @@ def method_statement(report: PeriodReport) -> list[str]:
 
 def summary_lines(report: PeriodReport) -> list[str]:
     t = report.total
-    period = f"{_iso_day(report.start_s)} to {_iso_day(report.end_s)} UTC"
+    tz = zone(report.timezone)
+    period = f"{_iso_day(report.start_s, tz)} to {_iso_day(report.end_s, tz)} {report.timezone}"
     pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
     lines = [
         f"Site {report.site}, {period}",
@@ -324,6 +384,7 @@ class SavingsReport:
     daily_predicted_kwh: tuple[float, ...]
     daily_actual_kwh: tuple[float, ...]
     daily_start_s: tuple[float, ...]
+    timezone: str = "UTC"
 
     @property
     def saved_t_co2(self) -> float:
@@ -339,22 +400,23 @@ class SavingsReport:
 
 
 def _daily(
-    store: SqliteHistoryStore, start_s: float, end_s: float, temperature: str
+    store: SqliteHistoryStore, start_s: float, end_s: float, temperature: str, tz: tzinfo = UTC
 ) -> tuple[np.ndarray[Any, Any], ...]:
-    """Complete days: start, facility kWh, IT kWh, hourly temperatures (days x 24); and days excluded."""
-    hours = store.site_rollups(3600, start_s, end_s)
-    by_day: dict[int, list[SiteRollup]] = {}
-    for r in hours:
-        by_day.setdefault(r.start_s // 86400 * 86400, []).append(r)
+    """Complete local days (24 covered hours with ``temperature``): start, facility kWh, IT kWh, hourly
+    temperatures (days x 24); and the number of days excluded (gaps; 23- or 25-hour DST days too)."""
+    by_day = {start: hours for start, _length, hours in _local_days(store.site_rollups(3600, start_s, end_s), tz)}
     starts, fac, it, temps = [], [], [], []
     excluded = 0
-    for day in range(int(start_s // 86400 * 86400), int(end_s), 86400):
-        rows = by_day.get(day, [])
+    day = datetime.fromtimestamp(start_s, tz=tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day.timestamp() < end_s:
+        rows = by_day.get(day.timestamp(), [])
+        day_s = day.timestamp()
+        day = (day + timedelta(days=1)).replace(hour=0, tzinfo=tz)
         ok = len(rows) == 24 and all(r.covered_s >= 3600 - 1e-6 and temperature in r.conditions for r in rows)
         if not ok:
             excluded += 1
             continue
-        starts.append(day)
+        starts.append(day_s)
         fac.append(sum(r.facility_j for r in rows) / 3.6e6)
         it.append(sum(r.it_j for r in rows) / 3.6e6)
         temps.append([r.conditions[temperature] for r in rows])
@@ -377,6 +439,7 @@ def savings_report(
     compare: tuple[float, float],
     factor: EmissionFactor,
     confidence: float = 0.90,
+    tz: tzinfo = UTC,
 ) -> SavingsReport:
     """Fit facility kWh/d ~ IT kWh/d + cooling degree-days on ``baseline``; state the saving on ``compare``.
 
@@ -385,10 +448,12 @@ def savings_report(
     economizers follow it), the dry bulb otherwise; the balance points are chosen on the baseline
     (change-point search over one or two bases, lowest residual standard error).
     """
+    for period in (baseline, compare):
+        _check_whole_hours(tz, *period)
     chosen = None
     for temperature in ("outdoor_wet_bulb_c", "outdoor_dry_bulb_c"):
-        b = _daily(store, *baseline, temperature)
-        c = _daily(store, *compare, temperature)
+        b = _daily(store, *baseline, temperature, tz)
+        c = _daily(store, *compare, temperature, tz)
         if b[0].size >= 14 and c[0].size >= 1:
             chosen = (temperature, b, c)
             break
@@ -433,14 +498,16 @@ def savings_report(
         tuple(predicted.tolist()),
         tuple(c_fac.tolist()),
         tuple(c_start.tolist()),
+        _zone_name(tz),
     )
 
 
 def savings_lines(report: SavingsReport) -> list[str]:
     s, fit = report.savings, report.fit
+    tz = zone(report.timezone)
     return [
-        f"Baseline {_iso_day(report.baseline[0])} to {_iso_day(report.baseline[1])}; "
-        f"reporting {_iso_day(report.compare[0])} to {_iso_day(report.compare[1])} UTC",
+        f"Baseline {_iso_day(report.baseline[0], tz)} to {_iso_day(report.baseline[1], tz)}; "
+        f"reporting {_iso_day(report.compare[0], tz)} to {_iso_day(report.compare[1], tz)} {report.timezone}",
         f"Model (daily, OLS): facility kWh = {fit.coef_[0]:,.1f} + {fit.coef_[1]:.4f} x IT kWh + "
         + " + ".join(
             f"{c:,.1f} x CDD(base {b:g} C)" for c, b in zip(fit.coef_[2:], report.bases_c, strict=True)
@@ -521,7 +588,7 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         fig.tight_layout()
         figures.append(fig)
     else:
-        days: Any = [datetime.fromtimestamp(t, tz=UTC) for t in report.daily_start_s]
+        days: Any = [datetime.fromtimestamp(t, tz=zone(report.timezone)) for t in report.daily_start_s]
         fig = Figure(figsize=(8.27, 5.0))
         ax = fig.add_subplot()
         ax.plot(

@@ -355,3 +355,58 @@ def test_verified_saving_matches_the_twin_truth(twin_year, twin_db: Path, tmp_pa
         == 0
     )
     assert out.stat().st_size > 10_000
+
+
+def test_periods_in_the_site_time_zone(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Guizhou auditor's March is Beijing time: 2026-02-28T16:00Z to 2026-03-31T16:00Z, not the UTC month."""
+    from zoneinfo import ZoneInfo
+
+    from agent.history.report import period_report
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    march_utc = parse_period("2026-03")
+    march_cn = parse_period("2026-03", shanghai)
+    assert march_cn == (march_utc[0] - 8 * 3600, march_utc[1] - 8 * 3600)
+    explicit = parse_period("2026-03-01T12:00+00:00..2026-03-02", shanghai)  # an explicit offset wins
+    assert explicit == (march_utc[0] + 12 * 3600, march_utc[0] + 2 * 86400 - 8 * 3600)
+    factor = load_emission_factor("cn-mee-2023-southern")
+    with SqliteHistoryStore(twin_db, readonly=True) as store:
+        report = period_report(store, *parse_period("2026-03..2026-04", shanghai), factor, tz=shanghai)
+        hours = store.site_rollups(3600, *march_cn)
+        utc_report = period_report(store, *parse_period("2026-03..2026-04"), factor)
+    assert [m for m, _ in report.months] == ["2026-03", "2026-04"]
+    expected_kwh = sum(h.facility_j for h in hours) / 3.6e6
+    assert report.months[0][1].facility_kwh == pytest.approx(expected_kwh, rel=1e-12)
+    assert report.months[0][1].facility_kwh != pytest.approx(utc_report.months[0][1].facility_kwh, rel=1e-6)
+    assert len(report.daily_pue) == len(utc_report.daily_pue) == 61  # complete local days, both ways
+    # the CLI takes the zone from --timezone (or site.timezone) and says which zone the periods are in
+    out = tmp_path / "march.html"
+    args = ["report", "--db", str(twin_db), "--period", "2026-03", "--out", str(out)]
+    assert main([*args, "--timezone", "Asia/Shanghai"]) == 0
+    text = capsys.readouterr().out
+    assert "2026-03-01 00:00 to 2026-04-01 00:00 Asia/Shanghai" in text
+    assert "Periods are Asia/Shanghai calendar periods" in out.read_text()
+    assert main([*args, "--timezone", "Asia/Guiyang"]) == 2
+    assert "unknown time zone 'Asia/Guiyang'" in capsys.readouterr().err
+    assert main([*args, "--timezone", "Asia/Kolkata"]) == 2  # +05:30: local days would split hourly rollups
+    assert "not whole hours" in capsys.readouterr().err
+    saving = savings_report(
+        SqliteHistoryStore(twin_db, readonly=True),
+        parse_period("2026-01-01..2026-07-01", shanghai), parse_period("2026-07-02..2026-12-30", shanghai),
+        factor, tz=shanghai,
+    )
+    assert saving.timezone == "Asia/Shanghai"
+    assert {int(s) % 86400 for s in saving.daily_start_s} == {16 * 3600}  # local midnights
+
+
+def test_site_timezone_is_validated(tmp_path: Path) -> None:
+    from agent.config import load_config
+    from agent.errors import ConfigError
+
+    text = (Path(__file__).resolve().parents[2] / "configs" / "demo-site.yaml").read_text()
+    bad = tmp_path / "site.yaml"
+    bad.write_text(text.replace("  pue_target: 1.3\n", "  pue_target: 1.3\n  timezone: Mars/Olympus\n", 1))
+    with pytest.raises(ConfigError, match=r"site\.timezone.*unknown time zone 'Mars/Olympus'"):
+        load_config(bad)
+    bad.write_text(text.replace("  pue_target: 1.3\n", "  pue_target: 1.3\n  timezone: Asia/Shanghai\n", 1))
+    assert load_config(bad)[0].site.timezone == "Asia/Shanghai"
