@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent.emission import DEFAULT_EMISSION_FACTOR, known_factors
 from agent.errors import ConfigError, ProfileError
 from agent.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
 from agent.security import WebConfig, resolve_web_paths, server_ssl_context
@@ -201,7 +202,14 @@ class HistoryConfig(_Strict):
 class CarbonConfig(_Strict):
     """Which grid emission factor reports use (a key of agent/data/emission_factors.yaml)."""
 
-    emission_factor: str = "cn-mee-2023-national"
+    emission_factor: str = DEFAULT_EMISSION_FACTOR
+
+    @field_validator("emission_factor")
+    @classmethod
+    def _known_factor(cls, value: str) -> str:
+        if value not in known_factors():
+            raise ValueError(f"unknown emission factor {value!r}; known: {', '.join(known_factors())}")
+        return value
 
 
 class RecommenderConfig(_Strict):

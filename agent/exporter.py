@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from agent import __version__
 from agent import metric_names as m
 from agent.config import SiteConfig
+from agent.emission import DEFAULT_EMISSION_FACTOR, load_emission_factor
 from agent.poller import AgentState
 from agent.quantities import GLOSSARY
 
@@ -92,12 +93,15 @@ class SitePueCollector(Collector):
         pue_site_interval_pue{window_seconds="900"} 1.409
         pue_site_pue_valid{kind="realtime"} 1.0
         pue_site_coverage_ratio{boundary="it"} 1.0
+        pue_site_emission_factor_kg_per_kwh{factor="cn-mee-2023-southern",year="2023",region="southern"} 0.4042
     An invalid PUE is not exported as a number; ``pue_site_pue_invalid_info{kind,reason}`` is.
     """
 
     def __init__(self, cfg: SiteConfig, state: AgentState) -> None:
         self._cfg = cfg
         self._state = state
+        self._factor = load_emission_factor(
+            cfg.carbon.emission_factor if cfg.carbon is not None else DEFAULT_EMISSION_FACTOR)
 
     def collect(self) -> Iterator[Metric]:
         cfg = self._cfg
@@ -109,6 +113,13 @@ class SitePueCollector(Collector):
         target = GaugeMetricFamily(m.SITE_PUE_TARGET, "Configured PUE target of the site")
         target.add_metric([], cfg.site.pue_target)
         yield target
+        factor = GaugeMetricFamily(m.SITE_EMISSION_FACTOR,
+                                   "Grid CO2 emission factor the site reports with (carbon.emission_factor; "
+                                   "location-based, dated table in agent/data/emission_factors.yaml)",
+                                   labels=["factor", "year", "region"])
+        factor.add_metric([self._factor.key, str(self._factor.year), self._factor.region],
+                          self._factor.kg_co2_per_kwh)
+        yield factor
         site = self._state.site
         if site is None:
             return

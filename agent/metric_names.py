@@ -25,6 +25,7 @@ SITE_COVERAGE = "pue_site_coverage_ratio"
 SITE_INTERVAL_COVERAGE = "pue_site_interval_coverage_ratio"
 SITE_IT_CATEGORY = "pue_site_it_measurement_category"
 SITE_PUE_TARGET = "pue_site_pue_target"
+SITE_EMISSION_FACTOR = "pue_site_emission_factor_kg_per_kwh"
 SITE_ENERGY_METHOD_INFO = "pue_site_energy_method_info"
 
 BUILD_INFO = "pue_build_info"

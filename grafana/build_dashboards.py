@@ -5,9 +5,9 @@ committed JSON differs from what this script writes. Dashboards reference the Pr
 by its fixed uid (grafana/provisioning/datasources/prometheus.yaml): provisioned dashboards cannot use
 ``__inputs`` / ``${DS_PROMETHEUS}``.
 
-Emission factor: until the history work exports ``pue_site_emission_factor_kg_per_kwh``, the Energy and
-audit dashboard takes it from the ``emission_factor`` text-box variable (default: MEE/NBS 2023 national
-average, agent/data/emission_factors.yaml). Every panel that uses it says so.
+Emission factor: the agent exports the one its config names (``carbon.emission_factor``) as
+``pue_site_emission_factor_kg_per_kwh{factor,year,region}``; emissions and CUE panels multiply by it per
+site (the panels say where the factor comes from).
 """
 
 from __future__ import annotations
@@ -21,13 +21,17 @@ DATASOURCE = {"type": "prometheus", "uid": "pue-prometheus"}
 SCHEMA_VERSION = 39
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 
-#: placeholder until `pue_site_emission_factor_kg_per_kwh` is exported (history work)
-EMISSION_FACTOR_DEFAULT = "0.5306"  # kg CO2/kWh, cn-mee-2023-national in agent/data/emission_factors.yaml
+#: the site's grid emission factor [kg CO2/kWh] as the agent exports it, one value per site (max over its agents)
+EMISSION_FACTOR = 'max by (site) (pue_site_emission_factor_kg_per_kwh{site=~"$site"})'
 EMISSION_NOTE = (
-    "Emission factor from the dashboard variable `emission_factor` (kg CO2/kWh, default MEE/NBS "
-    "2023 China national average). PLACEHOLDER: replace with the metric "
-    "pue_site_emission_factor_kg_per_kwh once the agent exports it."
+    "Location-based grid emission factor the agent is configured with (carbon.emission_factor, from the "
+    "dated MEE/NBS table in agent/data/emission_factors.yaml): pue_site_emission_factor_kg_per_kwh."
 )
+
+
+def _times_factor(expr: str) -> str:
+    """``expr`` (one series per site) times that site's emission factor."""
+    return f"({expr})\n  * on (site) {EMISSION_FACTOR}"
 
 S = 'site=~"$site"'
 SITE_E = 'pue_site_energy_joules_total{%s,boundary="%s"}'
@@ -203,14 +207,6 @@ ZONE_VAR = query_var("zone", "Zone", 'label_values(pue_device_up{site=~"$site"},
 DEVICE_VAR = query_var(
     "device", "Device", 'label_values(pue_device_up{site=~"$site", zone=~"$zone"}, device)'
 )
-EMISSION_VAR = {
-    "name": "emission_factor",
-    "label": "Emission factor [kg CO2/kWh] (placeholder)",
-    "type": "textbox",
-    "query": EMISSION_FACTOR_DEFAULT,
-    "description": EMISSION_NOTE,
-    "current": {"text": EMISSION_FACTOR_DEFAULT, "value": EMISSION_FACTOR_DEFAULT},
-}
 
 
 def dashboard(
@@ -513,15 +509,15 @@ def energy_audit() -> dict[str, Any]:
         stat("Facility energy", _kwh("facility", "$__range"), (4, 0, 4, 4), unit="kwatth"),
         stat("IT energy", _kwh("it", "$__range"), (8, 0, 4, 4), unit="kwatth"),
         stat(
-            "Emissions (placeholder factor)",
-            f"({_kwh('facility', '$__range')}) * $emission_factor",
+            "Emissions",
+            _times_factor(_kwh("facility", "$__range")),
             (12, 0, 4, 4),
             unit="masskg",
             description=EMISSION_NOTE,
         ),
         stat(
-            "CUE [kg CO2/kWh IT] (placeholder factor)",
-            f"({_energy_pue('$__range')}) * $emission_factor",
+            "CUE [kg CO2/kWh IT]",
+            _times_factor(_energy_pue("$__range")),
             (16, 0, 4, 4),
             decimals=3,
             description="Carbon usage effectiveness (The Green Grid): CO2 of facility energy / IT energy. "
@@ -601,10 +597,10 @@ def energy_audit() -> dict[str, Any]:
             interval="1d",
         ),
         timeseries(
-            "Daily emissions and CUE (placeholder factor)",
+            "Daily emissions and CUE",
             [
-                (f"({_kwh('facility', '1d')}) * $emission_factor", "emissions {{site}}"),
-                (f"({_energy_pue('1d')}) * $emission_factor", "CUE {{site}}"),
+                (_times_factor(_kwh("facility", "1d")), "emissions {{site}}"),
+                (_times_factor(_energy_pue("1d")), "CUE {{site}}"),
             ],
             (0, 22, 12, 8),
             unit="masskg",
@@ -645,7 +641,7 @@ def energy_audit() -> dict[str, Any]:
         "PUE: energy and audit",
         "Energy-based PUE by day and month, energy by category, emissions and CUE, data coverage.",
         panels,
-        [SITE_VAR, EMISSION_VAR],
+        [SITE_VAR],
         time_from="now/M",
         time_to="now/M",
         refresh="5m",

@@ -24,8 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import yaml
 
+from agent.emission import DEFAULT_EMISSION_FACTOR, EMISSION_FACTORS_FILE, EmissionFactor, load_emission_factor
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.store import SiteRollup, SqliteHistoryStore
 from models.metrics import (
@@ -53,43 +53,11 @@ __all__ = [
     "savings_report",
 ]
 
-EMISSION_FACTORS_FILE = Path(__file__).resolve().parent.parent / "data" / "emission_factors.yaml"
-DEFAULT_EMISSION_FACTOR = "cn-mee-2023-national"
-
 _CATEGORY_TEXT = {
     1: "category 1 (IT energy at the UPS output)",
     2: "category 2 (IT energy at the PDU output)",
     3: "category 3 (IT energy at the IT equipment input)",
 }
-
-
-@dataclass(frozen=True)
-class EmissionFactor:
-    key: str
-    kg_co2_per_kwh: float
-    year: int
-    region: str
-    source: str
-
-    def describe(self) -> str:
-        return f"{self.key}: {self.kg_co2_per_kwh:.4f} kgCO2/kWh ({self.source})"
-
-
-def load_emission_factor(key: str, path: Path = EMISSION_FACTORS_FILE) -> EmissionFactor:
-    """The dated grid emission factor ``key`` from the shipped table.
-
-    Raises
-    ------
-    HistoryQueryError
-        unknown key (the message lists the known ones).
-    """
-    table = yaml.safe_load(path.read_text(encoding="utf-8"))["factors"]
-    if key not in table:
-        raise HistoryQueryError(f"unknown emission factor {key!r}; known: {', '.join(sorted(table))}")
-    row = table[key]
-    return EmissionFactor(
-        key, float(row["kg_co2_per_kwh"]), int(row["year"]), str(row["region"]), str(row["source"])
-    )
 
 
 # --- periods -----------------------------------------------------------------------------------

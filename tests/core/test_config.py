@@ -75,3 +75,14 @@ def test_device_lookup_follows_a_copy_with_other_devices() -> None:
     assert cfg.device("ups-a").port == 16202
     with pytest.raises(KeyError):
         moved.device("no-such-device")
+
+
+def test_unknown_emission_factor_is_a_config_error(tmp_path: Path) -> None:
+    text = (ROOT / "configs" / "demo-site.yaml").read_text()
+    bad = tmp_path / "site.yaml"
+    bad.write_text(text + "carbon:\n  emission_factor: cn-mee-2031-national\n")
+    with pytest.raises(ConfigError, match=r"carbon\.emission_factor.*unknown emission factor 'cn-mee-2031-national'"):
+        load_config(bad)
+    bad.write_text(text + "carbon:\n  emission_factor: cn-mee-2023-southern\n")
+    cfg, _ = load_config(bad)
+    assert cfg.carbon is not None and cfg.carbon.emission_factor == "cn-mee-2023-southern"

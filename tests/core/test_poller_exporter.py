@@ -161,3 +161,16 @@ def test_meter_reset_keeps_exported_energy_monotonic(site) -> None:  # type: ign
 ])
 def test_next_due_is_a_pure_function_of_last_now_interval(last, now, expected) -> None:  # type: ignore[no-untyped-def]
     assert next_due_s(last, now, 15.0) == expected
+
+
+def test_the_configured_emission_factor_is_exported(site) -> None:  # type: ignore[no-untyped-def]
+    from agent.config import CarbonConfig
+
+    cfg, state, _poller, _accountant, clock, _devices = site
+    default = build_registry(cfg.model_copy(update={"carbon": None}), state, clock)
+    assert default.get_sample_value("pue_site_emission_factor_kg_per_kwh", {
+        "factor": "cn-mee-2023-national", "year": "2023", "region": "national"}) == 0.5306
+    southern = build_registry(cfg.model_copy(update={"carbon": CarbonConfig(emission_factor="cn-mee-2022-southern")}),
+                              state, clock)
+    assert southern.get_sample_value("pue_site_emission_factor_kg_per_kwh", {
+        "factor": "cn-mee-2022-southern", "year": "2022", "region": "southern"}) == 0.3869
