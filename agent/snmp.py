@@ -281,6 +281,7 @@ def fast_path_default() -> bool:
 T = TypeVar("T")
 _REQUEST_ID_LIMIT = 1 << 31
 _MAX_REMEMBERED = 4096
+_FAST_RCVBUF_BYTES = 4 * 2**20
 
 
 class _FastEndpoint(asyncio.DatagramProtocol):
@@ -533,6 +534,9 @@ class PysnmpClient:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setblocking(False)
+        # every device's answers arrive on this one socket: a burst (a large site's start-up reads) must
+        # not overflow the default ~208 KiB buffer while the loop is busy; the kernel caps this at rmem_max
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _FAST_RCVBUF_BYTES)
         sock.bind(("0.0.0.0", 0))
         endpoint = _FastEndpoint(sock)
         await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -70,7 +71,7 @@ def _q(values: list[float], q: float) -> float:
 
 
 def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s: float, workdir: Path,
-             columns: list[str]) -> dict[str, float]:
+             columns: list[str], keep_logs: Path | None = None) -> dict[str, float]:
     base = free_udp_range(n, start=20000, stop=60000)
     snmpd = Snmpd(base, n, workdir, columns)
     cfg = workdir / f"site-{n}-{version}.yaml"
@@ -134,6 +135,9 @@ def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s:
             agent.kill()
         log.close()
         snmpd.stop()
+        if keep_logs is not None:
+            keep_logs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(workdir / f"agent-{n}-{version}.log", keep_logs / f"agent-{n}-{version}.log")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=15.0, help="poll interval, seconds (15)")
     parser.add_argument("--warmup", type=float, default=45.0, help="seconds before measuring (45)")
     parser.add_argument("--steady", type=float, default=120.0, help="seconds measured (120)")
+    parser.add_argument("--keep-logs", type=Path, help="copy each run's agent log into this directory")
     args = parser.parse_args(argv)
     sizes = sorted(args.devices or [1000, 10000])
     if any(n < 1 for n in sizes) or args.interval < 1 or args.steady < args.interval:
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         rss: dict[int, float] = {}
         for n in sizes:
             with tempfile.TemporaryDirectory(prefix="pue-scale-") as tmp:
-                r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns)
+                r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns, args.keep_logs)
             rss[n] = r["rss_mb"]
             print(f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
                   f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
