@@ -42,3 +42,9 @@ RECOMMENDATION_MODEL_INFO = "pue_recommendation_model_info"
 RECOMMENDATION_HELD_BACK_INFO = "pue_recommendation_held_back_info"
 SETPOINT_WRITES = "pue_setpoint_writes"  # counter
 SETPOINT_REVERTS = "pue_setpoint_reverts"  # counter
+
+# shard mode (pue-agent run --shard I/N): site PUE is summed across shards in Prometheus
+SHARD_ENERGY = "pue_shard_energy_joules"  # counter
+SHARD_COMPLETE = "pue_shard_complete"
+SHARD_INFO = "pue_shard_info"
+SHARD_COUNT = "pue_shard_count"

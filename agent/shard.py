@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from agent import metric_names as m
 from agent.config import SiteConfig, TopologyTerm
 from agent.poller import AgentState, SiteState
 from agent.readings import DeviceSnapshot
@@ -50,11 +51,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# metric names of shard mode (counters named without ``_total``; prometheus-client appends it)
-SHARD_ENERGY = "pue_shard_energy_joules"
-SHARD_COMPLETE = "pue_shard_complete"
-SHARD_INFO = "pue_shard_info"
-SHARD_COUNT = "pue_shard_count"
+# metric names of shard mode, kept with every other name in agent/metric_names.py
+SHARD_ENERGY = m.SHARD_ENERGY
+SHARD_COMPLETE = m.SHARD_COMPLETE
+SHARD_INFO = m.SHARD_INFO
+SHARD_COUNT = m.SHARD_COUNT
 
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _BOUNDARIES = ("facility", "it", "cooling")

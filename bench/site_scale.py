@@ -8,7 +8,8 @@ topology sums the first half as facility and the rest as IT power, so every poll
 
 The bench scrapes /metrics once per poll interval, as Prometheus would, and prints per N:
 - agent CPU (cores) over the steady window, and CPU ms per device-poll including the scrapes;
-- RSS at the end, and RSS per device from the difference between the sizes run;
+- RSS at the end, its growth from the first measured scrape to the end (leaks show here), and RSS
+  per device from the difference between the sizes run;
 - poll-to-metric latency: the devices' `pue_device_poll_duration_seconds` (collectors read the
   agent's state at scrape time, so a reading is exported the moment its poll finishes), p50/p99/max;
 - devices whose last successful poll is older than interval + 2 s at a scrape ("late"), and failures;
@@ -100,6 +101,7 @@ def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s:
         durations: list[float] = []
         late = scrapes = 0
         scrape_s: list[float] = []
+        rss_samples: list[float] = []
         size = 0
         while time.monotonic() - t0 < steady_s:
             time.sleep(interval_s)
@@ -117,12 +119,14 @@ def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s:
                     late += now - float(value) > interval_s + 2.0
             late += n - seen  # never polled successfully
             scrapes += 1
+            rss_samples.append(_rss_mb(agent.pid))
         cpu, wall = _proc_cpu_s(agent.pid) - cpu0, time.monotonic() - t0
         rss = _rss_mb(agent.pid)
         failures = sum(float(v) for v in re.findall(r'^pue_device_poll_errors_total\{[^}]*\} (\S+)$', body, re.M))
         durations.sort()
         polls = n * wall / interval_s
         return {"cores": cpu / wall, "cpu_ms_per_poll": 1000 * cpu / polls, "rss_mb": rss,
+                "rss_growth_mb": rss - rss_samples[0], "polls": polls,
                 "p50_ms": 1000 * _q(durations, 0.5), "p99_ms": 1000 * _q(durations, 0.99),
                 "max_ms": 1000 * (durations[-1] if durations else float("nan")),
                 "late_share": late / max(1, n * scrapes), "failures": failures,
@@ -156,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench/site_scale.py: `pue-agent run` with history and PUE, {PROFILE} devices on net-snmp snmpd, "
           f"{args.interval:g} s interval, {args.warmup:g} s warm-up, {args.steady:g} s measured, /metrics scraped "
           f"every interval", flush=True)
-    print(f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}", flush=True)
+    print(f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'RSS +MB':>8} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}", flush=True)
     for version in args.version or ["v2c"]:
         rss: dict[int, float] = {}
         for n in sizes:
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns, args.keep_logs)
             rss[n] = r["rss_mb"]
             print(f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
+                  f"{r['rss_growth_mb']:>+8.1f} "
                   f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
                   f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f}", flush=True)
         if len(rss) > 1:

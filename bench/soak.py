@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import gc
 import logging
 import os
@@ -79,7 +80,7 @@ class Lateness:
 
 
 async def soak(duration_s: float, speed: float, interval_s: float, sample_s: float, warmup_s: float,
-               trace: bool = False) -> int:
+               trace: bool = False, objects: bool = False) -> int:
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     base = free_udp_range(len(cfg.devices))
     devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 1.0, "retries": 1})
@@ -104,6 +105,7 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
     start = loop.time()
     baseline: tuple[float, int] | None = None
     traced: tracemalloc.Snapshot | None = None
+    census: collections.Counter[str] | None = None
     if trace:
         tracemalloc.start(3)
     rows: list[tuple[float, float, int]] = []
@@ -117,11 +119,19 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
             if baseline is None and elapsed >= warmup_s:
                 baseline = (rss, fds)
                 traced = tracemalloc.take_snapshot() if trace else None
+                census = _census() if objects else None
             pue = agent.state.site.live.value if agent.state.site is not None else None
             p50, p99, worst = (_quantile_ms(late, q) for q in (0.5, 0.99, 1.0))
             print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
                   f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
                   f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
+        if census is not None:
+            grown = (_census() - census).most_common(12)
+            print("object types that grew since the warm-up (gc-tracked objects, by type):")
+            for name, count in grown:
+                print(f"  {count:+8d}  {name}")
+            if not grown:
+                print("  none")
         if traced is not None:
             gc.collect()
             growth = tracemalloc.take_snapshot().compare_to(traced, "traceback")
@@ -150,6 +160,12 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
     return 0
 
 
+def _census() -> collections.Counter[str]:
+    """How many gc-tracked objects of each type are alive (cheap enough to take twice, unlike tracemalloc)."""
+    gc.collect()
+    return collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=600.0, help="wall seconds (default 600)")
@@ -158,12 +174,14 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=15.0, help="sampling period [s]")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="trace Python allocations and print the largest growth since the warm-up")
+    parser.add_argument("--objects", action="store_true",
+                        help="count live objects by type at the warm-up and the end; print what grew")
     parser.add_argument("--warmup", type=float, default=60.0, help="warm-up before the baseline [s]")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped polls are counted, not logged
     return asyncio.run(soak(args.duration, args.speed, args.interval, args.sample, args.warmup,
-                               args.tracemalloc))
+                               args.tracemalloc, args.objects))
 
 
 if __name__ == "__main__":
