@@ -85,7 +85,15 @@ class Agent:
             self.registry.register(ShardCollector(shard_accountant))
         self.api = ApiHandlers()
         self.controller: CoolingController | None = None
-        if cfg.recommender is not None and cfg.recommender.mode != "off":
+        mode = cfg.recommender.mode if cfg.recommender is not None else "off"
+        recommending = mode != "off"
+        if recommending and shard is not None:
+            # shards share one config file, so this is not an error; but a shard sees only its own devices
+            # (no site PUE, a share of the rack inlets): it must neither recommend nor write setpoints
+            log.warning("shard %s: recommender (mode %s) not run in shard mode: it needs every device; run one "
+                        "agent without --shard for recommendations", shard, mode)
+            recommending = False
+        if recommending:
             self.controller = self._build_controller(cfg, profiles, recommender, clock)
             self.observers.append(self.controller)
             self.registry.register(RecommendationCollector(self.controller))

@@ -184,3 +184,18 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
         site_thread.join(timeout=30)
     for name, err in errors.items():
         assert "Traceback" not in err, (name, err[-2000:])
+
+
+def test_a_shard_never_runs_the_recommender(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Shards share the site config; a shard sees a share of the devices, so it must not recommend or write."""
+    from agent.config import RecommenderConfig
+    from agent.runtime import Agent
+
+    cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
+    cfg = cfg.model_copy(update={"recommender": RecommenderConfig(mode="auto", action_log=tmp_path / "a.jsonl")})
+    whole = Agent(cfg, profiles)
+    assert whole.controller is not None
+    shard = Agent(cfg, profiles, shard=Shard(1, 2))
+    assert shard.controller is None
+    assert not [f for f in shard.registry.collect() if f.name.startswith("pue_recommendation")]
+    assert "not run in shard mode" in caplog.text
