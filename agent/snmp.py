@@ -702,26 +702,37 @@ class PysnmpClient:
                 raise SnmpProtocolError(f"{target.host}:{target.port}: GET error-status "
                                         f"{_error_status_text(status)} at index {index}")
             return _from_wire(var_binds)
-        engine = self._engine_for_loop()
-        transport = await self._transport(target)
-        auth = self._auth_data(target.auth)
-        async with self._semaphore:
-            try:
-                err_ind, err_status, err_index, var_binds = await get_cmd(
-                    engine, auth, transport, self._context_for(target.auth),
-                    *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False,
-                )
-            except SnmpError:
-                raise
-            except Exception as err:
-                raise SnmpProtocolError(f"{target.host}:{target.port}: GET failed: {err}") from err
-        if err_ind:
-            _raise_indication(target, err_ind)
+        err_status, err_index, var_binds = await self._pysnmp(
+            target, "GET", lambda engine, auth, transport, ctx: get_cmd(
+                engine, auth, transport, ctx, *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False))
         if err_status:
             raise SnmpProtocolError(
                 f"{target.host}:{target.port}: GET error-status {err_status.prettyPrint()} at index {err_index}"
             )
         return [_convert(name, val) for name, val in var_binds]
+
+    async def _pysnmp(
+        self, target: SnmpTarget, what: str, command: Callable[[SnmpEngine, Any, UdpTransportTarget, ContextData], Any]
+    ) -> tuple[Any, Any, Any]:
+        """One request through pysnmp's v3arch API: (error-status, error-index, var-binds).
+
+        A transport or security failure (errorIndication) and any library exception become this
+        adapter's errors; the error-status is left to the caller, which knows what it means there.
+        """
+        engine = self._engine_for_loop()
+        transport = await self._transport(target)
+        auth = self._auth_data(target.auth)
+        async with self._semaphore:
+            try:
+                err_ind, err_status, err_index, var_binds = await command(
+                    engine, auth, transport, self._context_for(target.auth))
+            except SnmpError:
+                raise
+            except Exception as err:
+                raise SnmpProtocolError(f"{target.host}:{target.port}: {what} failed: {err}") from err
+        if err_ind:
+            _raise_indication(target, err_ind)
+        return err_status, err_index, var_binds
 
     async def _bulk(self, target: SnmpTarget, oids: Sequence[str], repetitions: int) -> list[SnmpValue]:
         route = await self._fast_route(target)
@@ -733,21 +744,10 @@ class PysnmpClient:
                 raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK error-status "
                                         f"{_error_status_text(status)}")
             return _from_wire(var_binds)
-        engine = self._engine_for_loop()
-        transport = await self._transport(target)
-        auth = self._auth_data(target.auth)
-        async with self._semaphore:
-            try:
-                err_ind, err_status, _err_index, table = await bulk_cmd(
-                    engine, auth, transport, self._context_for(target.auth), 0, repetitions,
-                    *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
-                )
-            except SnmpError:
-                raise
-            except Exception as err:
-                raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK failed: {err}") from err
-        if err_ind:
-            _raise_indication(target, err_ind)
+        err_status, _err_index, table = await self._pysnmp(
+            target, "GETBULK", lambda engine, auth, transport, ctx: bulk_cmd(
+                engine, auth, transport, ctx, 0, repetitions, *(ObjectType(ObjectIdentity(o)) for o in oids),
+                lookupMib=False))
         if err_status:
             raise SnmpProtocolError(
                 f"{target.host}:{target.port}: GETBULK error-status {err_status.prettyPrint()}"
@@ -797,21 +797,10 @@ class PysnmpClient:
         return result
 
     async def set(self, target: SnmpTarget, oid: str, value: int) -> SnmpValue:
-        engine = self._engine_for_loop()
-        transport = await self._transport(target)
-        auth = self._auth_data(target.auth)
-        async with self._semaphore:
-            try:
-                err_ind, err_status, _err_index, var_binds = await set_cmd(
-                    engine, auth, transport, self._context_for(target.auth),
-                    ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)), lookupMib=False,
-                )
-            except SnmpError:
-                raise
-            except Exception as err:
-                raise SnmpProtocolError(f"{target.host}:{target.port}: SET failed: {err}") from err
-        if err_ind:
-            _raise_indication(target, err_ind)
+        err_status, _err_index, var_binds = await self._pysnmp(
+            target, "SET", lambda engine, auth, transport, ctx: set_cmd(
+                engine, auth, transport, ctx, ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)),
+                lookupMib=False))
         if err_status:
             raise SnmpSetRefusedError(
                 f"{target.host}:{target.port}: SET {oid}={value} refused: {err_status.prettyPrint()}"
