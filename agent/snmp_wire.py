@@ -251,13 +251,21 @@ def _decode_pdu(data: bytes, pos: int, end: int,
     return pdu_tag, request_id, error_status, error_index, var_binds
 
 
-def decode_response(data: bytes) -> Response:
-    """Decode an SNMPv2c Response message; raise :class:`SnmpProtocolError` naming any defect."""
-    end = len(data)
-    tag, pos, end = _header(data, 0, end, "message")  # bytes after the message are ignored, as pysnmp does
+def _envelope(data: bytes) -> tuple[int, int, int]:
+    """The message SEQUENCE and its msgVersion: (version, position after it, end of the message).
+
+    Bytes after the message are ignored, as pysnmp does.
+    """
+    tag, pos, end = _header(data, 0, len(data), "message")
     if tag != 0x30:
         raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
     version, pos = _expect_integer(data, pos, end, "msgVersion")
+    return version, pos, end
+
+
+def decode_response(data: bytes) -> Response:
+    """Decode an SNMPv2c Response message; raise :class:`SnmpProtocolError` naming any defect."""
+    version, pos, end = _envelope(data)
     if version != SNMP_V2C:
         raise SnmpProtocolError(f"msgVersion {version}, not SNMPv2c")
     tag, start, pos = _header(data, pos, end, "community")
@@ -390,19 +398,12 @@ class V3Header(NamedTuple):
 
 def message_version(data: bytes) -> int:
     """msgVersion of a datagram (0 v1, 1 v2c, 3 v3); raises SnmpProtocolError if unreadable."""
-    tag, pos, end = _header(data, 0, len(data), "message")
-    if tag != 0x30:
-        raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
-    version, _pos = _expect_integer(data, pos, end, "msgVersion")
-    return version
+    return _envelope(data)[0]
 
 
 def decode_v3_header(data: bytes) -> V3Header:
     """Parse version, msgGlobalData and the USM security parameters of an SNMPv3 message."""
-    tag, pos, end = _header(data, 0, len(data), "message")
-    if tag != 0x30:
-        raise SnmpProtocolError(f"message: expected SEQUENCE (0x30), got tag 0x{tag:02x}")
-    version, pos = _expect_integer(data, pos, end, "msgVersion")
+    version, pos, end = _envelope(data)
     if version != SNMP_V3:
         raise SnmpProtocolError(f"msgVersion {version}, not SNMPv3")
     tag, pos, header_end = _header(data, pos, end, "msgGlobalData")
