@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "tests"))
 
-from netutil import free_port, free_udp_range  # noqa: E402
+from netutil import on_loopback  # noqa: E402
 
 from agent.config import load_config  # noqa: E402
 from agent.history import HistoryWriter, SqliteHistoryStore  # noqa: E402
@@ -87,11 +87,7 @@ class Lateness:
 async def soak(duration_s: float, speed: float, interval_s: float, sample_s: float, warmup_s: float,
                trace: bool = False, objects: bool = False) -> int:
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
-    base = free_udp_range(len(cfg.devices))
-    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 1.0, "retries": 1})
-                    for i, d in enumerate(cfg.devices))
-    cfg = cfg.model_copy(update={"devices": devices, "poll_interval_s": interval_s,
-                                 "listen": cfg.listen.model_copy(update={"port": free_port()})})
+    cfg = on_loopback(cfg, interval_s=interval_s, timeout_s=1.0, retries=1)
     site = TwinLiveSite(cfg, profiles, speed=speed)
     site.start()
     stop = asyncio.Event()
@@ -102,7 +98,7 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
     agent = Agent(cfg, profiles, observers=[writer, lateness])
     agent.start_http()
     agent.start_scheduler()
-    print(f"soak: {len(devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
+    print(f"soak: {len(cfg.devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
           f"{duration_s:g} s wall ({duration_s * speed / 3600:.1f} simulated hours); history {history}")
     print(f"{'wall_s':>7} {'sim_h':>6} {'rss_mib':>8} {'fds':>4} {'polls':>6} {'fail':>5} "
           f"{'late_p50_ms':>11} {'late_p99_ms':>11} {'late_max_ms':>11} {'pue':>6}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from typing import Any
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -30,6 +31,16 @@ def free_udp_range(count: int, start: int = 20000, stop: int = 60000) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError("no free UDP port range")
+
+
+def on_loopback(cfg: Any, *, interval_s: float, timeout_s: float, retries: int, **update: Any) -> Any:
+    """``cfg`` (a SiteConfig) with its devices on consecutive free loopback UDP ports, the given poll timing,
+    a free metrics port, and any further top-level ``update``."""
+    base = free_udp_range(len(cfg.devices))
+    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": timeout_s, "retries": retries})
+                    for i, d in enumerate(cfg.devices))
+    return cfg.model_copy(update={"devices": devices, "poll_interval_s": interval_s,
+                                  "listen": cfg.listen.model_copy(update={"port": free_port()}), **update})
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> str:

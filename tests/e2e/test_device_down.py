@@ -14,7 +14,7 @@ from agent.runtime import Agent
 from agent.sim.site import MinimalSite
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
-from netutil import free_port, free_udp_range, sample, scrape
+from netutil import free_port, on_loopback, sample, scrape
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,11 +38,7 @@ async def _until(url: str, predicate, timeout_s: float) -> tuple[str, float]:  #
 
 def test_stopping_one_device_invalidates_pue_and_restarting_restores_it() -> None:
     cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
-    base = free_udp_range(len(cfg.devices))
-    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.3, "retries": 0})
-                    for i, d in enumerate(cfg.devices))
-    cfg = cfg.model_copy(update={"devices": devices, "poll_interval_s": INTERVAL_S,
-                                 "listen": cfg.listen.model_copy(update={"port": free_port()})})
+    cfg = on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.3, retries=0)
 
     async def scenario() -> None:
         site = MinimalSite(cfg, profiles)

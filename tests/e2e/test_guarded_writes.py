@@ -20,7 +20,7 @@ from agent.twin.live import TwinLiveSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
-from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
+from netutil import on_loopback, sample, scrape  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 ROOT = TESTS.parent
@@ -41,12 +41,8 @@ class StubRecommender:
 
 def _config(tmp_path: Path, mode: str):  # type: ignore[no-untyped-def]
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
-    base = free_udp_range(len(cfg.devices))
-    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.5, "retries": 0})
-                    for i, d in enumerate(cfg.devices))
     rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", settle_intervals=2)
-    return cfg.model_copy(update={"devices": devices, "poll_interval_s": INTERVAL_S, "recommender": rcfg,
-                                  "listen": cfg.listen.model_copy(update={"port": free_port()})}), profiles
+    return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.5, retries=0, recommender=rcfg), profiles
 
 
 def _run(tmp_path: Path, mode: str, target: Setpoints, scenario):  # type: ignore[no-untyped-def]

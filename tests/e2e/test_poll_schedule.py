@@ -17,7 +17,7 @@ from agent.runtime import Agent
 from agent.sim.site import MinimalSite
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
-from netutil import free_port, free_udp_range, sample, scrape
+from netutil import on_loopback, sample, scrape
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +26,7 @@ INTERVAL_S = 30.0
 
 def test_long_interval_reads_everything_at_start_then_spreads_polls_over_the_interval() -> None:
     cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
-    base = free_udp_range(len(cfg.devices))
-    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.5, "retries": 0})
-                    for i, d in enumerate(cfg.devices))
-    cfg = cfg.model_copy(update={"devices": devices, "poll_interval_s": INTERVAL_S,
-                                 "listen": cfg.listen.model_copy(update={"port": free_port()})})
+    cfg = on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.5, retries=0)
 
     async def scenario() -> tuple[dict[str, float], float, str]:
         site = MinimalSite(cfg, profiles)
