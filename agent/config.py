@@ -95,7 +95,8 @@ class V3Credentials(_Strict):
 Credentials = Annotated[V2cCredentials | V3Credentials, Field(discriminator="version")]
 
 Role = Literal[
-    "utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor", "other_meter"
+    "utility_meter", "renewable_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor",
+    "other_meter",
 ]
 
 

@@ -102,6 +102,15 @@ GLOSSARY: dict[str, Quantity] = {
            "Chilled-water return (entering) temperature."),
         _q("free_cooling_ratio", "1", "pue_device_free_cooling_ratio", "gauge",
            "Share of the cooling load met by free cooling (0-1)."),
+        # energy reuse and water (ERE/ERF, WUE)
+        _q("reused_heat_power_w", "W", "pue_device_reused_heat_power_watts", "gauge",
+           "Thermal power delivered for reuse outside the data centre (heat meter)."),
+        _q("reused_heat_energy_j", "J", "pue_device_reused_heat_energy_joules", "counter",
+           "Thermal energy delivered for reuse outside the data centre (heat meter), made monotonic."),
+        _q("water_flow_m3_per_s", "m3/s", "pue_device_water_flow_cubic_meters_per_second", "gauge",
+           "Site water flow (cooling-tower make-up, humidification) at a water meter."),
+        _q("water_volume_m3", "m3", "pue_device_water_volume_cubic_meters", "counter",
+           "Site water volume at a water meter, made monotonic by the agent."),
         # setpoints (writable where the profile says so)
         _q("supply_air_setpoint_c", "Cel", "pue_device_supply_air_setpoint_celsius", "gauge",
            "Supply-air temperature setpoint."),
