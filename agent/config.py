@@ -168,8 +168,36 @@ class TopologyTerm(_Strict):
     energy_quantity: str = "energy_j"
 
 
+class ReuseTerm(TopologyTerm):
+    """A heat meter on heat delivered for reuse outside the data centre (ERE, ERF)."""
+
+    power_quantity: str = "reused_heat_power_w"
+    energy_quantity: str = "reused_heat_energy_j"
+
+
+class WaterTerm(TopologyTerm):
+    """A water meter on site water use (WUE): ``power_quantity`` is the flow, ``energy_quantity`` the volume."""
+
+    power_quantity: str = "water_flow_m3_per_s"
+    energy_quantity: str = "water_volume_m3"
+
+
+class Zone(_Strict):
+    """One zone's partial PUE boundary (The Green Grid WP 49): its IT and the overhead serving only it."""
+
+    it: tuple[TopologyTerm, ...] = Field(min_length=1)
+    overhead: tuple[TopologyTerm, ...] = Field(
+        min_length=1, description="the zone's own cooling units, distribution losses, lighting")
+
+
 class Topology(_Strict):
-    """Which readings sum to facility and IT power (ISO/IEC 30134-2), and at which category."""
+    """Which readings sum to facility and IT power (ISO/IEC 30134-2), and at which category.
+
+    Optional boundaries: ``cooling`` (pPUE of the cooling subsystem); ``renewable`` (on-site renewable
+    generation consumed by the data centre, REF per ISO/IEC 30134-3: when it feeds the site behind the
+    utility meter, list its meter in ``facility`` too); ``reuse`` (heat delivered for reuse outside the
+    boundary, ERE and ERF); ``water`` (site water meters, WUE); ``zones`` (per-zone pPUE).
+    """
 
     it_category: Literal[1, 2, 3] = Field(
         description="IT energy measured at: 1 UPS output, 2 PDU output, 3 IT equipment input"
@@ -177,6 +205,15 @@ class Topology(_Strict):
     facility: tuple[TopologyTerm, ...] = Field(min_length=1)
     it: tuple[TopologyTerm, ...] = Field(min_length=1)
     cooling: tuple[TopologyTerm, ...] = ()
+    renewable: tuple[TopologyTerm, ...] = ()
+    reuse: tuple[ReuseTerm, ...] = ()
+    water: tuple[WaterTerm, ...] = ()
+    zones: dict[Name, Zone] = Field(default_factory=dict)
+
+    def all_terms(self) -> tuple[TopologyTerm, ...]:
+        """Every term of every boundary (the device quantities whose energy the agent keeps)."""
+        zone_terms = tuple(t for z in self.zones.values() for t in (*z.it, *z.overhead))
+        return (*self.facility, *self.it, *self.cooling, *self.renewable, *self.reuse, *self.water, *zone_terms)
 
 
 class Listen(_Strict):
@@ -340,8 +377,13 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
     topo = _dict(data.get("topology"))
-    for boundary in ("facility", "it", "cooling"):
-        terms = topo.get(boundary) or []
+    boundaries: list[tuple[str, Any, str]] = [
+        (b, topo.get(b), _TERM_DEFAULTS.get(b, "active_power_w"))
+        for b in ("facility", "it", "cooling", "renewable", "reuse", "water")]
+    for zone, spec in _dict(topo.get("zones")).items():
+        for part in ("it", "overhead"):
+            boundaries.append((f"zones.{zone}.{part}", _dict(spec).get(part), "active_power_w"))
+    for boundary, terms, default_quantity in boundaries:
         for j, term in enumerate(terms if isinstance(terms, list) else []):
             if not isinstance(term, dict):
                 continue
@@ -351,7 +393,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
                 problems.append(f"{where}.device: no device named {device!r}")
                 continue
             profile = _text(by_name[device].get("profile"))
-            quantity = term.get("power_quantity", "active_power_w")
+            quantity = term.get("power_quantity", default_quantity)
             if profile in profiles and quantity not in {o.quantity for o in profiles[str(profile)].objects}:
                 problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
     rec = _dict(data.get("recommender"))
@@ -367,6 +409,10 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     for both in sorted(str(d) for d in fac & it):
         problems.append(f"topology: {both!r} is in both facility and it")
     return problems
+
+
+#: default power (rate) quantity of each optional boundary's terms
+_TERM_DEFAULTS = {"reuse": "reused_heat_power_w", "water": "water_flow_m3_per_s"}
 
 
 def _same_principal(read: Any, write: Any) -> bool:

@@ -106,7 +106,7 @@ class Poller:
     def _collect_energy_terms(self) -> dict[str, set[tuple[str, str]]]:
         terms: dict[str, set[tuple[str, str]]] = {}
         topo = self._cfg.topology
-        for term in (*topo.facility, *topo.it, *topo.cooling):
+        for term in topo.all_terms():
             terms.setdefault(term.device, set()).add((term.power_quantity, term.energy_quantity))
         return terms
 

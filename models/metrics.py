@@ -25,8 +25,8 @@ GB 40879-2021, 数据中心能效限定值及能效等级 (energy efficiency lim
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,6 +38,7 @@ __all__ = [
     "Gap",
     "IntervalSeries",
     "PeriodMetrics",
+    "ZoneMetrics",
     "cue",
     "dcie_percent",
     "emissions_t",
@@ -75,6 +76,10 @@ class IntervalSeries:
     facility_j, it_j : energy over the covered time [J]
     cooling_covered_s : covered time for which the cooling terms were complete too [s]
     cooling_j : cooling energy over ``cooling_covered_s`` [J]
+    terms : optional boundaries, name -> (covered time [s], amount over it), arrays like the others:
+        ``renewable_j``, ``reused_heat_j`` and ``water_m3`` (amounts over the part of the facility/IT
+        covered time their meters were complete too), ``zone:<name>:it_j`` and
+        ``zone:<name>:overhead_j`` (over the time both of that zone's boundaries were complete)
     """
 
     start_s: NDArray[np.float64]
@@ -84,6 +89,7 @@ class IntervalSeries:
     it_j: NDArray[np.float64]
     cooling_covered_s: NDArray[np.float64]
     cooling_j: NDArray[np.float64]
+    terms: Mapping[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = field(default_factory=dict)
 
     @classmethod
     def from_arrays(
@@ -95,6 +101,7 @@ class IntervalSeries:
         it_j: ArrayLike,
         cooling_covered_s: ArrayLike | None = None,
         cooling_j: ArrayLike | None = None,
+        terms: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
     ) -> IntervalSeries:
         start = np.asarray(start_s, dtype=float)
         n = start.size
@@ -107,6 +114,7 @@ class IntervalSeries:
             np.asarray(it_j, dtype=float),
             zeros if cooling_covered_s is None else np.asarray(cooling_covered_s, dtype=float),
             zeros if cooling_j is None else np.asarray(cooling_j, dtype=float),
+            {name: (np.asarray(c, dtype=float), np.asarray(v, dtype=float)) for name, (c, v) in (terms or {}).items()},
         )
 
     def __len__(self) -> int:
@@ -116,18 +124,14 @@ class IntervalSeries:
         """The intervals that start within ``[start_s, end_s)``."""
         keep = (self.start_s >= start_s) & (self.start_s < end_s)
         return IntervalSeries(
-            *(
-                getattr(self, f)[keep]
-                for f in (
-                    "start_s",
-                    "duration_s",
-                    "covered_s",
-                    "facility_j",
-                    "it_j",
-                    "cooling_covered_s",
-                    "cooling_j",
-                )
-            )
+            self.start_s[keep],
+            self.duration_s[keep],
+            self.covered_s[keep],
+            self.facility_j[keep],
+            self.it_j[keep],
+            self.cooling_covered_s[keep],
+            self.cooling_j[keep],
+            {name: (c[keep], v[keep]) for name, (c, v) in self.terms.items()},
         )
 
 
@@ -144,8 +148,30 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class ZoneMetrics:
+    """Partial PUE of one zone over a period: (zone overhead + zone IT) / zone IT.
+
+    Energies [kWh] over the time both of the zone's boundaries were complete; ``ppue`` is withheld
+    (``reason``) below the period's minimum coverage.
+    """
+
+    zone: str
+    coverage_ratio: float
+    it_kwh: float
+    overhead_kwh: float
+    ppue: float | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class PeriodMetrics:
-    """The PUE family over one period. Energies [kWh] are over the covered time only."""
+    """The PUE family over one period. Energies [kWh] are over the covered time only.
+
+    The optional boundaries (``renewable_kwh``, ``reused_heat_kwh``, ``water_m3`` and the ratios
+    REF, ERF, ERE, WUE from them) are None when the topology has no such meter, or when its meter
+    was not complete over all of the covered time (``notes`` then says so): never a ratio of
+    amounts over different times.
+    """
 
     start_s: float
     end_s: float
@@ -160,6 +186,15 @@ class PeriodMetrics:
     dcie_percent: float | None
     ppue_cooling: float | None
     ppue_other: float | None
+    renewable_kwh: float | None = None
+    reused_heat_kwh: float | None = None
+    water_m3: float | None = None
+    ref: float | None = None
+    erf: float | None = None
+    ere: float | None = None
+    wue_l_per_kwh: float | None = None
+    zones: tuple[ZoneMetrics, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -287,6 +322,24 @@ def period_metrics(
     else:
         pue = facility_kwh / it_kwh
     valid = pue is not None
+    amounts: dict[str, float | None] = {}
+    notes: list[str] = []
+    for name, label in (("renewable_j", "renewable energy"), ("reused_heat_j", "reused heat"),
+                        ("water_m3", "water")):
+        if name not in part.terms:
+            amounts[name] = None
+            continue
+        term_covered, value = part.terms[name]
+        share = math.fsum(term_covered.tolist()) / covered if covered > 0 else 0.0
+        if covered > 0 and abs(share - 1.0) <= 1e-6:
+            amounts[name] = math.fsum(value.tolist())
+        else:
+            amounts[name] = None
+            notes.append(f"{label} withheld: its meter covered {share:.1%} of the time with complete "
+                         "facility and IT data")
+    renewable_kwh = None if amounts["renewable_j"] is None else amounts["renewable_j"] / J_PER_KWH
+    reused_kwh = None if amounts["reused_heat_j"] is None else amounts["reused_heat_j"] / J_PER_KWH
+    water_m3 = amounts["water_m3"]
     return PeriodMetrics(
         start_s=start_s,
         end_s=end_s,
@@ -301,7 +354,41 @@ def period_metrics(
         dcie_percent=dcie_percent(pue),
         ppue_cooling=ppue(cooling_kwh, it_kwh) if valid and cooling_kwh is not None else None,
         ppue_other=ppue(other_kwh, it_kwh) if valid and other_kwh is not None and other_kwh >= 0 else None,
+        renewable_kwh=renewable_kwh,
+        reused_heat_kwh=reused_kwh,
+        water_m3=water_m3,
+        ref=ref(renewable_kwh, facility_kwh) if valid and renewable_kwh is not None else None,
+        erf=erf(reused_kwh, facility_kwh) if valid and reused_kwh is not None else None,
+        ere=ere(facility_kwh, reused_kwh, it_kwh) if valid and reused_kwh is not None else None,
+        wue_l_per_kwh=wue(1000.0 * water_m3, it_kwh) if valid and water_m3 is not None else None,
+        zones=_zone_metrics(part, start_s, end_s, min_coverage),
+        notes=tuple(notes),
     )
+
+
+def _zone_metrics(part: IntervalSeries, start_s: float, end_s: float, min_coverage: float) -> tuple[ZoneMetrics, ...]:
+    """Per-zone pPUE over the period from the ``zone:<name>:it_j`` / ``overhead_j`` terms."""
+    out = []
+    zones = sorted({name.split(":")[1] for name in part.terms if name.startswith("zone:")})
+    for zone in zones:
+        it_term = part.terms.get(f"zone:{zone}:it_j")
+        overhead_term = part.terms.get(f"zone:{zone}:overhead_j")
+        if it_term is None or overhead_term is None:
+            continue
+        covered = math.fsum(it_term[0].tolist())
+        coverage = covered / (end_s - start_s)
+        it_kwh = math.fsum(it_term[1].tolist()) / J_PER_KWH
+        overhead_kwh = math.fsum(overhead_term[1].tolist()) / J_PER_KWH
+        reason: str | None = None
+        if covered <= 0:
+            reason = "no complete data for the zone in the period"
+        elif coverage < min_coverage:
+            reason = f"zone coverage {coverage:.1%} is below the {min_coverage:.0%} required"
+        elif it_kwh <= 0:
+            reason = "zone IT energy is zero"
+        out.append(ZoneMetrics(zone, coverage, it_kwh, overhead_kwh,
+                               None if reason else ppue(overhead_kwh, it_kwh), reason))
+    return tuple(out)
 
 
 def cue(pue: float, emission_factor_kg_per_kwh: float) -> float:

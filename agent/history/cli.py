@@ -125,6 +125,11 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
             [f"facility: {t.device}" for t in cfg.topology.facility]
             + [f"IT: {t.device}" for t in cfg.topology.it]
             + [f"cooling: {t.device}" for t in cfg.topology.cooling]
+            + [f"renewable: {t.device}" for t in cfg.topology.renewable]
+            + [f"heat reuse: {t.device}" for t in cfg.topology.reuse]
+            + [f"water: {t.device}" for t in cfg.topology.water]
+            + [f"zone {z} {part}: {t.device}" for z, spec in cfg.topology.zones.items()
+               for part, terms in (("IT", spec.it), ("overhead", spec.overhead)) for t in terms]
         )
         carbon = getattr(cfg, "carbon", None)
         if carbon is not None:

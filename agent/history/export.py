@@ -24,7 +24,7 @@ from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.store import RESOLUTIONS_S, SiteRollup, SqliteHistoryStore
 from agent.site_history import SITE_HISTORY_COLUMNS
 
-__all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "export_history", "history_rows"]
+__all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "TERM_COLUMNS", "export_history", "history_rows"]
 
 #: what follows the canonical columns in every export
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -36,6 +36,21 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "complete",
     "energy_method",
     "it_category",
+    # optional boundaries (empty where the topology has no such meter): amount over the covered time
+    # and the share of the interval for which that meter was complete with facility and IT
+    "renewable_energy_kwh",
+    "renewable_coverage",
+    "reused_heat_energy_kwh",
+    "reused_heat_coverage",
+    "water_volume_m3",
+    "water_coverage",
+)
+
+#: (stored term, amount column, coverage column, stored units per column unit)
+TERM_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
+    ("renewable_j", "renewable_energy_kwh", "renewable_coverage", 3.6e6),
+    ("reused_heat_j", "reused_heat_energy_kwh", "reused_heat_coverage", 3.6e6),
+    ("water_m3", "water_volume_m3", "water_coverage", 1.0),
 )
 EXPORT_COLUMNS: tuple[str, ...] = (*SITE_HISTORY_COLUMNS, *EXTRA_COLUMNS)
 
@@ -71,6 +86,7 @@ def format_row(
     max_inlet_c: float | None,
     methods: Sequence[str],
     categories: Sequence[int],
+    terms: dict[str, tuple[float, float]] | None = None,
 ) -> list[str]:
     """One export row as strings, derived values computed from the rounded ones (see module doc)."""
     coverage = round(covered_s / interval_s, 6) if interval_s > 0 else 0.0
@@ -106,7 +122,20 @@ def format_row(
         "1" if coverage >= 1.0 else "0",
         "+".join(sorted(methods)),
         "+".join(str(c) for c in sorted(categories)),
+        *_term_cells(terms or {}, interval_s),
     ]
+
+
+def _term_cells(terms: dict[str, tuple[float, float]], interval_s: float) -> list[str]:
+    cells: list[str] = []
+    for name, _amount, _coverage, per_unit in TERM_COLUMNS:
+        if name not in terms:
+            cells += ["", ""]
+            continue
+        covered_s, value = terms[name]
+        cells += ["" if covered_s <= 0 else f"{value / per_unit:.6f}",
+                  f"{covered_s / interval_s:.6f}" if interval_s > 0 else "0.000000"]
+    return cells
 
 
 def history_rows(
@@ -152,6 +181,7 @@ def history_rows(
                     r.max_inlet_c,
                     methods,
                     sorted(r.it_categories),
+                    r.terms,
                 )
             )
     return rows

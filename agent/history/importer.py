@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.errors import ImportFormatError
-from agent.history.export import EXPORT_COLUMNS
+from agent.history.export import EXPORT_COLUMNS, TERM_COLUMNS
 from agent.history.store import CONDITION_COLUMNS, SiteInterval, SqliteHistoryStore
 
 __all__ = ["REQUIRED_COLUMNS", "import_history", "parse_history"]
@@ -210,6 +210,7 @@ def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
     _check_energy(row, "facility_energy_kwh", facility_w, coverage, interval_s)
     _check_energy(row, "it_energy_kwh", it_w, coverage, interval_s)
     _check_energy(row, "cooling_energy_kwh", cooling_w, cooling_coverage, interval_s)
+    terms = _terms(row, coverage, interval_s)
     if start_s is None or interval_s is None:
         return None
     covered_s = coverage * interval_s
@@ -231,7 +232,27 @@ def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
         "import",
         conditions,
         max_inlet_c,
+        terms,
     )
+
+
+def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tuple[float, float]]:
+    """The optional boundaries of a row (renewable, reused heat, water) as stored terms."""
+    out: dict[str, tuple[float, float]] = {}
+    for name, amount_column, coverage_column, per_unit in TERM_COLUMNS:
+        amount = row.number(amount_column, low=0.0)
+        share = row.number(coverage_column, low=0.0, high=1.0)
+        if amount is None and share is None:
+            continue
+        if share is None:
+            share = coverage
+        if share > coverage + 1e-9:
+            row.bad(coverage_column, f"{share:g} is above coverage {coverage:g} (it counts only covered time)")
+        if share > 0 and amount is None:
+            row.bad(amount_column, f"value is missing ({coverage_column} is above 0)")
+        if interval_s is not None:
+            out[name] = (share * interval_s, 0.0 if amount is None or share <= 0 else amount * per_unit)
+    return out
 
 
 def _check_energy(

@@ -162,7 +162,17 @@ def _series(rollups: Sequence[SiteRollup]) -> IntervalSeries:
         [r.it_j for r in rollups],
         [r.cooling_covered_s for r in rollups],
         [r.cooling_j for r in rollups],
+        _term_arrays(rollups),
     )
+
+
+def _term_arrays(rollups: Sequence[SiteRollup]) -> dict[str, tuple[list[float], list[float]]]:
+    """Optional boundaries as arrays over ``rollups``; a bucket without a term has none of it covered."""
+    names = sorted({name for r in rollups for name in r.terms})
+    return {
+        name: ([r.terms.get(name, (0.0, 0.0))[0] for r in rollups], [r.terms.get(name, (0.0, 0.0))[1] for r in rollups])
+        for name in names
+    }
 
 
 # --- period report -----------------------------------------------------------------------------
@@ -296,6 +306,25 @@ def method_statement(report: PeriodReport) -> list[str]:
     return lines
 
 
+def _reuse_lines(t: PeriodMetrics) -> list[str]:
+    """REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
+    lines = []
+    if t.ref is not None and t.renewable_kwh is not None:
+        lines.append(f"REF: {t.ref:.3f} (on-site renewable {t.renewable_kwh:,.0f} kWh; ISO/IEC 30134-3)")
+    if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:
+        lines.append(f"ERE: {t.ere:.3f}   ERF: {t.erf:.3f} (heat reused {t.reused_heat_kwh:,.0f} kWh; "
+                     "The Green Grid WP 29, ISO/IEC 30134-6)")
+    if t.wue_l_per_kwh is not None and t.water_m3 is not None:
+        lines.append(f"WUE: {t.wue_l_per_kwh:.2f} L/kWh_IT (site water {t.water_m3:,.1f} m3; The Green Grid WP 35)")
+    for z in t.zones:
+        lines.append(
+            f"pPUE zone {z.zone}: {z.ppue:.3f} (IT {z.it_kwh:,.0f} kWh, overhead {z.overhead_kwh:,.0f} kWh, "
+            f"coverage {z.coverage_ratio:.1%})"
+            if z.ppue is not None else f"pPUE zone {z.zone}: withheld: {z.reason}")
+    lines += list(t.notes)
+    return lines
+
+
 def summary_lines(report: PeriodReport) -> list[str]:
     t = report.total
     tz = zone(report.timezone)
@@ -321,6 +350,7 @@ def summary_lines(report: PeriodReport) -> list[str]:
             if t.ppue_other is not None
             else f"pPUE cooling: {t.ppue_cooling:.3f}"
         )
+    lines += _reuse_lines(t)
     if report.cue_kg_per_kwh is not None:
         lines.append(f"CUE: {report.cue_kg_per_kwh:.3f} kgCO2/kWh_IT")
     if report.emissions_t is not None:

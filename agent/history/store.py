@@ -12,6 +12,8 @@ Tables
 ``device_rollup``   per-device energy per hour and per day [J]                   kept
 ``site_interval``   site intervals at tick resolution: energies, complete flag   raw, purged
 ``site_rollup``     site energies per 1 min, 15 min, 1 h, 1 d, with covered time kept
+``site_term_interval`` / ``site_term_rollup``  optional boundaries (renewable, reused heat, water,
+                    zones), one row per term, each with its own covered time        raw, purged / kept
 
 Site intervals and rollups keep energy over the *covered* time only (every facility and IT
 contributor fresh) and the covered time itself, so coverage and gaps can be computed for any
@@ -97,6 +99,8 @@ class SiteInterval:
     source: str = "agent"
     conditions: dict[str, float] = field(default_factory=dict)
     max_inlet_c: float | None = None
+    #: optional boundaries: name -> (covered time [s], amount over it [J or m3]); see ``site_term_interval``
+    terms: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class SiteRollup:
     sources: frozenset[str]
     conditions: dict[str, float]
     max_inlet_c: float | None
+    terms: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class HistoryStore(Protocol):
@@ -189,8 +194,21 @@ CREATE TABLE site_rollup (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# v2: optional boundaries of the topology (renewable, reuse, water, zones), one row per term:
+# ``renewable_j``, ``reused_heat_j``, ``water_m3`` (over the facility/IT covered time) and
+# ``zone:<name>:it_j`` / ``zone:<name>:overhead_j``, each with the time it was complete
+_SCHEMA_V2 = """
+CREATE TABLE site_term_interval (
+    start_s REAL NOT NULL, term TEXT NOT NULL, covered_s REAL NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (start_s, term)) WITHOUT ROWID;
+CREATE TABLE site_term_rollup (
+    resolution_s INTEGER NOT NULL, start_s INTEGER NOT NULL, term TEXT NOT NULL,
+    covered_s REAL NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (resolution_s, start_s, term)) WITHOUT ROWID;
+"""
+
 #: forward migrations: MIGRATIONS[i] takes a file from user_version i to i + 1
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: longest interval accepted from an import [s]; bounds the overlap search
@@ -444,6 +462,10 @@ class SqliteHistoryStore:
                 iv.max_inlet_c,
             ),
         )
+        db.executemany(
+            "INSERT INTO site_term_interval VALUES (?, ?, ?, ?)",
+            [(iv.start_s, term, covered, value) for term, (covered, value) in iv.terms.items()],
+        )
         methods = _bits([iv.method], _METHOD_BITS)
         sources = _bits([iv.source], _SOURCE_BITS)
         categories = _category_bits(iv.it_category)
@@ -490,6 +512,13 @@ class SqliteHistoryStore:
                     iv.max_inlet_c,
                 ),
             )
+            if iv.terms:
+                db.executemany(
+                    "INSERT INTO site_term_rollup VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "covered_s = covered_s + excluded.covered_s, value = value + excluded.value",
+                    [(resolution, start, term, covered * share, value * share)
+                     for term, (covered, value) in iv.terms.items()],
+                )
 
     def purge_raw(self, before_s: float) -> int:
         """Delete poll-resolution rows older than ``before_s``; rollups are kept. Returns rows deleted.
@@ -506,6 +535,11 @@ class SqliteHistoryStore:
                     "(SELECT max(e2.ts_s) FROM device_energy e2 "
                     "WHERE e2.device = device_energy.device AND e2.quantity = device_energy.quantity)",
                     (before_s,),
+                ).rowcount
+                deleted += db.execute(
+                    "DELETE FROM site_term_interval WHERE start_s < ? AND start_s IN "
+                    "(SELECT start_s FROM site_interval WHERE start_s < ? AND source = 'agent')",
+                    (before_s, before_s),
                 ).rowcount
                 deleted += db.execute(
                     "DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'", (before_s,)
@@ -533,6 +567,11 @@ class SqliteHistoryStore:
             "ORDER BY start_s",
             (resolution_s, start_s, end_s),
         )
+        terms = self._terms(
+            "SELECT start_s, term, covered_s, value FROM site_term_rollup WHERE resolution_s = ? "
+            "AND start_s >= ? AND start_s < ?",
+            (resolution_s, start_s, end_s),
+        )
         out = []
         n = len(CONDITION_COLUMNS)
         for row in rows:
@@ -558,13 +597,24 @@ class SqliteHistoryStore:
                     _unbits(int(sources), _SOURCE_BITS),
                     conditions,
                     None if row[-1] is None else float(row[-1]),
+                    terms.get(float(start), {}),
                 )
             )
+        return out
+
+    def _terms(self, sql: str, params: Sequence[object]) -> dict[float, dict[str, tuple[float, float]]]:
+        out: dict[float, dict[str, tuple[float, float]]] = {}
+        for start, term, covered, value in self._query(sql, params):
+            out.setdefault(float(start), {})[str(term)] = (float(covered), float(value))
         return out
 
     def site_intervals(self, start_s: float, end_s: float) -> list[SiteInterval]:
         rows = self._query(
             "SELECT * FROM site_interval WHERE start_s >= ? AND start_s < ? ORDER BY start_s",
+            (start_s, end_s),
+        )
+        terms = self._terms(
+            "SELECT start_s, term, covered_s, value FROM site_term_interval WHERE start_s >= ? AND start_s < ?",
             (start_s, end_s),
         )
         out = []
@@ -584,6 +634,7 @@ class SqliteHistoryStore:
                     str(row[9]),
                     cond,
                     None if row[16] is None else float(row[16]),
+                    terms.get(float(row[0]), {}),
                 )
             )
         return out
@@ -630,6 +681,8 @@ class SqliteHistoryStore:
             "device_rollup",
             "site_interval",
             "site_rollup",
+            "site_term_interval",
+            "site_term_rollup",
         }:
             raise ValueError(table)
         row = self._query_one(f"SELECT count(*) FROM {table}")

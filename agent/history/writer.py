@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 import psychrolib
 
-from agent.config import SiteConfig, TopologyTerm
+from agent.config import SiteConfig, Topology, TopologyTerm
 from agent.errors import HistoryError
 from agent.history.store import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.poller import AgentState, SiteState
@@ -78,7 +78,7 @@ class HistoryWriter:
         # instead of scanning every device's
         energy_quantities: dict[str, set[str]] = {}
         topo = cfg.topology
-        for term in (*topo.facility, *topo.it, *topo.cooling):
+        for term in topo.all_terms():
             energy_quantities.setdefault(term.device, set()).add(term.energy_quantity)
         self._energy_quantities = {d: tuple(sorted(q)) for d, q in energy_quantities.items()}
 
@@ -186,10 +186,7 @@ class HistoryWriter:
     def _next_interval(self, site: SiteState, state: AgentState) -> SiteInterval | None:
         topo = self._cfg.topology
         now = site.timestamp_s
-        current = {
-            name: self._boundary(terms, state, now)
-            for name, terms in (("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling))
-        }
+        current = {name: self._boundary(terms, state, now) for name, terms in _boundaries(topo)}
         previous, previous_s = self._previous, self._previous_tick_s
         self._previous, self._previous_tick_s = current, now
         if previous is None or previous_s is None or now <= previous_s:
@@ -205,6 +202,16 @@ class HistoryWriter:
                 if (t.device, t.energy_quantity) in state.energy
             }
         )
+        terms: dict[str, tuple[float, float]] = {}
+        for name, column in _RATIO_TERMS.items():
+            if getattr(topo, name):
+                ok = complete and deltas[name] is not None
+                terms[column] = (duration, deltas[name] or 0.0) if ok else (0.0, 0.0)
+        for zone in topo.zones:
+            it_d, overhead_d = deltas[f"zone:{zone}:it"], deltas[f"zone:{zone}:overhead"]
+            ok = it_d is not None and overhead_d is not None
+            terms[f"zone:{zone}:it_j"] = (duration, it_d or 0.0) if ok else (0.0, 0.0)
+            terms[f"zone:{zone}:overhead_j"] = (duration, overhead_d or 0.0) if ok else (0.0, 0.0)
         conditions, max_inlet = _conditions(
             state, now, self._cfg.poll_interval_s * self._cfg.stale_after_intervals
         )
@@ -221,10 +228,25 @@ class HistoryWriter:
             source="agent",
             conditions=conditions,
             max_inlet_c=max_inlet,
+            terms=terms,
         )
 
     def close(self) -> None:
         self._guarded("close", self.store.close)
+
+
+#: optional boundaries measured against the facility/IT covered time, and their stored term names
+_RATIO_TERMS = {"renewable": "renewable_j", "reuse": "reused_heat_j", "water": "water_m3"}
+
+
+def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
+    """Every boundary of the topology by name: facility, it, cooling, the ratio terms, each zone's two."""
+    out: list[tuple[str, tuple[TopologyTerm, ...]]] = [
+        ("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling),
+        ("renewable", topo.renewable), ("reuse", topo.reuse), ("water", topo.water)]
+    for zone, spec in topo.zones.items():
+        out += [(f"zone:{zone}:it", spec.it), (f"zone:{zone}:overhead", spec.overhead)]
+    return out
 
 
 def _delta(before: dict[str, float | None], now: dict[str, float | None]) -> float | None:
