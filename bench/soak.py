@@ -1,6 +1,6 @@
 """Soak test: the agent against the twin (real SNMP on loopback), accelerated, watching for leaks.
 
-Runs ``TwinLiveSite`` (configs/twin-site.yaml, 21 devices) and the ``Agent`` with history in one
+Runs ``TwinLiveSite`` (configs/twin-site.yaml, 22 devices) and the ``Agent`` with history in one
 event loop for ``--duration`` seconds of wall time at ``--speed`` simulated seconds per second, and
 samples resident memory, open file descriptors and poll lateness (how late each device's poll
 started relative to its previous one plus the interval). After ``--warmup`` it prints the growth.

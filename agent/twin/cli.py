@@ -101,6 +101,9 @@ def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     print(f"annual PUE (energy): {s.pue:.3f}")
     print(f"IT energy: {s.it_energy_kwh:,.0f} kWh  facility energy: {s.facility_energy_kwh:,.0f} kWh")
     print(f"cooling energy: {s.cooling_energy_kwh:,.0f} kWh")
+    print(f"on-site PV: {s.pv_energy_kwh:,.0f} kWh (REF {s.ref:.3f})")
+    print(f"heat reused: {s.reused_heat_kwh:,.0f} kWh (ERF {s.erf:.3f}, ERE {s.ere:.3f})")
+    print(f"tower make-up water: {s.water_m3:,.0f} m3 (WUE {s.wue_l_per_kwh:.2f} L/kWh IT)")
     print(
         f"free cooling: {s.full_free_cooling_hours:,.1f} h full, {s.partial_free_cooling_hours:,.1f} h partial"
     )

@@ -3,13 +3,16 @@ SNMP on loopback through the agent's own YAML profiles.
 
 Roles in the site config map onto the twin's plant:
 
-- ``utility_meter``: facility power and energy (the ISO/IEC 30134-2 boundary);
+- ``utility_meter``: grid import, power and energy: facility consumption less the rooftop PV, which
+  feeds the site's bus behind it (facility = utility meter + PV meter, ISO/IEC 30134-2);
+- ``renewable_meter``: the rooftop PV's generation, power and energy, as a utility meter reports them;
 - ``ups`` (in order): each UPS's output (3 lines) and input power;
 - ``pdu`` (in order): a row PDU feeding ``racks_per_pdu`` racks; its external temperature probes are
   the racks' inlet sensors (sensor k = k-th rack of the row);
 - ``cooling_unit`` (in order): CRAH units with a writable supply-air setpoint;
 - ``chiller_plant``: chilled-water setpoint, economizer enable and CRAH minimum fan speed (writable),
-  plant temperatures, and the mechanical sub-meter (all cooling electricity);
+  plant temperatures, the mechanical sub-meter (all cooling electricity), the heat meter on heat
+  delivered for reuse and the site water meter (cooling-tower make-up);
 - ``environment_sensor``: outdoor dry-bulb, humidity, dew point and pressure.
 
 A SET on a writable setpoint changes the plant from the next step on; a SET out of the profile's
@@ -48,6 +51,9 @@ class TwinTruth:
     ups_output_w: float
     max_inlet_c: float
     controls: Controls
+    pv_w: float
+    reused_heat_w: float
+    water_flow_m3_per_s: float
 
     @property
     def pue(self) -> float:
@@ -72,7 +78,7 @@ class TwinLiveSite(SimulatedSite):
         self._last_sim: float | None = None
         self.controls = Controls(crah_min_fan_speed=1.0)  # a legacy hall: constant-speed CRAH fans
         self._crah_setpoints: dict[str, float] = {}
-        self._energy_j: dict[str, float] = {}
+        self._counters: dict[tuple[str, str], float] = {}
         self.devices: dict[str, ProfiledDevice] = {}
         self._roles: dict[str, list[str]] = {}
         for dev in cfg.devices:
@@ -109,7 +115,7 @@ class TwinLiveSite(SimulatedSite):
         util = np.clip(traces[0, self.design.rack_trace_index] * self.design.rack_utilisation_gain, 0.0, 1.0)
         return SiteConditions(float(outdoor.dry_bulb_c[0]), float(outdoor.wet_bulb_c[0]),
                               float(outdoor.rh_percent[0]), float(outdoor.pressure_pa[0]),
-                              tuple(float(u) for u in util))
+                              tuple(float(u) for u in util), float(outdoor.ghi_w_per_m2[0]))
 
     def _step(self, dt_sim_s: float, dt_wall_s: float = 0.0) -> StepResult:
         sim_s = self.sim_time_s()
@@ -119,18 +125,29 @@ class TwinLiveSite(SimulatedSite):
         self._publish(result, dt_wall_s, sim_s)
         return result
 
-    def _accumulate(self, name: str, power_w: float, dt_s: float, start_j: float) -> float:
-        self._energy_j[name] = self._energy_j.get(name, start_j) + power_w * dt_s
-        return self._energy_j[name]
+    def _accumulate(self, name: str, counter: str, rate: float, dt_s: float, start: float) -> float:
+        """Advance one device's counter (J or m3) by ``rate x dt_s`` from ``start`` on its first use."""
+        key = (name, counter)
+        self._counters[key] = self._counters.get(key, start) + rate * dt_s
+        return self._counters[key]
+
+    @staticmethod
+    def _meter(power_w: float, energy_j: float) -> Values:
+        """An energy meter's readings: total, three balanced 230 V phases, apparent power at PF 0.97."""
+        values: Values = {("active_power_w", ()): power_w, ("energy_j", ()): energy_j,
+                          ("apparent_power_va", ()): power_w / 0.97}
+        for phase in ("L1", "L2", "L3"):
+            values[("phase_active_power_w", (("phase", phase),))] = power_w / 3
+            values[("current_a", (("phase", phase),))] = power_w / 3 / 230.0
+        return values
 
     def _publish(self, r: StepResult, dt_s: float, sim_s: float) -> None:
         values: dict[str, Values] = {}
         for name in self._roles.get("utility_meter", []):
-            energy = self._accumulate(name, r.facility_power_w, dt_s, 3.6e12)
-            values[name] = {("active_power_w", ()): r.facility_power_w, ("energy_j", ()): energy,
-                            **{("phase_active_power_w", (("phase", p),)): r.facility_power_w / 3
-                               for p in ("L1", "L2", "L3")},
-                            ("apparent_power_va", ()): r.facility_power_w / 0.97}
+            grid_w = r.grid_import_power_w
+            values[name] = self._meter(grid_w, self._accumulate(name, "energy_j", grid_w, dt_s, 3.6e12))
+        for name in self._roles.get("renewable_meter", []):
+            values[name] = self._meter(r.pv_power_w, self._accumulate(name, "energy_j", r.pv_power_w, dt_s, 3.6e11))
         for i, name in enumerate(self._roles.get("ups", [])):
             out = r.ups_output_power_w[i % len(r.ups_output_power_w)]
             loss = r.ups_loss_per_ups_w[i % len(r.ups_loss_per_ups_w)]
@@ -143,7 +160,7 @@ class TwinLiveSite(SimulatedSite):
         for j, name in enumerate(self._roles.get("pdu", [])):
             racks = range(j * self.racks_per_pdu, min((j + 1) * self.racks_per_pdu, self.design.n_racks))
             power = sum(r.rack_power_w[k] for k in racks)
-            energy = self._accumulate(name, power, dt_s, 3.6e9)
+            energy = self._accumulate(name, "energy_j", power, dt_s, 3.6e9)
             values[name] = {("active_power_w", (("inlet", "1"), ("pdu", "1"))): power,
                             ("energy_j", (("inlet", "1"), ("pdu", "1"))): energy}
             for n, k in enumerate(racks, start=1):
@@ -160,13 +177,18 @@ class TwinLiveSite(SimulatedSite):
                             ("relative_humidity_ratio", (("point", "return_air"),)): 0.45,
                             ("free_cooling_ratio", ()): r.free_cooling_fraction}
         for name in self._roles.get("chiller_plant", []):
-            energy = self._accumulate(name, r.cooling_power_w, dt_s, 0.0)
+            energy = self._accumulate(name, "cooling_energy_j", r.cooling_power_w, dt_s, 0.0)
+            # a heat meter and a water meter installed with the plant, some years before: non-zero counters
+            heat = self._accumulate(name, "reused_heat_energy_j", r.reused_heat_power_w, dt_s, 1.8e12)
+            water = self._accumulate(name, "water_volume_m3", r.water_flow_m3_per_s, dt_s, 4.2e4)
             values[name] = {("chw_supply_setpoint_c", ()): r.controls.chw_supply_setpoint_c,
                             ("economizer_enabled", ()): 1.0 if self.controls.economizer_enabled else 0.0,
                             ("fan_min_speed_ratio", ()): self.controls.crah_min_fan_speed,
                             ("chw_supply_temp_c", ()): r.chw_supply_c, ("chw_return_temp_c", ()): r.chw_return_c,
                             ("cooling_power_w", ()): r.cooling_power_w, ("cooling_energy_j", ()): energy,
-                            ("free_cooling_ratio", ()): r.free_cooling_fraction}
+                            ("free_cooling_ratio", ()): r.free_cooling_fraction,
+                            ("reused_heat_power_w", ()): r.reused_heat_power_w, ("reused_heat_energy_j", ()): heat,
+                            ("water_flow_m3_per_s", ()): r.water_flow_m3_per_s, ("water_volume_m3", ()): water}
         for name in self._roles.get("environment_sensor", []):
             lbl = (("sensor", "1"),)
             values[name] = {("ambient_temp_c", lbl): r.outdoor_dry_bulb_c,
@@ -179,7 +201,7 @@ class TwinLiveSite(SimulatedSite):
 
     def _to_truth(self, r: StepResult, sim_s: float) -> TwinTruth:
         return TwinTruth(sim_s, r.facility_power_w, r.it_power_w, sum(r.ups_output_power_w), r.max_inlet_c,
-                         r.controls)
+                         r.controls, r.pv_power_w, r.reused_heat_power_w, r.water_flow_m3_per_s)
 
     def update(self) -> TwinTruth:
         sim_s = self.sim_time_s()
@@ -194,4 +216,5 @@ class TwinLiveSite(SimulatedSite):
                 "pue": truth.pue, "facility_w": truth.facility_w, "it_w": truth.ups_output_w,
                 "max_inlet_c": truth.max_inlet_c, "supply_air_setpoint_c": truth.controls.supply_air_setpoint_c,
                 "chw_supply_setpoint_c": truth.controls.chw_supply_setpoint_c,
-                "economizer_enabled": truth.controls.economizer_enabled}
+                "economizer_enabled": truth.controls.economizer_enabled, "pv_w": truth.pv_w,
+                "reused_heat_w": truth.reused_heat_w, "water_flow_m3_per_s": truth.water_flow_m3_per_s}

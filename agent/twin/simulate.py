@@ -2,8 +2,8 @@
 
 The chain: weather and utilisation sampled at each interval's midpoint, a controller's setpoint
 schedule, the air side in chunks (bounded memory at 1-minute steps), a sequential economizer scan
-(deadband, 20-minute dwell), then the water side. Each step is a steady state representing the
-average over its interval.
+(deadband, 20-minute dwell), then the water side and the flows across the boundary (PV, heat
+reuse, tower water). Each step is a steady state representing the average over its interval.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.twin import controllers, cooling, it_load
-from agent.twin.site import INLET_LIMIT_C, ControlBounds, SiteDesign, air_side, chw_loop_state, water_side
+from agent.twin.site import (
+    INLET_LIMIT_C,
+    ControlBounds,
+    SiteDesign,
+    air_side,
+    boundary_flows,
+    chw_loop_state,
+    water_side,
+)
 from agent.twin.weather import SECONDS_PER_YEAR, HourlyWeather, _local_seconds_of_year, weather_at
 
 __all__ = ["SimulationResult", "SimulationSummary", "simulate", "summarize"]
@@ -25,7 +33,10 @@ _CHUNK_STEPS = 1 << 15
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Per-step arrays, shape ``(n_steps,)``; powers are interval averages [W]."""
+    """Per-step arrays, shape ``(n_steps,)``; powers are interval averages [W].
+
+    ``facility_power_w`` is the total consumption, grid import plus ``pv_power_w``.
+    """
 
     start_epoch_s: NDArray[np.float64]
     interval_s: float
@@ -50,6 +61,9 @@ class SimulationResult:
     free_cooling_fraction: NDArray[np.float64]
     max_inlet_c: NDArray[np.float64]
     unmet_load_w: NDArray[np.float64]
+    pv_power_w: NDArray[np.float64]
+    reused_heat_power_w: NDArray[np.float64]
+    water_flow_m3_per_s: NDArray[np.float64]
 
     def __len__(self) -> int:
         return int(self.facility_power_w.size)
@@ -62,7 +76,12 @@ class SimulationResult:
 
 @dataclass(frozen=True)
 class SimulationSummary:
-    """Energy-based figures over the whole run."""
+    """Energy-based figures over the whole run.
+
+    ``pv_energy_kwh`` is on-site renewable energy consumed (all of it: PV never exceeds the
+    facility's consumption), ``reused_heat_kwh`` heat delivered for reuse, ``water_m3`` tower
+    make-up water.
+    """
 
     days: float
     pue: float
@@ -73,6 +92,29 @@ class SimulationSummary:
     partial_free_cooling_hours: float
     minutes_inlet_above_limit: float
     max_inlet_c: float
+    pv_energy_kwh: float
+    reused_heat_kwh: float
+    water_m3: float
+
+    @property
+    def ref(self) -> float:
+        """Renewable energy factor, on-site renewable / facility energy [-] (ISO/IEC 30134-3)."""
+        return self.pv_energy_kwh / self.facility_energy_kwh
+
+    @property
+    def erf(self) -> float:
+        """Energy reuse factor, reused / facility energy [-] (ISO/IEC 30134-6)."""
+        return self.reused_heat_kwh / self.facility_energy_kwh
+
+    @property
+    def ere(self) -> float:
+        """Energy reuse effectiveness, (facility - reused) / IT energy [-] (The Green Grid WP 29)."""
+        return (self.facility_energy_kwh - self.reused_heat_kwh) / self.it_energy_kwh
+
+    @property
+    def wue_l_per_kwh(self) -> float:
+        """Water usage effectiveness, site water / IT energy [L/kWh] (ISO/IEC 30134-9)."""
+        return self.water_m3 * 1e3 / self.it_energy_kwh
 
 
 def utilisation_at(utc_epoch_s: NDArray[np.float64], utc_offset_h: float) -> NDArray[np.float64]:
@@ -192,6 +234,9 @@ def simulate(
     water = water_side(design, fields["load"], chw_sp, outdoor.wet_bulb_c, active)
     cooling_power = fields["crah"] + water.plant_power_w
     facility = fields["it"] + fields["pdu"] + fields["ups"] + fields["light"] + cooling_power
+    flows = boundary_flows(
+        design, facility, fields["load"], water.heat_rejected_w, outdoor.dry_bulb_c, outdoor.ghi_w_per_m2
+    )
     return SimulationResult(
         start_epoch_s=start_epoch_s,
         interval_s=float(step_s),
@@ -216,6 +261,9 @@ def simulate(
         free_cooling_fraction=water.free_cooling_fraction,
         max_inlet_c=fields["max_inlet"],
         unmet_load_w=water.unmet_load_w,
+        pv_power_w=flows.pv_power_w,
+        reused_heat_power_w=flows.reused_heat_power_w,
+        water_flow_m3_per_s=flows.water_flow_m3_per_s,
     )
 
 
@@ -233,7 +281,8 @@ def summarize(result: SimulationResult) -> SimulationSummary:
 
     References
     ----------
-    ISO/IEC 30134-2:2016; The Green Grid, "PUE: A Comprehensive Examination of the Metric" (2012).
+    ISO/IEC 30134-2:2016; The Green Grid, "PUE: A Comprehensive Examination of the Metric" (2012);
+    ISO/IEC 30134-3, -6 and -9 (REF, ERF, WUE).
     """
     hours = result.interval_s / 3600.0
     facility_kwh = float(result.facility_power_w.sum() * hours / 1e3)
@@ -251,4 +300,7 @@ def summarize(result: SimulationResult) -> SimulationSummary:
             np.count_nonzero(result.max_inlet_c > INLET_LIMIT_C + 1e-9) * hours * 60.0
         ),
         max_inlet_c=float(result.max_inlet_c.max()),
+        pv_energy_kwh=float(result.pv_power_w.sum() * hours / 1e3),
+        reused_heat_kwh=float(result.reused_heat_power_w.sum() * hours / 1e3),
+        water_m3=float(result.water_flow_m3_per_s.sum() * result.interval_s),
     )

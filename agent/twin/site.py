@@ -4,10 +4,15 @@
 one step at a time (live mode), carrying only the economizer mode and its dwell timer between calls.
 The chain, per step:
 
-utility meter = UPS input (IT + PDU losses + UPS losses) + lighting/other + cooling, where
+facility = UPS input (IT + PDU losses + UPS losses) + lighting/other + cooling, where
 cooling = CRAH fans + chillers + tower fans + chilled- and condenser-water pumps, and the
 chilled-water load is everything that turns into heat indoors (IT, PDU and UPS losses, lighting,
 CRAH fan heat).
+
+Three flows cross the boundary without changing that balance (:func:`boundary_flows`): rooftop PV
+feeds the site's own bus behind the utility meter (utility meter = facility - PV; facility power
+stays the total consumption, so PUE is unchanged), heat recovered from the chilled-water return is
+delivered to a heating customer, and the cooling towers evaporate and blow down make-up water.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from agent.twin import cooling, it_load, power_chain
+from agent.twin import cooling, it_load, power_chain, solar
 
 __all__ = [
     "INLET_LIMIT_C",
     "AirSide",
+    "BoundaryFlows",
     "ControlBounds",
     "Controls",
     "SiteConditions",
@@ -32,6 +38,7 @@ __all__ = [
     "StepResult",
     "WaterSide",
     "air_side",
+    "boundary_flows",
     "chw_loop_state",
     "water_side",
 ]
@@ -89,6 +96,17 @@ class SiteDesign:
     Typical values cite standards.md: UPS+distribution losses 0.05-0.08 of IT, lighting and misc
     about 0.01, tower approach 2.8-6.7 K, heat-exchanger approach 1.7-2.8 K, rack supply approach
     2-5 K, economizer dwell 20 min.
+
+    Boundary flows: tower cycles of concentration typically 3-6 (ASHRAE HVAC Systems and
+    Equipment, chapter 40). Heat reuse: ``heat_reuse_ua_w_per_k`` is the heated buildings'
+    heat-loss coefficient, about 1-2 W/K per m2 of office floor, so 10 kW/K is roughly
+    5,000-10,000 m2 and takes 100-150 kW (about 12-18 % of the IT heat) in a 0 to 5 C Guiyang
+    winter hour (0 W/K: no heat customer); ``heat_reuse_base_c`` is their balance point, 12-18 C
+    (China's heating degree-days use 18 C; offices with internal gains balance nearer 15 C).
+    Rooftop PV: ``pv_rated_power_w`` is the DC nameplate (kWp; 0: no PV), 150 kWp being about
+    750 m2 of 20 %-efficient modules on the hall's roof, small against the ~1 MW IT load;
+    temperature coefficient -0.0035 to -0.0047 /K for crystalline silicon; derate 0.86 is
+    PVWatts v5's 14 % default losses (NREL/TP-6A20-62641).
     """
 
     # IT: 40 racks, 12 kW idle, 28 kW peak (about 0.85 MW at the traces' mean utilisation).
@@ -138,11 +156,27 @@ class SiteDesign:
     hx_approach_k: float = 2.0
     economizer_deadband_k: float = 1.0
     economizer_min_dwell_s: float = 1200.0
+    # Cooling-tower make-up water: evaporation + blowdown.
+    tower_cycles_of_concentration: float = 4.0
+    # Heat recovered from the chilled-water return for nearby offices (district heating).
+    heat_reuse_ua_w_per_k: float = 10.0e3
+    heat_reuse_base_c: float = 15.0
+    # Rooftop PV on the site's own bus, behind the utility meter.
+    pv_rated_power_w: float = 150.0e3
+    pv_temp_coefficient_per_k: float = -0.004
+    pv_derate: float = 0.86
 
     def __post_init__(self) -> None:
         for name in ("n_racks", "n_ups", "n_crah", "n_chillers", "n_towers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SiteDesign.{name} must be >= 1")
+        if self.tower_cycles_of_concentration <= 1.0:
+            raise ValueError("SiteDesign.tower_cycles_of_concentration must be > 1")
+        for name in ("heat_reuse_ua_w_per_k", "pv_rated_power_w"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SiteDesign.{name} must be >= 0")
+        if not 0 < self.pv_derate <= 1:
+            raise ValueError("SiteDesign.pv_derate must be in (0, 1]")
         if any(not 0 <= r < self.n_racks for r in self.hot_spot_racks):
             raise ValueError("SiteDesign.hot_spot_racks must index existing racks")
 
@@ -364,6 +398,7 @@ class WaterSide:
     pump_power_w: NDArray[np.float64]
     chw_return_c: NDArray[np.float64]
     plant_power_w: NDArray[np.float64]
+    heat_rejected_w: NDArray[np.float64]
 
 
 def water_side(
@@ -449,23 +484,100 @@ def water_side(
         pump_power_w=pumps,
         chw_return_c=chw_return,
         plant_power_w=chiller_power + tower_fan + pumps,
+        heat_rejected_w=rejected,
+    )
+
+
+@dataclass(frozen=True)
+class BoundaryFlows:
+    """Flows across the facility boundary that leave its electric balance unchanged, per step."""
+
+    pv_power_w: NDArray[np.float64]
+    grid_import_power_w: NDArray[np.float64]
+    reused_heat_power_w: NDArray[np.float64]
+    water_flow_m3_per_s: NDArray[np.float64]
+
+
+def boundary_flows(
+    design: SiteDesign,
+    facility_power_w: ArrayLike,
+    chw_load_w: ArrayLike,
+    heat_rejected_w: ArrayLike,
+    outdoor_dry_bulb_c: ArrayLike,
+    ghi_w_per_m2: ArrayLike,
+) -> BoundaryFlows:
+    """Rooftop PV, heat delivered for reuse and cooling-tower make-up water for any number of steps.
+
+    PV (:func:`agent.twin.solar.pv_power_w`) feeds the site's bus behind the utility meter, so the
+    utility meter reads ``facility - PV``; PV is capped at the facility's consumption (no export).
+    Heat for reuse (:func:`agent.twin.cooling.reused_heat_w`) comes from the chilled-water return,
+    at most the loop's load. The towers reject the rest of the heat they would reject otherwise
+    (chilled-water load plus compressor work, less the heat reused) and evaporate accordingly
+    (:func:`agent.twin.cooling.tower_makeup_water_m3_per_s`). A simplification: the plant's electric
+    power is computed as if no heat were recovered (in reality the chillers and tower fans unload
+    a little), so facility power, and PUE, do not depend on the heat customer.
+
+    Parameters
+    ----------
+    design : SiteDesign
+        Site design.
+    facility_power_w : array_like
+        Total facility consumption [W] (grid import + PV).
+    chw_load_w : array_like
+        Chilled-water load [W].
+    heat_rejected_w : array_like
+        Heat the plant rejects without reuse, chilled-water load + chiller power [W].
+    outdoor_dry_bulb_c : array_like
+        Outdoor dry-bulb [C].
+    ghi_w_per_m2 : array_like
+        Global horizontal irradiance [W/m2].
+
+    Returns
+    -------
+    BoundaryFlows
+
+    References
+    ----------
+    ISO/IEC 30134-2:2016 (PUE boundary), 30134-3:2016 (REF), 30134-6:2021 (ERF), 30134-9:2022
+    (WUE); The Green Grid White Papers 29 (ERE) and 35 (WUE).
+    """
+    facility, chw_load, rejected, dry_bulb, ghi = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (
+            facility_power_w, chw_load_w, heat_rejected_w, outdoor_dry_bulb_c, ghi_w_per_m2))
+    )
+    generated = solar.pv_power_w(
+        ghi, dry_bulb, design.pv_rated_power_w, design.pv_temp_coefficient_per_k, design.pv_derate
+    )
+    pv = np.minimum(generated, facility)
+    reused = cooling.reused_heat_w(chw_load, dry_bulb, design.heat_reuse_ua_w_per_k, design.heat_reuse_base_c)
+    water = cooling.tower_makeup_water_m3_per_s(rejected - reused, design.tower_cycles_of_concentration)
+    return BoundaryFlows(
+        pv_power_w=np.asarray(pv, dtype=np.float64),
+        grid_import_power_w=np.asarray(facility - pv, dtype=np.float64),
+        reused_heat_power_w=reused,
+        water_flow_m3_per_s=water,
     )
 
 
 @dataclass(frozen=True)
 class SiteConditions:
-    """Exogenous inputs for one step: outdoor air and per-rack utilisation."""
+    """Exogenous inputs for one step: outdoor air, per-rack utilisation and sunlight (default dark)."""
 
     outdoor_dry_bulb_c: float
     outdoor_wet_bulb_c: float
     outdoor_rh_percent: float
     pressure_pa: float
     rack_utilisation: tuple[float, ...]
+    ghi_w_per_m2: float = 0.0
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """Steady-state result of one step, per device where the live server needs it."""
+    """Steady-state result of one step, per device where the live server needs it.
+
+    ``facility_power_w`` is the total consumption (grid import + PV); the utility meter reads
+    :attr:`grid_import_power_w`.
+    """
 
     facility_power_w: float
     it_power_w: float
@@ -492,7 +604,15 @@ class StepResult:
     outdoor_dry_bulb_c: float
     outdoor_wet_bulb_c: float
     outdoor_rh_percent: float
+    pv_power_w: float
+    reused_heat_power_w: float
+    water_flow_m3_per_s: float
     controls: Controls = field(default_factory=Controls)
+
+    @property
+    def grid_import_power_w(self) -> float:
+        """What the utility meter reads: facility consumption less on-site PV [W]."""
+        return self.facility_power_w - self.pv_power_w
 
     @property
     def max_inlet_c(self) -> float:
@@ -577,6 +697,10 @@ class SitePlant:
             + float(air.lighting_other_w[0])
             + cooling_power
         )
+        flows = boundary_flows(
+            design, facility, air.chw_load_w, water.heat_rejected_w, conditions.outdoor_dry_bulb_c,
+            conditions.ghi_w_per_m2,
+        )
         return StepResult(
             facility_power_w=facility,
             it_power_w=float(air.it_power_w[0]),
@@ -603,5 +727,8 @@ class SitePlant:
             outdoor_dry_bulb_c=conditions.outdoor_dry_bulb_c,
             outdoor_wet_bulb_c=conditions.outdoor_wet_bulb_c,
             outdoor_rh_percent=conditions.outdoor_rh_percent,
+            pv_power_w=float(flows.pv_power_w[0]),
+            reused_heat_power_w=float(flows.reused_heat_power_w[0]),
+            water_flow_m3_per_s=float(flows.water_flow_m3_per_s[0]),
             controls=applied,
         )

@@ -2,7 +2,8 @@
 
 Verbs follow pvlib's ``iotools``: ``read_*`` reads a file, ``synthetic_*`` generates, ``*_at`` samples.
 Every series is one typical year (8,760 h) in local standard time; :func:`weather_at` maps UTC
-instants onto it with the site's time-zone offset and wraps by year.
+instants onto it with the site's time-zone offset and wraps by year. Global horizontal irradiance
+(GHI) rides along for the rooftop PV.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.twin.psychro import dew_point_c, relative_humidity_percent, station_pressure_pa, wet_bulb_c
+from agent.twin.solar import clear_sky_ghi_w_per_m2, day_length_h, sin_solar_elevation, sky_clearness_factor
 
 __all__ = [
     "BUNDLED_SITES",
@@ -63,6 +65,7 @@ class HourlyWeather:
     rh_percent: NDArray[np.float64]
     pressure_pa: NDArray[np.float64]
     wet_bulb_c: NDArray[np.float64]
+    ghi_w_per_m2: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class OutdoorSeries:
     rh_percent: NDArray[np.float64]
     dew_point_c: NDArray[np.float64]
     pressure_pa: NDArray[np.float64]
+    ghi_w_per_m2: NDArray[np.float64]
 
 
 def _open_text(path: Path) -> Any:
@@ -85,10 +89,14 @@ def _open_text(path: Path) -> Any:
 def read_epw(path: str | Path, max_dew_point_c: float = MAX_CREDIBLE_DEW_POINT_C) -> HourlyWeather:
     """Read an EnergyPlus weather (EPW) file, plain or gzipped.
 
-    Dry-bulb, dew point, relative humidity and station pressure are EPW fields 7-10 (1-based).
-    Missing values (EPW codes 99.9, 999, 999999) are filled by linear interpolation; dew points are
+    Dry-bulb, dew point, relative humidity and station pressure are EPW fields 7-10 (1-based), all
+    instantaneous at the end of the hour; global horizontal radiation is field 14, the energy over
+    the hour ending at the row's time [Wh/m2], i.e. the mean irradiance [W/m2] of that hour. Missing
+    values (EPW codes 99.9, 999, 999999, 9999) are filled by linear interpolation; dew points are
     clipped to ``min(dry-bulb, max_dew_point_c)`` and the relative humidity recomputed where clipped.
-    Wet-bulb is computed with psychrolib at the station pressure.
+    Wet-bulb is computed with psychrolib at the station pressure. The hourly mean irradiances,
+    centred on the half hours, are put on the hour-end grid of the other fields as the mean of the
+    two hours either side (the year wraps), which keeps the annual irradiation.
 
     Parameters
     ----------
@@ -124,7 +132,9 @@ def read_epw(path: str | Path, max_dew_point_c: float = MAX_CREDIBLE_DEW_POINT_C
         utc_offset_h = float(location[8])
         elevation_m = float(location[9])
         rows = [line.split(",") for line in lines[8:] if line.strip()]
-        fields = np.array([[float(r[6]), float(r[7]), float(r[8]), float(r[9])] for r in rows], dtype=float)
+        fields = np.array(
+            [[float(r[6]), float(r[7]), float(r[8]), float(r[9]), float(r[13])] for r in rows], dtype=float
+        )
     except (IndexError, ValueError) as err:
         raise ValueError(f"{path}: malformed EPW content: {err}") from err
     if fields.shape[0] == 0:
@@ -133,6 +143,7 @@ def read_epw(path: str | Path, max_dew_point_c: float = MAX_CREDIBLE_DEW_POINT_C
     dew_point = _fill_missing(fields[:, 1], fields[:, 1] >= 99.9)
     rh = _fill_missing(fields[:, 2], fields[:, 2] > 100.0)
     pressure = _fill_missing(fields[:, 3], fields[:, 3] >= 999999.0)
+    ghi_hour_mean = np.maximum(_fill_missing(fields[:, 4], fields[:, 4] >= 9999.0), 0.0)
     clipped_dew_point = np.minimum(dew_point, np.minimum(dry_bulb, max_dew_point_c))
     was_clipped = clipped_dew_point < dew_point
     if np.any(was_clipped):
@@ -148,6 +159,7 @@ def read_epw(path: str | Path, max_dew_point_c: float = MAX_CREDIBLE_DEW_POINT_C
         rh_percent=rh,
         pressure_pa=pressure,
         wet_bulb_c=wet_bulb_c(dry_bulb, rh, pressure),
+        ghi_w_per_m2=0.5 * (ghi_hour_mean + np.roll(ghi_hour_mean, -1)),
     )
 
 
@@ -170,7 +182,8 @@ def read_normals(path: str | Path) -> dict[str, Any]:
     path : str or pathlib.Path
         JSON file with 12-element lists ``mean_dry_bulb_c``, ``mean_daily_max_c``,
         ``mean_daily_min_c``, ``mean_relative_humidity_percent`` and optionally
-        ``mean_station_pressure_hpa``, plus ``elevation_m``.
+        ``mean_station_pressure_hpa``, plus ``elevation_m``, ``latitude_deg``, ``longitude_deg`` and
+        optionally ``annual_sunshine_hours`` (bright sunshine duration, for the irradiance).
 
     Returns
     -------
@@ -186,6 +199,9 @@ def read_normals(path: str | Path) -> dict[str, Any]:
     for key in ("mean_dry_bulb_c", "mean_daily_max_c", "mean_daily_min_c", "mean_relative_humidity_percent"):
         if len(normals.get(key, [])) != 12:
             raise ValueError(f"{path}: '{key}' must hold 12 monthly values")
+    for key in ("latitude_deg", "longitude_deg"):
+        if not isinstance(normals.get(key), (int, float)):
+            raise ValueError(f"{path}: '{key}' must be a number (the sun's position needs it)")
     return normals
 
 
@@ -213,6 +229,8 @@ def synthetic_year(
     dew_point_anomaly_std_c: float = 1.5,
     swing_variation: float = 0.25,
     peak_hour: float = 15.0,
+    relative_sunshine: float | None = None,
+    sunshine_concentration: float = 2.0,
 ) -> HourlyWeather:
     """Generate a deterministic typical year from monthly normals.
 
@@ -221,6 +239,14 @@ def synthetic_year(
     with half-amplitude (max - min) / 2 varied day to day; the dew point follows the monthly mean
     dew point (from mean dry-bulb and mean RH) plus a correlated AR(1) anomaly and is held through
     the day, so RH rises at night (capped at saturation).
+
+    Irradiance is the Haurwitz clear-sky GHI at the sun's position times a daily sky-clearness
+    factor from that day's relative sunshine (Angstrom-Prescott). Daily relative sunshine is drawn
+    from a beta distribution with mean ``relative_sunshine`` (by default the normals'
+    ``annual_sunshine_hours`` over the year's astronomical day length) from its own random stream,
+    so the temperature and humidity series are those of the same seed without irradiance. A low
+    concentration makes the distribution J-shaped, as in cloudy climates: many sunless days and a
+    few clear ones. Temperature and sky are drawn independently (clear days do not swing more).
 
     Parameters
     ----------
@@ -242,16 +268,28 @@ def synthetic_year(
         Relative day-to-day variation of the diurnal swing [-].
     peak_hour : float
         Local hour of the daily maximum [h].
+    relative_sunshine : float, optional
+        Mean sunshine duration over astronomical day length [-], 0-1; default from the normals'
+        ``annual_sunshine_hours``.
+    sunshine_concentration : float
+        Sum of the beta distribution's two parameters [-]; lower means more day-to-day spread.
 
     Returns
     -------
     HourlyWeather
         With ``hour_offset_h = 0``. Station pressure from the normals if given, else from elevation.
 
+    Raises
+    ------
+    ValueError
+        If the normals lack ``latitude_deg``/``longitude_deg``, or lack ``annual_sunshine_hours``
+        and no ``relative_sunshine`` is given.
+
     References
     ----------
     Box, Jenkins & Reinsel, "Time Series Analysis" (AR(1) processes); ASHRAE Handbook -
-    Fundamentals (2017), chapter 14 (diurnal temperature profile peaking mid-afternoon).
+    Fundamentals (2017), chapter 14 (diurnal temperature profile peaking mid-afternoon);
+    Haurwitz (1945) and Angstrom-Prescott via :mod:`agent.twin.solar`.
     """
     rng = np.random.default_rng(seed)
     n_days = HOURS_PER_YEAR // 24
@@ -285,6 +323,7 @@ def synthetic_year(
         pressure = np.interp(hour_day, _MONTH_MID_DAY, pressure_month_pa, period=365.0)
     else:
         pressure = np.full(HOURS_PER_YEAR, station_pressure_pa(elevation_m))
+    ghi = _synthetic_ghi_w_per_m2(normals, seed, utc_offset_h, relative_sunshine, sunshine_concentration)
     return HourlyWeather(
         site=site,
         elevation_m=elevation_m,
@@ -295,7 +334,39 @@ def synthetic_year(
         rh_percent=rh,
         pressure_pa=pressure,
         wet_bulb_c=wet_bulb_c(dry_bulb, rh, pressure),
+        ghi_w_per_m2=ghi,
     )
+
+
+#: Second entropy word of the sky's random stream (the temperature stream is seeded by ``seed`` alone).
+_SKY_STREAM = 1
+
+
+def _synthetic_ghi_w_per_m2(
+    normals: dict[str, Any],
+    seed: int,
+    utc_offset_h: float,
+    relative_sunshine: float | None,
+    concentration: float,
+) -> NDArray[np.float64]:
+    try:
+        latitude_deg = float(normals["latitude_deg"])
+        longitude_deg = float(normals["longitude_deg"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"normals need numeric latitude_deg and longitude_deg: {err}") from err
+    n_days = HOURS_PER_YEAR // 24
+    if relative_sunshine is None:
+        if "annual_sunshine_hours" not in normals:
+            raise ValueError("normals have no annual_sunshine_hours; pass relative_sunshine")
+        possible_h = float(day_length_h(np.arange(n_days), latitude_deg).sum())
+        relative_sunshine = float(normals["annual_sunshine_hours"]) / possible_h
+    mean = min(max(relative_sunshine, 0.01), 0.99)
+    sky_rng = np.random.default_rng((seed, _SKY_STREAM))
+    daily_sunshine = sky_rng.beta(mean * concentration, (1.0 - mean) * concentration, n_days)
+    clearness = np.repeat(sky_clearness_factor(daily_sunshine), 24)
+    hour = np.arange(HOURS_PER_YEAR, dtype=float)
+    sin_elevation = sin_solar_elevation(hour, latitude_deg, longitude_deg, utc_offset_h)
+    return np.asarray(clear_sky_ghi_w_per_m2(sin_elevation) * clearness, dtype=np.float64)
 
 
 def load_site_weather(name_or_path: str, seed: int = 0) -> HourlyWeather:
@@ -360,6 +431,7 @@ def weather_at(weather: HourlyWeather, utc_epoch_s: NDArray[np.float64]) -> Outd
         rh_percent=at(weather.rh_percent),
         dew_point_c=at(weather.dew_point_c),
         pressure_pa=at(weather.pressure_pa),
+        ghi_w_per_m2=at(weather.ghi_w_per_m2),
     )
 
 

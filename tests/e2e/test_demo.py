@@ -36,7 +36,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
     truth_file = tmp_path / "truth.json"
     exe = Path(sys.executable).with_name("pue-agent")
     proc = subprocess.Popen(
-        [str(exe), "demo", "--duration", "60", "--speed", "1", "--base-port", str(free_udp_range(21)),
+        [str(exe), "demo", "--duration", "60", "--speed", "1", "--base-port", str(free_udp_range(22)),
          "--listen-port", str(listen), "--truth-file", str(truth_file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{listen}/metrics"
@@ -51,7 +51,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
             errors.append(abs(measured - truth) / truth)
             time.sleep(1.0)
         assert max(errors) < 0.005, f"relative PUE errors {errors}"
-        for device in ("meter-main", "ups-a", "ups-b", "pdu-row-a", "crah-1", "chiller-plant", "outdoor"):
+        for device in ("meter-main", "meter-pv", "ups-a", "ups-b", "pdu-row-a", "crah-1", "chiller-plant", "outdoor"):
             assert sample(text, "pue_device_up", device=device) == 1.0
         assert sample(text, "pue_site_it_measurement_category") == 1.0
         assert sample(text, "pue_device_energy_joules_total", device="meter-main") is not None

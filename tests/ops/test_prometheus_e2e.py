@@ -1,7 +1,7 @@
 """The shipped rules and dashboards against a real Prometheus scraping real agents on loopback.
 
 Two agents (shards) of one site are scraped, as the recording rules expect in production:
-``pue-agent demo`` (the digital twin, 21 devices over real SNMP) and ``pue-agent run`` with one PDU
+``pue-agent demo`` (the digital twin, 22 devices over real SNMP) and ``pue-agent run`` with one PDU
 that never answers (poll errors, a device down, a boundary without data). Prometheus loads
 deploy/prometheus/prometheus.yml with 1 s scrape and evaluation intervals and the targets replaced.
 Then every rule is healthy, every recorded series has data, and every dashboard query, with its
@@ -172,7 +172,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromAPI]:
                     "--speed",
                     "1",
                     "--base-port",
-                    str(free_udp_range(21)),
+                    str(free_udp_range(22)),
                     "--listen-port",
                     str(demo_port),
                     "--truth-file",

@@ -72,11 +72,11 @@ def test_no_duplicate_oids(profile: Profile) -> None:
     ), "a scalar OID lies inside a walked column"
 
 
-def test_counters_are_not_negative_and_scaled_to_joules(profile: Profile) -> None:
+def test_counters_are_not_negative_and_scaled_to_joules_or_cubic_metres(profile: Profile) -> None:
     for obj in profile.objects:
         if obj.is_counter:
-            assert obj.quantity.endswith("_j")
-            assert obj.valid_min == 0, f"{obj.quantity}: energy counters are non-negative"
+            assert obj.quantity.endswith(("_j", "_m3")), obj.quantity  # energy, or water volume
+            assert obj.valid_min == 0, f"{obj.quantity}: energy and volume counters are non-negative"
 
 
 def test_detection_is_declared(profile: Profile) -> None:

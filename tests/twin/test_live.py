@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,11 @@ def _twin_config():  # type: ignore[no-untyped-def]
     return cfg.model_copy(update={"devices": devices}), profiles
 
 
-def _run(scenario):  # type: ignore[no-untyped-def]
+def _run(scenario, start=None):  # type: ignore[no-untyped-def]
     cfg, profiles = _twin_config()
 
     async def main():  # type: ignore[no-untyped-def]
-        site = TwinLiveSite(cfg, profiles, speed=60.0)
+        site = TwinLiveSite(cfg, profiles, speed=60.0, start=start)
         site.start()
         stop = asyncio.Event()
         task = asyncio.create_task(site.run(stop, tick_s=0.2))
@@ -103,6 +104,34 @@ def test_out_of_range_set_is_refused_like_a_real_unit_and_read_credentials_canno
         assert site.truth.controls.chw_supply_setpoint_c == 7.0
 
     _run(scenario)
+
+
+def test_utility_and_pv_meters_sum_to_facility_and_the_plant_serves_heat_and_water_meters() -> None:
+    """A January noon in Guiyang: the sun is up and the offices want heat."""
+
+    async def scenario(cfg, profiles, site, client):  # type: ignore[no-untyped-def]
+        janitza, gateway = profiles["janitza-umg"], profiles["local-plant-gateway"]
+        grid = await read_device(client, target_for(cfg, cfg.device("meter-main")), janitza)
+        pv = await read_device(client, target_for(cfg, cfg.device("meter-pv")), janitza)
+        plant = await read_device(client, target_for(cfg, cfg.device("chiller-plant")), gateway)
+        truth = site.truth  # the twin may have stepped a few simulated seconds between the reads
+        assert truth.pv_w > 10e3 and truth.reused_heat_w > 50e3
+        assert _reading(pv, "active_power_w") == pytest.approx(truth.pv_w, rel=5e-3)
+        assert _reading(grid, "active_power_w") == pytest.approx(truth.facility_w - truth.pv_w, rel=5e-3)
+        assert _reading(grid, "active_power_w") + _reading(pv, "active_power_w") == pytest.approx(
+            truth.facility_w, rel=5e-3)
+        assert sum(r.value for r in pv.readings if r.quantity == "phase_active_power_w") == pytest.approx(
+            _reading(pv, "active_power_w"), abs=3.0)
+        assert _reading(pv, "energy_j") > 0.0
+        assert _reading(plant, "reused_heat_power_w") == pytest.approx(truth.reused_heat_w, rel=5e-3)
+        assert _reading(plant, "water_flow_m3_per_s") == pytest.approx(truth.water_flow_m3_per_s, rel=1e-2)
+        assert _reading(plant, "reused_heat_energy_j") >= 1.8e12
+        assert _reading(plant, "water_volume_m3") >= 4.2e4
+        assert {"reused_heat_energy_j", "water_volume_m3"} <= {r.quantity for r in plant.readings if r.counter_modulus}
+        truth_json = site.truth_json()
+        assert {"pv_w", "reused_heat_w", "water_flow_m3_per_s"} <= set(truth_json)
+
+    _run(scenario, start=datetime(2026, 1, 15, 4, 0, tzinfo=UTC))  # 12:00 Beijing time
 
 
 RECORDED = {"meter-main": ("janitza_generic", "janitza-umg"), "pdu-row-a": ("raritan-pdu_px3", "raritan-pdu2"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.twin import cooling, power_chain, psychro
+from agent.twin import cooling, power_chain, psychro, solar
 from agent.twin.it_load import server_fan_power_factor
 
 
@@ -104,3 +104,53 @@ def test_server_fans_only_above_25c() -> None:
     factor = server_fan_power_factor(np.array([20.0, 25.0, 27.0]))
     assert factor[0] == factor[1] == 1.0
     assert 1.02 < factor[2] < 1.05
+
+
+def test_haurwitz_clear_sky_and_no_sun_at_night() -> None:
+    ghi = solar.clear_sky_ghi_w_per_m2(np.array([1.0, 0.5, 0.0, -0.3]))
+    assert ghi[0] == pytest.approx(1098.0 * np.exp(-0.057))  # sun at the zenith
+    assert ghi[1] == pytest.approx(1098.0 * 0.5 * np.exp(-0.114))
+    assert ghi[2] == ghi[3] == 0.0
+    midnight = solar.sin_solar_elevation(np.array([0.0, 24.0 * 180]), 26.6, 106.7, 8.0)
+    assert np.all(midnight < 0.0)
+
+
+def test_guiyang_solstice_noon_elevation_and_day_length() -> None:
+    hours = 24.0 * 171 + np.arange(0.0, 24.0, 1.0 / 60.0)  # 21 June, local standard time
+    sin_h = solar.sin_solar_elevation(hours, 26.6, 106.7, 8.0)
+    assert np.degrees(np.arcsin(sin_h.max())) == pytest.approx(90.0 - 26.6 + 23.44, abs=0.3)
+    # solar noon falls about 53 min after 12:00 Beijing time (106.7 E against the 120 E meridian)
+    assert hours[sin_h.argmax()] % 24.0 == pytest.approx(12.0 + 53.2 / 60.0, abs=0.1)
+    assert float(solar.day_length_h(171, 26.6)) == pytest.approx(13.67, abs=0.05)
+    assert float(solar.day_length_h(79, 0.0)) == pytest.approx(12.0)
+
+
+def test_sky_clearness_spans_sunless_to_clear() -> None:
+    np.testing.assert_allclose(solar.sky_clearness_factor([0.0, 1.0, 0.5], 0.2), [0.2, 1.0, 0.6])
+    assert float(solar.sky_clearness_factor(0.0, 0.25 / 0.75)) == pytest.approx(1.0 / 3.0)  # FAO-56 a, b
+
+
+def test_pv_rated_times_derate_at_stc_and_nothing_in_the_dark() -> None:
+    assert float(solar.pv_cell_temp_c(20.0, 800.0)) == pytest.approx(45.0)  # NOCT
+    stc_air_c = 25.0 - 1000.0 / 800.0 * 25.0  # air temperature that puts the cell at 25 C
+    assert float(solar.pv_power_w(1000.0, stc_air_c, 150e3)) == pytest.approx(150e3 * 0.86)
+    assert float(solar.pv_power_w(0.0, 20.0, 150e3)) == 0.0
+    hot = float(solar.pv_power_w(1000.0, stc_air_c + 10.0, 150e3, -0.004, 0.86))
+    assert hot == pytest.approx(150e3 * 0.86 * (1.0 - 0.04))
+
+
+def test_tower_makeup_water_is_evaporation_plus_blowdown() -> None:
+    heat_w, cycles = 1.0e6, 4.0
+    expected_m3_s = heat_w / 2.43e6 * cycles / (cycles - 1.0) / cooling.WATER_DENSITY_KG_M3
+    assert float(cooling.tower_makeup_water_m3_per_s(heat_w, cycles)) == pytest.approx(expected_m3_s)
+    assert float(cooling.tower_makeup_water_m3_per_s(heat_w, 6.0)) < float(
+        cooling.tower_makeup_water_m3_per_s(heat_w, 3.0)
+    )
+    assert float(cooling.tower_makeup_water_m3_per_s(-5.0)) == 0.0
+    with pytest.raises(ValueError, match="cycles"):
+        cooling.tower_makeup_water_m3_per_s(heat_w, 1.0)
+
+
+def test_heat_reuse_follows_degree_hours_and_is_capped_by_the_loop() -> None:
+    reused = cooling.reused_heat_w([1.0e6, 1.0e6, 1.0e6, 50.0e3], [20.0, 15.0, 5.0, -5.0], 10.0e3, 15.0)
+    np.testing.assert_allclose(reused, [0.0, 0.0, 100.0e3, 50.0e3])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.twin import cli
+from agent.twin import cli, cooling
 from agent.twin.controllers import baseline_schedule, explore_schedule
 from agent.twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
 from agent.twin.simulate import SimulationResult, simulate, summarize
@@ -73,6 +73,47 @@ def test_step_closes_balance_and_exposes_devices() -> None:
         assert sum(result.rack_power_w) == pytest.approx(result.it_power_w)
         bounds = ControlBounds()
         assert bounds.supply_air_min_c <= result.controls.supply_air_setpoint_c <= bounds.supply_air_max_c
+
+
+def test_pv_reuse_and_water_leave_the_power_balance_alone() -> None:
+    design = SiteDesign()
+    util = tuple([0.5] * design.n_racks)
+    dark = SitePlant(design).step(SiteConditions(20.0, 15.0, 60.0, 88000.0, util), Controls(), 60.0)
+    sunny = SitePlant(design).step(SiteConditions(20.0, 15.0, 60.0, 88000.0, util, 900.0), Controls(), 60.0)
+    cold = SitePlant(design).step(SiteConditions(3.0, 1.0, 80.0, 88000.0, util, 900.0), Controls(), 60.0)
+    assert dark.pv_power_w == 0.0 and dark.grid_import_power_w == dark.facility_power_w
+    assert sunny.facility_power_w == dark.facility_power_w  # PV moves the utility meter, not the facility
+    assert sunny.cooling_power_w == dark.cooling_power_w and sunny.it_power_w == dark.it_power_w
+    assert 0.0 < sunny.pv_power_w < design.pv_rated_power_w
+    assert sunny.grid_import_power_w + sunny.pv_power_w == pytest.approx(sunny.facility_power_w)
+    assert cold.pv_power_w > sunny.pv_power_w  # cooler cells
+    assert dark.reused_heat_power_w == 0.0  # 20 C outdoors: above the heat customer's balance point
+    assert cold.reused_heat_power_w == pytest.approx(design.heat_reuse_ua_w_per_k * (15.0 - 3.0))
+    rejected_w = dark.facility_power_w - dark.tower_fan_power_w - dark.pump_power_w  # all the rest is heat
+    expected = cooling.tower_makeup_water_m3_per_s(rejected_w, design.tower_cycles_of_concentration)
+    assert dark.water_flow_m3_per_s == pytest.approx(float(expected), rel=1e-9)
+    assert cold.water_flow_m3_per_s < dark.water_flow_m3_per_s  # reused heat is not evaporated
+
+
+def test_pv_is_capped_at_the_facility_consumption() -> None:
+    design = SiteDesign(pv_rated_power_w=5.0e6)
+    r = SitePlant(design).step(
+        SiteConditions(20.0, 15.0, 60.0, 88000.0, tuple([0.1] * design.n_racks), 1000.0), Controls(), 60.0
+    )
+    assert r.pv_power_w == r.facility_power_w and r.grid_import_power_w == 0.0
+
+
+def test_guiyang_year_pv_reuse_and_water(guiyang_years: dict[str, SimulationResult]) -> None:
+    baseline, oracle = (summarize(guiyang_years[c]) for c in ("baseline", "oracle"))
+    design = SiteDesign()
+    assert baseline.pv_energy_kwh == oracle.pv_energy_kwh  # the sun ignores the setpoints
+    assert 650.0 < baseline.pv_energy_kwh / (design.pv_rated_power_w / 1e3) < 1000.0  # kWh/kWp
+    assert 0.005 < baseline.ref < 0.03
+    assert 0.01 < baseline.erf < 0.05 and baseline.ere < baseline.pue
+    assert 1.5 < oracle.wue_l_per_kwh < baseline.wue_l_per_kwh < 3.0  # L/kWh IT, evaporative towers
+    result = guiyang_years["baseline"]
+    assert np.all(result.pv_power_w <= result.facility_power_w)
+    assert np.all(result.reused_heat_power_w[result.outdoor_dry_bulb_c >= design.heat_reuse_base_c] == 0.0)
 
 
 def test_economizer_dwell_in_live_steps() -> None:
