@@ -36,7 +36,7 @@ from agent.recommend.engine import Conditions, Recommender, Setpoints
 from agent.twin import it_load
 from agent.twin.controllers import ControlSchedule, explore_schedule
 from agent.twin.simulate import simulate, summarize, utilisation_at
-from agent.twin.site import INLET_LIMIT_C, ControlBounds, Controls, SiteConditions, SiteDesign, SitePlant
+from agent.twin.site import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls, SiteConditions, SitePlant
 from agent.twin.weather import load_site_weather, weather_at
 from models.cooling import fit_cooling_model
 from models.optimiser import SetpointBounds
@@ -65,9 +65,9 @@ class SiteResult:
 class _Run:
     """Hourly stepping of one plant with exogenous inputs precomputed."""
 
-    def __init__(self, site: str, days: float) -> None:
+    def __init__(self, site: str, days: float, design: str = "legacy") -> None:
         self.weather = load_site_weather(site)
-        self.design = SiteDesign()
+        self.design = DESIGNS[design]
         self.bounds = ControlBounds()
         n = round(days * 86400.0 / STEP_S)
         mid = START_EPOCH_S + (np.arange(n) + 0.5) * STEP_S
@@ -138,9 +138,9 @@ def _fixed(run: _Run, controls: Controls) -> float:
     return facility / it
 
 
-def run_site(site: str, days: float = 365.0, seed: int = 1) -> SiteResult:
+def run_site(site: str, days: float = 365.0, seed: int = 1, design: str = "legacy") -> SiteResult:
     started = time.perf_counter()
-    run = _Run(site, days)
+    run = _Run(site, days, design)
     history = _exploration(run, seed)
     model = fit_cooling_model(
         history["inputs"], history["cooling"], history["facility"], history["inlet"], random_state=0
@@ -196,8 +196,8 @@ def run_site(site: str, days: float = 365.0, seed: int = 1) -> SiteResult:
         max_inlet = max(max_inlet, r.max_inlet_c)
         if r.max_inlet_c > INLET_LIMIT_C + 1e-9:
             minutes_above += STEP_S / 60.0
-    baseline = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="baseline"))
-    oracle = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="oracle"))
+    baseline = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design))
+    oracle = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design))
     return SiteResult(
         site=site,
         baseline_pue=baseline.pue,
@@ -219,15 +219,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sites", default="guiyang,chengdu,chongqing")
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--workers", type=int, default=min(3, os.cpu_count() or 1))
+    parser.add_argument("--design", choices=sorted(DESIGNS), default="legacy",
+                        help="the hall (agent/twin/site.py DESIGNS): legacy (default) or modern-ups")
     args = parser.parse_args(argv)
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     started = time.perf_counter()
     print(
         f"closed loop, in-process twin (SitePlant.step), {args.days:g} days at {STEP_S / 60:g}-min steps; "
-        "baseline/oracle via simulate(); model trained on an exploration year of the same weather"
+        "baseline/oracle via simulate(); model trained on an exploration year of the same weather; "
+        f"design {args.design}"
     )
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        results = list(pool.map(run_site, sites, [args.days] * len(sites)))
+        results = list(pool.map(run_site, sites, [args.days] * len(sites), [1] * len(sites),
+                                [args.design] * len(sites)))
     print(
         f"{'site':10s} {'baseline':>8s} {'base+VFD':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} "
         f"{'min>27C':>8s} {'max inlet':>9s} {'PUE MAE':>8s} {'inlet MAE':>9s} {'held h':>7s} {'changes':>7s} {'s':>5s}"

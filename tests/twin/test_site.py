@@ -192,3 +192,20 @@ def test_cli_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["twin", "simulate", *args, "--out", str(tmp_path / "x.csv")])
     assert exc.value.code == 2
+
+
+def test_named_designs_differ_only_in_the_ups_and_stay_in_the_typical_range() -> None:
+    from dataclasses import asdict
+
+    from agent.twin.power_chain import ups_efficiency
+    from agent.twin.site import DESIGNS
+
+    legacy, modern = DESIGNS["legacy"], DESIGNS["modern-ups"]
+    assert legacy == SiteDesign()
+    assert {k for k, v in asdict(modern).items() if asdict(legacy)[k] != v} == {"ups_no_load_loss_fraction"}
+    out = 0.35 * modern.ups_rated_power_w  # each side of 2N at about 35 % load
+    eff = {name: float(ups_efficiency(out, d.ups_rated_power_w, no_load_loss_fraction=d.ups_no_load_loss_fraction,
+                                      proportional_loss_fraction=d.ups_proportional_loss_fraction,
+                                      square_loss_fraction=d.ups_square_loss_fraction))
+           for name, d in DESIGNS.items()}
+    assert 0.93 < eff["legacy"] < 0.95 and 0.96 < eff["modern-ups"] < 0.97  # standards.md: 0.90-0.97
