@@ -137,12 +137,23 @@ class SitePueCollector(Collector):
         yield power
         yield coverage
         energy = CounterMetricFamily(
-            m.SITE_ENERGY, "Site energy by boundary, summed over complete intervals only", labels=["boundary"])
+            m.SITE_ENERGY, "Site energy by boundary, summed over complete intervals only (renewable: on-site "
+            "generation consumed; reuse: heat delivered for reuse)", labels=["boundary"])
         energy.add_metric(["facility"], site.facility_energy_j)
         energy.add_metric(["it"], site.it_energy_j)
         if cfg.topology.cooling:
             energy.add_metric(["cooling"], site.cooling_energy_j)
+        totals = dict(site.boundary_totals)
+        for name in ("renewable", "reuse"):
+            if name in totals:
+                energy.add_metric([name], totals[name])
         yield energy
+        if "water" in totals:
+            water = CounterMetricFamily(
+                m.SITE_WATER, "Site water use (WUE numerator), summed over intervals complete for facility, IT "
+                "and the water meters")
+            water.add_metric([], totals["water"])
+            yield water
         valid = GaugeMetricFamily(m.SITE_PUE_VALID, "1 when the PUE of this kind is valid and exported",
                                   labels=["kind"])
         invalid = InfoMetricFamily(m.SITE_PUE_INVALID_INFO.removesuffix("_info"),

@@ -17,6 +17,7 @@ DEVICE_INFO = "pue_device_info"
 
 SITE_POWER = "pue_site_power_watts"
 SITE_ENERGY = "pue_site_energy_joules"  # counter
+SITE_WATER = "pue_site_water_cubic_meters"  # counter
 SITE_REALTIME_PUE = "pue_site_realtime_pue"
 SITE_INTERVAL_PUE = "pue_site_interval_pue"
 SITE_PUE_VALID = "pue_site_pue_valid"

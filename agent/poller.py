@@ -56,6 +56,9 @@ class SiteState:
     it_energy_j: float
     cooling_energy_j: float
     energy_methods: tuple[tuple[str, str], ...]
+    #: optional boundaries configured (``renewable``, ``reuse`` [J], ``water`` [m3]): totals over the
+    #: intervals complete for facility, IT and that boundary
+    boundary_totals: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -187,6 +190,17 @@ class Poller:
             self._state.energy[key] = DeviceEnergy(current.total_j + added, "integrated", snap.timestamp_s)
 
 
+def _sum_terms(terms: tuple[TopologyTerm, ...], deltas: dict[str, float | None]) -> float | None:
+    """Sum of one boundary's per-device deltas (one device may appear in several terms), None if any is missing."""
+    total = 0.0
+    for term in terms:
+        delta = deltas.get(term.device)
+        if delta is None:
+            return None
+        total += delta
+    return total
+
+
 def _problem_keys(snap: DeviceSnapshot) -> set[str]:
     """Which objects had problems (the OID or quantity before the first colon), not the values in the text,
     so a value drifting while out of range is logged once, not at every poll."""
@@ -237,6 +251,11 @@ class SiteAccountant:
         self._first_tick_s: float | None = None
         self._window: deque[_Interval] = deque()
         self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
+        topo = cfg.topology
+        self._optional = tuple((name, terms) for name, terms in (
+            ("renewable", topo.renewable), ("reuse", topo.reuse), ("water", topo.water)) if terms)
+        self._optional_totals = {name: 0.0 for name, _terms in self._optional}
+        self._optional_last: dict[str, dict[tuple[str, str], float]] = {name: {} for name, _t in self._optional}
 
     def _power(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
         values: dict[str, float | None] = {}
@@ -246,19 +265,22 @@ class SiteAccountant:
             values[term.device] = snap.total(term.power_quantity) if fresh and snap is not None else None
         return sum_boundary(values, [t.device for t in terms])
 
-    def _energy_deltas(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float
-                       ) -> dict[str, float | None]:
+    def _energy_deltas(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float,
+                       last: dict[tuple[str, str], float] | None = None) -> dict[str, float | None]:
+        """Each term's energy since the previous tick; ``last`` keeps the previous totals (one per boundary
+        whose terms may repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
+        last = self._last_energy if last is None else last
         out: dict[str, float | None] = {}
         for term in terms:
             key = (term.device, term.energy_quantity)
             energy = self._state.energy.get(key)
             fresh = self._state.fresh(term.device, now, stale_after)
-            before = self._last_energy.get(key)
+            before = last.get(key)
             if energy is None or not fresh:
-                self._last_energy.pop(key, None)  # re-baseline when it comes back
+                last.pop(key, None)  # re-baseline when it comes back
                 out[term.device] = None
                 continue
-            self._last_energy[key] = energy.total_j
+            last[key] = energy.total_j
             out[term.device] = None if before is None else energy.total_j - before
         return out
 
@@ -274,6 +296,8 @@ class SiteAccountant:
         fac_d = self._energy_deltas(topo.facility, now, stale_after)
         it_d = self._energy_deltas(topo.it, now, stale_after)
         cool_d = self._energy_deltas(topo.cooling, now, stale_after) if topo.cooling else {}
+        optional_d = {name: (terms, self._energy_deltas(terms, now, stale_after, self._optional_last[name]))
+                      for name, terms in self._optional}
         fac_e = sum_boundary(fac_d, [t.device for t in topo.facility])
         it_e = sum_boundary(it_d, [t.device for t in topo.it])
         if self._last_tick_s is not None and not 0 < now - self._last_tick_s <= stale_after:
@@ -294,6 +318,10 @@ class SiteAccountant:
                 cool = sum_boundary(cool_d, [t.device for t in topo.cooling]) if topo.cooling else None
                 if cool is not None and cool.complete:
                     self._totals["cooling"] += cool.value or 0.0
+                for name, (terms, deltas) in optional_d.items():
+                    extra = _sum_terms(terms, deltas)
+                    if extra is not None:
+                        self._optional_totals[name] += extra
         self._last_tick_s = now
         if self._first_tick_s is None:
             self._first_tick_s = now
@@ -302,7 +330,8 @@ class SiteAccountant:
         interval, coverage = self._interval_pue(fac_e, it_e)
         methods = tuple(sorted({(d, e.method) for (d, _q), e in self._state.energy.items()}))
         site = SiteState(now, facility_w, it_w, cooling_w, live, interval, coverage,
-                         self._totals["facility"], self._totals["it"], self._totals["cooling"], methods)
+                         self._totals["facility"], self._totals["it"], self._totals["cooling"], methods,
+                         tuple(self._optional_totals.items()))
         self._state.site = site
         return site
 

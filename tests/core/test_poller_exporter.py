@@ -174,3 +174,44 @@ def test_the_configured_emission_factor_is_exported(site) -> None:  # type: igno
                               state, clock)
     assert southern.get_sample_value("pue_site_emission_factor_kg_per_kwh", {
         "factor": "cn-mee-2022-southern", "year": "2022", "region": "southern"}) == 0.3869
+
+
+def test_a_pv_meter_in_facility_and_renewable_counts_in_both() -> None:
+    """The same device quantity in two boundaries: each boundary keeps its own previous totals."""
+    from agent.config import Topology
+
+    cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
+    pv_dev = cfg.devices[0].model_copy(update={"name": "meter-pv", "port": cfg.devices[0].port + 50,
+                                              "role": "renewable_meter"})
+    topology = Topology.model_validate({
+        "it_category": 1, "facility": [{"device": "meter-main"}, {"device": "meter-pv"}],
+        "it": [{"device": "ups-a"}, {"device": "ups-b"}], "renewable": [{"device": "meter-pv"}]})
+    cfg = cfg.model_copy(update={"devices": (*cfg.devices[:3], pv_dev), "topology": topology,
+                                 "pue_window_s": 60.0, "poll_interval_s": 10.0})
+    meter = FakeSnmpClient({P3: ("integer", 120_000), WH3: ("integer", 1_000_000)})
+    pv = FakeSnmpClient({P3: ("integer", 36_000), WH3: ("integer", 5_000)})
+    ups_a = FakeSnmpClient({f"{UPS_OUT}.1": ("integer", 30_000), f"{UPS_OUT}.2": ("integer", 30_000)})
+    ups_b = FakeSnmpClient({f"{UPS_OUT}.1": ("integer", 40_000)})
+    client = PerTargetClient({d.port: c for d, c in zip(cfg.devices, (meter, ups_a, ups_b, pv), strict=True)})
+    clock = Clock()
+    state = AgentState()
+    poller = Poller(cfg, profiles, client, state, clock)
+    accountant = SiteAccountant(cfg, state, clock)
+
+    async def run() -> None:
+        for _ in range(6):
+            for dev in cfg.devices:
+                await poller.poll(dev.name)
+            accountant.tick()
+            clock.t += 10.0
+            for fake, watts in ((meter, 120_000), (pv, 36_000)):  # 10 s x W in 0.1 kWh (360 kJ) steps
+                kind, raw = fake.data[WH3]
+                fake.data[WH3] = (kind, raw + watts * 10 // 360_000)
+
+    asyncio.run(run())
+    registry = build_registry(cfg, state, clock)
+    renewable = registry.get_sample_value("pue_site_energy_joules_total", {"boundary": "renewable"})
+    facility = registry.get_sample_value("pue_site_energy_joules_total", {"boundary": "facility"})
+    assert renewable == 5 * 1 * 360_000.0  # five complete intervals, one 0.1 kWh step each
+    assert facility == 5 * (3 + 1) * 360_000.0
+    assert registry.get_sample_value("pue_site_water_cubic_meters_total") is None  # no water meter configured

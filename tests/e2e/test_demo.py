@@ -55,6 +55,11 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
             assert sample(text, "pue_device_up", device=device) == 1.0
         assert sample(text, "pue_site_it_measurement_category") == 1.0
         assert sample(text, "pue_device_energy_joules_total", device="meter-main") is not None
+        # the twin's topology declares PV, heat-reuse and water meters: their site totals are exported
+        site_totals = [sample(text, "pue_site_energy_joules_total", boundary=b) for b in ("renewable", "reuse")]
+        site_totals.append(sample(text, "pue_site_water_cubic_meters_total"))
+        assert all(v is not None and v >= 0.0 for v in site_totals), site_totals
+        assert (sample(text, "pue_device_water_volume_cubic_meters_total", device="chiller-plant") or 0.0) > 4e4
         assert "twin-auth-key-ro-01" not in text and "twin-community-ro" not in text
 
         promtool = shutil.which("promtool")
