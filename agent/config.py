@@ -193,7 +193,9 @@ class Zone(_Strict):
 class Topology(_Strict):
     """Which readings sum to facility and IT power (ISO/IEC 30134-2), and at which category.
 
-    Optional boundaries: ``cooling`` (pPUE of the cooling subsystem); ``renewable`` (on-site renewable
+    Optional boundaries: ``cooling`` (pPUE of the cooling subsystem); ``distribution`` (the energy entering
+    the power distribution subsystem, e.g. UPS inputs: its pPUE is that over IT energy, the losses the
+    difference, exact when IT is measured where distribution ends); ``renewable`` (on-site renewable
     generation consumed by the data centre, REF per ISO/IEC 30134-3: when it feeds the site behind the
     utility meter, list its meter in ``facility`` too); ``reuse`` (heat delivered for reuse outside the
     boundary, ERE and ERF); ``water`` (site water meters, WUE); ``zones`` (per-zone pPUE).
@@ -206,6 +208,8 @@ class Topology(_Strict):
     it: tuple[TopologyTerm, ...] = Field(min_length=1)
     cooling: tuple[TopologyTerm, ...] = ()
     renewable: tuple[TopologyTerm, ...] = ()
+    distribution: tuple[TopologyTerm, ...] = Field(
+        default=(), description="energy entering the power distribution subsystem (UPS inputs), for its pPUE")
     reuse: tuple[ReuseTerm, ...] = ()
     water: tuple[WaterTerm, ...] = ()
     zones: dict[Name, Zone] = Field(default_factory=dict)
@@ -213,7 +217,8 @@ class Topology(_Strict):
     def all_terms(self) -> tuple[TopologyTerm, ...]:
         """Every term of every boundary (the device quantities whose energy the agent keeps)."""
         zone_terms = tuple(t for z in self.zones.values() for t in (*z.it, *z.overhead))
-        return (*self.facility, *self.it, *self.cooling, *self.renewable, *self.reuse, *self.water, *zone_terms)
+        return (*self.facility, *self.it, *self.cooling, *self.distribution, *self.renewable, *self.reuse,
+                *self.water, *zone_terms)
 
 
 class Listen(_Strict):
@@ -379,7 +384,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     topo = _dict(data.get("topology"))
     boundaries: list[tuple[str, Any, str]] = [
         (b, topo.get(b), _TERM_DEFAULTS.get(b, "active_power_w"))
-        for b in ("facility", "it", "cooling", "renewable", "reuse", "water")]
+        for b in ("facility", "it", "cooling", "distribution", "renewable", "reuse", "water")]
     for zone, spec in _dict(topo.get("zones")).items():
         for part in ("it", "overhead"):
             boundaries.append((f"zones.{zone}.{part}", _dict(spec).get(part), "active_power_w"))

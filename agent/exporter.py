@@ -137,14 +137,15 @@ class SitePueCollector(Collector):
         yield power
         yield coverage
         energy = CounterMetricFamily(
-            m.SITE_ENERGY, "Site energy by boundary, summed over complete intervals only (renewable: on-site "
-            "generation consumed; reuse: heat delivered for reuse)", labels=["boundary"])
+            m.SITE_ENERGY, "Site energy by boundary, summed over complete intervals only (distribution: into "
+            "power distribution; renewable: on-site generation consumed; reuse: heat delivered for reuse)",
+            labels=["boundary"])
         energy.add_metric(["facility"], site.facility_energy_j)
         energy.add_metric(["it"], site.it_energy_j)
         if cfg.topology.cooling:
             energy.add_metric(["cooling"], site.cooling_energy_j)
         totals = dict(site.boundary_totals)
-        for name in ("renewable", "reuse"):
+        for name in ("distribution", "renewable", "reuse"):
             if name in totals:
                 energy.add_metric([name], totals[name])
         yield energy

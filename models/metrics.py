@@ -77,8 +77,8 @@ class IntervalSeries:
     cooling_covered_s : covered time for which the cooling terms were complete too [s]
     cooling_j : cooling energy over ``cooling_covered_s`` [J]
     terms : optional boundaries, name -> (covered time [s], amount over it), arrays like the others:
-        ``renewable_j``, ``reused_heat_j`` and ``water_m3`` (amounts over the part of the facility/IT
-        covered time their meters were complete too), ``zone:<name>:it_j`` and
+        ``distribution_j``, ``renewable_j``, ``reused_heat_j`` and ``water_m3`` (amounts over the part
+        of the facility/IT covered time their meters were complete too), ``zone:<name>:it_j`` and
         ``zone:<name>:overhead_j`` (over the time both of that zone's boundaries were complete)
     """
 
@@ -167,10 +167,11 @@ class ZoneMetrics:
 class PeriodMetrics:
     """The PUE family over one period. Energies [kWh] are over the covered time only.
 
-    The optional boundaries (``renewable_kwh``, ``reused_heat_kwh``, ``water_m3`` and the ratios
-    REF, ERF, ERE, WUE from them) are None when the topology has no such meter, or when its meter
-    was not complete over all of the covered time (``notes`` then says so): never a ratio of
-    amounts over different times.
+    ``ppue_distribution`` is (energy into power distribution) / IT energy, given with a metered
+    ``distribution`` boundary. The optional boundaries (``distribution_kwh``, ``renewable_kwh``,
+    ``reused_heat_kwh``, ``water_m3`` and the ratios REF, ERF, ERE, WUE from them) are None when
+    the topology has no such meter, or when its meter was not complete over all of the covered
+    time (``notes`` then says so): never a ratio of amounts over different times.
     """
 
     start_s: float
@@ -186,6 +187,8 @@ class PeriodMetrics:
     dcie_percent: float | None
     ppue_cooling: float | None
     ppue_other: float | None
+    distribution_kwh: float | None = None
+    ppue_distribution: float | None = None
     renewable_kwh: float | None = None
     reused_heat_kwh: float | None = None
     water_m3: float | None = None
@@ -324,8 +327,8 @@ def period_metrics(
     valid = pue is not None
     amounts: dict[str, float | None] = {}
     notes: list[str] = []
-    for name, label in (("renewable_j", "renewable energy"), ("reused_heat_j", "reused heat"),
-                        ("water_m3", "water")):
+    for name, label in (("distribution_j", "power distribution"), ("renewable_j", "renewable energy"),
+                        ("reused_heat_j", "reused heat"), ("water_m3", "water")):
         if name not in part.terms:
             amounts[name] = None
             continue
@@ -337,6 +340,7 @@ def period_metrics(
             amounts[name] = None
             notes.append(f"{label} withheld: its meter covered {share:.1%} of the time with complete "
                          "facility and IT data")
+    distribution_kwh = None if amounts["distribution_j"] is None else amounts["distribution_j"] / J_PER_KWH
     renewable_kwh = None if amounts["renewable_j"] is None else amounts["renewable_j"] / J_PER_KWH
     reused_kwh = None if amounts["reused_heat_j"] is None else amounts["reused_heat_j"] / J_PER_KWH
     water_m3 = amounts["water_m3"]
@@ -354,6 +358,9 @@ def period_metrics(
         dcie_percent=dcie_percent(pue),
         ppue_cooling=ppue(cooling_kwh, it_kwh) if valid and cooling_kwh is not None else None,
         ppue_other=ppue(other_kwh, it_kwh) if valid and other_kwh is not None and other_kwh >= 0 else None,
+        distribution_kwh=distribution_kwh,
+        ppue_distribution=(distribution_kwh / it_kwh
+                           if valid and distribution_kwh is not None and distribution_kwh >= it_kwh else None),
         renewable_kwh=renewable_kwh,
         reused_heat_kwh=reused_kwh,
         water_m3=water_m3,

@@ -125,6 +125,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
             [f"facility: {t.device}" for t in cfg.topology.facility]
             + [f"IT: {t.device}" for t in cfg.topology.it]
             + [f"cooling: {t.device}" for t in cfg.topology.cooling]
+            + [f"power distribution input: {t.device}" for t in cfg.topology.distribution]
             + [f"renewable: {t.device}" for t in cfg.topology.renewable]
             + [f"heat reuse: {t.device}" for t in cfg.topology.reuse]
             + [f"water: {t.device}" for t in cfg.topology.water]

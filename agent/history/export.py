@@ -38,6 +38,8 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "it_category",
     # optional boundaries (empty where the topology has no such meter): amount over the covered time
     # and the share of the interval for which that meter was complete with facility and IT
+    "distribution_energy_kwh",
+    "distribution_coverage",
     "renewable_energy_kwh",
     "renewable_coverage",
     "reused_heat_energy_kwh",
@@ -48,6 +50,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 
 #: (stored term, amount column, coverage column, stored units per column unit)
 TERM_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
+    ("distribution_j", "distribution_energy_kwh", "distribution_coverage", 3.6e6),
     ("renewable_j", "renewable_energy_kwh", "renewable_coverage", 3.6e6),
     ("reused_heat_j", "reused_heat_energy_kwh", "reused_heat_coverage", 3.6e6),
     ("water_m3", "water_volume_m3", "water_coverage", 1.0),

@@ -307,8 +307,11 @@ def method_statement(report: PeriodReport) -> list[str]:
 
 
 def _reuse_lines(t: PeriodMetrics) -> list[str]:
-    """REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
+    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
     lines = []
+    if t.ppue_distribution is not None and t.distribution_kwh is not None:
+        lines.append(f"pPUE power distribution: {t.ppue_distribution:.3f} (energy into distribution "
+                     f"{t.distribution_kwh:,.0f} kWh, losses {t.distribution_kwh - t.it_kwh:,.0f} kWh)")
     if t.ref is not None and t.renewable_kwh is not None:
         lines.append(f"REF: {t.ref:.3f} (on-site renewable {t.renewable_kwh:,.0f} kWh; ISO/IEC 30134-3)")
     if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:

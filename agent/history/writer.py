@@ -236,14 +236,16 @@ class HistoryWriter:
 
 
 #: optional boundaries measured against the facility/IT covered time, and their stored term names
-_RATIO_TERMS = {"renewable": "renewable_j", "reuse": "reused_heat_j", "water": "water_m3"}
+_RATIO_TERMS = {"distribution": "distribution_j", "renewable": "renewable_j", "reuse": "reused_heat_j",
+                "water": "water_m3"}
 
 
 def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
     """Every boundary of the topology by name: facility, it, cooling, the ratio terms, each zone's two."""
     out: list[tuple[str, tuple[TopologyTerm, ...]]] = [
         ("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling),
-        ("renewable", topo.renewable), ("reuse", topo.reuse), ("water", topo.water)]
+        ("distribution", topo.distribution), ("renewable", topo.renewable), ("reuse", topo.reuse),
+        ("water", topo.water)]
     for zone, spec in topo.zones.items():
         out += [(f"zone:{zone}:it", spec.it), (f"zone:{zone}:overhead", spec.overhead)]
     return out

@@ -89,6 +89,8 @@ def test_ref_ere_wue_from_the_twins_meters_match_its_truth(tmp_path: Path) -> No
     facility, it, pv, reused, water = (mean(i) for i in range(5))
     assert pv > 10e3 and reused > 50e3 and water > 0
     assert m.pue == pytest.approx(facility / it, rel=0.01)
+    # UPS inputs over UPS outputs: 2N double-conversion UPSes at ~35 % load, about 94 % efficient
+    assert m.ppue_distribution is not None and 1.05 < m.ppue_distribution < 1.08
     assert m.ref == pytest.approx(pv / facility, rel=0.02)
     assert m.erf == pytest.approx(reused / facility, rel=0.02)
     assert m.ere == pytest.approx((facility - reused) / it, rel=0.01)

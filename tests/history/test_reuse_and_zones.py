@@ -28,13 +28,15 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY = 86400.0
 HOUR = 3600.0
 
-#: (device, energy quantity, rate [W or m3/s]): 150 kW facility of which 30 kW PV, 100 kW IT,
-#: 20 kW of heat reused, 0.5 L/s of water, two zones
+#: (device, energy quantity, rate [W or m3/s]): 150 kW facility of which 30 kW PV, 100 kW IT behind
+#: UPSes taking 105 kW, 20 kW of heat reused, 0.5 L/s of water, two zones
 RATES: tuple[tuple[str, str, float], ...] = (
     ("meter-main", "energy_j", 120_000.0),
     ("meter-pv", "energy_j", 30_000.0),
     ("ups-a", "energy_j", 60_000.0),
     ("ups-b", "energy_j", 40_000.0),
+    ("ups-a", "input_energy_j", 63_000.0),
+    ("ups-b", "input_energy_j", 42_000.0),
     ("plant", "reused_heat_energy_j", 20_000.0),
     ("plant", "water_volume_m3", 0.5e-3),
     ("crah-1", "energy_j", 9_000.0),
@@ -52,6 +54,8 @@ def _site_cfg(base: SiteConfig) -> SiteConfig:
         "it_category": 1,
         "facility": [{"device": "meter-main"}, {"device": "meter-pv"}],
         "it": [{"device": "ups-a"}, {"device": "ups-b"}],
+        "distribution": [{"device": d, "power_quantity": "input_active_power_w", "energy_quantity": "input_energy_j"}
+                         for d in ("ups-a", "ups-b")],
         "renewable": [{"device": "meter-pv"}],
         "reuse": [{"device": "plant"}],
         "water": [{"device": "plant"}],
@@ -102,6 +106,7 @@ def test_ref_ere_erf_wue_and_zone_ppue_known_answer(site_cfg: SiteConfig, tmp_pa
     report = period_report(store, T0, T0 + DAY, emission_factor("cn-mee-2023-national"), min_coverage=0.9)
     t = report.total
     assert t.pue == pytest.approx(1.5)
+    assert t.ppue_distribution == pytest.approx(105 / 100)
     assert t.ref == pytest.approx(30 / 150)
     assert t.erf == pytest.approx(20 / 150)
     assert t.ere == pytest.approx((150 - 20) / 100)
@@ -113,6 +118,7 @@ def test_ref_ere_erf_wue_and_zone_ppue_known_answer(site_cfg: SiteConfig, tmp_pa
     assert zones["hall-2"].ppue == pytest.approx(48 / 40)
     text = "\n".join(summary_lines(report))
     assert "REF: 0.200" in text and "ERE: 1.300   ERF: 0.133" in text and "WUE: 18.00 L/kWh_IT" in text
+    assert "pPUE power distribution: 1.050 (energy into distribution 2,520 kWh, losses 120 kWh)" in text
     assert "pPUE zone hall-1: 1.150" in text and "pPUE zone hall-2: 1.200" in text
     store.close()
 
@@ -168,9 +174,9 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
 def test_terms_purge_with_raw_intervals_and_survive_in_rollups(site_cfg: SiteConfig, tmp_path: Path) -> None:
     store = SqliteHistoryStore(tmp_path / "h.sqlite")
     _drive(site_cfg, store, T0, 120)
-    assert store.count("site_term_interval") == 120 * 7  # 3 ratio terms + 2 x 2 zone terms per interval
+    assert store.count("site_term_interval") == 120 * 8  # 4 ratio terms + 2 x 2 zone terms per interval
     store.purge_raw(T0 + HOUR)
-    assert store.count("site_term_interval") == 60 * 7
+    assert store.count("site_term_interval") == 60 * 8
     hour = store.site_rollups(3600, T0, T0 + HOUR)[0]
     assert hour.terms["water_m3"] == pytest.approx((3600.0, 1.8))
     store.close()
