@@ -231,19 +231,13 @@ async def _demo(args: argparse.Namespace) -> int:
         from agent.sim.site import MinimalSite
 
         site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
-    site.start()
-    stop_site = asyncio.Event()
     truth_file = Path(args.truth_file) if args.truth_file else Path(tempfile.gettempdir()) / "pue-demo-truth.json"
-    site_task = asyncio.create_task(site.run(stop_site, truth_file=truth_file))
-    print(f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
-          f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}", flush=True)
     history = Path(args.history) if args.history else Path(tempfile.gettempdir()) / "pue-demo-history.sqlite"
-    try:
+    async with site.serving(truth_file=truth_file):
+        print(f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
+              f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}",
+              flush=True)
         await _run_agent(cfg, profiles, args.duration, history_path=history)
-    finally:
-        stop_site.set()
-        await site_task
-        site.stop()
     return 0
 
 

@@ -89,63 +89,59 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     cfg = on_loopback(cfg, interval_s=interval_s, timeout_s=1.0, retries=1)
     site = TwinLiveSite(cfg, profiles, speed=speed)
-    site.start()
-    stop = asyncio.Event()
-    sim = asyncio.create_task(site.run(stop, tick_s=0.2))
-    history = Path(tempfile.mkdtemp(prefix="pue-soak-")) / "history.sqlite"
-    writer = HistoryWriter(SqliteHistoryStore(history), cfg)
-    lateness = Lateness(interval_s)
-    agent = Agent(cfg, profiles, observers=[writer, lateness])
-    agent.start_http()
-    agent.start_scheduler()
-    print(f"soak: {len(cfg.devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
-          f"{duration_s:g} s wall ({duration_s * speed / 3600:.1f} simulated hours); history {history}")
-    print(f"{'wall_s':>7} {'sim_h':>6} {'rss_mib':>8} {'fds':>4} {'polls':>6} {'fail':>5} "
-          f"{'late_p50_ms':>11} {'late_p99_ms':>11} {'late_max_ms':>11} {'pue':>6}", flush=True)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    baseline: tuple[float, int] | None = None
-    traced: tracemalloc.Snapshot | None = None
-    census: collections.Counter[str] | None = None
-    if trace:
-        tracemalloc.start(3)
-    rows: list[tuple[float, float, int]] = []
-    try:
-        while (elapsed := loop.time() - start) < duration_s:
-            await asyncio.sleep(sample_s)
-            elapsed = loop.time() - start
-            gc.collect()
-            rss, fds, late = rss_mib(), open_fds(), sorted(lateness.take())
-            rows.append((elapsed, rss, fds))
-            if baseline is None and elapsed >= warmup_s:
-                baseline = (rss, fds)
-                traced = tracemalloc.take_snapshot() if trace else None
-                census = _census() if objects else None
-            pue = agent.state.site.live.value if agent.state.site is not None else None
-            p50, p99, worst = (_quantile_ms(late, q) for q in (0.5, 0.99, 1.0))
-            print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
-                  f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
-                  f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
-        if census is not None:
-            grown = (_census() - census).most_common(12)
-            print("object types that grew since the warm-up (gc-tracked objects, by type):")
-            for name, count in grown:
-                print(f"  {count:+8d}  {name}")
-            if not grown:
-                print("  none")
-        if traced is not None:
-            gc.collect()
-            growth = tracemalloc.take_snapshot().compare_to(traced, "traceback")
-            print("largest Python allocation growth since the warm-up (tracemalloc):")
-            for stat in growth[:8]:
-                frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
-                print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  " + " < ".join(frames[:4]))
-    finally:
-        await agent.stop()
-        writer.close()
-        stop.set()
-        await sim
-        site.stop()
+    async with site.serving(tick_s=0.2):
+        history = Path(tempfile.mkdtemp(prefix="pue-soak-")) / "history.sqlite"
+        writer = HistoryWriter(SqliteHistoryStore(history), cfg)
+        lateness = Lateness(interval_s)
+        agent = Agent(cfg, profiles, observers=[writer, lateness])
+        agent.start_http()
+        agent.start_scheduler()
+        print(f"soak: {len(cfg.devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
+              f"{duration_s:g} s wall ({duration_s * speed / 3600:.1f} simulated hours); history {history}")
+        print(f"{'wall_s':>7} {'sim_h':>6} {'rss_mib':>8} {'fds':>4} {'polls':>6} {'fail':>5} "
+              f"{'late_p50_ms':>11} {'late_p99_ms':>11} {'late_max_ms':>11} {'pue':>6}", flush=True)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        baseline: tuple[float, int] | None = None
+        traced: tracemalloc.Snapshot | None = None
+        census: collections.Counter[str] | None = None
+        if trace:
+            tracemalloc.start(3)
+        rows: list[tuple[float, float, int]] = []
+        try:
+            while (elapsed := loop.time() - start) < duration_s:
+                await asyncio.sleep(sample_s)
+                elapsed = loop.time() - start
+                gc.collect()
+                rss, fds, late = rss_mib(), open_fds(), sorted(lateness.take())
+                rows.append((elapsed, rss, fds))
+                if baseline is None and elapsed >= warmup_s:
+                    baseline = (rss, fds)
+                    traced = tracemalloc.take_snapshot() if trace else None
+                    census = _census() if objects else None
+                pue = agent.state.site.live.value if agent.state.site is not None else None
+                p50, p99, worst = (_quantile_ms(late, q) for q in (0.5, 0.99, 1.0))
+                print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
+                      f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
+                      f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
+            if census is not None:
+                grown = (_census() - census).most_common(12)
+                print("object types that grew since the warm-up (gc-tracked objects, by type):")
+                for name, count in grown:
+                    print(f"  {count:+8d}  {name}")
+                if not grown:
+                    print("  none")
+            if traced is not None:
+                gc.collect()
+                growth = tracemalloc.take_snapshot().compare_to(traced, "traceback")
+                print("largest Python allocation growth since the warm-up (tracemalloc):")
+                for stat in growth[:8]:
+                    frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
+                    print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
+                          + " < ".join(frames[:4]))
+        finally:
+            await agent.stop()
+            writer.close()
     if baseline is None:
         print("soak: shorter than the warm-up; no growth figures")
         return 0

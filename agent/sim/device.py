@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,19 @@ class SimulatedSite:
 
     def start_device(self, name: str) -> None:
         self.devices[name].agent.start()
+
+    @contextlib.asynccontextmanager
+    async def serving(self, tick_s: float = 0.5, truth_file: Path | None = None) -> AsyncIterator[None]:
+        """The site answering and updating every ``tick_s`` for the duration of the ``async with``."""
+        self.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop, tick_s, truth_file))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            self.stop()
 
     async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
         """Update every ``tick_s`` until ``stop`` is set; optionally write the truth as JSON each tick."""

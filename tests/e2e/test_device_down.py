@@ -42,45 +42,40 @@ def test_stopping_one_device_invalidates_pue_and_restarting_restores_it() -> Non
 
     async def scenario() -> None:
         site = MinimalSite(cfg, profiles)
-        site.start()
-        stop = asyncio.Event()
-        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
-        agent = Agent(cfg, profiles)
-        host, port = agent.start_http()
-        url = f"http://{host}:{port}/metrics"
-        agent.start_scheduler()
-        try:
-            await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is not None, 15)
-            before = agent.state.last_success_s["ups-a"]
+        async with site.serving(tick_s=0.2):
+            agent = Agent(cfg, profiles)
+            host, port = agent.start_http()
+            url = f"http://{host}:{port}/metrics"
+            agent.start_scheduler()
+            try:
+                await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is not None, 15)
+                before = agent.state.last_success_s["ups-a"]
 
-            site.stop_device("ups-b")
-            text, waited = await _until(url, lambda t: sample(t, "pue_device_up", device="ups-b") == 0.0, 10)
-            assert waited <= 2 * INTERVAL_S + 0.5, f"up went to 0 after {waited:.2f} s"
-            text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is None, 5)
-            assert sample(text, "pue_site_pue_valid", kind="realtime") == 0.0
-            assert sample(text, "pue_site_pue_invalid_info", kind="realtime",
-                          reason="missing data from: ups-b") == 1.0
-            assert sample(text, "pue_site_coverage_ratio", boundary="it") == 0.5
-            # a dead device's readings disappear instead of turning into zeros
-            assert sample(text, "pue_device_active_power_watts", device="ups-b") is None
-            assert sample(text, "pue_site_power_watts", boundary="it") is None
-            # healthy devices keep their schedule
-            await asyncio.sleep(3 * INTERVAL_S)
-            after = agent.state.last_success_s["ups-a"]
-            assert after - before >= 3 * INTERVAL_S - 0.5
-            assert sample(await _scrape(url), "pue_device_up", device="ups-a") == 1.0
+                site.stop_device("ups-b")
+                text, waited = await _until(url, lambda t: sample(t, "pue_device_up", device="ups-b") == 0.0, 10)
+                assert waited <= 2 * INTERVAL_S + 0.5, f"up went to 0 after {waited:.2f} s"
+                text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is None, 5)
+                assert sample(text, "pue_site_pue_valid", kind="realtime") == 0.0
+                assert sample(text, "pue_site_pue_invalid_info", kind="realtime",
+                              reason="missing data from: ups-b") == 1.0
+                assert sample(text, "pue_site_coverage_ratio", boundary="it") == 0.5
+                # a dead device's readings disappear instead of turning into zeros
+                assert sample(text, "pue_device_active_power_watts", device="ups-b") is None
+                assert sample(text, "pue_site_power_watts", boundary="it") is None
+                # healthy devices keep their schedule
+                await asyncio.sleep(3 * INTERVAL_S)
+                after = agent.state.last_success_s["ups-a"]
+                assert after - before >= 3 * INTERVAL_S - 0.5
+                assert sample(await _scrape(url), "pue_device_up", device="ups-a") == 1.0
 
-            site.start_device("ups-b")
-            text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is not None, 10)
-            truth = site.truth.pue
-            measured = sample(text, "pue_site_realtime_pue")
-            assert measured is not None and abs(measured - truth) / truth < 0.005
-            assert sample(text, "pue_device_poll_errors_total", device="ups-b", kind="timeout") >= 1
-        finally:
-            await agent.stop()
-            stop.set()
-            await sim
-            site.stop()
+                site.start_device("ups-b")
+                text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is not None, 10)
+                truth = site.truth.pue
+                measured = sample(text, "pue_site_realtime_pue")
+                assert measured is not None and abs(measured - truth) / truth < 0.005
+                assert sample(text, "pue_device_poll_errors_total", device="ups-b", kind="timeout") >= 1
+            finally:
+                await agent.stop()
 
     asyncio.run(scenario())
 

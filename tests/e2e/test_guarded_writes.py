@@ -50,19 +50,14 @@ def _run(tmp_path: Path, mode: str, target: Setpoints, scenario):  # type: ignor
 
     async def main():  # type: ignore[no-untyped-def]
         site = TwinLiveSite(cfg, profiles, speed=60.0)
-        site.start()
-        stop = asyncio.Event()
-        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
-        agent = Agent(cfg, profiles, recommender=StubRecommender(target))
-        host, port = agent.start_http()
-        agent.start_scheduler()
-        try:
-            return await scenario(agent, site, f"http://{host}:{port}")
-        finally:
-            await agent.stop()
-            stop.set()
-            await sim
-            site.stop()
+        async with site.serving(tick_s=0.2):
+            agent = Agent(cfg, profiles, recommender=StubRecommender(target))
+            host, port = agent.start_http()
+            agent.start_scheduler()
+            try:
+                return await scenario(agent, site, f"http://{host}:{port}")
+            finally:
+                await agent.stop()
 
     return asyncio.run(main())
 

@@ -30,28 +30,23 @@ def test_long_interval_reads_everything_at_start_then_spreads_polls_over_the_int
 
     async def scenario() -> tuple[dict[str, float], float, str]:
         site = MinimalSite(cfg, profiles)
-        site.start()
-        stop = asyncio.Event()
-        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
-        agent = Agent(cfg, profiles)
-        host, port = agent.start_http()
-        agent.start_scheduler()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            await asyncio.sleep(6.5)  # the start-up reads (within 5 s) and the first site tick (5.5 s)
-            text = await asyncio.to_thread(scrape, f"http://{host}:{port}/metrics")
-            assert agent._scheduler is not None
-            now = loop.time()
-            jobs = {j.id.removeprefix("poll:"): j.next_run_time.timestamp() for j in agent._scheduler.get_jobs()
-                    if j.id.startswith("poll:")}
-            wall_started = time.time() - (now - started)
-            return {d: t - wall_started for d, t in jobs.items()}, len(agent.state.last_success_s), text
-        finally:
-            await agent.stop()
-            stop.set()
-            await sim
-            site.stop()
+        async with site.serving(tick_s=0.2):
+            agent = Agent(cfg, profiles)
+            host, port = agent.start_http()
+            agent.start_scheduler()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            try:
+                await asyncio.sleep(6.5)  # the start-up reads (within 5 s) and the first site tick (5.5 s)
+                text = await asyncio.to_thread(scrape, f"http://{host}:{port}/metrics")
+                assert agent._scheduler is not None
+                now = loop.time()
+                jobs = {j.id.removeprefix("poll:"): j.next_run_time.timestamp() for j in agent._scheduler.get_jobs()
+                        if j.id.startswith("poll:")}
+                wall_started = time.time() - (now - started)
+                return {d: t - wall_started for d, t in jobs.items()}, len(agent.state.last_success_s), text
+            finally:
+                await agent.stop()
 
     phases, polled, text = asyncio.run(scenario())
     assert polled == len(cfg.devices)  # every device read once already

@@ -47,25 +47,20 @@ def test_ref_ere_wue_from_the_twins_meters_match_its_truth(tmp_path: Path) -> No
     async def main() -> None:
         # a January noon in Guiyang (04:00 UTC): the sun is up and the offices take heat
         site = TwinLiveSite(cfg, profiles, speed=60.0, start=datetime(2026, 1, 15, 4, 0, tzinfo=UTC))
-        site.start()
-        stop = asyncio.Event()
-        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
-        writer = HistoryWriter(SqliteHistoryStore(db), cfg)
-        agent = Agent(cfg, profiles, observers=[writer])
-        agent.start_scheduler()
-        try:
-            loop = asyncio.get_running_loop()
-            end = loop.time() + RUN_S
-            while loop.time() < end:
-                t = site.truth
-                samples.append((t.facility_w, t.ups_output_w, t.pv_w, t.reused_heat_w, t.water_flow_m3_per_s))
-                await asyncio.sleep(0.25)
-        finally:
-            await agent.stop()
-            writer.close()
-            stop.set()
-            await sim
-            site.stop()
+        async with site.serving(tick_s=0.2):
+            writer = HistoryWriter(SqliteHistoryStore(db), cfg)
+            agent = Agent(cfg, profiles, observers=[writer])
+            agent.start_scheduler()
+            try:
+                loop = asyncio.get_running_loop()
+                end = loop.time() + RUN_S
+                while loop.time() < end:
+                    t = site.truth
+                    samples.append((t.facility_w, t.ups_output_w, t.pv_w, t.reused_heat_w, t.water_flow_m3_per_s))
+                    await asyncio.sleep(0.25)
+            finally:
+                await agent.stop()
+                writer.close()
 
     asyncio.run(main())
     store = SqliteHistoryStore(db, readonly=True)

@@ -258,40 +258,35 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     async def scenario() -> None:
         site = MinimalSite(cfg.model_copy(update={"devices": healthy}), profiles)
-        site.start()
-        transports = []
-        for name, responder in responders.items():
-            if isinstance(responder, RawSnmpResponder):
-                port = cfg.device(name).port
-                transports.append(await serve("127.0.0.1", port, responder))
-            else:
-                responder.agent.start()
-        stop = asyncio.Event()
-        sim = asyncio.create_task(site.run(stop, tick_s=0.2))
-        writer = HistoryWriter(SqliteHistoryStore(history), cfg)
-        agent = Agent(cfg, profiles, observers=[writer, _Recorder(run)])
-        host, port = agent.start_http()
-        agent.start_scheduler()
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        try:
-            while loop.time() - start < RUN_S:
-                for tick in tickers:
-                    tick()
-                run.scrapes.append(await asyncio.to_thread(scrape, f"http://{host}:{port}/metrics"))
-                run.truth.append(site.truth.pue)
-                await asyncio.sleep(0.5)
-        finally:
-            await agent.stop()
-            writer.close()
-            stop.set()
-            await sim
-            site.stop()
-            for t in transports:
-                t.close()
-            for responder in responders.values():
-                if not isinstance(responder, RawSnmpResponder):
-                    responder.agent.close()
+        async with site.serving(tick_s=0.2):
+            transports = []
+            for name, responder in responders.items():
+                if isinstance(responder, RawSnmpResponder):
+                    port = cfg.device(name).port
+                    transports.append(await serve("127.0.0.1", port, responder))
+                else:
+                    responder.agent.start()
+            writer = HistoryWriter(SqliteHistoryStore(history), cfg)
+            agent = Agent(cfg, profiles, observers=[writer, _Recorder(run)])
+            host, port = agent.start_http()
+            agent.start_scheduler()
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            try:
+                while loop.time() - start < RUN_S:
+                    for tick in tickers:
+                        tick()
+                    run.scrapes.append(await asyncio.to_thread(scrape, f"http://{host}:{port}/metrics"))
+                    run.truth.append(site.truth.pue)
+                    await asyncio.sleep(0.5)
+            finally:
+                await agent.stop()
+                writer.close()
+                for t in transports:
+                    t.close()
+                for responder in responders.values():
+                    if not isinstance(responder, RawSnmpResponder):
+                        responder.agent.close()
         run.state = agent.state
 
     try:
