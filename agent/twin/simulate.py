@@ -25,6 +25,7 @@ from agent.twin.site import (
     water_side,
 )
 from agent.twin.weather import SECONDS_PER_YEAR, HourlyWeather, _local_seconds_of_year, weather_at
+from models import metrics
 
 __all__ = ["SimulationResult", "SimulationSummary", "simulate", "summarize"]
 
@@ -98,23 +99,23 @@ class SimulationSummary:
 
     @property
     def ref(self) -> float:
-        """Renewable energy factor, on-site renewable / facility energy [-] (ISO/IEC 30134-3)."""
-        return self.pv_energy_kwh / self.facility_energy_kwh
+        """Renewable energy factor [-] (:func:`models.metrics.ref`)."""
+        return metrics.ref(self.pv_energy_kwh, self.facility_energy_kwh)
 
     @property
     def erf(self) -> float:
-        """Energy reuse factor, reused / facility energy [-] (ISO/IEC 30134-6)."""
-        return self.reused_heat_kwh / self.facility_energy_kwh
+        """Energy reuse factor [-] (:func:`models.metrics.erf`)."""
+        return metrics.erf(self.reused_heat_kwh, self.facility_energy_kwh)
 
     @property
     def ere(self) -> float:
-        """Energy reuse effectiveness, (facility - reused) / IT energy [-] (The Green Grid WP 29)."""
-        return (self.facility_energy_kwh - self.reused_heat_kwh) / self.it_energy_kwh
+        """Energy reuse effectiveness [-] (:func:`models.metrics.ere`)."""
+        return metrics.ere(self.facility_energy_kwh, self.reused_heat_kwh, self.it_energy_kwh)
 
     @property
     def wue_l_per_kwh(self) -> float:
-        """Water usage effectiveness, site water / IT energy [L/kWh] (ISO/IEC 30134-9)."""
-        return self.water_m3 * 1e3 / self.it_energy_kwh
+        """Water usage effectiveness [L/kWh_IT] (:func:`models.metrics.wue`)."""
+        return metrics.wue(1e3 * self.water_m3, self.it_energy_kwh)
 
 
 def utilisation_at(utc_epoch_s: NDArray[np.float64], utc_offset_h: float) -> NDArray[np.float64]:
