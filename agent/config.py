@@ -214,6 +214,12 @@ class Topology(_Strict):
     water: tuple[WaterTerm, ...] = ()
     zones: dict[Name, Zone] = Field(default_factory=dict)
 
+    def optional_boundaries(self) -> tuple[tuple[str, tuple[TopologyTerm, ...]], ...]:
+        """The configured boundaries measured against facility/IT time: distribution, renewable, reuse, water."""
+        return tuple((name, terms) for name, terms in (
+            ("distribution", self.distribution), ("renewable", self.renewable), ("reuse", self.reuse),
+            ("water", self.water)) if terms)
+
     def all_terms(self) -> tuple[TopologyTerm, ...]:
         """Every term of every boundary (the device quantities whose energy the agent keeps)."""
         zone_terms = tuple(t for z in self.zones.values() for t in (*z.it, *z.overhead))

@@ -251,10 +251,7 @@ class SiteAccountant:
         self._first_tick_s: float | None = None
         self._window: deque[_Interval] = deque()
         self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
-        topo = cfg.topology
-        self._optional = tuple((name, terms) for name, terms in (
-            ("distribution", topo.distribution), ("renewable", topo.renewable), ("reuse", topo.reuse),
-            ("water", topo.water)) if terms)
+        self._optional = cfg.topology.optional_boundaries()
         self._optional_totals = {name: 0.0 for name, _terms in self._optional}
         self._optional_last: dict[str, dict[tuple[str, str], float]] = {name: {} for name, _t in self._optional}
 

@@ -203,10 +203,9 @@ class HistoryWriter:
             }
         )
         terms: dict[str, tuple[float, float]] = {}
-        for name, column in _RATIO_TERMS.items():
-            if getattr(topo, name):
-                ok = complete and deltas[name] is not None
-                terms[column] = (duration, deltas[name] or 0.0) if ok else (0.0, 0.0)
+        for name, _terms in topo.optional_boundaries():
+            ok = complete and deltas[name] is not None
+            terms[_RATIO_TERMS[name]] = (duration, deltas[name] or 0.0) if ok else (0.0, 0.0)
         for zone in topo.zones:
             it_d, overhead_d = deltas[f"zone:{zone}:it"], deltas[f"zone:{zone}:overhead"]
             ok = it_d is not None and overhead_d is not None
@@ -243,9 +242,7 @@ _RATIO_TERMS = {"distribution": "distribution_j", "renewable": "renewable_j", "r
 def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
     """Every boundary of the topology by name: facility, it, cooling, the ratio terms, each zone's two."""
     out: list[tuple[str, tuple[TopologyTerm, ...]]] = [
-        ("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling),
-        ("distribution", topo.distribution), ("renewable", topo.renewable), ("reuse", topo.reuse),
-        ("water", topo.water)]
+        ("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling), *topo.optional_boundaries()]
     for zone, spec in topo.zones.items():
         out += [(f"zone:{zone}:it", spec.it), (f"zone:{zone}:overhead", spec.overhead)]
     return out
