@@ -42,7 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Version of the model directory layout and of the pickled classes' state; bump on any change.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: quantile models of residuals, hold-out calibrated spread
 MODEL_FILE = "model.skops"
 SIDECAR_FILE = "model.json"
 #: Our own types skops may rebuild besides its defaults (numpy, scikit-learn estimators).

@@ -108,6 +108,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     print(f"  max inlet MAE:        {v.max_inlet_mae_c:.3f} K")
     print(f"  cooling power MAE:    {v.cooling_power_mae_w / 1e3:.2f} kW")
     print(f"  facility power MAPE:  {v.facility_power_mape_percent:.2f} %")
+    print(
+        f"uncertainty calibrated on the hold-out to {100 * v.calibration_coverage:g} % coverage: "
+        f"within 2 std {v.max_inlet_within_2std_percent:.1f} % (inlet), "
+        f"{v.facility_power_within_2std_percent:.1f} % (facility power)"
+    )
     print(f"wrote {args.out} ({sidecar.name})")
     return 0
 

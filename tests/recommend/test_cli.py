@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
+from agent.recommend.artefact import FORMAT_VERSION
 
 CONDITIONS = (
     "timestamp,it_power_w,outdoor_dry_bulb_c,outdoor_wet_bulb_c,supply_air_setpoint_c,chw_supply_setpoint_c,"
@@ -27,11 +28,13 @@ def model_dir(history_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def test_fit_writes_model_and_sidecar(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sidecar = json.loads((model_dir / "model.json").read_text())
-    assert sidecar["format_version"] == 1
+    assert sidecar["format_version"] == FORMAT_VERSION == 2
     assert {"numpy", "scikit-learn", "skops", "python"} <= set(sidecar["library_versions"])
     assert sidecar["training_window"]["rows"] == 1440
     assert sidecar["validation"]["pue_mae"] < 0.01
     assert "free_cooling_margin_k" in sidecar["features"]
+    assert sidecar["validation"]["calibration_coverage"] == 0.99
+    assert sidecar["validation"]["max_inlet_within_2std_percent"] >= 95.0
 
 
 def test_recommend_round_trip(model_dir: Path, tmp_path: Path) -> None:
@@ -144,7 +147,7 @@ def test_wrong_format_version_refused(
         == 2
     )
     err = capsys.readouterr().err
-    assert "format version 0" in err and "reads version 1" in err
+    assert "format version 0" in err and f"reads version {FORMAT_VERSION}" in err
 
 
 def test_tampered_model_refused(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
