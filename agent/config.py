@@ -278,6 +278,11 @@ class RecommenderConfig(_Strict):
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     settle_intervals: int = Field(default=3, ge=1, le=100,
                                   description="healthy site ticks after which written setpoints become known-good")
+    revert_after_bad_ticks: int = Field(
+        default=1, ge=1, le=10,
+        description="site ticks in a row with stale or incomplete data before written setpoints are reverted "
+                    "(1: at once; raise it on a lossy network so one lost poll does not undo the last change); "
+                    "a rack inlet above the limit always reverts at once")
     action_log: Path = Path("pue-actions.jsonl")
     retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
     retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")

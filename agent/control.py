@@ -8,9 +8,11 @@ then checks again before touching anything:
   outside them raises :class:`~agent.errors.WriteGuardError` and is never sent), with the
   devices' separate write credentials;
 - every write is read back; a mismatch is logged as failed and the old value restored;
-- when any rack inlet exceeds the limit, or the data goes stale, every setpoint we changed is
+- when any rack inlet exceeds the limit, or the data goes stale (``revert_after_bad_ticks``
+  site ticks in a row with stale or incomplete data, default 1), every setpoint we changed is
   reverted to its last known-good value (the value that held through ``settle_intervals`` healthy
-  site ticks) within one poll interval, and automatic control pauses for an hour;
+  site ticks) within one poll interval, and automatic control pauses for an hour; a tick with bad
+  data never acts, whatever that setting;
 - ``advise`` never writes; ``approve`` applies a recommendation only after an operator approves
   it by id; every action (when, what, why, before, after, predicted effect, who approved) is
   appended to a JSON-lines log and kept for the API and metrics.
@@ -177,6 +179,7 @@ class _GuardState:
     known_good: dict[tuple[str, str], float] = field(default_factory=dict)
     touched: set[tuple[str, str]] = field(default_factory=set)
     healthy_ticks: int = 0
+    bad_data_ticks: int = 0
     paused_until_s: float = 0.0
 
 
@@ -274,7 +277,9 @@ class CoolingController:
         inputs, data_ok, problem = self._inputs(site, state)
         self.latest_inputs = inputs
         breach = bool(inputs) and inputs["max_inlet_c"] > self.rcfg.inlet_limit_c
-        if self._guard.touched and (breach or not data_ok):
+        self._guard.bad_data_ticks = 0 if data_ok else self._guard.bad_data_ticks + 1
+        stale = self._guard.bad_data_ticks >= self.rcfg.revert_after_bad_ticks
+        if self._guard.touched and (breach or stale):
             why = (f"rack inlet {inputs['max_inlet_c']:.1f} C above the {self.rcfg.inlet_limit_c:g} C limit"
                    if breach else (problem or "stale data"))
             self._spawn(self._revert(why))

@@ -39,14 +39,14 @@ class StubRecommender:
                               24.0, 50_000.0 if data_ok else 0.0, 0.9 if data_ok else 0.0, "stub", held)
 
 
-def _config(tmp_path: Path, mode: str):  # type: ignore[no-untyped-def]
+def _config(tmp_path: Path, mode: str, **guard):  # type: ignore[no-untyped-def]
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
-    rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", settle_intervals=2)
+    rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", **{"settle_intervals": 2, **guard})
     return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.5, retries=0, recommender=rcfg), profiles
 
 
-def _run(tmp_path: Path, mode: str, target: Setpoints, scenario):  # type: ignore[no-untyped-def]
-    cfg, profiles = _config(tmp_path, mode)
+def _run(tmp_path: Path, mode: str, target: Setpoints, scenario, **guard):  # type: ignore[no-untyped-def]
+    cfg, profiles = _config(tmp_path, mode, **guard)
 
     async def main():  # type: ignore[no-untyped-def]
         site = TwinLiveSite(cfg, profiles, speed=60.0)
@@ -152,6 +152,28 @@ def test_stale_data_blocks_action(tmp_path: Path) -> None:
         assert "stale or incomplete" in rec["held_back_reason"]
 
     _run(tmp_path, "auto", SAFE, scenario)
+
+
+@pytest.mark.parametrize("bad_ticks", [1, 3])
+def test_stale_data_after_a_write_reverts_after_the_configured_ticks(tmp_path: Path, bad_ticks: int) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 10.0, 20)
+        await agent.controller.wait_idle()
+        loop = asyncio.get_running_loop()
+        site.stop_device("pdu-row-c")  # its rack-inlet probes go silent
+        stopped_at = loop.time()
+        await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 7.0, 15)
+        return loop.time() - stopped_at
+
+    # settle_intervals high: the pre-write values stay the known-good ones the revert goes back to
+    elapsed = _run(tmp_path, "auto", SAFE, scenario, settle_intervals=100, revert_after_bad_ticks=bad_ticks)
+    # the first site tick after the failed poll (<= 1 interval + 0.5 s timeout) is bad; each further one
+    # comes an interval later
+    assert elapsed >= (bad_ticks - 1) * INTERVAL_S, elapsed
+    assert elapsed <= (bad_ticks + 1) * INTERVAL_S + 1.5, elapsed
+    logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
+    reverts = [a for a in logged if a["kind"] == "revert"]
+    assert reverts and all("stale or incomplete" in a["reason"] for a in reverts), reverts
 
 
 def test_a_set_outside_the_profile_bounds_is_never_sent(tmp_path: Path) -> None:
