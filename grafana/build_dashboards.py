@@ -494,6 +494,65 @@ def cooling() -> dict[str, Any]:
     )
 
 
+def _ratio(numerator: str, denominator: str) -> str:
+    """Ratio of two boundaries' energies over the range, each summed over agents first."""
+    return (
+        f"sum by (site) (increase({SITE_E % (S, numerator)}[$__range]))\n"
+        f"  / sum by (site) (increase({SITE_E % (S, denominator)}[$__range]))"
+    )
+
+
+def _reuse_and_water_stats(y: int) -> list[Panel]:
+    """REF, ERF, ERE, WUE and pPUE of power distribution over the range (only with those meters)."""
+    only = " Needs topology.{0} in the agent's config; no data without it."
+    water_m3 = f"pue_site_water_cubic_meters_total{{{S}}}"
+    return [
+        stat(
+            "REF (renewable share)",
+            _ratio("renewable", "facility"),
+            (0, y, 5, 4),
+            decimals=3,
+            unit="percentunit",
+            description="Renewable energy factor (ISO/IEC 30134-3): on-site renewable energy consumed / "
+            "facility energy." + only.format("renewable"),
+        ),
+        stat(
+            "ERF (heat reused)",
+            _ratio("reuse", "facility"),
+            (5, y, 5, 4),
+            decimals=3,
+            unit="percentunit",
+            description="Energy reuse factor (ISO/IEC 30134-6): reused energy / facility energy." + only.format("reuse"),
+        ),
+        stat(
+            "ERE",
+            f"(sum by (site) (increase({SITE_E % (S, 'facility')}[$__range]))\n"
+            f"  - sum by (site) (increase({SITE_E % (S, 'reuse')}[$__range])))\n"
+            f"  / sum by (site) (increase({SITE_E % (S, 'it')}[$__range]))",
+            (10, y, 5, 4),
+            decimals=3,
+            description="Energy reuse effectiveness (The Green Grid): (facility - reused energy) / IT energy."
+            + only.format("reuse"),
+        ),
+        stat(
+            "WUE [L/kWh IT]",
+            f"1000 * sum by (site) (increase({water_m3}[$__range]))\n"
+            f"  / (sum by (site) (increase({SITE_E % (S, 'it')}[$__range])) / 3.6e6)",
+            (15, y, 5, 4),
+            decimals=2,
+            description="Water usage effectiveness (ISO/IEC 30134-9): site water / IT energy." + only.format("water"),
+        ),
+        stat(
+            "pPUE power distribution",
+            _ratio("distribution", "it"),
+            (20, y, 4, 4),
+            decimals=3,
+            description="Energy into power distribution (e.g. UPS inputs) / IT energy: 1 + distribution losses."
+            + only.format("distribution"),
+        ),
+    ]
+
+
 def energy_audit() -> dict[str, Any]:
     loss_w = f"site:pue_power_loss_watts:avg5m{{{S}}}"
     other_w = f"site:pue_other_power_watts:rate5m{{{S}}}"
@@ -635,6 +694,7 @@ def energy_audit() -> dict[str, Any]:
             (20, 30, 4, 7),
             description="ISO/IEC 30134-2: 1 UPS output, 2 PDU output, 3 IT equipment input.",
         ),
+        *_reuse_and_water_stats(37),
     ]
     return dashboard(
         "pue-energy-audit",
