@@ -174,6 +174,16 @@ class _Pending:
     created_s: float
 
 
+def recommender_for(model: Any, rcfg: RecommenderConfig) -> Any:
+    """The online :class:`~agent.recommend.engine.Recommender` for ``model`` with the configured rules."""
+    from agent.recommend.engine import Recommender
+
+    return Recommender(
+        model, inlet_limit_c=rcfg.inlet_limit_c, max_step_c=rcfg.max_step_c,
+        max_change_per_h_c=rcfg.max_change_per_h_c, economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
+        min_confidence=rcfg.min_confidence, min_savings_w=rcfg.min_savings_w)
+
+
 @dataclass
 class _GuardState:
     known_good: dict[tuple[str, str], float] = field(default_factory=dict)

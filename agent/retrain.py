@@ -105,13 +105,9 @@ class Retrainer:
             self.last = outcome
             return outcome
         if self._controller.recommender is None:
-            from agent.recommend.engine import Recommender
+            from agent.control import recommender_for
 
-            rcfg = self._controller.rcfg
-            self._controller.recommender = Recommender(
-                model, inlet_limit_c=rcfg.inlet_limit_c, max_step_c=rcfg.max_step_c,
-                max_change_per_h_c=rcfg.max_change_per_h_c, economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
-                min_confidence=rcfg.min_confidence)
+            self._controller.recommender = recommender_for(model, self._controller.rcfg)
         else:
             self._controller.recommender.model = model
         self.last = RetrainOutcome(now, True, rows, f"retrained on {rows} complete 15-min intervals", version)

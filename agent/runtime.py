@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client.registry import CollectorRegistry
 
 from agent.config import SiteConfig
-from agent.control import CoolingController, RecommendationCollector, SetpointActuator
+from agent.control import CoolingController, RecommendationCollector, SetpointActuator, recommender_for
 from agent.exporter import AgentHealthCollector, DeviceReadingsCollector, build_registry
 from agent.http import ApiHandlers, HttpServer
 from agent.poller import AgentState, Poller, SiteAccountant, SiteState
@@ -112,13 +112,8 @@ class Agent:
         assert rcfg is not None
         if recommender is None and rcfg.model_dir is not None:
             from agent.recommend.artefact import load_model
-            from agent.recommend.engine import Recommender
 
-            loaded = load_model(rcfg.model_dir)
-            recommender = Recommender(
-                loaded.model, inlet_limit_c=rcfg.inlet_limit_c, max_step_c=rcfg.max_step_c,
-                max_change_per_h_c=rcfg.max_change_per_h_c, economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
-                min_confidence=rcfg.min_confidence)
+            recommender = recommender_for(load_model(rcfg.model_dir).model, rcfg)
         actuator = SetpointActuator(cfg, profiles, self.client, rcfg.action_log, clock)
         controller = CoolingController(cfg, rcfg, recommender, actuator, clock)
         self.api.recommendation = controller.recommendation_json
