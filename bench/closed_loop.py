@@ -1,7 +1,7 @@
 """Closed-loop benchmark: the recommender steers the twin for a year, against baseline and oracle.
 
 Run: ``.venv/bin/python bench/closed_loop.py [--sites guiyang,chengdu,chongqing] [--days 365]
-[--design modern-ups,legacy]`` (about 16 min on 2 cores for both halls and three cities).
+[--design modern-ups,legacy]`` (679 s on 2 cores for both halls and three cities).
 
 Per site (in-process, no SNMP): the twin's :class:`agent.twin.site.SitePlant` is stepped hourly.
 
