@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psychrolib
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -43,6 +43,10 @@ from agent.poller import AgentState, SiteState
 from agent.profiles import ProfileRegistry
 from agent.readings import DeviceSnapshot
 from agent.snmp import SnmpClient
+
+if TYPE_CHECKING:  # the model stack (scikit-learn) loads only when a recommender is built
+    from agent.recommend.engine import Recommender
+    from models.cooling import CoolingModel
 
 __all__ = ["ActionRecord", "CoolingController", "RecommendationCollector", "SetpointActuator"]
 
@@ -174,7 +178,7 @@ class _Pending:
     created_s: float
 
 
-def recommender_for(model: Any, rcfg: RecommenderConfig) -> Any:
+def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
     """The online :class:`~agent.recommend.engine.Recommender` for ``model`` with the configured rules."""
     from agent.recommend.engine import Recommender
 

@@ -209,11 +209,11 @@ class ValidationReport:
     facility_power_mape_percent: float
     max_inlet_rmse_c: float
     facility_power_rmse_w: float
-    calibration_coverage: float = 0.99
-    max_inlet_std_scale: float = 1.0
-    cooling_power_std_scale: float = 1.0
-    max_inlet_within_2std_percent: float = float("nan")
-    facility_power_within_2std_percent: float = float("nan")
+    calibration_coverage: float
+    max_inlet_std_scale: float
+    cooling_power_std_scale: float
+    max_inlet_within_2std_percent: float
+    facility_power_within_2std_percent: float
 
     def as_dict(self) -> dict[str, float | int]:
         """Plain dict for a JSON sidecar."""
@@ -498,10 +498,10 @@ def fit_cooling_model(
     c0, c1, c2 = overhead_coef
     facility_pred = it_held + cooling_pred + c0 + c1 * it_held + c2 * it_held**2
     inlet_pred = inlet_model.predict(held_features)
-    inlet_rmse_c = float(np.sqrt(np.mean((inlet_pred - inlet[held]) ** 2)))
-    facility_rmse_w = float(np.sqrt(np.mean((facility_pred - facility[held]) ** 2)))
     inlet_error_c = inlet_pred - inlet[held]
     facility_error_w = facility_pred - facility[held]
+    inlet_rmse_c = float(np.sqrt(np.mean(inlet_error_c**2)))
+    facility_rmse_w = float(np.sqrt(np.mean(facility_error_w**2)))
     inlet_spread_c = inlet_model.predict_std(held_features)
     cooling_spread_w = cooling_model.predict_std(held_features)
     inlet_scale = calibrated_std_scale(inlet_error_c, inlet_spread_c, inlet_rmse_c, calibration_coverage)
@@ -512,7 +512,7 @@ def fit_cooling_model(
         n_train=n_train,
         n_holdout=n_rows - n_train,
         pue_mae=float(np.mean(np.abs(facility_pred / it_held - facility[held] / it_held))),
-        max_inlet_mae_c=float(np.mean(np.abs(inlet_pred - inlet[held]))),
+        max_inlet_mae_c=float(np.mean(np.abs(inlet_error_c))),
         cooling_power_mae_w=float(np.mean(np.abs(cooling_pred - cooling[held]))),
         facility_power_mape_percent=float(100.0 * np.mean(np.abs(facility_pred / facility[held] - 1.0))),
         max_inlet_rmse_c=inlet_rmse_c,
