@@ -276,10 +276,11 @@ class RecommenderConfig(_Strict):
     max_change_per_h_c: float = Field(default=3.0, gt=0, le=20.0)
     economizer_min_dwell_s: float = Field(default=1200.0, ge=0)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
-    min_savings_w: float = Field(
-        default=0.0, ge=0,
-        description="least predicted facility-power saving for a change [W]; e.g. 0.05 % of facility power "
-                    "stops small moves back and forth")
+    min_savings_w: float = Field(default=0.0, ge=0, description="least predicted saving for a change [W]")
+    min_savings_fraction: float = Field(
+        default=0.004, ge=0, lt=1,
+        description="least predicted saving for a change as a fraction of facility power (the larger of the two "
+                    "applies); smaller moves mostly chase noise and come back")
     settle_intervals: int = Field(default=3, ge=1, le=100,
                                   description="healthy site ticks after which written setpoints become known-good")
     revert_after_bad_ticks: int = Field(

@@ -185,7 +185,8 @@ def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender
     return Recommender(
         model, inlet_limit_c=rcfg.inlet_limit_c, max_step_c=rcfg.max_step_c,
         max_change_per_h_c=rcfg.max_change_per_h_c, economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
-        min_confidence=rcfg.min_confidence, min_savings_w=rcfg.min_savings_w)
+        min_confidence=rcfg.min_confidence, min_savings_w=rcfg.min_savings_w,
+        min_savings_fraction=rcfg.min_savings_fraction)
 
 
 @dataclass

@@ -11,7 +11,8 @@ Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer 
 5. the optimiser (:func:`models.optimiser.optimise_setpoints`) picks, inside the configured bounds,
    the rate-limited box and the model's data support, the least predicted facility power with
    predicted hottest inlet + k x uncertainty <= the limit; none feasible -> hold;
-6. a change whose saving is below ``min_savings_w`` or whose confidence (probability that the
+6. a change whose saving is below ``min_savings_w`` or ``min_savings_fraction`` of the predicted
+   facility power, or whose confidence (probability that the
    saving is positive, from the model's uncertainty) is below ``min_confidence`` -> hold, unless
    the current setpoints themselves break the inlet limit.
 
@@ -124,6 +125,11 @@ class Recommender:
         Least confidence for a change, 0-1.
     min_savings_w : float
         Least predicted saving for a change [W].
+    min_savings_fraction : float
+        Least predicted saving for a change as a fraction of the predicted facility power now [-]
+        (the larger of the two applies). On the closed-loop bench 0.004 instead of 500 W cut a year's
+        setpoint changes from 2,786-3,417 to 337-737 per site with annual PUE within 0.0002: smaller
+        moves mostly chase model noise and hour-to-hour weather, and come back.
     grid_step_k : float
         Optimiser grid spacing [K].
     """
@@ -139,12 +145,15 @@ class Recommender:
         uncertainty_k: float = 2.0,
         min_confidence: float = 0.6,
         min_savings_w: float = 0.0,
+        min_savings_fraction: float = 0.0,
         grid_step_k: float = 0.25,
     ) -> None:
         if not (max_step_c > 0 and max_change_per_h_c > 0 and economizer_min_dwell_s >= 0):
             raise ValueError("max_step_c and max_change_per_h_c must be > 0, economizer_min_dwell_s >= 0")
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError("min_confidence must be within 0-1")
+        if min_savings_w < 0 or not 0.0 <= min_savings_fraction < 1.0:
+            raise ValueError("min_savings_w must be >= 0 and min_savings_fraction within 0-1")
         self.model = model
         self.bounds = bounds if bounds is not None else SetpointBounds()
         self.inlet_limit_c = inlet_limit_c
@@ -154,6 +163,7 @@ class Recommender:
         self.uncertainty_k = uncertainty_k
         self.min_confidence = min_confidence
         self.min_savings_w = min_savings_w
+        self.min_savings_fraction = min_savings_fraction
         self.grid_step_k = grid_step_k
         self._window: deque[tuple[float, float, float]] = deque()
         self._last_economizer: bool | None = None
@@ -343,11 +353,12 @@ class Recommender:
                 None,
             )
         if not now_unsafe:
-            if savings_w < self.min_savings_w:
+            least_w = max(self.min_savings_w, self.min_savings_fraction * now_power_w)
+            if savings_w < least_w:
                 return self._hold(
                     now_s,
                     current,
-                    f"predicted saving {savings_w:.0f} W below {self.min_savings_w:.0f} W",
+                    f"predicted saving {savings_w:.0f} W below {least_w:.0f} W",
                     now_power_w,
                     now_pue,
                     now_inlet_c,

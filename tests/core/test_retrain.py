@@ -18,7 +18,8 @@ EXE = str(Path(sys.executable).with_name("pue-agent"))
 
 class Controller:
     def __init__(self) -> None:
-        self.rcfg = RecommenderConfig(min_savings_w=500.0, min_confidence=0.7, max_step_c=0.5)
+        self.rcfg = RecommenderConfig(min_savings_w=500.0, min_savings_fraction=0.01, min_confidence=0.7,
+                                      max_step_c=0.5)
         self.recommender = None
 
 
@@ -45,7 +46,7 @@ def test_retrain_fits_a_model_from_the_store_and_swaps_it_in(store: Path, tmp_pa
     assert controller.recommender is not None and controller.recommender.model.version == outcome.model_version
     # the configured online rules reach the recommender
     r = controller.recommender
-    assert (r.min_savings_w, r.min_confidence, r.max_step_c) == (500.0, 0.7, 0.5)
+    assert (r.min_savings_w, r.min_savings_fraction, r.min_confidence, r.max_step_c) == (500.0, 0.01, 0.7, 0.5)
     assert (tmp_path / "model").is_dir()
     # a second retraining keeps the recommender object (and its rate-limit state), swaps the model
     recommender = controller.recommender

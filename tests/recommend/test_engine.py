@@ -75,3 +75,27 @@ def test_no_feasible_setpoint_holds_back() -> None:
 def test_invalid_configuration_rejected() -> None:
     with pytest.raises(ValueError):
         make(max_step_c=0.0)
+    with pytest.raises(ValueError, match="min_savings"):
+        make(min_savings_fraction=1.5)
+    with pytest.raises(ValueError, match="min_savings"):
+        make(min_savings_w=-1.0)
+
+
+def test_least_saving_as_a_fraction_of_facility_power() -> None:
+    free = make(max_step_c=1.0, max_change_per_h_c=10.0).recommend(0.0, COND, START, data_ok=True)
+    assert free.changed and free.predicted_facility_power_now_w is not None
+    fraction_of_saving = free.predicted_savings_w / free.predicted_facility_power_now_w
+    # just above the step's saving: held back, and the reason names the threshold in watts
+    held = make(max_step_c=1.0, max_change_per_h_c=10.0, min_savings_fraction=1.01 * fraction_of_saving).recommend(
+        0.0, COND, START, data_ok=True
+    )
+    assert not held.changed and held.held_back_reason is not None
+    assert held.held_back_reason.startswith(f"predicted saving {free.predicted_savings_w:.0f} W below")
+    # just below it: the same change goes through; the larger of the two thresholds applies
+    ok = make(max_step_c=1.0, max_change_per_h_c=10.0, min_savings_fraction=0.99 * fraction_of_saving).recommend(
+        0.0, COND, START, data_ok=True
+    )
+    assert ok.changed and ok.setpoints == free.setpoints
+    both = make(max_step_c=1.0, max_change_per_h_c=10.0, min_savings_fraction=0.99 * fraction_of_saving,
+                min_savings_w=1.01 * free.predicted_savings_w).recommend(0.0, COND, START, data_ok=True)
+    assert not both.changed
