@@ -40,16 +40,23 @@ REC_W = 'site_boundary:pue_site_energy_joules:rate5m{%s,boundary="%s"}'
 Panel = dict[str, Any]
 
 
+def _increase(boundary: str, window: str) -> str:
+    """A boundary's energy [J] over ``window`` from the counters, summed over agents first."""
+    return f"sum by (site) (increase({SITE_E % (S, boundary)}[{window}]))"
+
+
+def _ratio(numerator: str, denominator: str, window: str = "$__range") -> str:
+    """Ratio of two boundaries' energies over ``window``."""
+    return f"{_increase(numerator, window)}\n  / {_increase(denominator, window)}"
+
+
 def _energy_pue(window: str) -> str:
-    """Energy-based PUE over ``window`` straight from the counters, summed over agents first."""
-    return (
-        f"sum by (site) (increase({SITE_E % (S, 'facility')}[{window}]))\n"
-        f"  / sum by (site) (increase({SITE_E % (S, 'it')}[{window}]))"
-    )
+    """Energy-based PUE over ``window`` straight from the counters."""
+    return _ratio("facility", "it", window)
 
 
 def _kwh(boundary: str, window: str) -> str:
-    return f"sum by (site) (increase({SITE_E % (S, boundary)}[{window}])) / 3.6e6"
+    return f"{_increase(boundary, window)} / 3.6e6"
 
 
 def _overhead(numerator_w: str, window: str) -> str:
@@ -494,14 +501,6 @@ def cooling() -> dict[str, Any]:
     )
 
 
-def _ratio(numerator: str, denominator: str) -> str:
-    """Ratio of two boundaries' energies over the range, each summed over agents first."""
-    return (
-        f"sum by (site) (increase({SITE_E % (S, numerator)}[$__range]))\n"
-        f"  / sum by (site) (increase({SITE_E % (S, denominator)}[$__range]))"
-    )
-
-
 def _reuse_and_water_stats(y: int) -> list[Panel]:
     """REF, ERF, ERE, WUE and pPUE of power distribution over the range (only with those meters)."""
     only = " Needs topology.{0} in the agent's config; no data without it."
@@ -526,9 +525,8 @@ def _reuse_and_water_stats(y: int) -> list[Panel]:
         ),
         stat(
             "ERE",
-            f"(sum by (site) (increase({SITE_E % (S, 'facility')}[$__range]))\n"
-            f"  - sum by (site) (increase({SITE_E % (S, 'reuse')}[$__range])))\n"
-            f"  / sum by (site) (increase({SITE_E % (S, 'it')}[$__range]))",
+            f"({_increase('facility', '$__range')}\n  - {_increase('reuse', '$__range')})\n"
+            f"  / {_increase('it', '$__range')}",
             (10, y, 5, 4),
             decimals=3,
             description="Energy reuse effectiveness (The Green Grid): (facility - reused energy) / IT energy."
@@ -537,7 +535,7 @@ def _reuse_and_water_stats(y: int) -> list[Panel]:
         stat(
             "WUE [L/kWh IT]",
             f"1000 * sum by (site) (increase({water_m3}[$__range]))\n"
-            f"  / (sum by (site) (increase({SITE_E % (S, 'it')}[$__range])) / 3.6e6)",
+            f"  / ({_kwh('it', '$__range')})",
             (15, y, 5, 4),
             decimals=2,
             description="Water usage effectiveness (ISO/IEC 30134-9): site water / IT energy." + only.format("water"),
@@ -621,11 +619,7 @@ def energy_audit() -> dict[str, Any]:
             "PUE by category in the range (PUE = 1 + overheads)",
             [
                 (_energy_pue("$__range"), "PUE {{site}}"),
-                (
-                    f"sum by (site) (increase({SITE_E % (S, 'cooling')}[$__range]))\n"
-                    f"  / sum by (site) (increase({SITE_E % (S, 'it')}[$__range]))",
-                    "cooling {{site}}",
-                ),
+                (_ratio("cooling", "it"), "cooling {{site}}"),
                 (_overhead(loss_w, "$__range"), "UPS losses {{site}}"),
                 (_overhead(other_w, "$__range"), "other {{site}}"),
             ],
