@@ -521,7 +521,8 @@ def _reuse_and_water_stats(y: int) -> list[Panel]:
             (5, y, 5, 4),
             decimals=3,
             unit="percentunit",
-            description="Energy reuse factor (ISO/IEC 30134-6): reused energy / facility energy." + only.format("reuse"),
+            description="Energy reuse factor (ISO/IEC 30134-6): reused energy / facility energy."
+            + only.format("reuse"),
         ),
         stat(
             "ERE",
