@@ -310,6 +310,20 @@ class Site(_Strict):
         return value
 
 
+class PlausiblePue(_Strict):
+    """The PUE range a real site falls in: a realtime or interval PUE outside it is a meter or topology
+    fault, exported as invalid with the reason instead of as a number."""
+
+    min: float = Field(default=1.0, ge=1.0, description="ISO/IEC 30134-2: PUE is at least 1")
+    max: float = Field(default=3.0, gt=1.0, le=100.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlausiblePue:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min:g} must be below max {self.max:g}")
+        return self
+
+
 class SiteConfig(_Strict):
     site: Site = Site()
     poll_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
@@ -317,6 +331,7 @@ class SiteConfig(_Strict):
         default=2.0, ge=1.0, le=10.0, description="a device is stale after this many intervals without success"
     )
     pue_window_s: float = Field(default=900.0, ge=60.0, description="window of the energy-based interval PUE")
+    plausible_pue: PlausiblePue = PlausiblePue()
     max_concurrency: int = Field(default=64, ge=1, le=4096)
     listen: Listen = Listen()
     web: WebConfig | None = Field(

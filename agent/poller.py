@@ -7,6 +7,7 @@ not once per poll.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -17,9 +18,9 @@ from dataclasses import dataclass, field
 from agent.config import Remap, SiteConfig, TopologyTerm, target_for
 from agent.errors import DecodeError, SnmpAuthError, SnmpError, SnmpTimeoutError
 from agent.profiles import ProfileRegistry
-from agent.readings import DeviceSnapshot, Labels, Reading, read_device
+from agent.readings import DeviceSnapshot, Labels, Reading, Unreadable, read_device
 from agent.snmp import SnmpClient
-from models.counters import CounterEvent, CounterState, advance
+from models.counters import SUSPECT_EVENTS, CounterEvent, CounterState, advance
 from models.pue import BoundarySum, PueResult, energy_pue, live_pue, sum_boundary
 
 __all__ = ["AgentState", "Poller", "SiteAccountant", "SiteState"]
@@ -28,17 +29,25 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-#: no single meter plausibly measures more than this: a larger counter jump is a glitch [W]
+#: no single meter plausibly measures more than this: a larger counter jump is a glitch [W] (used where the
+#: profile gives no ceiling for the counter's power)
 _MAX_POWER_W = 1e9
 
 
 @dataclass
 class DeviceEnergy:
-    """The agent's monotonic view of one device's energy for one quantity."""
+    """The agent's monotonic view of one device's energy for one quantity.
+
+    ``suspect_polls`` counts the polls whose energy could not be counted exactly (a row of the quantity
+    unreadable, a counter glitch or implausible jump): an interval across which it changed is not valid.
+    ``problem`` says what went wrong at the last of them.
+    """
 
     total_j: float
     method: str  # "counter" or "integrated"
     last_timestamp_s: float
+    suspect_polls: int = 0
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,8 @@ class Poller:
         # (device, energy quantity) -> its counters' keys in state.counters (one per label set), so that a
         # poll sums its own counters without scanning every device's
         self._counter_keys: dict[tuple[str, str], set[tuple[str, str, Labels]]] = {}
+        # counters held at their high-water mark (a glitch or implausible jump): logged once per hold
+        self._held: set[tuple[str, str, Labels]] = set()
 
     def _collect_energy_terms(self) -> dict[str, set[tuple[str, str]]]:
         terms: dict[str, set[tuple[str, str]]] = {}
@@ -125,8 +136,11 @@ class Poller:
                                   error=str(err), error_kind=_error_kind(err))
             self._record_failure(snap)
             return snap
-        readings = _remap(readout.readings, dev.remap) if dev.remap else readout.readings
-        snap = DeviceSnapshot(device, now, time.perf_counter() - started, True, readings, readout.problems)
+        readings, unreadable = readout.readings, readout.unreadable
+        if dev.remap:
+            readings, unreadable = _remap(readings, dev.remap), _remap_unreadable(unreadable, dev.remap)
+        snap = DeviceSnapshot(device, now, time.perf_counter() - started, True, readings, readout.problems,
+                              unreadable=unreadable)
         self._record_success(snap)
         return snap
 
@@ -147,39 +161,75 @@ class Poller:
                         "; ".join(snap.problems[:3]))
         last_ok = self._state.last_success_s.get(snap.device)
         prev_snapshot = previous if previous is not None and previous.ok else None
+        suspect: dict[str, str] = {}
         for reading in snap.readings:
             if reading.counter_modulus is not None or _is_counter(reading):
-                self._advance_counter(snap, reading, last_ok)
-        self._integrate_energy(snap, prev_snapshot, last_ok)
+                why = self._advance_counter(snap, reading)
+                if why is not None:
+                    suspect.setdefault(reading.quantity, why)
+        self._integrate_energy(snap, prev_snapshot, last_ok, suspect)
         self._state.snapshots[snap.device] = snap
         self._state.last_success_s[snap.device] = snap.timestamp_s
 
-    def _advance_counter(self, snap: DeviceSnapshot, reading: Reading, last_ok: float | None) -> None:
+    def _advance_counter(self, snap: DeviceSnapshot, reading: Reading) -> str | None:
+        """Fold one counter reading in; returns why its energy since the last poll is not known, if it is not."""
         key = (snap.device, reading.quantity, reading.labels)
-        gap = None if last_ok is None else max(snap.timestamp_s - last_ok, 1.0)
+        before = self._state.counters.get(key)
+        max_rate = reading.counter_max_rate if reading.counter_max_rate is not None else _MAX_POWER_W
         state, event, _delta = advance(
-            self._state.counters.get(key), reading.value, modulus_j=reading.counter_modulus,
-            cap_j=reading.counter_cap, max_delta_j=None if gap is None else _MAX_POWER_W * gap,
+            before, reading.value, at_s=snap.timestamp_s, modulus_j=reading.counter_modulus,
+            cap_j=reading.counter_cap, max_rate=max_rate, resolution_j=reading.counter_resolution,
         )
         self._state.counters[key] = state
         self._counter_keys.setdefault((snap.device, reading.quantity), set()).add(key)
+        held = key in self._held
+        if event in SUSPECT_EVENTS and before is not None:
+            counter = f"{reading.quantity} {dict(reading.labels)}"
+            if event is CounterEvent.GLITCH:
+                why = (f"{counter}: stepped back from {before.last_value_j:.6g} to {reading.value:.6g}, not to zero: "
+                       "a glitch, not counted")
+            elif event is CounterEvent.IMPLAUSIBLE:
+                why = (f"{counter}: jumped by {reading.value - before.last_value_j:.6g}, more than {max_rate:g}/s "
+                       "allows: not counted")
+            else:
+                why = f"{counter}: held too long, counting again from {reading.value:.6g}"
+            if not held or event is CounterEvent.REBASED:
+                self._count_event(snap.device, event)
+                log.warning("device %s: %s", snap.device, why)
+            if event is CounterEvent.REBASED:
+                self._held.discard(key)
+            else:
+                self._held.add(key)
+            return why
+        if held:
+            self._held.discard(key)
+            log.info("device %s: %s counter %s counting again", snap.device, reading.quantity, dict(reading.labels))
         if event not in (CounterEvent.FIRST, CounterEvent.INCREASE):
-            ev_key = (snap.device, event.value)
-            self._state.counter_events[ev_key] = self._state.counter_events.get(ev_key, 0) + 1
+            self._count_event(snap.device, event)
             log.info("device %s: %s counter %s %s", snap.device, reading.quantity, dict(reading.labels), event.value)
+        return None
+
+    def _count_event(self, device: str, event: CounterEvent) -> None:
+        ev_key = (device, event.value)
+        self._state.counter_events[ev_key] = self._state.counter_events.get(ev_key, 0) + 1
 
     def _integrate_energy(self, snap: DeviceSnapshot, previous: DeviceSnapshot | None,
-                          last_ok: float | None) -> None:
+                          last_ok: float | None, suspect: dict[str, str]) -> None:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
         for power_q, energy_q in self._energy_terms.get(snap.device, ()):
             key = (snap.device, energy_q)
+            current = self._state.energy.get(key)
             counter_totals = [self._state.counters[k].total_j for k in self._counter_keys.get(key, ())]
             if counter_totals:
-                self._state.energy[key] = DeviceEnergy(math.fsum(counter_totals), "counter", snap.timestamp_s)
+                why = suspect.get(energy_q) or snap.problem(energy_q)
+                self._state.energy[key] = _energy(current, math.fsum(counter_totals), "counter", snap.timestamp_s, why)
                 continue
-            current = self._state.energy.get(key)
-            power_now = snap.total(power_q)
-            power_before = previous.total(power_q) if previous is not None else None
+            # a partial power (a row unreadable) integrates to a wrong energy: nothing is added across it
+            why = snap.problem(power_q)
+            power_now = None if why else snap.total(power_q)
+            power_before = None
+            if previous is not None and previous.problem(power_q) is None:
+                power_before = previous.total(power_q)
             if current is None:
                 self._state.energy[key] = DeviceEnergy(0.0, "integrated", snap.timestamp_s)
                 continue
@@ -187,7 +237,17 @@ class Poller:
             added = 0.0
             if power_now is not None and power_before is not None and last_ok is not None and 0 < dt <= stale_after:
                 added = 0.5 * (power_now + power_before) * dt  # trapezoid [J]
-            self._state.energy[key] = DeviceEnergy(current.total_j + added, "integrated", snap.timestamp_s)
+            self._state.energy[key] = _energy(current, current.total_j + added, "integrated", snap.timestamp_s, why)
+
+
+def _energy(current: DeviceEnergy | None, total_j: float, method: str, timestamp_s: float,
+            problem: str | None) -> DeviceEnergy:
+    """The next energy of a device quantity; a ``problem`` makes this poll a suspect one."""
+    suspect_polls = current.suspect_polls if current is not None else 0
+    last_problem = current.problem if current is not None else None
+    if problem is not None:
+        return DeviceEnergy(total_j, method, timestamp_s, suspect_polls + 1, problem)
+    return DeviceEnergy(total_j, method, timestamp_s, suspect_polls, last_problem)
 
 
 def _sum_terms(terms: tuple[TopologyTerm, ...], deltas: dict[str, float | None]) -> float | None:
@@ -207,16 +267,20 @@ def _problem_keys(snap: DeviceSnapshot) -> set[str]:
     return {p.split(":", 1)[0] for p in snap.problems}
 
 
+def _remapped(quantity: str, labels: Labels, rules: tuple[Remap, ...]) -> str:
+    for rule in rules:
+        label_map = dict(labels)
+        if quantity == rule.quantity and all(label_map.get(k) == v for k, v in rule.match.items()):
+            return rule.to
+    return quantity
+
+
 def _remap(readings: tuple[Reading, ...], rules: tuple[Remap, ...]) -> tuple[Reading, ...]:
-    out = []
-    for reading in readings:
-        for rule in rules:
-            labels = dict(reading.labels)
-            if reading.quantity == rule.quantity and all(labels.get(k) == v for k, v in rule.match.items()):
-                reading = Reading(rule.to, reading.value, reading.labels, reading.counter_modulus, reading.counter_cap)
-                break
-        out.append(reading)
-    return tuple(out)
+    return tuple(dataclasses.replace(r, quantity=_remapped(r.quantity, r.labels, rules)) for r in readings)
+
+
+def _remap_unreadable(unreadable: tuple[Unreadable, ...], rules: tuple[Remap, ...]) -> tuple[Unreadable, ...]:
+    return tuple(dataclasses.replace(u, quantity=_remapped(u.quantity, u.labels, rules)) for u in unreadable)
 
 
 def _is_counter(reading: Reading) -> bool:
@@ -246,29 +310,42 @@ class SiteAccountant:
         self._cfg = cfg
         self._state = state
         self._clock = clock
-        self._last_energy: dict[tuple[str, str], float] = {}
+        self._plausible = (cfg.plausible_pue.min, cfg.plausible_pue.max)
+        # (device, energy quantity) -> its total and suspect polls at the previous tick
+        self._last_energy: dict[tuple[str, str], tuple[float, int]] = {}
         self._last_tick_s: float | None = None
         self._first_tick_s: float | None = None
         self._window: deque[_Interval] = deque()
         self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
         self._optional = cfg.topology.optional_boundaries()
         self._optional_totals = {name: 0.0 for name, _terms in self._optional}
-        self._optional_last: dict[str, dict[tuple[str, str], float]] = {name: {} for name, _t in self._optional}
+        self._optional_last: dict[str, dict[tuple[str, str], tuple[float, int]]] = {
+            name: {} for name, _t in self._optional}
 
     def _power(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
+        """A boundary's power; a contributor with an unreadable row of its quantity is missing, not summed
+        over the rows that decoded."""
         values: dict[str, float | None] = {}
+        why: dict[str, str] = {}
         for term in terms:
             snap = self._state.snapshots.get(term.device)
             fresh = self._state.fresh(term.device, now, stale_after)
-            values[term.device] = snap.total(term.power_quantity) if fresh and snap is not None else None
-        return sum_boundary(values, [t.device for t in terms])
+            problem = snap.problem(term.power_quantity) if fresh and snap is not None else None
+            if problem is not None:
+                why[term.device] = problem
+            whole = fresh and snap is not None and problem is None
+            values[term.device] = snap.total(term.power_quantity) if whole and snap is not None else None
+        return sum_boundary(values, [t.device for t in terms], why)
 
     def _energy_deltas(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float,
-                       last: dict[tuple[str, str], float] | None = None) -> dict[str, float | None]:
-        """Each term's energy since the previous tick; ``last`` keeps the previous totals (one per boundary
-        whose terms may repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
+                       last: dict[tuple[str, str], tuple[float, int]] | None = None,
+                       ) -> tuple[dict[str, float | None], dict[str, str]]:
+        """Each term's energy since the previous tick, and why it is not known where a poll in between was
+        suspect (a partial read, a counter glitch); ``last`` keeps the previous totals (one per boundary whose
+        terms may repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
         last = self._last_energy if last is None else last
         out: dict[str, float | None] = {}
+        why: dict[str, str] = {}
         for term in terms:
             key = (term.device, term.energy_quantity)
             energy = self._state.energy.get(key)
@@ -278,9 +355,13 @@ class SiteAccountant:
                 last.pop(key, None)  # re-baseline when it comes back
                 out[term.device] = None
                 continue
-            last[key] = energy.total_j
-            out[term.device] = None if before is None else energy.total_j - before
-        return out
+            last[key] = (energy.total_j, energy.suspect_polls)
+            if before is not None and before[1] != energy.suspect_polls:
+                why[term.device] = energy.problem or "energy not known"
+                out[term.device] = None
+                continue
+            out[term.device] = None if before is None else energy.total_j - before[0]
+        return out, why
 
     def tick(self) -> SiteState:
         now = self._clock()
@@ -289,15 +370,15 @@ class SiteAccountant:
         facility_w = self._power(topo.facility, now, stale_after)
         it_w = self._power(topo.it, now, stale_after)
         cooling_w = self._power(topo.cooling, now, stale_after) if topo.cooling else None
-        live = live_pue(facility_w, it_w)
+        live = live_pue(facility_w, it_w, self._plausible)
 
-        fac_d = self._energy_deltas(topo.facility, now, stale_after)
-        it_d = self._energy_deltas(topo.it, now, stale_after)
-        cool_d = self._energy_deltas(topo.cooling, now, stale_after) if topo.cooling else {}
-        optional_d = {name: (terms, self._energy_deltas(terms, now, stale_after, self._optional_last[name]))
+        fac_d, fac_why = self._energy_deltas(topo.facility, now, stale_after)
+        it_d, it_why = self._energy_deltas(topo.it, now, stale_after)
+        cool_d = self._energy_deltas(topo.cooling, now, stale_after)[0] if topo.cooling else {}
+        optional_d = {name: (terms, self._energy_deltas(terms, now, stale_after, self._optional_last[name])[0])
                       for name, terms in self._optional}
-        fac_e = sum_boundary(fac_d, [t.device for t in topo.facility])
-        it_e = sum_boundary(it_d, [t.device for t in topo.it])
+        fac_e = sum_boundary(fac_d, [t.device for t in topo.facility], fac_why)
+        it_e = sum_boundary(it_d, [t.device for t in topo.it], it_why)
         if self._last_tick_s is not None and not 0 < now - self._last_tick_s <= stale_after:
             # the wall clock jumped (or the agent stalled): energy deltas no longer match the
             # interval's length, so the interval is a gap and the PUE window starts again
@@ -341,7 +422,7 @@ class SiteAccountant:
                 self._window[-1].end_s - self._first_tick_s < self._cfg.pue_window_s - 1e-6):
             return PueResult(None, f"warming up: the {self._cfg.pue_window_s:g} s window is not yet full"), coverage
         if not self._window[-1].complete:
-            return energy_pue(fac_now, it_now), coverage
+            return energy_pue(fac_now, it_now, self._plausible), coverage
         fac = BoundarySum(math.fsum(i.facility_j for i in covered), len(covered), ())
         it = BoundarySum(math.fsum(i.it_j for i in covered), len(covered), ())
-        return energy_pue(fac, it), coverage
+        return energy_pue(fac, it, self._plausible), coverage

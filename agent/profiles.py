@@ -23,6 +23,7 @@ Example (one scalar and one table column)::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -182,6 +183,14 @@ class ProfileObject(_Strict):
             raise ValueError("'row_filter' belongs to a table 'column'")
         return self
 
+    @model_validator(mode="after")
+    def _power_ceiling(self) -> ProfileObject:
+        # a meter answering 2^31-1 W must be an unreadable object, not a PUE of 16,758 (issue 19)
+        if GLOSSARY[self.quantity].is_power and (self.valid_max is None or not math.isfinite(self.valid_max)):
+            raise ValueError(f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
+                             "rated power, generously rounded up): larger readings are refused")
+        return self
+
     @property
     def is_counter(self) -> bool:
         return GLOSSARY[self.quantity].kind == "counter"
@@ -323,6 +332,12 @@ class Profile(_Strict):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)
+
+    def rate_ceiling(self, counter_quantity: str) -> float | None:
+        """Ceiling of the gauge a counter's rate is read as (``energy_j``: ``active_power_w``), or None."""
+        rate = GLOSSARY[counter_quantity].rate
+        ceilings = [o.valid_max for o in self.objects if o.quantity == rate and o.valid_max is not None]
+        return max(ceilings) if ceilings else None
 
     def writable(self, quantity: str) -> ProfileObject | None:
         for obj in self.objects:

@@ -32,6 +32,8 @@ class Quantity:
     metric : Prometheus metric name without the ``_total`` suffix of counters
     kind : ``gauge`` or ``counter`` (monotonic, wrap/reset handled by the collector)
     help : one line for the exposition's HELP
+    rate : for a counter, the gauge of its rate in the same profile (``energy_j`` -> ``active_power_w``):
+        the ceiling of that gauge bounds how fast the counter can plausibly count
     """
 
     name: str
@@ -39,10 +41,16 @@ class Quantity:
     metric: str
     kind: MetricKind
     help: str
+    rate: str | None = None
+
+    @property
+    def is_power(self) -> bool:
+        """Active or apparent power (every profile object of such a quantity declares a ceiling)."""
+        return self.unit in ("W", "VA")
 
 
-def _q(name: str, unit: str, metric: str, kind: MetricKind, help_: str) -> Quantity:
-    return Quantity(name, unit, metric, kind, help_)
+def _q(name: str, unit: str, metric: str, kind: MetricKind, help_: str, rate: str | None = None) -> Quantity:
+    return Quantity(name, unit, metric, kind, help_, rate)
 
 
 GLOSSARY: dict[str, Quantity] = {
@@ -52,7 +60,8 @@ GLOSSARY: dict[str, Quantity] = {
         _q("active_power_w", "W", "pue_device_active_power_watts", "gauge",
            "Active power at the device's measurement point (meter total, UPS output, PDU inlet)."),
         _q("energy_j", "J", "pue_device_energy_joules", "counter",
-           "Active energy at the device's measurement point, made monotonic by the agent."),
+           "Active energy at the device's measurement point, made monotonic by the agent.",
+           rate="active_power_w"),
         _q("input_active_power_w", "W", "pue_device_input_active_power_watts", "gauge",
            "Active power drawn at a UPS input."),
         _q("phase_active_power_w", "W", "pue_device_phase_active_power_watts", "gauge",
@@ -60,7 +69,8 @@ GLOSSARY: dict[str, Quantity] = {
         _q("outlet_active_power_w", "W", "pue_device_outlet_active_power_watts", "gauge",
            "Active power of one PDU outlet."),
         _q("outlet_energy_j", "J", "pue_device_outlet_energy_joules", "counter",
-           "Active energy of one PDU outlet, made monotonic by the agent."),
+           "Active energy of one PDU outlet, made monotonic by the agent.",
+           rate="outlet_active_power_w"),
         _q("apparent_power_va", "VA", "pue_device_apparent_power_volt_amperes", "gauge",
            "Apparent power."),
         _q("current_a", "A", "pue_device_current_amperes", "gauge", "RMS current."),
@@ -94,7 +104,8 @@ GLOSSARY: dict[str, Quantity] = {
         _q("cooling_power_w", "W", "pue_device_cooling_power_watts", "gauge",
            "Electrical power drawn by a cooling unit or plant."),
         _q("cooling_energy_j", "J", "pue_device_cooling_energy_joules", "counter",
-           "Electrical energy drawn by a cooling unit or plant, made monotonic by the agent."),
+           "Electrical energy drawn by a cooling unit or plant, made monotonic by the agent.",
+           rate="cooling_power_w"),
         # water side
         _q("chw_supply_temp_c", "Cel", "pue_device_chw_supply_temperature_celsius", "gauge",
            "Chilled-water supply (leaving) temperature."),
@@ -106,11 +117,13 @@ GLOSSARY: dict[str, Quantity] = {
         _q("reused_heat_power_w", "W", "pue_device_reused_heat_power_watts", "gauge",
            "Thermal power delivered for reuse outside the data centre (heat meter)."),
         _q("reused_heat_energy_j", "J", "pue_device_reused_heat_energy_joules", "counter",
-           "Thermal energy delivered for reuse outside the data centre (heat meter), made monotonic."),
+           "Thermal energy delivered for reuse outside the data centre (heat meter), made monotonic.",
+           rate="reused_heat_power_w"),
         _q("water_flow_m3_per_s", "m3/s", "pue_device_water_flow_cubic_meters_per_second", "gauge",
            "Site water flow (cooling-tower make-up, humidification) at a water meter."),
         _q("water_volume_m3", "m3", "pue_device_water_volume_cubic_meters", "counter",
-           "Site water volume at a water meter, made monotonic by the agent."),
+           "Site water volume at a water meter, made monotonic by the agent.",
+           rate="water_flow_m3_per_s"),
         # setpoints (writable where the profile says so)
         _q("supply_air_setpoint_c", "Cel", "pue_device_supply_air_setpoint_celsius", "gauge",
            "Supply-air temperature setpoint."),

@@ -20,6 +20,7 @@ __all__ = [
     "DeviceReadout",
     "DeviceSnapshot",
     "Reading",
+    "Unreadable",
     "detect_profile",
     "read_device",
 ]
@@ -34,8 +35,9 @@ Labels = tuple[tuple[str, str], ...]
 class Reading:
     """One canonical value: ``quantity`` (glossary name, unit in the name), SI ``value``, labels.
 
-    Counters also carry their wrap modulus and cap in the same unit, so that the collector can
-    make them monotonic without going back to the profile.
+    Counters also carry their wrap modulus and cap in the same unit, the ceiling of their rate (the
+    profile's ceiling of the matching power, per second) and one step of the register, so that the
+    collector can make them monotonic, and tell a reset from a glitch, without going back to the profile.
     """
 
     quantity: str
@@ -43,6 +45,8 @@ class Reading:
     labels: Labels = ()
     counter_modulus: float | None = None
     counter_cap: float | None = None
+    counter_max_rate: float | None = None
+    counter_resolution: float = 0.0
 
     @property
     def label_dict(self) -> dict[str, str]:
@@ -50,11 +54,25 @@ class Reading:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """One object (or table row) a poll could not use: its quantity and labels, and the problem."""
+
+    quantity: str
+    labels: Labels
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceReadout:
-    """What one read of one device produced: readings, and per-object problems (not fatal)."""
+    """What one read of one device produced: readings, and per-object problems (not fatal).
+
+    ``unreadable`` holds the same problems by quantity, so that a device total (:meth:`DeviceSnapshot.total`)
+    known to lack a row is not taken for the whole.
+    """
 
     readings: tuple[Reading, ...]
     problems: tuple[str, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +88,19 @@ class DeviceSnapshot:
     error: str | None = None
     error_kind: str | None = None
     extra: Mapping[str, float] = field(default_factory=dict)
+    unreadable: tuple[Unreadable, ...] = ()
 
     def total(self, quantity: str) -> float | None:
-        """Sum of this quantity's readings (the device total by glossary convention), or None."""
+        """Sum of this quantity's readings (the device total by glossary convention), or None.
+
+        The sum is over the rows that decoded: check :meth:`problem` before taking it for the device's total.
+        """
         values = [r.value for r in self.readings if r.quantity == quantity]
         return math.fsum(values) if values else None
+
+    def problem(self, quantity: str) -> str | None:
+        """Why this poll's ``quantity`` is partial (the first unreadable object of it), or None if it is whole."""
+        return next((u.problem for u in self.unreadable if u.quantity == quantity), None)
 
 
 def _labels(mapping: Mapping[str, str]) -> Labels:
@@ -85,14 +111,17 @@ def _suffix(oid: str, column: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid[len(column) + 1 :].split("."))
 
 
-def _counter_bounds(obj: ProfileObject) -> tuple[float | None, float | None]:
+def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
     if not obj.is_counter:
-        return None, None
+        return Reading(obj.quantity, value, labels)
     modulus = obj.wrap_modulus_raw()
     cap = obj.counter.cap_raw if obj.counter else None
-    return (
+    return Reading(
+        obj.quantity, value, labels,
         None if modulus is None else modulus * obj.scale,
         None if cap is None else cap * obj.scale + obj.offset,
+        profile.rate_ceiling(obj.quantity),
+        abs(obj.scale),
     )
 
 
@@ -101,21 +130,21 @@ def decode_objects(
 ) -> DeviceReadout:
     """Apply a profile to raw var-binds (pure: no I/O). Per-object problems are collected."""
     readings: list[Reading] = []
-    problems: list[str] = []
+    unreadable: list[Unreadable] = []
     for obj in profile.objects:
-        modulus, cap = _counter_bounds(obj)
         if obj.oid is not None:
             value = scalars.get(obj.oid)
             if value is None or value.missing:
                 if not obj.optional:
-                    problems.append(f"{obj.quantity} {obj.oid}: not present on device")
+                    unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
+                                                 f"{obj.quantity} {obj.oid}: not present on device"))
                 continue
             try:
                 si = obj.decode(value.kind, value.value if value.value is not None else b"")
             except DecodeError as err:
-                problems.append(f"{obj.oid}: {err}")
+                unreadable.append(Unreadable(obj.quantity, _labels(obj.labels), f"{obj.oid}: {err}"))
                 continue
-            readings.append(Reading(obj.quantity, si, _labels(obj.labels), modulus, cap))
+            readings.append(_counter_reading(profile, obj, si, _labels(obj.labels)))
             continue
         assert obj.column is not None
         digits: dict[tuple[int, ...], int] = {}
@@ -138,12 +167,13 @@ def decode_objects(
             try:
                 si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix))
             except DecodeError as err:
-                problems.append(f"{v.oid}: {err}")
+                unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
                 continue
-            readings.append(Reading(obj.quantity, si, _labels(labels), modulus, cap))
+            readings.append(_counter_reading(profile, obj, si, _labels(labels)))
         if rows == 0 and not obj.optional:
-            problems.append(f"{obj.quantity} {obj.column}: no rows on device")
-    return DeviceReadout(tuple(readings), tuple(problems))
+            unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
+                                         f"{obj.quantity} {obj.column}: no rows on device"))
+    return DeviceReadout(tuple(readings), tuple(u.problem for u in unreadable), tuple(unreadable))
 
 
 async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) -> DeviceReadout:

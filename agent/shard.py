@@ -119,7 +119,7 @@ class ShardAccountant:
             "it": tuple(t for t in topo.it if shard.owns(t.device)),
             "cooling": tuple(t for t in topo.cooling if shard.owns(t.device)),
         }
-        self._last: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # total and suspect polls at the last tick
         self.totals_j: dict[str, float] = {b: 0.0 for b, terms in self._terms.items() if terms}
         self.complete = False
 
@@ -141,11 +141,11 @@ class ShardAccountant:
                 self._last.pop(key, None)  # re-baseline when it comes back
                 complete = False
                 continue
-            self._last[key] = energy.total_j
-            if before is None:
+            self._last[key] = (energy.total_j, energy.suspect_polls)
+            if before is None or before[1] != energy.suspect_polls:  # a partial read or counter glitch between
                 complete = False
             else:
-                out.append(energy.total_j - before)
+                out.append(energy.total_j - before[0])
         return out if complete else None
 
     def on_site(self, site: SiteState, state: AgentState) -> None:

@@ -70,7 +70,7 @@ class HistoryWriter:
         self._last_purge_s: float | None = None
         self._offsets: dict[tuple[str, str], float] = {}
         self._last_stored: dict[tuple[str, str], float] = {}
-        self._previous: dict[str, dict[str, float | None]] | None = None
+        self._previous: dict[str, dict[str, _Energy | None]] | None = None
         self._previous_tick_s: float | None = None
         self.write_errors = 0
         self.healthy = True
@@ -172,14 +172,14 @@ class HistoryWriter:
 
     def _boundary(
         self, terms: Iterable[TopologyTerm], state: AgentState, now_s: float
-    ) -> dict[str, float | None]:
+    ) -> dict[str, _Energy | None]:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
-        out: dict[str, float | None] = {}
+        out: dict[str, _Energy | None] = {}
         for term in terms:
             energy = state.energy.get((term.device, term.energy_quantity))
             fresh = state.fresh(term.device, now_s, stale_after)
             out[f"{term.device}\0{term.energy_quantity}"] = (
-                energy.total_j if energy is not None and fresh else None
+                (energy.total_j, energy.suspect_polls) if energy is not None and fresh else None
             )
         return out
 
@@ -248,14 +248,19 @@ def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
     return out
 
 
-def _delta(before: dict[str, float | None], now: dict[str, float | None]) -> float | None:
-    """Sum of per-term increases, or None if any term is missing at either end or went down."""
+#: a term's energy total [J or m3] and the number of suspect polls behind it (``DeviceEnergy.suspect_polls``)
+_Energy = tuple[float, int]
+
+
+def _delta(before: dict[str, _Energy | None], now: dict[str, _Energy | None]) -> float | None:
+    """Sum of per-term increases, or None if any term is missing at either end, went down, or had a suspect
+    poll in between (a partial read or a counter glitch: its energy over the interval is not known)."""
     total = 0.0
     for key, value in now.items():
         old = before.get(key)
-        if value is None or old is None or value < old:
+        if value is None or old is None or value[0] < old[0] or value[1] != old[1]:
             return None
-        total += value - old
+        total += value[0] - old[0]
     return total
 
 
