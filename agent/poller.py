@@ -38,9 +38,10 @@ _MAX_POWER_W = 1e9
 class DeviceEnergy:
     """The agent's monotonic view of one device's energy for one quantity.
 
-    ``suspect_polls`` counts the polls whose energy could not be counted exactly (a row of the quantity
-    unreadable, a counter glitch or implausible jump): an interval across which it changed is not valid.
-    ``problem`` says what went wrong at the last of them.
+    ``suspect_polls`` counts the polls whose energy since the poll before could not be counted exactly: a
+    poll with a row of the quantity unreadable, a counter glitch or implausible jump (``partial``), and the
+    poll after it (its step spans the bad one: a held counter counts the whole hold there). An interval
+    across which it changed is not valid. ``problem`` says what went wrong at the last of them.
     """
 
     total_j: float
@@ -48,6 +49,7 @@ class DeviceEnergy:
     last_timestamp_s: float
     suspect_polls: int = 0
     problem: str | None = None
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,9 +229,7 @@ class Poller:
             # a partial power (a row unreadable) integrates to a wrong energy: nothing is added across it
             why = snap.problem(power_q)
             power_now = None if why else snap.total(power_q)
-            power_before = None
-            if previous is not None and previous.problem(power_q) is None:
-                power_before = previous.total(power_q)
+            power_before = None if previous is None or previous.problem(power_q) else previous.total(power_q)
             if current is None:
                 self._state.energy[key] = DeviceEnergy(0.0, "integrated", snap.timestamp_s)
                 continue
@@ -242,12 +242,13 @@ class Poller:
 
 def _energy(current: DeviceEnergy | None, total_j: float, method: str, timestamp_s: float,
             problem: str | None) -> DeviceEnergy:
-    """The next energy of a device quantity; a ``problem`` makes this poll a suspect one."""
-    suspect_polls = current.suspect_polls if current is not None else 0
-    last_problem = current.problem if current is not None else None
-    if problem is not None:
-        return DeviceEnergy(total_j, method, timestamp_s, suspect_polls + 1, problem)
-    return DeviceEnergy(total_j, method, timestamp_s, suspect_polls, last_problem)
+    """The next energy of a device quantity; a ``problem`` now, or at the poll before, makes this poll suspect."""
+    if current is None:
+        return DeviceEnergy(total_j, method, timestamp_s, int(problem is not None), problem, problem is not None)
+    if problem is None and not current.partial:
+        return DeviceEnergy(total_j, method, timestamp_s, current.suspect_polls, current.problem)
+    return DeviceEnergy(total_j, method, timestamp_s, current.suspect_polls + 1, problem or current.problem,
+                        problem is not None)
 
 
 def _sum_terms(terms: tuple[TopologyTerm, ...], deltas: dict[str, float | None]) -> float | None:

@@ -95,3 +95,42 @@ def test_every_oid_has_a_mib_comment() -> None:
             if key in ("oid", "column", "decimals_column", "requires_oid") and "::" not in line:
                 missing.append(f"{path.name}:{number}")
     assert missing == []
+
+
+def test_every_power_quantity_has_a_ceiling() -> None:
+    """Issue 19: a meter answering 2^31-1 W gave PUE 16,758; every power reading is bounded by its profile.
+
+    Read from the YAML (not through the schema, which refuses a power object without one): a missing ceiling
+    is named here even if the schema check is ever loosened.
+    """
+    import yaml
+
+    missing = []
+    for path in PROFILE_PATHS:
+        for i, obj in enumerate(yaml.safe_load(path.read_text(encoding="utf-8"))["objects"]):
+            q = GLOSSARY[obj["quantity"]]
+            if q.is_power and not isinstance(obj.get("valid_max"), int | float):
+                missing.append(f"{path.stem}: objects[{i}] {obj['quantity']}")
+    assert missing == []
+
+
+def test_a_power_object_without_a_ceiling_is_refused(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from agent.errors import ProfileError
+
+    data = yaml.safe_load((DEFAULT_PROFILE_DIR / "janitza-umg.yaml").read_text(encoding="utf-8"))
+    del data["objects"][0]["valid_max"]
+    path = Path(str(tmp_path)) / "janitza-umg.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"objects\.0: .*active_power_w: a power quantity needs a finite 'valid_max'"):
+        load_profile(path)
+
+
+def test_counters_know_their_ceiling_power() -> None:
+    registry = load_profiles()
+    assert registry["janitza-umg"].rate_ceiling("energy_j") == 20e6
+    assert registry["raritan-pdu2"].rate_ceiling("outlet_energy_j") == 20e3
+    assert registry["local-plant-gateway"].rate_ceiling("cooling_energy_j") == 20e6
