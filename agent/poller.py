@@ -41,7 +41,8 @@ class DeviceEnergy:
     ``suspect_polls`` counts the polls whose energy since the poll before could not be counted exactly: a
     poll with a row of the quantity unreadable, a counter glitch or implausible jump (``partial``), and the
     poll after it (its step spans the bad one: a held counter counts the whole hold there). An interval
-    across which it changed is not valid. ``problem`` says what went wrong at the last of them.
+    across which it changed is not valid, nor one that starts or ends while the last poll is ``partial``.
+    ``problem`` says what went wrong at the last of them.
     """
 
     total_j: float
@@ -352,9 +353,11 @@ class SiteAccountant:
             energy = self._state.energy.get(key)
             fresh = self._state.fresh(term.device, now, stale_after)
             before = last.get(key)
-            if energy is None or not fresh:
+            if energy is None or not fresh or energy.partial:
                 last.pop(key, None)  # re-baseline when it comes back
                 out[term.device] = None
+                if energy is not None and fresh and energy.problem is not None:
+                    why[term.device] = energy.problem
                 continue
             last[key] = (energy.total_j, energy.suspect_polls)
             if before is not None and before[1] != energy.suspect_polls:

@@ -137,7 +137,7 @@ class ShardAccountant:
             key = (term.device, term.energy_quantity)
             energy = state.energy.get(key)
             before = self._last.get(key)
-            if energy is None or not state.fresh(term.device, now, stale_after):
+            if energy is None or not state.fresh(term.device, now, stale_after) or energy.partial:
                 self._last.pop(key, None)  # re-baseline when it comes back
                 complete = False
                 continue

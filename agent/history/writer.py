@@ -179,7 +179,7 @@ class HistoryWriter:
             energy = state.energy.get((term.device, term.energy_quantity))
             fresh = state.fresh(term.device, now_s, stale_after)
             out[f"{term.device}\0{term.energy_quantity}"] = (
-                (energy.total_j, energy.suspect_polls) if energy is not None and fresh else None
+                (energy.total_j, energy.suspect_polls) if energy is not None and fresh and not energy.partial else None
             )
         return out
 

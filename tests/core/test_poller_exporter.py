@@ -215,3 +215,64 @@ def test_a_pv_meter_in_facility_and_renewable_counts_in_both() -> None:
     assert renewable == 5 * 1 * 360_000.0  # five complete intervals, one 0.1 kWh step each
     assert facility == 5 * (3 + 1) * 360_000.0
     assert registry.get_sample_value("pue_site_water_cubic_meters_total") is None  # no water meter configured
+
+
+def test_register_stepping_back_is_held_and_no_interval_across_it_counts(site) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: a 0.3 kWh step back of the meter's register was taken as a reset (the whole register added)."""
+    cfg, state, poller, accountant, clock, (meter, _a, _b) = site
+
+    complete: list[bool | None] = []
+
+    def tick():  # type: ignore[no-untyped-def]
+        site = accountant.tick()
+        complete.append(accountant._window[-1].complete if accountant._window else None)
+        return site
+
+    async def run():  # type: ignore[no-untyped-def]
+        sites = []
+        for k in range(14):
+            if k in (5, 8):  # the register reads 2 kWh low at polls 5-7 (more than 10 s count), then right again
+                kind, raw = meter.data[WH3]
+                meter.data[WH3] = (kind, raw - 20 if k == 5 else raw + 20)
+            for dev in cfg.devices:
+                await poller.poll(dev.name)
+            sites.append(tick())
+            clock.t += 5.0
+            sites.append(tick())  # a tick with no poll since the last one
+            clock.t += 5.0
+            kind, raw = meter.data[WH3]
+            meter.data[WH3] = (kind, raw + round(150_000 * 10.0 / 360_000))  # 4 steps of 0.1 kWh per 10 s
+        return sites
+
+    sites = asyncio.run(run())
+    assert state.counter_events == {("meter-main", "glitch"): 1}
+    # the device's monotonic energy counted every step of the register once, the glitch not at all
+    assert state.energy[("meter-main", "energy_j")].total_j == (1_000_000 + 13 * 4) * 360_000.0
+    held = [s for s in sites if "stepped back" in (s.interval.reason or "")]
+    assert held and all("missing data from: meter-main (energy_j {}: stepped back from" in (s.interval.reason or "")
+                        for s in held)
+    # no interval from the first glitched poll (5, tick 10) to the poll after it ended (8, tick 16) is complete
+    assert complete == [None] + [True] * 9 + [False] * 7 + [True] * 11, complete
+
+
+def test_partial_ups_read_is_no_contributor_and_taints_the_interval_after(site) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: one UPS output line reading -1 gave a valid PUE over the lines that decoded."""
+    cfg, _state, poller, accountant, clock, (meter, ups_a, _b) = site
+
+    complete: list[bool | None] = []
+
+    async def run():  # type: ignore[no-untyped-def]
+        sites = []
+        for k in range(10):
+            ups_a.data[f"{UPS_OUT}.2"] = ("integer", -1 if k == 4 else 30_000)
+            sites.append(await _cycle(cfg, poller, accountant, clock, meter))
+            complete.append(accountant._window[-1].complete if accountant._window else None)
+        return sites
+
+    sites = asyncio.run(run())
+    assert [s.live.valid for s in sites] == [True] * 4 + [False] + [True] * 5
+    assert sites[4].live.reason == (f"missing data from: ups-a ({UPS_OUT}.2: active_power_w: -1 below physical "
+                                    "minimum 0)")
+    assert sites[4].it_w.value is None and sites[4].it_w.coverage_ratio == 0.5
+    # the IT energy is integrated from power: the partial poll and the one after (whose step spans it) count nothing
+    assert complete == [None, True, True, True, False, False, True, True, True, True], complete

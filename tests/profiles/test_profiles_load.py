@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -114,18 +115,17 @@ def test_every_power_quantity_has_a_ceiling() -> None:
     assert missing == []
 
 
-def test_a_power_object_without_a_ceiling_is_refused(tmp_path: pytest.TempPathFactory) -> None:
-    from pathlib import Path
-
+def test_a_power_object_without_a_ceiling_is_refused(tmp_path: Path) -> None:
     import yaml
 
     from agent.errors import ProfileError
 
     data = yaml.safe_load((DEFAULT_PROFILE_DIR / "janitza-umg.yaml").read_text(encoding="utf-8"))
     del data["objects"][0]["valid_max"]
-    path = Path(str(tmp_path)) / "janitza-umg.yaml"
+    path = tmp_path / "janitza-umg.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(ProfileError, match=r"objects\.0: .*active_power_w: a power quantity needs a finite 'valid_max'"):
+    needs = r"objects\.0: .*active_power_w: a power quantity needs a finite 'valid_max'"
+    with pytest.raises(ProfileError, match=needs):
         load_profile(path)
 
 
