@@ -152,6 +152,10 @@ async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None
         print(f"history: {history_path}", flush=True)
     agent = Agent(cfg, profiles, observers=observers, recommender=recommender,  # type: ignore[arg-type]
                   shard=shard)
+    if writer is not None:
+        from agent.history.writer import HistoryCollector
+
+        agent.registry.register(HistoryCollector(writer))
     host, port = agent.start_http()
     scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
     if shard is not None:
@@ -170,7 +174,7 @@ async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None
     finally:
         await agent.stop()
         if writer is not None:
-            writer.close()
+            await asyncio.to_thread(writer.close)  # writes what still waits for the database
 
 
 def cmd_run(args: argparse.Namespace) -> int:

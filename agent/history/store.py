@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.errors import HistoryQueryError, HistoryStoreError
+from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
 
 __all__ = [
     "CONDITION_COLUMNS",
@@ -734,6 +734,8 @@ def _iso(epoch_s: float) -> str:
 
 def _translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:
     text = str(err)
+    if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return HistoryBusyError(f"history database {path} is busy (another connection holds its lock): {text}")
     if "readonly" in text or "read-only" in text:
         return HistoryStoreError(f"history database {path} is read-only: {text}")
     if "disk" in text or "full" in text:
