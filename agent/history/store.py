@@ -15,6 +15,10 @@ Tables
 ``site_term_interval`` / ``site_term_rollup``  optional boundaries (renewable, reused heat, water,
                     zones), one row per term, each with its own covered time        raw, purged / kept
 
+Stored site intervals never overlap: a trigger refuses an insert that would (two agents writing one
+file would otherwise count the site twice), and the agent holds a writer lock on the file
+(:mod:`agent.history.lock`).
+
 Site intervals and rollups keep energy over the *covered* time only (every facility and IT
 contributor fresh) and the covered time itself, so coverage and gaps can be computed for any
 period. Condition columns (outdoor temperatures, setpoints) are stored as time-weighted sums
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
+from agent.history.lock import WriterLock
 
 __all__ = [
     "CONDITION_COLUMNS",
@@ -213,6 +218,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 #: longest interval accepted from an import [s]; bounds the overlap search
 _MAX_INTERVAL_S = 31 * 86400.0
+#: site intervals may touch (one ends where the next starts) but not overlap by more than this [s]
+_OVERLAP_TOLERANCE_S = 1e-6
+_NO_OVERLAP_TRIGGER = "site_interval_no_overlap"
 
 _METHOD_BITS = {"counter": 1, "integrated": 2, "imported": 4}
 _SOURCE_BITS = {"agent": 1, "import": 2}
@@ -243,17 +251,31 @@ class SqliteHistoryStore:
     readonly : open for reading only (export, report); the file must exist
     durable : ``synchronous=FULL`` (each commit survives power loss) instead of NORMAL (survives
         a killed process, may lose the last commits on power loss)
+    exclusive : the agent's writer: hold the database's writer lock (:mod:`agent.history.lock`) until
+        :meth:`close`, so that a second agent is refused
 
     Raises
     ------
     HistoryStoreError
         the file cannot be opened, is read-only when writing is needed, is not a history
         database, or was written by a newer pue-agent.
+    HistoryLockedError
+        ``exclusive`` and another agent already writes the database.
     """
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, durable: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, durable: bool = False,
+                 exclusive: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._lock: WriterLock | None = None
+        try:
+            self._open(readonly, durable, exclusive)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _open(self, readonly: bool, durable: bool, exclusive: bool) -> None:
         where = str(self.path)
         if readonly:
             if not self.path.is_file():
@@ -270,6 +292,8 @@ class SqliteHistoryStore:
                 raise HistoryStoreError(
                     f"history database {where}: cannot create its directory: {err.strerror or err}"
                 ) from err
+            if exclusive:
+                self._lock = WriterLock.acquire(self.path)
         try:
             if readonly:
                 self._db = sqlite3.connect(
@@ -303,6 +327,27 @@ class SqliteHistoryStore:
                     "writable once to migrate it"
                 )
             self._migrate(version)
+        if not readonly:
+            self._ensure_no_overlap()
+
+    def _ensure_no_overlap(self) -> None:
+        """The trigger that refuses a site interval overlapping a stored one, whoever inserts it.
+
+        Created at each writable open when missing (files from before it get it too); stored intervals
+        are disjoint, so the one starting last before the new interval's end is the only one to check.
+        """
+        try:
+            if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                                (_NO_OVERLAP_TRIGGER,)).fetchone() is None:
+                self._db.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {_NO_OVERLAP_TRIGGER} BEFORE INSERT ON site_interval "
+                    "WHEN (SELECT s.start_s + s.duration_s FROM site_interval s "
+                    "      WHERE s.start_s < NEW.start_s + NEW.duration_s ORDER BY s.start_s DESC LIMIT 1)"
+                    f"     > NEW.start_s + {_OVERLAP_TOLERANCE_S} "
+                    "BEGIN SELECT RAISE(ABORT, 'site interval overlaps a stored one'); END"
+                )
+        except sqlite3.DatabaseError as err:
+            raise _translate(err, self.path) from err
 
     def _migrate(self, version: int) -> None:
         try:
@@ -409,9 +454,13 @@ class SqliteHistoryStore:
         """One site interval and its rollups at every resolution: one transaction."""
         try:
             with self._transaction() as db:
-                self._insert_interval(db, interval)
-        except sqlite3.IntegrityError as err:
-            raise HistoryQueryError(f"site interval at {interval.start_s} is already stored") from err
+                try:
+                    self._insert_interval(db, interval)
+                except sqlite3.IntegrityError as err:  # the overlap trigger, or the same start twice
+                    raise HistoryQueryError(
+                        f"site interval at {_iso(interval.start_s)} ({interval.duration_s:g} s) overlaps one "
+                        f"already stored (is another agent writing {self.path}?)"
+                    ) from err
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
 
@@ -697,6 +746,9 @@ class SqliteHistoryStore:
             self._db.close()
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> SqliteHistoryStore:
         return self

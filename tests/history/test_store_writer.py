@@ -16,8 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from agent.config import SiteConfig
-from agent.errors import HistoryBusyError, HistoryStoreError
-from agent.history.store import SCHEMA_VERSION, SqliteHistoryStore
+from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
+from agent.history.store import SCHEMA_VERSION, SiteInterval, SqliteHistoryStore
 from agent.history.writer import HistoryCollector, HistoryWriter
 from agent.poller import AgentState
 from agent.readings import DeviceSnapshot
@@ -208,6 +208,31 @@ def test_writes_wait_while_busy_and_beyond_the_bound_are_dropped_and_counted(cfg
     writer.close(timeout_s=0.3)
     assert time.monotonic() - started < 5.0
     assert writer.dropped == 4 and writer.pending == 0
+
+
+def test_overlapping_site_intervals_are_never_stored(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = SqliteHistoryStore(path)
+    store.record_site_interval(SiteInterval(T0, 60.0, 60.0, 9e6, 6e6, 0.0, 0.0, "counter", 1))
+    store.record_site_interval(SiteInterval(T0 + 60.0, 60.0, 60.0, 9e6, 6e6, 0.0, 0.0, "counter", 1))  # touching
+    # a second agent polling at another phase: its interval straddles two stored ones
+    with pytest.raises(HistoryQueryError, match="overlaps one already stored"):
+        store.record_site_interval(SiteInterval(T0 + 30.0, 60.0, 60.0, 9e6, 6e6, 0.0, 0.0, "counter", 1))
+    with pytest.raises(HistoryQueryError, match="overlaps"):  # inside a stored one
+        store.record_site_interval(SiteInterval(T0 + 70.0, 10.0, 10.0, 1e6, 1e6, 0.0, 0.0, "counter", 1))
+    store.close()
+    # the database refuses it whoever writes: a file from before the trigger gets it at its next writable open
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TRIGGER site_interval_no_overlap")
+    raw.commit()
+    SqliteHistoryStore(path).close()
+    with pytest.raises(sqlite3.IntegrityError, match="overlaps"):
+        raw.execute("INSERT INTO site_interval (start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s,"
+                    " cooling_j, method, source) VALUES (?, 60, 60, 1, 1, 0, 0, 'counter', 'agent')", (T0 - 59.0,))
+    raw.close()
+    with SqliteHistoryStore(path, readonly=True) as store:
+        assert [iv.start_s for iv in store.site_intervals(0, 2e10)] == [T0, T0 + 60.0]
+        assert sum(r.facility_j for r in store.site_rollups(3600, T0, T0 + 3600)) == 18e6  # counted once
 
 
 def test_read_only_database_is_a_clear_error(tmp_path: Path) -> None:
