@@ -27,6 +27,7 @@ over the time they were known.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sqlite3
@@ -163,6 +164,8 @@ class HistoryStore(Protocol):
     def close(self) -> None: ...
 
 
+log = logging.getLogger(__name__)
+
 _SCHEMA_V1 = """
 CREATE TABLE polls (
     device TEXT NOT NULL, ts_s REAL NOT NULL, ok INTEGER NOT NULL, duration_s REAL NOT NULL,
@@ -248,7 +251,8 @@ class SqliteHistoryStore:
     Parameters
     ----------
     path : the database file; created (with its directory) unless ``readonly``
-    readonly : open for reading only (export, report); the file must exist
+    readonly : open for reading only (export, report); the file must exist. On read-only media (a
+        read-only mount, a directory this user may not write) it is read as immutable
     durable : ``synchronous=FULL`` (each commit survives power loss) instead of NORMAL (survives
         a killed process, may lose the last commits on power loss)
     exclusive : the agent's writer: hold the database's writer lock (:mod:`agent.history.lock`) until
@@ -296,12 +300,7 @@ class SqliteHistoryStore:
                 self._lock = WriterLock.acquire(self.path)
         try:
             if readonly:
-                self._db = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                self._db = self._connect_readonly()
             else:
                 self._db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -329,6 +328,35 @@ class SqliteHistoryStore:
             self._migrate(version)
         if not readonly:
             self._ensure_no_overlap()
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection; on read-only media (a read-only mount, a directory we may not write)
+        one that reads the file as immutable, since SQLite cannot create the WAL index (``-shm``) there.
+
+        Immutable reading ignores a ``-wal`` file, so it is used only when there is none with content:
+        otherwise the newest writes would be silently missing (or an agent is still writing the file).
+        """
+        uri = self.path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA user_version").fetchone()  # SQLite opens the file (and its -shm) lazily
+            return db
+        except sqlite3.OperationalError as err:
+            db.close()
+            if err.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or self._on_writable_media():
+                raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise HistoryStoreError(
+                f"history database {self.path} is on read-only media and {wal.name} holds writes not yet in the "
+                "file (an agent still writing it, or a copy taken while it ran): copy the database with its -wal "
+                "file to a writable directory and read it there"
+            )
+        log.info("history database %s is on read-only media: reading it as immutable", self.path)
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+    def _on_writable_media(self) -> bool:
+        return os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK)
 
     def _ensure_no_overlap(self) -> None:
         """The trigger that refuses a site interval overlapping a stored one, whoever inserts it.
