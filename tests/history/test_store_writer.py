@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -208,6 +209,16 @@ def test_writes_wait_while_busy_and_beyond_the_bound_are_dropped_and_counted(cfg
     writer.close(timeout_s=0.3)
     assert time.monotonic() - started < 5.0
     assert writer.dropped == 4 and writer.pending == 0
+
+
+def test_close_writes_what_waits_for_a_busy_database(cfg: SiteConfig) -> None:
+    store = BusyStore()
+    writer = HistoryWriter(store, cfg, retry_s=0.01)  # type: ignore[arg-type]
+    for k in range(3):
+        writer.on_snapshot(DeviceSnapshot("ups-a", T0 + k, 0.1, True), AgentState())
+    threading.Timer(0.5, lambda: setattr(store, "busy", False)).start()  # the import holding it finishes
+    writer.close(timeout_s=30.0)
+    assert store.polls == [T0, T0 + 1, T0 + 2] and writer.dropped == 0
 
 
 def test_overlapping_site_intervals_are_never_stored(tmp_path: Path) -> None:
