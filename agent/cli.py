@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from agent import __version__
 from agent.config import SiteConfig, dump_config, load_config
-from agent.errors import ConfigError, ProfileError, PueAgentError, SnmpError
+from agent.errors import ConfigError, HistoryError, ProfileError, PueAgentError, SnmpError
 from agent.profiles import DEFAULT_PROFILE_DIR, load_profiles
 from agent.security import load_web_config, server_ssl_context
 from agent.shard import Shard, parse_shard
@@ -144,14 +144,25 @@ async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None
     writer = None
     if history_path is None and cfg.history is not None:
         history_path = cfg.history.path if cfg.history.path.is_absolute() else base_dir / cfg.history.path
+        if shard is not None:
+            # shards share one config file, so this is not an error; but a shard's site intervals would have
+            # coverage 0 (its boundaries span other shards), and N shards would all write the one file
+            log.warning("shard %s: history (%s) not written in shard mode: it needs every device; run one "
+                        "agent without --shard for history", shard, history_path)
+            history_path = None
     if history_path is not None:
         from agent.history import HistoryWriter, SqliteHistoryStore
 
-        writer = HistoryWriter(SqliteHistoryStore(history_path), cfg)
+        # exclusive: a second agent on this file is refused (HistoryLockedError, exit 2) before it polls
+        writer = HistoryWriter(SqliteHistoryStore(history_path, exclusive=True), cfg)
         observers.append(writer)
         print(f"history: {history_path}", flush=True)
     agent = Agent(cfg, profiles, observers=observers, recommender=recommender,  # type: ignore[arg-type]
                   shard=shard)
+    if writer is not None:
+        from agent.history.writer import HistoryCollector
+
+        agent.registry.register(HistoryCollector(writer))
     host, port = agent.start_http()
     scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
     if shard is not None:
@@ -170,7 +181,7 @@ async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None
     finally:
         await agent.stop()
         if writer is not None:
-            writer.close()
+            await asyncio.to_thread(writer.close)  # writes what still waits for the database
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -366,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"pue-agent {args.command}: {err}", file=sys.stderr)
         return 2
-    except (ConfigError, ProfileError) as err:
+    except (ConfigError, ProfileError, HistoryError) as err:
         print(f"pue-agent {args.command}: {err}", file=sys.stderr)
         return 2
     except SnmpError as err:

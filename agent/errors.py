@@ -16,6 +16,8 @@
     ├── ModelError           a cooling model cannot be fitted from the data, or a saved one cannot be used
     └── HistoryError         the history store or one of its files (export, import, report)
         ├── HistoryStoreError    the database cannot be opened, read or written (read-only, disk, corrupt)
+        │   ├── HistoryBusyError     another connection holds the write lock (retry later; nothing is wrong)
+        │   └── HistoryLockedError   another pue-agent already writes this database (its pid and host named)
         ├── ImportFormatError    an imported history file is malformed (every bad row: line and column)
         └── HistoryQueryError    a period, resolution or emission factor asked for is invalid or has no data
 
@@ -28,8 +30,10 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "HistoryBusyError",
     "HistoryError",
     "HistoryFormatError",
+    "HistoryLockedError",
     "HistoryQueryError",
     "HistoryStoreError",
     "ImportFormatError",
@@ -103,6 +107,17 @@ class HistoryError(PueAgentError):
 
 class HistoryStoreError(HistoryError):
     """The history database cannot be opened, read or written (read-only file, full disk, corrupt file)."""
+
+
+class HistoryBusyError(HistoryStoreError):
+    """Another connection holds the database's write lock (an import, a backup) beyond the busy timeout.
+
+    Nothing is wrong with the database: the same write succeeds once the lock is released.
+    """
+
+
+class HistoryLockedError(HistoryStoreError):
+    """Another pue-agent already writes this history database (the message names its pid and host)."""
 
 
 class ImportFormatError(HistoryError):

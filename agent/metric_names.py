@@ -31,6 +31,10 @@ SITE_ENERGY_METHOD_INFO = "pue_site_energy_method_info"
 
 BUILD_INFO = "pue_build_info"
 
+HISTORY_PENDING_WRITES = "pue_history_pending_writes"
+HISTORY_WRITE_ERRORS = "pue_history_write_errors"  # counter: failed writes, each a gap in the history
+HISTORY_WRITES_DROPPED = "pue_history_writes_dropped"  # counter: dropped, too many waiting for a busy database
+
 RECOMMENDATION_MODE_INFO = "pue_recommendation_mode_info"
 RECOMMENDATION_PENDING = "pue_recommendation_pending_approval"
 RECOMMENDATION_SETPOINT = "pue_recommendation_setpoint_celsius"

@@ -15,6 +15,10 @@ Tables
 ``site_term_interval`` / ``site_term_rollup``  optional boundaries (renewable, reused heat, water,
                     zones), one row per term, each with its own covered time        raw, purged / kept
 
+Stored site intervals never overlap: a trigger refuses an insert that would (two agents writing one
+file would otherwise count the site twice), and the agent holds a writer lock on the file
+(:mod:`agent.history.lock`).
+
 Site intervals and rollups keep energy over the *covered* time only (every facility and IT
 contributor fresh) and the covered time itself, so coverage and gaps can be computed for any
 period. Condition columns (outdoor temperatures, setpoints) are stored as time-weighted sums
@@ -23,6 +27,7 @@ over the time they were known.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sqlite3
@@ -33,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.errors import HistoryQueryError, HistoryStoreError
+from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
+from agent.history.lock import WriterLock
 
 __all__ = [
     "CONDITION_COLUMNS",
@@ -158,6 +164,8 @@ class HistoryStore(Protocol):
     def close(self) -> None: ...
 
 
+log = logging.getLogger(__name__)
+
 _SCHEMA_V1 = """
 CREATE TABLE polls (
     device TEXT NOT NULL, ts_s REAL NOT NULL, ok INTEGER NOT NULL, duration_s REAL NOT NULL,
@@ -213,6 +221,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 #: longest interval accepted from an import [s]; bounds the overlap search
 _MAX_INTERVAL_S = 31 * 86400.0
+#: site intervals may touch (one ends where the next starts) but not overlap by more than this [s]
+_OVERLAP_TOLERANCE_S = 1e-6
+_NO_OVERLAP_TRIGGER = "site_interval_no_overlap"
 
 _METHOD_BITS = {"counter": 1, "integrated": 2, "imported": 4}
 _SOURCE_BITS = {"agent": 1, "import": 2}
@@ -240,20 +251,35 @@ class SqliteHistoryStore:
     Parameters
     ----------
     path : the database file; created (with its directory) unless ``readonly``
-    readonly : open for reading only (export, report); the file must exist
+    readonly : open for reading only (export, report); the file must exist. On read-only media (a
+        read-only mount, a directory this user may not write) it is read as immutable
     durable : ``synchronous=FULL`` (each commit survives power loss) instead of NORMAL (survives
         a killed process, may lose the last commits on power loss)
+    exclusive : the agent's writer: hold the database's writer lock (:mod:`agent.history.lock`) until
+        :meth:`close`, so that a second agent is refused
 
     Raises
     ------
     HistoryStoreError
         the file cannot be opened, is read-only when writing is needed, is not a history
         database, or was written by a newer pue-agent.
+    HistoryLockedError
+        ``exclusive`` and another agent already writes the database.
     """
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, durable: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, durable: bool = False,
+                 exclusive: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._lock: WriterLock | None = None
+        try:
+            self._open(readonly, durable, exclusive)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _open(self, readonly: bool, durable: bool, exclusive: bool) -> None:
         where = str(self.path)
         if readonly:
             if not self.path.is_file():
@@ -270,14 +296,11 @@ class SqliteHistoryStore:
                 raise HistoryStoreError(
                     f"history database {where}: cannot create its directory: {err.strerror or err}"
                 ) from err
+            if exclusive:
+                self._lock = WriterLock.acquire(self.path)
         try:
             if readonly:
-                self._db = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                self._db = self._connect_readonly()
             else:
                 self._db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -303,6 +326,56 @@ class SqliteHistoryStore:
                     "writable once to migrate it"
                 )
             self._migrate(version)
+        if not readonly:
+            self._ensure_no_overlap()
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection; on read-only media (a read-only mount, a directory we may not write)
+        one that reads the file as immutable, since SQLite cannot create the WAL index (``-shm``) there.
+
+        Immutable reading ignores a ``-wal`` file, so it is used only when there is none with content:
+        otherwise the newest writes would be silently missing (or an agent is still writing the file).
+        """
+        uri = self.path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA user_version").fetchone()  # SQLite opens the file (and its -shm) lazily
+            return db
+        except sqlite3.OperationalError as err:
+            db.close()
+            if err.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or self._on_writable_media():
+                raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise HistoryStoreError(
+                f"history database {self.path} is on read-only media and {wal.name} holds writes not yet in the "
+                "file (an agent still writing it, or a copy taken while it ran): copy the database with its -wal "
+                "file to a writable directory and read it there"
+            )
+        log.info("history database %s is on read-only media: reading it as immutable", self.path)
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+    def _on_writable_media(self) -> bool:
+        return os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK)
+
+    def _ensure_no_overlap(self) -> None:
+        """The trigger that refuses a site interval overlapping a stored one, whoever inserts it.
+
+        Created at each writable open when missing (files from before it get it too); stored intervals
+        are disjoint, so the one starting last before the new interval's end is the only one to check.
+        """
+        try:
+            if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                                (_NO_OVERLAP_TRIGGER,)).fetchone() is None:
+                self._db.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {_NO_OVERLAP_TRIGGER} BEFORE INSERT ON site_interval "
+                    "WHEN (SELECT s.start_s + s.duration_s FROM site_interval s "
+                    "      WHERE s.start_s < NEW.start_s + NEW.duration_s ORDER BY s.start_s DESC LIMIT 1)"
+                    f"     > NEW.start_s + {_OVERLAP_TOLERANCE_S} "
+                    "BEGIN SELECT RAISE(ABORT, 'site interval overlaps a stored one'); END"
+                )
+        except sqlite3.DatabaseError as err:
+            raise _translate(err, self.path) from err
 
     def _migrate(self, version: int) -> None:
         try:
@@ -409,9 +482,13 @@ class SqliteHistoryStore:
         """One site interval and its rollups at every resolution: one transaction."""
         try:
             with self._transaction() as db:
-                self._insert_interval(db, interval)
-        except sqlite3.IntegrityError as err:
-            raise HistoryQueryError(f"site interval at {interval.start_s} is already stored") from err
+                try:
+                    self._insert_interval(db, interval)
+                except sqlite3.IntegrityError as err:  # the overlap trigger, or the same start twice
+                    raise HistoryQueryError(
+                        f"site interval at {_iso(interval.start_s)} ({interval.duration_s:g} s) overlaps one "
+                        f"already stored (is another agent writing {self.path}?)"
+                    ) from err
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
 
@@ -697,6 +774,9 @@ class SqliteHistoryStore:
             self._db.close()
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> SqliteHistoryStore:
         return self
@@ -734,6 +814,8 @@ def _iso(epoch_s: float) -> str:
 
 def _translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:
     text = str(err)
+    if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return HistoryBusyError(f"history database {path} is busy (another connection holds its lock): {text}")
     if "readonly" in text or "read-only" in text:
         return HistoryStoreError(f"history database {path} is read-only: {text}")
     if "disk" in text or "full" in text:

@@ -1,8 +1,13 @@
 """The history writer: an :class:`~agent.runtime.AgentObserver` that records polls and site ticks.
 
-Each poll and each site tick is one small transaction. A disk problem never reaches the agent loop:
-it is logged once (and once more when writing works again), the failed poll or interval is simply
-missing from the history (a gap, never a wrong number), and polling goes on.
+Each poll and each site tick is one small transaction, written by a thread of the writer's own: the
+agent loop only takes a copy of what it needs and queues it, so polling keeps its schedule whatever
+the database does. A database busy with another connection (an import, a backup) holds the writes
+back, in order, until it is free: nothing is lost unless more than ``max_pending`` wait, and then the
+newest are dropped and counted (``dropped``, ``pue_history_writes_dropped_total``). A disk problem
+never reaches the agent loop either: it is logged once (and once more when writing works again), the
+failed poll or interval is simply missing from the history (a gap, never a wrong number), and polling
+goes on. :meth:`HistoryWriter.close` writes what is still waiting before it closes the store.
 
 Energy stays monotonic across agent restarts: the first time a device quantity is seen after a
 start, the writer continues from the last stored total. When the device's own counter kept counting
@@ -14,17 +19,23 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 
 import psychrolib
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from agent import metric_names as m
 from agent.config import SiteConfig, Topology, TopologyTerm
-from agent.errors import HistoryError
+from agent.errors import HistoryBusyError, HistoryError
 from agent.history.store import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.poller import AgentState, SiteState
 from agent.readings import DeviceSnapshot
 
-__all__ = ["HistoryWriter"]
+__all__ = ["HistoryCollector", "HistoryWriter"]
 
 log = logging.getLogger(__name__)
 psychrolib.SetUnitSystem(psychrolib.SI)
@@ -54,14 +65,21 @@ class HistoryWriter:
     store : where to write
     cfg : the site config (topology, stale threshold, ``history.raw_retention_days``)
     purge_every_s : how often raw rows older than the retention are deleted [s]
+    max_pending : most writes (a poll or a site interval each) that may wait for the database
+    retry_s : pause between attempts while the database is busy [s]
 
     Attributes
     ----------
-    write_errors : number of writes that failed (exported by the agent-health collector if wired)
+    write_errors : writes that failed (read-only, disk full, ...), each a gap in the history
+    dropped : writes dropped because ``max_pending`` were already waiting, or still waiting at close
     healthy : False while writes are failing
+    pending : writes waiting for the database (a property)
+
+    The counters are exported by :class:`HistoryCollector` (``pue-agent run`` registers it).
     """
 
-    def __init__(self, store: HistoryStore, cfg: SiteConfig, *, purge_every_s: float = 3600.0) -> None:
+    def __init__(self, store: HistoryStore, cfg: SiteConfig, *, purge_every_s: float = 3600.0,
+                 max_pending: int = 20_000, retry_s: float = 0.5) -> None:
         self.store = store
         self._cfg = cfg
         retention_days = cfg.history.raw_retention_days if cfg.history is not None else 35.0
@@ -73,7 +91,18 @@ class HistoryWriter:
         self._previous: dict[str, dict[str, _Energy | None]] | None = None
         self._previous_tick_s: float | None = None
         self.write_errors = 0
+        self.dropped = 0
         self.healthy = True
+        self._max_pending = max_pending
+        self._retry_s = retry_s
+        # writes waiting, oldest first; the head stays queued until it is done with, so flush() can wait
+        self._jobs: deque[tuple[str, Callable[[], object]]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._give_up = threading.Event()
+        self._busy_since: float | None = None
+        self._overflowing = False
         # the energy quantities the poller keeps per device (its topology terms): a poll looks up its own
         # instead of scanning every device's
         energy_quantities: dict[str, set[str]] = {}
@@ -83,55 +112,151 @@ class HistoryWriter:
         self._energy_quantities = {d: tuple(sorted(q)) for d, q in energy_quantities.items()}
 
     # --- AgentObserver -----------------------------------------------------------------------
+    # Called in the event loop: take a copy of what the agent knows now (its state moves on while a
+    # write waits) and queue the write; nothing here touches the database.
     def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
-        self._guarded(f"poll of {snapshot.device}", lambda: self._write_snapshot(snapshot, state))
+        device = snapshot.device
+        energy = []
+        for quantity in self._energy_quantities.get(device, ()):
+            total = state.energy.get((device, quantity))
+            if total is not None and total.last_timestamp_s == snapshot.timestamp_s:
+                energy.append((quantity, total.total_j, total.method))
+        self._submit(f"poll of {device}", lambda: self._write_snapshot(snapshot, energy))
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
         interval = self._next_interval(site, state)
         if interval is not None:
-            self._guarded("site interval", lambda: self.store.record_site_interval(interval))
+            self._submit("site interval", lambda: self.store.record_site_interval(interval))
         if self._last_purge_s is None:
             self._last_purge_s = site.timestamp_s
         elif site.timestamp_s - self._last_purge_s >= self._purge_every_s:
             self._last_purge_s = site.timestamp_s
-            self._guarded("purge", lambda: self._purge(site.timestamp_s - self._retention_s))
+            before_s = site.timestamp_s - self._retention_s
+            self._submit("purge", lambda: self._purge(before_s))
 
-    # --- internals ---------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._jobs)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every queued write is done with (stored, or failed and counted); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs, timeout_s)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Write what is waiting (for up to ``timeout_s`` while the database is busy), then close the store."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                self._give_up.set()  # still busy: drop what waits (counted) rather than hang the shutdown
+                thread.join(timeout_s)
+            if thread.is_alive():
+                log.error("history: the writer is still stuck in the database after %.0f s: not closing it",
+                          2 * timeout_s)
+                return
+        self._guarded("close", self.store.close)
+
+    # --- the writer thread -------------------------------------------------------------------
+    def _submit(self, what: str, write: Callable[[], object]) -> None:
+        with self._cond:
+            if self._closing or len(self._jobs) >= self._max_pending:
+                self.dropped += 1
+                if not self._overflowing:
+                    log.error("history: %d writes already wait for the database: dropping %s and newer ones "
+                              "(counted in %s_total) until it catches up", len(self._jobs), what,
+                              m.HISTORY_WRITES_DROPPED)
+                    self._overflowing = True
+                return
+            if self._overflowing:
+                log.info("history: queueing writes again after %d dropped", self.dropped)
+                self._overflowing = False
+            self._jobs.append((what, write))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._jobs) or self._closing)
+                if self._give_up.is_set() and self._jobs:
+                    log.error("history: %d write(s) not stored: the database was still busy at shutdown",
+                              len(self._jobs))
+                    self.dropped += len(self._jobs)
+                    self._jobs.clear()
+                    self._cond.notify_all()
+                if not self._jobs:
+                    return
+                what, write = self._jobs[0]
+            done = self._attempt(what, write)
+            with self._cond:
+                if done:
+                    self._jobs.popleft()
+                    self._cond.notify_all()
+            if not done:
+                self._give_up.wait(self._retry_s)
+
+    def _attempt(self, what: str, write: Callable[[], object]) -> bool:
+        """One try at a queued write: True once done with it, False to try again (the database is busy)."""
+        try:
+            write()
+        except HistoryBusyError as err:
+            if self._busy_since is None:
+                self._busy_since = time.monotonic()
+                log.warning("history: %s; polling goes on, writes wait (%d now)", err, self.pending)
+            return False
+        except HistoryError as err:
+            self._failed(what, err)
+            return True
+        if self._busy_since is not None:
+            log.info("history: database free again after %.0f s; writing the %d waiting write(s)",
+                     time.monotonic() - self._busy_since, self.pending)
+            self._busy_since = None
+        self._succeeded()
+        return True
+
     def _guarded(self, what: str, write: Callable[[], object]) -> None:
         try:
             write()
         except HistoryError as err:
-            self.write_errors += 1
-            if self.healthy:
-                log.error(
-                    "history: cannot record %s, polling goes on without history until it works: %s", what, err
-                )
-            self.healthy = False
+            self._failed(what, err)
             return
+        self._succeeded()
+
+    def _failed(self, what: str, err: HistoryError) -> None:
+        self.write_errors += 1
+        if self.healthy:
+            log.error("history: cannot record %s, polling goes on without history until it works: %s", what, err)
+        self.healthy = False
+
+    def _succeeded(self) -> None:
         if not self.healthy:
             log.info("history: writing again after %d failed write(s)", self.write_errors)
             self.healthy = True
+
+    # --- internals ---------------------------------------------------------------------------
 
     def _purge(self, before_s: float) -> None:
         deleted = self.store.purge_raw(before_s)
         if deleted:
             log.debug("history: purged %d raw rows", deleted)
 
-    def _write_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
+    def _write_snapshot(self, snapshot: DeviceSnapshot, totals: list[tuple[str, float, str]]) -> None:
         readings = [
             ReadingRow(snapshot.device, r.quantity, _labels(r.labels), snapshot.timestamp_s, r.value)
             for r in snapshot.readings
         ]
         energy = []
         device = snapshot.device
-        for quantity in self._energy_quantities.get(device, ()):
-            total = state.energy.get((device, quantity))
-            if total is None or total.last_timestamp_s != snapshot.timestamp_s:
-                continue
-            stored = self._monotonic(device, quantity, total.total_j, total.method, snapshot.timestamp_s)
-            energy.append(
-                DeviceEnergyRow(device, quantity, snapshot.timestamp_s, stored, total.total_j, total.method)
-            )
+        for quantity, total_j, method in totals:
+            stored = self._monotonic(device, quantity, total_j, method, snapshot.timestamp_s)
+            energy.append(DeviceEnergyRow(device, quantity, snapshot.timestamp_s, stored, total_j, method))
         self.store.record_poll(
             snapshot.device,
             snapshot.timestamp_s,
@@ -230,9 +355,6 @@ class HistoryWriter:
             terms=terms,
         )
 
-    def close(self) -> None:
-        self._guarded("close", self.store.close)
-
 
 #: optional boundaries measured against the facility/IT covered time, and their stored term names
 _RATIO_TERMS = {"distribution": "distribution_j", "renewable": "renewable_j", "reuse": "reused_heat_j",
@@ -296,3 +418,26 @@ def _conditions(
 
 def _labels(labels: tuple[tuple[str, str], ...]) -> str:
     return ",".join(f"{k}={v}" for k, v in labels)
+
+
+class HistoryCollector(Collector):
+    """The history writer's health.
+
+    Sample::
+
+        pue_history_pending_writes 0.0
+        pue_history_write_errors_total 0.0
+        pue_history_writes_dropped_total 0.0
+    """
+
+    def __init__(self, writer: HistoryWriter) -> None:
+        self._writer = writer
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(m.HISTORY_PENDING_WRITES, "Writes waiting for the history database",
+                                value=self._writer.pending)
+        yield CounterMetricFamily(m.HISTORY_WRITE_ERRORS, "History writes that failed (each a gap in the history)",
+                                  value=self._writer.write_errors)
+        yield CounterMetricFamily(m.HISTORY_WRITES_DROPPED,
+                                  "History writes dropped: too many already waiting for a busy database",
+                                  value=self._writer.dropped)

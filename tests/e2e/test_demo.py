@@ -37,7 +37,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("pue-agent")
     proc = subprocess.Popen(
         [str(exe), "demo", "--duration", "60", "--speed", "1", "--base-port", str(free_udp_range(22)),
-         "--listen-port", str(listen), "--truth-file", str(truth_file)],
+         "--listen-port", str(listen), "--truth-file", str(truth_file), "--history", str(tmp_path / "h.sqlite")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{listen}/metrics"
     try:

@@ -70,6 +70,7 @@ class SyntheticSite:
             self.writer.on_snapshot(snap, self.state)
         site: Any = SimpleNamespace(timestamp_s=t_s)
         self.writer.on_site(site, self.state)
+        self.writer.flush()  # the writer writes in its own thread: this step is stored when step() returns
 
 
 @pytest.fixture()

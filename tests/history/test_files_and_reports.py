@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import shutil
+import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +270,74 @@ def test_read_only_database_cli(twin_db: Path, tmp_path: Path, capsys: pytest.Ca
         )
     finally:
         db.chmod(0o644)
+
+
+EXE = Path(sys.executable).with_name("pue-agent")
+
+
+def _on_read_only_mount(media: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """``pue-agent command`` with ``media`` mounted read-only (a bind mount in a private mount namespace: the
+    tests run as root, whom file modes do not stop, but a read-only mount stops everyone)."""
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && ! touch "$1/probe" 2>/dev/null || exit 97\n' \
+             'shift; exec "$@"'
+    run = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", str(media), str(EXE), *command],
+                         capture_output=True, text=True, timeout=120)
+    if run.returncode == 97 or "unshare failed" in run.stderr or "Operation not permitted" in run.stderr:
+        pytest.skip(f"no private read-only mount here: {run.stderr.strip()[-300:]}")
+    return run
+
+
+def test_export_and_report_from_a_read_only_mount(twin_db: Path, tmp_path: Path) -> None:
+    """An archive on read-only media: SQLite cannot create the WAL index next to the file, so the plain
+    read-only open fails ("unable to open database file"); the store reads it as immutable instead, and
+    export and report give exactly what they give from a writable copy."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) missing")
+    media, writable = tmp_path / "media", tmp_path / "writable"
+    media.mkdir()
+    writable.mkdir()
+    shutil.copy(twin_db, media / "h.sqlite")
+    shutil.copy(twin_db, writable / "h.sqlite")
+    out = {"media": tmp_path / "out-media", "writable": tmp_path / "out-writable"}
+    for d in out.values():
+        d.mkdir()
+    results = {}
+    for where, db in (("media", media / "h.sqlite"), ("writable", writable / "h.sqlite")):
+        export = ["export", "--db", str(db), "--from", "2026-03-01", "--to", "2026-03-31", "--resolution", "1h",
+                  "--out", str(out[where] / "h.csv")]
+        report = ["report", "--db", str(db), "--period", "2026-03", "--out", str(out[where] / "r.html")]
+        runs = [_on_read_only_mount(media, *export), _on_read_only_mount(media, *report)] if where == "media" \
+            else [subprocess.run([str(EXE), *c], capture_output=True, text=True, timeout=120) for c in (export, report)]
+        for run in runs:
+            assert run.returncode == 0, run.stderr[-2000:]
+        results[where] = [run.stdout.replace(str(out[where]), "OUT") for run in runs]
+    assert results["media"] == results["writable"]
+    assert (out["media"] / "h.csv").read_bytes() == (out["writable"] / "h.csv").read_bytes()
+    assert (out["media"] / "h.csv").stat().st_size > 100_000  # a month at 1 h
+    assert not list(media.glob("h.sqlite-*"))  # nothing written next to the archive
+
+
+def test_a_read_only_copy_with_pending_wal_is_refused_not_read_short(twin_db: Path, tmp_path: Path) -> None:
+    """Copied while an agent was writing it: the newest writes are still in the -wal file, which an immutable
+    read would ignore; rather than a silently short export, exit 2 saying what to do."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) missing")
+    live, media = tmp_path / "live.sqlite", tmp_path / "media"
+    media.mkdir()
+    shutil.copy(twin_db, live)
+    writer = sqlite3.connect(live)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("INSERT OR REPLACE INTO meta VALUES ('note', 'written after the copy began')")
+    writer.commit()
+    for suffix in ("", "-wal"):
+        shutil.copy(f"{live}{suffix}", media / f"h.sqlite{suffix}")
+    writer.close()
+    run = _on_read_only_mount(media, "export", "--db", str(media / "h.sqlite"), "--from", "2026-03-01", "--to",
+                              "2026-03-31", "--out", str(tmp_path / "h.csv"))
+    assert run.returncode == 2, run.stderr
+    assert "h.sqlite-wal" in run.stderr and "read-only media" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_periods() -> None:

@@ -98,6 +98,7 @@ def _drive(cfg: SiteConfig, store: SqliteHistoryStore, start_s: float, ticks: in
             writer.on_snapshot(snap, state)
         site: Any = SimpleNamespace(timestamp_s=t)
         writer.on_site(site, state)
+    writer.flush()
 
 
 def test_ref_ere_erf_wue_and_zone_ppue_known_answer(site_cfg: SiteConfig, tmp_path: Path) -> None:

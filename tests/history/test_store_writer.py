@@ -9,16 +9,19 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from agent.config import SiteConfig
-from agent.errors import HistoryStoreError
-from agent.history.store import SCHEMA_VERSION, SqliteHistoryStore
-from agent.history.writer import HistoryWriter
+from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
+from agent.history.store import SCHEMA_VERSION, SiteInterval, SqliteHistoryStore
+from agent.history.writer import HistoryCollector, HistoryWriter
 from agent.poller import AgentState
+from agent.readings import DeviceSnapshot
 from models.metrics import IntervalSeries, period_metrics
 from tests.history.conftest import ROOT, make_site
 
@@ -121,6 +124,7 @@ def test_integrated_energy_restarting_from_zero_stays_monotonic(cfg: SiteConfig,
     for k, total in enumerate((0.0, 1e6, 2e6), start=1):
         state.energy[("ups-a", "energy_j")] = DeviceEnergy(total, "integrated", T0 + 60 * k)
         writer.on_snapshot(DeviceSnapshot("ups-a", T0 + 60 * k, 0.1, True), state)
+    writer.flush()
     assert [r.total_j for r in store.device_energy("ups-a", "energy_j", 0, 2e10)] == [5e6, 5e6, 6e6, 7e6]
     store.close()
 
@@ -161,6 +165,85 @@ def test_failed_interval_write_is_a_gap_not_a_double_count(
     assert site.writer.healthy
     m = period_metrics(_series(store, 60, T0, T0 + 540), T0, T0 + 540, min_coverage=0.5)
     assert m.pue == pytest.approx(1.5) and m.coverage_ratio == pytest.approx(8 / 9)
+
+
+class BusyStore:
+    """A store another connection keeps locked until ``busy`` is cleared; records the polls it stored."""
+
+    def __init__(self) -> None:
+        self.busy = True
+        self.polls: list[float] = []
+
+    def record_poll(self, device: str, timestamp_s: float, *_args: object) -> None:
+        if self.busy:
+            raise HistoryBusyError("history database /x.sqlite is busy (another connection holds its lock)")
+        self.polls.append(timestamp_s)
+
+    def last_device_energy(self, *_args: object) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_writes_wait_while_busy_and_beyond_the_bound_are_dropped_and_counted(cfg: SiteConfig) -> None:
+    store = BusyStore()
+    writer = HistoryWriter(store, cfg, max_pending=5, retry_s=0.01)  # type: ignore[arg-type]
+    state = AgentState()
+    for k in range(8):
+        writer.on_snapshot(DeviceSnapshot("ups-a", T0 + k, 0.1, True), state)
+    assert writer.dropped == 3 and writer.pending == 5 and writer.write_errors == 0
+    assert not writer.flush(timeout_s=0.2)  # still busy: nothing written, nothing lost
+    store.busy = False
+    assert writer.flush(timeout_s=10.0)
+    assert store.polls == [T0 + k for k in range(5)]  # the first five, in order
+    registry = CollectorRegistry()
+    registry.register(HistoryCollector(writer))
+    assert registry.get_sample_value("pue_history_writes_dropped_total") == 3
+    assert registry.get_sample_value("pue_history_write_errors_total") == 0
+    assert registry.get_sample_value("pue_history_pending_writes") == 0
+    # busy for good at shutdown: close() gives up after its timeout, counting what it could not write
+    store.busy = True
+    writer.on_snapshot(DeviceSnapshot("ups-a", T0 + 9, 0.1, True), state)
+    started = time.monotonic()
+    writer.close(timeout_s=0.3)
+    assert time.monotonic() - started < 5.0
+    assert writer.dropped == 4 and writer.pending == 0
+
+
+def test_close_writes_what_waits_for_a_busy_database(cfg: SiteConfig) -> None:
+    store = BusyStore()
+    writer = HistoryWriter(store, cfg, retry_s=0.01)  # type: ignore[arg-type]
+    for k in range(3):
+        writer.on_snapshot(DeviceSnapshot("ups-a", T0 + k, 0.1, True), AgentState())
+    threading.Timer(0.5, lambda: setattr(store, "busy", False)).start()  # the import holding it finishes
+    writer.close(timeout_s=30.0)
+    assert store.polls == [T0, T0 + 1, T0 + 2] and writer.dropped == 0
+
+
+def test_overlapping_site_intervals_are_never_stored(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = SqliteHistoryStore(path)
+    store.record_site_interval(SiteInterval(T0, 60.0, 60.0, 9e6, 6e6, 0.0, 0.0, "counter", 1))
+    store.record_site_interval(SiteInterval(T0 + 60.0, 60.0, 60.0, 9e6, 6e6, 0.0, 0.0, "counter", 1))  # touching
+    # a second agent polling at another phase: its interval straddles two stored ones
+    with pytest.raises(HistoryQueryError, match="overlaps one already stored"):
+        store.record_site_interval(SiteInterval(T0 + 30.0, 60.0, 60.0, 9e6, 6e6, 0.0, 0.0, "counter", 1))
+    with pytest.raises(HistoryQueryError, match="overlaps"):  # inside a stored one
+        store.record_site_interval(SiteInterval(T0 + 70.0, 10.0, 10.0, 1e6, 1e6, 0.0, 0.0, "counter", 1))
+    store.close()
+    # the database refuses it whoever writes: a file from before the trigger gets it at its next writable open
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TRIGGER site_interval_no_overlap")
+    raw.commit()
+    SqliteHistoryStore(path).close()
+    with pytest.raises(sqlite3.IntegrityError, match="overlaps"):
+        raw.execute("INSERT INTO site_interval (start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s,"
+                    " cooling_j, method, source) VALUES (?, 60, 60, 1, 1, 0, 0, 'counter', 'agent')", (T0 - 59.0,))
+    raw.close()
+    with SqliteHistoryStore(path, readonly=True) as store:
+        assert [iv.start_s for iv in store.site_intervals(0, 2e10)] == [T0, T0 + 60.0]
+        assert sum(r.facility_j for r in store.site_rollups(3600, T0, T0 + 3600)) == 18e6  # counted once
 
 
 def test_read_only_database_is_a_clear_error(tmp_path: Path) -> None:
