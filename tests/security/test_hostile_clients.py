@@ -313,3 +313,48 @@ def test_stop_closes_held_connections_and_the_port() -> None:
         for s in socks:
             s.close()
     assert all(t.daemon for t in threading.enumerate() if t.name.startswith("pue-agent-http"))
+
+
+def test_run_honours_listen_limits_against_slow_clients(tmp_path: Path) -> None:
+    """The real CLI: ``listen.request_timeout_s`` and ``listen.max_handlers`` from the site config."""
+    import subprocess
+
+    import yaml
+
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+    from netutil import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    data = yaml.safe_load((root / "configs" / "demo-site.yaml").read_text())
+    data["listen"] = {"address": "127.0.0.1", "port": free_port(), "request_timeout_s": 1, "max_handlers": 4}
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump(data))
+    addr = ("127.0.0.1", data["listen"]["port"])
+    agent = subprocess.Popen([str(root / ".venv" / "bin" / "pue-agent"), "run", "--config", str(config)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert _get(addr)[0] == 200
+                break
+            except OSError:
+                assert agent.poll() is None and time.monotonic() < deadline, "the agent did not serve /metrics"
+                time.sleep(0.2)
+        socks = _slow_headers(addr, 60)
+        try:
+            status, body = _get(addr, timeout_s=10)
+            assert status == 200 and b"pue_device_up" in body
+            for sock in socks[:5]:  # told why, after the configured 1 s
+                sock.settimeout(20)
+                assert sock.recv(4096).startswith(b"HTTP/1.1 408 ")
+            deadline = time.monotonic() + 20
+            assert all(_closed_by_server(s, deadline) for s in socks)
+        finally:
+            for s in socks:
+                s.close()
+        assert _get(addr)[0] == 200
+    finally:
+        agent.terminate()
+        _, stderr = agent.communicate(timeout=30)
+    assert "Traceback" not in stderr
