@@ -180,7 +180,12 @@ class _GuardedServer(WSGIServer):
                     elif key.fileobj is self._wake_r:
                         self._wake_r.recv(64)
                     elif key.fileobj in self._pending:  # not dropped earlier in this round
-                        self._advance(self._pending[key.fileobj])
+                        pending = self._pending[key.fileobj]
+                        try:
+                            self._advance(pending)
+                        except Exception:  # a bug must cost one connection, never the endpoint
+                            log.exception("http: reading a request from %s failed", pending.addr)
+                            self._drop(pending)
         finally:
             for pending in list(self._pending.values()):
                 self._drop(pending)
@@ -269,8 +274,13 @@ class _GuardedServer(WSGIServer):
         data = bytes(pending.buf[:pending.size])
         pending.sock.setblocking(True)
         pending.sock.settimeout(limits.request_timeout_s)
-        threading.Thread(target=self._handle, args=(pending.sock, pending.addr, data),
-                         name="pue-agent-http-request", daemon=True).start()
+        try:
+            threading.Thread(target=self._handle, args=(pending.sock, pending.addr, data),
+                             name="pue-agent-http-request", daemon=True).start()
+        except RuntimeError as err:  # no thread to be had
+            log.warning("http: cannot start a handler thread: %s", err)
+            self._handlers.release()
+            self._close(pending.sock)
         return True
 
     def _handle(self, sock: socket.socket, addr: Any, data: bytes) -> None:
