@@ -230,6 +230,10 @@ class Topology(_Strict):
 class Listen(_Strict):
     address: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_LISTEN_PORT, ge=1, le=65535)
+    #: a client must send its whole request within this of connecting (slow ones are closed) [s]
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: requests answered at once; more get 503 (connections still sending hold no thread)
+    max_handlers: int = Field(default=16, ge=1, le=1024)
 
     @field_validator("address")
     @classmethod

@@ -18,7 +18,7 @@ from prometheus_client.registry import CollectorRegistry
 from agent.config import SiteConfig
 from agent.control import CoolingController, RecommendationCollector, SetpointActuator, recommender_for
 from agent.exporter import AgentHealthCollector, DeviceReadingsCollector, build_registry
-from agent.http import ApiHandlers, HttpServer
+from agent.http import ApiHandlers, HttpLimits, HttpServer
 from agent.poller import AgentState, Poller, SiteAccountant, SiteState
 from agent.profiles import ProfileRegistry
 from agent.readings import DeviceSnapshot
@@ -122,7 +122,9 @@ class Agent:
         return controller
 
     def start_http(self) -> tuple[str, int]:
-        self._http = make_http_server(self.registry, self.api, self.cfg.web)
+        listen = self.cfg.listen
+        limits = HttpLimits(request_timeout_s=listen.request_timeout_s, max_handlers=listen.max_handlers)
+        self._http = make_http_server(self.registry, self.api, self.cfg.web, limits)
         return self._http.start(self.cfg.listen.address, self.cfg.listen.port)
 
     def start_scheduler(self) -> None:

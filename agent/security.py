@@ -14,8 +14,9 @@ or from a separate file (``pue-agent run --web-config FILE``)::
       prometheus: $2b$12$...
 
 Basic auth is a WSGI wrapper around :class:`agent.http.HttpServer`'s app (its ``wrap`` hook);
-TLS wraps each accepted connection in the request's own thread, so a slow or failed handshake
-never stalls the server. Hashes are ``SecretStr`` (masked in dumps); passwords are never logged.
+TLS is handshaken without blocking by the server's reading loop, within the request deadline, so a
+slow or failed handshake holds no thread (see :mod:`agent.http`). Hashes are ``SecretStr`` (masked
+in dumps); passwords are never logged.
 """
 
 from __future__ import annotations
@@ -25,15 +26,11 @@ import binascii
 import hashlib
 import hmac
 import logging
-import socket
 import ssl
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any, Literal
-from wsgiref.simple_server import WSGIServer, make_server
 
 import bcrypt
 import yaml
@@ -49,7 +46,7 @@ from pydantic import (
 )
 
 from agent.errors import ConfigError
-from agent.http import ApiHandlers, HttpServer, StartResponse, WsgiApp, _QuietHandler
+from agent.http import ApiHandlers, HttpLimits, HttpServer, StartResponse, WsgiApp
 
 __all__ = [
     "BasicAuth",
@@ -73,8 +70,7 @@ _VERIFY_MODE = {
 }
 _TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
-#: TLS handshake deadline per connection [s]
-HANDSHAKE_TIMEOUT_S = 10.0
+_BCRYPT_MAX_PASSWORD_BYTES = 72
 
 
 class _Strict(BaseModel):
@@ -199,7 +195,16 @@ class BasicAuth:
         with self._lock:
             if hashed is not None and token in self._verified:
                 return True
-        ok = bcrypt.checkpw(password, hashed if hashed is not None else self._dummy) and hashed is not None
+        if len(password) > _BCRYPT_MAX_PASSWORD_BYTES:
+            # bcrypt reads only 72 bytes (bcrypt 5 raises on more): such a password cannot be the one hashed;
+            # the dummy check keeps the answer as slow as a real one
+            bcrypt.checkpw(password[:_BCRYPT_MAX_PASSWORD_BYTES], self._dummy)
+            return False
+        try:
+            ok = bcrypt.checkpw(password, hashed if hashed is not None else self._dummy) and hashed is not None
+        except ValueError as err:  # a password or hash bcrypt refuses is no match, never a 500
+            log.info("http: basic auth for user %r not checked: %s", user, err)
+            return False
         if ok:
             with self._lock:
                 self._verified.add(token)
@@ -236,58 +241,21 @@ class BasicAuth:
         return [body]
 
 
-class _TlsThreadingServer(ThreadingMixIn, WSGIServer):
-    """Threaded WSGI server that wraps each connection in TLS inside the request's thread."""
-
-    daemon_threads = True
-    ssl_context: ssl.SSLContext
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # wrap_socket detaches ``request``: the TLS socket owns the connection from here on
-        conn = self.ssl_context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
-        try:
-            conn.settimeout(HANDSHAKE_TIMEOUT_S)
-            conn.do_handshake()
-            conn.settimeout(None)
-            super().finish_request(conn, client_address)
-        finally:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # failed handshakes (plain HTTP, missing or untrusted client certificate) and resets are the
-        # client's problem: one debug line, no traceback on stderr
-        err = sys.exc_info()[1]
-        log.debug("https: connection from %s failed: %s", client_address, err)
-
-
 class TlsHttpServer(HttpServer):
-    """:class:`~agent.http.HttpServer` served over TLS."""
+    """:class:`~agent.http.HttpServer` served over TLS; the handshake counts against the request deadline."""
 
     def __init__(self, registry: CollectorRegistry, api: ApiHandlers, ssl_context: ssl.SSLContext,
-                 wrap: Callable[[WsgiApp], WsgiApp] | None = None) -> None:
-        super().__init__(registry, api, wrap)
-        self._ssl_context = ssl_context
-
-    def start(self, address: str, port: int) -> tuple[str, int]:
-        server_class = type("_Server", (_TlsThreadingServer,), {"ssl_context": self._ssl_context})
-        server: WSGIServer = make_server(address, port, self._app, server_class, handler_class=_QuietHandler)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="pue-agent-https", daemon=True)
-        self._thread.start()
-        host, bound = server.server_address[:2]
-        return str(host), int(bound)
+                 wrap: Callable[[WsgiApp], WsgiApp] | None = None, limits: HttpLimits | None = None) -> None:
+        super().__init__(registry, api, wrap, limits=limits, ssl_context=ssl_context)
 
 
-def make_http_server(registry: CollectorRegistry, api: ApiHandlers, web: WebConfig | None) -> HttpServer:
+def make_http_server(registry: CollectorRegistry, api: ApiHandlers, web: WebConfig | None,
+                     limits: HttpLimits | None = None) -> HttpServer:
     """The endpoint as ``web`` asks: plain HTTP, HTTPS, with or without basic auth."""
     wrap: Callable[[WsgiApp], WsgiApp] | None = None
     if web is not None and web.basic_auth_users:
         users = web.basic_auth_users
         wrap = lambda app: BasicAuth(app, users)  # noqa: E731
     if web is not None and web.tls_server_config is not None:
-        return TlsHttpServer(registry, api, server_ssl_context(web.tls_server_config), wrap)
-    return HttpServer(registry, api, wrap)
+        return TlsHttpServer(registry, api, server_ssl_context(web.tls_server_config), wrap, limits)
+    return HttpServer(registry, api, wrap, limits=limits)
