@@ -18,6 +18,7 @@
         ├── HistoryStoreError    the database cannot be opened, read or written (read-only, disk, corrupt)
         ├── ImportFormatError    an imported history file is malformed (every bad row: line and column)
         └── HistoryQueryError    a period, resolution or emission factor asked for is invalid or has no data
+            └── HistoryOverlapError  an interval to store overlaps one already stored (``start_s``)
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
 (:mod:`agent.snmp`), with ``raise ... from err``.
@@ -30,6 +31,7 @@ __all__ = [
     "DecodeError",
     "HistoryError",
     "HistoryFormatError",
+    "HistoryOverlapError",
     "HistoryQueryError",
     "HistoryStoreError",
     "ImportFormatError",
@@ -115,3 +117,11 @@ class ImportFormatError(HistoryError):
 
 class HistoryQueryError(HistoryError):
     """A period, resolution or emission factor asked of the history is invalid, or no data covers it."""
+
+
+class HistoryOverlapError(HistoryQueryError):
+    """An interval to store overlaps one already stored; ``start_s`` is the start of the new interval [s]."""
+
+    def __init__(self, message: str, start_s: float) -> None:
+        self.start_s = start_s
+        super().__init__(message)
