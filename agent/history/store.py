@@ -604,6 +604,7 @@ class SqliteHistoryStore:
         out = []
         n = len(CONDITION_COLUMNS)
         for row in rows:
+            _refuse_non_finite(row, "site_rollup", row[1])
             (res, start, duration, covered, fac, it, cool_cov, cool, methods, cats, sources) = row[:11]
             cond_raw = row[11 : 11 + 2 * n]
             conditions = {
@@ -634,6 +635,7 @@ class SqliteHistoryStore:
     def _terms(self, sql: str, params: Sequence[object]) -> dict[float, dict[str, tuple[float, float]]]:
         out: dict[float, dict[str, tuple[float, float]]] = {}
         for start, term, covered, value in self._query(sql, params):
+            _refuse_non_finite((covered, value), str(term), start)
             out.setdefault(float(start), {})[str(term)] = (float(covered), float(value))
         return out
 
@@ -648,6 +650,7 @@ class SqliteHistoryStore:
         )
         out = []
         for row in rows:
+            _refuse_non_finite(row, "site_interval", row[0])
             cond = {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10:16], strict=True) if v is not None}
             out.append(
                 SiteInterval(
@@ -742,6 +745,15 @@ def _batches(items: Iterable[SiteInterval], size: int) -> Iterator[list[SiteInte
         yield batch
 
 
+def _refuse_non_finite(row: Sequence[Any], what: str, start_s: float) -> None:
+    """Refuse a stored row holding inf (left by an import from before the checks): never report it."""
+    if any(isinstance(v, float) and not math.isfinite(v) for v in row):
+        raise HistoryQueryError(
+            f"history database: {what} at {_iso(start_s)} holds a non-finite value "
+            "(written by an older, unchecked import): refusing to use it; delete that period or re-import it"
+        )
+
+
 def _share(iv: SiteInterval, conditions: Sequence[float | None], share: float) -> list[float]:
     """The rollup sums of the part ``share`` of ``iv`` (energies, times, time-weighted conditions)."""
     known_s = iv.duration_s * share
@@ -777,8 +789,9 @@ def _interval_row(iv: SiteInterval) -> tuple[Any, ...]:
         name, value = next(
             ((n, a) for n, a in zip(names, amounts, strict=True) if not 0.0 <= a < math.inf), ("start_s", iv.start_s)
         )
-        when = _iso(iv.start_s) if math.isfinite(iv.start_s) else repr(iv.start_s)
-        raise HistoryQueryError(f"site interval at {when}: {name} = {value!r} is not a finite amount: not stored")
+        raise HistoryQueryError(
+            f"site interval at {_iso(iv.start_s)}: {name} = {value!r} is not a finite amount: not stored"
+        )
 
     def known(value: float | None) -> float | None:
         return value if value is not None and math.isfinite(value) else None
@@ -823,7 +836,10 @@ def _split(start_s: float, end_s: float, resolutions: Sequence[int]) -> Iterator
 def _iso(epoch_s: float) -> str:
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{epoch_s!r} s"
 
 
 def _translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:
