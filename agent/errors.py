@@ -20,6 +20,7 @@
         │   └── HistoryLockedError   another pue-agent already writes this database (its pid and host named)
         ├── ImportFormatError    an imported history file is malformed (every bad row: line and column)
         └── HistoryQueryError    a period, resolution or emission factor asked for is invalid or has no data
+            └── HistoryOverlapError  an interval to store overlaps one already stored (``start_s``)
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
 (:mod:`agent.snmp`), with ``raise ... from err``.
@@ -34,6 +35,7 @@ __all__ = [
     "HistoryError",
     "HistoryFormatError",
     "HistoryLockedError",
+    "HistoryOverlapError",
     "HistoryQueryError",
     "HistoryStoreError",
     "ImportFormatError",
@@ -130,3 +132,11 @@ class ImportFormatError(HistoryError):
 
 class HistoryQueryError(HistoryError):
     """A period, resolution or emission factor asked of the history is invalid, or no data covers it."""
+
+
+class HistoryOverlapError(HistoryQueryError):
+    """An interval to store overlaps one already stored; ``start_s`` is the start of the new interval [s]."""
+
+    def __init__(self, message: str, start_s: float) -> None:
+        self.start_s = start_s
+        super().__init__(message)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from agent.config import load_config
 from agent.errors import ConfigError, HistoryError, ImportFormatError
 from agent.history.export import RESOLUTION_NAMES, export_history
-from agent.history.importer import import_history
+from agent.history.importer import DEFAULT_MAX_PUE, import_history
 from agent.history.report import (
     DEFAULT_EMISSION_FACTOR,
     load_emission_factor,
@@ -53,6 +54,39 @@ def _ratio(text: str) -> float:
     return value
 
 
+def _max_pue(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1.0 < value < 100.0:
+        raise argparse.ArgumentTypeError(f"must be above 1 and below 100: {text!r}")
+    return value
+
+
+class _ProgressLine:
+    """One self-overwriting progress line on stderr: MB read, rows, rows/s."""
+
+    def __init__(self) -> None:
+        self.started_s = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done_bytes: int, total_bytes: int, rows: int) -> None:
+        elapsed_s = max(time.monotonic() - self.started_s, 1e-9)
+        share = done_bytes / total_bytes if total_bytes else 1.0
+        sys.stderr.write(
+            f"\rimport: {done_bytes / 1e6:,.1f} / {total_bytes / 1e6:,.1f} MB ({100 * share:.0f} %), "
+            f"{rows:,} rows, {rows / elapsed_s:,.0f} rows/s "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, help="history database (default: history.path of --config)")
     parser.add_argument("--config", type=Path, help="site config whose history section names the database")
@@ -82,6 +116,18 @@ def register(subparsers: Any) -> None:
         choices=[1, 2, 3],
         default=None,
         help="measurement category of the IT energy when the file has no it_category column",
+    )
+    p.add_argument(
+        "--max-pue",
+        type=_max_pue,
+        default=DEFAULT_MAX_PUE,
+        help=f"refuse rows whose facility / IT power is above this (default {DEFAULT_MAX_PUE:g})",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: only when stderr is a terminal)",
     )
     p.set_defaults(func=cmd_import, handler=cmd_import)
 
@@ -167,12 +213,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = _ProgressLine() if show else None
     try:
         db, context = _resolve(args)
         category = args.it_category if args.it_category is not None else context.get("category")
         with SqliteHistoryStore(db) as store:
-            count = import_history(store, args.history, category)
+            count = import_history(store, args.history, category, max_pue=args.max_pue, progress=progress)
     except ImportFormatError as err:
+        if progress is not None:
+            progress.end()
+        if len(err.problems) == 1:
+            return _fail("import", f"{err.problems[0]} (nothing imported)")
         print(
             f"pue-agent import: {args.history}: {len(err.problems)} problem(s), nothing imported:",
             file=sys.stderr,
@@ -181,7 +233,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     except (ConfigError, HistoryError) as err:
+        if progress is not None:
+            progress.end()
         return _fail("import", f"{err} (nothing imported)")
+    if progress is not None:
+        progress.end()
     print(f"imported {count} intervals from {args.history} into {db}")
     return 0
 

@@ -5,37 +5,73 @@ Required columns: ``timestamp`` (ISO 8601 with a zone, interval start), ``interv
 :data:`~agent.history.export.EXPORT_COLUMNS` is optional; any other column is an error. Powers are
 interval means [W] over the covered part of the interval (``coverage``, default 1).
 
-Every bad row and column is reported (``file:line: column: reason``) before anything is written;
-a good file is written in one transaction, so a failed import leaves the store unchanged.
+The file is streamed: rows are checked and written in batches inside one transaction, so memory
+stays bounded whatever the file size, and the first bad row rolls everything back (the store is
+left unchanged). The rest of the file is still checked, so every bad row and column is reported
+(``file:line:column: name: reason``, up to 50). Values that cannot be physical are refused like
+malformed ones: a site power above :data:`MAX_POWER_W`, an IT power below :data:`MIN_IT_POWER_W`
+where covered, or a PUE (facility / IT) outside [1, ``max_pue``].
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
 
-from agent.errors import ImportFormatError
+from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS, TERM_COLUMNS
 from agent.history.store import CONDITION_COLUMNS, SiteInterval, SqliteHistoryStore
 
-__all__ = ["REQUIRED_COLUMNS", "import_history", "parse_history"]
+__all__ = [
+    "DEFAULT_MAX_PUE",
+    "MAX_POWER_W",
+    "MIN_IT_POWER_W",
+    "REQUIRED_COLUMNS",
+    "import_history",
+]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("timestamp", "interval_s", "facility_power_w", "it_power_w")
+
+#: plausible ceiling of a site power [W]: ten times the largest data-centre campuses (about 1 GW)
+MAX_POWER_W = 1e10
+#: plausible floor of the IT power where an interval is covered [W]; below it the PUE is noise
+MIN_IT_POWER_W = 1.0
+#: default highest plausible interval PUE of an import (``--max-pue``); the floor is 1
+DEFAULT_MAX_PUE = 5.0
+#: plausible ceiling of the water flow of a site [m3/s] (the largest use about 0.3 m3/s)
+_MAX_WATER_M3_PER_S = 10.0
+#: longest accepted line [bytes]: bounds the memory a file without line breaks can take
+_MAX_LINE_BYTES = 64 * 1024
+_MAX_INTERVAL_S = 31 * 86400.0
 
 _METHODS = {"", "counter", "integrated", "counter+integrated", "imported"}
 _MAX_PROBLEMS = 50
 #: the ``pue`` column may differ from facility/IT by rounding of the powers only
 _PUE_TOLERANCE = 1e-3
+#: rows between two progress callbacks
+_PROGRESS_ROWS = 5000
+
+#: progress callback: (bytes read, file size [bytes], rows read)
+Progress = Callable[[int, int, int], None]
 
 
 class _Row:
-    def __init__(self, path: str, line: int, values: dict[str, str], problems: list[str]) -> None:
-        self.path, self.line, self.values, self.problems = path, line, values, problems
+    def __init__(
+        self, path: str, line: int, values: dict[str, str], columns: dict[str, int], problems: list[str]
+    ) -> None:
+        self.path, self.line, self.values, self.columns, self.problems = path, line, values, columns, problems
 
     def bad(self, column: str, reason: str) -> None:
-        self.problems.append(f"{self.path}:{self.line}: {column}: {reason}")
+        position = self.columns.get(column)
+        where = f"{self.path}:{self.line}" if position is None else f"{self.path}:{self.line}:{position}"
+        self.problems.append(f"{where}: {column}: {reason}")
 
     def number(
         self, column: str, *, required: bool = False, low: float | None = None, high: float | None = None
@@ -56,8 +92,8 @@ class _Row:
         if (low is not None and value < low) or (high is not None and value > high):
             self.bad(
                 column,
-                f"{text} is outside [{low if low is not None else '-inf'}, "
-                f"{high if high is not None else 'inf'}]",
+                f"{text} is outside [{'-inf' if low is None else f'{low:g}'}, "
+                f"{'inf' if high is None else f'{high:g}'}]",
             )
             return None
         return value
@@ -79,89 +115,142 @@ def _timestamp(row: _Row) -> float | None:
     return parsed.timestamp()
 
 
-def parse_history(path: Path, it_category: int | None = None) -> list[SiteInterval]:
-    """Read and check a canonical history CSV.
+class _HistoryFile:
+    """A history CSV read as bytes, line by line, and checked row by row.
 
-    Raises
-    ------
-    ImportFormatError
-        listing every problem (up to 50) with file, line and column.
+    Decoding each line on its own lets a bad byte name its own line and column; the line length is
+    bounded, so no input makes the reader hold more than one line and one batch of intervals.
     """
-    where = str(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as err:
-        raise ImportFormatError([f"{where}: cannot read: {err.strerror or err}"]) from err
-    problems: list[str] = []
-    intervals: list[SiteInterval] = []
-    with handle:
-        reader = csv.reader(handle)
+
+    def __init__(self, path: Path, it_category: int | None, max_pue: float, progress: Progress | None) -> None:
+        self.where = str(path)
+        self.it_category, self.max_pue, self.progress = it_category, max_pue, progress
+        self.problems: list[str] = []
+        self.columns: dict[str, int] = {}
+        self.line = 0
+        self.bytes_read = 0
+        #: (start [s], line) of the latest rows, to name the line of an overlap the store finds
+        self.recent: deque[tuple[float, int]] = deque(maxlen=20_000)
         try:
-            header = next(reader)
-        except StopIteration:
-            raise ImportFormatError([f"{where}:1: the file is empty (expected a header row)"]) from None
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise ImportFormatError([f"{where}:1: unreadable header: {err}"]) from None
+            self.handle: BinaryIO = path.open("rb")
+            self.size = path.stat().st_size
+        except OSError as err:
+            raise ImportFormatError([f"{self.where}: cannot read: {err.strerror or err}"]) from err
+
+    def __enter__(self) -> _HistoryFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.handle.close()
+
+    def _lines(self) -> Iterator[str]:
+        while raw := self.handle.readline(_MAX_LINE_BYTES + 1):
+            self.line += 1
+            self.bytes_read += len(raw)
+            if len(raw) > _MAX_LINE_BYTES:
+                self._stop(f"{self.where}:{self.line}: row: longer than {_MAX_LINE_BYTES} bytes (not a history CSV?)")
+            if self.line == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                column = len(raw[: err.start].decode("utf-8", "replace")) + 1
+                self.problems.append(
+                    f"{self.where}:{self.line}:{column}: row: not UTF-8 text (byte 0x{raw[err.start]:02x})"
+                )
+                if self.line == 1 or len(self.problems) >= _MAX_PROBLEMS:
+                    self._stop()
+                yield "\n"  # an empty row, skipped
+
+    def _stop(self, problem: str | None = None) -> None:
+        if problem is not None:
+            self.problems.append(problem)
+        if len(self.problems) >= _MAX_PROBLEMS:
+            self.problems.append(f"{self.where}: stopped after {_MAX_PROBLEMS} problems")
+        raise ImportFormatError(self.problems)
+
+    def line_of(self, start_s: float) -> int | None:
+        return next((line for start, line in reversed(self.recent) if start == start_s), None)
+
+    def intervals(self) -> Iterator[SiteInterval]:
+        """Checked intervals in file order; after the first problem nothing more is yielded, the rest
+        of the file is only checked, and :class:`ImportFormatError` is raised at the end."""
+        where = self.where
+        reader = csv.reader(self._lines())
+        try:
+            header = next(reader, None)
+        except csv.Error as err:
+            self._stop(f"{where}:{self.line}: header: unreadable: {err}")
+        if header is None:
+            self._stop(f"{where}:1: the file is empty (expected a header row)")
+        assert header is not None
         header = [h.strip() for h in header]
         unknown = [h for h in header if h not in EXPORT_COLUMNS]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         duplicated = sorted({h for h in header if header.count(h) > 1})
         if unknown:
-            problems.append(
+            self.problems.append(
                 f"{where}:1: header: unknown column(s) {', '.join(map(repr, unknown))} "
                 f"(the canonical columns are {', '.join(EXPORT_COLUMNS)})"
             )
         if missing:
-            problems.append(f"{where}:1: header: required column(s) missing: {', '.join(missing)}")
+            self.problems.append(f"{where}:1: header: required column(s) missing: {', '.join(missing)}")
         if duplicated:
-            problems.append(f"{where}:1: header: column(s) given twice: {', '.join(duplicated)}")
-        if problems:
-            raise ImportFormatError(problems)
+            self.problems.append(f"{where}:1: header: column(s) given twice: {', '.join(duplicated)}")
+        if self.problems:
+            self._stop()
+        self.columns = columns = {name: i + 1 for i, name in enumerate(header)}
         previous_end: float | None = None
+        rows = 0
         try:
             for record in reader:
-                line = reader.line_num
+                line = self.line
                 if not record or all(not cell.strip() for cell in record):
                     continue
+                rows += 1
+                if self.progress is not None and rows % _PROGRESS_ROWS == 0:
+                    self.progress(self.bytes_read, self.size, rows)
                 if len(record) != len(header):
-                    problems.append(
-                        f"{where}:{line}: row: {len(record)} fields, the header has {len(header)}"
-                    )
-                    continue
-                row = _Row(where, line, dict(zip(header, record, strict=True)), problems)
-                before = len(problems)
-                interval = _interval(row, it_category)
-                if interval is not None and len(problems) == before:
-                    if previous_end is not None and interval.start_s < previous_end - 1e-6:
-                        row.bad(
-                            "timestamp",
-                            "rows must be in time order without overlap "
-                            "(this interval starts before the previous one ends)",
-                        )
-                    else:
-                        intervals.append(interval)
-                        previous_end = interval.start_s + interval.duration_s
-                if len(problems) >= _MAX_PROBLEMS:
-                    problems.append(f"{where}: stopped after {_MAX_PROBLEMS} problems")
-                    break
-        except (csv.Error, UnicodeDecodeError) as err:
-            problems.append(f"{where}:{reader.line_num}: row: unreadable: {err}")
-    if problems:
-        raise ImportFormatError(problems)
-    if not intervals:
-        raise ImportFormatError([f"{where}: no data rows"])
-    return intervals
+                    self.problems.append(f"{where}:{line}: row: {len(record)} fields, the header has {len(header)}")
+                else:
+                    row = _Row(where, line, dict(zip(header, record, strict=True)), columns, self.problems)
+                    before = len(self.problems)
+                    interval = _interval(row, self.it_category, self.max_pue)
+                    if interval is not None and len(self.problems) == before:
+                        if previous_end is not None and interval.start_s < previous_end - 1e-6:
+                            row.bad(
+                                "timestamp",
+                                "rows must be in time order without overlap "
+                                "(this interval starts before the previous one ends)",
+                            )
+                        else:
+                            previous_end = interval.start_s + interval.duration_s
+                            if not self.problems:
+                                self.recent.append((interval.start_s, line))
+                                yield interval
+                if len(self.problems) >= _MAX_PROBLEMS:
+                    self._stop()
+        except csv.Error as err:
+            self.problems.append(f"{where}:{self.line}: row: unreadable: {err}")
+        if self.progress is not None:
+            self.progress(self.bytes_read, self.size, rows)
+        if self.problems:
+            self._stop()
+        if rows == 0:
+            self._stop(f"{where}: no data rows")
 
 
-def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
+def _interval(row: _Row, default_category: int | None, max_pue: float) -> SiteInterval | None:
     start_s = _timestamp(row)
-    interval_s = row.number("interval_s", required=True, low=1e-3, high=31 * 86400.0)
+    interval_s = row.number("interval_s", required=True, low=1e-3, high=_MAX_INTERVAL_S)
     coverage = row.number("coverage", low=0.0, high=1.0)
     coverage = 1.0 if coverage is None else coverage
     cooling_coverage = row.number("cooling_coverage", low=0.0, high=1.0)
-    facility_w = row.number("facility_power_w", required=coverage > 0, low=0.0)
-    it_w = row.number("it_power_w", required=coverage > 0, low=0.0)
-    cooling_w = row.number("cooling_power_w", low=0.0)
+    facility_w = row.number("facility_power_w", required=coverage > 0, low=0.0, high=MAX_POWER_W)
+    it_w = row.number("it_power_w", required=coverage > 0, low=0.0, high=MAX_POWER_W)
+    cooling_w = row.number("cooling_power_w", low=0.0, high=MAX_POWER_W)
     if cooling_coverage is None:
         cooling_coverage = coverage if cooling_w is not None else 0.0
     if cooling_coverage > coverage + 1e-9:
@@ -169,12 +258,18 @@ def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
     if cooling_coverage > 0 and cooling_w is None:
         row.bad("cooling_power_w", "value is missing (cooling_coverage is above 0)")
     if facility_w is not None and it_w is not None:
-        if it_w <= 0 and coverage > 0:
-            row.bad("it_power_w", "IT power must be above 0 where the interval is covered")
+        if it_w < MIN_IT_POWER_W and coverage > 0:
+            row.bad("it_power_w", f"IT power must be at least {MIN_IT_POWER_W:g} W where the interval is covered")
         elif facility_w < it_w:
             row.bad(
                 "facility_power_w",
                 f"{facility_w:g} W is below it_power_w {it_w:g} W (PUE below 1): check the boundary",
+            )
+        elif coverage > 0 and facility_w / it_w > max_pue:
+            row.bad(
+                "facility_power_w",
+                f"PUE {facility_w / it_w:.4g} (facility_power_w / it_power_w) is above the plausible "
+                f"{max_pue:g} (--max-pue)",
             )
         pue = row.number("pue", low=0.0)
         if pue is not None and it_w > 0 and abs(pue - facility_w / it_w) > _PUE_TOLERANCE:
@@ -239,8 +334,10 @@ def _interval(row: _Row, default_category: int | None) -> SiteInterval | None:
 def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tuple[float, float]]:
     """The optional boundaries of a row (renewable, reused heat, water) as stored terms."""
     out: dict[str, tuple[float, float]] = {}
+    seconds = _MAX_INTERVAL_S if interval_s is None else interval_s
     for name, amount_column, coverage_column, per_unit in TERM_COLUMNS:
-        amount = row.number(amount_column, low=0.0)
+        ceiling_per_s = _MAX_WATER_M3_PER_S if name == "water_m3" else MAX_POWER_W
+        amount = row.number(amount_column, low=0.0, high=ceiling_per_s * seconds / per_unit)
         share = row.number(coverage_column, low=0.0, high=1.0)
         if amount is None and share is None:
             continue
@@ -258,7 +355,8 @@ def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tu
 def _check_energy(
     row: _Row, column: str, power_w: float | None, coverage: float, interval_s: float | None
 ) -> None:
-    value = row.number(column, low=0.0)
+    seconds = _MAX_INTERVAL_S if interval_s is None else interval_s
+    value = row.number(column, low=0.0, high=MAX_POWER_W * seconds / 3.6e6)
     if value is None or power_w is None or interval_s is None:
         return
     expected = power_w * coverage * interval_s / 3.6e6
@@ -266,14 +364,28 @@ def _check_energy(
         row.bad(column, f"{value:g} kWh disagrees with power x coverage x interval = {expected:.6f} kWh")
 
 
-def import_history(store: SqliteHistoryStore, path: Path, it_category: int | None = None) -> int:
-    """Check the whole file, then write it in one transaction. Returns the number of intervals.
+def import_history(
+    store: SqliteHistoryStore,
+    path: Path,
+    it_category: int | None = None,
+    *,
+    max_pue: float = DEFAULT_MAX_PUE,
+    progress: Progress | None = None,
+) -> int:
+    """Stream the file into the store in one transaction. Returns the number of intervals.
 
     Raises
     ------
     ImportFormatError
-        the file is malformed (nothing written).
-    HistoryQueryError
-        the file overlaps data already stored (nothing written).
+        the file is malformed or holds implausible values, or a row overlaps data already stored
+        (nothing written).
+    HistoryStoreError
+        the database cannot be written (nothing written).
     """
-    return store.import_site_intervals(parse_history(path, it_category))
+    with _HistoryFile(path, it_category, max_pue, progress) as source:
+        try:
+            return store.import_site_intervals(source.intervals())
+        except HistoryOverlapError as err:
+            line = source.line_of(err.start_s)
+            where = source.where if line is None else f"{source.where}:{line}:{source.columns['timestamp']}"
+            raise ImportFormatError([f"{where}: timestamp: {err}"]) from None

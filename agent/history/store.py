@@ -27,6 +27,8 @@ over the time they were known.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import math
 import os
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
+from agent.errors import HistoryBusyError, HistoryOverlapError, HistoryQueryError, HistoryStoreError
 from agent.history.lock import WriterLock
 
 __all__ = [
@@ -224,6 +226,25 @@ _MAX_INTERVAL_S = 31 * 86400.0
 #: site intervals may touch (one ends where the next starts) but not overlap by more than this [s]
 _OVERLAP_TOLERANCE_S = 1e-6
 _NO_OVERLAP_TRIGGER = "site_interval_no_overlap"
+#: intervals an import validates and writes at a time (bounds its memory, not its transaction)
+_IMPORT_BATCH = 2000
+
+_ROLLUP_UPSERT = (
+    "INSERT INTO site_rollup VALUES (" + ", ".join("?" * (12 + 2 * len(CONDITION_COLUMNS))) + ") "
+    "ON CONFLICT DO UPDATE SET duration_s = duration_s + excluded.duration_s, "
+    "covered_s = covered_s + excluded.covered_s, facility_j = facility_j + excluded.facility_j, "
+    "it_j = it_j + excluded.it_j, "
+    "cooling_covered_s = cooling_covered_s + excluded.cooling_covered_s, "
+    "cooling_j = cooling_j + excluded.cooling_j, methods = methods | excluded.methods, "
+    "it_categories = it_categories | excluded.it_categories, sources = sources | excluded.sources, "
+    + ", ".join(
+        f"cond_s_{c} = cond_s_{c} + excluded.cond_s_{c}, cond_{c} = cond_{c} + excluded.cond_{c}"
+        for c in CONDITION_COLUMNS
+    )
+    + ", max_inlet_c = CASE WHEN max_inlet_c IS NULL THEN excluded.max_inlet_c "
+    "WHEN excluded.max_inlet_c IS NULL THEN max_inlet_c "
+    "ELSE max(max_inlet_c, excluded.max_inlet_c) END"
+)
 
 _METHOD_BITS = {"counter": 1, "integrated": 2, "imported": 4}
 _SOURCE_BITS = {"agent": 1, "import": 2}
@@ -493,109 +514,117 @@ class SqliteHistoryStore:
             raise _translate(err, self.path) from err
 
     def import_site_intervals(self, intervals: Iterable[SiteInterval]) -> int:
-        """Insert many intervals in a single transaction: all or nothing.
+        """Insert many intervals in a single transaction: all or nothing, in bounded memory.
+
+        ``intervals`` is consumed lazily in batches of :data:`_IMPORT_BATCH`; an exception raised
+        while iterating it (e.g. a malformed row further down a file) rolls the whole import back.
 
         Raises
         ------
+        HistoryOverlapError
+            an interval overlaps one already stored or another one being imported (nothing is written).
         HistoryQueryError
-            an interval overlaps one already stored (nothing is written).
+            an interval has a non-finite time or energy (nothing is written).
         """
         count = 0
         try:
             with self._transaction() as db:
-                for interval in intervals:
-                    clash = db.execute(
-                        "SELECT start_s, duration_s FROM site_interval WHERE start_s < ? AND start_s > ? "
-                        "ORDER BY start_s DESC LIMIT 1",
-                        (interval.start_s + interval.duration_s, interval.start_s - _MAX_INTERVAL_S),
-                    ).fetchone()
-                    if clash is not None and clash[0] + clash[1] > interval.start_s + 1e-6:
-                        raise HistoryQueryError(
-                            f"interval starting {_iso(interval.start_s)} overlaps stored data at "
-                            f"{_iso(clash[0])}"
-                        )
-                    self._insert_interval(db, interval)
-                    count += 1
+                for batch in _batches(intervals, _IMPORT_BATCH):
+                    self._check_overlap(db, batch)
+                    self._insert_intervals(db, batch)
+                    count += len(batch)
         except sqlite3.DatabaseError as err:
             raise _translate(err, self.path) from err
         return count
 
+    def _check_overlap(self, db: sqlite3.Connection, batch: Sequence[SiteInterval]) -> None:
+        """Refuse a batch (sorted by start) that overlaps itself or the stored intervals."""
+        for before, after in itertools.pairwise(batch):
+            if after.start_s < before.start_s + before.duration_s - 1e-6:
+                raise HistoryOverlapError(
+                    f"interval starting {_iso(after.start_s)} overlaps the one imported at {_iso(before.start_s)}",
+                    after.start_s,
+                )
+        first_s = batch[0].start_s
+        end_s = max(iv.start_s + iv.duration_s for iv in batch)
+        # stored intervals never overlap each other: only the last one starting before the batch can reach into it
+        stored = db.execute(
+            "SELECT start_s, duration_s FROM site_interval WHERE start_s < ? AND start_s > ? "
+            "ORDER BY start_s DESC LIMIT 1",
+            (first_s, first_s - _MAX_INTERVAL_S),
+        ).fetchall()
+        starts = [iv.start_s for iv in batch]
+        for stored_s, stored_duration_s in itertools.chain(
+            stored, db.execute("SELECT start_s, duration_s FROM site_interval WHERE start_s >= ? AND start_s < ? "
+                               "ORDER BY start_s", (first_s, end_s))
+        ):
+            i = max(bisect.bisect_right(starts, stored_s) - 1, 0)
+            for iv in batch[i : i + 2]:
+                if stored_s < iv.start_s + iv.duration_s and stored_s + stored_duration_s > iv.start_s + 1e-6:
+                    raise HistoryOverlapError(
+                        f"interval starting {_iso(iv.start_s)} overlaps stored data at {_iso(stored_s)}", iv.start_s
+                    )
+
     def _insert_interval(self, db: sqlite3.Connection, iv: SiteInterval) -> None:
-        cond = [iv.conditions.get(c) for c in CONDITION_COLUMNS]
-        db.execute(
-            "INSERT INTO site_interval VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                iv.start_s,
-                iv.duration_s,
-                iv.covered_s,
-                iv.facility_j,
-                iv.it_j,
-                iv.cooling_covered_s,
-                iv.cooling_j,
-                iv.method,
-                iv.it_category,
-                iv.source,
-                *cond,
-                iv.max_inlet_c,
-            ),
+        self._insert_intervals(db, [iv])
+
+    def _insert_intervals(self, db: sqlite3.Connection, intervals: Sequence[SiteInterval]) -> None:
+        """Intervals, their terms and their rollups at every resolution (summed per bucket first)."""
+        rows = [_interval_row(iv) for iv in intervals]
+        db.executemany(
+            "INSERT INTO site_interval VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
         db.executemany(
             "INSERT INTO site_term_interval VALUES (?, ?, ?, ?)",
-            [(iv.start_s, term, covered, value) for term, (covered, value) in iv.terms.items()],
+            [(iv.start_s, term, covered, value) for iv in intervals for term, (covered, value) in iv.terms.items()],
         )
-        methods = _bits([iv.method], _METHOD_BITS)
-        sources = _bits([iv.source], _SOURCE_BITS)
-        categories = _category_bits(iv.it_category)
-        cond_sets = ", ".join(
-            f"cond_s_{c} = cond_s_{c} + excluded.cond_s_{c}, cond_{c} = cond_{c} + excluded.cond_{c}"
-            for c in CONDITION_COLUMNS
+        n = len(CONDITION_COLUMNS)
+        buckets: dict[tuple[int, int], list[Any]] = {}
+        term_buckets: dict[tuple[int, int, str], list[float]] = {}
+        for iv, row in zip(intervals, rows, strict=True):
+            methods = _bits([iv.method], _METHOD_BITS)
+            sources = _bits([iv.source], _SOURCE_BITS)
+            categories = _category_bits(iv.it_category)
+            conditions: list[float | None] = list(row[10 : 10 + n])
+            max_inlet_c: float | None = row[-1]
+            # sums over the whole interval; a bucket holding part of it gets its share
+            whole = [iv.duration_s, iv.covered_s, iv.facility_j, iv.it_j, iv.cooling_covered_s, iv.cooling_j]
+            for value in conditions:
+                whole += (0.0, 0.0) if value is None else (iv.duration_s, value * iv.duration_s)
+            end_s = iv.start_s + iv.duration_s
+            # an imported coarse interval is never spread over finer buckets: that would invent detail
+            resolutions = [r for r in RESOLUTIONS_S if iv.source == "agent" or r >= iv.duration_s - 1e-9]
+            for resolution, start, share in _split(iv.start_s, end_s, resolutions):
+                sums = whole if share == 1.0 else _share(iv, conditions, share)
+                bucket = buckets.get((resolution, start))
+                if bucket is None:
+                    buckets[(resolution, start)] = [methods, categories, sources, max_inlet_c, list(sums)]
+                else:
+                    bucket[0] |= methods
+                    bucket[1] |= categories
+                    bucket[2] |= sources
+                    if max_inlet_c is not None and (bucket[3] is None or max_inlet_c > bucket[3]):
+                        bucket[3] = max_inlet_c
+                    bucket[4] = [a + b for a, b in zip(bucket[4], sums, strict=True)]
+                for term, (covered, value) in iv.terms.items():
+                    acc = term_buckets.get((resolution, start, term))
+                    if acc is None:
+                        term_buckets[(resolution, start, term)] = [covered * share, value * share]
+                    else:
+                        acc[0] += covered * share
+                        acc[1] += value * share
+        db.executemany(
+            _ROLLUP_UPSERT,
+            [
+                (res, start, *sums[:6], methods, categories, sources, *sums[6:], max_inlet_c)
+                for (res, start), (methods, categories, sources, max_inlet_c, sums) in buckets.items()
+            ],
         )
-        sql = (
-            "INSERT INTO site_rollup VALUES (" + ", ".join("?" * (12 + 2 * len(CONDITION_COLUMNS))) + ") "
-            "ON CONFLICT DO UPDATE SET duration_s = duration_s + excluded.duration_s, "
-            "covered_s = covered_s + excluded.covered_s, facility_j = facility_j + excluded.facility_j, "
-            "it_j = it_j + excluded.it_j, "
-            "cooling_covered_s = cooling_covered_s + excluded.cooling_covered_s, "
-            "cooling_j = cooling_j + excluded.cooling_j, methods = methods | excluded.methods, "
-            "it_categories = it_categories | excluded.it_categories, sources = sources | excluded.sources, "
-            f"{cond_sets}, max_inlet_c = CASE WHEN max_inlet_c IS NULL THEN excluded.max_inlet_c "
-            "WHEN excluded.max_inlet_c IS NULL THEN max_inlet_c "
-            "ELSE max(max_inlet_c, excluded.max_inlet_c) END"
+        db.executemany(
+            "INSERT INTO site_term_rollup VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "covered_s = covered_s + excluded.covered_s, value = value + excluded.value",
+            [(res, start, term, covered, value) for (res, start, term), (covered, value) in term_buckets.items()],
         )
-        end_s = iv.start_s + iv.duration_s
-        # an imported coarse interval is never spread over finer buckets: that would invent detail
-        resolutions = [r for r in RESOLUTIONS_S if iv.source == "agent" or r >= iv.duration_s - 1e-9]
-        for resolution, start, share in _split(iv.start_s, end_s, resolutions):
-            cond_values: list[float] = []
-            for c in CONDITION_COLUMNS:
-                value = iv.conditions.get(c)
-                known_s = iv.duration_s * share if value is not None and math.isfinite(value) else 0.0
-                cond_values += [known_s, (value or 0.0) * known_s]
-            db.execute(
-                sql,
-                (
-                    resolution,
-                    start,
-                    iv.duration_s * share,
-                    iv.covered_s * share,
-                    iv.facility_j * share,
-                    iv.it_j * share,
-                    iv.cooling_covered_s * share,
-                    iv.cooling_j * share,
-                    methods,
-                    categories,
-                    sources,
-                    *cond_values,
-                    iv.max_inlet_c,
-                ),
-            )
-            if iv.terms:
-                db.executemany(
-                    "INSERT INTO site_term_rollup VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                    "covered_s = covered_s + excluded.covered_s, value = value + excluded.value",
-                    [(resolution, start, term, covered * share, value * share)
-                     for term, (covered, value) in iv.terms.items()],
-                )
 
     def purge_raw(self, before_s: float) -> int:
         """Delete poll-resolution rows older than ``before_s``; rollups are kept. Returns rows deleted.
@@ -652,6 +681,7 @@ class SqliteHistoryStore:
         out = []
         n = len(CONDITION_COLUMNS)
         for row in rows:
+            _refuse_non_finite(row, "site_rollup", row[1])
             (res, start, duration, covered, fac, it, cool_cov, cool, methods, cats, sources) = row[:11]
             cond_raw = row[11 : 11 + 2 * n]
             conditions = {
@@ -682,6 +712,7 @@ class SqliteHistoryStore:
     def _terms(self, sql: str, params: Sequence[object]) -> dict[float, dict[str, tuple[float, float]]]:
         out: dict[float, dict[str, tuple[float, float]]] = {}
         for start, term, covered, value in self._query(sql, params):
+            _refuse_non_finite((covered, value), str(term), start)
             out.setdefault(float(start), {})[str(term)] = (float(covered), float(value))
         return out
 
@@ -696,6 +727,7 @@ class SqliteHistoryStore:
         )
         out = []
         for row in rows:
+            _refuse_non_finite(row, "site_interval", row[0])
             cond = {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10:16], strict=True) if v is not None}
             out.append(
                 SiteInterval(
@@ -785,6 +817,81 @@ class SqliteHistoryStore:
         self.close()
 
 
+def _batches(items: Iterable[SiteInterval], size: int) -> Iterator[list[SiteInterval]]:
+    """Consecutive batches of at most ``size`` intervals, each sorted by start."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        batch.sort(key=lambda iv: iv.start_s)
+        yield batch
+
+
+def _refuse_non_finite(row: Sequence[Any], what: str, start_s: float) -> None:
+    """Refuse a stored row holding inf (left by an import from before the checks): never report it."""
+    if any(isinstance(v, float) and not math.isfinite(v) for v in row):
+        raise HistoryQueryError(
+            f"history database: {what} at {_iso(start_s)} holds a non-finite value "
+            "(written by an older, unchecked import): refusing to use it; delete that period or re-import it"
+        )
+
+
+def _share(iv: SiteInterval, conditions: Sequence[float | None], share: float) -> list[float]:
+    """The rollup sums of the part ``share`` of ``iv`` (energies, times, time-weighted conditions)."""
+    known_s = iv.duration_s * share
+    sums = [
+        known_s,
+        iv.covered_s * share,
+        iv.facility_j * share,
+        iv.it_j * share,
+        iv.cooling_covered_s * share,
+        iv.cooling_j * share,
+    ]
+    for value in conditions:
+        sums += (0.0, 0.0) if value is None else (known_s, value * known_s)
+    return sums
+
+
+def _interval_row(iv: SiteInterval) -> tuple[Any, ...]:
+    """The ``site_interval`` row of ``iv``; unknown or non-finite conditions become NULL.
+
+    Raises
+    ------
+    HistoryQueryError
+        a time or energy is not a finite number, or is negative: such a row would make every
+        total, export and report over it inf or nan.
+    """
+    amounts = [iv.duration_s, iv.covered_s, iv.facility_j, iv.it_j, iv.cooling_covered_s, iv.cooling_j]
+    for covered, value in iv.terms.values():
+        amounts += (covered, value)
+    if not math.isfinite(iv.start_s) or not all(0.0 <= amount < math.inf for amount in amounts):
+        names = ["duration_s", "covered_s", "facility_j", "it_j", "cooling_covered_s", "cooling_j"]
+        for term in iv.terms:
+            names += (f"{term} covered_s", term)
+        name, value = next(
+            ((n, a) for n, a in zip(names, amounts, strict=True) if not 0.0 <= a < math.inf), ("start_s", iv.start_s)
+        )
+        raise HistoryQueryError(
+            f"site interval at {_iso(iv.start_s)}: {name} = {value!r} is not a finite amount: not stored"
+        )
+
+    def known(value: float | None) -> float | None:
+        return value if value is not None and math.isfinite(value) else None
+
+    return (
+        iv.start_s,
+        iv.duration_s,
+        iv.covered_s,
+        iv.facility_j,
+        iv.it_j,
+        iv.cooling_covered_s,
+        iv.cooling_j,
+        iv.method,
+        iv.it_category,
+        iv.source,
+        *(known(iv.conditions.get(c)) for c in CONDITION_COLUMNS),
+        known(iv.max_inlet_c),
+    )
+
+
 def _writable(path: Path) -> bool:
     # honour the permission bits even when running as root: a file marked read-only is an archive
     mode = path.stat().st_mode
@@ -809,7 +916,10 @@ def _split(start_s: float, end_s: float, resolutions: Sequence[int]) -> Iterator
 def _iso(epoch_s: float) -> str:
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{epoch_s!r} s"
 
 
 def _translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:

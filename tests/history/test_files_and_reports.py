@@ -146,13 +146,13 @@ def test_import_errors_name_lines_and_columns_and_change_nothing(
     assert main(["import", "--db", str(db), "--history", str(bad)]) == 2
     err = capsys.readouterr().err
     for expected in (
-        f"{bad}:3: facility_power_w: not a number: 'abc'",
-        f"{bad}:4: timestamp:",
+        f"{bad}:3:3: facility_power_w: not a number: 'abc'",
+        f"{bad}:4:1: timestamp:",
         "has no time zone",
-        f"{bad}:5: facility_power_w:",
+        f"{bad}:5:3: facility_power_w:",
         "below it_power_w",
-        f"{bad}:6: pue: 1.7 disagrees",
-        f"{bad}:7: interval_s:",
+        f"{bad}:6:5: pue: 1.7 disagrees",
+        f"{bad}:7:2: interval_s:",
         "nothing imported",
     ):
         assert expected in err

@@ -217,8 +217,8 @@ def test_import_checks_the_meter_columns(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError) as err:
         import_history(store, bad)
     text = str(err.value)
-    assert "bad.csv:2: water_coverage: 0.75 is above coverage 0.5" in text
-    assert "bad.csv:3: water_volume_m3: -1 is outside" in text
+    assert "bad.csv:2:7: water_coverage: 0.75 is above coverage 0.5" in text
+    assert "bad.csv:3:6: water_volume_m3: -1 is outside" in text
     assert "bad.csv:3: renewable_energy_kwh: value is missing (renewable_coverage is above 0)" in text
     assert store.count("site_interval") == 0
     store.close()
