@@ -75,6 +75,8 @@ class Fault:
     delay_s: float = 0.0  # for "delay"; for "spoof": how long after the spoofed answer the device's own follows
     active: bool = False
     seed: int = 1
+    #: for "spoof": makes the spoofed answer from the device's (default: its var-binds through ``rewrites``)
+    forge: Callable[[bytes], bytes | None] | None = None
 
 
 class _Upstream(asyncio.DatagramProtocol):
@@ -147,8 +149,9 @@ class FaultProxy(asyncio.DatagramProtocol):
         elif fault.kind == "rewrite":
             self._send(rewritten(data, fault.rewrites))
         elif fault.kind == "spoof":
-            if self.spoofer is not None and self.client is not None:
-                self.spoofer.sendto(rewritten(data, fault.rewrites), self.client)
+            forged = fault.forge(data) if fault.forge is not None else rewritten(data, fault.rewrites)
+            if self.spoofer is not None and self.client is not None and forged is not None:
+                self.spoofer.sendto(forged, self.client)
             asyncio.get_running_loop().call_later(fault.delay_s, self._send, data)
         else:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
