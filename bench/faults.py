@@ -8,9 +8,10 @@ rewritten without the keys. After ``--warmup`` healthy seconds the fault is swit
 and the bench prints per kind:
 
 - ``wrong_min``: wall minutes (started) in which the agent showed a valid but wrong PUE: realtime PUE more than
-  ``--tolerance`` (0.5 %) outside the twin's true PUE over the last poll interval, or interval PUE more than
-  that from the true energy ratio over the PUE window; ``wrong_ticks`` of ``valid_ticks`` site ticks, and the
-  worst relative error seen;
+  ``--tolerance`` (0.5 %) outside the range of the twin's true PUE over the agent's stale limit (the oldest
+  reading it may use), or interval PUE more than that from the true energy ratio over the PUE window, beyond
+  what the meters cannot resolve (one count of each facility energy counter per run of complete intervals,
+  one twin tick at each end); ``wrong/valid`` site ticks, and the worst relative error beyond that, per figure;
 - ``late``: polls of healthy devices (not the fault's victims) that started more than one interval after the
   previous one was due, or took longer than one interval; of ``polls``, and the worst lateness;
 - ``lost_iv``: site intervals missing from the SQLite history (expected: one per site tick the agent made, plus
@@ -58,7 +59,7 @@ UPS_OUTPUT_POWER = "1.3.6.1.2.1.33.1.4.4.1.4"  # UPS-MIB::upsOutputPower.<line> 
 METER_POWER = "1.3.6.1.4.1.34278.2.1.0"  # JANITZA-MIB::p3 (W), janitza-umg
 METER_ENERGY = "1.3.6.1.4.1.34278.5.1.0"  # JANITZA-MIB::wh3 (0.1 kWh), janitza-umg
 STEP_BACK_RAW = 3  # 0.3 kWh in wh3's 0.1 kWh
-YOUNG_METER_RAW = 1086  # 108.6 kWh (391 MJ), the utility meter's register in the issue's probe
+YOUNG_METER_RAW = 1086  # 108.6 kWh (391 MJ), the register the issue's probe stepped back
 TWIN_TICK_S = 0.2  # the twin steps its plant and publishes new values this often
 
 
@@ -110,7 +111,8 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
               lambda _w: Fault("rewrite", {f"{UPS_OUTPUT_POWER}.3": _no_such_object})),
     FaultKind("ups-row-minus-1", "defect 1: one UPS output line reads -1", ("ups-a",),
               lambda _w: Fault("rewrite", {f"{UPS_OUTPUT_POWER}.2": _value(lambda _v: -1)})),
-    FaultKind("counter-step-back", "defect 2: energy counter 0.3 kWh back", ("meter-main",),
+    # on the PV meter (in facility): the utility meter counts 0.3 kWh in about a second, hiding the step
+    FaultKind("counter-step-back", "defect 2: energy counter 0.3 kWh back", ("meter-pv",),
               lambda _w: Fault("rewrite", {METER_ENERGY: _value(lambda v: v - STEP_BACK_RAW)},
                                always={METER_ENERGY: _young_register(YOUNG_METER_RAW)})),
     FaultKind("power-2147483647", "defect 3: a power reading of 2^31-1 W", ("meter-main",),
@@ -180,6 +182,7 @@ class Meter:
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, site: TwinLiveSite, truth: Truth,
                  victims: tuple[str, ...], tolerance: float, result: Result, tick_s: float) -> None:
         self.interval_s = cfg.poll_interval_s
+        self.stale_after_s = cfg.poll_interval_s * cfg.stale_after_intervals
         self.tick_s = tick_s
         self.counter_resolution_j = sum(
             obj.scale for term in cfg.topology.facility
@@ -230,7 +233,8 @@ class Meter:
         checks = 0
         if site.live.valid and site.live.value is not None:
             checks += 1
-            span = self.truth.pue_range(now - self.interval_s - 0.5, now)
+            # the agent may use a reading as old as its stale limit: the truth over that span, and one twin tick
+            span = self.truth.pue_range(now - self.stale_after_s - self.tick_s, now)
             if span is not None:
                 low, high = span
                 err = max(low / site.live.value - 1, site.live.value / high - 1, 0.0)
