@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import logging
 import os
 import random
 import socket
@@ -278,26 +279,61 @@ def fast_path_default() -> bool:
     return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+Address = tuple[str, int]
 _REQUEST_ID_LIMIT = 1 << 31
 _MAX_REMEMBERED = 4096
 _FAST_RCVBUF_BYTES = 4 * 2**20
+
+
+def source_address(address: tuple[Any, ...]) -> Address:
+    """A UDP peer as (canonical IP text, port): an IPv4-mapped IPv6 address is its IPv4 address, IPv6 is
+    compressed; scope and flow info are left out. Text that is not an IP address is kept as it is."""
+    host, port = str(address[0]), int(address[1])
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host, port
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip), port
+
+
+class _ForeignAnswers:
+    """Counts answers dropped because they came from another address or port than their request went to."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last: dict[Address, Address] = {}  # request's address -> last foreign source answering it
+
+    def drop(self, expected: Address, source: Address, path: str) -> None:
+        self.count += 1
+        if len(self.last) >= _MAX_REMEMBERED:
+            self.last.clear()
+        self.last[expected] = source
+        log.debug("SNMP answer for %s:%d from %s:%d dropped (%s): not the address the request went to",
+                  *expected, *source, path)
 
 
 class _FastEndpoint(asyncio.DatagramProtocol):
     """One unconnected UDP socket per event loop for the fast path.
 
     v2c answers are decoded as they arrive and handed to the request waiting for their request-id;
-    v3 answers go by msgID, undecrypted, to their request, which authenticates them. Anything else
-    (late, duplicate, another manager's, undecodable) is dropped, as pysnmp drops it, and the request
-    then times out. The last decode error per source address is kept so that the timeout can say why.
+    v3 answers go by msgID, undecrypted, to their request, which authenticates them. An answer counts
+    only from the address and port its request was sent to; anything else (another source, late,
+    duplicate, another manager's, undecodable) is dropped, as pysnmp drops it, and the request then
+    times out. The last decode error per source address is kept so that the timeout can say why.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, foreign: _ForeignAnswers) -> None:
         self.sock = sock
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, asyncio.Future[object]] = {}
+        #: request-id (v2c) or msgID (v3) -> (its waiting request, the address the request went to)
+        self.pending: dict[int, tuple[asyncio.Future[object], Address]] = {}
         self.undecodable: dict[tuple[str, int], str] = {}
+        self.foreign = foreign
         self.keeper: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -315,8 +351,14 @@ class _FastEndpoint(asyncio.DatagramProtocol):
         except SnmpProtocolError as err:
             self.note_undecodable(addr, str(err))
             return
-        future = self.pending.get(key)
-        if future is not None and not future.done():
+        waiting = self.pending.get(key)
+        if waiting is None:
+            return
+        future, expected = waiting
+        source = source_address(addr)
+        if source != expected:
+            self.foreign.drop(expected, source, "fast path")
+        elif not future.done():
             future.set_result(answer)
 
     def note_undecodable(self, addr: tuple[str, int], reason: str) -> None:
@@ -328,7 +370,7 @@ class _FastEndpoint(asyncio.DatagramProtocol):
         """ICMP errors on an unconnected socket name no request; the request times out, as with pysnmp."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for future in self.pending.values():
+        for future, _address in self.pending.values():
             if not future.done():
                 future.set_exception(SnmpProtocolError("SNMP client closed with the request in flight"))
         self.transport = None
@@ -387,6 +429,46 @@ def _engine_without_mib_compiler() -> SnmpEngine:
     return engine
 
 
+def _guard_sources(engine: SnmpEngine, foreign: _ForeignAnswers) -> None:
+    """Make ``engine`` drop answers from anywhere but the address and port their request went to.
+
+    pysnmp matches a v1/v2c answer by request-id and community only. Every outgoing message's id (request-id,
+    or msgID for v3) is noted here with its destination (an observer of both message processing models), and an
+    incoming message carrying a noted id from another source is dropped before pysnmp's message processing
+    sees it (which would consume the request's cache entry and so lose the device's own answer).
+    """
+    sent: dict[tuple[int, int], Address] = {}
+
+    def on_send(_engine: object, _execpoint: str, variables: dict[str, Any], _ctx: object) -> None:
+        try:
+            key = snmp_wire.message_id(bytes(variables["wholeMsg"]))
+        except SnmpProtocolError:
+            return
+        if len(sent) >= _MAX_REMEMBERED:
+            del sent[next(iter(sent))]  # the oldest: a request long timed out
+        sent[key] = source_address(tuple(variables["transportAddress"]))
+
+    engine.observer.register_observer(on_send, "rfc2576.prepareOutgoingMessage", "rfc3412.prepareOutgoingMessage")
+    dispatcher = engine.message_dispatcher
+    receive = dispatcher.receive_message
+
+    def receive_from_destination(snmp_engine: SnmpEngine, domain: Any, address: Any, whole_msg: Any) -> Any:
+        try:
+            key = snmp_wire.message_id(bytes(whole_msg))
+        except SnmpProtocolError:
+            key = None  # pysnmp counts it (snmpInASNParseErrs) and drops it
+        expected = sent.get(key) if key is not None else None
+        if expected is not None and key is not None:
+            source = source_address(tuple(address))
+            if source != expected:
+                foreign.drop(expected, source, "pysnmp")
+                return b""
+            del sent[key]
+        return receive(snmp_engine, domain, address, whole_msg)
+
+    dispatcher.receive_message = receive_from_destination
+
+
 async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
     """Hold the endpoint until cancelled: ``asyncio.run`` cancels it when its loop ends, closing the socket
     of a client that was not closed in that loop."""
@@ -424,11 +506,18 @@ class PysnmpClient:
         self._fast_credentials_cache: dict[V2cAuth | V3Auth, bytes | _V3Route | None] = {}
         self._v3_peers: dict[tuple[tuple[str, int], _V3Route], _V3Peer] = {}
         self._usm_keys: dict[tuple[bytes, _V3Route], snmp_wire.UsmKeys] = {}
+        self._foreign = _ForeignAnswers()
+
+    @property
+    def foreign_answers(self) -> int:
+        """Answers dropped (either path) because they came from another address or port than the request went to."""
+        return self._foreign.count
 
     def _engine_for_loop(self) -> SnmpEngine:
         loop = asyncio.get_running_loop()
         if self._engine is None or self._loop is not loop:
             self._engine = _engine_without_mib_compiler()
+            _guard_sources(self._engine, self._foreign)
             self._loop = loop
             self._transports.clear()
         return self._engine
@@ -524,13 +613,13 @@ class PysnmpClient:
         if self._fast_loop is not loop or opening is None or stale:
             self._close_fast_endpoint()
             self._fast_loop = loop
-            opening = self._fast_opening = loop.create_task(self._open_endpoint())
+            opening = self._fast_opening = loop.create_task(self._open_endpoint(self._foreign))
         assert opening is not None
         endpoint = self._fast_endpoint = await opening
         return endpoint
 
     @staticmethod
-    async def _open_endpoint() -> _FastEndpoint:
+    async def _open_endpoint(foreign: _ForeignAnswers) -> _FastEndpoint:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setblocking(False)
@@ -538,7 +627,7 @@ class PysnmpClient:
         # not overflow the default ~208 KiB buffer while the loop is busy; the kernel caps this at rmem_max
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _FAST_RCVBUF_BYTES)
         sock.bind(("0.0.0.0", 0))
-        endpoint = _FastEndpoint(sock)
+        endpoint = _FastEndpoint(sock, foreign)
         await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
         endpoint.keeper = loop.create_task(_close_when_cancelled(endpoint), name="pue-agent snmp fast path socket")
         return endpoint
@@ -573,6 +662,8 @@ class PysnmpClient:
                         wait_id: int, message: bytes, accept: Callable[[Any], T | None]) -> T:
         """Send, wait ``timeout_s``, resend ``retries`` times; the first answer ``accept`` takes wins."""
         loop = asyncio.get_running_loop()
+        expected = source_address(address)
+        foreign_before = self._foreign.count
         for _attempt in range(target.retries + 1):
             if endpoint.transport is None:
                 raise SnmpProtocolError(f"{target.host}:{target.port}: SNMP client closed")
@@ -580,7 +671,7 @@ class PysnmpClient:
             deadline = loop.time() + target.timeout_s
             while True:
                 future: asyncio.Future[object] = loop.create_future()
-                endpoint.pending[wait_id] = future
+                endpoint.pending[wait_id] = (future, expected)
                 try:
                     async with asyncio.timeout_at(deadline):
                         answer = await future
@@ -593,6 +684,9 @@ class PysnmpClient:
                     return accepted
         garbled = endpoint.undecodable.pop(address, None)
         why = f"; it sent an undecodable answer: {garbled}" if garbled else ""
+        foreign = self._foreign.last.pop(expected, None)
+        if foreign is not None and self._foreign.count > foreign_before:
+            why += f"; answers from {foreign[0]}:{foreign[1]}, not the device's address and port, were dropped"
         raise SnmpTimeoutError(f"{target.host}:{target.port}: no response (No SNMP response received before "
                                f"timeout, fast path{why})")
 

@@ -276,6 +276,18 @@ def decode_response(data: bytes) -> Response:
     return Response(request_id, error_status, error_index, community, var_binds)
 
 
+def message_id(data: bytes) -> tuple[int, int]:
+    """(msgVersion, the id an answer is matched by) of any SNMP message, request or answer: the msgID
+    for SNMPv3, the PDU's request-id for v1 and v2c. Raises SnmpProtocolError if unreadable."""
+    version, pos, end = _envelope(data)
+    if version == SNMP_V3:
+        return version, decode_v3_header(data).msg_id
+    _tag, _start, pos = _header(data, pos, end, "community")
+    _tag, pos, pdu_end = _header(data, pos, end, "PDU")
+    request_id, _pos = _expect_integer(data, pos, pdu_end, "request-id")
+    return version, request_id
+
+
 # --- SNMPv3 USM authPriv (RFC 3412 message, RFC 3414 USM, RFC 7860 SHA-2, RFC 3826 AES) ---------------
 SNMP_V3 = 3
 USM_MODEL = 3

@@ -167,3 +167,45 @@ async def serve(host: str, port: int, responder: RawSnmpResponder) -> asyncio.Da
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: responder, local_addr=(host, port))
     return transport  # type: ignore[return-value]
+
+
+class SpoofingResponder(RawSnmpResponder):
+    """A device with a spoofer next to it: every request is first answered from another source port
+    (right request-id and community, values from ``spoof_mib``), then by the device itself from its own
+    port ``genuine_delay_s`` later, or never when ``genuine_delay_s`` is None."""
+
+    def __init__(self, community: str, mib: dict[str, bytes], spoof_mib: dict[str, bytes],
+                 genuine_delay_s: float | None = 0.05) -> None:
+        super().__init__(community, mib)
+        self.spoof_mib = spoof_mib
+        self.genuine_delay_s = genuine_delay_s
+        self.spoofed = 0
+        self.spoof_transport: asyncio.DatagramTransport | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        self.requests += 1
+        assert self._transport is not None and self.spoof_transport is not None
+        try:
+            genuine = self.answer(data)
+            self.mib, real = self.spoof_mib, self.mib
+            try:
+                forged = self.answer(data)
+            finally:
+                self.mib = real
+        except (IndexError, ValueError):
+            return
+        if genuine is None or forged is None:
+            return
+        self.spoof_transport.sendto(forged, addr)
+        self.spoofed += 1
+        if self.genuine_delay_s is not None:
+            asyncio.get_running_loop().call_later(self.genuine_delay_s, self._transport.sendto, genuine, addr)
+
+
+async def serve_with_spoofer(host: str, port: int, responder: SpoofingResponder) -> list[asyncio.DatagramTransport]:
+    """The device on ``port``, its spoofer on an ephemeral port of the same host."""
+    loop = asyncio.get_running_loop()
+    device = await serve(host, port, responder)
+    spoofer, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(host, 0))
+    responder.spoof_transport = spoofer
+    return [device, spoofer]
