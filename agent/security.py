@@ -36,7 +36,6 @@ from typing import Any, Literal
 from wsgiref.simple_server import WSGIServer, make_server
 
 import bcrypt
-import yaml
 from prometheus_client.registry import CollectorRegistry
 from pydantic import (
     BaseModel,
@@ -50,6 +49,7 @@ from pydantic import (
 
 from agent.errors import ConfigError
 from agent.http import ApiHandlers, HttpServer, StartResponse, WsgiApp, _QuietHandler
+from agent.strict_yaml import YamlFileError, read_yaml
 
 __all__ = [
     "BasicAuth",
@@ -154,11 +154,9 @@ def load_web_config(path: Path) -> WebConfig:
     """Read a Prometheus-style web config file; raises :class:`ConfigError` with file, path and reason."""
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError([f"{where}: cannot read: {err.strerror or err}"]) from None
-    except yaml.YAMLError as err:
-        raise ConfigError([f"{where}: not valid YAML: {getattr(err, 'problem', err)}"]) from None
+        data = read_yaml(path)
+    except YamlFileError as err:
+        raise ConfigError([str(err)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
