@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from agent.errors import HistoryFormatError, ModelError
 from agent.recommend.artefact import load_model, save_model
 from agent.recommend.history_io import read_conditions, read_site_history
 from agent.recommend.training import fit_from_history
+from agent.strict_yaml import YamlFileError, read_yaml
 from models.optimiser import SetpointBounds, optimise_setpoints
 
 __all__ = ["RECOMMENDATION_PATH", "load_bounds", "register"]
@@ -70,9 +70,9 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
     if path is None:
         return SetpointBounds()
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise HistoryFormatError(f"{path}: cannot read bounds: {err}") from err
+        data = read_yaml(Path(path))
+    except YamlFileError as err:
+        raise HistoryFormatError(f"{err} (setpoint bounds)") from None
     data = data or {}
     if not isinstance(data, dict):
         raise HistoryFormatError(f"{path}: bounds must be a mapping of key: value")
