@@ -36,9 +36,7 @@ from typing import Any
 import numpy as np
 
 from agent.errors import HistoryFormatError, UsageError
-from agent.recommend.artefact import load_model, save_model
 from agent.recommend.history_io import read_conditions, read_site_history
-from agent.recommend.training import fit_from_history
 from agent.strict_yaml import YamlFileError, read_yaml
 from models.optimiser import SetpointBounds, optimise_setpoints
 
@@ -99,7 +97,12 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
         raise HistoryFormatError(f"{path}: {err}") from err
 
 
+# the model's libraries (scikit-learn, skops) load in seconds: only the commands that need them import them,
+# not every `pue-agent` start (check-config, run)
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from agent.recommend.artefact import save_model
+    from agent.recommend.training import fit_from_history
+
     table = read_site_history(args.history)
     model = fit_from_history(table, random_state=args.random_state, holdout_fraction=args.holdout_fraction)
     window = {"start": table.timestamps[0], "end": table.timestamps[-1], "rows": len(table)}
@@ -128,6 +131,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         return _live(args.live, args.timeout)
     if not (args.model and args.conditions and args.out):
         raise HistoryFormatError("recommend needs --model, --conditions and --out (or --live URL)")
+    from agent.recommend.artefact import load_model
+
     loaded = load_model(args.model)
     model = loaded.model
     bounds = load_bounds(args.bounds)
