@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from agent import cli
 from agent.config import _cross_check
+from agent.errors import DecodeError, HistoryStoreError, ModelError
 from agent.history import SqliteHistoryStore
 from agent.profiles import load_profiles
 
@@ -45,7 +47,8 @@ def _free_tcp_port() -> int:
 # --- check-config ---------------------------------------------------------------------------------
 def test_a_list_where_a_quantity_name_belongs_is_a_config_problem(tmp_path: Path) -> None:
     path = tmp_path / "site.yaml"
-    path.write_text(DEMO.read_text().replace("    - {device: meter-main}", "    - {device: meter-main, power_quantity: [x]}"))
+    path.write_text(DEMO.read_text().replace("    - {device: meter-main}",
+                                             "    - {device: meter-main, power_quantity: [x]}"))
     _bad_input(_cli("check-config", str(path)), str(path), "topology.facility[0].power_quantity")
 
 
@@ -141,3 +144,21 @@ def test_run_with_a_read_only_history_file_exits_2_and_keeps_it(tmp_path: Path) 
         db.chmod(0o644)
     _bad_input(proc, str(db), "read-only")
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+# --- the one translation in main() -------------------------------------------------------------------
+@pytest.mark.parametrize(("error", "status", "line"), [
+    (PermissionError(13, "Permission denied", "/srv/pue/site.yaml"), 2, "/srv/pue/site.yaml: Permission denied"),
+    (HistoryStoreError("history database h.sqlite is read-only"), 2, "history database h.sqlite is read-only"),
+    (ModelError("m: not a model directory"), 2, "m: not a model directory"),
+    (DecodeError("ups-a: value out of range"), 1, "ups-a: value out of range"),
+])
+def test_main_translates_known_errors_once_to_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception, status: int, line: str
+) -> None:
+    def failing(_args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(cli, "cmd_check_config", failing)
+    assert cli.main(["check-config", "site.yaml"]) == status
+    assert capsys.readouterr().err == f"pue-agent check-config: {line}\n"
