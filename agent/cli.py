@@ -22,7 +22,15 @@ from urllib.parse import urlparse
 
 from agent import __version__
 from agent.config import SiteConfig, dump_config, load_config
-from agent.errors import ConfigError, HistoryError, ProfileError, PueAgentError, SnmpError
+from agent.errors import (
+    ConfigError,
+    HistoryError,
+    HistoryFormatError,
+    ModelError,
+    ProfileError,
+    PueAgentError,
+    UsageError,
+)
 from agent.profiles import DEFAULT_PROFILE_DIR, load_profiles
 from agent.security import load_web_config, server_ssl_context
 from agent.shard import Shard, parse_shard
@@ -46,9 +54,8 @@ DEMO_CONFIGS = {"twin": DEFAULT_PROFILE_DIR.parent / "twin-site.yaml",
 
 log = logging.getLogger("pue-agent")
 
-
-class UsageError(PueAgentError):
-    """Bad command-line input (exit status 2)."""
+#: what every sub-command reports as bad input (exit status 2), one line each, never a traceback
+BAD_INPUT_ERRORS = (UsageError, ConfigError, ProfileError, HistoryError, HistoryFormatError, ModelError)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -163,7 +170,12 @@ async def _run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None
         from agent.history.writer import HistoryCollector
 
         agent.registry.register(HistoryCollector(writer))
-    host, port = agent.start_http()
+    try:
+        host, port = agent.start_http()
+    except ConfigError:
+        if writer is not None:
+            writer.close()
+        raise
     scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
     if shard is not None:
         log.info("shard %s: polling %d of %d devices", shard, len(agent.cfg.devices), len(cfg.devices))
@@ -297,6 +309,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pue-agent", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"pue-agent {__version__}")
@@ -311,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="poll the site and serve /metrics")
     p.add_argument("--config", required=True)
     p.add_argument("--duration", type=_positive, default=None, help="stop after SECONDS (default: run until signalled)")
-    p.add_argument("--listen-port", type=int, default=None)
+    p.add_argument("--listen-port", type=_port, default=None)
     p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
                    help="poll only shard I of N (stable hash of device names); export shard energy, "
                         "not site PUE (sum across shards in Prometheus)")
@@ -338,8 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="simulated site on loopback + agent + metrics, no hardware needed")
     p.add_argument("--duration", type=_positive, default=None, help="stop after SECONDS")
-    p.add_argument("--base-port", type=int, default=None, help="first UDP port of the simulated devices")
-    p.add_argument("--listen-port", type=int, default=None, help="metrics port (default 10330)")
+    p.add_argument("--base-port", type=_port, default=None, help="first UDP port of the simulated devices")
+    p.add_argument("--listen-port", type=_port, default=None, help="metrics port (default 10330)")
     p.add_argument("--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON)")
     p.add_argument("--site", choices=sorted(DEMO_CONFIGS), default="twin",
                    help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load")
@@ -374,15 +396,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.error(f"{args.command}: give a sub-command")
         return int(handler(args))
-    except UsageError as err:
+    except BAD_INPUT_ERRORS as err:
         print(f"pue-agent {args.command}: {err}", file=sys.stderr)
         return 2
-    except (ConfigError, ProfileError, HistoryError) as err:
-        print(f"pue-agent {args.command}: {err}", file=sys.stderr)
-        return 2
-    except SnmpError as err:
+    except PueAgentError as err:  # SNMP, decoding, a write guard: the site, not the input, failed
         print(f"pue-agent {args.command}: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a file or socket the input named, not caught where it was opened
+        where = f"{err.filename}: " if err.filename is not None else ""
+        print(f"pue-agent {args.command}: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

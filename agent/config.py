@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -46,6 +46,7 @@ from agent.errors import ConfigError, ProfileError
 from agent.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
 from agent.security import WebConfig, resolve_web_paths, server_ssl_context
 from agent.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpTarget, V2cAuth, V3Auth
+from agent.strict_yaml import YamlFileError, read_yaml
 
 __all__ = [
     "DEFAULT_LISTEN_PORT",
@@ -398,8 +399,8 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     creds = _dict(data.get("credentials"))
     devices = [d for d in data.get("devices") or [] if isinstance(d, dict)] if isinstance(
         data.get("devices"), list) else []
-    names = [str(d.get("name")) for d in devices]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
+    uses = Counter(str(d.get("name")) for d in devices)
+    for dup in sorted(name for name, count in uses.items() if count > 1):
         problems.append(f"devices: device name {dup!r} used more than once")
     by_name = {str(d.get("name")): d for d in devices}
     for i, dev in enumerate(devices):
@@ -433,8 +434,9 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
                 problems.append(f"{where}.device: no device named {device!r}")
                 continue
             profile = _text(by_name[device].get("profile"))
-            quantity = term.get("power_quantity", default_quantity)
-            if profile in profiles and quantity not in {o.quantity for o in profiles[str(profile)].objects}:
+            quantity = _text(term.get("power_quantity", default_quantity))  # not a string: a schema error
+            if quantity is not None and profile in profiles and quantity not in {
+                    o.quantity for o in profiles[str(profile)].objects}:
                 problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
     rec = _dict(data.get("recommender"))
     if rec.get("mode") in ("approve", "auto"):
@@ -470,15 +472,9 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
     """Read, validate and cross-check a site config. Raises :class:`ConfigError` listing every problem."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError([f"{where}: cannot read: {err.strerror or err}"]) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError([f"{where}:{line}: not valid YAML: {getattr(err, 'problem', err)}"]) from None
+        data = read_yaml(path)
+    except YamlFileError as err:
+        raise ConfigError([str(err)]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{where}: <top>: the config must be a YAML mapping"])
     problems: list[str] = []
@@ -486,7 +482,11 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
     try:
         cfg = SiteConfig.model_validate(data)
     except ValidationError as err:
-        problems += [f"{where}: {_loc(e['loc'], data)}: {_reason(e)}" for e in err.errors()]
+        errors = err.errors()
+        # an invalid member of a list also makes pydantic call the list too short: report the member only
+        parents = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
+        problems += [f"{where}: {_loc(e['loc'], data)}: {_reason(e)}" for e in errors
+                     if not (e["type"] == "too_short" and e["loc"] in parents)]
     if profiles is None:
         extra = _list(data.get("profile_dirs"))
         try:

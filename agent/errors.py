@@ -3,6 +3,7 @@
 ::
 
     PueAgentError
+    ├── UsageError           a command-line argument is invalid, or a file it names cannot be written
     ├── ConfigError          site config file is invalid (lists every problem)
     ├── ProfileError         a device profile YAML is invalid or unknown
     ├── SnmpError            anything that went wrong talking SNMP to one device
@@ -47,12 +48,17 @@ __all__ = [
     "SnmpProtocolError",
     "SnmpSetRefusedError",
     "SnmpTimeoutError",
+    "UsageError",
     "WriteGuardError",
 ]
 
 
 class PueAgentError(Exception):
     """Base class of every error pue-agent raises on purpose."""
+
+
+class UsageError(PueAgentError):
+    """Bad command-line input: the message names the argument (``--out x: cannot write: ...``)."""
 
 
 class ConfigError(PueAgentError):

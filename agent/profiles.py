@@ -30,11 +30,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import DecodeError, ProfileError
 from agent.quantities import GLOSSARY
+from agent.strict_yaml import YamlFileError, read_yaml
 
 __all__ = [
     "DEFAULT_PROFILE_DIR",
@@ -368,9 +368,9 @@ def _format_validation(path: Path, err: ValidationError) -> list[str]:
 def load_profile(path: Path) -> Profile:
     """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ProfileError(f"{path}: cannot read profile: {err}") from err
+        data = read_yaml(path)
+    except YamlFileError as err:
+        raise ProfileError(str(err)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a YAML mapping")
     try:

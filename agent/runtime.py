@@ -17,6 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from agent.config import SiteConfig
 from agent.control import CoolingController, RecommendationCollector, SetpointActuator, recommender_for
+from agent.errors import ConfigError
 from agent.exporter import AgentHealthCollector, DeviceReadingsCollector, build_registry
 from agent.http import ApiHandlers, HttpLimits, HttpServer
 from agent.poller import AgentState, Poller, SiteAccountant, SiteState
@@ -122,10 +123,17 @@ class Agent:
         return controller
 
     def start_http(self) -> tuple[str, int]:
+        """Serve /metrics and the API; :class:`ConfigError` naming address and port when it cannot bind."""
         listen = self.cfg.listen
         limits = HttpLimits(request_timeout_s=listen.request_timeout_s, max_handlers=listen.max_handlers)
         self._http = make_http_server(self.registry, self.api, self.cfg.web, limits)
-        return self._http.start(self.cfg.listen.address, self.cfg.listen.port)
+        address, port = listen.address, listen.port
+        try:
+            return self._http.start(address, port)
+        except OSError as err:
+            host = f"[{address}]" if ":" in address else address
+            raise ConfigError([f"listen: cannot listen on {host}:{port}: {err.strerror or err} "
+                               "(choose another listen.port or --listen-port)"]) from None
 
     def start_scheduler(self) -> None:
         interval = self.cfg.poll_interval_s

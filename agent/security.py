@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import bcrypt
-import yaml
 from prometheus_client.registry import CollectorRegistry
 from pydantic import (
     BaseModel,
@@ -47,6 +46,7 @@ from pydantic import (
 
 from agent.errors import ConfigError
 from agent.http import ApiHandlers, HttpLimits, HttpServer, StartResponse, WsgiApp
+from agent.strict_yaml import YamlFileError, read_yaml
 
 __all__ = [
     "BasicAuth",
@@ -150,11 +150,9 @@ def load_web_config(path: Path) -> WebConfig:
     """Read a Prometheus-style web config file; raises :class:`ConfigError` with file, path and reason."""
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError([f"{where}: cannot read: {err.strerror or err}"]) from None
-    except yaml.YAMLError as err:
-        raise ConfigError([f"{where}: not valid YAML: {getattr(err, 'problem', err)}"]) from None
+        data = read_yaml(path)
+    except YamlFileError as err:
+        raise ConfigError([str(err)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

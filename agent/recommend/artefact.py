@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 from dataclasses import dataclass
 from importlib import metadata
@@ -100,17 +101,36 @@ def save_model(
     -------
     pathlib.Path
         The sidecar path.
+
+    Raises
+    ------
+    OSError
+        ``out_dir`` cannot be created or written; a model already there is left as it was.
     """
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / MODEL_FILE
-    sio.dump(model, model_path)
+    model_path, sidecar_path = directory / MODEL_FILE, directory / SIDECAR_FILE
+    # both files are written aside and renamed over the old ones only when complete
+    model_part, sidecar_part = directory / f".{MODEL_FILE}.part", directory / f".{SIDECAR_FILE}.part"
+    try:
+        sio.dump(model, model_part)
+        sidecar_part.write_text(json.dumps(_sidecar(model, _sha256(model_part), training_window, source), indent=2)
+                                + "\n", encoding="utf-8")
+        os.replace(model_part, model_path)
+        os.replace(sidecar_part, sidecar_path)
+    finally:
+        model_part.unlink(missing_ok=True)
+        sidecar_part.unlink(missing_ok=True)
+    return sidecar_path
+
+
+def _sidecar(model: CoolingModel, model_sha256: str, training_window: dict[str, Any], source: str) -> dict[str, Any]:
     support = model.support
-    sidecar = {
+    return {
         "format_version": FORMAT_VERSION,
         "model_version": model.version,
         "model_file": MODEL_FILE,
-        "model_sha256": _sha256(model_path),
+        "model_sha256": model_sha256,
         "library_versions": _library_versions(),
         "input_columns": list(INPUT_COLUMNS),
         "features": list(FEATURE_NAMES),
@@ -130,9 +150,6 @@ def save_model(
         },
         "overhead_coef_w": [float(c) for c in np.asarray(model.overhead_coef)],
     }
-    sidecar_path = directory / SIDECAR_FILE
-    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
-    return sidecar_path
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import urllib.error
 import urllib.request
@@ -33,12 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from agent.errors import HistoryFormatError, ModelError
-from agent.recommend.artefact import load_model, save_model
+from agent.errors import HistoryFormatError, UsageError
 from agent.recommend.history_io import read_conditions, read_site_history
-from agent.recommend.training import fit_from_history
+from agent.strict_yaml import YamlFileError, read_yaml
 from models.optimiser import SetpointBounds, optimise_setpoints
 
 __all__ = ["RECOMMENDATION_PATH", "load_bounds", "register"]
@@ -53,6 +52,8 @@ OUTPUT_COLUMNS = (
     "predicted_pue",
 )
 CURRENT_COLUMNS = ("predicted_facility_power_now_w", "predicted_pue_now", "predicted_savings_w")
+#: the inlet limits a recommendation may be asked for [C], as the agent's ``recommender.inlet_limit_c``
+INLET_LIMIT_RANGE_C = (15.0, 35.0)
 
 
 def _iso(epoch_s: float) -> str:
@@ -70,9 +71,9 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
     if path is None:
         return SetpointBounds()
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise HistoryFormatError(f"{path}: cannot read bounds: {err}") from err
+        data = read_yaml(Path(path))
+    except YamlFileError as err:
+        raise HistoryFormatError(f"{err} (setpoint bounds)") from None
     data = data or {}
     if not isinstance(data, dict):
         raise HistoryFormatError(f"{path}: bounds must be a mapping of key: value")
@@ -96,11 +97,19 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
         raise HistoryFormatError(f"{path}: {err}") from err
 
 
+# the model's libraries (scikit-learn, skops) load in seconds: only the commands that need them import them,
+# not every `pue-agent` start (check-config, run)
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from agent.recommend.artefact import save_model
+    from agent.recommend.training import fit_from_history
+
     table = read_site_history(args.history)
     model = fit_from_history(table, random_state=args.random_state, holdout_fraction=args.holdout_fraction)
     window = {"start": table.timestamps[0], "end": table.timestamps[-1], "rows": len(table)}
-    sidecar = save_model(model, args.out, window, source=str(args.history))
+    try:
+        sidecar = save_model(model, args.out, window, source=str(args.history))
+    except OSError as err:
+        raise UsageError(f"--out {args.out}: cannot write the model: {err.strerror or err}") from None
     v = model.validation
     print(f"fitted on {len(table)} rows, {window['start']} .. {window['end']} (model {model.version})")
     print(f"time-ordered hold-out: last {v.n_holdout} rows (trained on the first {v.n_train})")
@@ -122,6 +131,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         return _live(args.live, args.timeout)
     if not (args.model and args.conditions and args.out):
         raise HistoryFormatError("recommend needs --model, --conditions and --out (or --live URL)")
+    from agent.recommend.artefact import load_model
+
     loaded = load_model(args.model)
     model = loaded.model
     bounds = load_bounds(args.bounds)
@@ -132,7 +143,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         columns += list(CURRENT_COLUMNS)
     columns.append("held_back_reason")
     held = 0
-    with Path(args.out).open("w", newline="", encoding="utf-8") as fh:
+    try:
+        out = Path(args.out).open("w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"--out {args.out}: cannot write: {err.strerror or err}") from None
+    with out as fh:
         writer = csv.DictWriter(fh, columns, lineterminator="\n")
         writer.writeheader()
         for i, stamp in enumerate(table.timestamps):
@@ -207,15 +222,21 @@ def _live(url: str, timeout_s: float) -> int:
     return 0
 
 
-def _guarded(handler: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(handler(args))
-        except (HistoryFormatError, ModelError) as err:
-            print(f"pue-agent {args.command}: {err}", file=sys.stderr)
-            return 2
+def _number_type(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> Any:
+    """An argparse type: a finite number within [low, high] (ends open as asked)."""
+    span = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
 
-    return run
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        inside = (low < value if open_low else low <= value) and (value < high if open_high else value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"must be a finite number in {span}, got {text!r}")
+        return value
+
+    return number
 
 
 def register(subparsers: Any) -> None:
@@ -231,9 +252,10 @@ def register(subparsers: Any) -> None:
     fit = model_sub.add_parser("fit", help="fit, validate on a time-ordered hold-out, save MODEL_DIR")
     fit.add_argument("--history", required=True, type=Path, help="canonical site history CSV")
     fit.add_argument("--out", required=True, type=Path, help="model directory to write")
-    fit.add_argument("--holdout-fraction", type=float, default=0.2, help="most recent share held out (0.2)")
+    fit.add_argument("--holdout-fraction", type=_number_type(0.0, 1.0, open_low=True, open_high=True), default=0.2,
+                     help="most recent share held out, in (0, 1) (0.2)")
     fit.add_argument("--random-state", type=int, default=0)
-    fit.set_defaults(func=_guarded(_cmd_fit))
+    fit.set_defaults(func=_cmd_fit)
 
     rec = subparsers.add_parser(
         "recommend", help="recommend setpoints for conditions (offline) or show the live one"
@@ -246,11 +268,12 @@ def register(subparsers: Any) -> None:
         "[, supply_air_setpoint_c, chw_supply_setpoint_c, economizer_enabled]",
     )
     rec.add_argument("--out", type=Path, help="CSV to write")
-    rec.add_argument("--inlet-limit-c", type=float, default=27.0, help="hottest rack inlet limit [C] (27)")
-    rec.add_argument(
-        "--uncertainty-k", type=float, default=2.0, help="safety factor on the inlet uncertainty (2)"
-    )
+    rec.add_argument("--inlet-limit-c", type=_number_type(*INLET_LIMIT_RANGE_C), default=27.0,
+                     help="hottest rack inlet limit [C], 15-35 (27)")
+    rec.add_argument("--uncertainty-k", type=_number_type(0.0, 10.0), default=2.0,
+                     help="safety factor on the inlet uncertainty, 0-10 (2)")
     rec.add_argument("--bounds", type=Path, help="YAML setpoint bounds (defaults in the module docstring)")
     rec.add_argument("--live", metavar="URL", help=f"print the running agent's {RECOMMENDATION_PATH}")
-    rec.add_argument("--timeout", type=float, default=5.0, help="--live timeout [s]")
-    rec.set_defaults(func=_guarded(_cmd_recommend))
+    rec.add_argument("--timeout", type=_number_type(0.0, 3600.0, open_low=True), default=5.0,
+                     help="--live timeout [s]")
+    rec.set_defaults(func=_cmd_recommend)

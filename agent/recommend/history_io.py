@@ -43,6 +43,7 @@ CONDITIONS_OPTIONAL_COLUMNS: tuple[str, ...] = (
 )
 _BOOLEAN_COLUMNS = frozenset({"economizer_enabled"})
 _POSITIVE_COLUMNS = frozenset({"it_power_w", "facility_power_w", "interval_s"})
+_NON_NEGATIVE_COLUMNS = frozenset({"cooling_power_w"})
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ def _parse_timestamp(text: str) -> float:
     parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("no time zone (write ...Z or +08:00)")
-    return parsed.astimezone(UTC).timestamp()
+    try:
+        return parsed.astimezone(UTC).timestamp()
+    except OverflowError:  # 0001-01-01T00:00+08:00 is in year 0 in UTC
+        raise ValueError("out of range (years 1-9999 in UTC)") from None
 
 
 def _missing_message(path: str, missing: Sequence[str], header: Sequence[str]) -> str:
@@ -150,6 +154,10 @@ def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) ->
                 if column in _POSITIVE_COLUMNS and value <= 0:
                     raise HistoryFormatError(
                         f"{name}:{line_no}: column {column!r}: must be > 0, got {cell!r}"
+                    )
+                if column in _NON_NEGATIVE_COLUMNS and value < 0:
+                    raise HistoryFormatError(
+                        f"{name}:{line_no}: column {column!r}: must be >= 0, got {cell!r}"
                     )
                 values[column].append(value)
     if not timestamps:

@@ -42,7 +42,8 @@ def fit_from_history(table: Table, random_state: int = 0, holdout_fraction: floa
     Raises
     ------
     ModelError
-        Too few rows or too little setpoint variation, naming the column.
+        Too few rows or too little setpoint variation, naming the column; a hold-out share the
+        model refuses.
     """
     if len(table) < MIN_ROWS:
         raise ModelError(f"{table.path}: too little data: {len(table)} rows, need at least {MIN_ROWS}")
@@ -54,11 +55,14 @@ def fit_from_history(table: Table, random_state: int = 0, holdout_fraction: floa
                 f"({high - low:.2f} K between 5th and 95th percentile, need {MIN_SETPOINT_RANGE_K:g} K); "
                 "record a history with safe exploratory variation (e.g. twin simulate --explore-c 1.5)"
             )
-    return fit_cooling_model(
-        inputs_of(table),
-        table.columns["cooling_power_w"],
-        table.columns["facility_power_w"],
-        table.columns["max_inlet_c"],
-        holdout_fraction=holdout_fraction,
-        random_state=random_state,
-    )
+    try:
+        return fit_cooling_model(
+            inputs_of(table),
+            table.columns["cooling_power_w"],
+            table.columns["facility_power_w"],
+            table.columns["max_inlet_c"],
+            holdout_fraction=holdout_fraction,
+            random_state=random_state,
+        )
+    except ValueError as err:  # the pure model names what it cannot fit from (hold-out share, rows)
+        raise ModelError(f"{table.path}: cannot fit a model: {err}") from err

@@ -1,0 +1,164 @@
+"""Bad input to ``check-config`` and ``run`` exits 2 with one line naming what and where, never a traceback.
+
+Every case runs the real CLI in a subprocess, as an operator would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent import cli
+from agent.config import _cross_check
+from agent.errors import DecodeError, HistoryStoreError, ModelError
+from agent.history import SqliteHistoryStore
+from agent.profiles import load_profiles
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "configs" / "demo-site.yaml"
+EXE = str(Path(sys.executable).with_name("pue-agent"))
+
+
+def _cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout_s)
+
+
+def _bad_input(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """Exit 2, no traceback, every fragment on one stderr line; returns that line."""
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-1000:], proc.stderr[-2000:])
+    lines = [line for line in proc.stderr.splitlines() if all(f in line for f in fragments)]
+    assert lines, f"no stderr line with all of {fragments}: {proc.stderr[-2000:]}"
+    return lines[0]
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- check-config ---------------------------------------------------------------------------------
+def test_a_list_where_a_quantity_name_belongs_is_a_config_problem(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(DEMO.read_text().replace("    - {device: meter-main}",
+                                             "    - {device: meter-main, power_quantity: [x]}"))
+    _bad_input(_cli("check-config", str(path)), str(path), "topology.facility[0].power_quantity")
+
+
+def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_bytes(DEMO.read_bytes().replace(b"name: demo-hall", b"name: demo-\xff\xfehall"))
+    line = DEMO.read_text().splitlines().index("  name: demo-hall") + 1
+    _bad_input(_cli("check-config", str(path)), f"{path}:{line}", "not UTF-8")
+
+
+def test_a_config_nested_100k_deep_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(DEMO.read_text() + "extra: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    _bad_input(_cli("check-config", str(path)), str(path), "nesting depth")
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    text = DEMO.read_text()
+    first = text.splitlines().index("poll_interval_s: 2") + 1
+    path.write_text(text + "poll_interval_s: 5\n")
+    second = len(text.splitlines()) + 1
+    _bad_input(_cli("check-config", str(path)), f"{path}:{second}", "'poll_interval_s' given twice",
+               f"first on line {first}")
+
+
+def test_a_device_key_given_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(DEMO.read_text().replace("port: 16102,", "port: 16102, port: 16108,"))
+    _bad_input(_cli("check-config", str(path)), str(path), "'port' given twice")
+
+
+def _site(n: int) -> dict[str, object]:
+    devices = [{"name": f"pdu-{i:05d}", "address": "10.0.0.1", "credentials": "ro", "profile": "apc-rpdu2",
+                "role": "pdu"} for i in range(n)]
+    topology = {"it_category": 2, "facility": [{"device": d["name"]} for d in devices[: n // 2]],
+                "it": [{"device": d["name"]} for d in devices[n // 2:]]}
+    devices.append(dict(devices[0]))  # one duplicate name, reported
+    return {"credentials": {"ro": {"version": "2c", "community": "x"}}, "devices": devices, "topology": topology}
+
+
+def test_cross_checks_grow_linearly_with_the_devices() -> None:
+    profiles = load_profiles()
+
+    def seconds(n: int) -> float:
+        data = _site(n)
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            problems = _cross_check(data, profiles)
+            best = min(best, time.process_time() - started)
+        assert problems == ["devices: device name 'pdu-00000' used more than once"]
+        return best
+
+    small, large = seconds(2_000), seconds(16_000)
+    # linear: 8x the devices, about 8x the time; the old name check was quadratic (64x)
+    assert large < 24 * max(small, 1e-3), (small, large)
+
+
+# --- run ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("port", ["70000", "0"])
+def test_run_refuses_a_listen_port_out_of_range(port: str) -> None:
+    _bad_input(_cli("run", "--config", str(DEMO), "--duration", "1", f"--listen-port={port}"), "--listen-port")
+
+
+def test_run_with_its_listen_port_taken_exits_2_naming_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _cli("run", "--config", str(DEMO), "--duration", "5", "--listen-port", str(port))
+    _bad_input(proc, f"127.0.0.1:{port}", "listen")
+
+
+def test_run_with_a_web_config_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    web.write_bytes(b"basic_auth_users:\n  \xff\xfe: x\n")
+    proc = _cli("run", "--config", str(DEMO), "--duration", "1", "--listen-port", str(_free_tcp_port()),
+                "--web-config", str(web))
+    _bad_input(proc, f"{web}:2", "not UTF-8")
+
+
+def test_run_with_a_read_only_history_file_exits_2_and_keeps_it(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite"
+    SqliteHistoryStore(db).close()
+    db.chmod(0o444)  # the store honours the permission bits even as root
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    config = tmp_path / "site.yaml"
+    config.write_text(DEMO.read_text() + f"history: {{path: {db}}}\n")
+    try:
+        proc = _cli("run", "--config", str(config), "--duration", "2", "--listen-port", str(_free_tcp_port()))
+    finally:
+        db.chmod(0o644)
+    _bad_input(proc, str(db), "read-only")
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+# --- the one translation in main() -------------------------------------------------------------------
+@pytest.mark.parametrize(("error", "status", "line"), [
+    (PermissionError(13, "Permission denied", "/srv/pue/site.yaml"), 2, "/srv/pue/site.yaml: Permission denied"),
+    (HistoryStoreError("history database h.sqlite is read-only"), 2, "history database h.sqlite is read-only"),
+    (ModelError("m: not a model directory"), 2, "m: not a model directory"),
+    (DecodeError("ups-a: value out of range"), 1, "ups-a: value out of range"),
+])
+def test_main_translates_known_errors_once_to_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception, status: int, line: str
+) -> None:
+    def failing(_args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(cli, "cmd_check_config", failing)
+    assert cli.main(["check-config", "site.yaml"]) == status
+    assert capsys.readouterr().err == f"pue-agent check-config: {line}\n"
