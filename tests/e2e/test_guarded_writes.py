@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agent.config import RecommenderConfig, load_config
+from agent.control import recommender_for
 from agent.errors import WriteGuardError
 from agent.recommend.engine import Recommendation, Setpoints
 from agent.runtime import Agent
@@ -38,20 +40,64 @@ class StubRecommender:
         return Recommendation(now_s, self.target if data_ok else current, current, 1.0e6, 0.95e6, 1.40, 1.33,
                               24.0, 50_000.0 if data_ok else 0.0, 0.9 if data_ok else 0.0, "stub", held)
 
+    def applied(self, now_s, setpoints):  # type: ignore[no-untyped-def]
+        return None
 
-def _config(tmp_path: Path, mode: str, **guard):  # type: ignore[no-untyped-def]
+
+class EconomizerPlant:
+    """An analytic plant model (a fake of the model seam) under the real :class:`Recommender`: the
+    economizer saves 6 % of IT power and each kelvin of warmer water 1 %; the hottest inlet is the
+    effective supply air + 5.5 K. The best first step switches the economizer on: a recommender that
+    starts the dwell clock for a change nobody applied (issue 19 #9) offers something else the next
+    tick, so approve mode never keeps the same recommendation to approve."""
+
+    version = "analytic-economizer"
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        from models.optimiser import SetpointSupport
+
+        grid = np.array([(s, c) for s in np.arange(16, 22, 0.5) for c in np.arange(5, 17, 0.5)])
+        self.support = SetpointSupport.from_samples(np.tile(grid[:, 0], 2), np.tile(grid[:, 1], 2),
+                                                    np.repeat([False, True], len(grid)))
+
+    def conditions_outside_training(self, conditions):  # type: ignore[no-untyped-def]
+        return None
+
+    def predict(self, inputs, facility_uncertainty=True):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        from models.cooling import PlantPrediction
+
+        it, _dry, _wet, supply, chw, eco = np.asarray(inputs, dtype=float).T
+        effective = np.maximum(supply, chw + 5.0)
+        cooling = 0.3 * it - 0.06 * it * eco - 0.01 * it * (chw - 7.0) - 50.0 * (effective - 18.0)
+        facility = 1.05 * it + cooling
+        n = len(it)
+        return PlantPrediction(cooling, facility, np.full(n, 500.0), effective + 5.5, np.full(n, 0.1), facility / it)
+
+
+def _config(tmp_path: Path, mode: str, tolerant: bool = False, **guard):  # type: ignore[no-untyped-def]
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", **{"settle_intervals": 2, **guard})
-    return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.5, retries=0, recommender=rcfg), profiles
+    # tolerant: a busy machine's late replies and missed polls must not make the data stale by accident
+    timing = {"timeout_s": 0.9, "stale_after_intervals": 10.0} if tolerant else {"timeout_s": 0.5}
+    return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=timing.pop("timeout_s"), retries=0, recommender=rcfg,
+                       **timing), profiles
 
 
-def _run(tmp_path: Path, mode: str, target: Setpoints, scenario, **guard):  # type: ignore[no-untyped-def]
-    cfg, profiles = _config(tmp_path, mode, **guard)
+def _run(tmp_path: Path, mode: str, target: Setpoints | None, scenario, **guard):  # type: ignore[no-untyped-def]
+    """Run ``scenario`` against the twin; ``target`` None: the real Recommender over :class:`EconomizerPlant`
+    (with tolerant poll timing)."""
+    cfg, profiles = _config(tmp_path, mode, tolerant=target is None, **guard)
 
     async def main():  # type: ignore[no-untyped-def]
         site = TwinLiveSite(cfg, profiles, speed=60.0)
         async with site.serving(tick_s=0.2):
-            agent = Agent(cfg, profiles, recommender=StubRecommender(target))
+            recommender = (StubRecommender(target) if target is not None
+                           else recommender_for(EconomizerPlant(), cfg.recommender))  # type: ignore[arg-type]
+            agent = Agent(cfg, profiles, recommender=recommender)
             host, port = agent.start_http()
             agent.start_scheduler()
             try:
@@ -215,6 +261,100 @@ def test_approve_mode_waits_for_an_operator_and_audits_who(tmp_path: Path) -> No
         assert status == 200 and body["ok"], body
         await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 10.0, 10)
 
-    _run(tmp_path, "approve", SAFE, scenario)
+    _run(tmp_path, "approve", SAFE, scenario, pending_expiry_s=600.0)  # slow hands on a busy machine
     logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
     assert logged and all(a["approved_by"] == "alice" and a["recommendation_id"] == 1 for a in logged)
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+async def _get_json(url: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(await asyncio.to_thread(scrape, url, 30.0))  # type: ignore[no-any-return]
+
+
+async def _ticks(agent, n: int, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait for ``n`` more site ticks (on events, not on the clock: a busy machine delays them)."""
+    seen: list[float] = []
+
+    def ticked() -> bool:
+        latest = agent.controller.latest
+        stamp = latest["timestamp_s"] if isinstance(latest, dict) else latest.timestamp_s
+        if not seen or seen[-1] != stamp:
+            seen.append(stamp)
+        return len(seen) > n
+
+    await _until(ticked, timeout_s)
+
+
+def test_approve_mode_keeps_a_real_recommendation_pending_applies_it_and_refuses_it_on_stale_data(
+        tmp_path: Path) -> None:
+    """issue 19 #9 (nothing ever stayed pending in approve mode) and #8 (approval wrote on stale data)."""
+
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: agent.controller.pending is not None, 60)
+        first = await _get_json(f"{url}/api/v1/recommendation")
+        assert first["held_back_reason"] is None and first["setpoints"]["economizer_enabled"] is True, first
+        await _ticks(agent, 3)  # unapproved, it stays on offer: same id, same setpoints
+        rec = await _get_json(f"{url}/api/v1/recommendation")
+        assert rec.get("pending_id") == first["pending_id"], (rec["held_back_reason"], rec)
+        assert rec["setpoints"] == first["setpoints"] and site.truth.controls.chw_supply_setpoint_c == 7.0
+        status, body = await asyncio.to_thread(_post, f"{url}/api/v1/recommendation/approve",
+                                               {"id": rec["pending_id"], "approved_by": "alice"})
+        assert status == 200 and body["ok"], body
+        want = rec["setpoints"]
+        await _until(lambda: site.truth.controls.economizer_enabled
+                     and site.truth.controls.supply_air_setpoint_c == want["supply_air_setpoint_c"]
+                     and abs(site.truth.controls.chw_supply_setpoint_c - want["chw_supply_setpoint_c"]) < 1e-6, 30)
+        applied = site.truth.controls
+        # the next step is offered; then the data goes stale between two site ticks, and it is refused
+        await _until(lambda: agent.controller.pending is not None
+                     and agent.controller.pending.id > rec["pending_id"], 60)
+        agent._scheduler.pause_job("site")  # no tick may withdraw it: the approval itself must check
+        site.stop_device("pdu-row-c")  # its rack-inlet probes go silent
+        stale_after = agent.cfg.poll_interval_s * agent.cfg.stale_after_intervals
+        await _until(lambda: not agent.state.fresh("pdu-row-c", time.time(), stale_after), 30)
+        second = agent.controller.pending
+        status, body = await asyncio.to_thread(_post, f"{url}/api/v1/recommendation/approve",
+                                               {"id": second.id, "approved_by": "bob"})
+        assert status == 409 and "stale" in body["error"], body
+        await asyncio.sleep(0.5)
+        assert site.truth.controls == applied
+        return rec
+
+    rec = _run(tmp_path, "approve", None, scenario, pending_expiry_s=600.0)
+    logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
+    assert logged and all(a["approved_by"] == "alice" and a["recommendation_id"] == rec["pending_id"]
+                          and a["result"] == "ok" for a in logged), logged
+    for a in logged:  # within the profiles' bounds and the configured ones
+        low, high = {"supply_air_setpoint_c": (16.0, 25.0), "chw_supply_setpoint_c": (5.0, 18.0),
+                     "economizer_enabled": (0.0, 1.0)}[a["quantity"]]
+        assert low <= a["after"] <= high, a
+
+
+def test_an_expired_recommendation_is_refused(tmp_path: Path) -> None:
+    async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
+        await _until(lambda: agent.controller.pending is not None, 60)
+        rec = await _get_json(f"{url}/api/v1/recommendation")
+        if "pending_id" not in rec:  # expired between the two looks: the next one will do
+            await _until(lambda: agent.controller.pending is not None, 60)
+            rec = await _get_json(f"{url}/api/v1/recommendation")
+        await _until(lambda: time.time() > rec["pending_expires_s"], 30)
+        status, body = await asyncio.to_thread(_post, f"{url}/api/v1/recommendation/approve",
+                                               {"id": rec["pending_id"], "approved_by": "alice"})
+        assert status == 409 and f"recommendation {rec['pending_id']}" in body["error"], body
+        assert "expired" in body["error"], body
+        await asyncio.sleep(0.5)
+        assert site.truth.controls.chw_supply_setpoint_c == 7.0 and not site.truth.controls.economizer_enabled
+
+    _run(tmp_path, "approve", None, scenario, pending_expiry_s=2.0)
+    assert not (tmp_path / "actions.jsonl").exists()
