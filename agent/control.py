@@ -526,6 +526,8 @@ class CoolingController:
                     if record.result == "ok":
                         self._guard.touched.add(key)
                         self._guard.healthy_ticks = 0
+            if approved_by is None and any(r.result == "error" for r in records):
+                self._last_applied = None  # a SET lost to the network: auto mode tries again next tick
             written = {r.quantity for r in records if r.result == "ok"}
             if written and self.recommender is not None:
                 # only a change that reached the plant starts the rate-limit and dwell clocks
