@@ -293,6 +293,10 @@ class RecommenderConfig(_Strict):
         description="site ticks in a row with stale or incomplete data before written setpoints are reverted "
                     "(1: at once; raise it on a lossy network so one lost poll does not undo the last change); "
                     "a rack inlet above the limit always reverts at once")
+    pending_expiry_s: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False,
+        description="approve mode: a pending recommendation not approved this long after its offer expires "
+                    "(default: 4 site intervals, poll_interval_s)")
     action_log: Path = Path("pue-actions.jsonl")
     retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
     retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")

@@ -4,9 +4,11 @@ Safety, after DeepMind/Google's published practice (uncertainty filtering, two-l
 operator override): the model's optimiser proposes within its bounds and data support; this module
 then checks again before touching anything:
 
-- writes go only to a profile's declared writable objects, within the profile's bounds (a value
-  outside them raises :class:`~agent.errors.WriteGuardError` and is never sent), with the
-  devices' separate write credentials;
+- writes go only to a profile's declared writable objects, within the profile's bounds and the
+  configured setpoint bounds, rounded to the object's step inside both (a value outside them, not
+  finite, or with no step the device can represent inside them raises
+  :class:`~agent.errors.WriteGuardError` and is never sent), with the devices' separate write
+  credentials;
 - every write is read back; a mismatch is logged as failed and the old value restored;
 - when any rack inlet exceeds the limit, or the data goes stale (``revert_after_bad_ticks``
   site ticks in a row with stale or incomplete data, default 1), every setpoint we changed is
@@ -14,7 +16,10 @@ then checks again before touching anything:
   site ticks) within one poll interval, and automatic control pauses for an hour; a tick with bad
   data never acts, whatever that setting;
 - ``advise`` never writes; ``approve`` applies a recommendation only after an operator approves
-  it by id; every action (when, what, why, before, after, predicted effect, who approved) is
+  it by id, within ``pending_expiry_s`` of its offer, and only if at that moment the data is
+  still valid and fresh, the plant still runs the setpoints it was made for, and the current and
+  predicted hottest inlets are within the limit; only applied changes start the recommender's
+  rate-limit and dwell clocks; every action (when, what, why, before, after, predicted effect, who approved) is
   appended to a JSON-lines log and kept for the API and metrics.
 """
 
@@ -29,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,15 +45,17 @@ from prometheus_client.registry import Collector
 from agent.config import DeviceConfig, RecommenderConfig, SiteConfig, target_for
 from agent.errors import SnmpError, WriteGuardError
 from agent.poller import AgentState, SiteState
-from agent.profiles import ProfileRegistry
+from agent.profiles import ProfileObject, ProfileRegistry
 from agent.readings import DeviceSnapshot
 from agent.snmp import SnmpClient
+from models.optimiser import SetpointBounds
 
 if TYPE_CHECKING:  # the model stack (scikit-learn) loads only when a recommender is built
     from agent.recommend.engine import Recommender
     from models.cooling import CoolingModel
 
-__all__ = ["ActionRecord", "CoolingController", "RecommendationCollector", "SetpointActuator"]
+__all__ = ["ActionRecord", "CoolingController", "RecommendationCollector", "SetpointActuator", "plan_setpoint",
+           "setpoint_limits"]
 
 log = logging.getLogger(__name__)
 psychrolib.SetUnitSystem(psychrolib.SI)
@@ -56,6 +63,101 @@ psychrolib.SetUnitSystem(psychrolib.SI)
 Clock = Callable[[], float]
 STANDARD_PRESSURE_PA = 101_325.0
 PAUSE_AFTER_REVERT_S = 3600.0
+#: a pending recommendation expires this many site intervals after its offer, unless configured
+PENDING_EXPIRY_INTERVALS = 4.0
+#: raw values an SNMP SET of a setpoint can carry (it is sent as an Integer32)
+_RAW_MIN, _RAW_MAX = -(2**31), 2**31 - 1
+
+
+def setpoint_limits(bounds: SetpointBounds) -> dict[str, tuple[float, float]]:
+    """The configured setpoint bounds by writable quantity [C; economizer 0/1]."""
+    return {"supply_air_setpoint_c": (bounds.supply_air_min_c, bounds.supply_air_max_c),
+            "chw_supply_setpoint_c": (bounds.chw_supply_min_c, bounds.chw_supply_max_c),
+            "economizer_enabled": (0.0, 1.0 if bounds.allow_economizer else 0.0)}
+
+
+def _step_within(requested: float, step: float, lo: float, hi: float) -> float | None:
+    """The multiple of ``step`` nearest ``requested`` inside [lo, hi] (ceil at lo, floor at hi), or None."""
+    if not (math.isfinite(lo / step) and math.isfinite(hi / step)):
+        return None
+    k_lo, k_hi = math.ceil(lo / step), math.floor(hi / step)
+    # the quotients carry rounding error: settle each end on the exact side of its bound
+    for _ in range(2):
+        k_lo += (k_lo * step < lo) - ((k_lo - 1) * step >= lo)
+        k_hi -= (k_hi * step > hi) - ((k_hi + 1) * step <= hi)
+    if k_lo > k_hi or k_lo * step < lo or k_hi * step > hi:
+        return None
+    return min(max(round(requested / step), k_lo), k_hi) * step
+
+
+def _raw_within(obj: ProfileObject, value: float, lo: float, hi: float) -> int | None:
+    """The raw integer nearest ``value`` whose decoded value (raw x scale + offset) lies in [lo, hi], or None."""
+    exact = (value - obj.offset) / obj.scale
+    if not (math.isfinite(exact) and _RAW_MIN - 2 <= exact <= _RAW_MAX + 2):
+        return None
+    raw = round(exact)
+    up = 1 if obj.scale > 0 else -1  # the raw direction in which the decoded value grows
+    for _ in range(2):  # the device's resolution may put the nearest raw value just outside a bound
+        decoded = float(raw) * obj.scale + obj.offset  # as ProfileObject.decode does
+        if decoded < lo:
+            raw += up
+        elif decoded > hi:
+            raw -= up
+    decoded = float(raw) * obj.scale + obj.offset
+    if not (lo <= decoded <= hi and _RAW_MIN <= raw <= _RAW_MAX):
+        return None
+    return raw
+
+
+def plan_setpoint(obj: ProfileObject, requested: float, limits: tuple[float, float] | None = None) -> tuple[float, int]:
+    """The value and the raw integer to SET for ``requested`` on a writable object.
+
+    The value is the multiple of the object's step nearest ``requested`` inside both the profile's
+    bounds and the configured ``limits`` (rounding up at the lower bound, down at the upper one),
+    and the raw integer is the one the device decodes to a value inside both as well.
+
+    Returns
+    -------
+    (value, raw) : tuple of float and int
+        ``value`` is what ``raw`` decodes to, in canonical units.
+
+    Raises
+    ------
+    WriteGuardError
+        ``obj`` is not writable or has bounds that are not finite; ``requested`` is not finite or
+        outside either bounds; or no step multiple or raw value lies inside them.
+    """
+    w = obj.writable
+    if w is None:
+        raise WriteGuardError(f"{obj.quantity} is not a writable setpoint")
+    if not (math.isfinite(w.min) and math.isfinite(w.max)):
+        raise WriteGuardError(f"{obj.quantity}: the profile's bounds [{w.min}, {w.max}] are not finite")
+    if not math.isfinite(requested):
+        raise WriteGuardError(f"{obj.quantity}={requested} is not a finite number")
+    if not (w.min - 1e-9 <= requested <= w.max + 1e-9):
+        raise WriteGuardError(f"{obj.quantity}={requested} outside the profile's bounds [{w.min}, {w.max}]")
+    lo, hi = w.min, w.max
+    if limits is not None:
+        if not (limits[0] - 1e-9 <= requested <= limits[1] + 1e-9):
+            raise WriteGuardError(f"{obj.quantity}={requested} outside the configured bounds "
+                                  f"[{limits[0]}, {limits[1]}]")
+        lo, hi = max(lo, limits[0]), min(hi, limits[1])
+    value: float | None = min(max(requested, lo), hi)
+    if w.step:
+        value = _step_within(requested, w.step, lo, hi)
+        if value is None:
+            raise WriteGuardError(f"{obj.quantity}: no multiple of the step {w.step:g} lies within [{lo}, {hi}]")
+    assert value is not None
+    if obj.enum is not None:
+        for raw_enum, canonical in obj.enum.items():
+            if abs(canonical - value) < 1e-9 and lo <= canonical <= hi:
+                return float(canonical), int(raw_enum)
+        raise WriteGuardError(f"{obj.quantity}: {value} has no raw enum value within [{lo}, {hi}]")
+    raw = _raw_within(obj, value, lo, hi)
+    if raw is None:
+        raise WriteGuardError(f"{obj.quantity}: no raw value of the device (scale {obj.scale:g}, offset "
+                              f"{obj.offset:g}) decodes to within [{lo}, {hi}] near {value}")
+    return float(raw) * obj.scale + obj.offset, raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +183,10 @@ class SetpointActuator:
     """Guarded SNMP writes of setpoints through the profiles' writable objects, with an audit log."""
 
     def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient, log_path: Path | None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, limits: dict[str, tuple[float, float]] | None = None) -> None:
         self._cfg = cfg
+        #: configured bounds by quantity, on top of the profiles' (the recommender's setpoint bounds)
+        self.limits = limits if limits is not None else setpoint_limits(SetpointBounds())
         self._profiles = profiles
         self._client = client
         self._log_path = log_path
@@ -129,31 +233,45 @@ class SetpointActuator:
             return None
         return obj.decode(value.kind, value.value)
 
-    async def write(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str, reason: str,
-                    predicted_savings_w: float | None = None, approved_by: str | None = None,
-                    recommendation_id: int | None = None) -> ActionRecord:
-        """Write one setpoint and verify it by reading it back.
+    def plan(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str = "apply") -> tuple[float, int]:
+        """The value and raw integer a write of ``value`` would SET (:func:`plan_setpoint`).
+
+        Changes (``kind`` "apply") stay within the configured bounds too; a revert restores the value
+        the plant ran at, within the profile's bounds.
 
         Raises
         ------
         WriteGuardError
-            the object is not a declared writable setpoint, or ``value`` is outside its bounds.
+            the object is not a declared writable setpoint, or ``value`` cannot be written within bounds.
         """
         obj = self._profiles[dev.profile].writable(quantity)
         if obj is None or obj.writable is None or obj.oid is None:
             raise WriteGuardError(f"{dev.name}: profile {dev.profile} declares no writable {quantity}")
-        if not (obj.writable.min - 1e-9 <= value <= obj.writable.max + 1e-9) or not math.isfinite(value):
-            raise WriteGuardError(f"{dev.name}: {quantity}={value} outside the profile's bounds "
-                                  f"[{obj.writable.min}, {obj.writable.max}]")
-        if obj.writable.step:
-            value = round(round(value / obj.writable.step) * obj.writable.step, 6)
+        try:
+            return plan_setpoint(obj, value, self.limits.get(quantity) if kind == "apply" else None)
+        except WriteGuardError as err:
+            raise WriteGuardError(f"{dev.name}: {err}") from None
+
+    async def write(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str, reason: str,
+                    predicted_savings_w: float | None = None, approved_by: str | None = None,
+                    recommendation_id: int | None = None) -> ActionRecord:
+        """Write one setpoint (as :meth:`plan` rounds it) and verify it by reading it back.
+
+        Raises
+        ------
+        WriteGuardError
+            the object is not a declared writable setpoint, or ``value`` cannot be written within bounds.
+        """
+        value, raw = self.plan(dev, quantity, value, kind=kind)
+        obj = self._profiles[dev.profile].writable(quantity)
+        assert obj is not None and obj.writable is not None and obj.oid is not None
         common: dict[str, Any] = {
             "kind": kind, "device": dev.name, "quantity": quantity, "requested": value, "reason": reason,
             "predicted_savings_w": predicted_savings_w, "approved_by": approved_by,
             "recommendation_id": recommendation_id}
         try:
             before = await self._read(dev, quantity)
-            await self._client.set(target_for(self._cfg, dev, write=True), obj.oid, obj.encode(value))
+            await self._client.set(target_for(self._cfg, dev, write=True), obj.oid, raw)
             after = await self._read(dev, quantity)
         except SnmpError as err:
             return self._record(ActionRecord(self._clock(), before=None, after=None, result="error",
@@ -176,6 +294,7 @@ class _Pending:
     id: int
     recommendation: Any
     created_s: float
+    expires_s: float
 
 
 def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
@@ -240,6 +359,11 @@ class CoolingController:
         self.latest: Any = None
         self.latest_inputs: dict[str, Any] = {}
         self.pending: _Pending | None = None
+        self.pending_expiry_s = (rcfg.pending_expiry_s if rcfg.pending_expiry_s is not None
+                                 else PENDING_EXPIRY_INTERVALS * cfg.poll_interval_s)
+        #: why recent recommendations stopped pending (approved, expired, superseded...), by id
+        self._retired: dict[int, str] = {}
+        self._state: AgentState | None = None
         self._next_id = 1
         self._guard = _GuardState()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -248,10 +372,12 @@ class CoolingController:
         self._last_applied: Any = None
 
     # --- inputs ------------------------------------------------------------------------------
-    def _inputs(self, site: SiteState, state: AgentState) -> tuple[dict[str, Any], bool, str | None]:
+    def _inputs(self, site: SiteState, state: AgentState,
+                now: float | None = None) -> tuple[dict[str, Any], bool, str | None]:
+        """The model's inputs from the readings fresh at ``now`` (default: the site tick's time)."""
         from agent.recommend.engine import Conditions, Setpoints
 
-        now = site.timestamp_s
+        now = site.timestamp_s if now is None else now
         dry = _readings(state, self._cfg, "environment_sensor", "outdoor_temp_c", now)
         rh = _readings(state, self._cfg, "environment_sensor", "relative_humidity_ratio", now)
         pressure = _readings(state, self._cfg, "environment_sensor", "air_pressure_pa", now)
@@ -285,6 +411,7 @@ class CoolingController:
         from agent.recommend.engine import Recommendation
 
         now = site.timestamp_s
+        self._state = state
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -309,6 +436,7 @@ class CoolingController:
                         "economizer_enabled": 1.0 if cur.economizer_enabled else 0.0}[q]
         if not inputs:
             self.latest = {"held_back_reason": problem, "timestamp_s": now}
+            self._retire_pending(f"data went stale: {problem}")
             return
         if self.recommender is None:
             self.latest = {"held_back_reason": "no model: fit one with `pue-agent model fit` and set "
@@ -320,19 +448,41 @@ class CoolingController:
         elif now < self._guard.paused_until_s and rec.held_back_reason is None:
             rec = _held(rec, "paused for an hour after a revert")
         self.latest = rec
-        if self.rcfg.mode == "advise" or rec.held_back_reason is not None or not rec.changed or self._busy:
-            if self.rcfg.mode == "approve" and self.pending and rec.held_back_reason is not None:
-                self.pending = None  # conditions changed: the pending one is no longer valid
-            return
         if self.rcfg.mode == "approve":
-            if self.pending is None or self.pending.recommendation.setpoints != rec.setpoints:
-                self.pending = _Pending(self._next_id, rec, now)
-                self._next_id += 1
+            self._offer(rec, now)
+            return
+        if self.rcfg.mode == "advise" or rec.held_back_reason is not None or not rec.changed or self._busy:
             return
         if self.rcfg.mode == "auto" and rec.setpoints != self._last_applied:
             # the same target again only means the polls have not caught up with our last write yet
             self._last_applied = rec.setpoints
             self._spawn(self._apply(rec, approved_by=None, rec_id=None))
+
+    def _retire_pending(self, why: str) -> None:
+        if self.pending is not None:
+            self._retired[self.pending.id] = why
+            while len(self._retired) > 100:
+                del self._retired[next(iter(self._retired))]
+            self.pending = None
+
+    def _offer(self, rec: Any, now: float) -> None:
+        """Approve mode: keep, replace, expire or withdraw the pending recommendation after a tick."""
+        pending = self.pending
+        if pending is not None and now >= pending.expires_s:
+            self._retire_pending(f"expired {self.pending_expiry_s:g} s after it was offered (pending_expiry_s)")
+        elif rec.held_back_reason is not None:
+            self._retire_pending(f"conditions changed: {rec.held_back_reason}")
+        elif not rec.changed:
+            self._retire_pending("conditions changed: no change is recommended any more")
+        if rec.held_back_reason is not None or not rec.changed or self._busy:
+            return
+        if self.pending is not None and self.pending.recommendation.setpoints == rec.setpoints:
+            self.pending.recommendation = rec  # still offered: same id and expiry, the latest predictions
+            return
+        if self.pending is not None:
+            self._retire_pending(f"superseded by recommendation {self._next_id}")
+        self.pending = _Pending(self._next_id, rec, now, now + self.pending_expiry_s)
+        self._next_id += 1
 
     def _spawn(self, coro: Any) -> None:
         try:
@@ -350,9 +500,7 @@ class CoolingController:
         self._busy = True
         records: list[ActionRecord] = []
         try:
-            wanted = {"supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
-                      "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
-                      "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0}
+            wanted = _wanted(rec)
             current = {"supply_air_setpoint_c": rec.current.supply_air_setpoint_c,
                        "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
                        "economizer_enabled": 1.0 if rec.current.economizer_enabled else 0.0}
@@ -378,6 +526,13 @@ class CoolingController:
                     if record.result == "ok":
                         self._guard.touched.add(key)
                         self._guard.healthy_ticks = 0
+            if approved_by is None and any(r.result == "error" for r in records):
+                self._last_applied = None  # a SET lost to the network: auto mode tries again next tick
+            written = {r.quantity for r in records if r.result == "ok"}
+            if written and self.recommender is not None:
+                # only a change that reached the plant starts the rate-limit and dwell clocks
+                self.recommender.applied(self._clock(), replace(rec.current, **{
+                    q: getattr(rec.setpoints, q) for q in written}))
         finally:
             self._busy = False
         return records
@@ -401,29 +556,80 @@ class CoolingController:
                 self._guard.touched.clear()
             self._last_applied = None
             self._guard.paused_until_s = self._clock() + PAUSE_AFTER_REVERT_S
-            self.pending = None
+            self._retire_pending(f"setpoints reverted: {why}")
         finally:
             self._busy = False
         return records
 
     # --- operator API (called from the HTTP thread) ----------------------------------------------
     def approve(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Approve the pending recommendation ``payload["id"]``; checked and applied on the agent's loop."""
         rec_id = payload.get("id")
         who = str(payload.get("approved_by") or "").strip()
         if not who:
             return {"ok": False, "error": "approved_by is required (the audit log names who approved)"}
-        pending = self.pending
         if self.rcfg.mode != "approve":
             return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: approvals apply only in 'approve' mode"}
-        if pending is None or pending.id != rec_id:
-            return {"ok": False, "error": f"no pending recommendation with id {rec_id!r}",
-                    "pending_id": pending.id if pending else None}
+        if not isinstance(rec_id, int) or isinstance(rec_id, bool):
+            return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
         if self._loop is None:
             return {"ok": False, "error": "agent loop not running"}
-        self.pending = None
-        future = asyncio.run_coroutine_threadsafe(self._apply(pending.recommendation, who, pending.id), self._loop)
-        records = future.result(timeout=60)
+        future = asyncio.run_coroutine_threadsafe(self._approve(rec_id, who), self._loop)
+        return future.result(timeout=60)
+
+    async def _approve(self, rec_id: int, who: str) -> dict[str, Any]:
+        # on the loop: no site tick runs between these checks and the first write
+        pending = self.pending
+        now = self._clock()
+        if pending is None or pending.id != rec_id:
+            why = self._retired.get(rec_id)
+            error = (f"recommendation {rec_id} is no longer pending: {why}" if why
+                     else f"no pending recommendation with id {rec_id!r}")
+            return {"ok": False, "error": error, "pending_id": pending.id if pending else None}
+        if now >= pending.expires_s:
+            self._retire_pending(f"expired {self.pending_expiry_s:g} s after it was offered (pending_expiry_s)")
+            return {"ok": False, "error": f"recommendation {rec_id} expired: offered {now - pending.created_s:.1f} s "
+                                          f"ago, pending_expiry_s is {self.pending_expiry_s:g}", "pending_id": None}
+        problem = self._unsafe_now(pending.recommendation, now)
+        if problem is not None:
+            return {"ok": False, "error": f"recommendation {rec_id} not applied: {problem}", "pending_id": rec_id}
+        self._retire_pending(f"approved by {who}")
+        records = await self._apply(pending.recommendation, who, pending.id)
         return {"ok": all(r.result == "ok" for r in records), "actions": [asdict(r) for r in records]}
+
+    def _unsafe_now(self, rec: Any, now: float) -> str | None:
+        """Why writing ``rec`` now would be unsafe (stale data, inlets, bounds, plant moved on), or None."""
+        state = self._state
+        site = state.site if state is not None else None
+        if state is None or site is None:
+            return "no site tick yet"
+        stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
+        if now - site.timestamp_s > stale_after:
+            return f"the last site tick is {now - site.timestamp_s:.1f} s old (stale after {stale_after:g} s)"
+        if self._busy:
+            return "another write or revert is in progress"
+        if now < self._guard.paused_until_s:
+            return "paused for an hour after a revert"
+        inputs, data_ok, problem = self._inputs(site, state, now)
+        if not inputs or not data_ok:
+            return problem or "stale or incomplete data"
+        limit = self.rcfg.inlet_limit_c
+        if inputs["max_inlet_c"] > limit:
+            return f"rack inlet {inputs['max_inlet_c']:.1f} C above the {limit:g} C limit"
+        if rec.predicted_max_inlet_c is None or not rec.predicted_max_inlet_c <= limit:
+            return f"predicted hottest inlet {rec.predicted_max_inlet_c} C not within the {limit:g} C limit"
+        cur, then = inputs["current"], rec.current
+        if (cur.economizer_enabled != then.economizer_enabled
+                or abs(cur.supply_air_setpoint_c - then.supply_air_setpoint_c) > 1e-6
+                or abs(cur.chw_supply_setpoint_c - then.chw_supply_setpoint_c) > 1e-6):
+            return f"the plant's setpoints changed since the recommendation ({then} then, {cur} now)"
+        for quantity, value in _wanted(rec).items():
+            for dev in self.actuator.targets(quantity):
+                try:
+                    self.actuator.plan(dev, quantity, value)
+                except WriteGuardError as err:
+                    return str(err)
+        return None
 
     def recommendation_json(self) -> dict[str, Any]:
         rec = self.latest
@@ -434,8 +640,10 @@ class CoolingController:
             out.update(rec)
         else:
             out.update(asdict(rec))
-        if self.pending is not None:
-            out["pending_id"] = self.pending.id
+        pending = self.pending
+        if pending is not None:
+            out["pending_id"] = pending.id
+            out["pending_expires_s"] = pending.expires_s
         if self.latest_inputs:
             out["max_inlet_c"] = self.latest_inputs.get("max_inlet_c")
         return out
@@ -448,9 +656,14 @@ class CoolingController:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def _held(rec: Any, reason: str) -> Any:
-    from dataclasses import replace
+def _wanted(rec: Any) -> dict[str, float]:
+    """The recommendation's setpoints by writable quantity (economizer 1 enabled, 0 disabled)."""
+    return {"supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
+            "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
+            "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0}
 
+
+def _held(rec: Any, reason: str) -> Any:
     return replace(rec, setpoints=rec.current, predicted_savings_w=0.0, held_back_reason=reason)
 
 

@@ -100,8 +100,12 @@ class Writable(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Writable:
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            return self  # ProfileObject refuses it, naming the quantity
         if self.min >= self.max:
             raise ValueError(f"writable min {self.min} must be below max {self.max}")
+        if self.step is not None and not (math.isfinite(self.step) and self.step > 0):
+            raise ValueError(f"writable step {self.step} must be a positive number")
         return self
 
 
@@ -177,6 +181,9 @@ class ProfileObject(_Strict):
         kind = GLOSSARY[self.quantity].kind
         if kind == "counter" and self.writable:
             raise ValueError("a counter cannot be a writable setpoint")
+        if self.writable and not (math.isfinite(self.writable.min) and math.isfinite(self.writable.max)):
+            raise ValueError(f"writable {self.quantity}: bounds must be finite numbers, not "
+                             f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)")
         if self.writable and self.column is not None:
             raise ValueError("writable setpoints must be scalar 'oid's")
         if self.row_filter is not None and self.column is None:

@@ -171,8 +171,9 @@ def run_site(
     held = changes = 0
     for i in range(run.n):
         cond = run.conditions(i)
+        now_s = START_EPOCH_S + i * STEP_S
         rec = recommender.recommend(
-            START_EPOCH_S + i * STEP_S,
+            now_s,
             Conditions(last_it_w, cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
             current,
             data_ok=True,
@@ -193,6 +194,8 @@ def run_site(
         current = Setpoints(
             r.controls.supply_air_setpoint_c, r.controls.chw_supply_setpoint_c, r.controls.economizer_enabled
         )
+        if rec.changed:  # applied every step: the rate-limit and dwell clocks start now
+            recommender.applied(now_s, current)
         last_it_w = r.it_power_w
         facility += r.facility_power_w
         it += r.it_power_w

@@ -5,9 +5,11 @@ Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer 
 1. stale or incomplete data (``data_ok`` False) -> hold, change nothing;
 2. conditions outside the training data -> hold (the model would extrapolate);
 3. rate limits: each temperature setpoint moves at most ``max_step_c`` from the current value per
-   call, and stays within ``max_change_per_h_c`` of every setpoint seen or recommended in the last
+   call, and stays within ``max_change_per_h_c`` of every setpoint seen or applied in the last
    hour;
 4. the economizer state is not changed within ``economizer_min_dwell_s`` of its last change;
+   only changes seen on the plant or reported through :meth:`Recommender.applied` move these
+   clocks, never a recommendation nobody applied;
 5. the optimiser (:func:`models.optimiser.optimise_setpoints`) picks, inside the configured bounds,
    the rate-limited box and the model's data support, the least predicted facility power with
    predicted hottest inlet + k x uncertainty <= the limit; none feasible -> hold;
@@ -173,6 +175,17 @@ class Recommender:
         self._window.append((now_s, setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c))
         while self._window and self._window[0][0] < now_s - _WINDOW_S:
             self._window.popleft()
+        if self._last_economizer is not None and setpoints.economizer_enabled != self._last_economizer:
+            self._last_economizer_change_s = now_s
+        self._last_economizer = setpoints.economizer_enabled
+
+    def applied(self, now_s: float, setpoints: Setpoints) -> None:
+        """Start the rate-limit and dwell clocks: ``setpoints`` were written to the plant at ``now_s``.
+
+        Only a change that reached the plant moves these clocks; a recommendation nobody applied
+        (``advise``, an ``approve`` not yet approved) must not hold back the next one.
+        """
+        self._window.append((now_s, setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c))
         if self._last_economizer is not None and setpoints.economizer_enabled != self._last_economizer:
             self._last_economizer_change_s = now_s
         self._last_economizer = setpoints.economizer_enabled
@@ -372,9 +385,6 @@ class Recommender:
                     now_pue,
                     now_inlet_c,
                 )
-        self._window.append((now_s, chosen.supply_air_setpoint_c, chosen.chw_supply_setpoint_c))
-        if chosen.economizer_enabled != current.economizer_enabled:
-            self._last_economizer_change_s = now_s
         return Recommendation(
             timestamp_s=now_s,
             setpoints=chosen,

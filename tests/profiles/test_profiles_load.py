@@ -134,3 +134,40 @@ def test_counters_know_their_ceiling_power() -> None:
     assert registry["janitza-umg"].rate_ceiling("energy_j") == 20e6
     assert registry["raritan-pdu2"].rate_ceiling("outlet_energy_j") == 20e3
     assert registry["local-plant-gateway"].rate_ceiling("cooling_energy_j") == 20e6
+
+
+def test_a_writable_without_finite_bounds_is_refused_at_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """issue 19 #7: a profile declaring ``max: .inf`` let the agent write 500 C."""
+    import subprocess
+    import sys
+
+    from agent.errors import ProfileError
+
+    text = (DEFAULT_PROFILE_DIR / "local-plant-gateway.yaml").read_text()
+    bounded = "writable: {min: 5.0, max: 18.0, step: 0.1}"
+    assert bounded in text
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    bad = profiles / "unbounded-gateway.yaml"
+    bad.write_text(text.replace("name: local-plant-gateway", "name: unbounded-gateway")
+                   .replace(bounded, "writable: {min: 5.0, max: .inf, step: 0.1}"))
+    with pytest.raises(ProfileError) as err:
+        load_profile(bad)
+    assert str(bad) in str(err.value) and "writable chw_supply_setpoint_c: bounds must be finite" in str(err.value)
+    for step in ("0", "-0.1", ".nan"):
+        bad.write_text(text.replace("name: local-plant-gateway", "name: unbounded-gateway")
+                       .replace(bounded, f"writable: {{min: 5.0, max: 18.0, step: {step}}}"))
+        with pytest.raises(ProfileError, match=r"step .* must be a positive number"):
+            load_profile(bad)
+    # where users meet it: check-config names the file and the object, exit 2, no traceback
+    bad.write_text(text.replace("name: local-plant-gateway", "name: unbounded-gateway")
+                   .replace(bounded, "writable: {min: -.inf, max: 18.0, step: 0.1}"))
+    root = DEFAULT_PROFILE_DIR.resolve().parents[1]
+    site = tmp_path / "site.yaml"
+    site.write_text((root / "configs" / "demo-site.yaml").read_text() + "\nprofile_dirs: [profiles]\n")
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", str(site)],
+                          capture_output=True, text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "unbounded-gateway.yaml" in out and "writable chw_supply_setpoint_c: bounds must be finite" in out, out
+    assert "Traceback" not in out

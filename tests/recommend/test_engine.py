@@ -99,3 +99,30 @@ def test_least_saving_as_a_fraction_of_facility_power() -> None:
     both = make(max_step_c=1.0, max_change_per_h_c=10.0, min_savings_fraction=0.99 * fraction_of_saving,
                 min_savings_w=1.01 * free.predicted_savings_w).recommend(0.0, COND, START, data_ok=True)
     assert not both.changed
+
+
+COLD = Conditions(800e3, -2.0, -4.0)  # the economizer pays at these wet bulbs
+
+
+def test_a_recommendation_nobody_applied_moves_no_clock() -> None:
+    """issue 19 #9: approve mode never offered anything, as each unapplied recommendation started the
+    economizer dwell and the hourly window, so the next tick held back or changed the pending one."""
+    r = make(max_step_c=1.0, max_change_per_h_c=1.5, economizer_min_dwell_s=1200.0)
+    first = r.recommend(0.0, COLD, START, data_ok=True)
+    assert first.changed and first.setpoints.economizer_enabled and first.held_back_reason is None
+    for t in (15.0, 30.0, 45.0):  # not applied: the plant still runs START
+        again = r.recommend(t, COLD, START, data_ok=True)
+        assert again.setpoints == first.setpoints and again.held_back_reason is None, again
+    box = r.allowed_bounds(START)
+    assert box is not None and box.chw_supply_min_c == 6.0  # the hour holds only what the plant ran
+
+
+def test_an_applied_change_starts_the_clocks() -> None:
+    r = make(max_step_c=1.0, max_change_per_h_c=1.5, economizer_min_dwell_s=1200.0)
+    first = r.recommend(0.0, COLD, START, data_ok=True)
+    r.applied(10.0, first.setpoints)
+    box = r.allowed_bounds(START)  # say the plant went back to START: the applied 8 C still counts
+    assert box is not None and box.chw_supply_min_c == first.setpoints.chw_supply_setpoint_c - 1.5
+    # the economizer went on at t=10 s: an operator switching it off does not make it come back on
+    off = Setpoints(first.setpoints.supply_air_setpoint_c, first.setpoints.chw_supply_setpoint_c, False)
+    assert r.recommend(60.0, COLD, off, data_ok=True).setpoints.economizer_enabled is False
