@@ -25,7 +25,7 @@ def test_fault_bench_smoke_run() -> None:
     """A spoofer (defect 10, fixed) and no reply at all: neither shows a wrong PUE marked valid."""
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--minutes", "0.2", "--kinds", "spoofed-source-port,no-reply",
-         "--window", "8", "--warmup", "10"],
+         "--window", "12", "--warmup", "14"],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
