@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cliutil import assert_bad_input
+
 from agent import cli
 from agent.config import _cross_check
 from agent.errors import DecodeError, HistoryStoreError, ModelError
@@ -29,15 +32,6 @@ def _cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]
     return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout_s)
 
 
-def _bad_input(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """Exit 2, no traceback, every fragment on one stderr line; returns that line."""
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    assert proc.returncode == 2, (proc.returncode, proc.stdout[-1000:], proc.stderr[-2000:])
-    lines = [line for line in proc.stderr.splitlines() if all(f in line for f in fragments)]
-    assert lines, f"no stderr line with all of {fragments}: {proc.stderr[-2000:]}"
-    return lines[0]
-
-
 def _free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,20 +43,20 @@ def test_a_list_where_a_quantity_name_belongs_is_a_config_problem(tmp_path: Path
     path = tmp_path / "site.yaml"
     path.write_text(DEMO.read_text().replace("    - {device: meter-main}",
                                              "    - {device: meter-main, power_quantity: [x]}"))
-    _bad_input(_cli("check-config", str(path)), str(path), "topology.facility[0].power_quantity")
+    assert_bad_input(_cli("check-config", str(path)), str(path), "topology.facility[0].power_quantity")
 
 
 def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "site.yaml"
     path.write_bytes(DEMO.read_bytes().replace(b"name: demo-hall", b"name: demo-\xff\xfehall"))
     line = DEMO.read_text().splitlines().index("  name: demo-hall") + 1
-    _bad_input(_cli("check-config", str(path)), f"{path}:{line}", "not UTF-8")
+    assert_bad_input(_cli("check-config", str(path)), f"{path}:{line}", "not UTF-8")
 
 
 def test_a_config_nested_100k_deep_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "site.yaml"
     path.write_text(DEMO.read_text() + "extra: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    _bad_input(_cli("check-config", str(path)), str(path), "nesting depth")
+    assert_bad_input(_cli("check-config", str(path)), str(path), "nesting depth")
 
 
 def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
@@ -71,14 +65,14 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
     first = text.splitlines().index("poll_interval_s: 2") + 1
     path.write_text(text + "poll_interval_s: 5\n")
     second = len(text.splitlines()) + 1
-    _bad_input(_cli("check-config", str(path)), f"{path}:{second}", "'poll_interval_s' given twice",
+    assert_bad_input(_cli("check-config", str(path)), f"{path}:{second}", "'poll_interval_s' given twice",
                f"first on line {first}")
 
 
 def test_a_device_key_given_twice_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "site.yaml"
     path.write_text(DEMO.read_text().replace("port: 16102,", "port: 16102, port: 16108,"))
-    _bad_input(_cli("check-config", str(path)), str(path), "'port' given twice")
+    assert_bad_input(_cli("check-config", str(path)), str(path), "'port' given twice")
 
 
 def _site(n: int) -> dict[str, object]:
@@ -111,7 +105,7 @@ def test_cross_checks_grow_linearly_with_the_devices() -> None:
 # --- run ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("port", ["70000", "0"])
 def test_run_refuses_a_listen_port_out_of_range(port: str) -> None:
-    _bad_input(_cli("run", "--config", str(DEMO), "--duration", "1", f"--listen-port={port}"), "--listen-port")
+    assert_bad_input(_cli("run", "--config", str(DEMO), "--duration", "1", f"--listen-port={port}"), "--listen-port")
 
 
 def test_run_with_its_listen_port_taken_exits_2_naming_it() -> None:
@@ -120,7 +114,7 @@ def test_run_with_its_listen_port_taken_exits_2_naming_it() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         proc = _cli("run", "--config", str(DEMO), "--duration", "5", "--listen-port", str(port))
-    _bad_input(proc, f"127.0.0.1:{port}", "listen")
+    assert_bad_input(proc, f"127.0.0.1:{port}", "listen")
 
 
 def test_run_with_a_web_config_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
@@ -128,7 +122,7 @@ def test_run_with_a_web_config_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
     web.write_bytes(b"basic_auth_users:\n  \xff\xfe: x\n")
     proc = _cli("run", "--config", str(DEMO), "--duration", "1", "--listen-port", str(_free_tcp_port()),
                 "--web-config", str(web))
-    _bad_input(proc, f"{web}:2", "not UTF-8")
+    assert_bad_input(proc, f"{web}:2", "not UTF-8")
 
 
 def test_run_with_a_read_only_history_file_exits_2_and_keeps_it(tmp_path: Path) -> None:
@@ -142,7 +136,7 @@ def test_run_with_a_read_only_history_file_exits_2_and_keeps_it(tmp_path: Path) 
         proc = _cli("run", "--config", str(config), "--duration", "2", "--listen-port", str(_free_tcp_port()))
     finally:
         db.chmod(0o644)
-    _bad_input(proc, str(db), "read-only")
+    assert_bad_input(proc, str(db), "read-only")
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cliutil import assert_bad_input
+
 from agent.twin.history_csv import write_site_history
 from agent.twin.simulate import simulate
 from agent.twin.weather import load_site_weather
@@ -27,15 +30,6 @@ CONDITIONS = (
 
 def _cli(*args: str | Path, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=timeout_s)
-
-
-def _bad_input(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """Exit 2, no traceback, every fragment on one stderr line; returns that line."""
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    assert proc.returncode == 2, (proc.returncode, proc.stdout[-1000:], proc.stderr[-2000:])
-    lines = [line for line in proc.stderr.splitlines() if all(f in line for f in fragments)]
-    assert lines, f"no stderr line with all of {fragments}: {proc.stderr[-2000:]}"
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +63,7 @@ def test_fit_refuses_a_timestamp_out_of_range(small_history: Path, tmp_path: Pat
         lines[1] = stamp + lines[1][lines[1].index(","):]
 
     path = _edited(small_history, tmp_path, first_row_at)
-    _bad_input(_cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:2", "timestamp",
+    assert_bad_input(_cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:2", "timestamp",
                "out of range")
     assert not (tmp_path / "m").exists()
 
@@ -77,7 +71,7 @@ def test_fit_refuses_a_timestamp_out_of_range(small_history: Path, tmp_path: Pat
 @pytest.mark.parametrize("fraction", ["0", "1.5", "nan", "1", "-0.2", "inf"])
 def test_fit_refuses_a_holdout_fraction_outside_0_1(small_history: Path, tmp_path: Path, fraction: str) -> None:
     proc = _cli("model", "fit", "--history", small_history, "--out", tmp_path / "m", f"--holdout-fraction={fraction}")
-    _bad_input(proc, "--holdout-fraction")
+    assert_bad_input(proc, "--holdout-fraction")
 
 
 def test_fit_refuses_negative_cooling_power(small_history: Path, tmp_path: Path) -> None:
@@ -89,14 +83,15 @@ def test_fit_refuses_negative_cooling_power(small_history: Path, tmp_path: Path)
         lines[4] = ",".join(cells)
 
     path = _edited(small_history, tmp_path, negative_on_line_5)
-    _bad_input(_cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:5", "cooling_power_w",
+    assert_bad_input(_cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:5", "cooling_power_w",
                "must be >= 0")
 
 
 def test_fit_into_an_unwritable_out_exits_2(small_history: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
-    _bad_input(_cli("model", "fit", "--history", small_history, "--out", blocker / "m"), "--out", str(blocker / "m"))
+    proc = _cli("model", "fit", "--history", small_history, "--out", blocker / "m")
+    assert_bad_input(proc, "--out", str(blocker / "m"))
     assert blocker.read_text() == "not a directory\n"
 
 
@@ -107,7 +102,7 @@ def test_recommend_refuses_an_inlet_limit_that_is_not_a_temperature(
     (tmp_path / "c.csv").write_text(CONDITIONS)
     proc = _cli("recommend", "--model", small_model, "--conditions", tmp_path / "c.csv", "--out", tmp_path / "r.csv",
                 f"--inlet-limit-c={limit}")
-    _bad_input(proc, "--inlet-limit-c")
+    assert_bad_input(proc, "--inlet-limit-c")
     assert not (tmp_path / "r.csv").exists()
 
 
@@ -117,5 +112,5 @@ def test_recommend_into_an_unwritable_out_exits_2_and_keeps_the_model(small_mode
     out = tmp_path / "a-directory"
     out.mkdir()
     proc = _cli("recommend", "--model", small_model, "--conditions", tmp_path / "c.csv", "--out", out)
-    _bad_input(proc, "--out", str(out))
+    assert_bad_input(proc, "--out", str(out))
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in small_model.iterdir()} == before
