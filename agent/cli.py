@@ -241,7 +241,9 @@ async def _demo(args: argparse.Namespace) -> int:
         from agent.config import RecommenderConfig
 
         model_dir = Path(args.model) if args.model else _demo_model(tmp / "pue-demo-model-v2")
-        rcfg = RecommenderConfig(mode=args.recommender, model_dir=model_dir, action_log=tmp / "pue-demo-actions.jsonl")
+        # a person approves by hand in the demo: give them minutes, not the default 4 poll intervals (20 s)
+        rcfg = RecommenderConfig(mode=args.recommender, model_dir=model_dir, action_log=tmp / "pue-demo-actions.jsonl",
+                                 pending_expiry_s=300.0)
         cfg = cfg.model_copy(update={"recommender": rcfg})
         print(f"recommender: {args.recommender} mode, model {model_dir}", flush=True)
     site: MinimalSite | TwinLiveSite
