@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 import sys
 import time
@@ -219,9 +220,10 @@ def test_partial_read_of_an_it_contributor_makes_the_pue_invalid_naming_the_obje
     assert sample(last, "pue_site_power_watts", boundary="it") is None
     reasons = run.reasons("realtime")
     expected = f"missing data from: ups-b ({UPS_POWER_COLUMN}.2: active_power_w: -1 below physical minimum 0)"
-    # (on a busy machine a poll of ups-b may time out: the reason then names it without an object)
-    assert expected in reasons and set(reasons) <= {expected, "missing data from: ups-b",
-                                                   "missing data from: meter-main, ups-a, ups-b"}, set(reasons)
+    # on a busy machine a poll may time out: that reason names the devices without an object
+    timed_out = re.compile(r"missing data from: [a-z0-9-]+(, [a-z0-9-]+)*")
+    assert expected in reasons, set(reasons)
+    assert all(r == expected or timed_out.fullmatch(r) for r in reasons), set(reasons)
     valid = [s.live.value for s in run.sites if s.live.valid]
     assert valid == [], f"a partial IT sum gave a valid PUE: {valid[:3]} against a true {run.truth[-1]:.4f}"
     # the readings that did decode are still exported, per line (the device is not hidden)
