@@ -212,6 +212,14 @@ class Meter:
         if lateness > self.interval_s or snapshot.duration_s > self.interval_s:
             self.result.late_polls += 1
 
+    def _truth_over_complete_intervals(self) -> tuple[float, float] | None:
+        """The twin's facility and IT energy over the intervals of the window with complete data [J]."""
+        parts = [self.truth.energy(end - d, end) for end, d, complete in self.intervals if complete]
+        known = [p for p in parts if p is not None]
+        if not known:
+            return None
+        return math.fsum(f for f, _ in known), math.fsum(i for _, i in known)
+
     def on_site(self, site: SiteState, state: AgentState) -> None:
         now = site.timestamp_s
         self.truth.add(time.time(), self.site.truth.facility_w, self.site.truth.ups_output_w)
@@ -247,7 +255,8 @@ class Meter:
             r.invalid_reasons.add(site.live.reason.split(":")[0][:60])
         if site.interval.valid and site.interval.value is not None:
             checks += 1
-            energy = self.truth.energy(now - self.window_s, now)
+            # the agent's interval PUE is over the complete intervals of its window: the truth over the same ones
+            energy = self._truth_over_complete_intervals()
             covered_s = sum(d for _end, d, complete in self.intervals if complete)
             runs = sum(1 for i, (_e, _d, complete) in enumerate(self.intervals)
                        if complete and (i == 0 or not self.intervals[i - 1][2]))
