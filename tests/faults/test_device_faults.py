@@ -36,6 +36,7 @@ from agent.sim.site import MinimalSite
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
 sys.path.append(str(Path(__file__).resolve().parent))
+from logutil import ListHandler  # noqa: E402
 from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
 from rawsnmp import RawSnmpResponder, integer, octets, oid, serve  # noqa: E402
 
@@ -113,15 +114,6 @@ class _Recorder:
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
         self.run.site_pue.append(site.live.value)
-
-
-class _ListHandler(logging.Handler):
-    def __init__(self, records: list[logging.LogRecord]) -> None:
-        super().__init__(logging.INFO)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def _profiled(name: str, profile: Profile, port: int, community: str = "public",
@@ -255,7 +247,7 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         "listen": cfg.listen.model_copy(update={"port": free_port()})})
     history = tmp_path_factory.mktemp("faults") / "history.sqlite"
     run = Run()
-    handler = _ListHandler(run.records)
+    handler = ListHandler(run.records)
     logging.getLogger("agent").addHandler(handler)
     logging.getLogger("agent").setLevel(logging.INFO)
 

@@ -34,6 +34,7 @@ from agent.sim.site import MinimalSite, SiteTruth
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
+from logutil import ListHandler  # noqa: E402
 from netutil import free_port, free_udp_range, sample, scrape  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -139,15 +140,6 @@ class _Recorder:
         self.run.sites.append(site)
 
 
-class _ListHandler(logging.Handler):
-    def __init__(self, records: list[logging.LogRecord]) -> None:
-        super().__init__(logging.INFO)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def _config(base: SiteConfig, port: int) -> SiteConfig:
     """The demo site's meter and UPSes on loopback from ``port``, polled every second, a 3 s PUE window."""
     devices = tuple(d.model_copy(update={"port": port + i, "timeout_s": 1.0, "retries": 1})
@@ -186,7 +178,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     first = free_udp_range(3 * len(FAULTS))
     configs = {name: _config(base, first + 3 * i) for i, name in enumerate(FAULTS)}
     out = {name: Run() for name in FAULTS}
-    handler = _ListHandler(RECORDS)
+    handler = ListHandler(RECORDS)
     tmp = tmp_path_factory.mktemp("validity")
     agent_log = logging.getLogger("agent")
     previous_level = agent_log.level
