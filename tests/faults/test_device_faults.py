@@ -235,7 +235,9 @@ def _encode(kind: str, value: Any) -> bytes:
 def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
     base = free_udp_range(len(cfg.devices) + 20)
-    healthy = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.3, "retries": 0})
+    # healthy devices answer at once; 0.9 s (under the 1 s interval) only keeps a busy machine's first round,
+    # with every engine starting together, from timing out (0.3 s did under load, on old and new code alike)
+    healthy = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.9, "retries": 0})
                     for i, d in enumerate(cfg.devices))
     victims, responders, tickers = _build(profiles, base + len(cfg.devices))
     creds = dict(cfg.credentials)
