@@ -3,7 +3,8 @@
 Two layers: a static pass (no network: parse each ``.snmprec``, detect and read through
 :class:`FakeSnmpClient`, and ``decode_objects`` on the raw lines) and an end-to-end pass (one snmpsim
 process for the module serving every recording over UDP on loopback, read with :class:`PysnmpClient`).
-Expected values live in ``tests/fixtures/librenms_expected.yaml`` with the reasons where we differ.
+Expected values live in ``tests/fixtures/expected/NAME.yaml`` (one per recording) with the reasons where we
+differ.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from agent.profiles import ProfileRegistry, load_profiles
 from agent.readings import DeviceReadout, decode_objects, detect_profile, read_device
 from agent.snmp import FakeSnmpClient, PysnmpClient, SnmpTarget, V2cAuth
 
-EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load(
-    (FIXTURES / "librenms_expected.yaml").read_text(encoding="utf-8")
-)
+EXPECTED: dict[str, dict[str, Any]] = {
+    path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
+    for path in sorted((FIXTURES / "expected").glob("*.yaml"))
+}
 RECORDINGS = sorted(EXPECTED)
 
 
