@@ -6,11 +6,16 @@
     ├── UsageError           a command-line argument is invalid, or a file it names cannot be written
     ├── ConfigError          site config file is invalid (lists every problem)
     ├── ProfileError         a device profile YAML is invalid or unknown
-    ├── SnmpError            anything that went wrong talking SNMP to one device
-    │   ├── SnmpTimeoutError     no answer within timeout x retries
-    │   ├── SnmpAuthError        credentials refused (SNMPv3 USM report, wrong community)
-    │   ├── SnmpProtocolError    the device answered with an error-status or garbage
-    │   └── SnmpSetRefusedError  a SET was refused by the device (wrongValue, notWritable, ...)
+    ├── DeviceError          anything that went wrong talking to one device, whatever the protocol
+    │   ├── DeviceTimeoutError   no answer within timeout x retries
+    │   ├── DeviceAuthError      credentials refused
+    │   ├── DeviceProtocolError  the device answered with a protocol error or garbage
+    │   ├── DeviceRefusedError   a write was refused by the device
+    │   └── SnmpError            ... talking SNMP; each SNMP error is also its Device* kind:
+    │       ├── SnmpTimeoutError     (DeviceTimeoutError)
+    │       ├── SnmpAuthError        (DeviceAuthError: SNMPv3 USM report, wrong community)
+    │       ├── SnmpProtocolError    (DeviceProtocolError: error-status or garbage)
+    │       └── SnmpSetRefusedError  (DeviceRefusedError: wrongValue, notWritable, ...)
     ├── DecodeError          a device answered, but the value does not fit its profile
     ├── WriteGuardError      a setpoint write was blocked by a guardrail before reaching the wire
     ├── HistoryFormatError   a site history or conditions CSV is malformed (names file, line, column)
@@ -24,7 +29,8 @@
             └── HistoryOverlapError  an interval to store overlaps one already stored (``start_s``)
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
-(:mod:`agent.snmp`), with ``raise ... from err``.
+(:mod:`agent.devices.snmp.client`), with ``raise ... from err``. The site and control stages catch only the
+``Device*`` kinds, so a second protocol's adapter plugs in without touching them.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "DeviceAuthError",
+    "DeviceError",
+    "DeviceProtocolError",
+    "DeviceRefusedError",
+    "DeviceTimeoutError",
     "HistoryBusyError",
     "HistoryError",
     "HistoryFormatError",
@@ -73,23 +84,43 @@ class ProfileError(PueAgentError):
     """A device profile is invalid or cannot be found."""
 
 
-class SnmpError(PueAgentError):
-    """Talking SNMP to one device failed."""
+class DeviceError(PueAgentError):
+    """Talking to one device failed, whatever the protocol (the site and control stages catch this)."""
 
 
-class SnmpTimeoutError(SnmpError):
+class DeviceTimeoutError(DeviceError):
     """No response within the configured timeout and retries."""
 
 
-class SnmpAuthError(SnmpError):
+class DeviceAuthError(DeviceError):
     """The device refused our credentials."""
 
 
-class SnmpProtocolError(SnmpError):
+class DeviceProtocolError(DeviceError):
+    """The device answered with a protocol error or a malformed message."""
+
+
+class DeviceRefusedError(DeviceError):
+    """A write was refused by the device (for example an out-of-range setpoint)."""
+
+
+class SnmpError(DeviceError):
+    """Talking SNMP to one device failed."""
+
+
+class SnmpTimeoutError(SnmpError, DeviceTimeoutError):
+    """No response within the configured timeout and retries."""
+
+
+class SnmpAuthError(SnmpError, DeviceAuthError):
+    """The device refused our credentials."""
+
+
+class SnmpProtocolError(SnmpError, DeviceProtocolError):
     """The device answered with an SNMP error-status or a malformed message."""
 
 
-class SnmpSetRefusedError(SnmpError):
+class SnmpSetRefusedError(SnmpError, DeviceRefusedError):
     """A SET request was refused by the device (for example wrongValue for an out-of-range setpoint)."""
 
 

@@ -3,17 +3,17 @@
 Run: ``.venv/bin/python bench/closed_loop.py [--sites guiyang,chengdu,chongqing] [--days 365]
 [--design modern-ups,legacy]`` (775 s on 2 cores for both halls and three cities).
 
-Per site (in-process, no SNMP): the twin's :class:`agent.twin.site.SitePlant` is stepped hourly.
+Per site (in-process, no SNMP): the twin's :class:`twin.site.SitePlant` is stepped hourly.
 
 1. Exploration: a year with safe random setpoint variation (the twin's
-   :func:`agent.twin.controllers.explore_schedule` around a mid-range schedule, economizer enable
+   :func:`twin.controllers.explore_schedule` around a mid-range schedule, economizer enable
    toggled at random in 6-hour blocks, CRAH minimum fan speed 0.3) is recorded as canonical site
    history columns. It uses the same typical weather year as the evaluation.
 2. The cooling model is fitted on it (time-ordered hold-out validation printed).
-3. Agent: each hour the :class:`agent.recommend.engine.Recommender` sees the outdoor air now, the
+3. Agent: each hour the :class:`agent.control.engine.Recommender` sees the outdoor air now, the
    IT power measured in the previous hour and the setpoints in force, and its recommendation is
    applied (CRAH minimum fan speed 0.3, as in the oracle).
-4. Baseline and oracle come from :func:`agent.twin.simulate.simulate` at the same hourly step; a
+4. Baseline and oracle come from :func:`twin.simulate.simulate` at the same hourly step; a
    second reference runs the baseline setpoints with the fans at 0.3 to separate the fan retrofit
    from the setpoint savings.
 
@@ -33,14 +33,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.recommend.engine import Conditions, Recommender, Setpoints
-from agent.twin import it_load
-from agent.twin.controllers import ControlSchedule, explore_schedule
-from agent.twin.simulate import simulate, summarize, utilisation_at
-from agent.twin.site import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls, SiteConditions, SitePlant
-from agent.twin.weather import load_site_weather, weather_at
+from agent.control.engine import Conditions, Recommender, Setpoints
 from models.cooling import fit_cooling_model
 from models.optimiser import SetpointBounds
+from twin import it_load
+from twin.controllers import ControlSchedule, explore_schedule
+from twin.simulate import simulate, summarize, utilisation_at
+from twin.site import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls, SiteConditions, SitePlant
+from twin.weather import load_site_weather, weather_at
 
 STEP_S = 3600.0
 FAN_MIN_SPEED = 0.3
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--workers", type=int, default=min(3, os.cpu_count() or 1))
     parser.add_argument("--design", default="modern-ups,legacy",
-                        help="comma-separated halls (agent/twin/site.py DESIGNS): modern-ups, legacy; default both")
+                        help="comma-separated halls (twin/site.py DESIGNS): modern-ups, legacy; default both")
     parser.add_argument("--min-savings-fraction", type=float, default=0.004,
                         help="the recommender's least predicted saving for a change, as a fraction of facility power "
                              "(the agent's default; damps back-and-forth moves)")

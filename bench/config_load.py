@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.config import load_config
+from agent.config.site import load_config
 
 
 def site_yaml(n: int) -> str:

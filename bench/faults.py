@@ -45,14 +45,14 @@ sys.path.append(str(ROOT / "tests" / "faults"))
 from netutil import free_port, on_loopback  # noqa: E402
 from snmpproxy import Fault, start_proxy  # noqa: E402
 
-from agent.config import SiteConfig, load_config  # noqa: E402
+from agent.app.runtime import Agent  # noqa: E402
+from agent.config.site import SiteConfig, load_config  # noqa: E402
+from agent.devices.profiles import ProfileRegistry  # noqa: E402
+from agent.devices.readings import DeviceSnapshot  # noqa: E402
+from agent.devices.snmp.wire import WireValue  # noqa: E402
 from agent.history import HistoryWriter, SqliteHistoryStore  # noqa: E402
-from agent.poller import AgentState, SiteState  # noqa: E402
-from agent.profiles import ProfileRegistry  # noqa: E402
-from agent.readings import DeviceSnapshot  # noqa: E402
-from agent.runtime import Agent  # noqa: E402
-from agent.snmp_wire import WireValue  # noqa: E402
-from agent.twin.live import TwinLiveSite  # noqa: E402
+from agent.site.poller import AgentState, SiteState  # noqa: E402
+from twin.live import TwinLiveSite  # noqa: E402
 
 V2C_CREDENTIALS = "ro-v2c"
 UPS_OUTPUT_POWER = "1.3.6.1.2.1.33.1.4.4.1.4"  # UPS-MIB::upsOutputPower.<line> (W), rfc1628-ups

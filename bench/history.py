@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.history.report import load_emission_factor, period_report
 from agent.history.store import DeviceEnergyRow, ReadingRow, SiteInterval, SqliteHistoryStore
-from agent.twin.history_csv import write_site_history
-from agent.twin.simulate import simulate
-from agent.twin.weather import load_site_weather
+from agent.reports.report import load_emission_factor, period_report
+from twin.history_csv import write_site_history
+from twin.simulate import simulate
+from twin.weather import load_site_weather
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 QUANTITIES = ("active_power_w", "voltage_v", "current_a", "power_factor", "frequency_hz", "apparent_power_va")

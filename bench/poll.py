@@ -5,7 +5,7 @@ apc-rpdu2 objects of the real AP8853 recording) for the same OIDs, SNMPv2c and S
 (SHA-256/AES-128), and the bench prints, per case: device-polls per second, CPU milliseconds per
 device-poll, p50/p99 latency and peak RSS of the poller process. Rounds after the first are
 "steady"; the first round (engine and target set-up) is reported separately. pue-agent runs twice:
-``fast`` (the adapter's default: agent/snmp_wire.py for v2c and v3 authPriv) and ``pysnmp``
+``fast`` (the adapter's default: agent/devices/snmp/wire.py for v2c and v3 authPriv) and ``pysnmp``
 (``PysnmpClient(fast_path=False)``).
 
     .venv/bin/python bench/poll.py                 # N = 100 and 1000, v2c and v3
@@ -41,7 +41,7 @@ _SNMPD_TYPES = {"2": "integer", "66": "unsigned", "65": "counter", "4": "octet_s
 
 def _profile_columns() -> list[str]:
     sys.path.append(str(ROOT))
-    from agent.profiles import load_profiles
+    from agent.devices.profiles import load_profiles
 
     return list(load_profiles()[PROFILE].columns)
 
@@ -99,9 +99,9 @@ def agent_case(base_port: int, devices: int, version: str, rounds: int, concurre
                fast_path: bool = True) -> dict[str, float]:
     import gc
 
-    from agent.profiles import load_profiles
-    from agent.readings import read_device
-    from agent.snmp import PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+    from agent.devices.profiles import load_profiles
+    from agent.devices.readings import read_device
+    from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth, V3Auth
 
     profile = load_profiles()[PROFILE]
     auth = V2cAuth(COMMUNITY) if version == "v2c" else V3Auth(V3[0], "sha256", V3[1], "aes128", V3[2])

@@ -32,12 +32,12 @@ sys.path.append(str(ROOT / "tests"))
 
 from netutil import on_loopback  # noqa: E402
 
-from agent.config import load_config  # noqa: E402
+from agent.app.runtime import Agent  # noqa: E402
+from agent.config.site import load_config  # noqa: E402
+from agent.devices.readings import DeviceSnapshot  # noqa: E402
 from agent.history import HistoryWriter, SqliteHistoryStore  # noqa: E402
-from agent.poller import AgentState, SiteState  # noqa: E402
-from agent.readings import DeviceSnapshot  # noqa: E402
-from agent.runtime import Agent  # noqa: E402
-from agent.twin.live import TwinLiveSite  # noqa: E402
+from agent.site.poller import AgentState, SiteState  # noqa: E402
+from twin.live import TwinLiveSite  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

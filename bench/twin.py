@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from agent.twin.simulate import simulate, summarize
-from agent.twin.weather import load_site_weather
+from twin.simulate import simulate, summarize
+from twin.weather import load_site_weather
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ Two layers:
 
 Facility power = IT + cooling + overhead; real-time PUE = facility / IT. The model takes IT power
 as given: the rise of server fan power with inlet temperature is not modelled (it is small below
-27 C, see :func:`agent.twin.it_load.server_fan_power_factor`).
+27 C, see :func:`twin.it_load.server_fan_power_factor`).
 
 Pure: numpy and scikit-learn, no I/O, clock or environment.
 """

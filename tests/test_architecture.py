@@ -1,4 +1,9 @@
-"""Structural rules of the house style, enforced (habits 1, 4 and the one-adapter rule)."""
+"""The shape of the code, enforced: the data flow in the folders, one adapter per protocol, pure models.
+
+config -> devices (profiles, quantities, protocol clients) -> site (polling, counters, accounting) ->
+export / history / reports -> control. ``models/`` is pure; ``twin/`` is a simulated plant beside the agent,
+which never imports it.
+"""
 
 import ast
 from pathlib import Path
@@ -6,47 +11,101 @@ from pathlib import Path
 import agent
 
 ROOT = Path(__file__).resolve().parent.parent
+AGENT = ROOT / "agent"
+
+#: protocol libraries and the agent's protocol adapters; only agent/devices/<protocol>/ may import them
+PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pymodbus", "bacpypes3", "BAC0"}
+PROTOCOL_PACKAGES = ("agent.devices.snmp",)
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    """Every module ``path`` imports, dotted in full (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
+            names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
     return names
 
 
+def _top(names: set[str]) -> set[str]:
+    return {n.split(".")[0] for n in names}
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _agent_modules(*packages: str) -> list[Path]:
+    return [p for package in packages for p in (AGENT / package).rglob("*.py")]
+
+
+def test_the_folders_show_the_data_flow() -> None:
+    expected = {"app", "config", "devices", "site", "export", "history", "reports", "control", "data"}
+    actual = {p.name for p in AGENT.iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert actual == expected
+    loose = {p.name for p in AGENT.glob("*.py")}
+    assert loose == {"__init__.py", "errors.py"}, "a module beside the stage packages belongs in one of them"
+
+
 def test_models_is_pure() -> None:
-    forbidden = {"agent", "pysnmp", "prometheus_client", "apscheduler", "socket", "sqlite3", "os", "time"}
+    forbidden = {"agent", "twin", "pysnmp", "prometheus_client", "apscheduler", "socket", "sqlite3", "os", "time"}
     for path in (ROOT / "models").rglob("*.py"):
-        bad = _imports(path) & forbidden
-        assert not bad, f"{path} imports {bad}"
+        bad = _top(_imports(path)) & forbidden
+        assert not bad, f"{_rel(path)} imports {bad}"
 
 
-def test_only_the_adapter_and_the_simulator_import_pysnmp() -> None:
-    importers = {p.relative_to(ROOT).as_posix() for p in (ROOT / "agent").rglob("*.py") if "pysnmp" in _imports(p)}
-    assert importers <= {"agent/snmp.py", "agent/sim/responder.py"}, importers
+def test_only_the_protocol_adapters_import_protocol_libraries() -> None:
+    importers = {_rel(p) for p in AGENT.rglob("*.py") if _top(_imports(p)) & PROTOCOL_LIBRARIES}
+    assert all(i.startswith("agent/devices/snmp/") for i in importers), importers
 
 
-def test_only_the_adapter_imports_the_wire_codec_and_the_codec_is_pure() -> None:
-    """agent/snmp_wire.py is a fast path hidden behind the one SNMP adapter, and needs no SNMP library."""
+def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() -> None:
+    """agent/devices/snmp/wire.py is a fast path hidden behind the SNMP adapter and needs no SNMP library."""
     importers = {
-        p.relative_to(ROOT).as_posix()
-        for package in ("agent", "models") for p in (ROOT / package).rglob("*.py")
-        if "snmp_wire" in p.read_text() and p.name != "snmp_wire.py"
+        _rel(p)
+        for package in ("agent", "models", "twin") for p in (ROOT / package).rglob("*.py")
+        if any(n.startswith("agent.devices.snmp.wire") for n in _imports(p)) and p.name != "wire.py"
     }
-    assert importers <= {"agent/snmp.py"}, importers
-    assert not _imports(ROOT / "agent" / "snmp_wire.py") & {"pysnmp", "pyasn1", "socket", "asyncio"}
+    assert importers <= {"agent/devices/snmp/client.py"}, importers
+    assert not _top(_imports(AGENT / "devices" / "snmp" / "wire.py")) & {"pysnmp", "pyasn1", "socket", "asyncio"}
 
 
-def test_agent_core_does_not_import_the_twin_or_simulator() -> None:
-    core = [p for p in (ROOT / "agent").glob("*.py") if p.name != "cli.py"]
-    for path in core:
-        text = path.read_text()
-        assert "agent.twin" not in text and "agent.sim" not in text, path
+def test_site_control_and_export_import_no_protocol() -> None:
+    for path in _agent_modules("site", "control", "export"):
+        names = _imports(path)
+        bad = {n for n in names if n.startswith(PROTOCOL_PACKAGES)} | (_top(names) & PROTOCOL_LIBRARIES)
+        assert not bad, f"{_rel(path)} imports {bad}: use the DeviceReader / SetpointWriter seam"
+
+
+def test_the_agent_never_imports_the_twin() -> None:
+    for path in AGENT.rglob("*.py"):
+        names = _imports(path)
+        assert "twin" not in _top(names), f"{_rel(path)} imports the twin"
+        assert not any("agent.twin" in n or "agent.sim" in n for n in names), _rel(path)
+
+
+def test_stages_import_only_earlier_stages() -> None:
+    """config <- devices <- site <- export/history/reports <- control <- app (errors is shared by all)."""
+    order = ["config", "devices", "site", "export", "history", "reports", "control", "app"]
+    # export, history and reports are siblings: each reads the site's state, none needs another's internals,
+    # except reports and history, which read the history store
+    allowed_sideways = {("reports", "history"), ("export", "history"), ("control", "history")}
+    # the site config is checked against the device knowledge (profiles and quantities are data, not protocol)
+    knowledge = ("agent.devices.profiles", "agent.devices.quantities")
+    for stage in order:
+        for path in _agent_modules(stage):
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[0] != "agent" or len(parts) < 2 or parts[1] not in order:
+                    continue
+                other = parts[1]
+                earlier = order.index(other) <= order.index(stage)
+                known = stage == "config" and name.startswith(knowledge)
+                assert earlier or known or (stage, other) in allowed_sideways, f"{_rel(path)} imports {name}"
 
 
 def test_public_surface() -> None:

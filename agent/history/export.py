@@ -1,6 +1,6 @@
 """Export the site history as the canonical CSV (or Parquet, or Excel) at a chosen resolution.
 
-Columns: :data:`~agent.twin.history_csv.SITE_HISTORY_COLUMNS` first (exactly what the twin writes
+Columns: :data:`~twin.history_csv.SITE_HISTORY_COLUMNS` first (exactly what the twin writes
 and ``model fit`` reads), then :data:`EXTRA_COLUMNS`. One row per bucket from the first to the last
 bucket holding data within the period; a bucket without complete data is a row with ``coverage``
 0 and empty values, so gaps are visible rather than silently absent.
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.errors import HistoryQueryError, HistoryStoreError
+from agent.history.site_csv import SITE_HISTORY_COLUMNS
 from agent.history.store import RESOLUTIONS_S, SiteRollup, SqliteHistoryStore
-from agent.site_history import SITE_HISTORY_COLUMNS
 
 __all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "TERM_COLUMNS", "export_history", "history_rows"]
 

@@ -1,4 +1,4 @@
-"""The history writer: an :class:`~agent.runtime.AgentObserver` that records polls and site ticks.
+"""The history writer: an :class:`~agent.app.runtime.AgentObserver` that records polls and site ticks.
 
 Each poll and each site tick is one small transaction, written by a thread of the writer's own: the
 agent loop only takes a copy of what it needs and queues it, so polling keeps its schedule whatever
@@ -28,12 +28,12 @@ import psychrolib
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent import metric_names as m
-from agent.config import SiteConfig, Topology, TopologyTerm
+from agent.config.site import SiteConfig, Topology, TopologyTerm
+from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryError
+from agent.export import metric_names as m
 from agent.history.store import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
-from agent.poller import AgentState, SiteState
-from agent.readings import DeviceSnapshot
+from agent.site.poller import AgentState, SiteState
 
 __all__ = ["HistoryCollector", "HistoryWriter"]
 

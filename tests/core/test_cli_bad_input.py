@@ -17,11 +17,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cliutil import assert_bad_input
 
-from agent import cli
-from agent.config import _cross_check
+from agent.app import cli
+from agent.config.site import _cross_check
+from agent.devices.profiles import load_profiles
 from agent.errors import DecodeError, HistoryStoreError, ModelError
 from agent.history import SqliteHistoryStore
-from agent.profiles import load_profiles
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo-site.yaml"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import dump_config, load_config
+from agent.config.site import dump_config, load_config
 from agent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def test_v3_user_without_priv_protocol_is_refused(tmp_path: Path) -> None:
 
 
 def test_check_config_cli_exits_2_and_leaks_no_secret() -> None:
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", str(FIXTURES / "broken.yaml")],
+    proc = subprocess.run([sys.executable, "-m", "agent.app.cli", "check-config", str(FIXTURES / "broken.yaml")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     out = proc.stdout + proc.stderr

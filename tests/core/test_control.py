@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from agent.config import load_config
-from agent.control import SetpointActuator, plan_setpoint
+from agent.config.site import load_config
+from agent.control.controller import SetpointActuator, plan_setpoint
+from agent.devices.profiles import ProfileObject, ProfileRegistry, Writable
+from agent.devices.snmp.adapter import SnmpDevices
+from agent.devices.snmp.client import FakeSnmpClient
 from agent.errors import WriteGuardError
-from agent.profiles import ProfileObject, ProfileRegistry, Writable
-from agent.snmp import FakeSnmpClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPLY_OID = "1.3.6.1.4.1.476.1.42.3.4.1.3.3.1.6.2"  # liebert-gp-environmental supply-air setpoint
@@ -32,7 +33,7 @@ def _actuator(writable: Writable, scale: float = 1.0) -> tuple[SetpointActuator,
     obj = changed.writable("supply_air_setpoint_c")
     assert obj is not None
     client = FakeSnmpClient({SUPPLY_OID: ("integer", obj.encode(20.0))})
-    return SetpointActuator(cfg, registry, client, None), client, obj
+    return SetpointActuator(cfg, registry, SnmpDevices(cfg, client), None), client, obj
 
 
 def test_step_rounding_stays_inside_the_profile_bounds() -> None:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_config
+from agent.app.runtime import next_due_s
+from agent.config.site import load_config
+from agent.devices.snmp.adapter import SnmpDevices
+from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget
 from agent.errors import SnmpTimeoutError
-from agent.exporter import build_registry
-from agent.poller import AgentState, Poller, SiteAccountant
-from agent.runtime import next_due_s
-from agent.snmp import FakeSnmpClient, SnmpTarget
+from agent.export.collectors import build_registry
+from agent.site.poller import AgentState, Poller, SiteAccountant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +54,7 @@ def site():  # type: ignore[no-untyped-def]
     client = PerTargetClient({d.port: c for d, c in zip(cfg.devices, (meter, ups_a, ups_b), strict=True)})
     clock = Clock()
     state = AgentState()
-    poller = Poller(cfg, profiles, client, state, clock)
+    poller = Poller(cfg, profiles, SnmpDevices(cfg, client), state, clock)
     accountant = SiteAccountant(cfg, state, clock)
     return cfg, state, poller, accountant, clock, (meter, ups_a, ups_b)
 
@@ -164,7 +165,7 @@ def test_next_due_is_a_pure_function_of_last_now_interval(last, now, expected) -
 
 
 def test_the_configured_emission_factor_is_exported(site) -> None:  # type: ignore[no-untyped-def]
-    from agent.config import CarbonConfig
+    from agent.config.site import CarbonConfig
 
     cfg, state, _poller, _accountant, clock, _devices = site
     default = build_registry(cfg.model_copy(update={"carbon": None}), state, clock)
@@ -178,7 +179,7 @@ def test_the_configured_emission_factor_is_exported(site) -> None:  # type: igno
 
 def test_a_pv_meter_in_facility_and_renewable_counts_in_both() -> None:
     """The same device quantity in two boundaries: each boundary keeps its own previous totals."""
-    from agent.config import Topology
+    from agent.config.site import Topology
 
     cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
     pv_dev = cfg.devices[0].model_copy(update={"name": "meter-pv", "port": cfg.devices[0].port + 50,
@@ -195,7 +196,7 @@ def test_a_pv_meter_in_facility_and_renewable_counts_in_both() -> None:
     client = PerTargetClient({d.port: c for d, c in zip(cfg.devices, (meter, ups_a, ups_b, pv), strict=True)})
     clock = Clock()
     state = AgentState()
-    poller = Poller(cfg, profiles, client, state, clock)
+    poller = Poller(cfg, profiles, SnmpDevices(cfg, client), state, clock)
     accountant = SiteAccountant(cfg, state, clock)
 
     async def run() -> None:

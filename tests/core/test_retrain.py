@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import RecommenderConfig
-from agent.retrain import Retrainer
+from agent.config.site import RecommenderConfig
+from agent.control.retrain import Retrainer
 
 EXE = str(Path(sys.executable).with_name("pue-agent"))
 

@@ -1,8 +1,8 @@
-"""The v2c fast path (agent/snmp_wire.py) against pysnmp's own encoding and decoding, byte for byte.
+"""The v2c fast path (agent/devices/snmp/wire.py) against pysnmp's own encoding and decoding, byte for byte.
 
 Requests: snmp_wire's pre-encoded GET/GETBULK equal pysnmp's message for hypothesis-drawn OIDs,
 request-ids, communities and max-repetitions. Responses: pysnmp-encoded Response PDUs with every value
-kind decode to the SnmpValues the pysnmp path (``agent.snmp._convert``) gives. Garbage and truncated
+kind decode to the SnmpValues the pysnmp path (``agent.devices.snmp.client._convert``) gives. Garbage and truncated
 datagrams raise SnmpProtocolError and nothing else.
 """
 
@@ -18,9 +18,9 @@ from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import rfc1905
 from pysnmp.proto.api import v2c
 
-from agent import snmp_wire
+from agent.devices.snmp import wire as snmp_wire
+from agent.devices.snmp.client import SnmpValue, _convert
 from agent.errors import SnmpProtocolError
-from agent.snmp import SnmpValue, _convert
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "faults"))
 import rawsnmp as raw

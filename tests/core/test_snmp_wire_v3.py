@@ -21,9 +21,9 @@ from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 from pysnmp.proto.secmod.rfc3826.priv import aes
 from pysnmp.proto.secmod.rfc7860.auth import hmacsha2
 
-from agent import snmp_wire
+from agent.devices.snmp import wire as snmp_wire
+from agent.devices.snmp.client import SnmpValue, _convert
 from agent.errors import SnmpProtocolError
-from agent.snmp import SnmpValue, _convert
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HASHES = {"md5": md5, "sha": sha1, "sha224": sha224, "sha256": sha256, "sha384": sha384, "sha512": sha512}

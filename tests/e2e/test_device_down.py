@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_config
-from agent.runtime import Agent
-from agent.sim.site import MinimalSite
+from agent.app.runtime import Agent
+from agent.config.site import load_config
+from twin.serve.site import MinimalSite
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 from netutil import free_port, on_loopback, sample, scrape

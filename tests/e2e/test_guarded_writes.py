@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import RecommenderConfig, load_config
-from agent.control import recommender_for
+from agent.app.runtime import Agent
+from agent.config.site import RecommenderConfig, load_config
+from agent.control.controller import recommender_for
+from agent.control.engine import Recommendation, Setpoints
 from agent.errors import WriteGuardError
-from agent.recommend.engine import Recommendation, Setpoints
-from agent.runtime import Agent
-from agent.twin.live import TwinLiveSite
+from twin.live import TwinLiveSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))

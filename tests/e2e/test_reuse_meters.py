@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import HistoryConfig, load_config
+from agent.app.runtime import Agent
+from agent.config.site import HistoryConfig, load_config
 from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
-from agent.runtime import Agent
-from agent.twin.live import TwinLiveSite
 from models.metrics import IntervalSeries, period_metrics
+from twin.live import TwinLiveSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
@@ -31,7 +31,7 @@ def test_ref_ere_wue_from_the_twins_meters_match_its_truth(tmp_path: Path) -> No
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     # energies from integrated power, flow and heat rate: over a 30 s run the registers' resolution
     # (0.1 kWh on the Janitza meters, 1 L on the water meter) would dominate; the counter path of the
-    # same meters is tested in tests/twin/test_live.py and tests/history
+    # same meters is tested in tests/simulated_site/test_live.py and tests/history
     topo = cfg.topology
     integrated = {
         name: tuple(t.model_copy(update={"energy_quantity": f"integrated_{t.energy_quantity}"})

@@ -16,10 +16,10 @@ from typing import TypeVar
 
 import pytest
 
+from agent.devices.profiles import ProfileRegistry, load_profiles
+from agent.devices.readings import DeviceReadout, detect_profile, read_device
+from agent.devices.snmp.client import FAST_PATH_ENV, PysnmpClient, SnmpTarget, SnmpValue, V2cAuth, V3Auth
 from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeoutError
-from agent.profiles import ProfileRegistry, load_profiles
-from agent.readings import DeviceReadout, detect_profile, read_device
-from agent.snmp import FAST_PATH_ENV, PysnmpClient, SnmpTarget, SnmpValue, V2cAuth, V3Auth
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))

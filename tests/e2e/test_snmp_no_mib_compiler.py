@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth
 from agent.errors import SnmpTimeoutError
-from agent.snmp import PysnmpClient, SnmpTarget, V2cAuth
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 from netutil import free_port

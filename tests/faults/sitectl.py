@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from agent.config import SiteConfig, load_config
-from agent.profiles import ProfileRegistry
-from agent.runtime import Agent
-from agent.sim.site import MinimalSite
+from agent.app.runtime import Agent
+from agent.config.site import SiteConfig, load_config
+from agent.devices.profiles import ProfileRegistry
+from twin.serve.site import MinimalSite
 
 ROOT = Path(__file__).resolve().parents[2]
 

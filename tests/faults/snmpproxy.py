@@ -3,7 +3,7 @@
 
 The agent is pointed at the proxy's port; the proxy forwards every request to the device and hands the
 device's answer back from its own port, or instead: garbles it, truncates it, changes its request-id, drops
-it, delays it, rewrites values inside it (decoded and re-encoded with :mod:`agent.snmp_wire` and the encoders
+it, delays it, rewrites values inside it (decoded and re-encoded with :mod:`agent.devices.snmp.wire` and the encoders
 of :mod:`rawsnmp`), or answers first from another source port with rewritten values (a spoofer). Faults act
 only while ``fault.active`` is True, so a run can warm up healthy. SNMPv3 authPriv answers cannot be rewritten
 without the keys: proxied devices speak v2c.
@@ -19,8 +19,8 @@ from typing import Literal
 
 from rawsnmp import integer, octets, oid, tlv, unsigned
 
+from agent.devices.snmp.wire import Response, WireValue, decode_response
 from agent.errors import SnmpProtocolError
-from agent.snmp_wire import Response, WireValue, decode_response
 
 Address = tuple[str, int]
 Kind = Literal["pass", "garble", "truncate", "wrong_request_id", "drop", "delay", "rewrite", "spoof"]
@@ -33,7 +33,7 @@ _NULL_LIKE = {"null": b"\x05\x00", "no_such_object": b"\x80\x00", "no_such_insta
 
 
 def encode_value(kind: str, value: int | bytes | str | None) -> bytes:
-    """The BER TLV of one var-bind value as :func:`agent.snmp_wire.decode_response` reports it."""
+    """The BER TLV of one var-bind value as :func:`agent.devices.snmp.wire.decode_response` reports it."""
     if kind in _NULL_LIKE:
         return _NULL_LIKE[kind]
     if kind == "integer":
@@ -50,7 +50,7 @@ def encode_value(kind: str, value: int | bytes | str | None) -> bytes:
 
 
 def encode_response(response: Response) -> bytes:
-    """An SNMPv2c Response message (the inverse of :func:`agent.snmp_wire.decode_response`)."""
+    """An SNMPv2c Response message (the inverse of :func:`agent.devices.snmp.wire.decode_response`)."""
     binds = b"".join(tlv(0x30, oid(name) + encode_value(kind, value)) for name, kind, value in response.var_binds)
     pdu = tlv(0xA2, integer(response.request_id) + integer(response.error_status) + integer(response.error_index)
               + tlv(0x30, binds))

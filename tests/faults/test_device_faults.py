@@ -23,15 +23,15 @@ from typing import Any
 
 import pytest
 
-from agent.config import DeviceConfig, TopologyTerm, V2cCredentials, load_config
+from agent.app.runtime import Agent
+from agent.config.site import DeviceConfig, TopologyTerm, V2cCredentials, load_config
+from agent.devices.profiles import Profile, ProfileRegistry
+from agent.devices.readings import DeviceSnapshot
 from agent.history import HistoryWriter, SqliteHistoryStore
-from agent.poller import AgentState, SiteState
-from agent.profiles import Profile, ProfileRegistry
-from agent.readings import DeviceSnapshot
-from agent.runtime import Agent
-from agent.sim.device import ProfiledDevice, plausible_defaults
-from agent.sim.responder import SimulatedAgent
-from agent.sim.site import MinimalSite
+from agent.site.poller import AgentState, SiteState
+from twin.serve.device import ProfiledDevice, plausible_defaults
+from twin.serve.responder import SimulatedAgent
+from twin.serve.site import MinimalSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))

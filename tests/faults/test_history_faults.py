@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.config import SiteConfig, load_config
+from agent.app.runtime import Agent
+from agent.config.site import SiteConfig, load_config
+from agent.devices.profiles import ProfileRegistry
 from agent.history import HistoryWriter, SqliteHistoryStore
-from agent.profiles import ProfileRegistry
-from agent.runtime import Agent
-from agent.sim.site import MinimalSite
+from twin.serve.site import MinimalSite
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))

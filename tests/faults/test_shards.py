@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.config import load_config
-from agent.shard import Shard, parse_shard, shard_of
-from agent.sim.site import MinimalSite
+from agent.config.site import load_config
+from agent.site.shard import Shard, parse_shard, shard_of
+from twin.serve.site import MinimalSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
@@ -193,8 +193,8 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
 
 def test_a_shard_never_runs_the_recommender(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Shards share the site config; a shard sees a share of the devices, so it must not recommend or write."""
-    from agent.config import RecommenderConfig
-    from agent.runtime import Agent
+    from agent.app.runtime import Agent
+    from agent.config.site import RecommenderConfig
 
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     cfg = cfg.model_copy(update={"recommender": RecommenderConfig(mode="auto", action_log=tmp_path / "a.jsonl")})

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import snmp_wire
+from agent.devices.snmp import wire as snmp_wire
+from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth, V3Auth
 from agent.errors import SnmpTimeoutError
-from agent.sim.responder import SimulatedAgent
-from agent.snmp import PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+from twin.serve.responder import SimulatedAgent
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))

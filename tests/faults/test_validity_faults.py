@@ -24,13 +24,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.config import SiteConfig, load_config
+from agent.app.runtime import Agent
+from agent.config.site import SiteConfig, load_config
+from agent.devices.profiles import ProfileRegistry
+from agent.devices.readings import DeviceSnapshot
 from agent.history import HistoryWriter, SqliteHistoryStore
-from agent.poller import AgentState, SiteState
-from agent.profiles import ProfileRegistry
-from agent.readings import DeviceSnapshot
-from agent.runtime import Agent
-from agent.sim.site import MinimalSite, SiteTruth
+from agent.site.poller import AgentState, SiteState
+from twin.serve.site import MinimalSite, SiteTruth
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))

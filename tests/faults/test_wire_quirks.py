@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.profiles import load_profiles
-from agent.readings import DeviceReadout, read_device
-from agent.snmp import PysnmpClient, SnmpTarget, V2cAuth
+from agent.devices.profiles import load_profiles
+from agent.devices.readings import DeviceReadout, read_device
+from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))

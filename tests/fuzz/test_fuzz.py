@@ -15,12 +15,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config import load_config
+from agent.config.site import load_config
+from agent.control.history_io import CONDITIONS_REQUIRED_COLUMNS, read_conditions, read_site_history
+from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profile, load_profiles
+from agent.devices.readings import DeviceReadout, decode_objects
+from agent.devices.snmp.client import SnmpValue
 from agent.errors import ConfigError, HistoryFormatError, ProfileError
-from agent.profiles import DEFAULT_PROFILE_DIR, load_profile, load_profiles
-from agent.readings import DeviceReadout, decode_objects
-from agent.recommend.history_io import CONDITIONS_REQUIRED_COLUMNS, read_conditions, read_site_history
-from agent.snmp import SnmpValue
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = load_profiles()
@@ -208,12 +208,12 @@ def test_any_decimal_digits_value_is_a_reading_or_a_problem(decimals: int) -> No
 @settings(max_examples=300, deadline=None)
 @given(value=st.integers(-(2**31), 2**31 - 1))
 def test_strict_integer_hook_leaves_every_well_formed_integer_alone(value: int) -> None:
-    """The adapter's zero-length-INTEGER mark (agent/snmp.py) must not change any well-formed value:
+    """The adapter's zero-length-INTEGER mark (agent/devices/snmp/client.py) must not change any well-formed value:
     pyasn1's own encoding decodes to the same number, unmarked, and converts to a plain integer."""
     from pyasn1.codec.ber import decoder, encoder
     from pysnmp.proto import rfc1902
 
-    import agent.snmp as snmp
+    import agent.devices.snmp.client as snmp
 
     wire = encoder.encode(rfc1902.Integer32(value))
     decoded, rest = decoder.decode(wire, asn1Spec=rfc1902.Integer32())
@@ -225,7 +225,7 @@ def test_strict_integer_hook_marks_zero_length_integer() -> None:
     from pyasn1.codec.ber import decoder
     from pysnmp.proto import rfc1902
 
-    import agent.snmp as snmp
+    import agent.devices.snmp.client as snmp
 
     decoded, _ = decoder.decode(b"\x02\x00", asn1Spec=rfc1902.Integer32())
     assert int(decoded) == 0  # what pyasn1 alone makes of it

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from agent.config import SiteConfig, load_config
+from agent.config.site import SiteConfig, load_config
+from agent.devices.readings import DeviceSnapshot, Reading
 from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
-from agent.poller import AgentState, DeviceEnergy
-from agent.readings import DeviceSnapshot, Reading
+from agent.site.poller import AgentState, DeviceEnergy
 from models.counters import CounterState, advance
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.cli import main
-from agent.config import SiteConfig
+from agent.app.cli import main
+from agent.config.site import SiteConfig
 from agent.history.export import EXPORT_COLUMNS, export_history
 from agent.history.importer import import_history
-from agent.history.report import load_emission_factor, parse_period, savings_report
 from agent.history.store import SqliteHistoryStore
-from agent.twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
-from agent.twin.simulate import SimulationResult, simulate
-from agent.twin.weather import load_site_weather
+from agent.reports.report import load_emission_factor, parse_period, savings_report
 from tests.history.conftest import make_site
+from twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
+from twin.simulate import SimulationResult, simulate
+from twin.weather import load_site_weather
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -431,7 +431,7 @@ def test_periods_in_the_site_time_zone(twin_db: Path, tmp_path: Path, capsys: py
     """A Guizhou auditor's March is Beijing time: 2026-02-28T16:00Z to 2026-03-31T16:00Z, not the UTC month."""
     from zoneinfo import ZoneInfo
 
-    from agent.history.report import period_report
+    from agent.reports.report import period_report
 
     shanghai = ZoneInfo("Asia/Shanghai")
     march_utc = parse_period("2026-03")
@@ -470,7 +470,7 @@ def test_periods_in_the_site_time_zone(twin_db: Path, tmp_path: Path, capsys: py
 
 
 def test_site_timezone_is_validated(tmp_path: Path) -> None:
-    from agent.config import load_config
+    from agent.config.site import load_config
     from agent.errors import ConfigError
 
     text = (Path(__file__).resolve().parents[2] / "configs" / "demo-site.yaml").read_text()

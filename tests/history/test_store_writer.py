@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agent.config import SiteConfig
+from agent.config.site import SiteConfig
+from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
 from agent.history.store import SCHEMA_VERSION, SiteInterval, SqliteHistoryStore
 from agent.history.writer import HistoryCollector, HistoryWriter
-from agent.poller import AgentState
-from agent.readings import DeviceSnapshot
+from agent.site.poller import AgentState
 from models.metrics import IntervalSeries, period_metrics
 from tests.history.conftest import ROOT, make_site
 
@@ -118,8 +118,8 @@ def test_integrated_energy_restarting_from_zero_stays_monotonic(cfg: SiteConfig,
     )
     writer = HistoryWriter(store, cfg)
     state = AgentState()
-    from agent.poller import DeviceEnergy
-    from agent.readings import DeviceSnapshot
+    from agent.devices.readings import DeviceSnapshot
+    from agent.site.poller import DeviceEnergy
 
     for k, total in enumerate((0.0, 1e6, 2e6), start=1):
         state.energy[("ups-a", "energy_j")] = DeviceEnergy(total, "integrated", T0 + 60 * k)
@@ -271,7 +271,7 @@ def test_raw_rows_are_purged_rollups_kept(cfg: SiteConfig, store: SqliteHistoryS
 WRITER_SCRIPT = textwrap.dedent("""
     import sys
     from tests.history.conftest import make_site
-    from agent.config import load_config
+    from agent.config.site import load_config
     from agent.history.store import SqliteHistoryStore
     from pathlib import Path
     cfg, _ = load_config(Path("configs/demo-site.yaml"))

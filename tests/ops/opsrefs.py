@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from agent import metric_names
-from agent.quantities import GLOSSARY
+from agent.devices.quantities import GLOSSARY
+from agent.export import metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

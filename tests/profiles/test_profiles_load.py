@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.profiles import DEFAULT_PROFILE_DIR, Profile, load_profile, load_profiles
-from agent.quantities import GLOSSARY
+from agent.devices.profiles import DEFAULT_PROFILE_DIR, Profile, load_profile, load_profiles
+from agent.devices.quantities import GLOSSARY
 
 PROFILE_PATHS = sorted(DEFAULT_PROFILE_DIR.glob("*.yaml"))
 
@@ -165,7 +165,7 @@ def test_a_writable_without_finite_bounds_is_refused_at_load(tmp_path) -> None: 
     root = DEFAULT_PROFILE_DIR.resolve().parents[1]
     site = tmp_path / "site.yaml"
     site.write_text((root / "configs" / "demo-site.yaml").read_text() + "\nprofile_dirs: [profiles]\n")
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", str(site)],
+    proc = subprocess.run([sys.executable, "-m", "agent.app.cli", "check-config", str(site)],
                           capture_output=True, text=True, timeout=60)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out

@@ -19,9 +19,9 @@ import yaml
 from recordings import DEVICES, FIXTURES, as_fake_data, parse_snmprec, readings_by_oid, split_for_profile
 from snmpsim_server import snmpsim
 
-from agent.profiles import ProfileRegistry, load_profiles
-from agent.readings import DeviceReadout, decode_objects, detect_profile, read_device
-from agent.snmp import FakeSnmpClient, PysnmpClient, SnmpTarget, V2cAuth
+from agent.devices.profiles import ProfileRegistry, load_profiles
+from agent.devices.readings import DeviceReadout, decode_objects, detect_profile, read_device
+from agent.devices.snmp.client import FakeSnmpClient, PysnmpClient, SnmpTarget, V2cAuth
 
 EXPECTED: dict[str, dict[str, Any]] = {
     path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -54,7 +54,7 @@ def _check_against_librenms(name: str, profile_name: str, readout: DeviceReadout
 
 #: profiles with no vendor device to record, and where they are tested instead
 NO_RECORDING = {
-    "local-plant-gateway": "pue-agent's own gateway register map (no vendor MIB); tests/twin/test_live.py",
+    "local-plant-gateway": "pue-agent's own gateway register map (no vendor MIB); tests/simulated_site/test_live.py",
 }
 
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from agent.recommend.history_io import read_site_history
-from agent.recommend.training import fit_from_history
-from agent.twin.history_csv import write_site_history
-from agent.twin.simulate import simulate
-from agent.twin.weather import load_site_weather
+from agent.control.history_io import read_site_history
+from agent.control.training import fit_from_history
 from models.cooling import CoolingModel, PlantPrediction
 from models.optimiser import SetpointSupport
+from twin.history_csv import write_site_history
+from twin.simulate import simulate
+from twin.weather import load_site_weather
 
 
 @pytest.fixture(scope="session", autouse=True)

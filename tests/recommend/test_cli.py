@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.recommend.artefact import FORMAT_VERSION
+from agent.app.cli import main
+from agent.control.artefact import FORMAT_VERSION
 
 CONDITIONS = (
     "timestamp,it_power_w,outdoor_dry_bulb_c,outdoor_wet_bulb_c,supply_air_setpoint_c,chw_supply_setpoint_c,"

@@ -16,9 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cliutil import assert_bad_input
 
-from agent.twin.history_csv import write_site_history
-from agent.twin.simulate import simulate
-from agent.twin.weather import load_site_weather
+from twin.history_csv import write_site_history
+from twin.simulate import simulate
+from twin.weather import load_site_weather
 
 EXE = str(Path(sys.executable).with_name("pue-agent"))
 CONDITIONS = (

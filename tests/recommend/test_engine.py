@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.recommend.engine import Conditions, Recommender, Setpoints
+from agent.control.engine import Conditions, Recommender, Setpoints
 from models.optimiser import SetpointBounds
 from tests.recommend.conftest import FakePlant
 

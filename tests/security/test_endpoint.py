@@ -18,9 +18,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 from pydantic import SecretStr
 
+from agent.app.http import ApiHandlers, HttpServer
+from agent.app.security import make_http_server
+from agent.config.web import TlsServerConfig, WebConfig, load_web_config
 from agent.errors import ConfigError
-from agent.http import ApiHandlers, HttpServer
-from agent.security import TlsServerConfig, WebConfig, load_web_config, make_http_server
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))

@@ -21,8 +21,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 from pydantic import SecretStr
 
-from agent.http import ApiHandlers, HttpLimits
-from agent.security import TlsServerConfig, WebConfig, make_http_server
+from agent.app.http import ApiHandlers, HttpLimits
+from agent.app.security import make_http_server
+from agent.config.web import TlsServerConfig, WebConfig
 
 sys.path.append(str(Path(__file__).resolve().parent))
 from certs import Pki, make_pki

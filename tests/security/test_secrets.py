@@ -16,7 +16,7 @@ import bcrypt
 import pytest
 import yaml
 
-from agent.config import V2cCredentials, V3Credentials, dump_config, load_config
+from agent.config.site import V2cCredentials, V3Credentials, dump_config, load_config
 from agent.errors import ConfigError
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))

@@ -1,0 +1,256 @@
+"""The ``pue-agent`` command line.
+
+Exit status: 0 success, 1 runtime failure (device unreachable, ...), 2 bad input (config,
+arguments, files), as every command here documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from agent import __version__
+from agent.config.site import dump_config, load_config
+from agent.config.web import load_web_config, server_ssl_context
+from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
+from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.errors import (
+    ConfigError,
+    HistoryError,
+    HistoryFormatError,
+    ModelError,
+    ProfileError,
+    PueAgentError,
+    UsageError,
+)
+from agent.site.shard import Shard, parse_shard
+
+__all__ = ["main"]
+
+#: feature packages that add their own sub-commands with ``register(subparsers)``
+SUBCOMMAND_MODULES = ("agent.app.model_cli", "agent.app.history_cli")
+#: packages beside the agent (the simulated site) add theirs through this entry-point group
+COMMAND_ENTRY_POINTS = "pue_agent.commands"
+
+log = logging.getLogger("pue-agent")
+
+#: what every sub-command reports as bad input (exit status 2), one line each, never a traceback
+BAD_INPUT_ERRORS = (UsageError, ConfigError, ProfileError, HistoryError, HistoryFormatError, ModelError)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("pysnmp", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # overrun polls are counted in pue_device_polls_skipped_total instead of a warning per skip
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+# --- check-config ----------------------------------------------------------------------------
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg, _profiles = load_config(Path(args.config))
+    except ConfigError as err:
+        print(f"{args.config}: {len(err.problems)} problem(s):", file=sys.stderr)
+        for line in err.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    if args.dump:
+        print(dump_config(cfg))
+    else:
+        print(f"{args.config}: OK ({len(cfg.devices)} devices, IT category {cfg.topology.it_category})")
+    return 0
+
+
+# --- read ------------------------------------------------------------------------------------
+def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
+    url = urlparse(args.url)
+    if url.scheme != "udp" or not url.hostname:
+        raise UsageError(f"device URL must look like udp://HOST:PORT, got {args.url!r}")
+    try:
+        port = url.port or 161
+    except ValueError:
+        raise UsageError(f"bad port in {args.url!r}") from None
+    auth: V2cAuth | V3Auth
+    if args.v3_user:
+        if not (args.auth_protocol and args.auth_key):
+            raise UsageError("SNMPv3 needs --auth-protocol and --auth-key (protocols are never implied)")
+        if bool(args.priv_protocol) != bool(args.priv_key):
+            raise UsageError("--priv-protocol and --priv-key go together")
+        auth = V3Auth(args.v3_user, args.auth_protocol, args.auth_key, args.priv_protocol, args.priv_key,
+                      args.v3_context)
+    elif args.community:
+        auth = V2cAuth(args.community)
+    else:
+        raise UsageError("give --community (v2c) or --v3-user with its protocols and keys")
+    return SnmpTarget(url.hostname, port, auth, args.timeout, args.retries)
+
+
+async def _read(args: argparse.Namespace) -> int:
+    from agent.devices.readings import detect_profile, read_device
+
+    target = _target_from_args(args)
+    dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
+    registry = load_profiles(dirs)
+    client = PysnmpClient()
+    try:
+        profile = registry[args.profile] if args.profile else await detect_profile(client, target, registry)
+        readout = await read_device(client, target, profile)
+    finally:
+        await client.close()
+    from agent.devices.quantities import GLOSSARY
+
+    rows: list[dict[str, Any]] = [
+        {"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
+        for r in readout.readings]
+    if args.format == "json":
+        print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
+    else:
+        print(f"profile: {profile.name}")
+        width = max((len(r["quantity"]) for r in rows), default=8)
+        for r in rows:
+            labels = ",".join(f"{k}={v}" for k, v in r["labels"].items())
+            print(f"{r['quantity']:<{width}}  {r['value']:>14.6g} {r['unit']:<4} {labels}")
+        for p in readout.problems:
+            print(f"problem: {p}", file=sys.stderr)
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    return asyncio.run(_read(args))
+
+
+# --- run / demo -------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        cfg, profiles = load_config(Path(args.config))
+        if args.web_config is not None:
+            web = load_web_config(Path(args.web_config))
+            if web.tls_server_config is not None:
+                server_ssl_context(web.tls_server_config)  # fail fast on unreadable certificates
+            cfg = cfg.model_copy(update={"web": web})
+    except ConfigError as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return 2
+    if args.listen_port is not None:
+        cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": args.listen_port})})
+    from agent.app.runtime import run_agent  # the scheduler and server load only for `run`
+
+    asyncio.run(run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent,
+                           shard=args.shard))
+    return 0
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+# --- parser -----------------------------------------------------------------------------------
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def tcp_or_udp_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pue-agent", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"pue-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-config", help="validate a site config; exit 2 naming every problem")
+    p.add_argument("config")
+    p.add_argument("--dump", action="store_true", help="print the effective config, secrets masked")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("run", help="poll the site and serve /metrics")
+    p.add_argument("--config", required=True)
+    p.add_argument("--duration", type=positive_float, default=None,
+                   help="stop after SECONDS (default: run until signalled)")
+    p.add_argument("--listen-port", type=tcp_or_udp_port, default=None)
+    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="poll only shard I of N (stable hash of device names); export shard energy, "
+                        "not site PUE (sum across shards in Prometheus)")
+    p.add_argument("--web-config", default=None, metavar="FILE",
+                   help="Prometheus-style web config (tls_server_config, basic_auth_users); "
+                        "overrides the config's web section")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
+    p.add_argument("url", help="udp://HOST:PORT")
+    p.add_argument("--community")
+    p.add_argument("--v3-user")
+    p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOLS))
+    p.add_argument("--auth-key")
+    p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
+    p.add_argument("--priv-key")
+    p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
+    p.add_argument("--profile", help="profile name (default: detect from sysObjectID/sysDescr)")
+    p.add_argument("--profile-dir", action="append", default=[], help="extra profile directory")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--timeout", type=positive_float, default=2.0)
+    p.add_argument("--retries", type=int, default=1)
+    p.set_defaults(func=cmd_read)
+
+
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
+    # the agent never imports the twin: `demo` and `twin` arrive here only when that package is installed
+    for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
+        entry.load().register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        handler = getattr(args, "func", None) or getattr(args, "handler", None)
+        if handler is None:
+            parser.error(f"{args.command}: give a sub-command")
+        return int(handler(args))
+    except BAD_INPUT_ERRORS as err:
+        print(f"pue-agent {args.command}: {err}", file=sys.stderr)
+        return 2
+    except PueAgentError as err:  # SNMP, decoding, a write guard: the site, not the input, failed
+        print(f"pue-agent {args.command}: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a file or socket the input named, not caught where it was opened
+        where = f"{err.filename}: " if err.filename is not None else ""
+        print(f"pue-agent {args.command}: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

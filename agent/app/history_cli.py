@@ -1,0 +1,282 @@
+"""``export``, ``import`` and ``report`` sub-commands over the history store.
+
+Every command takes ``--db PATH`` (default: ``history.path`` of ``--config FILE``). Exit status 0 on
+success, 2 on bad input (arguments, files, a database that cannot be used); stored data is never
+changed by a failed command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.config.site import load_config
+from agent.errors import ConfigError, HistoryError, ImportFormatError
+from agent.history.export import RESOLUTION_NAMES, export_history
+from agent.history.importer import DEFAULT_MAX_PUE, import_history
+from agent.history.store import SqliteHistoryStore
+from agent.reports.report import (
+    DEFAULT_EMISSION_FACTOR,
+    load_emission_factor,
+    parse_period,
+    period_report,
+    render,
+    savings_lines,
+    savings_report,
+    summary_lines,
+    zone,
+)
+from models.metrics import GB40879_DEFAULT_THRESHOLDS
+
+__all__ = ["register"]
+
+
+def _thresholds(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not three numbers: {text!r}") from None
+    if len(values) != 3 or list(values) != sorted(values) or values[0] < 1.0:
+        raise argparse.ArgumentTypeError(f"need three increasing values >= 1, e.g. 1.20,1.30,1.50: {text!r}")
+    return values[0], values[1], values[2]
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1]: {text!r}")
+    return value
+
+
+def _max_pue(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1.0 < value < 100.0:
+        raise argparse.ArgumentTypeError(f"must be above 1 and below 100: {text!r}")
+    return value
+
+
+class _ProgressLine:
+    """One self-overwriting progress line on stderr: MB read, rows, rows/s."""
+
+    def __init__(self) -> None:
+        self.started_s = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done_bytes: int, total_bytes: int, rows: int) -> None:
+        elapsed_s = max(time.monotonic() - self.started_s, 1e-9)
+        share = done_bytes / total_bytes if total_bytes else 1.0
+        sys.stderr.write(
+            f"\rimport: {done_bytes / 1e6:,.1f} / {total_bytes / 1e6:,.1f} MB ({100 * share:.0f} %), "
+            f"{rows:,} rows, {rows / elapsed_s:,.0f} rows/s "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, help="history database (default: history.path of --config)")
+    parser.add_argument("--config", type=Path, help="site config whose history section names the database")
+    parser.add_argument("--timezone", help="time zone of dates and periods, e.g. Asia/Shanghai "
+                                           "(default: site.timezone of --config, else UTC)")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``export``, ``import`` and ``report`` to the ``pue-agent`` sub-commands."""
+    p = subparsers.add_parser("export", help="export the site history (canonical CSV, Parquet or Excel)")
+    _common(p)
+    p.add_argument("--from", dest="start", required=True, help="first day (2026-01-01) or ISO time")
+    p.add_argument(
+        "--to", dest="end", required=True, help="last day, included (2026-12-31), or ISO time (excluded)"
+    )
+    p.add_argument("--resolution", choices=list(RESOLUTION_NAMES), default="15min")
+    p.add_argument("--format", choices=["csv", "parquet", "xlsx"], help="default: from the --out suffix")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_export, handler=cmd_export)
+
+    p = subparsers.add_parser("import", help="load a site history CSV (canonical columns) into the store")
+    _common(p)
+    p.add_argument("--history", type=Path, required=True, help="CSV with the canonical history columns")
+    p.add_argument(
+        "--it-category",
+        type=int,
+        choices=[1, 2, 3],
+        default=None,
+        help="measurement category of the IT energy when the file has no it_category column",
+    )
+    p.add_argument(
+        "--max-pue",
+        type=_max_pue,
+        default=DEFAULT_MAX_PUE,
+        help=f"refuse rows whose facility / IT power is above this (default {DEFAULT_MAX_PUE:g})",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: only when stderr is a terminal)",
+    )
+    p.set_defaults(func=cmd_import, handler=cmd_import)
+
+    p = subparsers.add_parser("report", help="PUE report (PDF/HTML) for a period, or verified savings")
+    _common(p)
+    p.add_argument("--period", help="2026 | 2026-03 | FROM..TO")
+    p.add_argument("--baseline", help="baseline period FROM..TO (with --compare: verified savings)")
+    p.add_argument("--compare", help="reporting period FROM..TO")
+    p.add_argument("--out", type=Path, required=True, help="report.pdf or report.html")
+    p.add_argument(
+        "--emission-factor",
+        help=f"key in the shipped table (default: carbon.emission_factor of "
+        f"--config, else {DEFAULT_EMISSION_FACTOR})",
+    )
+    p.add_argument(
+        "--grade-thresholds",
+        type=_thresholds,
+        default=GB40879_DEFAULT_THRESHOLDS,
+        help="GB 40879 grade 1,2,3 limits (default 1.20,1.30,1.50)",
+    )
+    p.add_argument("--min-coverage", type=_ratio, default=0.95, help="withhold PUE below this coverage")
+    p.add_argument("--confidence", type=_ratio, default=0.90, help="confidence of the saving's uncertainty")
+    p.set_defaults(func=cmd_report, handler=cmd_report)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"pue-agent {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """The database path and what the config says (site name, factor, meters, time zone)."""
+    context: dict[str, Any] = {"timezone": "UTC"}
+    db: Path | None = args.db
+    if args.config is not None:
+        cfg, _profiles = load_config(args.config)
+        context["site"] = cfg.site.name
+        context["timezone"] = cfg.site.timezone
+        context["category"] = cfg.topology.it_category
+        context["meters"] = (
+            [f"facility: {t.device}" for t in cfg.topology.facility]
+            + [f"IT: {t.device}" for t in cfg.topology.it]
+            + [f"cooling: {t.device}" for t in cfg.topology.cooling]
+            + [f"power distribution input: {t.device}" for t in cfg.topology.distribution]
+            + [f"renewable: {t.device}" for t in cfg.topology.renewable]
+            + [f"heat reuse: {t.device}" for t in cfg.topology.reuse]
+            + [f"water: {t.device}" for t in cfg.topology.water]
+            + [f"zone {z} {part}: {t.device}" for z, spec in cfg.topology.zones.items()
+               for part, terms in (("IT", spec.it), ("overhead", spec.overhead)) for t in terms]
+        )
+        carbon = getattr(cfg, "carbon", None)
+        if carbon is not None:
+            context["factor"] = carbon.emission_factor
+        if db is None and cfg.history is not None:
+            path = cfg.history.path
+            db = path if path.is_absolute() else args.config.parent / path
+    if getattr(args, "timezone", None):
+        context["timezone"] = args.timezone
+    if db is None:
+        raise HistoryError("give --db PATH, or --config FILE with a history section")
+    return db, context
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        db, context = _resolve(args)
+        tz = zone(context["timezone"])
+        start, _ = parse_period(args.start, tz)
+        _, end = parse_period(args.end, tz)
+        fmt = args.format or args.out.suffix.lower().lstrip(".")
+        if fmt not in ("csv", "parquet", "xlsx"):
+            return _fail(
+                "export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx"
+            )
+        with SqliteHistoryStore(db, readonly=True) as store:
+            rows = export_history(store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt)
+    except ConfigError as err:
+        return _fail("export", str(err))
+    except HistoryError as err:
+        return _fail("export", str(err))
+    print(f"wrote {rows} rows ({args.resolution}) to {args.out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = _ProgressLine() if show else None
+    try:
+        db, context = _resolve(args)
+        category = args.it_category if args.it_category is not None else context.get("category")
+        with SqliteHistoryStore(db) as store:
+            count = import_history(store, args.history, category, max_pue=args.max_pue, progress=progress)
+    except ImportFormatError as err:
+        if progress is not None:
+            progress.end()
+        if len(err.problems) == 1:
+            return _fail("import", f"{err.problems[0]} (nothing imported)")
+        print(
+            f"pue-agent import: {args.history}: {len(err.problems)} problem(s), nothing imported:",
+            file=sys.stderr,
+        )
+        for line in err.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except (ConfigError, HistoryError) as err:
+        if progress is not None:
+            progress.end()
+        return _fail("import", f"{err} (nothing imported)")
+    if progress is not None:
+        progress.end()
+    print(f"imported {count} intervals from {args.history} into {db}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if bool(args.baseline) != bool(args.compare) or (args.period is None) == (args.baseline is None):
+        return _fail("report", "give either --period, or --baseline and --compare")
+    try:
+        db, context = _resolve(args)
+        factor = load_emission_factor(
+            args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR
+        )
+        with SqliteHistoryStore(db, readonly=True) as store:
+            if args.period:
+                tz = zone(context["timezone"])
+                start, end = parse_period(args.period, tz)
+                report = period_report(
+                    store,
+                    start,
+                    end,
+                    factor,
+                    site=context.get("site", "site"),
+                    thresholds=args.grade_thresholds,
+                    min_coverage=args.min_coverage,
+                    meters=context.get("meters", ()),
+                    tz=tz,
+                )
+                lines = summary_lines(report)
+            else:
+                tz = zone(context["timezone"])
+                baseline, compare = parse_period(args.baseline, tz), parse_period(args.compare, tz)
+                if baseline[1] > compare[0] and compare[1] > baseline[0]:
+                    return _fail("report", "--baseline and --compare overlap")
+                saving = savings_report(store, baseline, compare, factor, args.confidence, tz)
+                lines = savings_lines(saving)
+            render(report if args.period else saving, args.out)
+    except (ConfigError, HistoryError) as err:
+        return _fail("report", str(err))
+    for line in lines:
+        print(line)
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,295 @@
+"""The running agent: APScheduler jobs polling each device, a site tick, the metrics server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client.registry import CollectorRegistry
+
+from agent import __version__
+from agent.app.http import ApiHandlers, HttpLimits, HttpServer
+from agent.app.security import make_http_server
+from agent.config.site import SiteConfig
+from agent.control.controller import CoolingController, RecommendationCollector, SetpointActuator, recommender_for
+from agent.control.retrain import Retrainer
+from agent.devices.profiles import ProfileRegistry
+from agent.devices.reader import ByProtocol
+from agent.devices.readings import DeviceSnapshot
+from agent.devices.snmp.adapter import SnmpDevices
+from agent.devices.snmp.client import PysnmpClient, SnmpClient
+from agent.errors import ConfigError
+from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
+from agent.export.shard import ShardCollector
+from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
+from agent.site.shard import Shard, ShardAccountant, shard_config
+
+__all__ = ["Agent", "AgentObserver", "next_due_s"]
+
+log = logging.getLogger(__name__)
+
+
+class AgentObserver(Protocol):
+    """Something that consumes what the agent produces (history store, recommender, ...).
+
+    Called in the event loop after each device poll and each site tick; must not block long.
+    """
+
+    def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None: ...
+
+    def on_site(self, site: SiteState, state: AgentState) -> None: ...
+
+
+def next_due_s(last_s: float | None, now_s: float, interval_s: float) -> float:
+    """When the next poll is due: on the interval grid after ``last_s``, never in the past.
+
+    Overruns coalesce: if several intervals were missed, the next one is the first grid point
+    after ``now_s``, not a burst of catch-up polls.
+    """
+    if last_s is None:
+        return now_s
+    due = last_s + interval_s
+    if due >= now_s:
+        return due
+    missed = int((now_s - last_s) // interval_s)
+    return last_s + (missed + 1) * interval_s
+
+
+class Agent:
+    """Wires config, profiles, SNMP client, state, scheduler and exporter together."""
+
+    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient | None = None,
+                 clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = (),
+                 recommender: Any = None, shard: Shard | None = None, history_path: Path | None = None) -> None:
+        if shard is not None:
+            cfg = shard_config(cfg, shard)
+        self.cfg = cfg
+        self.observers = list(observers)
+        self.state = AgentState()
+        self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
+        #: every protocol adapter behind the one device seam (SNMP today)
+        self.devices = ByProtocol({"snmp": SnmpDevices(cfg, self.client)}, profiles)
+        self.poller = Poller(cfg, profiles, self.devices, self.state, clock)
+        self.accountant = SiteAccountant(cfg, self.state, clock)
+        if shard is None:
+            self.registry = build_registry(cfg, self.state, clock)
+        else:
+            # a shard cannot know the site PUE (its boundaries span other shards): it exports its own
+            # contributors' energy and Prometheus sums across shards (agent/site/shard.py)
+            shard_accountant = ShardAccountant(cfg, shard)
+            self.observers.append(shard_accountant)
+            self.registry = CollectorRegistry(auto_describe=False)
+            self.registry.register(DeviceReadingsCollector(cfg, self.state, clock))
+            self.registry.register(AgentHealthCollector(cfg, self.state, clock))
+            self.registry.register(ShardCollector(shard_accountant))
+        self.api = ApiHandlers()
+        self.controller: CoolingController | None = None
+        mode = cfg.recommender.mode if cfg.recommender is not None else "off"
+        recommending = mode != "off"
+        if recommending and shard is not None:
+            # shards share one config file, so this is not an error; but a shard sees only its own devices
+            # (no site PUE, a share of the rack inlets): it must neither recommend nor write setpoints
+            log.warning("shard %s: recommender (mode %s) not run in shard mode: it needs every device; run one "
+                        "agent without --shard for recommendations", shard, mode)
+            recommending = False
+        if recommending:
+            self.controller = self._build_controller(cfg, profiles, recommender, clock)
+            self.observers.append(self.controller)
+            self.registry.register(RecommendationCollector(self.controller))
+        self.retrainer: Retrainer | None = None
+        if self.controller is not None and history_path is not None and cfg.recommender is not None:
+            self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
+        self._scheduler: AsyncIOScheduler | None = None
+        self._http: HttpServer | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._polling: set[str] = set()  # devices with a poll in flight
+        self._stopping = False
+
+    def _build_controller(self, cfg: SiteConfig, profiles: ProfileRegistry, recommender: Any,
+                          clock: Callable[[], float]) -> CoolingController:
+        rcfg = cfg.recommender
+        assert rcfg is not None
+        if recommender is None and rcfg.model_dir is not None:
+            from agent.control.artefact import load_model
+
+            recommender = recommender_for(load_model(rcfg.model_dir).model, rcfg)
+        actuator = SetpointActuator(cfg, profiles, self.devices, rcfg.action_log, clock)
+        controller = CoolingController(cfg, rcfg, recommender, actuator, clock)
+        self.api.recommendation = controller.recommendation_json
+        self.api.approve = controller.approve
+        self.api.actions = controller.actions_json
+        return controller
+
+    def start_http(self) -> tuple[str, int]:
+        """Serve /metrics and the API; :class:`ConfigError` naming address and port when it cannot bind."""
+        listen = self.cfg.listen
+        limits = HttpLimits(request_timeout_s=listen.request_timeout_s, max_handlers=listen.max_handlers)
+        self._http = make_http_server(self.registry, self.api, self.cfg.web, limits)
+        address, port = listen.address, listen.port
+        try:
+            return self._http.start(address, port)
+        except OSError as err:
+            host = f"[{address}]" if ":" in address else address
+            raise ConfigError([f"listen: cannot listen on {host}:{port}: {err.strerror or err} "
+                               "(choose another listen.port or --listen-port)"]) from None
+
+    def start_scheduler(self) -> None:
+        interval = self.cfg.poll_interval_s
+        scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
+                                                   "misfire_grace_time": int(max(1, interval))})
+        start = datetime.now(UTC)
+        # the start-up reads go out within 5 s, or at about 1,000 devices/s on large sites (a burst of
+        # 10,000 in 5 s overran a loopback snmpd farm in bench/site_scale.py: a few timed out)
+        enabled = sum(1 for dev in self.cfg.devices if dev.enabled)
+        first_window_s = min(interval, max(5.0, enabled / 1000.0))
+        for dev in self.cfg.devices:
+            if not dev.enabled:
+                continue
+            # each device gets a fixed phase (stable hash of its name), so polls are spread evenly
+            phase = (zlib.crc32(dev.name.encode()) % 1000) / 1000
+            first = start + timedelta(seconds=phase * first_window_s)
+            if interval <= first_window_s:
+                scheduler.add_job(self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}",
+                                  next_run_time=first)
+                continue
+            # longer intervals: read every device once within the first seconds (the first PUE comes
+            # quickly), then spread its polls over the whole interval rather than bunching them into the
+            # first few seconds of it (10,000 devices at 15 s: 670 polls/s, not 2,000/s and then nothing)
+            scheduler.add_job(self.poll, "date", run_date=first, args=[dev.name], id=f"first-poll:{dev.name}")
+            scheduler.add_job(self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}",
+                              next_run_time=start + timedelta(seconds=first_window_s + phase * interval))
+        scheduler.add_job(self.site_tick, "interval", seconds=interval, id="site",
+                          next_run_time=start + timedelta(seconds=first_window_s + 0.5))
+        if self.retrainer is not None and self.cfg.recommender is not None:
+            scheduler.add_job(self.retrainer.run_once, "interval", hours=self.cfg.recommender.retrain_interval_h,
+                              id="retrain")
+        scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _on_skipped(self, event: JobSubmissionEvent) -> None:
+        """A poll still running when the next is due: counted (coalesced), not logged per occurrence."""
+        if event.job_id.startswith("poll:"):
+            device = event.job_id.removeprefix("poll:")
+            self.state.polls_skipped[device] = self.state.polls_skipped.get(device, 0) + 1
+
+    async def poll(self, device: str) -> DeviceSnapshot | None:
+        if self._stopping:
+            return None
+        if device in self._polling:  # the start-up read still running when the device's own phase comes
+            self.state.polls_skipped[device] = self.state.polls_skipped.get(device, 0) + 1
+            return None
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        self._polling.add(device)
+        try:
+            snapshot = await self.poller.poll(device)
+        except asyncio.CancelledError:
+            if self._stopping:  # shutting down: a poll cut short is expected, not an error to log
+                log.debug("device %s: poll cancelled at shutdown", device)
+                return None
+            raise
+        finally:
+            self._polling.discard(device)
+            if task is not None:
+                self._inflight.discard(task)
+        for observer in self.observers:
+            observer.on_snapshot(snapshot, self.state)
+        return snapshot
+
+    async def site_tick(self) -> SiteState:
+        """Runs in the event loop (a coroutine job), so observers may start async work."""
+        site = self.accountant.tick()
+        for observer in self.observers:
+            observer.on_site(site, self.state)
+        return site
+
+    async def poll_all_once(self) -> None:
+        """Poll every device once, concurrently, then tick the site (used by tests and one-shots)."""
+        await asyncio.gather(*(self.poll(d.name) for d in self.cfg.devices if d.enabled))
+        await self.site_tick()
+
+    async def stop(self) -> None:
+        """Stop scheduling, let polls in flight finish (bounded by their SNMP timeout), then close."""
+        self._stopping = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._inflight:
+            grace_s = max((d.timeout_s * (d.retries + 1) for d in self.cfg.devices), default=2.0) + 1.0
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5.0)
+        if self.controller is not None:
+            await self.controller.wait_idle()
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        await self.devices.close()
+
+
+async def run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None, *,
+                     base_dir: Path = Path("."), history_path: Path | None = None, recommender: object = None,
+                     shard: Shard | None = None) -> None:
+    """``pue-agent run`` (and the twin's ``demo``): the agent with its history writer until ``duration_s`` or a
+    signal; the history writer drains before returning."""
+    log = logging.getLogger("pue-agent")
+    observers = []
+    writer = None
+    if history_path is None and cfg.history is not None:
+        history_path = cfg.history.path if cfg.history.path.is_absolute() else base_dir / cfg.history.path
+        if shard is not None:
+            # shards share one config file, so this is not an error; but a shard's site intervals would have
+            # coverage 0 (its boundaries span other shards), and N shards would all write the one file
+            log.warning("shard %s: history (%s) not written in shard mode: it needs every device; run one "
+                        "agent without --shard for history", shard, history_path)
+            history_path = None
+    if history_path is not None:
+        from agent.history import HistoryWriter, SqliteHistoryStore
+
+        # exclusive: a second agent on this file is refused (HistoryLockedError, exit 2) before it polls
+        writer = HistoryWriter(SqliteHistoryStore(history_path, exclusive=True), cfg)
+        observers.append(writer)
+        print(f"history: {history_path}", flush=True)
+    agent = Agent(cfg, profiles, observers=observers, recommender=recommender,  # type: ignore[arg-type]
+                  shard=shard)
+    if writer is not None:
+        from agent.history.writer import HistoryCollector
+
+        agent.registry.register(HistoryCollector(writer))
+    try:
+        host, port = agent.start_http()
+    except ConfigError:
+        if writer is not None:
+            writer.close()
+        raise
+    scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
+    if shard is not None:
+        log.info("shard %s: polling %d of %d devices", shard, len(agent.cfg.devices), len(cfg.devices))
+    log.info("metrics at %s://%s:%d/metrics", scheme, host, port)
+    print(f"pue-agent {__version__}: metrics at {scheme}://{host}:{port}/metrics", flush=True)
+    agent.start_scheduler()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=duration_s)
+    except TimeoutError:
+        pass
+    finally:
+        await agent.stop()
+        if writer is not None:
+            await asyncio.to_thread(writer.close)  # writes what still waits for the database

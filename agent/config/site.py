@@ -1,0 +1,523 @@
+"""The site config: strict YAML, every problem reported at once with file, path and reason.
+
+Secrets (communities, SNMPv3 keys, basic-auth hashes) are ``SecretStr``: they print as
+``**********`` and :func:`dump_config` never reveals them.
+
+Example (``configs/example-site.yaml`` holds a complete one)::
+
+    site: {name: hall-1}
+    poll_interval_s: 15
+    listen: {address: 127.0.0.1, port: 10330}
+    credentials:
+      ro-v3: {version: "3", user: pue, auth_protocol: sha256, auth_key: "...",
+              priv_protocol: aes128, priv_key: "..."}
+    devices:
+      - {name: meter-main, address: 10.0.0.10, credentials: ro-v3, profile: janitza-umg,
+         role: utility_meter}
+    topology:
+      it_category: 1
+      facility: [{device: meter-main}]
+      it: [{device: ups-a}, {device: ups-b}]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from agent.config.emission import DEFAULT_EMISSION_FACTOR, known_factors
+from agent.config.strict_yaml import YamlFileError, read_yaml
+from agent.config.web import WebConfig, resolve_web_paths, server_ssl_context
+from agent.devices.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
+from agent.errors import ConfigError, ProfileError
+
+__all__ = [
+    "DEFAULT_LISTEN_PORT",
+    "DeviceConfig",
+    "SiteConfig",
+    "dump_config",
+    "load_config",
+]
+
+#: 9100-9999 are taken in Prometheus's default-port list; 9116 is snmp_exporter. Ours: 10330.
+DEFAULT_LISTEN_PORT = 10330
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class V2cCredentials(_Strict):
+    version: Literal["1", "2c"]
+    community: SecretStr
+
+
+class V3Credentials(_Strict):
+    """SNMPv3 USM credentials. Protocols are always explicit: pysnmp would default to MD5/DES."""
+
+    version: Literal["3"]
+    user: str
+    security_level: Literal["authPriv", "authNoPriv"] = "authPriv"
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
+    auth_key: SecretStr = Field(min_length=8)
+    priv_protocol: Literal["des", "3des", "aes128", "aes192", "aes256"] | None = None
+    priv_key: SecretStr | None = Field(default=None, min_length=8)
+    context: str = ""
+
+    @model_validator(mode="after")
+    def _priv(self) -> V3Credentials:
+        if self.security_level == "authPriv" and (self.priv_protocol is None or self.priv_key is None):
+            raise ValueError("authPriv needs both priv_protocol and priv_key")
+        if self.security_level == "authNoPriv" and (self.priv_protocol or self.priv_key):
+            raise ValueError("authNoPriv takes no priv_protocol/priv_key")
+        return self
+
+
+Credentials = Annotated[V2cCredentials | V3Credentials, Field(discriminator="version")]
+
+Role = Literal[
+    "utility_meter", "renewable_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor",
+    "other_meter",
+]
+
+
+class Remap(_Strict):
+    """Site wiring a profile cannot know: "this probe is a rack-inlet sensor".
+
+    Readings of ``quantity`` whose labels include every pair of ``match`` become ``to`` (same unit).
+    """
+
+    quantity: str
+    to: str
+    match: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _same_unit(self) -> Remap:
+        from agent.devices.quantities import GLOSSARY
+
+        for name in (self.quantity, self.to):
+            if name not in GLOSSARY:
+                raise ValueError(f"unknown quantity {name!r}")
+        a, b = GLOSSARY[self.quantity], GLOSSARY[self.to]
+        if a.unit != b.unit or a.kind != b.kind:
+            raise ValueError(f"cannot remap {self.quantity} ({a.unit}, {a.kind}) to {self.to} ({b.unit}, {b.kind})")
+        return self
+
+
+class DeviceConfig(_Strict):
+    name: Name
+    address: str
+    port: int = Field(default=161, ge=1, le=65535)
+    credentials: str
+    write_credentials: str | None = Field(
+        default=None, description="separate credentials for setpoint SETs (never the read ones)"
+    )
+    profile: str
+    role: Role
+    zone: Name = "default"
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+    retries: int = Field(default=1, ge=0, le=5)
+    enabled: bool = True
+    remap: tuple[Remap, ...] = ()
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _is_hostname(value):
+                raise ValueError(f"not an IP address or host name: {value!r}") from None
+        return value
+
+
+def _is_hostname(value: str) -> bool:
+    labels = value.rstrip(".").split(".")
+    if not value or len(value) > 253 or all(p.isdigit() for p in labels):
+        return False
+    return all(
+        0 < len(p) <= 63 and p[0] != "-" and p[-1] != "-" and all(c.isalnum() or c == "-" for c in p)
+        for p in labels
+    )
+
+
+class TopologyTerm(_Strict):
+    """One device's contribution to a boundary sum (its ``power_quantity`` readings, summed)."""
+
+    device: str
+    power_quantity: str = "active_power_w"
+    energy_quantity: str = "energy_j"
+
+
+class ReuseTerm(TopologyTerm):
+    """A heat meter on heat delivered for reuse outside the data centre (ERE, ERF)."""
+
+    power_quantity: str = "reused_heat_power_w"
+    energy_quantity: str = "reused_heat_energy_j"
+
+
+class WaterTerm(TopologyTerm):
+    """A water meter on site water use (WUE): ``power_quantity`` is the flow, ``energy_quantity`` the volume."""
+
+    power_quantity: str = "water_flow_m3_per_s"
+    energy_quantity: str = "water_volume_m3"
+
+
+class Zone(_Strict):
+    """One zone's partial PUE boundary (The Green Grid WP 49): its IT and the overhead serving only it."""
+
+    it: tuple[TopologyTerm, ...] = Field(min_length=1)
+    overhead: tuple[TopologyTerm, ...] = Field(
+        min_length=1, description="the zone's own cooling units, distribution losses, lighting")
+
+
+class Topology(_Strict):
+    """Which readings sum to facility and IT power (ISO/IEC 30134-2), and at which category.
+
+    Optional boundaries: ``cooling`` (pPUE of the cooling subsystem); ``distribution`` (the energy entering
+    the power distribution subsystem, e.g. UPS inputs: its pPUE is that over IT energy, the losses the
+    difference, exact when IT is measured where distribution ends); ``renewable`` (on-site renewable
+    generation consumed by the data centre, REF per ISO/IEC 30134-3: when it feeds the site behind the
+    utility meter, list its meter in ``facility`` too); ``reuse`` (heat delivered for reuse outside the
+    boundary, ERE and ERF); ``water`` (site water meters, WUE); ``zones`` (per-zone pPUE).
+    """
+
+    it_category: Literal[1, 2, 3] = Field(
+        description="IT energy measured at: 1 UPS output, 2 PDU output, 3 IT equipment input"
+    )
+    facility: tuple[TopologyTerm, ...] = Field(min_length=1)
+    it: tuple[TopologyTerm, ...] = Field(min_length=1)
+    cooling: tuple[TopologyTerm, ...] = ()
+    renewable: tuple[TopologyTerm, ...] = ()
+    distribution: tuple[TopologyTerm, ...] = Field(
+        default=(), description="energy entering the power distribution subsystem (UPS inputs), for its pPUE")
+    reuse: tuple[ReuseTerm, ...] = ()
+    water: tuple[WaterTerm, ...] = ()
+    zones: dict[Name, Zone] = Field(default_factory=dict)
+
+    def optional_boundaries(self) -> tuple[tuple[str, tuple[TopologyTerm, ...]], ...]:
+        """The configured boundaries measured against facility/IT time: distribution, renewable, reuse, water."""
+        return tuple((name, terms) for name, terms in (
+            ("distribution", self.distribution), ("renewable", self.renewable), ("reuse", self.reuse),
+            ("water", self.water)) if terms)
+
+    def all_terms(self) -> tuple[TopologyTerm, ...]:
+        """Every term of every boundary (the device quantities whose energy the agent keeps)."""
+        zone_terms = tuple(t for z in self.zones.values() for t in (*z.it, *z.overhead))
+        return (*self.facility, *self.it, *self.cooling, *self.distribution, *self.renewable, *self.reuse,
+                *self.water, *zone_terms)
+
+
+class Listen(_Strict):
+    address: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_LISTEN_PORT, ge=1, le=65535)
+    #: a client must send its whole request within this of connecting (slow ones are closed) [s]
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: requests answered at once; more get 503 (connections still sending hold no thread)
+    max_handlers: int = Field(default=16, ge=1, le=1024)
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"listen address must be an IP address: {value!r}") from None
+        return value
+
+
+class HistoryConfig(_Strict):
+    """The embedded history store (SQLite, WAL). Relative paths are relative to the config file."""
+
+    path: Path = Path("pue-history.sqlite")
+    raw_retention_days: float = Field(default=35.0, gt=0, le=3650)
+
+
+class CarbonConfig(_Strict):
+    """Which grid emission factor reports use (a key of agent/data/emission_factors.yaml)."""
+
+    emission_factor: str = DEFAULT_EMISSION_FACTOR
+
+    @field_validator("emission_factor")
+    @classmethod
+    def _known_factor(cls, value: str) -> str:
+        if value not in known_factors():
+            raise ValueError(f"unknown emission factor {value!r}; known: {', '.join(known_factors())}")
+        return value
+
+
+class RecommenderConfig(_Strict):
+    """Cooling recommendations and (optionally) guarded setpoint writes.
+
+    ``advise`` (default) only recommends; ``approve`` waits for an operator to approve each
+    recommendation (CLI or API), ``auto`` applies within the guardrails. Writes go only through
+    profiles' declared writable setpoints with the devices' ``write_credentials``.
+    """
+
+    mode: Literal["off", "advise", "approve", "auto"] = "advise"
+    model_dir: Path | None = Field(default=None, description="a model saved by `pue-agent model fit`")
+    inlet_limit_c: float = Field(default=27.0, ge=15.0, le=35.0, description="ASHRAE recommended maximum")
+    max_step_c: float = Field(default=1.0, gt=0, le=5.0)
+    max_change_per_h_c: float = Field(default=3.0, gt=0, le=20.0)
+    economizer_min_dwell_s: float = Field(default=1200.0, ge=0)
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    min_savings_w: float = Field(default=0.0, ge=0, description="least predicted saving for a change [W]")
+    min_savings_fraction: float = Field(
+        default=0.004, ge=0, lt=1,
+        description="least predicted saving for a change as a fraction of facility power (the larger of the two "
+                    "applies); smaller moves mostly chase noise and come back")
+    settle_intervals: int = Field(default=3, ge=1, le=100,
+                                  description="healthy site ticks after which written setpoints become known-good")
+    revert_after_bad_ticks: int = Field(
+        default=1, ge=1, le=10,
+        description="site ticks in a row with stale or incomplete data before written setpoints are reverted "
+                    "(1: at once; raise it on a lossy network so one lost poll does not undo the last change); "
+                    "a rack inlet above the limit always reverts at once")
+    pending_expiry_s: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False,
+        description="approve mode: a pending recommendation not approved this long after its offer expires "
+                    "(default: 4 site intervals, poll_interval_s)")
+    action_log: Path = Path("pue-actions.jsonl")
+    retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
+    retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")
+
+
+class Site(_Strict):
+    name: Name = "site"
+    pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
+    timezone: str = Field(
+        default="UTC", description="IANA time zone of report periods (a Guizhou site: Asia/Shanghai)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "UTC":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai, or UTC)") from None
+        return value
+
+
+class PlausiblePue(_Strict):
+    """The PUE range a real site falls in: a realtime or interval PUE outside it is a meter or topology
+    fault, exported as invalid with the reason instead of as a number."""
+
+    min: float = Field(default=1.0, ge=1.0, description="ISO/IEC 30134-2: PUE is at least 1")
+    max: float = Field(default=3.0, gt=1.0, le=100.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlausiblePue:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min:g} must be below max {self.max:g}")
+        return self
+
+
+class SiteConfig(_Strict):
+    site: Site = Site()
+    poll_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
+    stale_after_intervals: float = Field(
+        default=2.0, ge=1.0, le=10.0, description="a device is stale after this many intervals without success"
+    )
+    pue_window_s: float = Field(default=900.0, ge=60.0, description="window of the energy-based interval PUE")
+    plausible_pue: PlausiblePue = PlausiblePue()
+    max_concurrency: int = Field(default=64, ge=1, le=4096)
+    listen: Listen = Listen()
+    web: WebConfig | None = Field(
+        default=None, description="TLS and basic auth of the endpoint (Prometheus web.config keys)")
+    profile_dirs: tuple[Path, ...] = ()
+    history: HistoryConfig | None = None
+    recommender: RecommenderConfig | None = None
+    carbon: CarbonConfig | None = None
+    credentials: dict[Name, Credentials]
+    devices: tuple[DeviceConfig, ...] = Field(min_length=1)
+    topology: Topology
+
+    # name -> device, built on first use; keyed by the ``devices`` tuple it was built from, because
+    # ``model_copy(update={"devices": ...})`` copies private attributes along with the rest
+    _device_index: tuple[tuple[DeviceConfig, ...], dict[str, DeviceConfig]] | None = PrivateAttr(default=None)
+
+    def device(self, name: str) -> DeviceConfig:
+        """The device called ``name`` (KeyError if none): a dict lookup, as every poll asks."""
+        index = self._device_index
+        if index is None or index[0] is not self.devices:
+            index = self._device_index = (self.devices, {dev.name: dev for dev in self.devices})
+        return index[1][name]
+
+
+def _loc(loc: Iterable[Any], data: Any) -> str:
+    """Readable path: devices[2].address (with the device name when known)."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and item < len(node) and isinstance(
+                node[item], dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            if item in ("V2cCredentials", "V3Credentials", "1", "2c", "3") and not (
+                    isinstance(node, dict) and item in node):
+                continue  # pydantic's discriminator tag, not a key of the file
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "<top>"
+
+
+def _text(value: Any) -> str | None:
+    """A reference as written, or None when it is not a string (the schema check reports that)."""
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
+    """Cross-references, checked on the raw mapping so they are reported even beside schema errors."""
+    problems: list[str] = []
+    creds = _dict(data.get("credentials"))
+    devices = [d for d in data.get("devices") or [] if isinstance(d, dict)] if isinstance(
+        data.get("devices"), list) else []
+    uses = Counter(str(d.get("name")) for d in devices)
+    for dup in sorted(name for name, count in uses.items() if count > 1):
+        problems.append(f"devices: device name {dup!r} used more than once")
+    by_name = {str(d.get("name")): d for d in devices}
+    for i, dev in enumerate(devices):
+        where = f"devices[{i}]({dev.get('name')})"
+        for key in ("credentials", "write_credentials"):
+            ref = _text(dev.get(key))
+            if ref is not None and ref not in creds:
+                problems.append(f"{where}.{key}: unknown credentials {ref!r}")
+        read_ref, write_ref = dev.get("credentials"), dev.get("write_credentials")
+        if isinstance(write_ref, str) and (write_ref == read_ref or _same_principal(
+                creds.get(read_ref) if isinstance(read_ref, str) else None, creds.get(write_ref))):
+            problems.append(f"{where}.write_credentials: must differ from the read credentials "
+                            "(another community or SNMPv3 user, read-only on the device for reads)")
+        profile = _text(dev.get("profile"))
+        if profile is not None and profile not in profiles:
+            problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
+    topo = _dict(data.get("topology"))
+    boundaries: list[tuple[str, Any, str]] = [
+        (b, topo.get(b), _TERM_DEFAULTS.get(b, "active_power_w"))
+        for b in ("facility", "it", "cooling", "distribution", "renewable", "reuse", "water")]
+    for zone, spec in _dict(topo.get("zones")).items():
+        for part in ("it", "overhead"):
+            boundaries.append((f"zones.{zone}.{part}", _dict(spec).get(part), "active_power_w"))
+    for boundary, terms, default_quantity in boundaries:
+        for j, term in enumerate(terms if isinstance(terms, list) else []):
+            if not isinstance(term, dict):
+                continue
+            where = f"topology.{boundary}[{j}]"
+            device = _text(term.get("device"))
+            if device is None or device not in by_name:
+                problems.append(f"{where}.device: no device named {device!r}")
+                continue
+            profile = _text(by_name[device].get("profile"))
+            quantity = _text(term.get("power_quantity", default_quantity))  # not a string: a schema error
+            if quantity is not None and profile in profiles and quantity not in {
+                    o.quantity for o in profiles[str(profile)].objects}:
+                problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
+    rec = _dict(data.get("recommender"))
+    if rec.get("mode") in ("approve", "auto"):
+        for i, dev in enumerate(devices):
+            profile = _text(dev.get("profile"))
+            if profile in profiles and any(o.writable for o in profiles[str(profile)].objects) and dev.get(
+                    "role") in ("cooling_unit", "chiller_plant") and not dev.get("write_credentials"):
+                problems.append(f"devices[{i}]({dev.get('name')}).write_credentials: recommender mode "
+                                f"{rec.get('mode')!r} writes setpoints and needs separate write credentials")
+    fac = {_text(t.get("device")) for t in _list(topo.get("facility")) if isinstance(t, dict)} - {None}
+    it = {_text(t.get("device")) for t in _list(topo.get("it")) if isinstance(t, dict)} - {None}
+    for both in sorted(str(d) for d in fac & it):
+        problems.append(f"topology: {both!r} is in both facility and it")
+    return problems
+
+
+#: default power (rate) quantity of each optional boundary's terms
+_TERM_DEFAULTS = {"reuse": "reused_heat_power_w", "water": "water_flow_m3_per_s"}
+
+
+def _same_principal(read: Any, write: Any) -> bool:
+    """Two credential entries that the device cannot tell apart (same community, same v3 user)."""
+    if not isinstance(read, dict) or not isinstance(write, dict):
+        return False
+    if read.get("version") == "3" and write.get("version") == "3":
+        return bool(read.get("user")) and read.get("user") == write.get("user")
+    if read.get("version") in ("1", "2c") and write.get("version") in ("1", "2c"):
+        return read.get("community") is not None and read.get("community") == write.get("community")
+    return False
+
+
+def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[SiteConfig, ProfileRegistry]:
+    """Read, validate and cross-check a site config. Raises :class:`ConfigError` listing every problem."""
+    where = str(path)
+    try:
+        data = read_yaml(path)
+    except YamlFileError as err:
+        raise ConfigError([str(err)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{where}: <top>: the config must be a YAML mapping"])
+    problems: list[str] = []
+    cfg: SiteConfig | None = None
+    try:
+        cfg = SiteConfig.model_validate(data)
+    except ValidationError as err:
+        errors = err.errors()
+        # an invalid member of a list also makes pydantic call the list too short: report the member only
+        parents = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
+        problems += [f"{where}: {_loc(e['loc'], data)}: {_reason(e)}" for e in errors
+                     if not (e["type"] == "too_short" and e["loc"] in parents)]
+    if profiles is None:
+        extra = _list(data.get("profile_dirs"))
+        try:
+            profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]))
+        except ProfileError as err:
+            raise ConfigError([*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
+                              ) from None
+    problems += [f"{where}: {p}" for p in _cross_check(data, profiles)]
+    if cfg is not None and cfg.web is not None:
+        cfg = cfg.model_copy(update={"web": resolve_web_paths(cfg.web, path.parent)})
+        if cfg.web is not None and cfg.web.tls_server_config is not None:
+            try:  # fail fast at start-up: a certificate that cannot be loaded is a config problem
+                server_ssl_context(cfg.web.tls_server_config)
+            except ConfigError as err:
+                problems += [f"{where}: {p}" for p in err.problems]
+    if problems or cfg is None:
+        raise ConfigError(problems)
+    return cfg, profiles
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (not allowed here)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def dump_config(cfg: SiteConfig) -> str:
+    """The effective config as JSON with every secret masked (``**********``)."""
+    return json.dumps(cfg.model_dump(mode="json"), indent=2, sort_keys=True)

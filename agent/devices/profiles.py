@@ -1,0 +1,442 @@
+"""Device profiles: what a device model exposes, as YAML data (``configs/profiles/*.yaml``).
+
+A profile names numeric OIDs (with a ``# MIB::object`` comment in the YAML), the SNMP type, the
+scale/offset to the canonical SI quantity, how table indexes map to labels, which objects are
+writable setpoints (with bounds), and how to recognise the device (sysObjectID prefix, sysDescr
+pattern). Adding a vendor is adding a YAML file; no Python changes.
+
+Example (one scalar and one table column)::
+
+    name: apc-rpdu2
+    detect: {sys_object_id_prefixes: ["1.3.6.1.4.1.318.1.3.4"]}
+    objects:
+      - quantity: active_power_w
+        oid: 1.3.6.1.4.1.318.1.1.26.4.3.1.5.1   # PowerNet-MIB::rPDU2DeviceStatusPower.1
+        type: integer
+        scale: 10                                 # hundredths of kW -> W
+      - quantity: current_a
+        column: 1.3.6.1.4.1.318.1.1.12.2.3.1.1.2 # PowerNet-MIB::rPDULoadStatusLoad
+        index: [{label: phase}]
+        type: gauge32
+        scale: 0.1
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agent.config.strict_yaml import YamlFileError, read_yaml
+from agent.devices.quantities import GLOSSARY
+from agent.errors import DecodeError, ProfileError
+
+__all__ = [
+    "DEFAULT_PROFILE_DIR",
+    "IndexPart",
+    "Profile",
+    "ProfileObject",
+    "ProfileRegistry",
+    "load_profile",
+    "load_profiles",
+]
+
+#: the shipped profiles: ``configs/profiles/`` in the source tree, package data in an installed wheel
+#: (``agent/data/profiles`` is a link to it in the repository)
+DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
+
+_OID_RE = re.compile(r"^[0-2](\.\d+)+$")
+
+SnmpType = Literal["integer", "gauge32", "counter32", "counter64", "unsigned32", "string_number"]
+
+#: the SNMP value kinds (as reported by the adapter) accepted for each declared type
+ACCEPTED_KINDS: dict[str, frozenset[str]] = {
+    "integer": frozenset({"integer"}),
+    "gauge32": frozenset({"gauge32", "integer"}),
+    "unsigned32": frozenset({"gauge32", "integer"}),
+    "counter32": frozenset({"counter32", "gauge32"}),
+    "counter64": frozenset({"counter64", "counter32", "gauge32"}),
+    "string_number": frozenset({"octets"}),
+}
+
+WRAP_MODULUS: dict[str, int] = {"counter32": 2**32, "counter64": 2**64, "gauge32": 2**32}
+
+
+def _check_oid(value: str) -> str:
+    value = value.strip().lstrip(".")
+    if not _OID_RE.match(value):
+        raise ValueError(f"not a numeric OID: {value!r}")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IndexPart(_Strict):
+    """One sub-identifier of a table index: either mapped to a label, or required to equal a value."""
+
+    label: str | None = None
+    equals: int | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> IndexPart:
+        if (self.label is None) == (self.equals is None):
+            raise ValueError("an index part has exactly one of 'label' or 'equals'")
+        return self
+
+
+class Writable(_Strict):
+    """A writable setpoint: the bounds a real unit accepts, in canonical units."""
+
+    min: float
+    max: float
+    step: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Writable:
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            return self  # ProfileObject refuses it, naming the quantity
+        if self.min >= self.max:
+            raise ValueError(f"writable min {self.min} must be below max {self.max}")
+        if self.step is not None and not (math.isfinite(self.step) and self.step > 0):
+            raise ValueError(f"writable step {self.step} must be a positive number")
+        return self
+
+
+class Counter(_Strict):
+    """How an energy accumulator misbehaves: wrap modulus (raw), a cap where it sticks, resets."""
+
+    wrap_raw: int | None = Field(default=None, description="raw value at which the counter wraps to 0")
+    cap_raw: int | None = Field(default=None, description="raw value at which the counter sticks")
+
+
+class RowFilter(_Strict):
+    """Keep a table row only if another column, at the same index, holds one of these raw values.
+
+    Example: PDU2-MIB's measurementsExternalSensorValue mixes temperature probes, humidity probes and
+    door contacts; ``externalSensorType`` (10 = temperature) tells them apart.
+    """
+
+    column: str
+    equals: tuple[int, ...] = Field(min_length=1)
+
+    @field_validator("column")
+    @classmethod
+    def _numeric(cls, value: str) -> str:
+        return _check_oid(value)
+
+
+class ProfileObject(_Strict):
+    """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity."""
+
+    quantity: str
+    oid: str | None = None
+    column: str | None = None
+    index: tuple[IndexPart, ...] = ()
+    labels: Mapping[str, str] = Field(default_factory=dict)
+    type: SnmpType
+    scale: float = 1.0
+    offset: float = 0.0
+    decimals_column: str | None = Field(
+        default=None,
+        description="column holding the number of decimal digits for the same index (Raritan PDU2-MIB)",
+    )
+    row_filter: RowFilter | None = None
+    valid_min: float | None = None
+    valid_max: float | None = None
+    counter: Counter | None = None
+    writable: Writable | None = None
+    enum: Mapping[int, float] | None = Field(default=None, description="raw integer -> canonical value")
+    optional: bool = Field(default=False, description="absent on some firmware: no problem reported")
+    note: str | None = None
+
+    @field_validator("oid", "column", "decimals_column")
+    @classmethod
+    def _numeric(cls, value: str | None) -> str | None:
+        return None if value is None else _check_oid(value)
+
+    @field_validator("quantity")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in GLOSSARY:
+            raise ValueError(f"unknown quantity {value!r} (not in agent/devices/quantities.py)")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> ProfileObject:
+        if (self.oid is None) == (self.column is None):
+            raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
+        if self.oid is not None and self.index:
+            raise ValueError("'index' belongs to a table 'column', not a scalar 'oid'")
+        if self.column is not None and not self.index:
+            raise ValueError("a table 'column' needs an 'index' mapping its sub-identifiers")
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        kind = GLOSSARY[self.quantity].kind
+        if kind == "counter" and self.writable:
+            raise ValueError("a counter cannot be a writable setpoint")
+        if self.writable and not (math.isfinite(self.writable.min) and math.isfinite(self.writable.max)):
+            raise ValueError(f"writable {self.quantity}: bounds must be finite numbers, not "
+                             f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)")
+        if self.writable and self.column is not None:
+            raise ValueError("writable setpoints must be scalar 'oid's")
+        if self.row_filter is not None and self.column is None:
+            raise ValueError("'row_filter' belongs to a table 'column'")
+        return self
+
+    @model_validator(mode="after")
+    def _power_ceiling(self) -> ProfileObject:
+        # a meter answering 2^31-1 W must be an unreadable object, not a PUE of 16,758 (issue 19)
+        if GLOSSARY[self.quantity].is_power and (self.valid_max is None or not math.isfinite(self.valid_max)):
+            raise ValueError(f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
+                             "rated power, generously rounded up): larger readings are refused")
+        return self
+
+    @property
+    def is_counter(self) -> bool:
+        return GLOSSARY[self.quantity].kind == "counter"
+
+    def wrap_modulus_raw(self) -> int | None:
+        """Raw modulus at which this counter wraps, if it does."""
+        if self.counter and self.counter.wrap_raw:
+            return self.counter.wrap_raw
+        return WRAP_MODULUS.get(self.type) if self.type in ("counter32", "counter64") else None
+
+    # --- table index <-> labels -------------------------------------------------------------
+    def match_index(self, suffix: tuple[int, ...]) -> dict[str, str] | None:
+        """Labels for an index suffix, or None when the row is not ours (``equals`` mismatch)."""
+        if len(suffix) != len(self.index):
+            return None
+        labels = dict(self.labels)
+        for part, sub in zip(self.index, suffix, strict=True):
+            if part.equals is not None:
+                if sub != part.equals:
+                    return None
+            else:
+                assert part.label is not None
+                labels[part.label] = str(sub)
+        return labels
+
+    def instance_oid(self, labels: Mapping[str, str]) -> str:
+        """The full OID of one instance (scalars: the ``oid``; tables: column + index from labels)."""
+        if self.oid is not None:
+            return self.oid
+        assert self.column is not None
+        subs = [str(p.equals) if p.equals is not None else labels[p.label or ""] for p in self.index]
+        return ".".join([self.column, *subs])
+
+    # --- raw <-> canonical --------------------------------------------------------------------
+    def decode(self, kind: str, raw: int | bytes | str, decimals: int | None = None) -> float:
+        """Convert a raw SNMP value to the canonical quantity, applying scale exactly once.
+
+        Raises
+        ------
+        DecodeError
+            wrong SNMP type, unparsable number, or outside ``valid_min``/``valid_max``.
+        """
+        if kind == "malformed":
+            raise DecodeError(f"{self.quantity}: malformed value from the device (an INTEGER with no content "
+                              "octets); not read as 0")
+        if kind not in ACCEPTED_KINDS[self.type]:
+            raise DecodeError(f"{self.quantity}: expected {self.type}, device sent {kind}")
+        if self.type == "string_number":
+            text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+            try:
+                number = float(text.strip())
+            except ValueError:
+                raise DecodeError(f"{self.quantity}: not a number: {text!r}") from None
+        else:
+            assert isinstance(raw, int)
+            number = float(raw)
+            if self.enum is not None:
+                if raw not in self.enum:
+                    raise DecodeError(f"{self.quantity}: unknown enum value {raw}")
+                return float(self.enum[raw])
+        if decimals is not None:
+            if not 0 <= decimals <= 9:  # the device's own decimal-digits object, sanity-checked
+                raise DecodeError(f"{self.quantity}: device reports {decimals} decimal digits (expected 0-9)")
+            number = number / (10**decimals)
+        value = number * self.scale + self.offset
+        if self.valid_min is not None and value < self.valid_min:
+            raise DecodeError(f"{self.quantity}: {value:g} below physical minimum {self.valid_min:g}")
+        if self.valid_max is not None and value > self.valid_max:
+            raise DecodeError(f"{self.quantity}: {value:g} above physical maximum {self.valid_max:g}")
+        return value
+
+    def encode(self, value: float) -> int:
+        """Canonical value -> raw integer to SET or to serve (inverse of :meth:`decode`)."""
+        if self.enum is not None:
+            for raw, canon in self.enum.items():
+                if abs(canon - value) < 1e-9:
+                    return int(raw)
+            raise DecodeError(f"{self.quantity}: {value} has no raw enum value")
+        return round((value - self.offset) / self.scale)
+
+
+class Detect(_Strict):
+    sys_object_id_prefixes: tuple[str, ...] = ()
+    sys_descr_pattern: str | None = None
+    #: an OID that must exist on the device (distinguishes MIBs behind a generic sysObjectID)
+    requires_oid: str | None = None
+
+    @field_validator("sys_object_id_prefixes")
+    @classmethod
+    def _oids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_oid(v) for v in value)
+
+    @field_validator("sys_descr_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"bad regular expression {value!r}: {err}") from None
+        return value
+
+
+class Profile(_Strict):
+    """A device model's SNMP knowledge."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    description: str
+    source: str = Field(description="MIB(s) and the recordings the profile was checked against")
+    kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
+    protocol: Literal["snmp"] = Field(default="snmp", description="adapter that reads it: agent/devices/<protocol>/")
+    detect: Detect = Detect()
+    max_repetitions: int = Field(default=25, ge=1, le=100)
+    sample_sys_object_id: str | None = None
+    objects: tuple[ProfileObject, ...]
+
+    @model_validator(mode="after")
+    def _unique_setpoints(self) -> Profile:
+        seen: set[str] = set()
+        for obj in self.objects:
+            if obj.writable:
+                if obj.quantity in seen:
+                    raise ValueError(f"two writable objects for {obj.quantity}")
+                seen.add(obj.quantity)
+        return self
+
+    @cached_property
+    def scalar_oids(self) -> tuple[str, ...]:
+        oids: list[str] = []
+        for obj in self.objects:
+            if obj.oid is not None and obj.oid not in oids:
+                oids.append(obj.oid)
+        return tuple(oids)
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        cols: list[str] = []
+        for obj in self.objects:
+            for col in (obj.column, obj.decimals_column, obj.row_filter.column if obj.row_filter else None):
+                if col is not None and col not in cols:
+                    cols.append(col)
+        return tuple(cols)
+
+    def rate_ceiling(self, counter_quantity: str) -> float | None:
+        """Ceiling of the gauge a counter's rate is read as (``energy_j``: ``active_power_w``), or None."""
+        rate = GLOSSARY[counter_quantity].rate
+        ceilings = [o.valid_max for o in self.objects if o.quantity == rate and o.valid_max is not None]
+        return max(ceilings) if ceilings else None
+
+    def writable(self, quantity: str) -> ProfileObject | None:
+        for obj in self.objects:
+            if obj.writable and obj.quantity == quantity:
+                return obj
+        return None
+
+    def matches(self, sys_object_id: str, sys_descr: str) -> int:
+        """Detection score: 0 no match; longer sysObjectID prefix and sysDescr match score higher."""
+        score = 0
+        oid = sys_object_id.lstrip(".")
+        for prefix in self.detect.sys_object_id_prefixes:
+            if oid == prefix or oid.startswith(prefix + "."):
+                score = max(score, 10 + prefix.count("."))
+        if self.detect.sys_descr_pattern and re.search(self.detect.sys_descr_pattern, sys_descr, re.I):
+            score = score + 5 if score else 5
+        return score
+
+
+def _format_validation(path: Path, err: ValidationError) -> list[str]:
+    lines = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "<top>"
+        lines.append(f"{path}: {loc}: {item['msg']}")
+    return lines
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason."""
+    try:
+        data = read_yaml(path)
+    except YamlFileError as err:
+        raise ProfileError(str(err)) from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a YAML mapping")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as err:
+        raise ProfileError("\n".join(_format_validation(path, err))) from None
+    if profile.name != path.stem:
+        raise ProfileError(f"{path}: name {profile.name!r} must equal the file name {path.stem!r}")
+    return profile
+
+
+class ProfileRegistry:
+    """All known profiles by name, with detection."""
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        self._profiles: dict[str, Profile] = {}
+        for p in profiles:
+            if p.name in self._profiles:
+                raise ProfileError(f"two profiles named {p.name!r}")
+            self._profiles[p.name] = p
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._profiles
+
+    def __getitem__(self, name: str) -> Profile:
+        try:
+            return self._profiles[name]
+        except KeyError:
+            raise ProfileError(
+                f"unknown profile {name!r}; known: {', '.join(sorted(self._profiles))}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._profiles)
+
+    def detect(self, sys_object_id: str, sys_descr: str) -> Profile | None:
+        """Best-scoring profile for a device's sysObjectID and sysDescr, or None."""
+        scored = [(p.matches(sys_object_id, sys_descr), p.name, p) for p in self._profiles.values()]
+        scored = [s for s in scored if s[0] > 0]
+        if not scored:
+            return None
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return scored[0][2]
+
+
+def load_profiles(dirs: Iterable[Path] = (DEFAULT_PROFILE_DIR,)) -> ProfileRegistry:
+    """Load every ``*.yaml`` profile in ``dirs``; all problems reported together."""
+    profiles: list[Profile] = []
+    problems: list[str] = []
+    for directory in dirs:
+        if not directory.is_dir():
+            problems.append(f"{directory}: profile directory not found")
+            continue
+        for path in sorted(directory.glob("*.yaml")):
+            try:
+                profiles.append(load_profile(path))
+            except ProfileError as err:
+                problems.append(str(err))
+    if problems:
+        raise ProfileError("\n".join(problems))
+    return ProfileRegistry(profiles)

@@ -1,0 +1,228 @@
+"""Immutable readings in canonical SI quantities, and reading a device through its profile.
+
+Poll once, read many: a :class:`DeviceSnapshot` is built by one poll and then only read by the
+PUE computation, the exporters, the history store and the model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agent.devices.profiles import Profile, ProfileObject, ProfileRegistry
+from agent.devices.snmp.client import SnmpClient, SnmpTarget, SnmpValue
+from agent.errors import DecodeError, ProfileError, SnmpProtocolError
+
+__all__ = [
+    "SYS_DESCR_OID",
+    "SYS_OBJECT_ID_OID",
+    "DeviceReadout",
+    "DeviceSnapshot",
+    "Reading",
+    "Unreadable",
+    "detect_profile",
+    "read_device",
+]
+
+SYS_DESCR_OID = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID_OID = "1.3.6.1.2.1.1.2.0"
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One canonical value: ``quantity`` (glossary name, unit in the name), SI ``value``, labels.
+
+    Counters also carry their wrap modulus and cap in the same unit, the ceiling of their rate (the
+    profile's ceiling of the matching power, per second) and one step of the register, so that the
+    collector can make them monotonic, and tell a reset from a glitch, without going back to the profile.
+    """
+
+    quantity: str
+    value: float
+    labels: Labels = ()
+    counter_modulus: float | None = None
+    counter_cap: float | None = None
+    counter_max_rate: float | None = None
+    counter_resolution: float = 0.0
+
+    @property
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """One object (or table row) a poll could not use: its quantity and labels, and the problem."""
+
+    quantity: str
+    labels: Labels
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReadout:
+    """What one read of one device produced: readings, and per-object problems (not fatal).
+
+    ``unreadable`` holds the same problems by quantity, so that a device total (:meth:`DeviceSnapshot.total`)
+    known to lack a row is not taken for the whole.
+    """
+
+    readings: tuple[Reading, ...]
+    problems: tuple[str, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSnapshot:
+    """The outcome of one poll of one device (success or failure), stamped with time."""
+
+    device: str
+    timestamp_s: float
+    duration_s: float
+    ok: bool
+    readings: tuple[Reading, ...] = ()
+    problems: tuple[str, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None
+    extra: Mapping[str, float] = field(default_factory=dict)
+    unreadable: tuple[Unreadable, ...] = ()
+
+    def total(self, quantity: str) -> float | None:
+        """Sum of this quantity's readings (the device total by glossary convention), or None.
+
+        The sum is over the rows that decoded: check :meth:`problem` before taking it for the device's total.
+        """
+        values = [r.value for r in self.readings if r.quantity == quantity]
+        return math.fsum(values) if values else None
+
+    def problem(self, quantity: str) -> str | None:
+        """Why this poll's ``quantity`` is partial (the first unreadable object of it), or None if it is whole."""
+        return next((u.problem for u in self.unreadable if u.quantity == quantity), None)
+
+
+def _labels(mapping: Mapping[str, str]) -> Labels:
+    return tuple(sorted(mapping.items()))
+
+
+def _suffix(oid: str, column: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid[len(column) + 1 :].split("."))
+
+
+def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
+    if not obj.is_counter:
+        return Reading(obj.quantity, value, labels)
+    modulus = obj.wrap_modulus_raw()
+    cap = obj.counter.cap_raw if obj.counter else None
+    return Reading(
+        obj.quantity, value, labels,
+        None if modulus is None else modulus * obj.scale,
+        None if cap is None else cap * obj.scale + obj.offset,
+        profile.rate_ceiling(obj.quantity),
+        abs(obj.scale),
+    )
+
+
+def decode_objects(
+    profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
+) -> DeviceReadout:
+    """Apply a profile to raw var-binds (pure: no I/O). Per-object problems are collected."""
+    readings: list[Reading] = []
+    unreadable: list[Unreadable] = []
+    for obj in profile.objects:
+        if obj.oid is not None:
+            value = scalars.get(obj.oid)
+            if value is None or value.missing:
+                if not obj.optional:
+                    unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
+                                                 f"{obj.quantity} {obj.oid}: not present on device"))
+                continue
+            try:
+                si = obj.decode(value.kind, value.value if value.value is not None else b"")
+            except DecodeError as err:
+                unreadable.append(Unreadable(obj.quantity, _labels(obj.labels), f"{obj.oid}: {err}"))
+                continue
+            readings.append(_counter_reading(profile, obj, si, _labels(obj.labels)))
+            continue
+        assert obj.column is not None
+        digits: dict[tuple[int, ...], int] = {}
+        if obj.decimals_column is not None:
+            for v in columns.get(obj.decimals_column, []):
+                if isinstance(v.value, int):
+                    digits[_suffix(v.oid, obj.decimals_column)] = v.value
+        keep: set[tuple[int, ...]] | None = None
+        if obj.row_filter is not None:
+            flt = obj.row_filter
+            keep = {_suffix(v.oid, flt.column) for v in columns.get(flt.column, [])
+                    if isinstance(v.value, int) and v.value in flt.equals}
+        rows = 0
+        for v in columns.get(obj.column, []):
+            suffix = _suffix(v.oid, obj.column)
+            labels = obj.match_index(suffix)
+            if labels is None or (keep is not None and suffix not in keep):
+                continue
+            rows += 1
+            try:
+                si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix))
+            except DecodeError as err:
+                unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
+                continue
+            readings.append(_counter_reading(profile, obj, si, _labels(labels)))
+        if rows == 0 and not obj.optional:
+            unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
+                                         f"{obj.quantity} {obj.column}: no rows on device"))
+    return DeviceReadout(tuple(readings), tuple(u.problem for u in unreadable), tuple(unreadable))
+
+
+async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) -> DeviceReadout:
+    """Read every object of ``profile`` from one device: batched GETs plus one GETBULK walk.
+
+    Raises
+    ------
+    SnmpError
+        the device could not be read at all (timeout, auth, protocol), or nothing it
+        answered fits the profile (SnmpProtocolError).
+    """
+    scalars: dict[str, SnmpValue] = {}
+    if profile.scalar_oids:
+        for value in await client.get(target, profile.scalar_oids):
+            scalars[value.oid] = value
+    columns: dict[str, list[SnmpValue]] = {}
+    if profile.columns:
+        columns = await client.walk(target, profile.columns, profile.max_repetitions)
+    readout = decode_objects(profile, scalars, columns)
+    if not readout.readings:
+        raise SnmpProtocolError(f"no object of profile {profile.name!r} could be read: "
+                                    + "; ".join(readout.problems[:5]))
+    return readout
+
+
+async def detect_profile(client: SnmpClient, target: SnmpTarget, registry: ProfileRegistry) -> Profile:
+    """Identify a device: sysObjectID/sysDescr first, then probe each profile's ``requires_oid``."""
+    values = await client.get(target, [SYS_OBJECT_ID_OID, SYS_DESCR_OID])
+    sys_oid = str(values[0].value or "")
+    raw_descr = values[1].value
+    sys_descr = raw_descr.decode("utf-8", "replace") if isinstance(raw_descr, bytes) else str(raw_descr or "")
+    candidates = []
+    for name in registry.names():
+        profile = registry[name]
+        score = profile.matches(sys_oid, sys_descr)
+        candidates.append((score, name, profile))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    for score, _name, profile in candidates:
+        if score == 0:
+            break
+        if profile.detect.requires_oid is None:
+            return profile
+        probe = await client.get(target, [profile.detect.requires_oid])
+        if not probe[0].missing:
+            return profile
+    for _score, _name, profile in candidates:
+        if profile.detect.requires_oid is not None:
+            probe = await client.get(target, [profile.detect.requires_oid])
+            if not probe[0].missing:
+                return profile
+    raise ProfileError(f"no profile matches sysObjectID {sys_oid or '?'} sysDescr {sys_descr[:60]!r}; "
+                       f"pass --profile (known: {', '.join(registry.names())})")

@@ -1,0 +1,55 @@
+"""Every Prometheus metric name the agent exports that is not a per-quantity device metric.
+
+Per-quantity device metrics are named in :mod:`agent.devices.quantities` (``GLOSSARY[q].metric``).
+Counters are named here without ``_total``; prometheus-client appends it.
+"""
+
+PREFIX = "pue"
+
+DEVICE_UP = "pue_device_up"
+DEVICE_LAST_SUCCESS = "pue_device_last_success_timestamp_seconds"
+DEVICE_POLL_DURATION = "pue_device_poll_duration_seconds"
+DEVICE_POLL_ERRORS = "pue_device_poll_errors"  # counter
+DEVICE_POLLS_SKIPPED = "pue_device_polls_skipped"  # counter: overruns coalesced by the scheduler
+DEVICE_COUNTER_EVENTS = "pue_device_counter_events"  # counter: wraps, resets, caps, glitches
+DEVICE_UNREADABLE_OBJECTS = "pue_device_unreadable_objects"
+DEVICE_INFO = "pue_device_info"
+
+SITE_POWER = "pue_site_power_watts"
+SITE_ENERGY = "pue_site_energy_joules"  # counter
+SITE_WATER = "pue_site_water_cubic_meters"  # counter
+SITE_REALTIME_PUE = "pue_site_realtime_pue"
+SITE_INTERVAL_PUE = "pue_site_interval_pue"
+SITE_PUE_VALID = "pue_site_pue_valid"
+SITE_PUE_INVALID_INFO = "pue_site_pue_invalid_info"
+SITE_COVERAGE = "pue_site_coverage_ratio"
+SITE_INTERVAL_COVERAGE = "pue_site_interval_coverage_ratio"
+SITE_IT_CATEGORY = "pue_site_it_measurement_category"
+SITE_PUE_TARGET = "pue_site_pue_target"
+SITE_EMISSION_FACTOR = "pue_site_emission_factor_kg_per_kwh"
+SITE_ENERGY_METHOD_INFO = "pue_site_energy_method_info"
+
+BUILD_INFO = "pue_build_info"
+
+HISTORY_PENDING_WRITES = "pue_history_pending_writes"
+HISTORY_WRITE_ERRORS = "pue_history_write_errors"  # counter: failed writes, each a gap in the history
+HISTORY_WRITES_DROPPED = "pue_history_writes_dropped"  # counter: dropped, too many waiting for a busy database
+
+RECOMMENDATION_MODE_INFO = "pue_recommendation_mode_info"
+RECOMMENDATION_PENDING = "pue_recommendation_pending_approval"
+RECOMMENDATION_SETPOINT = "pue_recommendation_setpoint_celsius"
+RECOMMENDATION_ECONOMIZER = "pue_recommendation_economizer_enabled"
+RECOMMENDATION_PREDICTED_PUE = "pue_recommendation_predicted_pue"
+RECOMMENDATION_PREDICTED_POWER = "pue_recommendation_predicted_facility_power_watts"
+RECOMMENDATION_SAVINGS = "pue_recommendation_predicted_savings_watts"
+RECOMMENDATION_CONFIDENCE = "pue_recommendation_confidence_ratio"
+RECOMMENDATION_MODEL_INFO = "pue_recommendation_model_info"
+RECOMMENDATION_HELD_BACK_INFO = "pue_recommendation_held_back_info"
+SETPOINT_WRITES = "pue_setpoint_writes"  # counter
+SETPOINT_REVERTS = "pue_setpoint_reverts"  # counter
+
+# shard mode (pue-agent run --shard I/N): site PUE is summed across shards in Prometheus
+SHARD_ENERGY = "pue_shard_energy_joules"  # counter
+SHARD_COMPLETE = "pue_shard_complete"
+SHARD_INFO = "pue_shard_info"
+SHARD_COUNT = "pue_shard_count"

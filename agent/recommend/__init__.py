@@ -1,1 +1,0 @@
-"""Cooling model fitting, setpoint recommendation and its offline CLI."""

@@ -1,0 +1,146 @@
+"""Scale-out: several agents share one large site, each polling a deterministic subset of its devices.
+
+``pue-agent run --shard I/N`` keeps the devices whose stable hash (SHA-256 of the device name, not
+Python's salted ``hash``) falls in shard I of N, so every agent given the same config and N agrees
+on the split without talking to the others, and adding devices moves only those devices.
+
+A shard cannot compute the site PUE: the facility meter may live in one shard and the UPSes in
+another. So in shard mode the agent does not export ``pue_site_*``; it exports the energy of its
+*own* topology contributors per boundary, counted only over site ticks where every one of its own
+facility and IT contributors was fresh, and whether the last tick was complete::
+
+    pue_shard_energy_joules_total{boundary="facility"} 3.6e11
+    pue_shard_energy_joules_total{boundary="it"} 2.9e11
+    pue_shard_complete 1.0
+    pue_shard_count 2.0
+    pue_shard_info{shard="1",shards="2"} 1.0
+
+(exported by :class:`agent.export.shard.ShardCollector`), and Prometheus sums numerator and
+denominator across shards before dividing (recording rules in
+``tests/faults/shards.rules.yml``); the ratio is dropped while any shard is incomplete or missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from dataclasses import dataclass
+
+from agent.config.site import SiteConfig, TopologyTerm
+from agent.devices.readings import DeviceSnapshot
+from agent.site.poller import AgentState, SiteState
+
+__all__ = [
+    "Shard",
+    "ShardAccountant",
+    "parse_shard",
+    "shard_config",
+    "shard_of",
+]
+
+log = logging.getLogger(__name__)
+
+_SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_BOUNDARIES = ("facility", "it", "cooling")
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Shard ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: need 1 <= I <= N")
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def owns(self, device: str) -> bool:
+        return shard_of(device, self.count) == self.index
+
+
+def parse_shard(text: str) -> Shard:
+    """``"2/3"`` -> Shard(2, 3); raises ValueError with the reason."""
+    match = _SHARD_RE.match(text)
+    if match is None:
+        raise ValueError(f"shard must look like I/N (e.g. 1/2), got {text!r}")
+    return Shard(int(match.group(1)), int(match.group(2)))
+
+
+def shard_of(device: str, count: int) -> int:
+    """The 1-based shard of a device name: SHA-256 of the UTF-8 name, first 8 bytes, modulo ``count``."""
+    digest = hashlib.sha256(device.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def shard_config(cfg: SiteConfig, shard: Shard) -> SiteConfig:
+    """The config with only this shard's devices (the topology is kept whole: it names the boundaries)."""
+    devices = tuple(d for d in cfg.devices if shard.owns(d.name))
+    if not devices:
+        log.warning("shard %s owns none of the %d devices", shard, len(cfg.devices))
+    return cfg.model_copy(update={"devices": devices})
+
+
+class ShardAccountant:
+    """Per-boundary energy of this shard's own topology contributors (an agent observer).
+
+    At each site tick, each own contributor's energy delta since the previous tick is taken; the
+    tick counts (every own boundary gets its deltas added) only when every own facility and IT
+    contributor was fresh at both ends, as the single agent does for the whole site. Cooling is
+    summed when its own contributors are complete.
+    """
+
+    def __init__(self, cfg: SiteConfig, shard: Shard) -> None:
+        self._cfg = cfg
+        self.shard = shard
+        topo = cfg.topology
+        self._terms: dict[str, tuple[TopologyTerm, ...]] = {
+            "facility": tuple(t for t in topo.facility if shard.owns(t.device)),
+            "it": tuple(t for t in topo.it if shard.owns(t.device)),
+            "cooling": tuple(t for t in topo.cooling if shard.owns(t.device)),
+        }
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # total and suspect polls at the last tick
+        self.totals_j: dict[str, float] = {b: 0.0 for b, terms in self._terms.items() if terms}
+        self.complete = False
+
+    @property
+    def boundaries(self) -> tuple[str, ...]:
+        return tuple(b for b in _BOUNDARIES if self._terms[b])
+
+    def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
+        return None
+
+    def _deltas(self, boundary: str, state: AgentState, now: float, stale_after: float) -> list[float] | None:
+        out: list[float] = []
+        complete = True
+        for term in self._terms[boundary]:
+            key = (term.device, term.energy_quantity)
+            energy = state.energy.get(key)
+            before = self._last.get(key)
+            if energy is None or not state.fresh(term.device, now, stale_after) or energy.partial:
+                self._last.pop(key, None)  # re-baseline when it comes back
+                complete = False
+                continue
+            self._last[key] = (energy.total_j, energy.suspect_polls)
+            if before is None or before[1] != energy.suspect_polls:  # a partial read or counter glitch between
+                complete = False
+            else:
+                out.append(energy.total_j - before[0])
+        return out if complete else None
+
+    def on_site(self, site: SiteState, state: AgentState) -> None:
+        stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
+        deltas = {b: self._deltas(b, state, site.timestamp_s, stale_after) for b in self.boundaries}
+        power_ok = all(deltas[b] is not None for b in ("facility", "it") if b in deltas)
+        self.complete = power_ok
+        if not power_ok:
+            return
+        for boundary in self.boundaries:
+            values = deltas[boundary]
+            if values is not None:
+                self.totals_j[boundary] += math.fsum(values)

@@ -1,0 +1,205 @@
+"""Serve canonical values through a profile: the inverse of :func:`agent.devices.readings.decode_objects`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials, V3Credentials
+from agent.devices.profiles import Profile, ProfileObject
+from agent.devices.quantities import GLOSSARY
+from twin.serve.responder import SimulatedAgent, WritableRange
+
+__all__ = ["ProfiledDevice", "SimulatedSite", "plausible_defaults", "simulated_agent"]
+
+#: decimal digits a simulated device reports where its profile reads them from the device
+SIM_DECIMALS = 1
+
+
+def plausible_defaults(power_w: float, phases: int = 3, volts: float = 230.0) -> dict[str, float]:
+    """Values for profile objects a simulation does not model, consistent with ``power_w``."""
+    return {"voltage_v": volts, "frequency_hz": 50.0, "current_a": power_w / phases / volts,
+            "phase_active_power_w": power_w / phases, "apparent_power_va": power_w / 0.97,
+            "input_active_power_w": power_w * 1.03, "load_ratio": 0.4, "battery_temp_c": 24.0,
+            "relative_humidity_ratio": 0.45, "chw_supply_temp_c": 10.0, "chw_return_temp_c": 16.0,
+            "valve_position_ratio": 0.5, "ambient_temp_c": 24.0, "supply_air_setpoint_c": 18.0,
+            "return_air_setpoint_c": 30.0, "rack_inlet_setpoint_c": 24.0, "fan_speed_ratio": 0.6,
+            "cooling_capacity_w": power_w, "rack_outlet_temp_c": 35.0, "outlet_active_power_w": 0.0,
+            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0}
+
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+
+
+def _raw_kind(obj: ProfileObject) -> str:
+    return {"integer": "integer", "gauge32": "gauge32", "unsigned32": "gauge32", "counter32": "counter32",
+            "counter64": "counter64", "string_number": "octets"}[obj.type]
+
+
+class ProfiledDevice:
+    """A simulated device whose MIB is written from canonical readings via its profile."""
+
+    def __init__(self, name: str, profile: Profile, agent: SimulatedAgent, sys_descr: str | None = None,
+                 on_setpoint: Callable[[str, float], None] | None = None) -> None:
+        self.name = name
+        self.profile = profile
+        self.agent = agent
+        self._on_setpoint = on_setpoint
+        sys_oid = profile.sample_sys_object_id or (profile.detect.sys_object_id_prefixes or ("1.3.6.1.4.1.99999",))[0]
+        agent.mib.set(SYS_DESCR, "octets", (sys_descr or f"pue-agent simulated {profile.description}").encode())
+        agent.mib.set(SYS_OBJECT_ID, "oid", sys_oid)
+        agent.mib.set(SYS_UPTIME, "timeticks", 0)
+        if profile.detect.requires_oid:
+            agent.mib.set(profile.detect.requires_oid, "integer", 3)
+        for obj in profile.objects:
+            if obj.writable is not None:
+                lo, hi = sorted((obj.encode(obj.writable.min), obj.encode(obj.writable.max)))
+                assert obj.oid is not None
+                agent.mib.writable[tuple(int(p) for p in obj.oid.split("."))] = WritableRange(
+                    lo, hi, self._setpoint_written(obj))
+
+    def _setpoint_written(self, obj: ProfileObject) -> Callable[[str, int], None]:
+        def written(_oid: str, raw: int) -> None:
+            if self._on_setpoint is not None:
+                self._on_setpoint(obj.quantity, obj.decode("integer", raw))
+        return written
+
+    def publish(self, values: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], uptime_s: float,
+                defaults: Mapping[str, float] | None = None) -> None:
+        """Write canonical values ``{(quantity, labels): value}`` into the MIB via the profile.
+
+        A profile object that no value addresses gets ``defaults[quantity]`` (if given) at its
+        first instance (every index label "1"), so that a simulated device answers every object
+        of its profile like the real one does.
+        """
+        self.agent.mib.set(SYS_UPTIME, "timeticks", int(uptime_s * 100) % 2**32)
+        for obj in self.profile.objects:
+            wanted = {p.label for p in obj.index if p.label is not None}
+            fixed = dict(obj.labels)
+            written = False
+            for (quantity, labels), value in values.items():
+                label_map = dict(labels)
+                if quantity != obj.quantity or set(label_map) != wanted | set(fixed):
+                    continue
+                if any(label_map.get(k) != v for k, v in fixed.items()):
+                    continue
+                self._write(obj, label_map, value)
+                written = True
+            if not written and defaults is not None and obj.quantity in defaults:
+                self._write(obj, {**fixed, **{label: "1" for label in wanted}}, defaults[obj.quantity])
+
+    def _write(self, obj: ProfileObject, labels: Mapping[str, str], value: float) -> None:
+        oid = obj.instance_oid(labels)
+        self.agent.mib.set(oid, _raw_kind(obj), self._raw(obj, value))
+        suffix = oid[len(obj.column or "") + 1 :]
+        if obj.decimals_column is not None:
+            self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", SIM_DECIMALS)
+        if obj.row_filter is not None:
+            self.agent.mib.set(f"{obj.row_filter.column}.{suffix}", "integer", obj.row_filter.equals[0])
+
+    @staticmethod
+    def _raw(obj: ProfileObject, value: float) -> int | bytes:
+        if obj.type == "string_number":
+            return f"{(value - obj.offset) / obj.scale:.1f}".encode()
+        if obj.decimals_column is not None:
+            raw = round((value - obj.offset) / obj.scale * 10**SIM_DECIMALS)
+        else:
+            raw = obj.encode(value)
+        modulus = obj.wrap_modulus_raw()
+        if GLOSSARY[obj.quantity].kind == "counter" and modulus:
+            raw %= modulus
+        if obj.type in ("gauge32", "unsigned32", "counter32"):
+            raw = max(0, raw) % 2**32
+        return raw if isinstance(raw, bytes) else int(raw)
+
+    def setpoint(self, quantity: str) -> float | None:
+        """Current value of a writable setpoint as the device holds it (canonical units)."""
+        obj = self.profile.writable(quantity)
+        if obj is None or obj.oid is None:
+            return None
+        entry = self.agent.mib.values.get(tuple(int(p) for p in obj.oid.split(".")))
+        return None if entry is None else obj.decode("integer", entry[1])
+
+
+def _v3_tuple(cred: V3Credentials) -> tuple[str, str, str, str, str]:
+    assert cred.priv_protocol and cred.priv_key, "simulated devices speak v3 authPriv only"
+    return (cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
+            cred.priv_key.get_secret_value())
+
+
+def simulated_agent(cfg: SiteConfig, dev: DeviceConfig) -> SimulatedAgent:
+    """A responder for one configured device, answering its read and (read-write) write credentials."""
+    cred = cfg.credentials[dev.credentials]
+    if isinstance(cred, V2cCredentials):
+        agent = SimulatedAgent(dev.address, dev.port, cred.community.get_secret_value())
+    else:
+        agent = SimulatedAgent(dev.address, dev.port, "public", _v3_tuple(cred))
+    if dev.write_credentials:
+        wcred = cfg.credentials[dev.write_credentials]
+        if isinstance(wcred, V2cCredentials):
+            agent.write_community = wcred.community.get_secret_value()
+        else:
+            agent.v3_write_user = _v3_tuple(wcred)
+    return agent
+
+
+class SimulatedSite:
+    """What every simulated site shares: its devices on loopback, stop/start, and the update loop.
+
+    Subclasses implement ``update()`` (advance the plant, publish through the profiles) and
+    ``truth_json()`` (the ground truth a test or the demo compares with).
+    """
+
+    devices: dict[str, ProfiledDevice]
+
+    def update(self) -> Any:
+        raise NotImplementedError
+
+    def truth_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        for device in self.devices.values():
+            device.agent.start()
+
+    def stop(self) -> None:
+        for device in self.devices.values():
+            device.agent.close()
+
+    def stop_device(self, name: str) -> None:
+        """The device stops answering, as if unplugged (its SNMP engine and state survive)."""
+        self.devices[name].agent.stop()
+
+    def start_device(self, name: str) -> None:
+        self.devices[name].agent.start()
+
+    @contextlib.asynccontextmanager
+    async def serving(self, tick_s: float = 0.5, truth_file: Path | None = None) -> AsyncIterator[None]:
+        """The site answering and updating every ``tick_s`` for the duration of the ``async with``."""
+        self.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop, tick_s, truth_file))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            self.stop()
+
+    async def run(self, stop: asyncio.Event, tick_s: float = 0.5, truth_file: Path | None = None) -> None:
+        """Update every ``tick_s`` until ``stop`` is set; optionally write the truth as JSON each tick."""
+        while not stop.is_set():
+            self.update()
+            if truth_file is not None:
+                tmp = truth_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self.truth_json()))
+                tmp.replace(truth_file)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+            except TimeoutError:
+                pass
