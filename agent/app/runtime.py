@@ -29,6 +29,7 @@ from agent.devices.snmp.adapter import SnmpDevices
 from agent.devices.snmp.client import PysnmpClient, SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
+from agent.export.retrain import RetrainCollector
 from agent.export.shard import ShardCollector
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
 from agent.site.shard import Shard, ShardAccountant, shard_config
@@ -108,6 +109,9 @@ class Agent:
         self.retrainer: Retrainer | None = None
         if self.controller is not None and history_path is not None and cfg.recommender is not None:
             self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
+            self.registry.register(RetrainCollector(self.retrainer))
+            log.info("cooling model retrained from %s every %g h on the last %g days", history_path,
+                     cfg.recommender.retrain_interval_h, cfg.recommender.retrain_window_days)
         self._scheduler: AsyncIOScheduler | None = None
         self._http: HttpServer | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -263,8 +267,9 @@ async def run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None,
         writer = HistoryWriter(SqliteHistoryStore(history_path, exclusive=True), cfg)
         observers.append(writer)
         print(f"history: {history_path}", flush=True)
+    # the history path also feeds retraining (every recommender.retrain_interval_h) when a recommender runs
     agent = Agent(cfg, profiles, observers=observers, recommender=recommender,  # type: ignore[arg-type]
-                  shard=shard)
+                  shard=shard, history_path=history_path)
     if writer is not None:
         from agent.history.writer import HistoryCollector
 

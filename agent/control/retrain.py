@@ -13,11 +13,12 @@ import asyncio
 import csv
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.errors import PueAgentError
 
@@ -25,17 +26,25 @@ __all__ = ["RetrainOutcome", "Retrainer", "training_csv_from_store"]
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 MIN_COVERAGE = 0.95
 RESOLUTION_S = 900
 
 
 @dataclass(frozen=True, slots=True)
 class RetrainOutcome:
+    """One retraining: when, whether it gave a model, on how many rows, why not, and how well it validates."""
+
     timestamp_s: float
     ok: bool
     rows: int
     message: str
     model_version: str | None = None
+    #: hold-out validation of the new model (models.cooling.ValidationReport): PUE, hottest inlet, cooling W
+    pue_mae: float | None = None
+    max_inlet_mae_c: float | None = None
+    cooling_power_mae_w: float | None = None
 
 
 def training_csv_from_store(store: Any, start_s: float, end_s: float, out: Path) -> int:
@@ -58,6 +67,35 @@ def training_csv_from_store(store: Any, start_s: float, end_s: float, out: Path)
     return kept
 
 
+async def _in_daemon_thread(func: Callable[[], _T]) -> _T:
+    """``func()`` on a daemon thread: the loop keeps polling, and a stop (SIGTERM) never waits for a fit that
+    may take minutes on a busy machine (``asyncio.to_thread`` would hold the process until it ends)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, err: BaseException | None) -> None:
+        if not future.done():
+            if err is not None:
+                future.set_exception(err)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result: _T | None = None
+        error: BaseException | None = None
+        try:
+            result = func()
+        except BaseException as err:
+            error = err
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop closed while fitting (the agent stopped): nobody waits any more
+            pass
+
+    threading.Thread(target=run, name="pue-retrain", daemon=True).start()
+    return await future
+
+
 class Retrainer:
     """Periodic retraining job for :class:`agent.control.controller.CoolingController`'s recommender."""
 
@@ -69,6 +107,9 @@ class Retrainer:
         self._clock = clock
         self._model_dir = model_dir
         self.last: RetrainOutcome | None = None
+        self.last_success: RetrainOutcome | None = None
+        #: retrainings so far by result ("ok", "failed")
+        self.counts: dict[str, int] = {"ok": 0, "failed": 0}
 
     def _fit(self) -> tuple[Any, int, str]:
         from agent.control.history_io import read_site_history
@@ -97,12 +138,13 @@ class Retrainer:
     async def run_once(self) -> RetrainOutcome:
         now = self._clock()
         try:
-            model, rows, version = await asyncio.to_thread(self._fit)
+            model, rows, version = await _in_daemon_thread(self._fit)
         except (PueAgentError, ValueError) as err:
             outcome = RetrainOutcome(now, False, 0, f"kept the current model: {err}")
             if self.last is None or self.last.message != outcome.message:
                 log.warning("model retraining: %s", outcome.message)
             self.last = outcome
+            self.counts["failed"] += 1
             return outcome
         if self._controller.recommender is None:
             from agent.control.controller import recommender_for
@@ -110,6 +152,11 @@ class Retrainer:
             self._controller.recommender = recommender_for(model, self._controller.rcfg)
         else:
             self._controller.recommender.model = model
-        self.last = RetrainOutcome(now, True, rows, f"retrained on {rows} complete 15-min intervals", version)
-        log.info("model retraining: %s", self.last.message)
+        validation = getattr(model, "validation", None)
+        self.last = self.last_success = RetrainOutcome(
+            now, True, rows, f"retrained on {rows} complete 15-min intervals", version,
+            pue_mae=getattr(validation, "pue_mae", None), max_inlet_mae_c=getattr(validation, "max_inlet_mae_c", None),
+            cooling_power_mae_w=getattr(validation, "cooling_power_mae_w", None))
+        self.counts["ok"] += 1
+        log.info("model retraining: %s (hold-out PUE MAE %s)", self.last.message, self.last.pue_mae)
         return self.last

@@ -45,6 +45,13 @@ RECOMMENDATION_SAVINGS = "pue_recommendation_predicted_savings_watts"
 RECOMMENDATION_CONFIDENCE = "pue_recommendation_confidence_ratio"
 RECOMMENDATION_MODEL_INFO = "pue_recommendation_model_info"
 RECOMMENDATION_HELD_BACK_INFO = "pue_recommendation_held_back_info"
+MODEL_RETRAIN_INFO = "pue_model_retrain_info"  # the last outcome: result, reason, model version
+MODEL_RETRAINS = "pue_model_retrains"  # counter by result (ok, failed)
+MODEL_RETRAIN_LAST_SUCCESS = "pue_model_retrain_last_success_timestamp_seconds"
+MODEL_RETRAIN_ROWS = "pue_model_retrain_rows"  # complete 15-min intervals the last successful fit used
+MODEL_VALIDATION_PUE_MAE = "pue_model_validation_pue_mae"  # hold-out mean absolute error of predicted PUE
+MODEL_VALIDATION_INLET_MAE = "pue_model_validation_max_inlet_mae_celsius"
+MODEL_VALIDATION_COOLING_MAE = "pue_model_validation_cooling_power_mae_watts"
 SETPOINT_WRITES = "pue_setpoint_writes"  # counter
 SETPOINT_REVERTS = "pue_setpoint_reverts"  # counter
 
