@@ -12,7 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 
 psychrolib.SetUnitSystem(psychrolib.SI)
 
+#: sea-level standard atmosphere [Pa]: the pressure used when a site has no barometer
+STANDARD_PRESSURE_PA = 101_325.0
+
 __all__ = [
+    "STANDARD_PRESSURE_PA",
     "dew_point_c",
     "relative_humidity_percent",
     "station_pressure_pa",

@@ -38,7 +38,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psychrolib
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -47,6 +46,7 @@ from agent.devices.profiles import ProfileObject, ProfileRegistry
 from agent.devices.reader import SetpointWriter
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import DeviceError, WriteGuardError
+from agent.site.conditions import site_conditions
 from agent.site.poller import AgentState, SiteState
 from models.optimiser import SetpointBounds
 
@@ -58,10 +58,8 @@ __all__ = ["ActionRecord", "CoolingController", "RecommendationCollector", "Setp
            "setpoint_limits"]
 
 log = logging.getLogger(__name__)
-psychrolib.SetUnitSystem(psychrolib.SI)
 
 Clock = Callable[[], float]
-STANDARD_PRESSURE_PA = 101_325.0
 PAUSE_AFTER_REVERT_S = 3600.0
 #: a pending recommendation expires this many site intervals after its offer, unless configured
 PENDING_EXPIRY_INTERVALS = 4.0
@@ -314,35 +312,6 @@ class _GuardState:
     paused_until_s: float = 0.0
 
 
-def _readings(state: AgentState, cfg: SiteConfig, role: str, quantity: str, now: float) -> list[float]:
-    stale_after = cfg.poll_interval_s * cfg.stale_after_intervals
-    out: list[float] = []
-    for dev in cfg.devices:
-        if dev.role != role or not state.fresh(dev.name, now, stale_after):
-            continue
-        snap: DeviceSnapshot = state.snapshots[dev.name]
-        out += [r.value for r in snap.readings if r.quantity == quantity]
-    return out
-
-
-def _rack_inlets(state: AgentState, cfg: SiteConfig, now: float) -> tuple[list[float], bool]:
-    """All rack-inlet readings, and whether every device that reports them is fresh."""
-    stale_after = cfg.poll_interval_s * cfg.stale_after_intervals
-    values: list[float] = []
-    complete = True
-    for dev in cfg.devices:
-        snap = state.snapshots.get(dev.name)
-        reports = any(r.quantity == "rack_inlet_temp_c" for r in (snap.readings if snap else ())) or any(
-            rm.to == "rack_inlet_temp_c" for rm in dev.remap)
-        if not reports:
-            continue
-        if snap is None or not state.fresh(dev.name, now, stale_after):
-            complete = False
-            continue
-        values += [r.value for r in snap.readings if r.quantity == "rack_inlet_temp_c"]
-    return values, complete and bool(values)
-
-
 class CoolingController:
     """Recommend every site tick; in ``approve``/``auto`` mode apply through the actuator; guard always."""
 
@@ -375,29 +344,21 @@ class CoolingController:
         from agent.control.engine import Conditions, Setpoints
 
         now = site.timestamp_s if now is None else now
-        dry = _readings(state, self._cfg, "environment_sensor", "outdoor_temp_c", now)
-        rh = _readings(state, self._cfg, "environment_sensor", "relative_humidity_ratio", now)
-        pressure = _readings(state, self._cfg, "environment_sensor", "air_pressure_pa", now)
-        supply = _readings(state, self._cfg, "cooling_unit", "supply_air_setpoint_c", now)
-        chw = _readings(state, self._cfg, "chiller_plant", "chw_supply_setpoint_c", now)
-        econ = _readings(state, self._cfg, "chiller_plant", "economizer_enabled", now)
-        inlets, inlets_complete = _rack_inlets(state, self._cfg, now)
-        missing = [name for name, values in (("outdoor temperature", dry), ("outdoor humidity", rh),
-                                             ("supply-air setpoint", supply), ("chilled-water setpoint", chw),
-                                             ("economizer state", econ), ("rack inlets", inlets)) if not values]
+        cond = site_conditions(state, self._cfg, now)
+        missing = cond.missing()
         it_w = site.it_w.value
         if it_w is None:
             missing.append("IT power")
         if missing:
             return {}, False, "stale or incomplete data: no " + ", ".join(missing)
-        p = sum(pressure) / len(pressure) if pressure else STANDARD_PRESSURE_PA
-        dry_c = sum(dry) / len(dry)
-        assert it_w is not None  # appended to `missing` above otherwise
-        wet_c = float(psychrolib.GetTWetBulbFromRelHum(dry_c, min(max(sum(rh) / len(rh), 0.01), 1.0), p))
-        inputs = {"conditions": Conditions(float(it_w), dry_c, wet_c),
-                  "current": Setpoints(sum(supply) / len(supply), chw[0], econ[0] >= 0.5),
-                  "max_inlet_c": max(inlets)}
-        ok = site.live.valid and inlets_complete
+        assert it_w is not None and cond.outdoor_dry_bulb_c is not None and cond.outdoor_wet_bulb_c is not None
+        assert cond.supply_air_setpoint_c is not None and cond.chw_supply_setpoint_c is not None
+        assert cond.economizer_enabled is not None and cond.max_inlet_c is not None  # else in `missing`
+        inputs = {"conditions": Conditions(float(it_w), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
+                  "current": Setpoints(cond.supply_air_setpoint_c, cond.chw_supply_setpoint_c,
+                                       cond.economizer_enabled),
+                  "max_inlet_c": cond.max_inlet_c}
+        ok = site.live.valid and cond.inlets_complete
         return inputs, ok, None if ok else "stale or incomplete data (PUE or rack inlets)"
 
     # --- observer ------------------------------------------------------------------------------

@@ -18,13 +18,11 @@ reset meanwhile) nothing is counted for the downtime, which the site intervals s
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-import psychrolib
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,29 +31,15 @@ from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryError
 from agent.export import metric_names as m
 from agent.history.store import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
+from agent.site.conditions import site_conditions
 from agent.site.poller import AgentState, SiteState
 
 __all__ = ["HistoryCollector", "HistoryWriter"]
 
 log = logging.getLogger(__name__)
-psychrolib.SetUnitSystem(psychrolib.SI)
-_STANDARD_PRESSURE_PA = 101_325.0
 
 #: a device cannot plausibly have drawn more than this while the agent was down [W]
 _MAX_POWER_W = 50e6
-
-#: condition columns of the site interval and the glossary quantities they are taken from
-_CONDITION_SOURCES = {
-    "outdoor_dry_bulb_c": "outdoor_temp_c",
-    "supply_air_setpoint_c": "supply_air_setpoint_c",
-    "chw_supply_setpoint_c": "chw_supply_setpoint_c",
-    "economizer_enabled": "economizer_enabled",
-    "_outdoor_rh_ratio": "relative_humidity_ratio",
-    "_outdoor_pressure_pa": "air_pressure_pa",
-}
-#: humidity and pressure count as outdoor only from environment sensors that also read outdoor air
-_OUTDOOR_ONLY = {"relative_humidity_ratio", "air_pressure_pa"}
-
 
 class HistoryWriter:
     """Writes what the agent produces into a :class:`HistoryStore`.
@@ -336,9 +320,8 @@ class HistoryWriter:
             ok = it_d is not None and overhead_d is not None
             terms[f"zone:{zone}:it_j"] = (duration, it_d or 0.0) if ok else (0.0, 0.0)
             terms[f"zone:{zone}:overhead_j"] = (duration, overhead_d or 0.0) if ok else (0.0, 0.0)
-        conditions, max_inlet = _conditions(
-            state, now, self._cfg.poll_interval_s * self._cfg.stale_after_intervals
-        )
+        # the same conditions the cooling controller serves the model live (agent/site/conditions.py)
+        cond = site_conditions(state, self._cfg, now)
         return SiteInterval(
             start_s=previous_s,
             duration_s=duration,
@@ -350,8 +333,8 @@ class HistoryWriter:
             method="+".join(methods) or "integrated",
             it_category=topo.it_category,
             source="agent",
-            conditions=conditions,
-            max_inlet_c=max_inlet,
+            conditions=cond.history_columns(),
+            max_inlet_c=cond.max_inlet_c,
             terms=terms,
         )
 
@@ -384,36 +367,6 @@ def _delta(before: dict[str, _Energy | None], now: dict[str, _Energy | None]) ->
             return None
         total += value[0] - old[0]
     return total
-
-
-def _conditions(
-    state: AgentState, now_s: float, stale_after_s: float
-) -> tuple[dict[str, float], float | None]:
-    values: dict[str, list[float]] = {}
-    inlets: list[float] = []
-    wanted = {q: column for column, q in _CONDITION_SOURCES.items()}
-    for device, snap in state.snapshots.items():
-        if not state.fresh(device, now_s, stale_after_s):
-            continue
-        outdoor = any(r.quantity == "outdoor_temp_c" for r in snap.readings)
-        for reading in snap.readings:
-            if reading.quantity in _OUTDOOR_ONLY and not outdoor:
-                continue
-            if reading.quantity in wanted:
-                values.setdefault(wanted[reading.quantity], []).append(reading.value)
-            elif reading.quantity == "rack_inlet_temp_c":
-                inlets.append(reading.value)
-    conditions = {column: math.fsum(v) / len(v) for column, v in values.items() if v}
-    rh = conditions.pop("_outdoor_rh_ratio", None)
-    pressure = conditions.pop("_outdoor_pressure_pa", None) or _STANDARD_PRESSURE_PA
-    dry = conditions.get("outdoor_dry_bulb_c")
-    if rh is not None:
-        conditions["outdoor_rh_percent"] = 100.0 * rh
-        if dry is not None:
-            # wet-bulb at the station pressure (Guiyang ~880 hPa), via psychrolib
-            conditions["outdoor_wet_bulb_c"] = float(
-                psychrolib.GetTWetBulbFromRelHum(dry, min(max(rh, 0.01), 1.0), pressure))
-    return conditions, max(inlets) if inlets else None
 
 
 def _labels(labels: tuple[tuple[str, str], ...]) -> str:

@@ -26,7 +26,10 @@ from netutil import on_loopback, sample, scrape  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 ROOT = TESTS.parent
-INTERVAL_S = 1.0
+# 2 s, not 1 s: the twin (22 SNMP responders) and the agent share one process here, and on a busy 2-core
+# machine a 1 s interval left polls timing out and the data stale by accident (issue 12)
+INTERVAL_S = 2.0
+TOLERANT_TIMEOUT_S = 1.8
 
 
 @dataclass
@@ -83,9 +86,9 @@ def _config(tmp_path: Path, mode: str, tolerant: bool = False, **guard):  # type
     rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", **{"settle_intervals": 2, **guard})
     # tolerant: a busy machine's late replies and missed polls must not make the data stale by accident
     if tolerant:
-        return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.9, retries=1, recommender=rcfg,
+        return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=TOLERANT_TIMEOUT_S, retries=1, recommender=rcfg,
                            stale_after_intervals=10.0), profiles
-    return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=0.5, retries=0, recommender=rcfg), profiles
+    return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=1.0, retries=0, recommender=rcfg), profiles
 
 
 def _run(tmp_path: Path, mode: str, target: Setpoints | None, scenario, tolerant: bool = True,
@@ -215,13 +218,15 @@ def test_stale_data_after_a_write_reverts_after_the_configured_ticks(tmp_path: P
         await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 7.0, 60)
         return loop.time() - stopped_at
 
-    # settle_intervals high: the pre-write values stay the known-good ones the revert goes back to
-    elapsed = _run(tmp_path, "auto", SAFE, scenario, tolerant=False, settle_intervals=100,
+    # settle_intervals high: the pre-write values stay the known-good ones the revert goes back to.
+    # tolerant timing: on a busy machine a strict 1 s timeout made OTHER devices stale before the stop, so
+    # the bad ticks began early and the revert came too soon (CI under load: 0.74 s for 3 ticks)
+    elapsed = _run(tmp_path, "auto", SAFE, scenario, tolerant=True, settle_intervals=100,
                    revert_after_bad_ticks=bad_ticks)
-    # the first site tick after the failed poll (<= 1 interval + 0.5 s timeout) is bad; each further one
-    # comes an interval later
+    # never before the configured number of bad ticks; the first comes once the silent device's poll has
+    # timed out twice (timeout x (retries + 1)), each further one an interval later (generous on a busy machine)
     assert elapsed >= (bad_ticks - 1) * INTERVAL_S, elapsed
-    assert elapsed <= (bad_ticks + 1) * INTERVAL_S + 1.5, elapsed
+    assert elapsed <= (bad_ticks + 1) * INTERVAL_S + 2 * TOLERANT_TIMEOUT_S + 4.0, elapsed
     logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
     reverts = [a for a in logged if a["kind"] == "revert"]
     assert reverts and all("stale or incomplete" in a["reason"] for a in reverts), reverts

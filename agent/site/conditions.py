@@ -1,0 +1,114 @@
+"""The cooling model's view of the site: ONE rule for what it is trained on and what it is served.
+
+:func:`site_conditions` reads the fresh snapshots of the agent's state at a moment and gives the plant's
+conditions (IT power, outdoor air, setpoints, hottest rack inlet). The history writer stores them with every
+site interval (the rows the model is later retrained on) and the cooling controller feeds them to the model
+live, so the two can never drift apart (issue 12: they had different rules for outdoor readings, the
+chilled-water setpoint and remapped inlets).
+
+Rules, each over devices fresh at ``now_s`` (last poll ok and within ``stale_after_intervals`` intervals):
+
+- outdoor dry bulb: every ``outdoor_temp_c`` reading, averaged; outdoor humidity and pressure only from the
+  devices that also read outdoor air (an indoor humidity probe is not the weather);
+- wet bulb at the measured station pressure (sea-level standard without a barometer), via psychrolib;
+- supply-air and chilled-water setpoints: every reading of the quantity, averaged; economizer on when the
+  average of its 0/1 readings is at least one half;
+- rack inlets: every ``rack_inlet_temp_c`` reading (after the device's ``remap``); complete only when every
+  device that reports them, or is remapped to, is fresh.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from agent.config.site import SiteConfig
+from agent.site.poller import AgentState
+from models.psychro import STANDARD_PRESSURE_PA, wet_bulb_c
+
+__all__ = ["SiteConditions", "site_conditions"]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConditions:
+    """The plant's conditions at one moment; None where no fresh device gives the value."""
+
+    timestamp_s: float
+    outdoor_dry_bulb_c: float | None = None
+    outdoor_rh_ratio: float | None = None
+    outdoor_pressure_pa: float | None = None
+    outdoor_wet_bulb_c: float | None = None
+    supply_air_setpoint_c: float | None = None
+    chw_supply_setpoint_c: float | None = None
+    economizer_enabled: bool | None = None
+    max_inlet_c: float | None = None
+    #: every device that reports rack inlets (or is remapped to them) is fresh
+    inlets_complete: bool = False
+    rack_inlets_c: tuple[float, ...] = field(default=())
+
+    def missing(self) -> list[str]:
+        """What the cooling model needs and is not known, in words for an operator."""
+        wanted = (("outdoor temperature", self.outdoor_dry_bulb_c), ("outdoor humidity", self.outdoor_rh_ratio),
+                  ("supply-air setpoint", self.supply_air_setpoint_c),
+                  ("chilled-water setpoint", self.chw_supply_setpoint_c),
+                  ("economizer state", self.economizer_enabled), ("rack inlets", self.max_inlet_c))
+        return [name for name, value in wanted if value is None]
+
+    def history_columns(self) -> dict[str, float]:
+        """The condition columns of a stored site interval (the canonical history CSV's names)."""
+        out: dict[str, float] = {}
+        for column, value in (("outdoor_dry_bulb_c", self.outdoor_dry_bulb_c),
+                              ("outdoor_wet_bulb_c", self.outdoor_wet_bulb_c),
+                              ("outdoor_rh_percent", None if self.outdoor_rh_ratio is None
+                               else 100.0 * self.outdoor_rh_ratio),
+                              ("supply_air_setpoint_c", self.supply_air_setpoint_c),
+                              ("chw_supply_setpoint_c", self.chw_supply_setpoint_c),
+                              ("economizer_enabled", None if self.economizer_enabled is None
+                               else float(self.economizer_enabled))):
+            if value is not None:
+                out[column] = value
+        return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteConditions:
+    """The plant's conditions from the snapshots fresh at ``now_s`` (rules in the module docstring)."""
+    stale_after_s = cfg.poll_interval_s * cfg.stale_after_intervals
+    values: dict[str, list[float]] = {}
+    inlets: list[float] = []
+    complete = True
+    for dev in cfg.devices:
+        snap = state.snapshots.get(dev.name)
+        readings = snap.readings if snap is not None else ()
+        reports_inlets = any(r.quantity == "rack_inlet_temp_c" for r in readings) or any(
+            rule.to == "rack_inlet_temp_c" for rule in dev.remap)
+        if snap is None or not state.fresh(dev.name, now_s, stale_after_s):
+            complete = complete and not reports_inlets
+            continue
+        outdoor = any(r.quantity == "outdoor_temp_c" for r in readings)
+        for r in readings:
+            if r.quantity == "rack_inlet_temp_c":
+                inlets.append(r.value)
+            elif r.quantity in ("relative_humidity_ratio", "air_pressure_pa"):
+                if outdoor:
+                    values.setdefault(r.quantity, []).append(r.value)
+            elif r.quantity in ("outdoor_temp_c", "supply_air_setpoint_c", "chw_supply_setpoint_c",
+                                "economizer_enabled"):
+                values.setdefault(r.quantity, []).append(r.value)
+    dry = _mean(values.get("outdoor_temp_c", []))
+    rh = _mean(values.get("relative_humidity_ratio", []))
+    pressure = _mean(values.get("air_pressure_pa", []))
+    wet = None
+    if dry is not None and rh is not None:
+        wet = float(wet_bulb_c(dry, 100.0 * rh, pressure if pressure is not None else STANDARD_PRESSURE_PA))
+    economizer = _mean(values.get("economizer_enabled", []))
+    return SiteConditions(
+        timestamp_s=now_s, outdoor_dry_bulb_c=dry, outdoor_rh_ratio=rh, outdoor_pressure_pa=pressure,
+        outdoor_wet_bulb_c=wet, supply_air_setpoint_c=_mean(values.get("supply_air_setpoint_c", [])),
+        chw_supply_setpoint_c=_mean(values.get("chw_supply_setpoint_c", [])),
+        economizer_enabled=None if economizer is None else economizer >= 0.5,
+        max_inlet_c=max(inlets) if inlets else None, inlets_complete=complete and bool(inlets),
+        rack_inlets_c=tuple(inlets))
