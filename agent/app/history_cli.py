@@ -171,10 +171,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
             [f"facility: {t.device}" for t in cfg.topology.facility]
             + [f"IT: {t.device}" for t in cfg.topology.it]
             + [f"cooling: {t.device}" for t in cfg.topology.cooling]
-            + [f"power distribution input: {t.device}" for t in cfg.topology.distribution]
-            + [f"renewable: {t.device}" for t in cfg.topology.renewable]
-            + [f"heat reuse: {t.device}" for t in cfg.topology.reuse]
-            + [f"water: {t.device}" for t in cfg.topology.water]
+            + [f"{name}: {t.device}" for name, terms in cfg.topology.optional_boundaries() for t in terms]
             + [f"zone {z} {part}: {t.device}" for z, spec in cfg.topology.zones.items()
                for part, terms in (("IT", spec.it), ("overhead", spec.overhead)) for t in terms]
         )

@@ -27,7 +27,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -37,10 +37,12 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, known_factors
 from agent.config.strict_yaml import YamlFileError, read_yaml
 from agent.config.web import WebConfig, resolve_web_paths, server_ssl_context
@@ -167,18 +169,11 @@ class TopologyTerm(_Strict):
     energy_quantity: str = "energy_j"
 
 
-class ReuseTerm(TopologyTerm):
-    """A heat meter on heat delivered for reuse outside the data centre (ERE, ERF)."""
-
-    power_quantity: str = "reused_heat_power_w"
-    energy_quantity: str = "reused_heat_energy_j"
-
-
-class WaterTerm(TopologyTerm):
-    """A water meter on site water use (WUE): ``power_quantity`` is the flow, ``energy_quantity`` the volume."""
-
-    power_quantity: str = "water_flow_m3_per_s"
-    energy_quantity: str = "water_volume_m3"
+def _term_model(b: Boundary) -> type[TopologyTerm]:
+    """The term type of one optional boundary: a :class:`TopologyTerm` with that boundary's quantities."""
+    return create_model(
+        f"{b.name.title()}Term", __base__=TopologyTerm, __doc__=f"A meter of the {b.name} boundary: {b.description}.",
+        power_quantity=(str, b.power_quantity), energy_quantity=(str, b.energy_quantity))
 
 
 class Zone(_Strict):
@@ -189,15 +184,14 @@ class Zone(_Strict):
         min_length=1, description="the zone's own cooling units, distribution losses, lighting")
 
 
-class Topology(_Strict):
+class _TopologyCore(_Strict):
     """Which readings sum to facility and IT power (ISO/IEC 30134-2), and at which category.
 
-    Optional boundaries: ``cooling`` (pPUE of the cooling subsystem); ``distribution`` (the energy entering
-    the power distribution subsystem, e.g. UPS inputs: its pPUE is that over IT energy, the losses the
-    difference, exact when IT is measured where distribution ends); ``renewable`` (on-site renewable
-    generation consumed by the data centre, REF per ISO/IEC 30134-3: when it feeds the site behind the
-    utility meter, list its meter in ``facility`` too); ``reuse`` (heat delivered for reuse outside the
-    boundary, ERE and ERF); ``water`` (site water meters, WUE); ``zones`` (per-zone pPUE).
+    ``cooling`` gives the pPUE of the cooling subsystem, ``zones`` per-zone pPUE. The optional boundaries
+    (one field each) come from :data:`agent.config.boundaries.OPTIONAL_BOUNDARIES`: ``distribution`` (the
+    energy entering power distribution, e.g. UPS inputs: its pPUE is that over IT energy), ``renewable``
+    (on-site generation consumed, REF per ISO/IEC 30134-3: when it feeds the site behind the utility meter,
+    list its meter in ``facility`` too), ``reuse`` (heat delivered for reuse, ERE and ERF), ``water`` (WUE).
     """
 
     it_category: Literal[1, 2, 3] = Field(
@@ -206,24 +200,31 @@ class Topology(_Strict):
     facility: tuple[TopologyTerm, ...] = Field(min_length=1)
     it: tuple[TopologyTerm, ...] = Field(min_length=1)
     cooling: tuple[TopologyTerm, ...] = ()
-    renewable: tuple[TopologyTerm, ...] = ()
-    distribution: tuple[TopologyTerm, ...] = Field(
-        default=(), description="energy entering the power distribution subsystem (UPS inputs), for its pPUE")
-    reuse: tuple[ReuseTerm, ...] = ()
-    water: tuple[WaterTerm, ...] = ()
     zones: dict[Name, Zone] = Field(default_factory=dict)
 
+    def terms(self, boundary: str) -> tuple[TopologyTerm, ...]:
+        """The terms of a boundary by name (facility, it, cooling or an optional one)."""
+        return tuple(getattr(self, boundary))
+
     def optional_boundaries(self) -> tuple[tuple[str, tuple[TopologyTerm, ...]], ...]:
-        """The configured boundaries measured against facility/IT time: distribution, renewable, reuse, water."""
-        return tuple((name, terms) for name, terms in (
-            ("distribution", self.distribution), ("renewable", self.renewable), ("reuse", self.reuse),
-            ("water", self.water)) if terms)
+        """The configured optional boundaries (table order), measured against facility/IT covered time."""
+        return tuple((b.name, self.terms(b.name)) for b in OPTIONAL_BOUNDARIES if self.terms(b.name))
 
     def all_terms(self) -> tuple[TopologyTerm, ...]:
         """Every term of every boundary (the device quantities whose energy the agent keeps)."""
         zone_terms = tuple(t for z in self.zones.values() for t in (*z.it, *z.overhead))
-        return (*self.facility, *self.it, *self.cooling, *self.distribution, *self.renewable, *self.reuse,
-                *self.water, *zone_terms)
+        optional = tuple(t for b in OPTIONAL_BOUNDARIES for t in self.terms(b.name))
+        return (*self.facility, *self.it, *self.cooling, *optional, *zone_terms)
+
+
+#: the topology: the core boundaries above plus one field per row of the optional-boundary table
+if TYPE_CHECKING:
+    Topology = _TopologyCore
+else:
+    Topology = create_model(
+        "Topology", __base__=_TopologyCore, __doc__=_TopologyCore.__doc__,
+        **{b.name: (tuple[_term_model(b), ...], Field(default=(), description=b.description))
+           for b in OPTIONAL_BOUNDARIES})
 
 
 class Listen(_Strict):
@@ -421,8 +422,8 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
     topo = _dict(data.get("topology"))
     boundaries: list[tuple[str, Any, str]] = [
-        (b, topo.get(b), _TERM_DEFAULTS.get(b, "active_power_w"))
-        for b in ("facility", "it", "cooling", "distribution", "renewable", "reuse", "water")]
+        (b, topo.get(b), "active_power_w") for b in ("facility", "it", "cooling")]
+    boundaries += [(b.name, topo.get(b.name), b.power_quantity) for b in OPTIONAL_BOUNDARIES]
     for zone, spec in _dict(topo.get("zones")).items():
         for part in ("it", "overhead"):
             boundaries.append((f"zones.{zone}.{part}", _dict(spec).get(part), "active_power_w"))
@@ -453,10 +454,6 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     for both in sorted(str(d) for d in fac & it):
         problems.append(f"topology: {both!r} is in both facility and it")
     return problems
-
-
-#: default power (rate) quantity of each optional boundary's terms
-_TERM_DEFAULTS = {"reuse": "reused_heat_power_w", "water": "water_flow_m3_per_s"}
 
 
 def _same_principal(read: Any, write: Any) -> bool:

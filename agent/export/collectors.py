@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from agent import __version__
+from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, load_emission_factor
 from agent.config.site import SiteConfig
 from agent.devices.quantities import GLOSSARY
@@ -145,16 +146,19 @@ class SitePueCollector(Collector):
         if cfg.topology.cooling:
             energy.add_metric(["cooling"], site.cooling_energy_j)
         totals = dict(site.boundary_totals)
-        for name in ("distribution", "renewable", "reuse"):
-            if name in totals:
-                energy.add_metric([name], totals[name])
+        own: list[Metric] = []
+        for b in OPTIONAL_BOUNDARIES:  # the boundary table: a label of the site energy, or a family of its own
+            if b.name not in totals:
+                continue
+            if b.metric == m.SITE_ENERGY and b.metric_label is not None:
+                energy.add_metric([b.metric_label], totals[b.name])
+            else:
+                counter = CounterMetricFamily(b.metric, f"Site {b.name}: {b.description}, summed over intervals "
+                                              "complete for facility, IT and its meters")
+                counter.add_metric([], totals[b.name])
+                own.append(counter)
         yield energy
-        if "water" in totals:
-            water = CounterMetricFamily(
-                m.SITE_WATER, "Site water use (WUE numerator), summed over intervals complete for facility, IT "
-                "and the water meters")
-            water.add_metric([], totals["water"])
-            yield water
+        yield from own
         valid = GaugeMetricFamily(m.SITE_PUE_VALID, "1 when the PUE of this kind is valid and exported",
                                   labels=["kind"])
         invalid = InfoMetricFamily(m.SITE_PUE_INVALID_INFO.removesuffix("_info"),

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
 from agent.history.store import RESOLUTIONS_S, SiteRollup, SqliteHistoryStore
@@ -38,23 +39,12 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "it_category",
     # optional boundaries (empty where the topology has no such meter): amount over the covered time
     # and the share of the interval for which that meter was complete with facility and IT
-    "distribution_energy_kwh",
-    "distribution_coverage",
-    "renewable_energy_kwh",
-    "renewable_coverage",
-    "reused_heat_energy_kwh",
-    "reused_heat_coverage",
-    "water_volume_m3",
-    "water_coverage",
+    *(column for b in OPTIONAL_BOUNDARIES for column in (b.export_column, b.coverage_column)),
 )
 
-#: (stored term, amount column, coverage column, stored units per column unit)
-TERM_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
-    ("distribution_j", "distribution_energy_kwh", "distribution_coverage", 3.6e6),
-    ("renewable_j", "renewable_energy_kwh", "renewable_coverage", 3.6e6),
-    ("reused_heat_j", "reused_heat_energy_kwh", "reused_heat_coverage", 3.6e6),
-    ("water_m3", "water_volume_m3", "water_coverage", 1.0),
-)
+#: (stored term, amount column, coverage column, stored units per column unit), from the boundary table
+TERM_COLUMNS: tuple[tuple[str, str, str, float], ...] = tuple(
+    (b.term, b.export_column, b.coverage_column, b.stored_per_export_unit) for b in OPTIONAL_BOUNDARIES)
 EXPORT_COLUMNS: tuple[str, ...] = (*SITE_HISTORY_COLUMNS, *EXTRA_COLUMNS)
 
 RESOLUTION_NAMES: dict[str, int] = {"1min": 60, "15min": 900, "1h": 3600, "1d": 86400}

@@ -25,8 +25,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryOverlapError, ImportFormatError
-from agent.history.export import EXPORT_COLUMNS, TERM_COLUMNS
+from agent.history.export import EXPORT_COLUMNS
 from agent.history.store import CONDITION_COLUMNS, SiteInterval, SqliteHistoryStore
 
 __all__ = [
@@ -45,8 +46,6 @@ MAX_POWER_W = 1e10
 MIN_IT_POWER_W = 1.0
 #: default highest plausible interval PUE of an import (``--max-pue``); the floor is 1
 DEFAULT_MAX_PUE = 5.0
-#: plausible ceiling of the water flow of a site [m3/s] (the largest use about 0.3 m3/s)
-_MAX_WATER_M3_PER_S = 10.0
 #: longest accepted line [bytes]: bounds the memory a file without line breaks can take
 _MAX_LINE_BYTES = 64 * 1024
 _MAX_INTERVAL_S = 31 * 86400.0
@@ -335,9 +334,10 @@ def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tu
     """The optional boundaries of a row (renewable, reused heat, water) as stored terms."""
     out: dict[str, tuple[float, float]] = {}
     seconds = _MAX_INTERVAL_S if interval_s is None else interval_s
-    for name, amount_column, coverage_column, per_unit in TERM_COLUMNS:
-        ceiling_per_s = _MAX_WATER_M3_PER_S if name == "water_m3" else MAX_POWER_W
-        amount = row.number(amount_column, low=0.0, high=ceiling_per_s * seconds / per_unit)
+    for b in OPTIONAL_BOUNDARIES:
+        name, amount_column, coverage_column, per_unit = (b.term, b.export_column, b.coverage_column,
+                                                          b.stored_per_export_unit)
+        amount = row.number(amount_column, low=0.0, high=b.max_rate_per_s * seconds / per_unit)
         share = row.number(coverage_column, low=0.0, high=1.0)
         if amount is None and share is None:
             continue

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryError
@@ -340,8 +341,7 @@ class HistoryWriter:
 
 
 #: optional boundaries measured against the facility/IT covered time, and their stored term names
-_RATIO_TERMS = {"distribution": "distribution_j", "renewable": "renewable_j", "reuse": "reused_heat_j",
-                "water": "water_m3"}
+_RATIO_TERMS = {b.name: b.term for b in OPTIONAL_BOUNDARIES}
 
 
 def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
