@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -183,23 +183,6 @@ class SetpointSupport:
     def economizer_states(self) -> tuple[bool, ...]:
         """Economizer states seen in training."""
         return tuple(sorted(self.occupied))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (for the model sidecar)."""
-        return {
-            "cell_k": self.cell_k,
-            "margin_k": self.margin_k,
-            "occupied": {str(int(k)): v.tolist() for k, v in self.occupied.items()},
-            "ranges": {str(int(k)): list(v) for k, v in self.ranges.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SetpointSupport:
-        """Inverse of :meth:`to_dict`."""
-        occupied = {bool(int(k)): v for k, v in data["occupied"].items()}
-        ranges = {bool(int(k)): v for k, v in data.get("ranges", {}).items()}
-        return cls(float(data["cell_k"]), float(data["margin_k"]), occupied, ranges)
-
 
 class PlantPredictionLike(Protocol):
     """Per-row predictions the optimiser reads ([W], [C], [-])."""

@@ -88,7 +88,7 @@ class Agent:
             # contributors' energy and Prometheus sums across shards (agent/site/shard.py)
             shard_accountant = ShardAccountant(cfg, shard)
             self.observers.append(shard_accountant)
-            self.registry = CollectorRegistry(auto_describe=False)
+            self.registry = CollectorRegistry(auto_describe=True)
             self.registry.register(DeviceReadingsCollector(cfg, self.state, clock))
             self.registry.register(AgentHealthCollector(cfg, self.state, clock))
             self.registry.register(ShardCollector(shard_accountant))

@@ -3,7 +3,7 @@
 Secrets (communities, SNMPv3 keys, basic-auth hashes) are ``SecretStr``: they print as
 ``**********`` and :func:`dump_config` never reveals them.
 
-Example (``configs/example-site.yaml`` holds a complete one)::
+Example (``configs/demo-site.yaml`` and ``configs/twin-site.yaml`` are complete ones)::
 
     site: {name: hall-1}
     poll_interval_s: 15

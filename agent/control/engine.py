@@ -18,7 +18,8 @@ Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer 
    saving is positive, from the model's uncertainty) is below ``min_confidence`` -> hold, unless
    the current setpoints themselves break the inlet limit.
 
-The recommender only advises; whoever writes setpoints applies its own guards (habit 13).
+The recommender only advises; whoever writes setpoints applies its own guards
+(:class:`agent.control.controller.SetpointActuator`: bounds, read-back, revert).
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) ->
 
 
 def read_site_history(path: str | Path) -> Table:
-    """Read a canonical site history CSV (:data:`twin.history_csv.SITE_HISTORY_COLUMNS`).
+    """Read a canonical site history CSV (:data:`agent.history.site_csv.SITE_HISTORY_COLUMNS`).
 
     Every canonical column must be present (extra columns are ignored); cells numeric and finite,
     ``economizer_enabled`` 0 or 1, powers positive, timestamps ISO 8601 with a zone and strictly

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from agent.devices.profiles import Profile, ProfileObject, ProfileRegistry
 from agent.devices.snmp.client import SnmpClient, SnmpTarget, SnmpValue
@@ -87,7 +87,6 @@ class DeviceSnapshot:
     problems: tuple[str, ...] = ()
     error: str | None = None
     error_kind: str | None = None
-    extra: Mapping[str, float] = field(default_factory=dict)
     unreadable: tuple[Unreadable, ...] = ()
 
     def total(self, quantity: str) -> float | None:

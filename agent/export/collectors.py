@@ -259,7 +259,7 @@ class AgentHealthCollector(Collector):
 
 def build_registry(cfg: SiteConfig, state: AgentState, clock: Clock = time.time) -> CollectorRegistry:
     """A fresh registry holding the agent's collectors (no process-global state)."""
-    registry = CollectorRegistry(auto_describe=False)
+    registry = CollectorRegistry(auto_describe=True)
     registry.register(DeviceReadingsCollector(cfg, state, clock))
     registry.register(SitePueCollector(cfg, state))
     registry.register(AgentHealthCollector(cfg, state, clock))

@@ -1,6 +1,6 @@
 """Export the site history as the canonical CSV (or Parquet, or Excel) at a chosen resolution.
 
-Columns: :data:`~twin.history_csv.SITE_HISTORY_COLUMNS` first (exactly what the twin writes
+Columns: :data:`~agent.history.site_csv.SITE_HISTORY_COLUMNS` first (exactly what the twin writes
 and ``model fit`` reads), then :data:`EXTRA_COLUMNS`. One row per bucket from the first to the last
 bucket holding data within the period; a bucket without complete data is a row with ``coverage``
 0 and empty values, so gaps are visible rather than silently absent.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -23,7 +22,7 @@ from typing import TextIO
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
-from agent.history.store import RESOLUTIONS_S, SiteRollup, SqliteHistoryStore
+from agent.history.store import RESOLUTIONS_S, SqliteHistoryStore
 
 __all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "TERM_COLUMNS", "export_history", "history_rows"]
 
@@ -58,13 +57,6 @@ def _iso(epoch_s: float) -> str:
 
 def _fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
-
-
-@dataclass(frozen=True)
-class _Bucket:
-    start_s: int
-    resolution_s: int
-    rollup: SiteRollup | None
 
 
 def format_row(

@@ -758,17 +758,6 @@ class SqliteHistoryStore:
         )
         return [DeviceEnergyRow(*r) for r in rows]
 
-    def device_rollups(
-        self, resolution_s: int, start_s: float, end_s: float
-    ) -> list[tuple[str, str, int, float]]:
-        """(device, quantity, bucket start, energy [J]) per hour or day."""
-        rows = self._query(
-            "SELECT device, quantity, start_s, energy_j FROM device_rollup WHERE resolution_s = ? "
-            "AND start_s >= ? AND start_s < ? ORDER BY start_s",
-            (resolution_s, start_s, end_s),
-        )
-        return [(str(d), str(q), int(s), float(e)) for d, q, s, e in rows]
-
     def data_span(self) -> tuple[float, float] | None:
         row = self._query_one(
             "SELECT min(start_s), max(start_s + duration_s) FROM site_rollup WHERE resolution_s = ?", (86400,)
