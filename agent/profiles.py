@@ -127,12 +127,16 @@ class RowFilter(_Strict):
     units named by a string column ("Fahrenheit"); and ``oid`` instead of ``column`` names one scalar
     that every row (or a scalar object) is kept or dropped by, for a device-wide unit setting
     (PowerNet-MIB emsStatusSysTempUnits). ``if_absent`` keeps the row when the filter object is absent
-    (older firmware without the setting). A row that is filtered out is not a problem.
+    (older firmware without the setting). ``matches`` (a regular expression) instead of ``equals`` tests
+    text such as a user-given sensor name, where the MIB names no type. A row filtered out is not a problem.
     """
 
     column: str | None = None
     oid: str | None = None
-    equals: tuple[int | str, ...] = Field(min_length=1)
+    equals: tuple[int | str, ...] = ()
+    matches: str | None = Field(
+        default=None, description="regular expression searched in an OCTET STRING (a sensor name, where the MIB "
+                                  "has no type: ServersCheck)")
     if_absent: bool = False
 
     @field_validator("column", "oid")
@@ -144,6 +148,13 @@ class RowFilter(_Strict):
     def _one_source(self) -> RowFilter:
         if (self.column is None) == (self.oid is None):
             raise ValueError("a row_filter has exactly one of 'column' (same index) or 'oid' (one scalar)")
+        if (not self.equals) == (self.matches is None):
+            raise ValueError("a row_filter has exactly one of 'equals' (values) or 'matches' (a regular expression)")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as err:
+                raise ValueError(f"bad regular expression {self.matches!r}: {err}") from None
         return self
 
     def accepts(self, raw: int | bytes | str | None, present: bool) -> bool:
@@ -152,6 +163,9 @@ class RowFilter(_Strict):
             return self.if_absent
         if isinstance(raw, bool):
             return False
+        if self.matches is not None:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            return isinstance(text, str) and re.search(self.matches, text) is not None
         if isinstance(raw, int):
             return raw in self.equals
         if isinstance(raw, bytes):

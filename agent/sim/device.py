@@ -100,6 +100,8 @@ class ProfiledDevice:
         if obj.decimals_column is not None:
             self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", SIM_DECIMALS)
         for flt in obj.row_filters:
+            if not flt.equals:
+                continue  # a 'matches' filter tests a name the simulator does not invent
             first = flt.equals[0]
             where = f"{flt.column}.{suffix}" if flt.column is not None else flt.oid
             assert where is not None

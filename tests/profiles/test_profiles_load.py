@@ -62,8 +62,12 @@ def _exclusive(a: ProfileObject, b: ProfileObject) -> bool:
     (a column read once per unit: 'celsius' and 'fahrenheit' rows)."""
     for fa in a.row_filters:
         for fb in b.row_filters:
-            same_source = (fa.column, fa.oid) == (fb.column, fb.oid)
-            if same_source and not set(fa.equals) & set(fb.equals) and not (fa.if_absent and fb.if_absent):
+            if (fa.column, fa.oid) != (fb.column, fb.oid) or (fa.if_absent and fb.if_absent):
+                continue
+            if fa.equals and fb.equals and not set(fa.equals) & set(fb.equals):
+                return True
+            # a sensor named 'Temperature' or 'Humidity' (ServersCheck): different quantities by name
+            if fa.matches and fb.matches and fa.matches != fb.matches and a.quantity != b.quantity:
                 return True
     return False
 

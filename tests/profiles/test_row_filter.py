@@ -119,3 +119,15 @@ def test_no_value_sentinels_skip_the_row_without_a_problem() -> None:
     # any other out-of-range value is still a problem, not silently dropped
     columns = {VALUE: [SnmpValue(VALUE + ".1", "integer", -2)]}
     assert len(decode_objects(profile, {}, columns).problems) == 2  # -2 %RH, and the absent scalar
+
+
+def test_matches_tests_a_name_by_regular_expression() -> None:
+    name = "1.3.6.1.4.1.99999.3.1.0"
+    profile = _profile({"oid": name, "matches": "(?i)temp"}, {"oid": name, "matches": "(?i)fahrenheit"}, scalar=True)
+    value = {VALUE + ".1": _octets(VALUE + ".1", "26.44")}
+    readout = decode_objects(profile, {**value, name: _octets(name, "X105Y013 back Temp")}, {})
+    assert [r.value for r in readout.readings] == [26.44]
+    readout = decode_objects(profile, {**value, name: _octets(name, "Ping GW")}, {})
+    assert readout.readings == () and readout.problems == ()
+    with pytest.raises(ValueError, match="exactly one of 'equals'"):
+        _profile({"oid": name, "matches": "t", "equals": [1]}, {"oid": name, "equals": [2]}, scalar=True)
