@@ -1,0 +1,48 @@
+"""Recordings with no temperature, humidity, power, energy, current or voltage sensor we read: detection only.
+
+Each is detected by its family's profile (over the fake client and the trimmed fixture), and reading it
+finds nothing, which ``read_device`` reports as an error rather than an empty success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from recordings import FIXTURES, as_fake_data, parse_snmprec
+
+from agent.errors import SnmpProtocolError
+from agent.profiles import load_profiles
+from agent.readings import detect_profile, read_device
+from agent.snmp import FakeSnmpClient, SnmpTarget, V2cAuth
+
+#: trimmed like the others (tests/fixtures/trim.py), kept apart: every file in devices/ must read something
+DETECT_ONLY_DIR = FIXTURES / "detect_only"
+
+#: recording -> (profile, why nothing is read)
+DETECT_ONLY = {
+    "hwg-wld_600415": ("hwgroup", "HWg-WLD water-leak detector: leak contacts only"),
+    "hwg-wld_wld2": ("hwgroup", "WLD2: leak contacts only (shares the STE2 sysObjectID)"),
+    "hwg-perseus": ("hwgroup", "Perseus: counters and binary states only in the recording"),
+    "avtech_roomalertmax": ("avtech-roomalert", "Room Alert MAX: sensor table keyed by a variable-length "
+                            "string index, not expressible in the profile language yet"),
+}
+
+
+def test_every_detect_only_fixture_is_listed() -> None:
+    assert sorted(p.stem for p in DETECT_ONLY_DIR.glob("*.snmprec")) == sorted(DETECT_ONLY)
+
+
+@pytest.mark.parametrize("name", sorted(DETECT_ONLY))
+def test_detected_by_its_family_and_reads_nothing(name: str) -> None:
+    registry = load_profiles()
+    client = FakeSnmpClient(as_fake_data(parse_snmprec(DETECT_ONLY_DIR / f"{name}.snmprec")))  # type: ignore[arg-type]
+    target = SnmpTarget("fake", 161, V2cAuth(name))
+
+    async def run() -> str:
+        profile = await detect_profile(client, target, registry)
+        with pytest.raises(SnmpProtocolError):
+            await read_device(client, target, profile)
+        return profile.name
+
+    assert asyncio.run(run()) == DETECT_ONLY[name][0]
