@@ -84,11 +84,16 @@ class IndexPart(_Strict):
 
     label: str | None = None
     equals: int | None = None
+    #: an OCTET STRING index (length, then one sub-identifier per character), its text the label's value;
+    #: the last part of an index (Avtech Room Alert MAX keys sensors by an id string)
+    string: bool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> IndexPart:
         if (self.label is None) == (self.equals is None):
             raise ValueError("an index part has exactly one of 'label' or 'equals'")
+        if self.string and self.label is None:
+            raise ValueError("a 'string' index part needs a 'label'")
         return self
 
 
@@ -175,6 +180,13 @@ class RowFilter(_Strict):
         return False
 
 
+def _string_index(subs: tuple[int, ...]) -> str | None:
+    """Text of a length-prefixed OCTET STRING index, or None if the sub-identifiers are not one."""
+    if not subs or subs[0] != len(subs) - 1 or any(not 0 <= b <= 255 for b in subs[1:]):
+        return None
+    return bytes(subs[1:]).decode("utf-8", "replace")
+
+
 class ProfileObject(_Strict):
     """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity."""
 
@@ -235,6 +247,8 @@ class ProfileObject(_Strict):
             raise ValueError("writable setpoints must be scalar 'oid's")
         if self.column is None and any(f.column is not None for f in self.row_filters):
             raise ValueError("a 'row_filter' by 'column' belongs to a table 'column' (a scalar takes 'oid')")
+        if any(p.string for p in self.index[:-1]):
+            raise ValueError("a 'string' index part must be the last one")
         if isinstance(self.row_filter, tuple) and not self.row_filter:
             raise ValueError("a 'row_filter' list needs at least one filter")
         return self
@@ -279,16 +293,22 @@ class ProfileObject(_Strict):
     # --- table index <-> labels -------------------------------------------------------------
     def match_index(self, suffix: tuple[int, ...]) -> dict[str, str] | None:
         """Labels for an index suffix, or None when the row is not ours (``equals`` mismatch)."""
-        if len(suffix) != len(self.index):
+        fixed = self.index[:-1] if self.index and self.index[-1].string else self.index
+        if len(suffix) < len(fixed) or (fixed is self.index and len(suffix) != len(fixed)):
             return None
         labels = dict(self.labels)
-        for part, sub in zip(self.index, suffix, strict=True):
+        for part, sub in zip(fixed, suffix[: len(fixed)], strict=True):
             if part.equals is not None:
                 if sub != part.equals:
                     return None
             else:
                 assert part.label is not None
                 labels[part.label] = str(sub)
+        if fixed is not self.index:
+            text = _string_index(suffix[len(fixed):])
+            if text is None:
+                return None
+            labels[self.index[-1].label or ""] = text
         return labels
 
     def instance_oid(self, labels: Mapping[str, str]) -> str:
@@ -296,7 +316,15 @@ class ProfileObject(_Strict):
         if self.oid is not None:
             return self.oid
         assert self.column is not None
-        subs = [str(p.equals) if p.equals is not None else labels[p.label or ""] for p in self.index]
+        subs: list[str] = []
+        for p in self.index:
+            if p.equals is not None:
+                subs.append(str(p.equals))
+            elif p.string:
+                text = labels[p.label or ""].encode("utf-8")
+                subs.extend([str(len(text)), *(str(b) for b in text)])
+            else:
+                subs.append(labels[p.label or ""])
         return ".".join([self.column, *subs])
 
     # --- raw <-> canonical --------------------------------------------------------------------

@@ -131,3 +131,28 @@ def test_matches_tests_a_name_by_regular_expression() -> None:
     assert readout.readings == () and readout.problems == ()
     with pytest.raises(ValueError, match="exactly one of 'equals'"):
         _profile({"oid": name, "matches": "t", "equals": [1]}, {"oid": name, "equals": [2]}, scalar=True)
+
+
+def test_string_index_part_reads_a_length_prefixed_text_and_round_trips() -> None:
+    name = "1.3.6.1.4.1.99999.4"
+    profile = Profile.model_validate({
+        "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
+        "objects": [{"quantity": "ambient_temp_c", "column": VALUE, "index": [{"label": "sensor", "string": True}],
+                     "type": "integer", "scale": 0.01,
+                     "row_filter": {"column": name, "equals": ["Temperature"]}}],
+    })
+    obj = profile.objects[0]
+    sensor = "TH-2A_1_0"
+    suffix = ".".join([str(len(sensor)), *(str(ord(c)) for c in sensor)])
+    assert obj.match_index(tuple(int(p) for p in suffix.split("."))) == {"sensor": sensor}
+    assert obj.instance_oid({"sensor": sensor}) == f"{VALUE}.{suffix}"
+    assert obj.match_index((3, 65, 66)) is None  # the length does not match the rest
+    columns = {VALUE: [SnmpValue(f"{VALUE}.{suffix}", "integer", 2136), SnmpValue(f"{VALUE}.1.66", "integer", 5)],
+               name: [_octets(f"{name}.{suffix}", "Temperature"), _octets(f"{name}.1.66", "Humidity")]}
+    readout = decode_objects(profile, {}, columns)
+    assert [(r.label_dict, r.value) for r in readout.readings] == [({"sensor": sensor}, 21.36)]
+    with pytest.raises(ValueError, match="must be the last one"):
+        Profile.model_validate({
+            "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
+            "objects": [{"quantity": "ambient_temp_c", "column": VALUE, "type": "integer",
+                         "index": [{"label": "s", "string": True}, {"equals": 0}]}]})
