@@ -24,8 +24,6 @@ DETECT_ONLY = {
     "hwg-wld_600415": ("hwgroup", "HWg-WLD water-leak detector: leak contacts only"),
     "hwg-wld_wld2": ("hwgroup", "WLD2: leak contacts only (shares the STE2 sysObjectID)"),
     "hwg-perseus": ("hwgroup", "Perseus: counters and binary states only in the recording"),
-    "avtech_roomalertmax": ("avtech-roomalert", "Room Alert MAX: sensor table keyed by a variable-length "
-                            "string index, not expressible in the profile language yet"),
 }
 
 
