@@ -78,9 +78,15 @@ class ProfiledDevice:
         of its profile like the real one does.
         """
         self.agent.mib.set(SYS_UPTIME, "timeticks", int(uptime_s * 100) % 2**32)
+        # a profile that reads several models (Gude 7213 and 7214 tables) or units (degC and degF rows of
+        # one column) is simulated as its first: a later object of the same quantity and labels is skipped
+        claimed: set[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = set()
         for obj in self.profile.objects:
             wanted = {p.label for p in obj.index if p.label is not None}
             fixed = dict(obj.labels)
+            key = (obj.quantity, tuple(sorted(wanted)), tuple(sorted(fixed.items())))
+            if key in claimed:
+                continue
             written = False
             for (quantity, labels), value in values.items():
                 label_map = dict(labels)
@@ -92,6 +98,9 @@ class ProfiledDevice:
                 written = True
             if not written and defaults is not None and obj.quantity in defaults:
                 self._write(obj, {**fixed, **{label: "1" for label in wanted}}, defaults[obj.quantity])
+                written = True
+            if written:
+                claimed.add(key)
 
     def _write(self, obj: ProfileObject, labels: Mapping[str, str], value: float) -> None:
         oid = obj.instance_oid(labels)
