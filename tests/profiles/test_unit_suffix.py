@@ -33,3 +33,19 @@ def test_a_value_without_the_declared_unit_is_refused() -> None:
 def test_only_for_string_numbers() -> None:
     with pytest.raises(ValidationError, match="unit_suffix"):
         _obj(type="integer")
+
+
+def test_apc_easy_pdu_text_agent_reads_its_recording() -> None:
+    """EPDU1132M (tests/fixtures/devices/apc-epdu_epdu1132m.snmprec): '0.061kW', '2.28kWh', '232.6V', '0.30A'."""
+    from recordings import DEVICES, parse_snmprec, split_for_profile
+
+    from agent.profiles import load_profiles
+    from agent.readings import decode_objects
+
+    profile = load_profiles()["apc-epdu-text"]
+    readout = decode_objects(profile, *split_for_profile(
+        profile, parse_snmprec(DEVICES / "apc-epdu_epdu1132m.snmprec")))
+    got = {r.quantity: r.value for r in readout.readings}
+    assert readout.problems == ()
+    assert got == pytest.approx({"active_power_w": 61.0, "energy_j": 2.28 * 3.6e6, "voltage_v": 232.6,
+                                 "current_a": 0.30, "frequency_hz": 49.982})
