@@ -1,8 +1,9 @@
 """Recordings of PDUs that meter nothing (state-only switches): the right profile must still detect them.
 
-They have no expectation file (``read`` has no reading to compare), so ``test_recordings`` does not see
-them; here each is detected through :class:`FakeSnmpClient` from its trimmed fixture, and its read is
-expected to fail with "no object ... could be read" rather than report numbers.
+They have no expectation file (``read`` has no reading to compare) and live in
+``tests/fixtures/devices/detect_only/`` (out of the recordings every reading test walks); here each is
+detected through :class:`FakeSnmpClient` from its trimmed fixture, and its read is expected to fail
+with "no object ... could be read" rather than report numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ DETECT_ONLY = {
 @pytest.mark.parametrize("name", sorted(DETECT_ONLY))
 def test_detected_by_its_family_profile(name: str) -> None:
     registry = load_profiles()
-    client = FakeSnmpClient(as_fake_data(parse_snmprec(DEVICES / f"{name}.snmprec")))  # type: ignore[arg-type]
+    client = FakeSnmpClient(as_fake_data(parse_snmprec(DEVICES / "detect_only" / f"{name}.snmprec")))  # type: ignore[arg-type]
     target = SnmpTarget("fake", 161, V2cAuth(name))
 
     async def run() -> str:
