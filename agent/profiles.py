@@ -210,6 +210,10 @@ class ProfileObject(_Strict):
     writable: Writable | None = None
     enum: Mapping[int, float] | None = Field(default=None, description="raw integer -> canonical value")
     optional: bool = Field(default=False, description="absent on some firmware: no problem reported")
+    unit_suffix: str | None = Field(
+        default=None, min_length=1,
+        description="string_number only: the unit the device appends to the number ('0.061kW'), required "
+                    "and stripped before parsing; the unit is given, never guessed from the text")
     no_value: tuple[float, ...] = Field(
         default=(), description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
                                 "is skipped, not a problem")
@@ -231,6 +235,8 @@ class ProfileObject(_Strict):
     def _shape(self) -> ProfileObject:
         if (self.oid is None) == (self.column is None):
             raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
+        if self.unit_suffix is not None and self.type != "string_number":
+            raise ValueError("'unit_suffix' belongs to type string_number")
         if self.oid is not None and self.index:
             raise ValueError("'index' belongs to a table 'column', not a scalar 'oid'")
         if self.column is not None and not self.index:
@@ -343,8 +349,13 @@ class ProfileObject(_Strict):
             raise DecodeError(f"{self.quantity}: expected {self.type}, device sent {kind}")
         if self.type == "string_number":
             text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+            digits = text.strip()
+            if self.unit_suffix is not None:
+                if not digits.endswith(self.unit_suffix):
+                    raise DecodeError(f"{self.quantity}: {text!r} does not end in the unit {self.unit_suffix!r}")
+                digits = digits[: -len(self.unit_suffix)].strip()
             try:
-                number = float(text.strip())
+                number = float(digits)
             except ValueError:
                 raise DecodeError(f"{self.quantity}: not a number: {text!r}") from None
         else:

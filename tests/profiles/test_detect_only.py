@@ -21,6 +21,8 @@ DETECT_ONLY_DIR = FIXTURES / "detect_only"
 
 #: recording -> (profile, why nothing is read)
 DETECT_ONLY = {
+    "apc_masterswitch2": ("apc-rpdu", "MasterSwitch v2 (AP92xx): outlet switching only, sPDU MIB"),
+    "gude-epc_1104": ("gude-epc", "Expert Power Control 1104-1: switched outlets, no meter"),
     "hwg-wld_600415": ("hwgroup", "HWg-WLD water-leak detector: leak contacts only"),
     "hwg-wld_wld2": ("hwgroup", "WLD2: leak contacts only (shares the STE2 sysObjectID)"),
     "hwg-perseus": ("hwgroup", "Perseus: counters and binary states only in the recording"),
@@ -39,7 +41,7 @@ def test_detected_by_its_family_and_reads_nothing(name: str) -> None:
 
     async def run() -> str:
         profile = await detect_profile(client, target, registry)
-        with pytest.raises(SnmpProtocolError):
+        with pytest.raises(SnmpProtocolError, match="no object"):
             await read_device(client, target, profile)
         return profile.name
 
