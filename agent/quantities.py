@@ -69,6 +69,8 @@ GLOSSARY: dict[str, Quantity] = {
         _q("phase_energy_j", "J", "pue_device_phase_energy_joules", "counter",
            "Active energy of one phase or line, made monotonic by the agent (never summed into energy_j).",
            rate="phase_active_power_w"),
+        _q("branch_active_power_w", "W", "pue_device_branch_active_power_watts", "gauge",
+           "Active power of one branch circuit, breaker or outlet group of a PDU (never summed with phases)."),
         _q("outlet_active_power_w", "W", "pue_device_outlet_active_power_watts", "gauge",
            "Active power of one PDU outlet."),
         _q("outlet_energy_j", "J", "pue_device_outlet_energy_joules", "counter",
