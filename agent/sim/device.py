@@ -29,7 +29,9 @@ def plausible_defaults(power_w: float, phases: int = 3, volts: float = 230.0) ->
             "valve_position_ratio": 0.5, "ambient_temp_c": 24.0, "supply_air_setpoint_c": 18.0,
             "return_air_setpoint_c": 30.0, "rack_inlet_setpoint_c": 24.0, "fan_speed_ratio": 0.6,
             "cooling_capacity_w": power_w, "rack_outlet_temp_c": 35.0, "outlet_active_power_w": 0.0,
-            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0}
+            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0,
+            "phase_apparent_power_va": power_w / phases / 0.97, "outlet_apparent_power_va": 0.0,
+            "phase_energy_j": 0.0, "branch_active_power_w": power_w / phases}
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
