@@ -192,9 +192,14 @@ class ProfileObject(_Strict):
         description="a fallback: read this scalar only when the device does not answer this other scalar OID "
                     "(a higher-precision object of the same value, e.g. PowerNet-MIB upsHighPrec* over upsAdv*)",
     )
+    instead_of_column: str | None = Field(
+        default=None,
+        description="a fallback: read this object only when the device has no row in this table column of the "
+                    "same profile (XUPS-MIB tables on Eaton cards that do not answer the UPS-MIB ones)",
+    )
     note: str | None = None
 
-    @field_validator("oid", "column", "decimals_column", "instead_of")
+    @field_validator("oid", "column", "decimals_column", "instead_of", "instead_of_column")
     @classmethod
     def _numeric(cls, value: str | None) -> str | None:
         return None if value is None else _check_oid(value)
@@ -396,6 +401,12 @@ class Profile(_Strict):
             if obj.instead_of is not None and obj.instead_of not in scalars:
                 raise ValueError(f"{obj.quantity} {obj.oid}: 'instead_of' {obj.instead_of} is not a scalar "
                                  "object of this profile")
+        columns = {obj.column for obj in self.objects if obj.column is not None}
+        for obj in self.objects:
+            if obj.instead_of_column is not None and (obj.instead_of_column not in columns
+                                                      or obj.instead_of_column == obj.column):
+                raise ValueError(f"{obj.quantity} {obj.oid or obj.column}: 'instead_of_column' "
+                                 f"{obj.instead_of_column} is not another table column of this profile")
         return self
 
     @cached_property

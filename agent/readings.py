@@ -140,6 +140,10 @@ def _answered(scalars: Mapping[str, SnmpValue], oid: str) -> bool:
     return value is not None and not value.missing
 
 
+def _has_rows(columns: Mapping[str, list[SnmpValue]], column: str) -> bool:
+    return any(not v.missing and v.kind != "null" for v in columns.get(column, []))
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
@@ -151,6 +155,8 @@ def decode_objects(
             continue  # a device-wide setting (the unit) says this object is not the one to read
         if obj.instead_of is not None and _answered(scalars, obj.instead_of):
             continue  # a fallback: the preferred object of the same value answered
+        if obj.instead_of_column is not None and _has_rows(columns, obj.instead_of_column):
+            continue  # a fallback: the preferred table of the same values answered
         if obj.oid is not None:
             value = scalars.get(obj.oid)
             if value is not None and obj.means_no_value(value.value):
