@@ -459,34 +459,32 @@ def _format_validation(path: Path, err: ValidationError) -> list[str]:
     return lines
 
 
-def _object_key(obj: ProfileObject) -> tuple[str | None, str | None]:
-    return obj.oid, obj.column
+def _raw_key(raw: object) -> tuple[str | None, str | None]:
+    """The ``(oid, column)`` of an object as written in YAML (before validation)."""
+    if not isinstance(raw, dict):
+        return None, None
+    oid, column = raw.get("oid"), raw.get("column")
+    return (str(oid).strip().lstrip(".") if oid is not None else None,
+            str(column).strip().lstrip(".") if column is not None else None)
 
 
-def _inherit(path: Path, profile: Profile, chain: tuple[str, ...]) -> Profile:
-    """``profile`` with the objects of the profile it ``extends`` (searched beside it, then shipped)."""
-    assert profile.extends is not None
-    if profile.extends in chain:
-        raise ProfileError(f"{path}: 'extends' loops: {' -> '.join((*chain, profile.extends))}")
-    candidates = (path.parent / f"{profile.extends}.yaml", DEFAULT_PROFILE_DIR / f"{profile.extends}.yaml")
+def _base_objects(path: Path, base_name: str, chain: tuple[str, ...]) -> tuple[ProfileObject, ...]:
+    """The objects of the profile ``path`` extends (searched beside it, then among the shipped ones)."""
+    if base_name in chain:
+        raise ProfileError(f"{path}: 'extends' loops: {' -> '.join((*chain, base_name))}")
+    candidates = (path.parent / f"{base_name}.yaml", DEFAULT_PROFILE_DIR / f"{base_name}.yaml")
     base_path = next((c for c in candidates if c.is_file()), None)
     if base_path is None:
-        raise ProfileError(f"{path}: extends unknown profile {profile.extends!r}")
-    base = load_profile(base_path, chain)
-    own = {_object_key(obj) for obj in profile.objects}
-    objects = [obj for obj in base.objects if _object_key(obj) not in own] + list(profile.objects)
-    try:
-        return Profile.model_validate({**{name: getattr(profile, name) for name in Profile.model_fields},
-                                       "objects": objects})
-    except ValidationError as err:
-        raise ProfileError("\n".join(_format_validation(path, err))) from None
+        raise ProfileError(f"{path}: extends unknown profile {base_name!r}")
+    return load_profile(base_path, chain).objects
 
 
 def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
     """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason.
 
     A profile that ``extends`` another gets the base's objects first, minus those it redefines
-    (same ``oid`` or ``column``), then its own.
+    (same ``oid`` or ``column``), then its own; the whole is validated together (an ``instead_of`` may
+    name an inherited object).
     """
     try:
         data = read_yaml(path)
@@ -494,14 +492,23 @@ def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
         raise ProfileError(str(err)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a YAML mapping")
+    inherited = 0
+    if isinstance(data.get("extends"), str) and isinstance(data.get("objects"), list):
+        own = data["objects"]
+        keys = {_raw_key(raw) for raw in own}
+        base = _base_objects(path, data["extends"], (*_chain, str(data.get("name"))))
+        kept = [obj for obj in base if (obj.oid, obj.column) not in keys]
+        inherited = len(kept)
+        data = {**data, "objects": [*kept, *own]}
     try:
         profile = Profile.model_validate(data)
     except ValidationError as err:
-        raise ProfileError("\n".join(_format_validation(path, err))) from None
+        lines = _format_validation(path, err)
+        if inherited:
+            lines.append(f"{path}: (objects are numbered after the {inherited} inherited from {data['extends']!r})")
+        raise ProfileError("\n".join(lines)) from None
     if profile.name != path.stem:
         raise ProfileError(f"{path}: name {profile.name!r} must equal the file name {path.stem!r}")
-    if profile.extends is not None:
-        profile = _inherit(path, profile, (*_chain, profile.name))
     return profile
 
 

@@ -87,3 +87,21 @@ def test_shipped_profiles_extend_rfc1628_without_duplicates() -> None:
         keys = [(obj.oid, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
                 for obj in profile.objects]
         assert len(keys) == len(set(keys)), path.name
+
+
+def test_a_fallback_may_name_an_inherited_object(tmp_path: Path) -> None:
+    (tmp_path / "base-ups.yaml").write_text(BASE, encoding="utf-8")
+    path = tmp_path / "vendor-ups.yaml"
+    path.write_text(VENDOR.format(base="base-ups").replace(
+        "    scale: 0.1\n",
+        "    scale: 0.1\n    instead_of_column: 1.3.6.1.2.1.33.1.9.9          # UPS-MIB::nothing\n"), encoding="utf-8")
+    with pytest.raises(ProfileError, match="instead_of_column"):
+        load_profile(path)  # names no column of the merged profile
+    path.write_text(VENDOR.format(base="base-ups").replace(
+        "    type: integer\n\"\"\"", "").replace(
+        "  - quantity: ambient_temp_c\n    oid: 1.3.6.1.4.1.99999.1.0                       # VENDOR-MIB::ambient.0\n",
+        "  - quantity: ambient_temp_c\n    oid: 1.3.6.1.4.1.99999.1.0                       # VENDOR-MIB::ambient.0\n"
+        "    instead_of: 1.3.6.1.2.1.33.1.2.7.0              # UPS-MIB::upsBatteryTemperature.0\n"),
+        encoding="utf-8")
+    profile = load_profile(path)  # the inherited battery temperature is a scalar of the merged profile
+    assert any(obj.instead_of == "1.3.6.1.2.1.33.1.2.7.0" for obj in profile.objects)
