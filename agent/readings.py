@@ -140,8 +140,12 @@ def _answered(scalars: Mapping[str, SnmpValue], oid: str) -> bool:
     return value is not None and not value.missing
 
 
-def _has_rows(columns: Mapping[str, list[SnmpValue]], column: str) -> bool:
-    return any(not v.missing and v.kind != "null" for v in columns.get(column, []))
+def _has_rows(profile: Profile, columns: Mapping[str, list[SnmpValue]], column: str) -> bool:
+    """Whether the device answered ``column`` with a value in a row the profile's objects on it read."""
+    readers = [obj for obj in profile.objects if obj.column == column]
+    return any(not v.missing and v.kind != "null"
+               and any(obj.match_index(_suffix(v.oid, column)) is not None for obj in readers)
+               for v in columns.get(column, []))
 
 
 def decode_objects(
@@ -155,7 +159,7 @@ def decode_objects(
             continue  # a device-wide setting (the unit) says this object is not the one to read
         if obj.instead_of is not None and _answered(scalars, obj.instead_of):
             continue  # a fallback: the preferred object of the same value answered
-        if obj.instead_of_column is not None and _has_rows(columns, obj.instead_of_column):
+        if obj.instead_of_column is not None and _has_rows(profile, columns, obj.instead_of_column):
             continue  # a fallback: the preferred table of the same values answered
         if obj.oid is not None:
             value = scalars.get(obj.oid)

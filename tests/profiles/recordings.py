@@ -80,6 +80,15 @@ def split_for_profile(
     return scalars, columns
 
 
+def _answered_rows(profile: Profile, column: str, recorded: Collection[str]) -> bool:
+    """Whether the recording holds a row of ``column`` that the profile's objects on it read."""
+    readers = [obj for obj in profile.objects if obj.column == column]
+    return any(oid.startswith(column + ".")
+               and any(obj.match_index(tuple(int(p) for p in oid[len(column) + 1:].split("."))) is not None
+                       for obj in readers)
+               for oid in recorded)
+
+
 def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | None = None) -> str:
     """The instance OID a reading was decoded from (the profile object whose labels fit it).
 
@@ -112,7 +121,7 @@ def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | N
         # an 'instead_of_column' fallback is not the source when its preferred column has rows
         found = [oid for oid in found
                  if oid not in preferred_columns
-                 or not any(r.startswith(preferred_columns[oid] + ".") for r in recorded)] if len(found) > 1 else found
+                 or not _answered_rows(profile, preferred_columns[oid], recorded)] if len(found) > 1 else found
     if len(found) != 1:
         raise AssertionError(f"{profile.name}: {reading} maps to {len(found)} objects: {found}")
     return found[0]

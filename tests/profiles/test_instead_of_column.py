@@ -53,3 +53,10 @@ def test_preferred_column_empty_or_null_so_the_fallbacks_are_read() -> None:
 def test_instead_of_column_must_name_another_column_of_the_profile() -> None:
     with pytest.raises(ValueError, match="instead_of_column"):
         _profile(instead_of_column="1.3.6.1.2.1.33.1.9.9")
+
+
+def test_rows_the_preferred_object_does_not_read_do_not_count() -> None:
+    """MGE Galaxy 7000: upsOutputPower rows indexed ``line.0`` are not rows of the UPS-MIB object (index: line)."""
+    columns = {UPS_MIB: [SnmpValue(f"{UPS_MIB}.1.0", "gauge32", 2303)], XUPS: _rows(XUPS, 101)}
+    readout = decode_objects(_profile(), {}, columns)
+    assert [(r.quantity, r.value) for r in readout.readings] == [("active_power_w", 101.0)]
