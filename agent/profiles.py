@@ -250,9 +250,19 @@ class ProfileObject(_Strict):
     no_value: tuple[float, ...] = Field(
         default=(), description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
                                 "is skipped, not a problem")
+    instead_of: str | None = Field(
+        default=None,
+        description="a fallback: read this scalar only when the device does not answer this other scalar OID "
+                    "(a higher-precision object of the same value, e.g. PowerNet-MIB upsHighPrec* over upsAdv*)",
+    )
+    instead_of_column: str | None = Field(
+        default=None,
+        description="a fallback: read this object only when the device has no row in this table column of the "
+                    "same profile (XUPS-MIB tables on Eaton cards that do not answer the UPS-MIB ones)",
+    )
     note: str | None = None
 
-    @field_validator("oid", "column", "decimals_column")
+    @field_validator("oid", "column", "decimals_column", "instead_of", "instead_of_column")
     @classmethod
     def _numeric(cls, value: str | None) -> str | None:
         return None if value is None else _check_oid(value)
@@ -294,6 +304,8 @@ class ProfileObject(_Strict):
             raise ValueError("a 'string' index part must be the last one")
         if isinstance(self.row_filter, tuple) and not self.row_filter:
             raise ValueError("a 'row_filter' list needs at least one filter")
+        if self.instead_of is not None and (self.oid is None or self.instead_of == self.oid):
+            raise ValueError("'instead_of' belongs to a scalar 'oid' and names another scalar")
         return self
 
     @model_validator(mode="after")
@@ -475,6 +487,11 @@ class Profile(_Strict):
     source: str = Field(description="MIB(s) and the recordings the profile was checked against")
     kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
     detect: Detect = Detect()
+    extends: str | None = Field(
+        default=None,
+        description="a profile whose objects this one inherits (its own objects replace the base's "
+                    "object of the same oid/column); detection is never inherited",
+    )
     max_repetitions: int = Field(default=25, ge=1, le=100)
     sample_sys_object_id: str | None = None
     objects: tuple[ProfileObject, ...]
@@ -487,6 +504,21 @@ class Profile(_Strict):
                 if obj.quantity in seen:
                     raise ValueError(f"two writable objects for {obj.quantity}")
                 seen.add(obj.quantity)
+        return self
+
+    @model_validator(mode="after")
+    def _fallbacks_name_objects(self) -> Profile:
+        scalars = {obj.oid for obj in self.objects if obj.oid is not None}
+        for obj in self.objects:
+            if obj.instead_of is not None and obj.instead_of not in scalars:
+                raise ValueError(f"{obj.quantity} {obj.oid}: 'instead_of' {obj.instead_of} is not a scalar "
+                                 "object of this profile")
+        columns = {obj.column for obj in self.objects if obj.column is not None}
+        for obj in self.objects:
+            if obj.instead_of_column is not None and (obj.instead_of_column not in columns
+                                                      or obj.instead_of_column == obj.column):
+                raise ValueError(f"{obj.quantity} {obj.oid or obj.column}: 'instead_of_column' "
+                                 f"{obj.instead_of_column} is not another table column of this profile")
         return self
 
     @cached_property
@@ -540,18 +572,54 @@ def _format_validation(path: Path, err: ValidationError) -> list[str]:
     return lines
 
 
-def load_profile(path: Path) -> Profile:
-    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason."""
+def _raw_key(raw: object) -> tuple[str | None, str | None]:
+    """The ``(oid, column)`` of an object as written in YAML (before validation)."""
+    if not isinstance(raw, dict):
+        return None, None
+    oid, column = raw.get("oid"), raw.get("column")
+    return (str(oid).strip().lstrip(".") if oid is not None else None,
+            str(column).strip().lstrip(".") if column is not None else None)
+
+
+def _base_objects(path: Path, base_name: str, chain: tuple[str, ...]) -> tuple[ProfileObject, ...]:
+    """The objects of the profile ``path`` extends (searched beside it, then among the shipped ones)."""
+    if base_name in chain:
+        raise ProfileError(f"{path}: 'extends' loops: {' -> '.join((*chain, base_name))}")
+    candidates = (path.parent / f"{base_name}.yaml", DEFAULT_PROFILE_DIR / f"{base_name}.yaml")
+    base_path = next((c for c in candidates if c.is_file()), None)
+    if base_path is None:
+        raise ProfileError(f"{path}: extends unknown profile {base_name!r}")
+    return load_profile(base_path, chain).objects
+
+
+def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
+    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason.
+
+    A profile that ``extends`` another gets the base's objects first, minus those it redefines
+    (same ``oid`` or ``column``), then its own; the whole is validated together (an ``instead_of`` may
+    name an inherited object).
+    """
     try:
         data = read_yaml(path)
     except YamlFileError as err:
         raise ProfileError(str(err)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a YAML mapping")
+    inherited = 0
+    if isinstance(data.get("extends"), str) and isinstance(data.get("objects"), list):
+        own = data["objects"]
+        keys = {_raw_key(raw) for raw in own}
+        base = _base_objects(path, data["extends"], (*_chain, str(data.get("name"))))
+        kept = [obj for obj in base if (obj.oid, obj.column) not in keys]
+        inherited = len(kept)
+        data = {**data, "objects": [*kept, *own]}
     try:
         profile = Profile.model_validate(data)
     except ValidationError as err:
-        raise ProfileError("\n".join(_format_validation(path, err))) from None
+        lines = _format_validation(path, err)
+        if inherited:
+            lines.append(f"{path}: (objects are numbered after the {inherited} inherited from {data['extends']!r})")
+        raise ProfileError("\n".join(lines)) from None
     if profile.name != path.stem:
         raise ProfileError(f"{path}: name {profile.name!r} must equal the file name {path.stem!r}")
     return profile

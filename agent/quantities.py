@@ -88,6 +88,12 @@ GLOSSARY: dict[str, Quantity] = {
         _q("load_ratio", "1", "pue_device_load_ratio", "gauge", "Load as a share of rated capacity (0-1)."),
         _q("battery_temp_c", "Cel", "pue_device_battery_temperature_celsius", "gauge",
            "UPS battery temperature."),
+        _q("battery_charge_ratio", "1", "pue_device_battery_charge_ratio", "gauge",
+           "UPS battery charge remaining as a share of full charge (0-1)."),
+        _q("battery_runtime_s", "s", "pue_device_battery_runtime_seconds", "gauge",
+           "UPS estimated run time on battery at the present load."),
+        _q("bypass_active_power_w", "W", "pue_device_bypass_active_power_watts", "gauge",
+           "Active power through a UPS bypass (not the UPS output: never summed with it)."),
         # air side
         _q("supply_air_temp_c", "Cel", "pue_device_supply_air_temperature_celsius", "gauge",
            "Supply (discharge) air temperature of a cooling unit."),

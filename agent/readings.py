@@ -135,6 +135,19 @@ def _scalar_filter_keeps(flt: RowFilter, scalars: Mapping[str, SnmpValue]) -> bo
     return _row_filter_keeps(flt, scalars.get(flt.oid))
 
 
+def _answered(scalars: Mapping[str, SnmpValue], oid: str) -> bool:
+    value = scalars.get(oid)
+    return value is not None and not value.missing
+
+
+def _has_rows(profile: Profile, columns: Mapping[str, list[SnmpValue]], column: str) -> bool:
+    """Whether the device answered ``column`` with a value in a row the profile's objects on it read."""
+    readers = [obj for obj in profile.objects if obj.column == column]
+    return any(not v.missing and v.kind != "null"
+               and any(obj.match_index(_suffix(v.oid, column)) is not None for obj in readers)
+               for v in columns.get(column, []))
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
@@ -144,11 +157,16 @@ def decode_objects(
     for obj in profile.objects:
         if not all(_scalar_filter_keeps(f, scalars) for f in obj.row_filters if f.oid is not None):
             continue  # a device-wide setting (the unit) says this object is not the one to read
+        if obj.instead_of is not None and _answered(scalars, obj.instead_of):
+            continue  # a fallback: the preferred object of the same value answered
+        if obj.instead_of_column is not None and _has_rows(profile, columns, obj.instead_of_column):
+            continue  # a fallback: the preferred table of the same values answered
         if obj.oid is not None:
             value = scalars.get(obj.oid)
             if value is not None and obj.means_no_value(value.value):
                 continue  # the device says no probe is connected here
-            if value is None or value.missing:
+            if value is None or value.missing or (obj.optional and value.kind == "null"):
+                # an optional object answered with NULL (CPS-MIB: no sensor, no battery probe) is absent too
                 if not obj.optional:
                     unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
                                                  f"{obj.quantity} {obj.oid}: not present on device"))

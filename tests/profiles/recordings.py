@@ -80,6 +80,15 @@ def split_for_profile(
     return scalars, columns
 
 
+def _answered_rows(profile: Profile, column: str, recorded: Collection[str]) -> bool:
+    """Whether the recording holds a row of ``column`` that the profile's objects on it read."""
+    readers = [obj for obj in profile.objects if obj.column == column]
+    return any(oid.startswith(column + ".")
+               and any(obj.match_index(tuple(int(p) for p in oid[len(column) + 1:].split("."))) is not None
+                       for obj in readers)
+               for oid in recorded)
+
+
 def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | None = None) -> str:
     """The instance OID a reading was decoded from (the profile object whose labels fit it).
 
@@ -87,6 +96,8 @@ def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | N
     tables under two product OIDs): the one the device answered is the source.
     """
     found: list[str] = []
+    fallbacks: dict[str, str] = {}
+    preferred_columns: dict[str, str] = {}
     labels = reading.label_dict
     for obj in profile.objects:
         if obj.quantity != reading.quantity:
@@ -99,8 +110,18 @@ def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | N
         oid = obj.instance_oid(labels)
         if oid not in found:  # one column read twice, once per unit (row_filter), is one source
             found.append(oid)
+        if obj.instead_of is not None:
+            fallbacks[oid] = obj.instead_of
+        if obj.instead_of_column is not None:
+            preferred_columns[oid] = obj.instead_of_column
     if len(found) > 1 and recorded is not None:
         found = [oid for oid in found if oid in recorded]
+        # an 'instead_of' fallback is not the source when its preferred object answered
+        found = [oid for oid in found if fallbacks.get(oid) not in recorded] if len(found) > 1 else found
+        # an 'instead_of_column' fallback is not the source when its preferred column has rows
+        found = [oid for oid in found
+                 if oid not in preferred_columns
+                 or not _answered_rows(profile, preferred_columns[oid], recorded)] if len(found) > 1 else found
     if len(found) != 1:
         raise AssertionError(f"{profile.name}: {reading} maps to {len(found)} objects: {found}")
     return found[0]
