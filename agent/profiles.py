@@ -187,9 +187,14 @@ class ProfileObject(_Strict):
     no_value: tuple[float, ...] = Field(
         default=(), description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
                                 "is skipped, not a problem")
+    instead_of: str | None = Field(
+        default=None,
+        description="a fallback: read this scalar only when the device does not answer this other scalar OID "
+                    "(a higher-precision object of the same value, e.g. PowerNet-MIB upsHighPrec* over upsAdv*)",
+    )
     note: str | None = None
 
-    @field_validator("oid", "column", "decimals_column")
+    @field_validator("oid", "column", "decimals_column", "instead_of")
     @classmethod
     def _numeric(cls, value: str | None) -> str | None:
         return None if value is None else _check_oid(value)
@@ -223,6 +228,8 @@ class ProfileObject(_Strict):
             raise ValueError("a 'row_filter' by 'column' belongs to a table 'column' (a scalar takes 'oid')")
         if isinstance(self.row_filter, tuple) and not self.row_filter:
             raise ValueError("a 'row_filter' list needs at least one filter")
+        if self.instead_of is not None and (self.oid is None or self.instead_of == self.oid):
+            raise ValueError("'instead_of' belongs to a scalar 'oid' and names another scalar")
         return self
 
     @model_validator(mode="after")
@@ -375,6 +382,15 @@ class Profile(_Strict):
                 if obj.quantity in seen:
                     raise ValueError(f"two writable objects for {obj.quantity}")
                 seen.add(obj.quantity)
+        return self
+
+    @model_validator(mode="after")
+    def _fallbacks_name_objects(self) -> Profile:
+        scalars = {obj.oid for obj in self.objects if obj.oid is not None}
+        for obj in self.objects:
+            if obj.instead_of is not None and obj.instead_of not in scalars:
+                raise ValueError(f"{obj.quantity} {obj.oid}: 'instead_of' {obj.instead_of} is not a scalar "
+                                 "object of this profile")
         return self
 
     @cached_property

@@ -135,6 +135,11 @@ def _scalar_filter_keeps(flt: RowFilter, scalars: Mapping[str, SnmpValue]) -> bo
     return _row_filter_keeps(flt, scalars.get(flt.oid))
 
 
+def _answered(scalars: Mapping[str, SnmpValue], oid: str) -> bool:
+    value = scalars.get(oid)
+    return value is not None and not value.missing
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
@@ -144,6 +149,8 @@ def decode_objects(
     for obj in profile.objects:
         if not all(_scalar_filter_keeps(f, scalars) for f in obj.row_filters if f.oid is not None):
             continue  # a device-wide setting (the unit) says this object is not the one to read
+        if obj.instead_of is not None and _answered(scalars, obj.instead_of):
+            continue  # a fallback: the preferred object of the same value answered
         if obj.oid is not None:
             value = scalars.get(obj.oid)
             if value is not None and obj.means_no_value(value.value):
