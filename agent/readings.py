@@ -155,7 +155,8 @@ def decode_objects(
             value = scalars.get(obj.oid)
             if value is not None and obj.means_no_value(value.value):
                 continue  # the device says no probe is connected here
-            if value is None or value.missing:
+            if value is None or value.missing or (obj.optional and value.kind == "null"):
+                # an optional object answered with NULL (CPS-MIB: no sensor, no battery probe) is absent too
                 if not obj.optional:
                     unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
                                                  f"{obj.quantity} {obj.oid}: not present on device"))

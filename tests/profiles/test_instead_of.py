@@ -1,4 +1,5 @@
-"""``instead_of``: a fallback scalar read only when the device does not answer the preferred one."""
+"""``instead_of``: a fallback scalar read only when the device does not answer the preferred one; and an optional
+scalar answering NULL counts as absent."""
 
 from __future__ import annotations
 
@@ -63,3 +64,16 @@ def test_instead_of_is_refused_on_a_table_column() -> None:
                  "type": "gauge32", "instead_of": HIGH},
             ],
         })
+
+
+def test_an_optional_scalar_answering_null_is_absent_and_a_required_one_is_a_problem() -> None:
+    def profile(optional: bool) -> Profile:
+        return Profile.model_validate({
+            "name": "t", "description": "t", "source": "t", "kind": "ups",
+            "objects": [{"quantity": "battery_temp_c", "oid": HIGH, "type": "gauge32", "optional": optional}],
+        })
+
+    null = {HIGH: SnmpValue(HIGH, "null", None)}
+    assert decode_objects(profile(True), null, {}).problems == ()
+    assert decode_objects(profile(True), null, {}).readings == ()
+    assert len(decode_objects(profile(False), null, {}).problems) == 1
