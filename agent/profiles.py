@@ -370,6 +370,11 @@ class Profile(_Strict):
     source: str = Field(description="MIB(s) and the recordings the profile was checked against")
     kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
     detect: Detect = Detect()
+    extends: str | None = Field(
+        default=None,
+        description="a profile whose objects this one inherits (its own objects replace the base's "
+                    "object of the same oid/column); detection is never inherited",
+    )
     max_repetitions: int = Field(default=25, ge=1, le=100)
     sample_sys_object_id: str | None = None
     objects: tuple[ProfileObject, ...]
@@ -443,8 +448,35 @@ def _format_validation(path: Path, err: ValidationError) -> list[str]:
     return lines
 
 
-def load_profile(path: Path) -> Profile:
-    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason."""
+def _object_key(obj: ProfileObject) -> tuple[str | None, str | None]:
+    return obj.oid, obj.column
+
+
+def _inherit(path: Path, profile: Profile, chain: tuple[str, ...]) -> Profile:
+    """``profile`` with the objects of the profile it ``extends`` (searched beside it, then shipped)."""
+    assert profile.extends is not None
+    if profile.extends in chain:
+        raise ProfileError(f"{path}: 'extends' loops: {' -> '.join((*chain, profile.extends))}")
+    candidates = (path.parent / f"{profile.extends}.yaml", DEFAULT_PROFILE_DIR / f"{profile.extends}.yaml")
+    base_path = next((c for c in candidates if c.is_file()), None)
+    if base_path is None:
+        raise ProfileError(f"{path}: extends unknown profile {profile.extends!r}")
+    base = load_profile(base_path, chain)
+    own = {_object_key(obj) for obj in profile.objects}
+    objects = [obj for obj in base.objects if _object_key(obj) not in own] + list(profile.objects)
+    try:
+        return Profile.model_validate({**{name: getattr(profile, name) for name in Profile.model_fields},
+                                       "objects": objects})
+    except ValidationError as err:
+        raise ProfileError("\n".join(_format_validation(path, err))) from None
+
+
+def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
+    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason.
+
+    A profile that ``extends`` another gets the base's objects first, minus those it redefines
+    (same ``oid`` or ``column``), then its own.
+    """
     try:
         data = read_yaml(path)
     except YamlFileError as err:
@@ -457,6 +489,8 @@ def load_profile(path: Path) -> Profile:
         raise ProfileError("\n".join(_format_validation(path, err))) from None
     if profile.name != path.stem:
         raise ProfileError(f"{path}: name {profile.name!r} must equal the file name {path.stem!r}")
+    if profile.extends is not None:
+        profile = _inherit(path, profile, (*_chain, profile.name))
     return profile
 
 
