@@ -82,6 +82,8 @@ def test_shipped_profiles_extend_rfc1628_without_duplicates() -> None:
 
     for path in sorted(DEFAULT_PROFILE_DIR.glob("*.yaml")):
         profile = load_profile(path)
+        if profile.extends is None:
+            continue  # the docstring's scope: profiles that extend another
         keys = [(obj.oid, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
                 for obj in profile.objects]
         assert len(keys) == len(set(keys)), path.name
