@@ -79,6 +79,8 @@ GLOSSARY: dict[str, Quantity] = {
         _q("load_ratio", "1", "pue_device_load_ratio", "gauge", "Load as a share of rated capacity (0-1)."),
         _q("battery_temp_c", "Cel", "pue_device_battery_temperature_celsius", "gauge",
            "UPS battery temperature."),
+        _q("internal_temp_c", "Cel", "pue_device_internal_temperature_celsius", "gauge",
+           "Temperature inside a power device (UPS cabinet, inverter, controller, transfer switch)."),
         # air side
         _q("supply_air_temp_c", "Cel", "pue_device_supply_air_temperature_celsius", "gauge",
            "Supply (discharge) air temperature of a cooling unit."),
