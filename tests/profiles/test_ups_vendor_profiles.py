@@ -76,3 +76,15 @@ def test_tripplite_ups_reads_the_output_power_once(registry: ProfileRegistry) ->
     profile = registry["tripplite-ups"]
     assert [o.column or o.oid for o in profile.objects if o.quantity == "active_power_w"] == [
         "1.3.6.1.2.1.33.1.4.4.1.4"]
+
+
+def test_apc_ups_energy_and_three_phase_power(registry: ProfileRegistry) -> None:
+    """upsHighPrecOutputEnergyUsage is in hundredths of kWh; upsPhaseOutputPower rows are per phase (-1: none)."""
+    energy, status = "1.3.6.1.4.1.318.1.1.1.4.3.6.0", "1.3.6.1.4.1.318.1.1.1.4.1.1.0"
+    phase_power = "1.3.6.1.4.1.318.1.1.1.9.3.3.1.13"
+    scalars = {energy: SnmpValue(energy, "gauge32", 123456), status: _int(status, 2)}
+    columns = {phase_power: [_int(f"{phase_power}.1.{p}", w) for p, w in ((1, 4100), (2, 3900), (3, -1))]}
+    readout = decode_objects(registry["apc-powernet-ups"], scalars, columns)
+    assert [r.value for r in readout.readings if r.quantity == "energy_j"] == [pytest.approx(1234.56 * 3.6e6)]
+    assert sorted(r.value for r in readout.readings if r.quantity == "phase_active_power_w") == [3900.0, 4100.0]
+    assert readout.problems == ()
