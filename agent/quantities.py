@@ -106,7 +106,8 @@ GLOSSARY: dict[str, Quantity] = {
         _q("ambient_temp_c", "Cel", "pue_device_ambient_temperature_celsius", "gauge",
            "Room or probe air temperature."),
         _q("internal_temp_c", "Cel", "pue_device_internal_temperature_celsius", "gauge",
-           "Temperature inside the device (controller board, CPU): not an air measurement."),
+           "Temperature inside a power device (UPS cabinet, inverter, controller board, transfer switch): "
+           "not an air measurement, never a rack or room temperature."),
         _q("outdoor_temp_c", "Cel", "pue_device_outdoor_temperature_celsius", "gauge",
            "Outdoor dry-bulb air temperature."),
         _q("dew_point_c", "Cel", "pue_device_dew_point_celsius", "gauge", "Dew-point temperature."),

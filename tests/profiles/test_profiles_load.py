@@ -82,7 +82,7 @@ def test_no_duplicate_oids(profile: Profile) -> None:
     rows: dict[tuple[object, ...], list[ProfileObject]] = {}
     for obj in profile.objects:
         if obj.column is not None:
-            key = (obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
+            key = (obj.quantity, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
             rows.setdefault(key, []).append(obj)
     claimed_twice = [row for row, objs in rows.items()
                      if any(not _exclusive(a, b) for i, a in enumerate(objs) for b in objs[i + 1:])]
