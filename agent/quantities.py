@@ -137,6 +137,8 @@ GLOSSARY: dict[str, Quantity] = {
            "Rack-inlet temperature setpoint."),
         _q("chw_supply_setpoint_c", "Cel", "pue_device_chw_supply_setpoint_celsius", "gauge",
            "Chilled-water supply temperature setpoint."),
+        _q("heating_setpoint_c", "Cel", "pue_device_heating_setpoint_celsius", "gauge",
+           "Temperature below which a cooling unit heats (reheat or enclosure heater setpoint)."),
         _q("economizer_enabled", "1", "pue_device_economizer_enabled", "gauge",
            "Water-side economizer (free cooling) enabled: 1, disabled: 0."),
         _q("fan_min_speed_ratio", "1", "pue_device_fan_min_speed_ratio", "gauge",
