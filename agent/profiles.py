@@ -184,6 +184,9 @@ class ProfileObject(_Strict):
     writable: Writable | None = None
     enum: Mapping[int, float] | None = Field(default=None, description="raw integer -> canonical value")
     optional: bool = Field(default=False, description="absent on some firmware: no problem reported")
+    no_value: tuple[float, ...] = Field(
+        default=(), description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
+                                "is skipped, not a problem")
     note: str | None = None
 
     @field_validator("oid", "column", "decimals_column")
@@ -229,6 +232,18 @@ class ProfileObject(_Strict):
             raise ValueError(f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
                              "rated power, generously rounded up): larger readings are refused")
         return self
+
+    def means_no_value(self, raw: int | bytes | str | None) -> bool:
+        """Whether a raw value is the device's 'no probe' sentinel (``no_value``), compared before scaling."""
+        if not self.no_value or raw is None or isinstance(raw, bool):
+            return False
+        if isinstance(raw, int):
+            return float(raw) in self.no_value
+        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+        try:
+            return float(text.strip()) in self.no_value
+        except ValueError:
+            return False
 
     @property
     def row_filters(self) -> tuple[RowFilter, ...]:

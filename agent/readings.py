@@ -146,6 +146,8 @@ def decode_objects(
             continue  # a device-wide setting (the unit) says this object is not the one to read
         if obj.oid is not None:
             value = scalars.get(obj.oid)
+            if value is not None and obj.means_no_value(value.value):
+                continue  # the device says no probe is connected here
             if value is None or value.missing:
                 if not obj.optional:
                     unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
@@ -172,6 +174,8 @@ def decode_objects(
             labels = obj.match_index(suffix)
             if labels is None or not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column):
                 continue
+            if obj.means_no_value(v.value):
+                continue  # 'no probe on this port': not a row, not a problem
             rows += 1
             try:
                 si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix))

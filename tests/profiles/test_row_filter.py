@@ -101,3 +101,21 @@ def test_a_list_of_filters_must_all_keep_the_row() -> None:
     readout = decode_objects(profile, {}, columns)
     values = {r.label_dict["probe"]: r.value for r in readout.readings}
     assert values == pytest.approx({"1": 21.5, "2": 20.0})  # probe 3 is offline: neither object reads it
+
+
+def test_no_value_sentinels_skip_the_row_without_a_problem() -> None:
+    profile = Profile.model_validate({
+        "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
+        "objects": [
+            {"quantity": "relative_humidity_ratio", "column": VALUE, "index": [{"label": "probe"}],
+             "type": "integer", "scale": 0.01, "valid_min": 0, "valid_max": 1, "no_value": [-1]},
+            {"quantity": "ambient_temp_c", "oid": UNIT + ".1", "type": "string_number", "no_value": [-999.9]},
+        ],
+    })
+    columns = {VALUE: [SnmpValue(VALUE + ".1", "integer", 36), SnmpValue(VALUE + ".2", "integer", -1)]}
+    readout = decode_objects(profile, {UNIT + ".1": _octets(UNIT + ".1", "-999.9")}, columns)
+    assert [(r.quantity, r.value) for r in readout.readings] == [("relative_humidity_ratio", 0.36)]
+    assert readout.problems == ()
+    # any other out-of-range value is still a problem, not silently dropped
+    columns = {VALUE: [SnmpValue(VALUE + ".1", "integer", -2)]}
+    assert len(decode_objects(profile, {}, columns).problems) == 2  # -2 %RH, and the absent scalar
