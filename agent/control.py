@@ -271,6 +271,12 @@ class SetpointActuator:
             "recommendation_id": recommendation_id}
         try:
             before = await self._read(dev, quantity)
+            if before is None:
+                # a profile may declare a setpoint some models of its family lack (optional objects): a
+                # write goes only to an object the unit answers, never blind
+                return self._record(ActionRecord(
+                    self._clock(), before=None, after=None, result="refused",
+                    error=f"{obj.oid} does not answer with a setpoint on this unit: nothing written", **common))
             await self._client.set(target_for(self._cfg, dev, write=True), obj.oid, raw)
             after = await self._read(dev, quantity)
         except SnmpError as err:

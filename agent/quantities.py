@@ -131,6 +131,10 @@ GLOSSARY: dict[str, Quantity] = {
            "Chilled-water return (entering) temperature."),
         _q("free_cooling_ratio", "1", "pue_device_free_cooling_ratio", "gauge",
            "Share of the cooling load met by free cooling (0-1)."),
+        # refrigerant side (DX units)
+        _q("refrigerant_temp_c", "Cel", "pue_device_refrigerant_temperature_celsius", "gauge",
+           "Refrigerant-circuit temperature of a DX unit (compressor suction/discharge, evaporating, "
+           "condensing: the ``point`` label says which)."),
         # energy reuse and water (ERE/ERF, WUE)
         _q("reused_heat_power_w", "W", "pue_device_reused_heat_power_watts", "gauge",
            "Thermal power delivered for reuse outside the data centre (heat meter)."),
@@ -151,6 +155,8 @@ GLOSSARY: dict[str, Quantity] = {
            "Rack-inlet temperature setpoint."),
         _q("chw_supply_setpoint_c", "Cel", "pue_device_chw_supply_setpoint_celsius", "gauge",
            "Chilled-water supply temperature setpoint."),
+        _q("heating_setpoint_c", "Cel", "pue_device_heating_setpoint_celsius", "gauge",
+           "Temperature below which a cooling unit heats (reheat or enclosure heater setpoint)."),
         _q("economizer_enabled", "1", "pue_device_economizer_enabled", "gauge",
            "Water-side economizer (free cooling) enabled: 1, disabled: 0."),
         _q("fan_min_speed_ratio", "1", "pue_device_fan_min_speed_ratio", "gauge",
