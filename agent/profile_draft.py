@@ -507,8 +507,45 @@ def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, in
         group.rows = numeric
         objects.extend(_draft_group(group, walk, mibs, skipped, claimed_tables))
     objects = _choose_totals(objects, skipped)
+    covered = {o.key for o in objects}
+    patterns = [line for line in _value_patterns(walk, mibs) if line.split(" ", 1)[0].rsplit(".", 1)[0] not in covered]
+    if patterns:
+        skipped.append("value patterns in OIDs no MIB named (a mains voltage, a line frequency, a counter): "
+                       "compare with the device's display")
+        skipped.extend(patterns[:40] + ([f"... and {len(patterns) - 40} more"] if len(patterns) > 40 else []))
     kind, kind_reason = _guess_kind(objects, sys_descr, mibs.modules)
     return Draft(name, kind, sys_oid, sys_descr, objects, skipped, mibs.modules, input_note, kind_reason)
+
+
+#: (low, high, what it would be) for raw integers: nominal mains voltages +-10 % and line frequencies
+_PATTERNS = (
+    (99, 132, "voltage_v in V (100/120 V mains)"), (198, 254, "voltage_v in V (208-240 V mains)"),
+    (342, 440, "voltage_v in V (380-415 V mains)"), (1980, 2540, "voltage_v in 0.1 V (208-240 V mains)"),
+    (49, 51, "frequency_hz in Hz (50 Hz)"), (59, 61, "frequency_hz in Hz (60 Hz)"),
+    (495, 505, "frequency_hz in 0.1 Hz (50 Hz)"), (595, 605, "frequency_hz in 0.1 Hz (60 Hz)"),
+    (4950, 5050, "frequency_hz in 0.01 Hz (50 Hz)"), (5950, 6050, "frequency_hz in 0.01 Hz (60 Hz)"),
+)
+
+
+def _value_patterns(walk: Mapping[str, SnmpValue], mibs: MibTree) -> list[str]:
+    """Guesses from values alone, for OIDs no MIB names: each a comment line, never an object."""
+    lines: list[str] = []
+    for oid in sorted(walk, key=lambda o: tuple(int(p) for p in o.split("."))):
+        if not oid.startswith("1.3.6.1.4.1.") or (len(mibs) and mibs.object_of(oid) is not None):
+            continue
+        v = walk[oid]
+        number = _value_number(v)
+        if number is None:
+            continue
+        if v.kind in ("counter32", "counter64") and number > 1000:
+            lines.append(f"{oid} = {int(number)} ({v.kind}): a growing counter; energy_j? (unit unknown: Wh, "
+                         "0.1 kWh, kWh)")
+            continue
+        for low, high, what in _PATTERNS:
+            if low <= number <= high:
+                lines.append(f"{oid} = {int(number)} ({v.kind}): {what}?")
+                break
+    return lines
 
 
 def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree, skipped: list[str],
