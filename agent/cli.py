@@ -125,8 +125,8 @@ async def _read(args: argparse.Namespace) -> int:
             try:
                 profile = await detect_profile(client, target, registry)
             except ProfileError as err:
-                raise ProfileError(f"{err}\n  draft a profile: pue-agent profile draft --address "
-                                   f"{target.host}:{target.port} --community ... --mib-dir DIR --out NAME.yaml") from None
+                raise ProfileError(f"{err}\n  draft a profile: pue-agent profile draft --address {target.host}:"
+                                   f"{target.port} --community ... --mib-dir DIR --out NAME.yaml") from None
         readout = await read_device(client, target, profile)
     finally:
         await client.close()

@@ -65,7 +65,8 @@ class DiscoveredDevice:
         return f"{self.host}:{self.port}"
 
 
-def parse_addresses(items: Iterable[str], *, default_port: int = 161, allow_large: bool = False) -> list[tuple[str, int]]:
+def parse_addresses(items: Iterable[str], *, default_port: int = 161,
+                    allow_large: bool = False) -> list[tuple[str, int]]:
     """``HOST``, ``HOST:PORT``, ``A.B.C.D/N`` (every host address of the block) -> (host, port) pairs.
 
     Raises

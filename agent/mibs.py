@@ -241,7 +241,7 @@ def load_mibs(dirs: Iterable[Path]) -> tuple[MibTree, list[str]]:
             continue
         try:
             status = compiler.compile(name, genTexts=True, textFilter=lambda _sym, text: text)
-        except Exception as err:  # noqa: BLE001 - pysmi raises bare PySmiError subclasses and parser errors
+        except Exception as err:
             problems.append(f"MIB {name}: {err}")
             continue
         for mib, result in status.items():

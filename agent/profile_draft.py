@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,7 +181,7 @@ def _classify(name: str, text: str) -> Guess | None:
         if temperature:
             return Guess("setpoint", _temperature_quantity(words, True), "name says a temperature setpoint")
         return None
-    if {"humidity", "humid", "rh"} & name_words or "humidity" in lowered and "temp" not in name_words:
+    if {"humidity", "humid", "rh"} & name_words or ("humidity" in lowered and "temp" not in name_words):
         return Guess("humidity", "relative_humidity_ratio", "humidity")
     if temperature:
         return Guess("temperature", _temperature_quantity(words, False), "temperature")
@@ -191,11 +191,11 @@ def _classify(name: str, text: str) -> Guess | None:
         if per_phase:
             return None  # no per-phase energy quantity: the device total is what counts
         return Guess("energy", "energy_j", "active energy")
-    if "apparent" in words or re.search(r"\bk?va\b|volt-?amp", lowered) and "power" in words:
+    if "apparent" in words or (re.search(r"\bk?va\b|volt-?amp", lowered) and "power" in words):
         if per_phase or "outlet" in words:
             return None  # apparent power is read as a device total only
         return Guess("apparent", "apparent_power_va", "apparent power (VA)")
-    if {"power", "watts", "watt", "kw", "leistung"} & name_words or "active power" in lowered or "real power" in lowered:
+    if {"power", "watts", "watt", "kw", "leistung"} & name_words or re.search(r"(active|real) power", lowered):
         if "outlet" in words:
             return Guess("power", "outlet_active_power_w", "outlet power")
         if per_phase:
@@ -203,8 +203,8 @@ def _classify(name: str, text: str) -> Guess | None:
         if {"input", "inputs"} & name_words and ("ups" in words or "battery" in words):
             return Guess("power", "input_active_power_w", "UPS input power")
         return Guess("power", "active_power_w", "active power")
-    if ({"current", "amps", "amperes", "ampere", "load"} & name_words or "current" in words and re.search(
-            r"\bm?a\b|\d\s?m?a\b|amp", lowered)) and "power" not in words:
+    if ({"current", "amps", "amperes", "ampere", "load"} & name_words or ("current" in words and re.search(
+            r"\bm?a\b|\d\s?m?a\b|amp", lowered))) and "power" not in words:
         if "load" in name_words and not ({"amps", "amperes", "ampere", "current"} & words
                                          or re.search(r"\bm?a\b|\bamp", lowered)):
             return None
@@ -363,7 +363,8 @@ def _ceiling(samples: Sequence[float]) -> tuple[float, str]:
     guess = max(10 * seen, 10000.0)
     magnitude = 10 ** math.floor(math.log10(guess))
     ceiling = math.ceil(guess / magnitude) * magnitude
-    return ceiling, f"guess: 10x the largest value seen ({_fmt(round(seen, 3))}), at least 10 kW; set the device's rating"
+    return ceiling, (f"guess: 10x the largest value seen ({_fmt(round(seen, 3))}), at least 10 kW; "
+                     "set the device's rating")
 
 
 _GENERIC_WORDS = {"status", "config", "configuration", "monitor", "entry", "table", "measurements", "index",
@@ -373,7 +374,7 @@ _GENERIC_WORDS = {"status", "config", "configuration", "monitor", "entry", "tabl
 def _label_of(index_name: str) -> str:
     """A label from an INDEX object's name: rPDU2DeviceStatusIndex -> device, st4InputCordIndex -> input_cord."""
     words = _words(index_name)
-    while len(words) > 1 and (re.search(r"\d", words[0]) or len(words[0]) <= 3 and words[0] not in ("pdu", "ups")):
+    while len(words) > 1 and (re.search(r"\d", words[0]) or (len(words[0]) <= 3 and words[0] not in ("pdu", "ups"))):
         words = words[1:]  # the MIB's prefix (st4, r, pdu2, lgp)
     kept = [w for w in words if w not in _GENERIC_WORDS] or words[:1]
     label = "_".join(kept[-2:])
@@ -505,7 +506,7 @@ def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, in
         if not numeric:
             continue
         group.rows = numeric
-        objects.extend(_draft_group(group, walk, mibs, skipped, claimed_tables))
+        objects.extend(_draft_group(group, walk, mibs, claimed_tables))
     objects = _choose_totals(objects, skipped)
     covered = {o.key for o in objects}
     patterns = [line for line in _value_patterns(walk, mibs) if line.split(" ", 1)[0].rsplit(".", 1)[0] not in covered]
@@ -548,7 +549,7 @@ def _value_patterns(walk: Mapping[str, SnmpValue], mibs: MibTree) -> list[str]:
     return lines
 
 
-def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree, skipped: list[str],
+def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree,
                  claimed_tables: set[str]) -> list[DraftObject]:
     node = group.node
     first = next(iter(group.rows.values()))
@@ -589,9 +590,6 @@ def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree, sk
         out.append(obj)
     if out:
         claimed_tables.add(table)
-    if not out and group.is_column is False and first.kind in ("counter32", "counter64"):
-        skipped.append(f"{group.base}.0 ({first.kind}, {first.value}): a counter with no name; energy? "
-                       "(no MIB to tell)")
     return out
 
 
@@ -725,7 +723,6 @@ def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
         if setpoint and quantity in used:
             continue
         used.add(quantity)
-        family = "temperature" if column_guess.family == "setpoint" else column_guess.family
         sub = _Group(node, group.base, not setpoint, {suffix: value})
         g = Guess(column_guess.family, quantity, column_guess.reason)
         obj = _one_object(sub, node, g, snmp_type, MibTree(()))
@@ -734,7 +731,6 @@ def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
             obj.comments = [c for c in obj.comments if not c.startswith("guess: index labels")]
         obj.comments.insert(0, f"row {'.'.join(map(str, suffix))} is {ident.label if ident else '?'} (the table's "
                                f"OBJECT IDENTIFIER column): {quantity}; verify the row on other firmware")
-        del family
         out.append(obj)
     return out
 
@@ -762,10 +758,6 @@ def _choose_totals(objects: list[DraftObject], skipped: list[str]) -> list[Draft
                 skipped.append(f"{o.key} {o.source}: also looks like {quantity} (scale {_scale_text(o.scale)}); "
                                "not used, to avoid counting twice")
         kept.append(best)
-    energy_sources = [o for o in kept if o.quantity == "energy_j"]
-    power_sources = [o for o in kept if o.quantity == "active_power_w"]
-    if energy_sources and power_sources and energy_sources[0].index and power_sources[0].index:
-        pass  # same table shape: their rows sum alike
     rest = [o for o in objects if o.quantity not in _SINGLE]
     writables: set[str] = set()
     for o in rest:
@@ -799,14 +791,16 @@ def _yaml_str(text: str) -> str:
 
 def render_profile(draft: Draft) -> str:
     """The draft as profile YAML, with a comment on every guess."""
+    first_line = draft.sys_descr.splitlines()[0][:80] if draft.sys_descr.strip() else draft.name
+    modules = ", ".join(draft.mib_modules) or "none"
     lines = [
         f"# DRAFT profile written by `pue-agent profile draft` from {draft.input_note}.",
         "# Every line marked 'guess' needs a person: check it against the MIB and the device's display, then",
         "# delete the mark. Writable setpoints have .nan bounds that the loader refuses until filled in.",
         f"# MIBs used: {', '.join(draft.mib_modules) if draft.mib_modules else 'none (drafted from the walk alone)'}",
         f"name: {draft.name}",
-        f"description: {_yaml_str('DRAFT: ' + (draft.sys_descr.splitlines()[0][:80] if draft.sys_descr else draft.name))}",
-        f"source: {_yaml_str('drafted from ' + draft.input_note + '; MIBs: ' + (', '.join(draft.mib_modules) or 'none'))}",
+        f"description: {_yaml_str('DRAFT: ' + first_line)}",
+        f"source: {_yaml_str('drafted from ' + draft.input_note + '; MIBs: ' + modules)}",
         f"kind: {draft.kind}   # guess: {draft.kind_reason}",
     ]
     if draft.sys_object_id:
@@ -882,8 +876,6 @@ def profile_name_for(out: Path | None, sys_descr: str, sys_oid: str) -> str:
         return name
     words = _words(sys_descr)[:2] or ["device"]
     enterprise = sys_oid.split(".")[6] if sys_oid.startswith("1.3.6.1.4.1.") and sys_oid.count(".") >= 6 else ""
-    return "draft-" + "-".join(re.sub(r"[^a-z0-9]", "", w) for w in words if w) + (f"-{enterprise}" if enterprise else "")
+    stem = "-".join(re.sub(r"[^a-z0-9]", "", w) for w in words if w)
+    return f"draft-{stem}" + (f"-{enterprise}" if enterprise else "")
 
-
-def known_mib_dirs(dirs: Iterable[str]) -> list[Path]:
-    return [Path(d) for d in dirs]
