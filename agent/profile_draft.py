@@ -336,7 +336,7 @@ class Draft:
     sys_descr: str
     objects: list[DraftObject]
     skipped: list[str]  # candidates not used, each a comment line
-    mib_modules: tuple[str, ...]
+    mib_modules: tuple[str, ...]  # the MIB modules that named an object of the draft
     input_note: str
     kind_reason: str
     notes: list[str] = field(default_factory=list)
@@ -514,8 +514,9 @@ def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, in
         skipped.append("value patterns in OIDs no MIB named (a mains voltage, a line frequency, a counter): "
                        "compare with the device's display")
         skipped.extend(patterns[:40] + ([f"... and {len(patterns) - 40} more"] if len(patterns) > 40 else []))
-    kind, kind_reason = _guess_kind(objects, sys_descr, mibs.modules)
-    return Draft(name, kind, sys_oid, sys_descr, objects, skipped, mibs.modules, input_note, kind_reason)
+    used = tuple(sorted({o.source.split("::")[0] for o in objects if "::" in o.source}))
+    kind, kind_reason = _guess_kind(objects, sys_descr, used)
+    return Draft(name, kind, sys_oid, sys_descr, objects, skipped, used, input_note, kind_reason)
 
 
 #: (low, high, what it would be) for raw integers: nominal mains voltages +-10 % and line frequencies
