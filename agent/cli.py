@@ -125,8 +125,12 @@ async def _read(args: argparse.Namespace) -> int:
             try:
                 profile = await detect_profile(client, target, registry)
             except ProfileError as err:
-                raise ProfileError(f"{err}\n  draft a profile: pue-agent profile draft --address {target.host}:"
-                                   f"{target.port} --community ... --mib-dir DIR --out NAME.yaml") from None
+                from agent.discover import probe_standard_mibs
+
+                answered = ", ".join(await probe_standard_mibs(client, target)) or "none"
+                raise ProfileError(f"{err}\n  standard MIBs answering: {answered}\n  draft a profile: pue-agent "
+                                   f"profile draft --address {target.host}:{target.port} --community ... "
+                                   "--mib-dir DIR --out NAME.yaml") from None
         readout = await read_device(client, target, profile)
     finally:
         await client.close()

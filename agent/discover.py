@@ -23,7 +23,15 @@ from agent.profiles import ProfileRegistry
 from agent.readings import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile, read_device
 from agent.snmp import SnmpClient, SnmpTarget, V2cAuth, V3Auth
 
-__all__ = ["Credential", "DiscoveredDevice", "discover", "parse_addresses", "render_devices", "render_table"]
+__all__ = [
+    "Credential",
+    "DiscoveredDevice",
+    "discover",
+    "parse_addresses",
+    "probe_standard_mibs",
+    "render_devices",
+    "render_table",
+]
 
 #: largest block a CIDR may name without ``--allow-large`` (1,024 addresses)
 MAX_PREFIX_WITHOUT_ALLOW = 22
@@ -103,7 +111,8 @@ def parse_addresses(items: Iterable[str], *, default_port: int = 161,
     return [a for a in out if not (a in seen or seen.add(a))]  # type: ignore[func-returns-value]
 
 
-async def _probe_standard(client: SnmpClient, target: SnmpTarget) -> list[str]:
+async def probe_standard_mibs(client: SnmpClient, target: SnmpTarget) -> list[str]:
+    """The standard MIBs (:data:`STANDARD_PROBES`) a device answers, by name."""
     answered: list[str] = []
     for name, oid in STANDARD_PROBES.items():
         try:
@@ -142,7 +151,7 @@ async def discover_one(client: SnmpClient, host: str, port: int, credentials: Se
     try:
         profile = await detect_profile(client, target, registry)
     except ProfileError:
-        found.standard_mibs = await _probe_standard(client, target)
+        found.standard_mibs = await probe_standard_mibs(client, target)
         found.problem = "no profile detects it"
         return found
     except SnmpError as err:

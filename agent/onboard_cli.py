@@ -167,7 +167,9 @@ def _progress(total: int) -> tuple[Any, Any]:
             print(f"discover: {done}/{total} {device.address}: {device.profile or device.problem}", file=sys.stderr)
 
         return plain, lambda: None
-    bar = Progress(transient=True, console=None)
+    from rich.console import Console
+
+    bar = Progress(transient=True, console=Console(stderr=True))  # stdout is for the table
     task = bar.add_task("discover", total=total)
     bar.start()
 

@@ -6,6 +6,7 @@ community), one silent port, and a device no profile detects.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ from recordings import DEVICES
 from snmpsim_server import free_udp_port, snmpsim
 
 from agent.config import load_config
-from agent.discover import DiscoveredDevice, parse_addresses, render_devices
+from agent.discover import DiscoveredDevice, parse_addresses, probe_standard_mibs, render_devices
 from agent.errors import UsageError
+from agent.snmp import FakeSnmpClient, SnmpTarget, V2cAuth
 
 PUE_AGENT = [sys.executable, "-m", "agent.cli"]
 KNOWN = ("apc_ap8853", "janitza_generic", "sentry4_switched8i")
@@ -45,6 +47,15 @@ def test_parse_addresses() -> None:
         parse_addresses(["10.0.0.1;rm"])
     with pytest.raises(UsageError, match="port"):
         parse_addresses(["10.0.0.1:70000"])
+
+
+def test_standard_mibs_answering_are_named() -> None:
+    target = SnmpTarget("fake", 161, V2cAuth("x"))
+    ups = FakeSnmpClient({"1.3.6.1.2.1.33.1.1.1.0": ("octets", b"Acme")})
+    assert asyncio.run(probe_standard_mibs(ups, target)) == ["UPS-MIB (RFC 1628)"]
+    sensors = FakeSnmpClient({"1.3.6.1.2.1.99.1.1.1.1.1001": ("integer", 8)})
+    assert asyncio.run(probe_standard_mibs(sensors, target)) == ["ENTITY-SENSOR-MIB (RFC 3433)"]
+    assert asyncio.run(probe_standard_mibs(FakeSnmpClient({}), target)) == []
 
 
 def test_devices_section_comments_what_it_could_not_add() -> None:
@@ -130,3 +141,12 @@ def test_discover_reports_profiles_roles_readings_and_writes_a_devices_section(s
 
     assert_bad_input(_run("discover", f"127.0.0.1:{site['silent']}", "--community", "x", "--timeout", "0.2",
                           "--retries", "0", "--out", str(out)), "exists", "--force")
+
+
+@pytest.mark.e2e
+def test_read_of_an_undetected_device_says_what_answered_and_how_to_draft(site: dict[str, int]) -> None:
+    port = site["acme_unknown"]
+    proc = _run("read", f"udp://127.0.0.1:{port}", "--community", "acme_unknown", "--timeout", "2")
+    assert_bad_input(proc, "no profile matches sysObjectID 1.3.6.1.4.1.99999.1.2", "Acme PowerBox 9000")
+    assert "standard MIBs answering: none" in proc.stderr
+    assert f"draft a profile: pue-agent profile draft --address 127.0.0.1:{port}" in proc.stderr
