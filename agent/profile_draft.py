@@ -54,6 +54,7 @@ _TYPE_BY_KIND = {"integer": "integer", "gauge32": "gauge32", "counter32": "count
 def read_snmprec(path: Path) -> dict[str, SnmpValue]:
     """OID -> value for every line of an snmpsim recording (``OID|TAG|VALUE``)."""
     values: dict[str, SnmpValue] = {}
+    last: SnmpValue | None = None
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as err:
@@ -64,6 +65,9 @@ def read_snmprec(path: Path) -> dict[str, SnmpValue]:
         try:
             oid, tag, raw = line.split("|", 2)
         except ValueError:
+            if last is not None and last.kind == "octets" and isinstance(last.value, bytes):
+                last = values[last.oid] = SnmpValue(last.oid, "octets", last.value + b"\n" + line.encode("utf-8"))
+                continue  # a string value with a line break in it
             raise UsageError(f"{path}:{number}: not an OID|TAG|VALUE line") from None
         oid = oid.strip().lstrip(".")
         kind = _KIND_BY_TAG.get(tag.split(":", 1)[0])
@@ -83,7 +87,7 @@ def read_snmprec(path: Path) -> dict[str, SnmpValue]:
                 value = int(raw)
         except ValueError:
             raise UsageError(f"{path}:{number}: bad {kind} value {raw[:40]!r}") from None
-        values[oid] = SnmpValue(oid, kind, value)  # type: ignore[arg-type]
+        last = values[oid] = SnmpValue(oid, kind, value)  # type: ignore[arg-type]
     if not values:
         raise UsageError(f"{path}: no OID|TAG|VALUE lines")
     return values
@@ -424,8 +428,9 @@ def _row_names(walk: Mapping[str, SnmpValue], group: _Group) -> dict[tuple[int, 
         text = v.value.decode("utf-8", "replace").strip()
         if text and re.search(r"[A-Za-z]", text):
             candidates.setdefault(col, {})[tuple(int(p) for p in rest.split("."))] = text
-    for _col, rows in sorted(candidates.items(), key=lambda kv: int(kv[0])):
-        if set(group.rows) <= set(rows):
+    own = int(group.base.rsplit(".", 1)[1])
+    for col, rows in sorted(candidates.items(), key=lambda kv: int(kv[0])):
+        if int(col) < own and set(group.rows) <= set(rows):  # values follow the name column
             names = rows
             break
     return names
@@ -493,7 +498,9 @@ _ENUM_UNIT_TEXT = {"power": "W", "apparent": "VA", "energy": "Wh", "current": "A
 
 def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, input_note: str) -> Draft:
     """Propose a profile for the device that answered ``walk`` (see the module docstring)."""
-    sys_oid = str(walk.get(SYS_OBJECT_ID, SnmpValue(SYS_OBJECT_ID, "null", "")).value or "").lstrip(".")
+    raw_oid = walk.get(SYS_OBJECT_ID, SnmpValue(SYS_OBJECT_ID, "null", "")).value
+    sys_oid = (raw_oid.decode("ascii", "replace") if isinstance(raw_oid, bytes) else str(raw_oid or "")).strip()
+    sys_oid = sys_oid.lstrip(".") if re.fullmatch(r"\.?1\.3\.6\.1(\.\d+)+", sys_oid) else ""  # not 0.0 or junk
     raw_descr = walk.get(SYS_DESCR, SnmpValue(SYS_DESCR, "null", b"")).value
     sys_descr = raw_descr.decode("utf-8", "replace") if isinstance(raw_descr, bytes) else str(raw_descr or "")
     objects: list[DraftObject] = []
@@ -572,6 +579,8 @@ def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree,
             return _draft_identified_rows(group, node, guess, row_ids, snmp_type)
         return [_one_object(group, node, guess, snmp_type, mibs)]
     # no MIB: the row's own name string, or nothing
+    if all(_value_number(v) == suffix[-1] for suffix, v in group.rows.items()):
+        return []  # an index column (each value its own row number)
     names = _row_names(walk, group) if group.is_column else {}
     out: list[DraftObject] = []
     table = group.base.rsplit(".", 1)[0]
@@ -585,8 +594,16 @@ def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree,
         if guess is None or guess.family == "setpoint":
             continue
         obj = _one_object(_Group(None, group.base, True, {suffix: value}), None, guess, _TYPE_BY_KIND[value.kind], mibs)
-        obj.comments.insert(0, f"guess (no MIB): row {'.'.join(map(str, suffix))} of column {group.base} is "
-                               f"named {label!r} in the same table")
+        row_id = ".".join(map(str, suffix))
+        obj.index = [("", s) for s in suffix]  # this row only
+        obj.labels = {"sensor": label[:40], "row": row_id}
+        obj.comments = [c for c in obj.comments if not c.startswith("guess: index labels")]
+        obj.comments.insert(0, f"guess (no MIB): row {row_id} of column {group.base} is named {label!r} in the same "
+                               "table")
+        raw = _value_number(value) or 0.0
+        if guess.family == "temperature" and 100 <= abs(raw) <= 1000:
+            obj.scale, obj.samples = 0.1, [raw * 0.1]
+            obj.comments.append("guess: a value of 100-1000 read as tenths of a degree")
         obj.source = f"row named {label!r}"
         out.append(obj)
     if out:
