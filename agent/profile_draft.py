@@ -515,6 +515,7 @@ def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, in
         group.rows = numeric
         objects.extend(_draft_group(group, walk, mibs, claimed_tables))
     objects = _choose_totals(objects, skipped)
+    _distinguish(objects)
     covered = {o.key for o in objects}
     patterns = [line for line in _value_patterns(walk, mibs) if line.split(" ", 1)[0].rsplit(".", 1)[0] not in covered]
     if patterns:
@@ -751,6 +752,23 @@ def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
                                f"OBJECT IDENTIFIER column): {quantity}; verify the row on other firmware")
         out.append(obj)
     return out
+
+
+def _distinguish(objects: Sequence[DraftObject]) -> None:
+    """Objects of one quantity whose readings would carry the same labels get a label each (no duplicate series)."""
+    shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[DraftObject]] = {}
+    for o in objects:
+        shape = (o.quantity, tuple(f"{k}={v}" for k, v in sorted(o.labels.items())),
+                 tuple(label for label, equals in o.index if equals is None))
+        shapes.setdefault(shape, []).append(o)
+    for same in shapes.values():
+        if len(same) < 2:
+            continue
+        for o in same:
+            name = o.source.split("::")[-1]
+            phase = re.search(r"[lL]N?([1-4])$", name)
+            o.labels = {**o.labels, **({"phase": f"L{phase.group(1)}"} if phase else {"object": name})}
+            o.comments.append(f"labels {o.labels}: tells it from the other {o.quantity} objects (guess)")
 
 
 _TOTAL_WORDS = {"total", "sum", "summe", "device", "system", "cord", "inlet", "input", "output", "all"}

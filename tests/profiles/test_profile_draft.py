@@ -85,6 +85,8 @@ def _save(text: str, directory: Path, name: str) -> Path:
 
 def _totals(profile: Profile, name: str) -> dict[str, float]:
     readout = decode_objects(profile, *split_for_profile(profile, parse_snmprec(WALKS / f"{name}.snmprec")))
+    series = [(r.quantity, r.labels) for r in readout.readings]
+    assert len(series) == len(set(series)), f"{profile.name}: two readings with the same labels"
     out: dict[str, float] = {}
     for r in readout.readings:
         if r.quantity in TOTALS:
