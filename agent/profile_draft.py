@@ -754,7 +754,7 @@ def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
     return out
 
 
-def _distinguish(objects: Sequence[DraftObject]) -> None:
+def _distinguish(objects: Sequence[DraftObject], *, by_phase: bool = True) -> None:
     """Objects of one quantity whose readings would carry the same labels get a label each (no duplicate series)."""
     shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[DraftObject]] = {}
     for o in objects:
@@ -765,10 +765,12 @@ def _distinguish(objects: Sequence[DraftObject]) -> None:
         if len(same) < 2:
             continue
         for o in same:
-            name = o.source.split("::")[-1]
-            phase = re.search(r"[lL]N?([1-4])$", name)
+            name = o.source.split("::")[-1] if "::" in o.source else o.key  # no MIB: the column's OID
+            phase = re.search(r"[lL]N?([1-4])$", name) if by_phase else None
             o.labels = {**o.labels, **({"phase": f"L{phase.group(1)}"} if phase else {"object": name})}
             o.comments.append(f"labels {o.labels}: tells it from the other {o.quantity} objects (guess)")
+    if by_phase:
+        _distinguish(objects, by_phase=False)  # two L1 objects of one quantity: their names tell them apart
 
 
 _TOTAL_WORDS = {"total", "sum", "summe", "device", "system", "cord", "inlet", "input", "output", "all"}
