@@ -241,3 +241,24 @@ def test_cli_bad_input() -> None:
     assert_bad_input(_run("profile", "draft", "--snmprec", "/nonexistent.snmprec"), "/nonexistent.snmprec")
     assert_bad_input(_run("profile", "draft", "--snmprec", str(WALKS / "apc_ap8853.snmprec"), "--out",
                           "/tmp/Bad Name.yaml"), "profile file is named")
+
+
+V3 = ("pue-draft", "draft-auth-key-0001", "draft-priv-key-0001")
+
+
+@pytest.mark.e2e
+def test_cli_drafts_over_snmpv3_authpriv_as_over_v2c(tmp_path: Path) -> None:
+    with snmpsim([WALKS / "apc_ap8853.snmprec"], v3_user=V3[0], v3_auth_key=V3[1], v3_priv_key=V3[2]) as v3_port:
+        common = ["profile", "draft", "--address", f"127.0.0.1:{v3_port}", "--mib-dir", str(MIBS), "--timeout", "5"]
+        v2c = _run(*common, "--community", "apc_ap8853", "--out", str(tmp_path / "v2c.yaml"))
+        # snmpsim selects the recording of a v3 request by its context name
+        v3 = _run(*common, "--v3-user", V3[0], "--auth-protocol", "sha256", "--auth-key", V3[1],
+                  "--priv-protocol", "aes128", "--priv-key", V3[2], "--v3-context", "apc_ap8853",
+                  "--out", str(tmp_path / "v3.yaml"))
+    assert v2c.returncode == 0 and v3.returncode == 0, v2c.stderr[-1500:] + v3.stderr[-1500:]
+    for secret in V3[1:]:
+        assert secret not in v3.stdout + v3.stderr + (tmp_path / "v3.yaml").read_text(encoding="utf-8")
+    drafts = [(tmp_path / f).read_text(encoding="utf-8").replace(f"name: {Path(f).stem}", "") for f in ("v2c.yaml",
+                                                                                                        "v3.yaml")]
+    assert drafts[0] == drafts[1]
+    assert "rPDU2DeviceStatusPower" in drafts[1]
