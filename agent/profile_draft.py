@@ -241,7 +241,7 @@ _UNITS: dict[str, list[tuple[str, float]]] = {
 _UNITS["setpoint"] = _UNITS["temperature"]
 _CANONICAL = {"power": "W", "apparent": "VA", "energy": "J", "current": "A", "voltage": "V", "frequency": "Hz",
               "temperature": "degC", "setpoint": "degC", "humidity": "ratio (0-1)"}
-_NUMBER = r"(?P<num>\d+(?:[.,]\d+)?)"
+_NUMBER = r"(?P<num>\d*[.,]\d+|\d+)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +264,7 @@ def _find_unit(family: str, text: str) -> tuple[float, str] | None:
                 return factor * mult, m.group(0)
         m = re.search(rf"(?:(?<![a-z0-9.]){_NUMBER}\s*)?(?<![a-z])(?:{unit_re})(?![a-z])", low)
         if m:
-            num = float(m.group("num").replace(",", ".")) if m.group("num") else 1.0
+            num = float("0" + m.group("num").replace(",", ".")) if m.group("num") else 1.0
             if family in ("temperature", "setpoint") and unit_re.endswith("|c") and m.group(0).strip() == "c" \
                     and "temp" not in low:
                 continue
@@ -292,7 +292,7 @@ def find_scale(family: str, node: MibNode | None) -> Scale:
         if factor == -1.0:  # degrees Fahrenheit (possibly in tenths)
             mult = 0.1 if re.search(r"tenths?", text.lower()) else hint_mult
             return Scale(mult * 5 / 9, -32 * 5 / 9, f"{where} says {said}: converted to degC", True)
-        if hint and abs(factor - _UNITS[family][-1][1]) < 1e-12:  # plain unit + a d-N hint
+        if hint and not re.search(r"\d|tenth|hundredth|thousandth", said):  # a plain unit + a d-N hint
             factor *= hint_mult
             return Scale(factor, 0.0, f"{where} says {said!r}, {hint}", True)
         return Scale(factor, 0.0, f"{where} says {said!r}", True)
@@ -682,6 +682,7 @@ def _bounds(obj: DraftObject) -> None:
         obj.valid_min, obj.valid_max = 0, 1
     elif q.unit == "Cel":
         obj.valid_min, obj.valid_max = -40, 100
+        obj.comments.append("valid_min/valid_max: guess, a plausible air or water temperature range")
         if any(not -40 <= s <= 100 for s in obj.samples):
             obj.comments.append("values outside -40..100 degC seen: scale wrong, or probes absent (rows refused)")
 

@@ -262,3 +262,36 @@ def test_cli_drafts_over_snmpv3_authpriv_as_over_v2c(tmp_path: Path) -> None:
                                                                                                         "v3.yaml")]
     assert drafts[0] == drafts[1]
     assert "rPDU2DeviceStatusPower" in drafts[1]
+
+
+@pytest.mark.parametrize(("family", "units", "description", "hint", "scale"), [
+    ("temperature", "degrees Celsius", "", "d-1", 0.1),          # a plain unit and a DISPLAY-HINT
+    ("temperature", "", "temperature in tenths of degrees Celsius", "", 0.1),
+    ("setpoint", ".1 degrees Celsius", "", "", 0.1),              # LIEBERT-GP style UNITS
+    ("voltage", "", "Voltage Phase L1 in 100mV", "", 0.1),        # JANITZA-MIB
+    ("current", "", "Current Phase L1  in 1mA", "", 0.001),
+    ("energy", "", "Active Energie Summe L1..L3 in 0.1 KWh", "", 360000),
+    ("energy", "Wh", "", "", 3600),
+    ("power", "", "load in hundredths of kilowatts", "", 10),
+    ("power", "kW", "", "d-2", 10),
+    ("frequency", "tenth Hertz", "", "", 0.1),
+    ("humidity", "percent", "", "", 0.01),
+])
+def test_scale_from_units_description_and_display_hint(family: str, units: str, description: str, hint: str,
+                                                       scale: float) -> None:
+    from agent.mibs import MibNode
+    from agent.profile_draft import find_scale
+
+    node = MibNode("M", "x", "1.3.6.1.4.1.1.1", "scalar", units=units, description=description, display_hint=hint)
+    found = find_scale(family, node)
+    assert found.certain
+    assert found.scale == pytest.approx(scale, rel=1e-12)
+
+
+def test_fahrenheit_is_converted() -> None:
+    from agent.mibs import MibNode
+    from agent.profile_draft import find_scale
+
+    found = find_scale("temperature", MibNode("M", "t", "1.3.6.1.4.1.1.1", "scalar", units="degrees Fahrenheit"))
+    assert 212 * found.scale + found.offset == pytest.approx(100)
+    assert 32 * found.scale + found.offset == pytest.approx(0)
