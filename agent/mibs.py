@@ -157,8 +157,9 @@ class MibTree:
         return self._by_oid.get(column.oid.rsplit(".", 1)[0])
 
 
-def _module_texts(dirs: Iterable[Path]) -> tuple[dict[str, str], list[str]]:
+def _module_texts(dirs: Iterable[Path]) -> tuple[dict[str, str], dict[str, Path], list[str]]:
     texts: dict[str, str] = {}
+    folders: dict[str, Path] = {}
     problems: list[str] = []
     for directory in dirs:
         if not directory.is_dir():
@@ -174,8 +175,31 @@ def _module_texts(dirs: Iterable[Path]) -> tuple[dict[str, str], list[str]]:
             if match is None:
                 continue
             name = match.group(1).decode("ascii")
-            texts.setdefault(name, raw.decode("utf-8", "replace"))
-    return texts, problems
+            if name not in texts:
+                texts[name] = raw.decode("utf-8", "replace")
+                folders[name] = path.parent
+    return texts, folders, problems
+
+
+#: a directory holding more modules than this is narrowed to the device's vendors (see :func:`load_mibs`)
+NARROW_ABOVE = 200
+#: standard modules a power device may answer, always compiled when present
+STANDARD_MODULES = ("UPS-MIB", "ENTITY-SENSOR-MIB", "ENTITY-MIB")
+
+
+def _narrowed(texts: Mapping[str, str], folders: Mapping[str, Path], enterprises: Iterable[int]) -> list[str]:
+    """Modules worth compiling for a device of these enterprise numbers, in a large MIB collection.
+
+    A module that registers under ``enterprises N`` marks its folder as the vendor's (LibreNMS keeps one
+    folder per vendor: mibs/liebert/); every module of such a folder is compiled, and the standard ones.
+    """
+    numbers = "|".join(str(n) for n in sorted(set(enterprises)))
+    if not numbers:
+        return [m for m in STANDARD_MODULES if m in texts]
+    pattern = re.compile(rf"\{{\s*enterprises\s+({numbers})\b")
+    vendor_folders = {folders[name] for name, text in texts.items() if pattern.search(text)}
+    return sorted({name for name in texts if folders.get(name) in vendor_folders}
+                  | {m for m in STANDARD_MODULES if m in texts})
 
 
 def _nodes_of(module: str, symbols: Mapping[str, Any], conventions: Mapping[str, Mapping[str, Any]]) -> list[MibNode]:
@@ -208,10 +232,13 @@ def _nodes_of(module: str, symbols: Mapping[str, Any], conventions: Mapping[str,
     return nodes
 
 
-def load_mibs(dirs: Iterable[Path]) -> tuple[MibTree, list[str]]:
-    """Compile every MIB module found in ``dirs``; return the tree and one line per module that failed.
+def load_mibs(dirs: Iterable[Path], enterprises: Iterable[int] | None = None) -> tuple[MibTree, list[str]]:
+    """Compile the MIB modules found in ``dirs``; return the tree and one line per module that failed.
 
-    A module that does not compile is reported and skipped; the others still count.
+    A module that does not compile is reported and skipped; the others still count. Given the device's
+    ``enterprises`` numbers, a collection of more than :data:`NARROW_ABOVE` modules (LibreNMS's ``mibs/``
+    has thousands) is narrowed to the vendors' folders and the standard power modules; the modules they
+    import are compiled as needed from the whole collection.
     """
     from pysmi.codegen.jsondoc import JsonCodeGen
     from pysmi.compiler import MibCompiler
@@ -220,8 +247,10 @@ def load_mibs(dirs: Iterable[Path]) -> tuple[MibTree, list[str]]:
     from pysmi.reader.callback import CallbackReader
     from pysmi.writer.callback import CallbackWriter
 
-    texts, problems = _module_texts(dirs)
+    texts, folders, problems = _module_texts(dirs)
     wanted = sorted(name for name in texts if name not in BASE_MODULES)
+    if enterprises is not None and len(wanted) > NARROW_ABOVE:
+        wanted = [n for n in _narrowed(texts, folders, enterprises) if n not in BASE_MODULES]
     if not wanted:
         return MibTree(()), problems
     for name, text in BASE_MODULES.items():

@@ -85,7 +85,8 @@ def cmd_profile_draft(args: argparse.Namespace) -> int:
 
         walk = asyncio.run(walk_live())
         note = f"a walk of {host}:{port}"
-    mibs, problems = load_mibs([Path(d) for d in args.mib_dir]) if args.mib_dir else (MibTree(()), [])
+    enterprises = {int(oid.split(".")[6]) for oid in walk if oid.startswith("1.3.6.1.4.1.") and oid.count(".") > 6}
+    mibs, problems = load_mibs([Path(d) for d in args.mib_dir], enterprises) if args.mib_dir else (MibTree(()), [])
     for line in problems:
         print(f"profile draft: {line}", file=sys.stderr)
     from agent.profile_draft import SYS_DESCR, SYS_OBJECT_ID

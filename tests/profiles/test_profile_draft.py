@@ -295,3 +295,17 @@ def test_fahrenheit_is_converted() -> None:
     found = find_scale("temperature", MibNode("M", "t", "1.3.6.1.4.1.1.1", "scalar", units="degrees Fahrenheit"))
     assert 212 * found.scale + found.offset == pytest.approx(100)
     assert 32 * found.scale + found.offset == pytest.approx(0)
+
+
+def test_a_large_mib_collection_is_narrowed_to_the_device_vendor(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import agent.mibs
+
+    for folder, module in (("janitza", "JANITZA-MIB"), ("apc", "PowerNet-MIB"), ("raritan", "PDU2-MIB")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / f"{module}.my").write_text((MIBS / module).read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(agent.mibs, "NARROW_ABOVE", 1)
+    tree, problems = load_mibs([tmp_path], enterprises={34278, 9})
+    assert (tree.modules, problems) == (("JANITZA-MIB",), [])
+    everything, _ = load_mibs([tmp_path])
+    assert everything.modules == ("JANITZA-MIB", "PDU2-MIB", "PowerNet-MIB")
