@@ -309,3 +309,10 @@ def test_a_large_mib_collection_is_narrowed_to_the_device_vendor(tmp_path: Path,
     assert (tree.modules, problems) == (("JANITZA-MIB",), [])
     everything, _ = load_mibs([tmp_path])
     assert everything.modules == ("JANITZA-MIB", "PDU2-MIB", "PowerNet-MIB")
+
+
+def test_only_the_mib_module_imports_pysmi() -> None:
+    agent_dir = Path(__file__).resolve().parents[2] / "agent"
+    importers = {p.relative_to(agent_dir).as_posix() for p in agent_dir.rglob("*.py")
+                 if re.search(r"^\s*(from|import) pysmi\b", p.read_text(encoding="utf-8"), re.M)}
+    assert importers == {"mibs.py"}
