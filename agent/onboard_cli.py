@@ -107,7 +107,8 @@ def cmd_profile_draft(args: argparse.Namespace) -> int:
         write_draft(text, out, force=args.force)
         pending = sum(1 for o in draft.objects if o.writable_step is not None)
         print(f"wrote {out}" + (f" ({pending} writable setpoint(s) need bounds before it loads)" if pending else ""))
-        print(f"try it: pue-agent read udp://HOST:PORT --community ... --profile {out}")
+        where = "udp://{}:{}".format(*_host_port(args.address)) if args.address else "udp://HOST:PORT"
+        print(f"try it: pue-agent read {where} --community ... --profile {out}")
     return 0
 
 
