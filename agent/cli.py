@@ -47,7 +47,7 @@ __all__ = ["main"]
 DEMO_START = datetime(2026, 3, 15, 6, tzinfo=UTC)
 
 #: feature packages that add their own sub-commands with ``register(subparsers)``
-SUBCOMMAND_MODULES = ("agent.twin.cli", "agent.recommend.cli", "agent.history.cli")
+SUBCOMMAND_MODULES = ("agent.twin.cli", "agent.recommend.cli", "agent.history.cli", "agent.onboard_cli")
 
 DEMO_CONFIGS = {"twin": DEFAULT_PROFILE_DIR.parent / "twin-site.yaml",
                 "minimal": DEFAULT_PROFILE_DIR.parent / "demo-site.yaml"}  # agent/data links to configs/
@@ -115,7 +115,22 @@ async def _read(args: argparse.Namespace) -> int:
     registry = load_profiles(dirs)
     client = PysnmpClient()
     try:
-        profile = registry[args.profile] if args.profile else await detect_profile(client, target, registry)
+        if args.profile and args.profile.endswith((".yaml", ".yml")):  # a profile file, e.g. a fresh draft
+            from agent.profiles import load_profile
+
+            profile = load_profile(Path(args.profile))
+        elif args.profile:
+            profile = registry[args.profile]
+        else:
+            try:
+                profile = await detect_profile(client, target, registry)
+            except ProfileError as err:
+                from agent.discover import probe_standard_mibs
+
+                answered = ", ".join(await probe_standard_mibs(client, target)) or "none"
+                raise ProfileError(f"{err}\n  standard MIBs answering: {answered}\n  draft a profile: pue-agent "
+                                   f"profile draft --address {target.host}:{target.port} --community ... "
+                                   "--mib-dir DIR --out NAME.yaml") from None
         readout = await read_device(client, target, profile)
     finally:
         await client.close()
@@ -353,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
-    p.add_argument("--profile", help="profile name (default: detect from sysObjectID/sysDescr)")
+    p.add_argument("--profile", help="profile name, or a profile FILE.yaml such as a fresh `profile draft` "
+                   "(default: detect from sysObjectID/sysDescr)")
     p.add_argument("--profile-dir", action="append", default=[], help="extra profile directory")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--timeout", type=_positive, default=2.0)
