@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT = ROOT / "agent"
 
 #: protocol libraries and the agent's protocol adapters; only agent/devices/<protocol>/ may import them
-PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pymodbus", "bacpypes3", "BAC0"}
+PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0"}
 PROTOCOL_PACKAGES = ("agent.devices.snmp",)
 
 

@@ -37,7 +37,7 @@ from agent.site.shard import Shard, parse_shard
 __all__ = ["main"]
 
 #: feature packages that add their own sub-commands with ``register(subparsers)``
-SUBCOMMAND_MODULES = ("agent.app.model_cli", "agent.app.history_cli")
+SUBCOMMAND_MODULES = ("agent.app.model_cli", "agent.app.history_cli", "agent.app.onboard_cli")
 #: packages beside the agent (the simulated site) add theirs through this entry-point group
 COMMAND_ENTRY_POINTS = "pue_agent.commands"
 
@@ -104,7 +104,22 @@ async def _read(args: argparse.Namespace) -> int:
     registry = load_profiles(dirs)
     client = PysnmpClient()
     try:
-        profile = registry[args.profile] if args.profile else await detect_profile(client, target, registry)
+        if args.profile and args.profile.endswith((".yaml", ".yml")):  # a profile file, e.g. a fresh draft
+            from agent.devices.profiles import load_profile
+
+            profile = load_profile(Path(args.profile))
+        elif args.profile:
+            profile = registry[args.profile]
+        else:
+            try:
+                profile = await detect_profile(client, target, registry)
+            except ProfileError as err:
+                from agent.app.discover import probe_standard_mibs
+
+                answered = ", ".join(await probe_standard_mibs(client, target)) or "none"
+                raise ProfileError(f"{err}\n  standard MIBs answering: {answered}\n  draft a profile: pue-agent "
+                                   f"profile draft --address {target.host}:{target.port} --community ... "
+                                   "--mib-dir DIR --out NAME.yaml") from None
         readout = await read_device(client, target, profile)
     finally:
         await client.close()
@@ -213,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
-    p.add_argument("--profile", help="profile name (default: detect from sysObjectID/sysDescr)")
+    p.add_argument("--profile", help="profile name, or a profile FILE.yaml such as a fresh `profile draft` "
+                   "(default: detect from sysObjectID/sysDescr)")
     p.add_argument("--profile-dir", action="append", default=[], help="extra profile directory")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--timeout", type=positive_float, default=2.0)

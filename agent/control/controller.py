@@ -266,6 +266,12 @@ class SetpointActuator:
             "recommendation_id": recommendation_id}
         try:
             before = await self._read(dev, quantity)
+            if before is None:
+                # a profile may declare a setpoint some models of its family lack (optional objects): a
+                # write goes only to an object the unit answers, never blind
+                return self._record(ActionRecord(
+                    self._clock(), before=None, after=None, result="refused",
+                    error=f"{obj.oid} does not answer with a setpoint on this unit: nothing written", **common))
             await self._writer.write_setpoint(dev, obj, raw)
             after = await self._read(dev, quantity)
         except DeviceError as err:

@@ -42,6 +42,8 @@ __all__ = [
     "Profile",
     "ProfileObject",
     "ProfileRegistry",
+    "RowFilter",
+    "ScaleColumn",
     "load_profile",
     "load_profiles",
 ]
@@ -83,11 +85,16 @@ class IndexPart(_Strict):
 
     label: str | None = None
     equals: int | None = None
+    #: an OCTET STRING index (length, then one sub-identifier per character), its text the label's value;
+    #: the last part of an index (Avtech Room Alert MAX keys sensors by an id string)
+    string: bool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> IndexPart:
         if (self.label is None) == (self.equals is None):
             raise ValueError("an index part has exactly one of 'label' or 'equals'")
+        if self.string and self.label is None:
+            raise ValueError("a 'string' index part needs a 'label'")
         return self
 
 
@@ -121,15 +128,89 @@ class RowFilter(_Strict):
 
     Example: PDU2-MIB's measurementsExternalSensorValue mixes temperature probes, humidity probes and
     door contacts; ``externalSensorType`` (10 = temperature) tells them apart.
+
+    Two additive variants: ``equals`` may hold text, matched against an OCTET STRING (stripped), for
+    units named by a string column ("Fahrenheit"); and ``oid`` instead of ``column`` names one scalar
+    that every row (or a scalar object) is kept or dropped by, for a device-wide unit setting
+    (PowerNet-MIB emsStatusSysTempUnits). ``if_absent`` keeps the row when the filter object is absent
+    (older firmware without the setting). ``matches`` (a regular expression) instead of ``equals`` tests
+    text such as a user-given sensor name, where the MIB names no type. A row filtered out is not a problem.
+    """
+
+    column: str | None = None
+    oid: str | None = None
+    equals: tuple[int | str, ...] = ()
+    matches: str | None = Field(
+        default=None, description="regular expression searched in an OCTET STRING (a sensor name, where the MIB "
+                                  "has no type: ServersCheck)")
+    if_absent: bool = False
+
+    @field_validator("column", "oid")
+    @classmethod
+    def _numeric(cls, value: str | None) -> str | None:
+        return None if value is None else _check_oid(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RowFilter:
+        if (self.column is None) == (self.oid is None):
+            raise ValueError("a row_filter has exactly one of 'column' (same index) or 'oid' (one scalar)")
+        if (not self.equals) == (self.matches is None):
+            raise ValueError("a row_filter has exactly one of 'equals' (values) or 'matches' (a regular expression)")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as err:
+                raise ValueError(f"bad regular expression {self.matches!r}: {err}") from None
+        return self
+
+    def accepts(self, raw: int | bytes | str | None, present: bool) -> bool:
+        """Whether the filter object's raw value (``present`` False: absent on the device) keeps the row."""
+        if not present:
+            return self.if_absent
+        if isinstance(raw, bool):
+            return False
+        if self.matches is not None:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            return isinstance(text, str) and re.search(self.matches, text) is not None
+        if isinstance(raw, int):
+            return raw in self.equals
+        if isinstance(raw, bytes):
+            return raw.decode("utf-8", "replace").strip() in self.equals
+        if isinstance(raw, str):
+            return raw.strip() in self.equals
+        return False
+
+
+def _string_index(subs: tuple[int, ...]) -> str | None:
+    """Text of a length-prefixed OCTET STRING index, or None if the sub-identifiers are not one."""
+    if not subs or subs[0] != len(subs) - 1 or any(not 0 <= b <= 255 for b in subs[1:]):
+        return None
+    return bytes(subs[1:]).decode("utf-8", "replace")
+
+
+class ScaleColumn(_Strict):
+    """A per-row multiplier named by another column at the same index (a unit or SI-prefix code).
+
+    Example: ENTITY-SENSOR-MIB's entPhySensorScale (units(9) = 10^0, milli(8) = 10^-3, kilo(10) = 10^3):
+    ``factors`` maps each raw code to the factor it means. A row whose code is absent or not listed is
+    a problem, never read unscaled.
     """
 
     column: str
-    equals: tuple[int, ...] = Field(min_length=1)
+    factors: Mapping[int, float] = Field(min_length=1)
 
     @field_validator("column")
     @classmethod
     def _numeric(cls, value: str) -> str:
         return _check_oid(value)
+
+    @field_validator("factors")
+    @classmethod
+    def _finite(cls, value: Mapping[int, float]) -> Mapping[int, float]:
+        for raw, factor in value.items():
+            if not (math.isfinite(factor) and factor != 0):
+                raise ValueError(f"factor for code {raw} must be a finite non-zero number, not {factor}")
+        return value
 
 
 class ProfileObject(_Strict):
@@ -147,16 +228,41 @@ class ProfileObject(_Strict):
         default=None,
         description="column holding the number of decimal digits for the same index (Raritan PDU2-MIB)",
     )
-    row_filter: RowFilter | None = None
+    decimals_negative_is_integer: bool = Field(
+        default=False,
+        description="a negative count in decimals_column means an integer value, not an error (RFC 3433 "
+                    "EntitySensorPrecision -8..-1: the number of accurate digits)",
+    )
+    scale_column: ScaleColumn | None = Field(
+        default=None, description="per-row multiplier from a code column at the same index (entPhySensorScale)")
+    row_filter: RowFilter | tuple[RowFilter, ...] | None = Field(
+        default=None, description="one filter, or a list that must all keep the row (unit and online state)")
     valid_min: float | None = None
     valid_max: float | None = None
     counter: Counter | None = None
     writable: Writable | None = None
     enum: Mapping[int, float] | None = Field(default=None, description="raw integer -> canonical value")
     optional: bool = Field(default=False, description="absent on some firmware: no problem reported")
+    unit_suffix: str | None = Field(
+        default=None, min_length=1,
+        description="string_number only: the unit the device appends to the number ('0.061kW'), required "
+                    "and stripped before parsing; the unit is given, never guessed from the text")
+    no_value: tuple[float, ...] = Field(
+        default=(), description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
+                                "is skipped, not a problem")
+    instead_of: str | None = Field(
+        default=None,
+        description="a fallback: read this scalar only when the device does not answer this other scalar OID "
+                    "(a higher-precision object of the same value, e.g. PowerNet-MIB upsHighPrec* over upsAdv*)",
+    )
+    instead_of_column: str | None = Field(
+        default=None,
+        description="a fallback: read this object only when the device has no row in this table column of the "
+                    "same profile (XUPS-MIB tables on Eaton cards that do not answer the UPS-MIB ones)",
+    )
     note: str | None = None
 
-    @field_validator("oid", "column", "decimals_column")
+    @field_validator("oid", "column", "decimals_column", "instead_of", "instead_of_column")
     @classmethod
     def _numeric(cls, value: str | None) -> str | None:
         return None if value is None else _check_oid(value)
@@ -172,6 +278,8 @@ class ProfileObject(_Strict):
     def _shape(self) -> ProfileObject:
         if (self.oid is None) == (self.column is None):
             raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
+        if self.unit_suffix is not None and self.type != "string_number":
+            raise ValueError("'unit_suffix' belongs to type string_number")
         if self.oid is not None and self.index:
             raise ValueError("'index' belongs to a table 'column', not a scalar 'oid'")
         if self.column is not None and not self.index:
@@ -186,8 +294,18 @@ class ProfileObject(_Strict):
                              f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)")
         if self.writable and self.column is not None:
             raise ValueError("writable setpoints must be scalar 'oid's")
-        if self.row_filter is not None and self.column is None:
-            raise ValueError("'row_filter' belongs to a table 'column'")
+        if self.column is None and (self.scale_column is not None or self.decimals_column is not None):
+            raise ValueError("'scale_column' and 'decimals_column' belong to a table 'column'")
+        if self.decimals_negative_is_integer and self.decimals_column is None:
+            raise ValueError("'decimals_negative_is_integer' needs a 'decimals_column'")
+        if self.column is None and any(f.column is not None for f in self.row_filters):
+            raise ValueError("a 'row_filter' by 'column' belongs to a table 'column' (a scalar takes 'oid')")
+        if any(p.string for p in self.index[:-1]):
+            raise ValueError("a 'string' index part must be the last one")
+        if isinstance(self.row_filter, tuple) and not self.row_filter:
+            raise ValueError("a 'row_filter' list needs at least one filter")
+        if self.instead_of is not None and (self.oid is None or self.instead_of == self.oid):
+            raise ValueError("'instead_of' belongs to a scalar 'oid' and names another scalar")
         return self
 
     @model_validator(mode="after")
@@ -197,6 +315,25 @@ class ProfileObject(_Strict):
             raise ValueError(f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
                              "rated power, generously rounded up): larger readings are refused")
         return self
+
+    def means_no_value(self, raw: int | bytes | str | None) -> bool:
+        """Whether a raw value is the device's 'no probe' sentinel (``no_value``), compared before scaling."""
+        if not self.no_value or raw is None or isinstance(raw, bool):
+            return False
+        if isinstance(raw, int):
+            return float(raw) in self.no_value
+        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+        try:
+            return float(text.strip()) in self.no_value
+        except ValueError:
+            return False
+
+    @property
+    def row_filters(self) -> tuple[RowFilter, ...]:
+        """Every filter of ``row_filter`` (none, one, or a list that must all keep the row)."""
+        if self.row_filter is None:
+            return ()
+        return self.row_filter if isinstance(self.row_filter, tuple) else (self.row_filter,)
 
     @property
     def is_counter(self) -> bool:
@@ -211,16 +348,22 @@ class ProfileObject(_Strict):
     # --- table index <-> labels -------------------------------------------------------------
     def match_index(self, suffix: tuple[int, ...]) -> dict[str, str] | None:
         """Labels for an index suffix, or None when the row is not ours (``equals`` mismatch)."""
-        if len(suffix) != len(self.index):
+        fixed = self.index[:-1] if self.index and self.index[-1].string else self.index
+        if len(suffix) < len(fixed) or (fixed is self.index and len(suffix) != len(fixed)):
             return None
         labels = dict(self.labels)
-        for part, sub in zip(self.index, suffix, strict=True):
+        for part, sub in zip(fixed, suffix[: len(fixed)], strict=True):
             if part.equals is not None:
                 if sub != part.equals:
                     return None
             else:
                 assert part.label is not None
                 labels[part.label] = str(sub)
+        if fixed is not self.index:
+            text = _string_index(suffix[len(fixed):])
+            if text is None:
+                return None
+            labels[self.index[-1].label or ""] = text
         return labels
 
     def instance_oid(self, labels: Mapping[str, str]) -> str:
@@ -228,11 +371,20 @@ class ProfileObject(_Strict):
         if self.oid is not None:
             return self.oid
         assert self.column is not None
-        subs = [str(p.equals) if p.equals is not None else labels[p.label or ""] for p in self.index]
+        subs: list[str] = []
+        for p in self.index:
+            if p.equals is not None:
+                subs.append(str(p.equals))
+            elif p.string:
+                text = labels[p.label or ""].encode("utf-8")
+                subs.extend([str(len(text)), *(str(b) for b in text)])
+            else:
+                subs.append(labels[p.label or ""])
         return ".".join([self.column, *subs])
 
     # --- raw <-> canonical --------------------------------------------------------------------
-    def decode(self, kind: str, raw: int | bytes | str, decimals: int | None = None) -> float:
+    def decode(self, kind: str, raw: int | bytes | str, decimals: int | None = None,
+               factor: float | None = None) -> float:
         """Convert a raw SNMP value to the canonical quantity, applying scale exactly once.
 
         Raises
@@ -247,8 +399,13 @@ class ProfileObject(_Strict):
             raise DecodeError(f"{self.quantity}: expected {self.type}, device sent {kind}")
         if self.type == "string_number":
             text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+            digits = text.strip()
+            if self.unit_suffix is not None:
+                if not digits.endswith(self.unit_suffix):
+                    raise DecodeError(f"{self.quantity}: {text!r} does not end in the unit {self.unit_suffix!r}")
+                digits = digits[: -len(self.unit_suffix)].strip()
             try:
-                number = float(text.strip())
+                number = float(digits)
             except ValueError:
                 raise DecodeError(f"{self.quantity}: not a number: {text!r}") from None
         else:
@@ -258,10 +415,14 @@ class ProfileObject(_Strict):
                 if raw not in self.enum:
                     raise DecodeError(f"{self.quantity}: unknown enum value {raw}")
                 return float(self.enum[raw])
+        if decimals is not None and decimals < 0 and self.decimals_negative_is_integer:
+            decimals = 0
         if decimals is not None:
             if not 0 <= decimals <= 9:  # the device's own decimal-digits object, sanity-checked
                 raise DecodeError(f"{self.quantity}: device reports {decimals} decimal digits (expected 0-9)")
             number = number / (10**decimals)
+        if factor is not None:
+            number = number * factor
         value = number * self.scale + self.offset
         if self.valid_min is not None and value < self.valid_min:
             raise DecodeError(f"{self.quantity}: {value:g} below physical minimum {self.valid_min:g}")
@@ -284,11 +445,28 @@ class Detect(_Strict):
     sys_descr_pattern: str | None = None
     #: an OID that must exist on the device (distinguishes MIBs behind a generic sysObjectID)
     requires_oid: str | None = None
+    #: a table column that must have at least one row on the device (a standard table whose indexes are
+    #: not known in advance, e.g. ENTITY-SENSOR-MIB::entPhySensorType); probed by walking that column
+    requires_column: str | None = None
+    #: a standard-MIB fallback (UPS-MIB, ENTITY-SENSOR-MIB): tried only when no vendor profile detects the
+    #: device, lowest rank first, and only if its requires_oid / requires_column answers
+    fallback: int | None = Field(default=None, ge=0)
 
     @field_validator("sys_object_id_prefixes")
     @classmethod
     def _oids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_check_oid(v) for v in value)
+
+    @field_validator("requires_oid", "requires_column")
+    @classmethod
+    def _probe_oid(cls, value: str | None) -> str | None:
+        return None if value is None else _check_oid(value)
+
+    @model_validator(mode="after")
+    def _fallback_probes(self) -> Detect:
+        if self.fallback is not None and self.requires_oid is None and self.requires_column is None:
+            raise ValueError("a fallback profile needs 'requires_oid' or 'requires_column' (what must answer)")
+        return self
 
     @field_validator("sys_descr_pattern")
     @classmethod
@@ -310,6 +488,11 @@ class Profile(_Strict):
     kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
     protocol: Literal["snmp"] = Field(default="snmp", description="adapter that reads it: agent/devices/<protocol>/")
     detect: Detect = Detect()
+    extends: str | None = Field(
+        default=None,
+        description="a profile whose objects this one inherits (its own objects replace the base's "
+                    "object of the same oid/column); detection is never inherited",
+    )
     max_repetitions: int = Field(default=25, ge=1, le=100)
     sample_sys_object_id: str | None = None
     objects: tuple[ProfileObject, ...]
@@ -324,19 +507,36 @@ class Profile(_Strict):
                 seen.add(obj.quantity)
         return self
 
+    @model_validator(mode="after")
+    def _fallbacks_name_objects(self) -> Profile:
+        scalars = {obj.oid for obj in self.objects if obj.oid is not None}
+        for obj in self.objects:
+            if obj.instead_of is not None and obj.instead_of not in scalars:
+                raise ValueError(f"{obj.quantity} {obj.oid}: 'instead_of' {obj.instead_of} is not a scalar "
+                                 "object of this profile")
+        columns = {obj.column for obj in self.objects if obj.column is not None}
+        for obj in self.objects:
+            if obj.instead_of_column is not None and (obj.instead_of_column not in columns
+                                                      or obj.instead_of_column == obj.column):
+                raise ValueError(f"{obj.quantity} {obj.oid or obj.column}: 'instead_of_column' "
+                                 f"{obj.instead_of_column} is not another table column of this profile")
+        return self
+
     @cached_property
     def scalar_oids(self) -> tuple[str, ...]:
         oids: list[str] = []
         for obj in self.objects:
-            if obj.oid is not None and obj.oid not in oids:
-                oids.append(obj.oid)
+            for oid in (obj.oid, *(f.oid for f in obj.row_filters)):
+                if oid is not None and oid not in oids:
+                    oids.append(oid)
         return tuple(oids)
 
     @cached_property
     def columns(self) -> tuple[str, ...]:
         cols: list[str] = []
         for obj in self.objects:
-            for col in (obj.column, obj.decimals_column, obj.row_filter.column if obj.row_filter else None):
+            for col in (obj.column, obj.decimals_column, obj.scale_column.column if obj.scale_column else None,
+                        *(f.column for f in obj.row_filters)):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)
@@ -373,18 +573,54 @@ def _format_validation(path: Path, err: ValidationError) -> list[str]:
     return lines
 
 
-def load_profile(path: Path) -> Profile:
-    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason."""
+def _raw_key(raw: object) -> tuple[str | None, str | None]:
+    """The ``(oid, column)`` of an object as written in YAML (before validation)."""
+    if not isinstance(raw, dict):
+        return None, None
+    oid, column = raw.get("oid"), raw.get("column")
+    return (str(oid).strip().lstrip(".") if oid is not None else None,
+            str(column).strip().lstrip(".") if column is not None else None)
+
+
+def _base_objects(path: Path, base_name: str, chain: tuple[str, ...]) -> tuple[ProfileObject, ...]:
+    """The objects of the profile ``path`` extends (searched beside it, then among the shipped ones)."""
+    if base_name in chain:
+        raise ProfileError(f"{path}: 'extends' loops: {' -> '.join((*chain, base_name))}")
+    candidates = (path.parent / f"{base_name}.yaml", DEFAULT_PROFILE_DIR / f"{base_name}.yaml")
+    base_path = next((c for c in candidates if c.is_file()), None)
+    if base_path is None:
+        raise ProfileError(f"{path}: extends unknown profile {base_name!r}")
+    return load_profile(base_path, chain).objects
+
+
+def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
+    """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason.
+
+    A profile that ``extends`` another gets the base's objects first, minus those it redefines
+    (same ``oid`` or ``column``), then its own; the whole is validated together (an ``instead_of`` may
+    name an inherited object).
+    """
     try:
         data = read_yaml(path)
     except YamlFileError as err:
         raise ProfileError(str(err)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a YAML mapping")
+    inherited = 0
+    if isinstance(data.get("extends"), str) and isinstance(data.get("objects"), list):
+        own = data["objects"]
+        keys = {_raw_key(raw) for raw in own}
+        base = _base_objects(path, data["extends"], (*_chain, str(data.get("name"))))
+        kept = [obj for obj in base if (obj.oid, obj.column) not in keys]
+        inherited = len(kept)
+        data = {**data, "objects": [*kept, *own]}
     try:
         profile = Profile.model_validate(data)
     except ValidationError as err:
-        raise ProfileError("\n".join(_format_validation(path, err))) from None
+        lines = _format_validation(path, err)
+        if inherited:
+            lines.append(f"{path}: (objects are numbered after the {inherited} inherited from {data['extends']!r})")
+        raise ProfileError("\n".join(lines)) from None
     if profile.name != path.stem:
         raise ProfileError(f"{path}: name {profile.name!r} must equal the file name {path.stem!r}")
     return profile
@@ -415,13 +651,18 @@ class ProfileRegistry:
         return sorted(self._profiles)
 
     def detect(self, sys_object_id: str, sys_descr: str) -> Profile | None:
-        """Best-scoring profile for a device's sysObjectID and sysDescr, or None."""
+        """Best-scoring profile for a device's sysObjectID and sysDescr, or None (fallbacks score last)."""
         scored = [(p.matches(sys_object_id, sys_descr), p.name, p) for p in self._profiles.values()]
         scored = [s for s in scored if s[0] > 0]
         if not scored:
             return None
-        scored.sort(key=lambda s: (-s[0], s[1]))
+        scored.sort(key=lambda s: (s[2].detect.fallback is not None, -s[0], s[1]))
         return scored[0][2]
+
+    def fallbacks(self) -> list[Profile]:
+        """The standard-MIB fallback profiles, in the order detection tries them (rank, then name)."""
+        found = [p for p in self._profiles.values() if p.detect.fallback is not None]
+        return sorted(found, key=lambda p: (p.detect.fallback or 0, p.name))
 
 
 def load_profiles(dirs: Iterable[Path] = (DEFAULT_PROFILE_DIR,)) -> ProfileRegistry:

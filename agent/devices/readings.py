@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent.devices.profiles import Profile, ProfileObject, ProfileRegistry
+from agent.devices.profiles import Profile, ProfileObject, ProfileRegistry, RowFilter
 from agent.devices.snmp.client import SnmpClient, SnmpTarget, SnmpValue
 from agent.errors import DecodeError, ProfileError, SnmpProtocolError
 
@@ -124,6 +124,29 @@ def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels:
     )
 
 
+def _row_filter_keeps(flt: RowFilter, value: SnmpValue | None) -> bool:
+    present = value is not None and not value.missing
+    return flt.accepts(value.value if value is not None else None, present)
+
+
+def _scalar_filter_keeps(flt: RowFilter, scalars: Mapping[str, SnmpValue]) -> bool:
+    assert flt.oid is not None
+    return _row_filter_keeps(flt, scalars.get(flt.oid))
+
+
+def _answered(scalars: Mapping[str, SnmpValue], oid: str) -> bool:
+    value = scalars.get(oid)
+    return value is not None and not value.missing
+
+
+def _has_rows(profile: Profile, columns: Mapping[str, list[SnmpValue]], column: str) -> bool:
+    """Whether the device answered ``column`` with a value in a row the profile's objects on it read."""
+    readers = [obj for obj in profile.objects if obj.column == column]
+    return any(not v.missing and v.kind != "null"
+               and any(obj.match_index(_suffix(v.oid, column)) is not None for obj in readers)
+               for v in columns.get(column, []))
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
@@ -131,9 +154,18 @@ def decode_objects(
     readings: list[Reading] = []
     unreadable: list[Unreadable] = []
     for obj in profile.objects:
+        if not all(_scalar_filter_keeps(f, scalars) for f in obj.row_filters if f.oid is not None):
+            continue  # a device-wide setting (the unit) says this object is not the one to read
+        if obj.instead_of is not None and _answered(scalars, obj.instead_of):
+            continue  # a fallback: the preferred object of the same value answered
+        if obj.instead_of_column is not None and _has_rows(profile, columns, obj.instead_of_column):
+            continue  # a fallback: the preferred table of the same values answered
         if obj.oid is not None:
             value = scalars.get(obj.oid)
-            if value is None or value.missing:
+            if value is not None and obj.means_no_value(value.value):
+                continue  # the device says no probe is connected here
+            if value is None or value.missing or (obj.optional and value.kind == "null"):
+                # an optional object answered with NULL (CPS-MIB: no sensor, no battery probe) is absent too
                 if not obj.optional:
                     unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
                                                  f"{obj.quantity} {obj.oid}: not present on device"))
@@ -151,20 +183,30 @@ def decode_objects(
             for v in columns.get(obj.decimals_column, []):
                 if isinstance(v.value, int):
                     digits[_suffix(v.oid, obj.decimals_column)] = v.value
-        keep: set[tuple[int, ...]] | None = None
-        if obj.row_filter is not None:
-            flt = obj.row_filter
-            keep = {_suffix(v.oid, flt.column) for v in columns.get(flt.column, [])
-                    if isinstance(v.value, int) and v.value in flt.equals}
+        codes: dict[tuple[int, ...], int | None] = {}
+        if obj.scale_column is not None:
+            for v in columns.get(obj.scale_column.column, []):
+                codes[_suffix(v.oid, obj.scale_column.column)] = v.value if isinstance(v.value, int) else None
+        by_column = [(f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
+                     for f in obj.row_filters if f.column is not None]
         rows = 0
         for v in columns.get(obj.column, []):
             suffix = _suffix(v.oid, obj.column)
             labels = obj.match_index(suffix)
-            if labels is None or (keep is not None and suffix not in keep):
+            if labels is None or not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column):
                 continue
+            if obj.means_no_value(v.value):
+                continue  # 'no probe on this port': not a row, not a problem
             rows += 1
             try:
-                si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix))
+                factor = None
+                if obj.scale_column is not None:
+                    code = codes.get(suffix)
+                    if code is None or code not in obj.scale_column.factors:
+                        raise DecodeError(f"{obj.quantity}: scale code {code} (from {obj.scale_column.column}) "
+                                          "is not one the profile knows")
+                    factor = obj.scale_column.factors[code]
+                si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix), factor)
             except DecodeError as err:
                 unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
                 continue
@@ -198,30 +240,51 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
     return readout
 
 
+async def _answers(client: SnmpClient, target: SnmpTarget, profile: Profile) -> bool:
+    """Whether the device has the object (``requires_oid``) and the table rows (``requires_column``)
+    the profile's detection asks for."""
+    detect = profile.detect
+    if detect.requires_oid is not None:
+        probe = await client.get(target, [detect.requires_oid])
+        if probe[0].missing:
+            return False
+    if detect.requires_column is not None:
+        rows = await client.walk(target, [detect.requires_column], 10)
+        if not any(not v.missing for v in rows.get(detect.requires_column, [])):
+            return False
+    return True
+
+
 async def detect_profile(client: SnmpClient, target: SnmpTarget, registry: ProfileRegistry) -> Profile:
-    """Identify a device: sysObjectID/sysDescr first, then probe each profile's ``requires_oid``."""
+    """Identify a device: sysObjectID/sysDescr first, then probe each profile's ``requires_oid``, then the
+    standard-MIB fallbacks (``detect.fallback``) in rank order: a vendor profile always wins over them."""
     values = await client.get(target, [SYS_OBJECT_ID_OID, SYS_DESCR_OID])
-    sys_oid = str(values[0].value or "")
+    raw_oid = values[0].value
+    sys_oid = (raw_oid.decode("ascii", "replace") if isinstance(raw_oid, bytes) else str(raw_oid or "")).strip()
+    sys_oid = sys_oid.lstrip(".")  # a few agents send sysObjectID as an OCTET STRING ".1.3.6..."
     raw_descr = values[1].value
     sys_descr = raw_descr.decode("utf-8", "replace") if isinstance(raw_descr, bytes) else str(raw_descr or "")
     candidates = []
     for name in registry.names():
         profile = registry[name]
+        if profile.detect.fallback is not None:
+            continue
         score = profile.matches(sys_oid, sys_descr)
         candidates.append((score, name, profile))
     candidates.sort(key=lambda c: (-c[0], c[1]))
     for score, _name, profile in candidates:
         if score == 0:
             break
-        if profile.detect.requires_oid is None:
+        if profile.detect.requires_oid is None and profile.detect.requires_column is None:
             return profile
-        probe = await client.get(target, [profile.detect.requires_oid])
-        if not probe[0].missing:
+        if await _answers(client, target, profile):
             return profile
     for _score, _name, profile in candidates:
-        if profile.detect.requires_oid is not None:
-            probe = await client.get(target, [profile.detect.requires_oid])
-            if not probe[0].missing:
+        if profile.detect.requires_oid is not None or profile.detect.requires_column is not None:
+            if await _answers(client, target, profile):
                 return profile
+    for profile in registry.fallbacks():
+        if await _answers(client, target, profile):
+            return profile
     raise ProfileError(f"no profile matches sysObjectID {sys_oid or '?'} sysDescr {sys_descr[:60]!r}; "
                        f"pass --profile (known: {', '.join(registry.names())})")

@@ -10,7 +10,7 @@ EXE = str(Path(sys.executable).with_name("pue-agent"))
 def test_every_feature_subcommand_is_registered() -> None:
     out = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=60).stdout
     for command in ("check-config", "run", "read", "demo", "twin", "model", "recommend", "export", "import",
-                    "report"):
+                    "report", "profile", "discover"):
         assert command in out, command
 
 

@@ -7,7 +7,7 @@ Shared by the static and the end-to-end profile tests. Format: one ``OID|TAG|VAL
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from agent.devices.profiles import Profile
@@ -80,9 +80,24 @@ def split_for_profile(
     return scalars, columns
 
 
-def source_oid(profile: Profile, reading: Reading) -> str:
-    """The instance OID a reading was decoded from (the profile object whose labels fit it)."""
+def _answered_rows(profile: Profile, column: str, recorded: Collection[str]) -> bool:
+    """Whether the recording holds a row of ``column`` that the profile's objects on it read."""
+    readers = [obj for obj in profile.objects if obj.column == column]
+    return any(oid.startswith(column + ".")
+               and any(obj.match_index(tuple(int(p) for p in oid[len(column) + 1:].split("."))) is not None
+                       for obj in readers)
+               for oid in recorded)
+
+
+def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | None = None) -> str:
+    """The instance OID a reading was decoded from (the profile object whose labels fit it).
+
+    ``recorded`` (the recording's OIDs) tells apart objects that differ only by model (Gude 7213/7214
+    tables under two product OIDs): the one the device answered is the source.
+    """
     found: list[str] = []
+    fallbacks: dict[str, str] = {}
+    preferred_columns: dict[str, str] = {}
     labels = reading.label_dict
     for obj in profile.objects:
         if obj.quantity != reading.quantity:
@@ -92,16 +107,31 @@ def source_oid(profile: Profile, reading: Reading) -> str:
         index_labels = {p.label for p in obj.index if p.label is not None}
         if set(labels) != set(obj.labels) | index_labels:
             continue
-        found.append(obj.instance_oid(labels))
+        oid = obj.instance_oid(labels)
+        if oid not in found:  # one column read twice, once per unit (row_filter), is one source
+            found.append(oid)
+        if obj.instead_of is not None:
+            fallbacks[oid] = obj.instead_of
+        if obj.instead_of_column is not None:
+            preferred_columns[oid] = obj.instead_of_column
+    if len(found) > 1 and recorded is not None:
+        found = [oid for oid in found if oid in recorded]
+        # an 'instead_of' fallback is not the source when its preferred object answered
+        found = [oid for oid in found if fallbacks.get(oid) not in recorded] if len(found) > 1 else found
+        # an 'instead_of_column' fallback is not the source when its preferred column has rows
+        found = [oid for oid in found
+                 if oid not in preferred_columns
+                 or not _answered_rows(profile, preferred_columns[oid], recorded)] if len(found) > 1 else found
     if len(found) != 1:
         raise AssertionError(f"{profile.name}: {reading} maps to {len(found)} objects: {found}")
     return found[0]
 
 
-def readings_by_oid(profile: Profile, readings: Iterable[Reading]) -> dict[str, Reading]:
+def readings_by_oid(profile: Profile, readings: Iterable[Reading],
+                    recorded: Collection[str] | None = None) -> dict[str, Reading]:
     out: dict[str, Reading] = {}
     for reading in readings:
-        oid = source_oid(profile, reading)
+        oid = source_oid(profile, reading, recorded)
         assert oid not in out, f"{profile.name}: two readings from {oid}"
         out[oid] = reading
     return out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.devices.profiles import DEFAULT_PROFILE_DIR, Profile, load_profile, load_profiles
+from agent.devices.profiles import DEFAULT_PROFILE_DIR, Profile, ProfileObject, load_profile, load_profiles
 from agent.devices.quantities import GLOSSARY
 
 PROFILE_PATHS = sorted(DEFAULT_PROFILE_DIR.glob("*.yaml"))
@@ -57,16 +57,36 @@ def test_writable_bounds_survive_the_raw_round_trip(profile: Profile) -> None:
             assert obj.decode("integer", raw) == pytest.approx(bound), obj.quantity
 
 
+def _exclusive(a: ProfileObject, b: ProfileObject) -> bool:
+    """Two objects on one column never keep the same row: a filter on the same source with disjoint values
+    (a column read once per unit: 'celsius' and 'fahrenheit' rows)."""
+    for fa in a.row_filters:
+        for fb in b.row_filters:
+            if (fa.column, fa.oid) != (fb.column, fb.oid) or (fa.if_absent and fb.if_absent):
+                continue
+            if fa.equals and fb.equals and not set(fa.equals) & set(fb.equals):
+                return True
+            # a sensor named 'Temperature' or 'Humidity' (ServersCheck): different quantities by name
+            if fa.matches and fb.matches and fa.matches != fb.matches and a.quantity != b.quantity:
+                return True
+    return False
+
+
 def test_no_duplicate_oids(profile: Profile) -> None:
     """No scalar read twice and no table row claimed by two objects of the same quantity and labels."""
     scalars = Counter(obj.oid for obj in profile.objects if obj.oid is not None)
-    assert [oid for oid, n in scalars.items() if n > 1] == []
-    rows = Counter(
-        (obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
-        for obj in profile.objects
-        if obj.column is not None
-    )
-    assert [row for row, n in rows.items() if n > 1] == []
+    twice = [oid for oid, n in scalars.items() if n > 1]
+    assert [oid for oid in twice
+            if any(not _exclusive(a, b) for a in profile.objects for b in profile.objects
+                   if a is not b and a.oid == b.oid == oid)] == []
+    rows: dict[tuple[object, ...], list[ProfileObject]] = {}
+    for obj in profile.objects:
+        if obj.column is not None:
+            key = (obj.quantity, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
+            rows.setdefault(key, []).append(obj)
+    claimed_twice = [row for row, objs in rows.items()
+                     if any(not _exclusive(a, b) for i, a in enumerate(objs) for b in objs[i + 1:])]
+    assert claimed_twice == []
     table_columns = {obj.column for obj in profile.objects if obj.column is not None}
     assert not any(
         oid.startswith(col + ".") for oid in scalars for col in table_columns
@@ -82,7 +102,7 @@ def test_counters_are_not_negative_and_scaled_to_joules_or_cubic_metres(profile:
 
 def test_detection_is_declared(profile: Profile) -> None:
     detect = profile.detect
-    assert detect.sys_object_id_prefixes or detect.requires_oid
+    assert detect.sys_object_id_prefixes or detect.requires_oid or detect.requires_column
     if profile.sample_sys_object_id is not None:
         assert profile.matches(profile.sample_sys_object_id, "") > 0
 
@@ -93,7 +113,7 @@ def test_every_oid_has_a_mib_comment() -> None:
     for path in PROFILE_PATHS:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             key = line.strip().lstrip("- ").split(":", 1)[0]
-            if key in ("oid", "column", "decimals_column", "requires_oid") and "::" not in line:
+            if key in ("oid", "column", "decimals_column", "requires_oid", "requires_column") and "::" not in line:
                 missing.append(f"{path.name}:{number}")
     assert missing == []
 

@@ -29,7 +29,9 @@ def plausible_defaults(power_w: float, phases: int = 3, volts: float = 230.0) ->
             "valve_position_ratio": 0.5, "ambient_temp_c": 24.0, "supply_air_setpoint_c": 18.0,
             "return_air_setpoint_c": 30.0, "rack_inlet_setpoint_c": 24.0, "fan_speed_ratio": 0.6,
             "cooling_capacity_w": power_w, "rack_outlet_temp_c": 35.0, "outlet_active_power_w": 0.0,
-            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0}
+            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0,
+            "phase_apparent_power_va": power_w / phases / 0.97, "outlet_apparent_power_va": 0.0,
+            "phase_energy_j": 0.0, "branch_active_power_w": power_w / phases}
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -78,9 +80,15 @@ class ProfiledDevice:
         of its profile like the real one does.
         """
         self.agent.mib.set(SYS_UPTIME, "timeticks", int(uptime_s * 100) % 2**32)
+        # a profile that reads several models (Gude 7213 and 7214 tables) or units (degC and degF rows of
+        # one column) is simulated as its first: a later object of the same quantity and labels is skipped
+        claimed: set[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = set()
         for obj in self.profile.objects:
             wanted = {p.label for p in obj.index if p.label is not None}
             fixed = dict(obj.labels)
+            key = (obj.quantity, tuple(sorted(wanted)), tuple(sorted(fixed.items())))
+            if key in claimed:
+                continue
             written = False
             for (quantity, labels), value in values.items():
                 label_map = dict(labels)
@@ -92,6 +100,9 @@ class ProfiledDevice:
                 written = True
             if not written and defaults is not None and obj.quantity in defaults:
                 self._write(obj, {**fixed, **{label: "1" for label in wanted}}, defaults[obj.quantity])
+                written = True
+            if written:
+                claimed.add(key)
 
     def _write(self, obj: ProfileObject, labels: Mapping[str, str], value: float) -> None:
         oid = obj.instance_oid(labels)
@@ -99,8 +110,16 @@ class ProfiledDevice:
         suffix = oid[len(obj.column or "") + 1 :]
         if obj.decimals_column is not None:
             self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", SIM_DECIMALS)
-        if obj.row_filter is not None:
-            self.agent.mib.set(f"{obj.row_filter.column}.{suffix}", "integer", obj.row_filter.equals[0])
+        for flt in obj.row_filters:
+            if not flt.equals:
+                continue  # a 'matches' filter tests a name the simulator does not invent
+            first = flt.equals[0]
+            where = f"{flt.column}.{suffix}" if flt.column is not None else flt.oid
+            assert where is not None
+            if isinstance(first, str):
+                self.agent.mib.set(where, "octets", first.encode())
+            else:
+                self.agent.mib.set(where, "integer", first)
 
     @staticmethod
     def _raw(obj: ProfileObject, value: float) -> int | bytes:
