@@ -40,7 +40,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check agent models tests bench
+	$(BIN)/ruff check agent models twin tests bench
+	$(BIN)/ruff format --check agent models twin tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP) system-deps

@@ -1,5 +1,5 @@
-"""The house style is enforced by the suite, not by memory: ruff (pyproject's rules, line length 120)
-and mypy --strict over the packages must both be clean."""
+"""The house style is enforced by the suite, not by memory: ruff (pyproject's rules, line length 120),
+``ruff format`` and mypy --strict over the packages must all be clean (``make lint`` runs the same)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,16 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+PACKAGES = ("agent", "models", "twin", "tests", "bench")
+
+
 def test_ruff_is_clean() -> None:
-    out = _run("ruff", "check", "agent", "models", "tests", "bench")
+    out = _run("ruff", "check", *PACKAGES)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def test_ruff_format_is_applied() -> None:
+    out = _run("ruff", "format", "--check", *PACKAGES)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 
