@@ -26,7 +26,8 @@ from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import ByProtocol
 from agent.devices.readings import DeviceSnapshot
 from agent.devices.snmp.adapter import SnmpDevices
-from agent.devices.snmp.client import PysnmpClient, SnmpClient
+from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.seam import SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
 from agent.export.retrain import RetrainCollector
