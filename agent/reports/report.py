@@ -27,7 +27,8 @@ import numpy as np
 
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, EMISSION_FACTORS_FILE, EmissionFactor, load_emission_factor
 from agent.errors import HistoryQueryError, HistoryStoreError
-from agent.history.store import SiteRollup, SqliteHistoryStore
+from agent.history.records import SiteRollup
+from agent.history.store import SqliteHistoryStore
 from models.metrics import (
     GB40879_DEFAULT_THRESHOLDS,
     NATIONAL_PUE_TARGETS,
