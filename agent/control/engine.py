@@ -19,7 +19,7 @@ Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer 
    the current setpoints themselves break the inlet limit.
 
 The recommender only advises; whoever writes setpoints applies its own guards
-(:class:`agent.control.controller.SetpointActuator`: bounds, read-back, revert).
+(:class:`agent.control.actuator.SetpointActuator`: bounds, read-back, revert).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from agent.config.site import load_config
-from agent.control.controller import SetpointActuator, plan_setpoint
+from agent.control.actuator import SetpointActuator, plan_setpoint
 from agent.devices.profiles import ProfileObject, ProfileRegistry, Writable
 from agent.devices.snmp.adapter import SnmpDevices
 from agent.devices.snmp.seam import FakeSnmpClient
