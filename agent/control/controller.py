@@ -24,6 +24,9 @@ then checks again before touching anything:
 
 The guarded write itself (planning, read-back, the action log) is :mod:`agent.control.actuator`; the
 metrics are :mod:`agent.export.recommendation`.
+
+One module (over 400 lines): offer, approve, apply and revert share one guard state; the write (actuator.py) and the
+metrics (agent/export/recommendation.py) are apart already.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 The schema, migrations and connection are in :mod:`agent.history.database`, the row encoding in
 :mod:`agent.history.rows`, the protocol and its types in :mod:`agent.history.records`.
+
+One module (over 400 lines): one class, the SQLite store's writes and queries over one schema (schema and
+connection: database.py, row encoding: rows.py).
 """
 
 from __future__ import annotations

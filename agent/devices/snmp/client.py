@@ -16,6 +16,9 @@ Implementation notes (see shared reference "ecosystem"):
   is at least the AES key long): :mod:`agent.devices.snmp.fastpath` (on the wire codec,
   :mod:`agent.devices.snmp.wire`). v1, DES/3DES, authNoPriv, IPv6, SET and non-Latin-1 credentials stay on
   pysnmp; ``PysnmpClient(fast_path=False)`` or ``PUE_AGENT_SNMP_FAST=0`` turns the fast path off.
+
+One module (over 400 lines): pysnmp's engine, its source guard and the request either path serves; the fast path is
+fastpath.py, the seam seam.py.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 same values as the pysnmp path, over one UDP socket per event loop (request-id / msgID matching, same
 timeout/retries and errors; v3 engine discovery, cached localized keys, time resync once). :class:`FastPath`
 is the base of :class:`agent.devices.snmp.client.PysnmpClient`, which decides per request which path serves it.
+
+One module (over 400 lines): the socket, request matching and v3 engine state are one state machine per event loop;
+the codec is wire.py.
 """
 
 from __future__ import annotations
