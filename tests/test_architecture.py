@@ -73,6 +73,8 @@ def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() ->
     assert importers <= {"agent/devices/snmp/client.py", "agent/devices/snmp/fastpath.py"}, importers
     assert all(i.startswith("agent/devices/snmp/") for i in importers), importers
     assert not _top(_imports(AGENT / "devices" / "snmp" / "wire.py")) & {"pysnmp", "pyasn1", "socket", "asyncio"}
+    # the fast path exists to skip the SNMP library: it must not load it
+    assert not _top(_imports(AGENT / "devices" / "snmp" / "fastpath.py")) & {"pysnmp", "pyasn1"}
 
 
 def test_site_control_and_export_import_no_protocol() -> None:

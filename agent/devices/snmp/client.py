@@ -245,9 +245,9 @@ def _guard_sources(engine: SnmpEngine, foreign: ForeignAnswers) -> None:
 
 
 class PysnmpClient(FastPath):
-    """:class:`SnmpClient` over pysnmp 7's asyncio high-level API, one engine per event loop.
+    """:class:`~agent.devices.snmp.seam.SnmpClient` over pysnmp 7's asyncio high-level API, one engine per event loop.
 
-    GET and GETBULK over v2c and v3 authPriv/AES take the fast path (:mod:`agent.devices.snmp.wire`) unless
+    GET and GETBULK over v2c and v3 authPriv/AES take the fast path (:mod:`agent.devices.snmp.fastpath`) unless
     ``fast_path`` is False (default: :func:`fast_path_default`); everything else goes through pysnmp.
     """
 
@@ -261,7 +261,6 @@ class PysnmpClient(FastPath):
         self._contexts: dict[str, ContextData] = {"": ContextData()}
         self._rows_seen: dict[tuple[str, int, tuple[str, ...]], int] = {}
         super().__init__(fast_path)
-
 
     def _engine_for_loop(self) -> SnmpEngine:
         loop = asyncio.get_running_loop()
