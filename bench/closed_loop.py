@@ -38,8 +38,9 @@ from models.cooling import fit_cooling_model
 from models.optimiser import SetpointBounds
 from twin import it_load
 from twin.controllers import ControlSchedule, explore_schedule
+from twin.design import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls
 from twin.simulate import simulate, summarize, utilisation_at
-from twin.site import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls, SiteConditions, SitePlant
+from twin.site import SiteConditions, SitePlant
 from twin.weather import load_site_weather, weather_at
 
 STEP_S = 3600.0
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--workers", type=int, default=min(3, os.cpu_count() or 1))
     parser.add_argument("--design", default="modern-ups,legacy",
-                        help="comma-separated halls (twin/site.py DESIGNS): modern-ups, legacy; default both")
+                        help="comma-separated halls (twin/design.py DESIGNS): modern-ups, legacy; default both")
     parser.add_argument("--min-savings-fraction", type=float, default=0.004,
                         help="the recommender's least predicted saving for a change, as a fraction of facility power "
                              "(the agent's default; damps back-and-forth moves)")

@@ -42,7 +42,8 @@ from snmpsim_server import snmpsim  # noqa: E402  (tests/snmpsim_server.py)
 from agent.devices.profiles import Profile, ProfileRegistry, load_profiles  # noqa: E402
 from agent.devices.quantities import GLOSSARY  # noqa: E402
 from agent.devices.readings import Reading, detect_profile, read_device  # noqa: E402
-from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth  # noqa: E402
+from agent.devices.snmp.client import PysnmpClient  # noqa: E402
+from agent.devices.snmp.seam import SnmpTarget, V2cAuth  # noqa: E402
 from agent.errors import ProfileError, PueAgentError  # noqa: E402
 
 DEFAULT_DIR = ROOT / "tests" / "fixtures" / "devices"

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.history.store import DeviceEnergyRow, ReadingRow, SiteInterval, SqliteHistoryStore
+from agent.history.records import DeviceEnergyRow, ReadingRow, SiteInterval
+from agent.history.store import SqliteHistoryStore
 from agent.reports.report import load_emission_factor, period_report
 from twin.history_csv import write_site_history
 from twin.simulate import simulate

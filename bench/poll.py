@@ -101,7 +101,8 @@ def agent_case(base_port: int, devices: int, version: str, rounds: int, concurre
 
     from agent.devices.profiles import load_profiles
     from agent.devices.readings import read_device
-    from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+    from agent.devices.snmp.client import PysnmpClient
+    from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
 
     profile = load_profiles()[PROFILE]
     auth = V2cAuth(COMMUNITY) if version == "v2c" else V3Auth(V3[0], "sha256", V3[1], "aes128", V3[2])

@@ -17,6 +17,9 @@ as given: the rise of server fan power with inlet temperature is not modelled (i
 27 C, see :func:`twin.it_load.server_fan_power_factor`).
 
 Pure: numpy and scikit-learn, no I/O, clock or environment.
+
+One module (over 400 lines): the model, its estimator, its fit and its validation are one contract (scikit-learn's)
+that changes together.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ The Green Grid, White Paper 29, "ERE: a metric for measuring the benefit of reus
 The Green Grid, White Paper 35, "Water usage effectiveness (WUE)" (2011).
 ISO/IEC 30134-3:2016 (REF), ISO/IEC 30134-6:2021 (ERF).
 GB 40879-2021, 数据中心能效限定值及能效等级 (energy efficiency limits and grades of data centres).
+
+One module (over 400 lines): the PUE family is arithmetic on the same interval arrays, with its references; half of
+it is docstrings.
 """
 
 from __future__ import annotations

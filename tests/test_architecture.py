@@ -64,14 +64,17 @@ def test_only_the_protocol_adapters_import_protocol_libraries() -> None:
 
 
 def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() -> None:
-    """agent/devices/snmp/wire.py is a fast path hidden behind the SNMP adapter and needs no SNMP library."""
+    """agent/devices/snmp/wire.py is the fast path's codec, hidden in the SNMP adapter; it needs no SNMP library."""
     importers = {
         _rel(p)
         for package in ("agent", "models", "twin") for p in (ROOT / package).rglob("*.py")
         if any(n.startswith("agent.devices.snmp.wire") for n in _imports(p)) and p.name != "wire.py"
     }
-    assert importers <= {"agent/devices/snmp/client.py"}, importers
+    assert importers <= {"agent/devices/snmp/client.py", "agent/devices/snmp/fastpath.py"}, importers
+    assert all(i.startswith("agent/devices/snmp/") for i in importers), importers
     assert not _top(_imports(AGENT / "devices" / "snmp" / "wire.py")) & {"pysnmp", "pyasn1", "socket", "asyncio"}
+    # the fast path exists to skip the SNMP library: it must not load it
+    assert not _top(_imports(AGENT / "devices" / "snmp" / "fastpath.py")) & {"pysnmp", "pyasn1"}
 
 
 def test_site_control_and_export_import_no_protocol() -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from twin.site import ControlBounds, SiteDesign, air_side, chw_loop_state, water_side
+from twin.balance import air_side, chw_loop_state, water_side
+from twin.design import ControlBounds, SiteDesign
 
 __all__ = [
     "BASELINE_CRAH_MIN_FAN_SPEED",

@@ -2,6 +2,9 @@
 water), water-side economizer, and heat recovered from the chilled-water return for reuse.
 
 All temperatures in C, powers in W, flows in kg/s or m3/s as named.
+
+One module (over 400 lines): component curves of one plant (chillers, towers, economizer, fans, pumps), each a few
+pure functions with its references.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ import numpy as np
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
 from twin import it_load
 from twin.controllers import ControlSchedule, explore_schedule
+from twin.design import ControlBounds, Controls, SiteDesign
 from twin.simulate import utilisation_at
-from twin.site import ControlBounds, Controls, SiteConditions, SiteDesign, SitePlant
+from twin.site import SiteConditions, SitePlant
 from twin.weather import HourlyWeather, weather_at
 
 __all__ = ["write_exploration_history"]

@@ -31,9 +31,10 @@ import numpy as np
 
 from agent.config.site import SiteConfig
 from agent.devices.profiles import ProfileRegistry
+from twin.design import Controls, SiteDesign
 from twin.serve.device import ProfiledDevice, SimulatedSite, plausible_defaults, simulated_agent
 from twin.simulate import utilisation_at
-from twin.site import Controls, SiteConditions, SiteDesign, SitePlant, StepResult
+from twin.site import SiteConditions, SitePlant, StepResult
 from twin.weather import load_site_weather, weather_at
 
 __all__ = ["TwinLiveSite", "TwinTruth"]

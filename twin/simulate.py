@@ -16,15 +16,8 @@ from numpy.typing import NDArray
 
 from models import metrics
 from twin import controllers, cooling, it_load
-from twin.site import (
-    INLET_LIMIT_C,
-    ControlBounds,
-    SiteDesign,
-    air_side,
-    boundary_flows,
-    chw_loop_state,
-    water_side,
-)
+from twin.balance import air_side, boundary_flows, chw_loop_state, water_side
+from twin.design import INLET_LIMIT_C, ControlBounds, SiteDesign
 from twin.weather import SECONDS_PER_YEAR, HourlyWeather, _local_seconds_of_year, weather_at
 
 __all__ = ["SimulationResult", "SimulationSummary", "simulate", "summarize"]

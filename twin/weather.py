@@ -4,6 +4,9 @@ Verbs follow pvlib's ``iotools``: ``read_*`` reads a file, ``synthetic_*`` gener
 Every series is one typical year (8,760 h) in local standard time; :func:`weather_at` maps UTC
 instants onto it with the site's time-zone offset and wraps by year. Global horizontal irradiance
 (GHI) rides along for the rooftop PV.
+
+One module (over 400 lines): one weather series: reading EPW files, the synthetic year and sampling it share one
+HourlyWeather type.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from agent import __version__
 from agent.config.site import dump_config, load_config
 from agent.config.web import load_web_config, server_ssl_context
 from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient
+from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
 from agent.errors import (
     ConfigError,
     HistoryError,

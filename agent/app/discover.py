@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.readings import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile, read_device
-from agent.devices.snmp.client import SnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.seam import SnmpClient, SnmpTarget, V2cAuth, V3Auth
 from agent.errors import ProfileError, SnmpError, UsageError
 
 __all__ = [

@@ -18,17 +18,10 @@ from agent.errors import ConfigError, HistoryError, ImportFormatError
 from agent.history.export import RESOLUTION_NAMES, export_history
 from agent.history.importer import DEFAULT_MAX_PUE, import_history
 from agent.history.store import SqliteHistoryStore
-from agent.reports.report import (
-    DEFAULT_EMISSION_FACTOR,
-    load_emission_factor,
-    parse_period,
-    period_report,
-    render,
-    savings_lines,
-    savings_report,
-    summary_lines,
-    zone,
-)
+from agent.reports.periods import parse_period, zone
+from agent.reports.render import render
+from agent.reports.report import DEFAULT_EMISSION_FACTOR, load_emission_factor, period_report, savings_report
+from agent.reports.text import savings_lines, summary_lines
 from models.metrics import GB40879_DEFAULT_THRESHOLDS
 
 __all__ = ["register"]

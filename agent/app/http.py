@@ -16,6 +16,9 @@ blocking, within ``request_timeout_s`` of the connection, and only then hands it
 ``max_handlers`` handler threads; so slow-header connections hold no thread and Prometheus's scrape
 is still served beside them. Bad framing is answered 400/408/411/413/431 before any body is read,
 more concurrent requests than handlers get 503, and errors are one line of JSON, never a traceback.
+
+One module (over 400 lines): the guarded server (framing, limits, handler threads) and the routes are one request
+path; splitting them would expose its internals.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient
+from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
 from agent.errors import UsageError
 
 __all__ = ["register"]

@@ -20,15 +20,18 @@ from agent import __version__
 from agent.app.http import ApiHandlers, HttpLimits, HttpServer
 from agent.app.security import make_http_server
 from agent.config.site import SiteConfig
-from agent.control.controller import CoolingController, RecommendationCollector, SetpointActuator, recommender_for
+from agent.control.actuator import SetpointActuator
+from agent.control.controller import CoolingController, recommender_for
 from agent.control.retrain import Retrainer
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import ByProtocol
 from agent.devices.readings import DeviceSnapshot
 from agent.devices.snmp.adapter import SnmpDevices
-from agent.devices.snmp.client import PysnmpClient, SnmpClient
+from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.seam import SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
+from agent.export.recommendation import RecommendationCollector
 from agent.export.retrain import RetrainCollector
 from agent.export.shard import ShardCollector
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState

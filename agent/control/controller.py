@@ -21,279 +21,58 @@ then checks again before touching anything:
   predicted hottest inlets are within the limit; only applied changes start the recommender's
   rate-limit and dwell clocks; every action (when, what, why, before, after, predicted effect, who approved) is
   appended to a JSON-lines log and kept for the API and metrics.
+
+The guarded write itself (planning, read-back, the action log) is :mod:`agent.control.actuator`; the
+metrics are :mod:`agent.export.recommendation`.
+
+One module (over 400 lines): offer, approve, apply and revert share one guard state; the write (actuator.py) and the
+metrics (agent/export/recommendation.py) are apart already.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
-import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-from agent.config.site import DeviceConfig, RecommenderConfig, SiteConfig
-from agent.devices.profiles import ProfileObject, ProfileRegistry
-from agent.devices.reader import SetpointWriter
+from agent.config.site import RecommenderConfig, SiteConfig
+from agent.control.actuator import ActionRecord, Clock, SetpointActuator
 from agent.devices.readings import DeviceSnapshot
-from agent.errors import DeviceError, WriteGuardError
+from agent.errors import WriteGuardError
 from agent.site.conditions import site_conditions
 from agent.site.poller import AgentState, SiteState
-from models.optimiser import SetpointBounds
 
 if TYPE_CHECKING:  # the model stack (scikit-learn) loads only when a recommender is built
-    from agent.control.engine import Recommender
+    from agent.control.engine import Conditions, Recommendation, Recommender, Setpoints
     from models.cooling import CoolingModel
 
-__all__ = ["ActionRecord", "CoolingController", "RecommendationCollector", "SetpointActuator", "plan_setpoint",
-           "setpoint_limits"]
+__all__ = ["CoolingController", "recommender_for"]
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 PAUSE_AFTER_REVERT_S = 3600.0
 #: a pending recommendation expires this many site intervals after its offer, unless configured
 PENDING_EXPIRY_INTERVALS = 4.0
-#: raw values an SNMP SET of a setpoint can carry (it is sent as an Integer32)
-_RAW_MIN, _RAW_MAX = -(2**31), 2**31 - 1
+
+#: what the controller shows while it has no recommendation: why, and when
+HeldBack = dict[str, str | float | None]
 
 
-def setpoint_limits(bounds: SetpointBounds) -> dict[str, tuple[float, float]]:
-    """The configured setpoint bounds by writable quantity [C; economizer 0/1]."""
-    return {"supply_air_setpoint_c": (bounds.supply_air_min_c, bounds.supply_air_max_c),
-            "chw_supply_setpoint_c": (bounds.chw_supply_min_c, bounds.chw_supply_max_c),
-            "economizer_enabled": (0.0, 1.0 if bounds.allow_economizer else 0.0)}
+class Inputs(TypedDict, total=False):
+    """The model's inputs at a site tick (empty when the data is stale or incomplete)."""
 
-
-def _step_within(requested: float, step: float, lo: float, hi: float) -> float | None:
-    """The multiple of ``step`` nearest ``requested`` inside [lo, hi] (ceil at lo, floor at hi), or None."""
-    if not (math.isfinite(lo / step) and math.isfinite(hi / step)):
-        return None
-    k_lo, k_hi = math.ceil(lo / step), math.floor(hi / step)
-    # the quotients carry rounding error: settle each end on the exact side of its bound
-    for _ in range(2):
-        k_lo += (k_lo * step < lo) - ((k_lo - 1) * step >= lo)
-        k_hi -= (k_hi * step > hi) - ((k_hi + 1) * step <= hi)
-    if k_lo > k_hi or k_lo * step < lo or k_hi * step > hi:
-        return None
-    return min(max(round(requested / step), k_lo), k_hi) * step
-
-
-def _raw_within(obj: ProfileObject, value: float, lo: float, hi: float) -> int | None:
-    """The raw integer nearest ``value`` whose decoded value (raw x scale + offset) lies in [lo, hi], or None."""
-    exact = (value - obj.offset) / obj.scale
-    if not (math.isfinite(exact) and _RAW_MIN - 2 <= exact <= _RAW_MAX + 2):
-        return None
-    raw = round(exact)
-    up = 1 if obj.scale > 0 else -1  # the raw direction in which the decoded value grows
-    for _ in range(2):  # the device's resolution may put the nearest raw value just outside a bound
-        decoded = float(raw) * obj.scale + obj.offset  # as ProfileObject.decode does
-        if decoded < lo:
-            raw += up
-        elif decoded > hi:
-            raw -= up
-    decoded = float(raw) * obj.scale + obj.offset
-    if not (lo <= decoded <= hi and _RAW_MIN <= raw <= _RAW_MAX):
-        return None
-    return raw
-
-
-def plan_setpoint(obj: ProfileObject, requested: float, limits: tuple[float, float] | None = None) -> tuple[float, int]:
-    """The value and the raw integer to SET for ``requested`` on a writable object.
-
-    The value is the multiple of the object's step nearest ``requested`` inside both the profile's
-    bounds and the configured ``limits`` (rounding up at the lower bound, down at the upper one),
-    and the raw integer is the one the device decodes to a value inside both as well.
-
-    Returns
-    -------
-    (value, raw) : tuple of float and int
-        ``value`` is what ``raw`` decodes to, in canonical units.
-
-    Raises
-    ------
-    WriteGuardError
-        ``obj`` is not writable or has bounds that are not finite; ``requested`` is not finite or
-        outside either bounds; or no step multiple or raw value lies inside them.
-    """
-    w = obj.writable
-    if w is None:
-        raise WriteGuardError(f"{obj.quantity} is not a writable setpoint")
-    if not (math.isfinite(w.min) and math.isfinite(w.max)):
-        raise WriteGuardError(f"{obj.quantity}: the profile's bounds [{w.min}, {w.max}] are not finite")
-    if not math.isfinite(requested):
-        raise WriteGuardError(f"{obj.quantity}={requested} is not a finite number")
-    if not (w.min - 1e-9 <= requested <= w.max + 1e-9):
-        raise WriteGuardError(f"{obj.quantity}={requested} outside the profile's bounds [{w.min}, {w.max}]")
-    lo, hi = w.min, w.max
-    if limits is not None:
-        if not (limits[0] - 1e-9 <= requested <= limits[1] + 1e-9):
-            raise WriteGuardError(f"{obj.quantity}={requested} outside the configured bounds "
-                                  f"[{limits[0]}, {limits[1]}]")
-        lo, hi = max(lo, limits[0]), min(hi, limits[1])
-    value: float | None = min(max(requested, lo), hi)
-    if w.step:
-        value = _step_within(requested, w.step, lo, hi)
-        if value is None:
-            raise WriteGuardError(f"{obj.quantity}: no multiple of the step {w.step:g} lies within [{lo}, {hi}]")
-    assert value is not None
-    if obj.enum is not None:
-        for raw_enum, canonical in obj.enum.items():
-            if abs(canonical - value) < 1e-9 and lo <= canonical <= hi:
-                return float(canonical), int(raw_enum)
-        raise WriteGuardError(f"{obj.quantity}: {value} has no raw enum value within [{lo}, {hi}]")
-    raw = _raw_within(obj, value, lo, hi)
-    if raw is None:
-        raise WriteGuardError(f"{obj.quantity}: no raw value of the device (scale {obj.scale:g}, offset "
-                              f"{obj.offset:g}) decodes to within [{lo}, {hi}] near {value}")
-    return float(raw) * obj.scale + obj.offset, raw
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRecord:
-    """One entry of the action log."""
-
-    timestamp_s: float
-    kind: str  # "apply" | "revert" | "restore"
-    device: str
-    quantity: str
-    before: float | None
-    requested: float
-    after: float | None
-    result: str  # "ok" | "mismatch" | "refused" | "error" | "blocked"
-    reason: str
-    predicted_savings_w: float | None = None
-    approved_by: str | None = None
-    recommendation_id: int | None = None
-    error: str | None = None
-
-
-class SetpointActuator:
-    """Guarded setpoint writes through the profiles' writable objects (any protocol), with an audit log."""
-
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, writer: SetpointWriter, log_path: Path | None,
-                 clock: Clock = time.time, limits: dict[str, tuple[float, float]] | None = None) -> None:
-        self._cfg = cfg
-        #: configured bounds by quantity, on top of the profiles' (the recommender's setpoint bounds)
-        self.limits = limits if limits is not None else setpoint_limits(SetpointBounds())
-        self._profiles = profiles
-        self._writer = writer
-        self._log_path = log_path
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.actions: deque[ActionRecord] = deque(maxlen=1000)
-        self.counts: dict[tuple[str, str, str], int] = {}
-        self.reverts: dict[tuple[str, str], int] = {}
-
-    def targets(self, quantity: str) -> list[DeviceConfig]:
-        """Devices with a writable object for ``quantity`` and write credentials."""
-        out = []
-        for dev in self._cfg.devices:
-            if dev.enabled and dev.write_credentials and self._profiles[dev.profile].writable(quantity):
-                out.append(dev)
-        return out
-
-    def _record(self, record: ActionRecord) -> ActionRecord:
-        with self._lock:
-            self.actions.append(record)
-            key = (record.device, record.quantity, record.result)
-            self.counts[key] = self.counts.get(key, 0) + 1
-            if record.kind == "revert" and record.result == "ok":
-                rk = (record.device, record.quantity)
-                self.reverts[rk] = self.reverts.get(rk, 0) + 1
-        if self._log_path is not None:
-            try:
-                with self._log_path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(asdict(record)) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            except OSError as err:
-                log.error("action log %s not writable: %s (action kept in memory)", self._log_path, err)
-        level = logging.INFO if record.result == "ok" else logging.WARNING
-        log.log(level, "setpoint %s %s %s: %s -> %s (requested %s): %s; %s", record.kind, record.device,
-                record.quantity, record.before, record.after, record.requested, record.result, record.reason)
-        return record
-
-    async def _read(self, dev: DeviceConfig, quantity: str) -> float | None:
-        obj = self._profiles[dev.profile].writable(quantity)
-        assert obj is not None
-        return await self._writer.read_setpoint(dev, obj)
-
-    def plan(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str = "apply") -> tuple[float, int]:
-        """The value and raw integer a write of ``value`` would SET (:func:`plan_setpoint`).
-
-        Changes (``kind`` "apply") stay within the configured bounds too; a revert restores the value
-        the plant ran at, within the profile's bounds.
-
-        Raises
-        ------
-        WriteGuardError
-            the object is not a declared writable setpoint, or ``value`` cannot be written within bounds.
-        """
-        obj = self._profiles[dev.profile].writable(quantity)
-        if obj is None or obj.writable is None or obj.oid is None:
-            raise WriteGuardError(f"{dev.name}: profile {dev.profile} declares no writable {quantity}")
-        try:
-            return plan_setpoint(obj, value, self.limits.get(quantity) if kind == "apply" else None)
-        except WriteGuardError as err:
-            raise WriteGuardError(f"{dev.name}: {err}") from None
-
-    async def write(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str, reason: str,
-                    predicted_savings_w: float | None = None, approved_by: str | None = None,
-                    recommendation_id: int | None = None) -> ActionRecord:
-        """Write one setpoint (as :meth:`plan` rounds it) and verify it by reading it back.
-
-        Raises
-        ------
-        WriteGuardError
-            the object is not a declared writable setpoint, or ``value`` cannot be written within bounds.
-        """
-        value, raw = self.plan(dev, quantity, value, kind=kind)
-        obj = self._profiles[dev.profile].writable(quantity)
-        assert obj is not None and obj.writable is not None and obj.oid is not None
-        common: dict[str, Any] = {
-            "kind": kind, "device": dev.name, "quantity": quantity, "requested": value, "reason": reason,
-            "predicted_savings_w": predicted_savings_w, "approved_by": approved_by,
-            "recommendation_id": recommendation_id}
-        try:
-            before = await self._read(dev, quantity)
-            if before is None:
-                # a profile may declare a setpoint some models of its family lack (optional objects): a
-                # write goes only to an object the unit answers, never blind
-                return self._record(ActionRecord(
-                    self._clock(), before=None, after=None, result="refused",
-                    error=f"{obj.oid} does not answer with a setpoint on this unit: nothing written", **common))
-            await self._writer.write_setpoint(dev, obj, raw)
-            after = await self._read(dev, quantity)
-        except DeviceError as err:
-            return self._record(ActionRecord(self._clock(), before=None, after=None, result="error",
-                                             error=str(err), **common))
-        tolerance = (obj.writable.step or 0.0) / 2 + 1e-6
-        if after is None or abs(after - value) > tolerance:
-            record = self._record(ActionRecord(self._clock(), before=before, after=after, result="mismatch",
-                                               error="read-back differs from the value written", **common))
-            if before is not None:
-                try:
-                    await self._writer.write_setpoint(dev, obj, obj.encode(before))
-                except DeviceError as err:
-                    log.error("%s: could not restore %s after a failed write: %s", dev.name, quantity, err)
-            return record
-        return self._record(ActionRecord(self._clock(), before=before, after=after, result="ok", **common))
+    conditions: Conditions
+    current: Setpoints
+    max_inlet_c: float
 
 
 @dataclass
 class _Pending:
     id: int
-    recommendation: Any
+    recommendation: Recommendation
     created_s: float
     expires_s: float
 
@@ -321,15 +100,15 @@ class _GuardState:
 class CoolingController:
     """Recommend every site tick; in ``approve``/``auto`` mode apply through the actuator; guard always."""
 
-    def __init__(self, cfg: SiteConfig, rcfg: RecommenderConfig, recommender: Any, actuator: SetpointActuator,
-                 clock: Clock = time.time) -> None:
+    def __init__(self, cfg: SiteConfig, rcfg: RecommenderConfig, recommender: Recommender | None,
+                 actuator: SetpointActuator, clock: Clock = time.time) -> None:
         self._cfg = cfg
         self.rcfg = rcfg
         self.recommender = recommender
         self.actuator = actuator
         self._clock = clock
-        self.latest: Any = None
-        self.latest_inputs: dict[str, Any] = {}
+        self.latest: Recommendation | HeldBack | None = None
+        self.latest_inputs: Inputs = {}
         self.pending: _Pending | None = None
         self.pending_expiry_s = (rcfg.pending_expiry_s if rcfg.pending_expiry_s is not None
                                  else PENDING_EXPIRY_INTERVALS * cfg.poll_interval_s)
@@ -338,14 +117,14 @@ class CoolingController:
         self._state: AgentState | None = None
         self._next_id = 1
         self._guard = _GuardState()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[list[ActionRecord]]] = set()
         self._busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last_applied: Any = None
+        self._last_applied: Setpoints | None = None
 
     # --- inputs ------------------------------------------------------------------------------
     def _inputs(self, site: SiteState, state: AgentState,
-                now: float | None = None) -> tuple[dict[str, Any], bool, str | None]:
+                now: float | None = None) -> tuple[Inputs, bool, str | None]:
         """The model's inputs from the readings fresh at ``now`` (default: the site tick's time)."""
         from agent.control.engine import Conditions, Setpoints
 
@@ -360,7 +139,7 @@ class CoolingController:
         assert it_w is not None and cond.outdoor_dry_bulb_c is not None and cond.outdoor_wet_bulb_c is not None
         assert cond.supply_air_setpoint_c is not None and cond.chw_supply_setpoint_c is not None
         assert cond.economizer_enabled is not None and cond.max_inlet_c is not None  # else in `missing`
-        inputs = {"conditions": Conditions(float(it_w), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
+        inputs: Inputs = {"conditions": Conditions(float(it_w), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
                   "current": Setpoints(cond.supply_air_setpoint_c, cond.chw_supply_setpoint_c,
                                        cond.economizer_enabled),
                   "max_inlet_c": cond.max_inlet_c}
@@ -372,8 +151,6 @@ class CoolingController:
         return None
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
-        from agent.control.engine import Recommendation
-
         now = site.timestamp_s
         self._state = state
         try:
@@ -429,7 +206,7 @@ class CoolingController:
                 del self._retired[next(iter(self._retired))]
             self.pending = None
 
-    def _offer(self, rec: Any, now: float) -> None:
+    def _offer(self, rec: Recommendation, now: float) -> None:
         """Approve mode: keep, replace, expire or withdraw the pending recommendation after a tick."""
         pending = self.pending
         if pending is not None and now >= pending.expires_s:
@@ -448,7 +225,7 @@ class CoolingController:
         self.pending = _Pending(self._next_id, rec, now, now + self.pending_expiry_s)
         self._next_id += 1
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[object, None, list[ActionRecord]]) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -460,7 +237,7 @@ class CoolingController:
         task.add_done_callback(self._tasks.discard)
 
     # --- actions -------------------------------------------------------------------------------
-    async def _apply(self, rec: Any, approved_by: str | None, rec_id: int | None) -> list[ActionRecord]:
+    async def _apply(self, rec: Recommendation, approved_by: str | None, rec_id: int | None) -> list[ActionRecord]:
         self._busy = True
         records: list[ActionRecord] = []
         try:
@@ -526,6 +303,7 @@ class CoolingController:
         return records
 
     # --- operator API (called from the HTTP thread) ----------------------------------------------
+    # the payloads and answers are JSON documents (json.loads / json.dumps): Any, as the json module types them
     def approve(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Approve the pending recommendation ``payload["id"]``; checked and applied on the agent's loop."""
         rec_id = payload.get("id")
@@ -561,7 +339,7 @@ class CoolingController:
         records = await self._apply(pending.recommendation, who, pending.id)
         return {"ok": all(r.result == "ok" for r in records), "actions": [asdict(r) for r in records]}
 
-    def _unsafe_now(self, rec: Any, now: float) -> str | None:
+    def _unsafe_now(self, rec: Recommendation, now: float) -> str | None:
         """Why writing ``rec`` now would be unsafe (stale data, inlets, bounds, plant moved on), or None."""
         state = self._state
         site = state.site if state is not None else None
@@ -620,91 +398,12 @@ class CoolingController:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def _wanted(rec: Any) -> dict[str, float]:
+def _wanted(rec: Recommendation) -> dict[str, float]:
     """The recommendation's setpoints by writable quantity (economizer 1 enabled, 0 disabled)."""
     return {"supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
             "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
             "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0}
 
 
-def _held(rec: Any, reason: str) -> Any:
+def _held(rec: Recommendation, reason: str) -> Recommendation:
     return replace(rec, setpoints=rec.current, predicted_savings_w=0.0, held_back_reason=reason)
-
-
-class RecommendationCollector(Collector):
-    """Recommendations and setpoint actions.
-
-    Sample::
-
-        pue_recommendation_setpoint_celsius{quantity="supply_air_setpoint_c"} 22.0
-        pue_recommendation_economizer_enabled 1.0
-        pue_recommendation_predicted_pue{scenario="current"} 1.41
-        pue_recommendation_predicted_savings_watts 41000.0
-        pue_recommendation_confidence_ratio 0.93
-        pue_recommendation_pending_approval 0.0
-        pue_setpoint_writes_total{device="crah-1",quantity="supply_air_setpoint_c",result="ok"} 3.0
-        pue_setpoint_reverts_total{device="crah-1",quantity="supply_air_setpoint_c"} 1.0
-    """
-
-    def __init__(self, controller: CoolingController) -> None:
-        self._c = controller
-
-    def collect(self) -> Iterator[Metric]:
-        from agent.export import metric_names as m
-
-        c = self._c
-        rec = c.latest
-        mode = InfoMetricFamily(m.RECOMMENDATION_MODE_INFO.removesuffix("_info"), "Recommender mode",
-                                labels=["mode"])
-        mode.add_metric([c.rcfg.mode], {})
-        yield mode
-        pending = GaugeMetricFamily(m.RECOMMENDATION_PENDING, "1 when a recommendation waits for approval")
-        pending.add_metric([], 1.0 if c.pending is not None else 0.0)
-        yield pending
-        if rec is not None and not isinstance(rec, dict):
-            sp = GaugeMetricFamily(m.RECOMMENDATION_SETPOINT, "Recommended temperature setpoints",
-                                   labels=["quantity"])
-            sp.add_metric(["supply_air_setpoint_c"], rec.setpoints.supply_air_setpoint_c)
-            sp.add_metric(["chw_supply_setpoint_c"], rec.setpoints.chw_supply_setpoint_c)
-            yield sp
-            econ = GaugeMetricFamily(m.RECOMMENDATION_ECONOMIZER, "Recommended economizer state (1 enabled)")
-            econ.add_metric([], 1.0 if rec.setpoints.economizer_enabled else 0.0)
-            yield econ
-            pue = GaugeMetricFamily(m.RECOMMENDATION_PREDICTED_PUE, "Model-predicted real-time PUE",
-                                    labels=["scenario"])
-            power = GaugeMetricFamily(m.RECOMMENDATION_PREDICTED_POWER, "Model-predicted facility power",
-                                      labels=["scenario"])
-            for scenario, p, w in (("current", rec.predicted_pue_now, rec.predicted_facility_power_now_w),
-                                   ("recommended", rec.predicted_pue, rec.predicted_facility_power_w)):
-                if p is not None:
-                    pue.add_metric([scenario], p)
-                if w is not None:
-                    power.add_metric([scenario], w)
-            yield pue
-            yield power
-            savings = GaugeMetricFamily(m.RECOMMENDATION_SAVINGS, "Predicted facility power saved")
-            savings.add_metric([], rec.predicted_savings_w)
-            yield savings
-            conf = GaugeMetricFamily(m.RECOMMENDATION_CONFIDENCE, "Probability the saving is real (0-1)")
-            conf.add_metric([], rec.confidence)
-            yield conf
-            model = InfoMetricFamily(m.RECOMMENDATION_MODEL_INFO.removesuffix("_info"), "Model in use",
-                                     labels=["version"])
-            model.add_metric([rec.model_version], {})
-            yield model
-        reason = rec.get("held_back_reason") if isinstance(rec, dict) else getattr(rec, "held_back_reason", None)
-        held = InfoMetricFamily(m.RECOMMENDATION_HELD_BACK_INFO.removesuffix("_info"),
-                                "Why the current recommendation is held back", labels=["reason"])
-        if reason:
-            held.add_metric([reason], {})
-        yield held
-        writes = CounterMetricFamily(m.SETPOINT_WRITES, "Setpoint writes by result",
-                                     labels=["device", "quantity", "result"])
-        for (dev, q, result), n in sorted(c.actuator.counts.items()):
-            writes.add_metric([dev, q, result], n)
-        yield writes
-        reverts = CounterMetricFamily(m.SETPOINT_REVERTS, "Setpoints reverted to last known-good",
-                                      labels=["device", "quantity"])
-        for (dev, q), n in sorted(c.actuator.reverts.items()):
-            reverts.add_metric([dev, q], n)
-        yield reverts

@@ -19,7 +19,10 @@ Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer 
    the current setpoints themselves break the inlet limit.
 
 The recommender only advises; whoever writes setpoints applies its own guards
-(:class:`agent.control.controller.SetpointActuator`: bounds, read-back, revert).
+(:class:`agent.control.actuator.SetpointActuator`: bounds, read-back, revert).
+
+One module (over 400 lines): the recommender's rules (confidence, minimum saving, rate limit, dwell) and the types
+they act on read together.
 """
 
 from __future__ import annotations

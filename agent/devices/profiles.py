@@ -19,6 +19,8 @@ Example (one scalar and one table column)::
         index: [{label: phase}]
         type: gauge32
         scale: 0.1
+
+One module (over 400 lines): the profile schema is one pydantic model tree; its validators check across the tree.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The seam between the site and the protocols: what polling and guarded writes need from a device.
 
 The poller (:mod:`agent.site.poller`) depends on :class:`DeviceReader`, the actuator
-(:mod:`agent.control.controller`) on :class:`SetpointWriter`; neither knows SNMP. Each protocol adapter
+(:mod:`agent.control.actuator`) on :class:`SetpointWriter`; neither knows SNMP. Each protocol adapter
 (``agent/devices/snmp/`` today; Modbus TCP, BACnet/IP and Redfish next) implements both, and
 :class:`ByProtocol` routes each device to the adapter its profile names (``protocol:``, SNMP by default).
 Adapters raise :class:`~agent.errors.DeviceError` kinds only.

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agent.devices.profiles import Profile, ProfileObject, ProfileRegistry, RowFilter
-from agent.devices.snmp.client import SnmpClient, SnmpTarget, SnmpValue
+from agent.devices.snmp.seam import SnmpClient, SnmpTarget, SnmpValue
 from agent.errors import DecodeError, ProfileError, SnmpProtocolError
 
 __all__ = [

@@ -4,7 +4,8 @@
 ``export``, ``import`` and ``report`` sub-commands live in :mod:`agent.app.history_cli`.
 """
 
-from agent.history.store import HistoryStore, SqliteHistoryStore
+from agent.history.records import HistoryStore
+from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
 
 __all__ = ["HistoryStore", "HistoryWriter", "SqliteHistoryStore"]

@@ -21,8 +21,9 @@ from typing import TextIO
 
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryQueryError, HistoryStoreError
+from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
-from agent.history.store import RESOLUTIONS_S, SqliteHistoryStore
+from agent.history.store import SqliteHistoryStore
 
 __all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "TERM_COLUMNS", "export_history", "history_rows"]
 

@@ -28,7 +28,8 @@ from typing import BinaryIO
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS
-from agent.history.store import CONDITION_COLUMNS, SiteInterval, SqliteHistoryStore
+from agent.history.records import CONDITION_COLUMNS, SiteInterval
+from agent.history.store import SqliteHistoryStore
 
 __all__ = [
     "DEFAULT_MAX_PUE",

@@ -31,7 +31,7 @@ from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryError
 from agent.export import metric_names as m
-from agent.history.store import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
+from agent.history.records import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.site.conditions import site_conditions
 from agent.site.poller import AgentState, SiteState
 

@@ -3,6 +3,9 @@
 One in-flight poll per device (the scheduler guarantees it); every poll replaces the device's
 immutable :class:`~agent.devices.readings.DeviceSnapshot`. Failures are logged once per change of state,
 not once per poll.
+
+One module (over 400 lines): the poller and the site accountant share the agent's state (snapshots, monotonic
+counters, site intervals) and its helpers.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from agent.config.site import load_config
-from agent.control.controller import SetpointActuator, plan_setpoint
+from agent.control.actuator import SetpointActuator, plan_setpoint
 from agent.devices.profiles import ProfileObject, ProfileRegistry, Writable
 from agent.devices.snmp.adapter import SnmpDevices
-from agent.devices.snmp.client import FakeSnmpClient
+from agent.devices.snmp.seam import FakeSnmpClient
 from agent.errors import WriteGuardError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 from agent.app.runtime import next_due_s
 from agent.config.site import load_config
 from agent.devices.snmp.adapter import SnmpDevices
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget
 from agent.errors import SnmpTimeoutError
 from agent.export.collectors import build_registry
 from agent.site.poller import AgentState, Poller, SiteAccountant

@@ -19,7 +19,8 @@ from pysnmp.proto import rfc1905
 from pysnmp.proto.api import v2c
 
 from agent.devices.snmp import wire as snmp_wire
-from agent.devices.snmp.client import SnmpValue, _convert
+from agent.devices.snmp.client import _convert
+from agent.devices.snmp.seam import SnmpValue
 from agent.errors import SnmpProtocolError
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "faults"))

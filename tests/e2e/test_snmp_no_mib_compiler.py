@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth
+from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.seam import SnmpTarget, V2cAuth
 from agent.errors import SnmpTimeoutError
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from agent.devices.snmp import wire as snmp_wire
-from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
 from agent.errors import SnmpTimeoutError
 from twin.serve.responder import SimulatedAgent
 

@@ -12,7 +12,8 @@ import pytest
 
 from agent.devices.profiles import load_profiles
 from agent.devices.readings import DeviceReadout, read_device
-from agent.devices.snmp.client import PysnmpClient, SnmpTarget, V2cAuth
+from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.seam import SnmpTarget, V2cAuth
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))

@@ -19,7 +19,7 @@ from agent.config.site import load_config
 from agent.control.history_io import CONDITIONS_REQUIRED_COLUMNS, read_conditions, read_site_history
 from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profile, load_profiles
 from agent.devices.readings import DeviceReadout, decode_objects
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 from agent.errors import ConfigError, HistoryFormatError, ProfileError
 
 ROOT = Path(__file__).resolve().parents[2]

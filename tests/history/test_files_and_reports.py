@@ -18,7 +18,8 @@ from agent.config.site import SiteConfig
 from agent.history.export import EXPORT_COLUMNS, export_history
 from agent.history.importer import import_history
 from agent.history.store import SqliteHistoryStore
-from agent.reports.report import load_emission_factor, parse_period, savings_report
+from agent.reports.periods import parse_period
+from agent.reports.report import load_emission_factor, savings_report
 from tests.history.conftest import make_site
 from twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
 from twin.simulate import SimulationResult, simulate

@@ -14,7 +14,8 @@ import pytest
 
 from agent.errors import HistoryQueryError
 from agent.history.export import EXPORT_COLUMNS, format_row
-from agent.history.store import SiteInterval, SqliteHistoryStore
+from agent.history.records import SiteInterval
+from agent.history.store import SqliteHistoryStore
 
 EXE = str(Path(sys.executable).with_name("pue-agent"))
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z

@@ -15,11 +15,14 @@ from agent.config.emission import load_emission_factor as emission_factor
 from agent.config.site import DeviceConfig, SiteConfig, Topology, load_config
 from agent.devices.readings import DeviceSnapshot, Reading
 from agent.errors import ConfigError, ImportFormatError
+from agent.history.database import MIGRATIONS, SCHEMA_VERSION
 from agent.history.export import history_rows, write_csv
 from agent.history.importer import import_history
-from agent.history.store import MIGRATIONS, SCHEMA_VERSION, SiteInterval, SqliteHistoryStore
+from agent.history.records import SiteInterval
+from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
-from agent.reports.report import period_report, summary_lines
+from agent.reports.report import period_report
+from agent.reports.text import summary_lines
 from agent.site.poller import AgentState, DeviceEnergy
 from models.metrics import IntervalSeries, period_metrics
 from tests.history.conftest import ROOT

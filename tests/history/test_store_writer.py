@@ -19,7 +19,9 @@ from prometheus_client import CollectorRegistry
 from agent.config.site import SiteConfig
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryQueryError, HistoryStoreError
-from agent.history.store import SCHEMA_VERSION, SiteInterval, SqliteHistoryStore
+from agent.history.database import SCHEMA_VERSION
+from agent.history.records import SiteInterval
+from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryCollector, HistoryWriter
 from agent.site.poller import AgentState
 from models.metrics import IntervalSeries, period_metrics
@@ -110,7 +112,7 @@ def test_device_energy_is_monotonic_across_restarts(cfg: SiteConfig, tmp_path: P
 
 
 def test_integrated_energy_restarting_from_zero_stays_monotonic(cfg: SiteConfig, tmp_path: Path) -> None:
-    from agent.history.store import DeviceEnergyRow
+    from agent.history.records import DeviceEnergyRow
 
     store = SqliteHistoryStore(tmp_path / "h.sqlite")
     store.record_poll(

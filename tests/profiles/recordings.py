@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agent.devices.profiles import Profile
 from agent.devices.readings import Reading
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEVICES = FIXTURES / "devices"
@@ -62,7 +62,7 @@ def _oid_key(oid: str) -> tuple[int, ...]:
 
 
 def as_fake_data(values: dict[str, SnmpValue]) -> dict[str, tuple[str, int | bytes | str]]:
-    """The recording in :class:`agent.devices.snmp.client.FakeSnmpClient`'s form."""
+    """The recording in :class:`agent.devices.snmp.seam.FakeSnmpClient`'s form."""
     return {oid: (v.kind, v.value if v.value is not None else b"") for oid, v in values.items()}
 
 

@@ -13,7 +13,7 @@ from recordings import FIXTURES, as_fake_data, parse_snmprec
 
 from agent.devices.profiles import load_profiles
 from agent.devices.readings import detect_profile, read_device
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget, V2cAuth
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 from agent.errors import SnmpProtocolError
 
 #: trimmed like the others (tests/fixtures/trim.py), kept apart: every file in devices/ must read something

@@ -21,7 +21,7 @@ from snmpsim_server import free_udp_port, snmpsim
 
 from agent.app.discover import DiscoveredDevice, parse_addresses, probe_standard_mibs, render_devices
 from agent.config.site import load_config
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget, V2cAuth
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 from agent.errors import UsageError
 
 PUE_AGENT = [sys.executable, "-m", "agent.app.cli"]

@@ -9,7 +9,7 @@ import pytest
 
 from agent.devices.profiles import Profile
 from agent.devices.readings import decode_objects
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 from agent.errors import ProfileError
 
 HIGH = "1.3.6.1.4.1.318.1.1.1.3.3.1.0"   # PowerNet-MIB::upsHighPrecInputLineVoltage.0 (0.1 V)

@@ -6,7 +6,7 @@ import pytest
 
 from agent.devices.profiles import Profile
 from agent.devices.readings import decode_objects
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 
 UPS_MIB = "1.3.6.1.2.1.33.1.4.4.1.4"     # UPS-MIB::upsOutputPower (W)
 XUPS = "1.3.6.1.4.1.534.1.4.4.1.4"       # XUPS-MIB::xupsOutputWatts (W)

@@ -28,9 +28,9 @@ from snmpsim_server import snmpsim
 
 from agent.devices.profiles import Profile, ProfileRegistry, load_profile, load_profiles
 from agent.devices.readings import decode_objects, detect_profile
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget, V2cAuth
 from agent.devices.snmp.draft import draft_profile, read_snmprec, render_profile
 from agent.devices.snmp.mibs import MibTree, load_mibs
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 from agent.errors import ProfileError
 
 WALKS = FIXTURES / "draft"

@@ -21,7 +21,8 @@ from snmpsim_server import snmpsim
 
 from agent.devices.profiles import ProfileRegistry, load_profiles
 from agent.devices.readings import DeviceReadout, decode_objects, detect_profile, read_device
-from agent.devices.snmp.client import FakeSnmpClient, PysnmpClient, SnmpTarget, V2cAuth
+from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 
 EXPECTED: dict[str, dict[str, Any]] = {
     path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))

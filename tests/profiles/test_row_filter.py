@@ -11,7 +11,7 @@ import pytest
 
 from agent.devices.profiles import Profile
 from agent.devices.readings import decode_objects
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 
 VALUE = "1.3.6.1.4.1.99999.1.1.3"
 UNIT = "1.3.6.1.4.1.99999.1.1.4"

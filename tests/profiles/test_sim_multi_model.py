@@ -15,7 +15,7 @@ import pytest
 
 from agent.devices.profiles import load_profiles
 from agent.devices.readings import decode_objects
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 from twin.serve.device import ProfiledDevice, plausible_defaults
 from twin.serve.responder import SimulatedAgent
 

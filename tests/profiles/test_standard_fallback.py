@@ -14,7 +14,7 @@ import pytest
 
 from agent.devices.profiles import Profile, ProfileRegistry
 from agent.devices.readings import decode_objects, detect_profile
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
 from agent.errors import ProfileError
 
 SYS_OID = "1.3.6.1.2.1.1.2.0"

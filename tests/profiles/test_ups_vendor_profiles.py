@@ -11,7 +11,7 @@ import pytest
 
 from agent.devices.profiles import ProfileRegistry, load_profiles
 from agent.devices.readings import decode_objects
-from agent.devices.snmp.client import SnmpValue
+from agent.devices.snmp.seam import SnmpValue
 
 
 @pytest.fixture(scope="module")

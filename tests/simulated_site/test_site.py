@@ -10,9 +10,10 @@ import pytest
 
 from twin import cli, cooling
 from twin.controllers import baseline_schedule, explore_schedule
+from twin.design import ControlBounds, Controls, SiteDesign
 from twin.history_csv import SITE_HISTORY_COLUMNS, write_site_history
 from twin.simulate import SimulationResult, simulate, summarize
-from twin.site import ControlBounds, Controls, SiteConditions, SiteDesign, SitePlant
+from twin.site import SiteConditions, SitePlant
 from twin.weather import load_site_weather
 
 
@@ -197,8 +198,8 @@ def test_cli_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
 def test_named_designs_differ_only_in_the_ups_and_stay_in_the_typical_range() -> None:
     from dataclasses import asdict
 
+    from twin.design import DESIGNS
     from twin.power_chain import ups_efficiency
-    from twin.site import DESIGNS
 
     legacy, modern = DESIGNS["legacy"], DESIGNS["modern-ups"]
     assert legacy == SiteDesign()

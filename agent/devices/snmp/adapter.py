@@ -1,6 +1,6 @@
 """The SNMP adapter behind the device seam: :class:`SnmpDevices` reads profiles and writes setpoints.
 
-It turns a device's config into an :class:`~agent.devices.snmp.client.SnmpTarget` (:func:`target_for`: the
+It turns a device's config into an :class:`~agent.devices.snmp.seam.SnmpTarget` (:func:`target_for`: the
 one place a credential's secret leaves its ``SecretStr``) and reads through
 :func:`~agent.devices.readings.read_device`.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.readings import DeviceReadout, read_device
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+from agent.devices.snmp.seam import SnmpClient, SnmpTarget, V2cAuth, V3Auth
 from agent.errors import ConfigError
 
 __all__ = ["SnmpDevices", "target_for"]

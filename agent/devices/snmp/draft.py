@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.devices.snmp.client import SnmpClient, SnmpTarget, SnmpValue
 from agent.devices.snmp.mibs import MibNode, MibTree
+from agent.devices.snmp.seam import SnmpClient, SnmpTarget, SnmpValue
 from agent.errors import UsageError
 
 __all__ = [

@@ -2,13 +2,17 @@
 
 Written from X.690 (BER: definite lengths, INTEGER 8.3, OCTET STRING 8.7, NULL 8.8, OBJECT IDENTIFIER
 8.19) and RFC 3416 (PDU layouts, application types, exceptions). Pure Python, no pysnmp or pyasn1:
-only :mod:`agent.devices.snmp.client` imports it, and the tests check it byte for byte against pysnmp.
+only :mod:`agent.devices.snmp.fastpath` and :mod:`agent.devices.snmp.client` import it, and the tests check
+it byte for byte against pysnmp.
 
 A request is a :class:`RequestTemplate`: everything but the request-id is encoded once, so a poll is
 a few byte concatenations. :func:`decode_response` returns plain ``(oid, kind, value)`` triples with
 the same kinds and values as the pysnmp path (``agent.devices.snmp.client._convert``), including ``malformed`` for a
 zero-length INTEGER (``02 00``, ServerTech Sentry4 firmware). Anything structurally wrong raises
 :class:`agent.errors.SnmpProtocolError` naming what and where; nothing else escapes.
+
+One module (over 400 lines): one BER codec, v2c and v3 (USM authentication and AES privacy) over the same encoders;
+its tests check it byte for byte against pysnmp.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ RESPONSE_TAG = 0xA2
 SNMP_V2C = 1  # msgVersion on the wire for SNMPv2c (RFC 1901)
 MAX_BINDINGS = 2147483647  # RFC 3416 max-bindings
 
-#: (numeric OID without leading dot, kind as in ``agent.devices.snmp.client.ValueKind``, value)
+#: (numeric OID without leading dot, kind as in ``agent.devices.snmp.seam.ValueKind``, value)
 WireValue = tuple[str, str, int | bytes | str | None]
 
 #: unsigned application types (RFC 2578 / RFC 3416): tag -> (kind, exclusive upper bound)

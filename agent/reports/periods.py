@@ -1,0 +1,110 @@
+"""Report periods: calendar periods in the site's time zone, and hourly rollups grouped by local day.
+
+Periods are calendar periods in the site's time zone (``site.timezone``, default UTC; China sites use
+Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports stay UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent.errors import HistoryQueryError
+from agent.history.records import SiteRollup
+
+__all__ = ["add_month", "check_whole_hours", "iso_day", "local_days", "parse_period", "zone", "zone_name"]
+
+
+def zone(name: str) -> tzinfo:
+    """The time zone called ``name`` (an IANA name such as Asia/Shanghai, or UTC).
+
+    Raises
+    ------
+    HistoryQueryError
+        unknown name.
+    """
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HistoryQueryError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai, or UTC)") from None
+
+
+def zone_name(tz: tzinfo) -> str:
+    return "UTC" if tz is UTC else str(tz)
+
+
+def check_whole_hours(tz: tzinfo, start_s: float, end_s: float) -> None:
+    """Local days and months are built from hourly rollups: the zone's offset must be whole hours."""
+    for moment in (start_s, end_s):
+        offset = datetime.fromtimestamp(moment, tz=tz).utcoffset()
+        if offset is not None and offset.total_seconds() % 3600:
+            raise HistoryQueryError(
+                f"time zone {zone_name(tz)} is {offset} from UTC, not whole hours: reports group hourly "
+                "rollups into local days and months; use a whole-hour zone (or UTC) for this report"
+            )
+
+
+def _date(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
+    try:
+        if len(text) == 4 and text.isdigit():
+            start = datetime(int(text), 1, 1, tzinfo=tz)
+            return start.replace(year=start.year + 1) if end else start
+        if len(text) == 7 and text[4] == "-":
+            start = datetime(int(text[:4]), int(text[5:]), 1, tzinfo=tz)
+            return add_month(start) if end else start
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise HistoryQueryError(
+            f"not a date: {text!r} (use 2026, 2026-03, 2026-03-15 or an ISO time)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    if end and len(text) == 10:
+        parsed += timedelta(days=1)  # a bare end date includes that day
+    return parsed
+
+
+def add_month(moment: datetime) -> datetime:
+    return (
+        moment.replace(year=moment.year + 1, month=1)
+        if moment.month == 12
+        else moment.replace(month=moment.month + 1)
+    )
+
+
+def parse_period(text: str, tz: tzinfo = UTC) -> tuple[float, float]:
+    """``2026`` (a year), ``2026-03`` (a month) or ``FROM..TO`` (dates; a bare TO date is included).
+
+    Dates and times without an offset are in ``tz``; the result is epoch seconds.
+    """
+    if ".." in text:
+        first, _, last = text.partition("..")
+        start, end = _date(first.strip(), end=False, tz=tz), _date(last.strip(), end=True, tz=tz)
+    else:
+        start, end = _date(text.strip(), end=False, tz=tz), _date(text.strip(), end=True, tz=tz)
+    if end <= start:
+        raise HistoryQueryError(f"period {text!r} ends before it starts")
+    return start.timestamp(), end.timestamp()
+
+
+def iso_day(epoch_s: float, tz: tzinfo = UTC) -> str:
+    return datetime.fromtimestamp(epoch_s, tz=tz).strftime("%Y-%m-%d %H:%M")
+
+
+def local_days(rollups: Sequence[SiteRollup], tz: tzinfo) -> list[tuple[float, float, list[SiteRollup]]]:
+    """Hourly rollups grouped by local calendar day: (day start, day length [s], its hours), in order."""
+    days: dict[float, list[SiteRollup]] = {}
+    for r in rollups:
+        local = datetime.fromtimestamp(r.start_s, tz=tz)
+        days.setdefault(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp(), []).append(r)
+    out = []
+    for start, hours in sorted(days.items()):
+        midnight = datetime.fromtimestamp(start, tz=tz)
+        following = (midnight + timedelta(days=1)).replace(hour=0, tzinfo=tz)
+        out.append((start, following.timestamp() - start, hours))
+    return out
+
+
