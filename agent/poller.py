@@ -436,8 +436,9 @@ class SiteAccountant:
         if not self._window[-1].complete:
             return energy_pue(fac_now, it_now, self._plausible), coverage
         if coverage < self._min_coverage:
-            return PueResult(None, f"window coverage {100 * coverage:.0f} % below {100 * self._min_coverage:.0f} %: "
-                                   f"too little of the {self._cfg.pue_window_s:g} s window has complete data"), coverage
+            # a fixed reason (it is a label of pue_site_pue_invalid_info): the coverage itself is exported on its own
+            return PueResult(None, f"window coverage below {100 * self._min_coverage:g} %: too little of the "
+                                   f"{self._cfg.pue_window_s:g} s window has complete data"), coverage
         fac = BoundarySum(math.fsum(i.facility_j for i in covered), len(covered), ())
         it = BoundarySum(math.fsum(i.it_j for i in covered), len(covered), ())
         return energy_pue(fac, it, self._plausible), coverage
