@@ -9,9 +9,11 @@ and the bench prints per kind:
 
 - ``wrong_min``: wall minutes (started) in which the agent showed a valid but wrong PUE: realtime PUE more than
   ``--tolerance`` (0.5 %) outside the range of the twin's true PUE over the agent's stale limit (the oldest
-  reading it may use), or interval PUE more than that from the true energy ratio over the PUE window, beyond
-  what the meters cannot resolve (one count of each facility energy counter per run of complete intervals,
-  one twin tick at each end); ``wrong/valid`` site ticks, and the worst relative error beyond that, per figure;
+  reading it may use), or interval PUE more than that from the true energy ratio over the intervals of the PUE
+  window the agent itself counted (those across which its facility and IT energy totals advanced; their share of
+  the window is checked against the coverage the agent exports), beyond what the meters cannot resolve (one count
+  of each facility energy counter per run of counted intervals, one twin tick at each end); ``wrong/valid`` site
+  ticks, and the worst relative error beyond that, per figure;
 - ``late``: polls of healthy devices (not the fault's victims) that started more than one interval after the
   previous one was due, or took longer than one interval; of ``polls``, and the worst lateness;
 - ``lost_iv``: site intervals missing from the SQLite history (expected: one per site tick the agent made, plus
@@ -173,6 +175,8 @@ class Result:
     lost_intervals: int = 0
     lost_kwh: float = 0.0
     invalid_reasons: set[str] = field(default_factory=set)
+    #: ticks at which the window of counted intervals seen here did not match the agent's exported coverage
+    coverage_mismatches: int = 0
     note: str = ""
 
 
@@ -196,9 +200,9 @@ class Meter:
         self.measuring_since: float | None = None
         self.last_start: dict[str, float] = {}
         self.first_state: SiteState | None = None
-        #: the agent's recent site intervals as this meter sees them: (end, duration, complete)
+        #: the agent's recent site intervals as this meter sees them: (end, duration, counted by the agent)
         self.intervals: collections.deque[tuple[float, float, bool]] = collections.deque()
-        self.previous_tick: tuple[float, bool] | None = None
+        self.previous_tick: tuple[float, float, float] | None = None  # (time, facility J, IT J) at the last tick
         self.last_state: SiteState | None = None
 
     def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
@@ -213,7 +217,7 @@ class Meter:
             self.result.late_polls += 1
 
     def _truth_over_complete_intervals(self) -> tuple[float, float] | None:
-        """The twin's facility and IT energy over the intervals of the window with complete data [J]."""
+        """The twin's facility and IT energy over the intervals of the window the agent counted [J]."""
         parts = [self.truth.energy(end - d, end) for end, d, complete in self.intervals if complete]
         known = [p for p in parts if p is not None]
         if not known:
@@ -223,16 +227,23 @@ class Meter:
     def on_site(self, site: SiteState, state: AgentState) -> None:
         now = site.timestamp_s
         self.truth.add(time.time(), self.site.truth.facility_w, self.site.truth.ups_output_w)
-        powered = site.facility_w.complete and site.it_w.complete
+        # the agent's interval PUE sums the intervals it counted complete (facility and IT energy known across
+        # them: a held counter or a partial read makes a gap while every power is there), and only those advance
+        # its energy totals
         if self.previous_tick is not None:
-            last_s, last_powered = self.previous_tick
-            self.intervals.append((now, now - last_s, powered and last_powered))
-        self.previous_tick = (now, powered)
+            last_s, last_facility_j, last_it_j = self.previous_tick
+            counted = site.facility_energy_j != last_facility_j or site.it_energy_j != last_it_j
+            self.intervals.append((now, now - last_s, counted))
+        self.previous_tick = (now, site.facility_energy_j, site.it_energy_j)
         while self.intervals and self.intervals[0][0] <= now - self.window_s:
             self.intervals.popleft()
         if self.measuring_since is None:
             return
         r = self.result
+        window_s = sum(d for _end, d, _counted in self.intervals)
+        seen = sum(d for _end, d, counted in self.intervals if counted) / window_s if window_s > 0 else 0.0
+        if site.interval.valid and abs(seen - site.window_coverage_ratio) > 1e-6:
+            r.coverage_mismatches += 1
         r.site_ticks += 1
         if self.first_state is None:
             self.first_state = site
@@ -255,7 +266,7 @@ class Meter:
             r.invalid_reasons.add(site.live.reason.split(":")[0][:60])
         if site.interval.valid and site.interval.value is not None:
             checks += 1
-            # the agent's interval PUE is over the complete intervals of its window: the truth over the same ones
+            # the agent's interval PUE is over the intervals of its window it counted: the truth over the same ones
             energy = self._truth_over_complete_intervals()
             covered_s = sum(d for _end, d, complete in self.intervals if complete)
             runs = sum(1 for i, (_e, _d, complete) in enumerate(self.intervals)
@@ -263,12 +274,10 @@ class Meter:
             if energy is not None and covered_s > 0:
                 facility_j, it_j = energy
                 true_ratio = facility_j / it_j
-                # what the meters themselves cannot resolve: each run of complete intervals in the window can be
+                # what the meters themselves cannot resolve: each run of counted intervals in the window can be
                 # one count of each facility energy counter off, and the twin publishes its counters every tick_s:
                 # facility and IT energy can each be up to one tick off at either end of a run (4 ticks in the ratio)
-                covered_facility_j = facility_j * covered_s / self.window_s
-                allowance = max(runs, 1) * (self.counter_resolution_j / covered_facility_j
-                                            + 4 * self.tick_s / covered_s)
+                allowance = max(runs, 1) * (self.counter_resolution_j / facility_j + 4 * self.tick_s / covered_s)
                 err = max(0.0, abs(site.interval.value / true_ratio - 1) - allowance)
                 if err > self.tolerance:
                     wrong.append("interval")
@@ -388,6 +397,8 @@ async def run_kind(kind: FaultKind, cfg0: SiteConfig, profiles: ProfileRegistry,
         if kind.name == "spoofed-source-port" and foreign is not None:
             result.note += f", {foreign} foreign dropped"
     _lost(history, since, until, agent_cfg.poll_interval_s, meter, result)
+    if result.coverage_mismatches:
+        result.note += f"; {result.coverage_mismatches} ticks' window coverage not the agent's"
     return result
 
 

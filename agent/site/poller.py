@@ -36,6 +36,11 @@ Clock = Callable[[], float]
 #: profile gives no ceiling for the counter's power)
 _MAX_POWER_W = 1e9
 
+#: the interval PUE is withheld while less than this share of its window has complete data [-]: a window after a
+#: long gap (a held counter, a device down) holds a few intervals, where one count of a coarse energy register is
+#: a large part of the energy (issue 19: 5 s of a 60 s window gave 1.69 against a true 1.41, marked valid)
+MIN_WINDOW_COVERAGE = 0.5
+
 
 @dataclass
 class DeviceEnergy:
@@ -307,11 +312,14 @@ class SiteAccountant:
     """At each site tick: live PUE from powers, energy deltas per boundary, interval PUE.
 
     An interval counts toward energy PUE only when every facility and IT contributor was fresh at
-    both of its ends; otherwise it is a gap (the window's coverage drops, nothing is summed).
+    both of its ends; otherwise it is a gap (the window's coverage drops, nothing is summed). The interval
+    PUE is withheld while the window's coverage is below ``min_coverage``.
     """
 
-    def __init__(self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time) -> None:
+    def __init__(self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time,
+                 min_coverage: float = MIN_WINDOW_COVERAGE) -> None:
         self._cfg = cfg
+        self._min_coverage = min_coverage
         self._state = state
         self._clock = clock
         self._plausible = (cfg.plausible_pue.min, cfg.plausible_pue.max)
@@ -429,6 +437,10 @@ class SiteAccountant:
             return PueResult(None, f"warming up: the {self._cfg.pue_window_s:g} s window is not yet full"), coverage
         if not self._window[-1].complete:
             return energy_pue(fac_now, it_now, self._plausible), coverage
+        if coverage < self._min_coverage:
+            # a fixed reason (it is a label of pue_site_pue_invalid_info): the coverage itself is exported on its own
+            return PueResult(None, f"window coverage below {100 * self._min_coverage:g} %: too little of the "
+                                   f"{self._cfg.pue_window_s:g} s window has complete data"), coverage
         fac = BoundarySum(math.fsum(i.facility_j for i in covered), len(covered), ())
         it = BoundarySum(math.fsum(i.it_j for i in covered), len(covered), ())
         return energy_pue(fac, it, self._plausible), coverage

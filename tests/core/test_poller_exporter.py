@@ -277,3 +277,30 @@ def test_partial_ups_read_is_no_contributor_and_taints_the_interval_after(site) 
     assert sites[4].it_w.value is None and sites[4].it_w.coverage_ratio == 0.5
     # the IT energy is integrated from power: the partial poll and the one after (whose step spans it) count nothing
     assert complete == [None, True, True, True, False, False, True, True, True, True], complete
+
+
+def test_interval_pue_over_too_little_of_its_window_is_withheld(site) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, fault bench kind counter-step-back: after a register step back held the meter's counter for 56 s of
+    a 60 s window, the interval PUE over the 4-5 s left was marked valid, 1.29-1.69 against a true 1.415 (one
+    0.1 kWh count of each meter is 15 % of 5 s of facility energy). Below half its window, it is withheld."""
+    cfg, _state, poller, accountant, clock, (meter, _a, _b) = site
+
+    async def run():  # type: ignore[no-untyped-def]
+        sites = []
+        for k in range(20):
+            if k == 7:  # the register reads 3 kWh low from poll 7 on: held at poll 6's value until poll 12
+                kind, raw = meter.data[WH3]
+                meter.data[WH3] = (kind, raw - 30)
+            sites.append(await _cycle(cfg, poller, accountant, clock, meter, dt=12.0))
+        return sites
+
+    sites = asyncio.run(run())
+    coverage = [round(s.window_coverage_ratio, 6) for s in sites]
+    # window of 5 intervals of 12 s: gaps from tick 7 (the glitch) to tick 12 (the re-baseline after it)
+    assert coverage[6:18] == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0], coverage
+    for k in (13, 14):  # one and two of five intervals complete
+        assert sites[k].interval.value is None, (k, sites[k].interval)
+        assert sites[k].interval.reason == ("window coverage below 50 %: too little of the 60 s window has complete "
+                                            "data"), sites[k].interval.reason
+    for k in (6, 15, 16, 17, 19):
+        assert sites[k].interval.value == pytest.approx(1.5, rel=1e-9), (k, sites[k].interval)
