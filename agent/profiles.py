@@ -42,6 +42,7 @@ __all__ = [
     "Profile",
     "ProfileObject",
     "ProfileRegistry",
+    "RowFilter",
     "load_profile",
     "load_profiles",
 ]
@@ -121,15 +122,43 @@ class RowFilter(_Strict):
 
     Example: PDU2-MIB's measurementsExternalSensorValue mixes temperature probes, humidity probes and
     door contacts; ``externalSensorType`` (10 = temperature) tells them apart.
+
+    Two additive variants: ``equals`` may hold text, matched against an OCTET STRING (stripped), for
+    units named by a string column ("Fahrenheit"); and ``oid`` instead of ``column`` names one scalar
+    that every row (or a scalar object) is kept or dropped by, for a device-wide unit setting
+    (PowerNet-MIB emsStatusSysTempUnits). ``if_absent`` keeps the row when the filter object is absent
+    (older firmware without the setting). A row that is filtered out is not a problem.
     """
 
-    column: str
-    equals: tuple[int, ...] = Field(min_length=1)
+    column: str | None = None
+    oid: str | None = None
+    equals: tuple[int | str, ...] = Field(min_length=1)
+    if_absent: bool = False
 
-    @field_validator("column")
+    @field_validator("column", "oid")
     @classmethod
-    def _numeric(cls, value: str) -> str:
-        return _check_oid(value)
+    def _numeric(cls, value: str | None) -> str | None:
+        return None if value is None else _check_oid(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RowFilter:
+        if (self.column is None) == (self.oid is None):
+            raise ValueError("a row_filter has exactly one of 'column' (same index) or 'oid' (one scalar)")
+        return self
+
+    def accepts(self, raw: int | bytes | str | None, present: bool) -> bool:
+        """Whether the filter object's raw value (``present`` False: absent on the device) keeps the row."""
+        if not present:
+            return self.if_absent
+        if isinstance(raw, bool):
+            return False
+        if isinstance(raw, int):
+            return raw in self.equals
+        if isinstance(raw, bytes):
+            return raw.decode("utf-8", "replace").strip() in self.equals
+        if isinstance(raw, str):
+            return raw.strip() in self.equals
+        return False
 
 
 class ProfileObject(_Strict):
@@ -147,7 +176,8 @@ class ProfileObject(_Strict):
         default=None,
         description="column holding the number of decimal digits for the same index (Raritan PDU2-MIB)",
     )
-    row_filter: RowFilter | None = None
+    row_filter: RowFilter | tuple[RowFilter, ...] | None = Field(
+        default=None, description="one filter, or a list that must all keep the row (unit and online state)")
     valid_min: float | None = None
     valid_max: float | None = None
     counter: Counter | None = None
@@ -186,8 +216,10 @@ class ProfileObject(_Strict):
                              f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)")
         if self.writable and self.column is not None:
             raise ValueError("writable setpoints must be scalar 'oid's")
-        if self.row_filter is not None and self.column is None:
-            raise ValueError("'row_filter' belongs to a table 'column'")
+        if self.column is None and any(f.column is not None for f in self.row_filters):
+            raise ValueError("a 'row_filter' by 'column' belongs to a table 'column' (a scalar takes 'oid')")
+        if isinstance(self.row_filter, tuple) and not self.row_filter:
+            raise ValueError("a 'row_filter' list needs at least one filter")
         return self
 
     @model_validator(mode="after")
@@ -197,6 +229,13 @@ class ProfileObject(_Strict):
             raise ValueError(f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
                              "rated power, generously rounded up): larger readings are refused")
         return self
+
+    @property
+    def row_filters(self) -> tuple[RowFilter, ...]:
+        """Every filter of ``row_filter`` (none, one, or a list that must all keep the row)."""
+        if self.row_filter is None:
+            return ()
+        return self.row_filter if isinstance(self.row_filter, tuple) else (self.row_filter,)
 
     @property
     def is_counter(self) -> bool:
@@ -327,15 +366,16 @@ class Profile(_Strict):
     def scalar_oids(self) -> tuple[str, ...]:
         oids: list[str] = []
         for obj in self.objects:
-            if obj.oid is not None and obj.oid not in oids:
-                oids.append(obj.oid)
+            for oid in (obj.oid, *(f.oid for f in obj.row_filters)):
+                if oid is not None and oid not in oids:
+                    oids.append(oid)
         return tuple(oids)
 
     @cached_property
     def columns(self) -> tuple[str, ...]:
         cols: list[str] = []
         for obj in self.objects:
-            for col in (obj.column, obj.decimals_column, obj.row_filter.column if obj.row_filter else None):
+            for col in (obj.column, obj.decimals_column, *(f.column for f in obj.row_filters)):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)

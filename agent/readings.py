@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.errors import DecodeError, ProfileError, SnmpProtocolError
-from agent.profiles import Profile, ProfileObject, ProfileRegistry
+from agent.profiles import Profile, ProfileObject, ProfileRegistry, RowFilter
 from agent.snmp import SnmpClient, SnmpTarget, SnmpValue
 
 __all__ = [
@@ -125,6 +125,16 @@ def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels:
     )
 
 
+def _row_filter_keeps(flt: RowFilter, value: SnmpValue | None) -> bool:
+    present = value is not None and not value.missing
+    return flt.accepts(value.value if value is not None else None, present)
+
+
+def _scalar_filter_keeps(flt: RowFilter, scalars: Mapping[str, SnmpValue]) -> bool:
+    assert flt.oid is not None
+    return _row_filter_keeps(flt, scalars.get(flt.oid))
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
@@ -132,6 +142,8 @@ def decode_objects(
     readings: list[Reading] = []
     unreadable: list[Unreadable] = []
     for obj in profile.objects:
+        if not all(_scalar_filter_keeps(f, scalars) for f in obj.row_filters if f.oid is not None):
+            continue  # a device-wide setting (the unit) says this object is not the one to read
         if obj.oid is not None:
             value = scalars.get(obj.oid)
             if value is None or value.missing:
@@ -152,16 +164,13 @@ def decode_objects(
             for v in columns.get(obj.decimals_column, []):
                 if isinstance(v.value, int):
                     digits[_suffix(v.oid, obj.decimals_column)] = v.value
-        keep: set[tuple[int, ...]] | None = None
-        if obj.row_filter is not None:
-            flt = obj.row_filter
-            keep = {_suffix(v.oid, flt.column) for v in columns.get(flt.column, [])
-                    if isinstance(v.value, int) and v.value in flt.equals}
+        by_column = [(f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
+                     for f in obj.row_filters if f.column is not None]
         rows = 0
         for v in columns.get(obj.column, []):
             suffix = _suffix(v.oid, obj.column)
             labels = obj.match_index(suffix)
-            if labels is None or (keep is not None and suffix not in keep):
+            if labels is None or not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column):
                 continue
             rows += 1
             try:

@@ -99,8 +99,14 @@ class ProfiledDevice:
         suffix = oid[len(obj.column or "") + 1 :]
         if obj.decimals_column is not None:
             self.agent.mib.set(f"{obj.decimals_column}.{suffix}", "gauge32", SIM_DECIMALS)
-        if obj.row_filter is not None:
-            self.agent.mib.set(f"{obj.row_filter.column}.{suffix}", "integer", obj.row_filter.equals[0])
+        for flt in obj.row_filters:
+            first = flt.equals[0]
+            where = f"{flt.column}.{suffix}" if flt.column is not None else flt.oid
+            assert where is not None
+            if isinstance(first, str):
+                self.agent.mib.set(where, "octets", first.encode())
+            else:
+                self.agent.mib.set(where, "integer", first)
 
     @staticmethod
     def _raw(obj: ProfileObject, value: float) -> int | bytes:
