@@ -43,6 +43,7 @@ __all__ = [
     "ProfileObject",
     "ProfileRegistry",
     "RowFilter",
+    "ScaleColumn",
     "load_profile",
     "load_profiles",
 ]
@@ -161,6 +162,31 @@ class RowFilter(_Strict):
         return False
 
 
+class ScaleColumn(_Strict):
+    """A per-row multiplier named by another column at the same index (a unit or SI-prefix code).
+
+    Example: ENTITY-SENSOR-MIB's entPhySensorScale (units(9) = 10^0, milli(8) = 10^-3, kilo(10) = 10^3):
+    ``factors`` maps each raw code to the factor it means. A row whose code is absent or not listed is
+    a problem, never read unscaled.
+    """
+
+    column: str
+    factors: Mapping[int, float] = Field(min_length=1)
+
+    @field_validator("column")
+    @classmethod
+    def _numeric(cls, value: str) -> str:
+        return _check_oid(value)
+
+    @field_validator("factors")
+    @classmethod
+    def _finite(cls, value: Mapping[int, float]) -> Mapping[int, float]:
+        for raw, factor in value.items():
+            if not (math.isfinite(factor) and factor != 0):
+                raise ValueError(f"factor for code {raw} must be a finite non-zero number, not {factor}")
+        return value
+
+
 class ProfileObject(_Strict):
     """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity."""
 
@@ -176,6 +202,13 @@ class ProfileObject(_Strict):
         default=None,
         description="column holding the number of decimal digits for the same index (Raritan PDU2-MIB)",
     )
+    decimals_negative_is_integer: bool = Field(
+        default=False,
+        description="a negative count in decimals_column means an integer value, not an error (RFC 3433 "
+                    "EntitySensorPrecision -8..-1: the number of accurate digits)",
+    )
+    scale_column: ScaleColumn | None = Field(
+        default=None, description="per-row multiplier from a code column at the same index (entPhySensorScale)")
     row_filter: RowFilter | tuple[RowFilter, ...] | None = Field(
         default=None, description="one filter, or a list that must all keep the row (unit and online state)")
     valid_min: float | None = None
@@ -216,6 +249,10 @@ class ProfileObject(_Strict):
                              f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)")
         if self.writable and self.column is not None:
             raise ValueError("writable setpoints must be scalar 'oid's")
+        if self.column is None and (self.scale_column is not None or self.decimals_column is not None):
+            raise ValueError("'scale_column' and 'decimals_column' belong to a table 'column'")
+        if self.decimals_negative_is_integer and self.decimals_column is None:
+            raise ValueError("'decimals_negative_is_integer' needs a 'decimals_column'")
         if self.column is None and any(f.column is not None for f in self.row_filters):
             raise ValueError("a 'row_filter' by 'column' belongs to a table 'column' (a scalar takes 'oid')")
         if isinstance(self.row_filter, tuple) and not self.row_filter:
@@ -271,7 +308,8 @@ class ProfileObject(_Strict):
         return ".".join([self.column, *subs])
 
     # --- raw <-> canonical --------------------------------------------------------------------
-    def decode(self, kind: str, raw: int | bytes | str, decimals: int | None = None) -> float:
+    def decode(self, kind: str, raw: int | bytes | str, decimals: int | None = None,
+               factor: float | None = None) -> float:
         """Convert a raw SNMP value to the canonical quantity, applying scale exactly once.
 
         Raises
@@ -297,10 +335,14 @@ class ProfileObject(_Strict):
                 if raw not in self.enum:
                     raise DecodeError(f"{self.quantity}: unknown enum value {raw}")
                 return float(self.enum[raw])
+        if decimals is not None and decimals < 0 and self.decimals_negative_is_integer:
+            decimals = 0
         if decimals is not None:
             if not 0 <= decimals <= 9:  # the device's own decimal-digits object, sanity-checked
                 raise DecodeError(f"{self.quantity}: device reports {decimals} decimal digits (expected 0-9)")
             number = number / (10**decimals)
+        if factor is not None:
+            number = number * factor
         value = number * self.scale + self.offset
         if self.valid_min is not None and value < self.valid_min:
             raise DecodeError(f"{self.quantity}: {value:g} below physical minimum {self.valid_min:g}")
@@ -323,11 +365,28 @@ class Detect(_Strict):
     sys_descr_pattern: str | None = None
     #: an OID that must exist on the device (distinguishes MIBs behind a generic sysObjectID)
     requires_oid: str | None = None
+    #: a table column that must have at least one row on the device (a standard table whose indexes are
+    #: not known in advance, e.g. ENTITY-SENSOR-MIB::entPhySensorType); probed by walking that column
+    requires_column: str | None = None
+    #: a standard-MIB fallback (UPS-MIB, ENTITY-SENSOR-MIB): tried only when no vendor profile detects the
+    #: device, lowest rank first, and only if its requires_oid / requires_column answers
+    fallback: int | None = Field(default=None, ge=0)
 
     @field_validator("sys_object_id_prefixes")
     @classmethod
     def _oids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_check_oid(v) for v in value)
+
+    @field_validator("requires_oid", "requires_column")
+    @classmethod
+    def _probe_oid(cls, value: str | None) -> str | None:
+        return None if value is None else _check_oid(value)
+
+    @model_validator(mode="after")
+    def _fallback_probes(self) -> Detect:
+        if self.fallback is not None and self.requires_oid is None and self.requires_column is None:
+            raise ValueError("a fallback profile needs 'requires_oid' or 'requires_column' (what must answer)")
+        return self
 
     @field_validator("sys_descr_pattern")
     @classmethod
@@ -375,7 +434,8 @@ class Profile(_Strict):
     def columns(self) -> tuple[str, ...]:
         cols: list[str] = []
         for obj in self.objects:
-            for col in (obj.column, obj.decimals_column, *(f.column for f in obj.row_filters)):
+            for col in (obj.column, obj.decimals_column, obj.scale_column.column if obj.scale_column else None,
+                        *(f.column for f in obj.row_filters)):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)
@@ -454,13 +514,18 @@ class ProfileRegistry:
         return sorted(self._profiles)
 
     def detect(self, sys_object_id: str, sys_descr: str) -> Profile | None:
-        """Best-scoring profile for a device's sysObjectID and sysDescr, or None."""
+        """Best-scoring profile for a device's sysObjectID and sysDescr, or None (fallbacks score last)."""
         scored = [(p.matches(sys_object_id, sys_descr), p.name, p) for p in self._profiles.values()]
         scored = [s for s in scored if s[0] > 0]
         if not scored:
             return None
-        scored.sort(key=lambda s: (-s[0], s[1]))
+        scored.sort(key=lambda s: (s[2].detect.fallback is not None, -s[0], s[1]))
         return scored[0][2]
+
+    def fallbacks(self) -> list[Profile]:
+        """The standard-MIB fallback profiles, in the order detection tries them (rank, then name)."""
+        found = [p for p in self._profiles.values() if p.detect.fallback is not None]
+        return sorted(found, key=lambda p: (p.detect.fallback or 0, p.name))
 
 
 def load_profiles(dirs: Iterable[Path] = (DEFAULT_PROFILE_DIR,)) -> ProfileRegistry:

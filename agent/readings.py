@@ -164,6 +164,10 @@ def decode_objects(
             for v in columns.get(obj.decimals_column, []):
                 if isinstance(v.value, int):
                     digits[_suffix(v.oid, obj.decimals_column)] = v.value
+        codes: dict[tuple[int, ...], int | None] = {}
+        if obj.scale_column is not None:
+            for v in columns.get(obj.scale_column.column, []):
+                codes[_suffix(v.oid, obj.scale_column.column)] = v.value if isinstance(v.value, int) else None
         by_column = [(f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
                      for f in obj.row_filters if f.column is not None]
         rows = 0
@@ -174,7 +178,14 @@ def decode_objects(
                 continue
             rows += 1
             try:
-                si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix))
+                factor = None
+                if obj.scale_column is not None:
+                    code = codes.get(suffix)
+                    if code is None or code not in obj.scale_column.factors:
+                        raise DecodeError(f"{obj.quantity}: scale code {code} (from {obj.scale_column.column}) "
+                                          "is not one the profile knows")
+                    factor = obj.scale_column.factors[code]
+                si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix), factor)
             except DecodeError as err:
                 unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
                 continue
@@ -208,30 +219,51 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
     return readout
 
 
+async def _answers(client: SnmpClient, target: SnmpTarget, profile: Profile) -> bool:
+    """Whether the device has the object (``requires_oid``) and the table rows (``requires_column``)
+    the profile's detection asks for."""
+    detect = profile.detect
+    if detect.requires_oid is not None:
+        probe = await client.get(target, [detect.requires_oid])
+        if probe[0].missing:
+            return False
+    if detect.requires_column is not None:
+        rows = await client.walk(target, [detect.requires_column], 10)
+        if not any(not v.missing for v in rows.get(detect.requires_column, [])):
+            return False
+    return True
+
+
 async def detect_profile(client: SnmpClient, target: SnmpTarget, registry: ProfileRegistry) -> Profile:
-    """Identify a device: sysObjectID/sysDescr first, then probe each profile's ``requires_oid``."""
+    """Identify a device: sysObjectID/sysDescr first, then probe each profile's ``requires_oid``, then the
+    standard-MIB fallbacks (``detect.fallback``) in rank order: a vendor profile always wins over them."""
     values = await client.get(target, [SYS_OBJECT_ID_OID, SYS_DESCR_OID])
-    sys_oid = str(values[0].value or "")
+    raw_oid = values[0].value
+    sys_oid = (raw_oid.decode("ascii", "replace") if isinstance(raw_oid, bytes) else str(raw_oid or "")).strip()
+    sys_oid = sys_oid.lstrip(".")  # a few agents send sysObjectID as an OCTET STRING ".1.3.6..."
     raw_descr = values[1].value
     sys_descr = raw_descr.decode("utf-8", "replace") if isinstance(raw_descr, bytes) else str(raw_descr or "")
     candidates = []
     for name in registry.names():
         profile = registry[name]
+        if profile.detect.fallback is not None:
+            continue
         score = profile.matches(sys_oid, sys_descr)
         candidates.append((score, name, profile))
     candidates.sort(key=lambda c: (-c[0], c[1]))
     for score, _name, profile in candidates:
         if score == 0:
             break
-        if profile.detect.requires_oid is None:
+        if profile.detect.requires_oid is None and profile.detect.requires_column is None:
             return profile
-        probe = await client.get(target, [profile.detect.requires_oid])
-        if not probe[0].missing:
+        if await _answers(client, target, profile):
             return profile
     for _score, _name, profile in candidates:
-        if profile.detect.requires_oid is not None:
-            probe = await client.get(target, [profile.detect.requires_oid])
-            if not probe[0].missing:
+        if profile.detect.requires_oid is not None or profile.detect.requires_column is not None:
+            if await _answers(client, target, profile):
                 return profile
+    for profile in registry.fallbacks():
+        if await _answers(client, target, profile):
+            return profile
     raise ProfileError(f"no profile matches sysObjectID {sys_oid or '?'} sysDescr {sys_descr[:60]!r}; "
                        f"pass --profile (known: {', '.join(registry.names())})")

@@ -82,7 +82,7 @@ def test_counters_are_not_negative_and_scaled_to_joules_or_cubic_metres(profile:
 
 def test_detection_is_declared(profile: Profile) -> None:
     detect = profile.detect
-    assert detect.sys_object_id_prefixes or detect.requires_oid
+    assert detect.sys_object_id_prefixes or detect.requires_oid or detect.requires_column
     if profile.sample_sys_object_id is not None:
         assert profile.matches(profile.sample_sys_object_id, "") > 0
 
@@ -93,7 +93,7 @@ def test_every_oid_has_a_mib_comment() -> None:
     for path in PROFILE_PATHS:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             key = line.strip().lstrip("- ").split(":", 1)[0]
-            if key in ("oid", "column", "decimals_column", "requires_oid") and "::" not in line:
+            if key in ("oid", "column", "decimals_column", "requires_oid", "requires_column") and "::" not in line:
                 missing.append(f"{path.name}:{number}")
     assert missing == []
 
