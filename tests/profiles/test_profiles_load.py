@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.profiles import DEFAULT_PROFILE_DIR, Profile, load_profile, load_profiles
+from agent.profiles import DEFAULT_PROFILE_DIR, Profile, ProfileObject, load_profile, load_profiles
 from agent.quantities import GLOSSARY
 
 PROFILE_PATHS = sorted(DEFAULT_PROFILE_DIR.glob("*.yaml"))
@@ -57,16 +57,32 @@ def test_writable_bounds_survive_the_raw_round_trip(profile: Profile) -> None:
             assert obj.decode("integer", raw) == pytest.approx(bound), obj.quantity
 
 
+def _exclusive(a: ProfileObject, b: ProfileObject) -> bool:
+    """Two objects on one column never keep the same row: a filter on the same source with disjoint values
+    (a column read once per unit: 'celsius' and 'fahrenheit' rows)."""
+    for fa in a.row_filters:
+        for fb in b.row_filters:
+            same_source = (fa.column, fa.oid) == (fb.column, fb.oid)
+            if same_source and not set(fa.equals) & set(fb.equals) and not (fa.if_absent and fb.if_absent):
+                return True
+    return False
+
+
 def test_no_duplicate_oids(profile: Profile) -> None:
     """No scalar read twice and no table row claimed by two objects of the same quantity and labels."""
     scalars = Counter(obj.oid for obj in profile.objects if obj.oid is not None)
-    assert [oid for oid, n in scalars.items() if n > 1] == []
-    rows = Counter(
-        (obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
-        for obj in profile.objects
-        if obj.column is not None
-    )
-    assert [row for row, n in rows.items() if n > 1] == []
+    twice = [oid for oid, n in scalars.items() if n > 1]
+    assert [oid for oid in twice
+            if any(not _exclusive(a, b) for a in profile.objects for b in profile.objects
+                   if a is not b and a.oid == b.oid == oid)] == []
+    rows: dict[tuple[object, ...], list[ProfileObject]] = {}
+    for obj in profile.objects:
+        if obj.column is not None:
+            key = (obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
+            rows.setdefault(key, []).append(obj)
+    claimed_twice = [row for row, objs in rows.items()
+                     if any(not _exclusive(a, b) for i, a in enumerate(objs) for b in objs[i + 1:])]
+    assert claimed_twice == []
     table_columns = {obj.column for obj in profile.objects if obj.column is not None}
     assert not any(
         oid.startswith(col + ".") for oid in scalars for col in table_columns
