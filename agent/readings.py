@@ -224,13 +224,16 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
     return readout
 
 
-async def _answers(client: SnmpClient, target: SnmpTarget, profile: Profile) -> bool:
+async def _answers(client: SnmpClient, target: SnmpTarget, profile: Profile,
+                   present: set[str] | None = None) -> bool:
     """Whether the device has the object (``requires_oid``) and the table rows (``requires_column``)
-    the profile's detection asks for."""
+    the profile's detection asks for (``present``: requires_oid objects already known to answer)."""
     detect = profile.detect
     if detect.requires_oid is not None:
-        probe = await client.get(target, [detect.requires_oid])
-        if probe[0].missing:
+        if present is not None:
+            if detect.requires_oid not in present:
+                return False
+        elif (await client.get(target, [detect.requires_oid]))[0].missing:
             return False
     if detect.requires_column is not None:
         rows = await client.walk(target, [detect.requires_column], 10)
@@ -263,10 +266,14 @@ async def detect_profile(client: SnmpClient, target: SnmpTarget, registry: Profi
             return profile
         if await _answers(client, target, profile):
             return profile
-    for _score, _name, profile in candidates:
-        if profile.detect.requires_oid is not None or profile.detect.requires_column is not None:
-            if await _answers(client, target, profile):
-                return profile
+    # every vendor probe in one batched GET (a few requests, not one per profile), then in score/name order
+    probed = [p for _s, _n, p in candidates if p.detect.requires_oid is not None or p.detect.requires_column]
+    oids = sorted({p.detect.requires_oid for p in probed if p.detect.requires_oid is not None})
+    present = {oid for oid, v in zip(oids, await client.get(target, oids), strict=True) if not v.missing} \
+        if oids else set()
+    for profile in probed:
+        if await _answers(client, target, profile, present):
+            return profile
     for profile in registry.fallbacks():
         if await _answers(client, target, profile):
             return profile
