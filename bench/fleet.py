@@ -352,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: overrides naming no LibreNMS sensor: {', '.join(stale)}", file=sys.stderr)
 
     start = time.monotonic()
-    with snmpsim(recordings) as port:
+    with snmpsim(recordings, ready_timeout_s=600) as port:
         served = time.monotonic()
         try:
             from rich.progress import Progress

@@ -24,8 +24,11 @@ def free_udp_port() -> int:
 
 @contextmanager
 def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_key: str | None = None,
-            v3_priv_key: str | None = None) -> Iterator[int]:
-    """Serve each recording as community NAME (file stem) on 127.0.0.1:PORT; yield PORT."""
+            v3_priv_key: str | None = None, ready_timeout_s: float = 60.0) -> Iterator[int]:
+    """Serve each recording as community NAME (file stem) on 127.0.0.1:PORT; yield PORT.
+
+    ``ready_timeout_s``: how long snmpsim may take to index the recordings before it answers (the fleet
+    bench serves 150+ walks on a busy machine)."""
     port = free_udp_port()
     with tempfile.TemporaryDirectory(prefix="snmpsim-") as tmp:
         data = Path(tmp) / "data"
@@ -45,7 +48,7 @@ def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_k
         with log_path.open("wb") as log:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:
-            _wait_ready(port, recordings[0].stem, proc, log_path)
+            _wait_ready(port, recordings[0].stem, proc, log_path, ready_timeout_s)
             yield port
         finally:
             proc.terminate()
@@ -56,10 +59,11 @@ def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_k
                 proc.wait()
 
 
-def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes], log_path: Path,
+                timeout_s: float = 60.0) -> None:
     """Poll with a raw SNMPv2c GET of sysDescr until snmpsim answers (it indexes files first)."""
     request = _v2c_get_sysdescr(community)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout_s
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.5)
         while time.monotonic() < deadline:
@@ -72,7 +76,7 @@ def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes], log_pa
                 return
             except TimeoutError:
                 continue
-    raise RuntimeError("snmpsim did not answer within 60 s")
+    raise RuntimeError(f"snmpsim did not answer within {timeout_s:g} s")
 
 
 def _v2c_get_sysdescr(community: str) -> bytes:
