@@ -74,3 +74,18 @@ def test_every_standard_mib_is_reported() -> None:
     assert "silent: ENTITY-MIB (1.3.6.1.2.1.47)" in text
     assert "pue-agent profile draft --address udp://ups.example:161 --out " in text
     assert "known: vendor" in text
+
+
+def test_a_configured_profile_that_reads_nothing_points_at_detection() -> None:
+    """``run`` names each device's profile: when it reads nothing, the error says how to find the right one."""
+    from agent.errors import SnmpProtocolError
+    from agent.readings import read_device
+
+    vendor = Profile.model_validate({
+        "name": "vendor", "description": "v", "source": "t", "kind": "ups",
+        "objects": [{"quantity": "voltage_v", "oid": "1.3.6.1.4.1.318.1.0", "type": "integer"}],
+    })
+    client = FakeSnmpClient({"1.3.6.1.2.1.1.2.0": ("oid", "1.3.6.1.4.1.12345.1")})
+    with pytest.raises(SnmpProtocolError, match=r"no object of profile 'vendor' could be read: .*"
+                                                r"`pue-agent read udp://pdu\.example:1161` without --profile"):
+        asyncio.run(read_device(client, SnmpTarget("pdu.example", 1161, V2cAuth("x")), vendor))
