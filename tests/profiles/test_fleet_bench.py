@@ -49,6 +49,7 @@ def test_scoring_tolerance_and_overrides(tmp_path: Path) -> None:
     bench.score(result, expected, {"1.2.3": [("W", 100.5)], "1.2.4": [("VA", 50.0)], "1.2.9": [("V", 230.0)]})
     assert result.matched == {"power": 1} and result.total == {"power": 2, "voltage": 1}
     assert result.skipped == 1 and not result.read  # 1 of 3 < 80 %
+    assert [u["why"] for u in result.unmatched] == ["same number, unit VA (LibreNMS: W)", "not read"]
     bad = tmp_path / "o.yaml"
     bad.write_text("overrides:\n  - {recording: r, oid: 1.2.3, corrected: 5}\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="reason"):
