@@ -207,12 +207,18 @@ def score(result: Result, expected: Sequence[Expected], by_oid: Mapping[str, lis
             continue
         unit = exp.unit
         result.total[exp.sensor_class] = result.total.get(exp.sensor_class, 0) + 1
-        got = [v for u, v in by_oid.get(exp.oid, []) if u == unit]
-        if any(close(v, exp.value_si) for v in got):
+        got = by_oid.get(exp.oid, [])
+        if any(u == unit and close(v, exp.value_si) for u, v in got):
             result.matched[exp.sensor_class] = result.matched.get(exp.sensor_class, 0) + 1
+            continue
+        if not got:
+            why = "not read"
+        elif any(close(v, exp.value_si) for _u, v in got):
+            why = f"same number, unit {'/'.join(sorted({u for u, _v in got}))} (LibreNMS: {unit})"
         else:
-            result.unmatched.append({"class": exp.sensor_class, "oid": exp.oid, "descr": exp.descr,
-                                     "expected_si": exp.value_si, "got": got})
+            why = "value differs"
+        result.unmatched.append({"class": exp.sensor_class, "oid": exp.oid, "descr": exp.descr,
+                                 "expected_si": exp.value_si, "got": [[u, v] for u, v in got], "why": why})
 
 
 async def read_one(client: PysnmpClient, port: int, registry: ProfileRegistry, recording: Path,
