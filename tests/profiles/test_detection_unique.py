@@ -1,4 +1,5 @@
-"""Every fixture in tests/fixtures/devices is detected by at most one profile: never a tie.
+"""Every recording fixture (tests/fixtures/devices, detect_only and draft) is detected by at most one profile:
+never a tie.
 
 ``test_recordings.py`` checks that each recording with an expectation file is detected by its profile;
 this module checks ALL fixtures (expectation file or not) for ambiguity, i.e. two profiles that both fit
@@ -14,13 +15,18 @@ import asyncio
 
 import pytest
 from recordings import DEVICES, as_fake_data, parse_snmprec
+from recordings import FIXTURES as FIXTURE_DIR
 
 from agent.errors import ProfileError
 from agent.profiles import Profile, ProfileRegistry, load_profiles
 from agent.readings import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile
 from agent.snmp import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
 
-FIXTURES = sorted(p.stem for p in DEVICES.glob("*.snmprec"))
+#: every recording the tests hold: read fixtures, detection-only ones, and the profile-draft inputs
+RECORDINGS = {f"{p.parent.name}/{p.stem}": p
+              for folder in (DEVICES, FIXTURE_DIR / "detect_only", FIXTURE_DIR / "draft")
+              for p in sorted(folder.glob("*.snmprec"))}
+FIXTURES = sorted(RECORDINGS)
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +75,14 @@ def test_fallback_ranks_are_distinct(registry: ProfileRegistry) -> None:
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_no_fixture_is_detected_by_two_profiles(name: str, registry: ProfileRegistry) -> None:
-    values = parse_snmprec(DEVICES / f"{name}.snmprec")
+    values = parse_snmprec(RECORDINGS[name])
     stage, names = fitting_profiles(registry, values)
     assert len(names) <= 1, f"{name}: ambiguous at the {stage} stage: {names}"
     # and the agent's own detection agrees with this reading of the rules
     client = FakeSnmpClient(as_fake_data(values))  # type: ignore[arg-type]
+    community = name.rpartition("/")[2]
     try:
-        detected: str | None = asyncio.run(detect_profile(client, SnmpTarget("fake", 161, V2cAuth(name)),
+        detected: str | None = asyncio.run(detect_profile(client, SnmpTarget("fake", 161, V2cAuth(community)),
                                                           registry)).name
     except ProfileError:
         detected = None
