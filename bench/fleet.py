@@ -139,9 +139,12 @@ def expectations(recording: Path, overrides: Mapping[tuple[str, str], Override])
         if ov is not None and ov.skip:
             out.append(Expected(cls, oid, None, unit, descr, f"skip: {ov.reason}"))
             continue
+        value_si = value * to_si
         if ov is not None and ov.corrected is not None:
-            value = ov.corrected
-        out.append(Expected(cls, oid, value * to_si, unit, descr,
+            # the corrected value is in LibreNMS's unit for the class; an expectation file's own to_si may
+            # already hold the same correction (0.1 V where LibreNMS read V), so it is not applied again
+            value_si = ov.corrected * CLASSES[cls][1]
+        out.append(Expected(cls, oid, value_si, unit, descr,
                             None if ov is None else f"corrected: {ov.reason}"))
     return source, out
 
