@@ -141,9 +141,12 @@ def expectations(recording: Path, overrides: Mapping[tuple[str, str], Override])
         if ov is not None and ov.skip:
             out.append(Expected(cls, oid, None, unit, descr, f"skip: {ov.reason}"))
             continue
+        value_si = value * to_si
         if ov is not None and ov.corrected is not None:
-            value = ov.corrected
-        out.append(Expected(cls, oid, value * to_si, unit, descr,
+            # the corrected value is in LibreNMS's unit for the class; an expectation file's own to_si may
+            # already hold the same correction (0.1 V where LibreNMS read V), so it is not applied again
+            value_si = ov.corrected * CLASSES[cls][1]
+        out.append(Expected(cls, oid, value_si, unit, descr,
                             None if ov is None else f"corrected: {ov.reason}"))
     return source, out
 
@@ -209,12 +212,18 @@ def score(result: Result, expected: Sequence[Expected], by_oid: Mapping[str, lis
             continue
         unit = exp.unit
         result.total[exp.sensor_class] = result.total.get(exp.sensor_class, 0) + 1
-        got = [v for u, v in by_oid.get(exp.oid, []) if u == unit]
-        if any(close(v, exp.value_si) for v in got):
+        got = by_oid.get(exp.oid, [])
+        if any(u == unit and close(v, exp.value_si) for u, v in got):
             result.matched[exp.sensor_class] = result.matched.get(exp.sensor_class, 0) + 1
+            continue
+        if not got:
+            why = "not read"
+        elif any(close(v, exp.value_si) for _u, v in got):
+            why = f"same number, unit {'/'.join(sorted({u for u, _v in got}))} (LibreNMS: {unit})"
         else:
-            result.unmatched.append({"class": exp.sensor_class, "oid": exp.oid, "descr": exp.descr,
-                                     "expected_si": exp.value_si, "got": got})
+            why = "value differs"
+        result.unmatched.append({"class": exp.sensor_class, "oid": exp.oid, "descr": exp.descr,
+                                 "expected_si": exp.value_si, "got": [[u, v] for u, v in got], "why": why})
 
 
 async def read_one(client: PysnmpClient, port: int, registry: ProfileRegistry, recording: Path,

@@ -111,16 +111,8 @@ async def _read(args: argparse.Namespace) -> int:
             profile = load_profile(Path(args.profile))
         elif args.profile:
             profile = registry[args.profile]
-        else:
-            try:
-                profile = await detect_profile(client, target, registry)
-            except ProfileError as err:
-                from agent.app.discover import probe_standard_mibs
-
-                answered = ", ".join(await probe_standard_mibs(client, target)) or "none"
-                raise ProfileError(f"{err}\n  standard MIBs answering: {answered}\n  draft a profile: pue-agent "
-                                   f"profile draft --address {target.host}:{target.port} --community ... "
-                                   "--mib-dir DIR --out NAME.yaml") from None
+        else:  # NoProfileError names what answered and the 'profile draft' command
+            profile = await detect_profile(client, target, registry)
         readout = await read_device(client, target, profile)
     finally:
         await client.close()

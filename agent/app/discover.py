@@ -14,12 +14,19 @@ import asyncio
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.devices.profiles import ProfileRegistry
-from agent.devices.readings import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile, read_device
+from agent.devices.readings import (
+    SYS_DESCR_OID,
+    SYS_OBJECT_ID_OID,
+    NoProfileError,
+    detect_profile,
+    read_device,
+    standard_mibs_answering,
+)
 from agent.devices.snmp.seam import SnmpClient, SnmpTarget, V2cAuth, V3Auth
 from agent.errors import ProfileError, SnmpError, UsageError
 
@@ -36,10 +43,11 @@ __all__ = [
 #: largest block a CIDR may name without ``--allow-large`` (1,024 addresses)
 MAX_PREFIX_WITHOUT_ALLOW = 22
 
-#: standard MIBs probed on a device no profile detects: name -> an object every implementation has
-STANDARD_PROBES = {
-    "UPS-MIB (RFC 1628)": "1.3.6.1.2.1.33.1.1.1.0",            # upsIdentManufacturer
-    "ENTITY-SENSOR-MIB (RFC 3433)": "1.3.6.1.2.1.99.1.1.1.1",  # entPhySensorType (a column: walked)
+#: display names of the standard MIBs :func:`agent.readings.standard_mibs_answering` probes
+STANDARD_MIB_NAMES = {
+    "UPS-MIB": "UPS-MIB (RFC 1628)",
+    "ENTITY-SENSOR-MIB": "ENTITY-SENSOR-MIB (RFC 3433)",
+    "ENTITY-MIB": "ENTITY-MIB (RFC 6933)",
 }
 
 _TEMPERATURES = ("rack_inlet_temp_c", "supply_air_temp_c", "return_air_temp_c", "ambient_temp_c", "outdoor_temp_c")
@@ -112,19 +120,13 @@ def parse_addresses(items: Iterable[str], *, default_port: int = 161,
 
 
 async def probe_standard_mibs(client: SnmpClient, target: SnmpTarget) -> list[str]:
-    """The standard MIBs (:data:`STANDARD_PROBES`) a device answers, by name."""
-    answered: list[str] = []
-    for name, oid in STANDARD_PROBES.items():
-        try:
-            if oid.endswith(".0"):
-                found = not (await client.get(target, [oid]))[0].missing
-            else:
-                found = bool((await client.walk(target, [oid], 2)).get(oid))
-        except SnmpError:
-            found = False
-        if found:
-            answered.append(name)
-    return answered
+    """The standard MIBs a device answers, by display name (the probes of
+    :func:`agent.readings.standard_mibs_answering`, the ones a "no profile" error reports)."""
+    return _answered_names(await standard_mibs_answering(client, target))
+
+
+def _answered_names(found: Mapping[str, str | None]) -> list[str]:
+    return [STANDARD_MIB_NAMES.get(name, name) for name, what in found.items() if what]
 
 
 async def discover_one(client: SnmpClient, host: str, port: int, credentials: Sequence[Credential],
@@ -150,6 +152,10 @@ async def discover_one(client: SnmpClient, host: str, port: int, credentials: Se
         return found
     try:
         profile = await detect_profile(client, target, registry)
+    except NoProfileError as err:  # it has already asked the standard MIBs
+        found.standard_mibs = _answered_names(err.standard_mibs)
+        found.problem = "no profile detects it"
+        return found
     except ProfileError:
         found.standard_mibs = await probe_standard_mibs(client, target)
         found.problem = "no profile detects it"

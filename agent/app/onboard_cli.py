@@ -38,7 +38,8 @@ def _v3_auth(args: argparse.Namespace) -> V3Auth | None:
 
 
 def _host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "161")
+    address = text.removeprefix("udp://")  # the form `read` takes and its "no profile" error suggests
+    host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "161")
     try:
         number = int(port)
     except ValueError:

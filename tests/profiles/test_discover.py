@@ -147,6 +147,14 @@ def test_discover_reports_profiles_roles_readings_and_writes_a_devices_section(s
 def test_read_of_an_undetected_device_says_what_answered_and_how_to_draft(site: dict[str, int]) -> None:
     port = site["acme_unknown"]
     proc = _run("read", f"udp://127.0.0.1:{port}", "--community", "acme_unknown", "--timeout", "2")
-    assert_bad_input(proc, "no profile matches sysObjectID 1.3.6.1.4.1.99999.1.2", "Acme PowerBox 9000")
-    assert "standard MIBs answering: none" in proc.stderr
-    assert f"draft a profile: pue-agent profile draft --address 127.0.0.1:{port}" in proc.stderr
+    assert_bad_input(proc, f"no profile detects the device at udp://127.0.0.1:{port}",
+                     "sysObjectID 1.3.6.1.4.1.99999.1.2", "Acme PowerBox 9000")
+    assert "standard MIBs that answered: none" in proc.stderr
+    assert f"pue-agent profile draft --address udp://127.0.0.1:{port} --out " in proc.stderr
+
+
+def test_draft_takes_the_address_form_the_no_profile_error_suggests() -> None:
+    from agent.onboard_cli import _host_port
+
+    assert _host_port("udp://10.0.0.5:1161") == ("10.0.0.5", 1161)
+    assert _host_port("10.0.0.5") == ("10.0.0.5", 161)

@@ -58,7 +58,7 @@ def test_fallbacks_in_rank_order_when_no_vendor_profile_detects() -> None:
 
 
 def test_nothing_answers_is_no_profile() -> None:
-    with pytest.raises(ProfileError, match="no profile matches"):
+    with pytest.raises(ProfileError, match="no profile detects"):
         _detect({SYS_OID: ("oid", "1.3.6.1.4.1.12345.1"), "1.3.6.1.2.1.99.1.1.1.2.7": ("integer", 9)})
 
 
