@@ -19,7 +19,7 @@ from recordings import FIXTURES as FIXTURE_DIR
 
 from agent.devices.profiles import Profile, ProfileRegistry, load_profiles
 from agent.devices.readings import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
 from agent.errors import ProfileError
 
 #: every recording the tests hold: read fixtures, detection-only ones, and the profile-draft inputs

@@ -154,7 +154,7 @@ def test_read_of_an_undetected_device_says_what_answered_and_how_to_draft(site: 
 
 
 def test_draft_takes_the_address_form_the_no_profile_error_suggests() -> None:
-    from agent.onboard_cli import _host_port
+    from agent.app.onboard_cli import _host_port
 
     assert _host_port("udp://10.0.0.5:1161") == ("10.0.0.5", 1161)
     assert _host_port("10.0.0.5") == ("10.0.0.5", 161)

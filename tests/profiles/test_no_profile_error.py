@@ -18,7 +18,7 @@ from snmpsim_server import snmpsim
 
 from agent.devices.profiles import Profile, ProfileRegistry
 from agent.devices.readings import NoProfileError, detect_profile
-from agent.devices.snmp.client import FakeSnmpClient, SnmpTarget, V2cAuth
+from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 
 UNKNOWN = "\n".join([
     "1.3.6.1.2.1.1.1.0|4|Acme PowerBrick 3000 rev 7",
