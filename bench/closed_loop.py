@@ -241,11 +241,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sites", default="guiyang,chengdu,chongqing")
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--workers", type=int, default=min(3, os.cpu_count() or 1))
-    parser.add_argument("--design", default="modern-ups,legacy",
-                        help="comma-separated halls (twin/design.py DESIGNS): modern-ups, legacy; default both")
-    parser.add_argument("--min-savings-fraction", type=float, default=0.004,
-                        help="the recommender's least predicted saving for a change, as a fraction of facility power "
-                             "(the agent's default; damps back-and-forth moves)")
+    parser.add_argument(
+        "--design",
+        default="modern-ups,legacy",
+        help="comma-separated halls (twin/design.py DESIGNS): modern-ups, legacy; default both",
+    )
+    parser.add_argument(
+        "--min-savings-fraction",
+        type=float,
+        default=0.004,
+        help="the recommender's least predicted saving for a change, as a fraction of facility power "
+        "(the agent's default; damps back-and-forth moves)",
+    )
     args = parser.parse_args(argv)
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     designs = [d.strip() for d in args.design.split(",") if d.strip()]
@@ -260,8 +267,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     jobs = [(site, design) for design in designs for site in sites]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        results = list(pool.map(run_site, [s for s, _ in jobs], [args.days] * len(jobs), [1] * len(jobs),
-                                [d for _, d in jobs], [args.min_savings_fraction] * len(jobs)))
+        results = list(
+            pool.map(
+                run_site,
+                [s for s, _ in jobs],
+                [args.days] * len(jobs),
+                [1] * len(jobs),
+                [d for _, d in jobs],
+                [args.min_savings_fraction] * len(jobs),
+            )
+        )
     print(
         f"{'design':10s} {'site':10s} {'baseline':>8s} {'base+VFD':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} "
         f"{'min>27C':>8s} {'max inlet':>9s} {'PUE MAE':>8s} {'inlet MAE':>9s} {'held h':>7s} {'changes':>7s} {'s':>5s}"

@@ -24,14 +24,18 @@ from agent.config.site import load_config
 
 
 def site_yaml(n: int) -> str:
-    devices = "".join(f"  - {{name: pdu-{i:05d}, address: 10.{i // 65536}.{i // 256 % 256}.{i % 256}, port: 161, "
-                      f"credentials: ro, profile: apc-rpdu2, role: pdu, zone: hall-{i // 1000}}}\n"
-                      for i in range(n))
+    devices = "".join(
+        f"  - {{name: pdu-{i:05d}, address: 10.{i // 65536}.{i // 256 % 256}.{i % 256}, port: 161, "
+        f"credentials: ro, profile: apc-rpdu2, role: pdu, zone: hall-{i // 1000}}}\n"
+        for i in range(n)
+    )
     half = max(1, n // 2)
     facility = "".join(f"    - {{device: pdu-{i:05d}}}\n" for i in range(half))
     it = "".join(f"    - {{device: pdu-{i:05d}}}\n" for i in range(half, n)) or facility
-    return (f"site:\n  name: bench-{n}\ncredentials:\n  ro:\n    version: 2c\n    community: bench-ro\n"
-            f"devices:\n{devices}topology:\n  it_category: 2\n  facility:\n{facility}  it:\n{it}")
+    return (
+        f"site:\n  name: bench-{n}\ncredentials:\n  ro:\n    version: 2c\n    community: bench-ro\n"
+        f"devices:\n{devices}topology:\n  it_category: 2\n  facility:\n{facility}  it:\n{it}"
+    )
 
 
 def _children_cpu_s() -> float:
@@ -62,8 +66,10 @@ def main() -> None:
             path = Path(tmp) / f"site-{n}.yaml"
             path.write_text(site_yaml(n))
             wall_s, cpu_s = check_config_s(path)
-            print(f"{n:>8} {path.stat().st_size / 1e6:>10.2f} {wall_s:>8.2f} {cpu_s:>8.2f} {1e6 * cpu_s / n:>14.0f}",
-                  flush=True)
+            print(
+                f"{n:>8} {path.stat().st_size / 1e6:>10.2f} {wall_s:>8.2f} {cpu_s:>8.2f} {1e6 * cpu_s / n:>14.0f}",
+                flush=True,
+            )
         if args.profile:
             path = Path(tmp) / f"site-{max(sizes)}.yaml"
             profiler = cProfile.Profile()

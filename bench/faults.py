@@ -80,6 +80,7 @@ def _value(new: Callable[[int], int], kind: str | None = None) -> Callable[[Wire
     def rewrite(vb: WireValue) -> WireValue:
         name, old_kind, value = vb
         return (name, kind or old_kind, new(int(value)) if isinstance(value, int) else value)
+
     return rewrite
 
 
@@ -101,29 +102,62 @@ def _no_such_object(vb: WireValue) -> WireValue:
     return (vb[0], "no_such_object", None)
 
 
-KINDS: dict[str, FaultKind] = {k.name: k for k in (
-    FaultKind("none", "control: no fault"),
-    FaultKind("garbled-ber", "good news: garbage BER", ("ups-b",), lambda _w: Fault("garble")),
-    FaultKind("truncated", "good news: truncated BER", ("ups-b",), lambda _w: Fault("truncate")),
-    FaultKind("wrong-request-id", "good news: wrong request ids", ("ups-b",), lambda _w: Fault("wrong_request_id")),
-    FaultKind("no-reply", "good news: no reply", ("ups-b",), lambda _w: Fault("drop")),
-    FaultKind("delayed", "delayed replies beyond the timeout", ("ups-b",),
-              lambda wait_s: Fault("delay", delay_s=wait_s + 0.5)),
-    FaultKind("no-such-object-row", "good news: noSuchObject (one UPS output row)", ("ups-b",),
-              lambda _w: Fault("rewrite", {f"{UPS_OUTPUT_POWER}.3": _no_such_object})),
-    FaultKind("ups-row-minus-1", "defect 1: one UPS output line reads -1", ("ups-a",),
-              lambda _w: Fault("rewrite", {f"{UPS_OUTPUT_POWER}.2": _value(lambda _v: -1)})),
-    # on the PV meter (in facility): the utility meter counts 0.3 kWh in about a second, hiding the step
-    FaultKind("counter-step-back", "defect 2: energy counter 0.3 kWh back", ("meter-pv",),
-              lambda _w: Fault("rewrite", {METER_ENERGY: _value(lambda v: v - STEP_BACK_RAW)},
-                               always={METER_ENERGY: _young_register(YOUNG_METER_RAW)})),
-    FaultKind("power-2147483647", "defect 3: a power reading of 2^31-1 W", ("meter-main",),
-              lambda _w: Fault("rewrite", {METER_POWER: _value(lambda _v: 2147483647)})),
-    FaultKind("spoofed-source-port", "defect 10: spoofed answers from another port", ("ups-a",),
-              lambda _w: Fault("spoof", {f"{UPS_OUTPUT_POWER}.{line}": _value(lambda v: v * 5 // 4)
-                                         for line in (1, 2, 3)}, delay_s=0.05)),
-    FaultKind("history-locked", "defect 5: history database held by a concurrent writer", lock_history=True),
-)}
+KINDS: dict[str, FaultKind] = {
+    k.name: k
+    for k in (
+        FaultKind("none", "control: no fault"),
+        FaultKind("garbled-ber", "good news: garbage BER", ("ups-b",), lambda _w: Fault("garble")),
+        FaultKind("truncated", "good news: truncated BER", ("ups-b",), lambda _w: Fault("truncate")),
+        FaultKind("wrong-request-id", "good news: wrong request ids", ("ups-b",), lambda _w: Fault("wrong_request_id")),
+        FaultKind("no-reply", "good news: no reply", ("ups-b",), lambda _w: Fault("drop")),
+        FaultKind(
+            "delayed",
+            "delayed replies beyond the timeout",
+            ("ups-b",),
+            lambda wait_s: Fault("delay", delay_s=wait_s + 0.5),
+        ),
+        FaultKind(
+            "no-such-object-row",
+            "good news: noSuchObject (one UPS output row)",
+            ("ups-b",),
+            lambda _w: Fault("rewrite", {f"{UPS_OUTPUT_POWER}.3": _no_such_object}),
+        ),
+        FaultKind(
+            "ups-row-minus-1",
+            "defect 1: one UPS output line reads -1",
+            ("ups-a",),
+            lambda _w: Fault("rewrite", {f"{UPS_OUTPUT_POWER}.2": _value(lambda _v: -1)}),
+        ),
+        # on the PV meter (in facility): the utility meter counts 0.3 kWh in about a second, hiding the step
+        FaultKind(
+            "counter-step-back",
+            "defect 2: energy counter 0.3 kWh back",
+            ("meter-pv",),
+            lambda _w: Fault(
+                "rewrite",
+                {METER_ENERGY: _value(lambda v: v - STEP_BACK_RAW)},
+                always={METER_ENERGY: _young_register(YOUNG_METER_RAW)},
+            ),
+        ),
+        FaultKind(
+            "power-2147483647",
+            "defect 3: a power reading of 2^31-1 W",
+            ("meter-main",),
+            lambda _w: Fault("rewrite", {METER_POWER: _value(lambda _v: 2147483647)}),
+        ),
+        FaultKind(
+            "spoofed-source-port",
+            "defect 10: spoofed answers from another port",
+            ("ups-a",),
+            lambda _w: Fault(
+                "spoof",
+                {f"{UPS_OUTPUT_POWER}.{line}": _value(lambda v: v * 5 // 4) for line in (1, 2, 3)},
+                delay_s=0.05,
+            ),
+        ),
+        FaultKind("history-locked", "defect 5: history database held by a concurrent writer", lock_history=True),
+    )
+}
 
 
 @dataclass
@@ -183,14 +217,26 @@ class Result:
 class Meter:
     """An AgentObserver comparing what the agent shows with the twin's truth, and timing healthy polls."""
 
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, site: TwinLiveSite, truth: Truth,
-                 victims: tuple[str, ...], tolerance: float, result: Result, tick_s: float) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        profiles: ProfileRegistry,
+        site: TwinLiveSite,
+        truth: Truth,
+        victims: tuple[str, ...],
+        tolerance: float,
+        result: Result,
+        tick_s: float,
+    ) -> None:
         self.interval_s = cfg.poll_interval_s
         self.stale_after_s = cfg.poll_interval_s * cfg.stale_after_intervals
         self.tick_s = tick_s
         self.counter_resolution_j = sum(
-            obj.scale for term in cfg.topology.facility
-            for obj in profiles[cfg.device(term.device).profile].objects if obj.quantity == term.energy_quantity)
+            obj.scale
+            for term in cfg.topology.facility
+            for obj in profiles[cfg.device(term.device).profile].objects
+            if obj.quantity == term.energy_quantity
+        )
         self.window_s = cfg.pue_window_s
         self.site = site
         self.truth = truth
@@ -269,8 +315,11 @@ class Meter:
             # the agent's interval PUE is over the intervals of its window it counted: the truth over the same ones
             energy = self._truth_over_complete_intervals()
             covered_s = sum(d for _end, d, complete in self.intervals if complete)
-            runs = sum(1 for i, (_e, _d, complete) in enumerate(self.intervals)
-                       if complete and (i == 0 or not self.intervals[i - 1][2]))
+            runs = sum(
+                1
+                for i, (_e, _d, complete) in enumerate(self.intervals)
+                if complete and (i == 0 or not self.intervals[i - 1][2])
+            )
             if energy is not None and covered_s > 0:
                 facility_j, it_j = energy
                 true_ratio = facility_j / it_j
@@ -283,8 +332,10 @@ class Meter:
                     wrong.append("interval")
                 if err > r.worst_interval:
                     r.worst_interval = err
-                    r.examples["interval"] = (f"interval {site.interval.value:.4f} vs true {true_ratio:.4f} "
-                                              f"± {100 * allowance:.1f} % meter resolution")
+                    r.examples["interval"] = (
+                        f"interval {site.interval.value:.4f} vs true {true_ratio:.4f} "
+                        f"± {100 * allowance:.1f} % meter resolution"
+                    )
         if checks:
             r.valid_ticks += 1
         if wrong:
@@ -320,8 +371,11 @@ def _device_config(cfg: SiteConfig, victims: tuple[str, ...], ports: dict[str, i
 
 def _lost(history: Path, since_s: float, until_s: float, interval_s: float, meter: Meter, result: Result) -> None:
     with sqlite3.connect(f"file:{history}?mode=ro", uri=True) as con:
-        rows = con.execute("SELECT start_s, duration_s, facility_j FROM site_interval WHERE start_s >= ? AND "
-                           "start_s < ? ORDER BY start_s", (since_s, until_s)).fetchall()
+        rows = con.execute(
+            "SELECT start_s, duration_s, facility_j FROM site_interval WHERE start_s >= ? AND "
+            "start_s < ? ORDER BY start_s",
+            (since_s, until_s),
+        ).fetchall()
     first, last = meter.first_state, meter.last_state
     if first is None or last is None:
         result.lost_intervals = max(0, round((until_s - since_s) / interval_s))
@@ -334,8 +388,15 @@ def _lost(history: Path, since_s: float, until_s: float, interval_s: float, mete
     result.lost_kwh = (accounted_j - sum(row[2] for row in stored)) / 3.6e6
 
 
-async def run_kind(kind: FaultKind, cfg0: SiteConfig, profiles: ProfileRegistry, minutes: float, warmup_s: float,
-                   speed: float, tolerance: float) -> Result:
+async def run_kind(
+    kind: FaultKind,
+    cfg0: SiteConfig,
+    profiles: ProfileRegistry,
+    minutes: float,
+    warmup_s: float,
+    speed: float,
+    tolerance: float,
+) -> Result:
     result = Result(kind.name)
     cfg = _device_config(cfg0, kind.victims)
     site = TwinLiveSite(cfg, profiles, speed=speed)
@@ -345,8 +406,9 @@ async def run_kind(kind: FaultKind, cfg0: SiteConfig, profiles: ProfileRegistry,
         ports: dict[str, int] = {}
         for dev in cfg.devices:
             if dev.name in kind.victims and kind.fault is not None:
-                proxy, ports[dev.name] = await start_proxy(("127.0.0.1", dev.port),
-                                                           kind.fault(dev.timeout_s * (dev.retries + 1)))
+                proxy, ports[dev.name] = await start_proxy(
+                    ("127.0.0.1", dev.port), kind.fault(dev.timeout_s * (dev.retries + 1))
+                )
                 proxies.append(proxy)
         agent_cfg = _device_config(cfg, kind.victims, ports) if ports else cfg
         history = Path(tempfile.mkdtemp(prefix="pue-faults-")) / "history.sqlite"
@@ -403,24 +465,45 @@ async def run_kind(kind: FaultKind, cfg0: SiteConfig, profiles: ProfileRegistry,
 
 
 def print_table(results: list[Result]) -> None:
-    header = (f"{'kind':<21} {'wrong_min':>9} {'wrong/valid':>11} {'worst_rt':>9} {'worst_iv':>9} {'late':>5} "
-              f"{'polls':>6} {'worst_late_s':>12} {'lost_iv':>7} {'lost_kwh':>8}  note; worst examples")
+    header = (
+        f"{'kind':<21} {'wrong_min':>9} {'wrong/valid':>11} {'worst_rt':>9} {'worst_iv':>9} {'late':>5} "
+        f"{'polls':>6} {'worst_late_s':>12} {'lost_iv':>7} {'lost_kwh':>8}  note; worst examples"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
-        detail = "; ".join([r.note, *(r.examples[k] for k in ("realtime", "interval") if k in r.examples and
-                                      max(r.worst_realtime if k == "realtime" else r.worst_interval, 0) > 0.005)])
-        print(f"{r.kind:<21} {len(r.wrong_minutes):>9} {f'{r.wrong_ticks}/{r.valid_ticks}':>11} "
-              f"{_pct(r.worst_realtime):>9} {_pct(r.worst_interval):>9} {r.late_polls:>5} {r.polls:>6} "
-              f"{r.worst_late_s:>12.2f} {r.lost_intervals:>7} {r.lost_kwh:>8.3f}  {detail.strip('; ')}", flush=True)
+        detail = "; ".join(
+            [
+                r.note,
+                *(
+                    r.examples[k]
+                    for k in ("realtime", "interval")
+                    if k in r.examples and max(r.worst_realtime if k == "realtime" else r.worst_interval, 0) > 0.005
+                ),
+            ]
+        )
+        print(
+            f"{r.kind:<21} {len(r.wrong_minutes):>9} {f'{r.wrong_ticks}/{r.valid_ticks}':>11} "
+            f"{_pct(r.worst_realtime):>9} {_pct(r.worst_interval):>9} {r.late_polls:>5} {r.polls:>6} "
+            f"{r.worst_late_s:>12.2f} {r.lost_intervals:>7} {r.lost_kwh:>8.3f}  {detail.strip('; ')}",
+            flush=True,
+        )
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}%" if x < 100 else f"{x:.3g}x"
 
 
-async def bench(kinds: list[str], minutes: float, speed: float, interval_s: float, timeout_s: float,
-                window_s: float, warmup_s: float, tolerance: float) -> list[Result]:
+async def bench(
+    kinds: list[str],
+    minutes: float,
+    speed: float,
+    interval_s: float,
+    timeout_s: float,
+    window_s: float,
+    warmup_s: float,
+    tolerance: float,
+) -> list[Result]:
     cfg0, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     results = []
     for name in kinds:
@@ -445,8 +528,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval [s]")
     parser.add_argument("--timeout", type=float, default=1.0, help="SNMP timeout per attempt [s] (1 retry)")
     parser.add_argument("--window", type=float, default=60.0, help="interval-PUE window [s]")
-    parser.add_argument("--warmup", type=float, default=None, help="healthy seconds before the fault "
-                        "(default: the window + 5 s, so interval PUE is valid when the fault starts)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="healthy seconds before the fault "
+        "(default: the window + 5 s, so interval PUE is valid when the fault starts)",
+    )
     parser.add_argument("--tolerance", type=float, default=0.005, help="relative error counted as wrong")
     args = parser.parse_args(argv)
     kinds = list(KINDS) if args.kinds == "all" else [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -460,14 +548,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # polls cancelled at each kind's stop
     warmup_s = args.window + 5.0 if args.warmup is None else args.warmup
-    print(f"fault bench: twin site (22 devices), poll every {args.interval:g} s, SNMP timeout {args.timeout:g} s "
-          f"x 2 attempts, speed x{args.speed:g}, PUE window {args.window:g} s, warm-up {warmup_s:g} s, "
-          f"{args.minutes:g} min per kind; wrong = more than {100 * args.tolerance:g} % from the twin's truth; "
-          f"proxied devices speak SNMPv2c (SNMPv3 authPriv answers cannot be rewritten without the keys)",
-          flush=True)
+    print(
+        f"fault bench: twin site (22 devices), poll every {args.interval:g} s, SNMP timeout {args.timeout:g} s "
+        f"x 2 attempts, speed x{args.speed:g}, PUE window {args.window:g} s, warm-up {warmup_s:g} s, "
+        f"{args.minutes:g} min per kind; wrong = more than {100 * args.tolerance:g} % from the twin's truth; "
+        f"proxied devices speak SNMPv2c (SNMPv3 authPriv answers cannot be rewritten without the keys)",
+        flush=True,
+    )
     started = time.perf_counter()
-    results = asyncio.run(bench(kinds, args.minutes, args.speed, args.interval, args.timeout, args.window,
-                                warmup_s, args.tolerance))
+    results = asyncio.run(
+        bench(kinds, args.minutes, args.speed, args.interval, args.timeout, args.window, warmup_s, args.tolerance)
+    )
     print_table(results)
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0

@@ -101,8 +101,13 @@ def load_overrides(path: Path) -> dict[tuple[str, str], Override]:
             raise SystemExit(f"{where}: every override gives its reason")
         if ("corrected" in entry) == bool(entry.get("skip")):
             raise SystemExit(f"{where}: give exactly one of 'corrected: VALUE' or 'skip: true'")
-        ov = Override(str(entry["recording"]), str(entry["oid"]).lstrip("."), str(entry["reason"]),
-                      None if "corrected" not in entry else float(entry["corrected"]), bool(entry.get("skip")))
+        ov = Override(
+            str(entry["recording"]),
+            str(entry["oid"]).lstrip("."),
+            str(entry["reason"]),
+            None if "corrected" not in entry else float(entry["corrected"]),
+            bool(entry.get("skip")),
+        )
         key = (ov.recording, ov.oid)
         if key in out:
             raise SystemExit(f"{where}: {key} overridden twice")
@@ -123,16 +128,31 @@ def expectations(recording: Path, overrides: Mapping[tuple[str, str], Override])
         for s in sensors:
             if s.get("sensor_class") in CLASSES and s.get("sensor_current") is not None:
                 cls = s["sensor_class"]
-                raw.append((cls, str(s["sensor_oid"]).lstrip("."), float(s["sensor_current"]),
-                            str(s.get("sensor_descr") or ""), *CLASSES[cls]))
+                raw.append(
+                    (
+                        cls,
+                        str(s["sensor_oid"]).lstrip("."),
+                        float(s["sensor_current"]),
+                        str(s.get("sensor_descr") or ""),
+                        *CLASSES[cls],
+                    )
+                )
     elif yaml_path.exists():
         source = "expected-yaml"
         case = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
         for s in case.get("sensors") or []:
             # our own expectation names the quantity (and so the unit) where LibreNMS's class is wrong
             if s.get("class") in CLASSES:
-                raw.append((s["class"], str(s["oid"]).lstrip("."), float(s["librenms"]), "",
-                            GLOSSARY[s["quantity"]].unit, float(s["to_si"])))
+                raw.append(
+                    (
+                        s["class"],
+                        str(s["oid"]).lstrip("."),
+                        float(s["librenms"]),
+                        "",
+                        GLOSSARY[s["quantity"]].unit,
+                        float(s["to_si"]),
+                    )
+                )
     else:
         return "none", []
     out: list[Expected] = []
@@ -146,8 +166,7 @@ def expectations(recording: Path, overrides: Mapping[tuple[str, str], Override])
             # the corrected value is in LibreNMS's unit for the class; an expectation file's own to_si may
             # already hold the same correction (0.1 V where LibreNMS read V), so it is not applied again
             value_si = ov.corrected * CLASSES[cls][1]
-        out.append(Expected(cls, oid, value_si, unit, descr,
-                            None if ov is None else f"corrected: {ov.reason}"))
+        out.append(Expected(cls, oid, value_si, unit, descr, None if ov is None else f"corrected: {ov.reason}"))
     return source, out
 
 
@@ -222,12 +241,26 @@ def score(result: Result, expected: Sequence[Expected], by_oid: Mapping[str, lis
             why = f"same number, unit {'/'.join(sorted({u for u, _v in got}))} (LibreNMS: {unit})"
         else:
             why = "value differs"
-        result.unmatched.append({"class": exp.sensor_class, "oid": exp.oid, "descr": exp.descr,
-                                 "expected_si": exp.value_si, "got": [[u, v] for u, v in got], "why": why})
+        result.unmatched.append(
+            {
+                "class": exp.sensor_class,
+                "oid": exp.oid,
+                "descr": exp.descr,
+                "expected_si": exp.value_si,
+                "got": [[u, v] for u, v in got],
+                "why": why,
+            }
+        )
 
 
-async def read_one(client: PysnmpClient, port: int, registry: ProfileRegistry, recording: Path,
-                   expected: tuple[str, list[Expected]], timeout_s: float) -> Result:
+async def read_one(
+    client: PysnmpClient,
+    port: int,
+    registry: ProfileRegistry,
+    recording: Path,
+    expected: tuple[str, list[Expected]],
+    timeout_s: float,
+) -> Result:
     result = Result(recording.stem, str(recording.parent), expected[0])
     target = SnmpTarget("127.0.0.1", port, V2cAuth(recording.stem), timeout_s=timeout_s, retries=1)
     start = time.monotonic()
@@ -250,9 +283,15 @@ async def read_one(client: PysnmpClient, port: int, registry: ProfileRegistry, r
     return result
 
 
-async def read_all(port: int, registry: ProfileRegistry, recordings: Sequence[Path],
-                   expected: Mapping[Path, tuple[str, list[Expected]]], concurrency: int, timeout_s: float,
-                   progress: Any = None) -> list[Result]:
+async def read_all(
+    port: int,
+    registry: ProfileRegistry,
+    recordings: Sequence[Path],
+    expected: Mapping[Path, tuple[str, list[Expected]]],
+    concurrency: int,
+    timeout_s: float,
+    progress: Any = None,
+) -> list[Result]:
     client = PysnmpClient()
     gate = asyncio.Semaphore(concurrency)
 
@@ -295,8 +334,9 @@ def print_report(results: Sequence[Result], summary: Mapping[str, Any], wall_s: 
         profile = r.profile or "no profile"
         if r.error and r.profile:
             profile += " (read failed)"
-        rows.append([r.recording, profile, *(_cell(r, c) for c in CLASSES),
-                     ("yes" if r.read else "no") if r.sensors else "-"])
+        rows.append(
+            [r.recording, profile, *(_cell(r, c) for c in CLASSES), ("yes" if r.read else "no") if r.sensors else "-"]
+        )
     per_class = ", ".join(f"{c} {summary['sensors_matched'][c]}/{summary['sensors_total'][c]}" for c in CLASSES)
     lines = [
         f"recordings {summary['recordings']}, detected {summary['detected']}, with sensors "
@@ -328,8 +368,13 @@ def print_report(results: Sequence[Result], summary: Mapping[str, Any], wall_s: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--dir", action="append", type=Path, default=[],
-                        help=f"directory of NAME.snmprec (+ NAME.json); repeatable (default {DEFAULT_DIR})")
+    parser.add_argument(
+        "--dir",
+        action="append",
+        type=Path,
+        default=[],
+        help=f"directory of NAME.snmprec (+ NAME.json); repeatable (default {DEFAULT_DIR})",
+    )
     parser.add_argument("--only", action="append", default=[], help="only these recordings (file stems)")
     parser.add_argument("--json", type=Path, default=None, help="write the per-recording results here")
     parser.add_argument("--overrides", type=Path, default=DEFAULT_OVERRIDES)
@@ -357,8 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = load_overrides(args.overrides)
     expected = {rec: expectations(rec, overrides) for rec in recordings}
     known = {rec.stem for rec in recordings}
-    stale = sorted(f"{k[0]} {k[1]}" for k in overrides if k[0] in known
-                   and not any(e.oid == k[1] for e in expected[seen[k[0]]][1]))
+    stale = sorted(
+        f"{k[0]} {k[1]}" for k in overrides if k[0] in known and not any(e.oid == k[1] for e in expected[seen[k[0]]][1])
+    )
     if stale:
         print(f"warning: overrides naming no LibreNMS sensor: {', '.join(stale)}", file=sys.stderr)
 
@@ -372,17 +418,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             with Progress(transient=True) as bar:
                 task = bar.add_task("reading", total=len(recordings))
-                results = asyncio.run(read_all(port, registry, recordings, expected, args.concurrency,
-                                               args.timeout, lambda: bar.advance(task)))
+                results = asyncio.run(
+                    read_all(
+                        port, registry, recordings, expected, args.concurrency, args.timeout, lambda: bar.advance(task)
+                    )
+                )
     wall_s = time.monotonic() - start
     summary = totals(results)
     print_report(results, summary, wall_s)
     print(f"(snmpsim start {served - start:.1f} s)")
     if args.json is not None:
-        args.json.write_text(json.dumps({
-            "dirs": [str(d) for d in dirs], "wall_s": wall_s, "summary": summary,
-            "results": [dict(asdict(r), read=r.read, sensors=r.sensors) for r in results],
-        }, indent=1), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "dirs": [str(d) for d in dirs],
+                    "wall_s": wall_s,
+                    "summary": summary,
+                    "results": [dict(asdict(r), read=r.read, sensors=r.sensors) for r in results],
+                },
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -63,8 +63,18 @@ def write_csv(path: Path, size_bytes: int, resolution_s: int) -> int:
                 }
                 batch.append(
                     format_row(
-                        start_s, t, t, facility_w * t, it_w * t, t, cooling_w * t, conditions, 26.5,
-                        ("counter",), (1,), terms,
+                        start_s,
+                        t,
+                        t,
+                        facility_w * t,
+                        it_w * t,
+                        t,
+                        cooling_w * t,
+                        conditions,
+                        26.5,
+                        ("counter",),
+                        (1,),
+                        terms,
                     )
                 )
                 rows += 1

@@ -35,8 +35,7 @@ RECORDING = ROOT / "tests" / "fixtures" / "devices" / "apc_ap8853.snmprec"
 PROFILE = "apc-rpdu2"
 V3 = ("benchv3", "bench-auth-key-1", "bench-priv-key-1")
 COMMUNITY = "bench"
-_SNMPD_TYPES = {"2": "integer", "66": "unsigned", "65": "counter", "4": "octet_str", "6": "object_id",
-                "67": "unsigned"}
+_SNMPD_TYPES = {"2": "integer", "66": "unsigned", "65": "counter", "4": "octet_str", "6": "object_id", "67": "unsigned"}
 
 
 def _profile_columns() -> list[str]:
@@ -66,8 +65,11 @@ class Snmpd:
 
     def __init__(self, base_port: int, count: int, workdir: Path, columns: list[str]) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
-        body = [f"rocommunity {COMMUNITY} 127.0.0.1", f"createUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}",
-                f"rouser {V3[0]} priv"]
+        body = [
+            f"rocommunity {COMMUNITY} 127.0.0.1",
+            f"createUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}",
+            f"rouser {V3[0]} priv",
+        ]
         for oid, tag, value in _served_lines(columns):
             if oid != "1.3.6.1.2.1.1.2.0":  # snmpd answers its own sysObjectID
                 body.append(f"override {oid} {_SNMPD_TYPES[tag]} {value}")
@@ -78,10 +80,24 @@ class Snmpd:
             addrs = ",".join(f"udp:127.0.0.1:{p}" for p in range(first, last))
             conf.write_text("\n".join([f"agentaddress {addrs}", *body]) + "\n")
             env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / f"persist-{chunk}"), MIBS="")
-            self.procs.append(subprocess.Popen(
-                [snmpd, "-f", "-Lf", str(workdir / f"snmpd-{chunk}.log"), "-C", "-c", str(conf),
-                 "-p", str(workdir / f"snmpd-{chunk}.pid")],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        snmpd,
+                        "-f",
+                        "-Lf",
+                        str(workdir / f"snmpd-{chunk}.log"),
+                        "-C",
+                        "-c",
+                        str(conf),
+                        "-p",
+                        str(workdir / f"snmpd-{chunk}.pid"),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         time.sleep(1.5)
         for i, proc in enumerate(self.procs):
             if proc.poll() is not None:
@@ -95,8 +111,9 @@ class Snmpd:
 
 
 # --- pue-agent side (runs in a child process so RSS is its own) --------------------------------
-def agent_case(base_port: int, devices: int, version: str, rounds: int, concurrency: int,
-               fast_path: bool = True) -> dict[str, float]:
+def agent_case(
+    base_port: int, devices: int, version: str, rounds: int, concurrency: int, fast_path: bool = True
+) -> dict[str, float]:
     import gc
 
     from agent.devices.profiles import load_profiles
@@ -142,25 +159,42 @@ def agent_case(base_port: int, devices: int, version: str, rounds: int, concurre
         await client.close()
         polls = devices * rounds
         latencies.sort()
-        return {"polls_per_s": polls / wall, "cpu_ms_per_poll": 1000 * cpu / polls,
-                "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-                "first_round_cpu_s": first_cpu, "first_round_wall_s": first_wall, "failures": failures,
-                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "value_w": statistics.median(values) if values else float("nan")}
+        return {
+            "polls_per_s": polls / wall,
+            "cpu_ms_per_poll": 1000 * cpu / polls,
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+            "first_round_cpu_s": first_cpu,
+            "first_round_wall_s": first_wall,
+            "failures": failures,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "value_w": statistics.median(values) if values else float("nan"),
+        }
 
     return asyncio.run(run())
 
 
 # --- snmp_exporter side -----------------------------------------------------------------------
 def exporter_config(path: Path, columns: list[str]) -> None:
-    metrics = [{"name": f"col{i}", "oid": col, "type": "gauge", "indexes": [{"labelname": "idx", "type": "gauge"}]}
-               for i, col in enumerate(columns)]
+    metrics = [
+        {"name": f"col{i}", "oid": col, "type": "gauge", "indexes": [{"labelname": "idx", "type": "gauge"}]}
+        for i, col in enumerate(columns)
+    ]
     common = {"walk": columns, "metrics": metrics, "max_repetitions": 25, "retries": 1, "timeout": "5s"}
     modules = {
         "pdu_v2c": {**common, "version": 2, "auth": {"community": COMMUNITY}},
-        "pdu_v3": {**common, "version": 3, "auth": {"username": V3[0], "security_level": "authPriv",
-                                                    "password": V3[1], "auth_protocol": "SHA256",
-                                                    "priv_protocol": "AES", "priv_password": V3[2]}},
+        "pdu_v3": {
+            **common,
+            "version": 3,
+            "auth": {
+                "username": V3[0],
+                "security_level": "authPriv",
+                "password": V3[1],
+                "auth_protocol": "SHA256",
+                "priv_protocol": "AES",
+                "priv_password": V3[2],
+            },
+        },
     }
     path.write_text(json.dumps(modules))  # JSON is YAML
 
@@ -177,8 +211,9 @@ def _proc_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def exporter_case(base_port: int, devices: int, version: str, rounds: int, concurrency: int,
-                  workdir: Path, columns: list[str]) -> dict[str, float]:
+def exporter_case(
+    base_port: int, devices: int, version: str, rounds: int, concurrency: int, workdir: Path, columns: list[str]
+) -> dict[str, float]:
     exe = shutil.which("prometheus-snmp-exporter")
     if exe is None:
         return {}
@@ -188,8 +223,11 @@ def exporter_case(base_port: int, devices: int, version: str, rounds: int, concu
     from netutil import free_port
 
     port = free_port()
-    proc = subprocess.Popen([exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     module = "pdu_v2c" if version == "v2c" else "pdu_v3"
     try:
         time.sleep(1.0)
@@ -222,11 +260,16 @@ def exporter_case(base_port: int, devices: int, version: str, rounds: int, concu
             cpu, wall = _proc_cpu_s(proc.pid) - c0, time.perf_counter() - w0
         polls = devices * rounds
         latencies.sort()
-        return {"polls_per_s": polls / wall, "cpu_ms_per_poll": 1000 * cpu / polls,
-                "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-                "failures": failures, "rss_mb": _proc_hwm_mb(proc.pid),
-                # rPDU2DeviceStatusPower raw (0.01 kW): x10 = W, as the profile scales it
-                "value_w": 10 * statistics.median(values) if values else float("nan")}
+        return {
+            "polls_per_s": polls / wall,
+            "cpu_ms_per_poll": 1000 * cpu / polls,
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+            "failures": failures,
+            "rss_mb": _proc_hwm_mb(proc.pid),
+            # rPDU2DeviceStatusPower raw (0.01 kW): x10 = W, as the profile scales it
+            "value_w": 10 * statistics.median(values) if values else float("nan"),
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -234,9 +277,21 @@ def exporter_case(base_port: int, devices: int, version: str, rounds: int, concu
 
 def _agent_child(base: int, n: int, version: str, path: str, rounds: int, concurrency: int) -> dict[str, float]:
     """One pue-agent case in a fresh process (its own RSS and CPU)."""
-    child = subprocess.run([sys.executable, __file__, "--agent-case", f"{base}:{n}:{version}:{path}",
-                            "--rounds", str(rounds), "--concurrency", str(concurrency)],
-                           capture_output=True, text=True, timeout=3600)
+    child = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--agent-case",
+            f"{base}:{n}:{version}:{path}",
+            "--rounds",
+            str(rounds),
+            "--concurrency",
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if child.returncode != 0:
         raise RuntimeError(f"pue-agent case {version}/{path} failed:\n{child.stderr[-3000:]}")
     result: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
@@ -262,10 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.append(str(ROOT / "tests"))
     from netutil import free_udp_range
 
-    print(f"bench/poll.py: profile {PROFILE} ({len(columns)} columns, {len(_served_lines(columns)) - 1} values per "
-          f"poll) served by net-snmp snmpd on loopback; {args.rounds} steady rounds, concurrency {args.concurrency}")
-    header = (f"{'poller':<18}{'N':>6}{'ver':>5}{'polls/s':>10}{'CPU ms/poll':>13}{'p50 ms':>9}{'p99 ms':>9}"
-              f"{'RSS MB':>9}{'fail':>6}{'value W':>9}  first round")
+    print(
+        f"bench/poll.py: profile {PROFILE} ({len(columns)} columns, {len(_served_lines(columns)) - 1} values per "
+        f"poll) served by net-snmp snmpd on loopback; {args.rounds} steady rounds, concurrency {args.concurrency}"
+    )
+    header = (
+        f"{'poller':<18}{'N':>6}{'ver':>5}{'polls/s':>10}{'CPU ms/poll':>13}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'RSS MB':>9}{'fail':>6}{'value W':>9}  first round"
+    )
     print(header)
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
@@ -275,16 +334,20 @@ def main(argv: list[str] | None = None) -> int:
                 for version in args.versions.split(","):
                     for path in args.paths.split(","):
                         a = _agent_child(base, n, version, path, args.rounds, args.concurrency)
-                        print(f"{'pue-agent ' + path:<18}{n:>6}{version:>5}{a['polls_per_s']:>10.0f}"
-                              f"{a['cpu_ms_per_poll']:>13.2f}{a['p50_ms']:>9.1f}{a['p99_ms']:>9.1f}"
-                              f"{a['rss_mb']:>9.0f}{a['failures']:>6}{a['value_w']:>9.0f}  "
-                              f"{a['first_round_cpu_s']:.1f} s CPU, {a['first_round_wall_s']:.1f} s wall")
+                        print(
+                            f"{'pue-agent ' + path:<18}{n:>6}{version:>5}{a['polls_per_s']:>10.0f}"
+                            f"{a['cpu_ms_per_poll']:>13.2f}{a['p50_ms']:>9.1f}{a['p99_ms']:>9.1f}"
+                            f"{a['rss_mb']:>9.0f}{a['failures']:>6}{a['value_w']:>9.0f}  "
+                            f"{a['first_round_cpu_s']:.1f} s CPU, {a['first_round_wall_s']:.1f} s wall"
+                        )
                     if not args.no_exporter:
                         e = exporter_case(base, n, version, args.rounds, args.concurrency, Path(tmp), columns)
                         if e:
-                            print(f"{'snmp_exporter':<18}{n:>6}{version:>5}{e['polls_per_s']:>10.0f}"
-                                  f"{e['cpu_ms_per_poll']:>13.2f}{e['p50_ms']:>9.1f}{e['p99_ms']:>9.1f}"
-                                  f"{e['rss_mb']:>9.0f}{e['failures']:>6}{e['value_w']:>9.0f}")
+                            print(
+                                f"{'snmp_exporter':<18}{n:>6}{version:>5}{e['polls_per_s']:>10.0f}"
+                                f"{e['cpu_ms_per_poll']:>13.2f}{e['p50_ms']:>9.1f}{e['p99_ms']:>9.1f}"
+                                f"{e['rss_mb']:>9.0f}{e['failures']:>6}{e['value_w']:>9.0f}"
+                            )
                         else:
                             print("snmp_exporter: prometheus-snmp-exporter not installed (make system-deps)")
             finally:

@@ -72,8 +72,10 @@ def writables_text(profile: Profile) -> str:
         if obj.writable is None:
             continue
         unit = GLOSSARY[obj.quantity].unit.replace("Cel", "°C")
-        text = (f"`{obj.quantity}` {_number(obj.writable.min)}..{_number(obj.writable.max)} {unit}"
-                f" (step {_number(obj.writable.step)})")
+        text = (
+            f"`{obj.quantity}` {_number(obj.writable.min)}..{_number(obj.writable.max)} {unit}"
+            f" (step {_number(obj.writable.step)})"
+        )
         items.append(text + (", where the unit has it" if obj.optional else ""))
     return "; ".join(items) or "-"
 
@@ -83,8 +85,13 @@ def table(profile_dir: Path = DEFAULT_PROFILE_DIR) -> str:
     for path in sorted(profile_dir.glob("*.yaml"), key=lambda p: p.stem):
         profile = load_profile(path)
         description = profile.description + (f" (extends `{profile.extends}`)" if profile.extends else "")
-        cells = [f"`{profile.name}`", profile.kind, _cell(description), _cell(detect_text(path, profile)),
-                 _cell(writables_text(profile))]
+        cells = [
+            f"`{profile.name}`",
+            profile.kind,
+            _cell(description),
+            _cell(detect_text(path, profile)),
+            _cell(writables_text(profile)),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -94,7 +101,7 @@ def readme_table(text: str) -> str:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise ValueError(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
-    return text[start + len(BEGIN):end].strip("\n") + "\n"
+    return text[start + len(BEGIN) : end].strip("\n") + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

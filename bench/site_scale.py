@@ -41,23 +41,33 @@ sys.path.append(str(ROOT / "tests"))
 from netutil import free_port, free_udp_range  # noqa: E402
 from poll import COMMUNITY, PROFILE, V3, Snmpd, _proc_cpu_s, _profile_columns  # noqa: E402
 
-_SAMPLE = re.compile(r'^(pue_device_poll_duration_seconds|pue_device_last_success_timestamp_seconds)'
-                     r'\{device="([^"]+)"\} (\S+)$', re.M)
+_SAMPLE = re.compile(
+    r"^(pue_device_poll_duration_seconds|pue_device_last_success_timestamp_seconds)"
+    r'\{device="([^"]+)"\} (\S+)$',
+    re.M,
+)
 
 
 def site_yaml(n: int, base_port: int, version: str, interval_s: float, history: Path) -> str:
-    cred = ("  bench:\n    version: 2c\n    community: " + COMMUNITY + "\n" if version == "v2c" else
-            f"  bench:\n    version: \"3\"\n    user: {V3[0]}\n    auth_protocol: sha256\n    auth_key: {V3[1]}\n"
-            f"    priv_protocol: aes128\n    priv_key: {V3[2]}\n")
-    devices = "".join(f"  - {{name: pdu-{i:05d}, address: 127.0.0.1, port: {base_port + i}, credentials: bench, "
-                      f"profile: {PROFILE}, role: pdu, zone: hall-{i // 1000}, timeout_s: 5, retries: 1}}\n"
-                      for i in range(n))
+    cred = (
+        "  bench:\n    version: 2c\n    community: " + COMMUNITY + "\n"
+        if version == "v2c"
+        else f'  bench:\n    version: "3"\n    user: {V3[0]}\n    auth_protocol: sha256\n    auth_key: {V3[1]}\n'
+        f"    priv_protocol: aes128\n    priv_key: {V3[2]}\n"
+    )
+    devices = "".join(
+        f"  - {{name: pdu-{i:05d}, address: 127.0.0.1, port: {base_port + i}, credentials: bench, "
+        f"profile: {PROFILE}, role: pdu, zone: hall-{i // 1000}, timeout_s: 5, retries: 1}}\n"
+        for i in range(n)
+    )
     half = max(1, n // 2)  # a device may feed only one side: first half "facility", rest IT (PUE 1.0)
     facility = "".join(f"    - {{device: pdu-{i:05d}}}\n" for i in range(half))
     it = "".join(f"    - {{device: pdu-{i:05d}}}\n" for i in range(half, n)) or facility
-    return (f"site:\n  name: bench-{n}\npoll_interval_s: {interval_s}\npue_window_s: {max(60.0, 4 * interval_s)}\n"
-            f"listen:\n  address: 127.0.0.1\n  port: 1\nhistory:\n  path: {history}\n"
-            f"credentials:\n{cred}devices:\n{devices}topology:\n  it_category: 2\n  facility:\n{facility}  it:\n{it}")
+    return (
+        f"site:\n  name: bench-{n}\npoll_interval_s: {interval_s}\npue_window_s: {max(60.0, 4 * interval_s)}\n"
+        f"listen:\n  address: 127.0.0.1\n  port: 1\nhistory:\n  path: {history}\n"
+        f"credentials:\n{cred}devices:\n{devices}topology:\n  it_category: 2\n  facility:\n{facility}  it:\n{it}"
+    )
 
 
 def _rss_mb(pid: int) -> float:
@@ -71,8 +81,16 @@ def _q(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s: float, workdir: Path,
-             columns: list[str], keep_logs: Path | None = None) -> dict[str, float]:
+def run_case(
+    n: int,
+    version: str,
+    interval_s: float,
+    warmup_s: float,
+    steady_s: float,
+    workdir: Path,
+    columns: list[str],
+    keep_logs: Path | None = None,
+) -> dict[str, float]:
     base = free_udp_range(n, start=20000, stop=60000)
     snmpd = Snmpd(base, n, workdir, columns)
     cfg = workdir / f"site-{n}-{version}.yaml"
@@ -80,15 +98,17 @@ def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s:
     port = free_port()
     exe = Path(sys.executable).parent / "pue-agent"
     log = open(workdir / f"agent-{n}-{version}.log", "w")
-    agent = subprocess.Popen([str(exe), "run", "--config", str(cfg), "--listen-port", str(port)],
-                             stdout=log, stderr=subprocess.STDOUT)
+    agent = subprocess.Popen(
+        [str(exe), "run", "--config", str(cfg), "--listen-port", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         deadline = time.monotonic() + 120
         while True:  # wait for the HTTP endpoint
             if agent.poll() is not None:
-                raise RuntimeError(f"pue-agent exited {agent.returncode}: "
-                                   f"{(workdir / f'agent-{n}-{version}.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"pue-agent exited {agent.returncode}: {(workdir / f'agent-{n}-{version}.log').read_text()[-2000:]}"
+                )
             try:
                 urllib.request.urlopen(url, timeout=5).read()
                 break
@@ -122,15 +142,23 @@ def run_case(n: int, version: str, interval_s: float, warmup_s: float, steady_s:
             rss_samples.append(_rss_mb(agent.pid))
         cpu, wall = _proc_cpu_s(agent.pid) - cpu0, time.monotonic() - t0
         rss = _rss_mb(agent.pid)
-        failures = sum(float(v) for v in re.findall(r'^pue_device_poll_errors_total\{[^}]*\} (\S+)$', body, re.M))
+        failures = sum(float(v) for v in re.findall(r"^pue_device_poll_errors_total\{[^}]*\} (\S+)$", body, re.M))
         durations.sort()
         polls = n * wall / interval_s
-        return {"cores": cpu / wall, "cpu_ms_per_poll": 1000 * cpu / polls, "rss_mb": rss,
-                "rss_growth_mb": rss - rss_samples[0], "polls": polls,
-                "p50_ms": 1000 * _q(durations, 0.5), "p99_ms": 1000 * _q(durations, 0.99),
-                "max_ms": 1000 * (durations[-1] if durations else float("nan")),
-                "late_share": late / max(1, n * scrapes), "failures": failures,
-                "scrape_ms": 1000 * statistics.median(scrape_s), "scrape_mb": size / 2**20}
+        return {
+            "cores": cpu / wall,
+            "cpu_ms_per_poll": 1000 * cpu / polls,
+            "rss_mb": rss,
+            "rss_growth_mb": rss - rss_samples[0],
+            "polls": polls,
+            "p50_ms": 1000 * _q(durations, 0.5),
+            "p99_ms": 1000 * _q(durations, 0.99),
+            "max_ms": 1000 * (durations[-1] if durations else float("nan")),
+            "late_share": late / max(1, n * scrapes),
+            "failures": failures,
+            "scrape_ms": 1000 * statistics.median(scrape_s),
+            "scrape_mb": size / 2**20,
+        }
     finally:
         agent.send_signal(signal.SIGTERM)
         try:
@@ -157,25 +185,37 @@ def main(argv: list[str] | None = None) -> int:
     if any(n < 1 for n in sizes) or args.interval < 1 or args.steady < args.interval:
         parser.error("--devices >= 1, --interval >= 1 and --steady >= --interval")
     columns = _profile_columns()
-    print(f"bench/site_scale.py: `pue-agent run` with history and PUE, {PROFILE} devices on net-snmp snmpd, "
-          f"{args.interval:g} s interval, {args.warmup:g} s warm-up, {args.steady:g} s measured, /metrics scraped "
-          f"every interval", flush=True)
-    print(f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'RSS +MB':>8} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}", flush=True)
+    print(
+        f"bench/site_scale.py: `pue-agent run` with history and PUE, {PROFILE} devices on net-snmp snmpd, "
+        f"{args.interval:g} s interval, {args.warmup:g} s warm-up, {args.steady:g} s measured, /metrics scraped "
+        f"every interval",
+        flush=True,
+    )
+    print(
+        f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'RSS +MB':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}",
+        flush=True,
+    )
     for version in args.version or ["v2c"]:
         rss: dict[int, float] = {}
         for n in sizes:
             with tempfile.TemporaryDirectory(prefix="pue-scale-") as tmp:
                 r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns, args.keep_logs)
             rss[n] = r["rss_mb"]
-            print(f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
-                  f"{r['rss_growth_mb']:>+8.1f} "
-                  f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
-                  f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f}", flush=True)
+            print(
+                f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
+                f"{r['rss_growth_mb']:>+8.1f} "
+                f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
+                f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f}",
+                flush=True,
+            )
         if len(rss) > 1:
             lo, hi = min(rss), max(rss)
-            print(f"       {version}: memory per device {1024 * (rss[hi] - rss[lo]) / (hi - lo):.1f} KiB "
-                  f"(RSS difference between N={lo} and N={hi})", flush=True)
+            print(
+                f"       {version}: memory per device {1024 * (rss[hi] - rss[lo]) / (hi - lo):.1f} KiB "
+                f"(RSS difference between N={lo} and N={hi})",
+                flush=True,
+            )
     return 0
 
 

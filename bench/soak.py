@@ -84,8 +84,15 @@ class Lateness:
         return out
 
 
-async def soak(duration_s: float, speed: float, interval_s: float, sample_s: float, warmup_s: float,
-               trace: bool = False, objects: bool = False) -> int:
+async def soak(
+    duration_s: float,
+    speed: float,
+    interval_s: float,
+    sample_s: float,
+    warmup_s: float,
+    trace: bool = False,
+    objects: bool = False,
+) -> int:
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     cfg = on_loopback(cfg, interval_s=interval_s, timeout_s=1.0, retries=1)
     site = TwinLiveSite(cfg, profiles, speed=speed)
@@ -96,10 +103,15 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
         agent = Agent(cfg, profiles, observers=[writer, lateness])
         agent.start_http()
         agent.start_scheduler()
-        print(f"soak: {len(cfg.devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
-              f"{duration_s:g} s wall ({duration_s * speed / 3600:.1f} simulated hours); history {history}")
-        print(f"{'wall_s':>7} {'sim_h':>6} {'rss_mib':>8} {'fds':>4} {'polls':>6} {'fail':>5} "
-              f"{'late_p50_ms':>11} {'late_p99_ms':>11} {'late_max_ms':>11} {'pue':>6}", flush=True)
+        print(
+            f"soak: {len(cfg.devices)} twin devices, poll every {interval_s:g} s, speed x{speed:g}, "
+            f"{duration_s:g} s wall ({duration_s * speed / 3600:.1f} simulated hours); history {history}"
+        )
+        print(
+            f"{'wall_s':>7} {'sim_h':>6} {'rss_mib':>8} {'fds':>4} {'polls':>6} {'fail':>5} "
+            f"{'late_p50_ms':>11} {'late_p99_ms':>11} {'late_max_ms':>11} {'pue':>6}",
+            flush=True,
+        )
         loop = asyncio.get_running_loop()
         start = loop.time()
         baseline: tuple[float, int] | None = None
@@ -121,9 +133,12 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
                     census = _census() if objects else None
                 pue = agent.state.site.live.value if agent.state.site is not None else None
                 p50, p99, worst = (_quantile_ms(late, q) for q in (0.5, 0.99, 1.0))
-                print(f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
-                      f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
-                      f"{pue if pue is not None else float('nan'):6.3f}", flush=True)
+                print(
+                    f"{elapsed:7.0f} {elapsed * speed / 3600:6.1f} {rss:8.1f} {fds:4d} {lateness.polls:6d} "
+                    f"{lateness.failures:5d} {p50:11.1f} {p99:11.1f} {worst:11.1f} "
+                    f"{pue if pue is not None else float('nan'):6.3f}",
+                    flush=True,
+                )
             if census is not None:
                 grown = (_census() - census).most_common(12)
                 print("object types that grew since the warm-up (gc-tracked objects, by type):")
@@ -137,8 +152,9 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
                 print("largest Python allocation growth since the warm-up (tracemalloc):")
                 for stat in growth[:8]:
                     frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
-                    print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
-                          + " < ".join(frames[:4]))
+                    print(
+                        f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  " + " < ".join(frames[:4])
+                    )
         finally:
             await agent.stop()
             writer.close()
@@ -149,11 +165,16 @@ async def soak(duration_s: float, speed: float, interval_s: float, sample_s: flo
     rss1, fds1 = rows[-1][1], rows[-1][2]
     after = [r for r in rows if r[0] >= warmup_s]
     span_h = (after[-1][0] - after[0][0]) / 3600 if len(after) > 1 else 0.0
-    slope = statistics.linear_regression([r[0] for r in after], [r[1] for r in after]).slope * 3600 if len(
-        after) > 2 else float("nan")
-    print(f"after warm-up ({warmup_s:g} s): RSS {rss0:.1f} -> {rss1:.1f} MiB ({rss1 - rss0:+.1f} MiB, "
-          f"trend {slope:+.1f} MiB per wall hour over {span_h * 60:.1f} min); open fds {fds0} -> {fds1} "
-          f"({fds1 - fds0:+d}); polls {lateness.polls}, failed {lateness.failures}")
+    slope = (
+        statistics.linear_regression([r[0] for r in after], [r[1] for r in after]).slope * 3600
+        if len(after) > 2
+        else float("nan")
+    )
+    print(
+        f"after warm-up ({warmup_s:g} s): RSS {rss0:.1f} -> {rss1:.1f} MiB ({rss1 - rss0:+.1f} MiB, "
+        f"trend {slope:+.1f} MiB per wall hour over {span_h * 60:.1f} min); open fds {fds0} -> {fds1} "
+        f"({fds1 - fds0:+d}); polls {lateness.polls}, failed {lateness.failures}"
+    )
     return 0
 
 
@@ -169,17 +190,26 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=600.0, help="simulated seconds per wall second")
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval [s] (wall)")
     parser.add_argument("--sample", type=float, default=15.0, help="sampling period [s]")
-    parser.add_argument("--tracemalloc", action="store_true",
-                        help="trace Python allocations and print the largest growth since the warm-up")
-    parser.add_argument("--objects", action="store_true",
-                        help="count live objects by type at the warm-up and the end; print what grew")
-    parser.add_argument("--warmup", type=float, default=360.0,
-                        help="warm-up before the baseline [s] (past pysnmp's 300 s USM timeline cache)")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace Python allocations and print the largest growth since the warm-up",
+    )
+    parser.add_argument(
+        "--objects", action="store_true", help="count live objects by type at the warm-up and the end; print what grew"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=360.0,
+        help="warm-up before the baseline [s] (past pysnmp's 300 s USM timeline cache)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped polls are counted, not logged
-    return asyncio.run(soak(args.duration, args.speed, args.interval, args.sample, args.warmup,
-                               args.tracemalloc, args.objects))
+    return asyncio.run(
+        soak(args.duration, args.speed, args.interval, args.sample, args.warmup, args.tracemalloc, args.objects)
+    )
 
 
 if __name__ == "__main__":

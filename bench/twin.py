@@ -18,9 +18,7 @@ def main() -> None:
             started = time.perf_counter()
             result = simulate(guiyang, days=365, step_s=step_min * 60.0, controller=controller)
             elapsed = time.perf_counter() - started
-            print(
-                f"guiyang 365 d at {step_min:2d}-min steps, {controller:8s}: {elapsed:6.2f} s ({len(result)} steps)"
-            )
+            print(f"guiyang 365 d at {step_min:2d}-min steps, {controller:8s}: {elapsed:6.2f} s ({len(result)} steps)")
     print()
     print(
         f"{'site':10s} {'controller':10s} {'PUE':>6s} {'cooling MWh':>12s} {'free full h':>12s} "

@@ -351,9 +351,7 @@ def _content_hash(*arrays: FloatArray, settings: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def calibrated_std_scale(
-    abs_error: ArrayLike, spread_std: ArrayLike, floor: float, coverage: float
-) -> float:
+def calibrated_std_scale(abs_error: ArrayLike, spread_std: ArrayLike, floor: float, coverage: float) -> float:
     """Least factor on ``spread_std`` whose calibrated standard deviation covers ``coverage`` of the errors.
 
     The calibrated standard deviation is ``hypot(scale * spread_std, floor)``; a row is covered
@@ -484,9 +482,7 @@ def fit_cooling_model(
 
     def fit_parts(
         rows: slice,
-    ) -> tuple[
-        FeatureConfig, QuantileGradientBoostingRegressor, QuantileGradientBoostingRegressor, FloatArray
-    ]:
+    ) -> tuple[FeatureConfig, QuantileGradientBoostingRegressor, QuantileGradientBoostingRegressor, FloatArray]:
         config = FeatureConfig(float(it_power[rows].max()), tower_approach_k, hx_approach_k)
         features = build_features(raw[rows], config)
         cooling_model = QuantileGradientBoostingRegressor(**params).fit(features, cooling[rows])
@@ -508,9 +504,7 @@ def fit_cooling_model(
     inlet_spread_c = inlet_model.predict_std(held_features)
     cooling_spread_w = cooling_model.predict_std(held_features)
     inlet_scale = calibrated_std_scale(inlet_error_c, inlet_spread_c, inlet_rmse_c, calibration_coverage)
-    cooling_scale = calibrated_std_scale(
-        facility_error_w, cooling_spread_w, facility_rmse_w, calibration_coverage
-    )
+    cooling_scale = calibrated_std_scale(facility_error_w, cooling_spread_w, facility_rmse_w, calibration_coverage)
     report = ValidationReport(
         n_train=n_train,
         n_holdout=n_rows - n_train,
@@ -523,9 +517,7 @@ def fit_cooling_model(
         calibration_coverage=calibration_coverage,
         max_inlet_std_scale=inlet_scale,
         cooling_power_std_scale=cooling_scale,
-        max_inlet_within_2std_percent=_within(
-            inlet_error_c, np.hypot(inlet_scale * inlet_spread_c, inlet_rmse_c), 2.0
-        ),
+        max_inlet_within_2std_percent=_within(inlet_error_c, np.hypot(inlet_scale * inlet_spread_c, inlet_rmse_c), 2.0),
         facility_power_within_2std_percent=_within(
             facility_error_w, np.hypot(cooling_scale * cooling_spread_w, facility_rmse_w), 2.0
         ),

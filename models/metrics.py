@@ -277,9 +277,7 @@ def dcie_percent(pue: float | None) -> float | None:
     return None if pue is None or pue <= 0 else 100.0 / pue
 
 
-def period_metrics(
-    series: IntervalSeries, start_s: float, end_s: float, min_coverage: float = 0.95
-) -> PeriodMetrics:
+def period_metrics(series: IntervalSeries, start_s: float, end_s: float, min_coverage: float = 0.95) -> PeriodMetrics:
     """PUE, DCiE, pPUE and the energy breakdown of ``[start_s, end_s)``.
 
     Parameters
@@ -307,9 +305,7 @@ def period_metrics(
     gaps = find_gaps(part.start_s, part.duration_s, part.covered_s, start_s, end_s)
     facility_kwh = math.fsum(part.facility_j.tolist()) / J_PER_KWH
     it_kwh = math.fsum(part.it_j.tolist()) / J_PER_KWH
-    cooling_complete = (
-        covered > 0 and abs(math.fsum(part.cooling_covered_s.tolist()) - covered) <= 1e-6 * covered
-    )
+    cooling_complete = covered > 0 and abs(math.fsum(part.cooling_covered_s.tolist()) - covered) <= 1e-6 * covered
     cooling_kwh = math.fsum(part.cooling_j.tolist()) / J_PER_KWH if cooling_complete else None
     other_kwh = facility_kwh - it_kwh - cooling_kwh if cooling_kwh is not None else None
     pue: float | None = None
@@ -330,8 +326,12 @@ def period_metrics(
     valid = pue is not None
     amounts: dict[str, float | None] = {}
     notes: list[str] = []
-    for name, label in (("distribution_j", "power distribution"), ("renewable_j", "renewable energy"),
-                        ("reused_heat_j", "reused heat"), ("water_m3", "water")):
+    for name, label in (
+        ("distribution_j", "power distribution"),
+        ("renewable_j", "renewable energy"),
+        ("reused_heat_j", "reused heat"),
+        ("water_m3", "water"),
+    ):
         if name not in part.terms:
             amounts[name] = None
             continue
@@ -341,8 +341,9 @@ def period_metrics(
             amounts[name] = math.fsum(value.tolist())
         else:
             amounts[name] = None
-            notes.append(f"{label} withheld: its meter covered {share:.1%} of the time with complete "
-                         "facility and IT data")
+            notes.append(
+                f"{label} withheld: its meter covered {share:.1%} of the time with complete facility and IT data"
+            )
     distribution_kwh = None if amounts["distribution_j"] is None else amounts["distribution_j"] / J_PER_KWH
     renewable_kwh = None if amounts["renewable_j"] is None else amounts["renewable_j"] / J_PER_KWH
     reused_kwh = None if amounts["reused_heat_j"] is None else amounts["reused_heat_j"] / J_PER_KWH
@@ -362,8 +363,9 @@ def period_metrics(
         ppue_cooling=ppue(cooling_kwh, it_kwh) if valid and cooling_kwh is not None else None,
         ppue_other=ppue(other_kwh, it_kwh) if valid and other_kwh is not None and other_kwh >= 0 else None,
         distribution_kwh=distribution_kwh,
-        ppue_distribution=(distribution_kwh / it_kwh
-                           if valid and distribution_kwh is not None and distribution_kwh >= it_kwh else None),
+        ppue_distribution=(
+            distribution_kwh / it_kwh if valid and distribution_kwh is not None and distribution_kwh >= it_kwh else None
+        ),
         renewable_kwh=renewable_kwh,
         reused_heat_kwh=reused_kwh,
         water_m3=water_m3,
@@ -396,8 +398,9 @@ def _zone_metrics(part: IntervalSeries, start_s: float, end_s: float, min_covera
             reason = f"zone coverage {coverage:.1%} is below the {min_coverage:.0%} required"
         elif it_kwh <= 0:
             reason = "zone IT energy is zero"
-        out.append(ZoneMetrics(zone, coverage, it_kwh, overhead_kwh,
-                               None if reason else ppue(overhead_kwh, it_kwh), reason))
+        out.append(
+            ZoneMetrics(zone, coverage, it_kwh, overhead_kwh, None if reason else ppue(overhead_kwh, it_kwh), reason)
+        )
     return tuple(out)
 
 

@@ -167,6 +167,4 @@ def verified_savings(
     se = math.sqrt(variance)
     predicted_kwh = float(predicted.sum())
     actual_kwh = float(y.sum())
-    return Savings(
-        predicted_kwh, actual_kwh, predicted_kwh - actual_kwh, t_value * se, se, t_value, confidence, m
-    )
+    return Savings(predicted_kwh, actual_kwh, predicted_kwh - actual_kwh, t_value * se, se, t_value, confidence, m)

@@ -156,9 +156,7 @@ class SetpointSupport:
                 continue
             ranges[state] = (supply[rows].min(), supply[rows].max(), chw[rows].min(), chw[rows].max())
             base = np.unique(support._keys(supply[rows], chw[rows]))
-            occupied[state] = np.unique(
-                np.concatenate([base + di * _KEY_STRIDE + dj for di, dj in offsets])
-            ).tolist()
+            occupied[state] = np.unique(np.concatenate([base + di * _KEY_STRIDE + dj for di, dj in offsets])).tolist()
         return cls(cell_k, margin_k, occupied, ranges)
 
     def contains(
@@ -183,6 +181,7 @@ class SetpointSupport:
     def economizer_states(self) -> tuple[bool, ...]:
         """Economizer states seen in training."""
         return tuple(sorted(self.occupied))
+
 
 class PlantPredictionLike(Protocol):
     """Per-row predictions the optimiser reads ([W], [C], [-])."""
@@ -320,17 +319,13 @@ def optimise_setpoints(
     def evaluate(
         supply: FloatArray, chw: FloatArray, economizer: NDArray[np.bool_], final: bool
     ) -> tuple[PlantPredictionLike, NDArray[np.bool_]]:
-        inputs = np.column_stack(
-            (np.broadcast_to(conditions, (supply.size, 3)), supply, chw, economizer.astype(float))
-        )
+        inputs = np.column_stack((np.broadcast_to(conditions, (supply.size, 3)), supply, chw, economizer.astype(float)))
         prediction = model.predict(inputs, facility_uncertainty=final)
         feasible = prediction.max_inlet_c + uncertainty_k * prediction.max_inlet_std_c <= inlet_limit_c
         return prediction, np.asarray(feasible)
 
     refine = coarse_step_k > grid_step_k
-    supply, chw, economizer = candidate_grid(
-        bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states
-    )
+    supply, chw, economizer = candidate_grid(bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states)
     n_candidates = int(supply.size)
     if n_candidates == 0:
         return None

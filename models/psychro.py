@@ -99,10 +99,7 @@ def dew_point_c(dry_bulb_c: ArrayLike, rh_percent: ArrayLike) -> NDArray[np.floa
     db, rh = np.broadcast_arrays(
         np.asarray(dry_bulb_c, dtype=float), np.clip(np.asarray(rh_percent, dtype=float), 1.0, 100.0) / 100.0
     )
-    flat = [
-        psychrolib.GetTDewPointFromRelHum(float(t), float(r))
-        for t, r in zip(db.ravel(), rh.ravel(), strict=True)
-    ]
+    flat = [psychrolib.GetTDewPointFromRelHum(float(t), float(r)) for t, r in zip(db.ravel(), rh.ravel(), strict=True)]
     return np.asarray(flat, dtype=float).reshape(db.shape)
 
 
@@ -127,8 +124,5 @@ def relative_humidity_percent(dry_bulb_c: ArrayLike, dew_point_c: ArrayLike) -> 
     """
     db, dp = np.broadcast_arrays(np.asarray(dry_bulb_c, dtype=float), np.asarray(dew_point_c, dtype=float))
     dp = np.minimum(dp, db)
-    flat = [
-        psychrolib.GetRelHumFromTDewPoint(float(t), float(d))
-        for t, d in zip(db.ravel(), dp.ravel(), strict=True)
-    ]
+    flat = [psychrolib.GetRelHumFromTDewPoint(float(t), float(d)) for t, d in zip(db.ravel(), dp.ravel(), strict=True)]
     return 100.0 * np.asarray(flat, dtype=float).reshape(db.shape)

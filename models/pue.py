@@ -52,8 +52,9 @@ class PueResult:
         return self.value is not None
 
 
-def sum_boundary(values: Mapping[str, float | None], contributors: Sequence[str],
-                 why: Mapping[str, str] | None = None) -> BoundarySum:
+def sum_boundary(
+    values: Mapping[str, float | None], contributors: Sequence[str], why: Mapping[str, str] | None = None
+) -> BoundarySum:
     """Sum each contributor's value [W or J]; a contributor with None makes the sum incomplete.
 
     An incomplete sum has ``value`` None: partial sums are never used for PUE. ``why`` says, for a
@@ -84,8 +85,9 @@ def _ratio(facility: BoundarySum, it: BoundarySum, plausible: tuple[float, float
     return PueResult(pue)
 
 
-def live_pue(facility_w: BoundarySum, it_w: BoundarySum,
-             plausible: tuple[float, float] = DEFAULT_PLAUSIBLE_PUE) -> PueResult:
+def live_pue(
+    facility_w: BoundarySum, it_w: BoundarySum, plausible: tuple[float, float] = DEFAULT_PLAUSIBLE_PUE
+) -> PueResult:
     """Real-time PUE = P_facility / P_IT from instantaneous powers [W] ("real-time PUE").
 
     A ratio outside ``plausible`` (min, max) [-] is refused with the reason: a wrong number is worse than none.
@@ -93,8 +95,9 @@ def live_pue(facility_w: BoundarySum, it_w: BoundarySum,
     return _ratio(facility_w, it_w, plausible)
 
 
-def energy_pue(facility_j: BoundarySum, it_j: BoundarySum,
-               plausible: tuple[float, float] = DEFAULT_PLAUSIBLE_PUE) -> PueResult:
+def energy_pue(
+    facility_j: BoundarySum, it_j: BoundarySum, plausible: tuple[float, float] = DEFAULT_PLAUSIBLE_PUE
+) -> PueResult:
     """PUE = E_DC / E_IT over one period, both energies [J] (ISO/IEC 30134-2 definition); refused outside
     ``plausible`` (min, max) [-]."""
     return _ratio(facility_j, it_j, plausible)

@@ -37,10 +37,18 @@ def on_loopback(cfg: Any, *, interval_s: float, timeout_s: float, retries: int, 
     """``cfg`` (a SiteConfig) with its devices on consecutive free loopback UDP ports, the given poll timing,
     a free metrics port, and any further top-level ``update``."""
     base = free_udp_range(len(cfg.devices))
-    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": timeout_s, "retries": retries})
-                    for i, d in enumerate(cfg.devices))
-    return cfg.model_copy(update={"devices": devices, "poll_interval_s": interval_s,
-                                  "listen": cfg.listen.model_copy(update={"port": free_port()}), **update})
+    devices = tuple(
+        d.model_copy(update={"port": base + i, "timeout_s": timeout_s, "retries": retries})
+        for i, d in enumerate(cfg.devices)
+    )
+    return cfg.model_copy(
+        update={
+            "devices": devices,
+            "poll_interval_s": interval_s,
+            "listen": cfg.listen.model_copy(update={"port": free_port()}),
+            **update,
+        }
+    )
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> str:

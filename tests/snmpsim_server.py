@@ -23,8 +23,14 @@ def free_udp_port() -> int:
 
 
 @contextmanager
-def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_key: str | None = None,
-            v3_priv_key: str | None = None, ready_timeout_s: float = 60.0) -> Iterator[int]:
+def snmpsim(
+    recordings: Sequence[Path],
+    *,
+    v3_user: str | None = None,
+    v3_auth_key: str | None = None,
+    v3_priv_key: str | None = None,
+    ready_timeout_s: float = 60.0,
+) -> Iterator[int]:
     """Serve each recording as community NAME (file stem) on 127.0.0.1:PORT; yield PORT.
 
     ``ready_timeout_s``: how long snmpsim may take to index the recordings before it answers (the fleet
@@ -36,11 +42,15 @@ def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_k
         for rec in recordings:
             shutil.copy(rec, data / rec.name)
         exe = Path(sys.executable).with_name("snmpsim-command-responder")
-        cmd = [str(exe), f"--data-dir={data}", f"--cache-dir={tmp}/cache",
-               f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
+        cmd = [str(exe), f"--data-dir={data}", f"--cache-dir={tmp}/cache", f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
         if v3_user:
-            cmd += [f"--v3-user={v3_user}", f"--v3-auth-key={v3_auth_key}", "--v3-auth-proto=SHA256",
-                    f"--v3-priv-key={v3_priv_key}", "--v3-priv-proto=AES"]
+            cmd += [
+                f"--v3-user={v3_user}",
+                f"--v3-auth-key={v3_auth_key}",
+                "--v3-auth-proto=SHA256",
+                f"--v3-priv-key={v3_priv_key}",
+                "--v3-priv-proto=AES",
+            ]
         env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
         log_path = Path(tmp) / "snmpsim.log"
         # snmpsim logs every request to stderr: an undrained PIPE fills up (64 KiB) and the responder
@@ -59,8 +69,9 @@ def snmpsim(recordings: Sequence[Path], *, v3_user: str | None = None, v3_auth_k
                 proc.wait()
 
 
-def _wait_ready(port: int, community: str, proc: subprocess.Popen[bytes], log_path: Path,
-                timeout_s: float = 60.0) -> None:
+def _wait_ready(
+    port: int, community: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 60.0
+) -> None:
     """Poll with a raw SNMPv2c GET of sysDescr until snmpsim answers (it indexes files first)."""
     request = _v2c_get_sysdescr(community)
     deadline = time.monotonic() + timeout_s

@@ -67,7 +67,8 @@ def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() ->
     """agent/devices/snmp/wire.py is the fast path's codec, hidden in the SNMP adapter; it needs no SNMP library."""
     importers = {
         _rel(p)
-        for package in ("agent", "models", "twin") for p in (ROOT / package).rglob("*.py")
+        for package in ("agent", "models", "twin")
+        for p in (ROOT / package).rglob("*.py")
         if any(n.startswith("agent.devices.snmp.wire") for n in _imports(p)) and p.name != "wire.py"
     }
     assert importers <= {"agent/devices/snmp/client.py", "agent/devices/snmp/fastpath.py"}, importers

@@ -94,9 +94,7 @@ def air_side(
     rack_power = base_power * it_load.server_fan_power_factor(
         rack_inlet, design.server_fan_share, design.server_fan_reference_c, design.server_fan_speed_gain_per_k
     )
-    rack_pdu_loss = power_chain.pdu_loss_w(
-        rack_power, design.pdu_no_load_loss_w, design.pdu_proportional_loss_fraction
-    )
+    rack_pdu_loss = power_chain.pdu_loss_w(rack_power, design.pdu_no_load_loss_w, design.pdu_proportional_loss_fraction)
     it_power = rack_power.sum(axis=1)
     pdu_loss = rack_pdu_loss.sum(axis=1)
     ups_output = np.repeat(((it_power + pdu_loss) / design.n_ups)[:, None], design.n_ups, axis=1)
@@ -250,9 +248,7 @@ def water_side(
     )
     n_running = np.where(
         chiller_load > 1.0,
-        np.clip(
-            np.ceil(chiller_load / (design.chiller_staging_plr * available_per_chiller)), 1, design.n_chillers
-        ),
+        np.clip(np.ceil(chiller_load / (design.chiller_staging_plr * available_per_chiller)), 1, design.n_chillers),
         0.0,
     )
     chiller_power, plr, unmet = cooling.chiller_power_w(
@@ -340,8 +336,10 @@ def boundary_flows(
     (WUE); The Green Grid White Papers 29 (ERE) and 35 (WUE).
     """
     facility, chw_load, rejected, dry_bulb, ghi = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (
-            facility_power_w, chw_load_w, heat_rejected_w, outdoor_dry_bulb_c, ghi_w_per_m2))
+        *(
+            np.asarray(v, dtype=float)
+            for v in (facility_power_w, chw_load_w, heat_rejected_w, outdoor_dry_bulb_c, ghi_w_per_m2)
+        )
     )
     generated = solar.pv_power_w(
         ghi, dry_bulb, design.pv_rated_power_w, design.pv_temp_coefficient_per_k, design.pv_derate

@@ -62,15 +62,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     twin: argparse.ArgumentParser = subparsers.add_parser("twin", help="digital twin of the data hall")
     twin_sub = twin.add_subparsers(dest="twin_command", required=True)
     sim = twin_sub.add_parser("simulate", help="simulate the hall and write the site history CSV")
-    sim.add_argument(
-        "--weather", default="guiyang", help=f"{'|'.join(BUNDLED_SITES)} or a path to an .epw file"
-    )
+    sim.add_argument("--weather", default="guiyang", help=f"{'|'.join(BUNDLED_SITES)} or a path to an .epw file")
     sim.add_argument("--days", type=_positive_float, default=365.0, help="days to simulate (> 0)")
     sim.add_argument("--step-min", type=_positive_float, default=15.0, help="step length in minutes")
     sim.add_argument("--control", choices=CONTROLLERS, default="baseline")
-    sim.add_argument(
-        "--explore-c", type=_non_negative_float, default=0.0, help="random setpoint amplitude [K]"
-    )
+    sim.add_argument("--explore-c", type=_non_negative_float, default=0.0, help="random setpoint amplitude [K]")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--start", type=_start_date, default=datetime(2026, 1, 1, tzinfo=UTC))
     sim.add_argument("--out", type=Path, required=True, help="site history CSV to write")
@@ -104,12 +100,8 @@ def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     print(f"on-site PV: {s.pv_energy_kwh:,.0f} kWh (REF {s.ref:.3f})")
     print(f"heat reused: {s.reused_heat_kwh:,.0f} kWh (ERF {s.erf:.3f}, ERE {s.ere:.3f})")
     print(f"tower make-up water: {s.water_m3:,.0f} m3 (WUE {s.wue_l_per_kwh:.2f} L/kWh IT)")
-    print(
-        f"free cooling: {s.full_free_cooling_hours:,.1f} h full, {s.partial_free_cooling_hours:,.1f} h partial"
-    )
-    print(
-        f"minutes with a rack inlet above 27 C: {s.minutes_inlet_above_limit:g} (max {s.max_inlet_c:.2f} C)"
-    )
+    print(f"free cooling: {s.full_free_cooling_hours:,.1f} h full, {s.partial_free_cooling_hours:,.1f} h partial")
+    print(f"minutes with a rack inlet above 27 C: {s.minutes_inlet_above_limit:g} (max {s.max_inlet_c:.2f} C)")
     print(f"wrote {rows} rows to {args.out}")
     return 0
 

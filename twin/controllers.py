@@ -120,9 +120,7 @@ def oracle_schedule(
                 if economizer and not worthwhile.any():
                     continue
                 active = worthwhile if economizer else False
-                total = (
-                    hall_power + water_side(design, air.chw_load_w, chw_c, wet_bulb_c, active).plant_power_w
-                )
+                total = hall_power + water_side(design, air.chw_load_w, chw_c, wet_bulb_c, active).plant_power_w
                 better = total < best_power
                 best_power = np.where(better, total, best_power)
                 best_supply = np.where(better, supply_c, best_supply)

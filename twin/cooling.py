@@ -202,9 +202,7 @@ def chiller_power_w(
     available_w = capacity * _biquadratic(curves.capft, x, y)
     total_available_w = n * available_w
     with np.errstate(divide="ignore", invalid="ignore"):
-        plr = np.where(
-            total_available_w > 0.0, load / np.where(total_available_w > 0, total_available_w, 1.0), 0.0
-        )
+        plr = np.where(total_available_w > 0.0, load / np.where(total_available_w > 0, total_available_w, 1.0), 0.0)
     plr_min, plr_max = curves.plr_range
     plr_for_curve = np.clip(plr, plr_min, min(plr_max, 1.0))
     a, b, c = curves.eirfplr

@@ -32,7 +32,6 @@ DEMO_START = datetime(2026, 3, 15, 6, tzinfo=UTC)
 DEMO_CONFIGS = {"twin": _DATA / "twin-site.yaml", "minimal": _DATA / "demo-site.yaml"}
 
 
-
 def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
     cfg, profiles = load_config(DEMO_CONFIGS[site])
     if base_port is not None:
@@ -53,22 +52,33 @@ async def _demo(args: argparse.Namespace) -> int:
 
         model_dir = Path(args.model) if args.model else _demo_model(tmp / "pue-demo-model-v2")
         # a person approves by hand in the demo: give them minutes, not the default 4 poll intervals (20 s)
-        rcfg = RecommenderConfig(mode=args.recommender, model_dir=model_dir, action_log=tmp / "pue-demo-actions.jsonl",
-                                 pending_expiry_s=300.0)
+        rcfg = RecommenderConfig(
+            mode=args.recommender,
+            model_dir=model_dir,
+            action_log=tmp / "pue-demo-actions.jsonl",
+            pending_expiry_s=300.0,
+        )
         cfg = cfg.model_copy(update={"recommender": rcfg})
         print(f"recommender: {args.recommender} mode, model {model_dir}", flush=True)
     site: MinimalSite | TwinLiveSite
     if args.site == "twin":
-        site = TwinLiveSite(cfg, profiles, weather=args.weather, speed=args.speed,  # type: ignore[arg-type]
-                            start=DEMO_START)
+        site = TwinLiveSite(
+            cfg,
+            profiles,  # type: ignore[arg-type]
+            weather=args.weather,
+            speed=args.speed,
+            start=DEMO_START,
+        )
     else:
         site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
     truth_file = Path(args.truth_file) if args.truth_file else Path(tempfile.gettempdir()) / "pue-demo-truth.json"
     history = Path(args.history) if args.history else Path(tempfile.gettempdir()) / "pue-demo-history.sqlite"
     async with site.serving(truth_file=truth_file):
-        print(f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
-              f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}",
-              flush=True)
+        print(
+            f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
+            f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}",
+            flush=True,
+        )
         await run_agent(cfg, profiles, args.duration, history_path=history)
     return 0
 
@@ -89,14 +99,20 @@ def _demo_model(model_dir: Path) -> Path:
     from twin.exploration import write_exploration_history
     from twin.weather import load_site_weather
 
-    print("training the demo's cooling model on 28 days of the twin's safe exploration (once, cached)...",
-          flush=True)
+    print("training the demo's cooling model on 28 days of the twin's safe exploration (once, cached)...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "history.csv"
         # a site explores around where it runs: the twin starts at the legacy 18 C / 7 C
-        rows = write_exploration_history(load_site_weather("guiyang"), DEMO_START - timedelta(days=28), 28.0,
-                                         900.0, csv_path, centre_supply_air_c=19.0, centre_chw_supply_c=9.0,
-                                         amplitude_c=4.0)
+        rows = write_exploration_history(
+            load_site_weather("guiyang"),
+            DEMO_START - timedelta(days=28),
+            28.0,
+            900.0,
+            csv_path,
+            centre_supply_air_c=19.0,
+            centre_chw_supply_c=9.0,
+            amplitude_c=4.0,
+        )
         model = fit_from_history(read_site_history(csv_path))
     window = {"start": (DEMO_START - timedelta(days=28)).isoformat(), "end": DEMO_START.isoformat(), "rows": rows}
     save_model(model, model_dir, window, source="twin safe exploration, Guiyang, 28 d at 15 min")
@@ -113,14 +129,23 @@ def register(sub: Any) -> None:
     p.add_argument("--base-port", type=tcp_or_udp_port, default=None, help="first UDP port of the simulated devices")
     p.add_argument("--listen-port", type=tcp_or_udp_port, default=None, help="metrics port (default 10330)")
     p.add_argument("--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON)")
-    p.add_argument("--site", choices=sorted(DEMO_CONFIGS), default="twin",
-                   help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load")
+    p.add_argument(
+        "--site",
+        choices=sorted(DEMO_CONFIGS),
+        default="twin",
+        help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load",
+    )
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=positive_float, default=60.0, help="twin time acceleration (simulated s per s)")
-    p.add_argument("--history", default=None,
-                   help="history database (default: pue-demo-history.sqlite in the temp dir)")
-    p.add_argument("--recommender", choices=["off", "advise", "approve", "auto"], default="advise",
-                   help="twin only: recommendation mode (default advise: recommend, never write)")
+    p.add_argument(
+        "--history", default=None, help="history database (default: pue-demo-history.sqlite in the temp dir)"
+    )
+    p.add_argument(
+        "--recommender",
+        choices=["off", "advise", "approve", "auto"],
+        default="advise",
+        help="twin only: recommendation mode (default advise: recommend, never write)",
+    )
     p.add_argument("--model", default=None, help="model directory (default: train one on the twin, cached)")
     p.add_argument("--listen-address", default=None, help="metrics address (default 127.0.0.1)")
     p.set_defaults(func=cmd_demo)

@@ -26,38 +26,71 @@ from twin.weather import HourlyWeather, weather_at
 __all__ = ["write_exploration_history"]
 
 
-def write_exploration_history(weather: HourlyWeather, start: datetime, days: float, step_s: float, out: Path,
-                              *, centre_supply_air_c: float = 19.0, centre_chw_supply_c: float = 11.0,
-                              amplitude_c: float = 6.0, seed: int = 1, crah_min_fan_speed: float = 1.0) -> int:
+def write_exploration_history(
+    weather: HourlyWeather,
+    start: datetime,
+    days: float,
+    step_s: float,
+    out: Path,
+    *,
+    centre_supply_air_c: float = 19.0,
+    centre_chw_supply_c: float = 11.0,
+    amplitude_c: float = 6.0,
+    seed: int = 1,
+    crah_min_fan_speed: float = 1.0,
+) -> int:
     """Simulate ``days`` of safe exploration and write the canonical site history CSV; return rows."""
     design, bounds = SiteDesign(), ControlBounds()
     n = round(days * 86400.0 / step_s)
     mid = np.asarray(start.timestamp() + (np.arange(n) + 0.5) * step_s, dtype=np.float64)
     outdoor = weather_at(weather, mid)
-    util = it_load.rack_utilisation(utilisation_at(mid, weather.utc_offset_h), design.rack_trace_index,
-                                    design.rack_utilisation_gain)
+    util = it_load.rack_utilisation(
+        utilisation_at(mid, weather.utc_offset_h), design.rack_trace_index, design.rack_utilisation_gain
+    )
     rng = np.random.default_rng(seed)
     block = max(1, round(6 * 3600 / step_s))
     centre = ControlSchedule(
-        supply_air_setpoint_c=np.full(n, centre_supply_air_c), chw_supply_setpoint_c=np.full(n, centre_chw_supply_c),
+        supply_air_setpoint_c=np.full(n, centre_supply_air_c),
+        chw_supply_setpoint_c=np.full(n, centre_chw_supply_c),
         economizer_enabled=np.repeat(rng.random(-(-n // block)) < 0.5, block)[:n],
-        crah_min_fan_speed=np.full(n, crah_min_fan_speed))
+        crah_min_fan_speed=np.full(n, crah_min_fan_speed),
+    )
     schedule = explore_schedule(centre, amplitude_c, step_s, design, bounds, seed=seed, hold_s=3 * 3600.0)
     plant = SitePlant(design, bounds)
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(SITE_HISTORY_COLUMNS)
         for i in range(n):
-            conditions = SiteConditions(float(outdoor.dry_bulb_c[i]), float(outdoor.wet_bulb_c[i]),
-                                        float(outdoor.rh_percent[i]), float(outdoor.pressure_pa[i]),
-                                        tuple(util[i].tolist()))
-            controls = Controls(float(schedule.supply_air_setpoint_c[i]), float(schedule.chw_supply_setpoint_c[i]),
-                                bool(schedule.economizer_enabled[i]), crah_min_fan_speed)
+            conditions = SiteConditions(
+                float(outdoor.dry_bulb_c[i]),
+                float(outdoor.wet_bulb_c[i]),
+                float(outdoor.rh_percent[i]),
+                float(outdoor.pressure_pa[i]),
+                tuple(util[i].tolist()),
+            )
+            controls = Controls(
+                float(schedule.supply_air_setpoint_c[i]),
+                float(schedule.chw_supply_setpoint_c[i]),
+                bool(schedule.economizer_enabled[i]),
+                crah_min_fan_speed,
+            )
             r = plant.step(conditions, controls, step_s)
             stamp = (start + timedelta(seconds=i * step_s)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            writer.writerow([stamp, f"{step_s:g}", f"{r.facility_power_w:.1f}", f"{r.it_power_w:.1f}",
-                             f"{r.cooling_power_w:.1f}", f"{r.outdoor_dry_bulb_c:.2f}", f"{r.outdoor_wet_bulb_c:.2f}",
-                             f"{r.outdoor_rh_percent:.1f}", f"{r.controls.supply_air_setpoint_c:.2f}",
-                             f"{r.controls.chw_supply_setpoint_c:.2f}", int(r.controls.economizer_enabled),
-                             f"{r.max_inlet_c:.2f}", f"{r.facility_power_w / r.it_power_w:.4f}"])
+            writer.writerow(
+                [
+                    stamp,
+                    f"{step_s:g}",
+                    f"{r.facility_power_w:.1f}",
+                    f"{r.it_power_w:.1f}",
+                    f"{r.cooling_power_w:.1f}",
+                    f"{r.outdoor_dry_bulb_c:.2f}",
+                    f"{r.outdoor_wet_bulb_c:.2f}",
+                    f"{r.outdoor_rh_percent:.1f}",
+                    f"{r.controls.supply_air_setpoint_c:.2f}",
+                    f"{r.controls.chw_supply_setpoint_c:.2f}",
+                    int(r.controls.economizer_enabled),
+                    f"{r.max_inlet_c:.2f}",
+                    f"{r.facility_power_w / r.it_power_w:.4f}",
+                ]
+            )
     return n

@@ -107,9 +107,7 @@ def server_fan_power_factor(
     return 1.0 + fan_share_at_reference * (relative_speed**3 - 1.0)
 
 
-def server_power_w(
-    utilisation: ArrayLike, idle_power_w: ArrayLike, peak_power_w: ArrayLike
-) -> NDArray[np.float64]:
+def server_power_w(utilisation: ArrayLike, idle_power_w: ArrayLike, peak_power_w: ArrayLike) -> NDArray[np.float64]:
     """Linear utilisation-to-power model at reference inlet temperature.
 
     Parameters
@@ -129,5 +127,6 @@ def server_power_w(
     Fan, Weber & Barroso, "Power provisioning for a warehouse-sized computer", ISCA 2007.
     """
     idle = np.asarray(idle_power_w, dtype=float)
-    return np.asarray(idle + (np.asarray(peak_power_w, dtype=float) - idle) * np.asarray(utilisation, dtype=float),
-                      dtype=np.float64)
+    return np.asarray(
+        idle + (np.asarray(peak_power_w, dtype=float) - idle) * np.asarray(utilisation, dtype=float), dtype=np.float64
+    )

@@ -65,9 +65,17 @@ class TwinTruth:
 class TwinLiveSite(SimulatedSite):
     """Serves the twin's devices; ``update()`` advances the plant by wall time x ``speed``."""
 
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, *, weather: str = "guiyang",
-                 speed: float = 60.0, start: datetime | None = None, design: SiteDesign | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        profiles: ProfileRegistry,
+        *,
+        weather: str = "guiyang",
+        speed: float = 60.0,
+        start: datetime | None = None,
+        design: SiteDesign | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cfg = cfg
         self.design = design or SiteDesign()
         self.plant = SitePlant(self.design)
@@ -84,8 +92,9 @@ class TwinLiveSite(SimulatedSite):
         self._roles: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._roles.setdefault(dev.role, []).append(dev.name)
-            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], simulated_agent(cfg, dev),
-                                                    on_setpoint=self._setpoint_handler(dev.name))
+            self.devices[dev.name] = ProfiledDevice(
+                dev.name, profiles[dev.profile], simulated_agent(cfg, dev), on_setpoint=self._setpoint_handler(dev.name)
+            )
         n_pdu = max(len(self._roles.get("pdu", [])), 1)
         self.racks_per_pdu = math.ceil(self.design.n_racks / n_pdu)
         self.truth = self._to_truth(self._step(0.0), self._sim0)
@@ -103,6 +112,7 @@ class TwinLiveSite(SimulatedSite):
                 self.controls = replace(self.controls, economizer_enabled=value >= 0.5)
             elif quantity == "fan_min_speed_ratio":
                 self.controls = replace(self.controls, crah_min_fan_speed=value)
+
         return handle
 
     # --- physics -> devices --------------------------------------------------------------------
@@ -114,9 +124,14 @@ class TwinLiveSite(SimulatedSite):
         outdoor = weather_at(self.weather, t)
         traces = utilisation_at(t, self.weather.utc_offset_h)
         util = np.clip(traces[0, self.design.rack_trace_index] * self.design.rack_utilisation_gain, 0.0, 1.0)
-        return SiteConditions(float(outdoor.dry_bulb_c[0]), float(outdoor.wet_bulb_c[0]),
-                              float(outdoor.rh_percent[0]), float(outdoor.pressure_pa[0]),
-                              tuple(float(u) for u in util), float(outdoor.ghi_w_per_m2[0]))
+        return SiteConditions(
+            float(outdoor.dry_bulb_c[0]),
+            float(outdoor.wet_bulb_c[0]),
+            float(outdoor.rh_percent[0]),
+            float(outdoor.pressure_pa[0]),
+            tuple(float(u) for u in util),
+            float(outdoor.ghi_w_per_m2[0]),
+        )
 
     def _step(self, dt_sim_s: float, dt_wall_s: float = 0.0) -> StepResult:
         sim_s = self.sim_time_s()
@@ -135,8 +150,11 @@ class TwinLiveSite(SimulatedSite):
     @staticmethod
     def _meter(power_w: float, energy_j: float) -> Values:
         """An energy meter's readings: total, three balanced 230 V phases, apparent power at PF 0.97."""
-        values: Values = {("active_power_w", ()): power_w, ("energy_j", ()): energy_j,
-                          ("apparent_power_va", ()): power_w / 0.97}
+        values: Values = {
+            ("active_power_w", ()): power_w,
+            ("energy_j", ()): energy_j,
+            ("apparent_power_va", ()): power_w / 0.97,
+        }
         for phase in ("L1", "L2", "L3"):
             values[("phase_active_power_w", (("phase", phase),))] = power_w / 3
             values[("current_a", (("phase", phase),))] = power_w / 3 / 230.0
@@ -162,47 +180,69 @@ class TwinLiveSite(SimulatedSite):
             racks = range(j * self.racks_per_pdu, min((j + 1) * self.racks_per_pdu, self.design.n_racks))
             power = sum(r.rack_power_w[k] for k in racks)
             energy = self._accumulate(name, "energy_j", power, dt_s, 3.6e9)
-            values[name] = {("active_power_w", (("inlet", "1"), ("pdu", "1"))): power,
-                            ("energy_j", (("inlet", "1"), ("pdu", "1"))): energy}
+            values[name] = {
+                ("active_power_w", (("inlet", "1"), ("pdu", "1"))): power,
+                ("energy_j", (("inlet", "1"), ("pdu", "1"))): energy,
+            }
             for n, k in enumerate(racks, start=1):
                 values[name][("ambient_temp_c", (("pdu", "1"), ("sensor", str(n))))] = r.rack_inlet_c[k]
         mean_inlet = sum(r.rack_inlet_c) / len(r.rack_inlet_c)
         for i, name in enumerate(self._roles.get("cooling_unit", [])):
             sp = self._crah_setpoints.get(name, self.controls.supply_air_setpoint_c)
             speed = r.crah_fan_speed[i % len(r.crah_fan_speed)]
-            values[name] = {("supply_air_temp_c", ()): r.supply_air_c,
-                            ("return_air_temp_c", ()): mean_inlet + self.design.air_delta_t_design_k,
-                            ("supply_air_setpoint_c", ()): sp,
-                            ("return_air_setpoint_c", ()): 30.0,
-                            ("fan_speed_ratio", ()): speed,
-                            ("relative_humidity_ratio", (("point", "return_air"),)): 0.45,
-                            ("free_cooling_ratio", ()): r.free_cooling_fraction}
+            values[name] = {
+                ("supply_air_temp_c", ()): r.supply_air_c,
+                ("return_air_temp_c", ()): mean_inlet + self.design.air_delta_t_design_k,
+                ("supply_air_setpoint_c", ()): sp,
+                ("return_air_setpoint_c", ()): 30.0,
+                ("fan_speed_ratio", ()): speed,
+                ("relative_humidity_ratio", (("point", "return_air"),)): 0.45,
+                ("free_cooling_ratio", ()): r.free_cooling_fraction,
+            }
         for name in self._roles.get("chiller_plant", []):
             energy = self._accumulate(name, "cooling_energy_j", r.cooling_power_w, dt_s, 0.0)
             # a heat meter and a water meter installed with the plant, some years before: non-zero counters
             heat = self._accumulate(name, "reused_heat_energy_j", r.reused_heat_power_w, dt_s, 1.8e12)
             water = self._accumulate(name, "water_volume_m3", r.water_flow_m3_per_s, dt_s, 4.2e4)
-            values[name] = {("chw_supply_setpoint_c", ()): r.controls.chw_supply_setpoint_c,
-                            ("economizer_enabled", ()): 1.0 if self.controls.economizer_enabled else 0.0,
-                            ("fan_min_speed_ratio", ()): self.controls.crah_min_fan_speed,
-                            ("chw_supply_temp_c", ()): r.chw_supply_c, ("chw_return_temp_c", ()): r.chw_return_c,
-                            ("cooling_power_w", ()): r.cooling_power_w, ("cooling_energy_j", ()): energy,
-                            ("free_cooling_ratio", ()): r.free_cooling_fraction,
-                            ("reused_heat_power_w", ()): r.reused_heat_power_w, ("reused_heat_energy_j", ()): heat,
-                            ("water_flow_m3_per_s", ()): r.water_flow_m3_per_s, ("water_volume_m3", ()): water}
+            values[name] = {
+                ("chw_supply_setpoint_c", ()): r.controls.chw_supply_setpoint_c,
+                ("economizer_enabled", ()): 1.0 if self.controls.economizer_enabled else 0.0,
+                ("fan_min_speed_ratio", ()): self.controls.crah_min_fan_speed,
+                ("chw_supply_temp_c", ()): r.chw_supply_c,
+                ("chw_return_temp_c", ()): r.chw_return_c,
+                ("cooling_power_w", ()): r.cooling_power_w,
+                ("cooling_energy_j", ()): energy,
+                ("free_cooling_ratio", ()): r.free_cooling_fraction,
+                ("reused_heat_power_w", ()): r.reused_heat_power_w,
+                ("reused_heat_energy_j", ()): heat,
+                ("water_flow_m3_per_s", ()): r.water_flow_m3_per_s,
+                ("water_volume_m3", ()): water,
+            }
         for name in self._roles.get("environment_sensor", []):
             lbl = (("sensor", "1"),)
-            values[name] = {("ambient_temp_c", lbl): r.outdoor_dry_bulb_c,
-                            ("relative_humidity_ratio", lbl): r.outdoor_rh_percent / 100.0,
-                            ("air_pressure_pa", lbl): 88_000.0, ("dew_point_c", lbl): r.outdoor_dry_bulb_c - 5.0}
+            values[name] = {
+                ("ambient_temp_c", lbl): r.outdoor_dry_bulb_c,
+                ("relative_humidity_ratio", lbl): r.outdoor_rh_percent / 100.0,
+                ("air_pressure_pa", lbl): 88_000.0,
+                ("dew_point_c", lbl): r.outdoor_dry_bulb_c - 5.0,
+            }
         uptime = sim_s - self._sim0
         defaults = plausible_defaults(r.facility_power_w / max(len(self._roles.get("pdu", [])), 1))
         for name, device in self.devices.items():
             device.publish(values.get(name, {}), uptime, defaults)
 
     def _to_truth(self, r: StepResult, sim_s: float) -> TwinTruth:
-        return TwinTruth(sim_s, r.facility_power_w, r.it_power_w, sum(r.ups_output_power_w), r.max_inlet_c,
-                         r.controls, r.pv_power_w, r.reused_heat_power_w, r.water_flow_m3_per_s)
+        return TwinTruth(
+            sim_s,
+            r.facility_power_w,
+            r.it_power_w,
+            sum(r.ups_output_power_w),
+            r.max_inlet_c,
+            r.controls,
+            r.pv_power_w,
+            r.reused_heat_power_w,
+            r.water_flow_m3_per_s,
+        )
 
     def update(self) -> TwinTruth:
         sim_s = self.sim_time_s()
@@ -213,9 +253,17 @@ class TwinLiveSite(SimulatedSite):
 
     def truth_json(self) -> dict[str, object]:
         truth = self.truth
-        return {"timestamp_s": self._clock(), "sim_time": datetime.fromtimestamp(truth.sim_time_s, UTC).isoformat(),
-                "pue": truth.pue, "facility_w": truth.facility_w, "it_w": truth.ups_output_w,
-                "max_inlet_c": truth.max_inlet_c, "supply_air_setpoint_c": truth.controls.supply_air_setpoint_c,
-                "chw_supply_setpoint_c": truth.controls.chw_supply_setpoint_c,
-                "economizer_enabled": truth.controls.economizer_enabled, "pv_w": truth.pv_w,
-                "reused_heat_w": truth.reused_heat_w, "water_flow_m3_per_s": truth.water_flow_m3_per_s}
+        return {
+            "timestamp_s": self._clock(),
+            "sim_time": datetime.fromtimestamp(truth.sim_time_s, UTC).isoformat(),
+            "pue": truth.pue,
+            "facility_w": truth.facility_w,
+            "it_w": truth.ups_output_w,
+            "max_inlet_c": truth.max_inlet_c,
+            "supply_air_setpoint_c": truth.controls.supply_air_setpoint_c,
+            "chw_supply_setpoint_c": truth.controls.chw_supply_setpoint_c,
+            "economizer_enabled": truth.controls.economizer_enabled,
+            "pv_w": truth.pv_w,
+            "reused_heat_w": truth.reused_heat_w,
+            "water_flow_m3_per_s": truth.water_flow_m3_per_s,
+        }

@@ -45,15 +45,11 @@ def ups_loss_w(
     """
     load_fraction = np.asarray(output_power_w, dtype=float) / rated_power_w
     return rated_power_w * (
-        no_load_loss_fraction
-        + proportional_loss_fraction * load_fraction
-        + square_loss_fraction * load_fraction**2
+        no_load_loss_fraction + proportional_loss_fraction * load_fraction + square_loss_fraction * load_fraction**2
     )
 
 
-def ups_efficiency(
-    output_power_w: ArrayLike, rated_power_w: float, **loss_fractions: float
-) -> NDArray[np.float64]:
+def ups_efficiency(output_power_w: ArrayLike, rated_power_w: float, **loss_fractions: float) -> NDArray[np.float64]:
     """Efficiency of one UPS, output / input [-].
 
     Parameters

@@ -187,9 +187,7 @@ def simulate(
     }
     for lo in range(0, n_steps, _CHUNK_STEPS):
         hi = min(lo + _CHUNK_STEPS, n_steps)
-        utilisation = it_load.rack_utilisation(
-            traces[lo:hi], design.rack_trace_index, design.rack_utilisation_gain
-        )
+        utilisation = it_load.rack_utilisation(traces[lo:hi], design.rack_trace_index, design.rack_utilisation_gain)
         if controller == "oracle":
             schedule = controllers.oracle_schedule(
                 design, bounds, utilisation, outdoor.wet_bulb_c[lo:hi], outdoor.pressure_pa[lo:hi]
@@ -197,9 +195,7 @@ def simulate(
         else:
             schedule = controllers.baseline_schedule(hi - lo)
         if explore_c > 0.0:
-            schedule = controllers.explore_schedule(
-                schedule, explore_c, step_s, design, bounds, seed=seed + lo
-            )
+            schedule = controllers.explore_schedule(schedule, explore_c, step_s, design, bounds, seed=seed + lo)
         supply_sp[lo:hi] = schedule.supply_air_setpoint_c
         chw_sp[lo:hi] = schedule.chw_supply_setpoint_c
         enabled[lo:hi] = schedule.economizer_enabled
@@ -290,9 +286,7 @@ def summarize(result: SimulationResult) -> SimulationSummary:
         cooling_energy_kwh=float(result.cooling_power_w.sum() * hours / 1e3),
         full_free_cooling_hours=float(np.count_nonzero(fraction >= 1.0) * hours),
         partial_free_cooling_hours=float(np.count_nonzero((fraction > 0.0) & (fraction < 1.0)) * hours),
-        minutes_inlet_above_limit=float(
-            np.count_nonzero(result.max_inlet_c > INLET_LIMIT_C + 1e-9) * hours * 60.0
-        ),
+        minutes_inlet_above_limit=float(np.count_nonzero(result.max_inlet_c > INLET_LIMIT_C + 1e-9) * hours * 60.0),
         max_inlet_c=float(result.max_inlet_c.max()),
         pv_energy_kwh=float(result.pv_power_w.sum() * hours / 1e3),
         reused_heat_kwh=float(result.reused_heat_power_w.sum() * hours / 1e3),

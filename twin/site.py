@@ -117,9 +117,7 @@ class SitePlant:
         """
         design = self.design
         if len(conditions.rack_utilisation) != design.n_racks:
-            raise ValueError(
-                f"expected {design.n_racks} rack utilisations, got {len(conditions.rack_utilisation)}"
-            )
+            raise ValueError(f"expected {design.n_racks} rack utilisations, got {len(conditions.rack_utilisation)}")
         applied = self.bounds.clamp(controls)
         utilisation = np.asarray(conditions.rack_utilisation, float)[None, :]
         air = air_side(
@@ -143,19 +141,18 @@ class SitePlant:
             self._economizer_active,
             self._economizer_dwell_s,
         )
-        water = water_side(
-            design, air.chw_load_w, applied.chw_supply_setpoint_c, conditions.outdoor_wet_bulb_c, active
-        )
+        water = water_side(design, air.chw_load_w, applied.chw_supply_setpoint_c, conditions.outdoor_wet_bulb_c, active)
         cooling_power = float(air.crah_fan_total_w[0] + water.plant_power_w[0])
         ups_loss = float(air.ups_loss_w[0].sum())
         facility = (
-            float(air.it_power_w[0] + air.pdu_loss_w[0])
-            + ups_loss
-            + float(air.lighting_other_w[0])
-            + cooling_power
+            float(air.it_power_w[0] + air.pdu_loss_w[0]) + ups_loss + float(air.lighting_other_w[0]) + cooling_power
         )
         flows = boundary_flows(
-            design, facility, air.chw_load_w, water.heat_rejected_w, conditions.outdoor_dry_bulb_c,
+            design,
+            facility,
+            air.chw_load_w,
+            water.heat_rejected_w,
+            conditions.outdoor_dry_bulb_c,
             conditions.ghi_w_per_m2,
         )
         return StepResult(

@@ -43,8 +43,13 @@ def _declination_rad(day_angle: NDArray[np.float64]) -> NDArray[np.float64]:
     """Spencer (1971) Fourier series for the solar declination [rad]."""
     g = day_angle
     return np.asarray(
-        0.006918 - 0.399912 * np.cos(g) + 0.070257 * np.sin(g) - 0.006758 * np.cos(2 * g)
-        + 0.000907 * np.sin(2 * g) - 0.002697 * np.cos(3 * g) + 0.00148 * np.sin(3 * g),
+        0.006918
+        - 0.399912 * np.cos(g)
+        + 0.070257 * np.sin(g)
+        - 0.006758 * np.cos(2 * g)
+        + 0.000907 * np.sin(2 * g)
+        - 0.002697 * np.cos(3 * g)
+        + 0.00148 * np.sin(3 * g),
         dtype=np.float64,
     )
 
@@ -53,8 +58,10 @@ def _equation_of_time_min(day_angle: NDArray[np.float64]) -> NDArray[np.float64]
     """Spencer (1971) Fourier series for the equation of time [min]."""
     g = day_angle
     return np.asarray(
-        229.18 * (0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g) - 0.014615 * np.cos(2 * g)
-                  - 0.040849 * np.sin(2 * g)),
+        229.18
+        * (
+            0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g) - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g)
+        ),
         dtype=np.float64,
     )
 
@@ -91,8 +98,7 @@ def sin_solar_elevation(
     day_angle = _day_angle_rad(hours)
     declination = _declination_rad(day_angle)
     solar_time_h = (
-        hours % 24.0
-        + (4.0 * (longitude_deg - 15.0 * utc_offset_h) + _equation_of_time_min(day_angle)) / 60.0
+        hours % 24.0 + (4.0 * (longitude_deg - 15.0 * utc_offset_h) + _equation_of_time_min(day_angle)) / 60.0
     )
     hour_angle = np.radians(15.0 * (solar_time_h - 12.0))
     latitude = np.radians(latitude_deg)

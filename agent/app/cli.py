@@ -49,8 +49,9 @@ BAD_INPUT_ERRORS = (UsageError, ConfigError, ProfileError, HistoryError, History
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("pysnmp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # overrun polls are counted in pue_device_polls_skipped_total instead of a warning per skip
@@ -88,8 +89,9 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
             raise UsageError("SNMPv3 needs --auth-protocol and --auth-key (protocols are never implied)")
         if bool(args.priv_protocol) != bool(args.priv_key):
             raise UsageError("--priv-protocol and --priv-key go together")
-        auth = V3Auth(args.v3_user, args.auth_protocol, args.auth_key, args.priv_protocol, args.priv_key,
-                      args.v3_context)
+        auth = V3Auth(
+            args.v3_user, args.auth_protocol, args.auth_key, args.priv_protocol, args.priv_key, args.v3_context
+        )
     elif args.community:
         auth = V2cAuth(args.community)
     else:
@@ -120,7 +122,8 @@ async def _read(args: argparse.Namespace) -> int:
 
     rows: list[dict[str, Any]] = [
         {"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
-        for r in readout.readings]
+        for r in readout.readings
+    ]
     if args.format == "json":
         print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
     else:
@@ -155,8 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": args.listen_port})})
     from agent.app.runtime import run_agent  # the scheduler and server load only for `run`
 
-    asyncio.run(run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent,
-                           shard=args.shard))
+    asyncio.run(run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent, shard=args.shard))
     return 0
 
 
@@ -201,15 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="poll the site and serve /metrics")
     p.add_argument("--config", required=True)
-    p.add_argument("--duration", type=positive_float, default=None,
-                   help="stop after SECONDS (default: run until signalled)")
+    p.add_argument(
+        "--duration", type=positive_float, default=None, help="stop after SECONDS (default: run until signalled)"
+    )
     p.add_argument("--listen-port", type=tcp_or_udp_port, default=None)
-    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
-                   help="poll only shard I of N (stable hash of device names); export shard energy, "
-                        "not site PUE (sum across shards in Prometheus)")
-    p.add_argument("--web-config", default=None, metavar="FILE",
-                   help="Prometheus-style web config (tls_server_config, basic_auth_users); "
-                        "overrides the config's web section")
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="I/N",
+        help="poll only shard I of N (stable hash of device names); export shard energy, "
+        "not site PUE (sum across shards in Prometheus)",
+    )
+    p.add_argument(
+        "--web-config",
+        default=None,
+        metavar="FILE",
+        help="Prometheus-style web config (tls_server_config, basic_auth_users); overrides the config's web section",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
@@ -221,14 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
-    p.add_argument("--profile", help="profile name, or a profile FILE.yaml such as a fresh `profile draft` "
-                   "(default: detect from sysObjectID/sysDescr)")
+    p.add_argument(
+        "--profile",
+        help="profile name, or a profile FILE.yaml such as a fresh `profile draft` "
+        "(default: detect from sysObjectID/sysDescr)",
+    )
     p.add_argument("--profile-dir", action="append", default=[], help="extra profile directory")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--timeout", type=positive_float, default=2.0)
     p.add_argument("--retries", type=int, default=1)
     p.set_defaults(func=cmd_read)
-
 
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).register(sub)

@@ -43,7 +43,7 @@ __all__ = [
 #: largest block a CIDR may name without ``--allow-large`` (1,024 addresses)
 MAX_PREFIX_WITHOUT_ALLOW = 22
 
-#: display names of the standard MIBs :func:`agent.readings.standard_mibs_answering` probes
+#: display names of the standard MIBs :func:`agent.devices.readings.standard_mibs_answering` probes
 STANDARD_MIB_NAMES = {
     "UPS-MIB": "UPS-MIB (RFC 1628)",
     "ENTITY-SENSOR-MIB": "ENTITY-SENSOR-MIB (RFC 3433)",
@@ -81,8 +81,9 @@ class DiscoveredDevice:
         return f"{self.host}:{self.port}"
 
 
-def parse_addresses(items: Iterable[str], *, default_port: int = 161,
-                    allow_large: bool = False) -> list[tuple[str, int]]:
+def parse_addresses(
+    items: Iterable[str], *, default_port: int = 161, allow_large: bool = False
+) -> list[tuple[str, int]]:
     """``HOST``, ``HOST:PORT``, ``A.B.C.D/N`` (every host address of the block) -> (host, port) pairs.
 
     Raises
@@ -107,8 +108,10 @@ def parse_addresses(items: Iterable[str], *, default_port: int = 161,
             except ValueError as err:
                 raise UsageError(f"{raw!r}: {err}") from None
             if net.prefixlen < (MAX_PREFIX_WITHOUT_ALLOW if net.version == 4 else 118) and not allow_large:
-                raise UsageError(f"{raw!r}: {net.num_addresses} addresses; the agent scans only what it is told, "
-                                 f"and a block larger than /{MAX_PREFIX_WITHOUT_ALLOW} needs --allow-large")
+                raise UsageError(
+                    f"{raw!r}: {net.num_addresses} addresses; the agent scans only what it is told, "
+                    f"and a block larger than /{MAX_PREFIX_WITHOUT_ALLOW} needs --allow-large"
+                )
             hosts = list(net.hosts()) or [net.network_address]
             out.extend((str(h), port) for h in hosts)
         else:
@@ -121,7 +124,7 @@ def parse_addresses(items: Iterable[str], *, default_port: int = 161,
 
 async def probe_standard_mibs(client: SnmpClient, target: SnmpTarget) -> list[str]:
     """The standard MIBs a device answers, by display name (the probes of
-    :func:`agent.readings.standard_mibs_answering`, the ones a "no profile" error reports)."""
+    :func:`agent.devices.readings.standard_mibs_answering`, the ones a "no profile" error reports)."""
     return _answered_names(await standard_mibs_answering(client, target))
 
 
@@ -129,8 +132,16 @@ def _answered_names(found: Mapping[str, str | None]) -> list[str]:
     return [STANDARD_MIB_NAMES.get(name, name) for name, what in found.items() if what]
 
 
-async def discover_one(client: SnmpClient, host: str, port: int, credentials: Sequence[Credential],
-                       registry: ProfileRegistry, *, timeout_s: float = 2.0, retries: int = 1) -> DiscoveredDevice:
+async def discover_one(
+    client: SnmpClient,
+    host: str,
+    port: int,
+    credentials: Sequence[Credential],
+    registry: ProfileRegistry,
+    *,
+    timeout_s: float = 2.0,
+    retries: int = 1,
+) -> DiscoveredDevice:
     """What answers at one address, with which credential, which profile, and its key readings."""
     found = DiscoveredDevice(host, port)
     target: SnmpTarget | None = None
@@ -182,16 +193,23 @@ async def discover_one(client: SnmpClient, host: str, port: int, credentials: Se
     return found
 
 
-async def discover(client: SnmpClient, addresses: Sequence[tuple[str, int]], credentials: Sequence[Credential],
-                   registry: ProfileRegistry, *, concurrency: int = 16, timeout_s: float = 2.0, retries: int = 1,
-                   progress: Callable[[DiscoveredDevice], None] | None = None) -> list[DiscoveredDevice]:
+async def discover(
+    client: SnmpClient,
+    addresses: Sequence[tuple[str, int]],
+    credentials: Sequence[Credential],
+    registry: ProfileRegistry,
+    *,
+    concurrency: int = 16,
+    timeout_s: float = 2.0,
+    retries: int = 1,
+    progress: Callable[[DiscoveredDevice], None] | None = None,
+) -> list[DiscoveredDevice]:
     """Discover every address, at most ``concurrency`` at once; results in the order given."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(host: str, port: int) -> DiscoveredDevice:
         async with gate:
-            result = await discover_one(client, host, port, credentials, registry, timeout_s=timeout_s,
-                                        retries=retries)
+            result = await discover_one(client, host, port, credentials, registry, timeout_s=timeout_s, retries=retries)
         if progress is not None:
             progress(result)
         return result
@@ -200,11 +218,15 @@ async def discover(client: SnmpClient, addresses: Sequence[tuple[str, int]], cre
 
 
 def draft_command(device: DiscoveredDevice) -> str:
-    cred = "--community COMMUNITY" if device.credentials is None or device.credentials.startswith("community") \
+    cred = (
+        "--community COMMUNITY"
+        if device.credentials is None or device.credentials.startswith("community")
         else "--v3-user USER --auth-protocol ... --auth-key ... --priv-protocol ... --priv-key ..."
+    )
     name = re.sub(r"[^a-z0-9]+", "-", device.host.lower()).strip("-")
-    return (f"pue-agent profile draft --address {device.address} {cred} --mib-dir DIR "
-            f"--out draft-{name}-{device.port}.yaml")
+    return (
+        f"pue-agent profile draft --address {device.address} {cred} --mib-dir DIR --out draft-{name}-{device.port}.yaml"
+    )
 
 
 def render_table(devices: Sequence[DiscoveredDevice]) -> str:
@@ -221,8 +243,10 @@ def render_table(devices: Sequence[DiscoveredDevice]) -> str:
         lines.append(f"{d.address:<22} {profile:<26} {(d.kind or '-'):<19} {power:>10} {energy:>12}  {temps or '-'}")
     for d in devices:
         if d.profile is None and d.credentials is not None:
-            lines.append(f"{d.address}: no profile: sysObjectID {d.sys_object_id or '?'}, sysDescr "
-                         f"{d.sys_descr[:60]!r}; standard MIBs answering: {', '.join(d.standard_mibs) or 'none'}")
+            lines.append(
+                f"{d.address}: no profile: sysObjectID {d.sys_object_id or '?'}, sysDescr "
+                f"{d.sys_descr[:60]!r}; standard MIBs answering: {', '.join(d.standard_mibs) or 'none'}"
+            )
             lines.append(f"  draft one: {draft_command(d)}")
         elif d.problem:
             lines.append(f"{d.address}: {d.problem}")
@@ -253,8 +277,10 @@ def render_devices(devices: Sequence[DiscoveredDevice]) -> str:
     detected = [d for d in devices if d.profile is not None]
     for d in detected:
         name = _device_name(d, taken)
-        lines.append(f"  - {{name: {name}, address: {d.address.rsplit(':', 1)[0]}, port: {d.port}, "
-                     f"credentials: {d.credentials}, profile: {d.profile}, role: {d.kind}}}")
+        lines.append(
+            f"  - {{name: {name}, address: {d.address.rsplit(':', 1)[0]}, port: {d.port}, "
+            f"credentials: {d.credentials}, profile: {d.profile}, role: {d.kind}}}"
+        )
         descr = d.sys_descr.splitlines()[0][:60] if d.sys_descr else ""
         lines.append(f"    # guess: role from profile kind; sysDescr {descr!r}")
     if not detected:
@@ -265,11 +291,15 @@ def render_devices(devices: Sequence[DiscoveredDevice]) -> str:
         if d.credentials is None:
             lines.append(f"  # {d.address}: {d.problem} (not added)")
         else:
-            lines.append(f"  # {d.address}: answered (sysObjectID {d.sys_object_id or '?'}) but no profile detects "
-                         f"it; draft one with")
+            lines.append(
+                f"  # {d.address}: answered (sysObjectID {d.sys_object_id or '?'}) but no profile detects "
+                f"it; draft one with"
+            )
             lines.append(f"  #   {draft_command(d)}")
-            lines.append(f"  # then add: {{name: ..., address: {d.host}, port: {d.port}, credentials: {d.credentials}, "
-                         "profile: DRAFT-NAME, role: ...}")
+            lines.append(
+                f"  # then add: {{name: ..., address: {d.host}, port: {d.port}, credentials: {d.credentials}, "
+                "profile: DRAFT-NAME, role: ...}"
+            )
     return "\n".join(lines) + "\n"
 
 

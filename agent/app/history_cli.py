@@ -83,8 +83,10 @@ class _ProgressLine:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, help="history database (default: history.path of --config)")
     parser.add_argument("--config", type=Path, help="site config whose history section names the database")
-    parser.add_argument("--timezone", help="time zone of dates and periods, e.g. Asia/Shanghai "
-                                           "(default: site.timezone of --config, else UTC)")
+    parser.add_argument(
+        "--timezone",
+        help="time zone of dates and periods, e.g. Asia/Shanghai (default: site.timezone of --config, else UTC)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -92,9 +94,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("export", help="export the site history (canonical CSV, Parquet or Excel)")
     _common(p)
     p.add_argument("--from", dest="start", required=True, help="first day (2026-01-01) or ISO time")
-    p.add_argument(
-        "--to", dest="end", required=True, help="last day, included (2026-12-31), or ISO time (excluded)"
-    )
+    p.add_argument("--to", dest="end", required=True, help="last day, included (2026-12-31), or ISO time (excluded)")
     p.add_argument("--resolution", choices=list(RESOLUTION_NAMES), default="15min")
     p.add_argument("--format", choices=["csv", "parquet", "xlsx"], help="default: from the --out suffix")
     p.add_argument("--out", type=Path, required=True)
@@ -132,8 +132,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="report.pdf or report.html")
     p.add_argument(
         "--emission-factor",
-        help=f"key in the shipped table (default: carbon.emission_factor of "
-        f"--config, else {DEFAULT_EMISSION_FACTOR})",
+        help=f"key in the shipped table (default: carbon.emission_factor of --config, else {DEFAULT_EMISSION_FACTOR})",
     )
     p.add_argument(
         "--grade-thresholds",
@@ -165,8 +164,12 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
             + [f"IT: {t.device}" for t in cfg.topology.it]
             + [f"cooling: {t.device}" for t in cfg.topology.cooling]
             + [f"{name}: {t.device}" for name, terms in cfg.topology.optional_boundaries() for t in terms]
-            + [f"zone {z} {part}: {t.device}" for z, spec in cfg.topology.zones.items()
-               for part, terms in (("IT", spec.it), ("overhead", spec.overhead)) for t in terms]
+            + [
+                f"zone {z} {part}: {t.device}"
+                for z, spec in cfg.topology.zones.items()
+                for part, terms in (("IT", spec.it), ("overhead", spec.overhead))
+                for t in terms
+            ]
         )
         carbon = getattr(cfg, "carbon", None)
         if carbon is not None:
@@ -189,9 +192,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         _, end = parse_period(args.end, tz)
         fmt = args.format or args.out.suffix.lower().lstrip(".")
         if fmt not in ("csv", "parquet", "xlsx"):
-            return _fail(
-                "export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx"
-            )
+            return _fail("export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx")
         with SqliteHistoryStore(db, readonly=True) as store:
             rows = export_history(store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt)
     except ConfigError as err:
@@ -237,9 +238,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _fail("report", "give either --period, or --baseline and --compare")
     try:
         db, context = _resolve(args)
-        factor = load_emission_factor(
-            args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR
-        )
+        factor = load_emission_factor(args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR)
         with SqliteHistoryStore(db, readonly=True) as store:
             if args.period:
                 tz = zone(context["timezone"])

@@ -101,8 +101,9 @@ def _framing(head: bytes, max_body_bytes: int) -> tuple[int, bool]:
         name, _, value = line.partition(b":")
         name, value = name.strip().lower(), value.strip()
         if name == b"transfer-encoding":
-            raise _Refused("411 Length Required", "transfer-encoded (chunked) bodies are not accepted: "
-                                                  "send Content-Length")
+            raise _Refused(
+                "411 Length Required", "transfer-encoded (chunked) bodies are not accepted: send Content-Length"
+            )
         if name == b"content-length":
             lengths.append(value)
         elif name == b"expect":
@@ -135,8 +136,7 @@ class _Handler(WSGIRequestHandler):
 
     server: _GuardedServer
 
-    def __init__(self, request: socket.socket, client_address: Any, server: _GuardedServer,
-                 data: bytes = b"") -> None:
+    def __init__(self, request: socket.socket, client_address: Any, server: _GuardedServer, data: bytes = b"") -> None:
         self._data = data
         super().__init__(request, client_address, server)
 
@@ -215,13 +215,15 @@ class _GuardedServer(WSGIServer):
             conn.setblocking(False)
             if len(self._pending) >= self.limits.max_pending:
                 oldest = next(iter(self._pending.values()))
-                log.debug("http: %d connections still sending; dropping the oldest, from %s",
-                          len(self._pending), oldest.addr)
+                log.debug(
+                    "http: %d connections still sending; dropping the oldest, from %s", len(self._pending), oldest.addr
+                )
                 self._drop(oldest)
             if self.ssl_context is not None:
                 conn = self.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
-            pending = _Pending(conn, addr, time.monotonic() + self.limits.request_timeout_s,
-                               handshaking=self.ssl_context is not None)
+            pending = _Pending(
+                conn, addr, time.monotonic() + self.limits.request_timeout_s, handshaking=self.ssl_context is not None
+            )
             self._pending[conn] = pending
             self._selector.register(conn, selectors.EVENT_READ, pending)
 
@@ -261,9 +263,10 @@ class _GuardedServer(WSGIServer):
             if end is None or end.end() > limits.max_header_bytes:
                 if end is None and len(pending.buf) <= limits.max_header_bytes:
                     return False
-                raise _Refused("431 Request Header Fields Too Large",
-                               f"request headers over {limits.max_header_bytes} bytes")
-            body_bytes, expect_continue = _framing(bytes(pending.buf[:end.start()]), limits.max_body_bytes)
+                raise _Refused(
+                    "431 Request Header Fields Too Large", f"request headers over {limits.max_header_bytes} bytes"
+                )
+            body_bytes, expect_continue = _framing(bytes(pending.buf[: end.start()]), limits.max_body_bytes)
             pending.size = end.end() + body_bytes
             if expect_continue and len(pending.buf) < pending.size:
                 pending.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -274,12 +277,13 @@ class _GuardedServer(WSGIServer):
             log.debug("http: %d requests in progress; 503 to %s", self.limits.max_handlers, pending.addr)
             self._answer_and_close(pending, "503 Service Unavailable", "too many requests in progress; retry")
             return True
-        data = bytes(pending.buf[:pending.size])
+        data = bytes(pending.buf[: pending.size])
         pending.sock.setblocking(True)
         pending.sock.settimeout(limits.request_timeout_s)
         try:
-            threading.Thread(target=self._handle, args=(pending.sock, pending.addr, data),
-                             name="pue-agent-http-request", daemon=True).start()
+            threading.Thread(
+                target=self._handle, args=(pending.sock, pending.addr, data), name="pue-agent-http-request", daemon=True
+            ).start()
         except RuntimeError as err:  # no thread to be had
             log.warning("http: cannot start a handler thread: %s", err)
             self._handlers.release()
@@ -299,13 +303,13 @@ class _GuardedServer(WSGIServer):
         for pending in list(self._pending.values()):  # oldest first: all share one timeout
             if pending.deadline > now:
                 return
-            log.debug("http: request from %s not complete within %.1f s", pending.addr,
-                      self.limits.request_timeout_s)
+            log.debug("http: request from %s not complete within %.1f s", pending.addr, self.limits.request_timeout_s)
             if pending.handshaking:
                 self._drop(pending)
             else:
-                self._answer_and_close(pending, "408 Request Timeout",
-                                       f"request not complete within {self.limits.request_timeout_s:g} s")
+                self._answer_and_close(
+                    pending, "408 Request Timeout", f"request not complete within {self.limits.request_timeout_s:g} s"
+                )
 
     def _answer_and_close(self, pending: _Pending, status: str, reason: str) -> None:
         headers, body = _error_body(status, reason)
@@ -366,9 +370,15 @@ class HttpServer:
     ``ssl_context`` serves it over TLS (see :func:`agent.app.security.make_http_server`).
     """
 
-    def __init__(self, registry: CollectorRegistry, api: ApiHandlers,
-                 wrap: Callable[[WsgiApp], WsgiApp] | None = None, *, limits: HttpLimits | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        api: ApiHandlers,
+        wrap: Callable[[WsgiApp], WsgiApp] | None = None,
+        *,
+        limits: HttpLimits | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._metrics = make_wsgi_app(registry)
         self.api = api
         self.limits = limits or HttpLimits()
@@ -386,10 +396,16 @@ class HttpServer:
             try:
                 return list(app(environ, start_response))
             except Exception as err:  # a bug: answered and logged, the server carries on
-                log.error("http: %s %s failed: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
-                          err, exc_info=True)
-                return _error(start_response, "500 Internal Server Error", "internal error (see the agent's log)",
-                              sys.exc_info())
+                log.error(
+                    "http: %s %s failed: %s",
+                    environ.get("REQUEST_METHOD"),
+                    environ.get("PATH_INFO"),
+                    err,
+                    exc_info=True,
+                )
+                return _error(
+                    start_response, "500 Internal Server Error", "internal error (see the agent's log)", sys.exc_info()
+                )
 
         return guarded
 
@@ -413,8 +429,9 @@ class HttpServer:
                 return _error(start_response, "404 Not Found", "the recommender is not enabled")
             length = str(environ.get("CONTENT_LENGTH") or "0")
             if not (length.isascii() and length.isdigit()) or int(length) > self.limits.max_body_bytes:
-                return _error(start_response, "413 Content Too Large",
-                              f"Content-Length must be 0 to {self.limits.max_body_bytes}")
+                return _error(
+                    start_response, "413 Content Too Large", f"Content-Length must be 0 to {self.limits.max_body_bytes}"
+                )
             try:
                 payload = _json_object(environ["wsgi.input"].read(int(length)))
             except ValueError as err:

@@ -151,9 +151,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(fh, columns, lineterminator="\n")
         writer.writeheader()
         for i, stamp in enumerate(table.timestamps):
-            conditions = [
-                table.columns[c][i] for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")
-            ]
+            conditions = [table.columns[c][i] for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")]
             row: dict[str, Any] = {
                 "timestamp": stamp,
                 "it_power_w": f"{conditions[0]:.1f}",
@@ -252,14 +250,16 @@ def register(subparsers: Any) -> None:
     fit = model_sub.add_parser("fit", help="fit, validate on a time-ordered hold-out, save MODEL_DIR")
     fit.add_argument("--history", required=True, type=Path, help="canonical site history CSV")
     fit.add_argument("--out", required=True, type=Path, help="model directory to write")
-    fit.add_argument("--holdout-fraction", type=_number_type(0.0, 1.0, open_low=True, open_high=True), default=0.2,
-                     help="most recent share held out, in (0, 1) (0.2)")
+    fit.add_argument(
+        "--holdout-fraction",
+        type=_number_type(0.0, 1.0, open_low=True, open_high=True),
+        default=0.2,
+        help="most recent share held out, in (0, 1) (0.2)",
+    )
     fit.add_argument("--random-state", type=int, default=0)
     fit.set_defaults(func=_cmd_fit)
 
-    rec = subparsers.add_parser(
-        "recommend", help="recommend setpoints for conditions (offline) or show the live one"
-    )
+    rec = subparsers.add_parser("recommend", help="recommend setpoints for conditions (offline) or show the live one")
     rec.add_argument("--model", type=Path, help="model directory from 'model fit'")
     rec.add_argument(
         "--conditions",
@@ -268,12 +268,19 @@ def register(subparsers: Any) -> None:
         "[, supply_air_setpoint_c, chw_supply_setpoint_c, economizer_enabled]",
     )
     rec.add_argument("--out", type=Path, help="CSV to write")
-    rec.add_argument("--inlet-limit-c", type=_number_type(*INLET_LIMIT_RANGE_C), default=27.0,
-                     help="hottest rack inlet limit [C], 15-35 (27)")
-    rec.add_argument("--uncertainty-k", type=_number_type(0.0, 10.0), default=2.0,
-                     help="safety factor on the inlet uncertainty, 0-10 (2)")
+    rec.add_argument(
+        "--inlet-limit-c",
+        type=_number_type(*INLET_LIMIT_RANGE_C),
+        default=27.0,
+        help="hottest rack inlet limit [C], 15-35 (27)",
+    )
+    rec.add_argument(
+        "--uncertainty-k",
+        type=_number_type(0.0, 10.0),
+        default=2.0,
+        help="safety factor on the inlet uncertainty, 0-10 (2)",
+    )
     rec.add_argument("--bounds", type=Path, help="YAML setpoint bounds (defaults in the module docstring)")
     rec.add_argument("--live", metavar="URL", help=f"print the running agent's {RECOMMENDATION_PATH}")
-    rec.add_argument("--timeout", type=_number_type(0.0, 3600.0, open_low=True), default=5.0,
-                     help="--live timeout [s]")
+    rec.add_argument("--timeout", type=_number_type(0.0, 3600.0, open_low=True), default=5.0, help="--live timeout [s]")
     rec.set_defaults(func=_cmd_recommend)

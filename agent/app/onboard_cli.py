@@ -96,13 +96,18 @@ def cmd_profile_draft(args: argparse.Namespace) -> int:
     descr = walk.get(SYS_DESCR)
     sys_oid = walk.get(SYS_OBJECT_ID)
     name = args.name or profile_name_for(
-        out, descr.value.decode("utf-8", "replace") if descr is not None and isinstance(descr.value, bytes) else "",
-        str(sys_oid.value) if sys_oid is not None else "")
+        out,
+        descr.value.decode("utf-8", "replace") if descr is not None and isinstance(descr.value, bytes) else "",
+        str(sys_oid.value) if sys_oid is not None else "",
+    )
     draft = draft_profile(walk, mibs, name=name, input_note=note)
     text = render_profile(draft)
     found = ", ".join(sorted({o.quantity for o in draft.objects})) or "nothing"
-    print(f"profile draft: {len(walk)} OIDs walked, {len(mibs)} MIB nodes from {len(mibs.modules)} module(s); "
-          f"{len(draft.objects)} object(s) proposed: {found}", file=sys.stderr)
+    print(
+        f"profile draft: {len(walk)} OIDs walked, {len(mibs)} MIB nodes from {len(mibs.modules)} module(s); "
+        f"{len(draft.objects)} object(s) proposed: {found}",
+        file=sys.stderr,
+    )
     if out is None:
         sys.stdout.write(text)
     else:
@@ -130,11 +135,15 @@ def cmd_discover(args: argparse.Namespace) -> int:
     for path in args.from_file:
         items.extend(read_address_file(Path(path)))
     if not items:
-        raise UsageError("name the addresses to ask (ADDRESS, ADDRESS:PORT or CIDR), or --from-file FILE: "
-                         "the agent never scans what it was not told")
+        raise UsageError(
+            "name the addresses to ask (ADDRESS, ADDRESS:PORT or CIDR), or --from-file FILE: "
+            "the agent never scans what it was not told"
+        )
     addresses = parse_addresses(items, default_port=args.port, allow_large=args.allow_large)
-    credentials = [Credential(f"community-{i}" if len(args.community) > 1 else "community", V2cAuth(c))
-                   for i, c in enumerate(args.community, 1)]
+    credentials = [
+        Credential(f"community-{i}" if len(args.community) > 1 else "community", V2cAuth(c))
+        for i, c in enumerate(args.community, 1)
+    ]
     v3 = _v3_auth(args)
     if v3 is not None:
         credentials.append(Credential("v3", v3))
@@ -149,8 +158,16 @@ def cmd_discover(args: argparse.Namespace) -> int:
     async def run() -> list[Any]:
         client = PysnmpClient()
         try:
-            return await discover(client, addresses, credentials, registry, concurrency=args.concurrency,
-                                  timeout_s=args.timeout, retries=args.retries, progress=progress)
+            return await discover(
+                client,
+                addresses,
+                credentials,
+                registry,
+                concurrency=args.concurrency,
+                timeout_s=args.timeout,
+                retries=args.retries,
+                progress=progress,
+            )
         finally:
             await client.close()
 
@@ -194,13 +211,19 @@ def register(sub: Any) -> None:
     p = sub.add_parser("profile", help="device profiles: draft one for a device no profile reads")
     psub = p.add_subparsers(dest="profile_command", required=True)
     d = psub.add_parser("draft", help="propose a profile YAML from a live walk or an .snmprec recording and MIBs")
-    d.add_argument("--address", help="HOST[:PORT] of a live device (walked: system, UPS-MIB, ENTITY-SENSOR-MIB, "
-                                     "enterprises)")
+    d.add_argument(
+        "--address", help="HOST[:PORT] of a live device (walked: system, UPS-MIB, ENTITY-SENSOR-MIB, enterprises)"
+    )
     d.add_argument("--community")
     _add_v3(d)
     d.add_argument("--snmprec", help="an snmpsim recording (OID|TAG|VALUE lines) instead of a live device")
-    d.add_argument("--mib-dir", action="append", default=[], help="a directory of MIB files (repeatable; none "
-                   "ship with the agent); without MIBs the draft guesses from the walk alone")
+    d.add_argument(
+        "--mib-dir",
+        action="append",
+        default=[],
+        help="a directory of MIB files (repeatable; none "
+        "ship with the agent); without MIBs the draft guesses from the walk alone",
+    )
     d.add_argument("--name", help="profile name (default: the --out file's stem)")
     d.add_argument("--out", help="write the YAML here (default: stdout)")
     d.add_argument("--force", action="store_true", help="overwrite --out if it exists")

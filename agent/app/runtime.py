@@ -71,9 +71,17 @@ def next_due_s(last_s: float | None, now_s: float, interval_s: float) -> float:
 class Agent:
     """Wires config, profiles, SNMP client, state, scheduler and exporter together."""
 
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, client: SnmpClient | None = None,
-                 clock: Callable[[], float] = time.time, observers: Sequence[AgentObserver] = (),
-                 recommender: Any = None, shard: Shard | None = None, history_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        profiles: ProfileRegistry,
+        client: SnmpClient | None = None,
+        clock: Callable[[], float] = time.time,
+        observers: Sequence[AgentObserver] = (),
+        recommender: Any = None,
+        shard: Shard | None = None,
+        history_path: Path | None = None,
+    ) -> None:
         if shard is not None:
             cfg = shard_config(cfg, shard)
         self.cfg = cfg
@@ -102,8 +110,12 @@ class Agent:
         if recommending and shard is not None:
             # shards share one config file, so this is not an error; but a shard sees only its own devices
             # (no site PUE, a share of the rack inlets): it must neither recommend nor write setpoints
-            log.warning("shard %s: recommender (mode %s) not run in shard mode: it needs every device; run one "
-                        "agent without --shard for recommendations", shard, mode)
+            log.warning(
+                "shard %s: recommender (mode %s) not run in shard mode: it needs every device; run one "
+                "agent without --shard for recommendations",
+                shard,
+                mode,
+            )
             recommending = False
         if recommending:
             self.controller = self._build_controller(cfg, profiles, recommender, clock)
@@ -113,16 +125,21 @@ class Agent:
         if self.controller is not None and history_path is not None and cfg.recommender is not None:
             self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
             self.registry.register(RetrainCollector(self.retrainer))
-            log.info("cooling model retrained from %s every %g h on the last %g days", history_path,
-                     cfg.recommender.retrain_interval_h, cfg.recommender.retrain_window_days)
+            log.info(
+                "cooling model retrained from %s every %g h on the last %g days",
+                history_path,
+                cfg.recommender.retrain_interval_h,
+                cfg.recommender.retrain_window_days,
+            )
         self._scheduler: AsyncIOScheduler | None = None
         self._http: HttpServer | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._polling: set[str] = set()  # devices with a poll in flight
         self._stopping = False
 
-    def _build_controller(self, cfg: SiteConfig, profiles: ProfileRegistry, recommender: Any,
-                          clock: Callable[[], float]) -> CoolingController:
+    def _build_controller(
+        self, cfg: SiteConfig, profiles: ProfileRegistry, recommender: Any, clock: Callable[[], float]
+    ) -> CoolingController:
         rcfg = cfg.recommender
         assert rcfg is not None
         if recommender is None and rcfg.model_dir is not None:
@@ -146,13 +163,18 @@ class Agent:
             return self._http.start(address, port)
         except OSError as err:
             host = f"[{address}]" if ":" in address else address
-            raise ConfigError([f"listen: cannot listen on {host}:{port}: {err.strerror or err} "
-                               "(choose another listen.port or --listen-port)"]) from None
+            raise ConfigError(
+                [
+                    f"listen: cannot listen on {host}:{port}: {err.strerror or err} "
+                    "(choose another listen.port or --listen-port)"
+                ]
+            ) from None
 
     def start_scheduler(self) -> None:
         interval = self.cfg.poll_interval_s
-        scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
-                                                   "misfire_grace_time": int(max(1, interval))})
+        scheduler = AsyncIOScheduler(
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": int(max(1, interval))}
+        )
         start = datetime.now(UTC)
         # the start-up reads go out within 5 s, or at about 1,000 devices/s on large sites (a burst of
         # 10,000 in 5 s overran a loopback snmpd farm in bench/site_scale.py: a few timed out)
@@ -165,20 +187,33 @@ class Agent:
             phase = (zlib.crc32(dev.name.encode()) % 1000) / 1000
             first = start + timedelta(seconds=phase * first_window_s)
             if interval <= first_window_s:
-                scheduler.add_job(self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}",
-                                  next_run_time=first)
+                scheduler.add_job(
+                    self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}", next_run_time=first
+                )
                 continue
             # longer intervals: read every device once within the first seconds (the first PUE comes
             # quickly), then spread its polls over the whole interval rather than bunching them into the
             # first few seconds of it (10,000 devices at 15 s: 670 polls/s, not 2,000/s and then nothing)
             scheduler.add_job(self.poll, "date", run_date=first, args=[dev.name], id=f"first-poll:{dev.name}")
-            scheduler.add_job(self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}",
-                              next_run_time=start + timedelta(seconds=first_window_s + phase * interval))
-        scheduler.add_job(self.site_tick, "interval", seconds=interval, id="site",
-                          next_run_time=start + timedelta(seconds=first_window_s + 0.5))
+            scheduler.add_job(
+                self.poll,
+                "interval",
+                seconds=interval,
+                args=[dev.name],
+                id=f"poll:{dev.name}",
+                next_run_time=start + timedelta(seconds=first_window_s + phase * interval),
+            )
+        scheduler.add_job(
+            self.site_tick,
+            "interval",
+            seconds=interval,
+            id="site",
+            next_run_time=start + timedelta(seconds=first_window_s + 0.5),
+        )
         if self.retrainer is not None and self.cfg.recommender is not None:
-            scheduler.add_job(self.retrainer.run_once, "interval", hours=self.cfg.recommender.retrain_interval_h,
-                              id="retrain")
+            scheduler.add_job(
+                self.retrainer.run_once, "interval", hours=self.cfg.recommender.retrain_interval_h, id="retrain"
+            )
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
@@ -247,9 +282,16 @@ class Agent:
         await self.devices.close()
 
 
-async def run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None, *,
-                     base_dir: Path = Path("."), history_path: Path | None = None, recommender: object = None,
-                     shard: Shard | None = None) -> None:
+async def run_agent(
+    cfg: SiteConfig,
+    profiles: object,
+    duration_s: float | None,
+    *,
+    base_dir: Path = Path("."),
+    history_path: Path | None = None,
+    recommender: object = None,
+    shard: Shard | None = None,
+) -> None:
     """``pue-agent run`` (and the twin's ``demo``): the agent with its history writer until ``duration_s`` or a
     signal; the history writer drains before returning."""
     log = logging.getLogger("pue-agent")
@@ -260,8 +302,12 @@ async def run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None,
         if shard is not None:
             # shards share one config file, so this is not an error; but a shard's site intervals would have
             # coverage 0 (its boundaries span other shards), and N shards would all write the one file
-            log.warning("shard %s: history (%s) not written in shard mode: it needs every device; run one "
-                        "agent without --shard for history", shard, history_path)
+            log.warning(
+                "shard %s: history (%s) not written in shard mode: it needs every device; run one "
+                "agent without --shard for history",
+                shard,
+                history_path,
+            )
             history_path = None
     if history_path is not None:
         from agent.history import HistoryWriter, SqliteHistoryStore
@@ -271,8 +317,14 @@ async def run_agent(cfg: SiteConfig, profiles: object, duration_s: float | None,
         observers.append(writer)
         print(f"history: {history_path}", flush=True)
     # the history path also feeds retraining (every recommender.retrain_interval_h) when a recommender runs
-    agent = Agent(cfg, profiles, observers=observers, recommender=recommender,  # type: ignore[arg-type]
-                  shard=shard, history_path=history_path)
+    agent = Agent(
+        cfg,
+        profiles,  # type: ignore[arg-type]
+        observers=observers,
+        recommender=recommender,
+        shard=shard,
+        history_path=history_path,
+    )
     if writer is not None:
         from agent.history.writer import HistoryCollector
 

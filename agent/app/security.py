@@ -55,8 +55,9 @@ class BasicAuth:
 
     def _check(self, user: str, password: bytes) -> bool:
         hashed = self._users.get(user)
-        token = hmac.new(self._cache_key, user.encode() + b"\0" + password + b"\0" + (hashed or b""),
-                         hashlib.sha256).digest()
+        token = hmac.new(
+            self._cache_key, user.encode() + b"\0" + password + b"\0" + (hashed or b""), hashlib.sha256
+        ).digest()
         with self._lock:
             if hashed is not None and token in self._verified:
                 return True
@@ -99,23 +100,34 @@ class BasicAuth:
         if creds is not None:
             log.info("http: basic auth failed for user %r from %s", creds[0], environ.get("REMOTE_ADDR"))
         body = b"401 Unauthorized\n"
-        start_response("401 Unauthorized", [
-            ("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
-            ("WWW-Authenticate", f'Basic realm="{self._realm}", charset="UTF-8"'),
-        ])
+        start_response(
+            "401 Unauthorized",
+            [
+                ("Content-Type", "text/plain"),
+                ("Content-Length", str(len(body))),
+                ("WWW-Authenticate", f'Basic realm="{self._realm}", charset="UTF-8"'),
+            ],
+        )
         return [body]
 
 
 class TlsHttpServer(HttpServer):
     """:class:`~agent.app.http.HttpServer` served over TLS; the handshake counts against the request deadline."""
 
-    def __init__(self, registry: CollectorRegistry, api: ApiHandlers, ssl_context: ssl.SSLContext,
-                 wrap: Callable[[WsgiApp], WsgiApp] | None = None, limits: HttpLimits | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        api: ApiHandlers,
+        ssl_context: ssl.SSLContext,
+        wrap: Callable[[WsgiApp], WsgiApp] | None = None,
+        limits: HttpLimits | None = None,
+    ) -> None:
         super().__init__(registry, api, wrap, limits=limits, ssl_context=ssl_context)
 
 
-def make_http_server(registry: CollectorRegistry, api: ApiHandlers, web: WebConfig | None,
-                     limits: HttpLimits | None = None) -> HttpServer:
+def make_http_server(
+    registry: CollectorRegistry, api: ApiHandlers, web: WebConfig | None, limits: HttpLimits | None = None
+) -> HttpServer:
     """The endpoint as ``web`` asks: plain HTTP, HTTPS, with or without basic auth."""
     wrap: Callable[[WsgiApp], WsgiApp] | None = None
     if web is not None and web.basic_auth_users:

@@ -15,8 +15,13 @@ import yaml
 
 from agent.errors import HistoryQueryError
 
-__all__ = ["DEFAULT_EMISSION_FACTOR", "EMISSION_FACTORS_FILE", "EmissionFactor", "known_factors",
-           "load_emission_factor"]
+__all__ = [
+    "DEFAULT_EMISSION_FACTOR",
+    "EMISSION_FACTORS_FILE",
+    "EmissionFactor",
+    "known_factors",
+    "load_emission_factor",
+]
 
 EMISSION_FACTORS_FILE = Path(__file__).resolve().parent.parent / "data" / "emission_factors.yaml"
 DEFAULT_EMISSION_FACTOR = "cn-mee-2023-national"
@@ -57,6 +62,4 @@ def load_emission_factor(key: str, path: Path = EMISSION_FACTORS_FILE) -> Emissi
     if key not in table:
         raise HistoryQueryError(f"unknown emission factor {key!r}; known: {', '.join(sorted(table))}")
     row = table[key]
-    return EmissionFactor(
-        key, float(row["kg_co2_per_kwh"]), int(row["year"]), str(row["region"]), str(row["source"])
-    )
+    return EmissionFactor(key, float(row["kg_co2_per_kwh"]), int(row["year"]), str(row["region"]), str(row["source"]))

@@ -99,7 +99,13 @@ class V3Credentials(_Strict):
 Credentials = Annotated[V2cCredentials | V3Credentials, Field(discriminator="version")]
 
 Role = Literal[
-    "utility_meter", "renewable_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor",
+    "utility_meter",
+    "renewable_meter",
+    "ups",
+    "pdu",
+    "cooling_unit",
+    "chiller_plant",
+    "environment_sensor",
     "other_meter",
 ]
 
@@ -159,8 +165,7 @@ def _is_hostname(value: str) -> bool:
     if not value or len(value) > 253 or all(p.isdigit() for p in labels):
         return False
     return all(
-        0 < len(p) <= 63 and p[0] != "-" and p[-1] != "-" and all(c.isalnum() or c == "-" for c in p)
-        for p in labels
+        0 < len(p) <= 63 and p[0] != "-" and p[-1] != "-" and all(c.isalnum() or c == "-" for c in p) for p in labels
     )
 
 
@@ -175,8 +180,12 @@ class TopologyTerm(_Strict):
 def _term_model(b: Boundary) -> type[TopologyTerm]:
     """The term type of one optional boundary: a :class:`TopologyTerm` with that boundary's quantities."""
     return create_model(
-        f"{b.name.title()}Term", __base__=TopologyTerm, __doc__=f"A meter of the {b.name} boundary: {b.description}.",
-        power_quantity=(str, b.power_quantity), energy_quantity=(str, b.energy_quantity))
+        f"{b.name.title()}Term",
+        __base__=TopologyTerm,
+        __doc__=f"A meter of the {b.name} boundary: {b.description}.",
+        power_quantity=(str, b.power_quantity),
+        energy_quantity=(str, b.energy_quantity),
+    )
 
 
 class Zone(_Strict):
@@ -184,7 +193,8 @@ class Zone(_Strict):
 
     it: tuple[TopologyTerm, ...] = Field(min_length=1)
     overhead: tuple[TopologyTerm, ...] = Field(
-        min_length=1, description="the zone's own cooling units, distribution losses, lighting")
+        min_length=1, description="the zone's own cooling units, distribution losses, lighting"
+    )
 
 
 class _TopologyCore(_Strict):
@@ -225,9 +235,14 @@ if TYPE_CHECKING:
     Topology = _TopologyCore
 else:
     Topology = create_model(
-        "Topology", __base__=_TopologyCore, __doc__=_TopologyCore.__doc__,
-        **{b.name: (tuple[_term_model(b), ...], Field(default=(), description=b.description))
-           for b in OPTIONAL_BOUNDARIES})
+        "Topology",
+        __base__=_TopologyCore,
+        __doc__=_TopologyCore.__doc__,
+        **{
+            b.name: (tuple[_term_model(b), ...], Field(default=(), description=b.description))
+            for b in OPTIONAL_BOUNDARIES
+        },
+    )
 
 
 class Listen(_Strict):
@@ -285,20 +300,30 @@ class RecommenderConfig(_Strict):
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     min_savings_w: float = Field(default=0.0, ge=0, description="least predicted saving for a change [W]")
     min_savings_fraction: float = Field(
-        default=0.004, ge=0, lt=1,
+        default=0.004,
+        ge=0,
+        lt=1,
         description="least predicted saving for a change as a fraction of facility power (the larger of the two "
-                    "applies); smaller moves mostly chase noise and come back")
-    settle_intervals: int = Field(default=3, ge=1, le=100,
-                                  description="healthy site ticks after which written setpoints become known-good")
+        "applies); smaller moves mostly chase noise and come back",
+    )
+    settle_intervals: int = Field(
+        default=3, ge=1, le=100, description="healthy site ticks after which written setpoints become known-good"
+    )
     revert_after_bad_ticks: int = Field(
-        default=1, ge=1, le=10,
+        default=1,
+        ge=1,
+        le=10,
         description="site ticks in a row with stale or incomplete data before written setpoints are reverted "
-                    "(1: at once; raise it on a lossy network so one lost poll does not undo the last change); "
-                    "a rack inlet above the limit always reverts at once")
+        "(1: at once; raise it on a lossy network so one lost poll does not undo the last change); "
+        "a rack inlet above the limit always reverts at once",
+    )
     pending_expiry_s: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False,
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
         description="approve mode: a pending recommendation not approved this long after its offer expires "
-                    "(default: 4 site intervals, poll_interval_s)")
+        "(default: 4 site intervals, poll_interval_s)",
+    )
     action_log: Path = Path("pue-actions.jsonl")
     retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
     retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")
@@ -307,8 +332,7 @@ class RecommenderConfig(_Strict):
 class Site(_Strict):
     name: Name = "site"
     pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
-    timezone: str = Field(
-        default="UTC", description="IANA time zone of report periods (a Guizhou site: Asia/Shanghai)")
+    timezone: str = Field(default="UTC", description="IANA time zone of report periods (a Guizhou site: Asia/Shanghai)")
 
     @field_validator("timezone")
     @classmethod
@@ -346,7 +370,8 @@ class SiteConfig(_Strict):
     max_concurrency: int = Field(default=64, ge=1, le=4096)
     listen: Listen = Listen()
     web: WebConfig | None = Field(
-        default=None, description="TLS and basic auth of the endpoint (Prometheus web.config keys)")
+        default=None, description="TLS and basic auth of the endpoint (Prometheus web.config keys)"
+    )
     profile_dirs: tuple[Path, ...] = ()
     history: HistoryConfig | None = None
     recommender: RecommenderConfig | None = None
@@ -373,13 +398,17 @@ def _loc(loc: Iterable[Any], data: Any) -> str:
     node = data
     for item in loc:
         if isinstance(item, int):
-            name = node[item].get("name") if isinstance(node, list) and item < len(node) and isinstance(
-                node[item], dict) else None
+            name = (
+                node[item].get("name")
+                if isinstance(node, list) and item < len(node) and isinstance(node[item], dict)
+                else None
+            )
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:
             if item in ("V2cCredentials", "V3Credentials", "1", "2c", "3") and not (
-                    isinstance(node, dict) and item in node):
+                isinstance(node, dict) and item in node
+            ):
                 continue  # pydantic's discriminator tag, not a key of the file
             parts.append(str(item))
             node = node.get(item) if isinstance(node, dict) else None
@@ -403,8 +432,9 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     """Cross-references, checked on the raw mapping so they are reported even beside schema errors."""
     problems: list[str] = []
     creds = _dict(data.get("credentials"))
-    devices = [d for d in data.get("devices") or [] if isinstance(d, dict)] if isinstance(
-        data.get("devices"), list) else []
+    devices = (
+        [d for d in data.get("devices") or [] if isinstance(d, dict)] if isinstance(data.get("devices"), list) else []
+    )
     uses = Counter(str(d.get("name")) for d in devices)
     for dup in sorted(name for name, count in uses.items() if count > 1):
         problems.append(f"devices: device name {dup!r} used more than once")
@@ -416,16 +446,19 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             if ref is not None and ref not in creds:
                 problems.append(f"{where}.{key}: unknown credentials {ref!r}")
         read_ref, write_ref = dev.get("credentials"), dev.get("write_credentials")
-        if isinstance(write_ref, str) and (write_ref == read_ref or _same_principal(
-                creds.get(read_ref) if isinstance(read_ref, str) else None, creds.get(write_ref))):
-            problems.append(f"{where}.write_credentials: must differ from the read credentials "
-                            "(another community or SNMPv3 user, read-only on the device for reads)")
+        if isinstance(write_ref, str) and (
+            write_ref == read_ref
+            or _same_principal(creds.get(read_ref) if isinstance(read_ref, str) else None, creds.get(write_ref))
+        ):
+            problems.append(
+                f"{where}.write_credentials: must differ from the read credentials "
+                "(another community or SNMPv3 user, read-only on the device for reads)"
+            )
         profile = _text(dev.get("profile"))
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
     topo = _dict(data.get("topology"))
-    boundaries: list[tuple[str, Any, str]] = [
-        (b, topo.get(b), "active_power_w") for b in ("facility", "it", "cooling")]
+    boundaries: list[tuple[str, Any, str]] = [(b, topo.get(b), "active_power_w") for b in ("facility", "it", "cooling")]
     boundaries += [(b.name, topo.get(b.name), b.power_quantity) for b in OPTIONAL_BOUNDARIES]
     for zone, spec in _dict(topo.get("zones")).items():
         for part in ("it", "overhead"):
@@ -441,17 +474,26 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
                 continue
             profile = _text(by_name[device].get("profile"))
             quantity = _text(term.get("power_quantity", default_quantity))  # not a string: a schema error
-            if quantity is not None and profile in profiles and quantity not in {
-                    o.quantity for o in profiles[str(profile)].objects}:
+            if (
+                quantity is not None
+                and profile in profiles
+                and quantity not in {o.quantity for o in profiles[str(profile)].objects}
+            ):
                 problems.append(f"{where}.power_quantity: profile {profile!r} of {device!r} has no {quantity!r}")
     rec = _dict(data.get("recommender"))
     if rec.get("mode") in ("approve", "auto"):
         for i, dev in enumerate(devices):
             profile = _text(dev.get("profile"))
-            if profile in profiles and any(o.writable for o in profiles[str(profile)].objects) and dev.get(
-                    "role") in ("cooling_unit", "chiller_plant") and not dev.get("write_credentials"):
-                problems.append(f"devices[{i}]({dev.get('name')}).write_credentials: recommender mode "
-                                f"{rec.get('mode')!r} writes setpoints and needs separate write credentials")
+            if (
+                profile in profiles
+                and any(o.writable for o in profiles[str(profile)].objects)
+                and dev.get("role") in ("cooling_unit", "chiller_plant")
+                and not dev.get("write_credentials")
+            ):
+                problems.append(
+                    f"devices[{i}]({dev.get('name')}).write_credentials: recommender mode "
+                    f"{rec.get('mode')!r} writes setpoints and needs separate write credentials"
+                )
     fac = {_text(t.get("device")) for t in _list(topo.get("facility")) if isinstance(t, dict)} - {None}
     it = {_text(t.get("device")) for t in _list(topo.get("it")) if isinstance(t, dict)} - {None}
     for both in sorted(str(d) for d in fac & it):
@@ -487,15 +529,19 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
         errors = err.errors()
         # an invalid member of a list also makes pydantic call the list too short: report the member only
         parents = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
-        problems += [f"{where}: {_loc(e['loc'], data)}: {_reason(e)}" for e in errors
-                     if not (e["type"] == "too_short" and e["loc"] in parents)]
+        problems += [
+            f"{where}: {_loc(e['loc'], data)}: {_reason(e)}"
+            for e in errors
+            if not (e["type"] == "too_short" and e["loc"] in parents)
+        ]
     if profiles is None:
         extra = _list(data.get("profile_dirs"))
         try:
             profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]))
         except ProfileError as err:
-            raise ConfigError([*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
-                              ) from None
+            raise ConfigError(
+                [*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
+            ) from None
     problems += [f"{where}: {p}" for p in _cross_check(data, profiles)]
     if cfg is not None and cfg.web is not None:
         cfg = cfg.model_copy(update={"web": resolve_web_paths(cfg.web, path.parent)})

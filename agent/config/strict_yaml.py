@@ -41,8 +41,9 @@ class _StrictLoader(_BaseLoader):
             # a plain string key is its text (no need to build it twice); 1 and 1.0 are the same key
             key = key_node.value if key_node.tag == _STR_TAG else self.construct_object(key_node)
             if key in first_line:
-                raise ConstructorError(None, None, f"key {key!r} given twice (first on line {first_line[key]})",
-                                       key_node.start_mark)
+                raise ConstructorError(
+                    None, None, f"key {key!r} given twice (first on line {first_line[key]})", key_node.start_mark
+                )
             first_line[key] = key_node.start_mark.line + 1
         mapping: dict[Hashable, Any] = super().construct_mapping(node, deep=deep)
         return mapping

@@ -93,8 +93,9 @@ class WebConfig(_Strict):
             value = hashed.get_secret_value()
             if not value.startswith(_BCRYPT_PREFIXES) or len(value) != 60:
                 # the value itself is never echoed: it may be a plain password pasted by mistake
-                raise ValueError(f"basic_auth_users.{name}: not a bcrypt hash ($2b$...; "
-                                 "make one with `htpasswd -nBC 12 USER`)")
+                raise ValueError(
+                    f"basic_auth_users.{name}: not a bcrypt hash ($2b$...; make one with `htpasswd -nBC 12 USER`)"
+                )
         return users
 
 
@@ -119,14 +120,22 @@ def server_ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
     try:
         ctx.load_cert_chain(tls.cert_file, tls.key_file)
     except (OSError, ssl.SSLError) as err:
-        raise ConfigError([f"web.tls_server_config.cert_file/key_file: cannot load {tls.cert_file} / "
-                           f"{tls.key_file}: {getattr(err, 'strerror', None) or err}"]) from None
+        raise ConfigError(
+            [
+                f"web.tls_server_config.cert_file/key_file: cannot load {tls.cert_file} / "
+                f"{tls.key_file}: {getattr(err, 'strerror', None) or err}"
+            ]
+        ) from None
     if tls.client_ca_file is not None:
         try:
             ctx.load_verify_locations(cafile=tls.client_ca_file)
         except (OSError, ssl.SSLError) as err:
-            raise ConfigError([f"web.tls_server_config.client_ca_file: cannot load {tls.client_ca_file}: "
-                               f"{getattr(err, 'strerror', None) or err}"]) from None
+            raise ConfigError(
+                [
+                    f"web.tls_server_config.client_ca_file: cannot load {tls.client_ca_file}: "
+                    f"{getattr(err, 'strerror', None) or err}"
+                ]
+            ) from None
     ctx.verify_mode = _VERIFY_MODE[tls.client_auth_type]
     return ctx
 
@@ -145,10 +154,15 @@ def load_web_config(path: Path) -> WebConfig:
     try:
         web = WebConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError([
-            f"{where}: {'.'.join(str(p) for p in e['loc']) or '<top>'}: "
-            + ("unknown key (not allowed here)" if e["type"] == "extra_forbidden"
-               else str(e["msg"]).removeprefix("Value error, "))
-            for e in err.errors()
-        ]) from None
+        raise ConfigError(
+            [
+                f"{where}: {'.'.join(str(p) for p in e['loc']) or '<top>'}: "
+                + (
+                    "unknown key (not allowed here)"
+                    if e["type"] == "extra_forbidden"
+                    else str(e["msg"]).removeprefix("Value error, ")
+                )
+                for e in err.errors()
+            ]
+        ) from None
     return resolve_web_paths(web, path.parent)

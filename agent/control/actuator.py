@@ -37,9 +37,11 @@ _RAW_MIN, _RAW_MAX = -(2**31), 2**31 - 1
 
 def setpoint_limits(bounds: SetpointBounds) -> dict[str, tuple[float, float]]:
     """The configured setpoint bounds by writable quantity [C; economizer 0/1]."""
-    return {"supply_air_setpoint_c": (bounds.supply_air_min_c, bounds.supply_air_max_c),
-            "chw_supply_setpoint_c": (bounds.chw_supply_min_c, bounds.chw_supply_max_c),
-            "economizer_enabled": (0.0, 1.0 if bounds.allow_economizer else 0.0)}
+    return {
+        "supply_air_setpoint_c": (bounds.supply_air_min_c, bounds.supply_air_max_c),
+        "chw_supply_setpoint_c": (bounds.chw_supply_min_c, bounds.chw_supply_max_c),
+        "economizer_enabled": (0.0, 1.0 if bounds.allow_economizer else 0.0),
+    }
 
 
 def _step_within(requested: float, step: float, lo: float, hi: float) -> float | None:
@@ -105,8 +107,9 @@ def plan_setpoint(obj: ProfileObject, requested: float, limits: tuple[float, flo
     lo, hi = w.min, w.max
     if limits is not None:
         if not (limits[0] - 1e-9 <= requested <= limits[1] + 1e-9):
-            raise WriteGuardError(f"{obj.quantity}={requested} outside the configured bounds "
-                                  f"[{limits[0]}, {limits[1]}]")
+            raise WriteGuardError(
+                f"{obj.quantity}={requested} outside the configured bounds [{limits[0]}, {limits[1]}]"
+            )
         lo, hi = max(lo, limits[0]), min(hi, limits[1])
     value: float | None = min(max(requested, lo), hi)
     if w.step:
@@ -121,8 +124,10 @@ def plan_setpoint(obj: ProfileObject, requested: float, limits: tuple[float, flo
         raise WriteGuardError(f"{obj.quantity}: {value} has no raw enum value within [{lo}, {hi}]")
     raw = _raw_within(obj, value, lo, hi)
     if raw is None:
-        raise WriteGuardError(f"{obj.quantity}: no raw value of the device (scale {obj.scale:g}, offset "
-                              f"{obj.offset:g}) decodes to within [{lo}, {hi}] near {value}")
+        raise WriteGuardError(
+            f"{obj.quantity}: no raw value of the device (scale {obj.scale:g}, offset "
+            f"{obj.offset:g}) decodes to within [{lo}, {hi}] near {value}"
+        )
     return float(raw) * obj.scale + obj.offset, raw
 
 
@@ -148,8 +153,15 @@ class ActionRecord:
 class SetpointActuator:
     """Guarded setpoint writes through the profiles' writable objects (any protocol), with an audit log."""
 
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, writer: SetpointWriter, log_path: Path | None,
-                 clock: Clock = time.time, limits: dict[str, tuple[float, float]] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        profiles: ProfileRegistry,
+        writer: SetpointWriter,
+        log_path: Path | None,
+        clock: Clock = time.time,
+        limits: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         self._cfg = cfg
         #: configured bounds by quantity, on top of the profiles' (the recommender's setpoint bounds)
         self.limits = limits if limits is not None else setpoint_limits(SetpointBounds())
@@ -187,8 +199,18 @@ class SetpointActuator:
             except OSError as err:
                 log.error("action log %s not writable: %s (action kept in memory)", self._log_path, err)
         level = logging.INFO if record.result == "ok" else logging.WARNING
-        log.log(level, "setpoint %s %s %s: %s -> %s (requested %s): %s; %s", record.kind, record.device,
-                record.quantity, record.before, record.after, record.requested, record.result, record.reason)
+        log.log(
+            level,
+            "setpoint %s %s %s: %s -> %s (requested %s): %s; %s",
+            record.kind,
+            record.device,
+            record.quantity,
+            record.before,
+            record.after,
+            record.requested,
+            record.result,
+            record.reason,
+        )
         return record
 
     async def _read(self, dev: DeviceConfig, quantity: str) -> float | None:
@@ -215,9 +237,18 @@ class SetpointActuator:
         except WriteGuardError as err:
             raise WriteGuardError(f"{dev.name}: {err}") from None
 
-    async def write(self, dev: DeviceConfig, quantity: str, value: float, *, kind: str, reason: str,
-                    predicted_savings_w: float | None = None, approved_by: str | None = None,
-                    recommendation_id: int | None = None) -> ActionRecord:
+    async def write(
+        self,
+        dev: DeviceConfig,
+        quantity: str,
+        value: float,
+        *,
+        kind: str,
+        reason: str,
+        predicted_savings_w: float | None = None,
+        approved_by: str | None = None,
+        recommendation_id: int | None = None,
+    ) -> ActionRecord:
         """Write one setpoint (as :meth:`plan` rounds it) and verify it by reading it back.
 
         Raises
@@ -229,26 +260,48 @@ class SetpointActuator:
         obj = self._profiles[dev.profile].writable(quantity)
         assert obj is not None and obj.writable is not None and obj.oid is not None
         common: dict[str, Any] = {
-            "kind": kind, "device": dev.name, "quantity": quantity, "requested": value, "reason": reason,
-            "predicted_savings_w": predicted_savings_w, "approved_by": approved_by,
-            "recommendation_id": recommendation_id}
+            "kind": kind,
+            "device": dev.name,
+            "quantity": quantity,
+            "requested": value,
+            "reason": reason,
+            "predicted_savings_w": predicted_savings_w,
+            "approved_by": approved_by,
+            "recommendation_id": recommendation_id,
+        }
         try:
             before = await self._read(dev, quantity)
             if before is None:
                 # a profile may declare a setpoint some models of its family lack (optional objects): a
                 # write goes only to an object the unit answers, never blind
-                return self._record(ActionRecord(
-                    self._clock(), before=None, after=None, result="refused",
-                    error=f"{obj.oid} does not answer with a setpoint on this unit: nothing written", **common))
+                return self._record(
+                    ActionRecord(
+                        self._clock(),
+                        before=None,
+                        after=None,
+                        result="refused",
+                        error=f"{obj.oid} does not answer with a setpoint on this unit: nothing written",
+                        **common,
+                    )
+                )
             await self._writer.write_setpoint(dev, obj, raw)
             after = await self._read(dev, quantity)
         except DeviceError as err:
-            return self._record(ActionRecord(self._clock(), before=None, after=None, result="error",
-                                             error=str(err), **common))
+            return self._record(
+                ActionRecord(self._clock(), before=None, after=None, result="error", error=str(err), **common)
+            )
         tolerance = (obj.writable.step or 0.0) / 2 + 1e-6
         if after is None or abs(after - value) > tolerance:
-            record = self._record(ActionRecord(self._clock(), before=before, after=after, result="mismatch",
-                                               error="read-back differs from the value written", **common))
+            record = self._record(
+                ActionRecord(
+                    self._clock(),
+                    before=before,
+                    after=after,
+                    result="mismatch",
+                    error="read-back differs from the value written",
+                    **common,
+                )
+            )
             if before is not None:
                 try:
                     await self._writer.write_setpoint(dev, obj, obj.encode(before))

@@ -83,9 +83,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save_model(
-    model: CoolingModel, out_dir: str | Path, training_window: dict[str, Any], source: str = ""
-) -> Path:
+def save_model(model: CoolingModel, out_dir: str | Path, training_window: dict[str, Any], source: str = "") -> Path:
     """Write ``model`` and its sidecar into ``out_dir`` (created if needed).
 
     Parameters
@@ -114,8 +112,9 @@ def save_model(
     model_part, sidecar_part = directory / f".{MODEL_FILE}.part", directory / f".{SIDECAR_FILE}.part"
     try:
         sio.dump(model, model_part)
-        sidecar_part.write_text(json.dumps(_sidecar(model, _sha256(model_part), training_window, source), indent=2)
-                                + "\n", encoding="utf-8")
+        sidecar_part.write_text(
+            json.dumps(_sidecar(model, _sha256(model_part), training_window, source), indent=2) + "\n", encoding="utf-8"
+        )
         os.replace(model_part, model_path)
         os.replace(sidecar_part, sidecar_path)
     finally:

@@ -82,10 +82,15 @@ def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender
     from agent.control.engine import Recommender
 
     return Recommender(
-        model, inlet_limit_c=rcfg.inlet_limit_c, max_step_c=rcfg.max_step_c,
-        max_change_per_h_c=rcfg.max_change_per_h_c, economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
-        min_confidence=rcfg.min_confidence, min_savings_w=rcfg.min_savings_w,
-        min_savings_fraction=rcfg.min_savings_fraction)
+        model,
+        inlet_limit_c=rcfg.inlet_limit_c,
+        max_step_c=rcfg.max_step_c,
+        max_change_per_h_c=rcfg.max_change_per_h_c,
+        economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
+        min_confidence=rcfg.min_confidence,
+        min_savings_w=rcfg.min_savings_w,
+        min_savings_fraction=rcfg.min_savings_fraction,
+    )
 
 
 @dataclass
@@ -100,8 +105,14 @@ class _GuardState:
 class CoolingController:
     """Recommend every site tick; in ``approve``/``auto`` mode apply through the actuator; guard always."""
 
-    def __init__(self, cfg: SiteConfig, rcfg: RecommenderConfig, recommender: Recommender | None,
-                 actuator: SetpointActuator, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        rcfg: RecommenderConfig,
+        recommender: Recommender | None,
+        actuator: SetpointActuator,
+        clock: Clock = time.time,
+    ) -> None:
         self._cfg = cfg
         self.rcfg = rcfg
         self.recommender = recommender
@@ -110,8 +121,11 @@ class CoolingController:
         self.latest: Recommendation | HeldBack | None = None
         self.latest_inputs: Inputs = {}
         self.pending: _Pending | None = None
-        self.pending_expiry_s = (rcfg.pending_expiry_s if rcfg.pending_expiry_s is not None
-                                 else PENDING_EXPIRY_INTERVALS * cfg.poll_interval_s)
+        self.pending_expiry_s = (
+            rcfg.pending_expiry_s
+            if rcfg.pending_expiry_s is not None
+            else PENDING_EXPIRY_INTERVALS * cfg.poll_interval_s
+        )
         #: why recent recommendations stopped pending (approved, expired, superseded...), by id
         self._retired: dict[int, str] = {}
         self._state: AgentState | None = None
@@ -123,8 +137,7 @@ class CoolingController:
         self._last_applied: Setpoints | None = None
 
     # --- inputs ------------------------------------------------------------------------------
-    def _inputs(self, site: SiteState, state: AgentState,
-                now: float | None = None) -> tuple[Inputs, bool, str | None]:
+    def _inputs(self, site: SiteState, state: AgentState, now: float | None = None) -> tuple[Inputs, bool, str | None]:
         """The model's inputs from the readings fresh at ``now`` (default: the site tick's time)."""
         from agent.control.engine import Conditions, Setpoints
 
@@ -139,10 +152,11 @@ class CoolingController:
         assert it_w is not None and cond.outdoor_dry_bulb_c is not None and cond.outdoor_wet_bulb_c is not None
         assert cond.supply_air_setpoint_c is not None and cond.chw_supply_setpoint_c is not None
         assert cond.economizer_enabled is not None and cond.max_inlet_c is not None  # else in `missing`
-        inputs: Inputs = {"conditions": Conditions(float(it_w), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
-                  "current": Setpoints(cond.supply_air_setpoint_c, cond.chw_supply_setpoint_c,
-                                       cond.economizer_enabled),
-                  "max_inlet_c": cond.max_inlet_c}
+        inputs: Inputs = {
+            "conditions": Conditions(float(it_w), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
+            "current": Setpoints(cond.supply_air_setpoint_c, cond.chw_supply_setpoint_c, cond.economizer_enabled),
+            "max_inlet_c": cond.max_inlet_c,
+        }
         ok = site.live.valid and cond.inlets_complete
         return inputs, ok, None if ok else "stale or incomplete data (PUE or rack inlets)"
 
@@ -163,8 +177,11 @@ class CoolingController:
         self._guard.bad_data_ticks = 0 if data_ok else self._guard.bad_data_ticks + 1
         stale = self._guard.bad_data_ticks >= self.rcfg.revert_after_bad_ticks
         if self._guard.touched and (breach or stale):
-            why = (f"rack inlet {inputs['max_inlet_c']:.1f} C above the {self.rcfg.inlet_limit_c:g} C limit"
-                   if breach else (problem or "stale data"))
+            why = (
+                f"rack inlet {inputs['max_inlet_c']:.1f} C above the {self.rcfg.inlet_limit_c:g} C limit"
+                if breach
+                else (problem or "stale data")
+            )
             self._spawn(self._revert(why))
         elif self._guard.touched and data_ok and not self._busy:
             self._guard.healthy_ticks += 1
@@ -174,14 +191,17 @@ class CoolingController:
                     self._guard.known_good[(dev, q)] = {
                         "supply_air_setpoint_c": cur.supply_air_setpoint_c,
                         "chw_supply_setpoint_c": cur.chw_supply_setpoint_c,
-                        "economizer_enabled": 1.0 if cur.economizer_enabled else 0.0}[q]
+                        "economizer_enabled": 1.0 if cur.economizer_enabled else 0.0,
+                    }[q]
         if not inputs:
             self.latest = {"held_back_reason": problem, "timestamp_s": now}
             self._retire_pending(f"data went stale: {problem}")
             return
         if self.recommender is None:
-            self.latest = {"held_back_reason": "no model: fit one with `pue-agent model fit` and set "
-                                               "recommender.model_dir", "timestamp_s": now}
+            self.latest = {
+                "held_back_reason": "no model: fit one with `pue-agent model fit` and set recommender.model_dir",
+                "timestamp_s": now,
+            }
             return
         rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
         if breach and rec.held_back_reason is None:
@@ -242,11 +262,15 @@ class CoolingController:
         records: list[ActionRecord] = []
         try:
             wanted = _wanted(rec)
-            current = {"supply_air_setpoint_c": rec.current.supply_air_setpoint_c,
-                       "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
-                       "economizer_enabled": 1.0 if rec.current.economizer_enabled else 0.0}
-            reason = (f"recommendation (model {rec.model_version}, confidence {rec.confidence:.2f}): "
-                      f"predicted saving {rec.predicted_savings_w:.0f} W")
+            current = {
+                "supply_air_setpoint_c": rec.current.supply_air_setpoint_c,
+                "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
+                "economizer_enabled": 1.0 if rec.current.economizer_enabled else 0.0,
+            }
+            reason = (
+                f"recommendation (model {rec.model_version}, confidence {rec.confidence:.2f}): "
+                f"predicted saving {rec.predicted_savings_w:.0f} W"
+            )
             for quantity, value in wanted.items():
                 if abs(value - current[quantity]) < 1e-6:
                     continue
@@ -256,13 +280,33 @@ class CoolingController:
                         self._guard.known_good[key] = current[quantity]
                     try:
                         record = await self.actuator.write(
-                            dev, quantity, value, kind="apply", reason=reason,
-                            predicted_savings_w=rec.predicted_savings_w, approved_by=approved_by,
-                            recommendation_id=rec_id)
+                            dev,
+                            quantity,
+                            value,
+                            kind="apply",
+                            reason=reason,
+                            predicted_savings_w=rec.predicted_savings_w,
+                            approved_by=approved_by,
+                            recommendation_id=rec_id,
+                        )
                     except WriteGuardError as err:
-                        record = self.actuator._record(ActionRecord(
-                            self._clock(), "apply", dev.name, quantity, None, value, None, "blocked", reason,
-                            rec.predicted_savings_w, approved_by, rec_id, str(err)))
+                        record = self.actuator._record(
+                            ActionRecord(
+                                self._clock(),
+                                "apply",
+                                dev.name,
+                                quantity,
+                                None,
+                                value,
+                                None,
+                                "blocked",
+                                reason,
+                                rec.predicted_savings_w,
+                                approved_by,
+                                rec_id,
+                                str(err),
+                            )
+                        )
                     records.append(record)
                     if record.result == "ok":
                         self._guard.touched.add(key)
@@ -272,8 +316,9 @@ class CoolingController:
             written = {r.quantity for r in records if r.result == "ok"}
             if written and self.recommender is not None:
                 # only a change that reached the plant starts the rate-limit and dwell clocks
-                self.recommender.applied(self._clock(), replace(rec.current, **{
-                    q: getattr(rec.setpoints, q) for q in written}))
+                self.recommender.applied(
+                    self._clock(), replace(rec.current, **{q: getattr(rec.setpoints, q) for q in written})
+                )
         finally:
             self._busy = False
         return records
@@ -325,13 +370,20 @@ class CoolingController:
         now = self._clock()
         if pending is None or pending.id != rec_id:
             why = self._retired.get(rec_id)
-            error = (f"recommendation {rec_id} is no longer pending: {why}" if why
-                     else f"no pending recommendation with id {rec_id!r}")
+            error = (
+                f"recommendation {rec_id} is no longer pending: {why}"
+                if why
+                else f"no pending recommendation with id {rec_id!r}"
+            )
             return {"ok": False, "error": error, "pending_id": pending.id if pending else None}
         if now >= pending.expires_s:
             self._retire_pending(f"expired {self.pending_expiry_s:g} s after it was offered (pending_expiry_s)")
-            return {"ok": False, "error": f"recommendation {rec_id} expired: offered {now - pending.created_s:.1f} s "
-                                          f"ago, pending_expiry_s is {self.pending_expiry_s:g}", "pending_id": None}
+            return {
+                "ok": False,
+                "error": f"recommendation {rec_id} expired: offered {now - pending.created_s:.1f} s "
+                f"ago, pending_expiry_s is {self.pending_expiry_s:g}",
+                "pending_id": None,
+            }
         problem = self._unsafe_now(pending.recommendation, now)
         if problem is not None:
             return {"ok": False, "error": f"recommendation {rec_id} not applied: {problem}", "pending_id": rec_id}
@@ -361,9 +413,11 @@ class CoolingController:
         if rec.predicted_max_inlet_c is None or not rec.predicted_max_inlet_c <= limit:
             return f"predicted hottest inlet {rec.predicted_max_inlet_c} C not within the {limit:g} C limit"
         cur, then = inputs["current"], rec.current
-        if (cur.economizer_enabled != then.economizer_enabled
-                or abs(cur.supply_air_setpoint_c - then.supply_air_setpoint_c) > 1e-6
-                or abs(cur.chw_supply_setpoint_c - then.chw_supply_setpoint_c) > 1e-6):
+        if (
+            cur.economizer_enabled != then.economizer_enabled
+            or abs(cur.supply_air_setpoint_c - then.supply_air_setpoint_c) > 1e-6
+            or abs(cur.chw_supply_setpoint_c - then.chw_supply_setpoint_c) > 1e-6
+        ):
             return f"the plant's setpoints changed since the recommendation ({then} then, {cur} now)"
         for quantity, value in _wanted(rec).items():
             for dev in self.actuator.targets(quantity):
@@ -400,9 +454,11 @@ class CoolingController:
 
 def _wanted(rec: Recommendation) -> dict[str, float]:
     """The recommendation's setpoints by writable quantity (economizer 1 enabled, 0 disabled)."""
-    return {"supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
-            "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
-            "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0}
+    return {
+        "supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
+        "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
+        "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0,
+    }
 
 
 def _held(rec: Recommendation, reason: str) -> Recommendation:

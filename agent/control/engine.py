@@ -221,9 +221,7 @@ class Recommender:
         )
         if supply_lo > supply_hi + 1e-9 or chw_lo > chw_hi + 1e-9:
             return None
-        return SetpointBounds(
-            supply_lo, max(supply_lo, supply_hi), chw_lo, max(chw_lo, chw_hi), b.allow_economizer
-        )
+        return SetpointBounds(supply_lo, max(supply_lo, supply_hi), chw_lo, max(chw_lo, chw_hi), b.allow_economizer)
 
     def _hold(
         self,
@@ -239,7 +237,10 @@ class Recommender:
         )
 
     def _toward_global_target(
-        self, local: OptimiserChoice, condition_values: tuple[float, float, float], box: SetpointBounds,
+        self,
+        local: OptimiserChoice,
+        condition_values: tuple[float, float, float],
+        box: SetpointBounds,
         states: tuple[bool, ...],
     ) -> OptimiserChoice:
         """A step toward the best setpoints in all of the bounds and data support, if that beats ``local``.
@@ -250,8 +251,13 @@ class Recommender:
         target's predicted power (it is only taken on the way there).
         """
         target = optimise_setpoints(
-            self.model, *condition_values, self.bounds, inlet_limit_c=self.inlet_limit_c,
-            uncertainty_k=self.uncertainty_k, grid_step_k=self.grid_step_k, economizer_states=states,
+            self.model,
+            *condition_values,
+            self.bounds,
+            inlet_limit_c=self.inlet_limit_c,
+            uncertainty_k=self.uncertainty_k,
+            grid_step_k=self.grid_step_k,
+            economizer_states=states,
         )
         if target is None or target.facility_power_w >= local.facility_power_w - 1e-6:
             return local
@@ -264,8 +270,16 @@ class Recommender:
         if inlet_c + self.uncertainty_k * inlet_std_c > self.inlet_limit_c:
             return local
         return OptimiserChoice(
-            supply, chw, target.economizer_enabled, target.facility_power_w, target.facility_power_std_w,
-            inlet_c, inlet_std_c, target.pue, target.n_candidates, target.n_feasible,
+            supply,
+            chw,
+            target.economizer_enabled,
+            target.facility_power_w,
+            target.facility_power_std_w,
+            inlet_c,
+            inlet_std_c,
+            target.pue,
+            target.n_candidates,
+            target.n_feasible,
         )
 
     def recommend(
@@ -341,16 +355,13 @@ class Recommender:
             return self._hold(
                 now_s,
                 current,
-                "no setpoints within rate limits and data support meet the "
-                f"inlet limit of {self.inlet_limit_c:g} C",
+                f"no setpoints within rate limits and data support meet the inlet limit of {self.inlet_limit_c:g} C",
                 now_power_w,
                 now_pue,
                 now_inlet_c,
             )
         choice = self._toward_global_target(choice, condition_values, box, states)
-        chosen = Setpoints(
-            choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled
-        )
+        chosen = Setpoints(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled)
         savings_w = now_power_w - choice.facility_power_w
         spread_w = math.hypot(float(now.facility_power_std_w[0]), choice.facility_power_std_w)
         confidence = NormalDist().cdf(savings_w / spread_w) if spread_w > 0 else float(savings_w > 0)

@@ -142,23 +142,15 @@ def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) ->
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise HistoryFormatError(
-                        f"{name}:{line_no}: column {column!r}: not a number: {cell!r}"
-                    ) from None
+                    raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: not a number: {cell!r}") from None
                 if not math.isfinite(value):
                     raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: not finite: {cell!r}")
                 if column in _BOOLEAN_COLUMNS and value not in (0.0, 1.0):
-                    raise HistoryFormatError(
-                        f"{name}:{line_no}: column {column!r}: must be 0 or 1, got {cell!r}"
-                    )
+                    raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: must be 0 or 1, got {cell!r}")
                 if column in _POSITIVE_COLUMNS and value <= 0:
-                    raise HistoryFormatError(
-                        f"{name}:{line_no}: column {column!r}: must be > 0, got {cell!r}"
-                    )
+                    raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: must be > 0, got {cell!r}")
                 if column in _NON_NEGATIVE_COLUMNS and value < 0:
-                    raise HistoryFormatError(
-                        f"{name}:{line_no}: column {column!r}: must be >= 0, got {cell!r}"
-                    )
+                    raise HistoryFormatError(f"{name}:{line_no}: column {column!r}: must be >= 0, got {cell!r}")
                 values[column].append(value)
     if not timestamps:
         raise HistoryFormatError(f"{name}: no data rows")
@@ -215,7 +207,6 @@ def read_conditions(path: str | Path) -> Table:
     if present and len(present) != len(CONDITIONS_OPTIONAL_COLUMNS):
         absent = [c for c in CONDITIONS_OPTIONAL_COLUMNS if c not in table.columns]
         raise HistoryFormatError(
-            f"{table.path}:1: current setpoints need all of {list(CONDITIONS_OPTIONAL_COLUMNS)}; "
-            f"missing {absent}"
+            f"{table.path}:1: current setpoints need all of {list(CONDITIONS_OPTIONAL_COLUMNS)}; missing {absent}"
         )
     return table

@@ -99,8 +99,14 @@ async def _in_daemon_thread(func: Callable[[], _T]) -> _T:
 class Retrainer:
     """Periodic retraining job for :class:`agent.control.controller.CoolingController`'s recommender."""
 
-    def __init__(self, store_path: Path, controller: Any, window_days: float, clock: Callable[[], float] = time.time,
-                 model_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        store_path: Path,
+        controller: Any,
+        window_days: float,
+        clock: Callable[[], float] = time.time,
+        model_dir: Path | None = None,
+    ) -> None:
         self._store_path = store_path
         self._controller = controller
         self._window_s = window_days * 86400.0
@@ -130,8 +136,11 @@ class Retrainer:
 
             from agent.control.artefact import save_model
 
-            window = {"start": datetime.fromtimestamp(now - self._window_s, UTC).isoformat(),
-                      "end": datetime.fromtimestamp(now, UTC).isoformat(), "rows": rows}
+            window = {
+                "start": datetime.fromtimestamp(now - self._window_s, UTC).isoformat(),
+                "end": datetime.fromtimestamp(now, UTC).isoformat(),
+                "rows": rows,
+            }
             save_model(model, self._model_dir, window, source=f"agent history {self._store_path}")
         return model, rows, str(getattr(model, "version", ""))
 
@@ -154,9 +163,15 @@ class Retrainer:
             self._controller.recommender.model = model
         validation = getattr(model, "validation", None)
         self.last = self.last_success = RetrainOutcome(
-            now, True, rows, f"retrained on {rows} complete 15-min intervals", version,
-            pue_mae=getattr(validation, "pue_mae", None), max_inlet_mae_c=getattr(validation, "max_inlet_mae_c", None),
-            cooling_power_mae_w=getattr(validation, "cooling_power_mae_w", None))
+            now,
+            True,
+            rows,
+            f"retrained on {rows} complete 15-min intervals",
+            version,
+            pue_mae=getattr(validation, "pue_mae", None),
+            max_inlet_mae_c=getattr(validation, "max_inlet_mae_c", None),
+            cooling_power_mae_w=getattr(validation, "cooling_power_mae_w", None),
+        )
         self.counts["ok"] += 1
         log.info("model retraining: %s (hold-out PUE MAE %s)", self.last.message, self.last.pue_mae)
         return self.last

@@ -143,8 +143,10 @@ class RowFilter(_Strict):
     oid: str | None = None
     equals: tuple[int | str, ...] = ()
     matches: str | None = Field(
-        default=None, description="regular expression searched in an OCTET STRING (a sensor name, where the MIB "
-                                  "has no type: ServersCheck)")
+        default=None,
+        description="regular expression searched in an OCTET STRING (a sensor name, where the MIB "
+        "has no type: ServersCheck)",
+    )
     if_absent: bool = False
 
     @field_validator("column", "oid")
@@ -233,12 +235,14 @@ class ProfileObject(_Strict):
     decimals_negative_is_integer: bool = Field(
         default=False,
         description="a negative count in decimals_column means an integer value, not an error (RFC 3433 "
-                    "EntitySensorPrecision -8..-1: the number of accurate digits)",
+        "EntitySensorPrecision -8..-1: the number of accurate digits)",
     )
     scale_column: ScaleColumn | None = Field(
-        default=None, description="per-row multiplier from a code column at the same index (entPhySensorScale)")
+        default=None, description="per-row multiplier from a code column at the same index (entPhySensorScale)"
+    )
     row_filter: RowFilter | tuple[RowFilter, ...] | None = Field(
-        default=None, description="one filter, or a list that must all keep the row (unit and online state)")
+        default=None, description="one filter, or a list that must all keep the row (unit and online state)"
+    )
     valid_min: float | None = None
     valid_max: float | None = None
     counter: Counter | None = None
@@ -246,21 +250,25 @@ class ProfileObject(_Strict):
     enum: Mapping[int, float] | None = Field(default=None, description="raw integer -> canonical value")
     optional: bool = Field(default=False, description="absent on some firmware: no problem reported")
     unit_suffix: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="string_number only: the unit the device appends to the number ('0.061kW'), required "
-                    "and stripped before parsing; the unit is given, never guessed from the text")
+        "and stripped before parsing; the unit is given, never guessed from the text",
+    )
     no_value: tuple[float, ...] = Field(
-        default=(), description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
-                                "is skipped, not a problem")
+        default=(),
+        description="raw values meaning 'no probe on this port' (-1, -999.9, -2147483648): the row "
+        "is skipped, not a problem",
+    )
     instead_of: str | None = Field(
         default=None,
         description="a fallback: read this scalar only when the device does not answer this other scalar OID "
-                    "(a higher-precision object of the same value, e.g. PowerNet-MIB upsHighPrec* over upsAdv*)",
+        "(a higher-precision object of the same value, e.g. PowerNet-MIB upsHighPrec* over upsAdv*)",
     )
     instead_of_column: str | None = Field(
         default=None,
         description="a fallback: read this object only when the device has no row in this table column of the "
-                    "same profile (XUPS-MIB tables on Eaton cards that do not answer the UPS-MIB ones)",
+        "same profile (XUPS-MIB tables on Eaton cards that do not answer the UPS-MIB ones)",
     )
     note: str | None = None
 
@@ -292,8 +300,10 @@ class ProfileObject(_Strict):
         if kind == "counter" and self.writable:
             raise ValueError("a counter cannot be a writable setpoint")
         if self.writable and not (math.isfinite(self.writable.min) and math.isfinite(self.writable.max)):
-            raise ValueError(f"writable {self.quantity}: bounds must be finite numbers, not "
-                             f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)")
+            raise ValueError(
+                f"writable {self.quantity}: bounds must be finite numbers, not "
+                f"[{self.writable.min}, {self.writable.max}] (a write is never sent unbounded)"
+            )
         if self.writable and self.column is not None:
             raise ValueError("writable setpoints must be scalar 'oid's")
         if self.column is None and (self.scale_column is not None or self.decimals_column is not None):
@@ -314,8 +324,10 @@ class ProfileObject(_Strict):
     def _power_ceiling(self) -> ProfileObject:
         # a meter answering 2^31-1 W must be an unreadable object, not a PUE of 16,758 (issue 19)
         if GLOSSARY[self.quantity].is_power and (self.valid_max is None or not math.isfinite(self.valid_max)):
-            raise ValueError(f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
-                             "rated power, generously rounded up): larger readings are refused")
+            raise ValueError(
+                f"{self.quantity}: a power quantity needs a finite 'valid_max' (the device's "
+                "rated power, generously rounded up): larger readings are refused"
+            )
         return self
 
     def means_no_value(self, raw: int | bytes | str | None) -> bool:
@@ -362,7 +374,7 @@ class ProfileObject(_Strict):
                 assert part.label is not None
                 labels[part.label] = str(sub)
         if fixed is not self.index:
-            text = _string_index(suffix[len(fixed):])
+            text = _string_index(suffix[len(fixed) :])
             if text is None:
                 return None
             labels[self.index[-1].label or ""] = text
@@ -385,8 +397,9 @@ class ProfileObject(_Strict):
         return ".".join([self.column, *subs])
 
     # --- raw <-> canonical --------------------------------------------------------------------
-    def decode(self, kind: str, raw: int | bytes | str, decimals: int | None = None,
-               factor: float | None = None) -> float:
+    def decode(
+        self, kind: str, raw: int | bytes | str, decimals: int | None = None, factor: float | None = None
+    ) -> float:
         """Convert a raw SNMP value to the canonical quantity, applying scale exactly once.
 
         Raises
@@ -395,8 +408,9 @@ class ProfileObject(_Strict):
             wrong SNMP type, unparsable number, or outside ``valid_min``/``valid_max``.
         """
         if kind == "malformed":
-            raise DecodeError(f"{self.quantity}: malformed value from the device (an INTEGER with no content "
-                              "octets); not read as 0")
+            raise DecodeError(
+                f"{self.quantity}: malformed value from the device (an INTEGER with no content octets); not read as 0"
+            )
         if kind not in ACCEPTED_KINDS[self.type]:
             raise DecodeError(f"{self.quantity}: expected {self.type}, device sent {kind}")
         if self.type == "string_number":
@@ -493,7 +507,7 @@ class Profile(_Strict):
     extends: str | None = Field(
         default=None,
         description="a profile whose objects this one inherits (its own objects replace the base's "
-                    "object of the same oid/column); detection is never inherited",
+        "object of the same oid/column); detection is never inherited",
     )
     max_repetitions: int = Field(default=25, ge=1, le=100)
     sample_sys_object_id: str | None = None
@@ -514,14 +528,18 @@ class Profile(_Strict):
         scalars = {obj.oid for obj in self.objects if obj.oid is not None}
         for obj in self.objects:
             if obj.instead_of is not None and obj.instead_of not in scalars:
-                raise ValueError(f"{obj.quantity} {obj.oid}: 'instead_of' {obj.instead_of} is not a scalar "
-                                 "object of this profile")
+                raise ValueError(
+                    f"{obj.quantity} {obj.oid}: 'instead_of' {obj.instead_of} is not a scalar object of this profile"
+                )
         columns = {obj.column for obj in self.objects if obj.column is not None}
         for obj in self.objects:
-            if obj.instead_of_column is not None and (obj.instead_of_column not in columns
-                                                      or obj.instead_of_column == obj.column):
-                raise ValueError(f"{obj.quantity} {obj.oid or obj.column}: 'instead_of_column' "
-                                 f"{obj.instead_of_column} is not another table column of this profile")
+            if obj.instead_of_column is not None and (
+                obj.instead_of_column not in columns or obj.instead_of_column == obj.column
+            ):
+                raise ValueError(
+                    f"{obj.quantity} {obj.oid or obj.column}: 'instead_of_column' "
+                    f"{obj.instead_of_column} is not another table column of this profile"
+                )
         return self
 
     @cached_property
@@ -537,8 +555,12 @@ class Profile(_Strict):
     def columns(self) -> tuple[str, ...]:
         cols: list[str] = []
         for obj in self.objects:
-            for col in (obj.column, obj.decimals_column, obj.scale_column.column if obj.scale_column else None,
-                        *(f.column for f in obj.row_filters)):
+            for col in (
+                obj.column,
+                obj.decimals_column,
+                obj.scale_column.column if obj.scale_column else None,
+                *(f.column for f in obj.row_filters),
+            ):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)
@@ -580,8 +602,10 @@ def _raw_key(raw: object) -> tuple[str | None, str | None]:
     if not isinstance(raw, dict):
         return None, None
     oid, column = raw.get("oid"), raw.get("column")
-    return (str(oid).strip().lstrip(".") if oid is not None else None,
-            str(column).strip().lstrip(".") if column is not None else None)
+    return (
+        str(oid).strip().lstrip(".") if oid is not None else None,
+        str(column).strip().lstrip(".") if column is not None else None,
+    )
 
 
 def _base_objects(path: Path, base_name: str, chain: tuple[str, ...]) -> tuple[ProfileObject, ...]:
@@ -645,9 +669,7 @@ class ProfileRegistry:
         try:
             return self._profiles[name]
         except KeyError:
-            raise ProfileError(
-                f"unknown profile {name!r}; known: {', '.join(sorted(self._profiles))}"
-            ) from None
+            raise ProfileError(f"unknown profile {name!r}; known: {', '.join(sorted(self._profiles))}") from None
 
     def names(self) -> list[str]:
         return sorted(self._profiles)

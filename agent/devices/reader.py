@@ -58,8 +58,12 @@ class ByProtocol:
         try:
             return self._adapters[protocol]
         except KeyError:
-            raise ConfigError([f"devices({device.name}): profile {device.profile} speaks {protocol}, for which "
-                               f"this agent has no adapter (it has: {', '.join(sorted(self._adapters))})"]) from None
+            raise ConfigError(
+                [
+                    f"devices({device.name}): profile {device.profile} speaks {protocol}, for which "
+                    f"this agent has no adapter (it has: {', '.join(sorted(self._adapters))})"
+                ]
+            ) from None
 
     async def read(self, device: DeviceConfig, profile: Profile) -> DeviceReadout:
         return await self.adapter(device).read(device, profile)

@@ -118,7 +118,9 @@ def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels:
     modulus = obj.wrap_modulus_raw()
     cap = obj.counter.cap_raw if obj.counter else None
     return Reading(
-        obj.quantity, value, labels,
+        obj.quantity,
+        value,
+        labels,
         None if modulus is None else modulus * obj.scale,
         None if cap is None else cap * obj.scale + obj.offset,
         profile.rate_ceiling(obj.quantity),
@@ -144,9 +146,12 @@ def _answered(scalars: Mapping[str, SnmpValue], oid: str) -> bool:
 def _has_rows(profile: Profile, columns: Mapping[str, list[SnmpValue]], column: str) -> bool:
     """Whether the device answered ``column`` with a value in a row the profile's objects on it read."""
     readers = [obj for obj in profile.objects if obj.column == column]
-    return any(not v.missing and v.kind != "null"
-               and any(obj.match_index(_suffix(v.oid, column)) is not None for obj in readers)
-               for v in columns.get(column, []))
+    return any(
+        not v.missing
+        and v.kind != "null"
+        and any(obj.match_index(_suffix(v.oid, column)) is not None for obj in readers)
+        for v in columns.get(column, [])
+    )
 
 
 def decode_objects(
@@ -169,8 +174,11 @@ def decode_objects(
             if value is None or value.missing or (obj.optional and value.kind == "null"):
                 # an optional object answered with NULL (CPS-MIB: no sensor, no battery probe) is absent too
                 if not obj.optional:
-                    unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
-                                                 f"{obj.quantity} {obj.oid}: not present on device"))
+                    unreadable.append(
+                        Unreadable(
+                            obj.quantity, _labels(obj.labels), f"{obj.quantity} {obj.oid}: not present on device"
+                        )
+                    )
                 continue
             try:
                 si = obj.decode(value.kind, value.value if value.value is not None else b"")
@@ -189,8 +197,11 @@ def decode_objects(
         if obj.scale_column is not None:
             for v in columns.get(obj.scale_column.column, []):
                 codes[_suffix(v.oid, obj.scale_column.column)] = v.value if isinstance(v.value, int) else None
-        by_column = [(f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
-                     for f in obj.row_filters if f.column is not None]
+        by_column = [
+            (f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
+            for f in obj.row_filters
+            if f.column is not None
+        ]
         rows = 0
         for v in columns.get(obj.column, []):
             suffix = _suffix(v.oid, obj.column)
@@ -205,8 +216,10 @@ def decode_objects(
                 if obj.scale_column is not None:
                     code = codes.get(suffix)
                     if code is None or code not in obj.scale_column.factors:
-                        raise DecodeError(f"{obj.quantity}: scale code {code} (from {obj.scale_column.column}) "
-                                          "is not one the profile knows")
+                        raise DecodeError(
+                            f"{obj.quantity}: scale code {code} (from {obj.scale_column.column}) "
+                            "is not one the profile knows"
+                        )
                     factor = obj.scale_column.factors[code]
                 si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix), factor)
             except DecodeError as err:
@@ -214,8 +227,9 @@ def decode_objects(
                 continue
             readings.append(_counter_reading(profile, obj, si, _labels(labels)))
         if rows == 0 and not obj.optional:
-            unreadable.append(Unreadable(obj.quantity, _labels(obj.labels),
-                                         f"{obj.quantity} {obj.column}: no rows on device"))
+            unreadable.append(
+                Unreadable(obj.quantity, _labels(obj.labels), f"{obj.quantity} {obj.column}: no rows on device")
+            )
     return DeviceReadout(tuple(readings), tuple(u.problem for u in unreadable), tuple(unreadable))
 
 
@@ -237,16 +251,17 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
         columns = await client.walk(target, profile.columns, profile.max_repetitions)
     readout = decode_objects(profile, scalars, columns)
     if not readout.readings:
-        raise SnmpProtocolError(f"no object of profile {profile.name!r} could be read: "
-                                + "; ".join(readout.problems[:5])
-                                + f" (is {profile.name!r} this device's profile? `pue-agent read "
-                                f"udp://{target.host}:{target.port}` without --profile detects one, or says "
-                                "how to draft one)")
+        raise SnmpProtocolError(
+            f"no object of profile {profile.name!r} could be read: "
+            + "; ".join(readout.problems[:5])
+            + f" (is {profile.name!r} this device's profile? `pue-agent read "
+            f"udp://{target.host}:{target.port}` without --profile detects one, or says "
+            "how to draft one)"
+        )
     return readout
 
 
-async def _answers(client: SnmpClient, target: SnmpTarget, profile: Profile,
-                   present: set[str] | None = None) -> bool:
+async def _answers(client: SnmpClient, target: SnmpTarget, profile: Profile, present: set[str] | None = None) -> bool:
     """Whether the device has the object (``requires_oid``) and the table rows (``requires_column``)
     the profile's detection asks for (``present``: requires_oid objects already known to answer)."""
     detect = profile.detect
@@ -290,8 +305,9 @@ async def detect_profile(client: SnmpClient, target: SnmpTarget, registry: Profi
     # every vendor probe in one batched GET (a few requests, not one per profile), then in score/name order
     probed = [p for _s, _n, p in candidates if p.detect.requires_oid is not None or p.detect.requires_column]
     oids = sorted({p.detect.requires_oid for p in probed if p.detect.requires_oid is not None})
-    present = {oid for oid, v in zip(oids, await client.get(target, oids), strict=True) if not v.missing} \
-        if oids else set()
+    present = (
+        {oid for oid, v in zip(oids, await client.get(target, oids), strict=True) if not v.missing} if oids else set()
+    )
     for profile in probed:
         if await _answers(client, target, profile, present):
             return profile
@@ -304,16 +320,32 @@ async def detect_profile(client: SnmpClient, target: SnmpTarget, registry: Profi
 
 #: standard MIBs a "no profile" error reports on: name, subtree, scalars to GET, a column to walk (rows counted)
 STANDARD_MIBS: tuple[tuple[str, str, tuple[str, ...], str | None, str], ...] = (
-    ("UPS-MIB", "1.3.6.1.2.1.33",
-     ("1.3.6.1.2.1.33.1.1.1.0",    # UPS-MIB::upsIdentManufacturer.0
-      "1.3.6.1.2.1.33.1.1.2.0",    # UPS-MIB::upsIdentModel.0
-      "1.3.6.1.2.1.33.1.2.1.0",    # UPS-MIB::upsBatteryStatus.0
-      "1.3.6.1.2.1.33.1.4.1.0"),   # UPS-MIB::upsOutputSource.0
-     None, ""),
-    ("ENTITY-SENSOR-MIB", "1.3.6.1.2.1.99", (),
-     "1.3.6.1.2.1.99.1.1.1.1", "sensors"),             # ENTITY-SENSOR-MIB::entPhySensorType
-    ("ENTITY-MIB", "1.3.6.1.2.1.47", (),
-     "1.3.6.1.2.1.47.1.1.1.1.5", "physical entities"),  # ENTITY-MIB::entPhysicalClass
+    (
+        "UPS-MIB",
+        "1.3.6.1.2.1.33",
+        (
+            "1.3.6.1.2.1.33.1.1.1.0",  # UPS-MIB::upsIdentManufacturer.0
+            "1.3.6.1.2.1.33.1.1.2.0",  # UPS-MIB::upsIdentModel.0
+            "1.3.6.1.2.1.33.1.2.1.0",  # UPS-MIB::upsBatteryStatus.0
+            "1.3.6.1.2.1.33.1.4.1.0",
+        ),  # UPS-MIB::upsOutputSource.0
+        None,
+        "",
+    ),
+    (
+        "ENTITY-SENSOR-MIB",
+        "1.3.6.1.2.1.99",
+        (),
+        "1.3.6.1.2.1.99.1.1.1.1",
+        "sensors",
+    ),  # ENTITY-SENSOR-MIB::entPhySensorType
+    (
+        "ENTITY-MIB",
+        "1.3.6.1.2.1.47",
+        (),
+        "1.3.6.1.2.1.47.1.1.1.1.5",
+        "physical entities",
+    ),  # ENTITY-MIB::entPhysicalClass
 )
 
 
@@ -342,8 +374,14 @@ async def standard_mibs_answering(client: SnmpClient, target: SnmpTarget) -> dic
 class NoProfileError(ProfileError):
     """No profile detects a device: what it answered, and the command that drafts a profile for it."""
 
-    def __init__(self, target: SnmpTarget, sys_object_id: str, sys_descr: str,
-                 standard_mibs: Mapping[str, str | None], known: list[str]) -> None:
+    def __init__(
+        self,
+        target: SnmpTarget,
+        sys_object_id: str,
+        sys_descr: str,
+        standard_mibs: Mapping[str, str | None],
+        known: list[str],
+    ) -> None:
         self.sys_object_id = sys_object_id
         self.sys_descr = sys_descr
         self.standard_mibs = dict(standard_mibs)
@@ -352,10 +390,8 @@ class NoProfileError(ProfileError):
         silent = [f"{name} ({subtree})" for name, subtree, *_ in STANDARD_MIBS if not standard_mibs.get(name)]
         descr = " ".join(sys_descr.split())
         lines = [
-            f"no profile detects the device at {address}: sysObjectID {sys_object_id or '?'}, "
-            f"sysDescr {descr[:120]!r}",
-            f"  standard MIBs that answered: {', '.join(answered) or 'none'}; "
-            f"silent: {', '.join(silent) or 'none'}",
+            f"no profile detects the device at {address}: sysObjectID {sys_object_id or '?'}, sysDescr {descr[:120]!r}",
+            f"  standard MIBs that answered: {', '.join(answered) or 'none'}; silent: {', '.join(silent) or 'none'}",
             "  draft a profile from the device (same credential options as this command), then try it:",
             f"    pue-agent profile draft --address {address} --out draft-profiles/device.yaml",
             f"    pue-agent read {address} --profile-dir draft-profiles",

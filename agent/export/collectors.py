@@ -102,32 +102,37 @@ class SitePueCollector(Collector):
         self._cfg = cfg
         self._state = state
         self._factor = load_emission_factor(
-            cfg.carbon.emission_factor if cfg.carbon is not None else DEFAULT_EMISSION_FACTOR)
+            cfg.carbon.emission_factor if cfg.carbon is not None else DEFAULT_EMISSION_FACTOR
+        )
 
     def collect(self) -> Iterator[Metric]:
         cfg = self._cfg
-        cat = GaugeMetricFamily(m.SITE_IT_CATEGORY,
-                                "ISO/IEC 30134-2 IT measurement category of this topology (1 UPS output, "
-                                "2 PDU output, 3 IT input)")
+        cat = GaugeMetricFamily(
+            m.SITE_IT_CATEGORY,
+            "ISO/IEC 30134-2 IT measurement category of this topology (1 UPS output, 2 PDU output, 3 IT input)",
+        )
         cat.add_metric([], cfg.topology.it_category)
         yield cat
         target = GaugeMetricFamily(m.SITE_PUE_TARGET, "Configured PUE target of the site")
         target.add_metric([], cfg.site.pue_target)
         yield target
-        factor = GaugeMetricFamily(m.SITE_EMISSION_FACTOR,
-                                   "Grid CO2 emission factor the site reports with (carbon.emission_factor; "
-                                   "location-based, dated table in agent/data/emission_factors.yaml)",
-                                   labels=["factor", "year", "region"])
-        factor.add_metric([self._factor.key, str(self._factor.year), self._factor.region],
-                          self._factor.kg_co2_per_kwh)
+        factor = GaugeMetricFamily(
+            m.SITE_EMISSION_FACTOR,
+            "Grid CO2 emission factor the site reports with (carbon.emission_factor; "
+            "location-based, dated table in agent/data/emission_factors.yaml)",
+            labels=["factor", "year", "region"],
+        )
+        factor.add_metric([self._factor.key, str(self._factor.year), self._factor.region], self._factor.kg_co2_per_kwh)
         yield factor
         site = self._state.site
         if site is None:
             return
-        power = GaugeMetricFamily(m.SITE_POWER, "Site power by boundary, complete sums only (cached)",
-                                  labels=["boundary"])
-        coverage = GaugeMetricFamily(m.SITE_COVERAGE,
-                                     "Share of a boundary's contributing devices with fresh data", labels=["boundary"])
+        power = GaugeMetricFamily(
+            m.SITE_POWER, "Site power by boundary, complete sums only (cached)", labels=["boundary"]
+        )
+        coverage = GaugeMetricFamily(
+            m.SITE_COVERAGE, "Share of a boundary's contributing devices with fresh data", labels=["boundary"]
+        )
         boundaries = [("facility", site.facility_w), ("it", site.it_w)]
         if site.cooling_w is not None:
             boundaries.append(("cooling", site.cooling_w))
@@ -138,9 +143,11 @@ class SitePueCollector(Collector):
         yield power
         yield coverage
         energy = CounterMetricFamily(
-            m.SITE_ENERGY, "Site energy by boundary, summed over complete intervals only (distribution: into "
+            m.SITE_ENERGY,
+            "Site energy by boundary, summed over complete intervals only (distribution: into "
             "power distribution; renewable: on-site generation consumed; reuse: heat delivered for reuse)",
-            labels=["boundary"])
+            labels=["boundary"],
+        )
         energy.add_metric(["facility"], site.facility_energy_j)
         energy.add_metric(["it"], site.it_energy_j)
         if cfg.topology.cooling:
@@ -153,21 +160,28 @@ class SitePueCollector(Collector):
             if b.metric == m.SITE_ENERGY and b.metric_label is not None:
                 energy.add_metric([b.metric_label], totals[b.name])
             else:
-                counter = CounterMetricFamily(b.metric, f"Site {b.name}: {b.description}, summed over intervals "
-                                              "complete for facility, IT and its meters")
+                counter = CounterMetricFamily(
+                    b.metric,
+                    f"Site {b.name}: {b.description}, summed over intervals complete for facility, IT and its meters",
+                )
                 counter.add_metric([], totals[b.name])
                 own.append(counter)
         yield energy
         yield from own
-        valid = GaugeMetricFamily(m.SITE_PUE_VALID, "1 when the PUE of this kind is valid and exported",
-                                  labels=["kind"])
-        invalid = InfoMetricFamily(m.SITE_PUE_INVALID_INFO.removesuffix("_info"),
-                                   "Why a PUE is not exported", labels=["kind", "reason"])
-        realtime = GaugeMetricFamily(m.SITE_REALTIME_PUE,
-                                     "Real-time PUE: facility power / IT power (not an audit figure)")
-        interval = GaugeMetricFamily(m.SITE_INTERVAL_PUE,
-                                     "PUE from energy over the window: facility energy / IT energy",
-                                     labels=["window_seconds"])
+        valid = GaugeMetricFamily(
+            m.SITE_PUE_VALID, "1 when the PUE of this kind is valid and exported", labels=["kind"]
+        )
+        invalid = InfoMetricFamily(
+            m.SITE_PUE_INVALID_INFO.removesuffix("_info"), "Why a PUE is not exported", labels=["kind", "reason"]
+        )
+        realtime = GaugeMetricFamily(
+            m.SITE_REALTIME_PUE, "Real-time PUE: facility power / IT power (not an audit figure)"
+        )
+        interval = GaugeMetricFamily(
+            m.SITE_INTERVAL_PUE,
+            "PUE from energy over the window: facility energy / IT energy",
+            labels=["window_seconds"],
+        )
         for kind, result, family, labels in (
             ("realtime", site.live, realtime, []),
             ("interval", site.interval, interval, [f"{cfg.pue_window_s:g}"]),
@@ -181,13 +195,14 @@ class SitePueCollector(Collector):
         yield interval
         yield valid
         yield invalid
-        cov = GaugeMetricFamily(m.SITE_INTERVAL_COVERAGE,
-                                "Share of the PUE window with complete facility and IT data")
+        cov = GaugeMetricFamily(m.SITE_INTERVAL_COVERAGE, "Share of the PUE window with complete facility and IT data")
         cov.add_metric([], site.window_coverage_ratio)
         yield cov
-        methods = InfoMetricFamily(m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"),
-                                   "How each device's energy is obtained: device counter or integrated power",
-                                   labels=["device", "method"])
+        methods = InfoMetricFamily(
+            m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"),
+            "How each device's energy is obtained: device counter or integrated power",
+            labels=["device", "method"],
+        )
         for device, method in site.energy_methods:
             methods.add_metric([device, method], {})
         yield methods
@@ -212,15 +227,20 @@ class AgentHealthCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = self._clock()
-        up = GaugeMetricFamily(m.DEVICE_UP, "1 if the device's last poll succeeded and is fresh",
-                               labels=["device", "profile", "role", "zone"])
-        last = GaugeMetricFamily(m.DEVICE_LAST_SUCCESS, "When the device was last polled successfully",
-                                 labels=["device"])
-        duration = GaugeMetricFamily(m.DEVICE_POLL_DURATION, "Duration of the device's last poll",
-                                     labels=["device"])
-        unreadable = GaugeMetricFamily(m.DEVICE_UNREADABLE_OBJECTS,
-                                       "Profile objects the device did not answer sensibly at the last poll",
-                                       labels=["device"])
+        up = GaugeMetricFamily(
+            m.DEVICE_UP,
+            "1 if the device's last poll succeeded and is fresh",
+            labels=["device", "profile", "role", "zone"],
+        )
+        last = GaugeMetricFamily(
+            m.DEVICE_LAST_SUCCESS, "When the device was last polled successfully", labels=["device"]
+        )
+        duration = GaugeMetricFamily(m.DEVICE_POLL_DURATION, "Duration of the device's last poll", labels=["device"])
+        unreadable = GaugeMetricFamily(
+            m.DEVICE_UNREADABLE_OBJECTS,
+            "Profile objects the device did not answer sensibly at the last poll",
+            labels=["device"],
+        )
         for dev in self._cfg.devices:
             snap = self._state.snapshots.get(dev.name)
             fresh = self._state.fresh(dev.name, now, _stale_after(self._cfg))
@@ -239,20 +259,25 @@ class AgentHealthCollector(Collector):
         for (device, kind), count in sorted(self._state.poll_errors.items()):
             errors.add_metric([device, kind], count)
         yield errors
-        skipped = CounterMetricFamily(m.DEVICE_POLLS_SKIPPED,
-                                      "Polls skipped because the previous poll of the device was still running",
-                                      labels=["device"])
+        skipped = CounterMetricFamily(
+            m.DEVICE_POLLS_SKIPPED,
+            "Polls skipped because the previous poll of the device was still running",
+            labels=["device"],
+        )
         for device, count in sorted(self._state.polls_skipped.items()):
             skipped.add_metric([device], count)
         yield skipped
-        events = CounterMetricFamily(m.DEVICE_COUNTER_EVENTS,
-                                     "Energy counter wraps, resets, caps and implausible jumps seen",
-                                     labels=["device", "event"])
+        events = CounterMetricFamily(
+            m.DEVICE_COUNTER_EVENTS,
+            "Energy counter wraps, resets, caps and implausible jumps seen",
+            labels=["device", "event"],
+        )
         for (device, event), count in sorted(self._state.counter_events.items()):
             events.add_metric([device, event], count)
         yield events
-        build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), "pue-agent build information",
-                                 labels=["version", "python"])
+        build = InfoMetricFamily(
+            m.BUILD_INFO.removesuffix("_info"), "pue-agent build information", labels=["version", "python"]
+        )
         build.add_metric([__version__, platform.python_version()], {})
         yield build
 

@@ -91,28 +91,30 @@ class RecommendationCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         c = self._c
         rec = c.latest
-        mode = InfoMetricFamily(m.RECOMMENDATION_MODE_INFO.removesuffix("_info"), "Recommender mode",
-                                labels=["mode"])
+        mode = InfoMetricFamily(m.RECOMMENDATION_MODE_INFO.removesuffix("_info"), "Recommender mode", labels=["mode"])
         mode.add_metric([c.rcfg.mode], {})
         yield mode
         pending = GaugeMetricFamily(m.RECOMMENDATION_PENDING, "1 when a recommendation waits for approval")
         pending.add_metric([], 1.0 if c.pending is not None else 0.0)
         yield pending
         if rec is not None and not isinstance(rec, dict):
-            sp = GaugeMetricFamily(m.RECOMMENDATION_SETPOINT, "Recommended temperature setpoints",
-                                   labels=["quantity"])
+            sp = GaugeMetricFamily(m.RECOMMENDATION_SETPOINT, "Recommended temperature setpoints", labels=["quantity"])
             sp.add_metric(["supply_air_setpoint_c"], rec.setpoints.supply_air_setpoint_c)
             sp.add_metric(["chw_supply_setpoint_c"], rec.setpoints.chw_supply_setpoint_c)
             yield sp
             econ = GaugeMetricFamily(m.RECOMMENDATION_ECONOMIZER, "Recommended economizer state (1 enabled)")
             econ.add_metric([], 1.0 if rec.setpoints.economizer_enabled else 0.0)
             yield econ
-            pue = GaugeMetricFamily(m.RECOMMENDATION_PREDICTED_PUE, "Model-predicted real-time PUE",
-                                    labels=["scenario"])
-            power = GaugeMetricFamily(m.RECOMMENDATION_PREDICTED_POWER, "Model-predicted facility power",
-                                      labels=["scenario"])
-            for scenario, p, w in (("current", rec.predicted_pue_now, rec.predicted_facility_power_now_w),
-                                   ("recommended", rec.predicted_pue, rec.predicted_facility_power_w)):
+            pue = GaugeMetricFamily(
+                m.RECOMMENDATION_PREDICTED_PUE, "Model-predicted real-time PUE", labels=["scenario"]
+            )
+            power = GaugeMetricFamily(
+                m.RECOMMENDATION_PREDICTED_POWER, "Model-predicted facility power", labels=["scenario"]
+            )
+            for scenario, p, w in (
+                ("current", rec.predicted_pue_now, rec.predicted_facility_power_now_w),
+                ("recommended", rec.predicted_pue, rec.predicted_facility_power_w),
+            ):
                 if p is not None:
                     pue.add_metric([scenario], p)
                 if w is not None:
@@ -125,23 +127,29 @@ class RecommendationCollector(Collector):
             conf = GaugeMetricFamily(m.RECOMMENDATION_CONFIDENCE, "Probability the saving is real (0-1)")
             conf.add_metric([], rec.confidence)
             yield conf
-            model = InfoMetricFamily(m.RECOMMENDATION_MODEL_INFO.removesuffix("_info"), "Model in use",
-                                     labels=["version"])
+            model = InfoMetricFamily(
+                m.RECOMMENDATION_MODEL_INFO.removesuffix("_info"), "Model in use", labels=["version"]
+            )
             model.add_metric([rec.model_version], {})
             yield model
         reason = rec.get("held_back_reason") if isinstance(rec, dict) else getattr(rec, "held_back_reason", None)
-        held = InfoMetricFamily(m.RECOMMENDATION_HELD_BACK_INFO.removesuffix("_info"),
-                                "Why the current recommendation is held back", labels=["reason"])
+        held = InfoMetricFamily(
+            m.RECOMMENDATION_HELD_BACK_INFO.removesuffix("_info"),
+            "Why the current recommendation is held back",
+            labels=["reason"],
+        )
         if reason:
             held.add_metric([str(reason)], {})
         yield held
-        writes = CounterMetricFamily(m.SETPOINT_WRITES, "Setpoint writes by result",
-                                     labels=["device", "quantity", "result"])
+        writes = CounterMetricFamily(
+            m.SETPOINT_WRITES, "Setpoint writes by result", labels=["device", "quantity", "result"]
+        )
         for (dev, q, result), n in sorted(c.actuator.counts.items()):
             writes.add_metric([dev, q, result], n)
         yield writes
-        reverts = CounterMetricFamily(m.SETPOINT_REVERTS, "Setpoints reverted to last known-good",
-                                      labels=["device", "quantity"])
+        reverts = CounterMetricFamily(
+            m.SETPOINT_REVERTS, "Setpoints reverted to last known-good", labels=["device", "quantity"]
+        )
         for (dev, q), n in sorted(c.actuator.reverts.items()):
             reverts.add_metric([dev, q], n)
         yield reverts

@@ -57,15 +57,18 @@ class RetrainCollector(Collector):
         self._source = source
 
     def collect(self) -> Iterator[Metric]:
-        counts = CounterMetricFamily(m.MODEL_RETRAINS, "Cooling-model retrainings from the history store by result",
-                                     labels=["result"])
+        counts = CounterMetricFamily(
+            m.MODEL_RETRAINS, "Cooling-model retrainings from the history store by result", labels=["result"]
+        )
         for result, n in sorted(self._source.counts.items()):
             counts.add_metric([result], float(n))
         yield counts
         last = self._source.last
-        info = InfoMetricFamily(m.MODEL_RETRAIN_INFO.removesuffix("_info"),
-                                "The last retraining: result, reason (why a model was kept), model version",
-                                labels=["result", "reason", "model_version"])
+        info = InfoMetricFamily(
+            m.MODEL_RETRAIN_INFO.removesuffix("_info"),
+            "The last retraining: result, reason (why a model was kept), model version",
+            labels=["result", "reason", "model_version"],
+        )
         if last is None:
             info.add_metric(["none", "no retraining yet (runs every recommender.retrain_interval_h)", ""], {})
         else:
@@ -75,14 +78,23 @@ class RetrainCollector(Collector):
         if good is None:
             return
         for name, help_text, value in (
-            (m.MODEL_RETRAIN_LAST_SUCCESS, "When the model was last retrained successfully (Unix time)",
-             good.timestamp_s),
+            (
+                m.MODEL_RETRAIN_LAST_SUCCESS,
+                "When the model was last retrained successfully (Unix time)",
+                good.timestamp_s,
+            ),
             (m.MODEL_RETRAIN_ROWS, "Complete 15-min intervals the last successful retraining used", float(good.rows)),
             (m.MODEL_VALIDATION_PUE_MAE, "Hold-out mean absolute error of the retrained model's PUE", good.pue_mae),
-            (m.MODEL_VALIDATION_INLET_MAE, "Hold-out mean absolute error of its hottest rack inlet [C]",
-             good.max_inlet_mae_c),
-            (m.MODEL_VALIDATION_COOLING_MAE, "Hold-out mean absolute error of its cooling power [W]",
-             good.cooling_power_mae_w),
+            (
+                m.MODEL_VALIDATION_INLET_MAE,
+                "Hold-out mean absolute error of its hottest rack inlet [C]",
+                good.max_inlet_mae_c,
+            ),
+            (
+                m.MODEL_VALIDATION_COOLING_MAE,
+                "Hold-out mean absolute error of its cooling power [W]",
+                good.cooling_power_mae_w,
+            ),
         ):
             if value is not None:
                 gauge = GaugeMetricFamily(name, help_text)

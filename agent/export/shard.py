@@ -28,19 +28,24 @@ class ShardCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         energy = CounterMetricFamily(
-            m.SHARD_ENERGY, "Energy of this shard's own topology contributors by boundary, over complete "
-            "ticks only; sum rate() across shards, then divide", labels=["boundary"])
+            m.SHARD_ENERGY,
+            "Energy of this shard's own topology contributors by boundary, over complete "
+            "ticks only; sum rate() across shards, then divide",
+            labels=["boundary"],
+        )
         for boundary, total in sorted(self._acc.totals_j.items()):
             energy.add_metric([boundary], total)
         yield energy
-        complete = GaugeMetricFamily(m.SHARD_COMPLETE,
-                                     "1 if every own facility and IT contributor was fresh at the last tick")
+        complete = GaugeMetricFamily(
+            m.SHARD_COMPLETE, "1 if every own facility and IT contributor was fresh at the last tick"
+        )
         complete.add_metric([], 1.0 if self._acc.complete else 0.0)
         yield complete
         count = GaugeMetricFamily(m.SHARD_COUNT, "How many shards the site is split into (N of --shard I/N)")
         count.add_metric([], float(self._acc.shard.count))
         yield count
-        info = InfoMetricFamily(m.SHARD_INFO.removesuffix("_info"), "Which shard of how many this agent is",
-                                labels=["shard", "shards"])
+        info = InfoMetricFamily(
+            m.SHARD_INFO.removesuffix("_info"), "Which shard of how many this agent is", labels=["shard", "shards"]
+        )
         info.add_metric([str(self._acc.shard.index), str(self._acc.shard.count)], {})
         yield info

@@ -124,8 +124,9 @@ class SqliteDatabase:
         ``exclusive`` and another agent already writes the database.
     """
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, durable: bool = False,
-                 exclusive: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, readonly: bool = False, durable: bool = False, exclusive: bool = False
+    ) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self._lock: WriterLock | None = None
@@ -179,8 +180,7 @@ class SqliteDatabase:
                     raise HistoryStoreError(f"history database {where}: not a pue-agent history database")
                 self._db.close()
                 raise HistoryStoreError(
-                    f"history database {where} has schema version {version}; open it "
-                    "writable once to migrate it"
+                    f"history database {where} has schema version {version}; open it writable once to migrate it"
                 )
             self._migrate(version)
         if not readonly:
@@ -222,8 +222,12 @@ class SqliteDatabase:
         are disjoint, so the one starting last before the new interval's end is the only one to check.
         """
         try:
-            if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                                (_NO_OVERLAP_TRIGGER,)).fetchone() is None:
+            if (
+                self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_NO_OVERLAP_TRIGGER,)
+                ).fetchone()
+                is None
+            ):
                 self._db.execute(
                     f"CREATE TRIGGER IF NOT EXISTS {_NO_OVERLAP_TRIGGER} BEFORE INSERT ON site_interval "
                     "WHEN (SELECT s.start_s + s.duration_s FROM site_interval s "
@@ -242,9 +246,7 @@ class SqliteDatabase:
                         self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version={target}")
         except sqlite3.DatabaseError as err:
-            raise HistoryStoreError(
-                f"history database {self.path}: cannot create/migrate the schema: {err}"
-            ) from err
+            raise HistoryStoreError(f"history database {self.path}: cannot create/migrate the schema: {err}") from err
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -280,7 +282,6 @@ def _writable(path: Path) -> bool:
     # honour the permission bits even when running as root: a file marked read-only is an archive
     mode = path.stat().st_mode
     return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
-
 
 
 def translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:

@@ -44,7 +44,8 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 
 #: (stored term, amount column, coverage column, stored units per column unit), from the boundary table
 TERM_COLUMNS: tuple[tuple[str, str, str, float], ...] = tuple(
-    (b.term, b.export_column, b.coverage_column, b.stored_per_export_unit) for b in OPTIONAL_BOUNDARIES)
+    (b.term, b.export_column, b.coverage_column, b.stored_per_export_unit) for b in OPTIONAL_BOUNDARIES
+)
 EXPORT_COLUMNS: tuple[str, ...] = (*SITE_HISTORY_COLUMNS, *EXTRA_COLUMNS)
 
 RESOLUTION_NAMES: dict[str, int] = {"1min": 60, "15min": 900, "1h": 3600, "1d": 86400}
@@ -119,14 +120,14 @@ def _term_cells(terms: dict[str, tuple[float, float]], interval_s: float) -> lis
             cells += ["", ""]
             continue
         covered_s, value = terms[name]
-        cells += ["" if covered_s <= 0 else f"{value / per_unit:.6f}",
-                  f"{covered_s / interval_s:.6f}" if interval_s > 0 else "0.000000"]
+        cells += [
+            "" if covered_s <= 0 else f"{value / per_unit:.6f}",
+            f"{covered_s / interval_s:.6f}" if interval_s > 0 else "0.000000",
+        ]
     return cells
 
 
-def history_rows(
-    store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int
-) -> list[list[str]]:
+def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int) -> list[list[str]]:
     """Export rows (strings, :data:`EXPORT_COLUMNS` order) for ``[start_s, end_s)``.
 
     Raises
@@ -141,9 +142,7 @@ def history_rows(
     if not rollups:
         coarser = [r for r in RESOLUTIONS_S if r > resolution_s and store.site_rollups(r, start_s, end_s)]
         hint = f" (there is data at {coarser[0]} s resolution: the stored data is coarser)" if coarser else ""
-        raise HistoryQueryError(
-            f"no history between {_iso(start_s)} and {_iso(end_s)} at {resolution_s} s" + hint
-        )
+        raise HistoryQueryError(f"no history between {_iso(start_s)} and {_iso(end_s)} at {resolution_s} s" + hint)
     by_start = {r.start_s: r for r in rollups}
     rows = []
     for bucket in range(rollups[0].start_s, rollups[-1].start_s + resolution_s, resolution_s):

@@ -140,9 +140,7 @@ class _HistoryFile:
     def __enter__(self) -> _HistoryFile:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.handle.close()
 
     def _lines(self) -> Iterator[str]:
@@ -288,11 +286,7 @@ def _interval(row: _Row, default_category: int | None, max_pue: float) -> SiteIn
         if value is not None:
             conditions[column] = value
     max_inlet_c = row.number("max_inlet_c", low=-20.0, high=80.0)
-    method = (
-        (row.values.get("energy_method") or "imported").strip()
-        if "energy_method" in row.values
-        else "imported"
-    )
+    method = (row.values.get("energy_method") or "imported").strip() if "energy_method" in row.values else "imported"
     if method not in _METHODS:
         row.bad("energy_method", f"{method!r} is not one of {', '.join(sorted(m for m in _METHODS if m))}")
     category_text = (row.values.get("it_category") or "").strip()
@@ -336,8 +330,12 @@ def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tu
     out: dict[str, tuple[float, float]] = {}
     seconds = _MAX_INTERVAL_S if interval_s is None else interval_s
     for b in OPTIONAL_BOUNDARIES:
-        name, amount_column, coverage_column, per_unit = (b.term, b.export_column, b.coverage_column,
-                                                          b.stored_per_export_unit)
+        name, amount_column, coverage_column, per_unit = (
+            b.term,
+            b.export_column,
+            b.coverage_column,
+            b.stored_per_export_unit,
+        )
         amount = row.number(amount_column, low=0.0, high=b.max_rate_per_s * seconds / per_unit)
         share = row.number(coverage_column, low=0.0, high=1.0)
         if amount is None and share is None:
@@ -353,9 +351,7 @@ def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tu
     return out
 
 
-def _check_energy(
-    row: _Row, column: str, power_w: float | None, coverage: float, interval_s: float | None
-) -> None:
+def _check_energy(row: _Row, column: str, power_w: float | None, coverage: float, interval_s: float | None) -> None:
     seconds = _MAX_INTERVAL_S if interval_s is None else interval_s
     value = row.number(column, low=0.0, high=MAX_POWER_W * seconds / 3.6e6)
     if value is None or power_w is None or interval_s is None:

@@ -163,5 +163,3 @@ def iso(epoch_s: float) -> str:
         return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
         return f"{epoch_s!r} s"
-
-

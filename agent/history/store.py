@@ -91,9 +91,7 @@ class SqliteHistoryStore(SqliteDatabase):
         except sqlite3.DatabaseError as err:
             raise translate(err, self.path) from err
 
-    def _device_rollup(
-        self, db: sqlite3.Connection, row: DeviceEnergyRow, since_s: float, energy_j: float
-    ) -> None:
+    def _device_rollup(self, db: sqlite3.Connection, row: DeviceEnergyRow, since_s: float, energy_j: float) -> None:
         for resolution, start, share in split_buckets(since_s, row.timestamp_s, (3600, 86400)):
             db.execute(
                 "INSERT INTO device_rollup VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
@@ -165,8 +163,11 @@ class SqliteHistoryStore(SqliteDatabase):
         ).fetchall()
         starts = [iv.start_s for iv in batch]
         for stored_s, stored_duration_s in itertools.chain(
-            stored, db.execute("SELECT start_s, duration_s FROM site_interval WHERE start_s >= ? AND start_s < ? "
-                               "ORDER BY start_s", (first_s, end_s))
+            stored,
+            db.execute(
+                "SELECT start_s, duration_s FROM site_interval WHERE start_s >= ? AND start_s < ? ORDER BY start_s",
+                (first_s, end_s),
+            ),
         ):
             i = max(bisect.bisect_right(starts, stored_s) - 1, 0)
             for iv in batch[i : i + 2]:
@@ -181,9 +182,7 @@ class SqliteHistoryStore(SqliteDatabase):
     def _insert_intervals(self, db: sqlite3.Connection, intervals: Sequence[SiteInterval]) -> None:
         """Intervals, their terms and their rollups at every resolution (summed per bucket first)."""
         rows = [interval_row(iv) for iv in intervals]
-        db.executemany(
-            "INSERT INTO site_interval VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
+        db.executemany("INSERT INTO site_interval VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         db.executemany(
             "INSERT INTO site_term_interval VALUES (?, ?, ?, ?)",
             [(iv.start_s, term, covered, value) for iv in intervals for term, (covered, value) in iv.terms.items()],
@@ -279,8 +278,7 @@ class SqliteHistoryStore(SqliteDatabase):
         if resolution_s not in RESOLUTIONS_S:
             raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
         rows = self._query(
-            "SELECT * FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
-            "ORDER BY start_s",
+            "SELECT * FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? ORDER BY start_s",
             (resolution_s, start_s, end_s),
         )
         terms = self._terms(
@@ -358,9 +356,7 @@ class SqliteHistoryStore(SqliteDatabase):
             )
         return out
 
-    def device_energy(
-        self, device: str, quantity: str, start_s: float, end_s: float
-    ) -> list[DeviceEnergyRow]:
+    def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:
         rows = self._query(
             "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
             "WHERE device = ? AND quantity = ? AND ts_s >= ? AND ts_s < ? ORDER BY ts_s",

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 #: a device cannot plausibly have drawn more than this while the agent was down [W]
 _MAX_POWER_W = 50e6
 
+
 class HistoryWriter:
     """Writes what the agent produces into a :class:`HistoryStore`.
 
@@ -63,8 +64,15 @@ class HistoryWriter:
     The counters are exported by :class:`HistoryCollector` (``pue-agent run`` registers it).
     """
 
-    def __init__(self, store: HistoryStore, cfg: SiteConfig, *, purge_every_s: float = 3600.0,
-                 max_pending: int = 20_000, retry_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        cfg: SiteConfig,
+        *,
+        purge_every_s: float = 3600.0,
+        max_pending: int = 20_000,
+        retry_s: float = 0.5,
+    ) -> None:
         self.store = store
         self._cfg = cfg
         retention_days = cfg.history.raw_retention_days if cfg.history is not None else 35.0
@@ -141,8 +149,9 @@ class HistoryWriter:
                 self._give_up.set()  # still busy: drop what waits (counted) rather than hang the shutdown
                 thread.join(timeout_s)
             if thread.is_alive():
-                log.error("history: the writer is still stuck in the database after %.0f s: not closing it",
-                          2 * timeout_s)
+                log.error(
+                    "history: the writer is still stuck in the database after %.0f s: not closing it", 2 * timeout_s
+                )
                 return
         self._guarded("close", self.store.close)
 
@@ -152,9 +161,13 @@ class HistoryWriter:
             if self._closing or len(self._jobs) >= self._max_pending:
                 self.dropped += 1
                 if not self._overflowing:
-                    log.error("history: %d writes already wait for the database: dropping %s and newer ones "
-                              "(counted in %s_total) until it catches up", len(self._jobs), what,
-                              m.HISTORY_WRITES_DROPPED)
+                    log.error(
+                        "history: %d writes already wait for the database: dropping %s and newer ones "
+                        "(counted in %s_total) until it catches up",
+                        len(self._jobs),
+                        what,
+                        m.HISTORY_WRITES_DROPPED,
+                    )
                     self._overflowing = True
                 return
             if self._overflowing:
@@ -171,8 +184,9 @@ class HistoryWriter:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._jobs) or self._closing)
                 if self._give_up.is_set() and self._jobs:
-                    log.error("history: %d write(s) not stored: the database was still busy at shutdown",
-                              len(self._jobs))
+                    log.error(
+                        "history: %d write(s) not stored: the database was still busy at shutdown", len(self._jobs)
+                    )
                     self.dropped += len(self._jobs)
                     self._jobs.clear()
                     self._cond.notify_all()
@@ -200,8 +214,11 @@ class HistoryWriter:
             self._failed(what, err)
             return True
         if self._busy_since is not None:
-            log.info("history: database free again after %.0f s; writing the %d waiting write(s)",
-                     time.monotonic() - self._busy_since, self.pending)
+            log.info(
+                "history: database free again after %.0f s; writing the %d waiting write(s)",
+                time.monotonic() - self._busy_since,
+                self.pending,
+            )
             self._busy_since = None
         self._succeeded()
         return True
@@ -254,9 +271,7 @@ class HistoryWriter:
         for row in energy:
             self._last_stored[(row.device, row.quantity)] = row.total_j
 
-    def _monotonic(
-        self, device: str, quantity: str, agent_total_j: float, method: str, now_s: float
-    ) -> float:
+    def _monotonic(self, device: str, quantity: str, agent_total_j: float, method: str, now_s: float) -> float:
         key = (device, quantity)
         if key not in self._offsets:
             last = self.store.last_device_energy(device, quantity)
@@ -267,8 +282,7 @@ class HistoryWriter:
                     method == "counter"
                     and last.method == "counter"
                     and agent_total_j >= last.agent_total_j
-                    and agent_total_j - last.agent_total_j
-                    <= _MAX_POWER_W * max(now_s - last.timestamp_s, 1.0)
+                    and agent_total_j - last.agent_total_j <= _MAX_POWER_W * max(now_s - last.timestamp_s, 1.0)
                 )
                 self._offsets[key] = last.total_j - (last.agent_total_j if kept_counting else agent_total_j)
                 self._last_stored[key] = last.total_j
@@ -280,9 +294,7 @@ class HistoryWriter:
             stored = previous
         return stored
 
-    def _boundary(
-        self, terms: Iterable[TopologyTerm], state: AgentState, now_s: float
-    ) -> dict[str, _Energy | None]:
+    def _boundary(self, terms: Iterable[TopologyTerm], state: AgentState, now_s: float) -> dict[str, _Energy | None]:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
         out: dict[str, _Energy | None] = {}
         for term in terms:
@@ -347,7 +359,11 @@ _RATIO_TERMS = {b.name: b.term for b in OPTIONAL_BOUNDARIES}
 def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
     """Every boundary of the topology by name: facility, it, cooling, the ratio terms, each zone's two."""
     out: list[tuple[str, tuple[TopologyTerm, ...]]] = [
-        ("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling), *topo.optional_boundaries()]
+        ("facility", topo.facility),
+        ("it", topo.it),
+        ("cooling", topo.cooling),
+        *topo.optional_boundaries(),
+    ]
     for zone, spec in topo.zones.items():
         out += [(f"zone:{zone}:it", spec.it), (f"zone:{zone}:overhead", spec.overhead)]
     return out
@@ -387,10 +403,16 @@ class HistoryCollector(Collector):
         self._writer = writer
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(m.HISTORY_PENDING_WRITES, "Writes waiting for the history database",
-                                value=self._writer.pending)
-        yield CounterMetricFamily(m.HISTORY_WRITE_ERRORS, "History writes that failed (each a gap in the history)",
-                                  value=self._writer.write_errors)
-        yield CounterMetricFamily(m.HISTORY_WRITES_DROPPED,
-                                  "History writes dropped: too many already waiting for a busy database",
-                                  value=self._writer.dropped)
+        yield GaugeMetricFamily(
+            m.HISTORY_PENDING_WRITES, "Writes waiting for the history database", value=self._writer.pending
+        )
+        yield CounterMetricFamily(
+            m.HISTORY_WRITE_ERRORS,
+            "History writes that failed (each a gap in the history)",
+            value=self._writer.write_errors,
+        )
+        yield CounterMetricFamily(
+            m.HISTORY_WRITES_DROPPED,
+            "History writes dropped: too many already waiting for a busy database",
+            value=self._writer.dropped,
+        )

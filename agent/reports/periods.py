@@ -57,9 +57,7 @@ def _date(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
             return add_month(start) if end else start
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise HistoryQueryError(
-            f"not a date: {text!r} (use 2026, 2026-03, 2026-03-15 or an ISO time)"
-        ) from None
+        raise HistoryQueryError(f"not a date: {text!r} (use 2026, 2026-03, 2026-03-15 or an ISO time)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     if end and len(text) == 10:
@@ -69,9 +67,7 @@ def _date(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
 
 def add_month(moment: datetime) -> datetime:
     return (
-        moment.replace(year=moment.year + 1, month=1)
-        if moment.month == 12
-        else moment.replace(month=moment.month + 1)
+        moment.replace(year=moment.year + 1, month=1) if moment.month == 12 else moment.replace(month=moment.month + 1)
     )
 
 
@@ -106,5 +102,3 @@ def local_days(rollups: Sequence[SiteRollup], tz: tzinfo) -> list[tuple[float, f
         following = (midnight + timedelta(days=1)).replace(hour=0, tzinfo=tz)
         out.append((start, following.timestamp() - start, hours))
     return out
-
-

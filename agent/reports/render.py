@@ -54,9 +54,7 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         ax = fig.add_subplot()
         it = np.array([p.it_kwh / 1e3 for _, p in report.months])
         cool = np.array([(p.cooling_kwh or 0.0) / 1e3 for _, p in report.months])
-        other = np.array(
-            [max(p.facility_kwh - p.it_kwh - (p.cooling_kwh or 0.0), 0.0) / 1e3 for _, p in report.months]
-        )
+        other = np.array([max(p.facility_kwh - p.it_kwh - (p.cooling_kwh or 0.0), 0.0) / 1e3 for _, p in report.months])
         ax.bar(x, it, label="IT", color="#2f855a")
         ax.bar(x, cool, bottom=it, label="cooling", color="#3182ce")
         ax.bar(x, other, bottom=it + cool, label="losses and other", color="#c05621")
@@ -83,9 +81,7 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         days: Any = [datetime.fromtimestamp(t, tz=zone(report.timezone)) for t in report.daily_start_s]
         fig = Figure(figsize=(8.27, 5.0))
         ax = fig.add_subplot()
-        ax.plot(
-            days, np.array(report.daily_predicted_kwh) / 1e3, label="baseline prediction", color="#c05621"
-        )
+        ax.plot(days, np.array(report.daily_predicted_kwh) / 1e3, label="baseline prediction", color="#c05621")
         ax.plot(days, np.array(report.daily_actual_kwh) / 1e3, label="actual", color="#2b6cb0")
         ax.set_ylabel("facility energy [MWh/day]")
         ax.set_title("Reporting period: baseline prediction and actual")
@@ -100,8 +96,7 @@ def _figures(report: PeriodReport | SavingsReport) -> list[Any]:
         ax.plot(days, cumulative, color="#2f855a")
         ax.set_ylabel("cumulative avoided energy [MWh]")
         ax.set_title(
-            f"Verified saving {report.savings.saved_kwh / 1e3:,.1f} +- "
-            f"{report.savings.uncertainty_kwh / 1e3:,.1f} MWh"
+            f"Verified saving {report.savings.saved_kwh / 1e3:,.1f} +- {report.savings.uncertainty_kwh / 1e3:,.1f} MWh"
         )
         fig.autofmt_xdate()
         fig.tight_layout()
@@ -176,9 +171,7 @@ def render(report: PeriodReport | SavingsReport, out: Path) -> None:
         if suffix == ".pdf":
             from matplotlib.backends.backend_pdf import PdfPages
 
-            text_lines = lines + (
-                [""] + [" ".join(f"{c:>11}" for c in row) for row in table] if table else []
-            )
+            text_lines = lines + ([""] + [" ".join(f"{c:>11}" for c in row) for row in table] if table else [])
             with PdfPages(out) as pdf:
                 pdf.savefig(_text_figure(title, text_lines))
                 for fig in figures:
@@ -192,9 +185,7 @@ def render(report: PeriodReport | SavingsReport, out: Path) -> None:
             if table:
                 parts.append(
                     "<table border='1' cellpadding='3'>"
-                    + "".join(
-                        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table
-                    )
+                    + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table)
                     + "</table>"
                 )
             for fig in figures:

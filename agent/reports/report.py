@@ -11,7 +11,6 @@ Periods are calendar periods in the site's time zone (``site.timezone``, default
 Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports stay UTC.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -115,8 +114,7 @@ def period_report(
     check_whole_hours(tz, start_s, end_s)
     rollups = store.site_rollups(3600, start_s, end_s)
     if not rollups:
-        raise HistoryQueryError(
-            f"no history between {iso_day(start_s, tz)} and {iso_day(end_s, tz)} {zone_name(tz)}")
+        raise HistoryQueryError(f"no history between {iso_day(start_s, tz)} and {iso_day(end_s, tz)} {zone_name(tz)}")
     series = _series(rollups)
     total = period_metrics(series, start_s, end_s, min_coverage)
     months = []
@@ -131,8 +129,7 @@ def period_report(
     for _start, length_s, hours in local_days(rollups, tz):
         temperatures = [h.conditions["outdoor_dry_bulb_c"] for h in hours if "outdoor_dry_bulb_c" in h.conditions]
         it_j = sum(h.it_j for h in hours)
-        if (sum(h.covered_s for h in hours) >= 0.99 * length_s and it_j > 0
-                and len(temperatures) == len(hours)):
+        if sum(h.covered_s for h in hours) >= 0.99 * length_s and it_j > 0 and len(temperatures) == len(hours):
             daily.append((sum(temperatures) / len(temperatures), sum(h.facility_j for h in hours) / it_j))
     pue = total.pue
     methods = sorted(set().union(*(r.methods for r in rollups)))
@@ -145,9 +142,7 @@ def period_report(
         daily_pue=tuple(daily),
         factor=factor,
         cue_kg_per_kwh=None if pue is None else cue(pue, factor.kg_co2_per_kwh),
-        emissions_t=emissions_t(total.facility_kwh, factor.kg_co2_per_kwh)
-        if total.facility_kwh > 0
-        else None,
+        emissions_t=emissions_t(total.facility_kwh, factor.kg_co2_per_kwh) if total.facility_kwh > 0 else None,
         grade=gb40879_grade(pue, thresholds),
         thresholds=(thresholds[0], thresholds[1], thresholds[2]),
         methods=tuple(methods),
@@ -249,8 +244,7 @@ def savings_report(
             break
     if chosen is None:
         raise HistoryQueryError(
-            "the baseline needs at least 14 complete days with outdoor temperature, and the "
-            "compare period at least one"
+            "the baseline needs at least 14 complete days with outdoor temperature, and the compare period at least one"
         )
     temperature, (_b_start, b_fac, b_it, b_t, b_ex), (c_start, c_fac, c_it, c_t, c_ex) = chosen
     candidates: list[tuple[float, ...]] = [(float(x),) for x in range(0, 26)] + [
@@ -268,9 +262,7 @@ def savings_report(
         if best is None or fit.sigma_kwh_ < best[0]:
             best = (fit.sigma_kwh_, tuple(float(x) for x in bases), fit)
     if best is None:
-        raise HistoryQueryError(
-            "no cooling degree-day baseline could be fitted (too little weather variation)"
-        )
+        raise HistoryQueryError("no cooling degree-day baseline could be fitted (too little weather variation)")
     _, bases, fit = best
     cdd_c = _cdd(c_t, bases)
     result = verified_savings(fit, c_fac, c_it, cdd_c, confidence)

@@ -17,7 +17,6 @@ _CATEGORY_TEXT = {
 }
 
 
-
 def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
     if grade is None:
         return "no grade (no valid PUE for the period)"
@@ -29,9 +28,7 @@ def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
 def method_statement(report: PeriodReport) -> list[str]:
     """The lines of the method statement: boundary, meters, category, energy method, factor, gaps."""
     total = report.total
-    categories = (
-        ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
-    )
+    categories = ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
     methods = ", ".join(report.methods) or "none"
     tz = zone(report.timezone)
     lines = [
@@ -51,8 +48,7 @@ def method_statement(report: PeriodReport) -> list[str]:
         lines.append(
             f"Gaps ({len(total.gaps)}): "
             + "; ".join(
-                f"{iso_day(g.start_s, tz)} to {iso_day(g.end_s, tz)} ({g.missing_s / 3600:.1f} h)"
-                for g in shown
+                f"{iso_day(g.start_s, tz)} to {iso_day(g.end_s, tz)} ({g.missing_s / 3600:.1f} h)" for g in shown
             )
             + (" ..." if len(total.gaps) > len(shown) else "")
         )
@@ -65,20 +61,26 @@ def _reuse_lines(t: PeriodMetrics) -> list[str]:
     """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
     lines = []
     if t.ppue_distribution is not None and t.distribution_kwh is not None:
-        lines.append(f"pPUE power distribution: {t.ppue_distribution:.3f} (energy into distribution "
-                     f"{t.distribution_kwh:,.0f} kWh, losses {t.distribution_kwh - t.it_kwh:,.0f} kWh)")
+        lines.append(
+            f"pPUE power distribution: {t.ppue_distribution:.3f} (energy into distribution "
+            f"{t.distribution_kwh:,.0f} kWh, losses {t.distribution_kwh - t.it_kwh:,.0f} kWh)"
+        )
     if t.ref is not None and t.renewable_kwh is not None:
         lines.append(f"REF: {t.ref:.3f} (on-site renewable {t.renewable_kwh:,.0f} kWh; ISO/IEC 30134-3)")
     if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:
-        lines.append(f"ERE: {t.ere:.3f}   ERF: {t.erf:.3f} (heat reused {t.reused_heat_kwh:,.0f} kWh; "
-                     "The Green Grid WP 29, ISO/IEC 30134-6)")
+        lines.append(
+            f"ERE: {t.ere:.3f}   ERF: {t.erf:.3f} (heat reused {t.reused_heat_kwh:,.0f} kWh; "
+            "The Green Grid WP 29, ISO/IEC 30134-6)"
+        )
     if t.wue_l_per_kwh is not None and t.water_m3 is not None:
         lines.append(f"WUE: {t.wue_l_per_kwh:.2f} L/kWh_IT (site water {t.water_m3:,.1f} m3; The Green Grid WP 35)")
     for z in t.zones:
         lines.append(
             f"pPUE zone {z.zone}: {z.ppue:.3f} (IT {z.it_kwh:,.0f} kWh, overhead {z.overhead_kwh:,.0f} kWh, "
             f"coverage {z.coverage_ratio:.1%})"
-            if z.ppue is not None else f"pPUE zone {z.zone}: withheld: {z.reason}")
+            if z.ppue is not None
+            else f"pPUE zone {z.zone}: withheld: {z.reason}"
+        )
     lines += list(t.notes)
     return lines
 
@@ -90,9 +92,7 @@ def summary_lines(report: PeriodReport) -> list[str]:
     pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
     lines = [
         f"Site {report.site}, {period}",
-        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %"
-        if t.dcie_percent
-        else f"PUE (energy): {pue_text}",
+        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else f"PUE (energy): {pue_text}",
         f"Coverage: {t.coverage_ratio:.2%}   Gaps: {len(t.gaps)}",
         f"Energy: facility {t.facility_kwh:,.0f} kWh, IT {t.it_kwh:,.0f} kWh"
         + (
@@ -103,8 +103,7 @@ def summary_lines(report: PeriodReport) -> list[str]:
     ]
     if t.ppue_cooling is not None:
         lines.append(
-            f"pPUE cooling: {t.ppue_cooling:.3f}   pPUE power distribution, lighting and other: "
-            f"{t.ppue_other:.3f}"
+            f"pPUE cooling: {t.ppue_cooling:.3f}   pPUE power distribution, lighting and other: {t.ppue_other:.3f}"
             if t.ppue_other is not None
             else f"pPUE cooling: {t.ppue_cooling:.3f}"
         )
@@ -132,9 +131,7 @@ def savings_lines(report: SavingsReport) -> list[str]:
         f"Baseline {iso_day(report.baseline[0], tz)} to {iso_day(report.baseline[1], tz)}; "
         f"reporting {iso_day(report.compare[0], tz)} to {iso_day(report.compare[1], tz)} {report.timezone}",
         f"Model (daily, OLS): facility kWh = {fit.coef_[0]:,.1f} + {fit.coef_[1]:.4f} x IT kWh + "
-        + " + ".join(
-            f"{c:,.1f} x CDD(base {b:g} C)" for c, b in zip(fit.coef_[2:], report.bases_c, strict=True)
-        )
+        + " + ".join(f"{c:,.1f} x CDD(base {b:g} C)" for c, b in zip(fit.coef_[2:], report.bases_c, strict=True))
         + f"   [{report.temperature}]",
         f"Fit: n = {fit.n_} days, R2 = {fit.r2_:.4f}, CV(RMSE) = {fit.cv_rmse_:.2%}, "
         f"residual lag-1 autocorrelation {fit.rho_:.2f}; {report.excluded_days} incomplete day(s) excluded",

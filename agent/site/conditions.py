@@ -48,23 +48,27 @@ class SiteConditions:
 
     def missing(self) -> list[str]:
         """What the cooling model needs and is not known, in words for an operator."""
-        wanted = (("outdoor temperature", self.outdoor_dry_bulb_c), ("outdoor humidity", self.outdoor_rh_ratio),
-                  ("supply-air setpoint", self.supply_air_setpoint_c),
-                  ("chilled-water setpoint", self.chw_supply_setpoint_c),
-                  ("economizer state", self.economizer_enabled), ("rack inlets", self.max_inlet_c))
+        wanted = (
+            ("outdoor temperature", self.outdoor_dry_bulb_c),
+            ("outdoor humidity", self.outdoor_rh_ratio),
+            ("supply-air setpoint", self.supply_air_setpoint_c),
+            ("chilled-water setpoint", self.chw_supply_setpoint_c),
+            ("economizer state", self.economizer_enabled),
+            ("rack inlets", self.max_inlet_c),
+        )
         return [name for name, value in wanted if value is None]
 
     def history_columns(self) -> dict[str, float]:
         """The condition columns of a stored site interval (the canonical history CSV's names)."""
         out: dict[str, float] = {}
-        for column, value in (("outdoor_dry_bulb_c", self.outdoor_dry_bulb_c),
-                              ("outdoor_wet_bulb_c", self.outdoor_wet_bulb_c),
-                              ("outdoor_rh_percent", None if self.outdoor_rh_ratio is None
-                               else 100.0 * self.outdoor_rh_ratio),
-                              ("supply_air_setpoint_c", self.supply_air_setpoint_c),
-                              ("chw_supply_setpoint_c", self.chw_supply_setpoint_c),
-                              ("economizer_enabled", None if self.economizer_enabled is None
-                               else float(self.economizer_enabled))):
+        for column, value in (
+            ("outdoor_dry_bulb_c", self.outdoor_dry_bulb_c),
+            ("outdoor_wet_bulb_c", self.outdoor_wet_bulb_c),
+            ("outdoor_rh_percent", None if self.outdoor_rh_ratio is None else 100.0 * self.outdoor_rh_ratio),
+            ("supply_air_setpoint_c", self.supply_air_setpoint_c),
+            ("chw_supply_setpoint_c", self.chw_supply_setpoint_c),
+            ("economizer_enabled", None if self.economizer_enabled is None else float(self.economizer_enabled)),
+        ):
             if value is not None:
                 out[column] = value
         return out
@@ -84,7 +88,8 @@ def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteCon
         snap = state.snapshots.get(dev.name)
         readings = snap.readings if snap is not None else ()
         reports_inlets = any(r.quantity == "rack_inlet_temp_c" for r in readings) or any(
-            rule.to == "rack_inlet_temp_c" for rule in dev.remap)
+            rule.to == "rack_inlet_temp_c" for rule in dev.remap
+        )
         if snap is None or not state.fresh(dev.name, now_s, stale_after_s):
             complete = complete and not reports_inlets
             continue
@@ -95,8 +100,12 @@ def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteCon
             elif r.quantity in ("relative_humidity_ratio", "air_pressure_pa"):
                 if outdoor:
                     values.setdefault(r.quantity, []).append(r.value)
-            elif r.quantity in ("outdoor_temp_c", "supply_air_setpoint_c", "chw_supply_setpoint_c",
-                                "economizer_enabled"):
+            elif r.quantity in (
+                "outdoor_temp_c",
+                "supply_air_setpoint_c",
+                "chw_supply_setpoint_c",
+                "economizer_enabled",
+            ):
                 values.setdefault(r.quantity, []).append(r.value)
     dry = _mean(values.get("outdoor_temp_c", []))
     rh = _mean(values.get("relative_humidity_ratio", []))
@@ -106,9 +115,15 @@ def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteCon
         wet = float(wet_bulb_c(dry, 100.0 * rh, pressure if pressure is not None else STANDARD_PRESSURE_PA))
     economizer = _mean(values.get("economizer_enabled", []))
     return SiteConditions(
-        timestamp_s=now_s, outdoor_dry_bulb_c=dry, outdoor_rh_ratio=rh, outdoor_pressure_pa=pressure,
-        outdoor_wet_bulb_c=wet, supply_air_setpoint_c=_mean(values.get("supply_air_setpoint_c", [])),
+        timestamp_s=now_s,
+        outdoor_dry_bulb_c=dry,
+        outdoor_rh_ratio=rh,
+        outdoor_pressure_pa=pressure,
+        outdoor_wet_bulb_c=wet,
+        supply_air_setpoint_c=_mean(values.get("supply_air_setpoint_c", [])),
         chw_supply_setpoint_c=_mean(values.get("chw_supply_setpoint_c", [])),
         economizer_enabled=None if economizer is None else economizer >= 0.5,
-        max_inlet_c=max(inlets) if inlets else None, inlets_complete=complete and bool(inlets),
-        rack_inlets_c=tuple(inlets))
+        max_inlet_c=max(inlets) if inlets else None,
+        inlets_complete=complete and bool(inlets),
+        rack_inlets_c=tuple(inlets),
+    )

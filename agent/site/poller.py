@@ -113,8 +113,14 @@ def _error_kind(err: Exception) -> str:
 class Poller:
     """Polls one device at a time through its profile and folds the result into :class:`AgentState`."""
 
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, reader: DeviceReader, state: AgentState,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        profiles: ProfileRegistry,
+        reader: DeviceReader,
+        state: AgentState,
+        clock: Clock = time.time,
+    ) -> None:
         self._cfg = cfg
         self._profiles = profiles
         self._reader = reader
@@ -142,15 +148,17 @@ class Poller:
         try:
             readout = await self._reader.read(dev, profile)
         except DeviceError as err:
-            snap = DeviceSnapshot(device, now, time.perf_counter() - started, False,
-                                  error=str(err), error_kind=_error_kind(err))
+            snap = DeviceSnapshot(
+                device, now, time.perf_counter() - started, False, error=str(err), error_kind=_error_kind(err)
+            )
             self._record_failure(snap)
             return snap
         readings, unreadable = readout.readings, readout.unreadable
         if dev.remap:
             readings, unreadable = _remap(readings, dev.remap), _remap_unreadable(unreadable, dev.remap)
-        snap = DeviceSnapshot(device, now, time.perf_counter() - started, True, readings, readout.problems,
-                              unreadable=unreadable)
+        snap = DeviceSnapshot(
+            device, now, time.perf_counter() - started, True, readings, readout.problems, unreadable=unreadable
+        )
         self._record_success(snap)
         return snap
 
@@ -167,8 +175,9 @@ class Poller:
         if previous is not None and not previous.ok:
             log.info("device %s: polling again after %s", snap.device, previous.error_kind)
         if snap.problems and (previous is None or _problem_keys(previous) != _problem_keys(snap)):
-            log.warning("device %s: %d object(s) unreadable: %s", snap.device, len(snap.problems),
-                        "; ".join(snap.problems[:3]))
+            log.warning(
+                "device %s: %d object(s) unreadable: %s", snap.device, len(snap.problems), "; ".join(snap.problems[:3])
+            )
         last_ok = self._state.last_success_s.get(snap.device)
         prev_snapshot = previous if previous is not None and previous.ok else None
         suspect: dict[str, str] = {}
@@ -187,8 +196,13 @@ class Poller:
         before = self._state.counters.get(key)
         max_rate = reading.counter_max_rate if reading.counter_max_rate is not None else _MAX_POWER_W
         state, event, _delta = advance(
-            before, reading.value, at_s=snap.timestamp_s, modulus_j=reading.counter_modulus,
-            cap_j=reading.counter_cap, max_rate=max_rate, resolution_j=reading.counter_resolution,
+            before,
+            reading.value,
+            at_s=snap.timestamp_s,
+            modulus_j=reading.counter_modulus,
+            cap_j=reading.counter_cap,
+            max_rate=max_rate,
+            resolution_j=reading.counter_resolution,
         )
         self._state.counters[key] = state
         self._counter_keys.setdefault((snap.device, reading.quantity), set()).add(key)
@@ -196,11 +210,15 @@ class Poller:
         if event in SUSPECT_EVENTS and before is not None:
             counter = f"{reading.quantity} {dict(reading.labels)}"
             if event is CounterEvent.GLITCH:
-                why = (f"{counter}: stepped back from {before.last_value_j:.6g} to {reading.value:.6g}, not to zero: "
-                       "a glitch, not counted")
+                why = (
+                    f"{counter}: stepped back from {before.last_value_j:.6g} to {reading.value:.6g}, not to zero: "
+                    "a glitch, not counted"
+                )
             elif event is CounterEvent.IMPLAUSIBLE:
-                why = (f"{counter}: jumped by {reading.value - before.last_value_j:.6g}, more than {max_rate:g}/s "
-                       "allows: not counted")
+                why = (
+                    f"{counter}: jumped by {reading.value - before.last_value_j:.6g}, more than {max_rate:g}/s "
+                    "allows: not counted"
+                )
             else:
                 why = f"{counter}: held too long, counting again from {reading.value:.6g}"
             if not held or event is CounterEvent.REBASED:
@@ -223,8 +241,9 @@ class Poller:
         ev_key = (device, event.value)
         self._state.counter_events[ev_key] = self._state.counter_events.get(ev_key, 0) + 1
 
-    def _integrate_energy(self, snap: DeviceSnapshot, previous: DeviceSnapshot | None,
-                          last_ok: float | None, suspect: dict[str, str]) -> None:
+    def _integrate_energy(
+        self, snap: DeviceSnapshot, previous: DeviceSnapshot | None, last_ok: float | None, suspect: dict[str, str]
+    ) -> None:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
         for power_q, energy_q in self._energy_terms.get(snap.device, ()):
             key = (snap.device, energy_q)
@@ -248,15 +267,17 @@ class Poller:
             self._state.energy[key] = _energy(current, current.total_j + added, "integrated", snap.timestamp_s, why)
 
 
-def _energy(current: DeviceEnergy | None, total_j: float, method: str, timestamp_s: float,
-            problem: str | None) -> DeviceEnergy:
+def _energy(
+    current: DeviceEnergy | None, total_j: float, method: str, timestamp_s: float, problem: str | None
+) -> DeviceEnergy:
     """The next energy of a device quantity; a ``problem`` now, or at the poll before, makes this poll suspect."""
     if current is None:
         return DeviceEnergy(total_j, method, timestamp_s, int(problem is not None), problem, problem is not None)
     if problem is None and not current.partial:
         return DeviceEnergy(total_j, method, timestamp_s, current.suspect_polls, current.problem)
-    return DeviceEnergy(total_j, method, timestamp_s, current.suspect_polls + 1, problem or current.problem,
-                        problem is not None)
+    return DeviceEnergy(
+        total_j, method, timestamp_s, current.suspect_polls + 1, problem or current.problem, problem is not None
+    )
 
 
 def _sum_terms(terms: tuple[TopologyTerm, ...], deltas: dict[str, float | None]) -> float | None:
@@ -316,8 +337,9 @@ class SiteAccountant:
     PUE is withheld while the window's coverage is below ``min_coverage``.
     """
 
-    def __init__(self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time,
-                 min_coverage: float = MIN_WINDOW_COVERAGE) -> None:
+    def __init__(
+        self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time, min_coverage: float = MIN_WINDOW_COVERAGE
+    ) -> None:
         self._cfg = cfg
         self._min_coverage = min_coverage
         self._state = state
@@ -332,7 +354,8 @@ class SiteAccountant:
         self._optional = cfg.topology.optional_boundaries()
         self._optional_totals = {name: 0.0 for name, _terms in self._optional}
         self._optional_last: dict[str, dict[tuple[str, str], tuple[float, int]]] = {
-            name: {} for name, _t in self._optional}
+            name: {} for name, _t in self._optional
+        }
 
     def _power(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
         """A boundary's power; a contributor with an unreadable row of its quantity is missing, not summed
@@ -349,9 +372,13 @@ class SiteAccountant:
             values[term.device] = snap.total(term.power_quantity) if whole and snap is not None else None
         return sum_boundary(values, [t.device for t in terms], why)
 
-    def _energy_deltas(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float,
-                       last: dict[tuple[str, str], tuple[float, int]] | None = None,
-                       ) -> tuple[dict[str, float | None], dict[str, str]]:
+    def _energy_deltas(
+        self,
+        terms: tuple[TopologyTerm, ...],
+        now: float,
+        stale_after: float,
+        last: dict[tuple[str, str], tuple[float, int]] | None = None,
+    ) -> tuple[dict[str, float | None], dict[str, str]]:
         """Each term's energy since the previous tick, and why it is not known where a poll in between was
         suspect (a partial read, a counter glitch); ``last`` keeps the previous totals (one per boundary whose
         terms may repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
@@ -389,15 +416,19 @@ class SiteAccountant:
         fac_d, fac_why = self._energy_deltas(topo.facility, now, stale_after)
         it_d, it_why = self._energy_deltas(topo.it, now, stale_after)
         cool_d = self._energy_deltas(topo.cooling, now, stale_after)[0] if topo.cooling else {}
-        optional_d = {name: (terms, self._energy_deltas(terms, now, stale_after, self._optional_last[name])[0])
-                      for name, terms in self._optional}
+        optional_d = {
+            name: (terms, self._energy_deltas(terms, now, stale_after, self._optional_last[name])[0])
+            for name, terms in self._optional
+        }
         fac_e = sum_boundary(fac_d, [t.device for t in topo.facility], fac_why)
         it_e = sum_boundary(it_d, [t.device for t in topo.it], it_why)
         if self._last_tick_s is not None and not 0 < now - self._last_tick_s <= stale_after:
             # the wall clock jumped (or the agent stalled): energy deltas no longer match the
             # interval's length, so the interval is a gap and the PUE window starts again
-            log.warning("site tick %.0f s after the previous one (clock jump or stall): PUE window restarted",
-                        now - self._last_tick_s)
+            log.warning(
+                "site tick %.0f s after the previous one (clock jump or stall): PUE window restarted",
+                now - self._last_tick_s,
+            )
             self._window.clear()
             self._first_tick_s = None
             self._last_tick_s = None
@@ -422,9 +453,20 @@ class SiteAccountant:
             self._window.popleft()
         interval, coverage = self._interval_pue(fac_e, it_e)
         methods = tuple(sorted({(d, e.method) for (d, _q), e in self._state.energy.items()}))
-        site = SiteState(now, facility_w, it_w, cooling_w, live, interval, coverage,
-                         self._totals["facility"], self._totals["it"], self._totals["cooling"], methods,
-                         tuple(self._optional_totals.items()))
+        site = SiteState(
+            now,
+            facility_w,
+            it_w,
+            cooling_w,
+            live,
+            interval,
+            coverage,
+            self._totals["facility"],
+            self._totals["it"],
+            self._totals["cooling"],
+            methods,
+            tuple(self._optional_totals.items()),
+        )
         self._state.site = site
         return site
 
@@ -432,15 +474,21 @@ class SiteAccountant:
         total_s = math.fsum(i.duration_s for i in self._window)
         covered = [i for i in self._window if i.complete]
         coverage = math.fsum(i.duration_s for i in covered) / total_s if total_s > 0 else 0.0
-        if not self._window or self._first_tick_s is None or (
-                self._window[-1].end_s - self._first_tick_s < self._cfg.pue_window_s - 1e-6):
+        if (
+            not self._window
+            or self._first_tick_s is None
+            or (self._window[-1].end_s - self._first_tick_s < self._cfg.pue_window_s - 1e-6)
+        ):
             return PueResult(None, f"warming up: the {self._cfg.pue_window_s:g} s window is not yet full"), coverage
         if not self._window[-1].complete:
             return energy_pue(fac_now, it_now, self._plausible), coverage
         if coverage < self._min_coverage:
             # a fixed reason (it is a label of pue_site_pue_invalid_info): the coverage itself is exported on its own
-            return PueResult(None, f"window coverage below {100 * self._min_coverage:g} %: too little of the "
-                                   f"{self._cfg.pue_window_s:g} s window has complete data"), coverage
+            return PueResult(
+                None,
+                f"window coverage below {100 * self._min_coverage:g} %: too little of the "
+                f"{self._cfg.pue_window_s:g} s window has complete data",
+            ), coverage
         fac = BoundarySum(math.fsum(i.facility_j for i in covered), len(covered), ())
         it = BoundarySum(math.fsum(i.it_j for i in covered), len(covered), ())
         return energy_pue(fac, it, self._plausible), coverage

@@ -15,7 +15,7 @@ from agent.export import metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PROBE = r'''
+PROBE = r"""
 import dataclasses, sys
 from agent.config import boundaries as table
 lighting = dataclasses.replace(table.OPTIONAL_BOUNDARIES[0], name="lighting", description="lighting circuits",
@@ -32,7 +32,7 @@ print("writer", writer._RATIO_TERMS["lighting"])
 print("export", "lighting_energy_kwh" in export.EXTRA_COLUMNS, ("lighting_j", "lighting_energy_kwh",
       "lighting_coverage", 3.6e6) in export.TERM_COLUMNS)
 print("importer", any(b.name == "lighting" for b in importer.OPTIONAL_BOUNDARIES))
-'''
+"""
 
 
 def test_a_boundary_added_to_the_table_reaches_every_stage() -> None:

@@ -41,8 +41,9 @@ def _free_tcp_port() -> int:
 # --- check-config ---------------------------------------------------------------------------------
 def test_a_list_where_a_quantity_name_belongs_is_a_config_problem(tmp_path: Path) -> None:
     path = tmp_path / "site.yaml"
-    path.write_text(DEMO.read_text().replace("    - {device: meter-main}",
-                                             "    - {device: meter-main, power_quantity: [x]}"))
+    path.write_text(
+        DEMO.read_text().replace("    - {device: meter-main}", "    - {device: meter-main, power_quantity: [x]}")
+    )
     assert_bad_input(_cli("check-config", str(path)), str(path), "topology.facility[0].power_quantity")
 
 
@@ -65,8 +66,9 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
     first = text.splitlines().index("poll_interval_s: 2") + 1
     path.write_text(text + "poll_interval_s: 5\n")
     second = len(text.splitlines()) + 1
-    assert_bad_input(_cli("check-config", str(path)), f"{path}:{second}", "'poll_interval_s' given twice",
-               f"first on line {first}")
+    assert_bad_input(
+        _cli("check-config", str(path)), f"{path}:{second}", "'poll_interval_s' given twice", f"first on line {first}"
+    )
 
 
 def test_a_device_key_given_twice_is_refused(tmp_path: Path) -> None:
@@ -76,10 +78,15 @@ def test_a_device_key_given_twice_is_refused(tmp_path: Path) -> None:
 
 
 def _site(n: int) -> dict[str, object]:
-    devices = [{"name": f"pdu-{i:05d}", "address": "10.0.0.1", "credentials": "ro", "profile": "apc-rpdu2",
-                "role": "pdu"} for i in range(n)]
-    topology = {"it_category": 2, "facility": [{"device": d["name"]} for d in devices[: n // 2]],
-                "it": [{"device": d["name"]} for d in devices[n // 2:]]}
+    devices = [
+        {"name": f"pdu-{i:05d}", "address": "10.0.0.1", "credentials": "ro", "profile": "apc-rpdu2", "role": "pdu"}
+        for i in range(n)
+    ]
+    topology = {
+        "it_category": 2,
+        "facility": [{"device": d["name"]} for d in devices[: n // 2]],
+        "it": [{"device": d["name"]} for d in devices[n // 2 :]],
+    }
     devices.append(dict(devices[0]))  # one duplicate name, reported
     return {"credentials": {"ro": {"version": "2c", "community": "x"}}, "devices": devices, "topology": topology}
 
@@ -120,8 +127,17 @@ def test_run_with_its_listen_port_taken_exits_2_naming_it() -> None:
 def test_run_with_a_web_config_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
     web = tmp_path / "web.yml"
     web.write_bytes(b"basic_auth_users:\n  \xff\xfe: x\n")
-    proc = _cli("run", "--config", str(DEMO), "--duration", "1", "--listen-port", str(_free_tcp_port()),
-                "--web-config", str(web))
+    proc = _cli(
+        "run",
+        "--config",
+        str(DEMO),
+        "--duration",
+        "1",
+        "--listen-port",
+        str(_free_tcp_port()),
+        "--web-config",
+        str(web),
+    )
     assert_bad_input(proc, f"{web}:2", "not UTF-8")
 
 
@@ -141,12 +157,15 @@ def test_run_with_a_read_only_history_file_exits_2_and_keeps_it(tmp_path: Path) 
 
 
 # --- the one translation in main() -------------------------------------------------------------------
-@pytest.mark.parametrize(("error", "status", "line"), [
-    (PermissionError(13, "Permission denied", "/srv/pue/site.yaml"), 2, "/srv/pue/site.yaml: Permission denied"),
-    (HistoryStoreError("history database h.sqlite is read-only"), 2, "history database h.sqlite is read-only"),
-    (ModelError("m: not a model directory"), 2, "m: not a model directory"),
-    (DecodeError("ups-a: value out of range"), 1, "ups-a: value out of range"),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "line"),
+    [
+        (PermissionError(13, "Permission denied", "/srv/pue/site.yaml"), 2, "/srv/pue/site.yaml: Permission denied"),
+        (HistoryStoreError("history database h.sqlite is read-only"), 2, "history database h.sqlite is read-only"),
+        (ModelError("m: not a model directory"), 2, "m: not a model directory"),
+        (DecodeError("ups-a: value out of range"), 1, "ups-a: value out of range"),
+    ],
+)
 def test_main_translates_known_errors_once_to_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception, status: int, line: str
 ) -> None:

@@ -32,9 +32,14 @@ def test_schema_errors_are_all_reported_with_file_and_path() -> None:
 
 def test_cross_reference_errors_are_all_reported(tmp_path: Path) -> None:
     src = (FIXTURES / "broken.yaml").read_text()
-    fixed = (src.replace("colour: blue", "").replace("300.1.2.3", "10.0.0.1")
-             .replace("    auth_key: s3cret-authkey-XYZ", "    auth_protocol: sha256\n    priv_protocol: aes128\n"
-                      "    auth_key: s3cret-authkey-XYZ"))
+    fixed = (
+        src.replace("colour: blue", "")
+        .replace("300.1.2.3", "10.0.0.1")
+        .replace(
+            "    auth_key: s3cret-authkey-XYZ",
+            "    auth_protocol: sha256\n    priv_protocol: aes128\n    auth_key: s3cret-authkey-XYZ",
+        )
+    )
     path = tmp_path / "site.yaml"
     path.write_text(fixed)
     text = "\n".join(_problems(path))
@@ -49,8 +54,12 @@ def test_v3_user_without_priv_protocol_is_refused(tmp_path: Path) -> None:
 
 
 def test_check_config_cli_exits_2_and_leaks_no_secret() -> None:
-    proc = subprocess.run([sys.executable, "-m", "agent.app.cli", "check-config", str(FIXTURES / "broken.yaml")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.app.cli", "check-config", str(FIXTURES / "broken.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     out = proc.stdout + proc.stderr
     assert "problem(s)" in out and "colour" in out

@@ -26,8 +26,12 @@ def _actuator(writable: Writable, scale: float = 1.0) -> tuple[SetpointActuator,
     """An actuator over the twin site's config whose CRAH profile has ``writable`` supply-air bounds."""
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     crah = profiles["liebert-gp-environmental"]
-    objects = tuple(o.model_copy(update={"writable": writable, "scale": scale})
-                    if o.quantity == "supply_air_setpoint_c" and o.writable else o for o in crah.objects)
+    objects = tuple(
+        o.model_copy(update={"writable": writable, "scale": scale})
+        if o.quantity == "supply_air_setpoint_c" and o.writable
+        else o
+        for o in crah.objects
+    )
     changed = crah.model_copy(update={"objects": objects})
     registry = ProfileRegistry([changed if profiles[n].name == crah.name else profiles[n] for n in profiles.names()])
     obj = changed.writable("supply_air_setpoint_c")
@@ -67,8 +71,11 @@ def test_configured_bounds_narrow_the_profile_bounds() -> None:
 def test_a_target_that_is_not_a_finite_number_in_bounds_is_never_sent(requested: float) -> None:
     actuator, client, _ = _actuator(Writable(min=15.0, max=25.0, step=1.0))
     with pytest.raises(WriteGuardError):
-        asyncio.run(actuator.write(actuator._cfg.device("crah-1"), "supply_air_setpoint_c", requested, kind="apply",
-                                   reason="test"))
+        asyncio.run(
+            actuator.write(
+                actuator._cfg.device("crah-1"), "supply_air_setpoint_c", requested, kind="apply", reason="test"
+            )
+        )
     assert client.sets == []
 
 
@@ -85,17 +92,39 @@ _unit = st.floats(min_value=0.0, max_value=1.0)
 
 
 @settings(max_examples=10_000, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lo=st.floats(min_value=-1e6, max_value=1e6), width=st.sampled_from([1e-9, 1e-3, 0.3, 1.0, 10.0, 1e4]),
-       shape=st.tuples(_unit, _unit, _unit, _unit), step=_steps, scale=_scales, offset=_offsets,
-       configured=st.booleans(), pick=st.integers(0, 3), wild=_targets)
+@given(
+    lo=st.floats(min_value=-1e6, max_value=1e6),
+    width=st.sampled_from([1e-9, 1e-3, 0.3, 1.0, 10.0, 1e4]),
+    shape=st.tuples(_unit, _unit, _unit, _unit),
+    step=_steps,
+    scale=_scales,
+    offset=_offsets,
+    configured=st.booleans(),
+    pick=st.integers(0, 3),
+    wild=_targets,
+)
 def test_no_write_ever_leaves_the_profile_or_the_configured_bounds(
-        lo: float, width: float, shape: tuple[float, float, float, float], step: float | None, scale: float,
-        offset: float, configured: bool, pick: int, wild: float) -> None:
+    lo: float,
+    width: float,
+    shape: tuple[float, float, float, float],
+    step: float | None,
+    scale: float,
+    offset: float,
+    configured: bool,
+    pick: int,
+    wild: float,
+) -> None:
     hi = lo + width * max(shape[0], 1e-3)
     if not hi > lo:
         hi = math.nextafter(lo, math.inf)
-    obj = ProfileObject(quantity="supply_air_setpoint_c", oid="1.3.6.1.4.1.99.1.0", type="integer", scale=scale,
-                        offset=offset, writable=Writable(min=lo, max=hi, step=step))
+    obj = ProfileObject(
+        quantity="supply_air_setpoint_c",
+        oid="1.3.6.1.4.1.99.1.0",
+        type="integer",
+        scale=scale,
+        offset=offset,
+        writable=Writable(min=lo, max=hi, step=step),
+    )
     # configured bounds overlapping the profile's (each end up to 30 % of its width beyond or inside it)
     w = hi - lo
     limits = (lo + (0.6 * shape[1] - 0.3) * w, hi - (0.6 * shape[2] - 0.3) * w) if configured else None
@@ -123,13 +152,23 @@ def test_no_write_ever_leaves_the_profile_or_the_configured_bounds(
 
 def test_the_common_cases_are_written_not_refused() -> None:
     """The property holds trivially if everything is refused: the shipped profiles' cases must go through."""
-    obj = ProfileObject(quantity="chw_supply_setpoint_c", oid="1.3.6.1.4.1.99.1.0", type="integer", scale=0.1,
-                        writable=Writable(min=5.0, max=18.0, step=0.1))
+    obj = ProfileObject(
+        quantity="chw_supply_setpoint_c",
+        oid="1.3.6.1.4.1.99.1.0",
+        type="integer",
+        scale=0.1,
+        writable=Writable(min=5.0, max=18.0, step=0.1),
+    )
     assert plan_setpoint(obj, 10.0, (5.0, 18.0)) == (10.0, 100)
     assert plan_setpoint(obj, 7.04, None)[1] == 70
     assert plan_setpoint(obj, 18.0, (5.0, 18.0))[1] == 180
-    econ = ProfileObject(quantity="economizer_enabled", oid="1.3.6.1.4.1.99.2.0", type="integer",
-                         enum={1: 1.0, 2: 0.0}, writable=Writable(min=0, max=1, step=1))
+    econ = ProfileObject(
+        quantity="economizer_enabled",
+        oid="1.3.6.1.4.1.99.2.0",
+        type="integer",
+        enum={1: 1.0, 2: 0.0},
+        writable=Writable(min=0, max=1, step=1),
+    )
     assert plan_setpoint(econ, 1.0, (0.0, 1.0)) == (1.0, 1) and plan_setpoint(econ, 0.0, (0.0, 1.0)) == (0.0, 2)
     with pytest.raises(WriteGuardError, match="configured bounds"):
         plan_setpoint(econ, 1.0, (0.0, 0.0))  # allow_economizer False

@@ -86,12 +86,24 @@ def test_live_and_interval_pue_and_exposition(site) -> None:  # type: ignore[no-
     assert last.window_coverage_ratio == 1.0
     registry = build_registry(cfg, state, clock)
     assert registry.get_sample_value("pue_site_realtime_pue") == pytest.approx(1.5)
-    assert registry.get_sample_value("pue_device_active_power_watts", {
-        "device": "ups-a", "role": "ups", "zone": "hall-1", "line": "1"}) == 30_000
-    assert registry.get_sample_value("pue_device_energy_joules_total", {
-        "device": "meter-main", "role": "utility_meter", "zone": "hall-1"}) > 3.6e11
-    methods = {(s.labels["device"], s.labels["method"]) for f in registry.collect() for s in f.samples
-               if s.name == "pue_site_energy_method_info"}
+    assert (
+        registry.get_sample_value(
+            "pue_device_active_power_watts", {"device": "ups-a", "role": "ups", "zone": "hall-1", "line": "1"}
+        )
+        == 30_000
+    )
+    assert (
+        registry.get_sample_value(
+            "pue_device_energy_joules_total", {"device": "meter-main", "role": "utility_meter", "zone": "hall-1"}
+        )
+        > 3.6e11
+    )
+    methods = {
+        (s.labels["device"], s.labels["method"])
+        for f in registry.collect()
+        for s in f.samples
+        if s.name == "pue_site_energy_method_info"
+    }
     assert ("meter-main", "counter") in methods and ("ups-a", "integrated") in methods
 
 
@@ -121,8 +133,12 @@ def test_failed_device_drops_its_series_and_invalidates_pue(site) -> None:  # ty
     assert registry.get_sample_value("pue_device_active_power_watts", {**labels, "line": "1"}) is None
     assert registry.get_sample_value("pue_device_poll_errors_total", {"device": "ups-b", "kind": "timeout"}) == 3
     assert registry.get_sample_value("pue_site_realtime_pue") is None
-    assert registry.get_sample_value("pue_site_pue_invalid_info",
-                                     {"kind": "realtime", "reason": "missing data from: ups-b"}) == 1.0
+    assert (
+        registry.get_sample_value(
+            "pue_site_pue_invalid_info", {"kind": "realtime", "reason": "missing data from: ups-b"}
+        )
+        == 1.0
+    )
 
 
 def test_failure_is_logged_once_not_per_poll(site, caplog) -> None:  # type: ignore[no-untyped-def]
@@ -155,11 +171,14 @@ def test_meter_reset_keeps_exported_energy_monotonic(site) -> None:  # type: ign
     assert state.counter_events[("meter-main", "reset")] == 1
 
 
-@pytest.mark.parametrize(("last", "now", "expected"), [
-    (None, 100.0, 100.0),    # first poll: now
-    (100.0, 105.0, 115.0),   # on the grid
-    (100.0, 137.0, 145.0),   # overrun: next grid point after now, no burst
-])
+@pytest.mark.parametrize(
+    ("last", "now", "expected"),
+    [
+        (None, 100.0, 100.0),  # first poll: now
+        (100.0, 105.0, 115.0),  # on the grid
+        (100.0, 137.0, 145.0),  # overrun: next grid point after now, no burst
+    ],
+)
 def test_next_due_is_a_pure_function_of_last_now_interval(last, now, expected) -> None:  # type: ignore[no-untyped-def]
     assert next_due_s(last, now, 15.0) == expected
 
@@ -169,12 +188,23 @@ def test_the_configured_emission_factor_is_exported(site) -> None:  # type: igno
 
     cfg, state, _poller, _accountant, clock, _devices = site
     default = build_registry(cfg.model_copy(update={"carbon": None}), state, clock)
-    assert default.get_sample_value("pue_site_emission_factor_kg_per_kwh", {
-        "factor": "cn-mee-2023-national", "year": "2023", "region": "national"}) == 0.5306
-    southern = build_registry(cfg.model_copy(update={"carbon": CarbonConfig(emission_factor="cn-mee-2022-southern")}),
-                              state, clock)
-    assert southern.get_sample_value("pue_site_emission_factor_kg_per_kwh", {
-        "factor": "cn-mee-2022-southern", "year": "2022", "region": "southern"}) == 0.3869
+    assert (
+        default.get_sample_value(
+            "pue_site_emission_factor_kg_per_kwh",
+            {"factor": "cn-mee-2023-national", "year": "2023", "region": "national"},
+        )
+        == 0.5306
+    )
+    southern = build_registry(
+        cfg.model_copy(update={"carbon": CarbonConfig(emission_factor="cn-mee-2022-southern")}), state, clock
+    )
+    assert (
+        southern.get_sample_value(
+            "pue_site_emission_factor_kg_per_kwh",
+            {"factor": "cn-mee-2022-southern", "year": "2022", "region": "southern"},
+        )
+        == 0.3869
+    )
 
 
 def test_a_pv_meter_in_facility_and_renewable_counts_in_both() -> None:
@@ -182,13 +212,25 @@ def test_a_pv_meter_in_facility_and_renewable_counts_in_both() -> None:
     from agent.config.site import Topology
 
     cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
-    pv_dev = cfg.devices[0].model_copy(update={"name": "meter-pv", "port": cfg.devices[0].port + 50,
-                                              "role": "renewable_meter"})
-    topology = Topology.model_validate({
-        "it_category": 1, "facility": [{"device": "meter-main"}, {"device": "meter-pv"}],
-        "it": [{"device": "ups-a"}, {"device": "ups-b"}], "renewable": [{"device": "meter-pv"}]})
-    cfg = cfg.model_copy(update={"devices": (*cfg.devices[:3], pv_dev), "topology": topology,
-                                 "pue_window_s": 60.0, "poll_interval_s": 10.0})
+    pv_dev = cfg.devices[0].model_copy(
+        update={"name": "meter-pv", "port": cfg.devices[0].port + 50, "role": "renewable_meter"}
+    )
+    topology = Topology.model_validate(
+        {
+            "it_category": 1,
+            "facility": [{"device": "meter-main"}, {"device": "meter-pv"}],
+            "it": [{"device": "ups-a"}, {"device": "ups-b"}],
+            "renewable": [{"device": "meter-pv"}],
+        }
+    )
+    cfg = cfg.model_copy(
+        update={
+            "devices": (*cfg.devices[:3], pv_dev),
+            "topology": topology,
+            "pue_window_s": 60.0,
+            "poll_interval_s": 10.0,
+        }
+    )
     meter = FakeSnmpClient({P3: ("integer", 120_000), WH3: ("integer", 1_000_000)})
     pv = FakeSnmpClient({P3: ("integer", 36_000), WH3: ("integer", 5_000)})
     ups_a = FakeSnmpClient({f"{UPS_OUT}.1": ("integer", 30_000), f"{UPS_OUT}.2": ("integer", 30_000)})
@@ -250,8 +292,9 @@ def test_register_stepping_back_is_held_and_no_interval_across_it_counts(site) -
     # the device's monotonic energy counted every step of the register once, the glitch not at all
     assert state.energy[("meter-main", "energy_j")].total_j == (1_000_000 + 13 * 4) * 360_000.0
     held = [s for s in sites if "stepped back" in (s.interval.reason or "")]
-    assert held and all("missing data from: meter-main (energy_j {}: stepped back from" in (s.interval.reason or "")
-                        for s in held)
+    assert held and all(
+        "missing data from: meter-main (energy_j {}: stepped back from" in (s.interval.reason or "") for s in held
+    )
     # no interval from the first glitched poll (5, tick 10) to the poll after it ended (8, tick 16) is complete
     assert complete == [None] + [True] * 9 + [False] * 7 + [True] * 11, complete
 
@@ -272,8 +315,9 @@ def test_partial_ups_read_is_no_contributor_and_taints_the_interval_after(site) 
 
     sites = asyncio.run(run())
     assert [s.live.valid for s in sites] == [True] * 4 + [False] + [True] * 5
-    assert sites[4].live.reason == (f"missing data from: ups-a ({UPS_OUT}.2: active_power_w: -1 below physical "
-                                    "minimum 0)")
+    assert sites[4].live.reason == (
+        f"missing data from: ups-a ({UPS_OUT}.2: active_power_w: -1 below physical minimum 0)"
+    )
     assert sites[4].it_w.value is None and sites[4].it_w.coverage_ratio == 0.5
     # the IT energy is integrated from power: the partial poll and the one after (whose step spans it) count nothing
     assert complete == [None, True, True, True, False, False, True, True, True, True], complete
@@ -300,7 +344,8 @@ def test_interval_pue_over_too_little_of_its_window_is_withheld(site) -> None:  
     assert coverage[6:18] == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0], coverage
     for k in (13, 14):  # one and two of five intervals complete
         assert sites[k].interval.value is None, (k, sites[k].interval)
-        assert sites[k].interval.reason == ("window coverage below 50 %: too little of the 60 s window has complete "
-                                            "data"), sites[k].interval.reason
+        assert sites[k].interval.reason == (
+            "window coverage below 50 %: too little of the 60 s window has complete data"
+        ), sites[k].interval.reason
     for k in (6, 15, 16, 17, 19):
         assert sites[k].interval.value == pytest.approx(1.5, rel=1e-9), (k, sites[k].interval)

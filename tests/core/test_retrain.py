@@ -18,8 +18,9 @@ EXE = str(Path(sys.executable).with_name("pue-agent"))
 
 class Controller:
     def __init__(self) -> None:
-        self.rcfg = RecommenderConfig(min_savings_w=500.0, min_savings_fraction=0.01, min_confidence=0.7,
-                                      max_step_c=0.5)
+        self.rcfg = RecommenderConfig(
+            min_savings_w=500.0, min_savings_fraction=0.01, min_confidence=0.7, max_step_c=0.5
+        )
         self.recommender = None
 
 
@@ -27,11 +28,30 @@ class Controller:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("retrain")
     csv_path, db = tmp / "h.csv", tmp / "h.sqlite"
-    sim = subprocess.run([EXE, "twin", "simulate", "--days", "21", "--step-min", "15", "--explore-c", "2",
-                          "--seed", "3", "--out", str(csv_path)], capture_output=True, text=True, timeout=300)
+    sim = subprocess.run(
+        [
+            EXE,
+            "twin",
+            "simulate",
+            "--days",
+            "21",
+            "--step-min",
+            "15",
+            "--explore-c",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+            str(csv_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert sim.returncode == 0, sim.stderr
-    imp = subprocess.run([EXE, "import", "--history", str(csv_path), "--db", str(db)], capture_output=True,
-                         text=True, timeout=300)
+    imp = subprocess.run(
+        [EXE, "import", "--history", str(csv_path), "--db", str(db)], capture_output=True, text=True, timeout=300
+    )
     assert imp.returncode == 0, imp.stderr
     return db
 

@@ -80,8 +80,9 @@ def _message(community: bytes, pdu: object) -> bytes:
     return bytes(encoder.encode(msg))
 
 
-def _pysnmp_response(community: bytes, request_id: int, var_binds: list[tuple[str, object]],
-                     error_status: int = 0, error_index: int = 0) -> bytes:
+def _pysnmp_response(
+    community: bytes, request_id: int, var_binds: list[tuple[str, object]], error_status: int = 0, error_index: int = 0
+) -> bytes:
     pdu = v2c.ResponsePDU()
     v2c.apiPDU.set_defaults(pdu)
     v2c.apiPDU.set_request_id(pdu, request_id)
@@ -95,15 +96,18 @@ def _pysnmp_decode(data: bytes) -> tuple[int, int, int, bytes, list[SnmpValue]]:
     """What the pysnmp path makes of a datagram: pyasn1 with pysnmp's v2c Message spec, then _convert."""
     msg, _rest = decoder.decode(data, asn1Spec=v2c.Message())
     pdu = v2c.apiMessage.get_pdu(msg)
-    return (int(v2c.apiPDU.get_request_id(pdu)), int(v2c.apiPDU.get_error_status(pdu)),
-            int(pdu["error-index"]), bytes(v2c.apiMessage.get_community(msg)),
-            [_convert(n, v) for n, v in v2c.apiPDU.get_varbinds(pdu)])
+    return (
+        int(v2c.apiPDU.get_request_id(pdu)),
+        int(v2c.apiPDU.get_error_status(pdu)),
+        int(pdu["error-index"]),
+        bytes(v2c.apiMessage.get_community(msg)),
+        [_convert(n, v) for n, v in v2c.apiPDU.get_varbinds(pdu)],
+    )
 
 
 def _wire_decode(data: bytes) -> tuple[int, int, int, bytes, list[SnmpValue]]:
     r = snmp_wire.decode_response(data)
-    return (r.request_id, r.error_status, r.error_index, r.community,
-            [SnmpValue(o, k, v) for o, k, v in r.var_binds])  # type: ignore[arg-type]
+    return (r.request_id, r.error_status, r.error_index, r.community, [SnmpValue(o, k, v) for o, k, v in r.var_binds])  # type: ignore[arg-type]
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -115,10 +119,12 @@ def test_get_request_is_byte_identical_to_pysnmp(community: bytes, names: list[s
 
 
 @FAST
-@given(communities, st.lists(oids(), min_size=1, max_size=30), request_ids,
-       st.integers(0, 2**31 - 1) | st.integers(0, 300))
-def test_getbulk_request_is_byte_identical_to_pysnmp(community: bytes, names: list[str], request_id: int,
-                                                     repetitions: int) -> None:
+@given(
+    communities, st.lists(oids(), min_size=1, max_size=30), request_ids, st.integers(0, 2**31 - 1) | st.integers(0, 300)
+)
+def test_getbulk_request_is_byte_identical_to_pysnmp(
+    community: bytes, names: list[str], request_id: int, repetitions: int
+) -> None:
     template = snmp_wire.RequestTemplate(community, names, snmp_wire.GETBULK_TAG, 0, repetitions)
     assert template.encode(request_id) == _pysnmp_request(community, names, request_id, repetitions)
 
@@ -137,11 +143,12 @@ def test_invalid_oids_are_refused_before_the_wire(bad: str) -> None:
 
 # --- responses -------------------------------------------------------------------------------
 @FAST
-@given(communities, request_ids, st.lists(st.tuples(oids(), values), max_size=40),
-       st.integers(0, 18), st.integers(0, 40))
-def test_response_decodes_like_the_pysnmp_path(community: bytes, request_id: int,
-                                               var_binds: list[tuple[str, object]], error_status: int,
-                                               error_index: int) -> None:
+@given(
+    communities, request_ids, st.lists(st.tuples(oids(), values), max_size=40), st.integers(0, 18), st.integers(0, 40)
+)
+def test_response_decodes_like_the_pysnmp_path(
+    community: bytes, request_id: int, var_binds: list[tuple[str, object]], error_status: int, error_index: int
+) -> None:
     data = _pysnmp_response(community, request_id, var_binds, error_status, error_index)
     assert _wire_decode(data) == _pysnmp_decode(data)
 
@@ -171,8 +178,9 @@ def test_garbage_raises_only_the_protocol_error(data: bytes) -> None:
 
 @FAST
 @given(communities, request_ids, st.lists(st.tuples(oids(), values), min_size=1, max_size=10), st.data())
-def test_truncated_and_mutated_answers(community: bytes, request_id: int, var_binds: list[tuple[str, object]],
-                                       data: st.DataObject) -> None:
+def test_truncated_and_mutated_answers(
+    community: bytes, request_id: int, var_binds: list[tuple[str, object]], data: st.DataObject
+) -> None:
     """Every strict prefix is an error; a mutated message either fails with SnmpProtocolError or
     decodes to exactly what pysnmp makes of it."""
     message = _pysnmp_response(community, request_id, var_binds)
@@ -189,13 +197,16 @@ def test_truncated_and_mutated_answers(community: bytes, request_id: int, var_bi
     assert ours == _pysnmp_decode(bytes(mutated))
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (b"", "truncated message"),
-    (b"\x30\x03\x02\x01\x00", "msgVersion 0"),
-    (b"\x30\x80", "indefinite length"),
-    (bytes.fromhex("300b020101040170a003020101"), "expected Response"),
-    (bytes.fromhex("3010020101040170a2080201010201000201"), "truncated error-index"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"", "truncated message"),
+        (b"\x30\x03\x02\x01\x00", "msgVersion 0"),
+        (b"\x30\x80", "indefinite length"),
+        (bytes.fromhex("300b020101040170a003020101"), "expected Response"),
+        (bytes.fromhex("3010020101040170a2080201010201000201"), "truncated error-index"),
+    ],
+)
 def test_errors_name_what_is_wrong(data: bytes, words: str) -> None:
     with pytest.raises(SnmpProtocolError, match=words):
         snmp_wire.decode_response(data)

@@ -29,7 +29,8 @@ from agent.errors import SnmpProtocolError
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HASHES = {"md5": md5, "sha": sha1, "sha224": sha224, "sha256": sha256, "sha384": sha384, "sha512": sha512}
 AUTH_MODULES = {
-    "md5": hmacmd5.HmacMd5(), "sha": hmacsha.HmacSha(),
+    "md5": hmacmd5.HmacMd5(),
+    "sha": hmacsha.HmacSha(),
     "sha224": hmacsha2.HmacSha2(hmacsha2.HmacSha2.SHA224_SERVICE_ID),
     "sha256": hmacsha2.HmacSha2(hmacsha2.HmacSha2.SHA256_SERVICE_ID),
     "sha384": hmacsha2.HmacSha2(hmacsha2.HmacSha2.SAH384_SERVICE_ID),
@@ -48,11 +49,23 @@ def test_keys_are_localized_as_pysnmp_does(auth: str, password: bytes, engine_id
     ku = snmp_wire.password_to_key(password, auth)
     assert ku == bytes(localkey.hash_passphrase(password, HASHES[auth]))
     assert snmp_wire.localize_key(ku, engine_id, auth) == bytes(
-        localkey.localize_key(ku, v2c.OctetString(engine_id), HASHES[auth]))
+        localkey.localize_key(ku, v2c.OctetString(engine_id), HASHES[auth])
+    )
 
 
-def _pysnmp_v3(auth: str, priv: str, keys: snmp_wire.UsmKeys, msg_id: int, engine_id: bytes, boots: int,
-               time_s: int, user: bytes, salt_int: int, pdu: object, context: bytes = b"") -> bytes:
+def _pysnmp_v3(
+    auth: str,
+    priv: str,
+    keys: snmp_wire.UsmKeys,
+    msg_id: int,
+    engine_id: bytes,
+    boots: int,
+    time_s: int,
+    user: bytes,
+    salt_int: int,
+    pdu: object,
+    context: bytes = b"",
+) -> bytes:
     """An authPriv message composed from pysnmp's own ASN.1 types, AES and HMAC modules."""
     scoped_pdu = ScopedPDU()
     scoped_pdu.setComponentByPosition(0, engine_id)
@@ -61,8 +74,9 @@ def _pysnmp_v3(auth: str, priv: str, keys: snmp_wire.UsmKeys, msg_id: int, engin
     scoped_pdu.getComponentByPosition(2).setComponentByType(pdu.tagSet, pdu)  # type: ignore[attr-defined]
     cipher = PRIV_MODULES[priv]()
     cipher.local_int = salt_int
-    encrypted, salt = cipher.encrypt_data(v2c.OctetString(keys.priv_key), (boots, time_s, None),
-                                          encoder.encode(scoped_pdu))
+    encrypted, salt = cipher.encrypt_data(
+        v2c.OctetString(keys.priv_key), (boots, time_s, None), encoder.encode(scoped_pdu)
+    )
     size = snmp_wire.AUTH_HASHES[auth][1]
     params = UsmSecurityParameters()
     for i, value in enumerate([engine_id, boots, time_s, user, b"\0" * size, bytes(salt)]):
@@ -78,14 +92,32 @@ def _pysnmp_v3(auth: str, priv: str, keys: snmp_wire.UsmKeys, msg_id: int, engin
 
 
 @FAST
-@given(st.sampled_from(PAIRS), passwords, passwords, engine_ids, st.integers(0, 2**31 - 1),
-       st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1), st.integers(0, 2**64 - 1),
-       st.lists(st.integers(0, 2**32).map(lambda n: f"1.3.6.1.4.1.{n}.1"), min_size=1, max_size=5),
-       st.integers(0, 2**31 - 1), st.binary(min_size=1, max_size=20))
-def test_authpriv_request_is_byte_identical_to_pysnmp(pair: tuple[str, str], auth_pw: bytes, priv_pw: bytes,
-                                                      engine_id: bytes, boots: int, time_s: int, msg_id: int,
-                                                      salt_int: int, names: list[str], request_id: int,
-                                                      user: bytes) -> None:
+@given(
+    st.sampled_from(PAIRS),
+    passwords,
+    passwords,
+    engine_ids,
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 2**64 - 1),
+    st.lists(st.integers(0, 2**32).map(lambda n: f"1.3.6.1.4.1.{n}.1"), min_size=1, max_size=5),
+    st.integers(0, 2**31 - 1),
+    st.binary(min_size=1, max_size=20),
+)
+def test_authpriv_request_is_byte_identical_to_pysnmp(
+    pair: tuple[str, str],
+    auth_pw: bytes,
+    priv_pw: bytes,
+    engine_id: bytes,
+    boots: int,
+    time_s: int,
+    msg_id: int,
+    salt_int: int,
+    names: list[str],
+    request_id: int,
+    user: bytes,
+) -> None:
     auth, priv = pair
     keys = snmp_wire.usm_keys(auth, auth_pw, priv, priv_pw, engine_id)
     pdu = v2c.GetBulkRequestPDU()
@@ -93,27 +125,52 @@ def test_authpriv_request_is_byte_identical_to_pysnmp(pair: tuple[str, str], aut
     v2c.apiBulkPDU.set_request_id(pdu, request_id)
     v2c.apiBulkPDU.set_max_repetitions(pdu, 25)
     v2c.apiBulkPDU.set_varbinds(pdu, [(v2c.ObjectIdentifier(n), v2c.Null()) for n in names])
-    ours = snmp_wire.encode_v3_request(keys, msg_id, engine_id, boots, time_s, user, b"",
-                                       salt_int.to_bytes(8, "big"),
-                                       snmp_wire.encode_pdu(snmp_wire.GETBULK_TAG, request_id, names, 0, 25))
+    ours = snmp_wire.encode_v3_request(
+        keys,
+        msg_id,
+        engine_id,
+        boots,
+        time_s,
+        user,
+        b"",
+        salt_int.to_bytes(8, "big"),
+        snmp_wire.encode_pdu(snmp_wire.GETBULK_TAG, request_id, names, 0, 25),
+    )
     assert ours == _pysnmp_v3(auth, priv, keys, msg_id, engine_id, boots, time_s, user, salt_int, pdu)
 
 
 @FAST
-@given(st.sampled_from(PAIRS), engine_ids, st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1),
-       st.integers(0, 2**64 - 1), st.integers(-(2**31), 2**31 - 1), st.binary(max_size=100),
-       st.integers(0, 2**64 - 1))
-def test_authpriv_response_decodes_like_pysnmp(pair: tuple[str, str], engine_id: bytes, boots: int, time_s: int,
-                                               salt_int: int, number: int, text: bytes, counter: int) -> None:
+@given(
+    st.sampled_from(PAIRS),
+    engine_ids,
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 2**64 - 1),
+    st.integers(-(2**31), 2**31 - 1),
+    st.binary(max_size=100),
+    st.integers(0, 2**64 - 1),
+)
+def test_authpriv_response_decodes_like_pysnmp(
+    pair: tuple[str, str],
+    engine_id: bytes,
+    boots: int,
+    time_s: int,
+    salt_int: int,
+    number: int,
+    text: bytes,
+    counter: int,
+) -> None:
     auth, priv = pair
     keys = snmp_wire.usm_keys(auth, b"auth-password", priv, b"priv-password", engine_id)
     pdu = v2c.ResponsePDU()
     v2c.apiPDU.set_defaults(pdu)
     v2c.apiPDU.set_request_id(pdu, 4242)
-    binds = [(v2c.ObjectIdentifier("1.3.6.1.4.1.1.1"), v2c.Integer32(number)),
-             (v2c.ObjectIdentifier("1.3.6.1.4.1.1.2"), v2c.OctetString(text)),
-             (v2c.ObjectIdentifier("1.3.6.1.4.1.1.3"), v2c.Counter64(counter)),
-             (v2c.ObjectIdentifier("1.3.6.1.4.1.1.4"), rfc1905.noSuchInstance)]
+    binds = [
+        (v2c.ObjectIdentifier("1.3.6.1.4.1.1.1"), v2c.Integer32(number)),
+        (v2c.ObjectIdentifier("1.3.6.1.4.1.1.2"), v2c.OctetString(text)),
+        (v2c.ObjectIdentifier("1.3.6.1.4.1.1.3"), v2c.Counter64(counter)),
+        (v2c.ObjectIdentifier("1.3.6.1.4.1.1.4"), rfc1905.noSuchInstance),
+    ]
     v2c.apiPDU.set_varbinds(pdu, binds)
     data = _pysnmp_v3(auth, priv, keys, 77, engine_id, boots, time_s, b"user", salt_int, pdu)
     header = snmp_wire.decode_v3_header(data)

@@ -36,9 +36,26 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
     truth_file = tmp_path / "truth.json"
     exe = Path(sys.executable).with_name("pue-agent")
     proc = subprocess.Popen(
-        [str(exe), "demo", "--duration", "60", "--speed", "1", "--base-port", str(free_udp_range(22)),
-         "--listen-port", str(listen), "--truth-file", str(truth_file), "--history", str(tmp_path / "h.sqlite")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            str(exe),
+            "demo",
+            "--duration",
+            "60",
+            "--speed",
+            "1",
+            "--base-port",
+            str(free_udp_range(22)),
+            "--listen-port",
+            str(listen),
+            "--truth-file",
+            str(truth_file),
+            "--history",
+            str(tmp_path / "h.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{listen}/metrics"
     try:
         text = _wait_for(url, "pue_site_realtime_pue")
@@ -64,8 +81,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
 
         promtool = shutil.which("promtool")
         assert promtool, "promtool missing: `make test` installs Debian's prometheus package"
-        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
-                               timeout=30)
+        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
         assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), check.stdout + check.stderr
     finally:
         proc.terminate()

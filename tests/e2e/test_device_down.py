@@ -56,8 +56,9 @@ def test_stopping_one_device_invalidates_pue_and_restarting_restores_it() -> Non
                 assert waited <= 2 * INTERVAL_S + 0.5, f"up went to 0 after {waited:.2f} s"
                 text, _ = await _until(url, lambda t: sample(t, "pue_site_realtime_pue") is None, 5)
                 assert sample(text, "pue_site_pue_valid", kind="realtime") == 0.0
-                assert sample(text, "pue_site_pue_invalid_info", kind="realtime",
-                              reason="missing data from: ups-b") == 1.0
+                assert (
+                    sample(text, "pue_site_pue_invalid_info", kind="realtime", reason="missing data from: ups-b") == 1.0
+                )
                 assert sample(text, "pue_site_coverage_ratio", boundary="it") == 0.5
                 # a dead device's readings disappear instead of turning into zeros
                 assert sample(text, "pue_device_active_power_watts", device="ups-b") is None
@@ -93,8 +94,13 @@ def test_stop_with_polls_in_flight_is_clean_and_prompt(caplog: pytest.LogCapture
     silent.bind(("127.0.0.1", 0))
     port = silent.getsockname()[1]
     devices = tuple(d.model_copy(update={"port": port, "timeout_s": 1.5, "retries": 0}) for d in cfg.devices)
-    cfg = cfg.model_copy(update={"devices": devices, "poll_interval_s": 5.0,
-                                 "listen": cfg.listen.model_copy(update={"port": free_port()})})
+    cfg = cfg.model_copy(
+        update={
+            "devices": devices,
+            "poll_interval_s": 5.0,
+            "listen": cfg.listen.model_copy(update={"port": free_port()}),
+        }
+    )
 
     async def scenario() -> float:
         agent = Agent(cfg, profiles)
@@ -114,5 +120,6 @@ def test_stop_with_polls_in_flight_is_clean_and_prompt(caplog: pytest.LogCapture
     assert took_s < 1.5 + 1.0 + 0.5, f"stop took {took_s:.2f} s"
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
-    assert not any("Traceback" in (r.exc_text or "") or r.exc_info for r in caplog.records
-                   if r.levelno >= logging.WARNING)
+    assert not any(
+        "Traceback" in (r.exc_text or "") or r.exc_info for r in caplog.records if r.levelno >= logging.WARNING
+    )

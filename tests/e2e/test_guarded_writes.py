@@ -40,8 +40,20 @@ class StubRecommender:
 
     def recommend(self, now_s, conditions, current, data_ok):  # type: ignore[no-untyped-def]
         held = None if data_ok else "stale or incomplete data"
-        return Recommendation(now_s, self.target if data_ok else current, current, 1.0e6, 0.95e6, 1.40, 1.33,
-                              24.0, 50_000.0 if data_ok else 0.0, 0.9 if data_ok else 0.0, "stub", held)
+        return Recommendation(
+            now_s,
+            self.target if data_ok else current,
+            current,
+            1.0e6,
+            0.95e6,
+            1.40,
+            1.33,
+            24.0,
+            50_000.0 if data_ok else 0.0,
+            0.9 if data_ok else 0.0,
+            "stub",
+            held,
+        )
 
     def applied(self, now_s, setpoints):  # type: ignore[no-untyped-def]
         return None
@@ -62,8 +74,9 @@ class EconomizerPlant:
         from models.optimiser import SetpointSupport
 
         grid = np.array([(s, c) for s in np.arange(16, 22, 0.5) for c in np.arange(5, 17, 0.5)])
-        self.support = SetpointSupport.from_samples(np.tile(grid[:, 0], 2), np.tile(grid[:, 1], 2),
-                                                    np.repeat([False, True], len(grid)))
+        self.support = SetpointSupport.from_samples(
+            np.tile(grid[:, 0], 2), np.tile(grid[:, 1], 2), np.repeat([False, True], len(grid))
+        )
 
     def conditions_outside_training(self, conditions):  # type: ignore[no-untyped-def]
         return None
@@ -86,13 +99,18 @@ def _config(tmp_path: Path, mode: str, tolerant: bool = False, **guard):  # type
     rcfg = RecommenderConfig(mode=mode, action_log=tmp_path / "actions.jsonl", **{"settle_intervals": 2, **guard})
     # tolerant: a busy machine's late replies and missed polls must not make the data stale by accident
     if tolerant:
-        return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=TOLERANT_TIMEOUT_S, retries=1, recommender=rcfg,
-                           stale_after_intervals=10.0), profiles
+        return on_loopback(
+            cfg,
+            interval_s=INTERVAL_S,
+            timeout_s=TOLERANT_TIMEOUT_S,
+            retries=1,
+            recommender=rcfg,
+            stale_after_intervals=10.0,
+        ), profiles
     return on_loopback(cfg, interval_s=INTERVAL_S, timeout_s=1.0, retries=0, recommender=rcfg), profiles
 
 
-def _run(tmp_path: Path, mode: str, target: Setpoints | None, scenario, tolerant: bool = True,
-         **guard):  # type: ignore[no-untyped-def]
+def _run(tmp_path: Path, mode: str, target: Setpoints | None, scenario, tolerant: bool = True, **guard):  # type: ignore[no-untyped-def]
     """Run ``scenario`` against the twin; ``target`` None: the real Recommender over :class:`EconomizerPlant`.
 
     ``tolerant`` (unless a test measures how fast stale data is acted on): poll timing that a busy
@@ -102,8 +120,9 @@ def _run(tmp_path: Path, mode: str, target: Setpoints | None, scenario, tolerant
     async def main():  # type: ignore[no-untyped-def]
         site = TwinLiveSite(cfg, profiles, speed=60.0)
         async with site.serving(tick_s=0.2):
-            recommender = (StubRecommender(target) if target is not None
-                           else recommender_for(EconomizerPlant(), cfg.recommender))  # type: ignore[arg-type]
+            recommender = (
+                StubRecommender(target) if target is not None else recommender_for(EconomizerPlant(), cfg.recommender)
+            )  # type: ignore[arg-type]
             agent = Agent(cfg, profiles, recommender=recommender)
             host, port = agent.start_http()
             agent.start_scheduler()
@@ -179,8 +198,10 @@ def test_inlet_breach_reverts_within_one_poll_interval(tmp_path: Path) -> None:
 
         def held_back() -> bool:
             paused["text"] = scrape(f"{url}/metrics")
-            return sample(paused["text"], "pue_recommendation_held_back_info",
-                          reason="paused for an hour after a revert") == 1.0
+            return (
+                sample(paused["text"], "pue_recommendation_held_back_info", reason="paused for an hour after a revert")
+                == 1.0
+            )
 
         await _until(held_back, 30)
         return elapsed, paused["text"]
@@ -221,8 +242,9 @@ def test_stale_data_after_a_write_reverts_after_the_configured_ticks(tmp_path: P
     # settle_intervals high: the pre-write values stay the known-good ones the revert goes back to.
     # tolerant timing: on a busy machine a strict 1 s timeout made OTHER devices stale before the stop, so
     # the bad ticks began early and the revert came too soon (CI under load: 0.74 s for 3 ticks)
-    elapsed = _run(tmp_path, "auto", SAFE, scenario, tolerant=True, settle_intervals=100,
-                   revert_after_bad_ticks=bad_ticks)
+    elapsed = _run(
+        tmp_path, "auto", SAFE, scenario, tolerant=True, settle_intervals=100, revert_after_bad_ticks=bad_ticks
+    )
     # never before the configured number of bad ticks; the first comes once the silent device's poll has
     # timed out twice (timeout x (retries + 1)), each further one an interval later (generous on a busy machine)
     assert elapsed >= (bad_ticks - 1) * INTERVAL_S, elapsed
@@ -250,8 +272,9 @@ def test_approve_mode_waits_for_an_operator_and_audits_who(tmp_path: Path) -> No
     import urllib.request
 
     def post(url: str, body: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
-        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, json.loads(resp.read())
@@ -262,8 +285,9 @@ def test_approve_mode_waits_for_an_operator_and_audits_who(tmp_path: Path) -> No
         await _until(lambda: agent.controller.pending is not None, 60)
         await asyncio.sleep(2 * INTERVAL_S)
         assert site.truth.controls.chw_supply_setpoint_c == 7.0  # nothing before approval
-        status, body = await asyncio.to_thread(post, f"{url}/api/v1/recommendation/approve",
-                                               {"id": agent.controller._next_id + 99, "approved_by": "alice"})
+        status, body = await asyncio.to_thread(
+            post, f"{url}/api/v1/recommendation/approve", {"id": agent.controller._next_id + 99, "approved_by": "alice"}
+        )
         assert status == 409 and "no pending recommendation" in body["error"]
         _, body = await _approve_when_offered(agent, url, "alice")
         await _until(lambda: site.truth.controls.chw_supply_setpoint_c == 10.0, 60)
@@ -277,8 +301,9 @@ def test_approve_mode_waits_for_an_operator_and_audits_who(tmp_path: Path) -> No
 def _post(url: str, body: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
     import urllib.request
 
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, json.loads(resp.read())
@@ -317,8 +342,9 @@ async def _approve_when_offered(agent, url: str, who: str, deadline_s: float = 1
         await _until(lambda: agent.controller.pending is not None, deadline_s)
         rec = await _get_json(f"{url}/api/v1/recommendation")
         if "pending_id" in rec:
-            status, body = await asyncio.to_thread(_post, f"{url}/api/v1/recommendation/approve",
-                                                   {"id": rec["pending_id"], "approved_by": who})
+            status, body = await asyncio.to_thread(
+                _post, f"{url}/api/v1/recommendation/approve", {"id": rec["pending_id"], "approved_by": who}
+            )
             if status == 200 or "actions" in body:  # approved (a SET may still time out on a busy machine)
                 return rec, body
             assert status == 409 and _withdrawn_for_stale_data(body), (status, body)
@@ -327,7 +353,8 @@ async def _approve_when_offered(agent, url: str, who: str, deadline_s: float = 1
 
 
 def test_approve_mode_keeps_a_real_recommendation_pending_applies_it_and_refuses_it_on_stale_data(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """issue 19 #9 (nothing ever stayed pending in approve mode) and #8 (approval wrote on stale data)."""
 
     async def scenario(agent, site, url):  # type: ignore[no-untyped-def]
@@ -352,14 +379,20 @@ def test_approve_mode_keeps_a_real_recommendation_pending_applies_it_and_refuses
         assert site.truth.controls.chw_supply_setpoint_c == 7.0
         rec, body = await _approve_when_offered(agent, url, "alice")
         want = rec["setpoints"]
-        await _until(lambda: site.truth.controls.economizer_enabled
-                     and site.truth.controls.supply_air_setpoint_c == want["supply_air_setpoint_c"]
-                     and abs(site.truth.controls.chw_supply_setpoint_c - want["chw_supply_setpoint_c"]) < 1e-6, 30)
+        await _until(
+            lambda: (
+                site.truth.controls.economizer_enabled
+                and site.truth.controls.supply_air_setpoint_c == want["supply_air_setpoint_c"]
+                and abs(site.truth.controls.chw_supply_setpoint_c - want["chw_supply_setpoint_c"]) < 1e-6
+            ),
+            30,
+        )
         applied = site.truth.controls
         # the next step is offered; then the data goes stale between two site ticks, and it is refused
         while True:
-            await _until(lambda: agent.controller.pending is not None
-                         and agent.controller.pending.id > rec["pending_id"], 120)
+            await _until(
+                lambda: agent.controller.pending is not None and agent.controller.pending.id > rec["pending_id"], 120
+            )
             agent._scheduler.pause_job("site")  # no tick may withdraw it: the approval itself must check
             if agent.controller.pending is not None:
                 break
@@ -368,8 +401,9 @@ def test_approve_mode_keeps_a_real_recommendation_pending_applies_it_and_refuses
         stale_after = agent.cfg.poll_interval_s * agent.cfg.stale_after_intervals
         await _until(lambda: not agent.state.fresh("pdu-row-c", time.time(), stale_after), 60)
         second = agent.controller.pending
-        status, body = await asyncio.to_thread(_post, f"{url}/api/v1/recommendation/approve",
-                                               {"id": second.id, "approved_by": "bob"})
+        status, body = await asyncio.to_thread(
+            _post, f"{url}/api/v1/recommendation/approve", {"id": second.id, "approved_by": "bob"}
+        )
         assert status == 409 and "stale" in body["error"], body
         await asyncio.sleep(0.5)
         assert site.truth.controls == applied
@@ -378,11 +412,15 @@ def test_approve_mode_keeps_a_real_recommendation_pending_applies_it_and_refuses
     # a busy machine's missed polls must not revert the approved change before the next step is offered
     rec = _run(tmp_path, "approve", None, scenario, pending_expiry_s=600.0, revert_after_bad_ticks=10)
     logged = [json.loads(line) for line in (tmp_path / "actions.jsonl").read_text().splitlines()]
-    assert logged and all(a["approved_by"] == "alice" and a["recommendation_id"] == rec["pending_id"]
-                          for a in logged), logged
+    assert logged and all(
+        a["approved_by"] == "alice" and a["recommendation_id"] == rec["pending_id"] for a in logged
+    ), logged
     for a in (a for a in logged if a["result"] == "ok"):  # within the profiles' bounds and the configured ones
-        low, high = {"supply_air_setpoint_c": (16.0, 25.0), "chw_supply_setpoint_c": (5.0, 18.0),
-                     "economizer_enabled": (0.0, 1.0)}[a["quantity"]]
+        low, high = {
+            "supply_air_setpoint_c": (16.0, 25.0),
+            "chw_supply_setpoint_c": (5.0, 18.0),
+            "economizer_enabled": (0.0, 1.0),
+        }[a["quantity"]]
         assert low <= a["after"] <= high, a
 
 
@@ -396,8 +434,9 @@ def test_an_expired_recommendation_is_refused(tmp_path: Path) -> None:
             if "pending_id" not in rec:
                 continue
             await _until(lambda expires_s=rec["pending_expires_s"]: time.time() > expires_s, 60)
-            status, body = await asyncio.to_thread(_post, f"{url}/api/v1/recommendation/approve",
-                                                   {"id": rec["pending_id"], "approved_by": "alice"})
+            status, body = await asyncio.to_thread(
+                _post, f"{url}/api/v1/recommendation/approve", {"id": rec["pending_id"], "approved_by": "alice"}
+            )
             assert status == 409 and f"recommendation {rec['pending_id']}" in body["error"], body
             if "expired" in body["error"] or loop.time() - start > 120:
                 break

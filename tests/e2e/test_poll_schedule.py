@@ -41,8 +41,11 @@ def test_long_interval_reads_everything_at_start_then_spreads_polls_over_the_int
                 text = await asyncio.to_thread(scrape, f"http://{host}:{port}/metrics")
                 assert agent._scheduler is not None
                 now = loop.time()
-                jobs = {j.id.removeprefix("poll:"): j.next_run_time.timestamp() for j in agent._scheduler.get_jobs()
-                        if j.id.startswith("poll:")}
+                jobs = {
+                    j.id.removeprefix("poll:"): j.next_run_time.timestamp()
+                    for j in agent._scheduler.get_jobs()
+                    if j.id.startswith("poll:")
+                }
                 wall_started = time.time() - (now - started)
                 return {d: t - wall_started for d, t in jobs.items()}, len(agent.state.last_success_s), text
             finally:

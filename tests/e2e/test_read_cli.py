@@ -25,8 +25,12 @@ def _read(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def port():  # type: ignore[no-untyped-def]
-    with snmpsim([FIXTURES / "apc_ap8853.snmprec", FIXTURES / "generex-ups_cs121.snmprec"],
-                 v3_user=V3[0], v3_auth_key=V3[1], v3_priv_key=V3[2]) as p:
+    with snmpsim(
+        [FIXTURES / "apc_ap8853.snmprec", FIXTURES / "generex-ups_cs121.snmprec"],
+        v3_user=V3[0],
+        v3_auth_key=V3[1],
+        v3_priv_key=V3[2],
+    ) as p:
         yield p
 
 
@@ -42,9 +46,23 @@ def test_read_detects_profile_and_prints_canonical_json(port: int) -> None:
 
 
 def test_read_over_snmpv3_authpriv_matches_v2c_and_netsnmp(port: int) -> None:
-    proc = _read(f"udp://127.0.0.1:{port}", "--v3-user", V3[0], "--auth-protocol", "sha256", "--auth-key", V3[1],
-                 "--priv-protocol", "aes128", "--priv-key", V3[2], "--v3-context", "generex-ups_cs121",
-                 "--format", "table")
+    proc = _read(
+        f"udp://127.0.0.1:{port}",
+        "--v3-user",
+        V3[0],
+        "--auth-protocol",
+        "sha256",
+        "--auth-key",
+        V3[1],
+        "--priv-protocol",
+        "aes128",
+        "--priv-key",
+        V3[2],
+        "--v3-context",
+        "generex-ups_cs121",
+        "--format",
+        "table",
+    )
     # snmpsim selects the recording of a v3 request by its context name
     assert proc.returncode == 0, proc.stderr
     assert "profile: rfc1628-ups" in proc.stdout
@@ -56,22 +74,30 @@ def test_read_over_snmpv3_authpriv_matches_v2c_and_netsnmp(port: int) -> None:
     assert float(line.split()[1]) == 19000.0
     snmpget = shutil.which("snmpget")
     assert snmpget, "net-snmp's snmpget missing: `make test` installs Debian's snmp package"
-    peer = subprocess.run([snmpget, "-v2c", "-c", "generex-ups_cs121", "-Oqv", f"127.0.0.1:{port}",
-                           "1.3.6.1.2.1.33.1.4.4.1.4.1"], capture_output=True, text=True, timeout=30)
+    peer = subprocess.run(
+        [snmpget, "-v2c", "-c", "generex-ups_cs121", "-Oqv", f"127.0.0.1:{port}", "1.3.6.1.2.1.33.1.4.4.1.4.1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert peer.stdout.strip() == "19000"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["tcp://127.0.0.1:161", "--community", "x"], "udp://HOST:PORT"),
-    (["udp://127.0.0.1:161"], "--community"),
-    (["udp://127.0.0.1:161", "--v3-user", "u"], "--auth-protocol"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tcp://127.0.0.1:161", "--community", "x"], "udp://HOST:PORT"),
+        (["udp://127.0.0.1:161"], "--community"),
+        (["udp://127.0.0.1:161", "--v3-user", "u"], "--auth-protocol"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_reason(args: list[str], message: str) -> None:
     proc = _read(*args)
     assert proc.returncode == 2 and message in proc.stderr
 
 
 def test_unreachable_device_exits_1_naming_it() -> None:
-    proc = _read("udp://127.0.0.1:9", "--community", "public", "--profile", "apc-rpdu2", "--timeout", "0.3",
-                 "--retries", "0")
+    proc = _read(
+        "udp://127.0.0.1:9", "--community", "public", "--profile", "apc-rpdu2", "--timeout", "0.3", "--retries", "0"
+    )
     assert proc.returncode == 1 and "127.0.0.1:9" in proc.stderr and "no response" in proc.stderr

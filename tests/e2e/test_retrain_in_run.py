@@ -35,12 +35,32 @@ def _history(tmp: Path, end: datetime) -> Path:
     """Fourteen days of the twin exploring its setpoints, ending an hour before ``end``, in a history file."""
     csv_path, db = tmp / "explore.csv", tmp / "history.sqlite"
     start = (end - timedelta(days=14, hours=1)).replace(minute=0, second=0, microsecond=0)
-    sim = subprocess.run([EXE, "twin", "simulate", "--days", "14", "--step-min", "15", "--explore-c", "2",
-                          "--seed", "5", "--start", start.isoformat(), "--out", str(csv_path)],
-                         capture_output=True, text=True, timeout=600)
+    sim = subprocess.run(
+        [
+            EXE,
+            "twin",
+            "simulate",
+            "--days",
+            "14",
+            "--step-min",
+            "15",
+            "--explore-c",
+            "2",
+            "--seed",
+            "5",
+            "--start",
+            start.isoformat(),
+            "--out",
+            str(csv_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert sim.returncode == 0, sim.stderr
-    imp = subprocess.run([EXE, "import", "--history", str(csv_path), "--db", str(db)], capture_output=True,
-                         text=True, timeout=600)
+    imp = subprocess.run(
+        [EXE, "import", "--history", str(csv_path), "--db", str(db)], capture_output=True, text=True, timeout=600
+    )
     assert imp.returncode == 0, imp.stderr
     return db
 
@@ -54,8 +74,12 @@ def _config(tmp: Path, db: Path) -> tuple[Path, int]:
     data["listen"] = {"address": "127.0.0.1", "port": listen}
     data["history"] = {"path": str(db)}
     # advise: recommend, never write; no model to start with: the first retraining gives the recommender one
-    data["recommender"] = {"mode": "advise", "retrain_interval_h": 3.0 / 3600, "retrain_window_days": 20,
-                           "action_log": str(tmp / "actions.jsonl")}
+    data["recommender"] = {
+        "mode": "advise",
+        "retrain_interval_h": 3.0 / 3600,
+        "retrain_window_days": 20,
+        "action_log": str(tmp / "actions.jsonl"),
+    }
     path = tmp / "site.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path, listen
@@ -102,8 +126,12 @@ def test_run_retrains_from_its_history_file_on_schedule_and_exports_the_outcome(
     config, listen = _config(tmp_path, db)
     url = f"http://127.0.0.1:{listen}/metrics"
     with _Twin(config):
-        proc = subprocess.Popen([EXE, "run", "--config", str(config), "--duration", "600"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [EXE, "run", "--config", str(config), "--duration", "600"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 420  # generous: the fit shares 2 busy cores with 22 devices and the twin
             text = ""

@@ -34,14 +34,16 @@ def test_ref_ere_wue_from_the_twins_meters_match_its_truth(tmp_path: Path) -> No
     # same meters is tested in tests/simulated_site/test_live.py and tests/history
     topo = cfg.topology
     integrated = {
-        name: tuple(t.model_copy(update={"energy_quantity": f"integrated_{t.energy_quantity}"})
-                    for t in getattr(topo, name))
+        name: tuple(
+            t.model_copy(update={"energy_quantity": f"integrated_{t.energy_quantity}"}) for t in getattr(topo, name)
+        )
         for name in ("facility", "it", "renewable", "reuse", "water")
     }
     cfg = cfg.model_copy(update={"topology": topo.model_copy(update=integrated)})
     db = tmp_path / "history.sqlite"
-    cfg = on_loopback(cfg, interval_s=1.0, timeout_s=0.5, retries=1, history=HistoryConfig(path=db),
-                      recommender=None)  # the history writer is wired as `pue-agent run` wires it
+    cfg = on_loopback(
+        cfg, interval_s=1.0, timeout_s=0.5, retries=1, history=HistoryConfig(path=db), recommender=None
+    )  # the history writer is wired as `pue-agent run` wires it
     samples: list[tuple[float, float, float, float, float]] = []
 
     async def main() -> None:
@@ -70,10 +72,19 @@ def test_ref_ere_wue_from_the_twins_meters_match_its_truth(tmp_path: Path) -> No
     intervals = intervals[5:]  # past the start-up reads
     names = sorted({n for iv in intervals for n in iv.terms})
     series = IntervalSeries.from_arrays(
-        [iv.start_s for iv in intervals], [iv.duration_s for iv in intervals], [iv.covered_s for iv in intervals],
-        [iv.facility_j for iv in intervals], [iv.it_j for iv in intervals],
-        terms={n: ([iv.terms.get(n, (0.0, 0.0))[0] for iv in intervals],
-                   [iv.terms.get(n, (0.0, 0.0))[1] for iv in intervals]) for n in names})
+        [iv.start_s for iv in intervals],
+        [iv.duration_s for iv in intervals],
+        [iv.covered_s for iv in intervals],
+        [iv.facility_j for iv in intervals],
+        [iv.it_j for iv in intervals],
+        terms={
+            n: (
+                [iv.terms.get(n, (0.0, 0.0))[0] for iv in intervals],
+                [iv.terms.get(n, (0.0, 0.0))[1] for iv in intervals],
+            )
+            for n in names
+        },
+    )
     start, end = intervals[0].start_s, intervals[-1].start_s + intervals[-1].duration_s
     m = period_metrics(series, start, end, min_coverage=0.9)
     assert m.pue is not None, m.reason

@@ -64,8 +64,9 @@ def test_every_recording_reads_identically_on_both_paths(snmpsim_port: int) -> N
             target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(name), timeout_s=5.0, retries=2)
             profile = await detect_profile(client, target, registry)
             readout = await read_device(client, target, profile)
-            system = await client.get(target, ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0",
-                                               "1.3.6.1.2.1.1.99.0"])
+            system = await client.get(
+                target, ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.99.0"]
+            )
             return name, (profile.name, readout, system)
 
         return dict(await asyncio.gather(*(one(p.stem) for p in RECORDINGS)))
@@ -90,8 +91,7 @@ def test_walks_of_every_recording_are_identical(snmpsim_port: int) -> None:
     assert sum(len(v) for by_col in fast.values() for v in by_col.values()) > 500
 
 
-def _raw(mib: dict[str, bytes], mode: str, work: Callable[[PysnmpClient, SnmpTarget], Awaitable[T]],
-         fast: bool) -> T:
+def _raw(mib: dict[str, bytes], mode: str, work: Callable[[PysnmpClient, SnmpTarget], Awaitable[T]], fast: bool) -> T:
     responder = RawSnmpResponder("public", mib, mode)  # type: ignore[arg-type]
 
     async def main() -> T:
@@ -121,8 +121,10 @@ MIB = {
 @pytest.mark.parametrize("fast", [True, False])
 def test_raw_values_and_zero_length_integer(fast: bool) -> None:
     async def work(client: PysnmpClient, target: SnmpTarget) -> tuple[list[SnmpValue], dict[str, list[SnmpValue]]]:
-        return (await client.get(target, [*MIB, "1.3.6.1.4.1.9.9.9"]),
-                await client.walk(target, ["1.3.6.1.4.1.9.1", "1.3.6.1.4.1.9.2"], 3))
+        return (
+            await client.get(target, [*MIB, "1.3.6.1.4.1.9.9.9"]),
+            await client.walk(target, ["1.3.6.1.4.1.9.1", "1.3.6.1.4.1.9.2"], 3),
+        )
 
     got = _raw(MIB, "serve", work, fast)
     expected = _raw(MIB, "serve", work, not fast)
@@ -203,8 +205,9 @@ def test_one_client_across_event_loops_and_close_with_requests_in_flight() -> No
 
     async def close_in_flight() -> None:
         silent = free_port(socket.SOCK_DGRAM)
-        request = asyncio.ensure_future(client.get(SnmpTarget("127.0.0.1", silent, V2cAuth("public"), 5.0, 0),
-                                                   ["1.3.6.1.4.1.9.1.1"]))
+        request = asyncio.ensure_future(
+            client.get(SnmpTarget("127.0.0.1", silent, V2cAuth("public"), 5.0, 0), ["1.3.6.1.4.1.9.1.1"])
+        )
         await asyncio.sleep(0.1)
         await client.close()
         with pytest.raises(SnmpProtocolError, match="closed"):
@@ -223,8 +226,9 @@ def snmpsim_v3_port() -> Iterator[int]:
         yield port
 
 
-def _v3(port: int, context: str, *, auth_key: str = V3[1], priv_key: str = V3[2], user: str = V3[0],
-        timeout_s: float = 5.0) -> SnmpTarget:
+def _v3(
+    port: int, context: str, *, auth_key: str = V3[1], priv_key: str = V3[2], user: str = V3[0], timeout_s: float = 5.0
+) -> SnmpTarget:
     return SnmpTarget("127.0.0.1", port, V3Auth(user, "sha256", auth_key, "aes128", priv_key, context), timeout_s, 1)
 
 
@@ -245,16 +249,21 @@ def test_v3_authpriv_reads_identically_on_both_paths(snmpsim_v3_port: int) -> No
     assert all(readout.readings for _name, readout, _walked in fast.values())
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ({"auth_key": "another-auth-key"}, SnmpAuthError),   # wrongDigest report
-    ({"priv_key": "another-priv-key"}, SnmpAuthError),   # decryptionError report
-    ({"user": "nobody"}, SnmpAuthError),                 # unknownUserName report
-])
-def test_v3_refusals_raise_the_same_errors_on_both_paths(snmpsim_v3_port: int, change: dict[str, str],
-                                                         error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"auth_key": "another-auth-key"}, SnmpAuthError),  # wrongDigest report
+        ({"priv_key": "another-priv-key"}, SnmpAuthError),  # decryptionError report
+        ({"user": "nobody"}, SnmpAuthError),  # unknownUserName report
+    ],
+)
+def test_v3_refusals_raise_the_same_errors_on_both_paths(
+    snmpsim_v3_port: int, change: dict[str, str], error: type[Exception]
+) -> None:
     target = _v3(snmpsim_v3_port, RECORDINGS[0].stem, **change)  # type: ignore[arg-type]
     kinds = []
     for fast in (True, False):
+
         async def work(fast: bool = fast) -> None:
             client = PysnmpClient(fast_path=fast)
             try:
@@ -310,11 +319,15 @@ def snmpd_v3_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     workdir = tmp_path_factory.mktemp("snmpd")
     port = free_port(socket.SOCK_DGRAM)
     conf = workdir / "snmpd.conf"
-    conf.write_text(f"agentaddress udp:127.0.0.1:{port}\ncreateUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}\n"
-                    f"rouser {V3[0]} priv\n")
-    proc = subprocess.Popen([snmpd, "-f", "-Lf", str(workdir / "log"), "-C", "-c", str(conf), "-p",
-                             str(workdir / "pid")], env=dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir), MIBS=""),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf.write_text(
+        f"agentaddress udp:127.0.0.1:{port}\ncreateUser {V3[0]} SHA-256 {V3[1]} AES {V3[2]}\nrouser {V3[0]} priv\n"
+    )
+    proc = subprocess.Popen(
+        [snmpd, "-f", "-Lf", str(workdir / "log"), "-C", "-c", str(conf), "-p", str(workdir / "pid")],
+        env=dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir), MIBS=""),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.0)
         assert proc.poll() is None, (workdir / "log").read_text()
@@ -347,6 +360,7 @@ def test_v3_unknown_user_against_netsnmp_is_an_auth_error_on_both_paths(snmpd_v3
         await client.get(_v3(snmpd_v3_port, "", user="nobody", timeout_s=1.0), ["1.3.6.1.2.1.1.2.0"])
 
     for fast in (True, False):
+
         async def run(fast: bool = fast) -> None:
             client = PysnmpClient(fast_path=fast)
             try:

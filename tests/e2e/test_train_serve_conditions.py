@@ -36,8 +36,9 @@ class _Never:
     """A recommender that never proposes a change (the model is not what is tested here)."""
 
     def recommend(self, now_s, conditions, current, data_ok):  # type: ignore[no-untyped-def]
-        return Recommendation(now_s, current, current, 1.0e6, 1.0e6, 1.4, 1.4, 24.0, 0.0, 0.0, "never",
-                              "test: never recommends")
+        return Recommendation(
+            now_s, current, current, 1.0e6, 1.0e6, 1.4, 1.4, 24.0, 0.0, 0.0, "never", "test: never recommends"
+        )
 
     def applied(self, now_s, setpoints):  # type: ignore[no-untyped-def]
         return None
@@ -61,8 +62,14 @@ class _LiveInputs:
 
 def test_stored_history_conditions_equal_the_live_model_inputs(tmp_path: Path) -> None:
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
-    cfg = on_loopback(cfg, interval_s=2.0, timeout_s=1.8, retries=1, stale_after_intervals=10.0,
-                      recommender=RecommenderConfig(mode="advise", action_log=tmp_path / "actions.jsonl"))
+    cfg = on_loopback(
+        cfg,
+        interval_s=2.0,
+        timeout_s=1.8,
+        retries=1,
+        stale_after_intervals=10.0,
+        recommender=RecommenderConfig(mode="advise", action_log=tmp_path / "actions.jsonl"),
+    )
     db = tmp_path / "history.sqlite"
     live = _LiveInputs()
 

@@ -97,8 +97,9 @@ def _key(text: str) -> tuple[int, ...]:
 class RawSnmpResponder(asyncio.DatagramProtocol):
     """Answers SNMPv2c requests for ``community`` from ``mib`` (OID text -> encoded value TLV)."""
 
-    def __init__(self, community: str, mib: dict[str, bytes], mode: Mode = "serve",
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, community: str, mib: dict[str, bytes], mode: Mode = "serve", rng: random.Random | None = None
+    ) -> None:
         self.community = community.encode()
         self.mib = mib
         self.mode = mode
@@ -174,8 +175,9 @@ class SpoofingResponder(RawSnmpResponder):
     (right request-id and community, values from ``spoof_mib``), then by the device itself from its own
     port ``genuine_delay_s`` later, or never when ``genuine_delay_s`` is None."""
 
-    def __init__(self, community: str, mib: dict[str, bytes], spoof_mib: dict[str, bytes],
-                 genuine_delay_s: float | None = 0.05) -> None:
+    def __init__(
+        self, community: str, mib: dict[str, bytes], spoof_mib: dict[str, bytes], genuine_delay_s: float | None = 0.05
+    ) -> None:
         super().__init__(community, mib)
         self.spoof_mib = spoof_mib
         self.genuine_delay_s = genuine_delay_s

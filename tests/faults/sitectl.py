@@ -19,16 +19,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def demo_config(base_port: int, **updates: Any) -> tuple[SiteConfig, ProfileRegistry]:
     cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
-    devices = tuple(d.model_copy(update={"port": base_port + i, "timeout_s": 0.5, "retries": 0})
-                    for i, d in enumerate(cfg.devices))
-    return cfg.model_copy(update={"devices": devices, "poll_interval_s": 1.0, "pue_window_s": 60.0,
-                                  **updates}), profiles
+    devices = tuple(
+        d.model_copy(update={"port": base_port + i, "timeout_s": 0.5, "retries": 0}) for i, d in enumerate(cfg.devices)
+    )
+    return cfg.model_copy(
+        update={"devices": devices, "poll_interval_s": 1.0, "pue_window_s": 60.0, **updates}
+    ), profiles
 
 
 @asynccontextmanager
-async def site_and_agent(cfg: SiteConfig, profiles: ProfileRegistry, *, clock: Callable[[], float] | None = None,
-                         site_clock: Callable[[], float] | None = None,
-                         observers: Sequence[Any] = ()) -> AsyncIterator[tuple[MinimalSite, Agent]]:
+async def site_and_agent(
+    cfg: SiteConfig,
+    profiles: ProfileRegistry,
+    *,
+    clock: Callable[[], float] | None = None,
+    site_clock: Callable[[], float] | None = None,
+    observers: Sequence[Any] = (),
+) -> AsyncIterator[tuple[MinimalSite, Agent]]:
     site = MinimalSite(cfg, profiles, **({"clock": site_clock} if site_clock else {}))
     site.start()
     agent = Agent(cfg, profiles, observers=observers, **({"clock": clock} if clock else {}))

@@ -28,8 +28,13 @@ Kind = Literal["pass", "garble", "truncate", "wrong_request_id", "drop", "delay"
 Rewrite = Callable[[WireValue], WireValue]
 
 _UNSIGNED_TAGS = {"counter32": 0x41, "gauge32": 0x42, "timeticks": 0x43, "counter64": 0x46}
-_NULL_LIKE = {"null": b"\x05\x00", "no_such_object": b"\x80\x00", "no_such_instance": b"\x81\x00",
-              "end_of_mib_view": b"\x82\x00", "malformed": b"\x02\x00"}
+_NULL_LIKE = {
+    "null": b"\x05\x00",
+    "no_such_object": b"\x80\x00",
+    "no_such_instance": b"\x81\x00",
+    "end_of_mib_view": b"\x82\x00",
+    "malformed": b"\x02\x00",
+}
 
 
 def encode_value(kind: str, value: int | bytes | str | None) -> bytes:
@@ -52,8 +57,13 @@ def encode_value(kind: str, value: int | bytes | str | None) -> bytes:
 def encode_response(response: Response) -> bytes:
     """An SNMPv2c Response message (the inverse of :func:`agent.devices.snmp.wire.decode_response`)."""
     binds = b"".join(tlv(0x30, oid(name) + encode_value(kind, value)) for name, kind, value in response.var_binds)
-    pdu = tlv(0xA2, integer(response.request_id) + integer(response.error_status) + integer(response.error_index)
-              + tlv(0x30, binds))
+    pdu = tlv(
+        0xA2,
+        integer(response.request_id)
+        + integer(response.error_status)
+        + integer(response.error_index)
+        + tlv(0x30, binds),
+    )
     return tlv(0x30, integer(1) + octets(response.community) + pdu)
 
 

@@ -59,10 +59,13 @@ def _run(jumps: dict[int, float], rounds: int) -> list[tuple[float | None, float
 # true 1.29). SiteAccountant now treats an interval longer than stale_after (or negative) as a gap.
 
 
-@pytest.mark.parametrize("jump_s", [
-    pytest.param(3600.0, id="forward"),
-    pytest.param(-3600.0, id="back"),
-])
+@pytest.mark.parametrize(
+    "jump_s",
+    [
+        pytest.param(3600.0, id="forward"),
+        pytest.param(-3600.0, id="back"),
+    ],
+)
 def test_clock_jump_never_gives_a_wrong_pue_or_energy(jump_s: float, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="agent")
     rounds = _run({75: jump_s}, 110)

@@ -47,30 +47,45 @@ RUN_S = 7.0
 
 #: every fault this suite injects (one victim device each); asserted below so the count is recorded
 FAULT_KINDS = [
-    "timeout",                 # nothing answers on the device's port
-    "wrong-community",         # v2c community the device does not know: silence
-    "wrong-v3-key",            # SNMPv3 user known, auth key wrong: USM report wrongDigest
-    "garbage",                 # junk bytes instead of an SNMP message
-    "truncated",               # a valid response cut in half (truncated BER)
-    "wrong-request-id",        # a well-formed response to a request never sent
-    "wrong-type",              # OCTET STRING where the profile expects INTEGER
-    "no-such",                 # noSuchObject / noSuchInstance for the profile's objects
-    "out-of-range",            # negative power, 600 C battery
-    "counter-wrap",            # an energy counter wrapping at its modulus
-    "counter-reset",           # an energy counter going back to zero
-    "flapping",                # a device that keeps dropping off and coming back
-    "zero-length-integer",     # ServerTech: INTEGER with no content octets (02 00) in GETBULK
-    "clock-jump",              # the wall clock jumping forward and back (tests/faults/test_clock.py)
-    "history-read-only",       # the history database turning read-only (test_history_faults.py)
-    "history-disk-full",       # the disk under the history database filling up (test_history_faults.py)
+    "timeout",  # nothing answers on the device's port
+    "wrong-community",  # v2c community the device does not know: silence
+    "wrong-v3-key",  # SNMPv3 user known, auth key wrong: USM report wrongDigest
+    "garbage",  # junk bytes instead of an SNMP message
+    "truncated",  # a valid response cut in half (truncated BER)
+    "wrong-request-id",  # a well-formed response to a request never sent
+    "wrong-type",  # OCTET STRING where the profile expects INTEGER
+    "no-such",  # noSuchObject / noSuchInstance for the profile's objects
+    "out-of-range",  # negative power, 600 C battery
+    "counter-wrap",  # an energy counter wrapping at its modulus
+    "counter-reset",  # an energy counter going back to zero
+    "flapping",  # a device that keeps dropping off and coming back
+    "zero-length-integer",  # ServerTech: INTEGER with no content octets (02 00) in GETBULK
+    "clock-jump",  # the wall clock jumping forward and back (tests/faults/test_clock.py)
+    "history-read-only",  # the history database turning read-only (test_history_faults.py)
+    "history-disk-full",  # the disk under the history database filling up (test_history_faults.py)
 ]
 
 #: victims whose power must be missing from the site sum (the PUE names them as missing data)
-IN_TOPOLOGY = ["timeout", "wrong-community", "wrong-v3-key", "garbage", "truncated", "wrong-request-id",
-               "wrong-type", "no-such", "out-of-range"]
+IN_TOPOLOGY = [
+    "timeout",
+    "wrong-community",
+    "wrong-v3-key",
+    "garbage",
+    "truncated",
+    "wrong-request-id",
+    "wrong-type",
+    "no-such",
+    "out-of-range",
+]
 #: how each failing victim's error is exported
-ERROR_KIND = {"timeout": "timeout", "wrong-community": "timeout", "wrong-v3-key": "auth", "garbage": "timeout",
-              "truncated": "timeout", "wrong-request-id": "timeout"}
+ERROR_KIND = {
+    "timeout": "timeout",
+    "wrong-community": "timeout",
+    "wrong-v3-key": "auth",
+    "garbage": "timeout",
+    "truncated": "timeout",
+    "wrong-request-id": "timeout",
+}
 #: victims that answer, but with objects the profile cannot use
 UNREADABLE = ["wrong-type", "no-such", "out-of-range"]
 
@@ -101,8 +116,11 @@ class Run:
         return [s for s in self.snapshots if s.device == device]
 
     def warnings(self, device: str) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING
-                and r.getMessage().startswith(f"device {device}:")]
+        return [
+            r.getMessage()
+            for r in self.records
+            if r.levelno >= logging.WARNING and r.getMessage().startswith(f"device {device}:")
+        ]
 
 
 class _Recorder:
@@ -116,8 +134,14 @@ class _Recorder:
         self.run.site_pue.append(site.live.value)
 
 
-def _profiled(name: str, profile: Profile, port: int, community: str = "public",
-              v3: tuple[str, str, str, str, str] | None = None, power_w: float = 20_000.0) -> ProfiledDevice:
+def _profiled(
+    name: str,
+    profile: Profile,
+    port: int,
+    community: str = "public",
+    v3: tuple[str, str, str, str, str] | None = None,
+    power_w: float = 20_000.0,
+) -> ProfiledDevice:
     device = ProfiledDevice(name, profile, SimulatedAgent("127.0.0.1", port, community, v3))
     device.publish({}, 0.0, plausible_defaults(power_w))
     return device
@@ -140,8 +164,19 @@ def _build(profiles: ProfileRegistry, base: int) -> tuple[list[DeviceConfig], di
     tickers: list[Callable[[], Any]] = []
 
     def dev(name: str, port: int, profile: str, credentials: str, role: str = "ups", timeout_s: float = 0.3) -> None:
-        devices.append(DeviceConfig(name=name, address="127.0.0.1", port=port, credentials=credentials,
-                                    profile=profile, role=role, zone="faults", timeout_s=timeout_s, retries=0))
+        devices.append(
+            DeviceConfig(
+                name=name,
+                address="127.0.0.1",
+                port=port,
+                credentials=credentials,
+                profile=profile,
+                role=role,
+                zone="faults",
+                timeout_s=timeout_s,
+                retries=0,
+            )
+        )
 
     ups, pdu, raritan = profiles["rfc1628-ups"], profiles["apc-rpdu2"], profiles["raritan-pdu2"]
     port = iter(range(base, base + 100))
@@ -239,16 +274,22 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     base = free_udp_range(len(cfg.devices) + 20)
     # healthy devices answer at once; 0.9 s (under the 1 s interval) only keeps a busy machine's first round,
     # with every engine starting together, from timing out (0.3 s did under load, on old and new code alike)
-    healthy = tuple(d.model_copy(update={"port": base + i, "timeout_s": 0.9, "retries": 0})
-                    for i, d in enumerate(cfg.devices))
+    healthy = tuple(
+        d.model_copy(update={"port": base + i, "timeout_s": 0.9, "retries": 0}) for i, d in enumerate(cfg.devices)
+    )
     victims, responders, tickers = _build(profiles, base + len(cfg.devices))
     creds = dict(cfg.credentials)
     creds["wrong-v2c"] = V2cCredentials(version="2c", community="not-the-community")  # type: ignore[arg-type]
     it = (*cfg.topology.it, *(TopologyTerm(device=v) for v in IN_TOPOLOGY))
-    cfg = cfg.model_copy(update={
-        "devices": (*healthy, *victims), "poll_interval_s": INTERVAL_S, "credentials": creds,
-        "topology": cfg.topology.model_copy(update={"it": it}),
-        "listen": cfg.listen.model_copy(update={"port": free_port()})})
+    cfg = cfg.model_copy(
+        update={
+            "devices": (*healthy, *victims),
+            "poll_interval_s": INTERVAL_S,
+            "credentials": creds,
+            "topology": cfg.topology.model_copy(update={"it": it}),
+            "listen": cfg.listen.model_copy(update={"port": free_port()}),
+        }
+    )
     history = tmp_path_factory.mktemp("faults") / "history.sqlite"
     run = Run()
     handler = ListHandler(run.records)
@@ -346,8 +387,12 @@ def test_site_pue_is_invalid_and_names_every_victim(fault_run: Run) -> None:
     assert sample(last, "pue_site_pue_valid", kind="realtime") == 0.0
     from prometheus_client.parser import text_string_to_metric_families
 
-    reasons = [s.labels["reason"] for f in text_string_to_metric_families(last) for s in f.samples
-               if s.name == "pue_site_pue_invalid_info" and s.labels["kind"] == "realtime"]
+    reasons = [
+        s.labels["reason"]
+        for f in text_string_to_metric_families(last)
+        for s in f.samples
+        if s.name == "pue_site_pue_invalid_info" and s.labels["kind"] == "realtime"
+    ]
     assert len(reasons) == 1 and reasons[0].startswith("missing data from: ")
     # a victim that answers with unusable objects is named with the object: "wrong-type (active_power_w ...)"
     named = re.sub(r" \([^()]*\)", "", reasons[0].removeprefix("missing data from: ")).split(", ")
@@ -364,8 +409,11 @@ def test_counters_wrap_and_reset_without_losing_energy(fault_run: Run) -> None:
         totals = [t for t in totals if t is not None]
         assert len(totals) >= 4 and all(b >= a for a, b in itertools.pairwise(totals)), (victim, totals)
         assert sample(fault_run.scrapes[-1], "pue_device_counter_events_total", device=victim, event=event) == 1
-        events = [r.getMessage() for r in fault_run.records if r.getMessage().startswith(f"device {victim}:")
-                  and event in r.getMessage()]
+        events = [
+            r.getMessage()
+            for r in fault_run.records
+            if r.getMessage().startswith(f"device {victim}:") and event in r.getMessage()
+        ]
         assert len(events) == 1, events
         assert sample(fault_run.scrapes[-1], "pue_device_up", device=victim) == 1.0
     # the wrap keeps the energy across it: 500 Wh per simulator tick, never a jump of 2^32 Wh
@@ -403,4 +451,3 @@ def test_every_fault_is_logged_at_most_once_per_state_change(fault_run: Run) -> 
         name = device.removeprefix("device ")
         if name != "flapping" and name in polls:
             assert count == 1, (device, count, polls[name])
-

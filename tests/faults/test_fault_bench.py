@@ -24,9 +24,23 @@ def _row(out: str, kind: str) -> list[str]:
 def test_fault_bench_smoke_run() -> None:
     """A spoofer (defect 10, fixed) and no reply at all: neither shows a wrong PUE marked valid."""
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--minutes", "0.2", "--kinds", "spoofed-source-port,no-reply",
-         "--window", "12", "--warmup", "14"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+        [
+            sys.executable,
+            str(BENCH),
+            "--minutes",
+            "0.2",
+            "--kinds",
+            "spoofed-source-port,no-reply",
+            "--window",
+            "12",
+            "--warmup",
+            "14",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "proxied devices speak SNMPv2c" in proc.stdout
@@ -39,7 +53,8 @@ def test_fault_bench_smoke_run() -> None:
 
 
 def test_fault_bench_refuses_an_unknown_kind() -> None:
-    proc = subprocess.run([sys.executable, str(BENCH), "--kinds", "cosmic-rays"], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--kinds", "cosmic-rays"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert proc.returncode == 2
     assert "unknown fault kind(s) cosmic-rays" in proc.stderr and "Traceback" not in proc.stderr

@@ -59,8 +59,9 @@ def _polls(path: Path) -> int:
 
 
 @pytest.mark.parametrize("how", ["read-only", "disk-full"])
-def test_history_failure_never_stops_polling_nor_loses_rows(tmp_path: Path, how: str,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_history_failure_never_stops_polling_nor_loses_rows(
+    tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="agent")
     cfg, profiles = demo_config(free_udp_range(7))
     path = tmp_path / "history.sqlite"
@@ -170,16 +171,22 @@ def test_a_locked_history_database_never_stalls_polling_and_loses_nothing(tmp_pa
                 writer.close()
 
     asyncio.run(main())
-    print(f"\nlocked {LOCK_S:g} s: stalest device at most {max(staleness_s):.2f} s behind; "
-          f"{writer.write_errors} write errors, {writer.dropped} dropped")
+    print(
+        f"\nlocked {LOCK_S:g} s: stalest device at most {max(staleness_s):.2f} s behind; "
+        f"{writer.write_errors} write errors, {writer.dropped} dropped"
+    )
     assert len(staleness_s) >= LOCK_S  # sampled every 0.5 s
     # 1 s polls: a device more than 4 s behind missed several polls (the old writer stalled the loop for the lock)
     assert max(staleness_s) < 4.0, [round(s, 1) for s in staleness_s]
     assert writer.write_errors == 0 and writer.dropped == 0
     with sqlite3.connect(path) as db:
         spans = list(db.execute("SELECT start_s, start_s + duration_s FROM site_interval ORDER BY start_s"))
-        polls = dict(db.execute("SELECT device, count(*) FROM polls WHERE ts_s >= ? AND ts_s < ? GROUP BY device",
-                                (window["locked"], window["released"])))
+        polls = dict(
+            db.execute(
+                "SELECT device, count(*) FROM polls WHERE ts_s >= ? AND ts_s < ? GROUP BY device",
+                (window["locked"], window["released"]),
+            )
+        )
     # the site intervals through the lock are all stored, back to back: no gap, nothing lost
     assert spans[0][0] < window["locked"] - 1.0 and spans[-1][1] > window["released"] + 1.0
     assert all(abs(a[1] - b[0]) < 1e-6 for a, b in itertools.pairwise(spans)), spans
@@ -247,12 +254,19 @@ def test_a_second_agent_on_one_history_file_is_refused(tmp_path: Path) -> None:
     with _site_in_a_thread(cfg, profiles):
         log = tmp_path / "first.log"
         with log.open("w") as stderr:
-            first = subprocess.Popen([str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port())],
-                                     stdout=subprocess.DEVNULL, stderr=stderr)
+            first = subprocess.Popen(
+                [str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port())],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         try:
             before = _wait_for_polls(db, 0)
-            second = subprocess.run([str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port()),
-                                     "--duration", "8"], capture_output=True, text=True, timeout=60)
+            second = subprocess.run(
+                [str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port()), "--duration", "8"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert second.returncode == 2, second.stderr[-2000:]
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1 and "Traceback" not in second.stderr, second.stderr
@@ -262,8 +276,12 @@ def test_a_second_agent_on_one_history_file_is_refused(tmp_path: Path) -> None:
         finally:
             first.kill()  # kill -9: no clean shutdown, the kernel drops its lock
             first.wait(timeout=30)
-        third = subprocess.run([str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port()),
-                                "--duration", "4"], capture_output=True, text=True, timeout=60)
+        third = subprocess.run(
+            [str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port()), "--duration", "4"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert third.returncode == 0, third.stderr[-2000:]
     with sqlite3.connect(db) as conn:
         spans = list(conn.execute("SELECT start_s, start_s + duration_s FROM site_interval ORDER BY start_s"))
@@ -275,8 +293,23 @@ def test_a_shard_writes_no_site_history(tmp_path: Path) -> None:
     empty (coverage 0) and N shards would write one file: it says so and leaves history alone."""
     db = tmp_path / "history.sqlite"
     site_yaml, _cfg, _profiles = _site_yaml(tmp_path, db)
-    run = subprocess.run([str(EXE), "run", "--config", str(site_yaml), "--listen-port", str(free_port()),
-                          "--shard", "1/2", "--duration", "2"], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [
+            str(EXE),
+            "run",
+            "--config",
+            str(site_yaml),
+            "--listen-port",
+            str(free_port()),
+            "--shard",
+            "1/2",
+            "--duration",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "history" in run.stderr and "not written in shard mode" in run.stderr, run.stderr[-2000:]
     assert not db.exists()

@@ -49,8 +49,12 @@ def test_shard_split_is_stable_total_and_disjoint() -> None:
 def test_bad_shard_arguments(text: str) -> None:
     with pytest.raises(ValueError):
         parse_shard(text)
-    run = subprocess.run([str(EXE), "run", "--config", str(ROOT / "configs" / "demo-site.yaml"), "--shard", text],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [str(EXE), "run", "--config", str(ROOT / "configs" / "demo-site.yaml"), "--shard", text],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2 and "--shard" in run.stderr
 
 
@@ -106,25 +110,51 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
 
     ports = {"single": free_port(), "shard1": free_port(), "shard2": free_port()}
     args = {"single": [], "shard1": ["--shard", "1/2"], "shard2": ["--shard", "2/2"]}
-    agents = {name: subprocess.Popen([str(EXE), "run", "--config", str(site_cfg), "--listen-port", str(port),
-                                      *args[name]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-              for name, port in ports.items()}
+    agents = {
+        name: subprocess.Popen(
+            [str(EXE), "run", "--config", str(site_cfg), "--listen-port", str(port), *args[name]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, port in ports.items()
+    }
     rules = tmp_path / "shards.rules.yml"
     rules.write_text(RULES.read_text().replace("[5m]", f"[{WINDOW}]"))
     prom_port = free_port()
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(rules)],
-        "scrape_configs": [
-            {"job_name": "pue-shards", "static_configs": [
-                {"targets": [f"127.0.0.1:{ports['shard1']}", f"127.0.0.1:{ports['shard2']}"],
-                 "labels": {"site": "demo"}}]},
-            {"job_name": "pue-single", "static_configs": [
-                {"targets": [f"127.0.0.1:{ports['single']}"], "labels": {"site": "demo"}}]},
-        ]}))
-    prom = subprocess.Popen([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(rules)],
+                "scrape_configs": [
+                    {
+                        "job_name": "pue-shards",
+                        "static_configs": [
+                            {
+                                "targets": [f"127.0.0.1:{ports['shard1']}", f"127.0.0.1:{ports['shard2']}"],
+                                "labels": {"site": "demo"},
+                            }
+                        ],
+                    },
+                    {
+                        "job_name": "pue-single",
+                        "static_configs": [{"targets": [f"127.0.0.1:{ports['single']}"], "labels": {"site": "demo"}}],
+                    },
+                ],
+            }
+        )
+    )
+    prom = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     prom_url = f"http://127.0.0.1:{prom_port}"
     try:
         # each shard exports only its own devices, shard energy and no site PUE
@@ -140,19 +170,27 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
             time.sleep(0.5)
         for index in (1, 2):
             text = texts[f"shard{index}"]
-            exported = {line.split('device="')[1].split('"')[0] for line in text.splitlines()
-                        if line.startswith("pue_device_up{")}
+            exported = {
+                line.split('device="')[1].split('"')[0]
+                for line in text.splitlines()
+                if line.startswith("pue_device_up{")
+            }
             assert exported == {d.name for d in cfg.devices if shard_of(d.name, 2) == index}
             assert sample(text, "pue_site_realtime_pue") is None and "pue_site_energy_joules" not in text
             assert sample(text, "pue_shard_count") == 2.0
             assert sample(text, "pue_shard_info", shard=str(index), shards="2") == 1.0
-        assert {b for b in ("facility", "it") if sample(texts["shard1"], "pue_shard_energy_joules_total",
-                                                         boundary=b) is not None} == {"it"}  # ups-b only
+        assert {
+            b
+            for b in ("facility", "it")
+            if sample(texts["shard1"], "pue_shard_energy_joules_total", boundary=b) is not None
+        } == {"it"}  # ups-b only
         assert sample(texts["shard2"], "pue_shard_energy_joules_total", boundary="facility") is not None
 
-        single_expr = (f'sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",boundary="facility"}}'
-                       f'[{WINDOW}])) / sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",'
-                       f'boundary="it"}}[{WINDOW}]))')
+        single_expr = (
+            f'sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",boundary="facility"}}'
+            f'[{WINDOW}])) / sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",'
+            f'boundary="it"}}[{WINDOW}]))'
+        )
         deadline = time.monotonic() + 90
         sharded = single = None
         while time.monotonic() < deadline:

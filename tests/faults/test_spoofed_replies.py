@@ -39,8 +39,9 @@ def _mib(value: int) -> dict[str, bytes]:
     return {POWER_OID: integer(value), **{f"{TABLE}.{row}": integer(value // 2 + row) for row in (1, 2, 3)}}
 
 
-async def _read(version: str, fast: bool, host: str, genuine_delay_s: float | None
-                ) -> tuple[list[int | None], SpoofingResponder, int]:
+async def _read(
+    version: str, fast: bool, host: str, genuine_delay_s: float | None
+) -> tuple[list[int | None], SpoofingResponder, int]:
     responder = SpoofingResponder("public", _mib(GENUINE_W), _mib(SPOOFED_W), genuine_delay_s)
     port = free_port(socket.SOCK_DGRAM)
     transports = await serve_with_spoofer("127.0.0.1", port, responder)
@@ -93,8 +94,17 @@ def _v3_forger(user: tuple[str, str, str, str, str]) -> Callable[[bytes], bytes 
             return None
         binds = b"".join(tlv(0x30, oid(name) + integer(SPOOFED_W)) for name, _kind, _value in scoped.var_binds)
         pdu = tlv(0xA2, integer(scoped.request_id) + integer(0) + integer(0) + tlv(0x30, binds))
-        return snmp_wire.encode_v3_request(keys, header.msg_id, header.engine_id, header.boots, header.time_s,
-                                           name.encode(), b"", next(salt).to_bytes(8, "big"), pdu)
+        return snmp_wire.encode_v3_request(
+            keys,
+            header.msg_id,
+            header.engine_id,
+            header.boots,
+            header.time_s,
+            name.encode(),
+            b"",
+            next(salt).to_bytes(8, "big"),
+            pdu,
+        )
 
     return forge
 
@@ -108,8 +118,9 @@ def test_spoofed_v3_answer_from_another_port_is_dropped(fast: bool) -> None:
         device = SimulatedAgent("127.0.0.1", free_port(socket.SOCK_DGRAM), v3_user=V3_USER)
         device.mib.set(POWER_OID, "integer", GENUINE_W)
         device.start()
-        proxy, port = await start_proxy(("127.0.0.1", device.port),
-                                        Fault("spoof", forge=_v3_forger(V3_USER), delay_s=0.05, active=True))
+        proxy, port = await start_proxy(
+            ("127.0.0.1", device.port), Fault("spoof", forge=_v3_forger(V3_USER), delay_s=0.05, active=True)
+        )
         client = PysnmpClient(fast_path=fast)
         target = SnmpTarget("127.0.0.1", port, V3Auth(*V3_USER), timeout_s=1.5, retries=0)
         try:

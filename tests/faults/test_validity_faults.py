@@ -95,8 +95,7 @@ def _implausible(site: FaultySite, _t: float) -> None:
     site.set_raw("meter-main", METER_POWER_OID, "integer", 500_000)
 
 
-FAULTS: dict[str, Fault] = {"partial": _partial, "glitch": _glitch, "sentinel": _sentinel,
-                            "implausible": _implausible}
+FAULTS: dict[str, Fault] = {"partial": _partial, "glitch": _glitch, "sentinel": _sentinel, "implausible": _implausible}
 
 
 @dataclass
@@ -113,15 +112,22 @@ class Run:
 
     def settled(self) -> str:
         """The last scrape with every device up (on a busy machine a 1 s poll may time out now and then)."""
-        up = [t for t in self.scrapes if all(sample(t, "pue_device_up", device=d) == 1.0
-                                             for d in ("meter-main", "ups-a", "ups-b"))]
+        up = [
+            t
+            for t in self.scrapes
+            if all(sample(t, "pue_device_up", device=d) == 1.0 for d in ("meter-main", "ups-a", "ups-b"))
+        ]
         assert up, "no scrape with every device up"
         return up[-1]
 
     def reasons(self, kind: str, scrapes: list[str] | None = None) -> list[str]:
-        return [s.labels["reason"] for text in (self.scrapes if scrapes is None else scrapes)
-                for f in text_string_to_metric_families(text)
-                for s in f.samples if s.name == "pue_site_pue_invalid_info" and s.labels["kind"] == kind]
+        return [
+            s.labels["reason"]
+            for text in (self.scrapes if scrapes is None else scrapes)
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "pue_site_pue_invalid_info" and s.labels["kind"] == kind
+        ]
 
 
 class _Recorder:
@@ -142,11 +148,19 @@ class _Recorder:
 
 def _config(base: SiteConfig, port: int) -> SiteConfig:
     """The demo site's meter and UPSes on loopback from ``port``, polled every second, a 3 s PUE window."""
-    devices = tuple(d.model_copy(update={"port": port + i, "timeout_s": 1.0, "retries": 1})
-                    for i, d in enumerate(d for d in base.devices if d.name in ("meter-main", "ups-a", "ups-b")))
+    devices = tuple(
+        d.model_copy(update={"port": port + i, "timeout_s": 1.0, "retries": 1})
+        for i, d in enumerate(d for d in base.devices if d.name in ("meter-main", "ups-a", "ups-b"))
+    )
     # pue_window_s is at least 60 s in a config file; a 3 s window lets a few seconds show interval PUEs
-    return base.model_copy(update={"devices": devices, "poll_interval_s": INTERVAL_S, "pue_window_s": 3.0,
-                                   "listen": base.listen.model_copy(update={"port": free_port()})})
+    return base.model_copy(
+        update={
+            "devices": devices,
+            "poll_interval_s": INTERVAL_S,
+            "pue_window_s": 3.0,
+            "listen": base.listen.model_copy(update={"port": free_port()}),
+        }
+    )
 
 
 async def _run_site(cfg: SiteConfig, profiles: ProfileRegistry, fault: Fault, run: Run, history: Path) -> None:
@@ -160,7 +174,8 @@ async def _run_site(cfg: SiteConfig, profiles: ProfileRegistry, fault: Fault, ru
         try:
             # at least RUN_S, and until 4 s after a glitch ended (a busy machine may start polling late)
             while time.time() < max(start_s + RUN_S, (run.glitch_s or 0.0) + GLITCH_S + 4.0) and (
-                    time.time() < start_s + 4 * RUN_S):
+                time.time() < start_s + 4 * RUN_S
+            ):
                 run.scrapes.append(await asyncio.to_thread(scrape, f"http://{host}:{port}/metrics"))
                 run.truth.append(site.truth.pue)
                 await asyncio.sleep(0.5)
@@ -186,8 +201,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     agent_log.addHandler(handler)
 
     async def scenario() -> None:
-        await asyncio.gather(*(_run_site(configs[name], profiles, FAULTS[name], out[name], tmp / f"{name}.sqlite")
-                               for name in FAULTS))
+        await asyncio.gather(
+            *(_run_site(configs[name], profiles, FAULTS[name], out[name], tmp / f"{name}.sqlite") for name in FAULTS)
+        )
 
     try:
         asyncio.run(scenario())
@@ -236,15 +252,19 @@ def test_energy_register_stepping_back_is_a_glitch_not_a_reset(runs: dict[str, R
     last = run.settled()
     assert sample(last, "pue_device_counter_events_total", device="meter-main", event="glitch") == 1.0
     assert sample(last, "pue_device_counter_events_total", device="meter-main", event="reset") is None
-    glitch_logs = [r.getMessage() for r in RECORDS if r.getMessage().startswith("device meter-main:")
-                   and "stepped back" in r.getMessage()]
+    glitch_logs = [
+        r.getMessage()
+        for r in RECORDS
+        if r.getMessage().startswith("device meter-main:") and "stepped back" in r.getMessage()
+    ]
     assert len(glitch_logs) == 1 and r"not to zero: a glitch, not counted" in glitch_logs[0], glitch_logs
     # the interval PUE is never valid with a facility energy far from the truth, and says why it is invalid
     for site in run.sites:
         if site.interval.valid:
             assert site.interval.value is not None and 1.0 <= site.interval.value <= 3.0
-    assert any("meter-main (energy_j {}: stepped back" in (s.interval.reason or "") for s in run.sites), \
-        [s.interval.reason for s in run.sites]
+    assert any("meter-main (energy_j {}: stepped back" in (s.interval.reason or "") for s in run.sites), [
+        s.interval.reason for s in run.sites
+    ]
     # no stored interval spanning the glitch is complete; every complete one holds a plausible facility energy
     assert run.glitch_s is not None
     for start_s, duration_s, covered_s, facility_j, _it_j in run.intervals:
@@ -266,8 +286,9 @@ def test_power_above_the_profile_ceiling_is_unreadable_and_the_pue_invalid(runs:
     assert sample(last, "pue_site_pue_valid", kind="realtime") == 0.0
     assert sample(last, "pue_site_realtime_pue") is None
     assert sample(last, "pue_device_active_power_watts", device="meter-main") is None
-    assert run.reasons("realtime", [last]) == [(f"missing data from: meter-main ({METER_POWER_OID}: active_power_w: "
-                                            "2.14748e+09 above physical maximum 2e+07)")]
+    assert run.reasons("realtime", [last]) == [
+        (f"missing data from: meter-main ({METER_POWER_OID}: active_power_w: 2.14748e+09 above physical maximum 2e+07)")
+    ]
     assert [s.live.value for s in run.sites if s.live.valid] == []
 
 
@@ -278,6 +299,7 @@ def test_pue_outside_the_plausible_range_is_invalid_with_the_reason(runs: dict[s
     assert sample(last, "pue_device_active_power_watts", device="meter-main") == 5e5  # under its ceiling
     assert sample(last, "pue_site_pue_valid", kind="realtime") == 0.0
     [reason] = run.reasons("realtime", [last])
-    assert reason.startswith("PUE 4.") and reason.endswith("outside the plausible range 1-3: check meters and "
-                                                           "topology"), reason
+    assert reason.startswith("PUE 4.") and reason.endswith(
+        "outside the plausible range 1-3: check meters and topology"
+    ), reason
     assert [s.live.value for s in run.sites if s.live.valid] == []

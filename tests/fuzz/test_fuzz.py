@@ -26,8 +26,21 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILES = load_profiles()
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-KINDS = ["integer", "gauge32", "counter32", "counter64", "timeticks", "octets", "oid", "ipaddress", "null",
-         "no_such_object", "no_such_instance", "end_of_mib_view", "malformed"]
+KINDS = [
+    "integer",
+    "gauge32",
+    "counter32",
+    "counter64",
+    "timeticks",
+    "octets",
+    "oid",
+    "ipaddress",
+    "null",
+    "no_such_object",
+    "no_such_instance",
+    "end_of_mib_view",
+    "malformed",
+]
 numbers = st.one_of(st.integers(-(2**31), 2**31 - 1), st.integers(0, 2**64 - 1), st.sampled_from([0, -1, 2**32 - 1]))
 
 
@@ -38,8 +51,13 @@ def snmp_value(draw: st.DrawFn, oid: str) -> SnmpValue:
     if kind in ("integer", "gauge32", "counter32", "counter64", "timeticks"):
         value = draw(numbers)
     elif kind == "octets":
-        value = draw(st.one_of(st.binary(max_size=12), st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True).map(
-            str.encode), st.sampled_from([b"nan", b"inf", b"-inf", b"1e308", b"1e999", b" 12 ", b""])))
+        value = draw(
+            st.one_of(
+                st.binary(max_size=12),
+                st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True).map(str.encode),
+                st.sampled_from([b"nan", b"inf", b"-inf", b"1e308", b"1e999", b" 12 ", b""]),
+            )
+        )
     elif kind == "oid":
         value = draw(st.sampled_from(["1.3.6.1.4.1.318", "0.0"]))
     elif kind == "ipaddress":
@@ -75,8 +93,14 @@ def test_any_answer_decodes_to_readings_or_problems(case: tuple[str, Any]) -> No
 
 def _mutate(draw: st.DrawFn, node: Any, depth: int = 0) -> Any:
     """Replace, drop or retype parts of a YAML tree."""
-    leaf = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**20), st.floats(allow_nan=True),
-                     st.text(string.printable, max_size=12), st.lists(st.integers(), max_size=2))
+    leaf = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**6), 10**20),
+        st.floats(allow_nan=True),
+        st.text(string.printable, max_size=12),
+        st.lists(st.integers(), max_size=2),
+    )
     action = draw(st.integers(0, 9))
     if action == 0:
         return draw(leaf)
@@ -104,19 +128,25 @@ def _mutate(draw: st.DrawFn, node: Any, depth: int = 0) -> Any:
 PROFILE_TREES = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(DEFAULT_PROFILE_DIR.glob("*.yaml"))}
 yaml_trees = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=8), children, max_size=4)),
-    max_leaves=20)
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @FAST
 @given(st.data())
 def test_any_profile_yaml_is_a_profile_or_a_profile_error(data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(sorted(PROFILE_TREES)))
-    tree = data.draw(st.one_of(
-        st.builds(lambda: None).flatmap(lambda _: st.just(PROFILE_TREES[name])).map(
-            lambda t: _mutate(data.draw, t)),
-        yaml_trees))
+    tree = data.draw(
+        st.one_of(
+            st.builds(lambda: None)
+            .flatmap(lambda _: st.just(PROFILE_TREES[name]))
+            .map(lambda t: _mutate(data.draw, t)),
+            yaml_trees,
+        )
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{name}.yaml"
         path.write_text(yaml.safe_dump(tree) if data.draw(st.booleans()) else data.draw(st.text(max_size=200)))
@@ -148,8 +178,10 @@ def test_any_config_is_a_config_or_a_config_error_naming_the_file(data: st.DataO
                 assert line.startswith(f"{path}"), line  # every problem names the file (and a path in it)
 
 
-cells = st.one_of(st.text(string.printable, max_size=10), st.sampled_from(
-    ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00", "nan", "inf", "-1", "1e400", "", "1", "true", "0"]))
+cells = st.one_of(
+    st.text(string.printable, max_size=10),
+    st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-01T00:00:00", "nan", "inf", "-1", "1e400", "", "1", "true", "0"]),
+)
 
 
 @FAST
@@ -158,8 +190,9 @@ def test_any_csv_is_a_table_or_a_history_format_error(data: st.DataObject) -> No
     reader = data.draw(st.sampled_from([read_conditions, read_site_history]))
     header = list(CONDITIONS_REQUIRED_COLUMNS) if reader is read_conditions else None
     if header is None or data.draw(st.booleans()):
-        header = data.draw(st.lists(st.sampled_from([*CONDITIONS_REQUIRED_COLUMNS, "facility_power_w", "x", ""]),
-                                    max_size=6))
+        header = data.draw(
+            st.lists(st.sampled_from([*CONDITIONS_REQUIRED_COLUMNS, "facility_power_w", "x", ""]), max_size=6)
+        )
     rows = data.draw(st.lists(st.lists(cells, min_size=0, max_size=len(header) + 1), max_size=5))
     text = "\n".join(",".join(r) for r in [header, *rows])
     if data.draw(st.integers(0, 5)) == 0:
@@ -187,19 +220,31 @@ def test_a_non_utf8_csv_is_a_history_format_error(reader: Any, junk: bytes) -> N
 # unchecked (400 overflowed, -400 divided by zero); it now raises DecodeError outside 0..9.
 
 
-@pytest.mark.parametrize("decimals", [
-    0, 1, 3,
-    400, -400, 2**32 - 1,
-])
+@pytest.mark.parametrize(
+    "decimals",
+    [
+        0,
+        1,
+        3,
+        400,
+        -400,
+        2**32 - 1,
+    ],
+)
 def test_any_decimal_digits_value_is_a_reading_or_a_problem(decimals: int) -> None:
     profile = PROFILES["raritan-pdu2"]
     obj = next(o for o in profile.objects if o.quantity == "active_power_w")
     assert obj.column is not None and obj.decimals_column is not None
     row = obj.instance_oid({"pdu": "1", "inlet": "1"})
     suffix = row[len(obj.column) + 1 :]
-    readout = decode_objects(profile, {}, {
-        obj.column: [SnmpValue(row, "gauge32", 5000)],
-        obj.decimals_column: [SnmpValue(f"{obj.decimals_column}.{suffix}", "gauge32", decimals)]})
+    readout = decode_objects(
+        profile,
+        {},
+        {
+            obj.column: [SnmpValue(row, "gauge32", 5000)],
+            obj.decimals_column: [SnmpValue(f"{obj.decimals_column}.{suffix}", "gauge32", decimals)],
+        },
+    )
     assert all(math.isfinite(r.value) for r in readout.readings)
     if not 0 <= decimals <= 9:
         assert not readout.readings and "decimal digits" in readout.problems[0]

@@ -178,9 +178,7 @@ def test_overlapping_import_is_refused_whole(twin_year, twin_db: Path, tmp_path:
 
 
 def test_cli_bad_inputs_exit_2(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(["export", "--from", "2026-01-01", "--to", "2026-02-01", "--out", str(tmp_path / "x.csv")]) == 2
-    )
+    assert main(["export", "--from", "2026-01-01", "--to", "2026-02-01", "--out", str(tmp_path / "x.csv")]) == 2
     assert "--db" in capsys.readouterr().err
     assert (
         main(
@@ -199,9 +197,7 @@ def test_cli_bad_inputs_exit_2(twin_db: Path, tmp_path: Path, capsys: pytest.Cap
         == 2
     )
     assert "no such file" in capsys.readouterr().err
-    assert (
-        main(["report", "--db", str(twin_db), "--period", "2026-13", "--out", str(tmp_path / "r.pdf")]) == 2
-    )
+    assert main(["report", "--db", str(twin_db), "--period", "2026-13", "--out", str(tmp_path / "r.pdf")]) == 2
     assert "not a date" in capsys.readouterr().err
     assert (
         main(
@@ -279,10 +275,16 @@ EXE = Path(sys.executable).with_name("pue-agent")
 def _on_read_only_mount(media: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """``pue-agent command`` with ``media`` mounted read-only (a bind mount in a private mount namespace: the
     tests run as root, whom file modes do not stop, but a read-only mount stops everyone)."""
-    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && ! touch "$1/probe" 2>/dev/null || exit 97\n' \
-             'shift; exec "$@"'
-    run = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", str(media), str(EXE), *command],
-                         capture_output=True, text=True, timeout=120)
+    script = (
+        'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && ! touch "$1/probe" 2>/dev/null || exit 97\n'
+        'shift; exec "$@"'
+    )
+    run = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", str(media), str(EXE), *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if run.returncode == 97 or "unshare failed" in run.stderr or "Operation not permitted" in run.stderr:
         pytest.skip(f"no private read-only mount here: {run.stderr.strip()[-300:]}")
     return run
@@ -304,11 +306,25 @@ def test_export_and_report_from_a_read_only_mount(twin_db: Path, tmp_path: Path)
         d.mkdir()
     results = {}
     for where, db in (("media", media / "h.sqlite"), ("writable", writable / "h.sqlite")):
-        export = ["export", "--db", str(db), "--from", "2026-03-01", "--to", "2026-03-31", "--resolution", "1h",
-                  "--out", str(out[where] / "h.csv")]
+        export = [
+            "export",
+            "--db",
+            str(db),
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-31",
+            "--resolution",
+            "1h",
+            "--out",
+            str(out[where] / "h.csv"),
+        ]
         report = ["report", "--db", str(db), "--period", "2026-03", "--out", str(out[where] / "r.html")]
-        runs = [_on_read_only_mount(media, *export), _on_read_only_mount(media, *report)] if where == "media" \
+        runs = (
+            [_on_read_only_mount(media, *export), _on_read_only_mount(media, *report)]
+            if where == "media"
             else [subprocess.run([str(EXE), *c], capture_output=True, text=True, timeout=120) for c in (export, report)]
+        )
         for run in runs:
             assert run.returncode == 0, run.stderr[-2000:]
         results[where] = [run.stdout.replace(str(out[where]), "OUT") for run in runs]
@@ -334,8 +350,18 @@ def test_a_read_only_copy_with_pending_wal_is_refused_not_read_short(twin_db: Pa
     for suffix in ("", "-wal"):
         shutil.copy(f"{live}{suffix}", media / f"h.sqlite{suffix}")
     writer.close()
-    run = _on_read_only_mount(media, "export", "--db", str(media / "h.sqlite"), "--from", "2026-03-01", "--to",
-                              "2026-03-31", "--out", str(tmp_path / "h.csv"))
+    run = _on_read_only_mount(
+        media,
+        "export",
+        "--db",
+        str(media / "h.sqlite"),
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-31",
+        "--out",
+        str(tmp_path / "h.csv"),
+    )
     assert run.returncode == 2, run.stderr
     assert "h.sqlite-wal" in run.stderr and "read-only media" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
@@ -355,9 +381,7 @@ def _non_blank_share(png: Path) -> float:
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs pdftoppm (Debian poppler-utils)")
-def test_annual_report_renders_with_charts(
-    twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_annual_report_renders_with_charts(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.pdf"
     assert (
         main(
@@ -463,8 +487,10 @@ def test_periods_in_the_site_time_zone(twin_db: Path, tmp_path: Path, capsys: py
     assert "not whole hours" in capsys.readouterr().err
     saving = savings_report(
         SqliteHistoryStore(twin_db, readonly=True),
-        parse_period("2026-01-01..2026-07-01", shanghai), parse_period("2026-07-02..2026-12-30", shanghai),
-        factor, tz=shanghai,
+        parse_period("2026-01-01..2026-07-01", shanghai),
+        parse_period("2026-07-02..2026-12-30", shanghai),
+        factor,
+        tz=shanghai,
     )
     assert saving.timezone == "Asia/Shanghai"
     assert {int(s) % 86400 for s in saving.daily_start_s} == {16 * 3600}  # local midnights

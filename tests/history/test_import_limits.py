@@ -37,8 +37,9 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "history.sqlite"
     with SqliteHistoryStore(path) as store:
         store.import_site_intervals(
-            SiteInterval(T0 - 86400.0 + 3600.0 * h, 3600.0, 3600.0, 1.5e5 * 3600, 1e5 * 3600, 0.0, 0.0, "imported",
-                         1, "import")
+            SiteInterval(
+                T0 - 86400.0 + 3600.0 * h, 3600.0, 3600.0, 1.5e5 * 3600, 1e5 * 3600, 0.0, 0.0, "imported", 1, "import"
+            )
             for h in range(24)
         )
     return path
@@ -96,8 +97,10 @@ def test_a_bad_byte_is_reported_on_its_own_line(db: Path, tmp_path: Path) -> Non
 def test_an_error_after_many_batches_rolls_everything_back(db: Path, tmp_path: Path) -> None:
     csv_path = tmp_path / "long.csv"
     n = 5000  # more than two store batches are written before the bad row
-    csv_path.write_text(HEADER + _rows(n) + f"{format_row(T0 + 3600 * n, 3600, 0, 0, 0, 0, 0, {}, None, (), ())[0]},"
-                        "3600,abc,100000,,,\n")
+    csv_path.write_text(
+        HEADER + _rows(n) + f"{format_row(T0 + 3600 * n, 3600, 0, 0, 0, 0, 0, {}, None, (), ())[0]},"
+        "3600,abc,100000,,,\n"
+    )
     before = _dump(db)
     done = _cli("import", "--db", db, "--history", csv_path)
     assert done.returncode == 2
@@ -135,8 +138,9 @@ def _export_rows(path: Path, n: int, first: int = 0) -> None:
     with path.open("w") as fh:
         fh.write(",".join(EXPORT_COLUMNS) + "\n")
         for k in range(first, first + n):
-            row = format_row(T0 + 60 * k, 60.0, 60.0, 1.3e6 * 60, 1e6 * 60, 60.0, 2.5e5 * 60, conditions, 25.0,
-                             ("counter",), (1,))
+            row = format_row(
+                T0 + 60 * k, 60.0, 60.0, 1.3e6 * 60, 1e6 * 60, 60.0, 2.5e5 * 60, conditions, 25.0, ("counter",), (1,)
+            )
             fh.write(",".join(row) + "\n")
 
 
@@ -173,8 +177,7 @@ def test_export_and_report_never_show_inf_from_an_old_import(db: Path, tmp_path:
         conn.execute("UPDATE site_interval SET facility_j = 9e999 WHERE start_s = ?", (T0 - 3600,))
         conn.execute("UPDATE site_rollup SET facility_j = 9e999 WHERE start_s >= ?", (T0 - 86400,))
     out = tmp_path / "out.csv"
-    done = _cli("export", "--db", db, "--from", "2025-12-31", "--to", "2025-12-31", "--resolution", "1h",
-                "--out", out)
+    done = _cli("export", "--db", db, "--from", "2025-12-31", "--to", "2025-12-31", "--resolution", "1h", "--out", out)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "non-finite" in done.stderr and not out.exists()
     report = tmp_path / "r.html"

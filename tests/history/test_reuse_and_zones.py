@@ -53,18 +53,24 @@ def _site_cfg(base: SiteConfig) -> SiteConfig:
         DeviceConfig(**{**template.model_dump(), "name": name, "port": 16400 + i})
         for i, name in enumerate(("meter-main", "meter-pv", "ups-a", "ups-b", "plant", "crah-1", "crah-2"))
     )
-    topology = Topology.model_validate({
-        "it_category": 1,
-        "facility": [{"device": "meter-main"}, {"device": "meter-pv"}],
-        "it": [{"device": "ups-a"}, {"device": "ups-b"}],
-        "distribution": [{"device": d, "power_quantity": "input_active_power_w", "energy_quantity": "input_energy_j"}
-                         for d in ("ups-a", "ups-b")],
-        "renewable": [{"device": "meter-pv"}],
-        "reuse": [{"device": "plant"}],
-        "water": [{"device": "plant"}],
-        "zones": {"hall-1": {"it": [{"device": "ups-a"}], "overhead": [{"device": "crah-1"}]},
-                  "hall-2": {"it": [{"device": "ups-b"}], "overhead": [{"device": "crah-2"}]}},
-    })
+    topology = Topology.model_validate(
+        {
+            "it_category": 1,
+            "facility": [{"device": "meter-main"}, {"device": "meter-pv"}],
+            "it": [{"device": "ups-a"}, {"device": "ups-b"}],
+            "distribution": [
+                {"device": d, "power_quantity": "input_active_power_w", "energy_quantity": "input_energy_j"}
+                for d in ("ups-a", "ups-b")
+            ],
+            "renewable": [{"device": "meter-pv"}],
+            "reuse": [{"device": "plant"}],
+            "water": [{"device": "plant"}],
+            "zones": {
+                "hall-1": {"it": [{"device": "ups-a"}], "overhead": [{"device": "crah-1"}]},
+                "hall-2": {"it": [{"device": "ups-b"}], "overhead": [{"device": "crah-2"}]},
+            },
+        }
+    )
     return base.model_copy(update={"devices": devices, "topology": topology, "poll_interval_s": 60.0})
 
 
@@ -74,8 +80,9 @@ def site_cfg() -> SiteConfig:
     return _site_cfg(cfg)
 
 
-def _drive(cfg: SiteConfig, store: SqliteHistoryStore, start_s: float, ticks: int,
-           down: dict[str, range] | None = None) -> None:
+def _drive(
+    cfg: SiteConfig, store: SqliteHistoryStore, start_s: float, ticks: int, down: dict[str, range] | None = None
+) -> None:
     """Polls every minute: each device's energies grow at RATES; ``down`` devices miss those ticks."""
     writer = HistoryWriter(store, cfg)
     state = AgentState()
@@ -146,8 +153,9 @@ def test_a_meter_with_gaps_withholds_its_ratio_not_the_pue(site_cfg: SiteConfig,
 
 def test_metrics_without_optional_meters_say_nothing_of_them() -> None:
     n = 24
-    series = IntervalSeries.from_arrays(T0 + HOUR * np.arange(n), np.full(n, HOUR), np.full(n, HOUR),
-                                        np.full(n, 1.3 * 3.6e8), np.full(n, 3.6e8))
+    series = IntervalSeries.from_arrays(
+        T0 + HOUR * np.arange(n), np.full(n, HOUR), np.full(n, HOUR), np.full(n, 1.3 * 3.6e8), np.full(n, 3.6e8)
+    )
     m = period_metrics(series, T0, T0 + DAY)
     assert m.pue == pytest.approx(1.3)
     assert (m.ref, m.ere, m.erf, m.wue_l_per_kwh, m.zones, m.notes) == (None, None, None, None, (), ())
@@ -157,9 +165,11 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite"
     db = sqlite3.connect(path)
     db.executescript(MIGRATIONS[0])
-    db.execute("INSERT INTO site_interval (start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s, "
-               "cooling_j, method, it_category, source) VALUES (?, 60, 60, 9e6, 6e6, 0, 0, 'counter', 1, 'agent')",
-               (T0,))
+    db.execute(
+        "INSERT INTO site_interval (start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s, "
+        "cooling_j, method, it_category, source) VALUES (?, 60, 60, 9e6, 6e6, 0, 0, 'counter', 1, 'agent')",
+        (T0,),
+    )
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()
@@ -168,8 +178,9 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert int(sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]) == 2
     old = store.site_intervals(T0, T0 + 60)
     assert len(old) == 1 and old[0].facility_j == 9e6 and old[0].terms == {}
-    store.record_site_interval(SiteInterval(T0 + 60, 60, 60, 9e6, 6e6, 0, 0, "counter", 1,
-                                            terms={"water_m3": (60.0, 0.03)}))
+    store.record_site_interval(
+        SiteInterval(T0 + 60, 60, 60, 9e6, 6e6, 0, 0, "counter", 1, terms={"water_m3": (60.0, 0.03)})
+    )
     assert store.site_intervals(T0 + 60, T0 + 120)[0].terms == {"water_m3": (60.0, 0.03)}
     assert store.site_rollups(3600, T0, T0 + HOUR)[0].terms == {"water_m3": (60.0, 0.03)}
     store.close()
@@ -211,11 +222,13 @@ def test_export_import_round_trip_keeps_the_meters(site_cfg: SiteConfig, tmp_pat
 
 def test_import_checks_the_meter_columns(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text(textwrap.dedent("""\
+    bad.write_text(
+        textwrap.dedent("""\
         timestamp,interval_s,facility_power_w,it_power_w,coverage,water_volume_m3,water_coverage,renewable_coverage
         2026-01-01T00:00:00Z,3600,150000,100000,0.5,1.8,0.75,
         2026-01-01T01:00:00Z,3600,150000,100000,1,-1,,0.5
-        """))
+        """)
+    )
     store = SqliteHistoryStore(tmp_path / "h.sqlite")
     with pytest.raises(ImportFormatError) as err:
         import_history(store, bad)
@@ -230,15 +243,20 @@ def test_import_checks_the_meter_columns(tmp_path: Path) -> None:
 def test_zone_and_meter_terms_are_checked_at_config_load(tmp_path: Path) -> None:
     base = (ROOT / "configs" / "demo-site.yaml").read_text()
     path = tmp_path / "site.yaml"
-    path.write_text(base + "\n".join([
-        "  renewable:",
-        "    - {device: meter-pv}",
-        "  zones:",
-        "    hall-1:",
-        "      it: [{device: pdu-r01}]",
-        "      overhead: [{device: crah-9}]",
-        "",
-    ]))
+    path.write_text(
+        base
+        + "\n".join(
+            [
+                "  renewable:",
+                "    - {device: meter-pv}",
+                "  zones:",
+                "    hall-1:",
+                "      it: [{device: pdu-r01}]",
+                "      overhead: [{device: crah-9}]",
+                "",
+            ]
+        )
+    )
     with pytest.raises(ConfigError) as err:
         load_config(path)
     text = str(err.value)

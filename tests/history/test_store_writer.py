@@ -152,9 +152,7 @@ def test_writer_never_raises_and_logs_once(cfg: SiteConfig, caplog: pytest.LogCa
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
 
 
-def test_failed_interval_write_is_a_gap_not_a_double_count(
-    cfg: SiteConfig, store: SqliteHistoryStore
-) -> None:
+def test_failed_interval_write_is_a_gap_not_a_double_count(cfg: SiteConfig, store: SqliteHistoryStore) -> None:
     site = make_site(cfg, store)
     for k in range(5):
         site.step(T0 + 60.0 * k, 60.0)
@@ -240,8 +238,11 @@ def test_overlapping_site_intervals_are_never_stored(tmp_path: Path) -> None:
     raw.commit()
     SqliteHistoryStore(path).close()
     with pytest.raises(sqlite3.IntegrityError, match="overlaps"):
-        raw.execute("INSERT INTO site_interval (start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s,"
-                    " cooling_j, method, source) VALUES (?, 60, 60, 1, 1, 0, 0, 'counter', 'agent')", (T0 - 59.0,))
+        raw.execute(
+            "INSERT INTO site_interval (start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s,"
+            " cooling_j, method, source) VALUES (?, 60, 60, 1, 1, 0, 0, 'counter', 'agent')",
+            (T0 - 59.0,),
+        )
     raw.close()
     with SqliteHistoryStore(path, readonly=True) as store:
         assert [iv.start_s for iv in store.site_intervals(0, 2e10)] == [T0, T0 + 60.0]

@@ -41,8 +41,12 @@ def test_pue_outside_the_plausible_range_is_refused_with_reason() -> None:
 
 def test_reason_names_why_a_contributor_is_missing() -> None:
     fac = sum_boundary({"meter": 150_000.0}, ["meter"])
-    it = sum_boundary({"ups-a": 60_000.0, "ups-b": None, "ups-c": None}, ["ups-a", "ups-b", "ups-c"],
-                      {"ups-b": "1.3.6.1.2.1.33.1.4.4.1.4.2: active_power_w: -1 below physical minimum 0"})
+    it = sum_boundary(
+        {"ups-a": 60_000.0, "ups-b": None, "ups-c": None},
+        ["ups-a", "ups-b", "ups-c"],
+        {"ups-b": "1.3.6.1.2.1.33.1.4.4.1.4.2: active_power_w: -1 below physical minimum 0"},
+    )
     reason = live_pue(fac, it).reason or ""
-    assert reason == ("missing data from: ups-b (1.3.6.1.2.1.33.1.4.4.1.4.2: active_power_w: -1 below physical "
-                      "minimum 0), ups-c")
+    assert reason == (
+        "missing data from: ups-b (1.3.6.1.2.1.33.1.4.4.1.4.2: active_power_w: -1 below physical minimum 0), ups-c"
+    )

@@ -95,9 +95,7 @@ def recorded_names() -> set[str]:
 
 
 def known_metric_names() -> set[str]:
-    return (
-        agent_metric_names() | recorded_names() | PROMETHEUS_BUILTINS | RECOMMENDER_METRICS_NOT_YET_EXPORTED
-    )
+    return agent_metric_names() | recorded_names() | PROMETHEUS_BUILTINS | RECOMMENDER_METRICS_NOT_YET_EXPORTED
 
 
 def metric_names_in(expr: str) -> set[str]:

@@ -62,9 +62,7 @@ def test_datasource_provisioning_has_the_fixed_uid() -> None:
 
 
 def test_dashboard_provider_points_at_the_mounted_folder() -> None:
-    (provider,) = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "pue.yaml").read_text())[
-        "providers"
-    ]
+    (provider,) = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "pue.yaml").read_text())["providers"]
     assert provider["type"] == "file"
     compose = yaml.safe_load((GRAFANA.parent / "deploy" / "docker-compose.yml").read_text())
     mounts = dict(

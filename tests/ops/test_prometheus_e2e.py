@@ -69,9 +69,7 @@ class PromAPI:
     def query_range(self, expr: str, seconds: int = 30, step: str = "2") -> list[Any]:
         now = time.time()
         return list(
-            self.get("/api/v1/query_range", query=expr, start=str(now - seconds), end=str(now), step=step)[
-                "result"
-            ]
+            self.get("/api/v1/query_range", query=expr, start=str(now - seconds), end=str(now), step=step)["result"]
         )
 
     def label_values(self, label: str, selector: str) -> list[str]:
@@ -198,9 +196,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromAPI]:
                 text=True,
             )
         )
-        config = _prometheus_config(
-            tmp / "prometheus.yml", [f"127.0.0.1:{demo_port}", f"127.0.0.1:{shard_port}"]
-        )
+        config = _prometheus_config(tmp / "prometheus.yml", [f"127.0.0.1:{demo_port}", f"127.0.0.1:{shard_port}"])
         procs.append(
             subprocess.Popen(
                 [
@@ -265,10 +261,7 @@ def test_rules_are_loaded_and_healthy(prom: PromAPI) -> None:
         lambda n: (
             prom.get("/api/v1/rules")["groups"]
             and all(
-                r["health"] == "ok"
-                for g in prom.get("/api/v1/rules")["groups"]
-                for r in g["rules"]
-                if r["name"] == n
+                r["health"] == "ok" for g in prom.get("/api/v1/rules")["groups"] for r in g["rules"] if r["name"] == n
             )
         ),
         sorted(expected),
@@ -284,9 +277,7 @@ def test_rules_are_loaded_and_healthy(prom: PromAPI) -> None:
 
 
 def test_every_recording_rule_produces_a_series(prom: PromAPI) -> None:
-    empty = _eventually_empty(
-        lambda name: bool(prom.query(f'{name}{{site="{SITE}"}}')), sorted(recorded_names()), 20
-    )
+    empty = _eventually_empty(lambda name: bool(prom.query(f'{name}{{site="{SITE}"}}')), sorted(recorded_names()), 20)
     assert not empty, f"recorded series without data: {empty}"
     pue = float(prom.query(f'site:pue:ratio_rate5m{{site="{SITE}"}}')[0]["value"][1])
     assert 1.0 < pue < 3.0, pue
@@ -348,9 +339,7 @@ def test_every_panel_query_returns_data(prom: PromAPI, name: str) -> None:
     for panel, target in panel_targets(dashboard):
         if metric_names_in(target["expr"]) & MAY_BE_EMPTY:
             continue
-        queries.append(
-            (panel["title"], target["refId"], _fill(target["expr"], values), target.get("instant", False))
-        )
+        queries.append((panel["title"], target["refId"], _fill(target["expr"], values), target.get("instant", False)))
     assert queries
 
     def has_data(q: tuple[str, str, str, bool]) -> bool:

@@ -46,9 +46,7 @@ def test_rule_unit_tests_pass_promtool_test_rules() -> None:
 def test_every_rule_has_a_unit_test() -> None:
     tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
     tested_exprs = {t["expr"] for case in tests for t in case.get("promql_expr_test", [])}
-    tested_alerts = {
-        t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t.get("exp_alerts")
-    }
+    tested_alerts = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
     rules = load_rules()
     untested = [r["record"] for r in rules if "record" in r and r["record"] not in tested_exprs]
     untested += [r["alert"] for r in rules if "alert" in r and r["alert"] not in tested_alerts]

@@ -70,23 +70,22 @@ def split_for_profile(
     profile: Profile, values: dict[str, SnmpValue]
 ) -> tuple[dict[str, SnmpValue], dict[str, list[SnmpValue]]]:
     """What ``read_device`` would have fetched: GET results for scalars, walked rows per column."""
-    scalars = {
-        oid: values.get(oid, SnmpValue(oid, "no_such_instance", None)) for oid in profile.scalar_oids
-    }
+    scalars = {oid: values.get(oid, SnmpValue(oid, "no_such_instance", None)) for oid in profile.scalar_oids}
     ordered = sorted(values, key=_oid_key)
-    columns = {
-        col: [values[o] for o in ordered if o.startswith(col + ".")] for col in profile.columns
-    }
+    columns = {col: [values[o] for o in ordered if o.startswith(col + ".")] for col in profile.columns}
     return scalars, columns
 
 
 def _answered_rows(profile: Profile, column: str, recorded: Collection[str]) -> bool:
     """Whether the recording holds a row of ``column`` that the profile's objects on it read."""
     readers = [obj for obj in profile.objects if obj.column == column]
-    return any(oid.startswith(column + ".")
-               and any(obj.match_index(tuple(int(p) for p in oid[len(column) + 1:].split("."))) is not None
-                       for obj in readers)
-               for oid in recorded)
+    return any(
+        oid.startswith(column + ".")
+        and any(
+            obj.match_index(tuple(int(p) for p in oid[len(column) + 1 :].split("."))) is not None for obj in readers
+        )
+        for oid in recorded
+    )
 
 
 def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | None = None) -> str:
@@ -119,16 +118,23 @@ def source_oid(profile: Profile, reading: Reading, recorded: Collection[str] | N
         # an 'instead_of' fallback is not the source when its preferred object answered
         found = [oid for oid in found if fallbacks.get(oid) not in recorded] if len(found) > 1 else found
         # an 'instead_of_column' fallback is not the source when its preferred column has rows
-        found = [oid for oid in found
-                 if oid not in preferred_columns
-                 or not _answered_rows(profile, preferred_columns[oid], recorded)] if len(found) > 1 else found
+        found = (
+            [
+                oid
+                for oid in found
+                if oid not in preferred_columns or not _answered_rows(profile, preferred_columns[oid], recorded)
+            ]
+            if len(found) > 1
+            else found
+        )
     if len(found) != 1:
         raise AssertionError(f"{profile.name}: {reading} maps to {len(found)} objects: {found}")
     return found[0]
 
 
-def readings_by_oid(profile: Profile, readings: Iterable[Reading],
-                    recorded: Collection[str] | None = None) -> dict[str, Reading]:
+def readings_by_oid(
+    profile: Profile, readings: Iterable[Reading], recorded: Collection[str] | None = None
+) -> dict[str, Reading]:
     out: dict[str, Reading] = {}
     for reading in readings:
         oid = source_oid(profile, reading, recorded)

@@ -26,10 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = load_profiles()
 #: pue-agent's own gateway register map: every object exists by construction (tests/twin)
 OWN_REGISTER_MAPS = {"local-plant-gateway"}
-WRITABLE_PROFILES = sorted(n for n in REGISTRY.names()
-                           if any(o.writable for o in REGISTRY[n].objects) and n not in OWN_REGISTER_MAPS)
-EXPECTED = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))["profile"]
-            for p in sorted((FIXTURES / "expected").glob("*.yaml"))}
+WRITABLE_PROFILES = sorted(
+    n for n in REGISTRY.names() if any(o.writable for o in REGISTRY[n].objects) and n not in OWN_REGISTER_MAPS
+)
+EXPECTED = {
+    p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))["profile"]
+    for p in sorted((FIXTURES / "expected").glob("*.yaml"))
+}
 
 
 def _detect(data: dict[str, tuple[str, int | bytes | str]], registry: ProfileRegistry) -> str | None:
@@ -46,7 +49,8 @@ def test_every_writable_is_the_detection_probe_or_optional(name: str) -> None:
     for obj in profile.objects:
         if obj.writable is not None:
             assert obj.oid == profile.detect.requires_oid or obj.optional, (
-                f"{name}: writable {obj.quantity} is neither required for detection nor optional")
+                f"{name}: writable {obj.quantity} is neither required for detection nor optional"
+            )
 
 
 def _probes_a_writable(name: str) -> bool:
@@ -56,11 +60,15 @@ def _probes_a_writable(name: str) -> bool:
 
 def test_the_cooling_families_with_a_setpoint_every_model_has_probe_it() -> None:
     assert {n for n in WRITABLE_PROFILES if _probes_a_writable(n)} >= {
-        "apc-airfm", "apc-inrow", "carel-pcoweb-rittal-lcp-dx"}
+        "apc-airfm",
+        "apc-inrow",
+        "carel-pcoweb-rittal-lcp-dx",
+    }
 
 
-@pytest.mark.parametrize("recording", sorted(r for r, p in EXPECTED.items()
-                                             if p in WRITABLE_PROFILES and _probes_a_writable(p)))
+@pytest.mark.parametrize(
+    "recording", sorted(r for r, p in EXPECTED.items() if p in WRITABLE_PROFILES and _probes_a_writable(p))
+)
 def test_a_unit_without_the_setpoint_is_never_detected_as_writable(recording: str) -> None:
     """The recording is detected by its profile; the same walk without the probed setpoint is not."""
     profile = REGISTRY[EXPECTED[recording]]
@@ -82,10 +90,16 @@ def test_the_actuator_never_writes_a_setpoint_the_unit_does_not_answer() -> None
     obj = profiles[dev.profile].writable("supply_air_setpoint_c")
     assert obj is not None and obj.optional
     client = FakeSnmpClient({})
-    record = asyncio.run(SetpointActuator(cfg, profiles, SnmpDevices(cfg, client), None).write(
-        dev, "supply_air_setpoint_c", 21.0, kind="apply", reason="test"))
+    record = asyncio.run(
+        SetpointActuator(cfg, profiles, SnmpDevices(cfg, client), None).write(
+            dev, "supply_air_setpoint_c", 21.0, kind="apply", reason="test"
+        )
+    )
     assert record.result == "refused" and client.sets == []
     client = FakeSnmpClient({obj.oid: ("integer", obj.encode(20.0))})
-    record = asyncio.run(SetpointActuator(cfg, profiles, SnmpDevices(cfg, client), None).write(
-        dev, "supply_air_setpoint_c", 21.0, kind="apply", reason="test"))
+    record = asyncio.run(
+        SetpointActuator(cfg, profiles, SnmpDevices(cfg, client), None).write(
+            dev, "supply_air_setpoint_c", 21.0, kind="apply", reason="test"
+        )
+    )
     assert record.result == "ok" and client.sets == [(obj.oid, obj.encode(21.0))]

@@ -26,8 +26,10 @@ DETECT_ONLY = {
     "hwg-wld_600415": ("hwgroup", "HWg-WLD water-leak detector: leak contacts only"),
     "hwg-wld_wld2": ("hwgroup", "WLD2: leak contacts only (shares the STE2 sysObjectID)"),
     "hwg-perseus": ("hwgroup", "Perseus: counters and binary states only in the recording"),
-    "rittal-cmc-iii-pu_iot-interface": ("rittal-cmc-iii", "CMC III IoT interface: no CAN-bus device and no "
-                                        "variable rows in the walk (LibreNMS: no sensors)"),
+    "rittal-cmc-iii-pu_iot-interface": (
+        "rittal-cmc-iii",
+        "CMC III IoT interface: no CAN-bus device and no variable rows in the walk (LibreNMS: no sensors)",
+    ),
 }
 
 

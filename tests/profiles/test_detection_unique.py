@@ -23,9 +23,11 @@ from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAu
 from agent.errors import ProfileError
 
 #: every recording the tests hold: read fixtures, detection-only ones, and the profile-draft inputs
-RECORDINGS = {f"{p.parent.name}/{p.stem}": p
-              for folder in (DEVICES, FIXTURE_DIR / "detect_only", FIXTURE_DIR / "draft")
-              for p in sorted(folder.glob("*.snmprec"))}
+RECORDINGS = {
+    f"{p.parent.name}/{p.stem}": p
+    for folder in (DEVICES, FIXTURE_DIR / "detect_only", FIXTURE_DIR / "draft")
+    for p in sorted(folder.glob("*.snmprec"))
+}
 FIXTURES = sorted(RECORDINGS)
 
 
@@ -82,8 +84,9 @@ def test_no_fixture_is_detected_by_two_profiles(name: str, registry: ProfileRegi
     client = FakeSnmpClient(as_fake_data(values))  # type: ignore[arg-type]
     community = name.rpartition("/")[2]
     try:
-        detected: str | None = asyncio.run(detect_profile(client, SnmpTarget("fake", 161, V2cAuth(community)),
-                                                          registry)).name
+        detected: str | None = asyncio.run(
+            detect_profile(client, SnmpTarget("fake", 161, V2cAuth(community)), registry)
+        ).name
     except ProfileError:
         detected = None
     assert detected == (names[0] if names else None), (stage, names)
@@ -91,12 +94,18 @@ def test_no_fixture_is_detected_by_two_profiles(name: str, registry: ProfileRegi
 
 def test_a_tie_is_found() -> None:
     """The check above can fail: two vendor profiles with the same prefix and no probe tie."""
+
     def vendor(name: str) -> Profile:
-        return Profile.model_validate({
-            "name": name, "description": name, "source": "t", "kind": "pdu",
-            "detect": {"sys_object_id_prefixes": ["1.3.6.1.4.1.99999"]},
-            "objects": [{"quantity": "voltage_v", "oid": "1.3.6.1.4.1.99999.1.0", "type": "integer"}],
-        })
+        return Profile.model_validate(
+            {
+                "name": name,
+                "description": name,
+                "source": "t",
+                "kind": "pdu",
+                "detect": {"sys_object_id_prefixes": ["1.3.6.1.4.1.99999"]},
+                "objects": [{"quantity": "voltage_v", "oid": "1.3.6.1.4.1.99999.1.0", "type": "integer"}],
+            }
+        )
 
     values = {SYS_OBJECT_ID_OID: SnmpValue(SYS_OBJECT_ID_OID, "oid", "1.3.6.1.4.1.99999.2")}
     assert fitting_profiles(ProfileRegistry([vendor("a"), vendor("b")]), values) == ("score", ["a", "b"])

@@ -59,13 +59,23 @@ def test_standard_mibs_answering_are_named() -> None:
 
 
 def test_devices_section_comments_what_it_could_not_add() -> None:
-    devices = [DiscoveredDevice("10.0.0.5", 161, "community", "1.3.6.1.4.1.318.1.3.4.6", "APC", "apc-rpdu2", "pdu"),
-               DiscoveredDevice("10.0.0.6", 161, "community", "1.3.6.1.4.1.99999.1", "Acme"),
-               DiscoveredDevice("10.0.0.7", 161, problem="no answer (timeout)")]
+    devices = [
+        DiscoveredDevice("10.0.0.5", 161, "community", "1.3.6.1.4.1.318.1.3.4.6", "APC", "apc-rpdu2", "pdu"),
+        DiscoveredDevice("10.0.0.6", 161, "community", "1.3.6.1.4.1.99999.1", "Acme"),
+        DiscoveredDevice("10.0.0.7", 161, problem="no answer (timeout)"),
+    ]
     text = render_devices(devices)
     entries = yaml.safe_load(text)["devices"]
-    assert entries == [{"name": "pdu-10-0-0-5", "address": "10.0.0.5", "port": 161, "credentials": "community",
-                        "profile": "apc-rpdu2", "role": "pdu"}]
+    assert entries == [
+        {
+            "name": "pdu-10-0-0-5",
+            "address": "10.0.0.5",
+            "port": 161,
+            "credentials": "community",
+            "profile": "apc-rpdu2",
+            "role": "pdu",
+        }
+    ]
     assert "# 10.0.0.6:161: answered (sysObjectID 1.3.6.1.4.1.99999.1) but no profile detects it" in text
     assert "pue-agent profile draft --address 10.0.0.6:161 --community COMMUNITY" in text
     assert "# 10.0.0.7:161: no answer (timeout) (not added)" in text
@@ -95,16 +105,33 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
 
 
 @pytest.mark.e2e
-def test_discover_reports_profiles_roles_readings_and_writes_a_devices_section(site: dict[str, int],
-                                                                               tmp_path: Path) -> None:
+def test_discover_reports_profiles_roles_readings_and_writes_a_devices_section(
+    site: dict[str, int], tmp_path: Path
+) -> None:
     address_file = tmp_path / "addresses.txt"
-    address_file.write_text(f"# the meter and the unknown box\n127.0.0.1:{site['janitza_generic']}\n"
-                            f"127.0.0.1:{site['acme_unknown']}\n", encoding="utf-8")
+    address_file.write_text(
+        f"# the meter and the unknown box\n127.0.0.1:{site['janitza_generic']}\n127.0.0.1:{site['acme_unknown']}\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "devices.yaml"
     communities = [arg for name in (*KNOWN, "acme_unknown") for arg in ("--community", name)]
-    proc = _run("discover", f"127.0.0.1:{site['apc_ap8853']}", f"127.0.0.1:{site['sentry4_switched8i']}",
-                f"127.0.0.1:{site['silent']}", "--from-file", str(address_file), *communities,
-                "--timeout", "1", "--retries", "1", "--concurrency", "3", "--out", str(out))
+    proc = _run(
+        "discover",
+        f"127.0.0.1:{site['apc_ap8853']}",
+        f"127.0.0.1:{site['sentry4_switched8i']}",
+        f"127.0.0.1:{site['silent']}",
+        "--from-file",
+        str(address_file),
+        *communities,
+        "--timeout",
+        "1",
+        "--retries",
+        "1",
+        "--concurrency",
+        "3",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("127.0.0.1:")}
     apc = lines[f"127.0.0.1:{site['apc_ap8853']}"].split()
@@ -117,8 +144,10 @@ def test_discover_reports_profiles_roles_readings_and_writes_a_devices_section(s
     assert lines[f"127.0.0.1:{site['silent']}"].split()[1:3] == ["(no", "answer)"]
     assert f"127.0.0.1:{site['silent']}: no answer (" in proc.stdout
     assert lines[f"127.0.0.1:{site['acme_unknown']}"].split()[1] == "(none)"
-    assert (f"127.0.0.1:{site['acme_unknown']}: no profile: sysObjectID 1.3.6.1.4.1.99999.1.2, sysDescr "
-            "'Acme PowerBox 9000 fw 1.2'; standard MIBs answering: none") in proc.stdout
+    assert (
+        f"127.0.0.1:{site['acme_unknown']}: no profile: sysObjectID 1.3.6.1.4.1.99999.1.2, sysDescr "
+        "'Acme PowerBox 9000 fw 1.2'; standard MIBs answering: none"
+    ) in proc.stdout
     assert f"draft one: pue-agent profile draft --address 127.0.0.1:{site['acme_unknown']}" in proc.stdout
     assert "discover: 5/5" in proc.stderr  # progress (plain lines without rich)
     for secret in KNOWN:
@@ -127,28 +156,50 @@ def test_discover_reports_profiles_roles_readings_and_writes_a_devices_section(s
     # the section, with credentials and a topology around it, is a config the loader accepts
     section = yaml.safe_load(out.read_text(encoding="utf-8"))["devices"]
     assert [(d["profile"], d["role"], d["credentials"]) for d in section] == [
-        ("apc-rpdu2", "pdu", "community-1"), ("servertech-sentry4", "pdu", "community-3"),
-        ("janitza-umg", "utility_meter", "community-2")]
+        ("apc-rpdu2", "pdu", "community-1"),
+        ("servertech-sentry4", "pdu", "community-3"),
+        ("janitza-umg", "utility_meter", "community-2"),
+    ]
     names = {d["profile"]: d["name"] for d in section}
     config = tmp_path / "site.yaml"
     credentials = "\n".join(f"  community-{i}: {{version: 2c, community: {name}}}" for i, name in enumerate(KNOWN, 1))
-    config.write_text(f"credentials:\n{credentials}\n{out.read_text(encoding='utf-8')}"
-                      f"topology:\n  it_category: 2\n  facility: [{{device: {names['janitza-umg']}}}]\n"
-                      f"  it: [{{device: {names['apc-rpdu2']}}}, {{device: {names['servertech-sentry4']}}}]\n",
-                      encoding="utf-8")
+    config.write_text(
+        f"credentials:\n{credentials}\n{out.read_text(encoding='utf-8')}"
+        f"topology:\n  it_category: 2\n  facility: [{{device: {names['janitza-umg']}}}]\n"
+        f"  it: [{{device: {names['apc-rpdu2']}}}, {{device: {names['servertech-sentry4']}}}]\n",
+        encoding="utf-8",
+    )
     cfg, _profiles = load_config(config)
     assert [d.port for d in cfg.devices] == [site["apc_ap8853"], site["sentry4_switched8i"], site["janitza_generic"]]
 
-    assert_bad_input(_run("discover", f"127.0.0.1:{site['silent']}", "--community", "x", "--timeout", "0.2",
-                          "--retries", "0", "--out", str(out)), "exists", "--force")
+    assert_bad_input(
+        _run(
+            "discover",
+            f"127.0.0.1:{site['silent']}",
+            "--community",
+            "x",
+            "--timeout",
+            "0.2",
+            "--retries",
+            "0",
+            "--out",
+            str(out),
+        ),
+        "exists",
+        "--force",
+    )
 
 
 @pytest.mark.e2e
 def test_read_of_an_undetected_device_says_what_answered_and_how_to_draft(site: dict[str, int]) -> None:
     port = site["acme_unknown"]
     proc = _run("read", f"udp://127.0.0.1:{port}", "--community", "acme_unknown", "--timeout", "2")
-    assert_bad_input(proc, f"no profile detects the device at udp://127.0.0.1:{port}",
-                     "sysObjectID 1.3.6.1.4.1.99999.1.2", "Acme PowerBox 9000")
+    assert_bad_input(
+        proc,
+        f"no profile detects the device at udp://127.0.0.1:{port}",
+        "sysObjectID 1.3.6.1.4.1.99999.1.2",
+        "Acme PowerBox 9000",
+    )
     assert "standard MIBs that answered: none" in proc.stderr
     assert f"pue-agent profile draft --address udp://127.0.0.1:{port} --out " in proc.stderr
 

@@ -44,8 +44,12 @@ def test_scoring_tolerance_and_overrides(tmp_path: Path) -> None:
     assert bench.close(100.9, 100.0) and not bench.close(101.2, 100.0)
     assert bench.close(0.04, 0.0) and not bench.close(0.06, 0.0)
     result = bench.Result("r", "d", "librenms-json")
-    expected = [bench.Expected("power", "1.2.3", 100.0, "W"), bench.Expected("power", "1.2.4", 50.0, "W"),
-                bench.Expected("voltage", "1.2.5", 230.0, "V"), bench.Expected("voltage", "1.2.6", None, "V")]
+    expected = [
+        bench.Expected("power", "1.2.3", 100.0, "W"),
+        bench.Expected("power", "1.2.4", 50.0, "W"),
+        bench.Expected("voltage", "1.2.5", 230.0, "V"),
+        bench.Expected("voltage", "1.2.6", None, "V"),
+    ]
     bench.score(result, expected, {"1.2.3": [("W", 100.5)], "1.2.4": [("VA", 50.0)], "1.2.9": [("V", 230.0)]})
     assert result.matched == {"power": 1} and result.total == {"power": 2, "voltage": 1}
     assert result.skipped == 1 and not result.read  # 1 of 3 < 80 %

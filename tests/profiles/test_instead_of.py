@@ -12,25 +12,36 @@ from agent.devices.readings import decode_objects
 from agent.devices.snmp.seam import SnmpValue
 from agent.errors import ProfileError
 
-HIGH = "1.3.6.1.4.1.318.1.1.1.3.3.1.0"   # PowerNet-MIB::upsHighPrecInputLineVoltage.0 (0.1 V)
-ADV = "1.3.6.1.4.1.318.1.1.1.3.2.1.0"    # PowerNet-MIB::upsAdvInputLineVoltage.0 (V)
+HIGH = "1.3.6.1.4.1.318.1.1.1.3.3.1.0"  # PowerNet-MIB::upsHighPrecInputLineVoltage.0 (0.1 V)
+ADV = "1.3.6.1.4.1.318.1.1.1.3.2.1.0"  # PowerNet-MIB::upsAdvInputLineVoltage.0 (V)
 
 
 def _profile(**fallback: Any) -> Profile:
-    return Profile.model_validate({
-        "name": "t", "description": "t", "source": "t", "kind": "ups",
-        "objects": [
-            {"quantity": "voltage_v", "oid": HIGH, "type": "gauge32", "scale": 0.1, "optional": True},
-            {"quantity": "voltage_v", "oid": ADV, "type": "gauge32", "optional": True,
-             "instead_of": HIGH, **fallback},
-        ],
-    })
+    return Profile.model_validate(
+        {
+            "name": "t",
+            "description": "t",
+            "source": "t",
+            "kind": "ups",
+            "objects": [
+                {"quantity": "voltage_v", "oid": HIGH, "type": "gauge32", "scale": 0.1, "optional": True},
+                {
+                    "quantity": "voltage_v",
+                    "oid": ADV,
+                    "type": "gauge32",
+                    "optional": True,
+                    "instead_of": HIGH,
+                    **fallback,
+                },
+            ],
+        }
+    )
 
 
 def _scalars(**values: int | None) -> dict[str, SnmpValue]:
     out = {}
     for oid, raw in ((HIGH, values.get("high")), (ADV, values.get("adv"))):
-        out[oid] = (SnmpValue(oid, "no_such_object", None) if raw is None else SnmpValue(oid, "gauge32", raw))
+        out[oid] = SnmpValue(oid, "no_such_object", None) if raw is None else SnmpValue(oid, "gauge32", raw)
     return out
 
 
@@ -56,22 +67,37 @@ def test_instead_of_must_name_a_scalar_of_the_profile() -> None:
 
 def test_instead_of_is_refused_on_a_table_column() -> None:
     with pytest.raises((ValueError, ProfileError), match="instead_of"):
-        Profile.model_validate({
-            "name": "t", "description": "t", "source": "t", "kind": "ups",
-            "objects": [
-                {"quantity": "voltage_v", "oid": HIGH, "type": "gauge32"},
-                {"quantity": "voltage_v", "column": "1.3.6.1.4.1.318.1.1.1.9", "index": [{"label": "x"}],
-                 "type": "gauge32", "instead_of": HIGH},
-            ],
-        })
+        Profile.model_validate(
+            {
+                "name": "t",
+                "description": "t",
+                "source": "t",
+                "kind": "ups",
+                "objects": [
+                    {"quantity": "voltage_v", "oid": HIGH, "type": "gauge32"},
+                    {
+                        "quantity": "voltage_v",
+                        "column": "1.3.6.1.4.1.318.1.1.1.9",
+                        "index": [{"label": "x"}],
+                        "type": "gauge32",
+                        "instead_of": HIGH,
+                    },
+                ],
+            }
+        )
 
 
 def test_an_optional_scalar_answering_null_is_absent_and_a_required_one_is_a_problem() -> None:
     def profile(optional: bool) -> Profile:
-        return Profile.model_validate({
-            "name": "t", "description": "t", "source": "t", "kind": "ups",
-            "objects": [{"quantity": "battery_temp_c", "oid": HIGH, "type": "gauge32", "optional": optional}],
-        })
+        return Profile.model_validate(
+            {
+                "name": "t",
+                "description": "t",
+                "source": "t",
+                "kind": "ups",
+                "objects": [{"quantity": "battery_temp_c", "oid": HIGH, "type": "gauge32", "optional": optional}],
+            }
+        )
 
     null = {HIGH: SnmpValue(HIGH, "null", None)}
     assert decode_objects(profile(True), null, {}).problems == ()

@@ -8,26 +8,57 @@ from agent.devices.profiles import Profile
 from agent.devices.readings import decode_objects
 from agent.devices.snmp.seam import SnmpValue
 
-UPS_MIB = "1.3.6.1.2.1.33.1.4.4.1.4"     # UPS-MIB::upsOutputPower (W)
-XUPS = "1.3.6.1.4.1.534.1.4.4.1.4"       # XUPS-MIB::xupsOutputWatts (W)
-XUPS_LOAD = "1.3.6.1.4.1.534.1.4.1.0"    # XUPS-MIB::xupsOutputLoad.0 (%)
-UPS_LOAD = "1.3.6.1.2.1.33.1.4.4.1.5"    # UPS-MIB::upsOutputPercentLoad (%)
+UPS_MIB = "1.3.6.1.2.1.33.1.4.4.1.4"  # UPS-MIB::upsOutputPower (W)
+XUPS = "1.3.6.1.4.1.534.1.4.4.1.4"  # XUPS-MIB::xupsOutputWatts (W)
+XUPS_LOAD = "1.3.6.1.4.1.534.1.4.1.0"  # XUPS-MIB::xupsOutputLoad.0 (%)
+UPS_LOAD = "1.3.6.1.2.1.33.1.4.4.1.5"  # UPS-MIB::upsOutputPercentLoad (%)
 
 
 def _profile(**fallback: str) -> Profile:
-    return Profile.model_validate({
-        "name": "t", "description": "t", "source": "t", "kind": "ups",
-        "objects": [
-            {"quantity": "active_power_w", "column": UPS_MIB, "index": [{"label": "line"}], "type": "integer",
-             "valid_max": 1e6, "optional": True},
-            {"quantity": "active_power_w", "column": XUPS, "index": [{"label": "line"}], "type": "integer",
-             "valid_max": 1e6, "optional": True, "instead_of_column": UPS_MIB},
-            {"quantity": "load_ratio", "column": UPS_LOAD, "index": [{"label": "line"}], "type": "integer",
-             "scale": 0.01, "optional": True},
-            {"quantity": "load_ratio", "oid": XUPS_LOAD, "type": "integer", "scale": 0.01, "optional": True,
-             "instead_of_column": UPS_LOAD, **fallback},
-        ],
-    })
+    return Profile.model_validate(
+        {
+            "name": "t",
+            "description": "t",
+            "source": "t",
+            "kind": "ups",
+            "objects": [
+                {
+                    "quantity": "active_power_w",
+                    "column": UPS_MIB,
+                    "index": [{"label": "line"}],
+                    "type": "integer",
+                    "valid_max": 1e6,
+                    "optional": True,
+                },
+                {
+                    "quantity": "active_power_w",
+                    "column": XUPS,
+                    "index": [{"label": "line"}],
+                    "type": "integer",
+                    "valid_max": 1e6,
+                    "optional": True,
+                    "instead_of_column": UPS_MIB,
+                },
+                {
+                    "quantity": "load_ratio",
+                    "column": UPS_LOAD,
+                    "index": [{"label": "line"}],
+                    "type": "integer",
+                    "scale": 0.01,
+                    "optional": True,
+                },
+                {
+                    "quantity": "load_ratio",
+                    "oid": XUPS_LOAD,
+                    "type": "integer",
+                    "scale": 0.01,
+                    "optional": True,
+                    "instead_of_column": UPS_LOAD,
+                    **fallback,
+                },
+            ],
+        }
+    )
 
 
 def _rows(column: str, *values: int) -> list[SnmpValue]:
@@ -39,7 +70,10 @@ def test_preferred_column_answers_so_the_fallbacks_are_not_read() -> None:
     scalars = {XUPS_LOAD: SnmpValue(XUPS_LOAD, "integer", 11)}
     readout = decode_objects(_profile(), scalars, columns)
     assert sorted((r.quantity, r.value) for r in readout.readings) == [
-        ("active_power_w", 100.0), ("active_power_w", 200.0), ("load_ratio", 0.1)]
+        ("active_power_w", 100.0),
+        ("active_power_w", 200.0),
+        ("load_ratio", 0.1),
+    ]
 
 
 def test_preferred_column_empty_or_null_so_the_fallbacks_are_read() -> None:
@@ -47,7 +81,10 @@ def test_preferred_column_empty_or_null_so_the_fallbacks_are_read() -> None:
     scalars = {XUPS_LOAD: SnmpValue(XUPS_LOAD, "integer", 11)}
     readout = decode_objects(_profile(), scalars, columns)
     assert sorted((r.quantity, r.value) for r in readout.readings) == [
-        ("active_power_w", 101.0), ("active_power_w", 201.0), ("load_ratio", pytest.approx(0.11))]
+        ("active_power_w", 101.0),
+        ("active_power_w", 201.0),
+        ("load_ratio", pytest.approx(0.11)),
+    ]
 
 
 def test_instead_of_column_must_name_another_column_of_the_profile() -> None:

@@ -39,14 +39,26 @@ PUE_AGENT = [sys.executable, "-m", "agent.app.cli"]
 
 #: recording -> the shipped profile it stands in for, and what the draft must find
 CASES: dict[str, dict[str, Any]] = {
-    "apc_ap8853": {"removed": "apc-rpdu2", "power": ("1.3.6.1.4.1.318.1.1.26.4.3.1.5", 10),
-                   "energy": ("1.3.6.1.4.1.318.1.1.26.4.3.1.9", 360000)},
-    "janitza_generic": {"removed": "janitza-umg", "power": ("1.3.6.1.4.1.34278.2.1.0", 1),
-                        "energy": ("1.3.6.1.4.1.34278.5.1.0", 360000)},
-    "sentry4_switched8i": {"removed": "servertech-sentry4", "power": ("1.3.6.1.4.1.1718.4.1.3.3.1.3", 1),
-                           "energy": ("1.3.6.1.4.1.1718.4.1.3.3.1.10", 360000)},
-    "raritan-pdu_px3": {"removed": "raritan-pdu2", "power": ("1.3.6.1.4.1.13742.6.5.2.3.1.4", 1),
-                        "energy": ("1.3.6.1.4.1.13742.6.5.2.3.1.4", 3600)},
+    "apc_ap8853": {
+        "removed": "apc-rpdu2",
+        "power": ("1.3.6.1.4.1.318.1.1.26.4.3.1.5", 10),
+        "energy": ("1.3.6.1.4.1.318.1.1.26.4.3.1.9", 360000),
+    },
+    "janitza_generic": {
+        "removed": "janitza-umg",
+        "power": ("1.3.6.1.4.1.34278.2.1.0", 1),
+        "energy": ("1.3.6.1.4.1.34278.5.1.0", 360000),
+    },
+    "sentry4_switched8i": {
+        "removed": "servertech-sentry4",
+        "power": ("1.3.6.1.4.1.1718.4.1.3.3.1.3", 1),
+        "energy": ("1.3.6.1.4.1.1718.4.1.3.3.1.10", 360000),
+    },
+    "raritan-pdu_px3": {
+        "removed": "raritan-pdu2",
+        "power": ("1.3.6.1.4.1.13742.6.5.2.3.1.4", 1),
+        "energy": ("1.3.6.1.4.1.13742.6.5.2.3.1.4", 3600),
+    },
     # a cooling unit: no power or energy; supply/return air by the rows' OBJECT IDENTIFIER, and setpoints
     "liebert_weblbds": {"removed": "liebert-gp-environmental", "power": None, "energy": None},
 }
@@ -67,14 +79,16 @@ def shipped() -> ProfileRegistry:
 
 def _draft_text(name: str, mibs: MibTree) -> str:
     walk = read_snmprec(WALKS / f"{name}.snmprec")
-    return render_profile(draft_profile(walk, mibs, name=f"draft-{name.replace('_', '-')}",
-                                        input_note=f"recording {name}"))
+    return render_profile(
+        draft_profile(walk, mibs, name=f"draft-{name.replace('_', '-')}", input_note=f"recording {name}")
+    )
 
 
 def _resolve(text: str) -> str:
     """What the person does: fill in the placeholder bounds of writable setpoints (15-30 degC, whole degrees)."""
-    return re.sub(r"writable: \{min: \.nan, max: \.nan, step: ([0-9.]+)\}", r"writable: {min: 15, max: 30, step: \1}",
-                  text)
+    return re.sub(
+        r"writable: \{min: \.nan, max: \.nan, step: ([0-9.]+)\}", r"writable: {min: 15, max: 30, step: \1}", text
+    )
 
 
 def _save(text: str, directory: Path, name: str) -> Path:
@@ -101,8 +115,9 @@ def _object(profile: Profile, quantity: str) -> Any:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_draft_finds_total_power_and_energy_at_the_right_scale(name: str, mibs: MibTree, shipped: ProfileRegistry,
-                                                               tmp_path: Path) -> None:
+def test_draft_finds_total_power_and_energy_at_the_right_scale(
+    name: str, mibs: MibTree, shipped: ProfileRegistry, tmp_path: Path
+) -> None:
     case = CASES[name]
     profile = load_profile(_save(_resolve(_draft_text(name, mibs)), tmp_path, name))
     for quantity in ("active_power_w", "energy_j"):
@@ -122,8 +137,12 @@ def test_draft_finds_total_power_and_energy_at_the_right_scale(name: str, mibs: 
 
 def test_draft_totals_match_librenms() -> None:
     """The reviewed profiles' totals above are LibreNMS's values for the recordings: spelled out here."""
-    expected = {"apc_ap8853": (1140, 3512.8 * 3.6e6), "janitza_generic": (136678, 11698878.8 * 3.6e6),
-                "sentry4_switched8i": (806 + 856, None), "raritan-pdu_px3": (1665, 74057.676 * 3.6e6)}
+    expected = {
+        "apc_ap8853": (1140, 3512.8 * 3.6e6),
+        "janitza_generic": (136678, 11698878.8 * 3.6e6),
+        "sentry4_switched8i": (806 + 856, None),
+        "raritan-pdu_px3": (1665, 74057.676 * 3.6e6),
+    }
     tree, _ = load_mibs([MIBS])
     for name, (power, energy) in expected.items():
         walk = read_snmprec(WALKS / f"{name}.snmprec")
@@ -166,8 +185,9 @@ def test_measurements_the_mib_declares_read_write_are_not_writable(mibs: MibTree
     assert "the MIB declares it read-write, but it is a measurement" in text
 
 
-def test_the_draft_is_detected_in_place_of_the_removed_profile(mibs: MibTree, shipped: ProfileRegistry,
-                                                               tmp_path: Path) -> None:
+def test_the_draft_is_detected_in_place_of_the_removed_profile(
+    mibs: MibTree, shipped: ProfileRegistry, tmp_path: Path
+) -> None:
     for name, case in CASES.items():
         draft = load_profile(_save(_resolve(_draft_text(name, mibs)), tmp_path, name))
         others = [shipped[n] for n in shipped.names() if n != case["removed"]]
@@ -199,11 +219,24 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_resolved_draft_reads_the_device_over_udp(name: str, port: int, mibs: MibTree, shipped: ProfileRegistry,
-                                                  tmp_path: Path) -> None:
+def test_resolved_draft_reads_the_device_over_udp(
+    name: str, port: int, mibs: MibTree, shipped: ProfileRegistry, tmp_path: Path
+) -> None:
     path = _save(_resolve(_draft_text(name, mibs)), tmp_path, name)
-    proc = _run("read", f"udp://127.0.0.1:{port}", "--community", name, "--profile", str(path), "--format", "json",
-                "--timeout", "5", "--retries", "2")
+    proc = _run(
+        "read",
+        f"udp://127.0.0.1:{port}",
+        "--community",
+        name,
+        "--profile",
+        str(path),
+        "--format",
+        "json",
+        "--timeout",
+        "5",
+        "--retries",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     answer = json.loads(proc.stdout)
     assert answer["profile"] == path.stem
@@ -220,8 +253,20 @@ def test_resolved_draft_reads_the_device_over_udp(name: str, port: int, mibs: Mi
 @pytest.mark.e2e
 def test_cli_drafts_from_a_live_walk_and_refuses_to_overwrite(port: int, tmp_path: Path) -> None:
     out = tmp_path / "apc-draft.yaml"
-    args = ["profile", "draft", "--address", f"127.0.0.1:{port}", "--community", "apc_ap8853",
-            "--mib-dir", str(MIBS), "--out", str(out), "--timeout", "5"]
+    args = [
+        "profile",
+        "draft",
+        "--address",
+        f"127.0.0.1:{port}",
+        "--community",
+        "apc_ap8853",
+        "--mib-dir",
+        str(MIBS),
+        "--out",
+        str(out),
+        "--timeout",
+        "5",
+    ]
     proc = _run(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"wrote {out}" in proc.stdout
@@ -239,8 +284,10 @@ def test_cli_drafts_from_a_live_walk_and_refuses_to_overwrite(port: int, tmp_pat
 def test_cli_bad_input() -> None:
     assert_bad_input(_run("profile", "draft"), "--address", "--snmprec")
     assert_bad_input(_run("profile", "draft", "--snmprec", "/nonexistent.snmprec"), "/nonexistent.snmprec")
-    assert_bad_input(_run("profile", "draft", "--snmprec", str(WALKS / "apc_ap8853.snmprec"), "--out",
-                          "/tmp/Bad Name.yaml"), "profile file is named")
+    assert_bad_input(
+        _run("profile", "draft", "--snmprec", str(WALKS / "apc_ap8853.snmprec"), "--out", "/tmp/Bad Name.yaml"),
+        "profile file is named",
+    )
 
 
 V3 = ("pue-draft", "draft-auth-key-0001", "draft-priv-key-0001")
@@ -252,33 +299,52 @@ def test_cli_drafts_over_snmpv3_authpriv_as_over_v2c(tmp_path: Path) -> None:
         common = ["profile", "draft", "--address", f"127.0.0.1:{v3_port}", "--mib-dir", str(MIBS), "--timeout", "5"]
         v2c = _run(*common, "--community", "apc_ap8853", "--out", str(tmp_path / "v2c.yaml"))
         # snmpsim selects the recording of a v3 request by its context name
-        v3 = _run(*common, "--v3-user", V3[0], "--auth-protocol", "sha256", "--auth-key", V3[1],
-                  "--priv-protocol", "aes128", "--priv-key", V3[2], "--v3-context", "apc_ap8853",
-                  "--out", str(tmp_path / "v3.yaml"))
+        v3 = _run(
+            *common,
+            "--v3-user",
+            V3[0],
+            "--auth-protocol",
+            "sha256",
+            "--auth-key",
+            V3[1],
+            "--priv-protocol",
+            "aes128",
+            "--priv-key",
+            V3[2],
+            "--v3-context",
+            "apc_ap8853",
+            "--out",
+            str(tmp_path / "v3.yaml"),
+        )
     assert v2c.returncode == 0 and v3.returncode == 0, v2c.stderr[-1500:] + v3.stderr[-1500:]
     for secret in V3[1:]:
         assert secret not in v3.stdout + v3.stderr + (tmp_path / "v3.yaml").read_text(encoding="utf-8")
-    drafts = [(tmp_path / f).read_text(encoding="utf-8").replace(f"name: {Path(f).stem}", "") for f in ("v2c.yaml",
-                                                                                                        "v3.yaml")]
+    drafts = [
+        (tmp_path / f).read_text(encoding="utf-8").replace(f"name: {Path(f).stem}", "") for f in ("v2c.yaml", "v3.yaml")
+    ]
     assert drafts[0] == drafts[1]
     assert "rPDU2DeviceStatusPower" in drafts[1]
 
 
-@pytest.mark.parametrize(("family", "units", "description", "hint", "scale"), [
-    ("temperature", "degrees Celsius", "", "d-1", 0.1),          # a plain unit and a DISPLAY-HINT
-    ("temperature", "", "temperature in tenths of degrees Celsius", "", 0.1),
-    ("setpoint", ".1 degrees Celsius", "", "", 0.1),              # LIEBERT-GP style UNITS
-    ("voltage", "", "Voltage Phase L1 in 100mV", "", 0.1),        # JANITZA-MIB
-    ("current", "", "Current Phase L1  in 1mA", "", 0.001),
-    ("energy", "", "Active Energie Summe L1..L3 in 0.1 KWh", "", 360000),
-    ("energy", "Wh", "", "", 3600),
-    ("power", "", "load in hundredths of kilowatts", "", 10),
-    ("power", "kW", "", "d-2", 10),
-    ("frequency", "tenth Hertz", "", "", 0.1),
-    ("humidity", "percent", "", "", 0.01),
-])
-def test_scale_from_units_description_and_display_hint(family: str, units: str, description: str, hint: str,
-                                                       scale: float) -> None:
+@pytest.mark.parametrize(
+    ("family", "units", "description", "hint", "scale"),
+    [
+        ("temperature", "degrees Celsius", "", "d-1", 0.1),  # a plain unit and a DISPLAY-HINT
+        ("temperature", "", "temperature in tenths of degrees Celsius", "", 0.1),
+        ("setpoint", ".1 degrees Celsius", "", "", 0.1),  # LIEBERT-GP style UNITS
+        ("voltage", "", "Voltage Phase L1 in 100mV", "", 0.1),  # JANITZA-MIB
+        ("current", "", "Current Phase L1  in 1mA", "", 0.001),
+        ("energy", "", "Active Energie Summe L1..L3 in 0.1 KWh", "", 360000),
+        ("energy", "Wh", "", "", 3600),
+        ("power", "", "load in hundredths of kilowatts", "", 10),
+        ("power", "kW", "", "d-2", 10),
+        ("frequency", "tenth Hertz", "", "", 0.1),
+        ("humidity", "percent", "", "", 0.01),
+    ],
+)
+def test_scale_from_units_description_and_display_hint(
+    family: str, units: str, description: str, hint: str, scale: float
+) -> None:
     from agent.devices.snmp.draft import find_scale
     from agent.devices.snmp.mibs import MibNode
 
@@ -297,8 +363,9 @@ def test_fahrenheit_is_converted() -> None:
     assert 32 * found.scale + found.offset == pytest.approx(0)
 
 
-def test_a_large_mib_collection_is_narrowed_to_the_device_vendor(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_mib_collection_is_narrowed_to_the_device_vendor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import agent.devices.snmp.mibs
 
     for folder, module in (("janitza", "JANITZA-MIB"), ("apc", "PowerNet-MIB"), ("raritan", "PDU2-MIB")):
@@ -313,6 +380,9 @@ def test_a_large_mib_collection_is_narrowed_to_the_device_vendor(tmp_path: Path,
 
 def test_only_the_mib_module_imports_pysmi() -> None:
     agent_dir = Path(__file__).resolve().parents[2] / "agent"
-    importers = {p.relative_to(agent_dir).as_posix() for p in agent_dir.rglob("*.py")
-                 if re.search(r"^\s*(from|import) pysmi\b", p.read_text(encoding="utf-8"), re.M)}
+    importers = {
+        p.relative_to(agent_dir).as_posix()
+        for p in agent_dir.rglob("*.py")
+        if re.search(r"^\s*(from|import) pysmi\b", p.read_text(encoding="utf-8"), re.M)
+    }
     assert importers == {"devices/snmp/mibs.py"}

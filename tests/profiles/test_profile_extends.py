@@ -43,6 +43,9 @@ objects:
     type: integer
 """
 
+#: the vendor profile's ambient object as VENDOR writes it
+AMBIENT = "  - quantity: ambient_temp_c\n    oid: 1.3.6.1.4.1.99999.1.0                       # VENDOR-MIB::ambient.0\n"
+
 
 def _write(tmp_path: Path, base: str = "base-ups") -> Path:
     (tmp_path / "base-ups.yaml").write_text(BASE, encoding="utf-8")
@@ -55,7 +58,7 @@ def test_inherits_base_objects_and_redefines_by_oid(tmp_path: Path) -> None:
     profile = load_profile(_write(tmp_path))
     by_quantity = {obj.quantity: obj for obj in profile.objects}
     assert [obj.quantity for obj in profile.objects] == ["battery_temp_c", "voltage_v", "ambient_temp_c"]
-    assert by_quantity["voltage_v"].scale == 0.1          # the vendor's, not the base's 1.0
+    assert by_quantity["voltage_v"].scale == 0.1  # the vendor's, not the base's 1.0
     assert by_quantity["battery_temp_c"].oid == "1.3.6.1.2.1.33.1.2.7.0"
     # detection is the vendor's own: the base's requires_oid is not inherited
     assert profile.detect.requires_oid is None
@@ -68,8 +71,9 @@ def test_unknown_base_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_loop_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "base-ups.yaml").write_text(BASE.replace("kind: ups\n", "kind: ups\nextends: vendor-ups\n"),
-                                           encoding="utf-8")
+    (tmp_path / "base-ups.yaml").write_text(
+        BASE.replace("kind: ups\n", "kind: ups\nextends: vendor-ups\n"), encoding="utf-8"
+    )
     path = tmp_path / "vendor-ups.yaml"
     path.write_text(VENDOR.format(base="base-ups"), encoding="utf-8")
     with pytest.raises(ProfileError, match="'extends' loops: vendor-ups -> base-ups -> vendor-ups"):
@@ -84,24 +88,33 @@ def test_shipped_profiles_extend_rfc1628_without_duplicates() -> None:
         profile = load_profile(path)
         if profile.extends is None:
             continue  # the docstring's scope: profiles that extend another
-        keys = [(obj.oid, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
-                for obj in profile.objects]
+        keys = [
+            (obj.oid, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
+            for obj in profile.objects
+        ]
         assert len(keys) == len(set(keys)), path.name
 
 
 def test_a_fallback_may_name_an_inherited_object(tmp_path: Path) -> None:
     (tmp_path / "base-ups.yaml").write_text(BASE, encoding="utf-8")
     path = tmp_path / "vendor-ups.yaml"
-    path.write_text(VENDOR.format(base="base-ups").replace(
-        "    scale: 0.1\n",
-        "    scale: 0.1\n    instead_of_column: 1.3.6.1.2.1.33.1.9.9          # UPS-MIB::nothing\n"), encoding="utf-8")
+    path.write_text(
+        VENDOR.format(base="base-ups").replace(
+            "    scale: 0.1\n",
+            "    scale: 0.1\n    instead_of_column: 1.3.6.1.2.1.33.1.9.9          # UPS-MIB::nothing\n",
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ProfileError, match="instead_of_column"):
         load_profile(path)  # names no column of the merged profile
-    path.write_text(VENDOR.format(base="base-ups").replace(
-        "    type: integer\n\"\"\"", "").replace(
-        "  - quantity: ambient_temp_c\n    oid: 1.3.6.1.4.1.99999.1.0                       # VENDOR-MIB::ambient.0\n",
-        "  - quantity: ambient_temp_c\n    oid: 1.3.6.1.4.1.99999.1.0                       # VENDOR-MIB::ambient.0\n"
-        "    instead_of: 1.3.6.1.2.1.33.1.2.7.0              # UPS-MIB::upsBatteryTemperature.0\n"),
-        encoding="utf-8")
+    path.write_text(
+        VENDOR.format(base="base-ups")
+        .replace('    type: integer\n"""', "")
+        .replace(
+            AMBIENT,
+            AMBIENT + "    instead_of: 1.3.6.1.2.1.33.1.2.7.0              # UPS-MIB::upsBatteryTemperature.0\n",
+        ),
+        encoding="utf-8",
+    )
     profile = load_profile(path)  # the inherited battery temperature is a scalar of the merged profile
     assert any(obj.instead_of == "1.3.6.1.2.1.33.1.2.7.0" for obj in profile.objects)

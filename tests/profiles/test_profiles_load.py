@@ -76,21 +76,31 @@ def test_no_duplicate_oids(profile: Profile) -> None:
     """No scalar read twice and no table row claimed by two objects of the same quantity and labels."""
     scalars = Counter(obj.oid for obj in profile.objects if obj.oid is not None)
     twice = [oid for oid, n in scalars.items() if n > 1]
-    assert [oid for oid in twice
-            if any(not _exclusive(a, b) for a in profile.objects for b in profile.objects
-                   if a is not b and a.oid == b.oid == oid)] == []
+    assert [
+        oid
+        for oid in twice
+        if any(
+            not _exclusive(a, b)
+            for a in profile.objects
+            for b in profile.objects
+            if a is not b and a.oid == b.oid == oid
+        )
+    ] == []
     rows: dict[tuple[object, ...], list[ProfileObject]] = {}
     for obj in profile.objects:
         if obj.column is not None:
             key = (obj.quantity, obj.column, tuple(p.equals for p in obj.index), tuple(sorted(obj.labels.items())))
             rows.setdefault(key, []).append(obj)
-    claimed_twice = [row for row, objs in rows.items()
-                     if any(not _exclusive(a, b) for i, a in enumerate(objs) for b in objs[i + 1:])]
+    claimed_twice = [
+        row
+        for row, objs in rows.items()
+        if any(not _exclusive(a, b) for i, a in enumerate(objs) for b in objs[i + 1 :])
+    ]
     assert claimed_twice == []
     table_columns = {obj.column for obj in profile.objects if obj.column is not None}
-    assert not any(
-        oid.startswith(col + ".") for oid in scalars for col in table_columns
-    ), "a scalar OID lies inside a walked column"
+    assert not any(oid.startswith(col + ".") for oid in scalars for col in table_columns), (
+        "a scalar OID lies inside a walked column"
+    )
 
 
 def test_counters_are_not_negative_and_scaled_to_joules_or_cubic_metres(profile: Profile) -> None:
@@ -169,24 +179,34 @@ def test_a_writable_without_finite_bounds_is_refused_at_load(tmp_path) -> None: 
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     bad = profiles / "unbounded-gateway.yaml"
-    bad.write_text(text.replace("name: local-plant-gateway", "name: unbounded-gateway")
-                   .replace(bounded, "writable: {min: 5.0, max: .inf, step: 0.1}"))
+    bad.write_text(
+        text.replace("name: local-plant-gateway", "name: unbounded-gateway").replace(
+            bounded, "writable: {min: 5.0, max: .inf, step: 0.1}"
+        )
+    )
     with pytest.raises(ProfileError) as err:
         load_profile(bad)
     assert str(bad) in str(err.value) and "writable chw_supply_setpoint_c: bounds must be finite" in str(err.value)
     for step in ("0", "-0.1", ".nan"):
-        bad.write_text(text.replace("name: local-plant-gateway", "name: unbounded-gateway")
-                       .replace(bounded, f"writable: {{min: 5.0, max: 18.0, step: {step}}}"))
+        bad.write_text(
+            text.replace("name: local-plant-gateway", "name: unbounded-gateway").replace(
+                bounded, f"writable: {{min: 5.0, max: 18.0, step: {step}}}"
+            )
+        )
         with pytest.raises(ProfileError, match=r"step .* must be a positive number"):
             load_profile(bad)
     # where users meet it: check-config names the file and the object, exit 2, no traceback
-    bad.write_text(text.replace("name: local-plant-gateway", "name: unbounded-gateway")
-                   .replace(bounded, "writable: {min: -.inf, max: 18.0, step: 0.1}"))
+    bad.write_text(
+        text.replace("name: local-plant-gateway", "name: unbounded-gateway").replace(
+            bounded, "writable: {min: -.inf, max: 18.0, step: 0.1}"
+        )
+    )
     root = DEFAULT_PROFILE_DIR.resolve().parents[1]
     site = tmp_path / "site.yaml"
     site.write_text((root / "configs" / "demo-site.yaml").read_text() + "\nprofile_dirs: [profiles]\n")
-    proc = subprocess.run([sys.executable, "-m", "agent.app.cli", "check-config", str(site)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.app.cli", "check-config", str(site)], capture_output=True, text=True, timeout=60
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert "unbounded-gateway.yaml" in out and "writable chw_supply_setpoint_c: bounds must be finite" in out, out

@@ -40,8 +40,7 @@ def _recording(name: str) -> Path:
     return DEVICES / f"{name}.snmprec"
 
 
-def _check_against_librenms(name: str, profile_name: str, readout: DeviceReadout,
-                            registry: ProfileRegistry) -> None:
+def _check_against_librenms(name: str, profile_name: str, readout: DeviceReadout, registry: ProfileRegistry) -> None:
     case = EXPECTED[name]
     by_oid = readings_by_oid(registry[profile_name], readout.readings, parse_snmprec(_recording(name)))
     for sensor in case["sensors"]:
@@ -102,6 +101,7 @@ def test_static_detect_and_read_through_fake_client(name: str, registry: Profile
 
 # --- end to end: real UDP, real pysnmp, real responder ----------------------------------------
 
+
 @pytest.fixture(scope="module")
 def snmpsim_port() -> Iterator[int]:
     with snmpsim([_recording(name) for name in RECORDINGS]) as port:
@@ -115,6 +115,7 @@ def e2e_results(snmpsim_port: int, registry: ProfileRegistry) -> dict[str, tuple
     async def run() -> dict[str, tuple[str, DeviceReadout]]:
         client = PysnmpClient()
         try:
+
             async def one(name: str) -> tuple[str, tuple[str, DeviceReadout]]:
                 target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(name), timeout_s=5.0, retries=2)
                 profile = await detect_profile(client, target, registry)
@@ -135,15 +136,15 @@ def test_e2e_detects_the_right_profile(name: str, e2e_results: dict[str, tuple[s
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", RECORDINGS)
-def test_e2e_readings_match_librenms(name: str, e2e_results: dict[str, tuple[str, DeviceReadout]],
-                                     registry: ProfileRegistry) -> None:
+def test_e2e_readings_match_librenms(
+    name: str, e2e_results: dict[str, tuple[str, DeviceReadout]], registry: ProfileRegistry
+) -> None:
     profile_name, readout = e2e_results[name]
     _check_against_librenms(name, profile_name, readout, registry)
 
 
 @pytest.mark.e2e
-def test_e2e_equals_static_decode(e2e_results: dict[str, tuple[str, DeviceReadout]],
-                                  registry: ProfileRegistry) -> None:
+def test_e2e_equals_static_decode(e2e_results: dict[str, tuple[str, DeviceReadout]], registry: ProfileRegistry) -> None:
     """Over the wire (GET batches + GETBULK with each profile's max_repetitions) we read exactly what
     the recording holds: same readings, same labels, same values."""
     for name in RECORDINGS:

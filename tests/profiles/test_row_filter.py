@@ -24,13 +24,18 @@ def _profile(celsius: object, fahrenheit: object, scalar: bool = False) -> Profi
         base["oid"] = VALUE + ".1"
     else:
         base |= {"column": VALUE, "index": [{"label": "probe"}]}
-    return Profile.model_validate({
-        "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
-        "objects": [
-            {**base, "row_filter": celsius},
-            {**base, "scale": 5 / 9, "offset": -160 / 9, "row_filter": fahrenheit},
-        ],
-    })
+    return Profile.model_validate(
+        {
+            "name": "t",
+            "description": "t",
+            "source": "t",
+            "kind": "environment_sensor",
+            "objects": [
+                {**base, "row_filter": celsius},
+                {**base, "scale": 5 / 9, "offset": -160 / 9, "row_filter": fahrenheit},
+            ],
+        }
+    )
 
 
 def _octets(oid: str, text: str) -> SnmpValue:
@@ -87,11 +92,12 @@ def test_a_filter_names_exactly_one_source() -> None:
         _profile({"column": UNIT, "equals": [1]}, {"oid": SYS_UNIT, "equals": [2]}, scalar=True)
 
 
-
 def test_a_list_of_filters_must_all_keep_the_row() -> None:
     online = "1.3.6.1.4.1.99999.1.1.5"
-    profile = _profile([{"column": UNIT, "equals": [1]}, {"column": online, "equals": [1]}],
-                       [{"column": UNIT, "equals": [0]}, {"column": online, "equals": [1]}])
+    profile = _profile(
+        [{"column": UNIT, "equals": [1]}, {"column": online, "equals": [1]}],
+        [{"column": UNIT, "equals": [0]}, {"column": online, "equals": [1]}],
+    )
     assert online in profile.columns
     columns = {
         VALUE: [_octets(VALUE + f".{i}", raw) for i, raw in ((1, "21.5"), (2, "68"), (3, "0"))],
@@ -104,14 +110,27 @@ def test_a_list_of_filters_must_all_keep_the_row() -> None:
 
 
 def test_no_value_sentinels_skip_the_row_without_a_problem() -> None:
-    profile = Profile.model_validate({
-        "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
-        "objects": [
-            {"quantity": "relative_humidity_ratio", "column": VALUE, "index": [{"label": "probe"}],
-             "type": "integer", "scale": 0.01, "valid_min": 0, "valid_max": 1, "no_value": [-1]},
-            {"quantity": "ambient_temp_c", "oid": UNIT + ".1", "type": "string_number", "no_value": [-999.9]},
-        ],
-    })
+    profile = Profile.model_validate(
+        {
+            "name": "t",
+            "description": "t",
+            "source": "t",
+            "kind": "environment_sensor",
+            "objects": [
+                {
+                    "quantity": "relative_humidity_ratio",
+                    "column": VALUE,
+                    "index": [{"label": "probe"}],
+                    "type": "integer",
+                    "scale": 0.01,
+                    "valid_min": 0,
+                    "valid_max": 1,
+                    "no_value": [-1],
+                },
+                {"quantity": "ambient_temp_c", "oid": UNIT + ".1", "type": "string_number", "no_value": [-999.9]},
+            ],
+        }
+    )
     columns = {VALUE: [SnmpValue(VALUE + ".1", "integer", 36), SnmpValue(VALUE + ".2", "integer", -1)]}
     readout = decode_objects(profile, {UNIT + ".1": _octets(UNIT + ".1", "-999.9")}, columns)
     assert [(r.quantity, r.value) for r in readout.readings] == [("relative_humidity_ratio", 0.36)]
@@ -135,24 +154,50 @@ def test_matches_tests_a_name_by_regular_expression() -> None:
 
 def test_string_index_part_reads_a_length_prefixed_text_and_round_trips() -> None:
     name = "1.3.6.1.4.1.99999.4"
-    profile = Profile.model_validate({
-        "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
-        "objects": [{"quantity": "ambient_temp_c", "column": VALUE, "index": [{"label": "sensor", "string": True}],
-                     "type": "integer", "scale": 0.01,
-                     "row_filter": {"column": name, "equals": ["Temperature"]}}],
-    })
+    profile = Profile.model_validate(
+        {
+            "name": "t",
+            "description": "t",
+            "source": "t",
+            "kind": "environment_sensor",
+            "objects": [
+                {
+                    "quantity": "ambient_temp_c",
+                    "column": VALUE,
+                    "index": [{"label": "sensor", "string": True}],
+                    "type": "integer",
+                    "scale": 0.01,
+                    "row_filter": {"column": name, "equals": ["Temperature"]},
+                }
+            ],
+        }
+    )
     obj = profile.objects[0]
     sensor = "TH-2A_1_0"
     suffix = ".".join([str(len(sensor)), *(str(ord(c)) for c in sensor)])
     assert obj.match_index(tuple(int(p) for p in suffix.split("."))) == {"sensor": sensor}
     assert obj.instance_oid({"sensor": sensor}) == f"{VALUE}.{suffix}"
     assert obj.match_index((3, 65, 66)) is None  # the length does not match the rest
-    columns = {VALUE: [SnmpValue(f"{VALUE}.{suffix}", "integer", 2136), SnmpValue(f"{VALUE}.1.66", "integer", 5)],
-               name: [_octets(f"{name}.{suffix}", "Temperature"), _octets(f"{name}.1.66", "Humidity")]}
+    columns = {
+        VALUE: [SnmpValue(f"{VALUE}.{suffix}", "integer", 2136), SnmpValue(f"{VALUE}.1.66", "integer", 5)],
+        name: [_octets(f"{name}.{suffix}", "Temperature"), _octets(f"{name}.1.66", "Humidity")],
+    }
     readout = decode_objects(profile, {}, columns)
     assert [(r.label_dict, r.value) for r in readout.readings] == [({"sensor": sensor}, 21.36)]
     with pytest.raises(ValueError, match="must be the last one"):
-        Profile.model_validate({
-            "name": "t", "description": "t", "source": "t", "kind": "environment_sensor",
-            "objects": [{"quantity": "ambient_temp_c", "column": VALUE, "type": "integer",
-                         "index": [{"label": "s", "string": True}, {"equals": 0}]}]})
+        Profile.model_validate(
+            {
+                "name": "t",
+                "description": "t",
+                "source": "t",
+                "kind": "environment_sensor",
+                "objects": [
+                    {
+                        "quantity": "ambient_temp_c",
+                        "column": VALUE,
+                        "type": "integer",
+                        "index": [{"label": "s", "string": True}, {"equals": 0}],
+                    }
+                ],
+            }
+        )

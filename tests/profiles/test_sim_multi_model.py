@@ -29,11 +29,14 @@ def test_simulated_multi_model_profile_reads_back_each_value_once(name: str) -> 
     profile = load_profiles()[name]
     agent = SimulatedAgent("127.0.0.1", 0)
     ProfiledDevice("env", profile, agent).publish({}, 10.0, plausible_defaults(1000.0))
-    values = {".".join(map(str, k)): SnmpValue(".".join(map(str, k)), kind, raw)
-              for k, (kind, raw) in agent.mib.values.items()}
+    values = {
+        ".".join(map(str, k)): SnmpValue(".".join(map(str, k)), kind, raw)
+        for k, (kind, raw) in agent.mib.values.items()
+    }
     scalars = {oid: values.get(oid, SnmpValue(oid, "no_such_instance", None)) for oid in profile.scalar_oids}
-    columns = {col: [values[o] for o in sorted(values, key=_oid_key) if o.startswith(col + ".")]
-               for col in profile.columns}
+    columns = {
+        col: [values[o] for o in sorted(values, key=_oid_key) if o.startswith(col + ".")] for col in profile.columns
+    }
     readout = decode_objects(profile, scalars, columns)
     assert readout.readings and readout.problems == ()
     assert [k for k, n in Counter((r.quantity, r.labels) for r in readout.readings).items() if n > 1] == []

@@ -26,17 +26,25 @@ TARGET = SnmpTarget("fake", 161, V2cAuth("public"))
 
 
 def _profile(name: str, detect: dict[str, Any]) -> Profile:
-    return Profile.model_validate({
-        "name": name, "description": name, "source": "test", "kind": "ups", "detect": detect,
-        "objects": [{"quantity": "voltage_v", "oid": "1.3.6.1.4.1.99999.9.0", "type": "integer"}],
-    })
+    return Profile.model_validate(
+        {
+            "name": name,
+            "description": name,
+            "source": "test",
+            "kind": "ups",
+            "detect": detect,
+            "objects": [{"quantity": "voltage_v", "oid": "1.3.6.1.4.1.99999.9.0", "type": "integer"}],
+        }
+    )
 
 
-REGISTRY = ProfileRegistry([
-    _profile("vendor", {"sys_object_id_prefixes": ["1.3.6.1.4.1.99999"], "requires_oid": VENDOR_PROBE}),
-    _profile("std-scalar", {"fallback": 10, "requires_oid": STD_SCALAR}),
-    _profile("std-table", {"fallback": 90, "requires_column": STD_COLUMN}),
-])
+REGISTRY = ProfileRegistry(
+    [
+        _profile("vendor", {"sys_object_id_prefixes": ["1.3.6.1.4.1.99999"], "requires_oid": VENDOR_PROBE}),
+        _profile("std-scalar", {"fallback": 10, "requires_oid": STD_SCALAR}),
+        _profile("std-table", {"fallback": 90, "requires_column": STD_COLUMN}),
+    ]
+)
 
 
 def _detect(data: dict[str, tuple[str, Any]], registry: ProfileRegistry = REGISTRY) -> str:
@@ -45,8 +53,17 @@ def _detect(data: dict[str, tuple[str, Any]], registry: ProfileRegistry = REGIST
 
 
 def test_a_vendor_profile_wins_over_every_fallback() -> None:
-    assert _detect({SYS_OID: ("oid", "1.3.6.1.4.1.99999.5"), VENDOR_PROBE: ("integer", 1),
-                    STD_SCALAR: ("integer", 3), STD_COLUMN + ".7": ("integer", 8)}) == "vendor"
+    assert (
+        _detect(
+            {
+                SYS_OID: ("oid", "1.3.6.1.4.1.99999.5"),
+                VENDOR_PROBE: ("integer", 1),
+                STD_SCALAR: ("integer", 3),
+                STD_COLUMN + ".7": ("integer", 8),
+            }
+        )
+        == "vendor"
+    )
 
 
 def test_fallbacks_in_rank_order_when_no_vendor_profile_detects() -> None:
@@ -68,10 +85,12 @@ def test_sys_object_id_sent_as_octet_string_is_understood() -> None:
 
 
 def test_sync_detect_ranks_a_fallback_last_even_with_a_longer_prefix() -> None:
-    registry = ProfileRegistry([
-        _profile("vendor", {"sys_object_id_prefixes": ["1.3.6.1.2"]}),
-        _profile("std", {"fallback": 10, "sys_object_id_prefixes": ["1.3.6.1.2.1.33"], "requires_oid": STD_SCALAR}),
-    ])
+    registry = ProfileRegistry(
+        [
+            _profile("vendor", {"sys_object_id_prefixes": ["1.3.6.1.2"]}),
+            _profile("std", {"fallback": 10, "sys_object_id_prefixes": ["1.3.6.1.2.1.33"], "requires_oid": STD_SCALAR}),
+        ]
+    )
     found = registry.detect("1.3.6.1.2.1.33", "")
     assert found is not None and found.name == "vendor"
     assert [p.name for p in registry.fallbacks()] == ["std"]
@@ -90,8 +109,12 @@ PRECISION = "1.3.6.1.2.1.99.1.1.1.3"
 
 def _scaled(signed: bool = True) -> Profile:
     obj: dict[str, Any] = {
-        "quantity": "active_power_w", "column": VALUE, "index": [{"label": "sensor"}], "type": "integer",
-        "valid_max": 1e7, "decimals_column": PRECISION,
+        "quantity": "active_power_w",
+        "column": VALUE,
+        "index": [{"label": "sensor"}],
+        "type": "integer",
+        "valid_max": 1e7,
+        "decimals_column": PRECISION,
         "scale_column": {"column": SCALE, "factors": {8: 1e-3, 9: 1.0, 10: 1e3}},
     }
     if signed:
@@ -109,8 +132,7 @@ def _rows(*rows: tuple[int, int, int, int]) -> dict[str, list[SnmpValue]]:
 
 
 def test_scale_code_and_precision_apply_per_row() -> None:
-    readout = decode_objects(_scaled(), {}, _rows((1, 12345, 9, 1), (2, 2500, 10, 3), (3, 750, 8, 0),
-                                                  (4, 4200, 9, -2)))
+    readout = decode_objects(_scaled(), {}, _rows((1, 12345, 9, 1), (2, 2500, 10, 3), (3, 750, 8, 0), (4, 4200, 9, -2)))
     got = {r.label_dict["sensor"]: r.value for r in readout.readings}
     assert got == pytest.approx({"1": 1234.5, "2": 2500.0, "3": 0.75, "4": 4200.0})
     assert readout.problems == ()
@@ -129,6 +151,19 @@ def test_negative_precision_stays_an_error_unless_declared() -> None:
 
 def test_scale_column_belongs_to_a_table() -> None:
     with pytest.raises(ValueError, match="belong to a table"):
-        Profile.model_validate({"name": "t", "description": "t", "source": "t", "kind": "pdu", "objects": [{
-            "quantity": "voltage_v", "oid": VALUE + ".1", "type": "integer",
-            "scale_column": {"column": SCALE, "factors": {9: 1.0}}}]})
+        Profile.model_validate(
+            {
+                "name": "t",
+                "description": "t",
+                "source": "t",
+                "kind": "pdu",
+                "objects": [
+                    {
+                        "quantity": "voltage_v",
+                        "oid": VALUE + ".1",
+                        "type": "integer",
+                        "scale_column": {"column": SCALE, "factors": {9: 1.0}},
+                    }
+                ],
+            }
+        )

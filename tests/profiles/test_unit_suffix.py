@@ -10,8 +10,15 @@ from agent.errors import DecodeError
 
 
 def _obj(**kw: object) -> ProfileObject:
-    base: dict[str, object] = {"quantity": "active_power_w", "oid": "1.3.6.1.4.1.1.1.3.1", "type": "string_number",
-                               "unit_suffix": "kW", "scale": 1000, "valid_min": 0, "valid_max": 50000}
+    base: dict[str, object] = {
+        "quantity": "active_power_w",
+        "oid": "1.3.6.1.4.1.1.1.3.1",
+        "type": "string_number",
+        "unit_suffix": "kW",
+        "scale": 1000,
+        "valid_min": 0,
+        "valid_max": 50000,
+    }
     base.update(kw)
     return ProfileObject.model_validate(base)
 
@@ -23,7 +30,7 @@ def test_the_unit_is_stripped_before_the_scale() -> None:
 
 def test_a_value_without_the_declared_unit_is_refused() -> None:
     with pytest.raises(DecodeError, match="does not end in the unit"):
-        _obj().decode("octets", b"61W")   # a different unit must never be read with kW's scale
+        _obj().decode("octets", b"61W")  # a different unit must never be read with kW's scale
     with pytest.raises(DecodeError, match="does not end in the unit"):
         _obj().decode("octets", b"0.061")
     with pytest.raises(DecodeError, match="not a number"):
@@ -43,9 +50,17 @@ def test_apc_easy_pdu_text_agent_reads_its_recording() -> None:
     from agent.devices.readings import decode_objects
 
     profile = load_profiles()["apc-epdu-text"]
-    readout = decode_objects(profile, *split_for_profile(
-        profile, parse_snmprec(DEVICES / "apc-epdu_epdu1132m.snmprec")))
+    readout = decode_objects(
+        profile, *split_for_profile(profile, parse_snmprec(DEVICES / "apc-epdu_epdu1132m.snmprec"))
+    )
     got = {r.quantity: r.value for r in readout.readings}
     assert readout.problems == ()
-    assert got == pytest.approx({"active_power_w": 61.0, "energy_j": 2.28 * 3.6e6, "voltage_v": 232.6,
-                                 "current_a": 0.30, "frequency_hz": 49.982})
+    assert got == pytest.approx(
+        {
+            "active_power_w": 61.0,
+            "energy_j": 2.28 * 3.6e6,
+            "voltage_v": 232.6,
+            "current_a": 0.30,
+            "frequency_hz": 49.982,
+        }
+    )

@@ -42,15 +42,18 @@ def test_connectups_without_ups_mib_reads_the_xups_output(registry: ProfileRegis
 
 def test_dell_tower_reads_the_ups_mib_output_not_also_the_dell_total(registry: ProfileRegistry) -> None:
     tower = _read(registry, "dell-ups", "dell-ups_tower1000w")
-    assert _total(tower, "active_power_w") == 250.0      # upsOutputPower.1, not + physicalOutputPresentConsumption
+    assert _total(tower, "active_power_w") == 250.0  # upsOutputPower.1, not + physicalOutputPresentConsumption
     rack = _read(registry, "dell-ups", "dell-ups_rack3750w")
-    assert _total(rack, "active_power_w") == 307.0       # only the Dell object answers
+    assert _total(rack, "active_power_w") == 307.0  # only the Dell object answers
 
 
 def test_ups_without_watts_gets_none_made_up(registry: ProfileRegistry) -> None:
     """Galaxy 7000 (MGE-MIB: load % per phase), Socomec NetVision and WebPower (NULL) have no output W."""
-    for profile, recording in (("mge-ups", "apc-mgeups_galaxy7000"), ("socomec-ups", "socomec-ups"),
-                               ("webpower-ups", "webpower-smart2")):
+    for profile, recording in (
+        ("mge-ups", "apc-mgeups_galaxy7000"),
+        ("socomec-ups", "socomec-ups"),
+        ("webpower-ups", "webpower-smart2"),
+    ):
         readout = _read(registry, profile, recording)
         assert not [r for r in readout.readings if r.quantity == "active_power_w"], recording
         assert [r for r in readout.readings if r.quantity == "load_ratio"], recording

@@ -75,7 +75,8 @@ def test_tripplite_ups_reads_the_output_power_once(registry: ProfileRegistry) ->
     """UPS-MIB upsOutputPower and tlpUpsOutputLineActivePower hold the same watts: only the first is read."""
     profile = registry["tripplite-ups"]
     assert [o.column or o.oid for o in profile.objects if o.quantity == "active_power_w"] == [
-        "1.3.6.1.2.1.33.1.4.4.1.4"]
+        "1.3.6.1.2.1.33.1.4.4.1.4"
+    ]
 
 
 def test_apc_ups_energy_and_three_phase_power(registry: ProfileRegistry) -> None:

@@ -26,9 +26,7 @@ def _single_thread() -> object:
 
 @pytest.fixture(scope="session")
 def history_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = simulate(
-        load_site_weather("guiyang"), days=60, step_s=3600.0, controller="oracle", explore_c=2.0
-    )
+    result = simulate(load_site_weather("guiyang"), days=60, step_s=3600.0, controller="oracle", explore_c=2.0)
     path = tmp_path_factory.mktemp("history") / "history.csv"
     write_site_history(result, path)
     return path
@@ -59,9 +57,7 @@ class FakePlant:
         x = np.asarray(inputs, dtype=float)
         it, _db, wb, supply, chw, eco = x.T
         effective = np.maximum(supply, chw + 5.0)
-        cooling = 0.25 * it * (1 - 0.02 * (chw - 5)) * (1 - 0.5 * eco * (chw - wb - 6 > 0)) + 2e3 * (
-            22 - effective
-        )
+        cooling = 0.25 * it * (1 - 0.02 * (chw - 5)) * (1 - 0.5 * eco * (chw - wb - 6 > 0)) + 2e3 * (22 - effective)
         facility = it * 1.05 + cooling
         n = len(x)
         return PlantPrediction(

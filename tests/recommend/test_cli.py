@@ -41,10 +41,7 @@ def test_recommend_round_trip(model_dir: Path, tmp_path: Path) -> None:
     conditions = tmp_path / "c.csv"
     conditions.write_text(CONDITIONS)
     out = tmp_path / "r.csv"
-    assert (
-        main(["recommend", "--model", str(model_dir), "--conditions", str(conditions), "--out", str(out)])
-        == 0
-    )
+    assert main(["recommend", "--model", str(model_dir), "--conditions", str(conditions), "--out", str(out)]) == 0
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == 2
     for row in rows:
@@ -121,9 +118,7 @@ def test_bad_bounds_key(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert "unknown key 'supply_air_maximum_c'" in capsys.readouterr().err
 
 
-def test_wrong_format_version_refused(
-    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_wrong_format_version_refused(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = tmp_path / "old"
     old.mkdir()
     for name in ("model.skops", "model.json"):

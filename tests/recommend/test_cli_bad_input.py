@@ -60,11 +60,12 @@ def _edited(history: Path, tmp_path: Path, edit: Callable[[list[str]], None]) ->
 @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:00:00-08:00"])
 def test_fit_refuses_a_timestamp_out_of_range(small_history: Path, tmp_path: Path, stamp: str) -> None:
     def first_row_at(lines: list[str]) -> None:
-        lines[1] = stamp + lines[1][lines[1].index(","):]
+        lines[1] = stamp + lines[1][lines[1].index(",") :]
 
     path = _edited(small_history, tmp_path, first_row_at)
-    assert_bad_input(_cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:2", "timestamp",
-               "out of range")
+    assert_bad_input(
+        _cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:2", "timestamp", "out of range"
+    )
     assert not (tmp_path / "m").exists()
 
 
@@ -83,8 +84,9 @@ def test_fit_refuses_negative_cooling_power(small_history: Path, tmp_path: Path)
         lines[4] = ",".join(cells)
 
     path = _edited(small_history, tmp_path, negative_on_line_5)
-    assert_bad_input(_cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:5", "cooling_power_w",
-               "must be >= 0")
+    assert_bad_input(
+        _cli("model", "fit", "--history", path, "--out", tmp_path / "m"), f"{path}:5", "cooling_power_w", "must be >= 0"
+    )
 
 
 def test_fit_into_an_unwritable_out_exits_2(small_history: Path, tmp_path: Path) -> None:
@@ -100,8 +102,16 @@ def test_recommend_refuses_an_inlet_limit_that_is_not_a_temperature(
     small_model: Path, tmp_path: Path, limit: str
 ) -> None:
     (tmp_path / "c.csv").write_text(CONDITIONS)
-    proc = _cli("recommend", "--model", small_model, "--conditions", tmp_path / "c.csv", "--out", tmp_path / "r.csv",
-                f"--inlet-limit-c={limit}")
+    proc = _cli(
+        "recommend",
+        "--model",
+        small_model,
+        "--conditions",
+        tmp_path / "c.csv",
+        "--out",
+        tmp_path / "r.csv",
+        f"--inlet-limit-c={limit}",
+    )
     assert_bad_input(proc, "--inlet-limit-c")
     assert not (tmp_path / "r.csv").exists()
 

@@ -96,8 +96,12 @@ def test_least_saving_as_a_fraction_of_facility_power() -> None:
         0.0, COND, START, data_ok=True
     )
     assert ok.changed and ok.setpoints == free.setpoints
-    both = make(max_step_c=1.0, max_change_per_h_c=10.0, min_savings_fraction=0.99 * fraction_of_saving,
-                min_savings_w=1.01 * free.predicted_savings_w).recommend(0.0, COND, START, data_ok=True)
+    both = make(
+        max_step_c=1.0,
+        max_change_per_h_c=10.0,
+        min_savings_fraction=0.99 * fraction_of_saving,
+        min_savings_w=1.01 * free.predicted_savings_w,
+    ).recommend(0.0, COND, START, data_ok=True)
     assert not both.changed
 
 

@@ -54,8 +54,9 @@ def _serve(web: WebConfig | None) -> Iterator[str]:
         server.stop()
 
 
-def _get(url: str, *, ctx: ssl.SSLContext | None = None, user: str | None = None,
-         password: str | None = None) -> tuple[int, str, dict[str, str]]:
+def _get(
+    url: str, *, ctx: ssl.SSLContext | None = None, user: str | None = None, password: str | None = None
+) -> tuple[int, str, dict[str, str]]:
     req = urllib.request.Request(url)
     if user is not None:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -76,8 +77,10 @@ def _client_ctx(pki: Pki, with_cert: bool = False) -> ssl.SSLContext:
 
 
 def test_https_with_basic_auth(pki: Pki) -> None:
-    web = WebConfig(tls_server_config=TlsServerConfig(cert_file=pki.server_cert, key_file=pki.server_key),
-                    basic_auth_users={USER: SecretStr(HASH)})
+    web = WebConfig(
+        tls_server_config=TlsServerConfig(cert_file=pki.server_cert, key_file=pki.server_key),
+        basic_auth_users={USER: SecretStr(HASH)},
+    )
     for addr in _serve(web):
         ctx = _client_ctx(pki)
         status, body, _ = _get(f"https://{addr}/metrics", ctx=ctx, user=USER, password=PASSWORD)
@@ -101,8 +104,16 @@ def test_https_with_basic_auth(pki: Pki) -> None:
         assert _get(f"https://{addr}/metrics", ctx=ctx, user=USER, password=PASSWORD)[0] == 200
 
 
-@pytest.mark.parametrize("header", ["Basic", "Basic !!!notbase64", "Basic " + base64.b64encode(b"nocolon").decode(),
-                                    "Bearer abc", "Basic " + base64.b64encode(b"\xff\xfe:x").decode()])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Basic !!!notbase64",
+        "Basic " + base64.b64encode(b"nocolon").decode(),
+        "Bearer abc",
+        "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+    ],
+)
 def test_malformed_authorization_is_401(header: str) -> None:
     for addr in _serve(WebConfig(basic_auth_users={USER: SecretStr(HASH)})):
         req = urllib.request.Request(f"http://{addr}/metrics", headers={"Authorization": header})
@@ -113,9 +124,14 @@ def test_malformed_authorization_is_401(header: str) -> None:
 
 
 def test_client_certificate_required(pki: Pki) -> None:
-    web = WebConfig(tls_server_config=TlsServerConfig(
-        cert_file=pki.server_cert, key_file=pki.server_key, client_ca_file=pki.ca_cert,
-        client_auth_type="RequireAndVerifyClientCert"))
+    web = WebConfig(
+        tls_server_config=TlsServerConfig(
+            cert_file=pki.server_cert,
+            key_file=pki.server_key,
+            client_ca_file=pki.ca_cert,
+            client_auth_type="RequireAndVerifyClientCert",
+        )
+    )
     for addr in _serve(web):
         status, body, _ = _get(f"https://{addr}/metrics", ctx=_client_ctx(pki, with_cert=True))
         assert status == 200 and "pue_test_value" in body
@@ -139,8 +155,10 @@ def test_without_web_config_the_plain_server_is_used() -> None:
 
 def test_web_config_file_errors_name_file_and_path(tmp_path: Path, pki: Pki) -> None:
     path = tmp_path / "web.yml"
-    path.write_text("basic_auth_users:\n  alice: hunter2-plain-password\ntls_server_config:\n"
-                    "  cert_file: server.crt\n  client_auth_type: RequireAnyClientCert\nextra: 1\n")
+    path.write_text(
+        "basic_auth_users:\n  alice: hunter2-plain-password\ntls_server_config:\n"
+        "  cert_file: server.crt\n  client_auth_type: RequireAnyClientCert\nextra: 1\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_web_config(path)
     text = str(info.value)

@@ -32,8 +32,14 @@ USER, PASSWORD = "prometheus", "correct horse battery staple"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
 #: the short request deadline the tests configure [s]; every wait below is a generous multiple of it
 TIMEOUT_S = 1.5
-PATHS = ["/", "/metrics", "/api/v1/recommendation", "/api/v1/actions", "/api/v1/recommendation/approve",
-         "/no/such/path"]
+PATHS = [
+    "/",
+    "/metrics",
+    "/api/v1/recommendation",
+    "/api/v1/actions",
+    "/api/v1/recommendation/approve",
+    "/no/such/path",
+]
 
 
 class _One:
@@ -54,8 +60,7 @@ def _api() -> ApiHandlers:
 def _serve(web: WebConfig | None = None, api: ApiHandlers | None = None, **limits: Any) -> Iterator[tuple[str, int]]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_One())  # type: ignore[arg-type]
-    server = make_http_server(registry, api or _api(), web,
-                              HttpLimits(**{"request_timeout_s": TIMEOUT_S, **limits}))
+    server = make_http_server(registry, api or _api(), web, HttpLimits(**{"request_timeout_s": TIMEOUT_S, **limits}))
     addr = server.start("127.0.0.1", 0)
     try:
         yield addr
@@ -73,8 +78,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-def _exchange(addr: tuple[str, int], raw: bytes, *, timeout_s: float = 10.0,
-              ctx: ssl.SSLContext | None = None) -> tuple[int, dict[str, str], bytes]:
+def _exchange(
+    addr: tuple[str, int], raw: bytes, *, timeout_s: float = 10.0, ctx: ssl.SSLContext | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """Send ``raw`` as is and read the whole answer: (status, headers, body)."""
     sock = socket.create_connection(addr, timeout=timeout_s)
     with sock if ctx is None else ctx.wrap_socket(sock, server_hostname=addr[0]) as conn:
@@ -88,16 +94,23 @@ def _exchange(addr: tuple[str, int], raw: bytes, *, timeout_s: float = 10.0,
     return int(lines[0].split()[1]), headers, body
 
 
-def _get(addr: tuple[str, int], path: str = "/metrics", *, ctx: ssl.SSLContext | None = None,
-         auth: str | None = None, timeout_s: float = 10.0) -> tuple[int, bytes]:
+def _get(
+    addr: tuple[str, int],
+    path: str = "/metrics",
+    *,
+    ctx: ssl.SSLContext | None = None,
+    auth: str | None = None,
+    timeout_s: float = 10.0,
+) -> tuple[int, bytes]:
     extra = f"Authorization: Basic {auth}\r\n" if auth else ""
     raw = f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n".encode()
     status, _, body = _exchange(addr, raw, ctx=ctx, timeout_s=timeout_s)
     return status, body
 
 
-def _post(addr: tuple[str, int], body: bytes, path: str = "/api/v1/recommendation/approve",
-          headers: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def _post(
+    addr: tuple[str, int], body: bytes, path: str = "/api/v1/recommendation/approve", headers: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
     if headers is None:
         headers = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     raw = f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n".encode() + body
@@ -212,10 +225,13 @@ def test_handler_threads_are_capped_and_excess_gets_503() -> None:
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize(("length", "status"), [("-1", 400), ("abc", 400), ("1e3", 400), (" ", 400),
-                                                 (str(10**12), 413), ("65537", 413), ("5, 6", 400)])
-def test_bad_content_length_is_refused_before_the_body(addr: tuple[str, int], path: str, length: str,
-                                                       status: int) -> None:
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [("-1", 400), ("abc", 400), ("1e3", 400), (" ", 400), (str(10**12), 413), ("65537", 413), ("5, 6", 400)],
+)
+def test_bad_content_length_is_refused_before_the_body(
+    addr: tuple[str, int], path: str, length: str, status: int
+) -> None:
     sock = socket.create_connection(addr, timeout=10)
     with sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
@@ -229,8 +245,9 @@ def test_streaming_after_bad_content_length_does_not_grow_memory(addr: tuple[str
     before = _rss_bytes()
     sock = socket.create_connection(addr, timeout=10)
     with sock:
-        sock.sendall(f"POST /api/v1/recommendation/approve HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
-                     "\r\n".encode())
+        sock.sendall(
+            f"POST /api/v1/recommendation/approve HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
+        )
         chunk, sent = b"[" * (1 << 20), 0
         try:
             while sent < 200 << 20:  # 200 MB
@@ -259,8 +276,10 @@ def test_huge_headers_are_refused(addr: tuple[str, int]) -> None:
     assert status == 431
 
 
-@pytest.mark.parametrize("body", [b"[" * 30_000, b'{"a":' * 12_000, b"\xff\xfe{}", b"{", b"[]", b"1e999999",
-                                  b'{"id": 1, "id": ' + b"[" * 5000])
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 30_000, b'{"a":' * 12_000, b"\xff\xfe{}", b"{", b"[]", b"1e999999", b'{"id": 1, "id": ' + b"[" * 5000],
+)
 def test_bad_json_is_a_one_line_400(addr: tuple[str, int], body: bytes, caplog: pytest.LogCaptureFixture) -> None:
     status, headers, answer = _post(addr, body)
     assert status == 400, answer[:200]
@@ -280,8 +299,9 @@ def test_good_approve_still_works(addr: tuple[str, int]) -> None:
     status, _, answer = _post(addr, b'{"id": 3, "approved_by": "ops"}')
     assert status == 200 and json.loads(answer)["payload"] == {"id": 3, "approved_by": "ops"}
     # Expect: 100-continue is answered, so curl does not wait a second before sending the body
-    raw = (b"POST /api/v1/recommendation/approve HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n"
-           b"Expect: 100-continue\r\n\r\n")
+    raw = (
+        b"POST /api/v1/recommendation/approve HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\nExpect: 100-continue\r\n\r\n"
+    )
     with socket.create_connection(addr, timeout=10) as sock:
         sock.sendall(raw)
         assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
@@ -333,8 +353,12 @@ def test_run_honours_listen_limits_against_slow_clients(tmp_path: Path) -> None:
     config = tmp_path / "site.yaml"
     config.write_text(yaml.safe_dump(data))
     addr = ("127.0.0.1", data["listen"]["port"])
-    agent = subprocess.Popen([str(root / ".venv" / "bin" / "pue-agent"), "run", "--config", str(config)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    agent = subprocess.Popen(
+        [str(root / ".venv" / "bin" / "pue-agent"), "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -63,16 +63,29 @@ def test_example_configs_use_v3_authpriv_and_flag_every_v2c(path: Path) -> None:
     assert cfg.listen.address == "127.0.0.1"  # bound to localhost unless the operator says otherwise
 
 
-def _write_config(tmp_path: Path, credentials: dict[str, Any], device_extra: dict[str, Any],
-                  web: dict[str, Any] | None = None) -> Path:
+def _write_config(
+    tmp_path: Path, credentials: dict[str, Any], device_extra: dict[str, Any], web: dict[str, Any] | None = None
+) -> Path:
     data: dict[str, Any] = {
         "credentials": credentials,
-        "devices": [{"name": "crah-1", "address": "127.0.0.1", "credentials": "ro", "profile": "apc-inrow",
-                     "role": "cooling_unit", **device_extra},
-                    {"name": "meter", "address": "127.0.0.1", "credentials": "ro", "profile": "janitza-umg",
-                     "role": "utility_meter"},
-                    {"name": "ups", "address": "127.0.0.1", "credentials": "ro", "profile": "rfc1628-ups",
-                     "role": "ups"}],
+        "devices": [
+            {
+                "name": "crah-1",
+                "address": "127.0.0.1",
+                "credentials": "ro",
+                "profile": "apc-inrow",
+                "role": "cooling_unit",
+                **device_extra,
+            },
+            {
+                "name": "meter",
+                "address": "127.0.0.1",
+                "credentials": "ro",
+                "profile": "janitza-umg",
+                "role": "utility_meter",
+            },
+            {"name": "ups", "address": "127.0.0.1", "credentials": "ro", "profile": "rfc1628-ups", "role": "ups"},
+        ],
         "topology": {"it_category": 1, "facility": [{"device": "meter"}], "it": [{"device": "ups"}]},
     }
     if web is not None:
@@ -83,19 +96,35 @@ def _write_config(tmp_path: Path, credentials: dict[str, Any], device_extra: dic
 
 
 def _v3(user: str, key: str) -> dict[str, str]:
-    return {"version": "3", "user": user, "auth_protocol": "sha256", "auth_key": f"auth-{key}",
-            "priv_protocol": "aes128", "priv_key": f"priv-{key}"}
+    return {
+        "version": "3",
+        "user": user,
+        "auth_protocol": "sha256",
+        "auth_key": f"auth-{key}",
+        "priv_protocol": "aes128",
+        "priv_key": f"priv-{key}",
+    }
 
 
-@pytest.mark.parametrize("creds, extra, ok", [
-    ({"ro": _v3("pue-ro", "secret-ro-1")}, {"write_credentials": "ro"}, False),
-    ({"ro": _v3("pue", "secret-ro-1"), "rw": _v3("pue", "secret-rw-1")}, {"write_credentials": "rw"}, False),
-    ({"ro": {"version": "2c", "community": "same-community"}, "rw": {"version": "2c", "community": "same-community"}},
-     {"write_credentials": "rw"}, False),
-    ({"ro": _v3("pue-ro", "secret-ro-1"), "rw": _v3("pue-rw", "secret-rw-1")}, {"write_credentials": "rw"}, True),
-])
-def test_write_credentials_must_differ_from_read_credentials(tmp_path: Path, creds: dict[str, Any],
-                                                             extra: dict[str, Any], ok: bool) -> None:
+@pytest.mark.parametrize(
+    "creds, extra, ok",
+    [
+        ({"ro": _v3("pue-ro", "secret-ro-1")}, {"write_credentials": "ro"}, False),
+        ({"ro": _v3("pue", "secret-ro-1"), "rw": _v3("pue", "secret-rw-1")}, {"write_credentials": "rw"}, False),
+        (
+            {
+                "ro": {"version": "2c", "community": "same-community"},
+                "rw": {"version": "2c", "community": "same-community"},
+            },
+            {"write_credentials": "rw"},
+            False,
+        ),
+        ({"ro": _v3("pue-ro", "secret-ro-1"), "rw": _v3("pue-rw", "secret-rw-1")}, {"write_credentials": "rw"}, True),
+    ],
+)
+def test_write_credentials_must_differ_from_read_credentials(
+    tmp_path: Path, creds: dict[str, Any], extra: dict[str, Any], ok: bool
+) -> None:
     path = _write_config(tmp_path, creds, extra)
     if ok:
         load_config(path)
@@ -108,9 +137,18 @@ def test_write_credentials_must_differ_from_read_credentials(tmp_path: Path, cre
 
 
 def test_config_errors_never_echo_secret_values(tmp_path: Path) -> None:
-    creds = {"ro": {"version": "3", "user": "u", "auth_protocol": "sha256", "auth_key": "Xs3cr7",
-                    "priv_protocol": "blowfish", "priv_key": "PRIVATE-KEY-VALUE-9", "extra": "EXTRA-SECRET"},
-             "v2": {"version": "2c", "community": ["LIST-COMMUNITY-SECRET"]}}
+    creds = {
+        "ro": {
+            "version": "3",
+            "user": "u",
+            "auth_protocol": "sha256",
+            "auth_key": "Xs3cr7",
+            "priv_protocol": "blowfish",
+            "priv_key": "PRIVATE-KEY-VALUE-9",
+            "extra": "EXTRA-SECRET",
+        },
+        "v2": {"version": "2c", "community": ["LIST-COMMUNITY-SECRET"]},
+    }
     path = _write_config(tmp_path, creds, {})
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -137,18 +175,37 @@ def test_secrets_never_reach_outputs(tmp_path: Path) -> None:
     outputs: dict[str, str] = {}
 
     for path in EXAMPLES:
-        run = subprocess.run([str(EXE), "check-config", str(path), "--dump"], capture_output=True, text=True,
-                             timeout=60)
+        run = subprocess.run(
+            [str(EXE), "check-config", str(path), "--dump"], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == 0, run.stderr
         assert "**********" in run.stdout
         outputs[f"dump {path.name}"] = run.stdout + run.stderr
         outputs[f"dump_config {path.name}"] = dump_config(load_config(path)[0])
 
     base, listen = free_udp_range(7), free_port()
-    demo = subprocess.Popen([str(EXE), "-v", "demo", "--site", "minimal", "--duration", "40", "--base-port",
-                             str(base), "--listen-port", str(listen), "--truth-file", str(tmp_path / "t.json"),
-                             "--history", str(tmp_path / "h.sqlite")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    demo = subprocess.Popen(
+        [
+            str(EXE),
+            "-v",
+            "demo",
+            "--site",
+            "minimal",
+            "--duration",
+            "40",
+            "--base-port",
+            str(base),
+            "--listen-port",
+            str(listen),
+            "--truth-file",
+            str(tmp_path / "t.json"),
+            "--history",
+            str(tmp_path / "h.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{listen}"
         deadline = time.monotonic() + 30
@@ -164,14 +221,39 @@ def test_secrets_never_reach_outputs(tmp_path: Path) -> None:
         assert sample(outputs["GET /metrics"], "pue_device_up", device="ups-a") == 1.0
         # failing reads against the running demo devices: wrong v3 key, v2c against a v3 device
         reads = {
-            "wrong v3 key": ["--v3-user", "pue-demo", "--auth-protocol", "sha256", "--auth-key",
-                             "demo-auth-key-0002", "--priv-protocol", "aes128", "--priv-key", "demo-priv-key-0001"],
+            "wrong v3 key": [
+                "--v3-user",
+                "pue-demo",
+                "--auth-protocol",
+                "sha256",
+                "--auth-key",
+                "demo-auth-key-0002",
+                "--priv-protocol",
+                "aes128",
+                "--priv-key",
+                "demo-priv-key-0001",
+            ],
             "community on v3": ["--community", "demo-community-ro"],
         }
         for what, args in reads.items():
-            run = subprocess.run([str(EXE), "-v", "read", f"udp://127.0.0.1:{base + 1}", "--profile", "rfc1628-ups",
-                                  "--timeout", "0.5", "--retries", "0", *args],
-                                 capture_output=True, text=True, timeout=60)
+            run = subprocess.run(
+                [
+                    str(EXE),
+                    "-v",
+                    "read",
+                    f"udp://127.0.0.1:{base + 1}",
+                    "--profile",
+                    "rfc1628-ups",
+                    "--timeout",
+                    "0.5",
+                    "--retries",
+                    "0",
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert run.returncode == 1, (what, run.stdout, run.stderr)
             outputs[f"read {what}"] = run.stdout + run.stderr
     finally:
@@ -184,9 +266,15 @@ def test_secrets_never_reach_outputs(tmp_path: Path) -> None:
     plain = "plain-text-password-77"
     hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
     secrets |= {plain, hashed, "auth-secret-ro-1", "priv-secret-ro-1"}
-    bad = _write_config(tmp_path, {"ro": _v3("pue-ro", "secret-ro-1")}, {},
-                        web={"basic_auth_users": {"alice": plain, "bob": hashed},
-                             "tls_server_config": {"cert_file": "missing.crt", "key_file": "missing.key"}})
+    bad = _write_config(
+        tmp_path,
+        {"ro": _v3("pue-ro", "secret-ro-1")},
+        {},
+        web={
+            "basic_auth_users": {"alice": plain, "bob": hashed},
+            "tls_server_config": {"cert_file": "missing.crt", "key_file": "missing.key"},
+        },
+    )
     for cmd in (["check-config", str(bad)], ["check-config", str(bad), "--dump"], ["run", "--config", str(bad)]):
         run = subprocess.run([str(EXE), *cmd], capture_output=True, text=True, timeout=60)
         assert run.returncode == 2

@@ -32,8 +32,9 @@ ROOT = TESTS.parent
 def _twin_config():  # type: ignore[no-untyped-def]
     cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     base = free_udp_range(len(cfg.devices))
-    devices = tuple(d.model_copy(update={"port": base + i, "timeout_s": 1.0, "retries": 1})
-                    for i, d in enumerate(cfg.devices))
+    devices = tuple(
+        d.model_copy(update={"port": base + i, "timeout_s": 1.0, "retries": 1}) for i, d in enumerate(cfg.devices)
+    )
     return cfg.model_copy(update={"devices": devices}), profiles
 
 
@@ -120,9 +121,11 @@ def test_utility_and_pv_meters_sum_to_facility_and_the_plant_serves_heat_and_wat
         assert _reading(pv, "active_power_w") == pytest.approx(truth.pv_w, rel=5e-3)
         assert _reading(grid, "active_power_w") == pytest.approx(truth.facility_w - truth.pv_w, rel=5e-3)
         assert _reading(grid, "active_power_w") + _reading(pv, "active_power_w") == pytest.approx(
-            truth.facility_w, rel=5e-3)
+            truth.facility_w, rel=5e-3
+        )
         assert sum(r.value for r in pv.readings if r.quantity == "phase_active_power_w") == pytest.approx(
-            _reading(pv, "active_power_w"), abs=3.0)
+            _reading(pv, "active_power_w"), abs=3.0
+        )
         assert _reading(pv, "energy_j") > 0.0
         assert _reading(plant, "reused_heat_power_w") == pytest.approx(truth.reused_heat_w, rel=5e-3)
         assert _reading(plant, "water_flow_m3_per_s") == pytest.approx(truth.water_flow_m3_per_s, rel=1e-2)
@@ -135,8 +138,12 @@ def test_utility_and_pv_meters_sum_to_facility_and_the_plant_serves_heat_and_wat
     _run(scenario, start=datetime(2026, 1, 15, 4, 0, tzinfo=UTC))  # 12:00 Beijing time
 
 
-RECORDED = {"meter-main": ("janitza_generic", "janitza-umg"), "pdu-row-a": ("raritan-pdu_px3", "raritan-pdu2"),
-            "crah-1": ("liebert_weblbds", "liebert-gp-environmental"), "outdoor": ("gude-esb_7213-13", "gude-esb7213")}
+RECORDED = {
+    "meter-main": ("janitza_generic", "janitza-umg"),
+    "pdu-row-a": ("raritan-pdu_px3", "raritan-pdu2"),
+    "crah-1": ("liebert_weblbds", "liebert-gp-environmental"),
+    "outdoor": ("gude-esb_7213-13", "gude-esb7213"),
+}
 
 
 def test_twin_devices_read_through_pue_agent_read_like_the_recordings() -> None:
@@ -148,20 +155,37 @@ def test_twin_devices_read_through_pue_agent_read_like_the_recordings() -> None:
             dev = cfg.device(device)
             cred = cfg.credentials[dev.credentials]
             if cred.version == "3":
-                auth = ["--v3-user", cred.user, "--auth-protocol", cred.auth_protocol, "--auth-key",
-                        cred.auth_key.get_secret_value(), "--priv-protocol", cred.priv_protocol, "--priv-key",
-                        cred.priv_key.get_secret_value()]
+                auth = [
+                    "--v3-user",
+                    cred.user,
+                    "--auth-protocol",
+                    cred.auth_protocol,
+                    "--auth-key",
+                    cred.auth_key.get_secret_value(),
+                    "--priv-protocol",
+                    cred.priv_protocol,
+                    "--priv-key",
+                    cred.priv_key.get_secret_value(),
+                ]
             else:
                 auth = ["--community", cred.community.get_secret_value()]
             proc = await asyncio.create_subprocess_exec(
-                exe, "read", f"udp://127.0.0.1:{dev.port}", *auth, "--format", "json",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                exe,
+                "read",
+                f"udp://127.0.0.1:{dev.port}",
+                *auth,
+                "--format",
+                "json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await asyncio.wait_for(proc.communicate(), 60)
             assert proc.returncode == 0, err.decode()
             twin = json.loads(out)
             assert twin["profile"] == profile_name, f"{device} detected as {twin['profile']}"
-            scalars, columns = split_for_profile(registry[profile_name], parse_snmprec(
-                ROOT / "tests" / "fixtures" / "devices" / f"{recording}.snmprec"))
+            scalars, columns = split_for_profile(
+                registry[profile_name], parse_snmprec(ROOT / "tests" / "fixtures" / "devices" / f"{recording}.snmprec")
+            )
             real = decode_objects(registry[profile_name], scalars, columns)
             assert {r.quantity for r in real.readings} <= {r["quantity"] for r in twin["readings"]}, device
 

@@ -88,9 +88,7 @@ def test_fan_affinity_cube_law() -> None:
 def test_airflow_from_heat_and_delta_t() -> None:
     density = float(cooling.air_density_kg_m3(88000.0, 25.0))
     assert density == pytest.approx(1.028, abs=0.005)
-    assert float(cooling.airflow_m3_s(100e3, 10.0, density)) == pytest.approx(
-        100e3 / (density * 1006.0 * 10.0)
-    )
+    assert float(cooling.airflow_m3_s(100e3, 10.0, density)) == pytest.approx(100e3 / (density * 1006.0 * 10.0))
 
 
 def test_wet_bulb_at_880_hpa_is_below_sea_level_value() -> None:

@@ -24,17 +24,9 @@ def guiyang_years() -> dict[str, SimulationResult]:
 
 
 def _closes(result: SimulationResult) -> None:
-    parts = (
-        result.it_power_w
-        + result.ups_loss_w
-        + result.pdu_loss_w
-        + result.cooling_power_w
-        + result.lighting_other_w
-    )
+    parts = result.it_power_w + result.ups_loss_w + result.pdu_loss_w + result.cooling_power_w + result.lighting_other_w
     np.testing.assert_allclose(result.facility_power_w, parts, rtol=1e-3)
-    cooling = (
-        result.crah_fan_power_w + result.chiller_power_w + result.tower_fan_power_w + result.pump_power_w
-    )
+    cooling = result.crah_fan_power_w + result.chiller_power_w + result.tower_fan_power_w + result.pump_power_w
     np.testing.assert_allclose(result.cooling_power_w, cooling, rtol=1e-3)
 
 
@@ -61,11 +53,7 @@ def test_step_closes_balance_and_exposes_devices() -> None:
     for controls in (Controls(), Controls(22.0, 16.0, True, 0.3), Controls(30.0, 2.0, True, 0.0)):
         result = plant.step(conditions, controls, 60.0)
         total = (
-            result.it_power_w
-            + result.ups_loss_w
-            + result.pdu_loss_w
-            + result.cooling_power_w
-            + result.lighting_other_w
+            result.it_power_w + result.ups_loss_w + result.pdu_loss_w + result.cooling_power_w + result.lighting_other_w
         )
         assert result.facility_power_w == pytest.approx(total, rel=1e-3)
         assert len(result.rack_inlet_c) == len(result.rack_power_w) == design.n_racks
@@ -205,8 +193,16 @@ def test_named_designs_differ_only_in_the_ups_and_stay_in_the_typical_range() ->
     assert legacy == SiteDesign()
     assert {k for k, v in asdict(modern).items() if asdict(legacy)[k] != v} == {"ups_no_load_loss_fraction"}
     out = 0.35 * modern.ups_rated_power_w  # each side of 2N at about 35 % load
-    eff = {name: float(ups_efficiency(out, d.ups_rated_power_w, no_load_loss_fraction=d.ups_no_load_loss_fraction,
-                                      proportional_loss_fraction=d.ups_proportional_loss_fraction,
-                                      square_loss_fraction=d.ups_square_loss_fraction))
-           for name, d in DESIGNS.items()}
+    eff = {
+        name: float(
+            ups_efficiency(
+                out,
+                d.ups_rated_power_w,
+                no_load_loss_fraction=d.ups_no_load_loss_fraction,
+                proportional_loss_fraction=d.ups_proportional_loss_fraction,
+                square_loss_fraction=d.ups_square_loss_fraction,
+            )
+        )
+        for name, d in DESIGNS.items()
+    }
     assert 0.93 < eff["legacy"] < 0.95 and 0.96 < eff["modern-ups"] < 0.97  # standards.md: 0.90-0.97

@@ -47,9 +47,7 @@ def test_synthetic_guiyang_year_matches_normals_and_is_deterministic() -> None:
 
 def test_interpolation_hits_hourly_samples_and_wraps() -> None:
     weather = load_site_weather("guiyang")
-    epoch_local_midnight = (
-        np.datetime64("2026-01-01T00:00:00").astype("datetime64[s]").astype(float) - 8 * 3600
-    )
+    epoch_local_midnight = np.datetime64("2026-01-01T00:00:00").astype("datetime64[s]").astype(float) - 8 * 3600
     at = weather_at(
         weather,
         np.array([epoch_local_midnight, epoch_local_midnight + 3600.0, epoch_local_midnight + 1800.0]),

@@ -30,17 +30,27 @@ def cfg():  # type: ignore[no-untyped-def]
     cfg, _ = load_config(ROOT / "configs" / "twin-site.yaml")
     # an indoor humidity/temperature box beside the outdoor sensor, with the same role: its humidity is
     # not the weather (the old controller averaged every environment sensor's humidity into the wet bulb)
-    indoor = DeviceConfig(name="hall-env", address="127.0.0.1", port=16299, credentials="ro-v2c",
-                          profile="gude-esb7213", role="environment_sensor", zone="hall-1")
+    indoor = DeviceConfig(
+        name="hall-env",
+        address="127.0.0.1",
+        port=16299,
+        credentials="ro-v2c",
+        profile="gude-esb7213",
+        role="environment_sensor",
+        zone="hall-1",
+    )
     second_plant = cfg.device("chiller-plant").model_copy(update={"name": "chiller-plant-2", "port": 16232})
     return cfg.model_copy(update={"devices": (*cfg.devices, indoor, second_plant)})
 
 
 def test_outdoor_humidity_comes_only_from_devices_reading_outdoor_air(cfg) -> None:  # type: ignore[no-untyped-def]
-    state = _state(cfg, {
-        "outdoor": [("outdoor_temp_c", 20.0), ("relative_humidity_ratio", 0.50), ("air_pressure_pa", 88_000.0)],
-        "hall-env": [("ambient_temp_c", 24.0), ("relative_humidity_ratio", 0.90)],
-    })
+    state = _state(
+        cfg,
+        {
+            "outdoor": [("outdoor_temp_c", 20.0), ("relative_humidity_ratio", 0.50), ("air_pressure_pa", 88_000.0)],
+            "hall-env": [("ambient_temp_c", 24.0), ("relative_humidity_ratio", 0.90)],
+        },
+    )
     cond = site_conditions(state, cfg, NOW)
     assert cond.outdoor_dry_bulb_c == 20.0 and cond.outdoor_rh_ratio == 0.50
     assert cond.outdoor_wet_bulb_c == pytest.approx(float(wet_bulb_c(20.0, 50.0, 88_000.0)))
@@ -48,13 +58,17 @@ def test_outdoor_humidity_comes_only_from_devices_reading_outdoor_air(cfg) -> No
 
 
 def test_setpoints_average_over_every_fresh_plant_and_stale_ones_are_left_out(cfg) -> None:  # type: ignore[no-untyped-def]
-    state = _state(cfg, {
-        "chiller-plant": [("chw_supply_setpoint_c", 8.0), ("economizer_enabled", 1.0)],
-        "chiller-plant-2": [("chw_supply_setpoint_c", 10.0), ("economizer_enabled", 1.0)],
-        "crah-1": [("supply_air_setpoint_c", 18.0)],
-        "crah-2": [("supply_air_setpoint_c", 20.0)],
-        "crah-3": [("supply_air_setpoint_c", 30.0)],
-    }, stale=("crah-3",))
+    state = _state(
+        cfg,
+        {
+            "chiller-plant": [("chw_supply_setpoint_c", 8.0), ("economizer_enabled", 1.0)],
+            "chiller-plant-2": [("chw_supply_setpoint_c", 10.0), ("economizer_enabled", 1.0)],
+            "crah-1": [("supply_air_setpoint_c", 18.0)],
+            "crah-2": [("supply_air_setpoint_c", 20.0)],
+            "crah-3": [("supply_air_setpoint_c", 30.0)],
+        },
+        stale=("crah-3",),
+    )
     cond = site_conditions(state, cfg, NOW)
     assert cond.chw_supply_setpoint_c == 9.0  # not the first plant's 8 C
     assert cond.supply_air_setpoint_c == 19.0 and cond.economizer_enabled is True

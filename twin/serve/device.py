@@ -22,16 +22,36 @@ SIM_DECIMALS = 1
 
 def plausible_defaults(power_w: float, phases: int = 3, volts: float = 230.0) -> dict[str, float]:
     """Values for profile objects a simulation does not model, consistent with ``power_w``."""
-    return {"voltage_v": volts, "frequency_hz": 50.0, "current_a": power_w / phases / volts,
-            "phase_active_power_w": power_w / phases, "apparent_power_va": power_w / 0.97,
-            "input_active_power_w": power_w * 1.03, "load_ratio": 0.4, "battery_temp_c": 24.0,
-            "relative_humidity_ratio": 0.45, "chw_supply_temp_c": 10.0, "chw_return_temp_c": 16.0,
-            "valve_position_ratio": 0.5, "ambient_temp_c": 24.0, "supply_air_setpoint_c": 18.0,
-            "return_air_setpoint_c": 30.0, "rack_inlet_setpoint_c": 24.0, "fan_speed_ratio": 0.6,
-            "cooling_capacity_w": power_w, "rack_outlet_temp_c": 35.0, "outlet_active_power_w": 0.0,
-            "outlet_energy_j": 0.0, "dew_point_c": 10.0, "air_pressure_pa": 88_000.0,
-            "phase_apparent_power_va": power_w / phases / 0.97, "outlet_apparent_power_va": 0.0,
-            "phase_energy_j": 0.0, "branch_active_power_w": power_w / phases}
+    return {
+        "voltage_v": volts,
+        "frequency_hz": 50.0,
+        "current_a": power_w / phases / volts,
+        "phase_active_power_w": power_w / phases,
+        "apparent_power_va": power_w / 0.97,
+        "input_active_power_w": power_w * 1.03,
+        "load_ratio": 0.4,
+        "battery_temp_c": 24.0,
+        "relative_humidity_ratio": 0.45,
+        "chw_supply_temp_c": 10.0,
+        "chw_return_temp_c": 16.0,
+        "valve_position_ratio": 0.5,
+        "ambient_temp_c": 24.0,
+        "supply_air_setpoint_c": 18.0,
+        "return_air_setpoint_c": 30.0,
+        "rack_inlet_setpoint_c": 24.0,
+        "fan_speed_ratio": 0.6,
+        "cooling_capacity_w": power_w,
+        "rack_outlet_temp_c": 35.0,
+        "outlet_active_power_w": 0.0,
+        "outlet_energy_j": 0.0,
+        "dew_point_c": 10.0,
+        "air_pressure_pa": 88_000.0,
+        "phase_apparent_power_va": power_w / phases / 0.97,
+        "outlet_apparent_power_va": 0.0,
+        "phase_energy_j": 0.0,
+        "branch_active_power_w": power_w / phases,
+    }
+
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -39,15 +59,27 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 
 
 def _raw_kind(obj: ProfileObject) -> str:
-    return {"integer": "integer", "gauge32": "gauge32", "unsigned32": "gauge32", "counter32": "counter32",
-            "counter64": "counter64", "string_number": "octets"}[obj.type]
+    return {
+        "integer": "integer",
+        "gauge32": "gauge32",
+        "unsigned32": "gauge32",
+        "counter32": "counter32",
+        "counter64": "counter64",
+        "string_number": "octets",
+    }[obj.type]
 
 
 class ProfiledDevice:
     """A simulated device whose MIB is written from canonical readings via its profile."""
 
-    def __init__(self, name: str, profile: Profile, agent: SimulatedAgent, sys_descr: str | None = None,
-                 on_setpoint: Callable[[str, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        profile: Profile,
+        agent: SimulatedAgent,
+        sys_descr: str | None = None,
+        on_setpoint: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.name = name
         self.profile = profile
         self.agent = agent
@@ -63,16 +95,22 @@ class ProfiledDevice:
                 lo, hi = sorted((obj.encode(obj.writable.min), obj.encode(obj.writable.max)))
                 assert obj.oid is not None
                 agent.mib.writable[tuple(int(p) for p in obj.oid.split("."))] = WritableRange(
-                    lo, hi, self._setpoint_written(obj))
+                    lo, hi, self._setpoint_written(obj)
+                )
 
     def _setpoint_written(self, obj: ProfileObject) -> Callable[[str, int], None]:
         def written(_oid: str, raw: int) -> None:
             if self._on_setpoint is not None:
                 self._on_setpoint(obj.quantity, obj.decode("integer", raw))
+
         return written
 
-    def publish(self, values: Mapping[tuple[str, tuple[tuple[str, str], ...]], float], uptime_s: float,
-                defaults: Mapping[str, float] | None = None) -> None:
+    def publish(
+        self,
+        values: Mapping[tuple[str, tuple[tuple[str, str], ...]], float],
+        uptime_s: float,
+        defaults: Mapping[str, float] | None = None,
+    ) -> None:
         """Write canonical values ``{(quantity, labels): value}`` into the MIB via the profile.
 
         A profile object that no value addresses gets ``defaults[quantity]`` (if given) at its
@@ -147,8 +185,13 @@ class ProfiledDevice:
 
 def _v3_tuple(cred: V3Credentials) -> tuple[str, str, str, str, str]:
     assert cred.priv_protocol and cred.priv_key, "simulated devices speak v3 authPriv only"
-    return (cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
-            cred.priv_key.get_secret_value())
+    return (
+        cred.user,
+        cred.auth_protocol,
+        cred.auth_key.get_secret_value(),
+        cred.priv_protocol,
+        cred.priv_key.get_secret_value(),
+    )
 
 
 def simulated_agent(cfg: SiteConfig, dev: DeviceConfig) -> SimulatedAgent:

@@ -69,7 +69,7 @@ class _Mib(instrum.AbstractMibInstrumController):  # type: ignore[misc]
             key = tuple(name)
             if key in self.values:
                 out.append((name, self._encode(key)))
-            elif any(k[: len(key)] == key for k in self._order[bisect.bisect_left(self._order, key):][:1]):
+            elif any(k[: len(key)] == key for k in self._order[bisect.bisect_left(self._order, key) :][:1]):
                 out.append((name, rfc1905.noSuchInstance))
             else:
                 out.append((name, rfc1905.noSuchObject))
@@ -120,8 +120,9 @@ class _Mib(instrum.AbstractMibInstrumController):  # type: ignore[misc]
 class SimulatedAgent:
     """One simulated device: its own SNMP engine and UDP port on loopback."""
 
-    def __init__(self, host: str, port: int, community: str = "public",
-                 v3_user: tuple[str, str, str, str, str] | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, community: str = "public", v3_user: tuple[str, str, str, str, str] | None = None
+    ) -> None:
         """``v3_user`` = (user, auth_protocol, auth_key, priv_protocol, priv_key) in agent names."""
         self.host = host
         self.port = port

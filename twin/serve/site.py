@@ -40,8 +40,15 @@ class SiteTruth:
 class MinimalSite(SimulatedSite):
     """Serves every device of a site config over real SNMP on loopback with plausible, changing values."""
 
-    def __init__(self, cfg: SiteConfig, profiles: ProfileRegistry, *, it_per_ups_w: float = 60_000.0,
-                 period_s: float = 900.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        profiles: ProfileRegistry,
+        *,
+        it_per_ups_w: float = 60_000.0,
+        period_s: float = 900.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cfg = cfg
         self._clock = clock
         self._t0 = clock()
@@ -90,16 +97,20 @@ class MinimalSite(SimulatedSite):
         for name in pdus:
             p = it_w / max(len(pdus), 1) * 0.985
             self._energy_j[name] = self._energy_j.get(name, 3.6e9) + p * dt
-            values[name] = {("active_power_w", (("pdu", "1"),)): p,
-                            ("energy_j", (("pdu", "1"),)): self._energy_j[name],
-                            ("voltage_v", (("phase", "1"),)): 230.0,
-                            ("current_a", (("phase", "1"),)): p / 230.0}
+            values[name] = {
+                ("active_power_w", (("pdu", "1"),)): p,
+                ("energy_j", (("pdu", "1"),)): self._energy_j[name],
+                ("voltage_v", (("phase", "1"),)): 230.0,
+                ("current_a", (("phase", "1"),)): p / 230.0,
+            }
         for i, name in enumerate(self._by_role.get("cooling_unit", [])):
             load = it_w / max(len(ups_names), 1) / self._it_per_ups_w
-            values[name] = {("supply_air_temp_c", ()): 18.0 + 0.5 * i,
-                            ("return_air_temp_c", ()): 30.0 + 2.0 * load,
-                            ("rack_inlet_temp_c", ()): 20.5 + 1.0 * load + 0.5 * i,
-                            ("fan_speed_ratio", ()): 0.5 + 0.2 * load}
+            values[name] = {
+                ("supply_air_temp_c", ()): 18.0 + 0.5 * i,
+                ("return_air_temp_c", ()): 30.0 + 2.0 * load,
+                ("rack_inlet_temp_c", ()): 20.5 + 1.0 * load + 0.5 * i,
+                ("fan_speed_ratio", ()): 0.5 + 0.2 * load,
+            }
         for name in self._by_role.get("utility_meter", []):
             self._energy_j[name] = self._energy_j.get(name, 3.6e11) + facility_w * dt
             values[name] = {("active_power_w", ()): facility_w, ("energy_j", ()): self._energy_j[name]}

@@ -30,8 +30,12 @@ def target_for(cfg: SiteConfig, device: DeviceConfig, *, write: bool = False) ->
         assert cred.auth_protocol in AUTH_PROTOCOLS
         assert cred.priv_protocol is None or cred.priv_protocol in PRIV_PROTOCOLS
         auth = V3Auth(
-            cred.user, cred.auth_protocol, cred.auth_key.get_secret_value(), cred.priv_protocol,
-            cred.priv_key.get_secret_value() if cred.priv_key else None, cred.context,
+            cred.user,
+            cred.auth_protocol,
+            cred.auth_key.get_secret_value(),
+            cred.priv_protocol,
+            cred.priv_key.get_secret_value() if cred.priv_key else None,
+            cred.context,
         )
     return SnmpTarget(device.address, device.port, auth, device.timeout_s, device.retries)
 

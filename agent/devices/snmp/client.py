@@ -111,10 +111,18 @@ def _install_zero_length_integer_mark() -> None:
     if getattr(original, "_pue_agent_wrapped", False):
         return
 
-    def value_decoder(self, substrate, asn1Spec, tagSet=None, length=None,  # type: ignore[no-untyped-def]
-                      state=None, decodeFun=None, substrateFun=None, **options):
-        for item in original(self, substrate, asn1Spec, tagSet, length, state, decodeFun, substrateFun,
-                             **options):
+    def value_decoder(  # type: ignore[no-untyped-def]
+        self,
+        substrate,
+        asn1Spec,
+        tagSet=None,
+        length=None,
+        state=None,
+        decodeFun=None,
+        substrateFun=None,
+        **options,
+    ):
+        for item in original(self, substrate, asn1Spec, tagSet, length, state, decodeFun, substrateFun, **options):
             if length == 0 and not isinstance(item, ber_decoder.SubstrateUnderrunError):
                 setattr(item, _ZERO_LENGTH_MARK, True)
             yield item
@@ -149,14 +157,29 @@ def _convert(oid: object, val: object) -> SnmpValue:
     return SnmpValue(name, "null", None)
 
 
-_AUTH_FAILURES = ("unknownusername", "wrongdigest", "unknownengineid", "unsupportedsecuritylevel",
-                  "authenticationfailure", "decryptionerror", "notintimewindow")
+_AUTH_FAILURES = (
+    "unknownusername",
+    "wrongdigest",
+    "unknownengineid",
+    "unsupportedsecuritylevel",
+    "authenticationfailure",
+    "decryptionerror",
+    "notintimewindow",
+)
 #: pysnmp's USM error indications; their text ("Wrong SNMP PDU digest") does not name the class
 _AUTH_INDICATIONS: tuple[type, ...] = (
-    errind.WrongDigest, errind.UnknownUserName, errind.UnknownSecurityName, errind.UnknownEngineID,
-    errind.UnsupportedSecurityLevel, errind.AuthenticationFailure, errind.AuthenticationError,
-    errind.DecryptionError, errind.NotInTimeWindow, errind.UnsupportedAuthProtocol,
-    errind.UnsupportedPrivProtocol, errind.UnknownCommunityName,
+    errind.WrongDigest,
+    errind.UnknownUserName,
+    errind.UnknownSecurityName,
+    errind.UnknownEngineID,
+    errind.UnsupportedSecurityLevel,
+    errind.AuthenticationFailure,
+    errind.AuthenticationError,
+    errind.DecryptionError,
+    errind.NotInTimeWindow,
+    errind.UnsupportedAuthProtocol,
+    errind.UnsupportedPrivProtocol,
+    errind.UnknownCommunityName,
 )
 
 
@@ -177,7 +200,6 @@ def _raise_indication(target: SnmpTarget, indication: object) -> None:
     if isinstance(indication, _AUTH_INDICATIONS) or any(word in low for word in _AUTH_FAILURES):
         raise SnmpAuthError(f"{target.host}:{target.port}: credentials refused ({text})")
     raise SnmpProtocolError(f"{target.host}:{target.port}: {text}")
-
 
 
 class _NoMibCompiler:
@@ -241,7 +263,6 @@ def _guard_sources(engine: SnmpEngine, foreign: ForeignAnswers) -> None:
         return receive(snmp_engine, domain, address, whole_msg)
 
     dispatcher.receive_message = receive_from_destination
-
 
 
 class PysnmpClient(FastPath):
@@ -312,12 +333,17 @@ class PysnmpClient(FastPath):
             async with self._semaphore:
                 status, index, var_binds = await self._fast_request(target, route, snmp_wire.GET_TAG, chunk, 0)
             if status:
-                raise SnmpProtocolError(f"{target.host}:{target.port}: GET error-status "
-                                        f"{_error_status_text(status)} at index {index}")
+                raise SnmpProtocolError(
+                    f"{target.host}:{target.port}: GET error-status {_error_status_text(status)} at index {index}"
+                )
             return _from_wire(var_binds)
         err_status, err_index, var_binds = await self._pysnmp(
-            target, "GET", lambda engine, auth, transport, ctx: get_cmd(
-                engine, auth, transport, ctx, *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False))
+            target,
+            "GET",
+            lambda engine, auth, transport, ctx: get_cmd(
+                engine, auth, transport, ctx, *(ObjectType(ObjectIdentity(o)) for o in chunk), lookupMib=False
+            ),
+        )
         if err_status:
             raise SnmpProtocolError(
                 f"{target.host}:{target.port}: GET error-status {err_status.prettyPrint()} at index {err_index}"
@@ -338,7 +364,8 @@ class PysnmpClient(FastPath):
         async with self._semaphore:
             try:
                 err_ind, err_status, err_index, var_binds = await command(
-                    engine, auth, transport, self._context_for(target.auth))
+                    engine, auth, transport, self._context_for(target.auth)
+                )
             except SnmpError:
                 raise
             except Exception as err:
@@ -351,20 +378,30 @@ class PysnmpClient(FastPath):
         route = await self._fast_route(target)
         if route is not None:
             async with self._semaphore:
-                status, _index, var_binds = await self._fast_request(target, route, snmp_wire.GETBULK_TAG, oids,
-                                                                     repetitions)
+                status, _index, var_binds = await self._fast_request(
+                    target, route, snmp_wire.GETBULK_TAG, oids, repetitions
+                )
             if status:
-                raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK error-status "
-                                        f"{_error_status_text(status)}")
+                raise SnmpProtocolError(
+                    f"{target.host}:{target.port}: GETBULK error-status {_error_status_text(status)}"
+                )
             return _from_wire(var_binds)
         err_status, _err_index, table = await self._pysnmp(
-            target, "GETBULK", lambda engine, auth, transport, ctx: bulk_cmd(
-                engine, auth, transport, ctx, 0, repetitions, *(ObjectType(ObjectIdentity(o)) for o in oids),
-                lookupMib=False))
+            target,
+            "GETBULK",
+            lambda engine, auth, transport, ctx: bulk_cmd(
+                engine,
+                auth,
+                transport,
+                ctx,
+                0,
+                repetitions,
+                *(ObjectType(ObjectIdentity(o)) for o in oids),
+                lookupMib=False,
+            ),
+        )
         if err_status:
-            raise SnmpProtocolError(
-                f"{target.host}:{target.port}: GETBULK error-status {err_status.prettyPrint()}"
-            )
+            raise SnmpProtocolError(f"{target.host}:{target.port}: GETBULK error-status {err_status.prettyPrint()}")
         return [_convert(name, val) for name, val in table]
 
     async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
@@ -411,9 +448,12 @@ class PysnmpClient(FastPath):
 
     async def set(self, target: SnmpTarget, oid: str, value: int) -> SnmpValue:
         err_status, _err_index, var_binds = await self._pysnmp(
-            target, "SET", lambda engine, auth, transport, ctx: set_cmd(
-                engine, auth, transport, ctx, ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)),
-                lookupMib=False))
+            target,
+            "SET",
+            lambda engine, auth, transport, ctx: set_cmd(
+                engine, auth, transport, ctx, ObjectType(ObjectIdentity(oid), rfc1902.Integer32(value)), lookupMib=False
+            ),
+        )
         if err_status:
             raise SnmpSetRefusedError(
                 f"{target.host}:{target.port}: SET {oid}={value} refused: {err_status.prettyPrint()}"

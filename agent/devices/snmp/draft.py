@@ -45,8 +45,18 @@ SYS_NAME = "1.3.6.1.2.1.1.5.0"
 #: what a live draft walks: the system group, the standard power MIBs and every vendor's subtree
 WALK_ROOTS = ("1.3.6.1.2.1.1", "1.3.6.1.2.1.33", "1.3.6.1.2.1.99", "1.3.6.1.4.1")
 
-_KIND_BY_TAG = {"2": "integer", "4": "octets", "4x": "octets", "5": "null", "6": "oid", "64": "ipaddress",
-                "65": "counter32", "66": "gauge32", "67": "timeticks", "70": "counter64"}
+_KIND_BY_TAG = {
+    "2": "integer",
+    "4": "octets",
+    "4x": "octets",
+    "5": "null",
+    "6": "oid",
+    "64": "ipaddress",
+    "65": "counter32",
+    "66": "gauge32",
+    "67": "timeticks",
+    "70": "counter64",
+}
 _TYPE_BY_KIND = {"integer": "integer", "gauge32": "gauge32", "counter32": "counter32", "counter64": "counter64"}
 
 
@@ -112,12 +122,73 @@ def _words(text: str) -> list[str]:
 
 
 _NOT_A_MEASUREMENT = {
-    "threshold", "thresh", "alarm", "limit", "hysteresis", "warning", "warn", "critical", "crit", "high", "low",
-    "min", "max", "minimum", "maximum", "rating", "rated", "nominal", "capacity", "peak", "delay", "config",
-    "index", "idx", "count", "number", "state", "start", "time", "date", "reset", "enable", "enabled", "type", "units",
-    "unit", "scale", "digits", "decimal", "resolution", "accuracy", "tolerance", "id", "avg", "average", "log",
-    "reactive", "reaktiv", "reaktive", "factor", "pf", "cos", "thd", "harmonic", "balance", "unbalance", "status2",
-    "mode", "setting", "settings", "offset", "deadband", "band", "calibration", "name", "label", "descr",
+    "threshold",
+    "thresh",
+    "alarm",
+    "limit",
+    "hysteresis",
+    "warning",
+    "warn",
+    "critical",
+    "crit",
+    "high",
+    "low",
+    "min",
+    "max",
+    "minimum",
+    "maximum",
+    "rating",
+    "rated",
+    "nominal",
+    "capacity",
+    "peak",
+    "delay",
+    "config",
+    "index",
+    "idx",
+    "count",
+    "number",
+    "state",
+    "start",
+    "time",
+    "date",
+    "reset",
+    "enable",
+    "enabled",
+    "type",
+    "units",
+    "unit",
+    "scale",
+    "digits",
+    "decimal",
+    "resolution",
+    "accuracy",
+    "tolerance",
+    "id",
+    "avg",
+    "average",
+    "log",
+    "reactive",
+    "reaktiv",
+    "reaktive",
+    "factor",
+    "pf",
+    "cos",
+    "thd",
+    "harmonic",
+    "balance",
+    "unbalance",
+    "status2",
+    "mode",
+    "setting",
+    "settings",
+    "offset",
+    "deadband",
+    "band",
+    "calibration",
+    "name",
+    "label",
+    "descr",
 }
 
 
@@ -178,8 +249,9 @@ def _classify(name: str, text: str) -> Guess | None:
         return None
     if words & {"reactive", "reaktiv", "reaktive", "kvarh", "varh", "kvar", "var"}:
         return None
-    per_phase = bool(name_words & {"phase", "l1", "l2", "l3", "l4", "line", "pole"}
-                     or re.search(r"l[1-4]\b", name.lower()))
+    per_phase = bool(
+        name_words & {"phase", "l1", "l2", "l3", "l4", "line", "pole"} or re.search(r"l[1-4]\b", name.lower())
+    )
     temperature = bool({"temp", "temperature", "celsius", "degc", "fahrenheit"} & words) or "deg c" in lowered
     if setpoint:
         if temperature:
@@ -207,14 +279,20 @@ def _classify(name: str, text: str) -> Guess | None:
         if {"input", "inputs"} & name_words and ("ups" in words or "battery" in words):
             return Guess("power", "input_active_power_w", "UPS input power")
         return Guess("power", "active_power_w", "active power")
-    if ({"current", "amps", "amperes", "ampere", "load"} & name_words or ("current" in words and re.search(
-            r"\bm?a\b|\d\s?m?a\b|amp", lowered))) and "power" not in words:
-        if "load" in name_words and not ({"amps", "amperes", "ampere", "current"} & words
-                                         or re.search(r"\bm?a\b|\bamp", lowered)):
+    if (
+        {"current", "amps", "amperes", "ampere", "load"} & name_words
+        or ("current" in words and re.search(r"\bm?a\b|\d\s?m?a\b|amp", lowered))
+    ) and "power" not in words:
+        if "load" in name_words and not (
+            {"amps", "amperes", "ampere", "current"} & words or re.search(r"\bm?a\b|\bamp", lowered)
+        ):
             return None
         return Guess("current", "current_a", "current")
-    if {"voltage", "volts", "volt", "spannung"} & name_words or (
-            name_words & {"u", "uln1", "uln2", "uln3"}) or re.search(r"\bvoltage\b", lowered):
+    if (
+        {"voltage", "volts", "volt", "spannung"} & name_words
+        or (name_words & {"u", "uln1", "uln2", "uln3"})
+        or re.search(r"\bvoltage\b", lowered)
+    ):
         return Guess("voltage", "voltage_v", "voltage")
     if {"frequency", "freq", "frequenz", "hz"} & words:
         return Guess("frequency", "frequency_hz", "frequency")
@@ -223,15 +301,26 @@ def _classify(name: str, text: str) -> Guess | None:
 
 # --- scale ------------------------------------------------------------------------------------
 _MULTIPLIER_WORDS = [
-    (r"tenths? of (?:a |an )?", 0.1), (r"hundredths? of (?:a |an )?", 0.01), (r"thousandths? of (?:a |an )?", 0.001),
-    (r"tenth ", 0.1), (r"hundredth ", 0.01), (r"1/10 ?", 0.1), (r"1/100 ?", 0.01), (r"1/1000 ?", 0.001),
+    (r"tenths? of (?:a |an )?", 0.1),
+    (r"hundredths? of (?:a |an )?", 0.01),
+    (r"thousandths? of (?:a |an )?", 0.001),
+    (r"tenth ", 0.1),
+    (r"hundredth ", 0.01),
+    (r"1/10 ?", 0.1),
+    (r"1/100 ?", 0.01),
+    (r"1/1000 ?", 0.001),
 ]
 #: per family: (regex of a unit, factor to the canonical unit); first match wins, so longer units first
 _UNITS: dict[str, list[tuple[str, float]]] = {
     "power": [(r"kilo ?watts?|kw", 1e3), (r"watts?|w", 1.0)],
     "apparent": [(r"kilo ?volt-?amp(?:ere)?s?|kva", 1e3), (r"volt-?amp(?:ere)?s?|va", 1.0)],
-    "energy": [(r"mega ?watt-? ?hours?|mwh", 3.6e9), (r"kilo ?watt-? ?hours?|kwh", 3.6e6),
-               (r"watt-? ?hours?|wh", 3600.0), (r"kilo ?joules?|kj", 1e3), (r"joules?|j", 1.0)],
+    "energy": [
+        (r"mega ?watt-? ?hours?|mwh", 3.6e9),
+        (r"kilo ?watt-? ?hours?|kwh", 3.6e6),
+        (r"watt-? ?hours?|wh", 3600.0),
+        (r"kilo ?joules?|kj", 1e3),
+        (r"joules?|j", 1.0),
+    ],
     "current": [(r"milli ?amp(?:ere)?s?|ma", 1e-3), (r"amp(?:ere)?s?|a", 1.0)],
     "voltage": [(r"milli ?volts?|mv", 1e-3), (r"volts?|v", 1.0)],
     "frequency": [(r"hertz|hz", 1.0)],
@@ -239,8 +328,17 @@ _UNITS: dict[str, list[tuple[str, float]]] = {
     "humidity": [(r"%\s?rh|percentage|percent|%|rh", 0.01)],
 }
 _UNITS["setpoint"] = _UNITS["temperature"]
-_CANONICAL = {"power": "W", "apparent": "VA", "energy": "J", "current": "A", "voltage": "V", "frequency": "Hz",
-              "temperature": "degC", "setpoint": "degC", "humidity": "ratio (0-1)"}
+_CANONICAL = {
+    "power": "W",
+    "apparent": "VA",
+    "energy": "J",
+    "current": "A",
+    "voltage": "V",
+    "frequency": "Hz",
+    "temperature": "degC",
+    "setpoint": "degC",
+    "humidity": "ratio (0-1)",
+}
 _NUMBER = r"(?P<num>\d*[.,]\d+|\d+)"
 
 
@@ -265,8 +363,12 @@ def _find_unit(family: str, text: str) -> tuple[float, str] | None:
         m = re.search(rf"(?:(?<![a-z0-9.]){_NUMBER}\s*)?(?<![a-z])(?:{unit_re})(?![a-z])", low)
         if m:
             num = float("0" + m.group("num").replace(",", ".")) if m.group("num") else 1.0
-            if family in ("temperature", "setpoint") and unit_re.endswith("|c") and m.group(0).strip() == "c" \
-                    and "temp" not in low:
+            if (
+                family in ("temperature", "setpoint")
+                and unit_re.endswith("|c")
+                and m.group(0).strip() == "c"
+                and "temp" not in low
+            ):
                 continue
             return factor * num, m.group(0).strip()
     return None
@@ -367,12 +469,26 @@ def _ceiling(samples: Sequence[float]) -> tuple[float, str]:
     guess = max(10 * seen, 10000.0)
     magnitude = 10 ** math.floor(math.log10(guess))
     ceiling = math.ceil(guess / magnitude) * magnitude
-    return ceiling, (f"guess: 10x the largest value seen ({_fmt(round(seen, 3))}), at least 10 kW; "
-                     "set the device's rating")
+    return ceiling, (
+        f"guess: 10x the largest value seen ({_fmt(round(seen, 3))}), at least 10 kW; set the device's rating"
+    )
 
 
-_GENERIC_WORDS = {"status", "config", "configuration", "monitor", "entry", "table", "measurements", "index",
-                  "idx", "id", "number", "num", "no"}
+_GENERIC_WORDS = {
+    "status",
+    "config",
+    "configuration",
+    "monitor",
+    "entry",
+    "table",
+    "measurements",
+    "index",
+    "idx",
+    "id",
+    "number",
+    "num",
+    "no",
+}
 
 
 def _label_of(index_name: str) -> str:
@@ -422,7 +538,7 @@ def _row_names(walk: Mapping[str, SnmpValue], group: _Group) -> dict[tuple[int, 
     for oid, v in walk.items():
         if not oid.startswith(table + ".") or v.kind != "octets" or not isinstance(v.value, bytes):
             continue
-        col, _, rest = oid[len(table) + 1:].partition(".")
+        col, _, rest = oid[len(table) + 1 :].partition(".")
         if not rest:
             continue
         text = v.value.decode("utf-8", "replace").strip()
@@ -443,7 +559,7 @@ def _mib_row_ids(walk: Mapping[str, SnmpValue], group: _Group, mibs: MibTree) ->
     for oid, v in walk.items():
         if not oid.startswith(table + ".") or v.kind != "oid" or not isinstance(v.value, str):
             continue
-        col, _, rest = oid[len(table) + 1:].partition(".")
+        col, _, rest = oid[len(table) + 1 :].partition(".")
         node = mibs.node(v.value.lstrip("."))
         if node is not None and rest:
             by_col.setdefault(col, {})[tuple(int(p) for p in rest.split("."))] = node
@@ -492,8 +608,17 @@ def _sensor_type_part(group: _Group, mibs: MibTree) -> tuple[int, MibNode] | Non
     return None
 
 
-_ENUM_UNIT_TEXT = {"power": "W", "apparent": "VA", "energy": "Wh", "current": "A", "voltage": "V",
-                   "frequency": "Hz", "temperature": "degC", "humidity": "%RH", "setpoint": "degC"}
+_ENUM_UNIT_TEXT = {
+    "power": "W",
+    "apparent": "VA",
+    "energy": "Wh",
+    "current": "A",
+    "voltage": "V",
+    "frequency": "Hz",
+    "temperature": "degC",
+    "humidity": "%RH",
+    "setpoint": "degC",
+}
 
 
 def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, input_note: str) -> Draft:
@@ -519,8 +644,10 @@ def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, in
     covered = {o.key for o in objects}
     patterns = [line for line in _value_patterns(walk, mibs) if line.split(" ", 1)[0].rsplit(".", 1)[0] not in covered]
     if patterns:
-        skipped.append("value patterns in OIDs no MIB named (a mains voltage, a line frequency, a counter): "
-                       "compare with the device's display")
+        skipped.append(
+            "value patterns in OIDs no MIB named (a mains voltage, a line frequency, a counter): "
+            "compare with the device's display"
+        )
         skipped.extend(patterns[:40] + ([f"... and {len(patterns) - 40} more"] if len(patterns) > 40 else []))
     used = tuple(sorted({o.source.split("::")[0] for o in objects if "::" in o.source}))
     kind, kind_reason = _guess_kind(objects, sys_descr, used)
@@ -529,11 +656,16 @@ def draft_profile(walk: Mapping[str, SnmpValue], mibs: MibTree, *, name: str, in
 
 #: (low, high, what it would be) for raw integers: nominal mains voltages +-10 % and line frequencies
 _PATTERNS = (
-    (99, 132, "voltage_v in V (100/120 V mains)"), (198, 254, "voltage_v in V (208-240 V mains)"),
-    (342, 440, "voltage_v in V (380-415 V mains)"), (1980, 2540, "voltage_v in 0.1 V (208-240 V mains)"),
-    (49, 51, "frequency_hz in Hz (50 Hz)"), (59, 61, "frequency_hz in Hz (60 Hz)"),
-    (495, 505, "frequency_hz in 0.1 Hz (50 Hz)"), (595, 605, "frequency_hz in 0.1 Hz (60 Hz)"),
-    (4950, 5050, "frequency_hz in 0.01 Hz (50 Hz)"), (5950, 6050, "frequency_hz in 0.01 Hz (60 Hz)"),
+    (99, 132, "voltage_v in V (100/120 V mains)"),
+    (198, 254, "voltage_v in V (208-240 V mains)"),
+    (342, 440, "voltage_v in V (380-415 V mains)"),
+    (1980, 2540, "voltage_v in 0.1 V (208-240 V mains)"),
+    (49, 51, "frequency_hz in Hz (50 Hz)"),
+    (59, 61, "frequency_hz in Hz (60 Hz)"),
+    (495, 505, "frequency_hz in 0.1 Hz (50 Hz)"),
+    (595, 605, "frequency_hz in 0.1 Hz (60 Hz)"),
+    (4950, 5050, "frequency_hz in 0.01 Hz (50 Hz)"),
+    (5950, 6050, "frequency_hz in 0.01 Hz (60 Hz)"),
 )
 
 
@@ -548,8 +680,9 @@ def _value_patterns(walk: Mapping[str, SnmpValue], mibs: MibTree) -> list[str]:
         if number is None:
             continue
         if v.kind in ("counter32", "counter64") and number > 1000:
-            lines.append(f"{oid} = {int(number)} ({v.kind}): a growing counter; energy_j? (unit unknown: Wh, "
-                         "0.1 kWh, kWh)")
+            lines.append(
+                f"{oid} = {int(number)} ({v.kind}): a growing counter; energy_j? (unit unknown: Wh, 0.1 kWh, kWh)"
+            )
             continue
         for low, high, what in _PATTERNS:
             if low <= number <= high:
@@ -558,8 +691,9 @@ def _value_patterns(walk: Mapping[str, SnmpValue], mibs: MibTree) -> list[str]:
     return lines
 
 
-def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree,
-                 claimed_tables: set[str]) -> list[DraftObject]:
+def _draft_group(
+    group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree, claimed_tables: set[str]
+) -> list[DraftObject]:
     node = group.node
     first = next(iter(group.rows.values()))
     snmp_type = _TYPE_BY_KIND[first.kind]
@@ -599,8 +733,9 @@ def _draft_group(group: _Group, walk: Mapping[str, SnmpValue], mibs: MibTree,
         obj.index = [("", s) for s in suffix]  # this row only
         obj.labels = {"sensor": label[:40], "row": row_id}
         obj.comments = [c for c in obj.comments if not c.startswith("guess: index labels")]
-        obj.comments.insert(0, f"guess (no MIB): row {row_id} of column {group.base} is named {label!r} in the same "
-                               "table")
+        obj.comments.insert(
+            0, f"guess (no MIB): row {row_id} of column {group.base} is named {label!r} in the same table"
+        )
         raw = _value_number(value) or 0.0
         if guess.family == "temperature" and 100 <= abs(raw) <= 1000:
             obj.scale, obj.samples = 0.1, [raw * 0.1]
@@ -632,12 +767,19 @@ def _one_object(group: _Group, node: MibNode | None, guess: Guess, snmp_type: st
     family = "temperature" if guess.family == "setpoint" else guess.family
     sc = find_scale(family, node)
     src = node.label if node is not None else group.base
-    obj = DraftObject(guess.quantity, snmp_type, src, scale=sc.scale, offset=sc.offset,
-                      text=f"{node.name} {node.description}" if node is not None else "")
+    obj = DraftObject(
+        guess.quantity,
+        snmp_type,
+        src,
+        scale=sc.scale,
+        offset=sc.offset,
+        text=f"{node.name} {node.description}" if node is not None else "",
+    )
     unit_note = ("" if sc.certain else "guess: ") + sc.reason
     if node is not None:
-        obj.comments.append(f"{guess.reason} ({'name' if classify(node.name, '') else 'DESCRIPTION/UNITS'} "
-                            f"of {node.name}); {unit_note}")
+        obj.comments.append(
+            f"{guess.reason} ({'name' if classify(node.name, '') else 'DESCRIPTION/UNITS'} of {node.name}); {unit_note}"
+        )
     else:
         obj.comments.append(unit_note)
     writable = node is not None and node.writable
@@ -645,8 +787,10 @@ def _one_object(group: _Group, node: MibNode | None, guess: Guess, snmp_type: st
         # a writable setpoint must be a scalar: one object per row seen
         suffix = next(iter(group.rows))
         obj.oid = ".".join([group.base, *map(str, suffix)])
-        obj.comments.append(f"row {'.'.join(map(str, suffix))} of a table; other rows: "
-                            f"{', '.join('.'.join(map(str, s)) for s in list(group.rows)[1:]) or 'none'}")
+        obj.comments.append(
+            f"row {'.'.join(map(str, suffix))} of a table; other rows: "
+            f"{', '.join('.'.join(map(str, s)) for s in list(group.rows)[1:]) or 'none'}"
+        )
     elif group.is_column:
         obj.column = group.base
         obj.index = _index_parts(group, node, mibs)
@@ -658,8 +802,10 @@ def _one_object(group: _Group, node: MibNode | None, guess: Guess, snmp_type: st
     if guess.family == "setpoint":
         if writable:
             obj.writable_step = 0.5 if sc.scale < 1 else 1.0
-            obj.comments.append("WRITABLE (MAX-ACCESS read-write): fill in min/max from the vendor's manual; "
-                                "the profile loader refuses .nan bounds, so nothing is ever written unbounded")
+            obj.comments.append(
+                "WRITABLE (MAX-ACCESS read-write): fill in min/max from the vendor's manual; "
+                "the profile loader refuses .nan bounds, so nothing is ever written unbounded"
+            )
         else:
             obj.comments.append("read-only setpoint (not offered for writing)")
     elif writable:
@@ -687,8 +833,14 @@ def _bounds(obj: DraftObject) -> None:
             obj.comments.append("values outside -40..100 degC seen: scale wrong, or probes absent (rows refused)")
 
 
-def _draft_sensor_table(group: _Group, node: MibNode, sensor_part: tuple[int, MibNode],
-                        walk: Mapping[str, SnmpValue], mibs: MibTree, snmp_type: str) -> list[DraftObject]:
+def _draft_sensor_table(
+    group: _Group,
+    node: MibNode,
+    sensor_part: tuple[int, MibNode],
+    walk: Mapping[str, SnmpValue],
+    mibs: MibTree,
+    snmp_type: str,
+) -> list[DraftObject]:
     position, type_node = sensor_part
     decimals = _decimals_column(group, mibs, walk)
     by_number = {number: name for name, number in type_node.enum.items()}
@@ -712,24 +864,27 @@ def _draft_sensor_table(group: _Group, node: MibNode, sensor_part: tuple[int, Mi
             obj.quantity = "outlet_active_power_w"
         if outlet and obj.quantity == "energy_j":
             obj.quantity = "outlet_energy_j"
-        obj.comments = [f"{type_node.name} = {type_name}({number}) in the index: {guess.reason}; guess: unit "
-                        f"{_ENUM_UNIT_TEXT[family]} (the sensor type's base unit)" +
-                        ("; decimal digits from the device" if decimals else "")]
+        obj.comments = [
+            f"{type_node.name} = {type_name}({number}) in the index: {guess.reason}; guess: unit "
+            f"{_ENUM_UNIT_TEXT[family]} (the sensor type's base unit)"
+            + ("; decimal digits from the device" if decimals else "")
+        ]
         if decimals is not None:
             obj.decimals_column = decimals.oid
             obj.decimals_source = decimals.label
         obj.samples = []
         for suffix, v in rows.items():
             digits = walk.get(f"{decimals.oid}.{'.'.join(map(str, suffix))}") if decimals else None
-            div = 10 ** digits.value if digits is not None and isinstance(digits.value, int) else 1
+            div = 10**digits.value if digits is not None and isinstance(digits.value, int) else 1
             obj.samples.append((_value_number(v) or 0.0) / div * obj.scale)
         _bounds(obj)
         out.append(obj)
     return out
 
 
-def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
-                           row_ids: Mapping[tuple[int, ...], MibNode], snmp_type: str) -> list[DraftObject]:
+def _draft_identified_rows(
+    group: _Group, node: MibNode, column_guess: Guess, row_ids: Mapping[tuple[int, ...], MibNode], snmp_type: str
+) -> list[DraftObject]:
     out: list[DraftObject] = []
     used: set[str] = set()
     for suffix, value in group.rows.items():
@@ -738,8 +893,11 @@ def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
         setpoint = column_guess.family == "setpoint"
         if guess is None or guess.family not in (column_guess.family, "setpoint", "temperature"):
             continue
-        quantity = _temperature_quantity(set(_words(ident.name if ident else "")), setpoint) \
-            if column_guess.family in ("temperature", "setpoint") else guess.quantity
+        quantity = (
+            _temperature_quantity(set(_words(ident.name if ident else "")), setpoint)
+            if column_guess.family in ("temperature", "setpoint")
+            else guess.quantity
+        )
         if setpoint and quantity in used:
             continue
         used.add(quantity)
@@ -749,8 +907,11 @@ def _draft_identified_rows(group: _Group, node: MibNode, column_guess: Guess,
         if not setpoint:
             obj.index = [("", s) for s in suffix]
             obj.comments = [c for c in obj.comments if not c.startswith("guess: index labels")]
-        obj.comments.insert(0, f"row {'.'.join(map(str, suffix))} is {ident.label if ident else '?'} (the table's "
-                               f"OBJECT IDENTIFIER column): {quantity}; verify the row on other firmware")
+        obj.comments.insert(
+            0,
+            f"row {'.'.join(map(str, suffix))} is {ident.label if ident else '?'} (the table's "
+            f"OBJECT IDENTIFIER column): {quantity}; verify the row on other firmware",
+        )
         out.append(obj)
     return out
 
@@ -759,8 +920,11 @@ def _distinguish(objects: Sequence[DraftObject], *, by_phase: bool = True) -> No
     """Objects of one quantity whose readings would carry the same labels get a label each (no duplicate series)."""
     shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[DraftObject]] = {}
     for o in objects:
-        shape = (o.quantity, tuple(f"{k}={v}" for k, v in sorted(o.labels.items())),
-                 tuple(label for label, equals in o.index if equals is None))
+        shape = (
+            o.quantity,
+            tuple(f"{k}={v}" for k, v in sorted(o.labels.items())),
+            tuple(label for label, equals in o.index if equals is None),
+        )
         shapes.setdefault(shape, []).append(o)
     for same in shapes.values():
         if len(same) < 2:
@@ -791,11 +955,16 @@ def _choose_totals(objects: list[DraftObject], skipped: list[str]) -> list[Draft
         best = max(candidates, key=lambda o: o.score)
         if len(candidates) > 1:
             others = [o for o in candidates if o is not best]
-            best.comments.append("guess: chosen as the device total among " + ", ".join(
-                [best.source, *(o.source for o in others)]) + " (name says total/sum/device/cord/inlet)")
+            best.comments.append(
+                "guess: chosen as the device total among "
+                + ", ".join([best.source, *(o.source for o in others)])
+                + " (name says total/sum/device/cord/inlet)"
+            )
             for o in others:
-                skipped.append(f"{o.key} {o.source}: also looks like {quantity} (scale {_scale_text(o.scale)}); "
-                               "not used, to avoid counting twice")
+                skipped.append(
+                    f"{o.key} {o.source}: also looks like {quantity} (scale {_scale_text(o.scale)}); "
+                    "not used, to avoid counting twice"
+                )
         kept.append(best)
     rest = [o for o in objects if o.quantity not in _SINGLE]
     writables: set[str] = set()
@@ -846,17 +1015,22 @@ def render_profile(draft: Draft) -> str:
         lines.append(f"sample_sys_object_id: {draft.sys_object_id}")
     lines.append("detect:")
     if draft.sys_object_id:
-        lines.append(f'  sys_object_id_prefixes: ["{draft.sys_object_id}"]   # guess: this model\'s sysObjectID; '
-                     "shorten to the vendor's product subtree to cover the family")
+        lines.append(
+            f'  sys_object_id_prefixes: ["{draft.sys_object_id}"]   # guess: this model\'s sysObjectID; '
+            "shorten to the vendor's product subtree to cover the family"
+        )
     else:
         lines.append("  # the device sent no sysObjectID: detect by sysDescr")
         lines.append(f"  sys_descr_pattern: {_yaml_str('^' + re.escape(draft.sys_descr[:20]))}   # guess")
     probe = next((o for o in draft.objects if o.quantity in _SINGLE), draft.objects[0] if draft.objects else None)
     if probe is not None:
-        instance = probe.oid or ".".join([probe.column or "", *[
-            str(e if e is not None else 1) for _l, e in probe.index]])
-        lines.append(f"  requires_oid: {instance}   # {probe.source}: present on this device (tells it from "
-                     "other models behind the same sysObjectID)")
+        instance = probe.oid or ".".join(
+            [probe.column or "", *[str(e if e is not None else 1) for _l, e in probe.index]]
+        )
+        lines.append(
+            f"  requires_oid: {instance}   # {probe.source}: present on this device (tells it from "
+            "other models behind the same sysObjectID)"
+        )
     if not draft.objects:
         lines.append("objects: []   # nothing found: give the device's MIBs with --mib-dir")
     else:
@@ -867,8 +1041,9 @@ def render_profile(draft: Draft) -> str:
             lines.append(f"    oid: {o.oid}   # {o.source}")
         else:
             lines.append(f"    column: {o.column}   # {o.source}")
-            parts = ", ".join(f"{{label: {label}}}" if equals is None else f"{{equals: {equals}}}"
-                              for label, equals in o.index)
+            parts = ", ".join(
+                f"{{label: {label}}}" if equals is None else f"{{equals: {equals}}}" for label, equals in o.index
+            )
             lines.append(f"    index: [{parts}]")
         if o.labels:
             lines.append("    labels: {" + ", ".join(f"{k}: {_yaml_str(v)}" for k, v in o.labels.items()) + "}")
@@ -884,8 +1059,10 @@ def render_profile(draft: Draft) -> str:
         if o.valid_max is not None:
             lines.append(f"    valid_max: {_fmt(o.valid_max)}")
         if o.writable_step is not None:
-            lines.append(f"    writable: {{min: .nan, max: .nan, step: {_fmt(o.writable_step)}}}   # FILL IN from the "
-                         "vendor's manual (the loader refuses .nan)")
+            lines.append(
+                f"    writable: {{min: .nan, max: .nan, step: {_fmt(o.writable_step)}}}   # FILL IN from the "
+                "vendor's manual (the loader refuses .nan)"
+            )
         if o.optional:
             lines.append("    optional: true")
         seen = ", ".join(_fmt(round(s, 3)) for s in o.samples[:4]) + (" ..." if len(o.samples) > 4 else "")
@@ -910,11 +1087,12 @@ def profile_name_for(out: Path | None, sys_descr: str, sys_oid: str) -> str:
     if out is not None:
         name = out.stem
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-            raise UsageError(f"{out}: a profile file is named NAME.yaml with NAME in lower case letters, digits, "
-                             "'-' and '_' (the profile's name must equal it)")
+            raise UsageError(
+                f"{out}: a profile file is named NAME.yaml with NAME in lower case letters, digits, "
+                "'-' and '_' (the profile's name must equal it)"
+            )
         return name
     words = _words(sys_descr)[:2] or ["device"]
     enterprise = sys_oid.split(".")[6] if sys_oid.startswith("1.3.6.1.4.1.") and sys_oid.count(".") >= 6 else ""
     stem = "-".join(re.sub(r"[^a-z0-9]", "", w) for w in words if w)
     return f"draft-{stem}" + (f"-{enterprise}" if enterprise else "")
-

@@ -26,8 +26,15 @@ from agent.devices.snmp import wire as snmp_wire
 from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
 from agent.errors import SnmpAuthError, SnmpProtocolError, SnmpTimeoutError
 
-__all__ = ["FAST_PATH_ENV", "MAX_REMEMBERED", "Address", "FastPath", "ForeignAnswers", "fast_path_default",
-           "source_address"]
+__all__ = [
+    "FAST_PATH_ENV",
+    "MAX_REMEMBERED",
+    "Address",
+    "FastPath",
+    "ForeignAnswers",
+    "fast_path_default",
+    "source_address",
+]
 
 FAST_PATH_ENV = "PUE_AGENT_SNMP_FAST"
 
@@ -71,8 +78,12 @@ class ForeignAnswers:
         if len(self.last) >= MAX_REMEMBERED:
             self.last.clear()
         self.last[expected] = source
-        log.debug("SNMP answer for %s:%d from %s:%d dropped (%s): not the address the request went to",
-                  *expected, *source, path)
+        log.debug(
+            "SNMP answer for %s:%d from %s:%d dropped (%s): not the address the request went to",
+            *expected,
+            *source,
+            path,
+        )
 
 
 class _FastEndpoint(asyncio.DatagramProtocol):
@@ -163,6 +174,7 @@ class _V3Route:
     priv_key: bytes = field(repr=False, default=b"")
     context: bytes = b""
 
+
 async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
     """Hold the endpoint until cancelled: ``asyncio.run`` cancels it when its loop ends, closing the socket
     of a client that was not closed in that loop."""
@@ -171,7 +183,6 @@ async def _close_when_cancelled(endpoint: _FastEndpoint) -> None:
     finally:
         if endpoint.transport is not None:
             endpoint.transport.close()
-
 
 
 class FastPath:
@@ -217,13 +228,22 @@ class FastPath:
         try:  # pyasn1's OCTET STRING codec is ISO 8859-1: anything else stays with pysnmp
             if isinstance(auth, V2cAuth):
                 credentials = auth.community.encode("iso-8859-1") if auth.version == "2c" else None
-            elif (auth.priv_protocol in snmp_wire.AES_KEY_BYTES and auth.auth_protocol in snmp_wire.AUTH_HASHES
-                  and auth.auth_key and auth.priv_key
-                  and hashlib.new(snmp_wire.AUTH_HASHES[auth.auth_protocol][0]).digest_size
-                  >= snmp_wire.AES_KEY_BYTES[auth.priv_protocol]):
-                credentials = _V3Route(auth.user.encode("iso-8859-1"), auth.auth_protocol,
-                                       auth.auth_key.encode("iso-8859-1"), auth.priv_protocol,
-                                       auth.priv_key.encode("iso-8859-1"), auth.context.encode("iso-8859-1"))
+            elif (
+                auth.priv_protocol in snmp_wire.AES_KEY_BYTES
+                and auth.auth_protocol in snmp_wire.AUTH_HASHES
+                and auth.auth_key
+                and auth.priv_key
+                and hashlib.new(snmp_wire.AUTH_HASHES[auth.auth_protocol][0]).digest_size
+                >= snmp_wire.AES_KEY_BYTES[auth.priv_protocol]
+            ):
+                credentials = _V3Route(
+                    auth.user.encode("iso-8859-1"),
+                    auth.auth_protocol,
+                    auth.auth_key.encode("iso-8859-1"),
+                    auth.priv_protocol,
+                    auth.priv_key.encode("iso-8859-1"),
+                    auth.context.encode("iso-8859-1"),
+                )
         except UnicodeEncodeError:
             credentials = None
         self._fast_credentials_cache[auth] = credentials
@@ -236,8 +256,9 @@ class FastPath:
         except ValueError:
             pass  # a name, or IPv6: resolve below
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, family=socket.AF_INET,
-                                                                  type=socket.SOCK_DGRAM)
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM
+            )
         except OSError:
             return None  # pysnmp reports it, as before
         return str(infos[0][4][0]) if infos else None
@@ -248,8 +269,11 @@ class FastPath:
         if endpoint is not None and self._fast_loop is loop and endpoint.transport is not None:
             return endpoint
         opening = self._fast_opening
-        stale = opening is not None and opening.done() and (
-            opening.cancelled() or opening.exception() is not None or opening.result().transport is None)
+        stale = (
+            opening is not None
+            and opening.done()
+            and (opening.cancelled() or opening.exception() is not None or opening.result().transport is None)
+        )
         if self._fast_loop is not loop or opening is None or stale:
             self._close_fast_endpoint()
             self._fast_loop = loop
@@ -298,8 +322,15 @@ class FastPath:
             request_id = self._request_id = (self._request_id + 1) % _REQUEST_ID_LIMIT
         return request_id
 
-    async def _exchange(self, target: SnmpTarget, address: tuple[str, int], endpoint: _FastEndpoint,
-                        wait_id: int, message: bytes, accept: Callable[[Any], T | None]) -> T:
+    async def _exchange(
+        self,
+        target: SnmpTarget,
+        address: tuple[str, int],
+        endpoint: _FastEndpoint,
+        wait_id: int,
+        message: bytes,
+        accept: Callable[[Any], T | None],
+    ) -> T:
         """Send, wait ``timeout_s``, resend ``retries`` times; the first answer ``accept`` takes wins."""
         loop = asyncio.get_running_loop()
         expected = source_address(address)
@@ -327,11 +358,18 @@ class FastPath:
         foreign = self._foreign.last.pop(expected, None)
         if foreign is not None and self._foreign.count > foreign_before:
             why += f"; answers from {foreign[0]}:{foreign[1]}, not the device's address and port, were dropped"
-        raise SnmpTimeoutError(f"{target.host}:{target.port}: no response (No SNMP response received before "
-                               f"timeout, fast path{why})")
+        raise SnmpTimeoutError(
+            f"{target.host}:{target.port}: no response (No SNMP response received before timeout, fast path{why})"
+        )
 
-    async def _fast_request(self, target: SnmpTarget, route: tuple[bytes | _V3Route, tuple[str, int]], tag: int,
-                            oids: Sequence[str], repetitions: int) -> tuple[int, int, list[snmp_wire.WireValue]]:
+    async def _fast_request(
+        self,
+        target: SnmpTarget,
+        route: tuple[bytes | _V3Route, tuple[str, int]],
+        tag: int,
+        oids: Sequence[str],
+        repetitions: int,
+    ) -> tuple[int, int, list[snmp_wire.WireValue]]:
         """One GET/GETBULK on the fast path: (error-status, error-index, var-binds)."""
         credentials, address = route
         endpoint = await self._endpoint()
@@ -347,16 +385,23 @@ class FastPath:
         response = await self._exchange(target, address, endpoint, request_id, message, accept)
         return response.error_status, response.error_index, response.var_binds
 
-    async def _v3_peer(self, target: SnmpTarget, route: _V3Route, address: tuple[str, int],
-                       endpoint: _FastEndpoint, refresh: bool = False) -> _V3Peer:
+    async def _v3_peer(
+        self,
+        target: SnmpTarget,
+        route: _V3Route,
+        address: tuple[str, int],
+        endpoint: _FastEndpoint,
+        refresh: bool = False,
+    ) -> _V3Peer:
         """The engine behind ``address``: discovered with an empty-engineID probe (RFC 3414 4), keys cached."""
         key = (address, route)
         peer = self._v3_peers.get(key)
         if peer is not None and not refresh:
             return peer
         msg_id = self._next_id(endpoint)
-        probe = snmp_wire.encode_v3_request(None, msg_id, b"", 0, 0, b"", b"", b"",
-                                            snmp_wire.encode_pdu(snmp_wire.GET_TAG, self._next_id(endpoint), []))
+        probe = snmp_wire.encode_v3_request(
+            None, msg_id, b"", 0, 0, b"", b"", b"", snmp_wire.encode_pdu(snmp_wire.GET_TAG, self._next_id(endpoint), [])
+        )
 
         def accept(answer: object) -> snmp_wire.V3Header | None:
             if isinstance(answer, snmp_wire.Response):
@@ -368,16 +413,24 @@ class FastPath:
         keys_key = (header.engine_id, route)
         keys = self._usm_keys.get(keys_key)
         if keys is None:
-            keys = snmp_wire.usm_keys(route.auth_protocol, route.auth_key, route.priv_protocol, route.priv_key,
-                                      header.engine_id)
+            keys = snmp_wire.usm_keys(
+                route.auth_protocol, route.auth_key, route.priv_protocol, route.priv_key, header.engine_id
+            )
             self._usm_keys[keys_key] = keys
         peer = _V3Peer(header.engine_id, header.boots, header.time_s, asyncio.get_running_loop().time(), keys)
         self._v3_peers[key] = peer
         return peer
 
-    async def _v3_request(self, target: SnmpTarget, route: _V3Route, address: tuple[str, int],
-                          endpoint: _FastEndpoint, tag: int, oids: Sequence[str],
-                          repetitions: int) -> tuple[int, int, list[snmp_wire.WireValue]]:
+    async def _v3_request(
+        self,
+        target: SnmpTarget,
+        route: _V3Route,
+        address: tuple[str, int],
+        endpoint: _FastEndpoint,
+        tag: int,
+        oids: Sequence[str],
+        repetitions: int,
+    ) -> tuple[int, int, list[snmp_wire.WireValue]]:
         loop = asyncio.get_running_loop()
         peer = await self._v3_peer(target, route, address, endpoint)
         for resync in (False, True):
@@ -385,17 +438,29 @@ class FastPath:
             self._salt = (self._salt + 1) % (1 << 64)
             boots, time_s = peer.now(loop.time())
             message = snmp_wire.encode_v3_request(
-                peer.keys, msg_id, peer.engine_id, boots, time_s, route.user, route.context,
-                self._salt.to_bytes(8, "big"), snmp_wire.encode_pdu(tag, request_id, oids, 0, repetitions))
+                peer.keys,
+                msg_id,
+                peer.engine_id,
+                boots,
+                time_s,
+                route.user,
+                route.context,
+                self._salt.to_bytes(8, "big"),
+                snmp_wire.encode_pdu(tag, request_id, oids, 0, repetitions),
+            )
 
-            def accept(answer: object, request_id: int = request_id,
-                       peer: _V3Peer = peer) -> snmp_wire.ScopedPdu | None:
+            def accept(
+                answer: object, request_id: int = request_id, peer: _V3Peer = peer
+            ) -> snmp_wire.ScopedPdu | None:
                 if isinstance(answer, snmp_wire.Response):
                     return None  # a v2c answer that happens to carry this id
                 data, header = cast(tuple[bytes, snmp_wire.V3Header], answer)
                 authentic = bool(header.flags & snmp_wire.FLAG_AUTH)
-                if authentic and (header.user != route.user or header.engine_id != peer.engine_id
-                                  or not snmp_wire.authenticate(data, header, peer.keys)):
+                if authentic and (
+                    header.user != route.user
+                    or header.engine_id != peer.engine_id
+                    or not snmp_wire.authenticate(data, header, peer.keys)
+                ):
                     return None  # RFC 3414 3.2: not ours or forged: dropped, as pysnmp does
                 try:
                     scoped = snmp_wire.decode_scoped_pdu(data, header, peer.keys)
@@ -425,4 +490,3 @@ class FastPath:
                 raise SnmpAuthError(f"{target.host}:{target.port}: credentials refused ({text})")
             raise SnmpProtocolError(f"{target.host}:{target.port}: SNMP report {report or '(empty)'}")
         raise AssertionError("unreachable")  # the loop returns or raises on its second pass
-

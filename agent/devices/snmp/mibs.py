@@ -90,9 +90,11 @@ BASE_MODULES: dict[str, str] = {
     "RFC-1212": _module("RFC-1212", "", ""),
     "RFC-1215": _module("RFC-1215", "", ""),
     "RFC1213-MIB": _module(
-        "RFC1213-MIB", "IMPORTS mib-2 FROM RFC1155-SMI;",
+        "RFC1213-MIB",
+        "IMPORTS mib-2 FROM RFC1155-SMI;",
         "DisplayString ::= OCTET STRING (SIZE (0..255))\nPhysAddress ::= OCTET STRING\n"
-        "system OBJECT IDENTIFIER ::= { mib-2 1 }\n"),
+        "system OBJECT IDENTIFIER ::= { mib-2 1 }\n",
+    ),
 }
 
 
@@ -198,8 +200,9 @@ def _narrowed(texts: Mapping[str, str], folders: Mapping[str, Path], enterprises
         return [m for m in STANDARD_MODULES if m in texts]
     pattern = re.compile(rf"\{{\s*enterprises\s+({numbers})\b")
     vendor_folders = {folders[name] for name, text in texts.items() if pattern.search(text)}
-    return sorted({name for name in texts if folders.get(name) in vendor_folders}
-                  | {m for m in STANDARD_MODULES if m in texts})
+    return sorted(
+        {name for name in texts if folders.get(name) in vendor_folders} | {m for m in STANDARD_MODULES if m in texts}
+    )
 
 
 def _nodes_of(module: str, symbols: Mapping[str, Any], conventions: Mapping[str, Mapping[str, Any]]) -> list[MibNode]:
@@ -222,13 +225,22 @@ def _nodes_of(module: str, symbols: Mapping[str, Any], conventions: Mapping[str,
             enum = dict(((tc.get("type") or {}).get("constraints") or {}).get("enumeration") or {})
         base = str((tc.get("type") or {}).get("type", type_name)) if tc else type_name
         indices = tuple(str(i.get("object", "")) for i in sym.get("indices", ()) or ())
-        nodes.append(MibNode(
-            module=module, name=name, oid=str(sym["oid"]), nodetype=nodetype, syntax=type_name,
-            base_syntax=base, units=str(sym.get("units", "") or ""), maxaccess=str(sym.get("maxaccess", "") or ""),
-            description=" ".join(str(sym.get("description", "") or "").split()),
-            display_hint=str(tc.get("displayhint", "") or ""), enum={str(k): int(v) for k, v in enum.items()},
-            indices=indices,
-        ))
+        nodes.append(
+            MibNode(
+                module=module,
+                name=name,
+                oid=str(sym["oid"]),
+                nodetype=nodetype,
+                syntax=type_name,
+                base_syntax=base,
+                units=str(sym.get("units", "") or ""),
+                maxaccess=str(sym.get("maxaccess", "") or ""),
+                description=" ".join(str(sym.get("description", "") or "").split()),
+                display_hint=str(tc.get("displayhint", "") or ""),
+                enum={str(k): int(v) for k, v in enum.items()},
+                indices=indices,
+            )
+        )
     return nodes
 
 

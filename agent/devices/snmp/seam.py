@@ -16,8 +16,19 @@ from agent.errors import SnmpError
 __all__ = ["FakeSnmpClient", "SnmpClient", "SnmpTarget", "SnmpValue", "V2cAuth", "V3Auth", "ValueKind", "oid_tuple"]
 
 ValueKind = Literal[
-    "integer", "gauge32", "counter32", "counter64", "timeticks", "octets", "oid", "ipaddress",
-    "null", "no_such_object", "no_such_instance", "end_of_mib_view", "malformed",
+    "integer",
+    "gauge32",
+    "counter32",
+    "counter64",
+    "timeticks",
+    "octets",
+    "oid",
+    "ipaddress",
+    "null",
+    "no_such_object",
+    "no_such_instance",
+    "end_of_mib_view",
+    "malformed",
 ]
 
 
@@ -53,8 +64,10 @@ class V3Auth:
     context: str = ""
 
     def __repr__(self) -> str:
-        return (f"V3Auth(user={self.user!r}, auth_protocol={self.auth_protocol!r}, "
-                f"priv_protocol={self.priv_protocol!r}, keys=<secret>)")
+        return (
+            f"V3Auth(user={self.user!r}, auth_protocol={self.auth_protocol!r}, "
+            f"priv_protocol={self.priv_protocol!r}, keys=<secret>)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +122,7 @@ class FakeSnmpClient:
     async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[SnmpValue]:
         if self.fail:
             raise self.fail
-        return [
-            SnmpValue(o, *self.data[o]) if o in self.data else SnmpValue(o, "no_such_instance", None)
-            for o in oids
-        ]
+        return [SnmpValue(o, *self.data[o]) if o in self.data else SnmpValue(o, "no_such_instance", None) for o in oids]
 
     async def walk(
         self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int = 25

@@ -47,8 +47,12 @@ MAX_BINDINGS = 2147483647  # RFC 3416 max-bindings
 WireValue = tuple[str, str, int | bytes | str | None]
 
 #: unsigned application types (RFC 2578 / RFC 3416): tag -> (kind, exclusive upper bound)
-_UNSIGNED = {0x41: ("counter32", 1 << 32), 0x42: ("gauge32", 1 << 32), 0x43: ("timeticks", 1 << 32),
-             0x46: ("counter64", 1 << 64)}
+_UNSIGNED = {
+    0x41: ("counter32", 1 << 32),
+    0x42: ("gauge32", 1 << 32),
+    0x43: ("timeticks", 1 << 32),
+    0x46: ("counter64", 1 << 64),
+}
 #: RFC 3416 exceptions in a Response var-bind (context-specific, primitive, NULL content)
 _EXCEPTIONS = {0x80: "no_such_object", 0x81: "no_such_instance", 0x82: "end_of_mib_view"}
 _INT32_MIN, _INT32_LIMIT = -(1 << 31), 1 << 31
@@ -109,8 +113,14 @@ class RequestTemplate:
 
     __slots__ = ("_after_id", "_tag", "_version_community")
 
-    def __init__(self, community: bytes, oids: Sequence[str], tag: int = GET_TAG,
-                 non_repeaters: int = 0, max_repetitions: int = 0) -> None:
+    def __init__(
+        self,
+        community: bytes,
+        oids: Sequence[str],
+        tag: int = GET_TAG,
+        non_repeaters: int = 0,
+        max_repetitions: int = 0,
+    ) -> None:
         if tag not in (GET_TAG, GETBULK_TAG):
             raise ValueError(f"unsupported PDU tag 0x{tag:02x}")
         var_binds = b"".join(_tlv(0x30, encode_oid(oid) + b"\x05\x00") for oid in oids)
@@ -143,8 +153,7 @@ def _header(data: bytes, pos: int, end: int, what: str) -> tuple[int, int, int]:
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     if pos + length > end:
-        raise SnmpProtocolError(f"truncated {what} at byte {pos}: {length} content bytes announced, "
-                                f"{end - pos} left")
+        raise SnmpProtocolError(f"truncated {what} at byte {pos}: {length} content bytes announced, {end - pos} left")
     return tag, pos, pos + length
 
 
@@ -220,8 +229,7 @@ def _value(tag: int, content: bytes, oid: str) -> WireValue:
     raise SnmpProtocolError(f"{oid}: unknown value tag 0x{tag:02x}")
 
 
-def _decode_pdu(data: bytes, pos: int, end: int,
-                tags: tuple[int, ...]) -> tuple[int, int, int, int, list[WireValue]]:
+def _decode_pdu(data: bytes, pos: int, end: int, tags: tuple[int, ...]) -> tuple[int, int, int, int, list[WireValue]]:
     """(tag, request-id, error-status, error-index, var-binds) of the PDU at ``pos`` (RFC 3416 3)."""
     pdu_tag, pos, pdu_end = _header(data, pos, end, "PDU")
     if pdu_tag not in tags:
@@ -301,8 +309,12 @@ REPORT_TAG = 0xA8
 
 #: auth protocol -> (hash, HMAC truncation in octets): RFC 3414 6.3/7.3 (12) and RFC 7860 4.2.2
 AUTH_HASHES: dict[str, tuple[str, int]] = {
-    "md5": ("md5", 12), "sha": ("sha1", 12), "sha224": ("sha224", 16), "sha256": ("sha256", 24),
-    "sha384": ("sha384", 32), "sha512": ("sha512", 48),
+    "md5": ("md5", 12),
+    "sha": ("sha1", 12),
+    "sha224": ("sha224", 16),
+    "sha256": ("sha256", 24),
+    "sha384": ("sha384", 32),
+    "sha512": ("sha512", 48),
 }
 #: AES-CFB key sizes in octets (RFC 3826; 192/256 as the draft-blumenthal-aes-usm profiles)
 AES_KEY_BYTES = {"aes128": 16, "aes192": 24, "aes256": 32}
@@ -343,8 +355,9 @@ class UsmKeys(NamedTuple):
         return f"UsmKeys(auth_protocol={self.auth_protocol!r}, keys=<secret>)"
 
 
-def usm_keys(auth_protocol: str, auth_password: bytes, priv_protocol: str, priv_password: bytes,
-             engine_id: bytes) -> UsmKeys:
+def usm_keys(
+    auth_protocol: str, auth_password: bytes, priv_protocol: str, priv_password: bytes, engine_id: bytes
+) -> UsmKeys:
     """Localized auth and AES privacy keys (the privacy password is localized with the auth hash)."""
     size = AES_KEY_BYTES[priv_protocol]
     priv = localize_key(password_to_key(priv_password, auth_protocol), engine_id, auth_protocol)
@@ -362,8 +375,17 @@ def _aes_cfb(key: bytes, boots: int, time_s: int, salt: bytes, data: bytes, encr
     return work.update(data) + work.finalize()
 
 
-def encode_v3_request(keys: UsmKeys | None, msg_id: int, engine_id: bytes, boots: int, time_s: int, user: bytes,
-                      context_name: bytes, salt: bytes, pdu: bytes) -> bytes:
+def encode_v3_request(
+    keys: UsmKeys | None,
+    msg_id: int,
+    engine_id: bytes,
+    boots: int,
+    time_s: int,
+    user: bytes,
+    context_name: bytes,
+    salt: bytes,
+    pdu: bytes,
+) -> bytes:
     """A whole SNMPv3 message: authPriv with ``keys``, or the noAuthNoPriv discovery probe without."""
     scoped = _tlv(0x30, _tlv(0x04, engine_id) + _tlv(0x04, context_name) + pdu)
     if keys is None:
@@ -388,8 +410,9 @@ def encode_v3_request(keys: UsmKeys | None, msg_id: int, engine_id: bytes, boots
     return message[:offset] + digest + message[offset + auth_len :]
 
 
-def encode_pdu(tag: int, request_id: int, oids: Sequence[str], non_repeaters: int = 0,
-               max_repetitions: int = 0) -> bytes:
+def encode_pdu(
+    tag: int, request_id: int, oids: Sequence[str], non_repeaters: int = 0, max_repetitions: int = 0
+) -> bytes:
     """A GET/GETBULK PDU (RFC 3416 3) with NULL values."""
     first, second = (non_repeaters, max_repetitions) if tag == GETBULK_TAG else (0, 0)
     var_binds = b"".join(_tlv(0x30, encode_oid(oid) + b"\x05\x00") for oid in oids)
@@ -451,8 +474,19 @@ def decode_v3_header(data: bytes) -> V3Header:
         raise SnmpProtocolError("UsmSecurityParameters: stray bytes")
     if not (0 <= boots < _INT32_LIMIT and 0 <= time_s < _INT32_LIMIT):
         raise SnmpProtocolError(f"engine boots/time out of range: {boots}/{time_s}")
-    return V3Header(msg_id, flags_bytes[0], engine_id, boots, time_s, user, data[auth_offset:auth_end], auth_offset,
-                    priv_params, params_end, end)
+    return V3Header(
+        msg_id,
+        flags_bytes[0],
+        engine_id,
+        boots,
+        time_s,
+        user,
+        data[auth_offset:auth_end],
+        auth_offset,
+        priv_params,
+        params_end,
+        end,
+    )
 
 
 def _expect_octets(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]:
@@ -500,6 +534,7 @@ def decode_scoped_pdu(data: bytes, header: V3Header, keys: UsmKeys | None) -> Sc
         raise SnmpProtocolError(f"scopedPDU: expected SEQUENCE, got tag 0x{tag:02x} (wrong privacy key?)")
     context_engine_id, pos = _expect_octets(plain, pos, scoped_end, "contextEngineID")
     _context_name, pos = _expect_octets(plain, pos, scoped_end, "contextName")
-    pdu_tag, request_id, error_status, error_index, var_binds = _decode_pdu(plain, pos, scoped_end,
-                                                                            (RESPONSE_TAG, REPORT_TAG))
+    pdu_tag, request_id, error_status, error_index, var_binds = _decode_pdu(
+        plain, pos, scoped_end, (RESPONSE_TAG, REPORT_TAG)
+    )
     return ScopedPdu(pdu_tag, context_engine_id, request_id, error_status, error_index, var_binds)
