@@ -112,5 +112,15 @@ def test_stages_import_only_earlier_stages() -> None:
                 assert earlier or known or (stage, other) in allowed_sideways, f"{_rel(path)} imports {name}"
 
 
+def test_a_module_over_400_lines_says_why_at_its_top() -> None:
+    """Issue 12: no module over ~400 lines without a reason stated at its top ("One module (over 400 lines): ...")."""
+    for package in ("agent", "models", "twin"):
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if text.count("\n") > 420:
+                top = text[: text.find('"""', 3)]
+                assert "One module (over 400 lines" in top, f"{_rel(path)}: {text.count(chr(10))} lines, no reason"
+
+
 def test_public_surface() -> None:
     assert agent.__all__ == ["__version__"]
