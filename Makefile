@@ -46,7 +46,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/poll.py
-	$(BIN)/python bench/twin.py
+	$(BIN)/python bench/twin_year.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Benchmark the twin: simulation speed and annual PUE per site and controller.
 
-Run: ``.venv/bin/python bench/twin.py``.
+Run: ``.venv/bin/python bench/twin_year.py``.
 """
 
 from __future__ import annotations
