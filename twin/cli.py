@@ -70,6 +70,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--start", type=_start_date, default=datetime(2026, 1, 1, tzinfo=UTC))
     sim.add_argument("--out", type=Path, required=True, help="site history CSV to write")
+    sim.add_argument(
+        "--submeters",
+        action="store_true",
+        help="also write energy by sub-system (chillers, towers, pumps, CRAH fans, ...), unit and energy type",
+    )
     sim.set_defaults(handler=functools.partial(_run_simulate, parser=sim))
     return twin
 
@@ -91,7 +96,7 @@ def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         explore_c=args.explore_c,
         seed=args.seed,
     )
-    rows = write_site_history(result, args.out)
+    rows = write_site_history(result, args.out, submeters=args.submeters)
     s = summarize(result)
     print(f"site: {weather.site}  controller: {args.control}  days: {s.days:g}  step: {args.step_min:g} min")
     print(f"annual PUE (energy): {s.pue:.3f}")

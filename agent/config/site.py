@@ -45,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent.config.audit import DEFAULT_ENERGY_TYPE, EnergyType, MeterEntry, Subsystem, UtilityBill, check_register
 from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, known_factors
 from agent.config.strict_yaml import YamlFileError, read_yaml
@@ -170,11 +171,20 @@ def _is_hostname(value: str) -> bool:
 
 
 class TopologyTerm(_Strict):
-    """One device's contribution to a boundary sum (its ``power_quantity`` readings, summed)."""
+    """One device's contribution to a boundary sum (its ``power_quantity`` readings, summed).
+
+    ``subsystem``, ``unit`` and (facility terms only) ``energy_type`` tag the term for the report's and
+    export's energy by sub-system, unit and energy type (:mod:`agent.config.audit`).
+    """
 
     device: str
     power_quantity: str = "active_power_w"
     energy_quantity: str = "energy_j"
+    subsystem: Subsystem | None = None
+    unit: Name | None = Field(default=None, description="the hall or building this meter's energy belongs to")
+    energy_type: EnergyType | None = Field(
+        default=None, description="facility terms: the energy type (default grid_electricity)"
+    )
 
 
 def _term_model(b: Boundary) -> type[TopologyTerm]:
@@ -214,6 +224,9 @@ class _TopologyCore(_Strict):
     it: tuple[TopologyTerm, ...] = Field(min_length=1)
     cooling: tuple[TopologyTerm, ...] = ()
     zones: dict[Name, Zone] = Field(default_factory=dict)
+    submeters: tuple[TopologyTerm, ...] = Field(
+        default=(), description="meters of sub-systems or units in no boundary above (tag each one)"
+    )
 
     def terms(self, boundary: str) -> tuple[TopologyTerm, ...]:
         """The terms of a boundary by name (facility, it, cooling or an optional one)."""
@@ -227,7 +240,22 @@ class _TopologyCore(_Strict):
         """Every term of every boundary (the device quantities whose energy the agent keeps)."""
         zone_terms = tuple(t for z in self.zones.values() for t in (*z.it, *z.overhead))
         optional = tuple(t for b in OPTIONAL_BOUNDARIES for t in self.terms(b.name))
-        return (*self.facility, *self.it, *self.cooling, *optional, *zone_terms)
+        return (*self.facility, *self.it, *self.cooling, *optional, *zone_terms, *self.submeters)
+
+    def tag_groups(self) -> tuple[tuple[str, str, tuple[TopologyTerm, ...]], ...]:
+        """(kind, name, terms) of every sub-system, unit and energy type tagged in the topology, each
+        term once (a device quantity listed in two boundaries is one meter). Energy types partition the
+        facility terms (untagged ones are grid electricity) and are listed once any is tagged."""
+        groups: dict[tuple[str, str], dict[tuple[str, str], TopologyTerm]] = {}
+        for term in self.all_terms():
+            for kind, name in (("subsystem", term.subsystem), ("unit", term.unit)):
+                if name is not None:
+                    groups.setdefault((kind, name), {}).setdefault((term.device, term.energy_quantity), term)
+        if any(t.energy_type is not None for t in self.facility):
+            for term in self.facility:
+                name = term.energy_type or DEFAULT_ENERGY_TYPE
+                groups.setdefault(("energy_type", name), {}).setdefault((term.device, term.energy_quantity), term)
+        return tuple((kind, name, tuple(terms.values())) for (kind, name), terms in sorted(groups.items()))
 
 
 #: the topology: the core boundaries above plus one field per row of the optional-boundary table
@@ -330,7 +358,17 @@ class RecommenderConfig(_Strict):
 
 
 class Site(_Strict):
+    """The site, and who it is reported for and by (the report's cover)."""
+
     name: Name = "site"
+    display_name: str | None = Field(default=None, description="the site's name on reports (default: name)")
+    owner: str | None = Field(default=None, description="the organisation operating the site")
+    address: str | None = None
+    report_number_prefix: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", description="e.g. GY-PUE: GY-PUE-2026-<hash>"
+    )
+    preparer: str | None = None
+    reviewer: str | None = None
     pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
     timezone: str = Field(default="UTC", description="IANA time zone of report periods (a Guizhou site: Asia/Shanghai)")
 
@@ -379,6 +417,8 @@ class SiteConfig(_Strict):
     credentials: dict[Name, Credentials]
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology
+    meters: tuple[MeterEntry, ...] = Field(default=(), description="the meter register (agent.config.audit)")
+    bills: tuple[UtilityBill, ...] = Field(default=(), description="utility bills the report reconciles against")
 
     # name -> device, built on first use; keyed by the ``devices`` tuple it was built from, because
     # ``model_copy(update={"devices": ...})`` copies private attributes along with the rest
@@ -463,11 +503,18 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
     for zone, spec in _dict(topo.get("zones")).items():
         for part in ("it", "overhead"):
             boundaries.append((f"zones.{zone}.{part}", _dict(spec).get(part), "active_power_w"))
+    boundaries.append(("submeters", topo.get("submeters"), "active_power_w"))
     for boundary, terms, default_quantity in boundaries:
         for j, term in enumerate(terms if isinstance(terms, list) else []):
             if not isinstance(term, dict):
                 continue
             where = f"topology.{boundary}[{j}]"
+            if boundary != "facility" and term.get("energy_type") is not None:
+                problems.append(
+                    f"{where}.energy_type: only facility terms have an energy type (they partition the facility energy)"
+                )
+            if boundary == "submeters" and term.get("subsystem") is None and term.get("unit") is None:
+                problems.append(f"{where}: a submeter needs a subsystem or a unit tag (else nothing reports it)")
             device = _text(term.get("device"))
             if device is None or device not in by_name:
                 problems.append(f"{where}.device: no device named {device!r}")
@@ -550,6 +597,8 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
                 server_ssl_context(cfg.web.tls_server_config)
             except ConfigError as err:
                 problems += [f"{where}: {p}" for p in err.problems]
+    if cfg is not None:
+        problems += [f"{where}: {p}" for p in check_register(cfg.meters, cfg.bills, {d.name for d in cfg.devices})]
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg, profiles

@@ -19,13 +19,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from agent.config.audit import TAG_KINDS, parse_tag_term, tag_column, tag_term
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
 from agent.history.store import SqliteHistoryStore
 
-__all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "TERM_COLUMNS", "export_history", "history_rows"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "EXTRA_COLUMNS",
+    "RESOLUTION_NAMES",
+    "TERM_COLUMNS",
+    "export_history",
+    "history_rows",
+    "history_table",
+]
 
 #: what follows the canonical columns in every export
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -128,7 +137,35 @@ def _term_cells(terms: dict[str, tuple[float, float]], interval_s: float) -> lis
 
 
 def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int) -> list[list[str]]:
-    """Export rows (strings, :data:`EXPORT_COLUMNS` order) for ``[start_s, end_s)``.
+    """Export rows (strings, :data:`EXPORT_COLUMNS` order) for ``[start_s, end_s)``: :func:`history_table`
+    without its tag columns."""
+    _columns, rows = history_table(store, start_s, end_s, resolution_s)
+    return [row[: len(EXPORT_COLUMNS)] for row in rows]
+
+
+def _tag_terms(terms: Sequence[str]) -> list[tuple[str, str]]:
+    """(kind, name) of the tag terms among ``terms``, in report order (sub-system, unit, energy type; by name)."""
+    tags = {tag for tag in map(parse_tag_term, terms) if tag is not None}
+    return sorted(tags, key=lambda tag: (TAG_KINDS.index(tag[0]), tag[1]))
+
+
+def _tag_cells(terms: dict[str, tuple[float, float]], tags: Sequence[tuple[str, str]], interval_s: float) -> list[str]:
+    cells: list[str] = []
+    for kind, name in tags:
+        covered_s, value_j = terms.get(tag_term(kind, name), (0.0, 0.0))
+        cells += [
+            "" if covered_s <= 0 else f"{value_j / 3.6e6:.6f}",
+            f"{covered_s / interval_s:.6f}" if interval_s > 0 else "0.000000",
+        ]
+    return cells
+
+
+def history_table(
+    store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int
+) -> tuple[tuple[str, ...], list[list[str]]]:
+    """Export columns and rows (strings) for ``[start_s, end_s)``: :data:`EXPORT_COLUMNS`, then two columns
+    per sub-system, unit and energy type stored in the period (``subsystem_chillers_energy_kwh``: energy
+    over its covered time; ``subsystem_chillers_coverage``: the share of the interval it was covered).
 
     Raises
     ------
@@ -144,11 +181,16 @@ def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolu
         hint = f" (there is data at {coarser[0]} s resolution: the stored data is coarser)" if coarser else ""
         raise HistoryQueryError(f"no history between {_iso(start_s)} and {_iso(end_s)} at {resolution_s} s" + hint)
     by_start = {r.start_s: r for r in rollups}
+    tags = _tag_terms(sorted({term for r in rollups for term in r.terms}))
+    columns = (*EXPORT_COLUMNS, *(tag_column(k, n, w) for k, n in tags for w in ("energy_kwh", "coverage")))
     rows = []
     for bucket in range(rollups[0].start_s, rollups[-1].start_s + resolution_s, resolution_s):
         r = by_start.get(bucket)
         if r is None:
-            rows.append(format_row(bucket, resolution_s, 0.0, 0.0, 0.0, 0.0, 0.0, {}, None, (), ()))
+            rows.append(
+                format_row(bucket, resolution_s, 0.0, 0.0, 0.0, 0.0, 0.0, {}, None, (), ())
+                + _tag_cells({}, tags, resolution_s)
+            )
         else:
             methods = sorted(r.methods) if r.methods else []
             if "counter" in methods and "integrated" in methods:
@@ -168,20 +210,21 @@ def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolu
                     sorted(r.it_categories),
                     r.terms,
                 )
+                + _tag_cells(r.terms, tags, resolution_s)
             )
-    return rows
+    return columns, rows
 
 
-def write_csv(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+def write_csv(rows: Sequence[Sequence[str]], out: TextIO, columns: Sequence[str] = EXPORT_COLUMNS) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     writer.writerows(rows)
 
 
-def _typed(rows: Sequence[Sequence[str]]) -> dict[str, list[object]]:
-    columns: dict[str, list[object]] = {c: [] for c in EXPORT_COLUMNS}
+def _typed(rows: Sequence[Sequence[str]], names: Sequence[str] = EXPORT_COLUMNS) -> dict[str, list[object]]:
+    columns: dict[str, list[object]] = {c: [] for c in names}
     for row in rows:
-        for name, text in zip(EXPORT_COLUMNS, row, strict=True):
+        for name, text in zip(names, row, strict=True):
             if name == "timestamp":
                 columns[name].append(datetime.fromisoformat(text.replace("Z", "+00:00")))
             elif name in _TEXT_COLUMNS:
@@ -199,18 +242,18 @@ def export_history(
     Returns the number of rows. The file is written to a temporary name and renamed, so a failed
     export never leaves a half-written file under the requested name.
     """
-    rows = history_rows(store, start_s, end_s, resolution_s)
+    names, rows = history_table(store, start_s, end_s, resolution_s)
     partial = out.with_name(out.name + ".partial")
     try:
         if fmt == "csv":
             buffer = io.StringIO()
-            write_csv(rows, buffer)
+            write_csv(rows, buffer, names)
             partial.write_text(buffer.getvalue(), encoding="utf-8")
         elif fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.table(_typed(rows)), partial)
+            pq.write_table(pa.table(_typed(rows, names)), partial)
         elif fmt == "xlsx":
             from openpyxl import Workbook
 
@@ -218,10 +261,10 @@ def export_history(
             sheet = book.active
             assert sheet is not None
             sheet.title = "history"
-            sheet.append(list(EXPORT_COLUMNS))
-            typed = _typed(rows)
+            sheet.append(list(names))
+            typed = _typed(rows, names)
             for i in range(len(rows)):
-                values = [typed[c][i] for c in EXPORT_COLUMNS]
+                values = [typed[c][i] for c in names]
                 values[0] = rows[i][0]  # Excel has no time zones: keep the ISO UTC text
                 sheet.append(values)
             book.save(partial)

@@ -2,7 +2,9 @@
 
 Required columns: ``timestamp`` (ISO 8601 with a zone, interval start), ``interval_s``,
 ``facility_power_w``, ``it_power_w``. Every other column of
-:data:`~agent.history.export.EXPORT_COLUMNS` is optional; any other column is an error. Powers are
+:data:`~agent.history.export.EXPORT_COLUMNS` is optional, and so are the tag columns of sub-systems,
+units and energy types (``subsystem_chillers_energy_kwh`` with ``subsystem_chillers_coverage``:
+:mod:`agent.config.audit`); any other column is an error. Powers are
 interval means [W] over the covered part of the interval (``coverage``, default 1).
 
 The file is streamed: rows are checked and written in batches inside one transaction, so memory
@@ -25,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from agent.config.audit import parse_tag_column, tag_column, tag_term
+from agent.config.boundaries import MAX_POWER_W as MAX_TERM_POWER_W
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS
@@ -185,13 +189,14 @@ class _HistoryFile:
             self._stop(f"{where}:1: the file is empty (expected a header row)")
         assert header is not None
         header = [h.strip() for h in header]
-        unknown = [h for h in header if h not in EXPORT_COLUMNS]
+        unknown = [h for h in header if h not in EXPORT_COLUMNS and parse_tag_column(h) is None]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         duplicated = sorted({h for h in header if header.count(h) > 1})
         if unknown:
             self.problems.append(
                 f"{where}:1: header: unknown column(s) {', '.join(map(repr, unknown))} "
-                f"(the canonical columns are {', '.join(EXPORT_COLUMNS)})"
+                f"(the canonical columns are {', '.join(EXPORT_COLUMNS)}; then tag columns such as "
+                "subsystem_chillers_energy_kwh and subsystem_chillers_coverage)"
             )
         if missing:
             self.problems.append(f"{where}:1: header: required column(s) missing: {', '.join(missing)}")
@@ -348,6 +353,21 @@ def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tu
             row.bad(amount_column, f"value is missing ({coverage_column} is above 0)")
         if interval_s is not None:
             out[name] = (share * interval_s, 0.0 if amount is None or share <= 0 else amount * per_unit)
+    tags = sorted({(tag[0], tag[1]) for tag in map(parse_tag_column, row.values) if tag is not None})
+    for kind, tag in tags:
+        amount_column, coverage_column = tag_column(kind, tag, "energy_kwh"), tag_column(kind, tag, "coverage")
+        amount = row.number(amount_column, low=0.0, high=MAX_TERM_POWER_W * seconds / 3.6e6)
+        share = row.number(coverage_column, low=0.0, high=1.0)
+        if amount is None and share is None:
+            continue
+        if share is None:
+            share = coverage
+        if share > coverage + 1e-9:
+            row.bad(coverage_column, f"{share:g} is above coverage {coverage:g} (it counts only covered time)")
+        if share > 0 and amount is None:
+            row.bad(amount_column, f"value is missing ({coverage_column} is above 0)")
+        if interval_s is not None:
+            out[tag_term(kind, tag)] = (share * interval_s, 0.0 if amount is None or share <= 0 else amount * 3.6e6)
     return out
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from agent.config.audit import tag_term
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
@@ -333,6 +334,11 @@ class HistoryWriter:
             ok = it_d is not None and overhead_d is not None
             terms[f"zone:{zone}:it_j"] = (duration, it_d or 0.0) if ok else (0.0, 0.0)
             terms[f"zone:{zone}:overhead_j"] = (duration, overhead_d or 0.0) if ok else (0.0, 0.0)
+        # sub-systems, units and energy types: like the optional boundaries, over the facility/IT covered time
+        for kind, name, _terms in topo.tag_groups():
+            delta = deltas[f"{kind}:{name}"]
+            ok = complete and delta is not None
+            terms[tag_term(kind, name)] = (duration, delta or 0.0) if ok else (0.0, 0.0)
         # the same conditions the cooling controller serves the model live (agent/site/conditions.py)
         cond = site_conditions(state, self._cfg, now)
         return SiteInterval(
@@ -357,7 +363,7 @@ _RATIO_TERMS = {b.name: b.term for b in OPTIONAL_BOUNDARIES}
 
 
 def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
-    """Every boundary of the topology by name: facility, it, cooling, the ratio terms, each zone's two."""
+    """Every boundary of the topology by name: facility, it, cooling, the ratio terms, each zone's two, each tag."""
     out: list[tuple[str, tuple[TopologyTerm, ...]]] = [
         ("facility", topo.facility),
         ("it", topo.it),
@@ -366,6 +372,7 @@ def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
     ]
     for zone, spec in topo.zones.items():
         out += [(f"zone:{zone}:it", spec.it), (f"zone:{zone}:overhead", spec.overhead)]
+    out += [(f"{kind}:{name}", terms) for kind, name, terms in topo.tag_groups()]
     return out
 
 
