@@ -18,6 +18,8 @@ from agent.errors import ConfigError, HistoryError, ImportFormatError
 from agent.history.export import RESOLUTION_NAMES, export_history
 from agent.history.importer import DEFAULT_MAX_PUE, import_history
 from agent.history.store import SqliteHistoryStore
+from agent.reports.audit import audit_context, audit_findings
+from agent.reports.i18n import LANGUAGES
 from agent.reports.periods import parse_period, zone
 from agent.reports.render import render
 from agent.reports.report import DEFAULT_EMISSION_FACTOR, load_emission_factor, period_report, savings_report
@@ -142,6 +144,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--min-coverage", type=_ratio, default=0.95, help="withhold PUE below this coverage")
     p.add_argument("--confidence", type=_ratio, default=0.90, help="confidence of the saving's uncertainty")
+    p.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the PDF/HTML report (en, zh)")
+    p.add_argument(
+        "--report-number",
+        help="report number on the cover (default: site.report_number_prefix, the period and the data hash)",
+    )
     p.set_defaults(func=cmd_report, handler=cmd_report)
 
 
@@ -156,6 +163,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     db: Path | None = args.db
     if args.config is not None:
         cfg, _profiles = load_config(args.config)
+        context["audit"] = audit_context(cfg, str(args.config), args.config.read_bytes())
         context["site"] = cfg.site.name
         context["timezone"] = cfg.site.timezone
         context["category"] = cfg.topology.it_category
@@ -233,6 +241,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recompute_args(args: argparse.Namespace) -> list[str]:
+    """The report command's own arguments, for the provenance section (how to compute it again)."""
+    out = ["--period", args.period]
+    if args.config is not None:
+        out += ["--config", str(args.config)]
+    if args.db is not None:
+        out += ["--db", str(args.db)]
+    for flag, value in (("--timezone", args.timezone), ("--emission-factor", args.emission_factor)):
+        if value:
+            out += [flag, value]
+    out += ["--min-coverage", f"{args.min_coverage:g}", "--lang", args.lang, "--out", str(args.out)]
+    return out
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if bool(args.baseline) != bool(args.compare) or (args.period is None) == (args.baseline is None):
         return _fail("report", "give either --period, or --baseline and --compare")
@@ -255,6 +277,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                     tz=tz,
                 )
                 lines = summary_lines(report)
+                findings = audit_findings(
+                    store, report, context.get("audit") or audit_context(None), args.report_number
+                )
             else:
                 tz = zone(context["timezone"])
                 baseline, compare = parse_period(args.baseline, tz), parse_period(args.compare, tz)
@@ -262,7 +287,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                     return _fail("report", "--baseline and --compare overlap")
                 saving = savings_report(store, baseline, compare, factor, args.confidence, tz)
                 lines = savings_lines(saving)
-            render(report if args.period else saving, args.out)
+            if args.period:
+                render(
+                    report,
+                    args.out,
+                    lang=args.lang,
+                    context=context.get("audit"),
+                    findings=findings,
+                    db=str(db),
+                    args=_recompute_args(args),
+                )
+            else:
+                render(saving, args.out, lang=args.lang)
     except (ConfigError, HistoryError) as err:
         return _fail("report", str(err))
     for line in lines:
