@@ -5,9 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the end-to-end tests and benchmarks use: promtool + a real Prometheus,
 # net-snmp tools and snmpd, snmp_exporter as the peer in bench/poll.py, poppler's pdftoppm to check
-# rendered PDF reports.
-DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils
+# rendered PDF reports, and the CJK TrueType font of Chinese reports (WenQuanYi Micro Hei: Apache-2.0 or
+# GPL-3+ with the font-embedding exception; agent/reports/fonts.py finds it by path).
+DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils fonts-wqy-microhei
 DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm
+DEB_FILES    := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .PHONY: demo test test-fast lint bench venv system-deps clean
 
@@ -26,6 +28,7 @@ demo: $(STAMP)
 system-deps:
 	@missing=""; for b in $(DEB_BINARIES); do \
 	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || [ -x /usr/bin/$$b ] || missing="$$missing $$b"; done; \
+	for f in $(DEB_FILES); do [ -f $$f ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for end-to-end tests (missing:$$missing)"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

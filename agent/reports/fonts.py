@@ -16,9 +16,11 @@ from pathlib import Path
 
 from agent.errors import HistoryStoreError
 
-__all__ = ["CJK_FONT_CANDIDATES", "CJK_FONT_ENV", "cjk_font", "font_family"]
+__all__ = ["CJK_FONT_CANDIDATES", "CJK_FONT_ENV", "CJK_PROBE", "cjk_font", "font_family"]
 
 CJK_FONT_ENV = "PUE_AGENT_CJK_FONT"
+#: a font without glyphs for these draws boxes ("tofu") instead of Chinese: refused
+CJK_PROBE = "数据中心能效审计报告电能利用效率碳可再生"
 CJK_FONT_CANDIDATES: tuple[Path, ...] = (
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
     Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
@@ -41,6 +43,11 @@ def cjk_font() -> Path:
                 f"{CJK_FONT_ENV}={named}: not a TrueType font file (.ttf or .ttc; matplotlib's PDF backend "
                 "cannot embed OpenType/CFF outlines)"
             )
+        missing = _missing_glyphs(str(path))
+        if missing:
+            raise HistoryStoreError(
+                f"{CJK_FONT_ENV}={named}: the font has no glyphs for {missing!r}: Chinese would print as boxes"
+            )
         return path
     for path in CJK_FONT_CANDIDATES:
         if path.is_file():
@@ -52,6 +59,16 @@ def cjk_font() -> Path:
         + ", ".join(str(p) for p in CJK_FONT_CANDIDATES)
         + ")"
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _missing_glyphs(path: str) -> str:
+    """The characters of :data:`CJK_PROBE` the font at ``path`` has no glyph for."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        cmap = font.getBestCmap() or {}
+    return "".join(c for c in CJK_PROBE if ord(c) not in cmap)
 
 
 @functools.lru_cache(maxsize=8)

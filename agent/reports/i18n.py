@@ -152,8 +152,6 @@ _EN: dict[str, str] = {
     "chart.daily_pue": "daily PUE",
     "chart.no_days": "no complete day with outdoor temperature",
     "chart.subsystem_title": "Energy by sub-system",
-    # footer
-    "footer.page": "{number} | {report_number} | page {page}",
 }
 
 _ZH: dict[str, str] = {
@@ -286,7 +284,6 @@ _ZH: dict[str, str] = {
     "chart.daily_pue": "日 PUE",
     "chart.no_days": "无含室外温度的完整日",
     "chart.subsystem_title": "分项能耗",
-    "footer.page": "{number} | {report_number} | 第 {page} 页",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}

@@ -35,12 +35,15 @@ from agent.reports.i18n import LANGUAGES
 from agent.reports.report import PeriodReport, SavingsReport
 from agent.reports.text import savings_lines
 
-__all__ = ["render"]
+__all__ = ["render", "title_sample"]
 
 _PAGE_W_IN, _PAGE_H_IN = 8.27, 11.69  # A4
 _LEFT, _RIGHT, _TOP, _BOTTOM = 0.07, 0.93, 0.95, 0.06  # figure fractions
 _PT_PER_FRACTION_X = _PAGE_W_IN * 72
 _PT_PER_FRACTION_Y = _PAGE_H_IN * 72
+#: TrueType embedding (CID, with ToUnicode: text extracts as written); a missing glyph is the font's own box,
+#: not matplotlib's last-resort font, so that it is the same box whatever the character
+_RC: dict[str, Any] = {"pdf.fonttype": 42, "axes.unicode_minus": False, "font.enable_last_resort": False}
 
 
 def _units(char: str) -> float:
@@ -248,6 +251,25 @@ def _html(blocks: Sequence[Block], title: str, lang: str, figures: Sequence[Any]
     return "\n".join(parts)
 
 
+def title_sample(text: str, lang: str, out: Path) -> None:
+    """A one-page PDF with ``text`` set exactly as the cover sets its title, in ``lang``'s fonts.
+
+    For glyph checks: rasterised, it matches the cover's title band, and Chinese drawn with a font
+    lacking its glyphs matches the same number of private-use characters (all missing-glyph boxes).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    family, _font_file = font_family(lang)
+    rc: dict[Any, Any] = {**_RC, "font.family": family}
+    with matplotlib.rc_context(rc):
+        from matplotlib.backends.backend_pdf import PdfPages
+
+        with PdfPages(out) as pdf:
+            for page in _lay_out([Title(text, "")], family, ""):
+                pdf.savefig(page)
+
+
 def render(
     report: PeriodReport | SavingsReport,
     out: Path,
@@ -283,7 +305,7 @@ def render(
     # fontTools logs every font subset at INFO while the PDF is written: not news for the report's reader
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     family, font_file = font_family(lang)
-    rc: dict[Any, Any] = {"pdf.fonttype": 42, "font.family": family, "axes.unicode_minus": False}
+    rc: dict[Any, Any] = {**_RC, "font.family": family}
     with matplotlib.rc_context(rc):
         if isinstance(report, PeriodReport):
             if findings is None:
