@@ -34,6 +34,7 @@ class Heading:
 class Paragraph:
     text: str
     strong: bool = False
+    size: float = 9.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,11 @@ def cover(report: PeriodReport, findings: AuditFindings, ctx: AuditContext, lang
         Paragraph(
             tr(lang, "cover.pue_line", category=_category(report, lang), months=len(report.months), value=value),
             strong=True,
+            size=12.0,
+        ),
+        Paragraph(
+            tr(lang, "cover.energy_line", facility=_kwh(t.facility_kwh), it=_kwh(t.it_kwh)),
+            size=10.5,
         ),
         Paragraph(
             tr(
@@ -133,7 +139,20 @@ def cover(report: PeriodReport, findings: AuditFindings, ctx: AuditContext, lang
                 coverage=f"{t.coverage_ratio:.2%}",
                 gaps=len(t.gaps),
                 overdue=findings.overdue,
+            ),
+            size=10.5,
+        ),
+        Paragraph(
+            tr(
+                lang,
+                "cover.bills_line",
+                bills=len(findings.bills),
+                flagged=_bills_flagged(findings),
+                tolerance=f"{BILL_TOLERANCE:.0%}",
             )
+            if findings.bills
+            else tr(lang, "bills.empty"),
+            size=10.5,
         ),
         Signatures(
             (
@@ -145,6 +164,10 @@ def cover(report: PeriodReport, findings: AuditFindings, ctx: AuditContext, lang
         ),
         PageBreak(),
     ]
+
+
+def _bills_flagged(findings: AuditFindings) -> int:
+    return sum(1 for c in findings.bills if c.difference_ratio is not None and abs(c.difference_ratio) > BILL_TOLERANCE)
 
 
 def _register(findings: AuditFindings, lang: str) -> list[Block]:

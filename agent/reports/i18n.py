@@ -30,6 +30,9 @@ _EN: dict[str, str] = {
     "cover.pue_line": "PUE (ISO/IEC 30134-2, {category}) over {months} month(s): {value}",
     "cover.coverage_line": "Data coverage {coverage}; {gaps} gap(s); {overdue} meter(s) past calibration",
     "cover.withheld": "withheld ({reason})",
+    "cover.energy_line": "Energy over covered time: facility {facility} kWh, IT {it} kWh",
+    "cover.bills_line": "Utility bills reconciled: {bills}; differing from the meters by more than {tolerance}: "
+    "{flagged}",
     "cover.category": "PUE{category}",
     "cover.category_unknown": "category not stated",
     # section titles
@@ -172,6 +175,8 @@ _ZH: dict[str, str] = {
     "cover.pue_line": "电能利用效率 PUE(ISO/IEC 30134-2,{category}),统计 {months} 个月:{value}",
     "cover.coverage_line": "数据覆盖率 {coverage};数据缺口 {gaps} 处;超过检定有效期的计量器具 {overdue} 台",
     "cover.withheld": "不予给出({reason})",
+    "cover.energy_line": "有效时段内电量:总耗电量 {facility} kWh,IT 设备耗电量 {it} kWh",
+    "cover.bills_line": "已核对电费账单 {bills} 张;与计量电量相差超过 {tolerance} 的 {flagged} 张",
     "cover.category": "PUE{category}",
     "cover.category_unknown": "测量类别未说明",
     "section.summary": "1 摘要",

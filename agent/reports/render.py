@@ -195,7 +195,7 @@ def _lay_out(blocks: Sequence[Block], family: list[str], footer: str) -> list[An
         elif isinstance(block, Heading):
             pages.heading(block.text)
         elif isinstance(block, Paragraph):
-            pages.paragraph(block.text, weight="bold" if block.strong else "normal")
+            pages.paragraph(block.text, block.size, weight="bold" if block.strong else "normal")
         elif isinstance(block, Fields):
             pages.fields(block.pairs)
         elif isinstance(block, Table):
