@@ -239,3 +239,25 @@ def test_export_has_the_tag_columns_and_round_trips(twin_month: tuple[Path, Path
     bad = tmp_path / "bad.csv"
     bad.write_text(first.read_text().replace("subsystem_chillers_coverage", "subsystem_chillerz_coverag"))
     assert main(["import", "--db", str(tmp_path / "bad.sqlite"), "--history", str(bad)]) == 2
+
+
+def test_history_without_tags_reports_the_fallback(
+    twin_month: tuple[Path, Path], cfg: SiteConfig, tmp_path: Path
+) -> None:
+    """History imported without tag columns (an older export, a BMS file): no breakdown, and the bills are
+    reconciled against facility minus on-site renewable, stated as such."""
+    csv_path, _ = twin_month
+    with csv_path.open() as fh:
+        rows = list(csv.reader(fh))
+    keep = [i for i, name in enumerate(rows[0]) if not name.startswith(("subsystem_", "unit_", "energy_type_"))]
+    plain = tmp_path / "plain.csv"
+    with plain.open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([[row[i] for i in keep] for row in rows])
+    db = tmp_path / "plain.sqlite"
+    assert main(["import", "--db", str(db), "--history", str(plain), "--it-category", "1"]) == 0
+    store, report = _january(db, cfg)
+    with store:
+        findings = audit_findings(store, report, audit_context(cfg))
+    assert findings.tags == () and findings.unmetered_remainder_kwh is None
+    (bill,) = findings.bills
+    assert bill.basis == "fallback" and bill.metered_kwh == pytest.approx(report.total.facility_kwh, rel=1e-12)
