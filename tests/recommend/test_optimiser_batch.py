@@ -27,7 +27,9 @@ def test_fake_plant_batch_equals_rows(max_predict_rows: int, limit: float) -> No
     rows = _rows(40, 1)
     plant = FakePlant()
     expected = _one_by_one(plant, rows, SetpointBounds(), inlet_limit_c=limit)
-    got = optimise_setpoints_batch(plant, rows, SetpointBounds(), inlet_limit_c=limit, max_predict_rows=max_predict_rows)
+    got = optimise_setpoints_batch(
+        plant, rows, SetpointBounds(), inlet_limit_c=limit, max_predict_rows=max_predict_rows
+    )
     assert got == expected
     if limit == 15.0:
         assert all(c is None for c in got)  # nothing feasible: the batch says so too
