@@ -150,7 +150,7 @@ def _plan_lines(report: SavingsReport) -> list[str]:
         total = report.savings.adjustment_kwh
         lines.append(f"Non-routine adjustments (added to the adjusted baseline): {total:+,.0f} kWh")
         lines += [
-            f"  {iso_day(a.start_s, tz)} to {iso_day(a.end_s, tz)}: {a.kwh:+,.0f} kWh"
+            f"- {iso_day(a.start_s, tz)} to {iso_day(a.end_s, tz)}: {a.kwh:+,.0f} kWh"
             + (f" (standard uncertainty {a.standard_uncertainty_kwh:,.0f} kWh)" if a.standard_uncertainty_kwh else "")
             + f": {a.description}"
             for a in plan.adjustments
@@ -177,7 +177,7 @@ def _range_lines(report: SavingsReport) -> list[str]:
     return [
         f"Range check: {r.joint_outside_share:.1%} of the {r.days} reporting days lie outside the baseline's "
         f"conditions (any variable out of range, or leverage above the baseline's largest): {verdict}",
-        f"  outside per variable: {per_variable}",
+        f"Outside the baseline's range, per variable: {per_variable}",
     ]
 
 
@@ -193,7 +193,7 @@ def _gl14_lines(report: SavingsReport) -> list[str]:
         f"(limit {a.cv_rmse_limit:.0%}): {'PASS' if a.model_passes else 'FAIL'}; "
         f"FSU {fsu}, {fsu68} at {GL14_FSU_CONFIDENCE:.0%} (limit {GL14_FSU_LIMIT:.0%} at "
         f"{GL14_FSU_CONFIDENCE:.0%}): {'PASS' if a.fsu_passes else 'FAIL'}",
-        f"  Limits (ASHRAE Guideline 14-2014): monthly data NMBE +-{monthly[0]:g} %, CV(RMSE) {monthly[1]:g} %; "
+        f"Guideline 14 limits (ASHRAE Guideline 14-2014): monthly data NMBE +-{monthly[0]:g} %, CV(RMSE) {monthly[1]:g} %; "
         f"hourly data +-{hourly[0]:g} %, {hourly[1]:g} %; this daily model is judged by the {a.resolution} pair. "
         "NMBE and CV(RMSE) with n - p in the denominator.",
     ]

@@ -230,12 +230,12 @@ def test_an_ecm_that_raises_it_energy_is_not_credited_with_it_load_static(
     assert not static.fit.uses_it and s.significant
     assert abs(s.saved_kwh - truth) <= s.uncertainty_kwh, (s.saved_kwh, truth, s.uncertainty_kwh)
     args = ["report", "--db", str(ecm), "--baseline", "2026-01-01..2026-07-01", "--compare", "2026-07-02..2026-12-30"]
-    assert main([*args, "--it-load", "static", "--out", str(tmp_path / "s.pdf")]) == 0
+    assert main([*args, "--it-load", "static", "--out", str(tmp_path / "s.html")]) == 0
     out = capsys.readouterr().out
     assert "IT energy normalisation: none, IT load held static" in out
     assert "Avoided energy: " in out and "ASHRAE Guideline 14: NMBE" in out and "FSU" in out
     assert "avoided energy (reporting-period basis), not normalised savings" in out
-    assert main([*args, "--out", str(tmp_path / "r.pdf")]) == 0
+    assert main([*args, "--out", str(tmp_path / "r.html")]) == 0
     assert "credited as saving at 1.157 kWh per kWh" in capsys.readouterr().out
 
 
@@ -264,7 +264,7 @@ def test_mv_plan_states_ecm_boundary_and_applies_adjustments(
     assert "ECM: Setpoints reset by the optimiser from 2026-07-02" in out
     assert "Measurement boundary: Whole facility, utility meter at the 10 kV incomer" in out
     assert "Non-routine adjustments (added to the adjusted baseline): +10,000 kWh" in out
-    assert "2026-08-01 00:00 to 2026-08-16 00:00: +12,000 kWh (standard uncertainty 500 kWh): load bank test" in out
+    assert "- 2026-08-01 00:00 to 2026-08-16 00:00: +12,000 kWh (standard uncertainty 500 kWh): load bank test" in out
     factor = load_emission_factor("cn-mee-2023-southern")
     periods = parse_period("2026-01-01..2026-07-01"), parse_period("2026-07-02..2026-12-30")
     adjusted = MvPlan(adjustments=(NonRoutineAdjustment(*parse_period("2026-08"), 10_000.0, "x", 500.0),))
