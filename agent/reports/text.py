@@ -193,7 +193,7 @@ def _gl14_lines(report: SavingsReport) -> list[str]:
         f"(limit {a.cv_rmse_limit:.0%}): {'PASS' if a.model_passes else 'FAIL'}; "
         f"FSU {fsu}, {fsu68} at {GL14_FSU_CONFIDENCE:.0%} (limit {GL14_FSU_LIMIT:.0%} at "
         f"{GL14_FSU_CONFIDENCE:.0%}): {'PASS' if a.fsu_passes else 'FAIL'}",
-        f"Guideline 14 limits (ASHRAE Guideline 14-2014): monthly data NMBE +-{monthly[0]:g} %, CV(RMSE) {monthly[1]:g} %; "
+        f"Limits (ASHRAE Guideline 14-2014): monthly data NMBE +-{monthly[0]:g} %, CV(RMSE) {monthly[1]:g} %; "
         f"hourly data +-{hourly[0]:g} %, {hourly[1]:g} %; this daily model is judged by the {a.resolution} pair. "
         "NMBE and CV(RMSE) with n - p in the denominator.",
     ]
