@@ -205,13 +205,16 @@ def savings_lines(report: SavingsReport) -> list[str]:
     tz = zone(report.timezone)
     it_term = f" + {fit.coef_[1]:.4f} x IT kWh" if fit.uses_it else ""
     cdd_coef = fit.coef_[2:] if fit.uses_it else fit.coef_[1:]
-    if not s.significant:
-        status = "  NOT significant"
-    elif report.extrapolated:
-        status = "  NOT VERIFIED: the reporting period lies outside the baseline's conditions"
-    else:
-        status = ""
+    status = ("" if s.significant else "  NOT significant") + (
+        "  NOT VERIFIED: the reporting period lies outside the baseline's conditions" if report.extrapolated else ""
+    )
     it_change = report.compare_it_kwh_per_day - report.baseline_it_kwh_per_day
+    it_note = (
+        f"; at the baseline's PUE {report.baseline_pue:.3f} that is {it_change * s.days * report.baseline_pue:+,.0f} "
+        "kWh of facility energy, to enter as a non-routine adjustment if the measure did not cause it"
+        if not fit.uses_it
+        else ""
+    )
     return [
         f"Baseline {iso_day(report.baseline[0], tz)} to {iso_day(report.baseline[1], tz)}; "
         f"reporting {iso_day(report.compare[0], tz)} to {iso_day(report.compare[1], tz)} {report.timezone}",
@@ -225,7 +228,7 @@ def savings_lines(report: SavingsReport) -> list[str]:
         _IT_LOAD_TEXT[report.it_load].format(rate=fit.coef_[1] if fit.uses_it else 0.0),
         f"IT energy: baseline {report.baseline_it_kwh_per_day:,.0f} kWh/d, reporting "
         f"{report.compare_it_kwh_per_day:,.0f} kWh/d ({it_change:+,.0f} kWh/d, "
-        f"{it_change / report.baseline_it_kwh_per_day:+.2%})",
+        f"{it_change / report.baseline_it_kwh_per_day:+.2%}){it_note}",
         *_range_lines(report),
         *_gl14_lines(report),
         f"Adjusted baseline {s.predicted_kwh + s.adjustment_kwh:,.0f} kWh (model {s.predicted_kwh:,.0f}"

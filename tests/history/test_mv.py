@@ -233,6 +233,9 @@ def test_an_ecm_that_raises_it_energy_is_not_credited_with_it_load_static(
     assert main([*args, "--it-load", "static", "--out", str(tmp_path / "s.html")]) == 0
     out = capsys.readouterr().out
     assert "IT energy normalisation: none, IT load held static" in out
+    it_line = next(line for line in out.splitlines() if line.startswith("IT energy: baseline"))
+    it_change_kwh = static.compare_it_kwh - static.baseline_it_kwh_per_day * static.savings.days
+    assert f"that is {it_change_kwh * static.baseline_pue:+,.0f} kWh of facility energy" in it_line
     assert "Avoided energy: " in out and "ASHRAE Guideline 14: NMBE" in out and "FSU" in out
     assert "avoided energy (reporting-period basis), not normalised savings" in out
     assert main([*args, "--out", str(tmp_path / "r.html")]) == 0
