@@ -96,10 +96,10 @@ def savings_figures(report: SavingsReport, lang: str) -> list[Any]:
     days: Any = [datetime.fromtimestamp(t, tz=zone(report.timezone)) for t in report.daily_start_s]
     fig = _figure()
     ax = fig.add_subplot()
-    ax.plot(days, np.array(report.daily_predicted_kwh) / 1e3, label="baseline prediction", color="#c05621")
-    ax.plot(days, np.array(report.daily_actual_kwh) / 1e3, label="actual", color="#2b6cb0")
-    ax.set_ylabel("facility energy [MWh/day]")
-    ax.set_title("Reporting period: baseline prediction and actual")
+    ax.plot(days, np.array(report.daily_predicted_kwh) / 1e3, label=tr(lang, "chart.prediction"), color="#c05621")
+    ax.plot(days, np.array(report.daily_actual_kwh) / 1e3, label=tr(lang, "chart.actual"), color="#2b6cb0")
+    ax.set_ylabel(tr(lang, "chart.facility_mwh_per_day"))
+    ax.set_title(tr(lang, "chart.prediction_title"))
     ax.legend()
     fig.autofmt_xdate()
     fig.tight_layout()
@@ -108,9 +108,14 @@ def savings_figures(report: SavingsReport, lang: str) -> list[Any]:
     cumulative = np.cumsum(np.array(report.daily_predicted_kwh) - np.array(report.daily_actual_kwh)) / 1e3
     ax.fill_between(days, 0, cumulative, color="#2f855a", alpha=0.6)
     ax.plot(days, cumulative, color="#2f855a")
-    ax.set_ylabel("cumulative avoided energy [MWh]")
+    ax.set_ylabel(tr(lang, "chart.cumulative_avoided"))
     ax.set_title(
-        f"Verified saving {report.savings.saved_kwh / 1e3:,.1f} +- {report.savings.uncertainty_kwh / 1e3:,.1f} MWh"
+        tr(
+            lang,
+            "chart.avoided_title",
+            saved=f"{report.savings.saved_kwh / 1e3:,.1f}",
+            uncertainty=f"{report.savings.uncertainty_kwh / 1e3:,.1f}",
+        )
     )
     second.autofmt_xdate()
     second.tight_layout()

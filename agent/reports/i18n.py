@@ -155,6 +155,12 @@ _EN: dict[str, str] = {
     "chart.daily_pue": "daily PUE",
     "chart.no_days": "no complete day with outdoor temperature",
     "chart.subsystem_title": "Energy by sub-system",
+    "chart.prediction": "baseline prediction",
+    "chart.actual": "actual",
+    "chart.facility_mwh_per_day": "facility energy [MWh/day]",
+    "chart.prediction_title": "Reporting period: baseline prediction and actual",
+    "chart.cumulative_avoided": "cumulative avoided energy [MWh]",
+    "chart.avoided_title": "Avoided energy {saved} +- {uncertainty} MWh",
 }
 
 _ZH: dict[str, str] = {
@@ -289,6 +295,12 @@ _ZH: dict[str, str] = {
     "chart.daily_pue": "日 PUE",
     "chart.no_days": "无含室外温度的完整日",
     "chart.subsystem_title": "分项能耗",
+    "chart.prediction": "基期模型预测",
+    "chart.actual": "实测",
+    "chart.facility_mwh_per_day": "总耗电量 [MWh/日]",
+    "chart.prediction_title": "报告期:基期模型预测与实测",
+    "chart.cumulative_avoided": "累计避免能耗 [MWh]",
+    "chart.avoided_title": "避免能耗 {saved} ± {uncertainty} MWh",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
