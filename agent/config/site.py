@@ -48,6 +48,7 @@ from pydantic import (
 from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, known_factors
 from agent.config.strict_yaml import YamlFileError, read_yaml
+from agent.config.tariff import TariffConfig
 from agent.config.web import WebConfig, resolve_web_paths, server_ssl_context
 from agent.devices.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
 from agent.errors import ConfigError, ProfileError
@@ -376,6 +377,9 @@ class SiteConfig(_Strict):
     history: HistoryConfig | None = None
     recommender: RecommenderConfig | None = None
     carbon: CarbonConfig | None = None
+    tariff: TariffConfig | None = Field(
+        default=None, description="time-of-use electricity tariff: energy cost by peak/flat/valley period"
+    )
     credentials: dict[Name, Credentials]
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology
