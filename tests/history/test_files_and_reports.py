@@ -8,11 +8,14 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+import agent
 from agent.app.cli import main
 from agent.config.site import SiteConfig
 from agent.history.export import EXPORT_COLUMNS, export_history
@@ -126,6 +129,37 @@ def test_parquet_and_xlsx_exports(twin_db: Path, tmp_path: Path) -> None:
     assert table.column_names == list(EXPORT_COLUMNS) and table.num_rows == 31
     sheet = load_workbook(tmp_path / "h.xlsx").active
     assert [c.value for c in sheet[1]] == list(EXPORT_COLUMNS) and sheet.max_row == 32
+
+
+def test_xlsx_has_local_datetimes_units_and_a_frozen_header(twin_db: Path, tmp_path: Path) -> None:
+    """Excel sees real date-times in the site's zone (not text, not UTC), numbers as numbers, a units sheet."""
+    from openpyxl import load_workbook
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    store = SqliteHistoryStore(twin_db, readonly=True)
+    out = tmp_path / "h.xlsx"
+    meta = {"site": "guiyang-hall-1", "period": "2026-01"}
+    export_history(store, T0, T0 + 2 * 86400, 3600, out, "xlsx", tz=shanghai, metadata=meta)
+    store.close()
+    book = load_workbook(out)
+    assert book.sheetnames == ["history", "units"]
+    sheet = book["history"]
+    assert sheet.freeze_panes == "B2"
+    first = sheet.cell(row=2, column=1)
+    assert first.is_date and isinstance(first.value, datetime)
+    assert first.value == datetime.fromtimestamp(T0, shanghai).replace(tzinfo=None)  # 08:00 local, not 00:00 UTC
+    assert sheet.cell(row=3, column=1).value - first.value == timedelta(hours=1)
+    header = [c.value for c in sheet[1]]
+    for name in ("facility_power_w", "pue", "coverage"):
+        cell = sheet.cell(row=2, column=header.index(name) + 1)
+        assert cell.data_type == "n" and isinstance(cell.value, int | float), name  # 1.0 reads back as 1
+    about = {row[0]: row[1] for row in book["units"].iter_rows(values_only=True) if row and row[0]}
+    assert about["site"] == "guiyang-hall-1" and about["period"] == "2026-01"
+    assert about["time zone"] == "Asia/Shanghai (UTC+08:00)"
+    assert about["software"] == f"pue-agent {agent.__version__}"
+    units = {row[0]: row[1] for row in book["units"].iter_rows(values_only=True) if row and len(row) > 2}
+    assert {name for name in EXPORT_COLUMNS} <= set(units)
+    assert units["facility_power_w"] == "W" and units["facility_energy_kwh"] == "kWh"
 
 
 BAD_CSV = """timestamp,interval_s,facility_power_w,it_power_w,pue
