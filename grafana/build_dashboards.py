@@ -978,7 +978,7 @@ def morning() -> dict[str, Any]:
             custom={"thresholdsStyle": {"mode": "dashed"}, "axisSoftMin": 1.0, "axisSoftMax": 1.6},
             description="Energy PUE of each day ("
             + ENERGY_METHOD
-            + " over 1d at a 1d step)."
+            + " over 1d at a 1d step; Grafana aligns daily steps to UTC midnight, 08:00 in Beijing)."
             + MONTH_NOTE.replace("evaluated now over $__range", "stepped a day at a time")
             + GRADE_NOTE,
             **MONTH,
@@ -1118,7 +1118,8 @@ PANEL_NOTES = {
     "agents [kWh].",
     "PUE window coverage": "Average share of the agent's PUE window with complete facility and IT data over the "
     "range: below 95 % the period has gaps.",
-    "Daily PUE": "Energy PUE of each day: increase() of facility / IT energy counters over 1d, one bar a day.",
+    "Daily PUE": "Energy PUE of each day: increase() of facility / IT energy counters over 1d, one bar a day "
+    "(days end at the query steps, which Grafana aligns to UTC midnight).",
     "Energy by category in the range": "IT and cooling energy from their counters; UPS losses and other from the "
     "recorded powers averaged over the range times its length [kWh].",
     "Daily PUE overhead by category": "Each day's cooling, UPS-loss and other power divided by IT power (ratio of "
