@@ -541,3 +541,27 @@ def test_site_timezone_is_validated(tmp_path: Path) -> None:
         load_config(bad)
     bad.write_text(text.replace("  pue_target: 1.3\n", "  pue_target: 1.3\n  timezone: Asia/Shanghai\n", 1))
     assert load_config(bad)[0].site.timezone == "Asia/Shanghai"
+
+
+def test_xlsx_from_the_cli_uses_the_site_zone_unless_timezone_overrides(twin_db: Path, tmp_path: Path) -> None:
+    import yaml
+    from openpyxl import load_workbook
+
+    site = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "demo-site.yaml").read_text())
+    site["site"]["timezone"] = "Asia/Shanghai"
+    site["history"] = {"path": str(twin_db)}
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump(site))
+    first: dict[str, object] = {}
+    zones = {"site zone": "Asia/Shanghai (UTC+08:00)", "override": "UTC (UTC+00:00)"}
+    for label, extra in (("site zone", []), ("override", ["--timezone", "UTC"])):
+        out = tmp_path / f"{label}.xlsx"
+        args = ["export", "--config", str(config), "--from", "2026-01-02", "--to", "2026-01-02", "--resolution", "1h"]
+        assert main([*args, *extra, "--out", str(out)]) == 0
+        book = load_workbook(out)
+        first[label] = book["history"].cell(row=2, column=1).value
+        about = {row[0]: row[1] for row in book["units"].iter_rows(values_only=True) if row and row[0]}
+        assert about["site"] == "demo-hall" and about["time zone"] == zones[label]
+        assert book["history"].max_row == 1 + 24
+    # the period 2026-01-02 is a local day: it starts at local midnight in either zone
+    assert first == {"site zone": datetime(2026, 1, 2, 0, 0), "override": datetime(2026, 1, 2, 0, 0)}
