@@ -8,6 +8,13 @@ by its fixed uid (grafana/provisioning/datasources/prometheus.yaml): provisioned
 Emission factor: the agent exports the one its config names (``carbon.emission_factor``) as
 ``pue_site_emission_factor_kg_per_kwh{factor,year,region}``; emissions and CUE panels multiply by it per
 site (the panels say where the factor comes from).
+
+Every panel has a description (its own ``description=`` or an entry of :data:`PANEL_NOTES`): the build fails
+otherwise. The morning check (``pue-morning``) and docs/dashboards.md describe the calendar-period panels
+(yesterday, month to date) and the setpoint write/revert annotations.
+
+One module (over 400 lines): the five dashboards share the expression helpers, units and notes defined here;
+split it by dashboard when one more is added.
 """
 
 from __future__ import annotations
