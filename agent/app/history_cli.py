@@ -264,7 +264,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         if fmt not in ("csv", "parquet", "xlsx"):
             return _fail("export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx")
         with SqliteHistoryStore(db, readonly=True) as store:
-            rows = export_history(store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt)
+            about = {
+                "site": context.get("site", "(not named: export with --config)"),
+                "period": f"{args.start} .. {args.end} ({context['timezone']})",
+                "history database": str(db),
+            }
+            rows = export_history(
+                store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt, tz=tz, metadata=about
+            )
     except ConfigError as err:
         return _fail("export", str(err))
     except HistoryError as err:

@@ -126,18 +126,20 @@ class MeterEntry(_Strict):
     """One meter of the register. With ``device`` the boundary, sub-system and unit it measures are read
     from the topology (giving them again is an error: one source); without, ``boundary`` is required."""
 
-    id: TagName
+    id: TagName = Field(description="the meter's id on site (its label, the register's key)")
     device: str | None = Field(default=None, description="the configured device this meter is")
-    location: str = Field(min_length=1)
+    location: str = Field(min_length=1, description="where it is installed")
     measures: str | None = Field(default=None, description="what it measures, in words (optional)")
-    boundary: Literal["facility", "it", "cooling", "distribution", "renewable", "reuse", "water", "other"] | None = None
-    subsystem: Subsystem | None = None
-    unit: TagName | None = None
+    boundary: Literal["facility", "it", "cooling", "distribution", "renewable", "reuse", "water", "other"] | None = (
+        Field(default=None, description="meters without a device: the boundary it measures")
+    )
+    subsystem: Subsystem | None = Field(default=None, description="meters without a device: its sub-system")
+    unit: TagName | None = Field(default=None, description="meters without a device: its hall or building")
     accuracy_class: str = Field(min_length=1, description="e.g. 0.5S, 1, 2 (IEC 62053 / GB/T 17215)")
     ct_ratio: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?/\d+(\.\d+)?$", description="e.g. 1000/5")
     vt_ratio: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?/\d+(\.\d+)?$", description="e.g. 10000/100")
-    calibrated: date
-    calibration_due: date
+    calibrated: date = Field(description="date of the last calibration or verification (检定)")
+    calibration_due: date = Field(description="date the next is due: after it, the meter is flagged")
 
     @model_validator(mode="after")
     def _consistent(self) -> MeterEntry:
@@ -156,10 +158,10 @@ class MeterEntry(_Strict):
 class UtilityBill(_Strict):
     """One utility (grid electricity) bill: its period (dates, both included) and billed energy."""
 
-    start: date
+    start: date = Field(description="first day of the bill (site.timezone)")
     end: date = Field(description="last day of the bill, included")
-    kwh: float = Field(ge=0, allow_inf_nan=False)
-    number: str | None = None
+    kwh: float = Field(ge=0, allow_inf_nan=False, description="billed grid electricity [kWh]")
+    number: str | None = Field(default=None, description="the bill's number")
 
     @model_validator(mode="after")
     def _ordered(self) -> UtilityBill:
