@@ -56,3 +56,15 @@ def test_standard_terms_in_chinese() -> None:
     assert "电能利用效率" in tr("zh", "cover.pue_line", category="PUE1", months=12, value="1.415")
     assert tr("zh", "section.register") == "3 能源计量器具一览表"
     assert "碳利用效率 CUE" in tr("zh", "carbon.cue", cue="0.750")
+
+
+def test_wrapping_breaks_chinese_anywhere_and_latin_at_spaces() -> None:
+    from agent.reports.render import _wrap
+
+    zh = "计量电量 = 有效时段内电网购入电力(能源品种为 grid_electricity 的总电表);差值 = 计量 - 账单"
+    lines = _wrap(zh, 100.0, 10.0)  # ten ems a line
+    assert "".join(lines).replace(" ", "") == zh.replace(" ", "") and len(lines) > 3
+    assert all(sum(1.0 if ord(c) > 0x2E80 else 0.55 for c in line) <= 10.0 + 1e-9 for line in lines), lines
+    en = _wrap("Metered = grid electricity over covered time; difference = metered - billed", 100.0, 10.0)
+    assert " ".join(en) == "Metered = grid electricity over covered time; difference = metered - billed"
+    assert all(not line.startswith(" ") and not line.endswith(" ") for line in en)
