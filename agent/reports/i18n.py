@@ -135,6 +135,95 @@ _EN: dict[str, str] = {
     "provenance.no_config": "Site config: none given (--config): site identity, register and bills not stated",
     "provenance.generated": "Generated {when} UTC. Recompute: pue-agent report {args}",
     "provenance.font": "Font: {font}",
+    # the summary and method statement (agent/reports/text.py)
+    "text.site_period": "Site {site}, {period}",
+    "text.period": "{start} to {end} {zone}",
+    "text.dcie": "   DCiE: {dcie:.1f} %",
+    "text.coverage": "Coverage: {coverage:.2%}   Gaps: {gaps}",
+    "text.energy": "Energy: facility {facility:,.0f} kWh, IT {it:,.0f} kWh",
+    "text.energy_cooling": ", cooling {cooling:,.0f} kWh, losses and other {other:,.0f} kWh",
+    "text.energy_no_cooling": ", cooling not metered for all covered time",
+    "text.ppue_both": "pPUE cooling: {cooling:.3f}   pPUE power distribution, lighting and other: {other:.3f}",
+    "text.ppue_cooling": "pPUE cooling: {cooling:.3f}",
+    "text.ppue_distribution": "pPUE power distribution: {ppue:.3f} (energy into distribution {into:,.0f} kWh, "
+    "losses {losses:,.0f} kWh)",
+    "text.ref": "REF: {ref:.3f} (on-site renewable {renewable:,.0f} kWh; ISO/IEC 30134-3)",
+    "text.ere": "ERE: {ere:.3f}   ERF: {erf:.3f} (heat reused {heat:,.0f} kWh; The Green Grid WP 29, ISO/IEC 30134-6)",
+    "text.wue": "WUE: {wue:.2f} L/kWh_IT (site water {water:,.1f} m3; The Green Grid WP 35)",
+    "text.zone": "pPUE zone {zone}: {ppue:.3f} (IT {it:,.0f} kWh, overhead {overhead:,.0f} kWh, coverage "
+    "{coverage:.1%})",
+    "text.zone_withheld": "pPUE zone {zone}: withheld: {reason}",
+    "text.boundary": "Boundary: facility = the configured facility meters; IT as the category above.",
+    "text.meters": "Meters: {meters}.",
+    "text.meters_topology": "as configured in the site topology",
+    "text.energy_method": "Energy method: {methods} (counter = the device's energy register, made monotonic across "
+    "wraps and resets; integrated = trapezoidal integration of polled power; imported = from a history file).",
+    "text.none": "none",
+    "text.sources": "Sources: {sources}. Periods are {zone} calendar periods.",
+    "text.coverage_rule": "Coverage: {coverage:.2%} of the period; a PUE is withheld below {min_coverage:.0%}; "
+    "energies are over covered time only, never across gaps.",
+    "text.gaps": "Gaps ({count}): {gaps}",
+    "text.gap": "{start} to {end} ({hours:.1f} h)",
+    "text.gaps_none": "Gaps: none.",
+    # the avoided-energy (M&V) statement (agent/reports/text.py)
+    "savings.title": "Avoided energy (regression baseline, IPMVP Option C)",
+    "savings.periods": "Baseline {b_start} to {b_end}; reporting {c_start} to {c_end} {zone}",
+    "savings.ecm": "ECM: {ecm}",
+    "savings.ecm_missing": "not stated (give --ecm or ecm: in --mv-plan)",
+    "savings.boundary": "Measurement boundary: {boundary}; facility energy as metered for the site (IPMVP Option C, "
+    "whole facility).",
+    "savings.boundary_missing": "not stated (give --boundary or boundary: in --mv-plan)",
+    "savings.adjustments": "Non-routine adjustments (added to the adjusted baseline): {total:+,.0f} kWh",
+    "savings.adjustment": "- {start} to {end}: {kwh:+,.0f} kWh{uncertainty}: {description}",
+    "savings.adjustment_uncertainty": " (standard uncertainty {u:,.0f} kWh)",
+    "savings.adjustments_none": "Non-routine adjustments: none entered.",
+    "savings.range_variable": "{name} {share:.0%} (baseline {lo:,.1f} to {hi:,.1f})",
+    "savings.range_extrapolated": "EXTRAPOLATED: above the {limit:.0%} limit, the baseline model does not cover these "
+    "conditions",
+    "savings.range_within": "within the {limit:.0%} limit",
+    "savings.range": "Range check: {share:.1%} of the {days} reporting days lie outside the baseline's conditions "
+    "(any variable out of range, or leverage above the baseline's largest): {verdict}",
+    "savings.range_per_variable": "Outside the baseline's range, per variable: {variables}",
+    "savings.model": "Model (daily, OLS): facility kWh = {intercept:,.1f}{it_term} + {cdd}   [{temperature}]",
+    "savings.model_it": " + {coef:.4f} x IT kWh",
+    "savings.model_cdd": "{coef:,.1f} x CDD(base {base:g} C)",
+    "savings.fit": "Fit: n = {n} days, p = {p} ({coefficients} coefficients + {selection} balance point(s) chosen "
+    "among {candidates} change-point models), R2 = {r2:.4f}, residual lag-1 autocorrelation {rho:.2f}; {excluded} "
+    "incomplete day(s) excluded",
+    "savings.adjusted": "Adjusted baseline {adjusted:,.0f} kWh (model {model:,.0f}{adjustments}), actual {actual:,.0f} "
+    "kWh over {days} days",
+    "savings.adjusted_adjustments": ", adjustments {kwh:+,.0f}",
+    "savings.avoided": "Avoided energy: {saved:,.0f} +- {uncertainty:,.0f} kWh at {confidence:.0%} confidence "
+    "(t = {t:.2f} with {dof:.1f} effective degrees of freedom, standard error {se:,.0f} kWh){status}",
+    "savings.not_significant": "  NOT significant",
+    "savings.not_verified": "  NOT VERIFIED: the reporting period lies outside the baseline's conditions",
+    "savings.tco2": "= {t:,.1f} +- {u:,.1f} tCO2 ({key}); ",
+    "savings.no_tco2": "= no tCO2 figure (no emission factor configured); ",
+    "savings.pue_points": "{points:.4f} +- {u:.4f} PUE points",
+    "savings.it_regressor": "IT energy normalisation: IT kWh/d is an independent variable (the baseline is adjusted "
+    "to each reporting day's IT load). A change of IT energy caused by the measure itself (e.g. server fans at a "
+    "warmer supply air) is credited as saving at {rate:.3f} kWh per kWh: use --it-load static when the measure can "
+    "change IT energy.",
+    "savings.it_static": "IT energy normalisation: none, IT load held static (no IT term): the measure's effect on IT "
+    "energy counts in the saving. A change of IT load not caused by the measure needs a non-routine adjustment.",
+    "savings.it_energy": "IT energy: baseline {baseline:,.0f} kWh/d, reporting {reporting:,.0f} kWh/d ({change:+,.0f} "
+    "kWh/d, {ratio:+.2%}){note}",
+    "savings.it_note": "; at the baseline's PUE {pue:.3f} that is {kwh:+,.0f} kWh of facility energy, to enter as a "
+    "non-routine adjustment if the measure did not cause it",
+    "savings.gl14": "ASHRAE Guideline 14: NMBE {nmbe:+.3%} (limit +-{nmbe_limit:.0%}), CV(RMSE) {cv:.2%} (limit "
+    "{cv_limit:.0%}): {model}; FSU {fsu}, {fsu68} at {c68:.0%} (limit {fsu_limit:.0%} at {c68:.0%}): {fsu_verdict}",
+    "savings.fsu_none": "n/a (no saving)",
+    "savings.fsu_at": "{fsu:.1%} at {confidence:.0%}",
+    "savings.na": "n/a",
+    "savings.pass": "PASS",
+    "savings.fail": "FAIL",
+    "savings.gl14_limits": "Limits (ASHRAE Guideline 14-2014): monthly data NMBE +-{m0:g} %, CV(RMSE) {m1:g} %; "
+    "hourly data +-{h0:g} %, {h1:g} %; this daily model is judged by the {resolution} pair. NMBE and CV(RMSE) with "
+    "n - p in the denominator.",
+    "savings.method": "Method: IPMVP Option C (whole facility) regression baseline adjusted to the reporting period's "
+    "conditions: the figure is avoided energy (reporting-period basis), not normalised savings (fixed conditions). "
+    "Uncertainty per ASHRAE Guideline 14 Annex B (prediction of a sum, autocorrelation-corrected, balance points "
+    "counted as parameters).",
     # carbon
     "carbon.factor": "Emission factor: {factor}",
     "carbon.emissions": "Emissions: {tonnes} tCO2",
@@ -277,6 +366,87 @@ _ZH: dict[str, str] = {
     "provenance.no_config": "站点配置:未提供(--config):站点信息、计量器具一览表及账单均未说明",
     "provenance.generated": "生成时间 {when} UTC。复算命令:pue-agent report {args}",
     "provenance.font": "字体:{font}",
+    "text.site_period": "数据中心 {site},{period}",
+    "text.period": "{start} 至 {end}({zone})",
+    "text.dcie": "   数据中心基础设施效率 DCiE:{dcie:.1f} %",
+    "text.coverage": "数据覆盖率:{coverage:.2%}   数据缺口:{gaps} 处",
+    "text.energy": "电量:总耗电量 {facility:,.0f} kWh,IT 设备 {it:,.0f} kWh",
+    "text.energy_cooling": ",制冷 {cooling:,.0f} kWh,损耗及其他 {other:,.0f} kWh",
+    "text.energy_no_cooling": ",制冷电量未在全部有效时段计量",
+    "text.ppue_both": "制冷局部电能利用效率 pPUE:{cooling:.3f}   供配电、照明及其他 pPUE:{other:.3f}",
+    "text.ppue_cooling": "制冷局部电能利用效率 pPUE:{cooling:.3f}",
+    "text.ppue_distribution": "供配电局部电能利用效率 pPUE:{ppue:.3f}(进入供配电系统的电量 {into:,.0f} kWh,"
+    "损耗 {losses:,.0f} kWh)",
+    "text.ref": "可再生能源利用率 REF:{ref:.3f}(场内可再生能源 {renewable:,.0f} kWh;ISO/IEC 30134-3)",
+    "text.ere": "能源再利用效率 ERE:{ere:.3f}   能源再利用系数 ERF:{erf:.3f}(余热利用 {heat:,.0f} kWh;"
+    "The Green Grid WP 29,ISO/IEC 30134-6)",
+    "text.wue": "水利用效率 WUE:{wue:.2f} L/kWh_IT(用水量 {water:,.1f} m3;The Green Grid WP 35)",
+    "text.zone": "区域 {zone} 局部电能利用效率 pPUE:{ppue:.3f}(IT {it:,.0f} kWh,区域配套能耗 {overhead:,.0f} kWh,"
+    "覆盖率 {coverage:.1%})",
+    "text.zone_withheld": "区域 {zone} 局部电能利用效率 pPUE:不予给出:{reason}",
+    "text.boundary": "计量边界:总耗电量 = 配置的总电表;IT 电量按上述测量类别。",
+    "text.meters": "计量器具:{meters}。",
+    "text.meters_topology": "见站点拓扑配置",
+    "text.energy_method": "电量计算方法:{methods}(counter = 设备电能寄存器,跨溢出和复位保持单调;integrated = "
+    "对轮询功率的梯形积分;imported = 来自导入的历史文件)。",
+    "text.none": "无",
+    "text.sources": "数据来源:{sources}。报告期按 {zone} 日历时间划分。",
+    "text.coverage_rule": "覆盖率:报告期的 {coverage:.2%};覆盖率低于 {min_coverage:.0%} 时不给出 PUE;"
+    "电量只按有效时段计算,不跨越数据缺口。",
+    "text.gaps": "数据缺口({count} 处):{gaps}",
+    "text.gap": "{start} 至 {end}({hours:.1f} 小时)",
+    "text.gaps_none": "数据缺口:无。",
+    "savings.title": "避免能耗(回归基期模型,IPMVP 选项 C)",
+    "savings.periods": "基期 {b_start} 至 {b_end};报告期 {c_start} 至 {c_end}({zone})",
+    "savings.ecm": "节能措施:{ecm}",
+    "savings.ecm_missing": "未说明(用 --ecm 或 --mv-plan 中的 ecm: 给出)",
+    "savings.boundary": "测量边界:{boundary};按站点计量的总耗电量(IPMVP 选项 C,整个设施)。",
+    "savings.boundary_missing": "未说明(用 --boundary 或 --mv-plan 中的 boundary: 给出)",
+    "savings.adjustments": "非常规调整(计入调整后基期):{total:+,.0f} kWh",
+    "savings.adjustment": "- {start} 至 {end}:{kwh:+,.0f} kWh{uncertainty}:{description}",
+    "savings.adjustment_uncertainty": "(标准不确定度 {u:,.0f} kWh)",
+    "savings.adjustments_none": "非常规调整:无。",
+    "savings.range_variable": "{name} {share:.0%}(基期 {lo:,.1f} 至 {hi:,.1f})",
+    "savings.range_extrapolated": "外推:超过 {limit:.0%} 的限值,基期模型不覆盖这些工况",
+    "savings.range_within": "在 {limit:.0%} 的限值内",
+    "savings.range": "适用范围检查:报告期 {days} 天中有 {share:.1%} 超出基期工况范围"
+    "(任一变量超出范围,或杠杆值大于基期最大值):{verdict}",
+    "savings.range_per_variable": "各变量超出基期范围的比例:{variables}",
+    "savings.model": "模型(按日,最小二乘):总耗电量 kWh = {intercept:,.1f}{it_term} + {cdd}   [{temperature}]",
+    "savings.model_it": " + {coef:.4f} x IT 电量 kWh",
+    "savings.model_cdd": "{coef:,.1f} x 供冷度日(基准 {base:g} °C)",
+    "savings.fit": "拟合:n = {n} 天,p = {p}({coefficients} 个系数 + 在 {candidates} 个变点模型中选出的 {selection} 个"
+    "平衡点),R2 = {r2:.4f},残差一阶自相关 {rho:.2f};剔除不完整日 {excluded} 天",
+    "savings.adjusted": "调整后基期 {adjusted:,.0f} kWh(模型 {model:,.0f}{adjustments}),实测 {actual:,.0f} kWh,"
+    "共 {days} 天",
+    "savings.adjusted_adjustments": ",调整 {kwh:+,.0f}",
+    "savings.avoided": "避免能耗:{saved:,.0f} ± {uncertainty:,.0f} kWh,置信度 {confidence:.0%}"
+    "(t = {t:.2f},有效自由度 {dof:.1f},标准误差 {se:,.0f} kWh){status}",
+    "savings.not_significant": "  不显著",
+    "savings.not_verified": "  未经验证:报告期超出基期工况范围",
+    "savings.tco2": "= {t:,.1f} ± {u:,.1f} tCO2({key});",
+    "savings.no_tco2": "= 无 tCO2 数值(未配置排放因子);",
+    "savings.pue_points": "{points:.4f} ± {u:.4f} PUE 点",
+    "savings.it_regressor": "IT 电量归一化:IT 日电量为自变量(基期按报告期每日的 IT 负荷调整)。由措施本身引起的 IT "
+    "电量变化(如送风温度升高后服务器风扇耗电增加)按每 kWh {rate:.3f} kWh 计为节能:措施可能改变 IT 电量时请用 "
+    "--it-load static。",
+    "savings.it_static": "IT 电量归一化:无,IT 负荷视为不变(无 IT 项):措施对 IT 电量的影响计入节能量。"
+    "非措施引起的 IT 负荷变化须作非常规调整。",
+    "savings.it_energy": "IT 电量:基期 {baseline:,.0f} kWh/日,报告期 {reporting:,.0f} kWh/日({change:+,.0f} kWh/日,"
+    "{ratio:+.2%}){note}",
+    "savings.it_note": ";按基期 PUE {pue:.3f} 折合总耗电量 {kwh:+,.0f} kWh,如非措施引起,应作为非常规调整录入",
+    "savings.gl14": "ASHRAE Guideline 14:NMBE {nmbe:+.3%}(限值 ±{nmbe_limit:.0%}),CV(RMSE) {cv:.2%}"
+    "(限值 {cv_limit:.0%}):{model};FSU {fsu},{c68:.0%} 置信度下 {fsu68}(限值:{c68:.0%} 置信度下 "
+    "{fsu_limit:.0%}):{fsu_verdict}",
+    "savings.fsu_none": "不适用(无节能量)",
+    "savings.fsu_at": "{confidence:.0%} 置信度下 {fsu:.1%}",
+    "savings.na": "不适用",
+    "savings.pass": "合格",
+    "savings.fail": "不合格",
+    "savings.gl14_limits": "限值(ASHRAE Guideline 14-2014):月数据 NMBE ±{m0:g} %,CV(RMSE) {m1:g} %;"
+    "小时数据 ±{h0:g} %,{h1:g} %;本日模型按 {resolution} 限值判定。NMBE 与 CV(RMSE) 分母为 n - p。",
+    "savings.method": "方法:IPMVP 选项 C(整个设施)回归基期模型,按报告期工况调整:结果为避免能耗(报告期基准),"
+    "而非标准化节能量(固定工况)。不确定度按 ASHRAE Guideline 14 附录 B(求和预测,自相关修正,平衡点计为参数)。",
     "carbon.factor": "排放因子:{factor}",
     "carbon.emissions": "二氧化碳排放量:{tonnes} tCO2",
     "carbon.cue": "碳利用效率 CUE:{cue} kgCO2/kWh_IT",

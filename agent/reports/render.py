@@ -31,7 +31,7 @@ from agent.reports.document import (
     period_document,
 )
 from agent.reports.fonts import font_family
-from agent.reports.i18n import LANGUAGES
+from agent.reports.i18n import LANGUAGES, tr
 from agent.reports.report import PeriodReport, SavingsReport
 from agent.reports.text import savings_lines
 
@@ -324,8 +324,8 @@ def render(
             footer = f"{ctx.site if ctx.site != 'site' else report.site} | {findings.report_number}"
             figures = period_figures(report, findings, lang)
         else:
-            title = "Verified savings (regression baseline)"
-            blocks = [Heading(title), *(Paragraph(line) for line in savings_lines(report))]
+            title = tr(lang, "savings.title")
+            blocks = [Heading(title), *(Paragraph(line) for line in savings_lines(report, lang))]
             footer = title
             figures = savings_figures(report, lang)
         try:

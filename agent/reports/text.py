@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agent.reports.i18n import tr
 from agent.reports.periods import iso_day, zone
 from agent.reports.report import PeriodReport, SavingsReport
 from models.metrics import NATIONAL_PUE_TARGETS, PeriodMetrics
@@ -125,124 +126,180 @@ def summary_lines(report: PeriodReport) -> list[str]:
     return lines
 
 
-_IT_LOAD_TEXT = {
-    "regressor": (
-        "IT energy normalisation: IT kWh/d is an independent variable (the baseline is adjusted to each reporting "
-        "day's IT load). A change of IT energy caused by the measure itself (e.g. server fans at a warmer supply "
-        "air) is credited as saving at {rate:.3f} kWh per kWh: use --it-load static when the measure can change IT "
-        "energy."
-    ),
-    "static": (
-        "IT energy normalisation: none, IT load held static (no IT term): the measure's effect on IT energy counts "
-        "in the saving. A change of IT load not caused by the measure needs a non-routine adjustment."
-    ),
-}
+_IT_LOAD_KEY = {"regressor": "savings.it_regressor", "static": "savings.it_static"}
 
 
-def _plan_lines(report: SavingsReport) -> list[str]:
+def _plan_lines(report: SavingsReport, lang: str) -> list[str]:
     plan, tz = report.plan, zone(report.timezone)
     lines = [
-        f"ECM: {plan.ecm or 'not stated (give --ecm or ecm: in --mv-plan)'}",
-        f"Measurement boundary: {plan.boundary or 'not stated (give --boundary or boundary: in --mv-plan)'}; "
-        "facility energy as metered for the site (IPMVP Option C, whole facility).",
+        tr(lang, "savings.ecm", ecm=plan.ecm or tr(lang, "savings.ecm_missing")),
+        tr(lang, "savings.boundary", boundary=plan.boundary or tr(lang, "savings.boundary_missing")),
     ]
     if plan.adjustments:
-        total = report.savings.adjustment_kwh
-        lines.append(f"Non-routine adjustments (added to the adjusted baseline): {total:+,.0f} kWh")
+        lines.append(tr(lang, "savings.adjustments", total=report.savings.adjustment_kwh))
         lines += [
-            f"- {iso_day(a.start_s, tz)} to {iso_day(a.end_s, tz)}: {a.kwh:+,.0f} kWh"
-            + (f" (standard uncertainty {a.standard_uncertainty_kwh:,.0f} kWh)" if a.standard_uncertainty_kwh else "")
-            + f": {a.description}"
+            tr(
+                lang,
+                "savings.adjustment",
+                start=iso_day(a.start_s, tz),
+                end=iso_day(a.end_s, tz),
+                kwh=a.kwh,
+                uncertainty=tr(lang, "savings.adjustment_uncertainty", u=a.standard_uncertainty_kwh)
+                if a.standard_uncertainty_kwh
+                else "",
+                description=a.description,
+            )
             for a in plan.adjustments
         ]
     else:
-        lines.append("Non-routine adjustments: none entered.")
+        lines.append(tr(lang, "savings.adjustments_none"))
     return lines
 
 
-def _range_lines(report: SavingsReport) -> list[str]:
+def _range_lines(report: SavingsReport, lang: str) -> list[str]:
     r = report.range
     if r is None:
         return []
     per_variable = "; ".join(
-        f"{name} {share:.0%} (baseline {lo:,.1f} to {hi:,.1f})"
+        tr(lang, "savings.range_variable", name=name, share=share, lo=lo, hi=hi)
         for name, share, lo, hi in zip(r.names, r.outside_share, r.baseline_min, r.baseline_max, strict=True)
     )
-    verdict = (
-        f"EXTRAPOLATED: above the {report.max_outside_share:.0%} limit, the baseline model does not cover these "
-        "conditions"
-        if report.extrapolated
-        else f"within the {report.max_outside_share:.0%} limit"
+    verdict = tr(
+        lang,
+        "savings.range_extrapolated" if report.extrapolated else "savings.range_within",
+        limit=report.max_outside_share,
     )
     return [
-        f"Range check: {r.joint_outside_share:.1%} of the {r.days} reporting days lie outside the baseline's "
-        f"conditions (any variable out of range, or leverage above the baseline's largest): {verdict}",
-        f"Outside the baseline's range, per variable: {per_variable}",
+        tr(lang, "savings.range", share=r.joint_outside_share, days=r.days, verdict=verdict),
+        tr(lang, "savings.range_per_variable", variables=per_variable),
     ]
 
 
-def _gl14_lines(report: SavingsReport) -> list[str]:
+def _gl14_lines(report: SavingsReport, lang: str) -> list[str]:
     a = report.acceptance
     if a is None:
         return []
     monthly, hourly = GL14_LIMITS["monthly"], GL14_LIMITS["hourly"]
-    fsu = "n/a (no saving)" if a.fsu is None else f"{a.fsu:.1%} at {a.confidence:.0%}"
-    fsu68 = "n/a" if a.fsu_68 is None else f"{a.fsu_68:.1%}"
+    fsu = (
+        tr(lang, "savings.fsu_none")
+        if a.fsu is None
+        else tr(lang, "savings.fsu_at", fsu=a.fsu, confidence=a.confidence)
+    )
+    fsu68 = tr(lang, "savings.na") if a.fsu_68 is None else f"{a.fsu_68:.1%}"
     return [
-        f"ASHRAE Guideline 14: NMBE {a.nmbe:+.3%} (limit +-{a.nmbe_limit:.0%}), CV(RMSE) {a.cv_rmse:.2%} "
-        f"(limit {a.cv_rmse_limit:.0%}): {'PASS' if a.model_passes else 'FAIL'}; "
-        f"FSU {fsu}, {fsu68} at {GL14_FSU_CONFIDENCE:.0%} (limit {GL14_FSU_LIMIT:.0%} at "
-        f"{GL14_FSU_CONFIDENCE:.0%}): {'PASS' if a.fsu_passes else 'FAIL'}",
-        f"Limits (ASHRAE Guideline 14-2014): monthly data NMBE +-{monthly[0]:g} %, CV(RMSE) {monthly[1]:g} %; "
-        f"hourly data +-{hourly[0]:g} %, {hourly[1]:g} %; this daily model is judged by the {a.resolution} pair. "
-        "NMBE and CV(RMSE) with n - p in the denominator.",
+        tr(
+            lang,
+            "savings.gl14",
+            nmbe=a.nmbe,
+            nmbe_limit=a.nmbe_limit,
+            cv=a.cv_rmse,
+            cv_limit=a.cv_rmse_limit,
+            model=tr(lang, "savings.pass" if a.model_passes else "savings.fail"),
+            fsu=fsu,
+            fsu68=fsu68,
+            c68=GL14_FSU_CONFIDENCE,
+            fsu_limit=GL14_FSU_LIMIT,
+            fsu_verdict=tr(lang, "savings.pass" if a.fsu_passes else "savings.fail"),
+        ),
+        tr(
+            lang,
+            "savings.gl14_limits",
+            m0=monthly[0],
+            m1=monthly[1],
+            h0=hourly[0],
+            h1=hourly[1],
+            resolution=a.resolution,
+        ),
     ]
 
 
-def savings_lines(report: SavingsReport) -> list[str]:
+def savings_lines(report: SavingsReport, lang: str = "en") -> list[str]:
     """The avoided-energy statement: periods, plan, model, guards, the figure and its uncertainty, the method."""
     s, fit = report.savings, report.fit
     tz = zone(report.timezone)
-    it_term = f" + {fit.coef_[1]:.4f} x IT kWh" if fit.uses_it else ""
+    it_term = tr(lang, "savings.model_it", coef=fit.coef_[1]) if fit.uses_it else ""
     cdd_coef = fit.coef_[2:] if fit.uses_it else fit.coef_[1:]
-    status = ("" if s.significant else "  NOT significant") + (
-        "  NOT VERIFIED: the reporting period lies outside the baseline's conditions" if report.extrapolated else ""
+    status = ("" if s.significant else tr(lang, "savings.not_significant")) + (
+        tr(lang, "savings.not_verified") if report.extrapolated else ""
     )
     it_change = report.compare_it_kwh_per_day - report.baseline_it_kwh_per_day
     it_note = (
-        f"; at the baseline's PUE {report.baseline_pue:.3f} that is {it_change * s.days * report.baseline_pue:+,.0f} "
-        "kWh of facility energy, to enter as a non-routine adjustment if the measure did not cause it"
+        tr(lang, "savings.it_note", pue=report.baseline_pue, kwh=it_change * s.days * report.baseline_pue)
         if not fit.uses_it
         else ""
     )
     return [
-        f"Baseline {iso_day(report.baseline[0], tz)} to {iso_day(report.baseline[1], tz)}; "
-        f"reporting {iso_day(report.compare[0], tz)} to {iso_day(report.compare[1], tz)} {report.timezone}",
-        *_plan_lines(report),
-        f"Model (daily, OLS): facility kWh = {fit.coef_[0]:,.1f}{it_term} + "
-        + " + ".join(f"{c:,.1f} x CDD(base {b:g} C)" for c, b in zip(cdd_coef, report.bases_c, strict=True))
-        + f"   [{report.temperature}]",
-        f"Fit: n = {fit.n_} days, p = {fit.n_params_} ({len(fit.coef_)} coefficients + {fit.selection_params_} "
-        f"balance point(s) chosen among {report.candidates_tried} change-point models), R2 = {fit.r2_:.4f}, "
-        f"residual lag-1 autocorrelation {fit.rho_:.2f}; {report.excluded_days} incomplete day(s) excluded",
-        _IT_LOAD_TEXT[report.it_load].format(rate=fit.coef_[1] if fit.uses_it else 0.0),
-        f"IT energy: baseline {report.baseline_it_kwh_per_day:,.0f} kWh/d, reporting "
-        f"{report.compare_it_kwh_per_day:,.0f} kWh/d ({it_change:+,.0f} kWh/d, "
-        f"{it_change / report.baseline_it_kwh_per_day:+.2%}){it_note}",
-        *_range_lines(report),
-        *_gl14_lines(report),
-        f"Adjusted baseline {s.predicted_kwh + s.adjustment_kwh:,.0f} kWh (model {s.predicted_kwh:,.0f}"
-        f"{f', adjustments {s.adjustment_kwh:+,.0f}' if s.adjustment_kwh else ''}), actual {s.actual_kwh:,.0f} kWh "
-        f"over {s.days} days",
-        f"Avoided energy: {s.saved_kwh:,.0f} +- {s.uncertainty_kwh:,.0f} kWh "
-        f"at {s.confidence:.0%} confidence "
-        f"(t = {s.t_value:.2f} with {s.dof_effective:.1f} effective degrees of freedom, standard error "
-        f"{s.standard_error_kwh:,.0f} kWh)" + status,
-        f"= {report.saved_t_co2:,.1f} +- {s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
-        f"tCO2 ({report.factor.key}); {report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} "
-        "PUE points",
-        "Method: IPMVP Option C (whole facility) regression baseline adjusted to the reporting period's "
-        "conditions: the figure is avoided energy (reporting-period basis), not normalised savings (fixed "
-        "conditions). Uncertainty per ASHRAE Guideline 14 Annex B (prediction of a sum, autocorrelation-corrected, "
-        "balance points counted as parameters).",
+        tr(
+            lang,
+            "savings.periods",
+            b_start=iso_day(report.baseline[0], tz),
+            b_end=iso_day(report.baseline[1], tz),
+            c_start=iso_day(report.compare[0], tz),
+            c_end=iso_day(report.compare[1], tz),
+            zone=report.timezone,
+        ),
+        *_plan_lines(report, lang),
+        tr(
+            lang,
+            "savings.model",
+            intercept=fit.coef_[0],
+            it_term=it_term,
+            cdd=" + ".join(
+                tr(lang, "savings.model_cdd", coef=c, base=b) for c, b in zip(cdd_coef, report.bases_c, strict=True)
+            ),
+            temperature=report.temperature,
+        ),
+        tr(
+            lang,
+            "savings.fit",
+            n=fit.n_,
+            p=fit.n_params_,
+            coefficients=len(fit.coef_),
+            selection=fit.selection_params_,
+            candidates=report.candidates_tried,
+            r2=fit.r2_,
+            rho=fit.rho_,
+            excluded=report.excluded_days,
+        ),
+        tr(lang, _IT_LOAD_KEY[report.it_load], rate=fit.coef_[1] if fit.uses_it else 0.0),
+        tr(
+            lang,
+            "savings.it_energy",
+            baseline=report.baseline_it_kwh_per_day,
+            reporting=report.compare_it_kwh_per_day,
+            change=it_change,
+            ratio=it_change / report.baseline_it_kwh_per_day,
+            note=it_note,
+        ),
+        *_range_lines(report, lang),
+        *_gl14_lines(report, lang),
+        tr(
+            lang,
+            "savings.adjusted",
+            adjusted=s.predicted_kwh + s.adjustment_kwh,
+            model=s.predicted_kwh,
+            adjustments=tr(lang, "savings.adjusted_adjustments", kwh=s.adjustment_kwh) if s.adjustment_kwh else "",
+            actual=s.actual_kwh,
+            days=s.days,
+        ),
+        tr(
+            lang,
+            "savings.avoided",
+            saved=s.saved_kwh,
+            uncertainty=s.uncertainty_kwh,
+            confidence=s.confidence,
+            t=s.t_value,
+            dof=s.dof_effective,
+            se=s.standard_error_kwh,
+            status=status,
+        ),
+        tr(
+            lang,
+            "savings.tco2",
+            t=report.saved_t_co2,
+            u=s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000,
+            key=report.factor.key,
+        )
+        + tr(lang, "savings.pue_points", points=report.pue_points, u=report.pue_points_uncertainty),
+        tr(lang, "savings.method"),
     ]

@@ -261,3 +261,15 @@ def test_history_without_tags_reports_the_fallback(
     assert findings.tags == () and findings.unmetered_remainder_kwh is None
     (bill,) = findings.bills
     assert bill.basis == "fallback" and bill.metered_kwh == pytest.approx(report.total.facility_kwh, rel=1e-12)
+
+
+def test_savings_statement_in_chinese(twin_month: tuple[Path, Path], tmp_path: Path) -> None:
+    _, db = twin_month
+    out = tmp_path / "s.html"
+    args = ["report", "--db", str(db), "--baseline", "2026-01-01..2026-01-24", "--compare", "2026-01-25..2026-02-05"]
+    assert main([*args, "--timezone", "Asia/Shanghai", "--lang", "zh", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "<html lang='zh'>" in text and tr("zh", "savings.title") in text
+    for key in ("savings.adjustments_none", "savings.it_regressor", "savings.method"):
+        assert tr("zh", key, rate=0.0).split("{")[0][:12] in text, key
+    assert "避免能耗:" in text and "置信度" in text and "Avoided energy" not in text
