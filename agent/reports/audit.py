@@ -83,7 +83,7 @@ def audit_context(
     where: dict[str, set[str]] = {}
     tags: dict[str, tuple[set[str], set[str]]] = {}
     named = [("facility", topo.facility), ("it", topo.it), ("cooling", topo.cooling), *topo.optional_boundaries()]
-    named += [(f"zone {z}", (*spec.it, *spec.overhead)) for z, spec in topo.zones.items()]
+    named += [(f"zone:{z}", (*spec.it, *spec.overhead)) for z, spec in topo.zones.items()]
     named += [("submeter", topo.submeters)]
     for boundary, terms in named:
         for term in terms:

@@ -166,6 +166,13 @@ def cover(report: PeriodReport, findings: AuditFindings, ctx: AuditContext, lang
     ]
 
 
+def _boundary(name: str, lang: str) -> str:
+    """A boundary of the topology by name, in ``lang`` (``zone:<name>``: that zone's partial boundary)."""
+    if name.startswith("zone:"):
+        return tr(lang, "boundary.zone", zone=name.removeprefix("zone:"))
+    return tr(lang, f"boundary.{name}")
+
+
 def _bills_flagged(findings: AuditFindings) -> int:
     return sum(1 for c in findings.bills if c.difference_ratio is not None and abs(c.difference_ratio) > BILL_TOLERANCE)
 
@@ -175,10 +182,10 @@ def _register(findings: AuditFindings, lang: str) -> list[Block]:
         return [Paragraph(tr(lang, "register.empty"))]
     rows, flagged = [], set()
     for i, (m, past) in enumerate(findings.register):
-        measures = ", ".join(
-            [*m.boundaries, *(tr(lang, f"subsystem.{s}") for s in m.subsystems), *m.units]
-            + ([m.measures] if m.measures else [])
-        )
+        parts = [_boundary(b, lang) for b in m.boundaries]
+        parts += [tr(lang, f"subsystem.{s}") for s in m.subsystems]
+        parts += [*m.units, *([m.measures] if m.measures else [])]
+        measures = ", ".join(parts)
         rows.append(
             (
                 m.id,

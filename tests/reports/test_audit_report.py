@@ -86,6 +86,7 @@ def test_findings_on_the_twin_truth(twin_month: tuple[Path, Path], cfg: SiteConf
         rows = {m.id: m for m, _ in findings.register}
         assert rows["M-01"].boundaries == ("facility",) and rows["M-01"].units == ("hall-1",)
         assert rows["M-03"].boundaries == ("distribution", "it")  # ups-a: IT output and distribution input
+        assert rows["M-05"].boundaries == ("cooling", "reuse", "water")
         assert rows["UTIL-01"].device is None and rows["UTIL-01"].boundaries == ("facility",)
 
     # the January bill against the twin's grid import over the Beijing-time January

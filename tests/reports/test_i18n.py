@@ -7,6 +7,7 @@ import string
 from pathlib import Path
 
 from agent.config.audit import ENERGY_TYPES, SUBSYSTEMS, TAG_KINDS
+from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.reports.i18n import CATALOGUE, LANGUAGES, tr
 
 REPORTS = Path(__file__).resolve().parents[2] / "agent" / "reports"
@@ -50,6 +51,8 @@ def test_every_key_the_reports_use_exists() -> None:
         assert f"energy_type.{name}" in CATALOGUE["en"]
     for kind in TAG_KINDS:
         assert f"kind.{kind}" in CATALOGUE["en"]
+    for boundary in ("facility", "it", "cooling", "submeter", "zone", "other", *(b.name for b in OPTIONAL_BOUNDARIES)):
+        assert f"boundary.{boundary}" in CATALOGUE["en"]
 
 
 def test_standard_terms_in_chinese() -> None:
