@@ -373,8 +373,8 @@ def period_document(
 ) -> list[Block]:
     """Every block of the period report, in order (charts are added by the renderer after them)."""
     blocks: list[Block] = cover(report, findings, ctx, lang)
-    blocks += [Heading(tr(lang, "section.summary")), *(Paragraph(line) for line in summary_lines(report))]
-    blocks += [Heading(tr(lang, "section.method")), *(Paragraph(line) for line in method_statement(report))]
+    blocks += [Heading(tr(lang, "section.summary")), *(Paragraph(line) for line in summary_lines(report, lang))]
+    blocks += [Heading(tr(lang, "section.method")), *(Paragraph(line) for line in method_statement(report, lang))]
     blocks += [Heading(tr(lang, "section.register")), *_register(findings, lang)]
     blocks += [Heading(tr(lang, "section.bills")), *_bills(findings, lang)]
     blocks += [Heading(tr(lang, "section.monthly")), *_monthly(report, lang)]

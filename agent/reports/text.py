@@ -27,89 +27,95 @@ def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
     return f"grade {grade} (<= {thresholds[grade - 1]:.2f})"
 
 
-def method_statement(report: PeriodReport) -> list[str]:
+def method_statement(report: PeriodReport, lang: str = "en") -> list[str]:
     """The lines of the method statement: boundary, meters, category, energy method, factor, gaps."""
     total = report.total
     categories = ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
-    methods = ", ".join(report.methods) or "none"
     tz = zone(report.timezone)
     lines = [
         "PUE = E_DC / E_IT, both energies over the same covered time (ISO/IEC 30134-2).",
         f"Boundary: facility = the configured facility meters; IT measured at {categories}.",
-        f"Meters: {', '.join(report.meters) if report.meters else 'as configured in the site topology'}.",
-        f"Energy method: {methods} (counter = the device's energy register, made monotonic across wraps "
-        "and resets; integrated = trapezoidal integration of polled power; imported = from a history file).",
-        f"Sources: {', '.join(report.sources)}. Periods are {report.timezone} calendar periods.",
+        tr(lang, "text.meters", meters=", ".join(report.meters) if report.meters else tr(lang, "text.meters_topology")),
+        tr(lang, "text.energy_method", methods=", ".join(report.methods) or tr(lang, "text.none")),
+        tr(lang, "text.sources", sources=", ".join(report.sources), zone=report.timezone),
         f"Emission factor: {report.factor.describe()}; location-based.",
         f"GB 40879-2021 thresholds used: {', '.join(f'{t:.2f}' for t in report.thresholds)} (configurable).",
-        f"Coverage: {total.coverage_ratio:.2%} of the period; a PUE is withheld below "
-        f"{report.min_coverage:.0%}; energies are over covered time only, never across gaps.",
+        tr(lang, "text.coverage_rule", coverage=total.coverage_ratio, min_coverage=report.min_coverage),
     ]
     if total.gaps:
         shown = total.gaps[:12]
-        lines.append(
-            f"Gaps ({len(total.gaps)}): "
-            + "; ".join(
-                f"{iso_day(g.start_s, tz)} to {iso_day(g.end_s, tz)} ({g.missing_s / 3600:.1f} h)" for g in shown
-            )
-            + (" ..." if len(total.gaps) > len(shown) else "")
-        )
+        gaps = "; ".join(
+            tr(lang, "text.gap", start=iso_day(g.start_s, tz), end=iso_day(g.end_s, tz), hours=g.missing_s / 3600)
+            for g in shown
+        ) + (" ..." if len(total.gaps) > len(shown) else "")
+        lines.append(tr(lang, "text.gaps", count=len(total.gaps), gaps=gaps))
     else:
-        lines.append("Gaps: none.")
+        lines.append(tr(lang, "text.gaps_none"))
     return lines
 
 
-def _reuse_lines(t: PeriodMetrics) -> list[str]:
+def _reuse_lines(t: PeriodMetrics, lang: str = "en") -> list[str]:
     """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
     lines = []
     if t.ppue_distribution is not None and t.distribution_kwh is not None:
         lines.append(
-            f"pPUE power distribution: {t.ppue_distribution:.3f} (energy into distribution "
-            f"{t.distribution_kwh:,.0f} kWh, losses {t.distribution_kwh - t.it_kwh:,.0f} kWh)"
+            tr(
+                lang,
+                "text.ppue_distribution",
+                ppue=t.ppue_distribution,
+                into=t.distribution_kwh,
+                losses=t.distribution_kwh - t.it_kwh,
+            )
         )
     if t.ref is not None and t.renewable_kwh is not None:
-        lines.append(f"REF: {t.ref:.3f} (on-site renewable {t.renewable_kwh:,.0f} kWh; ISO/IEC 30134-3)")
+        lines.append(tr(lang, "text.ref", ref=t.ref, renewable=t.renewable_kwh))
     if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:
-        lines.append(
-            f"ERE: {t.ere:.3f}   ERF: {t.erf:.3f} (heat reused {t.reused_heat_kwh:,.0f} kWh; "
-            "The Green Grid WP 29, ISO/IEC 30134-6)"
-        )
+        lines.append(tr(lang, "text.ere", ere=t.ere, erf=t.erf, heat=t.reused_heat_kwh))
     if t.wue_l_per_kwh is not None and t.water_m3 is not None:
-        lines.append(f"WUE: {t.wue_l_per_kwh:.2f} L/kWh_IT (site water {t.water_m3:,.1f} m3; The Green Grid WP 35)")
+        lines.append(tr(lang, "text.wue", wue=t.wue_l_per_kwh, water=t.water_m3))
     for z in t.zones:
         lines.append(
-            f"pPUE zone {z.zone}: {z.ppue:.3f} (IT {z.it_kwh:,.0f} kWh, overhead {z.overhead_kwh:,.0f} kWh, "
-            f"coverage {z.coverage_ratio:.1%})"
+            tr(
+                lang,
+                "text.zone",
+                zone=z.zone,
+                ppue=z.ppue,
+                it=z.it_kwh,
+                overhead=z.overhead_kwh,
+                coverage=z.coverage_ratio,
+            )
             if z.ppue is not None
-            else f"pPUE zone {z.zone}: withheld: {z.reason}"
+            else tr(lang, "text.zone_withheld", zone=z.zone, reason=z.reason)
         )
     lines += list(t.notes)
     return lines
 
 
-def summary_lines(report: PeriodReport) -> list[str]:
+def summary_lines(report: PeriodReport, lang: str = "en") -> list[str]:
     t = report.total
     tz = zone(report.timezone)
-    period = f"{iso_day(report.start_s, tz)} to {iso_day(report.end_s, tz)} {report.timezone}"
+    period = tr(
+        lang, "text.period", start=iso_day(report.start_s, tz), end=iso_day(report.end_s, tz), zone=report.timezone
+    )
     pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
+    energy = tr(lang, "text.energy", facility=t.facility_kwh, it=t.it_kwh) + (
+        tr(lang, "text.energy_cooling", cooling=t.cooling_kwh, other=t.other_kwh)
+        if t.cooling_kwh is not None and t.other_kwh is not None
+        else tr(lang, "text.energy_no_cooling")
+    )
     lines = [
-        f"Site {report.site}, {period}",
-        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else f"PUE (energy): {pue_text}",
-        f"Coverage: {t.coverage_ratio:.2%}   Gaps: {len(t.gaps)}",
-        f"Energy: facility {t.facility_kwh:,.0f} kWh, IT {t.it_kwh:,.0f} kWh"
-        + (
-            f", cooling {t.cooling_kwh:,.0f} kWh, losses and other {t.other_kwh:,.0f} kWh"
-            if t.cooling_kwh is not None and t.other_kwh is not None
-            else ", cooling not metered for all covered time"
-        ),
+        tr(lang, "text.site_period", site=report.site, period=period),
+        f"PUE (energy): {pue_text}" + (tr(lang, "text.dcie", dcie=t.dcie_percent) if t.dcie_percent else ""),
+        tr(lang, "text.coverage", coverage=t.coverage_ratio, gaps=len(t.gaps)),
+        energy,
     ]
     if t.ppue_cooling is not None:
         lines.append(
-            f"pPUE cooling: {t.ppue_cooling:.3f}   pPUE power distribution, lighting and other: {t.ppue_other:.3f}"
+            tr(lang, "text.ppue_both", cooling=t.ppue_cooling, other=t.ppue_other)
             if t.ppue_other is not None
-            else f"pPUE cooling: {t.ppue_cooling:.3f}"
+            else tr(lang, "text.ppue_cooling", cooling=t.ppue_cooling)
         )
-    lines += _reuse_lines(t)
+    lines += _reuse_lines(t, lang)
     if report.cue_kg_per_kwh is not None:
         lines.append(f"CUE: {report.cue_kg_per_kwh:.3f} kgCO2/kWh_IT")
     if report.emissions_t is not None:
