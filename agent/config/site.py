@@ -45,7 +45,15 @@ from pydantic import (
     model_validator,
 )
 
-from agent.config.audit import DEFAULT_ENERGY_TYPE, EnergyType, MeterEntry, Subsystem, UtilityBill, check_register
+from agent.config.audit import (
+    DEFAULT_ENERGY_TYPE,
+    EnergyType,
+    MeterEntry,
+    Subsystem,
+    UtilityBill,
+    check_register,
+    tag_term,
+)
 from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, known_factors
 from agent.config.strict_yaml import YamlFileError, read_yaml
@@ -271,6 +279,11 @@ class _TopologyCore(_Strict):
                 name = term.energy_type or DEFAULT_ENERGY_TYPE
                 groups.setdefault(("energy_type", name), {}).setdefault((term.device, term.energy_quantity), term)
         return tuple((kind, name, tuple(terms.values())) for (kind, name), terms in sorted(groups.items()))
+
+    def tag_boundaries(self) -> tuple[tuple[str, tuple[TopologyTerm, ...]], ...]:
+        """:meth:`tag_groups` as boundaries named by their stored term (``subsystem:chillers:energy_j``), measured
+        like the optional boundaries against the facility/IT covered time."""
+        return tuple((tag_term(kind, name), terms) for kind, name, terms in self.tag_groups())
 
 
 #: the topology: the core boundaries above plus one field per row of the optional-boundary table

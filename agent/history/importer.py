@@ -331,17 +331,22 @@ def _interval(row: _Row, default_category: int | None, max_pue: float) -> SiteIn
 
 
 def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tuple[float, float]]:
-    """The optional boundaries of a row (renewable, reused heat, water) as stored terms."""
+    """The optional boundaries (renewable, reused heat, water) and the tags (sub-system, unit, energy type) of a
+    row as stored terms: (stored term, amount column, its coverage column, stored units per column unit, ceiling
+    rate [stored unit/s])."""
+    columns = [
+        (b.term, b.export_column, b.coverage_column, b.stored_per_export_unit, b.max_rate_per_s)
+        for b in OPTIONAL_BOUNDARIES
+    ]
+    tags = sorted({(tag[0], tag[1]) for tag in map(parse_tag_column, row.values) if tag is not None})
+    columns += [
+        (tag_term(k, n), tag_column(k, n, "energy_kwh"), tag_column(k, n, "coverage"), 3.6e6, MAX_TERM_POWER_W)
+        for k, n in tags
+    ]
     out: dict[str, tuple[float, float]] = {}
     seconds = _MAX_INTERVAL_S if interval_s is None else interval_s
-    for b in OPTIONAL_BOUNDARIES:
-        name, amount_column, coverage_column, per_unit = (
-            b.term,
-            b.export_column,
-            b.coverage_column,
-            b.stored_per_export_unit,
-        )
-        amount = row.number(amount_column, low=0.0, high=b.max_rate_per_s * seconds / per_unit)
+    for name, amount_column, coverage_column, per_unit, max_rate in columns:
+        amount = row.number(amount_column, low=0.0, high=max_rate * seconds / per_unit)
         share = row.number(coverage_column, low=0.0, high=1.0)
         if amount is None and share is None:
             continue
@@ -353,21 +358,6 @@ def _terms(row: _Row, coverage: float, interval_s: float | None) -> dict[str, tu
             row.bad(amount_column, f"value is missing ({coverage_column} is above 0)")
         if interval_s is not None:
             out[name] = (share * interval_s, 0.0 if amount is None or share <= 0 else amount * per_unit)
-    tags = sorted({(tag[0], tag[1]) for tag in map(parse_tag_column, row.values) if tag is not None})
-    for kind, tag in tags:
-        amount_column, coverage_column = tag_column(kind, tag, "energy_kwh"), tag_column(kind, tag, "coverage")
-        amount = row.number(amount_column, low=0.0, high=MAX_TERM_POWER_W * seconds / 3.6e6)
-        share = row.number(coverage_column, low=0.0, high=1.0)
-        if amount is None and share is None:
-            continue
-        if share is None:
-            share = coverage
-        if share > coverage + 1e-9:
-            row.bad(coverage_column, f"{share:g} is above coverage {coverage:g} (it counts only covered time)")
-        if share > 0 and amount is None:
-            row.bad(amount_column, f"value is missing ({coverage_column} is above 0)")
-        if interval_s is not None:
-            out[tag_term(kind, tag)] = (share * interval_s, 0.0 if amount is None or share <= 0 else amount * 3.6e6)
     return out
 
 

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent.config.audit import tag_term
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
@@ -326,19 +325,15 @@ class HistoryWriter:
             }
         )
         terms: dict[str, tuple[float, float]] = {}
-        for name, _terms in topo.optional_boundaries():
+        stored = {n: _RATIO_TERMS.get(n, n) for n, _t in (*topo.optional_boundaries(), *topo.tag_boundaries())}
+        for name, term in stored.items():
             ok = complete and deltas[name] is not None
-            terms[_RATIO_TERMS[name]] = (duration, deltas[name] or 0.0) if ok else (0.0, 0.0)
+            terms[term] = (duration, deltas[name] or 0.0) if ok else (0.0, 0.0)
         for zone in topo.zones:
             it_d, overhead_d = deltas[f"zone:{zone}:it"], deltas[f"zone:{zone}:overhead"]
             ok = it_d is not None and overhead_d is not None
             terms[f"zone:{zone}:it_j"] = (duration, it_d or 0.0) if ok else (0.0, 0.0)
             terms[f"zone:{zone}:overhead_j"] = (duration, overhead_d or 0.0) if ok else (0.0, 0.0)
-        # sub-systems, units and energy types: like the optional boundaries, over the facility/IT covered time
-        for kind, name, _terms in topo.tag_groups():
-            delta = deltas[f"{kind}:{name}"]
-            ok = complete and delta is not None
-            terms[tag_term(kind, name)] = (duration, delta or 0.0) if ok else (0.0, 0.0)
         # the same conditions the cooling controller serves the model live (agent/site/conditions.py)
         cond = site_conditions(state, self._cfg, now)
         return SiteInterval(
@@ -369,10 +364,10 @@ def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
         ("it", topo.it),
         ("cooling", topo.cooling),
         *topo.optional_boundaries(),
+        *topo.tag_boundaries(),
     ]
     for zone, spec in topo.zones.items():
         out += [(f"zone:{zone}:it", spec.it), (f"zone:{zone}:overhead", spec.overhead)]
-    out += [(f"{kind}:{name}", terms) for kind, name, terms in topo.tag_groups()]
     return out
 
 
