@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from agent.reports.compliance import carbon_lines, compliance_lines, headline_line, method_lines
 from agent.reports.periods import iso_day, zone
 from agent.reports.report import PeriodReport, SavingsReport
-from models.metrics import NATIONAL_PUE_TARGETS, PeriodMetrics
+from models.metrics import PeriodMetrics
 
 __all__ = ["method_statement", "savings_lines", "summary_lines"]
-
-_CATEGORY_TEXT = {
-    1: "category 1 (IT energy at the UPS output)",
-    2: "category 2 (IT energy at the PDU output)",
-    3: "category 3 (IT energy at the IT equipment input)",
-}
-
-
-def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
-    if grade is None:
-        return "no grade (no valid PUE for the period)"
-    if grade == 0:
-        return f"above the grade 3 limit ({thresholds[2]:.2f}): does not meet GB 40879-2021"
-    return f"grade {grade} (<= {thresholds[grade - 1]:.2f})"
 
 
 def method_statement(report: PeriodReport) -> list[str]:
     """The lines of the method statement: boundary, meters, category, energy method, factor, gaps."""
     total = report.total
-    categories = ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
     methods = ", ".join(report.methods) or "none"
     tz = zone(report.timezone)
     lines = [
-        "PUE = E_DC / E_IT, both energies over the same covered time (ISO/IEC 30134-2).",
-        f"Boundary: facility = the configured facility meters; IT measured at {categories}.",
+        *method_lines(report),
+        "Boundary: facility = the configured facility meters; IT as the category above.",
         f"Meters: {', '.join(report.meters) if report.meters else 'as configured in the site topology'}.",
         f"Energy method: {methods} (counter = the device's energy register, made monotonic across wraps "
         "and resets; integrated = trapezoidal integration of polled power; imported = from a history file).",
         f"Sources: {', '.join(report.sources)}. Periods are {report.timezone} calendar periods.",
-        f"Emission factor: {report.factor.describe()}; location-based.",
-        f"GB 40879-2021 thresholds used: {', '.join(f'{t:.2f}' for t in report.thresholds)} (configurable).",
         f"Coverage: {total.coverage_ratio:.2%} of the period; a PUE is withheld below "
         f"{report.min_coverage:.0%}; energies are over covered time only, never across gaps.",
     ]
@@ -89,10 +71,9 @@ def summary_lines(report: PeriodReport) -> list[str]:
     t = report.total
     tz = zone(report.timezone)
     period = f"{iso_day(report.start_s, tz)} to {iso_day(report.end_s, tz)} {report.timezone}"
-    pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
     lines = [
         f"Site {report.site}, {period}",
-        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else f"PUE (energy): {pue_text}",
+        headline_line(report, period) + (f"   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else ""),
         f"Coverage: {t.coverage_ratio:.2%}   Gaps: {len(t.gaps)}",
         f"Energy: facility {t.facility_kwh:,.0f} kWh, IT {t.it_kwh:,.0f} kWh"
         + (
@@ -108,19 +89,8 @@ def summary_lines(report: PeriodReport) -> list[str]:
             else f"pPUE cooling: {t.ppue_cooling:.3f}"
         )
     lines += _reuse_lines(t)
-    if report.cue_kg_per_kwh is not None:
-        lines.append(f"CUE: {report.cue_kg_per_kwh:.3f} kgCO2/kWh_IT")
-    if report.emissions_t is not None:
-        lines.append(f"Emissions: {report.emissions_t:,.1f} tCO2 (factor {report.factor.key})")
-    lines.append(f"GB 40879-2021: {_grade_text(report.grade, report.thresholds)}")
-    if t.pue is not None:
-        lines.append(
-            "National targets: "
-            + ", ".join(
-                f"{kind} < {limit:.2f}: {'met' if t.pue < limit else 'not met'}"
-                for kind, limit in NATIONAL_PUE_TARGETS.items()
-            )
-        )
+    lines += compliance_lines(report)
+    lines += carbon_lines(report)
     return lines
 
 
@@ -140,9 +110,13 @@ def savings_lines(report: SavingsReport) -> list[str]:
         f"at {s.confidence:.0%} confidence "
         f"(t = {s.t_value:.2f}, standard error {s.standard_error_kwh:,.0f} kWh)"
         + ("" if s.significant else "  NOT significant"),
-        f"= {report.saved_t_co2:,.1f} +- {s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
-        f"tCO2 ({report.factor.key}); {report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} "
-        "PUE points",
+        (
+            f"= {report.saved_t_co2:,.1f} +- {s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
+            f"tCO2 ({report.factor.key}); "
+            if report.factor is not None and report.saved_t_co2 is not None
+            else "= no tCO2 figure (no emission factor configured); "
+        )
+        + f"{report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} PUE points",
         "Method: IPMVP Option C style regression baseline adjusted to reporting-period IT load and weather; "
         "uncertainty per ASHRAE Guideline 14 (prediction of a sum, autocorrelation-corrected).",
     ]
