@@ -61,6 +61,7 @@ class EmissionFactor:
     route: str = "location"
     publication_date: str = ""
     checked: str = ""
+    source_zh: str = ""
 
     def describe(self) -> str:
         return (
@@ -149,6 +150,7 @@ def load_emission_factor(key: str, path: Path = EMISSION_FACTORS_FILE) -> Emissi
         route=str(row["route"]),
         publication_date=str(publication["date"]),
         checked=str(row["checked"]),
+        source_zh=str(publication.get("title_zh", "")),
     )
 
 

@@ -23,18 +23,17 @@ class GradeTable:
     """A grading standard: upper limits of grades 1, 2 and 3 over a period of ``period_months``."""
 
     key: str
+    cite: str
     title: str
+    title_zh: str
     issued: str
     effective: str
     metric: str
+    metric_zh: str
     period_months: int
     comparison: str
     limits: tuple[float, float, float]
     unverified: str | None
-
-    @property
-    def cite(self) -> str:
-        return f"{self.title.split(' ')[0]} {self.title.split(' ')[1]}"
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,9 @@ class Target:
     value: float
     comparison: str
     applies_to: str
+    applies_to_zh: str
     publication: str
+    publication_zh: str
     date: str
     superseded: str | None
     unverified: str | None
@@ -94,10 +95,13 @@ def load_standards(path: Path = STANDARDS_FILE) -> Standards:
         ref_cite=str(data["standards"]["ref"]["cite"]),
         grade=GradeTable(
             key=str(key),
+            cite=str(grade["cite"]),
             title=str(grade["title"]),
+            title_zh=str(grade["title_zh"]),
             issued=str(grade["issued"]),
             effective=str(grade["effective"]),
             metric=str(grade["metric"]),
+            metric_zh=str(grade["metric_zh"]),
             period_months=int(str(grade["period"]).split()[0]),
             comparison=str(grade["comparison"]),
             limits=(float(limits[1]), float(limits[2]), float(limits[3])),
@@ -109,7 +113,9 @@ def load_standards(path: Path = STANDARDS_FILE) -> Standards:
                 value=float(t["value"]),
                 comparison=str(t["comparison"]),
                 applies_to=str(t["applies_to"]),
+                applies_to_zh=str(t["applies_to_zh"]),
                 publication=str(t["publication"]),
+                publication_zh=str(t["publication_zh"]),
                 date=str(t["date"]),
                 superseded=_optional(t.get("superseded")),
                 unverified=_optional(t.get("unverified")),
