@@ -101,6 +101,7 @@ TEXT: dict[str, str] = {
     "charged as grid electricity)",
     "pue_withheld": "no valid PUE for the period ({reason})",
     "route_mismatch": "factor {key} is a {factor_route} factor; the configured route is {route}",
+    "no_renewable": "No on-site renewable meter in the data: all consumption is charged as grid electricity",
 }
 
 _CATEGORY_MEANING = {1: "category_meaning_1", 2: "category_meaning_2", 3: "category_meaning_3"}
@@ -276,7 +277,7 @@ def period_carbon(
         return PeriodCarbon(factor, route, None, TEXT["pue_withheld"].format(reason=total.reason))
     if renewable_metered and total.renewable_kwh is None:
         return PeriodCarbon(factor, route, None, TEXT["renewable_withheld"])
-    notes: list[str] = []
+    notes: list[str] = [] if renewable_metered else [TEXT["no_renewable"]]
 
     def counted(what: str, entry: GreenElectricity | DieselEntry, ids: str) -> bool:
         lo, hi = _local_epoch(entry.start, tz), _local_epoch(entry.end, tz)

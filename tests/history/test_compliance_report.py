@@ -90,6 +90,7 @@ def test_a_12_month_rm2_period_is_graded_and_tested_against_targets_with_le(year
     assert "PUE <= 1.25 (NDRC, MIIT, NEA, NDA - Special action plan" in text and "annual 1.240 is within it" in text
     assert "PUE <= 1.20 (" in text and "annual 1.240 is above it" in text
     assert "Earlier target (superseded 2024-07-23)" in text
+    assert TEXT["no_renewable"] in text  # no PV meter in this data: said, not silently assumed
     # Chinese titles live in the tables' *_zh fields: the English report's lines render in any PDF font
     assert all(line.isascii() for line in lines + method_statement(report))
     assert ": met" not in text and "not met\n" not in text and "not met," not in text
@@ -213,7 +214,7 @@ def test_market_route_cue_and_tco2_match_the_twin_truth(twin_days: tuple[SqliteH
     assert report.cue_kg_per_kwh == pytest.approx(expected_kg / truth["it_kwh"], rel=1e-9)
     assert a.ref == pytest.approx((truth["pv_kwh"] + 5_000.0) / truth["facility_kwh"], rel=1e-9)
     text = "\n".join(summary_lines(report))
-    assert "Diesel: 200 L x 2.6963 kgCO2/L" in text
+    assert "Diesel: 200 L x 2.6963 kgCO2/L" in text and TEXT["no_renewable"] not in text
     assert "5,000 kWh deducted before the residual factor" in text
     assert "Not counted (green GPT-9, 2025-12-31 to 2026-01-02): it straddles the report period" in text
 
