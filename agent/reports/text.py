@@ -39,15 +39,18 @@ def method_statement(report: PeriodReport) -> list[str]:
     return lines
 
 
-def _reuse_lines(t: PeriodMetrics) -> list[str]:
-    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
+def _reuse_lines(t: PeriodMetrics, ref_with_carbon: bool = False) -> list[str]:
+    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise).
+
+    ``ref_with_carbon``: REF is stated with the carbon lines instead (certificates included).
+    """
     lines = []
     if t.ppue_distribution is not None and t.distribution_kwh is not None:
         lines.append(
             f"pPUE power distribution: {t.ppue_distribution:.3f} (energy into distribution "
             f"{t.distribution_kwh:,.0f} kWh, losses {t.distribution_kwh - t.it_kwh:,.0f} kWh)"
         )
-    if t.ref is not None and t.renewable_kwh is not None:
+    if t.ref is not None and t.renewable_kwh is not None and not ref_with_carbon:
         lines.append(f"REF: {t.ref:.3f} (on-site renewable {t.renewable_kwh:,.0f} kWh; ISO/IEC 30134-3)")
     if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:
         lines.append(
@@ -88,7 +91,7 @@ def summary_lines(report: PeriodReport) -> list[str]:
             if t.ppue_other is not None
             else f"pPUE cooling: {t.ppue_cooling:.3f}"
         )
-    lines += _reuse_lines(t)
+    lines += _reuse_lines(t, ref_with_carbon=report.carbon.account is not None)
     lines += compliance_lines(report)
     lines += carbon_lines(report)
     return lines
