@@ -59,8 +59,9 @@ TEXT: dict[str, str] = {
     "headline_annual": "{category} over {span} ({period}): {pue} - annual figure (RM2 = annual total / IT energy)",
     "headline_interim": "{category} over {span} ({period}): {pue} - interim figure ({span}), no grade",
     "headline_withheld": "{category} over {span} ({period}): withheld: {reason}",
-    "grade": "{standard}: grade {grade} (RM2 {pue:.3f} <= {limit:.2f})",
-    "grade_above": "{standard}: above the grade 3 limit value ({pue:.3f} > {limit:.2f})",
+    "grade": "{standard}: grade {grade} (RM2 {pue:.3f} <= {limit:.2f}; 12 months, coverage {coverage:.2%})",
+    "grade_above": "{standard}: above the grade 3 limit value ({pue:.3f} > {limit:.2f}; 12 months, coverage "
+    "{coverage:.2%})",
     "grade_interim": "{standard}: no grade - the grade applies to a 12-month RM2; this period covers {span}",
     "grade_withheld": "{standard}: no grade - no valid figure for the period",
     "grade_limits": "{standard} grade limits (<=): grade 1 {g1:.2f}, grade 2 {g2:.2f}, grade 3 (limit value) {g3:.2f}",
@@ -195,7 +196,7 @@ def _target_line(target: Target, c: Compliance, pue: float | None) -> str:
 
 def compliance_lines(report: PeriodReport) -> list[str]:
     """The grade (12-month periods only) and the targets as dated references."""
-    c, pue = report.compliance, report.total.pue
+    c, pue, coverage = report.compliance, report.total.pue, report.total.coverage_ratio
     table = c.standards.grade
     standard = table.cite
     if pue is None:
@@ -203,10 +204,11 @@ def compliance_lines(report: PeriodReport) -> list[str]:
     elif not c.annual:
         lines = [TEXT["grade_interim"].format(standard=standard, span=_span_label(c))]
     elif c.grade == 0:
-        lines = [TEXT["grade_above"].format(standard=standard, pue=pue, limit=table.limits[2])]
+        lines = [TEXT["grade_above"].format(standard=standard, pue=pue, limit=table.limits[2], coverage=coverage)]
     else:
         assert c.grade is not None
-        lines = [TEXT["grade"].format(standard=standard, grade=c.grade, pue=pue, limit=table.limits[c.grade - 1])]
+        limit = table.limits[c.grade - 1]
+        lines = [TEXT["grade"].format(standard=standard, grade=c.grade, pue=pue, limit=limit, coverage=coverage)]
     lines.append(
         TEXT["grade_limits"].format(standard=standard, g1=table.limits[0], g2=table.limits[1], g3=table.limits[2])
     )

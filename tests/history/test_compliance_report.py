@@ -86,7 +86,7 @@ def test_a_12_month_rm2_period_is_graded_and_tested_against_targets_with_le(year
     lines = summary_lines(report)
     assert lines[1].startswith("PUE1 over 12 months (2026-01-01 00:00 to 2027-01-01 00:00 UTC): 1.240 - annual figure")
     text = "\n".join(lines)
-    assert "GB 40879-2021: grade 2 (RM2 1.240 <= 1.30)" in text
+    assert "GB 40879-2021: grade 2 (RM2 1.240 <= 1.30; 12 months, coverage 100.00%)" in text
     assert "PUE <= 1.25 (NDRC, MIIT, NEA, NDA - Special action plan" in text and "annual 1.240 is within it" in text
     assert "PUE <= 1.20 (" in text and "annual 1.240 is above it" in text
     assert "Earlier target (superseded 2024-07-23)" in text
@@ -122,7 +122,7 @@ def test_grade_limits_are_inclusive(pue: float, grade: int) -> None:
     assert report.grade == grade
     text = "\n".join(summary_lines(report))
     if grade == 0:
-        assert "above the grade 3 limit value (1.510 > 1.50)" in text
+        assert "above the grade 3 limit value (1.510 > 1.50; 12 months, coverage 100.00%)" in text
     if pue == 1.20:
         assert "PUE <= 1.20 (" in text and "annual 1.200 is within it" in text
 
