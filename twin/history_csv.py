@@ -12,7 +12,8 @@ from twin.simulate import SimulationResult
 
 __all__ = ["SITE_HISTORY_COLUMNS", "SUBMETER_COLUMNS", "write_site_history"]
 
-#: what ``--submeters`` adds: the twin's sub-system, unit and energy-type meters, each an energy column over
+#: what ``--submeters`` adds: the twin's sub-system, unit and energy-type meters (and its PV and heat-reuse
+#: meters as the optional boundaries' columns), each an energy column over
 #: the interval with its coverage (always 1: the twin's meters never fail), named as
 #: :func:`agent.config.audit.tag_column` names them
 SUBMETER_SERIES: tuple[tuple[str, str], ...] = (
@@ -26,6 +27,8 @@ SUBMETER_SERIES: tuple[tuple[str, str], ...] = (
     ("unit_hall-1", "facility_power_w"),
     ("energy_type_grid_electricity", "grid_import_power_w"),
     ("energy_type_onsite_renewable", "pv_power_w"),
+    ("renewable", "pv_power_w"),  # the optional boundaries' columns: REF and PV not charged as grid electricity
+    ("reused_heat", "reused_heat_power_w"),  # ERE, ERF
 )
 SUBMETER_COLUMNS: tuple[str, ...] = tuple(
     column for prefix, _ in SUBMETER_SERIES for column in (f"{prefix}_energy_kwh", f"{prefix}_coverage")

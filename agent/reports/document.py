@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from agent.reports.audit import AuditContext, AuditFindings, generated_at
+from agent.reports.compliance import carbon_lines, headline_line
 from agent.reports.i18n import tr
 from agent.reports.periods import iso_day, zone
 from agent.reports.report import PeriodReport
@@ -98,18 +99,11 @@ def _period(report: PeriodReport) -> str:
     return f"{iso_day(report.start_s, tz)} – {iso_day(report.end_s, tz)}"
 
 
-def _category(report: PeriodReport, lang: str) -> str:
-    if len(report.categories) == 1:
-        return tr(lang, "cover.category", category=report.categories[0])
-    return tr(lang, "cover.category_unknown")
-
-
 def cover(report: PeriodReport, findings: AuditFindings, ctx: AuditContext, lang: str) -> list[Block]:
     tz = zone(report.timezone)
     t = report.total
     missing = tr(lang, "cover.not_stated")
     period = f"{_period(report)} ({report.timezone})"
-    value = f"{t.pue:.3f}" if t.pue is not None else tr(lang, "cover.withheld", reason=t.reason or "")
     return [
         Title(tr(lang, "cover.title"), tr(lang, "cover.subtitle")),
         Fields(
@@ -123,11 +117,7 @@ def cover(report: PeriodReport, findings: AuditFindings, ctx: AuditContext, lang
             )
         ),
         Heading(tr(lang, "cover.headline")),
-        Paragraph(
-            tr(lang, "cover.pue_line", category=_category(report, lang), months=len(report.months), value=value),
-            strong=True,
-            size=12.0,
-        ),
+        Paragraph(headline_line(report, _period(report), lang), strong=True, size=12.0),
         Paragraph(
             tr(lang, "cover.energy_line", facility=_kwh(t.facility_kwh), it=_kwh(t.it_kwh)),
             size=10.5,
@@ -316,14 +306,10 @@ def _breakdown(report: PeriodReport, findings: AuditFindings, lang: str) -> list
 
 
 def _carbon(report: PeriodReport, lang: str) -> list[Block]:
-    blocks: list[Block] = [Paragraph(tr(lang, "carbon.factor", factor=report.factor.describe()))]
-    if report.emissions_t is None and report.cue_kg_per_kwh is None:
-        return [*blocks, Paragraph(tr(lang, "carbon.none"))]
-    if report.emissions_t is not None:
-        blocks.append(Paragraph(tr(lang, "carbon.emissions", tonnes=f"{report.emissions_t:,.1f}")))
-    if report.cue_kg_per_kwh is not None:
-        blocks.append(Paragraph(tr(lang, "carbon.cue", cue=f"{report.cue_kg_per_kwh:.3f}")))
-    return blocks
+    """The carbon statement (:func:`agent.reports.compliance.carbon_lines`): factor, CUE, tCO2 and their parts."""
+    factor = report.carbon.factor
+    lines = [tr(lang, "carbon.factor", factor=factor.describe())] if factor is not None else []
+    return [Paragraph(line) for line in [*lines, *carbon_lines(report, lang)]]
 
 
 def _gaps(report: PeriodReport, lang: str, shown: int = 25) -> list[Block]:

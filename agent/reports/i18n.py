@@ -30,14 +30,10 @@ _EN: dict[str, str] = {
     "cover.date": "Date",
     "cover.not_stated": "(not stated in the site config)",
     "cover.headline": "Headline",
-    "cover.pue_line": "PUE (ISO/IEC 30134-2, {category}) over {months} month(s): {value}",
     "cover.coverage_line": "Data coverage {coverage}; {gaps} gap(s); {overdue} meter(s) past calibration",
-    "cover.withheld": "withheld ({reason})",
     "cover.energy_line": "Energy over covered time: facility {facility} kWh, IT {it} kWh",
     "cover.bills_line": "Utility bills reconciled: {bills}; differing from the meters by more than {tolerance}: "
     "{flagged}",
-    "cover.category": "PUE{category}",
-    "cover.category_unknown": "category not stated",
     # section titles
     "section.summary": "1 Summary",
     "section.method": "2 Method statement",
@@ -237,11 +233,73 @@ _EN: dict[str, str] = {
     "conditions: the figure is avoided energy (reporting-period basis), not normalised savings (fixed conditions). "
     "Uncertainty per ASHRAE Guideline 14 Annex B (prediction of a sum, autocorrelation-corrected, balance points "
     "counted as parameters).",
+    # compliance and carbon statements (agent/reports/compliance.py)
+    "compliance.route_location": "location",
+    "compliance.route_market": "market",
+    "compliance.full_stop": ".",
+    "compliance.category": "PUE{c}",
+    "compliance.category_mixed": "PUE (mixed categories {cs})",
+    "compliance.category_unknown": "PUE (category not stated by the data)",
+    "compliance.category_meaning_1": "category 1: IT energy at the UPS output",
+    "compliance.category_meaning_2": "category 2: IT energy at the PDU output",
+    "compliance.category_meaning_3": "category 3: IT energy at the IT equipment input",
+    "compliance.months": "{n} months",
+    "compliance.month": "1 month",
+    "compliance.days": "{n:.0f} days",
+    "compliance.headline_annual": "{category} over {span} ({period}): {pue} - annual figure (RM2 = annual total / IT "
+    "energy)",
+    "compliance.headline_interim": "{category} over {span} ({period}): {pue} - interim figure ({span}), no grade",
+    "compliance.headline_withheld": "{category} over {span} ({period}): withheld: {reason}",
+    "compliance.grade": "{standard}: grade {grade} (RM2 {pue:.3f} <= {limit:.2f}; 12 months, coverage {coverage:.2%})",
+    "compliance.grade_above": "{standard}: above the grade 3 limit value ({pue:.3f} > {limit:.2f}; 12 months, "
+    "coverage {coverage:.2%})",
+    "compliance.grade_interim": "{standard}: no grade - the grade applies to a 12-month RM2; this period covers {span}",
+    "compliance.grade_withheld": "{standard}: no grade - no valid figure for the period",
+    "compliance.grade_limits": "{standard} grade limits (<=): grade 1 {g1:.2f}, grade 2 {g2:.2f}, grade 3 (limit "
+    "value) {g3:.2f}",
+    "compliance.target_reference": "Reference: {applies_to}: PUE {comparison} {value:.2f} ({publication}, {date})",
+    "compliance.target_within": "Reference: {applies_to}: PUE {comparison} {value:.2f} ({publication}, {date}): "
+    "annual {pue:.3f} is within it",
+    "compliance.target_above": "Reference: {applies_to}: PUE {comparison} {value:.2f} ({publication}, {date}): annual "
+    "{pue:.3f} is above it",
+    "compliance.target_history": "Earlier target (superseded {superseded}): {applies_to}: PUE {comparison} "
+    "{value:.2f} ({publication}, {date})",
+    "compliance.no_factor": "Carbon: no emission factor configured - no carbon figure (set carbon.emission_factor or "
+    "--emission-factor)",
+    "compliance.carbon_withheld": "Carbon: withheld: {reason}",
+    "compliance.cue": "CUE: {cue:.3f} kgCO2/kWh_IT ({route}-based)",
+    "compliance.emissions": "Emissions: {total:,.1f} tCO2 = grid {grid:,.1f} + fuel {fuel:,.1f} ({route}-based, "
+    "factor {key} {value:.4f} kgCO2/kWh)",
+    "compliance.electricity": "Electricity: consumed {facility:,.0f} kWh = grid {grid:,.0f} + on-site renewable "
+    "{renewable:,.0f} + generator {generator:,.0f} kWh",
+    "compliance.green_market": "Contracted green electricity: {offered:,.0f} kWh, {applied:,.0f} kWh deducted before "
+    "the residual factor{unused}",
+    "compliance.green_location": "Contracted green electricity: {offered:,.0f} kWh (counted in REF; the "
+    "location-based route charges all grid electricity at the grid average)",
+    "compliance.green_unused": "; {unused:,.0f} kWh exceed the grid electricity and are not counted",
+    "compliance.ref": "REF: {ref:.3f} (on-site renewable {renewable:,.0f} kWh + contracted green {green:,.0f} kWh, "
+    "{cite})",
+    "compliance.diesel": "Diesel: {litres:,.0f} L x {per_litre:.4f} kgCO2/L = {t:,.2f} tCO2 ({key})",
+    "compliance.scaled": "Energies scaled from {coverage:.2%} covered time to the whole period for tCO2 (CUE and REF "
+    "are ratios over the covered time)",
+    "compliance.not_counted": "Not counted ({what} {ids}, {start} to {end}): it straddles the report period; split "
+    "the entry",
+    "compliance.method_pue": "PUE = E_DC / E_IT, both over the same covered time ({cite}; replaces {replaces}).",
+    "compliance.method_grade": "{standard} ({issued}, effective {effective}): {metric}. Graded only over {months} "
+    "months.",
+    "compliance.method_carbon_location": "Carbon, location-based: all grid electricity x the grid average factor "
+    "{factor}; on-site renewable electricity is not charged.",
+    "compliance.method_carbon_market": "Carbon, market-based: (grid electricity - contracted green electricity) x the "
+    "residual factor {factor}; on-site renewable electricity is not charged.",
+    "compliance.method_fuel": "Fuel: {fuel}.",
+    "compliance.method_no_factor": "Carbon: no emission factor configured (there is no default factor).",
+    "compliance.renewable_withheld": "the on-site renewable meter was not complete over the covered time (it would be "
+    "charged as grid electricity)",
+    "compliance.pue_withheld": "no valid PUE for the period ({reason})",
+    "compliance.route_mismatch": "factor {key} is a {factor_route} factor; the configured route is {route}",
+    "compliance.no_renewable": "No on-site renewable meter in the data: all consumption is charged as grid electricity",
     # carbon
     "carbon.factor": "Emission factor: {factor}",
-    "carbon.emissions": "Emissions: {tonnes} tCO2",
-    "carbon.cue": "CUE: {cue} kgCO2/kWh_IT",
-    "carbon.none": "No carbon figures (no valid PUE or facility energy).",
     # charts
     "chart.monthly_title": "Monthly PUE and coverage",
     "chart.pue": "PUE",
@@ -280,13 +338,9 @@ _ZH: dict[str, str] = {
     "cover.date": "日期",
     "cover.not_stated": "(站点配置未填写)",
     "cover.headline": "主要结果",
-    "cover.pue_line": "电能利用效率 PUE(ISO/IEC 30134-2,{category}),统计 {months} 个月:{value}",
     "cover.coverage_line": "数据覆盖率 {coverage};数据缺口 {gaps} 处;超过检定有效期的计量器具 {overdue} 台",
-    "cover.withheld": "不予给出({reason})",
     "cover.energy_line": "有效时段内电量:总耗电量 {facility} kWh,IT 设备耗电量 {it} kWh",
     "cover.bills_line": "已核对电费账单 {bills} 张;与计量电量相差超过 {tolerance} 的 {flagged} 张",
-    "cover.category": "PUE{category}",
-    "cover.category_unknown": "测量类别未说明",
     "section.summary": "1 摘要",
     "section.method": "2 方法说明",
     "section.register": "3 能源计量器具一览表",
@@ -470,10 +524,63 @@ _ZH: dict[str, str] = {
     "小时数据 ±{h0:g} %,{h1:g} %;本日模型按 {resolution} 限值判定。NMBE 与 CV(RMSE) 分母为 n - p。",
     "savings.method": "方法:IPMVP 选项 C(整个设施)回归基期模型,按报告期工况调整:结果为避免能耗(报告期基准),"
     "而非标准化节能量(固定工况)。不确定度按 ASHRAE Guideline 14 附录 B(求和预测,自相关修正,平衡点计为参数)。",
+    "compliance.route_location": "基于位置",
+    "compliance.route_market": "基于市场",
+    "compliance.full_stop": "。",
+    "compliance.category": "PUE{c}",
+    "compliance.category_mixed": "PUE(混合测量类别 {cs})",
+    "compliance.category_unknown": "PUE(数据未说明测量类别)",
+    "compliance.category_meaning_1": "类别 1:IT 电量计量于 UPS 输出端",
+    "compliance.category_meaning_2": "类别 2:IT 电量计量于 PDU 输出端",
+    "compliance.category_meaning_3": "类别 3:IT 电量计量于 IT 设备输入端",
+    "compliance.months": "{n} 个月",
+    "compliance.month": "1 个月",
+    "compliance.days": "{n:.0f} 天",
+    "compliance.headline_annual": "{category},{span}({period}):{pue},年度值(电能比 RM2 = 全年总耗电量 / IT 耗电量)",
+    "compliance.headline_interim": "{category},{span}({period}):{pue},阶段值({span}),不评定等级",
+    "compliance.headline_withheld": "{category},{span}({period}):不予给出:{reason}",
+    "compliance.grade": "{standard}:{grade} 级(电能比 RM2 {pue:.3f} <= {limit:.2f};12 个月,覆盖率 {coverage:.2%})",
+    "compliance.grade_above": "{standard}:超过 3 级限定值({pue:.3f} > {limit:.2f};12 个月,覆盖率 {coverage:.2%})",
+    "compliance.grade_interim": "{standard}:不评定等级,能效等级按 12 个月的电能比 RM2 评定;本报告期为 {span}",
+    "compliance.grade_withheld": "{standard}:不评定等级,报告期内无有效数值",
+    "compliance.grade_limits": "{standard} 等级限值(<=):1 级 {g1:.2f},2 级 {g2:.2f},3 级(限定值){g3:.2f}",
+    "compliance.target_reference": "参考:{applies_to}:PUE {comparison} {value:.2f}({publication},{date})",
+    "compliance.target_within": "参考:{applies_to}:PUE {comparison} {value:.2f}({publication},{date}):"
+    "年度值 {pue:.3f} 在限值内",
+    "compliance.target_above": "参考:{applies_to}:PUE {comparison} {value:.2f}({publication},{date}):"
+    "年度值 {pue:.3f} 超过限值",
+    "compliance.target_history": "原目标(已于 {superseded} 被取代):{applies_to}:PUE {comparison} {value:.2f}"
+    "({publication},{date})",
+    "compliance.no_factor": "碳排放:未配置排放因子,不给出碳排放数值(设置 carbon.emission_factor 或 --emission-factor)",
+    "compliance.carbon_withheld": "碳排放:不予给出:{reason}",
+    "compliance.cue": "碳利用效率 CUE:{cue:.3f} kgCO2/kWh_IT({route})",
+    "compliance.emissions": "二氧化碳排放量:{total:,.1f} tCO2 = 电网 {grid:,.1f} + 燃料 {fuel:,.1f}({route},"
+    "排放因子 {key} {value:.4f} kgCO2/kWh)",
+    "compliance.electricity": "电量:总耗电量 {facility:,.0f} kWh = 电网 {grid:,.0f} + 场内可再生能源 {renewable:,.0f}"
+    " + 发电机 {generator:,.0f} kWh",
+    "compliance.green_market": "购入绿色电力:{offered:,.0f} kWh,其中 {applied:,.0f} kWh 在按剩余因子计算前扣除{unused}",
+    "compliance.green_location": "购入绿色电力:{offered:,.0f} kWh(计入可再生能源利用率 REF;基于位置的方法按电网平均因子"
+    "计算全部电网电量)",
+    "compliance.green_unused": ";其中 {unused:,.0f} kWh 超过电网购入电量,不予计入",
+    "compliance.ref": "可再生能源利用率 REF:{ref:.3f}(场内可再生能源 {renewable:,.0f} kWh + 购入绿色电力 "
+    "{green:,.0f} kWh,{cite})",
+    "compliance.diesel": "柴油:{litres:,.0f} L x {per_litre:.4f} kgCO2/L = {t:,.2f} tCO2({key})",
+    "compliance.scaled": "计算 tCO2 时电量已由有效时段({coverage:.2%})折算至整个报告期(CUE 与 REF 为有效时段内的比值)",
+    "compliance.not_counted": "未计入({what} {ids},{start} 至 {end}):跨越报告期边界,请拆分该条目",
+    "compliance.method_pue": "PUE = E_DC / E_IT,两者取同一有效时段({cite};代替 {replaces})。",
+    "compliance.method_grade": "{standard}({issued} 发布,{effective} 实施):{metric}。"
+    "仅对 {months} 个月的数据评定等级。",
+    "compliance.method_carbon_location": "碳排放(基于位置):全部电网电量 x 电网平均排放因子 {factor};"
+    "场内可再生能源发电不计排放。",
+    "compliance.method_carbon_market": "碳排放(基于市场):(电网电量 - 购入绿色电力)x 剩余排放因子 {factor};"
+    "场内可再生能源发电不计排放。",
+    "compliance.method_fuel": "燃料:{fuel}。",
+    "compliance.method_no_factor": "碳排放:未配置排放因子(无默认因子)。",
+    "compliance.renewable_withheld": "场内可再生能源电表在有效时段内数据不完整(否则将被计为电网电量)",
+    "compliance.pue_withheld": "报告期内无有效 PUE({reason})",
+    "compliance.route_mismatch": "排放因子 {key} 为{factor_route}因子;配置的方法为 {route}",
+    "compliance.no_renewable": "数据中无场内可再生能源电表:全部耗电量按电网电量计算",
     "carbon.factor": "排放因子:{factor}",
-    "carbon.emissions": "二氧化碳排放量:{tonnes} tCO2",
-    "carbon.cue": "碳利用效率 CUE:{cue} kgCO2/kWh_IT",
-    "carbon.none": "无碳排放数据(无有效 PUE 或总耗电量)。",
     "chart.monthly_title": "逐月电能利用效率 PUE 与数据覆盖率",
     "chart.pue": "PUE",
     "chart.coverage": "覆盖率 [%]",

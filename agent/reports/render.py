@@ -304,6 +304,8 @@ def render(
     matplotlib.use("Agg")
     # fontTools logs every font subset at INFO while the PDF is written: not news for the report's reader
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+    # nor that the CJK font has no bold face (its regular weight is used, by design)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     family, font_file = font_family(lang)
     rc: dict[Any, Any] = {**_RC, "font.family": family}
     with matplotlib.rc_context(rc):

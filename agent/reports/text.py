@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from agent.reports.compliance import carbon_lines, compliance_lines, headline_line, method_lines
 from agent.reports.i18n import tr
 from agent.reports.periods import iso_day, zone
 from agent.reports.report import PeriodReport, SavingsReport
-from models.metrics import NATIONAL_PUE_TARGETS, PeriodMetrics
+from models.metrics import PeriodMetrics
 from models.mv_acceptance import GL14_FSU_CONFIDENCE, GL14_FSU_LIMIT, GL14_LIMITS
 
 __all__ = ["method_statement", "savings_lines", "summary_lines"]
-
-_CATEGORY_TEXT = {
-    1: "category 1 (IT energy at the UPS output)",
-    2: "category 2 (IT energy at the PDU output)",
-    3: "category 3 (IT energy at the IT equipment input)",
-}
-
-
-def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
-    if grade is None:
-        return "no grade (no valid PUE for the period)"
-    if grade == 0:
-        return f"above the grade 3 limit ({thresholds[2]:.2f}): does not meet GB 40879-2021"
-    return f"grade {grade} (<= {thresholds[grade - 1]:.2f})"
 
 
 def method_statement(report: PeriodReport, lang: str = "en") -> list[str]:
     """The lines of the method statement: boundary, meters, category, energy method, factor, gaps."""
     total = report.total
-    categories = ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
     tz = zone(report.timezone)
     lines = [
-        "PUE = E_DC / E_IT, both energies over the same covered time (ISO/IEC 30134-2).",
-        f"Boundary: facility = the configured facility meters; IT measured at {categories}.",
+        *method_lines(report, lang),
+        tr(lang, "text.boundary"),
         tr(lang, "text.meters", meters=", ".join(report.meters) if report.meters else tr(lang, "text.meters_topology")),
         tr(lang, "text.energy_method", methods=", ".join(report.methods) or tr(lang, "text.none")),
         tr(lang, "text.sources", sources=", ".join(report.sources), zone=report.timezone),
-        f"Emission factor: {report.factor.describe()}; location-based.",
-        f"GB 40879-2021 thresholds used: {', '.join(f'{t:.2f}' for t in report.thresholds)} (configurable).",
         tr(lang, "text.coverage_rule", coverage=total.coverage_ratio, min_coverage=report.min_coverage),
     ]
     if total.gaps:
@@ -54,8 +36,11 @@ def method_statement(report: PeriodReport, lang: str = "en") -> list[str]:
     return lines
 
 
-def _reuse_lines(t: PeriodMetrics, lang: str = "en") -> list[str]:
-    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
+def _reuse_lines(t: PeriodMetrics, lang: str = "en", ref_with_carbon: bool = False) -> list[str]:
+    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise).
+
+    ``ref_with_carbon``: REF is stated with the carbon lines instead (certificates included).
+    """
     lines = []
     if t.ppue_distribution is not None and t.distribution_kwh is not None:
         lines.append(
@@ -67,7 +52,7 @@ def _reuse_lines(t: PeriodMetrics, lang: str = "en") -> list[str]:
                 losses=t.distribution_kwh - t.it_kwh,
             )
         )
-    if t.ref is not None and t.renewable_kwh is not None:
+    if t.ref is not None and t.renewable_kwh is not None and not ref_with_carbon:
         lines.append(tr(lang, "text.ref", ref=t.ref, renewable=t.renewable_kwh))
     if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:
         lines.append(tr(lang, "text.ere", ere=t.ere, erf=t.erf, heat=t.reused_heat_kwh))
@@ -97,7 +82,6 @@ def summary_lines(report: PeriodReport, lang: str = "en") -> list[str]:
     period = tr(
         lang, "text.period", start=iso_day(report.start_s, tz), end=iso_day(report.end_s, tz), zone=report.timezone
     )
-    pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
     energy = tr(lang, "text.energy", facility=t.facility_kwh, it=t.it_kwh) + (
         tr(lang, "text.energy_cooling", cooling=t.cooling_kwh, other=t.other_kwh)
         if t.cooling_kwh is not None and t.other_kwh is not None
@@ -105,7 +89,7 @@ def summary_lines(report: PeriodReport, lang: str = "en") -> list[str]:
     )
     lines = [
         tr(lang, "text.site_period", site=report.site, period=period),
-        f"PUE (energy): {pue_text}" + (tr(lang, "text.dcie", dcie=t.dcie_percent) if t.dcie_percent else ""),
+        headline_line(report, period, lang) + (tr(lang, "text.dcie", dcie=t.dcie_percent) if t.dcie_percent else ""),
         tr(lang, "text.coverage", coverage=t.coverage_ratio, gaps=len(t.gaps)),
         energy,
     ]
@@ -115,20 +99,9 @@ def summary_lines(report: PeriodReport, lang: str = "en") -> list[str]:
             if t.ppue_other is not None
             else tr(lang, "text.ppue_cooling", cooling=t.ppue_cooling)
         )
-    lines += _reuse_lines(t, lang)
-    if report.cue_kg_per_kwh is not None:
-        lines.append(f"CUE: {report.cue_kg_per_kwh:.3f} kgCO2/kWh_IT")
-    if report.emissions_t is not None:
-        lines.append(f"Emissions: {report.emissions_t:,.1f} tCO2 (factor {report.factor.key})")
-    lines.append(f"GB 40879-2021: {_grade_text(report.grade, report.thresholds)}")
-    if t.pue is not None:
-        lines.append(
-            "National targets: "
-            + ", ".join(
-                f"{kind} < {limit:.2f}: {'met' if t.pue < limit else 'not met'}"
-                for kind, limit in NATIONAL_PUE_TARGETS.items()
-            )
-        )
+    lines += _reuse_lines(t, lang, ref_with_carbon=report.carbon.account is not None)
+    lines += compliance_lines(report, lang)
+    lines += carbon_lines(report, lang)
     return lines
 
 
@@ -299,12 +272,16 @@ def savings_lines(report: SavingsReport, lang: str = "en") -> list[str]:
             se=s.standard_error_kwh,
             status=status,
         ),
-        tr(
-            lang,
-            "savings.tco2",
-            t=report.saved_t_co2,
-            u=s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000,
-            key=report.factor.key,
+        (
+            tr(
+                lang,
+                "savings.tco2",
+                t=report.saved_t_co2,
+                u=s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000,
+                key=report.factor.key,
+            )
+            if report.factor is not None and report.saved_t_co2 is not None
+            else tr(lang, "savings.no_tco2")
         )
         + tr(lang, "savings.pue_points", points=report.pue_points, u=report.pue_points_uncertainty),
         tr(lang, "savings.method"),

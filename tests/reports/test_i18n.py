@@ -56,9 +56,13 @@ def test_every_key_the_reports_use_exists() -> None:
 
 
 def test_standard_terms_in_chinese() -> None:
-    assert "电能利用效率" in tr("zh", "cover.pue_line", category="PUE1", months=12, value="1.415")
+    assert "电能利用效率 pPUE" in tr("zh", "text.ppue_cooling", cooling=1.3)
+    assert "电能比 RM2" in tr(
+        "zh", "compliance.grade", standard="GB 40879-2021", grade=1, pue=1.2, limit=1.2, coverage=1
+    )
     assert tr("zh", "section.register") == "3 能源计量器具一览表"
-    assert "碳利用效率 CUE" in tr("zh", "carbon.cue", cue="0.750")
+    assert "碳利用效率 CUE" in tr("zh", "compliance.cue", cue=0.75, route=tr("zh", "compliance.route_location"))
+    assert "可再生能源利用率 REF" in tr("zh", "compliance.ref", ref=0.1, renewable=1, green=0, cite="ISO/IEC 30134-3")
 
 
 def test_wrapping_breaks_chinese_anywhere_and_latin_at_spaces() -> None:
