@@ -536,9 +536,10 @@ _ZH: dict[str, str] = {
     "compliance.months": "{n} 个月",
     "compliance.month": "1 个月",
     "compliance.days": "{n:.0f} 天",
-    "compliance.headline_annual": "{category},{span}({period}):{pue},年度值(电能比 RM2 = 全年总耗电量 / IT 耗电量)",
-    "compliance.headline_interim": "{category},{span}({period}):{pue},阶段值({span}),不评定等级",
-    "compliance.headline_withheld": "{category},{span}({period}):不予给出:{reason}",
+    "compliance.headline_annual": "电能利用效率 {category},{span}({period}):{pue},"
+    "年度值(电能比 RM2 = 全年总耗电量 / IT 耗电量)",
+    "compliance.headline_interim": "电能利用效率 {category},{span}({period}):{pue},阶段值({span}),不评定等级",
+    "compliance.headline_withheld": "电能利用效率 {category},{span}({period}):不予给出:{reason}",
     "compliance.grade": "{standard}:{grade} 级(电能比 RM2 {pue:.3f} <= {limit:.2f};12 个月,覆盖率 {coverage:.2%})",
     "compliance.grade_above": "{standard}:超过 3 级限定值({pue:.3f} > {limit:.2f};12 个月,覆盖率 {coverage:.2%})",
     "compliance.grade_interim": "{standard}:不评定等级,能效等级按 12 个月的电能比 RM2 评定;本报告期为 {span}",
