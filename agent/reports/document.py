@@ -274,6 +274,8 @@ def _breakdown(report: PeriodReport, findings: AuditFindings, lang: str) -> list
             tr(lang, "breakdown.boundaries", it=_kwh(t.it_kwh), cooling=_kwh(t.cooling_kwh), other=_kwh(t.other_kwh))
         )
     ]
+    if report.carbon.diesel_litres > 0:  # the fuel log of the carbon config: an energy type metered by the litre
+        blocks.append(Paragraph(tr(lang, "breakdown.diesel", litres=f"{report.carbon.diesel_litres:,.0f}")))
     if not findings.tags:
         return [*blocks, Paragraph(tr(lang, "breakdown.empty"))]
     rows = tuple(

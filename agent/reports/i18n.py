@@ -96,6 +96,7 @@ _EN: dict[str, str] = {
     "subsystem/unit/energy_type, or import tag columns).",
     "breakdown.note": "Energies over each one's covered time; share = its mean power over its covered time / the "
     "facility's mean power over the facility's covered time.",
+    "breakdown.diesel": "Generator diesel (fuel log, carbon.diesel): {litres} L in the period.",
     "breakdown.remainder": "Facility - IT - metered sub-systems (unmetered remainder): {kwh} kWh ({share}).",
     "breakdown.boundaries": "IT {it} kWh; cooling {cooling} kWh; losses and other {other} kWh.",
     "boundary.facility": "facility",
@@ -397,6 +398,7 @@ _ZH: dict[str, str] = {
     "breakdown.empty": "数据中无分项、分区域或分能源品种计量"
     "(在拓扑中为计量点标注 subsystem/unit/energy_type,或导入相应列)。",
     "breakdown.note": "各项电量为其有效时段内的电量;占比 = 其有效时段内平均功率 / 总耗电有效时段内平均功率。",
+    "breakdown.diesel": "发电机柴油(燃料记录,carbon.diesel):报告期内 {litres} L。",
     "breakdown.remainder": "总耗电 - IT - 已计量分项(未计量部分):{kwh} kWh({share})。",
     "breakdown.boundaries": "IT {it} kWh;制冷 {cooling} kWh;损耗及其他 {other} kWh。",
     "boundary.facility": "总耗电",
