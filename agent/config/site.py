@@ -136,8 +136,8 @@ class Remap(_Strict):
 class DeviceConfig(_Strict):
     name: Name
     address: str
-    port: int = Field(default=161, ge=1, le=65535)
-    credentials: str
+    port: int = Field(default=161, ge=1, le=65535, description="SNMP: 161 by default; Modbus TCP: 502 unless given")
+    credentials: str | None = Field(default=None, description="SNMP devices: the read credentials (required)")
     write_credentials: str | None = Field(
         default=None, description="separate credentials for setpoint SETs (never the read ones)"
     )
@@ -148,6 +148,13 @@ class DeviceConfig(_Strict):
     retries: int = Field(default=1, ge=0, le=5)
     enabled: bool = True
     remap: tuple[Remap, ...] = ()
+    unit_id: int | None = Field(
+        default=None,
+        ge=0,
+        le=255,
+        description="Modbus devices: the unit id (1 unless given; behind a Modbus TCP/RTU gateway, the RTU "
+        "device's address, several devices sharing the gateway's address and port)",
+    )
 
     @field_validator("address")
     @classmethod
@@ -457,6 +464,16 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
         profile = _text(dev.get("profile"))
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
+        elif profile is not None:
+            protocol = profiles[profile].protocol
+            if protocol == "snmp" and dev.get("credentials") is None:
+                problems.append(f"{where}.credentials: an SNMP device needs read credentials")
+            if protocol == "snmp" and dev.get("unit_id") is not None:
+                problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks SNMP)")
+            if protocol != "snmp":
+                for key in ("credentials", "write_credentials"):
+                    if dev.get(key) is not None:
+                        problems.append(f"{where}.{key}: profile {profile!r} speaks {protocol}, which has no {key}")
     topo = _dict(data.get("topology"))
     boundaries: list[tuple[str, Any, str]] = [(b, topo.get(b), "active_power_w") for b in ("facility", "it", "cooling")]
     boundaries += [(b.name, topo.get(b.name), b.power_quantity) for b in OPTIONAL_BOUNDARIES]

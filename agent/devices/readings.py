@@ -22,6 +22,7 @@ __all__ = [
     "NoProfileError",
     "Reading",
     "Unreadable",
+    "counter_reading",
     "detect_profile",
     "read_device",
     "standard_mibs_answering",
@@ -112,7 +113,8 @@ def _suffix(oid: str, column: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid[len(column) + 1 :].split("."))
 
 
-def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
+def counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
+    """The reading of one decoded object: a counter carries its modulus, cap, rate ceiling and resolution."""
     if not obj.is_counter:
         return Reading(obj.quantity, value, labels)
     modulus = obj.wrap_modulus_raw()
@@ -185,7 +187,7 @@ def decode_objects(
             except DecodeError as err:
                 unreadable.append(Unreadable(obj.quantity, _labels(obj.labels), f"{obj.oid}: {err}"))
                 continue
-            readings.append(_counter_reading(profile, obj, si, _labels(obj.labels)))
+            readings.append(counter_reading(profile, obj, si, _labels(obj.labels)))
             continue
         assert obj.column is not None
         digits: dict[tuple[int, ...], int] = {}
@@ -225,7 +227,7 @@ def decode_objects(
             except DecodeError as err:
                 unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
                 continue
-            readings.append(_counter_reading(profile, obj, si, _labels(labels)))
+            readings.append(counter_reading(profile, obj, si, _labels(labels)))
         if rows == 0 and not obj.optional:
             unreadable.append(
                 Unreadable(obj.quantity, _labels(obj.labels), f"{obj.quantity} {obj.column}: no rows on device")
