@@ -80,6 +80,8 @@ class ModbusUnit:
         self.unit_id = unit_id
         self.profile = profile
         self.answering = False
+        #: read requests this unit answered or refused (tests count the agent's batching with it)
+        self.requests = 0
         #: function -> (first address, registers): the map from its lowest to its highest register
         self.tables: dict[str, tuple[int, list[int]]] = {}
         for function in ("holding", "input"):
@@ -118,6 +120,7 @@ async def _serve(
     set_values: Any,
 ) -> ExcCodes | None:
     """pymodbus's per-request hook: answer from the unit's image (or as a gateway whose unit is off-line)."""
+    unit.requests += 1
     if not unit.answering:
         return ExcCodes.GATEWAY_NO_RESPONSE
     if set_values is not None:
@@ -128,6 +131,11 @@ async def _serve(
     _start, words = unit.tables[function]
     current_registers[: len(words)] = words
     return None
+
+
+async def _no_such_unit(*_request: Any) -> ExcCodes:
+    """A unit id the gateway does not know: "gateway target device failed to respond", as gateways answer."""
+    return ExcCodes.GATEWAY_NO_RESPONSE
 
 
 class ModbusGateway:
@@ -141,6 +149,8 @@ class ModbusGateway:
         self._starting: asyncio.Task[None] | None = None
 
     def add(self, unit: ModbusUnit) -> None:
+        if unit.unit_id == 0:
+            raise ValueError(f"{self.host}:{self.port}: unit id 0 is the broadcast address, not a device's")
         if unit.unit_id in self.units:
             raise ValueError(f"{self.host}:{self.port}: unit id {unit.unit_id} configured twice")
         if self._server is not None:
@@ -148,7 +158,10 @@ class ModbusGateway:
         self.units[unit.unit_id] = unit
 
     async def _listen(self) -> None:
-        server = ModbusTcpServer([u.sim_device() for u in self.units.values()], address=(self.host, self.port))
+        # unit id 0 stands for every unit id not configured: the gateway has no path to it (exception 11)
+        nobody = SimDevice(0, simdata=SimData(0, count=65536, datatype=DataType.REGISTERS), action=_no_such_unit)
+        devices = [nobody, *(u.sim_device() for u in self.units.values())]
+        server = ModbusTcpServer(devices, address=(self.host, self.port))
         await server.serve_forever(background=True)
         self._server = server
 
