@@ -383,7 +383,7 @@ class SiteConfig(_Strict):
     history: HistoryConfig | None = None
     recommender: RecommenderConfig | None = None
     carbon: CarbonConfig | None = None
-    credentials: dict[Name, Credentials]
+    credentials: dict[Name, Credentials] = Field(default_factory=dict)  # none for a Modbus-only site
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
     topology: Topology
 
