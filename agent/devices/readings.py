@@ -156,10 +156,18 @@ def _has_rows(profile: Profile, columns: Mapping[str, list[SnmpValue]], column: 
     )
 
 
+def _snmp_only(profile: Profile) -> None:
+    if profile.protocol != "snmp":
+        raise ProfileError(
+            f"profile {profile.name!r} speaks {profile.protocol}, not SNMP: name it for a device in the site config"
+        )
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
     """Apply a profile to raw var-binds (pure: no I/O). Per-object problems are collected."""
+    _snmp_only(profile)
     readings: list[Reading] = []
     unreadable: list[Unreadable] = []
     for obj in profile.objects:
@@ -244,6 +252,7 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
         the device could not be read at all (timeout, auth, protocol), or nothing it
         answered fits the profile (SnmpProtocolError).
     """
+    _snmp_only(profile)
     scalars: dict[str, SnmpValue] = {}
     if profile.scalar_oids:
         for value in await client.get(target, profile.scalar_oids):
