@@ -256,3 +256,31 @@ def test_a_bad_answer_makes_the_device_down_and_the_pue_invalid_never_wrong(
     assert up and up[0].endswith(" 0.0"), up
     errors = [line for line in text.splitlines() if line.startswith("pue_device_poll_errors_total{")]
     assert any(f'kind="{kind}"' in line and 'device="meter"' in line for line in errors), errors
+
+
+def test_pue_agent_read_reads_a_modbus_meter_by_url(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pue-agent read modbus://HOST:PORT/UNIT --profile NAME` against meters served by another process."""
+    import json
+    import subprocess
+
+    from agent.app.cli import main
+
+    port = free_port()
+    bench = Path(__file__).resolve().parents[2] / "bench" / "poll_modbus.py"
+    server = subprocess.Popen(
+        [sys.executable, str(bench), "--serve", str(port), "2", "2"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        url = f"modbus://{HOST}:{port}/2"
+        assert main(["read", url, "--profile", "janitza-umg96rm-modbus", "--format", "json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        power = [r["value"] for r in out["readings"] if r["quantity"] == "active_power_w"]
+        assert power == [pytest.approx(250_000.0)]  # what bench/poll_modbus.py serves
+        assert main(["read", f"modbus://{HOST}:{port}/7", "--profile", "janitza-umg96rm-modbus"]) == 1
+        assert "exception 11" in capsys.readouterr().err
+        assert main(["read", url, "--profile", "janitza-umg"]) == 2  # an SNMP profile: a usage error
+        assert main(["read", url]) == 2  # no detection over Modbus: --profile is required
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
