@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
@@ -119,45 +119,54 @@ class PymodbusClient:
             client.close()
 
     async def read(self, target: ModbusTarget, function: str, address: int, count: int) -> list[int]:
-        client = await self._connection(target)
-        call = client.read_holding_registers if function == "holding" else client.read_input_registers
         what = f"{target}: read {count} {function} register(s) at {address}"
-        self.requests += 1
-        try:
-            response = await call(address, count=count, device_id=target.unit_id)
-        except ModbusIOException as err:
-            self._drop(target)
-            text = str(err)
-            if "No response" in text:
-                raise ModbusTimeoutError(
-                    f"{what}: no answer within {target.timeout_s:g} s x {1 + target.retries} tries"
-                ) from err
-            raise ModbusProtocolError(f"{what}: {text}") from err
-        except (ConnectionException, OSError) as err:
-            self._drop(target)
-            raise ModbusTimeoutError(f"{what}: connection lost: {err}") from err
-        except ModbusException as err:
-            self._drop(target)
-            raise ModbusProtocolError(f"{what}: {err}") from err
-        if isinstance(response, ExceptionResponse) or response.isError():
-            code = int(getattr(response, "exception_code", 0))
-            name = EXCEPTION_NAMES.get(code, "unknown exception")
-            if code in _GATEWAY_CODES:
-                raise ModbusGatewayError(
-                    f"{what}: exception {code} ({name}): is unit id {target.unit_id} right, and is the device "
-                    "behind the gateway on-line?",
-                    code,
-                )
-            raise ModbusExceptionError(f"{what}: exception {code} ({name})", code)
-        registers = list(response.registers)
-        if len(registers) < count:
-            raise ModbusProtocolError(f"{what}: the device answered {len(registers)} register(s)")
-        return registers[:count]
+        key = (target.host, target.port, target.timeout_s, target.retries)
+        for attempt in (1, 2):
+            client = await self._connection(target)
+            call = client.read_holding_registers if function == "holding" else client.read_input_registers
+            self.requests += 1
+            try:
+                response = await call(address, count=count, device_id=target.unit_id)
+            except (ConnectionException, OSError) as err:
+                if attempt == 1 and self._connections.get(key) is not client:
+                    continue  # another unit's timeout dropped the shared connection under this request
+                self._drop(target)
+                raise ModbusTimeoutError(f"{what}: connection lost: {err}") from err
+            except ModbusIOException as err:
+                self._drop(target)
+                if "No response" in str(err):
+                    raise ModbusTimeoutError(
+                        f"{what}: no answer within {target.timeout_s:g} s x {1 + target.retries} tries"
+                    ) from err
+                raise ModbusProtocolError(f"{what}: {err}") from err
+            except ModbusException as err:
+                self._drop(target)
+                raise ModbusProtocolError(f"{what}: {err}") from err
+            return _registers(target, what, response, count)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def close(self) -> None:
         for client in self._connections.values():
             client.close()
         self._connections.clear()
+
+
+def _registers(target: ModbusTarget, what: str, response: Any, count: int) -> list[int]:
+    """The registers of an answer, or its exception code as a ModbusError kind."""
+    if isinstance(response, ExceptionResponse) or response.isError():
+        code = int(getattr(response, "exception_code", 0))
+        name = EXCEPTION_NAMES.get(code, "unknown exception")
+        if code in _GATEWAY_CODES:
+            raise ModbusGatewayError(
+                f"{what}: exception {code} ({name}): is unit id {target.unit_id} right, and is the device "
+                "behind the gateway on-line?",
+                code,
+            )
+        raise ModbusExceptionError(f"{what}: exception {code} ({name})", code)
+    registers = list(response.registers)
+    if len(registers) < count:
+        raise ModbusProtocolError(f"{what}: the device answered {len(registers)} register(s)")
+    return registers[:count]
 
 
 class FakeModbusClient:
