@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             child.terminate()
             child.wait(timeout=10)
+            if child.stdout is not None:
+                child.stdout.close()
     return 0
 
 

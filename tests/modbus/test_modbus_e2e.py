@@ -284,3 +284,5 @@ def test_pue_agent_read_reads_a_modbus_meter_by_url(capsys: pytest.CaptureFixtur
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
