@@ -8,6 +8,13 @@ by its fixed uid (grafana/provisioning/datasources/prometheus.yaml): provisioned
 Emission factor: the agent exports the one its config names (``carbon.emission_factor``) as
 ``pue_site_emission_factor_kg_per_kwh{factor,year,region}``; emissions and CUE panels multiply by it per
 site (the panels say where the factor comes from).
+
+Every panel has a description (its own ``description=`` or an entry of :data:`PANEL_NOTES`): the build fails
+otherwise. The morning check (``pue-morning``) and docs/dashboards.md describe the calendar-period panels
+(yesterday, month to date) and the setpoint write/revert annotations.
+
+One module (over 400 lines): the five dashboards share the expression helpers, units and notes defined here;
+split it by dashboard when one more is added.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ EMISSION_NOTE = (
 def _times_factor(expr: str) -> str:
     """``expr`` (one series per site) times that site's emission factor."""
     return f"({expr})\n  * on (site) {EMISSION_FACTOR}"
+
 
 S = 'site=~"$site"'
 SITE_E = 'pue_site_energy_joules_total{%s,boundary="%s"}'
@@ -61,9 +69,7 @@ def _kwh(boundary: str, window: str) -> str:
 
 def _overhead(numerator_w: str, window: str) -> str:
     """A recorded power over ``window`` divided by the IT power over the same window (ratio of means)."""
-    return (
-        f"avg_over_time({numerator_w}[{window}])\n  / on (site) avg_over_time({REC_W % (S, 'it')}[{window}])"
-    )
+    return f"avg_over_time({numerator_w}[{window}])\n  / on (site) avg_over_time({REC_W % (S, 'it')}[{window}])"
 
 
 def target(
@@ -106,6 +112,8 @@ def panel(
     options: dict[str, Any] | None = None,
     overrides: list[dict[str, Any]] | None = None,
     interval: str | None = None,
+    time_from: str | None = None,
+    time_shift: str | None = None,
 ) -> Panel:
     x, y, w, h = grid
     defaults: dict[str, Any] = {"unit": unit}
@@ -127,12 +135,14 @@ def panel(
     }
     if interval:
         p["interval"] = interval
+    if time_from:  # Grafana's per-panel "relative time" (e.g. now/d: today so far, now/M: this month so far)
+        p["timeFrom"] = time_from
+    if time_shift:  # and "time shift" (1d/d with now/d: yesterday 00:00-24:00)
+        p["timeShift"] = time_shift
     return p
 
 
-def stat(
-    title: str, expr: str, grid: tuple[int, int, int, int], legend: str = "{{site}}", **kw: Any
-) -> Panel:
+def stat(title: str, expr: str, grid: tuple[int, int, int, int], legend: str = "{{site}}", **kw: Any) -> Panel:
     kw.setdefault(
         "options",
         {
@@ -211,9 +221,7 @@ def query_var(name: str, label: str, query: str, *, include_all: bool = True) ->
 
 SITE_VAR = query_var("site", "Site", "label_values(pue_build_info, site)")
 ZONE_VAR = query_var("zone", "Zone", 'label_values(pue_device_up{site=~"$site"}, zone)')
-DEVICE_VAR = query_var(
-    "device", "Device", 'label_values(pue_device_up{site=~"$site", zone=~"$zone"}, device)'
-)
+DEVICE_VAR = query_var("device", "Device", 'label_values(pue_device_up{site=~"$site", zone=~"$zone"}, device)')
 
 
 def dashboard(
@@ -226,9 +234,12 @@ def dashboard(
     time_from: str = "now-24h",
     time_to: str = "now",
     refresh: str = "30s",
+    annotations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     for i, p in enumerate(panels, start=1):
         p["id"] = i
+        if not p["description"]:
+            p["description"] = PANEL_NOTES[p["title"]]  # KeyError: a panel without a description
     return {
         "uid": uid,
         "title": title,
@@ -242,10 +253,8 @@ def dashboard(
         "time": {"from": time_from, "to": time_to},
         "refresh": refresh,
         "templating": {"list": variables},
-        "annotations": {"list": []},
-        "links": [
-            {"type": "dashboards", "tags": ["pue-agent"], "asDropdown": True, "title": "PUE dashboards"}
-        ],
+        "annotations": {"list": annotations or []},
+        "links": [{"type": "dashboards", "tags": ["pue-agent"], "asDropdown": True, "title": "PUE dashboards"}],
         "panels": panels,
     }
 
@@ -297,8 +306,7 @@ def site_overview() -> dict[str, Any]:
             (12, 4, 12, 9),
             unit="watt",
             stacked=True,
-            description="Stacked: the sum is the facility power. "
-            "Other = facility - IT - cooling - UPS losses.",
+            description="Stacked: the sum is the facility power. Other = facility - IT - cooling - UPS losses.",
         ),
         timeseries(
             "IT load by zone (PDUs)",
@@ -346,6 +354,7 @@ def site_overview() -> dict[str, Any]:
         "free cooling and alerts.",
         panels,
         [SITE_VAR, ZONE_VAR],
+        annotations=SETPOINT_ANNOTATIONS,
     )
 
 
@@ -469,8 +478,7 @@ def cooling() -> dict[str, Any]:
             "Action log: guarded setpoint writes in the range",
             [
                 (
-                    f"sum by (site, device, quantity, result) "
-                    f"(increase(pue_setpoint_writes_total{{{S}}}[$__range]))",
+                    f"sum by (site, device, quantity, result) (increase(pue_setpoint_writes_total{{{S}}}[$__range]))",
                     "",
                 ),
             ],
@@ -482,8 +490,7 @@ def cooling() -> dict[str, Any]:
             "Reverted writes in the range",
             [
                 (
-                    "sum by (site, device, quantity) "
-                    f"(increase(pue_setpoint_reverts_total{{{S}}}[$__range]))",
+                    f"sum by (site, device, quantity) (increase(pue_setpoint_reverts_total{{{S}}}[$__range]))",
                     "",
                 ),
             ],
@@ -498,6 +505,7 @@ def cooling() -> dict[str, Any]:
         "ASHRAE envelope, model confidence and the log of guarded writes.",
         panels,
         [SITE_VAR, ZONE_VAR, DEVICE_VAR],
+        annotations=SETPOINT_ANNOTATIONS,
     )
 
 
@@ -535,8 +543,7 @@ def _reuse_and_water_stats(y: int) -> list[Panel]:
         ),
         stat(
             "WUE [L/kWh IT]",
-            f"1000 * sum by (site) (increase({water_m3}[$__range]))\n"
-            f"  / ({_kwh('it', '$__range')})",
+            f"1000 * sum by (site) (increase({water_m3}[$__range]))\n  / ({_kwh('it', '$__range')})",
             (15, y, 5, 4),
             decimals=2,
             description="Water usage effectiveness (ISO/IEC 30134-9): site water / IT energy." + only.format("water"),
@@ -690,6 +697,28 @@ def energy_audit() -> dict[str, Any]:
             description="ISO/IEC 30134-2: 1 UPS output, 2 PDU output, 3 IT equipment input.",
         ),
         *_reuse_and_water_stats(37),
+        panel(
+            "bargauge",
+            "Energy cost in the range by tariff period",
+            [(f"sum by (site, period) (increase({COST}[$__range]))", "{{period}} {{site}}")],
+            (0, 41, 8, 8),
+            unit=CNY,
+            decimals=0,
+            instant=True,
+            options={"orientation": "horizontal", "displayMode": "basic", "reduceOptions": {"calcs": ["lastNotNull"]}},
+            description=COST_NOTE,
+        ),
+        timeseries(
+            "Daily energy cost by tariff period",
+            [(f"sum by (site, period) (increase({COST}[1d]))", "{{period}} {{site}}")],
+            (8, 41, 16, 8),
+            unit=CNY,
+            decimals=0,
+            bars=True,
+            stacked=True,
+            interval="1d",
+            description=COST_NOTE + " One stacked bar a day.",
+        ),
     ]
     return dashboard(
         "pue-energy-audit",
@@ -757,8 +786,7 @@ def agent_health() -> dict[str, Any]:
             "Poll errors by kind",
             [
                 (
-                    "sum by (site, device, kind) "
-                    f"(increase(pue_device_poll_errors_total{{{DEV}}}[$__rate_interval]))",
+                    f"sum by (site, device, kind) (increase(pue_device_poll_errors_total{{{DEV}}}[$__rate_interval]))",
                     "{{device}} {{kind}}",
                 ),
             ],
@@ -793,7 +821,342 @@ def agent_health() -> dict[str, Any]:
     )
 
 
+# --- setpoint write / revert annotations --------------------------------------------------------------------
+
+WRITES = f"pue_setpoint_writes_total{{{S}}}"
+REVERTS = f"pue_setpoint_reverts_total{{{S}}}"
+
+
+def _counted(counter: str, by: str, window: str = "2m") -> str:
+    """Steps at which a counter grew, including its first sample (a counter is born at 1 on the first event,
+    which ``increase`` alone does not see)."""
+    return f"sum by ({by}) ((increase({counter}[{window}]) > 0)\n  or ({counter} unless {counter} offset {window}))"
+
+
+def _grown(counter: str, window: str) -> str:
+    """How much a counter grew over ``window``, per site, counting series born inside the window from 0."""
+    return f"sum by (site) (clamp_min({counter} - (({counter} offset {window}) or ({counter} * 0)), 0))"
+
+
+def annotation(name: str, expr: str, color: str, title: str, text: str, tags: str) -> dict[str, Any]:
+    """A Prometheus annotation: an event wherever ``expr`` has a value (consecutive steps make one region)."""
+    return {
+        "name": name,
+        "datasource": DATASOURCE,
+        "enable": True,
+        "iconColor": color,
+        "expr": expr,
+        "step": "60s",
+        "titleFormat": title,
+        "textFormat": text,
+        "tagKeys": tags,
+        "useValueForTime": False,
+    }
+
+
+SETPOINT_ANNOTATIONS = [
+    annotation(
+        "Setpoint writes",
+        _counted(WRITES, "site, device, quantity, result"),
+        "blue",
+        "setpoint write ({{result}})",
+        "{{device}} {{quantity}}",
+        "device,quantity,result",
+    ),
+    annotation(
+        "Setpoint reverts",
+        _counted(REVERTS, "site, device, quantity"),
+        "red",
+        "setpoint reverted",
+        "{{device}} {{quantity}} back to last known-good",
+        "device,quantity",
+    ),
+]
+
+# --- the morning check ----------------------------------------------------------------------------------------
+
+#: GB 40879-2021 grade limits (1.20 / 1.30 / 1.50, models.metrics.GB40879_DEFAULT_THRESHOLDS) and the national
+#: targets (1.25 hub nodes, 1.30 new large data centres, models.metrics.NATIONAL_PUE_TARGETS), as colour steps
+GRADE_THRESHOLDS = _thresholds((None, "dark-green"), (1.2, "green"), (1.25, "yellow"), (1.3, "orange"), (1.5, "red"))
+GRADE_NOTE = (
+    " Reference lines: 1.20 GB 40879-2021 grade 1, 1.25 national target for hub nodes, 1.30 target for new "
+    "large data centres and GB 40879 grade 2, 1.50 GB 40879 grade 3 (the limit value)."
+)
+YESTERDAY = {"time_from": "now/d", "time_shift": "1d/d"}
+YESTERDAY_NOTE = (
+    " Yesterday: the panel's own time range (relative time now/d, time shift 1d/d) is yesterday 00:00-24:00 in the "
+    "dashboard's time zone (the browser's: set it to site.timezone if you are elsewhere); the query is evaluated at "
+    "its end over $__range."
+)
+MONTH = {"time_from": "now/M"}
+MONTH_NOTE = (
+    " Month to date: the panel's own time range (relative time now/M) runs from the 1st 00:00 to now; the query "
+    "is evaluated now over $__range."
+)
+ENERGY_METHOD = (
+    "increase() of the agents' energy counters pue_site_energy_joules_total{boundary=facility|it} over the range, "
+    "summed over agents per site, then facility / IT (ISO/IEC 30134-2 energy PUE)."
+)
+COST = f"pue_site_energy_cost_cny_total{{{S}}}"
+COST_NOTE = (
+    "Facility energy cost under the configured time-of-use tariff (tariff: in the agent's config, docs/tariff.md): "
+    "increase() of pue_site_energy_cost_cny_total, which the agent counts per period from the facility energy of "
+    "complete intervals times the period's price. No data without a tariff section."
+)
+CNY = "suffix: CNY"
+
+
+def _gauge(title: str, expr: str, grid: tuple[int, int, int, int], description: str, **kw: Any) -> Panel:
+    p = panel("gauge", title, [(expr, "{{site}}")], grid, instant=True, decimals=3, description=description, **kw)
+    p["fieldConfig"]["defaults"].update(min=1.0, max=2.0, thresholds=GRADE_THRESHOLDS)
+    p["options"] = {
+        "reduceOptions": {"calcs": ["lastNotNull"]},
+        "showThresholdMarkers": True,
+        "showThresholdLabels": True,
+    }
+    return p
+
+
+def morning() -> dict[str, Any]:
+    inlet = f'site_zone:pue_device_rack_inlet_temperature_celsius:max{{{S},zone=~"$zone"}}'
+    envelope = _thresholds((None, "blue"), (18, "green"), (27, "red"))
+    panels = [
+        stat(
+            "Hottest rack inlet",
+            f"max by (site) ({inlet})",
+            (0, 0, 4, 5),
+            unit="celsius",
+            thresholds=envelope,
+            description="Warmest rack-inlet sensor now (recording rule over pue_device_rack_inlet_temperature_celsius)"
+            "; ASHRAE recommended envelope 18-27 C: red above 27 C.",
+        ),
+        stat(
+            "Devices down",
+            f"sum by (site) (1 - pue_device_up{{{S}}})",
+            (4, 0, 4, 5),
+            thresholds=_thresholds((None, "green"), (1, "red")),
+            description="Devices whose last poll failed or is stale (pue_device_up == 0); the table below names "
+            "them. Poll errors by kind: PUE: agent health.",
+        ),
+        _gauge(
+            "PUE yesterday",
+            _energy_pue("$__range"),
+            (8, 0, 4, 5),
+            "Energy PUE of yesterday: " + ENERGY_METHOD + YESTERDAY_NOTE + GRADE_NOTE,
+            **YESTERDAY,
+        ),
+        _gauge(
+            "PUE month to date",
+            _energy_pue("$__range"),
+            (12, 0, 4, 5),
+            "Energy PUE of this month so far: " + ENERGY_METHOD + MONTH_NOTE + GRADE_NOTE,
+            **MONTH,
+        ),
+        stat(
+            "Recommendation pending approval",
+            f"sum by (site) (pue_recommendation_pending_approval{{{S}}})",
+            (16, 0, 4, 5),
+            thresholds=_thresholds((None, "green"), (1, "orange")),
+            options={
+                "reduceOptions": {"calcs": ["lastNotNull"]},
+                "colorMode": "background",
+                "textMode": "value_and_name",
+            },
+            description="1 when a recommendation waits for an operator (recommender mode approve): approve or "
+            "reject it with `pue-agent approve ID` / `reject ID` or on the agent's page.",
+        ),
+        stat(
+            "Predicted saving of the recommendation",
+            f"pue_recommendation_predicted_savings_watts{{{S}}}",
+            (20, 0, 4, 5),
+            unit="watt",
+            description="Facility power the model predicts the current recommendation saves "
+            "(pue_recommendation_predicted_savings_watts; 0 while it is held back). Its confidence and "
+            "setpoints: PUE: cooling and recommendations.",
+        ),
+        timeseries(
+            "Daily PUE this month against the targets and GB 40879 grades",
+            [(_energy_pue("1d"), "{{site}}")],
+            (0, 5, 12, 9),
+            decimals=3,
+            bars=True,
+            interval="1d",
+            thresholds=GRADE_THRESHOLDS,
+            custom={"thresholdsStyle": {"mode": "dashed"}, "axisSoftMin": 1.0, "axisSoftMax": 1.6},
+            description="Energy PUE of each day ("
+            + ENERGY_METHOD
+            + " over 1d at a 1d step; Grafana aligns daily steps to UTC midnight, 08:00 in Beijing)."
+            + MONTH_NOTE.replace("evaluated now over $__range", "stepped a day at a time")
+            + GRADE_NOTE,
+            **MONTH,
+        ),
+        timeseries(
+            "Hottest rack inlet by zone and real-time PUE, 24 h",
+            [
+                (f"max by (site, zone) ({inlet})", "inlet {{zone}}"),
+                (f"pue_site_realtime_pue{{{S}}}", "real-time PUE {{site}}"),
+            ],
+            (12, 5, 12, 9),
+            unit="celsius",
+            thresholds=envelope,
+            custom={"thresholdsStyle": {"mode": "dashed"}},
+            overrides=[override_unit("B", "none")],
+            description="Overnight rack inlets (lines at the ASHRAE 18 and 27 C) beside the agent's real-time PUE "
+            "(right axis). Markers: setpoint writes (blue) and reverts (red), from pue_setpoint_writes_total and "
+            "pue_setpoint_reverts_total.",
+        ),
+        panel(
+            "bargauge",
+            "Energy cost yesterday by tariff period",
+            [(f"sum by (site, period) (increase({COST}[$__range]))", "{{period}} {{site}}")],
+            (0, 14, 8, 6),
+            unit=CNY,
+            decimals=0,
+            instant=True,
+            options={"orientation": "horizontal", "displayMode": "basic", "reduceOptions": {"calcs": ["lastNotNull"]}},
+            description=COST_NOTE + YESTERDAY_NOTE,
+            **YESTERDAY,
+        ),
+        stat(
+            "Energy cost month to date",
+            f"sum by (site) (increase({COST}[$__range]))",
+            (8, 14, 4, 6),
+            unit=CNY,
+            decimals=0,
+            description=COST_NOTE + MONTH_NOTE,
+            **MONTH,
+        ),
+        stat(
+            "Tariff period and price now",
+            f"pue_site_tariff_price_cny_per_kwh{{{S}}}",
+            (12, 14, 4, 6),
+            legend="{{period}} {{site}}",
+            unit="suffix: CNY/kWh",
+            decimals=2,
+            description="The time-of-use period in force now and its price (pue_site_tariff_price_cny_per_kwh, "
+            "from the agent's tariff section).",
+        ),
+        panel(
+            "stat",
+            "Setpoint writes and reverts, 24 h",
+            [(_grown(WRITES, "24h"), "writes {{site}}"), (_grown(REVERTS, "24h"), "reverts {{site}}")],
+            (16, 14, 8, 6),
+            instant=True,
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value", "textMode": "value_and_name"},
+            description="Guarded setpoint writes (every result) and reverts to last known-good in the last 24 h: "
+            "pue_setpoint_writes_total and pue_setpoint_reverts_total now minus 24 h ago (a series born in the "
+            "window counts from 0). No data before the first write: advise mode never writes.",
+        ),
+        table(
+            "Devices down now",
+            [(f"pue_device_up{{{S}}} == 0", "")],
+            (0, 20, 12, 7),
+            hide=("Time", "__name__", "Value", "job"),
+            description="Every device whose last poll failed or is stale, with its role, zone and agent. Empty "
+            "when all are up.",
+        ),
+        table(
+            "Recommended setpoints",
+            [(f"pue_recommendation_setpoint_celsius{{{S}}}", "")],
+            (12, 20, 12, 7),
+            hide=("Time", "__name__", "job"),
+            unit="celsius",
+            description="The setpoints the recommender advises now (pue_recommendation_setpoint_celsius); what "
+            "it predicts and why it holds back: PUE: cooling and recommendations.",
+        ),
+    ]
+    return dashboard(
+        "pue-morning",
+        "PUE: morning check",
+        "The operator's first look: hottest rack inlet, devices down, yesterday's and this month's energy PUE "
+        "against the targets and GB 40879 grades, the pending recommendation, energy cost by tariff period, and "
+        "markers for setpoint writes and reverts.",
+        panels,
+        [SITE_VAR, ZONE_VAR],
+        refresh="1m",
+        annotations=SETPOINT_ANNOTATIONS,
+    )
+
+
+#: descriptions of the panels above that do not carry their own (every panel needs one: the builder and
+#: tests/ops/test_dashboards.py check it); keyed by title, unique across the dashboards that use this table
+PANEL_NOTES = {
+    # site overview
+    "PUE 24 h": "Energy PUE over the last 24 h: increase() of facility / IT pue_site_energy_joules_total over 24h.",
+    "PUE 30 days": "Energy PUE over the last 30 days: increase() of facility / IT energy counters over 30d "
+    "(needs 30 days of Prometheus retention).",
+    "PUE target": "The site's configured target (site.pue_target): pue_site_pue_target.",
+    "IT load": "IT power averaged over 5 minutes from the IT energy counter (recording rule).",
+    "PUE against target": "5-minute energy PUE (recording rule), the configured target, and the agent's real-time "
+    "PUE (facility power / IT power, not an audit figure).",
+    "IT load by zone (PDUs)": "IT power per zone from the PDUs' energy counters over 5 minutes (recording rule); "
+    "stacked.",
+    "Outdoor conditions": "Outdoor dry bulb and dew point [C] and relative humidity (right axis) from the outdoor "
+    "sensors the config remaps (zone outside).",
+    "Free cooling": "Share of cooling from free cooling and whether the economizer is enabled, averaged over 5 "
+    "minutes across the cooling units (recording rules).",
+    "Alerts (firing and pending)": "The shipped Pue* alerts of deploy/prometheus/rules, firing or pending now.",
+    # cooling and recommendations
+    "Pending approval": "1 when a recommendation waits for an operator (recommender mode approve).",
+    "Predicted savings": "Facility power the model predicts the current recommendation saves (0 while it is held "
+    "back).",
+    "Model confidence": "Probability the predicted saving is real under the model's uncertainty (0-1); below "
+    "recommender.min_confidence the recommendation is held back.",
+    "Cooling power": "Cooling subsystem power over 5 minutes from its energy counters (topology.cooling).",
+    "Hottest rack inlet": "Warmest rack-inlet sensor now; ASHRAE recommended envelope 18-27 C.",
+    "Air setpoints vs recommendation": "Each cooling unit's supply and return air setpoints and supply "
+    "temperature, and the recommender's setpoints.",
+    "Chilled water vs recommendation": "Chilled water supply setpoint, supply and return temperatures, and the "
+    "recommended supply setpoint.",
+    "Rack inlets vs ASHRAE envelope (18-27 C)": "Maximum, mean and minimum rack-inlet temperature per zone against "
+    "the ASHRAE TC 9.9 recommended envelope.",
+    "Predicted PUE: current vs recommended": "The model's real-time PUE at the current and at the recommended "
+    "setpoints, beside the measured 5-minute energy PUE.",
+    "Predicted savings and model confidence": "Predicted facility power saved (left) and the probability it is "
+    "real (right axis) over time.",
+    "Cooling units: fan speed, free cooling, economizer": "Fan speed, free-cooling share and economizer state of "
+    "each cooling unit (0-1).",
+    "Reverted writes in the range": "Setpoints the agent put back to the last known-good value after a breach or "
+    "bad data, in the range (pue_setpoint_reverts_total).",
+    # energy and audit
+    "Facility energy": "Facility energy over the range: increase() of pue_site_energy_joules_total{boundary="
+    "facility}, summed over agents [kWh].",
+    "IT energy": "IT energy over the range: increase() of pue_site_energy_joules_total{boundary=it}, summed over "
+    "agents [kWh].",
+    "PUE window coverage": "Average share of the agent's PUE window with complete facility and IT data over the "
+    "range: below 95 % the period has gaps.",
+    "Daily PUE": "Energy PUE of each day: increase() of facility / IT energy counters over 1d, one bar a day "
+    "(days end at the query steps, which Grafana aligns to UTC midnight).",
+    "Energy by category in the range": "IT and cooling energy from their counters; UPS losses and other from the "
+    "recorded powers averaged over the range times its length [kWh].",
+    "Daily PUE overhead by category": "Each day's cooling, UPS-loss and other power divided by IT power (ratio of "
+    "daily means): the parts of PUE - 1.",
+    "Coverage": "Share of the PUE window with complete data, and each boundary's share of contributing devices "
+    "with fresh data.",
+    "Why a PUE is not exported": "When a real-time or interval PUE is withheld, the reason (pue_site_pue_invalid_"
+    "info): a device down, a partial read, a warming-up window, an implausible value.",
+    "How each device's energy is measured": "Per device: its own energy counter, or power integrated by the agent "
+    "(pue_site_energy_method_info).",
+    # agent health
+    "Devices up": "Devices whose last poll succeeded and is fresh (pue_device_up == 1).",
+    "Devices down": "Devices whose last poll failed or is stale: see Device up and Poll errors by kind.",
+    "Agents scraped": "pue-agent processes Prometheus scrapes successfully (up{job=pue-agent}).",
+    "Slowest poll": "Longest duration of a device's last poll [s]; near the poll interval, polls overrun.",
+    "Unreadable objects": "Profile objects devices did not answer sensibly at their last poll (wrong profile, "
+    "firmware without the object).",
+    "Agent version": "pue-agent versions running for the site (pue_build_info).",
+    "Device up": "Each device's reachability over time (green up, red down).",
+    "Poll duration": "Duration of each device's polls [s].",
+    "Time since last successful poll": "Seconds since each device last answered a poll completely.",
+    "Poll errors by kind": "Failed polls per device and kind (timeout, auth, decode, ...) per rate interval.",
+    "Energy counter events (wraps, resets, caps, implausible jumps)": "Energy-register events the agent handled "
+    "per device since it started: wraps, resets, caps and jumps it refused to count.",
+    "Scrapes of the agents": "Whether Prometheus reaches each agent, and how long a scrape takes (right axis).",
+}
+
+
 DASHBOARDS = {
+    "morning.json": morning,
     "site-overview.json": site_overview,
     "cooling-recommendations.json": cooling,
     "energy-audit.json": energy_audit,

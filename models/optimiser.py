@@ -320,6 +320,7 @@ def optimise_setpoints(
         supply: FloatArray, chw: FloatArray, economizer: NDArray[np.bool_], final: bool
     ) -> tuple[PlantPredictionLike, NDArray[np.bool_]]:
         inputs = np.column_stack((np.broadcast_to(conditions, (supply.size, 3)), supply, chw, economizer.astype(float)))
+        # the choice never depends on facility power's uncertainty: it is predicted for the winner alone
         prediction = model.predict(inputs, facility_uncertainty=final)
         feasible = prediction.max_inlet_c + uncertainty_k * prediction.max_inlet_std_c <= inlet_limit_c
         return prediction, np.asarray(feasible)
@@ -329,7 +330,7 @@ def optimise_setpoints(
     n_candidates = int(supply.size)
     if n_candidates == 0:
         return None
-    prediction, feasible = evaluate(supply, chw, economizer, final=not refine)
+    prediction, feasible = evaluate(supply, chw, economizer, final=False)
     n_feasible = int(np.count_nonzero(feasible))
     if n_feasible == 0:
         return None
@@ -348,21 +349,22 @@ def optimise_setpoints(
             fine.append(candidate_grid(box, model.support, grid_step_k, (bool(state),)))
         # the fine boxes contain the coarse winners, so the fine stage alone decides
         supply, chw, economizer = (np.concatenate(parts) for parts in zip(*fine, strict=True))
-        prediction, feasible = evaluate(supply, chw, economizer, final=True)
+        prediction, feasible = evaluate(supply, chw, economizer, final=False)
         n_candidates += int(supply.size)
         n_feasible += int(np.count_nonzero(feasible))
         if not feasible.any():
             return None
     best = int(np.argmin(np.where(feasible, prediction.facility_power_w, np.inf)))
+    winner, _ = evaluate(supply[best : best + 1], chw[best : best + 1], economizer[best : best + 1], final=True)
     return OptimiserChoice(
         supply_air_setpoint_c=float(supply[best]),
         chw_supply_setpoint_c=float(chw[best]),
         economizer_enabled=bool(economizer[best]),
-        facility_power_w=float(prediction.facility_power_w[best]),
-        facility_power_std_w=float(prediction.facility_power_std_w[best]),
-        max_inlet_c=float(prediction.max_inlet_c[best]),
-        max_inlet_std_c=float(prediction.max_inlet_std_c[best]),
-        pue=float(prediction.pue[best]),
+        facility_power_w=float(winner.facility_power_w[0]),
+        facility_power_std_w=float(winner.facility_power_std_w[0]),
+        max_inlet_c=float(winner.max_inlet_c[0]),
+        max_inlet_std_c=float(winner.max_inlet_std_c[0]),
+        pue=float(winner.pue[0]),
         n_candidates=n_candidates,
         n_feasible=n_feasible,
     )

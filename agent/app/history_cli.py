@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,18 @@ from agent.errors import ConfigError, HistoryError, ImportFormatError
 from agent.history.export import RESOLUTION_NAMES, export_history
 from agent.history.importer import DEFAULT_MAX_PUE, import_history
 from agent.history.store import SqliteHistoryStore
+from agent.reports.mv_plan import NO_PLAN, MvPlan, load_mv_plan, parse_adjustment
 from agent.reports.periods import parse_period, zone
 from agent.reports.render import render
-from agent.reports.report import DEFAULT_EMISSION_FACTOR, load_emission_factor, period_report, savings_report
+from agent.reports.report import (
+    DEFAULT_EMISSION_FACTOR,
+    DEFAULT_MAX_OUTSIDE_SHARE,
+    EXTRAPOLATION_CHOICES,
+    IT_LOAD_CHOICES,
+    load_emission_factor,
+    period_report,
+    savings_report,
+)
 from agent.reports.text import savings_lines, summary_lines
 from models.metrics import GB40879_DEFAULT_THRESHOLDS
 
@@ -142,7 +152,59 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--min-coverage", type=_ratio, default=0.95, help="withhold PUE below this coverage")
     p.add_argument("--confidence", type=_ratio, default=0.90, help="confidence of the saving's uncertainty")
+    _savings_options(p)
     p.set_defaults(func=cmd_report, handler=cmd_report)
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1]: {text!r}")
+    return value
+
+
+def _savings_options(p: argparse.ArgumentParser) -> None:
+    """The M&V options of ``report --baseline --compare`` (see docs/mv.md)."""
+    p.add_argument(
+        "--it-load",
+        choices=IT_LOAD_CHOICES,
+        default="regressor",
+        help="regressor: normalise on each day's IT energy (credits IT changes the measure causes); "
+        "static: no IT term (the measure's effect on IT counts against the saving)",
+    )
+    p.add_argument(
+        "--extrapolation",
+        choices=EXTRAPOLATION_CHOICES,
+        default="refuse",
+        help="when the reporting period's conditions lie outside the baseline's: refuse (exit 2) or flag",
+    )
+    p.add_argument(
+        "--max-outside",
+        type=_share,
+        default=DEFAULT_MAX_OUTSIDE_SHARE,
+        help=f"largest share of reporting days outside the baseline's conditions (default "
+        f"{DEFAULT_MAX_OUTSIDE_SHARE:g})",
+    )
+    p.add_argument("--mv-plan", type=Path, help="YAML: ecm, boundary, adjustments (period, kwh, description)")
+    p.add_argument("--ecm", help="description of the energy conservation measure")
+    p.add_argument("--boundary", help="measurement boundary statement")
+    p.add_argument(
+        "--adjustment",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("PERIOD", "KWH", "DESCRIPTION"),
+        help="non-routine adjustment added to the adjusted baseline (repeatable)",
+    )
+
+
+def _plan(args: argparse.Namespace, tz: tzinfo) -> MvPlan:
+    plan = load_mv_plan(args.mv_plan, tz) if args.mv_plan is not None else NO_PLAN
+    extra = tuple(parse_adjustment(period, kwh, text, tz) for period, kwh, text in args.adjustment)
+    return MvPlan(args.ecm or plan.ecm, args.boundary or plan.boundary, plan.adjustments + extra)
 
 
 def _fail(command: str, message: str) -> int:
@@ -194,7 +256,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         if fmt not in ("csv", "parquet", "xlsx"):
             return _fail("export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx")
         with SqliteHistoryStore(db, readonly=True) as store:
-            rows = export_history(store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt)
+            about = {
+                "site": context.get("site", "(not named: export with --config)"),
+                "period": f"{args.start} .. {args.end} ({context['timezone']})",
+                "history database": str(db),
+            }
+            rows = export_history(
+                store, start, end, RESOLUTION_NAMES[args.resolution], args.out, fmt, tz=tz, metadata=about
+            )
     except ConfigError as err:
         return _fail("export", str(err))
     except HistoryError as err:
@@ -260,7 +329,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                 baseline, compare = parse_period(args.baseline, tz), parse_period(args.compare, tz)
                 if baseline[1] > compare[0] and compare[1] > baseline[0]:
                     return _fail("report", "--baseline and --compare overlap")
-                saving = savings_report(store, baseline, compare, factor, args.confidence, tz)
+                saving = savings_report(
+                    store,
+                    baseline,
+                    compare,
+                    factor,
+                    args.confidence,
+                    tz,
+                    it_load=args.it_load,
+                    extrapolation=args.extrapolation,
+                    max_outside_share=args.max_outside,
+                    plan=_plan(args, tz),
+                )
                 lines = savings_lines(saving)
             render(report if args.period else saving, args.out)
     except (ConfigError, HistoryError) as err:

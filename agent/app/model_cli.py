@@ -38,7 +38,8 @@ import numpy as np
 from agent.config.strict_yaml import YamlFileError, read_yaml
 from agent.control.history_io import read_conditions, read_site_history
 from agent.errors import HistoryFormatError, UsageError
-from models.optimiser import SetpointBounds, optimise_setpoints
+from models.optimiser import OptimiserChoice, SetpointBounds
+from models.optimiser_batch import optimise_setpoints_batch
 
 __all__ = ["RECOMMENDATION_PATH", "load_bounds", "register"]
 
@@ -147,32 +148,46 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         out = Path(args.out).open("w", newline="", encoding="utf-8")
     except OSError as err:
         raise UsageError(f"--out {args.out}: cannot write: {err.strerror or err}") from None
+    names = ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")
+    conditions = np.column_stack([np.asarray(table.columns[c], dtype=float) for c in names]).reshape(-1, 3)
+    reasons: list[str | None] = [model.conditions_outside_training(list(row)) for row in conditions]
+    asked = [i for i, reason in enumerate(reasons) if reason is None]
+    # all rows at once: the same choice per row as optimise_setpoints, a few predict calls instead of 2 per row
+    found = optimise_setpoints_batch(
+        model, conditions[asked], bounds, inlet_limit_c=args.inlet_limit_c, uncertainty_k=args.uncertainty_k
+    )
+    choices: list[OptimiserChoice | None] = [None] * len(reasons)
+    for i, choice in zip(asked, found, strict=True):
+        choices[i] = choice
+        if choice is None:
+            reasons[i] = f"no setpoints within bounds and data support meet {args.inlet_limit_c:g} C"
+    now_power: np.ndarray[Any, Any] | None = None
+    now_pue: np.ndarray[Any, Any] | None = None
+    if has_current:
+        current = np.column_stack(
+            [
+                np.asarray(table.columns[c], dtype=float)
+                for c in ("supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled")
+            ]
+        ).reshape(-1, 3)
+        chosen = [i for i, c in enumerate(choices) if c is not None]
+        now = model.predict(np.column_stack((conditions, current))[chosen]) if chosen else None
+        now_power = np.full(len(choices), np.nan)
+        now_pue = np.full(len(choices), np.nan)
+        if now is not None:
+            now_power[chosen] = now.facility_power_w
+            now_pue[chosen] = now.pue
     with out as fh:
         writer = csv.DictWriter(fh, columns, lineterminator="\n")
         writer.writeheader()
         for i, stamp in enumerate(table.timestamps):
-            conditions = [table.columns[c][i] for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")]
             row: dict[str, Any] = {
                 "timestamp": stamp,
-                "it_power_w": f"{conditions[0]:.1f}",
-                "outdoor_dry_bulb_c": f"{conditions[1]:.2f}",
-                "outdoor_wet_bulb_c": f"{conditions[2]:.2f}",
+                "it_power_w": f"{conditions[i, 0]:.1f}",
+                "outdoor_dry_bulb_c": f"{conditions[i, 1]:.2f}",
+                "outdoor_wet_bulb_c": f"{conditions[i, 2]:.2f}",
             }
-            reason = model.conditions_outside_training(conditions)
-            choice = None
-            if reason is None:
-                it_power_w, dry_bulb_c, wet_bulb_c = conditions
-                choice = optimise_setpoints(
-                    model,
-                    it_power_w,
-                    dry_bulb_c,
-                    wet_bulb_c,
-                    bounds,
-                    inlet_limit_c=args.inlet_limit_c,
-                    uncertainty_k=args.uncertainty_k,
-                )
-                if choice is None:
-                    reason = f"no setpoints within bounds and data support meet {args.inlet_limit_c:g} C"
+            choice = choices[i]
             if choice is not None:
                 row.update(
                     supply_air_setpoint_c=f"{choice.supply_air_setpoint_c:.2f}",
@@ -182,20 +197,15 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                     predicted_max_inlet_c=f"{choice.max_inlet_c:.2f}",
                     predicted_pue=f"{choice.pue:.4f}",
                 )
-                if has_current:
-                    current = [
-                        table.columns[c][i]
-                        for c in ("supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled")
-                    ]
-                    now = model.predict(np.array([[*conditions, *current]]))
+                if now_power is not None and now_pue is not None:
                     row.update(
-                        predicted_facility_power_now_w=f"{now.facility_power_w[0]:.1f}",
-                        predicted_pue_now=f"{now.pue[0]:.4f}",
-                        predicted_savings_w=f"{now.facility_power_w[0] - choice.facility_power_w:.1f}",
+                        predicted_facility_power_now_w=f"{now_power[i]:.1f}",
+                        predicted_pue_now=f"{now_pue[i]:.4f}",
+                        predicted_savings_w=f"{now_power[i] - choice.facility_power_w:.1f}",
                     )
             else:
                 held += 1
-            row["held_back_reason"] = reason or ""
+            row["held_back_reason"] = reasons[i] or ""
             writer.writerow(row)
     print(f"wrote {len(table)} recommendations to {args.out} ({held} held back) with model {model.version}")
     return 0

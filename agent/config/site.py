@@ -48,6 +48,7 @@ from pydantic import (
 from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import DEFAULT_EMISSION_FACTOR, known_factors
 from agent.config.strict_yaml import YamlFileError, read_yaml
+from agent.config.tariff import TariffConfig
 from agent.config.web import WebConfig, resolve_web_paths, server_ssl_context
 from agent.devices.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, load_profiles
 from agent.errors import ConfigError, ProfileError
@@ -71,21 +72,31 @@ class _Strict(BaseModel):
 
 
 class V2cCredentials(_Strict):
-    version: Literal["1", "2c"]
-    community: SecretStr
+    """SNMP v1/v2c credentials: a community string."""
+
+    version: Literal["1", "2c"] = Field(description="SNMP version")
+    community: SecretStr = Field(description="community string (read-only for reads)")
 
 
 class V3Credentials(_Strict):
     """SNMPv3 USM credentials. Protocols are always explicit: pysnmp would default to MD5/DES."""
 
-    version: Literal["3"]
-    user: str
-    security_level: Literal["authPriv", "authNoPriv"] = "authPriv"
-    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
-    auth_key: SecretStr = Field(min_length=8)
-    priv_protocol: Literal["des", "3des", "aes128", "aes192", "aes256"] | None = None
-    priv_key: SecretStr | None = Field(default=None, min_length=8)
-    context: str = ""
+    version: Literal["3"] = Field(description="SNMP version")
+    user: str = Field(description="USM user name")
+    security_level: Literal["authPriv", "authNoPriv"] = Field(
+        default="authPriv", description="authPriv: authenticated and encrypted; authNoPriv: authenticated only"
+    )
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] = Field(
+        description="authentication protocol (always explicit)"
+    )
+    auth_key: SecretStr = Field(min_length=8, description="authentication pass phrase")
+    priv_protocol: Literal["des", "3des", "aes128", "aes192", "aes256"] | None = Field(
+        default=None, description="privacy (encryption) protocol, required with authPriv"
+    )
+    priv_key: SecretStr | None = Field(
+        default=None, min_length=8, description="privacy pass phrase, required with authPriv"
+    )
+    context: str = Field(default="", description="SNMPv3 context name (most devices: empty)")
 
     @model_validator(mode="after")
     def _priv(self) -> V3Credentials:
@@ -116,9 +127,11 @@ class Remap(_Strict):
     Readings of ``quantity`` whose labels include every pair of ``match`` become ``to`` (same unit).
     """
 
-    quantity: str
-    to: str
-    match: dict[str, str] = Field(default_factory=dict)
+    quantity: str = Field(description="canonical quantity the profile reads (agent/devices/quantities.py)")
+    to: str = Field(description="canonical quantity it becomes (same unit and kind)")
+    match: dict[str, str] = Field(
+        default_factory=dict, description="only readings whose labels include all these pairs (empty: all)"
+    )
 
     @model_validator(mode="after")
     def _same_unit(self) -> Remap:
@@ -134,20 +147,24 @@ class Remap(_Strict):
 
 
 class DeviceConfig(_Strict):
-    name: Name
-    address: str
-    port: int = Field(default=161, ge=1, le=65535, description="SNMP: 161 by default; Modbus TCP: 502 unless given")
-    credentials: str | None = Field(default=None, description="SNMP devices: the read credentials (required)")
+    """One device the agent polls: SNMP (credentials) or Modbus TCP (unit_id), as its profile says."""
+
+    name: Name = Field(description="unique device name (the `device` label of its metrics)")
+    address: str = Field(description="IP address or host name")
+    port: int = Field(default=161, ge=1, le=65535, description="SNMP UDP port (161); for Modbus TCP, 502 unless given")
+    credentials: str | None = Field(
+        default=None, description="SNMP: name of an entry under `credentials` used to read (required for SNMP)"
+    )
     write_credentials: str | None = Field(
         default=None, description="separate credentials for setpoint SETs (never the read ones)"
     )
-    profile: str
-    role: Role
-    zone: Name = "default"
-    timeout_s: float = Field(default=2.0, gt=0, le=30)
-    retries: int = Field(default=1, ge=0, le=5)
-    enabled: bool = True
-    remap: tuple[Remap, ...] = ()
+    profile: str = Field(description="device profile name (configs/profiles/*.yaml or profile_dirs)")
+    role: Role = Field(description="what the device is in the plant")
+    zone: Name = Field(default="default", description="hall, room or area (the `zone` label)")
+    timeout_s: float = Field(default=2.0, gt=0, le=30, description="request timeout [s] (SNMP or Modbus)")
+    retries: int = Field(default=1, ge=0, le=5, description="retries after a timeout")
+    enabled: bool = Field(default=True, description="false: keep the entry but do not poll it")
+    remap: tuple[Remap, ...] = Field(default=(), description="site wiring the profile cannot know")
     unit_id: int | None = Field(
         default=None,
         ge=0,
@@ -179,9 +196,9 @@ def _is_hostname(value: str) -> bool:
 class TopologyTerm(_Strict):
     """One device's contribution to a boundary sum (its ``power_quantity`` readings, summed)."""
 
-    device: str
-    power_quantity: str = "active_power_w"
-    energy_quantity: str = "energy_j"
+    device: str = Field(description="name of a configured device")
+    power_quantity: str = Field(default="active_power_w", description="rate summed for live values")
+    energy_quantity: str = Field(default="energy_j", description="counter (or integrated power) summed for energy")
 
 
 def _term_model(b: Boundary) -> type[TopologyTerm]:
@@ -190,15 +207,15 @@ def _term_model(b: Boundary) -> type[TopologyTerm]:
         f"{b.name.title()}Term",
         __base__=TopologyTerm,
         __doc__=f"A meter of the {b.name} boundary: {b.description}.",
-        power_quantity=(str, b.power_quantity),
-        energy_quantity=(str, b.energy_quantity),
+        power_quantity=(str, Field(default=b.power_quantity, description="rate summed for live values")),
+        energy_quantity=(str, Field(default=b.energy_quantity, description="counter summed for the amount")),
     )
 
 
 class Zone(_Strict):
     """One zone's partial PUE boundary (The Green Grid WP 49): its IT and the overhead serving only it."""
 
-    it: tuple[TopologyTerm, ...] = Field(min_length=1)
+    it: tuple[TopologyTerm, ...] = Field(min_length=1, description="the zone's IT meters")
     overhead: tuple[TopologyTerm, ...] = Field(
         min_length=1, description="the zone's own cooling units, distribution losses, lighting"
     )
@@ -217,10 +234,10 @@ class _TopologyCore(_Strict):
     it_category: Literal[1, 2, 3] = Field(
         description="IT energy measured at: 1 UPS output, 2 PDU output, 3 IT equipment input"
     )
-    facility: tuple[TopologyTerm, ...] = Field(min_length=1)
-    it: tuple[TopologyTerm, ...] = Field(min_length=1)
-    cooling: tuple[TopologyTerm, ...] = ()
-    zones: dict[Name, Zone] = Field(default_factory=dict)
+    facility: tuple[TopologyTerm, ...] = Field(min_length=1, description="meters of the total facility energy")
+    it: tuple[TopologyTerm, ...] = Field(min_length=1, description="meters of the IT energy, at it_category")
+    cooling: tuple[TopologyTerm, ...] = Field(default=(), description="meters of the cooling subsystem (its pPUE)")
+    zones: dict[Name, Zone] = Field(default_factory=dict, description="per-zone partial PUE boundaries")
 
     def terms(self, boundary: str) -> tuple[TopologyTerm, ...]:
         """The terms of a boundary by name (facility, it, cooling or an optional one)."""
@@ -253,12 +270,22 @@ else:
 
 
 class Listen(_Strict):
-    address: str = "127.0.0.1"
-    port: int = Field(default=DEFAULT_LISTEN_PORT, ge=1, le=65535)
-    #: a client must send its whole request within this of connecting (slow ones are closed) [s]
-    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    #: requests answered at once; more get 503 (connections still sending hold no thread)
-    max_handlers: int = Field(default=16, ge=1, le=1024)
+    """Where the agent serves /metrics, the API and its page."""
+
+    address: str = Field(default="127.0.0.1", description="IP address to listen on (0.0.0.0: all)")
+    port: int = Field(default=DEFAULT_LISTEN_PORT, ge=1, le=65535, description="TCP port")
+    request_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="a client must send its whole request within this of connecting (slow ones are closed) [s]",
+    )
+    max_handlers: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="requests answered at once; more get 503 (connections still sending hold no thread)",
+    )
 
     @field_validator("address")
     @classmethod
@@ -273,8 +300,10 @@ class Listen(_Strict):
 class HistoryConfig(_Strict):
     """The embedded history store (SQLite, WAL). Relative paths are relative to the config file."""
 
-    path: Path = Path("pue-history.sqlite")
-    raw_retention_days: float = Field(default=35.0, gt=0, le=3650)
+    path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file")
+    raw_retention_days: float = Field(
+        default=35.0, gt=0, le=3650, description="keep per-interval rows this long; rollups are kept"
+    )
 
 
 class CarbonConfig(_Strict):
@@ -298,13 +327,21 @@ class RecommenderConfig(_Strict):
     profiles' declared writable setpoints with the devices' ``write_credentials``.
     """
 
-    mode: Literal["off", "advise", "approve", "auto"] = "advise"
+    mode: Literal["off", "advise", "approve", "auto"] = Field(
+        default="advise", description="off, advise (recommend only), approve (write after approval), auto"
+    )
     model_dir: Path | None = Field(default=None, description="a model saved by `pue-agent model fit`")
     inlet_limit_c: float = Field(default=27.0, ge=15.0, le=35.0, description="ASHRAE recommended maximum")
-    max_step_c: float = Field(default=1.0, gt=0, le=5.0)
-    max_change_per_h_c: float = Field(default=3.0, gt=0, le=20.0)
-    economizer_min_dwell_s: float = Field(default=1200.0, ge=0)
-    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    max_step_c: float = Field(default=1.0, gt=0, le=5.0, description="largest setpoint change in one step [C]")
+    max_change_per_h_c: float = Field(
+        default=3.0, gt=0, le=20.0, description="largest total setpoint change within an hour [C]"
+    )
+    economizer_min_dwell_s: float = Field(
+        default=1200.0, ge=0, description="least time between economizer switches [s]"
+    )
+    min_confidence: float = Field(
+        default=0.6, ge=0, le=1, description="least probability that the saving is real for a change"
+    )
     min_savings_w: float = Field(default=0.0, ge=0, description="least predicted saving for a change [W]")
     min_savings_fraction: float = Field(
         default=0.004,
@@ -331,14 +368,18 @@ class RecommenderConfig(_Strict):
         description="approve mode: a pending recommendation not approved this long after its offer expires "
         "(default: 4 site intervals, poll_interval_s)",
     )
-    action_log: Path = Path("pue-actions.jsonl")
+    action_log: Path = Field(
+        default=Path("pue-actions.jsonl"), description="JSON-lines audit log of recommendations, writes, reverts"
+    )
     retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
     retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")
 
 
 class Site(_Strict):
-    name: Name = "site"
-    pue_target: float = Field(default=1.3, ge=1.0, le=5.0)
+    """The site as reports and dashboards name it."""
+
+    name: Name = Field(default="site", description="site name in reports and the agent's page")
+    pue_target: float = Field(default=1.3, ge=1.0, le=5.0, description="PUE target (pue_site_pue_target)")
     timezone: str = Field(default="UTC", description="IANA time zone of report periods (a Guizhou site: Asia/Shanghai)")
 
     @field_validator("timezone")
@@ -357,7 +398,7 @@ class PlausiblePue(_Strict):
     fault, exported as invalid with the reason instead of as a number."""
 
     min: float = Field(default=1.0, ge=1.0, description="ISO/IEC 30134-2: PUE is at least 1")
-    max: float = Field(default=3.0, gt=1.0, le=100.0)
+    max: float = Field(default=3.0, gt=1.0, le=100.0, description="a higher PUE is a fault, not a value")
 
     @model_validator(mode="after")
     def _ordered(self) -> PlausiblePue:
@@ -367,25 +408,36 @@ class PlausiblePue(_Strict):
 
 
 class SiteConfig(_Strict):
-    site: Site = Site()
-    poll_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
+    """The whole site config file."""
+
+    site: Site = Field(default=Site(), description="name, PUE target, time zone")
+    poll_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0, description="how often every device is polled [s]")
     stale_after_intervals: float = Field(
         default=2.0, ge=1.0, le=10.0, description="a device is stale after this many intervals without success"
     )
     pue_window_s: float = Field(default=900.0, ge=60.0, description="window of the energy-based interval PUE")
-    plausible_pue: PlausiblePue = PlausiblePue()
-    max_concurrency: int = Field(default=64, ge=1, le=4096)
-    listen: Listen = Listen()
+    plausible_pue: PlausiblePue = Field(default=PlausiblePue(), description="PUE range a real site falls in")
+    max_concurrency: int = Field(default=64, ge=1, le=4096, description="devices polled at the same time")
+    listen: Listen = Field(default=Listen(), description="address and port of /metrics and the API")
     web: WebConfig | None = Field(
         default=None, description="TLS and basic auth of the endpoint (Prometheus web.config keys)"
     )
-    profile_dirs: tuple[Path, ...] = ()
-    history: HistoryConfig | None = None
-    recommender: RecommenderConfig | None = None
-    carbon: CarbonConfig | None = None
-    credentials: dict[Name, Credentials] = Field(default_factory=dict)  # none for a Modbus-only site
-    devices: tuple[DeviceConfig, ...] = Field(min_length=1)
-    topology: Topology
+    profile_dirs: tuple[Path, ...] = Field(
+        default=(), description="more folders of device profiles (site-specific ones), beside the shipped ones"
+    )
+    history: HistoryConfig | None = Field(default=None, description="embedded history store (reports, retraining)")
+    recommender: RecommenderConfig | None = Field(
+        default=None, description="cooling recommendations and guarded setpoint writes"
+    )
+    carbon: CarbonConfig | None = Field(default=None, description="grid emission factor of reports and CUE")
+    tariff: TariffConfig | None = Field(
+        default=None, description="time-of-use electricity tariff: energy cost by peak/flat/valley period"
+    )
+    credentials: dict[Name, Credentials] = Field(
+        default_factory=dict, description="named SNMP credentials that devices refer to (none: a Modbus-only site)"
+    )
+    devices: tuple[DeviceConfig, ...] = Field(min_length=1, description="the devices to poll")
+    topology: Topology = Field(description="which meters sum to facility, IT and the other boundaries")
 
     # name -> device, built on first use; keyed by the ``devices`` tuple it was built from, because
     # ``model_copy(update={"devices": ...})`` copies private attributes along with the rest

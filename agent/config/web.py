@@ -65,11 +65,11 @@ class _Strict(BaseModel):
 class TlsServerConfig(_Strict):
     """``tls_server_config`` of a Prometheus web config. Relative paths: relative to the config file."""
 
-    cert_file: Path
-    key_file: Path
-    client_ca_file: Path | None = None
-    client_auth_type: ClientAuthType = "NoClientCert"
-    min_version: Literal["TLS12", "TLS13"] = "TLS12"
+    cert_file: Path = Field(description="server certificate (PEM)")
+    key_file: Path = Field(description="its private key (PEM)")
+    client_ca_file: Path | None = Field(default=None, description="CA that signs client certificates (mutual TLS)")
+    client_auth_type: ClientAuthType = Field(default="NoClientCert", description="whether clients need a certificate")
+    min_version: Literal["TLS12", "TLS13"] = Field(default="TLS12", description="oldest TLS version accepted")
 
     @model_validator(mode="after")
     def _ca_for_client_auth(self) -> TlsServerConfig:
@@ -81,8 +81,10 @@ class TlsServerConfig(_Strict):
 class WebConfig(_Strict):
     """The endpoint's TLS and basic-auth settings (Prometheus ``web.config`` keys)."""
 
-    tls_server_config: TlsServerConfig | None = None
-    basic_auth_users: dict[str, SecretStr] = Field(default_factory=dict)
+    tls_server_config: TlsServerConfig | None = Field(default=None, description="serve HTTPS with these files")
+    basic_auth_users: dict[str, SecretStr] = Field(
+        default_factory=dict, description="user name to bcrypt hash (`htpasswd -nBC 12 USER`)"
+    )
 
     @field_validator("basic_auth_users")
     @classmethod

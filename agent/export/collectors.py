@@ -95,6 +95,8 @@ class SitePueCollector(Collector):
         pue_site_pue_valid{kind="realtime"} 1.0
         pue_site_coverage_ratio{boundary="it"} 1.0
         pue_site_emission_factor_kg_per_kwh{factor="cn-mee-2023-southern",year="2023",region="southern"} 0.4042
+        pue_site_energy_cost_cny_total{period="valley"} 81.2
+        pue_site_tariff_price_cny_per_kwh{period="peak"} 0.82
     An invalid PUE is not exported as a number; ``pue_site_pue_invalid_info{kind,reason}`` is.
     """
 
@@ -168,6 +170,7 @@ class SitePueCollector(Collector):
                 own.append(counter)
         yield energy
         yield from own
+        yield from self._tariff_families(site.energy_cost_cny, site.tariff_period)
         valid = GaugeMetricFamily(
             m.SITE_PUE_VALID, "1 when the PUE of this kind is valid and exported", labels=["kind"]
         )
@@ -206,6 +209,27 @@ class SitePueCollector(Collector):
         for device, method in site.energy_methods:
             methods.add_metric([device, method], {})
         yield methods
+
+    def _tariff_families(self, cost: tuple[tuple[str, float], ...], period: str | None) -> Iterator[Metric]:
+        """Energy cost by period and the price now, with a ``tariff`` configured."""
+        tariff = self._cfg.tariff
+        if tariff is None:
+            return
+        family = CounterMetricFamily(
+            m.SITE_ENERGY_COST,
+            "Facility energy cost by time-of-use period: energy of complete intervals split over the periods by "
+            "time, times the period's price (tariff.prices_cny_per_kwh)",
+            labels=["period"],
+        )
+        for name, cny in cost:
+            family.add_metric([name], cny)
+        yield family
+        price = GaugeMetricFamily(
+            m.SITE_TARIFF_PRICE, "Time-of-use price in force now, by its period (tariff)", labels=["period"]
+        )
+        if period is not None:
+            price.add_metric([period], tariff.prices_cny_per_kwh[period])
+        yield price
 
 
 class AgentHealthCollector(Collector):

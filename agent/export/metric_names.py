@@ -28,6 +28,8 @@ SITE_IT_CATEGORY = "pue_site_it_measurement_category"
 SITE_PUE_TARGET = "pue_site_pue_target"
 SITE_EMISSION_FACTOR = "pue_site_emission_factor_kg_per_kwh"
 SITE_ENERGY_METHOD_INFO = "pue_site_energy_method_info"
+SITE_ENERGY_COST = "pue_site_energy_cost_cny"  # counter by tariff period: facility energy x time-of-use price
+SITE_TARIFF_PRICE = "pue_site_tariff_price_cny_per_kwh"  # the price in force now, labelled with its period
 
 BUILD_INFO = "pue_build_info"
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -192,12 +192,22 @@ def _typed(rows: Sequence[Sequence[str]]) -> dict[str, list[object]]:
 
 
 def export_history(
-    store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int, out: Path, fmt: str
+    store: SqliteHistoryStore,
+    start_s: float,
+    end_s: float,
+    resolution_s: int,
+    out: Path,
+    fmt: str,
+    *,
+    tz: tzinfo = UTC,
+    metadata: Mapping[str, str] | None = None,
 ) -> int:
     """Write the history of ``[start_s, end_s)`` to ``out`` as ``csv``, ``parquet`` or ``xlsx``.
 
-    Returns the number of rows. The file is written to a temporary name and renamed, so a failed
-    export never leaves a half-written file under the requested name.
+    CSV and Parquet keep UTC timestamps (what ``import`` reads); the workbook shows local date-times in ``tz``
+    with a ``units`` sheet holding ``metadata`` (site, period, ...), the zone and the software version
+    (:mod:`agent.history.xlsx`). Returns the number of rows. The file is written to a temporary name and
+    renamed, so a failed export never leaves a half-written file under the requested name.
     """
     rows = history_rows(store, start_s, end_s, resolution_s)
     partial = out.with_name(out.name + ".partial")
@@ -212,19 +222,13 @@ def export_history(
 
             pq.write_table(pa.table(_typed(rows)), partial)
         elif fmt == "xlsx":
-            from openpyxl import Workbook
+            from agent.history.xlsx import write_xlsx
 
-            book = Workbook()
-            sheet = book.active
-            assert sheet is not None
-            sheet.title = "history"
-            sheet.append(list(EXPORT_COLUMNS))
             typed = _typed(rows)
-            for i in range(len(rows)):
-                values = [typed[c][i] for c in EXPORT_COLUMNS]
-                values[0] = rows[i][0]  # Excel has no time zones: keep the ISO UTC text
-                sheet.append(values)
-            book.save(partial)
+            values = [[typed[c][i] for c in EXPORT_COLUMNS] for i in range(len(rows))]
+            starts = [datetime.fromisoformat(row[0].replace("Z", "+00:00")).timestamp() for row in rows]
+            about = {"resolution": f"{resolution_s} s", **(metadata or {})}
+            write_xlsx(EXPORT_COLUMNS, values, starts, partial, tz, about)
         else:
             raise HistoryQueryError(f"unknown export format {fmt!r} (csv, parquet, xlsx)")
         partial.replace(out)

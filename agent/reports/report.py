@@ -4,7 +4,8 @@
 gaps and the measurement category; the energy breakdown (IT, cooling, losses and other); PUE against
 outdoor temperature; CUE and emissions with the named emission factor; the GB 40879 grade and the
 national targets. :func:`savings_report` fits a regression baseline (:mod:`models.mv`) and states
-the verified saving. Both are computed here; :mod:`agent.reports.text` writes them as text and
+the avoided energy with its guards (range check, ASHRAE Guideline 14 figures) and the M&V plan.
+Both are computed here; :mod:`agent.reports.text` writes them as text and
 :func:`agent.reports.render.render` draws them as PDF or HTML.
 
 Periods are calendar periods in the site's time zone (``site.timezone``, default UTC; China sites use
@@ -24,6 +25,7 @@ from agent.config.emission import DEFAULT_EMISSION_FACTOR, EMISSION_FACTORS_FILE
 from agent.errors import HistoryQueryError
 from agent.history.records import SiteRollup
 from agent.history.store import SqliteHistoryStore
+from agent.reports.mv_plan import NO_PLAN, MvPlan
 from agent.reports.periods import add_month, check_whole_hours, iso_day, local_days, zone_name
 from models.metrics import (
     GB40879_DEFAULT_THRESHOLDS,
@@ -34,11 +36,15 @@ from models.metrics import (
     gb40879_grade,
     period_metrics,
 )
-from models.mv import BaselineFit, Savings, fit_baseline, verified_savings
+from models.mv import BaselineFit, Savings, daily_degree_days, fit_change_point_baseline, verified_savings
+from models.mv_acceptance import Gl14Acceptance, RangeCheck, gl14_acceptance, range_check
 
 __all__ = [
     "DEFAULT_EMISSION_FACTOR",
+    "DEFAULT_MAX_OUTSIDE_SHARE",
     "EMISSION_FACTORS_FILE",
+    "EXTRAPOLATION_CHOICES",
+    "IT_LOAD_CHOICES",
     "EmissionFactor",
     "PeriodReport",
     "SavingsReport",
@@ -155,8 +161,21 @@ def period_report(
 
 
 # --- savings -----------------------------------------------------------------------------------
+#: How IT energy enters the baseline: ``regressor`` normalises on each reporting day's IT energy (and so
+#: credits any IT change the measure causes at the model's IT coefficient); ``static`` holds IT as a
+#: static factor (no IT term: the measure's effect on IT energy counts against the saving, and an IT
+#: change not caused by the measure needs a non-routine adjustment).
+IT_LOAD_CHOICES = ("regressor", "static")
+#: What to do when the reporting period's conditions lie outside the baseline's: refuse, or flag.
+EXTRAPOLATION_CHOICES = ("refuse", "flag")
+#: Largest share of reporting days outside the baseline's conditions before the model is extrapolating.
+DEFAULT_MAX_OUTSIDE_SHARE = 0.10
+
+
 @dataclass(frozen=True)
 class SavingsReport:
+    """Avoided energy (IPMVP, reporting-period basis) with its baseline, guards and M&V plan."""
+
     baseline: tuple[float, float]
     compare: tuple[float, float]
     fit: BaselineFit
@@ -170,6 +189,28 @@ class SavingsReport:
     daily_actual_kwh: tuple[float, ...]
     daily_start_s: tuple[float, ...]
     timezone: str = "UTC"
+    range: RangeCheck | None = None
+    max_outside_share: float = DEFAULT_MAX_OUTSIDE_SHARE
+    it_load: str = "regressor"
+    baseline_it_kwh_per_day: float = 0.0
+    baseline_pue: float = 0.0
+    candidates_tried: int = 0
+    acceptance: Gl14Acceptance | None = None
+    plan: MvPlan = NO_PLAN
+
+    @property
+    def extrapolated(self) -> bool:
+        """More of the reporting period lies outside the baseline's conditions than ``max_outside_share``."""
+        return self.range is not None and self.range.exceeds(self.max_outside_share)
+
+    @property
+    def verified(self) -> bool:
+        """A saving that can be stated: significant, and not extrapolated."""
+        return self.savings.significant and not self.extrapolated
+
+    @property
+    def compare_it_kwh_per_day(self) -> float:
+        return self.compare_it_kwh / self.savings.days
 
     @property
     def saved_t_co2(self) -> float:
@@ -214,8 +255,11 @@ def _daily(
     )
 
 
-def _cdd(temps: np.ndarray[Any, Any], bases: Sequence[float]) -> np.ndarray[Any, Any]:
-    return np.column_stack([np.maximum(temps - b, 0.0).sum(axis=1) / 24.0 for b in bases])
+def _conditions(it_kwh: np.ndarray[Any, Any] | None, temps: np.ndarray[Any, Any], bases: Sequence[float]) -> Any:
+    """The variables the range check compares: IT kWh/d (when a regressor), each CDD, the daily mean temperature."""
+    columns = ([] if it_kwh is None else [it_kwh]) + [daily_degree_days(temps, bases), temps.mean(axis=1)]
+    names = ([] if it_kwh is None else ["IT kWh/d"]) + [f"CDD(base {b:g} C)" for b in bases] + ["mean temperature"]
+    return np.column_stack(columns), names
 
 
 def savings_report(
@@ -225,16 +269,39 @@ def savings_report(
     factor: EmissionFactor,
     confidence: float = 0.90,
     tz: tzinfo = UTC,
+    *,
+    it_load: str = "regressor",
+    extrapolation: str = "refuse",
+    max_outside_share: float = DEFAULT_MAX_OUTSIDE_SHARE,
+    plan: MvPlan = NO_PLAN,
 ) -> SavingsReport:
-    """Fit facility kWh/d ~ IT kWh/d + cooling degree-days on ``baseline``; state the saving on ``compare``.
+    """Fit facility kWh/d ~ [IT kWh/d +] cooling degree-days on ``baseline``; state the avoided energy on ``compare``.
 
     Only complete days (24 covered hours with outdoor temperature) are used; the number excluded is
     reported. The temperature is the outdoor wet bulb when every day has it (cooling towers and
     economizers follow it), the dry bulb otherwise; the balance points are chosen on the baseline
-    (change-point search over one or two bases, lowest residual standard error).
+    (change-point search over one or two bases, lowest residual standard error; each balance point
+    counts as a parameter). ``it_load`` is one of :data:`IT_LOAD_CHOICES`. The reporting period's
+    conditions are checked against the baseline's: above ``max_outside_share`` of days outside,
+    ``extrapolation="refuse"`` raises and ``"flag"`` reports the saving as not verified. ``plan``
+    carries the ECM, the boundary and the non-routine adjustments (each within ``compare``).
+
+    Raises
+    ------
+    HistoryQueryError
+        too few complete days; no baseline could be fitted; an adjustment outside the reporting
+        period; the reporting period extrapolates and ``extrapolation="refuse"``.
     """
+    if it_load not in IT_LOAD_CHOICES or extrapolation not in EXTRAPOLATION_CHOICES:
+        raise ValueError(f"it_load in {IT_LOAD_CHOICES}, extrapolation in {EXTRAPOLATION_CHOICES}")
     for period in (baseline, compare):
         check_whole_hours(tz, *period)
+    for a in plan.adjustments:
+        if a.start_s < compare[0] or a.end_s > compare[1]:
+            raise HistoryQueryError(
+                f"non-routine adjustment {a.description!r} ({iso_day(a.start_s, tz)} to {iso_day(a.end_s, tz)}) "
+                "lies outside the reporting period"
+            )
     chosen = None
     for temperature in ("outdoor_wet_bulb_c", "outdoor_dry_bulb_c"):
         b = _daily(store, *baseline, temperature, tz)
@@ -247,26 +314,29 @@ def savings_report(
             "the baseline needs at least 14 complete days with outdoor temperature, and the compare period at least one"
         )
     temperature, (_b_start, b_fac, b_it, b_t, b_ex), (c_start, c_fac, c_it, c_t, c_ex) = chosen
-    candidates: list[tuple[float, ...]] = [(float(x),) for x in range(0, 26)] + [
-        (float(x), float(y)) for x in range(0, 22, 2) for y in range(x + 4, 26, 2)
-    ]
-    best: tuple[float, tuple[float, ...], BaselineFit] | None = None
-    for bases in candidates:
-        cdd = _cdd(b_t, bases)
-        if np.any(cdd.sum(axis=0) <= 0):
-            continue
-        try:
-            fit = fit_baseline(b_fac, b_it, cdd, [f"cdd_{base:g}c" for base in bases])
-        except ValueError:
-            continue
-        if best is None or fit.sigma_kwh_ < best[0]:
-            best = (fit.sigma_kwh_, tuple(float(x) for x in bases), fit)
-    if best is None:
-        raise HistoryQueryError("no cooling degree-day baseline could be fitted (too little weather variation)")
-    _, bases, fit = best
-    cdd_c = _cdd(c_t, bases)
-    result = verified_savings(fit, c_fac, c_it, cdd_c, confidence)
-    predicted = np.column_stack([np.ones(c_it.size), c_it, cdd_c]) @ fit.coef_
+    uses_it = it_load == "regressor"
+    try:
+        search = fit_change_point_baseline(b_fac, b_it if uses_it else None, b_t)
+    except ValueError as err:
+        raise HistoryQueryError(str(err)) from None
+    fit, bases = search.fit, search.bases_c
+    b_vars, names = _conditions(b_it if uses_it else None, b_t, bases)
+    c_vars, _ = _conditions(c_it if uses_it else None, c_t, bases)
+    checked = range_check(b_vars, c_vars, names)
+    if extrapolation == "refuse" and checked.exceeds(max_outside_share):
+        worst = ", ".join(f"{n} {s:.0%}" for n, s in zip(checked.names, checked.outside_share, strict=True) if s > 0)
+        raise HistoryQueryError(
+            f"the reporting period lies outside the baseline's conditions on {checked.joint_outside_share:.0%} of its "
+            f"{checked.days} days (limit {max_outside_share:.0%}; {worst or 'jointly'}): the baseline model would "
+            "extrapolate. Choose a baseline that spans the reporting period's conditions (a full year), or "
+            "use --extrapolation flag to report it as not verified"
+        )
+    cdd_c = daily_degree_days(c_t, bases)
+    adjustment_kwh = sum(a.kwh for a in plan.adjustments)
+    adjustment_u = float(np.sqrt(sum(a.standard_uncertainty_kwh**2 for a in plan.adjustments)))
+    result = verified_savings(fit, c_fac, c_it if uses_it else None, cdd_c, confidence, adjustment_kwh, adjustment_u)
+    design = np.column_stack([np.ones(c_it.size), *([c_it] if uses_it else []), cdd_c])
+    predicted = design @ fit.coef_
     return SavingsReport(
         baseline,
         compare,
@@ -281,4 +351,12 @@ def savings_report(
         tuple(c_fac.tolist()),
         tuple(c_start.tolist()),
         zone_name(tz),
+        range=checked,
+        max_outside_share=max_outside_share,
+        it_load=it_load,
+        baseline_it_kwh_per_day=float(b_it.mean()),
+        baseline_pue=float(b_fac.sum() / b_it.sum()),
+        candidates_tried=search.candidates_tried,
+        acceptance=gl14_acceptance(fit, result),
+        plan=plan,
     )

@@ -17,6 +17,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo
 
 from agent.config.site import Remap, SiteConfig, TopologyTerm
 from agent.devices.profiles import ProfileRegistry
@@ -30,6 +32,7 @@ from agent.errors import (
     DeviceGatewayError,
     DeviceTimeoutError,
 )
+from agent.site.tariff import TariffMeter
 from models.counters import SUSPECT_EVENTS, CounterEvent, CounterState, advance
 from models.pue import BoundarySum, PueResult, energy_pue, live_pue, sum_boundary
 
@@ -86,6 +89,9 @@ class SiteState:
     #: optional boundaries configured (``renewable``, ``reuse`` [J], ``water`` [m3]): totals over the
     #: intervals complete for facility, IT and that boundary
     boundary_totals: tuple[tuple[str, float], ...] = ()
+    #: with a ``tariff``: facility energy cost [CNY] by period over the complete intervals, and the period now
+    energy_cost_cny: tuple[tuple[str, float], ...] = ()
+    tariff_period: str | None = None
 
 
 @dataclass
@@ -302,6 +308,10 @@ def _sum_terms(terms: tuple[TopologyTerm, ...], deltas: dict[str, float | None])
     return total
 
 
+def _zone(name: str) -> tzinfo:
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
 def _problem_keys(snap: DeviceSnapshot) -> set[str]:
     """Which objects had problems (the OID or quantity before the first colon), not the values in the text,
     so a value drifting while out of range is logged once, not at every poll."""
@@ -367,6 +377,7 @@ class SiteAccountant:
         self._optional_last: dict[str, dict[tuple[str, str], tuple[float, int]]] = {
             name: {} for name, _t in self._optional
         }
+        self._tariff = TariffMeter(cfg.tariff, _zone(cfg.site.timezone)) if cfg.tariff is not None else None
 
     def _power(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
         """A boundary's power; a contributor with an unreadable row of its quantity is missing, not summed
@@ -450,6 +461,8 @@ class SiteAccountant:
             if complete:
                 self._totals["facility"] += fac_e.value or 0.0
                 self._totals["it"] += it_e.value or 0.0
+                if self._tariff is not None:
+                    self._tariff.add(now - duration, now, fac_e.value or 0.0)
                 cool = sum_boundary(cool_d, [t.device for t in topo.cooling]) if topo.cooling else None
                 if cool is not None and cool.complete:
                     self._totals["cooling"] += cool.value or 0.0
@@ -477,6 +490,8 @@ class SiteAccountant:
             self._totals["cooling"],
             methods,
             tuple(self._optional_totals.items()),
+            tuple(self._tariff.cost_cny.items()) if self._tariff is not None else (),
+            self._tariff.period_at(now) if self._tariff is not None else None,
         )
         self._state.site = site
         return site

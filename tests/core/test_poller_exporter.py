@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agent.app.runtime import next_due_s
 from agent.config.site import load_config
+from agent.config.tariff import TariffConfig
 from agent.devices.snmp.adapter import SnmpDevices
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget
 from agent.errors import SnmpTimeoutError
@@ -349,3 +351,39 @@ def test_interval_pue_over_too_little_of_its_window_is_withheld(site) -> None:  
         ), sites[k].interval.reason
     for k in (6, 15, 16, 17, 19):
         assert sites[k].interval.value == pytest.approx(1.5, rel=1e-9), (k, sites[k].interval)
+
+
+def test_energy_cost_by_tariff_period_is_exported(site) -> None:  # type: ignore[no-untyped-def]
+    """Facility energy across a period boundary: the cost counters add up to the energy at each price."""
+    cfg, state, poller, _accountant, clock, (meter, _a, _b) = site
+    tariff = TariffConfig.model_validate(
+        {
+            "prices_cny_per_kwh": {"valley": 0.3, "peak": 0.9},
+            "seasons": [
+                {
+                    "periods": [
+                        {"period": "valley", "start": "00:00", "end": "12:00"},
+                        {"period": "peak", "start": "12:00", "end": "24:00"},
+                    ]
+                }
+            ],
+        }
+    )
+    cfg = cfg.model_copy(update={"tariff": tariff})
+    clock.t = datetime(2026, 3, 15, 11, 58, tzinfo=UTC).timestamp()  # site.timezone is UTC here
+    accountant = SiteAccountant(cfg, state, clock)
+
+    async def run():  # type: ignore[no-untyped-def]
+        for _ in range(30):  # 11:58 to 12:04
+            await _cycle(cfg, poller, accountant, clock, meter, dt=12.0)
+
+    asyncio.run(run())
+    registry = build_registry(cfg, state, clock)
+    facility_kwh = registry.get_sample_value("pue_site_energy_joules_total", {"boundary": "facility"}) / 3.6e6
+    valley = registry.get_sample_value("pue_site_energy_cost_cny_total", {"period": "valley"})
+    peak = registry.get_sample_value("pue_site_energy_cost_cny_total", {"period": "peak"})
+    assert valley > 0 and peak > 0
+    assert valley / 0.3 + peak / 0.9 == pytest.approx(facility_kwh)
+    assert registry.get_sample_value("pue_site_tariff_price_cny_per_kwh", {"period": "peak"}) == 0.9
+    plain = build_registry(site[0], state, clock)  # no tariff configured: no cost series
+    assert plain.get_sample_value("pue_site_energy_cost_cny_total", {"period": "peak"}) is None

@@ -8,11 +8,14 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+import agent
 from agent.app.cli import main
 from agent.config.site import SiteConfig
 from agent.history.export import EXPORT_COLUMNS, export_history
@@ -126,6 +129,37 @@ def test_parquet_and_xlsx_exports(twin_db: Path, tmp_path: Path) -> None:
     assert table.column_names == list(EXPORT_COLUMNS) and table.num_rows == 31
     sheet = load_workbook(tmp_path / "h.xlsx").active
     assert [c.value for c in sheet[1]] == list(EXPORT_COLUMNS) and sheet.max_row == 32
+
+
+def test_xlsx_has_local_datetimes_units_and_a_frozen_header(twin_db: Path, tmp_path: Path) -> None:
+    """Excel sees real date-times in the site's zone (not text, not UTC), numbers as numbers, a units sheet."""
+    from openpyxl import load_workbook
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    store = SqliteHistoryStore(twin_db, readonly=True)
+    out = tmp_path / "h.xlsx"
+    meta = {"site": "guiyang-hall-1", "period": "2026-01"}
+    export_history(store, T0, T0 + 2 * 86400, 3600, out, "xlsx", tz=shanghai, metadata=meta)
+    store.close()
+    book = load_workbook(out)
+    assert book.sheetnames == ["history", "units"]
+    sheet = book["history"]
+    assert sheet.freeze_panes == "B2"
+    first = sheet.cell(row=2, column=1)
+    assert first.is_date and isinstance(first.value, datetime)
+    assert first.value == datetime.fromtimestamp(T0, shanghai).replace(tzinfo=None)  # 08:00 local, not 00:00 UTC
+    assert sheet.cell(row=3, column=1).value - first.value == timedelta(hours=1)
+    header = [c.value for c in sheet[1]]
+    for name in ("facility_power_w", "pue", "coverage"):
+        cell = sheet.cell(row=2, column=header.index(name) + 1)
+        assert cell.data_type == "n" and isinstance(cell.value, int | float), name  # 1.0 reads back as 1
+    about = {row[0]: row[1] for row in book["units"].iter_rows(values_only=True) if row and row[0]}
+    assert about["site"] == "guiyang-hall-1" and about["period"] == "2026-01"
+    assert about["time zone"] == "Asia/Shanghai (UTC+08:00)"
+    assert about["software"] == f"pue-agent {agent.__version__}"
+    units = {row[0]: row[1] for row in book["units"].iter_rows(values_only=True) if row and len(row) > 2}
+    assert {name for name in EXPORT_COLUMNS} <= set(units)
+    assert units["facility_power_w"] == "W" and units["facility_energy_kwh"] == "kWh"
 
 
 BAD_CSV = """timestamp,interval_s,facility_power_w,it_power_w,pue
@@ -507,3 +541,27 @@ def test_site_timezone_is_validated(tmp_path: Path) -> None:
         load_config(bad)
     bad.write_text(text.replace("  pue_target: 1.3\n", "  pue_target: 1.3\n  timezone: Asia/Shanghai\n", 1))
     assert load_config(bad)[0].site.timezone == "Asia/Shanghai"
+
+
+def test_xlsx_from_the_cli_uses_the_site_zone_unless_timezone_overrides(twin_db: Path, tmp_path: Path) -> None:
+    import yaml
+    from openpyxl import load_workbook
+
+    site = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "demo-site.yaml").read_text())
+    site["site"]["timezone"] = "Asia/Shanghai"
+    site["history"] = {"path": str(twin_db)}
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump(site))
+    first: dict[str, object] = {}
+    zones = {"site zone": "Asia/Shanghai (UTC+08:00)", "override": "UTC (UTC+00:00)"}
+    for label, extra in (("site zone", []), ("override", ["--timezone", "UTC"])):
+        out = tmp_path / f"{label}.xlsx"
+        args = ["export", "--config", str(config), "--from", "2026-01-02", "--to", "2026-01-02", "--resolution", "1h"]
+        assert main([*args, *extra, "--out", str(out)]) == 0
+        book = load_workbook(out)
+        first[label] = book["history"].cell(row=2, column=1).value
+        about = {row[0]: row[1] for row in book["units"].iter_rows(values_only=True) if row and row[0]}
+        assert about["site"] == "demo-hall" and about["time zone"] == zones[label]
+        assert book["history"].max_row == 1 + 24
+    # the period 2026-01-02 is a local day: it starts at local midnight in either zone
+    assert first == {"site zone": datetime(2026, 1, 2, 0, 0), "override": datetime(2026, 1, 2, 0, 0)}

@@ -112,3 +112,20 @@ def test_the_mixed_protocol_site_gives_the_snmp_sites_pue_and_energies() -> None
     for name, value in last_mixed.boundary_totals:
         # the PV meter (REF): JANITZA-MIB wh3 counts 0.1 kWh (360 kJ), the PM5300 Wh: two steps of the coarser
         assert value == pytest.approx(totals[name], abs=2 * 360_000.0), name
+
+
+def test_the_mixed_config_is_the_twin_config_but_for_its_meters() -> None:
+    """configs/twin-site-mixed.yaml must follow configs/twin-site.yaml: only the two meters and the name differ."""
+    snmp_cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
+    mixed_cfg, _ = load_config(ROOT / "configs" / "twin-site-mixed.yaml", profiles)
+
+    def rest(cfg: SiteConfig) -> dict[str, Any]:
+        devices = tuple(d for d in cfg.devices if d.name not in ("meter-main", "meter-pv"))
+        site = cfg.site.model_copy(update={"name": "hall"})
+        return cfg.model_copy(update={"devices": devices, "site": site}).model_dump()
+
+    assert rest(mixed_cfg) == rest(snmp_cfg)
+    assert [d.name for d in mixed_cfg.devices] == [d.name for d in snmp_cfg.devices]
+    meters = {d.name: d for d in mixed_cfg.devices if d.name in ("meter-main", "meter-pv")}
+    assert {profiles[d.profile].protocol for d in meters.values()} == {"modbus"}
+    assert {(d.address, d.port) for d in meters.values()} == {("127.0.0.1", 16250)}  # one gateway, two units

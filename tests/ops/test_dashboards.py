@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from models.metrics import GB40879_DEFAULT_THRESHOLDS, NATIONAL_PUE_TARGETS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from opsrefs import (
     DASHBOARD_FILES,
@@ -24,9 +26,23 @@ from opsrefs import (
     panel_targets,
 )
 
-UNITS = {"watt", "kwatt", "kwatth", "celsius", "percent", "percentunit", "none", "s", "masskg"}
-EXPECTED_UIDS = {"pue-site-overview", "pue-cooling", "pue-energy-audit", "pue-agent-health"}
+UNITS = {
+    "watt",
+    "kwatt",
+    "kwatth",
+    "celsius",
+    "percent",
+    "percentunit",
+    "none",
+    "s",
+    "masskg",
+    "suffix: CNY",
+    "suffix: CNY/kWh",
+}
+EXPECTED_UIDS = {"pue-morning", "pue-site-overview", "pue-cooling", "pue-energy-audit", "pue-agent-health"}
 DASHBOARDS = load_dashboards()
+#: the morning view's reference lines: GB 40879 grade limits and the national targets, as the reports use them
+REFERENCE_PUE = sorted({*GB40879_DEFAULT_THRESHOLDS, *NATIONAL_PUE_TARGETS.values()})
 
 
 def _builder() -> Any:
@@ -132,3 +148,55 @@ def test_queries_use_rate_interval_defined_variables_and_existing_series(name: s
         unknown = metric_names_in(expr) - known
         assert not unknown, f"{panel['title']}: {unknown} is neither exported, recorded nor allow-listed"
         assert 'site=~"$site"' in expr or "label_values" in expr, f"{panel['title']} ignores $site: {expr}"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_panel_says_what_it_shows(name: str) -> None:
+    for panel in DASHBOARDS[name]["panels"]:
+        assert len(panel.get("description", "").strip()) >= 30, f"{name}: {panel['title']!r} has no description"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_annotations_query_known_series_of_the_selected_site(name: str) -> None:
+    known = known_metric_names()
+    for ann in DASHBOARDS[name]["annotations"]["list"]:
+        assert ann["datasource"]["uid"] == DATASOURCE_UID
+        assert metric_names_in(ann["expr"]) <= known, ann["name"]
+        assert 'site=~"$site"' in ann["expr"], ann["name"]
+
+
+def _morning() -> dict[str, Any]:
+    return next(d for d in DASHBOARDS.values() if d["uid"] == "pue-morning")
+
+
+def test_the_morning_check_has_what_an_operator_looks_at_first() -> None:
+    exprs = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in _morning()["panels"]}
+    wanted = {
+        "rack inlet": "rack_inlet_temperature_celsius",
+        "devices down": "pue_device_up",
+        "PUE yesterday": 'pue_site_energy_joules_total{site=~"$site",boundary="facility"}',
+        "pending recommendation": "pue_recommendation_pending_approval",
+        "energy cost": "pue_site_energy_cost_cny_total",
+        "tariff price": "pue_site_tariff_price_cny_per_kwh",
+        "writes": "pue_setpoint_writes_total",
+    }
+    for what, series in wanted.items():
+        assert any(series in e for e in exprs.values()), f"no panel shows {what}"
+    names = {a["name"]: a["expr"] for a in _morning()["annotations"]["list"]}
+    assert "pue_setpoint_writes_total" in names["Setpoint writes"]
+    assert "pue_setpoint_reverts_total" in names["Setpoint reverts"]
+
+
+def test_yesterday_and_month_to_date_pue_use_calendar_ranges_and_the_grade_lines() -> None:
+    panels = {p["title"]: p for p in _morning()["panels"]}
+    yesterday, month = panels["PUE yesterday"], panels["PUE month to date"]
+    assert (yesterday["timeFrom"], yesterday["timeShift"]) == ("now/d", "1d/d")  # yesterday 00:00-24:00
+    assert month["timeFrom"] == "now/M" and "timeShift" not in month
+    for p in (yesterday, month):
+        (target,) = p["targets"]
+        assert target["instant"] and "increase(" in target["expr"] and "[$__range]" in target["expr"]
+    daily = panels["Daily PUE this month against the targets and GB 40879 grades"]
+    assert daily["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
+    for p in (yesterday, month, daily):
+        steps = [s["value"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+        assert steps == [None, *REFERENCE_PUE], p["title"]

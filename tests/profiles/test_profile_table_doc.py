@@ -1,4 +1,4 @@
-"""README.md's table of supported families is the output of bench/profile_table.py over the shipped profiles."""
+"""docs/profiles.md's table of supported families is the output of bench/profile_table.py over the shipped profiles."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ def _tool() -> ModuleType:
     return module
 
 
-def test_readme_table_equals_the_generated_one() -> None:
+def test_doc_table_equals_the_generated_one() -> None:
     tool = _tool()
-    in_readme = tool.readme_table((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert in_readme == tool.table(), "README.md is stale: run .venv/bin/python bench/profile_table.py --write"
+    in_doc = tool.doc_table((ROOT / "docs" / "profiles.md").read_text(encoding="utf-8"))
+    assert in_doc == tool.table(), "docs/profiles.md is stale: run .venv/bin/python bench/profile_table.py --write"
 
 
 def test_every_shipped_profile_has_one_row() -> None:
@@ -37,6 +37,6 @@ def test_every_shipped_profile_has_one_row() -> None:
 def test_a_stale_table_is_caught(tmp_path: Path) -> None:
     tool = _tool()
     text = f"intro\n{tool.BEGIN}\n| profile |\n{tool.END}\n"
-    assert tool.readme_table(text) != tool.table()
+    assert tool.doc_table(text) != tool.table()
     with pytest.raises(ValueError, match="markers"):
-        tool.readme_table("no table here\n")
+        tool.doc_table("no table here\n")

@@ -1,0 +1,102 @@
+"""Offline ``recommend`` speed: the one-row optimiser against the batch optimiser on a year of hourly rows.
+
+    .venv/bin/python bench/recommend.py [--rows 8760] [--per-row 300] [--train-days 60]
+
+Fits the cooling model on ``--train-days`` of the twin's Guiyang history with safe exploration (as the
+tests do), takes a year of hourly conditions from a baseline simulation, then prints seconds and ms per row
+for ``optimise_setpoints`` called row by row (on the first ``--per-row`` rows) and for
+``optimise_setpoints_batch`` (on all rows), checks both chose the same on the shared rows, and times the
+whole ``pue-agent recommend`` command on the year. Single-threaded (threadpoolctl), as the CLI runs on a
+shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from agent.control.artefact import save_model
+from agent.control.history_io import read_site_history
+from agent.control.training import fit_from_history
+from models.optimiser import SetpointBounds, optimise_setpoints
+from models.optimiser_batch import optimise_setpoints_batch
+from twin.history_csv import write_site_history
+from twin.simulate import simulate
+from twin.weather import load_site_weather
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=8760, help="hourly rows to recommend for (default a year)")
+    parser.add_argument("--per-row", type=int, default=300, help="rows for the one-row optimiser (default 300)")
+    parser.add_argument("--train-days", type=int, default=60)
+    args = parser.parse_args()
+    weather = load_site_weather("guiyang")
+    with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=1):
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        history = work / "train.csv"
+        write_site_history(
+            simulate(weather, days=args.train_days, step_s=3600.0, controller="oracle", explore_c=2.0), history
+        )
+        model = fit_from_history(read_site_history(history))
+        print(f"model: {args.train_days} days of hourly twin history, fitted in {time.perf_counter() - t0:.1f} s")
+        year = simulate(weather, days=max(1, args.rows // 24 + 1), step_s=3600.0, controller="baseline")
+        conditions_csv = work / "year.csv"
+        write_site_history(year, conditions_csv)
+        table = read_site_history(conditions_csv)
+        rows = np.column_stack(
+            [
+                np.asarray(table.columns[c], dtype=float)
+                for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")
+            ]
+        )[: args.rows]
+        bounds = SetpointBounds()
+        n_one = min(args.per_row, len(rows))
+        t0 = time.perf_counter()
+        one = [optimise_setpoints(model, *row, bounds) for row in rows[:n_one]]
+        t_one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        batch = optimise_setpoints_batch(model, rows, bounds)
+        t_batch = time.perf_counter() - t0
+        same = sum(a == b for a, b in zip(one, batch[:n_one], strict=True))
+        print(f"{'path':<28} {'rows':>6} {'seconds':>9} {'ms/row':>8}")
+        print(f"{'optimise_setpoints (1 row)':<28} {n_one:>6} {t_one:>9.2f} {1000 * t_one / n_one:>8.2f}")
+        print(f"{'optimise_setpoints_batch':<28} {len(rows):>6} {t_batch:>9.2f} {1000 * t_batch / len(rows):>8.3f}")
+        print(
+            f"same choice on the {n_one} shared rows: {same}/{n_one}; held back in the batch: "
+            f"{sum(c is None for c in batch)}/{len(rows)}"
+        )
+        model_dir = work / "model"
+        save_model(model, model_dir, {"start": "", "end": "", "rows": 0}, source="bench/recommend.py")
+        with conditions_csv.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            kept = ["timestamp", "it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c"]
+            lines = [",".join(kept)] + [
+                ",".join(r[k] for k in kept) for _, r in zip(range(len(rows)), reader, strict=False)
+            ]
+        cond = work / "conditions.csv"
+        cond.write_text("\n".join(lines) + "\n")
+        cli = Path(sys.executable).with_name("pue-agent")
+        t0 = time.perf_counter()
+        subprocess.run(
+            [str(cli), "recommend", "--model", str(model_dir), "--conditions", str(cond), "--out", str(work / "r.csv")],
+            check=True,
+            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+        )
+        print(
+            f"pue-agent recommend on {len(rows)} rows: {time.perf_counter() - t0:.2f} s wall (process start included)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
