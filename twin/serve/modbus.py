@@ -178,8 +178,12 @@ class ModbusGateway:
         if any(u.answering for u in self.units.values()):
             return
         server, self._server, self._starting = self._server, None, None
-        if server is not None:
+        if server is None:
+            return
+        try:
             asyncio.get_running_loop().create_task(server.shutdown())  # type: ignore[no-untyped-call]
+        except RuntimeError:  # stopped after its event loop ended: close the socket now
+            server.close()
 
 
 class _UnitHandle:
