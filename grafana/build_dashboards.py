@@ -6,8 +6,10 @@ by its fixed uid (grafana/provisioning/datasources/prometheus.yaml): provisioned
 ``__inputs`` / ``${DS_PROMETHEUS}``.
 
 Emission factor: the agent exports the one its config names (``carbon.emission_factor``) as
-``pue_site_emission_factor_kg_per_kwh{factor,year,region}``; emissions and CUE panels multiply by it per
-site (the panels say where the factor comes from).
+``pue_site_emission_factor_kg_per_kwh{factor,year,region,route}`` (no sample when none is configured);
+emissions and CUE panels multiply a site's grid electricity (facility less on-site renewable: PV is never
+charged) by a location-based factor. Diesel, green certificates and the market-based route are in the
+period report only (docs/carbon.md).
 
 Every panel has a description (its own ``description=`` or an entry of :data:`PANEL_NOTES`): the build fails
 otherwise. The morning check (``pue-morning``) and docs/dashboards.md describe the calendar-period panels
@@ -29,10 +31,11 @@ SCHEMA_VERSION = 39
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 
 #: the site's grid emission factor [kg CO2/kWh] as the agent exports it, one value per site (max over its agents)
-EMISSION_FACTOR = 'max by (site) (pue_site_emission_factor_kg_per_kwh{site=~"$site"})'
+EMISSION_FACTOR = 'max by (site) (pue_site_emission_factor_kg_per_kwh{site=~"$site",route="location"})'
 EMISSION_NOTE = (
-    "Location-based grid emission factor the agent is configured with (carbon.emission_factor, from the "
-    "dated MEE/NBS table in agent/data/emission_factors.yaml): pue_site_emission_factor_kg_per_kwh."
+    "Grid electricity (facility less on-site renewable) x the location-based grid emission factor the agent "
+    "is configured with (carbon.emission_factor, dated MEE/NBS table in agent/data/emission_factors.yaml; "
+    "no data without one). Diesel and green certificates: see the period report."
 )
 
 
@@ -56,6 +59,12 @@ def _increase(boundary: str, window: str) -> str:
 def _ratio(numerator: str, denominator: str, window: str = "$__range") -> str:
     """Ratio of two boundaries' energies over ``window``."""
     return f"{_increase(numerator, window)}\n  / {_increase(denominator, window)}"
+
+
+def _grid_j(window: str) -> str:
+    """Grid electricity [J] over ``window``: facility less on-site renewable (none metered: all of it)."""
+    facility = _increase("facility", window)
+    return f"({facility}\n  - ({_increase('renewable', window)} or {facility} * 0))"
 
 
 def _energy_pue(window: str) -> str:
@@ -575,17 +584,17 @@ def energy_audit() -> dict[str, Any]:
         stat("IT energy", _kwh("it", "$__range"), (8, 0, 4, 4), unit="kwatth"),
         stat(
             "Emissions",
-            _times_factor(_kwh("facility", "$__range")),
+            _times_factor(f"{_grid_j('$__range')} / 3.6e6"),
             (12, 0, 4, 4),
             unit="masskg",
             description=EMISSION_NOTE,
         ),
         stat(
             "CUE [kg CO2/kWh IT]",
-            _times_factor(_energy_pue("$__range")),
+            _times_factor(f"{_grid_j('$__range')}\n  / {_increase('it', '$__range')}"),
             (16, 0, 4, 4),
             decimals=3,
-            description="Carbon usage effectiveness (The Green Grid): CO2 of facility energy / IT energy. "
+            description="Carbon usage effectiveness (The Green Grid): CO2 of grid electricity / IT energy. "
             + EMISSION_NOTE,
         ),
         stat(
@@ -660,8 +669,8 @@ def energy_audit() -> dict[str, Any]:
         timeseries(
             "Daily emissions and CUE",
             [
-                (_times_factor(_kwh("facility", "1d")), "emissions {{site}}"),
-                (_times_factor(_energy_pue("1d")), "CUE {{site}}"),
+                (_times_factor(f"{_grid_j('1d')} / 3.6e6"), "emissions {{site}}"),
+                (_times_factor(f"{_grid_j('1d')}\n  / {_increase('it', '1d')}"), "CUE {{site}}"),
             ],
             (0, 22, 12, 8),
             unit="masskg",
@@ -875,12 +884,13 @@ SETPOINT_ANNOTATIONS = [
 
 # --- the morning check ----------------------------------------------------------------------------------------
 
-#: GB 40879-2021 grade limits (1.20 / 1.30 / 1.50, models.metrics.GB40879_DEFAULT_THRESHOLDS) and the national
-#: targets (1.25 hub nodes, 1.30 new large data centres, models.metrics.NATIONAL_PUE_TARGETS), as colour steps
+#: GB 40879-2021 grade limits (1.20 / 1.30 / 1.50) and the current national targets (2024 action plan: <= 1.25 new
+#: large data centres, <= 1.20 hub nodes), as colour steps; all from agent/data/pue_targets.yaml (a test checks them)
 GRADE_THRESHOLDS = _thresholds((None, "dark-green"), (1.2, "green"), (1.25, "yellow"), (1.3, "orange"), (1.5, "red"))
 GRADE_NOTE = (
-    " Reference lines: 1.20 GB 40879-2021 grade 1, 1.25 national target for hub nodes, 1.30 target for new "
-    "large data centres and GB 40879 grade 2, 1.50 GB 40879 grade 3 (the limit value)."
+    " Reference lines: 1.20 GB 40879-2021 grade 1 and the 2024 target for hub nodes, 1.25 the 2024 target for new "
+    "large data centres, 1.30 GB 40879 grade 2, 1.50 GB 40879 grade 3 (the limit value); targets apply to annual "
+    "figures (docs/carbon.md)."
 )
 YESTERDAY = {"time_from": "now/d", "time_shift": "1d/d"}
 YESTERDAY_NOTE = (

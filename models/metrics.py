@@ -4,8 +4,9 @@ The history store hands over a series of intervals (rollup buckets or raw site t
 time it spans, the part of it for which every facility and IT contributor was metered ("covered"),
 and the energies over that covered time. Everything here is arithmetic on those arrays: the
 coverage of a period, the gaps in it, PUE and DCiE, partial PUE for cooling and for the remainder
-(power distribution losses, lighting, other), CUE and emissions, ERE/ERF/REF/WUE, and the grade
-under GB 40879-2021.
+(power distribution losses, lighting, other), ERE/ERF/REF/WUE, and the grade under GB 40879-2021
+(whose limits, like the national targets, are dated data in ``agent/data/pue_targets.yaml``). Carbon
+(CUE, tCO2, REF with certificates) is :mod:`models.carbon`.
 
 A period's PUE is computed over its covered time only (numerator and denominator over the same
 time) and is withheld, with the reason, when coverage falls below ``min_coverage``: it is never
@@ -13,9 +14,9 @@ computed across gaps silently; the gaps are returned with it.
 
 References
 ----------
-ISO/IEC 30134-2:2016, Data centres - Key performance indicators - Part 2: Power usage effectiveness.
+ISO/IEC 30134-2:2026 (edition 2, replacing the withdrawn 2016 edition), Data centres key performance
+indicators - Part 2: Power usage effectiveness (PUE).
 The Green Grid, White Paper 49, "PUE: a comprehensive examination of the metric" (2012).
-The Green Grid, White Paper 32, "Carbon usage effectiveness (CUE)" (2010).
 The Green Grid, White Paper 29, "ERE: a metric for measuring the benefit of reuse energy" (2010).
 The Green Grid, White Paper 35, "Water usage effectiveness (WUE)" (2011).
 ISO/IEC 30134-3:2016 (REF), ISO/IEC 30134-6:2021 (ERF).
@@ -35,21 +36,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "GB40879_DEFAULT_THRESHOLDS",
     "J_PER_KWH",
-    "NATIONAL_PUE_TARGETS",
     "Gap",
     "IntervalSeries",
     "PeriodMetrics",
     "ZoneMetrics",
-    "cue",
     "dcie_percent",
-    "emissions_t",
     "ere",
     "erf",
     "find_gaps",
     "gb40879_grade",
-    "meets_national_target",
     "period_metrics",
     "ppue",
     "ref",
@@ -57,14 +53,6 @@ __all__ = [
 ]
 
 J_PER_KWH = 3.6e6
-
-#: GB 40879-2021 grade thresholds on the electric energy ratio: grade 1, 2, 3 (3 is the limit).
-#: Commonly quoted values; the standard's table was not seen, so callers may override them.
-GB40879_DEFAULT_THRESHOLDS: tuple[float, float, float] = (1.20, 1.30, 1.50)
-
-#: NDRC/CAC/MIIT/NEA (Dec 2021): average PUE of new large and hyperscale data centres below 1.3 by
-#: 2025; national hub nodes below 1.25.
-NATIONAL_PUE_TARGETS: dict[str, float] = {"new-large": 1.30, "hub-node": 1.25}
 
 
 @dataclass(frozen=True)
@@ -295,7 +283,7 @@ def period_metrics(series: IntervalSeries, start_s: float, end_s: float, min_cov
 
     References
     ----------
-    ISO/IEC 30134-2:2016, 6.2 (PUE from energies over the same period).
+    ISO/IEC 30134-2 (PUE from energies over the same period).
     """
     if end_s <= start_s:
         raise ValueError("the period must end after it starts")
@@ -404,26 +392,6 @@ def _zone_metrics(part: IntervalSeries, start_s: float, end_s: float, min_covera
     return tuple(out)
 
 
-def cue(pue: float, emission_factor_kg_per_kwh: float) -> float:
-    """Carbon usage effectiveness, CUE = CEF x PUE [kgCO2/kWh_IT].
-
-    Parameters
-    ----------
-    pue : energy PUE over the period [-]
-    emission_factor_kg_per_kwh : carbon emission factor of the electricity used [kgCO2/kWh]
-
-    References
-    ----------
-    The Green Grid, White Paper 32 (2010).
-    """
-    return emission_factor_kg_per_kwh * pue
-
-
-def emissions_t(facility_kwh: float, emission_factor_kg_per_kwh: float) -> float:
-    """CO2 emitted for the facility energy [tCO2] (location-based: grid average factor)."""
-    return facility_kwh * emission_factor_kg_per_kwh / 1000.0
-
-
 def ere(facility_kwh: float, reused_kwh: float, it_kwh: float) -> float:
     """Energy reuse effectiveness, ERE = (E_DC - E_reused) / E_IT [-] (The Green Grid WP 29)."""
     if it_kwh <= 0:
@@ -452,13 +420,16 @@ def wue(site_water_l: float, it_kwh: float) -> float:
     return site_water_l / it_kwh
 
 
-def gb40879_grade(pue: float | None, thresholds: Sequence[float] = GB40879_DEFAULT_THRESHOLDS) -> int | None:
-    """Grade 1, 2 or 3 under GB 40879-2021; 0 means above the grade 3 limit; None without a PUE.
+def gb40879_grade(pue: float | None, thresholds: Sequence[float]) -> int | None:
+    """Grade 1, 2 or 3 under GB 40879-2021; 0 means above the grade 3 limit value; None without a PUE.
+
+    Only meaningful for the annual electric energy ratio; the caller decides that the period is one.
 
     Parameters
     ----------
-    pue : the annual electric energy ratio (RM2: measured E / E_IT) [-]
-    thresholds : upper bounds of grades 1, 2 and 3, increasing [-]
+    pue : the annual electric energy ratio (RM2: annual data-centre / IT electricity) [-]
+    thresholds : upper bounds (``<=``) of grades 1, 2 and 3, increasing [-]
+        (``agent/data/pue_targets.yaml``)
     """
     if len(thresholds) != 3 or list(thresholds) != sorted(thresholds):
         raise ValueError("thresholds must be three increasing values (grade 1, 2, 3)")
@@ -468,8 +439,3 @@ def gb40879_grade(pue: float | None, thresholds: Sequence[float] = GB40879_DEFAU
         if pue <= limit + 1e-12:
             return grade
     return 0
-
-
-def meets_national_target(pue: float, kind: str = "new-large") -> bool:
-    """Whether ``pue`` is below the national target for ``kind`` (``new-large`` 1.3, ``hub-node`` 1.25)."""
-    return pue < NATIONAL_PUE_TARGETS[kind]

@@ -2,7 +2,7 @@
 
 References
 ----------
-ISO/IEC 30134-2:2016, Data centres - Key performance indicators - Part 2: PUE.
+ISO/IEC 30134-2:2026 (edition 2; the 2016 edition is withdrawn), Data centres key performance indicators - Part 2: PUE.
 The Green Grid, White Paper 49, "PUE: a comprehensive examination of the metric" (2012).
 """
 

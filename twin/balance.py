@@ -332,7 +332,7 @@ def boundary_flows(
 
     References
     ----------
-    ISO/IEC 30134-2:2016 (PUE boundary), 30134-3:2016 (REF), 30134-6:2021 (ERF), 30134-9:2022
+    ISO/IEC 30134-2:2026 (PUE boundary), 30134-3:2016 (REF), 30134-6:2021 (ERF), 30134-9:2022
     (WUE); The Green Grid White Papers 29 (ERE) and 35 (WUE).
     """
     facility, chw_load, rejected, dry_bulb, ghi = np.broadcast_arrays(

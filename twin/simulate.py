@@ -161,7 +161,7 @@ def simulate(
 
     References
     ----------
-    ISO/IEC 30134-2:2016 (PUE from energies over the same period).
+    ISO/IEC 30134-2:2026 (PUE from energies over the same period).
     """
     if days <= 0 or step_s <= 0:
         raise ValueError("days and step_s must be positive")
@@ -271,7 +271,7 @@ def summarize(result: SimulationResult) -> SimulationSummary:
 
     References
     ----------
-    ISO/IEC 30134-2:2016; The Green Grid, "PUE: A Comprehensive Examination of the Metric" (2012);
+    ISO/IEC 30134-2:2026; The Green Grid, "PUE: A Comprehensive Examination of the Metric" (2012);
     ISO/IEC 30134-3, -6 and -9 (REF, ERF, WUE).
     """
     hours = result.interval_s / 3600.0

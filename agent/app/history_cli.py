@@ -23,7 +23,6 @@ from agent.reports.mv_plan import NO_PLAN, MvPlan, load_mv_plan, parse_adjustmen
 from agent.reports.periods import parse_period, zone
 from agent.reports.render import render
 from agent.reports.report import (
-    DEFAULT_EMISSION_FACTOR,
     DEFAULT_MAX_OUTSIDE_SHARE,
     EXTRAPOLATION_CHOICES,
     IT_LOAD_CHOICES,
@@ -32,7 +31,6 @@ from agent.reports.report import (
     savings_report,
 )
 from agent.reports.text import savings_lines, summary_lines
-from models.metrics import GB40879_DEFAULT_THRESHOLDS
 
 __all__ = ["register"]
 
@@ -142,13 +140,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="report.pdf or report.html")
     p.add_argument(
         "--emission-factor",
-        help=f"key in the shipped table (default: carbon.emission_factor of --config, else {DEFAULT_EMISSION_FACTOR})",
+        help="key in the shipped table (default: carbon.emission_factor of --config; none: no carbon figure)",
     )
     p.add_argument(
         "--grade-thresholds",
         type=_thresholds,
-        default=GB40879_DEFAULT_THRESHOLDS,
-        help="GB 40879 grade 1,2,3 limits (default 1.20,1.30,1.50)",
+        default=None,
+        help="GB 40879 grade 1,2,3 limits (default: the shipped table, agent/data/pue_targets.yaml)",
     )
     p.add_argument("--min-coverage", type=_ratio, default=0.95, help="withhold PUE below this coverage")
     p.add_argument("--confidence", type=_ratio, default=0.90, help="confidence of the saving's uncertainty")
@@ -236,6 +234,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
         carbon = getattr(cfg, "carbon", None)
         if carbon is not None:
             context["factor"] = carbon.emission_factor
+            context["carbon"] = carbon
         if db is None and cfg.history is not None:
             path = cfg.history.path
             db = path if path.is_absolute() else args.config.parent / path
@@ -307,7 +306,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _fail("report", "give either --period, or --baseline and --compare")
     try:
         db, context = _resolve(args)
-        factor = load_emission_factor(args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR)
+        key = args.emission_factor or context.get("factor")
+        factor = load_emission_factor(key) if key else None
         with SqliteHistoryStore(db, readonly=True) as store:
             if args.period:
                 tz = zone(context["timezone"])
@@ -322,6 +322,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                     min_coverage=args.min_coverage,
                     meters=context.get("meters", ()),
                     tz=tz,
+                    carbon=context.get("carbon"),
                 )
                 lines = summary_lines(report)
             else:

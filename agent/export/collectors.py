@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from agent import __version__
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
-from agent.config.emission import DEFAULT_EMISSION_FACTOR, load_emission_factor
+from agent.config.emission import load_emission_factor
 from agent.config.site import SiteConfig
 from agent.devices.quantities import GLOSSARY
 from agent.export import metric_names as m
@@ -94,18 +94,17 @@ class SitePueCollector(Collector):
         pue_site_interval_pue{window_seconds="900"} 1.409
         pue_site_pue_valid{kind="realtime"} 1.0
         pue_site_coverage_ratio{boundary="it"} 1.0
-        pue_site_emission_factor_kg_per_kwh{factor="cn-mee-2023-southern",year="2023",region="southern"} 0.4042
+        pue_site_emission_factor_kg_per_kwh{factor="cn-mee-2022-guizhou",region="guizhou",route="location",...} 0.4989
         pue_site_energy_cost_cny_total{period="valley"} 81.2
         pue_site_tariff_price_cny_per_kwh{period="peak"} 0.82
+    The emission factor has no sample without a ``carbon`` section: there is no default factor.
     An invalid PUE is not exported as a number; ``pue_site_pue_invalid_info{kind,reason}`` is.
     """
 
     def __init__(self, cfg: SiteConfig, state: AgentState) -> None:
         self._cfg = cfg
         self._state = state
-        self._factor = load_emission_factor(
-            cfg.carbon.emission_factor if cfg.carbon is not None else DEFAULT_EMISSION_FACTOR
-        )
+        self._factor = load_emission_factor(cfg.carbon.emission_factor) if cfg.carbon is not None else None
 
     def collect(self) -> Iterator[Metric]:
         cfg = self._cfg
@@ -120,11 +119,13 @@ class SitePueCollector(Collector):
         yield target
         factor = GaugeMetricFamily(
             m.SITE_EMISSION_FACTOR,
-            "Grid CO2 emission factor the site reports with (carbon.emission_factor; "
-            "location-based, dated table in agent/data/emission_factors.yaml)",
-            labels=["factor", "year", "region"],
+            "Grid CO2 emission factor the site reports with (carbon.emission_factor, dated table in "
+            "agent/data/emission_factors.yaml; no sample when none is configured)",
+            labels=["factor", "year", "region", "route"],
         )
-        factor.add_metric([self._factor.key, str(self._factor.year), self._factor.region], self._factor.kg_co2_per_kwh)
+        if self._factor is not None:
+            f = self._factor
+            factor.add_metric([f.key, str(f.year), f.region, f.route], f.kg_co2_per_kwh)
         yield factor
         site = self._state.site
         if site is None:

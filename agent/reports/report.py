@@ -2,8 +2,9 @@
 
 :func:`period_report` gathers, for a period: PUE per month and for the whole period with coverage,
 gaps and the measurement category; the energy breakdown (IT, cooling, losses and other); PUE against
-outdoor temperature; CUE and emissions with the named emission factor; the GB 40879 grade and the
-national targets. :func:`savings_report` fits a regression baseline (:mod:`models.mv`) and states
+outdoor temperature; carbon and compliance (:mod:`agent.reports.compliance`: CUE, tCO2 and REF with
+the configured factor, route, green electricity and diesel; the GB 40879 grade on 12-month periods only,
+targets as dated references). :func:`savings_report` fits a regression baseline (:mod:`models.mv`) and states
 the avoided energy with its guards (range check, ASHRAE Guideline 14 figures) and the M&V plan.
 Both are computed here; :mod:`agent.reports.text` writes them as text and
 :func:`agent.reports.render.render` draws them as PDF or HTML.
@@ -14,6 +15,7 @@ Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports st
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -21,26 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from agent.config.emission import DEFAULT_EMISSION_FACTOR, EMISSION_FACTORS_FILE, EmissionFactor, load_emission_factor
+from agent.config.emission import EMISSION_FACTORS_FILE, EmissionFactor, load_emission_factor
+from agent.config.site import CarbonConfig
 from agent.errors import HistoryQueryError
 from agent.history.records import SiteRollup
 from agent.history.store import SqliteHistoryStore
+from agent.reports.compliance import Compliance, PeriodCarbon, period_carbon, period_compliance
 from agent.reports.mv_plan import NO_PLAN, MvPlan
 from agent.reports.periods import add_month, check_whole_hours, iso_day, local_days, zone_name
-from models.metrics import (
-    GB40879_DEFAULT_THRESHOLDS,
-    IntervalSeries,
-    PeriodMetrics,
-    cue,
-    emissions_t,
-    gb40879_grade,
-    period_metrics,
-)
+from models.metrics import IntervalSeries, PeriodMetrics, gb40879_grade, period_metrics
 from models.mv import BaselineFit, Savings, daily_degree_days, fit_change_point_baseline, verified_savings
 from models.mv_acceptance import Gl14Acceptance, RangeCheck, gl14_acceptance, range_check
 
 __all__ = [
-    "DEFAULT_EMISSION_FACTOR",
     "DEFAULT_MAX_OUTSIDE_SHARE",
     "EMISSION_FACTORS_FILE",
     "EXTRAPOLATION_CHOICES",
@@ -85,16 +80,18 @@ class PeriodReport:
     total: PeriodMetrics
     months: tuple[tuple[str, PeriodMetrics], ...]
     daily_pue: tuple[tuple[float, float], ...]  # (mean outdoor dry bulb [C], PUE) per complete day
-    factor: EmissionFactor
+    factor: EmissionFactor | None  # None: no emission factor configured, no carbon figure
     cue_kg_per_kwh: float | None
     emissions_t: float | None
-    grade: int | None
+    grade: int | None  # GB 40879 grade: 12-month periods only
     thresholds: tuple[float, float, float]
     methods: tuple[str, ...]
     categories: tuple[int, ...]
     sources: tuple[str, ...]
     meters: tuple[str, ...]
     min_coverage: float
+    carbon: PeriodCarbon
+    compliance: Compliance
     timezone: str = "UTC"
 
 
@@ -102,20 +99,25 @@ def period_report(
     store: SqliteHistoryStore,
     start_s: float,
     end_s: float,
-    factor: EmissionFactor,
+    factor: EmissionFactor | None,
     *,
     site: str = "site",
-    thresholds: Sequence[float] = GB40879_DEFAULT_THRESHOLDS,
+    thresholds: Sequence[float] | None = None,
     min_coverage: float = 0.95,
     meters: Sequence[str] = (),
     tz: tzinfo = UTC,
+    carbon: CarbonConfig | None = None,
 ) -> PeriodReport:
     """Everything a period report states, from the hourly rollups; months and days are local to ``tz``.
+
+    ``factor`` is the grid emission factor (None: no carbon figure); ``carbon`` the site's carbon config
+    (route, green electricity, diesel). ``thresholds`` override the GB 40879 limits of the shipped table.
 
     Raises
     ------
     HistoryQueryError
-        no data at all in the period; a zone whose offset is not whole hours.
+        no data at all in the period; a zone whose offset is not whole hours; a factor that does not
+        fit the configured route.
     """
     check_whole_hours(tz, start_s, end_s)
     rollups = store.site_rollups(3600, start_s, end_s)
@@ -137,8 +139,22 @@ def period_report(
         it_j = sum(h.it_j for h in hours)
         if sum(h.covered_s for h in hours) >= 0.99 * length_s and it_j > 0 and len(temperatures) == len(hours):
             daily.append((sum(temperatures) / len(temperatures), sum(h.facility_j for h in hours) / it_j))
-    pue = total.pue
     methods = sorted(set().union(*(r.methods for r in rollups)))
+    categories = tuple(sorted(set().union(*(r.it_categories for r in rollups))))
+    compliance = period_compliance(total, start_s, end_s, tz, categories)
+    if thresholds is not None:
+        grade_table = dataclasses.replace(
+            compliance.standards.grade, limits=(thresholds[0], thresholds[1], thresholds[2])
+        )
+        standards = dataclasses.replace(compliance.standards, grade=grade_table)
+        compliance = dataclasses.replace(
+            compliance,
+            standards=standards,
+            grade=gb40879_grade(total.pue, grade_table.limits) if compliance.annual else None,
+        )
+    limits = compliance.standards.grade.limits
+    carbon_result = period_carbon(total, start_s, end_s, tz, factor, carbon, "renewable_j" in series.terms)
+    account = carbon_result.account
     return PeriodReport(
         site=site,
         start_s=start_s,
@@ -147,15 +163,17 @@ def period_report(
         months=tuple(months),
         daily_pue=tuple(daily),
         factor=factor,
-        cue_kg_per_kwh=None if pue is None else cue(pue, factor.kg_co2_per_kwh),
-        emissions_t=emissions_t(total.facility_kwh, factor.kg_co2_per_kwh) if total.facility_kwh > 0 else None,
-        grade=gb40879_grade(pue, thresholds),
-        thresholds=(thresholds[0], thresholds[1], thresholds[2]),
+        cue_kg_per_kwh=None if account is None else account.cue_kg_per_kwh,
+        emissions_t=None if account is None else account.total_t_co2,
+        grade=compliance.grade,
+        thresholds=limits,
         methods=tuple(methods),
-        categories=tuple(sorted(set().union(*(r.it_categories for r in rollups)))),
+        categories=categories,
         sources=tuple(sorted(set().union(*(r.sources for r in rollups)))),
         meters=tuple(meters),
         min_coverage=min_coverage,
+        carbon=carbon_result,
+        compliance=compliance,
         timezone=zone_name(tz),
     )
 
@@ -183,7 +201,7 @@ class SavingsReport:
     temperature: str
     bases_c: tuple[float, ...]
     compare_it_kwh: float
-    factor: EmissionFactor
+    factor: EmissionFactor | None  # None: no emission factor configured, no tCO2 figure
     excluded_days: int
     daily_predicted_kwh: tuple[float, ...]
     daily_actual_kwh: tuple[float, ...]
@@ -213,7 +231,9 @@ class SavingsReport:
         return self.compare_it_kwh / self.savings.days
 
     @property
-    def saved_t_co2(self) -> float:
+    def saved_t_co2(self) -> float | None:
+        if self.factor is None:
+            return None
         return self.savings.saved_kwh * self.factor.kg_co2_per_kwh / 1000.0
 
     @property
@@ -266,7 +286,7 @@ def savings_report(
     store: SqliteHistoryStore,
     baseline: tuple[float, float],
     compare: tuple[float, float],
-    factor: EmissionFactor,
+    factor: EmissionFactor | None,
     confidence: float = 0.90,
     tz: tzinfo = UTC,
     *,

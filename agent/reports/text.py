@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from agent.reports.compliance import carbon_lines, compliance_lines, headline_line, method_lines
 from agent.reports.periods import iso_day, zone
 from agent.reports.report import PeriodReport, SavingsReport
-from models.metrics import NATIONAL_PUE_TARGETS, PeriodMetrics
+from models.metrics import PeriodMetrics
 from models.mv_acceptance import GL14_FSU_CONFIDENCE, GL14_FSU_LIMIT, GL14_LIMITS
 
 __all__ = ["method_statement", "savings_lines", "summary_lines"]
-
-_CATEGORY_TEXT = {
-    1: "category 1 (IT energy at the UPS output)",
-    2: "category 2 (IT energy at the PDU output)",
-    3: "category 3 (IT energy at the IT equipment input)",
-}
-
-
-def _grade_text(grade: int | None, thresholds: Sequence[float]) -> str:
-    if grade is None:
-        return "no grade (no valid PUE for the period)"
-    if grade == 0:
-        return f"above the grade 3 limit ({thresholds[2]:.2f}): does not meet GB 40879-2021"
-    return f"grade {grade} (<= {thresholds[grade - 1]:.2f})"
 
 
 def method_statement(report: PeriodReport) -> list[str]:
     """The lines of the method statement: boundary, meters, category, energy method, factor, gaps."""
     total = report.total
-    categories = ", ".join(_CATEGORY_TEXT.get(c, str(c)) for c in report.categories) or "not stated by the data"
     methods = ", ".join(report.methods) or "none"
     tz = zone(report.timezone)
     lines = [
-        "PUE = E_DC / E_IT, both energies over the same covered time (ISO/IEC 30134-2).",
-        f"Boundary: facility = the configured facility meters; IT measured at {categories}.",
+        *method_lines(report),
+        "Boundary: facility = the configured facility meters; IT as the category above.",
         f"Meters: {', '.join(report.meters) if report.meters else 'as configured in the site topology'}.",
         f"Energy method: {methods} (counter = the device's energy register, made monotonic across wraps "
         "and resets; integrated = trapezoidal integration of polled power; imported = from a history file).",
         f"Sources: {', '.join(report.sources)}. Periods are {report.timezone} calendar periods.",
-        f"Emission factor: {report.factor.describe()}; location-based.",
-        f"GB 40879-2021 thresholds used: {', '.join(f'{t:.2f}' for t in report.thresholds)} (configurable).",
         f"Coverage: {total.coverage_ratio:.2%} of the period; a PUE is withheld below "
         f"{report.min_coverage:.0%}; energies are over covered time only, never across gaps.",
     ]
@@ -58,15 +40,18 @@ def method_statement(report: PeriodReport) -> list[str]:
     return lines
 
 
-def _reuse_lines(t: PeriodMetrics) -> list[str]:
-    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise)."""
+def _reuse_lines(t: PeriodMetrics, ref_with_carbon: bool = False) -> list[str]:
+    """Distribution pPUE, REF, ERE/ERF, WUE and per-zone pPUE where the topology meters them (nothing otherwise).
+
+    ``ref_with_carbon``: REF is stated with the carbon lines instead (certificates included).
+    """
     lines = []
     if t.ppue_distribution is not None and t.distribution_kwh is not None:
         lines.append(
             f"pPUE power distribution: {t.ppue_distribution:.3f} (energy into distribution "
             f"{t.distribution_kwh:,.0f} kWh, losses {t.distribution_kwh - t.it_kwh:,.0f} kWh)"
         )
-    if t.ref is not None and t.renewable_kwh is not None:
+    if t.ref is not None and t.renewable_kwh is not None and not ref_with_carbon:
         lines.append(f"REF: {t.ref:.3f} (on-site renewable {t.renewable_kwh:,.0f} kWh; ISO/IEC 30134-3)")
     if t.ere is not None and t.erf is not None and t.reused_heat_kwh is not None:
         lines.append(
@@ -90,10 +75,9 @@ def summary_lines(report: PeriodReport) -> list[str]:
     t = report.total
     tz = zone(report.timezone)
     period = f"{iso_day(report.start_s, tz)} to {iso_day(report.end_s, tz)} {report.timezone}"
-    pue_text = f"{t.pue:.3f}" if t.pue is not None else f"withheld: {t.reason}"
     lines = [
         f"Site {report.site}, {period}",
-        f"PUE (energy): {pue_text}   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else f"PUE (energy): {pue_text}",
+        headline_line(report, period) + (f"   DCiE: {t.dcie_percent:.1f} %" if t.dcie_percent else ""),
         f"Coverage: {t.coverage_ratio:.2%}   Gaps: {len(t.gaps)}",
         f"Energy: facility {t.facility_kwh:,.0f} kWh, IT {t.it_kwh:,.0f} kWh"
         + (
@@ -108,20 +92,9 @@ def summary_lines(report: PeriodReport) -> list[str]:
             if t.ppue_other is not None
             else f"pPUE cooling: {t.ppue_cooling:.3f}"
         )
-    lines += _reuse_lines(t)
-    if report.cue_kg_per_kwh is not None:
-        lines.append(f"CUE: {report.cue_kg_per_kwh:.3f} kgCO2/kWh_IT")
-    if report.emissions_t is not None:
-        lines.append(f"Emissions: {report.emissions_t:,.1f} tCO2 (factor {report.factor.key})")
-    lines.append(f"GB 40879-2021: {_grade_text(report.grade, report.thresholds)}")
-    if t.pue is not None:
-        lines.append(
-            "National targets: "
-            + ", ".join(
-                f"{kind} < {limit:.2f}: {'met' if t.pue < limit else 'not met'}"
-                for kind, limit in NATIONAL_PUE_TARGETS.items()
-            )
-        )
+    lines += _reuse_lines(t, ref_with_carbon=report.carbon.account is not None)
+    lines += compliance_lines(report)
+    lines += carbon_lines(report)
     return lines
 
 
@@ -238,9 +211,13 @@ def savings_lines(report: SavingsReport) -> list[str]:
         f"at {s.confidence:.0%} confidence "
         f"(t = {s.t_value:.2f} with {s.dof_effective:.1f} effective degrees of freedom, standard error "
         f"{s.standard_error_kwh:,.0f} kWh)" + status,
-        f"= {report.saved_t_co2:,.1f} +- {s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
-        f"tCO2 ({report.factor.key}); {report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} "
-        "PUE points",
+        (
+            f"= {report.saved_t_co2:,.1f} +- {s.uncertainty_kwh * report.factor.kg_co2_per_kwh / 1000:,.1f} "
+            f"tCO2 ({report.factor.key}); "
+            if report.factor is not None and report.saved_t_co2 is not None
+            else "= no tCO2 figure (no emission factor configured); "
+        )
+        + f"{report.pue_points:.4f} +- {report.pue_points_uncertainty:.4f} PUE points",
         "Method: IPMVP Option C (whole facility) regression baseline adjusted to the reporting period's "
         "conditions: the figure is avoided energy (reporting-period basis), not normalised savings (fixed "
         "conditions). Uncertainty per ASHRAE Guideline 14 Annex B (prediction of a sum, autocorrelation-corrected, "

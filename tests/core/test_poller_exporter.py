@@ -186,26 +186,32 @@ def test_next_due_is_a_pure_function_of_last_now_interval(last, now, expected) -
 
 
 def test_the_configured_emission_factor_is_exported(site) -> None:  # type: ignore[no-untyped-def]
+    """The configured factor with its route; none configured: no sample at all (no silent national default)."""
     from agent.config.site import CarbonConfig
 
     cfg, state, _poller, _accountant, clock, _devices = site
-    default = build_registry(cfg.model_copy(update={"carbon": None}), state, clock)
-    assert (
-        default.get_sample_value(
-            "pue_site_emission_factor_kg_per_kwh",
-            {"factor": "cn-mee-2023-national", "year": "2023", "region": "national"},
-        )
-        == 0.5306
-    )
+    unconfigured = build_registry(cfg.model_copy(update={"carbon": None}), state, clock)
+    families = {f.name: f for f in unconfigured.collect()}
+    assert families["pue_site_emission_factor_kg_per_kwh"].samples == []
     southern = build_registry(
         cfg.model_copy(update={"carbon": CarbonConfig(emission_factor="cn-mee-2022-southern")}), state, clock
     )
     assert (
         southern.get_sample_value(
             "pue_site_emission_factor_kg_per_kwh",
-            {"factor": "cn-mee-2022-southern", "year": "2022", "region": "southern"},
+            {"factor": "cn-mee-2022-southern", "year": "2022", "region": "southern", "route": "location"},
         )
         == 0.3869
+    )
+    guizhou = build_registry(
+        cfg.model_copy(update={"carbon": CarbonConfig(emission_factor="cn-mee-2022-guizhou")}), state, clock
+    )
+    assert (
+        guizhou.get_sample_value(
+            "pue_site_emission_factor_kg_per_kwh",
+            {"factor": "cn-mee-2022-guizhou", "year": "2022", "region": "guizhou", "route": "location"},
+        )
+        == 0.4989
     )
 
 

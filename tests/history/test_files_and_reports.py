@@ -434,8 +434,13 @@ def test_annual_report_renders_with_charts(twin_db: Path, tmp_path: Path, capsys
         == 0
     )
     text = capsys.readouterr().out
-    assert "PUE (energy): 1.3" in text or "PUE (energy): 1.4" in text
-    assert "cn-mee-2023-southern" in text and "GB 40879-2021" in text
+    # a 12-month period: an annual figure with its category and a grade; the twin's IT is at the UPS output
+    assert (
+        "PUE1 over 12 months (2026-01-01 00:00 to 2027-01-01 00:00 UTC): 1.3" in text
+        or "PUE1 over 12 months (2026-01-01 00:00 to 2027-01-01 00:00 UTC): 1.4" in text
+    )
+    assert "annual figure" in text and "GB 40879-2021: grade" in text
+    assert "cn-mee-2023-southern" in text
     assert "Coverage: 99.73%" in text  # the twin ran 364 days: 31 Dec is a gap, stated, not hidden
     subprocess.run(["pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))

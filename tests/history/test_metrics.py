@@ -5,17 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agent.config.standards import load_standards
+from models.carbon import carbon_account
 from models.metrics import (
     Gap,
     IntervalSeries,
-    cue,
     dcie_percent,
-    emissions_t,
     ere,
     erf,
     find_gaps,
     gb40879_grade,
-    meets_national_target,
     period_metrics,
     ppue,
     ref,
@@ -92,9 +91,11 @@ def test_facility_below_it_is_refused() -> None:
 
 
 def test_carbon_and_reuse_known_answers() -> None:
-    # 1,000 MWh facility, 800 MWh IT, Southern grid 2023: 0.4042 kgCO2/kWh
-    assert cue(1.25, 0.4042) == pytest.approx(0.50525)
-    assert emissions_t(1_000_000.0, 0.4042) == pytest.approx(404.2)
+    # 1,000 MWh facility, 800 MWh IT, Southern grid 2023: 0.4042 kgCO2/kWh; no PV, fuel or green
+    # electricity: CUE reduces to CEF x PUE
+    plain = carbon_account(facility_kwh=1_000_000.0, it_kwh=800_000.0, grid_factor_kg_per_kwh=0.4042, route="location")
+    assert plain.cue_kg_per_kwh == pytest.approx(0.50525)
+    assert plain.total_t_co2 == pytest.approx(404.2)
     assert ere(1_000_000.0, 150_000.0, 800_000.0) == pytest.approx(1.0625)
     assert erf(150_000.0, 1_000_000.0) == pytest.approx(0.15)
     assert ref(300_000.0, 1_000_000.0) == pytest.approx(0.3)
@@ -107,7 +108,7 @@ def test_carbon_and_reuse_known_answers() -> None:
     ("pue", "grade"), [(1.15, 1), (1.20, 1), (1.25, 2), (1.30, 2), (1.45, 3), (1.51, 0), (None, None)]
 )
 def test_gb40879_grades(pue: float | None, grade: int | None) -> None:
-    assert gb40879_grade(pue) == grade
+    assert gb40879_grade(pue, load_standards().grade.limits) == grade
 
 
 def test_grade_thresholds_are_configurable_and_checked() -> None:
@@ -116,8 +117,16 @@ def test_grade_thresholds_are_configurable_and_checked() -> None:
         gb40879_grade(1.2, (1.3, 1.2, 1.5))
 
 
-def test_national_targets() -> None:
-    assert meets_national_target(1.28) and not meets_national_target(1.28, "hub-node")
+def test_national_targets_are_tested_as_worded() -> None:
+    """2024 plan: <= 1.25 new large, <= 1.2 hub nodes (1.25 and 1.20 themselves pass); 2021 plan: < 1.3 / < 1.25."""
+    targets = {t.key: t for t in load_standards().targets}
+    new_large, hub = targets["cn-2024-action-plan-new-large"], targets["cn-2024-action-plan-hub-node"]
+    assert (new_large.value, new_large.comparison, hub.value, hub.comparison) == (1.25, "<=", 1.20, "<=")
+    assert new_large.holds(1.25) and not new_large.holds(1.2501)
+    assert hub.holds(1.20) and not hub.holds(1.21)
+    old = targets["cn-2021-implementation-plan-hub-node"]
+    assert old.superseded == "2024-07-23" and not old.holds(1.25) and old.holds(1.2499)
+    assert {t.key for t in load_standards().current_targets} == {new_large.key, hub.key}
 
 
 def test_regression_baseline_recovers_a_known_saving() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from models.metrics import GB40879_DEFAULT_THRESHOLDS, NATIONAL_PUE_TARGETS
+from agent.config.standards import load_standards
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from opsrefs import (
@@ -41,8 +41,9 @@ UNITS = {
 }
 EXPECTED_UIDS = {"pue-morning", "pue-site-overview", "pue-cooling", "pue-energy-audit", "pue-agent-health"}
 DASHBOARDS = load_dashboards()
-#: the morning view's reference lines: GB 40879 grade limits and the national targets, as the reports use them
-REFERENCE_PUE = sorted({*GB40879_DEFAULT_THRESHOLDS, *NATIONAL_PUE_TARGETS.values()})
+#: the morning view's reference lines: GB 40879 grade limits and the current national targets, from the dated
+#: table the reports use (agent/data/pue_targets.yaml)
+REFERENCE_PUE = sorted({*load_standards().grade.limits, *(t.value for t in load_standards().current_targets)})
 
 
 def _builder() -> Any:
