@@ -10,12 +10,19 @@
     │   ├── DeviceTimeoutError   no answer within timeout x retries
     │   ├── DeviceAuthError      credentials refused
     │   ├── DeviceProtocolError  the device answered with a protocol error or garbage
+    │   │   └── DeviceExceptionError the device refused a request with a protocol exception (poll kind "exception")
+    │   ├── DeviceGatewayError   a gateway cannot reach the device behind it (wrong unit id; kind "gateway")
     │   ├── DeviceRefusedError   a write was refused by the device
-    │   └── SnmpError            ... talking SNMP; each SNMP error is also its Device* kind:
-    │       ├── SnmpTimeoutError     (DeviceTimeoutError)
-    │       ├── SnmpAuthError        (DeviceAuthError: SNMPv3 USM report, wrong community)
-    │       ├── SnmpProtocolError    (DeviceProtocolError: error-status or garbage)
-    │       └── SnmpSetRefusedError  (DeviceRefusedError: wrongValue, notWritable, ...)
+    │   ├── SnmpError            ... talking SNMP; each SNMP error is also its Device* kind:
+    │   │   ├── SnmpTimeoutError     (DeviceTimeoutError)
+    │   │   ├── SnmpAuthError        (DeviceAuthError: SNMPv3 USM report, wrong community)
+    │   │   ├── SnmpProtocolError    (DeviceProtocolError: error-status or garbage)
+    │   │   └── SnmpSetRefusedError  (DeviceRefusedError: wrongValue, notWritable, ...)
+    │   └── ModbusError          ... talking Modbus TCP; each is also its Device* kind:
+    │       ├── ModbusTimeoutError   (DeviceTimeoutError: no answer, connection refused or reset)
+    │       ├── ModbusProtocolError  (DeviceProtocolError: a malformed or mismatched answer)
+    │       ├── ModbusExceptionError (DeviceExceptionError: exception codes 1-8, e.g. 2 illegal data address)
+    │       └── ModbusGatewayError   (DeviceGatewayError: exception codes 10 and 11 from a TCP/RTU gateway)
     ├── DecodeError          a device answered, but the value does not fit its profile
     ├── WriteGuardError      a setpoint write was blocked by a guardrail before reaching the wire
     ├── HistoryFormatError   a site history or conditions CSV is malformed (names file, line, column)
@@ -29,7 +36,8 @@
             └── HistoryOverlapError  an interval to store overlaps one already stored (``start_s``)
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
-(:mod:`agent.devices.snmp.client`), with ``raise ... from err``. The site and control stages catch only the
+(:mod:`agent.devices.snmp.client`), with ``raise ... from err``; pymodbus's at :mod:`agent.devices.modbus.client`.
+The site and control stages catch only the
 ``Device*`` kinds, so a second protocol's adapter plugs in without touching them.
 """
 
@@ -40,6 +48,8 @@ __all__ = [
     "DecodeError",
     "DeviceAuthError",
     "DeviceError",
+    "DeviceExceptionError",
+    "DeviceGatewayError",
     "DeviceProtocolError",
     "DeviceRefusedError",
     "DeviceTimeoutError",
@@ -51,6 +61,11 @@ __all__ = [
     "HistoryQueryError",
     "HistoryStoreError",
     "ImportFormatError",
+    "ModbusError",
+    "ModbusExceptionError",
+    "ModbusGatewayError",
+    "ModbusProtocolError",
+    "ModbusTimeoutError",
     "ModelError",
     "ProfileError",
     "PueAgentError",
@@ -100,6 +115,14 @@ class DeviceProtocolError(DeviceError):
     """The device answered with a protocol error or a malformed message."""
 
 
+class DeviceExceptionError(DeviceProtocolError):
+    """The device understood the request and refused it with a protocol exception (Modbus codes 1-8)."""
+
+
+class DeviceGatewayError(DeviceError):
+    """A gateway answered for a device behind it that it cannot reach: a wrong unit id, or the device is off-line."""
+
+
 class DeviceRefusedError(DeviceError):
     """A write was refused by the device (for example an out-of-range setpoint)."""
 
@@ -122,6 +145,35 @@ class SnmpProtocolError(SnmpError, DeviceProtocolError):
 
 class SnmpSetRefusedError(SnmpError, DeviceRefusedError):
     """A SET request was refused by the device (for example wrongValue for an out-of-range setpoint)."""
+
+
+class ModbusError(DeviceError):
+    """Talking Modbus TCP to one device failed."""
+
+
+class ModbusTimeoutError(ModbusError, DeviceTimeoutError):
+    """No answer within the timeout and retries (or the TCP connection was refused or reset)."""
+
+
+class ModbusProtocolError(ModbusError, DeviceProtocolError):
+    """The device answered with a malformed or mismatched message."""
+
+
+class ModbusExceptionError(ModbusError, DeviceExceptionError):
+    """The device answered a read with a Modbus exception code (``code``: 1 illegal function, 2 illegal
+    data address, 3 illegal data value, 4 device failure, 6 busy, ...)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class ModbusGatewayError(ModbusError, DeviceGatewayError):
+    """A Modbus TCP gateway answered exception 10 (no path to the unit id) or 11 (the unit did not respond)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        self.code = code
+        super().__init__(message)
 
 
 class DecodeError(PueAgentError):

@@ -47,6 +47,8 @@ def _probe(path: Path, key: str, oid: str) -> str:
 
 
 def detect_text(path: Path, profile: Profile) -> str:
+    if profile.protocol == "modbus":
+        return "Modbus TCP: named in the site config (`unit_id` behind a gateway)"
     d = profile.detect
     parts: list[str] = []
     if d.fallback is not None:

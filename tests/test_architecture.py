@@ -15,7 +15,9 @@ AGENT = ROOT / "agent"
 
 #: protocol libraries and the agent's protocol adapters; only agent/devices/<protocol>/ may import them
 PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0"}
-PROTOCOL_PACKAGES = ("agent.devices.snmp",)
+PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus")
+#: which adapter may import which protocol library
+ADAPTER_LIBRARIES = {"agent/devices/snmp/": {"pysnmp", "pyasn1", "pysmi"}, "agent/devices/modbus/": {"pymodbus"}}
 
 
 def _imports(path: Path) -> set[str]:
@@ -60,7 +62,19 @@ def test_models_is_pure() -> None:
 
 def test_only_the_protocol_adapters_import_protocol_libraries() -> None:
     importers = {_rel(p) for p in AGENT.rglob("*.py") if _top(_imports(p)) & PROTOCOL_LIBRARIES}
-    assert all(i.startswith("agent/devices/snmp/") for i in importers), importers
+    assert all(i.startswith(tuple(ADAPTER_LIBRARIES)) for i in importers), importers
+    # each adapter imports its own protocol's library only (the Modbus adapter never loads pysnmp)
+    for folder, own in ADAPTER_LIBRARIES.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            foreign = _top(_imports(path)) & (PROTOCOL_LIBRARIES - own)
+            assert not foreign, f"{_rel(path)} imports {foreign}"
+
+
+def test_modbus_registers_and_batching_are_pure() -> None:
+    """The register codec and batching plan need no Modbus library and no I/O (unit-testable alone)."""
+    names = _imports(AGENT / "devices" / "modbus" / "registers.py")
+    assert not _top(names) & (PROTOCOL_LIBRARIES | {"socket", "asyncio"}), names
+    assert "pymodbus" in _top(_imports(AGENT / "devices" / "modbus" / "client.py"))
 
 
 def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() -> None:

@@ -29,7 +29,11 @@ _DATA = Path(__file__).resolve().parent / "data"
 #: starts to pay and a legacy setpoint schedule leaves the most on the table
 DEMO_START = datetime(2026, 3, 15, 6, tzinfo=UTC)
 
-DEMO_CONFIGS = {"twin": _DATA / "twin-site.yaml", "minimal": _DATA / "demo-site.yaml"}
+DEMO_CONFIGS = {
+    "twin": _DATA / "twin-site.yaml",
+    "twin-mixed": _DATA / "twin-site-mixed.yaml",  # the meters on Modbus TCP, the rest SNMP
+    "minimal": _DATA / "demo-site.yaml",
+}
 
 
 def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
@@ -61,7 +65,7 @@ async def _demo(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"recommender": rcfg})
         print(f"recommender: {args.recommender} mode, model {model_dir}", flush=True)
     site: MinimalSite | TwinLiveSite
-    if args.site == "twin":
+    if args.site in ("twin", "twin-mixed"):
         site = TwinLiveSite(
             cfg,
             profiles,  # type: ignore[arg-type]
@@ -75,7 +79,7 @@ async def _demo(args: argparse.Namespace) -> int:
     history = Path(args.history) if args.history else Path(tempfile.gettempdir()) / "pue-demo-history.sqlite"
     async with site.serving(truth_file=truth_file):
         print(
-            f"simulated site ({args.site}): {len(site.devices)} devices on 127.0.0.1 ports "
+            f"simulated site ({args.site}): {len(site.devices) + len(site.modbus_devices)} devices on 127.0.0.1 ports "
             f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}",
             flush=True,
         )
@@ -133,7 +137,8 @@ def register(sub: Any) -> None:
         "--site",
         choices=sorted(DEMO_CONFIGS),
         default="twin",
-        help="twin: physics-based Guiyang hall (default); minimal: 7 devices, sine-wave load",
+        help="twin: physics-based Guiyang hall (default); twin-mixed: the same, its meters on Modbus TCP; "
+        "minimal: 7 devices, sine-wave load",
     )
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=positive_float, default=60.0, help="twin time acceleration (simulated s per s)")

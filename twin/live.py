@@ -32,7 +32,7 @@ import numpy as np
 from agent.config.site import SiteConfig
 from agent.devices.profiles import ProfileRegistry
 from twin.design import Controls, SiteDesign
-from twin.serve.device import ProfiledDevice, SimulatedSite, plausible_defaults, simulated_agent
+from twin.serve.device import SimulatedSite, plausible_defaults
 from twin.simulate import utilisation_at
 from twin.site import SiteConditions, SitePlant, StepResult
 from twin.weather import load_site_weather, weather_at
@@ -88,13 +88,10 @@ class TwinLiveSite(SimulatedSite):
         self.controls = Controls(crah_min_fan_speed=1.0)  # a legacy hall: constant-speed CRAH fans
         self._crah_setpoints: dict[str, float] = {}
         self._counters: dict[tuple[str, str], float] = {}
-        self.devices: dict[str, ProfiledDevice] = {}
         self._roles: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._roles.setdefault(dev.role, []).append(dev.name)
-            self.devices[dev.name] = ProfiledDevice(
-                dev.name, profiles[dev.profile], simulated_agent(cfg, dev), on_setpoint=self._setpoint_handler(dev.name)
-            )
+        self.add_devices(cfg, profiles, self._setpoint_handler)
         n_pdu = max(len(self._roles.get("pdu", [])), 1)
         self.racks_per_pdu = math.ceil(self.design.n_racks / n_pdu)
         self.truth = self._to_truth(self._step(0.0), self._sim0)
@@ -228,8 +225,7 @@ class TwinLiveSite(SimulatedSite):
             }
         uptime = sim_s - self._sim0
         defaults = plausible_defaults(r.facility_power_w / max(len(self._roles.get("pdu", [])), 1))
-        for name, device in self.devices.items():
-            device.publish(values.get(name, {}), uptime, defaults)
+        self.publish_all(values, uptime, defaults)
 
     def _to_truth(self, r: StepResult, sim_s: float) -> TwinTruth:
         return TwinTruth(

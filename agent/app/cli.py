@@ -99,12 +99,51 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
     return SnmpTarget(url.hostname, port, auth, args.timeout, args.retries)
 
 
+async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
+    """``modbus://HOST[:PORT][/UNIT]`` with ``--profile``: Modbus has no detection (no sysObjectID)."""
+    from agent.config.site import DeviceConfig
+    from agent.devices.modbus.adapter import ModbusDevices
+
+    url = urlparse(args.url)
+    if not url.hostname or not args.profile:
+        raise UsageError(f"a Modbus device is read as modbus://HOST[:PORT][/UNIT] --profile NAME, got {args.url!r}")
+    try:
+        port = url.port or 502
+        unit = int(url.path.strip("/") or 1)
+    except ValueError:
+        raise UsageError(f"bad port or unit id in {args.url!r}") from None
+    profile = registry[args.profile]
+    if profile.protocol != "modbus":
+        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}: read it as udp://HOST:PORT")
+    device = DeviceConfig.model_validate(
+        {
+            "name": "read",
+            "address": url.hostname,
+            "port": port,
+            "unit_id": unit,
+            "profile": profile.name,
+            "role": "other_meter",
+            "timeout_s": args.timeout,
+            "retries": args.retries,
+        }
+    )
+    adapter = ModbusDevices()
+    try:
+        return profile, await adapter.read(device, profile)
+    finally:
+        await adapter.close()
+
+
 async def _read(args: argparse.Namespace) -> int:
     from agent.devices.readings import detect_profile, read_device
 
-    target = _target_from_args(args)
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
     registry = load_profiles(dirs)
+    if urlparse(args.url).scheme == "modbus":
+        profile, readout = await _read_modbus(args, registry)
+        _print_readout(args, profile, readout)
+        return 0
+    target = _target_from_args(args)
     client = PysnmpClient()
     try:
         if args.profile and args.profile.endswith((".yaml", ".yml")):  # a profile file, e.g. a fresh draft
@@ -118,6 +157,11 @@ async def _read(args: argparse.Namespace) -> int:
         readout = await read_device(client, target, profile)
     finally:
         await client.close()
+    _print_readout(args, profile, readout)
+    return 0
+
+
+def _print_readout(args: argparse.Namespace, profile: Any, readout: Any) -> None:
     from agent.devices.quantities import GLOSSARY
 
     rows: list[dict[str, Any]] = [
@@ -134,7 +178,6 @@ async def _read(args: argparse.Namespace) -> int:
             print(f"{r['quantity']:<{width}}  {r['value']:>14.6g} {r['unit']:<4} {labels}")
         for p in readout.problems:
             print(f"problem: {p}", file=sys.stderr)
-    return 0
 
 
 def cmd_read(args: argparse.Namespace) -> int:
@@ -224,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
-    p.add_argument("url", help="udp://HOST:PORT")
+    p.add_argument("url", help="udp://HOST:PORT (SNMP), or modbus://HOST[:PORT][/UNIT] with --profile (Modbus TCP)")
     p.add_argument("--community")
     p.add_argument("--v3-user")
     p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOLS))

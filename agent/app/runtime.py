@@ -23,6 +23,8 @@ from agent.config.site import SiteConfig
 from agent.control.actuator import SetpointActuator
 from agent.control.controller import CoolingController, recommender_for
 from agent.control.retrain import Retrainer
+from agent.devices.modbus.adapter import ModbusDevices
+from agent.devices.modbus.client import ModbusClient
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import ByProtocol
 from agent.devices.readings import DeviceSnapshot
@@ -81,6 +83,7 @@ class Agent:
         recommender: Any = None,
         shard: Shard | None = None,
         history_path: Path | None = None,
+        modbus_client: ModbusClient | None = None,
     ) -> None:
         if shard is not None:
             cfg = shard_config(cfg, shard)
@@ -88,8 +91,10 @@ class Agent:
         self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
-        #: every protocol adapter behind the one device seam (SNMP today)
-        self.devices = ByProtocol({"snmp": SnmpDevices(cfg, self.client)}, profiles)
+        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP)
+        self.devices = ByProtocol(
+            {"snmp": SnmpDevices(cfg, self.client), "modbus": ModbusDevices(modbus_client)}, profiles
+        )
         self.poller = Poller(cfg, profiles, self.devices, self.state, clock)
         self.accountant = SiteAccountant(cfg, self.state, clock)
         if shard is None:

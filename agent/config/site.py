@@ -160,22 +160,31 @@ class Remap(_Strict):
 
 
 class DeviceConfig(_Strict):
-    """One SNMP device the agent polls."""
+    """One device the agent polls: SNMP (credentials) or Modbus TCP (unit_id), as its profile says."""
 
     name: Name = Field(description="unique device name (the `device` label of its metrics)")
     address: str = Field(description="IP address or host name")
-    port: int = Field(default=161, ge=1, le=65535, description="SNMP UDP port")
-    credentials: str = Field(description="name of an entry under `credentials` used to read")
+    port: int = Field(default=161, ge=1, le=65535, description="SNMP UDP port (161); for Modbus TCP, 502 unless given")
+    credentials: str | None = Field(
+        default=None, description="SNMP: name of an entry under `credentials` used to read (required for SNMP)"
+    )
     write_credentials: str | None = Field(
         default=None, description="separate credentials for setpoint SETs (never the read ones)"
     )
     profile: str = Field(description="device profile name (configs/profiles/*.yaml or profile_dirs)")
     role: Role = Field(description="what the device is in the plant")
     zone: Name = Field(default="default", description="hall, room or area (the `zone` label)")
-    timeout_s: float = Field(default=2.0, gt=0, le=30, description="SNMP request timeout [s]")
-    retries: int = Field(default=1, ge=0, le=5, description="SNMP retries after a timeout")
+    timeout_s: float = Field(default=2.0, gt=0, le=30, description="request timeout [s] (SNMP or Modbus)")
+    retries: int = Field(default=1, ge=0, le=5, description="retries after a timeout")
     enabled: bool = Field(default=True, description="false: keep the entry but do not poll it")
     remap: tuple[Remap, ...] = Field(default=(), description="site wiring the profile cannot know")
+    unit_id: int | None = Field(
+        default=None,
+        ge=0,
+        le=255,
+        description="Modbus devices: the unit id (1 unless given; behind a Modbus TCP/RTU gateway, the RTU "
+        "device's address, several devices sharing the gateway's address and port)",
+    )
 
     @field_validator("address")
     @classmethod
@@ -581,7 +590,9 @@ class SiteConfig(_Strict):
     tariff: TariffConfig | None = Field(
         default=None, description="time-of-use electricity tariff: energy cost by peak/flat/valley period"
     )
-    credentials: dict[Name, Credentials] = Field(description="named SNMP credentials that devices refer to")
+    credentials: dict[Name, Credentials] = Field(
+        default_factory=dict, description="named SNMP credentials that devices refer to (none: a Modbus-only site)"
+    )
     devices: tuple[DeviceConfig, ...] = Field(min_length=1, description="the devices to poll")
     topology: Topology = Field(description="which meters sum to facility, IT and the other boundaries")
     meters: tuple[MeterEntry, ...] = Field(default=(), description="the meter register (agent.config.audit)")
@@ -664,6 +675,16 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
         profile = _text(dev.get("profile"))
         if profile is not None and profile not in profiles:
             problems.append(f"{where}.profile: unknown profile {profile!r} (known: {', '.join(profiles.names())})")
+        elif profile is not None:
+            protocol = profiles[profile].protocol
+            if protocol == "snmp" and dev.get("credentials") is None:
+                problems.append(f"{where}.credentials: an SNMP device needs read credentials")
+            if protocol == "snmp" and dev.get("unit_id") is not None:
+                problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks SNMP)")
+            if protocol != "snmp":
+                for key in ("credentials", "write_credentials"):
+                    if dev.get(key) is not None:
+                        problems.append(f"{where}.{key}: profile {profile!r} speaks {protocol}, which has no {key}")
     topo = _dict(data.get("topology"))
     boundaries: list[tuple[str, Any, str]] = [(b, topo.get(b), "active_power_w") for b in ("facility", "it", "cooling")]
     boundaries += [(b.name, topo.get(b.name), b.power_quantity) for b in OPTIONAL_BOUNDARIES]

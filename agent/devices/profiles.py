@@ -41,6 +41,8 @@ from agent.errors import DecodeError, ProfileError
 __all__ = [
     "DEFAULT_PROFILE_DIR",
     "IndexPart",
+    "ModbusRegister",
+    "ModbusSettings",
     "Profile",
     "ProfileObject",
     "ProfileRegistry",
@@ -69,6 +71,22 @@ ACCEPTED_KINDS: dict[str, frozenset[str]] = {
 }
 
 WRAP_MODULUS: dict[str, int] = {"counter32": 2**32, "counter64": 2**64, "gauge32": 2**32}
+
+ModbusDataType = Literal["int16", "uint16", "int32", "uint32", "float32", "int64", "uint64"]
+
+#: registers (16-bit words) each Modbus data type occupies
+MODBUS_WORDS: dict[str, int] = {
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "float32": 2,
+    "int64": 4,
+    "uint64": 4,
+}
+
+#: the raw modulus at which an unsigned Modbus energy register wraps to 0
+MODBUS_WRAP: dict[str, int] = {"uint16": 2**16, "uint32": 2**32, "uint64": 2**64}
 
 
 def _check_oid(value: str) -> str:
@@ -217,15 +235,63 @@ class ScaleColumn(_Strict):
         return value
 
 
+class ModbusRegister(_Strict):
+    """Where a Modbus profile object lives: register address (0-based, as on the wire), table, data type.
+
+    ``word_order`` big: the first register holds the most significant word (Modbus's own convention);
+    little: the least significant first ("word swapped", many meters' float32). ``byte_order`` little
+    swaps the two bytes inside each register (rare; some gateways).
+    """
+
+    address: int = Field(ge=0, le=65535, description="register address as sent on the wire (0-based)")
+    function: Literal["holding", "input"] = Field(
+        default="holding", description="holding registers (function 3) or input registers (function 4)"
+    )
+    data_type: ModbusDataType
+    word_order: Literal["big", "little"] = "big"
+    byte_order: Literal["big", "little"] = "big"
+
+    @property
+    def words(self) -> int:
+        return MODBUS_WORDS[self.data_type]
+
+    @model_validator(mode="after")
+    def _fits(self) -> ModbusRegister:
+        if self.address + self.words > 65536:
+            raise ValueError(f"{self.data_type} at {self.address} runs past register 65535")
+        return self
+
+
+class ModbusSettings(_Strict):
+    """How a Modbus profile's registers are batched into requests (per profile: what the meter allows)."""
+
+    max_span_registers: int = Field(
+        default=100, ge=4, le=125, description="most registers one read asks for (Modbus allows 125)"
+    )
+    max_gap_registers: int = Field(
+        default=0,
+        ge=0,
+        le=124,
+        description="unused registers a read may span to join two ranges: only where the register map "
+        "says the registers in between answer (many meters refuse undefined addresses with exception 2)",
+    )
+
+
 class ProfileObject(_Strict):
-    """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity."""
+    """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity.
+
+    A Modbus profile's objects give a ``modbus`` register instead (no ``type``: the register's ``data_type``).
+    """
 
     quantity: str
     oid: str | None = None
     column: str | None = None
+    modbus: ModbusRegister | None = Field(
+        default=None, description="Modbus profiles: the register, instead of an SNMP oid/column"
+    )
     index: tuple[IndexPart, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict)
-    type: SnmpType
+    type: SnmpType | None = None
     scale: float = 1.0
     offset: float = 0.0
     decimals_column: str | None = Field(
@@ -285,7 +351,36 @@ class ProfileObject(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _modbus_shape(self) -> ProfileObject:
+        if self.modbus is None:
+            if self.type is None:
+                raise ValueError("an SNMP object needs a 'type'")
+            return self
+        snmp_only = {
+            "oid": self.oid,
+            "column": self.column,
+            "type": self.type,
+            "index": self.index or None,
+            "decimals_column": self.decimals_column,
+            "scale_column": self.scale_column,
+            "row_filter": self.row_filter,
+            "unit_suffix": self.unit_suffix,
+            "instead_of": self.instead_of,
+            "instead_of_column": self.instead_of_column,
+        }
+        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        if given:
+            raise ValueError(f"a Modbus object ('modbus' register) takes no SNMP fields ({', '.join(given)})")
+        if self.writable is not None:
+            raise ValueError("Modbus setpoint writes are not supported (yet): a 'modbus' register object is read-only")
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        return self  # the power ceiling: _power_ceiling, as for SNMP
+
+    @model_validator(mode="after")
     def _shape(self) -> ProfileObject:
+        if self.modbus is not None:
+            return self  # checked by _modbus_shape
         if (self.oid is None) == (self.column is None):
             raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
         if self.unit_suffix is not None and self.type != "string_number":
@@ -357,6 +452,8 @@ class ProfileObject(_Strict):
         """Raw modulus at which this counter wraps, if it does."""
         if self.counter and self.counter.wrap_raw:
             return self.counter.wrap_raw
+        if self.modbus is not None:
+            return MODBUS_WRAP.get(self.modbus.data_type)
         return WRAP_MODULUS.get(self.type) if self.type in ("counter32", "counter64") else None
 
     # --- table index <-> labels -------------------------------------------------------------
@@ -411,7 +508,7 @@ class ProfileObject(_Strict):
             raise DecodeError(
                 f"{self.quantity}: malformed value from the device (an INTEGER with no content octets); not read as 0"
             )
-        if kind not in ACCEPTED_KINDS[self.type]:
+        if self.type is None or kind not in ACCEPTED_KINDS[self.type]:
             raise DecodeError(f"{self.quantity}: expected {self.type}, device sent {kind}")
         if self.type == "string_number":
             text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
@@ -439,6 +536,22 @@ class ProfileObject(_Strict):
             number = number / (10**decimals)
         if factor is not None:
             number = number * factor
+        return self.decode_number(number)
+
+    def decode_number(self, number: float) -> float:
+        """A raw number (a Modbus register's value, or a decoded SNMP one) -> canonical, range-checked.
+
+        Raises
+        ------
+        DecodeError
+            not finite (a float32 NaN register), unknown enum value, or outside ``valid_min``/``valid_max``.
+        """
+        if not math.isfinite(number):
+            raise DecodeError(f"{self.quantity}: the device sent {number} (not a number)")
+        if self.modbus is not None and self.enum is not None:
+            if number not in self.enum:
+                raise DecodeError(f"{self.quantity}: unknown enum value {number:g}")
+            return float(self.enum[int(number)])
         value = number * self.scale + self.offset
         if self.valid_min is not None and value < self.valid_min:
             raise DecodeError(f"{self.quantity}: {value:g} below physical minimum {self.valid_min:g}")
@@ -502,7 +615,12 @@ class Profile(_Strict):
     description: str
     source: str = Field(description="MIB(s) and the recordings the profile was checked against")
     kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
-    protocol: Literal["snmp"] = Field(default="snmp", description="adapter that reads it: agent/devices/<protocol>/")
+    protocol: Literal["snmp", "modbus"] = Field(
+        default="snmp", description="adapter that reads it: agent/devices/<protocol>/"
+    )
+    modbus: ModbusSettings | None = Field(
+        default=None, description="Modbus profiles: how registers are batched (defaults: ModbusSettings)"
+    )
     detect: Detect = Detect()
     extends: str | None = Field(
         default=None,
@@ -512,6 +630,25 @@ class Profile(_Strict):
     max_repetitions: int = Field(default=25, ge=1, le=100)
     sample_sys_object_id: str | None = None
     objects: tuple[ProfileObject, ...]
+
+    @model_validator(mode="after")
+    def _one_protocol(self) -> Profile:
+        modbus = self.protocol == "modbus"
+        mixed = [o.quantity for o in self.objects if (o.modbus is not None) != modbus]
+        if mixed:
+            what = (
+                "give a 'modbus' register" if modbus else "be SNMP objects: a 'modbus' register needs protocol: modbus"
+            )
+            raise ValueError(f"objects of a {self.protocol} profile must {what}; these do not: {', '.join(mixed)}")
+        if self.modbus is not None and not modbus:
+            raise ValueError("'modbus' settings belong to a profile with protocol: modbus")
+        if modbus and (self.detect != Detect() or self.extends is not None):
+            raise ValueError("a Modbus profile has no 'detect' (nothing to probe) and no 'extends'")
+        return self
+
+    @property
+    def modbus_settings(self) -> ModbusSettings:
+        return self.modbus or ModbusSettings()
 
     @model_validator(mode="after")
     def _unique_setpoints(self) -> Profile:

@@ -22,6 +22,7 @@ __all__ = [
     "NoProfileError",
     "Reading",
     "Unreadable",
+    "counter_reading",
     "detect_profile",
     "read_device",
     "standard_mibs_answering",
@@ -112,7 +113,8 @@ def _suffix(oid: str, column: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid[len(column) + 1 :].split("."))
 
 
-def _counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
+def counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
+    """The reading of one decoded object: a counter carries its modulus, cap, rate ceiling and resolution."""
     if not obj.is_counter:
         return Reading(obj.quantity, value, labels)
     modulus = obj.wrap_modulus_raw()
@@ -154,10 +156,18 @@ def _has_rows(profile: Profile, columns: Mapping[str, list[SnmpValue]], column: 
     )
 
 
+def _snmp_only(profile: Profile) -> None:
+    if profile.protocol != "snmp":
+        raise ProfileError(
+            f"profile {profile.name!r} speaks {profile.protocol}, not SNMP: name it for a device in the site config"
+        )
+
+
 def decode_objects(
     profile: Profile, scalars: Mapping[str, SnmpValue], columns: Mapping[str, list[SnmpValue]]
 ) -> DeviceReadout:
     """Apply a profile to raw var-binds (pure: no I/O). Per-object problems are collected."""
+    _snmp_only(profile)
     readings: list[Reading] = []
     unreadable: list[Unreadable] = []
     for obj in profile.objects:
@@ -185,7 +195,7 @@ def decode_objects(
             except DecodeError as err:
                 unreadable.append(Unreadable(obj.quantity, _labels(obj.labels), f"{obj.oid}: {err}"))
                 continue
-            readings.append(_counter_reading(profile, obj, si, _labels(obj.labels)))
+            readings.append(counter_reading(profile, obj, si, _labels(obj.labels)))
             continue
         assert obj.column is not None
         digits: dict[tuple[int, ...], int] = {}
@@ -225,7 +235,7 @@ def decode_objects(
             except DecodeError as err:
                 unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
                 continue
-            readings.append(_counter_reading(profile, obj, si, _labels(labels)))
+            readings.append(counter_reading(profile, obj, si, _labels(labels)))
         if rows == 0 and not obj.optional:
             unreadable.append(
                 Unreadable(obj.quantity, _labels(obj.labels), f"{obj.quantity} {obj.column}: no rows on device")
@@ -242,6 +252,7 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
         the device could not be read at all (timeout, auth, protocol), or nothing it
         answered fits the profile (SnmpProtocolError).
     """
+    _snmp_only(profile)
     scalars: dict[str, SnmpValue] = {}
     if profile.scalar_oids:
         for value in await client.get(target, profile.scalar_oids):

@@ -24,7 +24,14 @@ from agent.config.site import Remap, SiteConfig, TopologyTerm
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import DeviceReader
 from agent.devices.readings import DeviceSnapshot, Labels, Reading, Unreadable
-from agent.errors import DecodeError, DeviceAuthError, DeviceError, DeviceTimeoutError
+from agent.errors import (
+    DecodeError,
+    DeviceAuthError,
+    DeviceError,
+    DeviceExceptionError,
+    DeviceGatewayError,
+    DeviceTimeoutError,
+)
 from agent.site.tariff import TariffMeter
 from models.counters import SUSPECT_EVENTS, CounterEvent, CounterState, advance
 from models.pue import BoundarySum, PueResult, energy_pue, live_pue, sum_boundary
@@ -113,6 +120,10 @@ def _error_kind(err: Exception) -> str:
         return "auth"
     if isinstance(err, DecodeError):
         return "decode"
+    if isinstance(err, DeviceGatewayError):
+        return "gateway"
+    if isinstance(err, DeviceExceptionError):
+        return "exception"
     return "protocol"
 
 

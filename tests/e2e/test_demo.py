@@ -31,7 +31,8 @@ def _wait_for(url: str, name: str, timeout_s: float = 60.0, **labels: str) -> st
     raise AssertionError(f"{name} never appeared at {url}; last scrape:\n{last[-3000:]}")
 
 
-def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("site", ["twin", "twin-mixed"])  # twin-mixed: the meters answer Modbus TCP
+def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str) -> None:
     listen = free_port()
     truth_file = tmp_path / "truth.json"
     exe = Path(sys.executable).with_name("pue-agent")
@@ -39,6 +40,8 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path) -> None:
         [
             str(exe),
             "demo",
+            "--site",
+            site,
             "--duration",
             "60",
             "--speed",

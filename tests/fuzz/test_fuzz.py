@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from agent.config.site import load_config
 from agent.control.history_io import CONDITIONS_REQUIRED_COLUMNS, read_conditions, read_site_history
+from agent.devices.modbus.adapter import decode_request
+from agent.devices.modbus.registers import plan_reads
 from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profile, load_profiles
 from agent.devices.readings import DeviceReadout, decode_objects
 from agent.devices.snmp.seam import SnmpValue, ValueKind
@@ -54,6 +56,10 @@ def snmp_value(draw: st.DrawFn, oid: str) -> SnmpValue:
     return SnmpValue(oid, kind, value)  # type: ignore[arg-type]
 
 
+#: SNMP answers are fuzzed against the SNMP profiles (Modbus profiles: tests/modbus/test_modbus_registers.py)
+SNMP_PROFILES = [n for n in PROFILES.names() if PROFILES[n].protocol == "snmp"]
+
+
 @st.composite
 def device_answer(draw: st.DrawFn, profile_name: str) -> tuple[dict[str, SnmpValue], dict[str, list[SnmpValue]]]:
     profile = PROFILES[profile_name]
@@ -69,13 +75,35 @@ def device_answer(draw: st.DrawFn, profile_name: str) -> tuple[dict[str, SnmpVal
 
 
 @FAST
-@given(st.sampled_from(PROFILES.names()).flatmap(lambda n: st.tuples(st.just(n), device_answer(n))))
+@given(st.sampled_from(SNMP_PROFILES).flatmap(lambda n: st.tuples(st.just(n), device_answer(n))))
 def test_any_answer_decodes_to_readings_or_problems(case: tuple[str, Any]) -> None:
     name, (scalars, columns) = case
     readout = decode_objects(PROFILES[name], scalars, columns)
     assert isinstance(readout, DeviceReadout)
     for reading in readout.readings:
         assert isinstance(reading.value, float) and math.isfinite(reading.value), reading
+
+
+MODBUS_PROFILES = [n for n in PROFILES.names() if PROFILES[n].protocol == "modbus"]
+
+
+@FAST
+@given(st.sampled_from(MODBUS_PROFILES), st.data())
+def test_any_modbus_registers_decode_to_finite_readings_or_problems(name: str, data: st.DataObject) -> None:
+    """Whatever 16-bit words a meter answers (NaN, infinities, 2^63), a reading is a finite number or a problem."""
+    profile = PROFILES[name]
+    for request in plan_reads(profile.objects, profile.modbus_settings):
+        words = data.draw(
+            st.lists(
+                st.one_of(st.integers(0, 0xFFFF), st.sampled_from([0x7FC0, 0x7F80, 0xFF80, 0x7FFF, 0x8000, 0xFFFF])),
+                min_size=request.count,
+                max_size=request.count,
+            )
+        )
+        readings, unreadable = decode_request(profile, request, words)
+        assert len(readings) + len(unreadable) <= len(request.objects)
+        for reading in readings:
+            assert math.isfinite(reading.value), reading
 
 
 def _mutate(draw: st.DrawFn, node: Any, depth: int = 0) -> Any:

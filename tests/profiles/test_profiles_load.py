@@ -112,9 +112,23 @@ def test_counters_are_not_negative_and_scaled_to_joules_or_cubic_metres(profile:
 
 def test_detection_is_declared(profile: Profile) -> None:
     detect = profile.detect
+    if profile.protocol == "modbus":
+        # Modbus has no sysObjectID to detect by: the site config names the profile (the schema refuses detect)
+        assert detect == type(detect)() and profile.modbus_settings.max_span_registers <= 125
+        return
     assert detect.sys_object_id_prefixes or detect.requires_oid or detect.requires_column
     if profile.sample_sys_object_id is not None:
         assert profile.matches(profile.sample_sys_object_id, "") > 0
+
+
+def test_every_modbus_register_has_a_document_comment() -> None:
+    """House style for Modbus profiles: each register line names the register-map entry and its unit."""
+    missing = []
+    for path in PROFILE_PATHS:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "modbus: {address:" in line and ("#" not in line or "(" not in line.split("#", 1)[1]):
+                missing.append(f"{path.name}:{number}")
+    assert missing == []
 
 
 def test_every_oid_has_a_mib_comment() -> None:

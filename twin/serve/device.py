@@ -12,6 +12,7 @@ from typing import Any
 from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials, V3Credentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.quantities import GLOSSARY
+from twin.serve.modbus import ModbusGateway, ModbusProfiledDevice, gateway_for
 from twin.serve.responder import SimulatedAgent, WritableRange
 
 __all__ = ["ProfiledDevice", "SimulatedSite", "plausible_defaults", "simulated_agent"]
@@ -66,7 +67,7 @@ def _raw_kind(obj: ProfileObject) -> str:
         "counter32": "counter32",
         "counter64": "counter64",
         "string_number": "octets",
-    }[obj.type]
+    }[obj.type or "integer"]
 
 
 class ProfiledDevice:
@@ -196,6 +197,7 @@ def _v3_tuple(cred: V3Credentials) -> tuple[str, str, str, str, str]:
 
 def simulated_agent(cfg: SiteConfig, dev: DeviceConfig) -> SimulatedAgent:
     """A responder for one configured device, answering its read and (read-write) write credentials."""
+    assert dev.credentials is not None, f"{dev.name}: an SNMP device has read credentials"
     cred = cfg.credentials[dev.credentials]
     if isinstance(cred, V2cCredentials):
         agent = SimulatedAgent(dev.address, dev.port, cred.community.get_secret_value())
@@ -217,7 +219,41 @@ class SimulatedSite:
     ``truth_json()`` (the ground truth a test or the demo compares with).
     """
 
+    #: the SNMP devices, by name
     devices: dict[str, ProfiledDevice]
+    #: the Modbus TCP devices (profiles with ``protocol: modbus``), by name, and their gateways
+    modbus_devices: dict[str, ModbusProfiledDevice]
+    modbus_gateways: dict[tuple[str, int], ModbusGateway]
+
+    def add_devices(
+        self,
+        cfg: SiteConfig,
+        profiles: Any,
+        on_setpoint: Callable[[str], Callable[[str, float], None] | None] | None = None,
+    ) -> None:
+        """Simulate every configured device, each over the protocol its profile speaks."""
+        self.devices, self.modbus_devices, self.modbus_gateways = {}, {}, {}
+        for dev in cfg.devices:
+            profile = profiles[dev.profile]
+            if profile.protocol == "modbus":
+                port = dev.port if "port" in dev.model_fields_set else 502
+                gateway = gateway_for(self.modbus_gateways, dev.address, port)
+                unit = 1 if dev.unit_id is None else dev.unit_id
+                self.modbus_devices[dev.name] = ModbusProfiledDevice(dev.name, profile, gateway, unit)
+                continue
+            handler = on_setpoint(dev.name) if on_setpoint is not None else None
+            self.devices[dev.name] = ProfiledDevice(dev.name, profile, simulated_agent(cfg, dev), on_setpoint=handler)
+
+    def publish_all(self, values: Mapping[str, Mapping[Any, float]], uptime_s: float, defaults: Any) -> None:
+        """Every device's values through its profile (a device with none gets the defaults)."""
+        for name, device in self.devices.items():
+            device.publish(values.get(name, {}), uptime_s, defaults)
+        for name, meter in getattr(self, "modbus_devices", {}).items():
+            meter.publish(values.get(name, {}), uptime_s, defaults)
+
+    def _handles(self) -> list[Any]:
+        modbus = getattr(self, "modbus_devices", {})
+        return [d.agent for d in self.devices.values()] + [m.agent for m in modbus.values()]
 
     def update(self) -> Any:
         raise NotImplementedError
@@ -226,24 +262,35 @@ class SimulatedSite:
         raise NotImplementedError
 
     def start(self) -> None:
-        for device in self.devices.values():
-            device.agent.start()
+        for handle in self._handles():
+            handle.start()
+
+    async def ready(self) -> None:
+        """Wait until every Modbus gateway listens (SNMP responders listen as soon as started)."""
+        for gateway in getattr(self, "modbus_gateways", {}).values():
+            await gateway.ready()
 
     def stop(self) -> None:
-        for device in self.devices.values():
-            device.agent.close()
+        for handle in self._handles():
+            handle.close()
+
+    def _handle(self, name: str) -> Any:
+        if name in getattr(self, "modbus_devices", {}):
+            return self.modbus_devices[name].agent
+        return self.devices[name].agent
 
     def stop_device(self, name: str) -> None:
         """The device stops answering, as if unplugged (its SNMP engine and state survive)."""
-        self.devices[name].agent.stop()
+        self._handle(name).stop()
 
     def start_device(self, name: str) -> None:
-        self.devices[name].agent.start()
+        self._handle(name).start()
 
     @contextlib.asynccontextmanager
     async def serving(self, tick_s: float = 0.5, truth_file: Path | None = None) -> AsyncIterator[None]:
         """The site answering and updating every ``tick_s`` for the duration of the ``async with``."""
         self.start()
+        await self.ready()
         stop = asyncio.Event()
         task = asyncio.create_task(self.run(stop, tick_s, truth_file))
         try:

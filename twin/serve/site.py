@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from agent.config.site import SiteConfig
 from agent.devices.profiles import ProfileRegistry
-from twin.serve.device import ProfiledDevice, SimulatedSite, plausible_defaults, simulated_agent
+from twin.serve.device import SimulatedSite, plausible_defaults
 
 __all__ = ["MinimalSite", "SiteTruth"]
 
@@ -54,11 +54,9 @@ class MinimalSite(SimulatedSite):
         self._t0 = clock()
         self._it_per_ups_w = it_per_ups_w
         self._period_s = period_s
-        self.devices: dict[str, ProfiledDevice] = {}
         self._energy_j: dict[str, float] = {}
         self._last_s: float | None = None
-        for dev in cfg.devices:
-            self.devices[dev.name] = ProfiledDevice(dev.name, profiles[dev.profile], simulated_agent(cfg, dev))
+        self.add_devices(cfg, profiles)
         self._by_role: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._by_role.setdefault(dev.role, []).append(dev.name)
@@ -115,8 +113,7 @@ class MinimalSite(SimulatedSite):
             self._energy_j[name] = self._energy_j.get(name, 3.6e11) + facility_w * dt
             values[name] = {("active_power_w", ()): facility_w, ("energy_j", ()): self._energy_j[name]}
         defaults = plausible_defaults(it_w / max(len(ups_names), 1))
-        for name, device in self.devices.items():
-            device.publish(values.get(name, {}), t, defaults)
+        self.publish_all(values, t, defaults)
         return SiteTruth(now, facility_w, it_w, cooling_w)
 
     def update(self) -> SiteTruth:

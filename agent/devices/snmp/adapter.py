@@ -20,8 +20,10 @@ __all__ = ["SnmpDevices", "target_for"]
 def target_for(cfg: SiteConfig, device: DeviceConfig, *, write: bool = False) -> SnmpTarget:
     """The adapter-level target of a device; secrets leave their SecretStr only here."""
     cred_name = device.write_credentials if write else device.credentials
-    if cred_name is None:
+    if cred_name is None and write:
         raise ConfigError([f"devices({device.name}).write_credentials: none configured; writes need their own"])
+    if cred_name is None:
+        raise ConfigError([f"devices({device.name}).credentials: none configured; SNMP needs read credentials"])
     cred = cfg.credentials[cred_name]
     auth: V2cAuth | V3Auth
     if isinstance(cred, V2cCredentials):
@@ -46,7 +48,8 @@ class SnmpDevices:
     def __init__(self, cfg: SiteConfig, client: SnmpClient) -> None:
         self._cfg = cfg
         self.client = client
-        self._targets = {d.name: target_for(cfg, d) for d in cfg.devices}
+        # devices of other protocols have no SNMP credentials (the config cross-check requires them for SNMP)
+        self._targets = {d.name: target_for(cfg, d) for d in cfg.devices if d.credentials is not None}
 
     def _target(self, device: DeviceConfig) -> SnmpTarget:
         target = self._targets.get(device.name)
