@@ -346,7 +346,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                     tz=tz,
                     carbon=context.get("carbon"),
                 )
-                lines = summary_lines(report)
+                lines = summary_lines(report, args.lang)
                 findings = audit_findings(
                     store, report, context.get("audit") or audit_context(None), args.report_number
                 )
@@ -367,7 +367,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                     max_outside_share=args.max_outside,
                     plan=_plan(args, tz),
                 )
-                lines = savings_lines(saving)
+                lines = savings_lines(saving, args.lang)
             if args.period:
                 render(
                     report,
