@@ -109,7 +109,7 @@ def _url(args: argparse.Namespace) -> str:
     try:
         cfg, _profiles = load_config(Path(args.config))
     except ConfigError as err:
-        raise _BadInput(f"{args.config}: " + "; ".join(err.problems)) from None
+        raise _BadInput("; ".join(err.problems)) from None
     host = cfg.listen.address
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard listener answers on loopback
     host = f"[{host}]" if ":" in host else host

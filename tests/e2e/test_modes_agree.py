@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from agent.app.cli import main
@@ -26,42 +25,18 @@ from agent.app.runtime import Agent
 from agent.config.site import RecommenderConfig, load_config
 from agent.control.controller import recommender_for
 from agent.control.engine import Recommendation, Setpoints
-from models.cooling import PlantPrediction
-from models.optimiser import SetpointSupport
 from twin.demo import DEMO_START
 from twin.live import TwinLiveSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
 from netutil import on_loopback  # noqa: E402
+from plantfakes import EconomizerOnlyPlant  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 ROOT = TESTS.parent
 INTERVAL_S = 2.0  # twin and agent share one process: 1 s left polls timing out on a busy machine
 TICKS = 3  # site ticks with good data compared per mode
-
-
-class EconomizerOnlyPlant:
-    """The demo's situation as an analytic model: trained with the economizer on only (its data support has
-    no economizer-off cell); the economizer saves 6 % of IT power, each kelvin of warmer water 1 %, warmer
-    supply air a little fan power; the hottest inlet is the effective supply air + 5.5 K."""
-
-    version = "analytic-economizer-only"
-
-    def __init__(self) -> None:
-        grid = np.array([(s, c) for s in np.arange(16, 22, 0.5) for c in np.arange(5, 13, 0.5)])
-        self.support = SetpointSupport.from_samples(grid[:, 0], grid[:, 1], np.ones(len(grid), dtype=bool))
-
-    def conditions_outside_training(self, conditions: object) -> str | None:
-        return None
-
-    def predict(self, inputs: object, facility_uncertainty: bool = True) -> PlantPrediction:
-        it, _dry, _wet, supply, chw, eco = np.asarray(inputs, dtype=float).T
-        effective = np.maximum(supply, chw + 5.0)
-        cooling = 0.3 * it - 0.06 * it * eco - 0.01 * it * (chw - 7.0) - 50.0 * (effective - 18.0)
-        facility = 1.05 * it + cooling
-        n = len(it)
-        return PlantPrediction(cooling, facility, np.full(n, 500.0), effective + 5.5, np.full(n, 0.1), facility / it)
 
 
 class _Ticks:
