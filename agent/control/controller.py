@@ -218,7 +218,11 @@ class CoolingController:
             return
         rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
         if breach and rec.held_back_reason is None:
-            rec = _held(rec, "a rack inlet is above the limit: acting only to revert")
+            rec = _held(
+                rec,
+                f"a rack inlet is above the limit: {inputs['max_inlet_c']:.1f} C over {self.rcfg.inlet_limit_c:g} C, "
+                "acting only to revert",
+            )
         elif now < self._guard.paused_until_s and rec.held_back_reason is None:
             rec = _held(rec, "paused for an hour after a revert")
         self.latest = rec
@@ -254,8 +258,8 @@ class CoolingController:
         if rejected is not None and now < rejected.until_s and rejected.setpoints == rec.setpoints:
             self.latest = _held(
                 rec,
-                f"{rejected.by} rejected recommendation {rejected.id} of these setpoints "
-                f"({_describe(rec.setpoints)}) {now - rejected.at_s:.0f} s ago: not offered again for "
+                f"rejected by an operator: {rejected.by} rejected recommendation {rejected.id} of these setpoints "
+                f"({_describe(rec.setpoints)}) {now - rejected.at_s:.0f} s ago; not offered again for "
                 f"{rejected.until_s - now:.0f} s (pending_expiry_s {self.pending_expiry_s:g})",
             )
             return

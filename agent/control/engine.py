@@ -298,13 +298,13 @@ class Recommender:
         best = int(np.argmin(margin_c))
         if margin_c[best] <= self.inlet_limit_c:  # the optimiser's coarse grid missed them: say so, never guess
             return (
-                f"the optimiser found no setpoints although {int(np.count_nonzero(margin_c <= self.inlet_limit_c))} "
+                f"the optimiser found no setpoints: {int(np.count_nonzero(margin_c <= self.inlet_limit_c))} "
                 f"of {supply.size} in the allowed range ({allowed}) are predicted within the inlet limit"
             )
         coolest = f"supply air {supply[best]:g} C / chilled water {chw[best]:g} C / economizer "
         return (
-            f"all {supply.size} setpoints of the allowed range ({allowed}) are predicted too hot: the coolest, "
-            f"{coolest}{on_off(bool(economizer[best]))}, "
+            f"every allowed setpoint is predicted above the inlet limit: of the {supply.size} in the allowed range "
+            f"({allowed}) the coolest, {coolest}{on_off(bool(economizer[best]))}, "
             f"has predicted hottest inlet {prediction.max_inlet_c[best]:.1f} C + {self.uncertainty_k:g} x "
             f"{prediction.max_inlet_std_c[best]:.2f} C uncertainty = {margin_c[best]:.1f} C, above the "
             f"{self.inlet_limit_c:g} C inlet limit"

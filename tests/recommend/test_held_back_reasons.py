@@ -18,6 +18,7 @@ def test_too_hot_everywhere_quotes_the_coolest_candidate() -> None:
     assert reason is not None and "inlet limit" in reason
     # FakePlant: inlet = max(supply, chw + 5) + 5.5 K, std 0.1 K: the coolest within one step is 17 C / 6 C
     assert "supply air 17-19 C, chilled water 6-8 C" in reason
+    assert reason.startswith("every allowed setpoint is predicted above the inlet limit: of the ")
     assert "the coolest, supply air 17 C / chilled water 6 C" in reason
     match = re.search(r"predicted hottest inlet ([\d.]+) C \+ 2 x ([\d.]+) C uncertainty = ([\d.]+) C", reason)
     assert match is not None, reason

@@ -44,8 +44,8 @@ def test_a_rejected_recommendation_is_withdrawn_and_its_setpoints_not_offered_ag
     held = controller.latest
     assert isinstance(held, Recommendation) and held.setpoints == NOW
     assert held.held_back_reason == (
-        "alice rejected recommendation 1 of these setpoints (supply air 19 C, chilled water 8 C, economizer on) "
-        "10 s ago: not offered again for 290 s (pending_expiry_s 300)"
+        "rejected by an operator: alice rejected recommendation 1 of these setpoints (supply air 19 C, chilled "
+        "water 8 C, economizer on) 10 s ago; not offered again for 290 s (pending_expiry_s 300)"
     )
     assert controller.recommendation_json()["rejected"]["by"] == "alice"
     # other setpoints are offered at once; the rejected ones again once the rejection has run out
@@ -63,3 +63,23 @@ def test_reject_needs_a_name_an_integer_id_and_approve_mode() -> None:
     assert "integer pending_id" in controller.reject({"id": "1", "rejected_by": "a"})["error"]
     controller.rcfg = controller.rcfg.model_copy(update={"mode": "advise"})
     assert "only 'approve' mode" in controller.reject({"id": 1, "rejected_by": "a"})["error"]
+
+
+def test_the_held_back_metric_carries_the_reasons_first_clause_not_its_changing_numbers() -> None:
+    from prometheus_client.registry import CollectorRegistry
+
+    from agent.export.recommendation import RecommendationCollector
+
+    clock = [1000.0]
+    controller = _controller(clock)
+    registry = CollectorRegistry()
+    registry.register(RecommendationCollector(controller))
+    controller._offer(_rec(1000.0), 1000.0)
+    asyncio.run(controller._reject(1, "alice"))
+    for t in (1010.0, 1020.0):  # the seconds left change every tick; the exported label does not
+        clock[0] = t
+        controller._offer(_rec(t), t)
+        assert (
+            registry.get_sample_value("pue_recommendation_held_back_info", {"reason": "rejected by an operator"}) == 1
+        )
+    assert "280 s" in controller.recommendation_json()["held_back_reason"]  # ... the API keeps the numbers
