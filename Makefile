@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the end-to-end tests and benchmarks use: promtool + a real Prometheus,
 # net-snmp tools and snmpd, snmp_exporter as the peer in bench/poll.py, poppler's pdftoppm to check
-# rendered PDF reports.
-DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils
-DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm
+# rendered PDF reports, chromium for the operator page's headless-browser test (driven by Playwright, which
+# downloads no browser of its own).
+DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils chromium
+DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm chromium
 
 .PHONY: demo test test-fast lint bench venv system-deps clean
 
