@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the end-to-end tests and benchmarks use: promtool + a real Prometheus,
 # net-snmp tools and snmpd, snmp_exporter as the peer in bench/poll.py, poppler's pdftoppm to check
-# rendered PDF reports, and the CJK TrueType font of Chinese reports (WenQuanYi Micro Hei: Apache-2.0 or
-# GPL-3+ with the font-embedding exception; agent/reports/fonts.py finds it by path).
-DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils fonts-wqy-microhei
-DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm
+# rendered PDF reports, chromium for the operator page's headless-browser test (driven by Playwright, which
+# downloads no browser of its own), and the CJK TrueType font of Chinese reports (WenQuanYi Micro Hei:
+# Apache-2.0 or GPL-3+ with the font-embedding exception; agent/reports/fonts.py finds it by path).
+DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils chromium fonts-wqy-microhei
+DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm chromium
 DEB_FILES    := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .PHONY: demo test test-fast lint bench venv system-deps clean

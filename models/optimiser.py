@@ -327,6 +327,10 @@ def optimise_setpoints(
 
     refine = coarse_step_k > grid_step_k
     supply, chw, economizer = candidate_grid(bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states)
+    if supply.size == 0 and refine:
+        # the supported region may lie between the coarse grid's points: search the fine grid whole
+        refine = False
+        supply, chw, economizer = candidate_grid(bounds, model.support, grid_step_k, economizer_states)
     n_candidates = int(supply.size)
     if n_candidates == 0:
         return None

@@ -62,6 +62,10 @@ def optimise_setpoints_batch(
     results: list[OptimiserChoice | None] = [None] * n_rows
     refine = coarse_step_k > grid_step_k
     supply, chw, economizer = candidate_grid(bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states)
+    if supply.size == 0 and refine:
+        # as optimise_setpoints: the supported region may lie between the coarse points, so search the fine grid
+        refine = False
+        supply, chw, economizer = candidate_grid(bounds, model.support, grid_step_k, economizer_states)
     n_coarse = int(supply.size)
     if n_coarse == 0 or n_rows == 0:
         return results

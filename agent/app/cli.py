@@ -38,7 +38,7 @@ from agent.site.shard import Shard, parse_shard
 __all__ = ["main"]
 
 #: feature packages that add their own sub-commands with ``register(subparsers)``
-SUBCOMMAND_MODULES = ("agent.app.model_cli", "agent.app.history_cli", "agent.app.onboard_cli")
+SUBCOMMAND_MODULES = ("agent.app.model_cli", "agent.app.history_cli", "agent.app.onboard_cli", "agent.app.approve_cli")
 #: packages beside the agent (the simulated site) add theirs through this entry-point group
 COMMAND_ENTRY_POINTS = "pue_agent.commands"
 

@@ -5,7 +5,13 @@
   the reason when held back;
 - ``POST /api/v1/recommendation/approve`` ``{"id": N, "approved_by": "name"}``: approve a pending
   recommendation (mode ``approve``); audited;
-- ``GET /api/v1/actions``: the setpoint action log (newest last).
+- ``POST /api/v1/recommendation/reject`` ``{"id": N, "rejected_by": "name"}``: withdraw it (logged);
+- ``GET /api/v1/actions``: the setpoint action log (newest last);
+- ``GET /api/v1/status``: live PUE with its validity, devices up/down, the recommendation, last actions;
+- ``GET /``: the operator's page (:mod:`agent.app.web_page`), with Approve/Reject forms.
+
+Behind basic auth the authenticated user is who approved or rejected (``REMOTE_USER``), whatever the body
+says.
 
 The server binds to 127.0.0.1 by default. It never accepts SNMP targets over HTTP (an exporter that
 does lets anyone make it probe arbitrary hosts and leak communities).
@@ -41,6 +47,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from prometheus_client import make_wsgi_app
 from prometheus_client.registry import CollectorRegistry
 
+from agent.app.web_page import WebPage
+
 __all__ = ["ApiHandlers", "HttpLimits", "HttpServer"]
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,9 @@ class ApiHandlers:
     def __init__(self) -> None:
         self.recommendation: Callable[[], dict[str, Any]] | None = None
         self.approve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.reject: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.actions: Callable[[], list[dict[str, Any]]] | None = None
+        self.status: Callable[[], dict[str, Any]] | None = None
 
 
 class _Refused(Exception):
@@ -381,6 +391,7 @@ class HttpServer:
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self.api = api
+        self._page = WebPage(api)
         self.limits = limits or HttpLimits()
         self._ssl_context = ssl_context
         app: WsgiApp = self._route
@@ -414,18 +425,20 @@ class HttpServer:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/metrics":
             return self._metrics(environ, start_response)  # type: ignore[no-any-return]
-        if path == "/":
-            body = b"pue-agent: /metrics, /api/v1/recommendation, /api/v1/actions\n"
-            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-            return [body]
+        if path in WebPage.PATHS:
+            return self._page(environ, start_response)
         if path == "/api/v1/recommendation" and method == "GET":
             if self.api.recommendation is None:
                 return _error(start_response, "404 Not Found", "the recommender is not enabled")
             return _json(start_response, "200 OK", self.api.recommendation())
         if path == "/api/v1/actions" and method == "GET":
             return _json(start_response, "200 OK", self.api.actions() if self.api.actions else [])
-        if path == "/api/v1/recommendation/approve" and method == "POST":
-            if self.api.approve is None:
+        if path == "/api/v1/status" and method == "GET":
+            return _json(start_response, "200 OK", self.api.status() if self.api.status else {})
+        decisions = {"/api/v1/recommendation/approve": "approve", "/api/v1/recommendation/reject": "reject"}
+        if path in decisions and method == "POST":
+            decide = self.api.approve if decisions[path] == "approve" else self.api.reject
+            if decide is None:
                 return _error(start_response, "404 Not Found", "the recommender is not enabled")
             length = str(environ.get("CONTENT_LENGTH") or "0")
             if not (length.isascii() and length.isdigit()) or int(length) > self.limits.max_body_bytes:
@@ -435,9 +448,11 @@ class HttpServer:
             try:
                 payload = _json_object(environ["wsgi.input"].read(int(length)))
             except ValueError as err:
-                log.info("http: bad approve body from %s: %s", environ.get("REMOTE_ADDR"), err)
+                log.info("http: bad %s body from %s: %s", decisions[path], environ.get("REMOTE_ADDR"), err)
                 return _error(start_response, "400 Bad Request", f"bad request body: {err}")
-            result = self.api.approve(payload)
+            if environ.get("REMOTE_USER"):  # authenticated: the audit log names the user, not what the body claims
+                payload["approved_by" if decisions[path] == "approve" else "rejected_by"] = environ["REMOTE_USER"]
+            result = decide(payload)
             status = "200 OK" if result.get("ok") else "409 Conflict"
             return _json(start_response, status, result)
         return _error(start_response, "404 Not Found", f"no route {method} {path}")

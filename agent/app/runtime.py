@@ -19,6 +19,7 @@ from prometheus_client.registry import CollectorRegistry
 from agent import __version__
 from agent.app.http import ApiHandlers, HttpLimits, HttpServer
 from agent.app.security import make_http_server
+from agent.app.status import agent_status
 from agent.config.site import SiteConfig
 from agent.control.actuator import SetpointActuator
 from agent.control.controller import CoolingController, recommender_for
@@ -126,6 +127,8 @@ class Agent:
             self.controller = self._build_controller(cfg, profiles, recommender, clock)
             self.observers.append(self.controller)
             self.registry.register(RecommendationCollector(self.controller))
+        controller = self.controller
+        self.api.status = lambda: agent_status(self.cfg, self.state, controller, clock)
         self.retrainer: Retrainer | None = None
         if self.controller is not None and history_path is not None and cfg.recommender is not None:
             self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
@@ -155,6 +158,7 @@ class Agent:
         controller = CoolingController(cfg, rcfg, recommender, actuator, clock)
         self.api.recommendation = controller.recommendation_json
         self.api.approve = controller.approve
+        self.api.reject = controller.reject
         self.api.actions = controller.actions_json
         return controller
 

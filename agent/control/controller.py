@@ -16,11 +16,12 @@ then checks again before touching anything:
   site ticks) within one poll interval, and automatic control pauses for an hour; a tick with bad
   data never acts, whatever that setting;
 - ``advise`` never writes; ``approve`` applies a recommendation only after an operator approves
-  it by id, within ``pending_expiry_s`` of its offer, and only if at that moment the data is
-  still valid and fresh, the plant still runs the setpoints it was made for, and the current and
-  predicted hottest inlets are within the limit; only applied changes start the recommender's
-  rate-limit and dwell clocks; every action (when, what, why, before, after, predicted effect, who approved) is
-  appended to a JSON-lines log and kept for the API and metrics.
+  it by id (one rejected is withdrawn and its setpoints not offered again for ``pending_expiry_s``),
+  within ``pending_expiry_s`` of its offer, and only if at that moment the data is still valid
+  and fresh, the plant still runs the setpoints it was made for, and the current and predicted
+  hottest inlets are within the limit; only applied changes start the recommender's rate-limit
+  and dwell clocks; every action (when, what, why, before, after, predicted effect, who approved)
+  is appended to a JSON-lines log and kept for the API and metrics.
 
 The guarded write itself (planning, read-back, the action log) is :mod:`agent.control.actuator`; the
 metrics are :mod:`agent.export.recommendation`.
@@ -77,6 +78,17 @@ class _Pending:
     expires_s: float
 
 
+@dataclass(frozen=True)
+class _Rejection:
+    """An operator said no to these setpoints: they are not offered again until ``until_s``."""
+
+    id: int
+    setpoints: Setpoints
+    by: str
+    at_s: float
+    until_s: float
+
+
 def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
     """The online :class:`~agent.control.engine.Recommender` for ``model`` with the configured rules."""
     from agent.control.engine import Recommender
@@ -126,8 +138,9 @@ class CoolingController:
             if rcfg.pending_expiry_s is not None
             else PENDING_EXPIRY_INTERVALS * cfg.poll_interval_s
         )
-        #: why recent recommendations stopped pending (approved, expired, superseded...), by id
+        #: why recent recommendations stopped pending (approved, rejected, expired, superseded...), by id
         self._retired: dict[int, str] = {}
+        self.rejection: _Rejection | None = None
         self._state: AgentState | None = None
         self._next_id = 1
         self._guard = _GuardState()
@@ -205,7 +218,11 @@ class CoolingController:
             return
         rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
         if breach and rec.held_back_reason is None:
-            rec = _held(rec, "a rack inlet is above the limit: acting only to revert")
+            rec = _held(
+                rec,
+                f"a rack inlet is above the limit: {inputs['max_inlet_c']:.1f} C over {self.rcfg.inlet_limit_c:g} C, "
+                "acting only to revert",
+            )
         elif now < self._guard.paused_until_s and rec.held_back_reason is None:
             rec = _held(rec, "paused for an hour after a revert")
         self.latest = rec
@@ -236,6 +253,15 @@ class CoolingController:
         elif not rec.changed:
             self._retire_pending("conditions changed: no change is recommended any more")
         if rec.held_back_reason is not None or not rec.changed or self._busy:
+            return
+        rejected = self.rejection
+        if rejected is not None and now < rejected.until_s and rejected.setpoints == rec.setpoints:
+            self.latest = _held(
+                rec,
+                f"rejected by an operator: {rejected.by} rejected recommendation {rejected.id} of these setpoints "
+                f"({_describe(rec.setpoints)}) {now - rejected.at_s:.0f} s ago; not offered again for "
+                f"{rejected.until_s - now:.0f} s (pending_expiry_s {self.pending_expiry_s:g})",
+            )
             return
         if self.pending is not None and self.pending.recommendation.setpoints == rec.setpoints:
             self.pending.recommendation = rec  # still offered: same id and expiry, the latest predictions
@@ -364,6 +390,44 @@ class CoolingController:
         future = asyncio.run_coroutine_threadsafe(self._approve(rec_id, who), self._loop)
         return future.result(timeout=60)
 
+    def reject(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Reject the pending recommendation ``payload["id"]``: withdrawn, and its setpoints not offered again
+        for ``pending_expiry_s``; logged with who rejected it."""
+        rec_id = payload.get("id")
+        who = str(payload.get("rejected_by") or "").strip()
+        if not who:
+            return {"ok": False, "error": "rejected_by is required (the log names who rejected)"}
+        if self.rcfg.mode != "approve":
+            return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: only 'approve' mode offers recommendations"}
+        if not isinstance(rec_id, int) or isinstance(rec_id, bool):
+            return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
+        if self._loop is None:
+            return {"ok": False, "error": "agent loop not running"}
+        future = asyncio.run_coroutine_threadsafe(self._reject(rec_id, who), self._loop)
+        return future.result(timeout=60)
+
+    async def _reject(self, rec_id: int, who: str) -> dict[str, Any]:
+        pending = self.pending
+        if pending is None or pending.id != rec_id:
+            why = self._retired.get(rec_id)
+            error = (
+                f"recommendation {rec_id} is no longer pending: {why}"
+                if why
+                else f"no pending recommendation with id {rec_id!r}"
+            )
+            return {"ok": False, "error": error, "pending_id": pending.id if pending else None}
+        now = self._clock()
+        target = pending.recommendation.setpoints
+        self.rejection = _Rejection(rec_id, target, who, now, now + self.pending_expiry_s)
+        self._retire_pending(f"rejected by {who}")
+        log.info("recommendation %d (%s) rejected by %s", rec_id, _describe(target), who)
+        return {
+            "ok": True,
+            "rejected": rec_id,
+            "rejected_by": who,
+            "not_offered_again_until_s": now + self.pending_expiry_s,
+        }
+
     async def _approve(self, rec_id: int, who: str) -> dict[str, Any]:
         # on the loop: no site tick runs between these checks and the first write
         pending = self.pending
@@ -440,6 +504,8 @@ class CoolingController:
         if pending is not None:
             out["pending_id"] = pending.id
             out["pending_expires_s"] = pending.expires_s
+        if self.rejection is not None and self._clock() < self.rejection.until_s:
+            out["rejected"] = asdict(self.rejection)
         if self.latest_inputs:
             out["max_inlet_c"] = self.latest_inputs.get("max_inlet_c")
         return out
@@ -459,6 +525,14 @@ def _wanted(rec: Recommendation) -> dict[str, float]:
         "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
         "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0,
     }
+
+
+def _describe(setpoints: Setpoints) -> str:
+    economizer = "on" if setpoints.economizer_enabled else "off"
+    return (
+        f"supply air {setpoints.supply_air_setpoint_c:g} C, chilled water {setpoints.chw_supply_setpoint_c:g} C, "
+        f"economizer {economizer}"
+    )
 
 
 def _held(rec: Recommendation, reason: str) -> Recommendation:

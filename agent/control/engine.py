@@ -12,7 +12,8 @@ Per call, in order (DeepMind 2018's "discard low-confidence actions", two-layer 
    clocks, never a recommendation nobody applied;
 5. the optimiser (:func:`models.optimiser.optimise_setpoints`) picks, inside the configured bounds,
    the rate-limited box and the model's data support, the least predicted facility power with
-   predicted hottest inlet + k x uncertainty <= the limit; none feasible -> hold;
+   predicted hottest inlet + k x uncertainty <= the limit; none feasible -> hold, saying which of these
+   bound (no candidate in the training data's support, or the coolest candidate's predicted inlet);
 6. a change whose saving is below ``min_savings_w`` or ``min_savings_fraction`` of the predicted
    facility power, or whose confidence (probability that the
    saving is positive, from the model's uncertainty) is below ``min_confidence`` -> hold, unless
@@ -35,7 +36,7 @@ from statistics import NormalDist
 import numpy as np
 
 from models.cooling import CoolingModel
-from models.optimiser import OptimiserChoice, SetpointBounds, optimise_setpoints
+from models.optimiser import OptimiserChoice, SetpointBounds, candidate_grid, optimise_setpoints
 
 __all__ = ["Conditions", "Recommendation", "Recommender", "Setpoints"]
 
@@ -236,6 +237,79 @@ class Recommender:
             now_s, current, current, power_w, power_w, pue, pue, inlet_c, 0.0, 0.0, self.model.version, reason
         )
 
+    def _no_box_reason(self, current: Setpoints) -> str:
+        """Why the rate limits leave nothing inside the configured bounds, with the numbers."""
+        window = np.array([(s, c) for _, s, c in self._window]).reshape(-1, 2)
+        b = self.bounds
+        return (
+            f"rate limits leave no setpoint inside the configured bounds: now supply air "
+            f"{current.supply_air_setpoint_c:g} C, chilled water {current.chw_supply_setpoint_c:g} C; within the last "
+            f"hour supply air {window[:, 0].min():g}-{window[:, 0].max():g} C, chilled water "
+            f"{window[:, 1].min():g}-{window[:, 1].max():g} C (max_step_c {self.max_step_c:g}, max_change_per_h_c "
+            f"{self.max_change_per_h_c:g}); bounds supply air {b.supply_air_min_c:g}-{b.supply_air_max_c:g} C, "
+            f"chilled water {b.chw_supply_min_c:g}-{b.chw_supply_max_c:g} C"
+        )
+
+    def _no_choice_reason(
+        self,
+        condition_values: tuple[float, float, float],
+        box: SetpointBounds,
+        states: tuple[bool, ...],
+        dwell_left_s: float,
+    ) -> str:
+        """Why the optimiser found nothing, naming the constraint that bound and its numbers.
+
+        Either no candidate of the rate-limited range (and the economizer states allowed) lies in the
+        model's training-data support, or every one is predicted to break the inlet limit: then the
+        coolest candidate's prediction is quoted.
+        """
+
+        def on_off(state: bool) -> str:
+            return "on" if state else "off"
+
+        allowed = (
+            f"supply air {box.supply_air_min_c:g}-{box.supply_air_max_c:g} C, chilled water "
+            f"{box.chw_supply_min_c:g}-{box.chw_supply_max_c:g} C (max_step_c {self.max_step_c:g}, "
+            f"max_change_per_h_c {self.max_change_per_h_c:g}), economizer {'/'.join(on_off(s) for s in states)}"
+        )
+        if dwell_left_s > 0:
+            allowed += (
+                f" (kept {on_off(states[0])} for another {dwell_left_s:.0f} s of economizer_min_dwell_s "
+                f"{self.economizer_min_dwell_s:g} s)"
+            )
+        support = self.model.support
+        supply, chw, economizer = candidate_grid(box, support, self.grid_step_k, states)
+        if supply.size == 0:
+            covered = "; ".join(
+                f"economizer {on_off(state)}: supply air {r[0]:.1f}-{r[1]:.1f} C, chilled water {r[2]:.1f}-{r[3]:.1f} C"
+                for state, r in sorted(support.ranges.items())
+            )
+            never = [on_off(s) for s in states if s not in support.occupied]
+            unseen = f" (no rows with the economizer {' or '.join(never)})" if never else ""
+            return (
+                f"no setpoints to choose from: none of the allowed range ({allowed}) lies in the model's data "
+                f"support, the setpoints its training data covers{unseen} ({covered or 'none'})"
+            )
+        inputs = np.column_stack(
+            (np.broadcast_to(condition_values, (supply.size, 3)), supply, chw, economizer.astype(float))
+        )
+        prediction = self.model.predict(inputs, facility_uncertainty=False)
+        margin_c = prediction.max_inlet_c + self.uncertainty_k * prediction.max_inlet_std_c
+        best = int(np.argmin(margin_c))
+        if margin_c[best] <= self.inlet_limit_c:  # the optimiser's coarse grid missed them: say so, never guess
+            return (
+                f"the optimiser found no setpoints: {int(np.count_nonzero(margin_c <= self.inlet_limit_c))} "
+                f"of {supply.size} in the allowed range ({allowed}) are predicted within the inlet limit"
+            )
+        coolest = f"supply air {supply[best]:g} C / chilled water {chw[best]:g} C / economizer "
+        return (
+            f"every allowed setpoint is predicted above the inlet limit: of the {supply.size} in the allowed range "
+            f"({allowed}) the coolest, {coolest}{on_off(bool(economizer[best]))}, "
+            f"has predicted hottest inlet {prediction.max_inlet_c[best]:.1f} C + {self.uncertainty_k:g} x "
+            f"{prediction.max_inlet_std_c[best]:.2f} C uncertainty = {margin_c[best]:.1f} C, above the "
+            f"{self.inlet_limit_c:g} C inlet limit"
+        )
+
     def _toward_global_target(
         self,
         local: OptimiserChoice,
@@ -332,14 +406,7 @@ class Recommender:
         now_unsafe = now_inlet_c + self.uncertainty_k * float(now.max_inlet_std_c[0]) > self.inlet_limit_c
         box = self.allowed_bounds(current)
         if box is None:
-            return self._hold(
-                now_s,
-                current,
-                "rate limits leave no setpoint inside the configured bounds",
-                now_power_w,
-                now_pue,
-                now_inlet_c,
-            )
+            return self._hold(now_s, current, self._no_box_reason(current), now_power_w, now_pue, now_inlet_c)
         in_dwell = now_s - self._last_economizer_change_s < self.economizer_min_dwell_s
         states = (current.economizer_enabled,) if in_dwell else (False, True)
         choice = optimise_setpoints(
@@ -352,14 +419,9 @@ class Recommender:
             economizer_states=states,
         )
         if choice is None:
-            return self._hold(
-                now_s,
-                current,
-                f"no setpoints within rate limits and data support meet the inlet limit of {self.inlet_limit_c:g} C",
-                now_power_w,
-                now_pue,
-                now_inlet_c,
-            )
+            dwell_left_s = self.economizer_min_dwell_s - (now_s - self._last_economizer_change_s) if in_dwell else 0.0
+            reason = self._no_choice_reason(condition_values, box, states, dwell_left_s)
+            return self._hold(now_s, current, reason, now_power_w, now_pue, now_inlet_c)
         choice = self._toward_global_target(choice, condition_values, box, states)
         chosen = Setpoints(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled)
         savings_w = now_power_w - choice.facility_power_w

@@ -135,11 +135,13 @@ class RecommendationCollector(Collector):
         reason = rec.get("held_back_reason") if isinstance(rec, dict) else getattr(rec, "held_back_reason", None)
         held = InfoMetricFamily(
             m.RECOMMENDATION_HELD_BACK_INFO.removesuffix("_info"),
-            "Why the current recommendation is held back",
+            "Why the current recommendation is held back: the reason's first clause (the whole reason, with its "
+            "numbers, is in /api/v1/recommendation)",
             labels=["reason"],
         )
         if reason:
-            held.add_metric([str(reason)], {})
+            # the numbers after the colon change every tick: as a label they would make a new series each time
+            held.add_metric([str(reason).split(":", 1)[0]], {})
         yield held
         writes = CounterMetricFamily(
             m.SETPOINT_WRITES, "Setpoint writes by result", labels=["device", "quantity", "result"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.cooling import CoolingModel
-from models.optimiser import OptimiserChoice, SetpointBounds, optimise_setpoints
+from models.optimiser import OptimiserChoice, SetpointBounds, SetpointSupport, optimise_setpoints
 from models.optimiser_batch import optimise_setpoints_batch
 from tests.recommend.conftest import FakePlant
 
@@ -52,3 +52,14 @@ def test_fitted_model_batch_equals_rows(model: CoolingModel) -> None:
     got = optimise_setpoints_batch(model, rows, bounds, max_predict_rows=5_000)
     assert got == expected
     assert sum(c is not None for c in got) >= 12  # the comparison covers real choices, not only None
+
+
+def test_support_between_coarse_points_batch_equals_rows() -> None:
+    # training setpoints only at x.5 C: no 1 K coarse point is supported, the fine grid is searched whole
+    grid = np.array([(s, c) for s in np.arange(16.5, 21, 1.0) for c in np.arange(6.5, 12, 1.0)])
+    support = SetpointSupport.from_samples(grid[:, 0], grid[:, 1], np.zeros(len(grid), bool), cell_k=0.25, margin_k=0)
+    plant = FakePlant(support)
+    rows = _rows(8, 4)
+    expected = _one_by_one(plant, rows, SetpointBounds())
+    assert all(c is not None for c in expected)
+    assert optimise_setpoints_batch(plant, rows, SetpointBounds()) == expected
