@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from agent.config.site import load_config
+from agent.config.emission import DEFAULT_EMISSION_FACTOR
 from agent.errors import ConfigError, HistoryError, ImportFormatError
-from agent.history.export import RESOLUTION_NAMES, export_history
-from agent.history.importer import DEFAULT_MAX_PUE, import_history
-from agent.history.store import SqliteHistoryStore
-from agent.reports.periods import parse_period, zone
-from agent.reports.render import render
-from agent.reports.report import DEFAULT_EMISSION_FACTOR, load_emission_factor, period_report, savings_report
-from agent.reports.text import savings_lines, summary_lines
-from models.metrics import GB40879_DEFAULT_THRESHOLDS
+from agent.history.export import RESOLUTION_NAMES
+from agent.history.importer import DEFAULT_MAX_PUE
+
+# the report's libraries (numpy, scipy, matplotlib) and the config's pydantic models load in the commands that
+# use them, not at every `pue-agent` start (tests/core/test_cli_startup.py)
 
 __all__ = ["register"]
 
@@ -55,29 +51,6 @@ def _max_pue(text: str) -> float:
     if not 1.0 < value < 100.0:
         raise argparse.ArgumentTypeError(f"must be above 1 and below 100: {text!r}")
     return value
-
-
-class _ProgressLine:
-    """One self-overwriting progress line on stderr: MB read, rows, rows/s."""
-
-    def __init__(self) -> None:
-        self.started_s = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done_bytes: int, total_bytes: int, rows: int) -> None:
-        elapsed_s = max(time.monotonic() - self.started_s, 1e-9)
-        share = done_bytes / total_bytes if total_bytes else 1.0
-        sys.stderr.write(
-            f"\rimport: {done_bytes / 1e6:,.1f} / {total_bytes / 1e6:,.1f} MB ({100 * share:.0f} %), "
-            f"{rows:,} rows, {rows / elapsed_s:,.0f} rows/s "
-        )
-        sys.stderr.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +93,7 @@ def register(subparsers: Any) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="show progress on stderr (default: only when stderr is a terminal)",
+        help="show progress on stderr (default: a bar on a terminal, else a line every 10 s once it runs that long)",
     )
     p.set_defaults(func=cmd_import, handler=cmd_import)
 
@@ -137,7 +110,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--grade-thresholds",
         type=_thresholds,
-        default=GB40879_DEFAULT_THRESHOLDS,
+        default=None,
         help="GB 40879 grade 1,2,3 limits (default 1.20,1.30,1.50)",
     )
     p.add_argument("--min-coverage", type=_ratio, default=0.95, help="withhold PUE below this coverage")
@@ -155,6 +128,8 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     context: dict[str, Any] = {"timezone": "UTC"}
     db: Path | None = args.db
     if args.config is not None:
+        from agent.config.site import load_config
+
         cfg, _profiles = load_config(args.config)
         context["site"] = cfg.site.name
         context["timezone"] = cfg.site.timezone
@@ -185,6 +160,10 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from agent.history.export import export_history
+    from agent.history.store import SqliteHistoryStore
+    from agent.reports.periods import parse_period, zone
+
     try:
         db, context = _resolve(args)
         tz = zone(context["timezone"])
@@ -204,16 +183,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    progress = _ProgressLine() if show else None
+    from agent.app.progress import Show, progress
+    from agent.history.importer import import_history
+    from agent.history.store import SqliteHistoryStore
+
+    show: Show = "auto" if args.progress is None else "always" if args.progress else "never"
     try:
         db, context = _resolve(args)
         category = args.it_category if args.it_category is not None else context.get("category")
-        with SqliteHistoryStore(db) as store:
-            count = import_history(store, args.history, category, max_pue=args.max_pue, progress=progress)
+        with progress("import", unit="MB", show=show) as step, SqliteHistoryStore(db) as store:
+
+            def report(done_bytes: int, total_bytes: int, rows: int) -> None:
+                step.update(done_bytes / 1e6, total_bytes / 1e6, note=f"{rows:,} rows")
+
+            count = import_history(store, args.history, category, max_pue=args.max_pue, progress=report)
     except ImportFormatError as err:
-        if progress is not None:
-            progress.end()
         if len(err.problems) == 1:
             return _fail("import", f"{err.problems[0]} (nothing imported)")
         print(
@@ -224,11 +208,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     except (ConfigError, HistoryError) as err:
-        if progress is not None:
-            progress.end()
         return _fail("import", f"{err} (nothing imported)")
-    if progress is not None:
-        progress.end()
     print(f"imported {count} intervals from {args.history} into {db}")
     return 0
 
@@ -236,10 +216,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     if bool(args.baseline) != bool(args.compare) or (args.period is None) == (args.baseline is None):
         return _fail("report", "give either --period, or --baseline and --compare")
+    from agent.app.progress import progress
+    from agent.history.store import SqliteHistoryStore
+    from agent.reports.periods import parse_period, zone
+    from agent.reports.render import render
+    from agent.reports.report import load_emission_factor, period_report, savings_report
+    from agent.reports.text import savings_lines, summary_lines
+    from models.metrics import GB40879_DEFAULT_THRESHOLDS
+
     try:
         db, context = _resolve(args)
         factor = load_emission_factor(args.emission_factor or context.get("factor") or DEFAULT_EMISSION_FACTOR)
-        with SqliteHistoryStore(db, readonly=True) as store:
+        label = f"report: {args.out.name} from {db.name}"
+        with progress(label), SqliteHistoryStore(db, readonly=True) as store:
             if args.period:
                 tz = zone(context["timezone"])
                 start, end = parse_period(args.period, tz)
@@ -249,7 +238,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                     end,
                     factor,
                     site=context.get("site", "site"),
-                    thresholds=args.grade_thresholds,
+                    thresholds=args.grade_thresholds or GB40879_DEFAULT_THRESHOLDS,
                     min_coverage=args.min_coverage,
                     meters=context.get("meters", ()),
                     tz=tz,

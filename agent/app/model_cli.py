@@ -27,18 +27,14 @@ import csv
 import json
 import math
 import sys
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from agent.config.strict_yaml import YamlFileError, read_yaml
-from agent.control.history_io import read_conditions, read_site_history
 from agent.errors import HistoryFormatError, UsageError
-from models.optimiser import SetpointBounds, optimise_setpoints
+
+if TYPE_CHECKING:
+    from models.optimiser import SetpointBounds
 
 __all__ = ["RECOMMENDATION_PATH", "load_bounds", "register"]
 
@@ -68,6 +64,9 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
     HistoryFormatError
         Unreadable file, unknown key, non-numeric value or inverted range.
     """
+    from agent.config.strict_yaml import YamlFileError, read_yaml
+    from models.optimiser import SetpointBounds
+
     if path is None:
         return SetpointBounds()
     try:
@@ -100,18 +99,27 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
 # the model's libraries (scikit-learn, skops) load in seconds: only the commands that need them import them,
 # not every `pue-agent` start (check-config, run)
 def _cmd_fit(args: argparse.Namespace) -> int:
+    import time
+
+    from agent.app.progress import progress
     from agent.control.artefact import save_model
+    from agent.control.history_io import read_site_history
     from agent.control.training import fit_from_history
 
-    table = read_site_history(args.history)
-    model = fit_from_history(table, random_state=args.random_state, holdout_fraction=args.holdout_fraction)
+    with progress(f"model fit: reading {args.history.name}"):
+        table = read_site_history(args.history)
+    started_s = time.monotonic()
+    # the boosting reports nothing while it runs: a spinner (terminal) or a line every 10 s says it is alive
+    with progress(f"model fit: fitting the cooling model on {len(table):,} rows (hold-out, then all rows)"):
+        model = fit_from_history(table, random_state=args.random_state, holdout_fraction=args.holdout_fraction)
+    fit_s = time.monotonic() - started_s
     window = {"start": table.timestamps[0], "end": table.timestamps[-1], "rows": len(table)}
     try:
         sidecar = save_model(model, args.out, window, source=str(args.history))
     except OSError as err:
         raise UsageError(f"--out {args.out}: cannot write the model: {err.strerror or err}") from None
     v = model.validation
-    print(f"fitted on {len(table)} rows, {window['start']} .. {window['end']} (model {model.version})")
+    print(f"fitted on {len(table)} rows, {window['start']} .. {window['end']} (model {model.version}) in {fit_s:.0f} s")
     print(f"time-ordered hold-out: last {v.n_holdout} rows (trained on the first {v.n_train})")
     print(f"  PUE MAE:              {v.pue_mae:.4f}")
     print(f"  max inlet MAE:        {v.max_inlet_mae_c:.3f} K")
@@ -131,7 +139,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         return _live(args.live, args.timeout)
     if not (args.model and args.conditions and args.out):
         raise HistoryFormatError("recommend needs --model, --conditions and --out (or --live URL)")
+    import numpy as np
+
+    from agent.app.progress import progress
     from agent.control.artefact import load_model
+    from agent.control.history_io import read_conditions
+    from models.optimiser import optimise_setpoints
 
     loaded = load_model(args.model)
     model = loaded.model
@@ -147,10 +160,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         out = Path(args.out).open("w", newline="", encoding="utf-8")
     except OSError as err:
         raise UsageError(f"--out {args.out}: cannot write: {err.strerror or err}") from None
-    with out as fh:
+    with out as fh, progress("recommend", total=len(table), unit="rows") as step:
         writer = csv.DictWriter(fh, columns, lineterminator="\n")
         writer.writeheader()
         for i, stamp in enumerate(table.timestamps):
+            step.update(i)
             conditions = [table.columns[c][i] for c in ("it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c")]
             row: dict[str, Any] = {
                 "timestamp": stamp,
@@ -202,6 +216,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _live(url: str, timeout_s: float) -> int:
+    import urllib.error
+    import urllib.request
+
     base = url.rstrip("/")
     target = base if base.endswith(RECOMMENDATION_PATH) else base + RECOMMENDATION_PATH
     if not target.startswith(("http://", "https://")):

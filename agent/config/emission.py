@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent.errors import HistoryQueryError
 
 __all__ = [
@@ -41,6 +39,8 @@ class EmissionFactor:
 
 @functools.lru_cache(maxsize=4)
 def _table(path: Path) -> dict[str, Any]:
+    import yaml  # the command line reads DEFAULT_EMISSION_FACTOR at every start; the table only when used
+
     table: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))["factors"]
     return table
 

@@ -17,13 +17,15 @@ import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
-from agent.history.store import SqliteHistoryStore
+
+if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
+    from agent.history.store import SqliteHistoryStore
 
 __all__ = ["EXPORT_COLUMNS", "EXTRA_COLUMNS", "RESOLUTION_NAMES", "TERM_COLUMNS", "export_history", "history_rows"]
 

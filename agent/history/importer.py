@@ -23,13 +23,15 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS
 from agent.history.records import CONDITION_COLUMNS, SiteInterval
-from agent.history.store import SqliteHistoryStore
+
+if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
+    from agent.history.store import SqliteHistoryStore
 
 __all__ = [
     "DEFAULT_MAX_PUE",
