@@ -15,7 +15,10 @@ from typing import Any
 
 from twin.catalog import BUNDLED_SITES, CONTROLLERS
 
-__all__ = ["main", "register"]
+__all__ = ["MAX_STEPS", "main", "register"]
+
+#: the most steps one simulation takes (ten years at 1 min is 5.3 M)
+MAX_STEPS = 10_000_000
 
 
 def _positive_float(text: str) -> float:
@@ -80,6 +83,12 @@ def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     from twin.simulate import simulate, summarize
     from twin.weather import load_site_weather
 
+    steps = args.days * 1440.0 / args.step_min
+    if steps > MAX_STEPS:  # each step holds a few dozen floats per rack: 144 M steps would exhaust the memory
+        parser.error(
+            f"--days {args.days:g} at --step-min {args.step_min:g} is {steps:,.0f} steps; at most {MAX_STEPS:,} "
+            "(a year at 1 min is 525,600)"
+        )
     key = args.weather.lower()
     if key not in BUNDLED_SITES and not Path(args.weather).is_file():
         parser.error(f"--weather: {args.weather!r} is neither a bundled site nor an existing EPW file")

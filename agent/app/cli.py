@@ -53,10 +53,8 @@ OWN_LOGGERS = ("pue-agent", "agent", "models", "twin")
 
 
 def _setup_logging(verbose: int) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose >= 2 else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose < 2:
@@ -132,12 +130,17 @@ async def _read(args: argparse.Namespace) -> int:
         readout = await read_device(client, target, profile)
     finally:
         await client.close()
+    from agent.app.units import operator_value, si_text
     from agent.devices.quantities import GLOSSARY
 
-    rows: list[dict[str, Any]] = [
-        {"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
-        for r in readout.readings
-    ]
+    rows: list[dict[str, Any]] = []
+    for r in readout.readings:
+        unit = GLOSSARY[r.quantity].unit
+        row: dict[str, Any] = {"quantity": r.quantity, "unit": unit, "labels": dict(r.labels), "value": r.value}
+        shown = operator_value(r.quantity, r.value, unit)
+        if shown is not None:
+            row["operator_value"], row["operator_unit"] = round(shown[0], 6), shown[1]
+        rows.append(row)
     if args.format == "json":
         print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
     else:
@@ -145,7 +148,9 @@ async def _read(args: argparse.Namespace) -> int:
         width = max((len(r["quantity"]) for r in rows), default=8)
         for r in rows:
             labels = ",".join(f"{k}={v}" for k, v in r["labels"].items())
-            print(f"{r['quantity']:<{width}}  {r['value']:>14.6g} {r['unit']:<4} {labels}")
+            value, symbol = si_text(r["value"], r["unit"])
+            operator = f"{r['operator_value']:,.1f} {r['operator_unit']}" if "operator_value" in r else ""
+            print(f"{r['quantity']:<{width}}  {value:>16} {symbol:<4} {operator:>16}  {labels}".rstrip())
         for p in readout.problems:
             print(f"problem: {p}", file=sys.stderr)
     return 0

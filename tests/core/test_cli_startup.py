@@ -37,7 +37,8 @@ def test_building_the_parser_imports_no_heavy_library() -> None:
 def test_check_config_loads_no_model_plot_or_snmp_library() -> None:
     modules = _modules_after(
         "import contextlib, io\nfrom agent.app.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['check-config', 'configs/demo-site.yaml']) == 0"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['check-config', 'configs/demo-site.yaml']) == 0"
     )
     assert "agent.config.site" in modules
     assert _loaded(modules, HEAVY) == []

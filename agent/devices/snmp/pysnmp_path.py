@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -284,9 +285,13 @@ class PysnmpSession:
         key = (target.host, target.port, target.timeout_s, target.retries)
         transport = self._transports.get(key)
         if transport is None:
-            transport = await UdpTransportTarget.create(
-                (target.host, target.port), timeout=target.timeout_s, retries=target.retries
-            )
+            try:
+                transport = await UdpTransportTarget.create(
+                    (target.host, target.port), timeout=target.timeout_s, retries=target.retries
+                )
+            except PySnmpError as err:  # a host name that does not resolve: the one place pysnmp looks it up
+                why = str(err).rsplit(": ", 1)[-1]  # pysnmp's text ends with the resolver's reason
+                raise SnmpProtocolError(f"{target.host}:{target.port}: cannot resolve the address ({why})") from err
             self._transports[key] = transport
         return transport
 
