@@ -134,10 +134,15 @@ async def _read(args: argparse.Namespace) -> int:
     from agent.devices.quantities import GLOSSARY
 
     rows: list[dict[str, Any]] = []
-    for r in readout.readings:
-        unit = GLOSSARY[r.quantity].unit
-        row: dict[str, Any] = {"quantity": r.quantity, "unit": unit, "labels": dict(r.labels), "value": r.value}
-        shown = operator_value(r.quantity, r.value, unit)
+    for reading in readout.readings:
+        unit = GLOSSARY[reading.quantity].unit
+        row: dict[str, Any] = {
+            "quantity": reading.quantity,
+            "unit": unit,
+            "labels": dict(reading.labels),
+            "value": reading.value,
+        }
+        shown = operator_value(reading.quantity, reading.value, unit)
         if shown is not None:
             row["operator_value"], row["operator_unit"] = round(shown[0], 6), shown[1]
         rows.append(row)
@@ -145,12 +150,12 @@ async def _read(args: argparse.Namespace) -> int:
         print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
     else:
         print(f"profile: {profile.name}")
-        width = max((len(r["quantity"]) for r in rows), default=8)
-        for r in rows:
-            labels = ",".join(f"{k}={v}" for k, v in r["labels"].items())
-            value, symbol = si_text(r["value"], r["unit"])
-            operator = f"{r['operator_value']:,.1f} {r['operator_unit']}" if "operator_value" in r else ""
-            print(f"{r['quantity']:<{width}}  {value:>16} {symbol:<4} {operator:>16}  {labels}".rstrip())
+        width = max((len(row["quantity"]) for row in rows), default=8)
+        for row in rows:
+            labels = ",".join(f"{k}={v}" for k, v in row["labels"].items())
+            value, symbol = si_text(row["value"], row["unit"])
+            operator = f"{row['operator_value']:,.1f} {row['operator_unit']}" if "operator_value" in row else ""
+            print(f"{row['quantity']:<{width}}  {value:>16} {symbol:<4} {operator:>16}  {labels}".rstrip())
         for p in readout.problems:
             print(f"problem: {p}", file=sys.stderr)
     return 0
