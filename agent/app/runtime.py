@@ -346,12 +346,8 @@ async def run_agent(
     scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
     if shard is not None:
         log.info("shard %s: polling %d of %d devices", shard, len(agent.cfg.devices), len(cfg.devices))
-    for i, line in enumerate(startup_lines(agent.cfg, f"{scheme}://{host}:{port}/metrics")):
-        print(f"pue-agent {__version__}: {line}" if i == 0 else line, flush=True)
-    started_s = time.monotonic()
-    agent.start_scheduler()
     stop = asyncio.Event()
-    reason = "duration"
+    reason = "interrupted"  # until a signal or the duration says why
     loop = asyncio.get_running_loop()
 
     def on_signal(sig: signal.Signals) -> None:
@@ -359,8 +355,13 @@ async def run_agent(
         reason = sig.name
         stop.set()
 
+    # before the summary says where the metrics are: a Ctrl-C from then on stops the agent cleanly
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
+    for i, line in enumerate(startup_lines(agent.cfg, f"{scheme}://{host}:{port}/metrics")):
+        print(f"pue-agent {__version__}: {line}" if i == 0 else line, flush=True)
+    started_s = time.monotonic()
+    agent.start_scheduler()
 
     async def report_status(every_s: float) -> None:
         controller = agent.controller
@@ -374,7 +375,7 @@ async def run_agent(
     try:
         await asyncio.wait_for(stop.wait(), timeout=duration_s)
     except TimeoutError:
-        pass
+        reason = "duration"
     finally:
         if status is not None:
             status.cancel()
