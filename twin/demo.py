@@ -178,7 +178,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.site == "twin" and args.recommender != "off":
         # checked or trained before the simulated site starts: a bad --model is one line, not a traceback later
         model_dir = _checked_model(args.model) if args.model else _demo_model(cache_dir() / "demo-model-v2")
-        print(f"recommender: {args.recommender} mode, model {model_dir}", flush=True)
     return exit_status(asyncio.run(_demo(args, model_dir)))
 
 
