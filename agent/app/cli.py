@@ -81,6 +81,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 # --- read ------------------------------------------------------------------------------------
+def check_host(host: str, given: str) -> None:
+    """An IP address or a host name the resolver can be asked (a 64-character label failed inside socket)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise UsageError(f"bad host name in {given!r} (labels of 1-63 characters)") from None
+
+
 def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
     from urllib.parse import urlparse
 
@@ -93,6 +108,7 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
         port = url.port or 161
     except ValueError:
         raise UsageError(f"bad port in {args.url!r}") from None
+    check_host(url.hostname, args.url)
     auth: V2cAuth | V3Auth
     if args.v3_user:
         if not (args.auth_protocol and args.auth_key):

@@ -44,6 +44,9 @@ def _host_port(text: str) -> tuple[str, int]:
         raise UsageError(f"--address {text!r}: bad port") from None
     if not host or not 1 <= number <= 65535:
         raise UsageError(f"--address {text!r}: give HOST or HOST:PORT")
+    from agent.app.cli import check_host
+
+    check_host(host, f"--address {text}")
     return host, number
 
 
