@@ -85,7 +85,11 @@ def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() ->
         for p in (ROOT / package).rglob("*.py")
         if any(n.startswith("agent.devices.snmp.wire") for n in _imports(p)) and p.name != "wire.py"
     }
-    assert importers <= {"agent/devices/snmp/client.py", "agent/devices/snmp/fastpath.py"}, importers
+    assert importers <= {
+        "agent/devices/snmp/client.py",
+        "agent/devices/snmp/fastpath.py",
+        "agent/devices/snmp/pysnmp_path.py",
+    }, importers
     assert all(i.startswith("agent/devices/snmp/") for i in importers), importers
     assert not _top(_imports(AGENT / "devices" / "snmp" / "wire.py")) & {"pysnmp", "pyasn1", "socket", "asyncio"}
     # the fast path exists to skip the SNMP library: it must not load it

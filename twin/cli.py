@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from twin.controllers import CONTROLLERS
-from twin.history_csv import write_site_history
-from twin.simulate import simulate, summarize
-from twin.weather import BUNDLED_SITES, load_site_weather
+from twin.catalog import BUNDLED_SITES, CONTROLLERS
 
-__all__ = ["main", "register"]
+__all__ = ["MAX_STEPS", "main", "register"]
+
+#: the most steps one simulation takes (ten years at 1 min is 5.3 M)
+MAX_STEPS = 10_000_000
 
 
 def _positive_float(text: str) -> float:
@@ -32,7 +32,10 @@ def _positive_float(text: str) -> float:
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from err
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
@@ -80,6 +83,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from agent.app.progress import progress
+    from twin.history_csv import write_site_history
+    from twin.simulate import simulate, summarize
+    from twin.weather import load_site_weather
+
+    steps = args.days * 1440.0 / args.step_min
+    if steps > MAX_STEPS:  # each step holds a few dozen floats per rack: 144 M steps would exhaust the memory
+        parser.error(
+            f"--days {args.days:g} at --step-min {args.step_min:g} is {steps:,.0f} steps; at most {MAX_STEPS:,} "
+            "(a year at 1 min is 525,600)"
+        )
     key = args.weather.lower()
     if key not in BUNDLED_SITES and not Path(args.weather).is_file():
         parser.error(f"--weather: {args.weather!r} is neither a bundled site nor an existing EPW file")
@@ -87,16 +101,19 @@ def _run_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         weather = load_site_weather(args.weather, seed=args.seed)
     except ValueError as err:
         parser.error(f"--weather: {err}")
-    result = simulate(
-        weather,
-        days=args.days,
-        step_s=args.step_min * 60.0,
-        controller=args.control,
-        start=args.start,
-        explore_c=args.explore_c,
-        seed=args.seed,
-    )
-    rows = write_site_history(result, args.out, submeters=args.submeters)
+    with progress(f"twin simulate: {args.days:g} days of {weather.site}", unit="steps") as step:
+        result = simulate(
+            weather,
+            days=args.days,
+            step_s=args.step_min * 60.0,
+            controller=args.control,
+            start=args.start,
+            explore_c=args.explore_c,
+            seed=args.seed,
+            progress=lambda done, total: step.update(done, total),
+        )
+    with progress(f"twin simulate: writing {args.out}"):
+        rows = write_site_history(result, args.out, submeters=args.submeters)
     s = summarize(result)
     print(f"site: {weather.site}  controller: {args.control}  days: {s.days:g}  step: {args.step_min:g} min")
     print(f"annual PUE (energy): {s.pue:.3f}")

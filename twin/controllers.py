@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twin.balance import air_side, chw_loop_state, water_side
+from twin.catalog import CONTROLLERS
 from twin.design import ControlBounds, SiteDesign
 
 __all__ = [
@@ -19,7 +20,6 @@ __all__ = [
     "oracle_schedule",
 ]
 
-CONTROLLERS = ("baseline", "oracle")
 
 #: Legacy halls run CRAH fans at constant speed (no VFD/EC fan control in use).
 BASELINE_CRAH_MIN_FAN_SPEED = 1.0

@@ -8,17 +8,19 @@ never imports this package.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.app.cli import positive_float, tcp_or_udp_port
-from agent.app.runtime import run_agent
-from agent.config.site import SiteConfig, load_config
-from twin.live import TwinLiveSite
-from twin.serve.site import MinimalSite
+from twin.cli import _non_negative_float
+
+if TYPE_CHECKING:  # the agent, the twin's physics and its SNMP responders load when the demo runs
+    from agent.config.site import SiteConfig
+    from twin.live import TwinLiveSite
+    from twin.serve.site import MinimalSite
 
 __all__ = ["DEMO_CONFIGS", "DEMO_START", "register"]
 
@@ -37,6 +39,8 @@ DEMO_CONFIGS = {
 
 
 def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> tuple[SiteConfig, object]:
+    from agent.config.site import load_config
+
     cfg, profiles = load_config(DEMO_CONFIGS[site])
     if base_port is not None:
         devices = tuple(d.model_copy(update={"port": base_port + i}) for i, d in enumerate(cfg.devices))
@@ -46,24 +50,56 @@ def _demo_config(site: str, base_port: int | None, listen_port: int | None) -> t
     return cfg, profiles
 
 
-async def _demo(args: argparse.Namespace) -> int:
+def state_dir() -> Path:
+    """Where the demo keeps what it writes per user: history, ground truth, action log (XDG Base Directory)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pue-agent" / "demo"
+
+
+def cache_dir() -> Path:
+    """Where the demo caches what it can rebuild: the trained cooling model (XDG Base Directory)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pue-agent"
+
+
+def _checked_model(model: str) -> Path:
+    """``--model DIR`` loaded once before anything starts: a missing or broken model is bad input (exit 2)."""
+    from agent.control.artefact import load_model
+    from agent.errors import ModelError
+
+    model_dir = Path(model)
+    if not model_dir.is_dir():
+        raise ModelError(f"--model {model}: no such model directory (train one with `pue-agent model fit`)")
+    try:
+        load_model(model_dir)
+    except OSError as err:
+        raise ModelError(f"--model {model}: cannot read the model: {err.strerror or err}") from None
+    return model_dir
+
+
+def _say_reused(path: Path, what: str) -> None:
+    if path.exists():
+        print(f"reusing {what} {path} from an earlier demo (delete it to start afresh)", flush=True)
+
+
+async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
+    from agent.app.runtime import run_agent
+    from twin.live import TwinLiveSite
+    from twin.serve.site import MinimalSite
+
     cfg, profiles = _demo_config(args.site, args.base_port, args.listen_port)
     if args.listen_address:
         cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"address": args.listen_address})})
-    tmp = Path(tempfile.gettempdir())
-    if args.site == "twin" and args.recommender != "off":
+    state = state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    if model_dir is not None:
         from agent.config.site import RecommenderConfig
 
-        model_dir = Path(args.model) if args.model else _demo_model(tmp / "pue-demo-model-v2")
+        actions = state / "actions.jsonl"
+        _say_reused(actions, "the action log")
         # a person approves by hand in the demo: give them minutes, not the default 4 poll intervals (20 s)
-        rcfg = RecommenderConfig(
-            mode=args.recommender,
-            model_dir=model_dir,
-            action_log=tmp / "pue-demo-actions.jsonl",
-            pending_expiry_s=300.0,
-        )
+        rcfg = RecommenderConfig(mode=args.recommender, model_dir=model_dir, action_log=actions, pending_expiry_s=300.0)
         cfg = cfg.model_copy(update={"recommender": rcfg})
-        print(f"recommender: {args.recommender} mode, model {model_dir}", flush=True)
     site: MinimalSite | TwinLiveSite
     if args.site in ("twin", "twin-mixed"):
         site = TwinLiveSite(
@@ -75,16 +111,18 @@ async def _demo(args: argparse.Namespace) -> int:
         )
     else:
         site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
-    truth_file = Path(args.truth_file) if args.truth_file else Path(tempfile.gettempdir()) / "pue-demo-truth.json"
-    history = Path(args.history) if args.history else Path(tempfile.gettempdir()) / "pue-demo-history.sqlite"
+    truth_file = Path(args.truth_file) if args.truth_file else state / "truth.json"
+    history = Path(args.history) if args.history else state / "history.sqlite"
+    _say_reused(history, "the history")
     async with site.serving(truth_file=truth_file):
         print(
             f"simulated site ({args.site}): {len(site.devices) + len(site.modbus_devices)} devices on 127.0.0.1 ports "
             f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}",
             flush=True,
         )
-        await run_agent(cfg, profiles, args.duration, history_path=history)
-    return 0
+        return await run_agent(
+            cfg, profiles, args.duration, history_path=history, status_every_s=args.status_every or None
+        )
 
 
 def _demo_model(model_dir: Path) -> Path:
@@ -93,38 +131,58 @@ def _demo_model(model_dir: Path) -> Path:
     from agent.errors import ModelError
 
     try:
-        load_model(model_dir)
+        loaded = load_model(model_dir)
+        print(f"reusing the demo's cooling model {model_dir} (model {loaded.model.version})", flush=True)
         return model_dir
     except (ModelError, OSError):
         pass
+    import resource
+    import time
+
+    from agent.app.progress import progress
     from agent.control.artefact import save_model
     from agent.control.history_io import read_site_history
     from agent.control.training import fit_from_history
     from twin.exploration import write_exploration_history
     from twin.weather import load_site_weather
 
-    print("training the demo's cooling model on 28 days of the twin's safe exploration (once, cached)...", flush=True)
+    print(f"training the demo's cooling model on 28 days of the twin's safe exploration (cached in {model_dir})")
+    started_s, started_cpu_s = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "history.csv"
         # a site explores around where it runs: the twin starts at the legacy 18 C / 7 C
-        rows = write_exploration_history(
-            load_site_weather("guiyang"),
-            DEMO_START - timedelta(days=28),
-            28.0,
-            900.0,
-            csv_path,
-            centre_supply_air_c=19.0,
-            centre_chw_supply_c=9.0,
-            amplitude_c=4.0,
-        )
-        model = fit_from_history(read_site_history(csv_path))
+        with progress("demo: simulating 28 days of safe exploration", unit="steps") as step:
+            rows = write_exploration_history(
+                load_site_weather("guiyang"),
+                DEMO_START - timedelta(days=28),
+                28.0,
+                900.0,
+                csv_path,
+                centre_supply_air_c=19.0,
+                centre_chw_supply_c=9.0,
+                amplitude_c=4.0,
+                progress=lambda done, total: step.update(done, total),
+            )
+        with progress(f"demo: fitting the cooling model on {rows:,} rows"):
+            model = fit_from_history(read_site_history(csv_path))
     window = {"start": (DEMO_START - timedelta(days=28)).isoformat(), "end": DEMO_START.isoformat(), "rows": rows}
     save_model(model, model_dir, window, source="twin safe exploration, Guiyang, 28 d at 15 min")
+    took_s = time.monotonic() - started_s
+    cpu_s = resource.getrusage(resource.RUSAGE_SELF).ru_utime - started_cpu_s
+    print(f"trained the demo's cooling model in {took_s:.0f} s ({cpu_s:.0f} s of CPU): {model_dir}", flush=True)
     return model_dir
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return asyncio.run(_demo(args))
+    import asyncio
+
+    from agent.app.cli import exit_status
+
+    model_dir: Path | None = None
+    if args.site == "twin" and args.recommender != "off":
+        # checked or trained before the simulated site starts: a bad --model is one line, not a traceback later
+        model_dir = _checked_model(args.model) if args.model else _demo_model(cache_dir() / "demo-model-v2")
+    return exit_status(asyncio.run(_demo(args, model_dir)))
 
 
 def register(sub: Any) -> None:
@@ -132,7 +190,9 @@ def register(sub: Any) -> None:
     p.add_argument("--duration", type=positive_float, default=None, help="stop after SECONDS")
     p.add_argument("--base-port", type=tcp_or_udp_port, default=None, help="first UDP port of the simulated devices")
     p.add_argument("--listen-port", type=tcp_or_udp_port, default=None, help="metrics port (default 10330)")
-    p.add_argument("--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON)")
+    p.add_argument(
+        "--truth-file", default=None, help="where the simulator writes its ground-truth PUE (JSON; default: state dir)"
+    )
     p.add_argument(
         "--site",
         choices=sorted(DEMO_CONFIGS),
@@ -143,7 +203,10 @@ def register(sub: Any) -> None:
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=positive_float, default=60.0, help="twin time acceleration (simulated s per s)")
     p.add_argument(
-        "--history", default=None, help="history database (default: pue-demo-history.sqlite in the temp dir)"
+        "--history",
+        default=None,
+        help="history database (default: history.sqlite in $XDG_STATE_HOME/pue-agent/demo, "
+        "else ~/.local/state/pue-agent/demo)",
     )
     p.add_argument(
         "--recommender",
@@ -151,6 +214,17 @@ def register(sub: Any) -> None:
         default="advise",
         help="twin only: recommendation mode (default advise: recommend, never write)",
     )
-    p.add_argument("--model", default=None, help="model directory (default: train one on the twin, cached)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model directory (default: train one on the twin, cached in $XDG_CACHE_HOME or ~/.cache/pue-agent)",
+    )
+    p.add_argument(
+        "--status-every",
+        type=_non_negative_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="print a status line (PUE, recommendation, last action) this often; 0: never (default 10)",
+    )
     p.add_argument("--listen-address", default=None, help="metrics address (default 127.0.0.1)")
     p.set_defaults(func=cmd_demo)

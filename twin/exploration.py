@@ -10,6 +10,7 @@ random exploration identify a controllable model). Used by the demo to train its
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def write_exploration_history(
     amplitude_c: float = 6.0,
     seed: int = 1,
     crah_min_fan_speed: float = 1.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Simulate ``days`` of safe exploration and write the canonical site history CSV; return rows."""
+    """Simulate ``days`` of safe exploration and write the canonical site history CSV; return rows.
+
+    ``progress`` is called with (steps done, steps in all) every simulated day.
+    """
     design, bounds = SiteDesign(), ControlBounds()
     n = round(days * 86400.0 / step_s)
     mid = np.asarray(start.timestamp() + (np.arange(n) + 0.5) * step_s, dtype=np.float64)
@@ -60,7 +65,10 @@ def write_exploration_history(
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(SITE_HISTORY_COLUMNS)
+        per_day = max(1, round(86400.0 / step_s))
         for i in range(n):
+            if progress is not None and i % per_day == 0:
+                progress(i, n)
             conditions = SiteConditions(
                 float(outdoor.dry_bulb_c[i]),
                 float(outdoor.wet_bulb_c[i]),

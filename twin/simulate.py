@@ -8,6 +8,7 @@ reuse, tower water). Each step is a steady state representing the average over i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -131,6 +132,7 @@ def simulate(
     bounds: ControlBounds | None = None,
     explore_c: float = 0.0,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
     """Simulate the hall under one controller.
 
@@ -154,6 +156,8 @@ def simulate(
         Amplitude of bounded random setpoint variation [K]; 0 for none.
     seed : int
         Seed of the exploration.
+    progress : callable, optional
+        Called with (steps done, steps in all) before each chunk of steps.
 
     Returns
     -------
@@ -187,6 +191,8 @@ def simulate(
     }
     for lo in range(0, n_steps, _CHUNK_STEPS):
         hi = min(lo + _CHUNK_STEPS, n_steps)
+        if progress is not None:
+            progress(lo, n_steps)
         utilisation = it_load.rack_utilisation(traces[lo:hi], design.rack_trace_index, design.rack_utilisation_gain)
         if controller == "oracle":
             schedule = controllers.oracle_schedule(

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.psychro import dew_point_c, relative_humidity_percent, station_pressure_pa, wet_bulb_c
+from twin.catalog import BUNDLED_SITES
 from twin.solar import clear_sky_ghi_w_per_m2, day_length_h, sin_solar_elevation, sky_clearness_factor
 
 __all__ = [
@@ -43,13 +44,6 @@ SECONDS_PER_YEAR = HOURS_PER_YEAR * 3600.0
 #: Dew points above this are treated as sensor/processing errors and clipped (the CSWD Chengdu file
 #: has summer hours at 30-32 C; the highest credible Sichuan-basin dew points are about 28 C).
 MAX_CREDIBLE_DEW_POINT_C = 28.0
-
-#: Bundled sites: name -> package data file.
-BUNDLED_SITES: dict[str, str] = {
-    "guiyang": "guiyang-normals.json",
-    "chengdu": "CHN_SC_Chengdu.562940_CSWD.epw.gz",
-    "chongqing": "CHN_CQ_Chongqing.575160_TMYx.2009-2023.epw.gz",
-}
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,27 @@
 """The ``pue-agent`` command line.
 
 Exit status: 0 success, 1 runtime failure (device unreachable, ...), 2 bad input (config,
-arguments, files), as every command here documents.
+arguments, files), 130 interrupted (Ctrl-C), as every command here documents.
+
+Start-up stays under half a second (``bench/cli.py``): building the parser imports no pydantic model, no
+numpy, scikit-learn, matplotlib or pysnmp (``tests/core/test_cli_startup.py``); each command imports what
+it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from agent import __version__
-from agent.config.site import dump_config, load_config
-from agent.config.web import load_web_config, server_ssl_context
-from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient
-from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.seam import AUTH_PROTOCOL_NAMES, PRIV_PROTOCOL_NAMES
 from agent.errors import (
     ConfigError,
     HistoryError,
@@ -33,7 +31,10 @@ from agent.errors import (
     PueAgentError,
     UsageError,
 )
-from agent.site.shard import Shard, parse_shard
+
+if TYPE_CHECKING:
+    from agent.devices.snmp.seam import SnmpTarget
+    from agent.site.shard import Shard
 
 __all__ = ["main"]
 
@@ -48,18 +49,24 @@ log = logging.getLogger("pue-agent")
 BAD_INPUT_ERRORS = (UsageError, ConfigError, ProfileError, HistoryError, HistoryFormatError, ModelError)
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("pysnmp", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # overrun polls are counted in pue_device_polls_skipped_total instead of a warning per skip
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+#: the loggers that are ours: INFO by default, DEBUG with -v; every other library's stay at WARNING unless -vv
+OWN_LOGGERS = ("pue-agent", "agent", "models", "twin")
+
+
+def _setup_logging(verbose: int) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+    if verbose < 2:
+        # overrun polls are counted in pue_device_polls_skipped_total instead of a warning per skip
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 # --- check-config ----------------------------------------------------------------------------
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from agent.config.site import dump_config, load_config
+
     try:
         cfg, _profiles = load_config(Path(args.config))
     except ConfigError as err:
@@ -75,7 +82,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 # --- read ------------------------------------------------------------------------------------
+def check_host(host: str, given: str) -> None:
+    """An IP address or a host name the resolver can be asked (a 64-character label failed inside socket)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise UsageError(f"bad host name in {given!r} (labels of 1-63 characters)") from None
+
+
 def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
+    from urllib.parse import urlparse
+
+    from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
+
     url = urlparse(args.url)
     if url.scheme != "udp" or not url.hostname:
         raise UsageError(f"device URL must look like udp://HOST:PORT, got {args.url!r}")
@@ -83,6 +109,7 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
         port = url.port or 161
     except ValueError:
         raise UsageError(f"bad port in {args.url!r}") from None
+    check_host(url.hostname, args.url)
     auth: V2cAuth | V3Auth
     if args.v3_user:
         if not (args.auth_protocol and args.auth_key):
@@ -135,7 +162,9 @@ async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, An
 
 
 async def _read(args: argparse.Namespace) -> int:
+    from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
     from agent.devices.readings import detect_profile, read_device
+    from agent.devices.snmp.client import PysnmpClient
 
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
     registry = load_profiles(dirs)
@@ -162,30 +191,49 @@ async def _read(args: argparse.Namespace) -> int:
 
 
 def _print_readout(args: argparse.Namespace, profile: Any, readout: Any) -> None:
+    from agent.app.units import operator_value, si_text
     from agent.devices.quantities import GLOSSARY
 
-    rows: list[dict[str, Any]] = [
-        {"quantity": r.quantity, "unit": GLOSSARY[r.quantity].unit, "labels": dict(r.labels), "value": r.value}
-        for r in readout.readings
-    ]
+    rows: list[dict[str, Any]] = []
+    for reading in readout.readings:
+        unit = GLOSSARY[reading.quantity].unit
+        row: dict[str, Any] = {
+            "quantity": reading.quantity,
+            "unit": unit,
+            "labels": dict(reading.labels),
+            "value": reading.value,
+        }
+        shown = operator_value(reading.quantity, reading.value, unit)
+        if shown is not None:
+            row["operator_value"], row["operator_unit"] = round(shown[0], 6), shown[1]
+        rows.append(row)
     if args.format == "json":
         print(json.dumps({"profile": profile.name, "readings": rows, "problems": list(readout.problems)}, indent=2))
     else:
         print(f"profile: {profile.name}")
-        width = max((len(r["quantity"]) for r in rows), default=8)
-        for r in rows:
-            labels = ",".join(f"{k}={v}" for k, v in r["labels"].items())
-            print(f"{r['quantity']:<{width}}  {r['value']:>14.6g} {r['unit']:<4} {labels}")
+        width = max((len(row["quantity"]) for row in rows), default=8)
+        for row in rows:
+            labels = ",".join(f"{k}={v}" for k, v in row["labels"].items())
+            value, symbol = si_text(row["value"], row["unit"])
+            operator = f"{row['operator_value']:,.1f} {row['operator_unit']}" if "operator_value" in row else ""
+            print(f"{row['quantity']:<{width}}  {value:>16} {symbol:<4} {operator:>16}  {labels}".rstrip())
         for p in readout.problems:
             print(f"problem: {p}", file=sys.stderr)
 
 
 def cmd_read(args: argparse.Namespace) -> int:
+    import asyncio
+
     return asyncio.run(_read(args))
 
 
 # --- run / demo -------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agent.config.site import load_config
+    from agent.config.web import load_web_config, server_ssl_context
+
     try:
         cfg, profiles = load_config(Path(args.config))
         if args.web_config is not None:
@@ -201,11 +249,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": args.listen_port})})
     from agent.app.runtime import run_agent  # the scheduler and server load only for `run`
 
-    asyncio.run(run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent, shard=args.shard))
-    return 0
+    reason = asyncio.run(
+        run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent, shard=args.shard)
+    )
+    return exit_status(reason)
+
+
+def exit_status(reason: str) -> int:
+    """0 when the agent stopped as asked (--duration, SIGTERM from a service manager), 130 on Ctrl-C."""
+    return 130 if reason == "SIGINT" else 0
 
 
 def _shard(text: str) -> Shard:
+    from agent.site.shard import parse_shard
+
     try:
         return parse_shard(text)
     except ValueError as err:
@@ -236,7 +293,13 @@ def tcp_or_udp_port(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pue-agent", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"pue-agent {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: pue-agent's debug lines; -vv: every library's too",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check-config", help="validate a site config; exit 2 naming every problem")
@@ -270,9 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="udp://HOST:PORT (SNMP), or modbus://HOST[:PORT][/UNIT] with --profile (Modbus TCP)")
     p.add_argument("--community")
     p.add_argument("--v3-user")
-    p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOLS))
+    p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOL_NAMES))
     p.add_argument("--auth-key")
-    p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
+    p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOL_NAMES))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
     p.add_argument(
@@ -289,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     # the agent never imports the twin: `demo` and `twin` arrive here only when that package is installed
+    from importlib.metadata import entry_points
+
     for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
         entry.load().register(sub)
     return parser
@@ -302,7 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "func", None) or getattr(args, "handler", None)
         if handler is None:
             parser.error(f"{args.command}: give a sub-command")
-        return int(handler(args))
+        status = int(handler(args))
+        sys.stdout.flush()  # here, not at exit: a reader that went away (`| head`) is the BrokenPipeError below
+        return status
+    except BrokenPipeError:  # `check-config --dump | head`: the reader stopped reading; nothing to tell it
+        _quiet_stdout()
+        return 141  # as a process killed by SIGPIPE, what the shell reports for `cat | head`
     except BAD_INPUT_ERRORS as err:
         print(f"pue-agent {args.command}: {err}", file=sys.stderr)
         return 2
@@ -313,8 +383,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename is not None else ""
         print(f"pue-agent {args.command}: {where}{err.strerror or err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C outside the agent's loop (which stops cleanly): training, a read
+        print(f"pue-agent {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

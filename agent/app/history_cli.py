@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.config.site import load_config
 from agent.errors import ConfigError, HistoryError, ImportFormatError
-from agent.history.export import RESOLUTION_NAMES, export_history
-from agent.history.importer import DEFAULT_MAX_PUE, import_history
-from agent.history.store import SqliteHistoryStore
-from agent.reports.audit import audit_context, audit_findings
+from agent.history.export import RESOLUTION_NAMES
+from agent.history.importer import DEFAULT_MAX_PUE
 from agent.reports.i18n import LANGUAGES
-from agent.reports.mv_plan import NO_PLAN, MvPlan, load_mv_plan, parse_adjustment
-from agent.reports.periods import parse_period, zone
-from agent.reports.render import render
-from agent.reports.report import (
-    DEFAULT_MAX_OUTSIDE_SHARE,
-    EXTRAPOLATION_CHOICES,
-    IT_LOAD_CHOICES,
-    load_emission_factor,
-    period_report,
-    savings_report,
-)
-from agent.reports.text import savings_lines, summary_lines
+from agent.reports.options import DEFAULT_MAX_OUTSIDE_SHARE, EXTRAPOLATION_CHOICES, IT_LOAD_CHOICES
+
+# the report's libraries (numpy, scipy, matplotlib) and the config's pydantic models load in the commands that
+# use them, not at every `pue-agent` start (tests/core/test_cli_startup.py)
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from agent.reports.mv_plan import MvPlan
 
 __all__ = ["register"]
 
@@ -65,29 +56,6 @@ def _max_pue(text: str) -> float:
     if not 1.0 < value < 100.0:
         raise argparse.ArgumentTypeError(f"must be above 1 and below 100: {text!r}")
     return value
-
-
-class _ProgressLine:
-    """One self-overwriting progress line on stderr: MB read, rows, rows/s."""
-
-    def __init__(self) -> None:
-        self.started_s = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done_bytes: int, total_bytes: int, rows: int) -> None:
-        elapsed_s = max(time.monotonic() - self.started_s, 1e-9)
-        share = done_bytes / total_bytes if total_bytes else 1.0
-        sys.stderr.write(
-            f"\rimport: {done_bytes / 1e6:,.1f} / {total_bytes / 1e6:,.1f} MB ({100 * share:.0f} %), "
-            f"{rows:,} rows, {rows / elapsed_s:,.0f} rows/s "
-        )
-        sys.stderr.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -130,7 +98,7 @@ def register(subparsers: Any) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="show progress on stderr (default: only when stderr is a terminal)",
+        help="show progress on stderr (default: a bar on a terminal, else a line every 10 s once it runs that long)",
     )
     p.set_defaults(func=cmd_import, handler=cmd_import)
 
@@ -207,6 +175,8 @@ def _savings_options(p: argparse.ArgumentParser) -> None:
 
 
 def _plan(args: argparse.Namespace, tz: tzinfo) -> MvPlan:
+    from agent.reports.mv_plan import NO_PLAN, MvPlan, load_mv_plan, parse_adjustment
+
     plan = load_mv_plan(args.mv_plan, tz) if args.mv_plan is not None else NO_PLAN
     extra = tuple(parse_adjustment(period, kwh, text, tz) for period, kwh, text in args.adjustment)
     return MvPlan(args.ecm or plan.ecm, args.boundary or plan.boundary, plan.adjustments + extra)
@@ -222,6 +192,9 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     context: dict[str, Any] = {"timezone": "UTC"}
     db: Path | None = args.db
     if args.config is not None:
+        from agent.config.site import load_config
+        from agent.reports.audit import audit_context
+
         cfg, _profiles = load_config(args.config)
         context["audit"] = audit_context(cfg, str(args.config), args.config.read_bytes())
         context["site"] = cfg.site.name
@@ -254,6 +227,10 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from agent.history.export import export_history
+    from agent.history.store import SqliteHistoryStore
+    from agent.reports.periods import parse_period, zone
+
     try:
         db, context = _resolve(args)
         tz = zone(context["timezone"])
@@ -280,16 +257,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    progress = _ProgressLine() if show else None
+    from agent.app.progress import Show, progress
+    from agent.history.importer import import_history
+    from agent.history.store import SqliteHistoryStore
+
+    show: Show = "auto" if args.progress is None else "always" if args.progress else "never"
     try:
         db, context = _resolve(args)
         category = args.it_category if args.it_category is not None else context.get("category")
-        with SqliteHistoryStore(db) as store:
-            count = import_history(store, args.history, category, max_pue=args.max_pue, progress=progress)
+        with progress("import", unit="MB", show=show) as step, SqliteHistoryStore(db) as store:
+
+            def report(done_bytes: int, total_bytes: int, rows: int) -> None:
+                step.update(done_bytes / 1e6, total_bytes / 1e6, note=f"{rows:,} rows")
+
+            count = import_history(store, args.history, category, max_pue=args.max_pue, progress=report)
     except ImportFormatError as err:
-        if progress is not None:
-            progress.end()
         if len(err.problems) == 1:
             return _fail("import", f"{err.problems[0]} (nothing imported)")
         print(
@@ -300,11 +282,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     except (ConfigError, HistoryError) as err:
-        if progress is not None:
-            progress.end()
         return _fail("import", f"{err} (nothing imported)")
-    if progress is not None:
-        progress.end()
     print(f"imported {count} intervals from {args.history} into {db}")
     return 0
 
@@ -326,11 +304,20 @@ def _recompute_args(args: argparse.Namespace) -> list[str]:
 def cmd_report(args: argparse.Namespace) -> int:
     if bool(args.baseline) != bool(args.compare) or (args.period is None) == (args.baseline is None):
         return _fail("report", "give either --period, or --baseline and --compare")
+    from agent.app.progress import progress
+    from agent.history.store import SqliteHistoryStore
+    from agent.reports.audit import audit_context, audit_findings
+    from agent.reports.periods import parse_period, zone
+    from agent.reports.render import render
+    from agent.reports.report import load_emission_factor, period_report, savings_report
+    from agent.reports.text import savings_lines, summary_lines
+
     try:
         db, context = _resolve(args)
         key = args.emission_factor or context.get("factor")
         factor = load_emission_factor(key) if key else None
-        with SqliteHistoryStore(db, readonly=True) as store:
+        label = f"report: {args.out.name} from {db.name}"
+        with progress(label), SqliteHistoryStore(db, readonly=True) as store:
             if args.period:
                 tz = zone(context["timezone"])
                 start, end = parse_period(args.period, tz)

@@ -27,19 +27,14 @@ import csv
 import json
 import math
 import sys
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from agent.config.strict_yaml import YamlFileError, read_yaml
-from agent.control.history_io import read_conditions, read_site_history
 from agent.errors import HistoryFormatError, UsageError
-from models.optimiser import OptimiserChoice, SetpointBounds
-from models.optimiser_batch import optimise_setpoints_batch
+
+if TYPE_CHECKING:
+    from models.optimiser import SetpointBounds
 
 __all__ = ["RECOMMENDATION_PATH", "load_bounds", "register"]
 
@@ -69,6 +64,9 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
     HistoryFormatError
         Unreadable file, unknown key, non-numeric value or inverted range.
     """
+    from agent.config.strict_yaml import YamlFileError, read_yaml
+    from models.optimiser import SetpointBounds
+
     if path is None:
         return SetpointBounds()
     try:
@@ -101,18 +99,27 @@ def load_bounds(path: str | Path | None) -> SetpointBounds:
 # the model's libraries (scikit-learn, skops) load in seconds: only the commands that need them import them,
 # not every `pue-agent` start (check-config, run)
 def _cmd_fit(args: argparse.Namespace) -> int:
+    import time
+
+    from agent.app.progress import progress
     from agent.control.artefact import save_model
+    from agent.control.history_io import read_site_history
     from agent.control.training import fit_from_history
 
-    table = read_site_history(args.history)
-    model = fit_from_history(table, random_state=args.random_state, holdout_fraction=args.holdout_fraction)
+    with progress(f"model fit: reading {args.history.name}"):
+        table = read_site_history(args.history)
+    started_s = time.monotonic()
+    # the boosting reports nothing while it runs: a spinner (terminal) or a line every 10 s says it is alive
+    with progress(f"model fit: fitting the cooling model on {len(table):,} rows (hold-out, then all rows)"):
+        model = fit_from_history(table, random_state=args.random_state, holdout_fraction=args.holdout_fraction)
+    fit_s = time.monotonic() - started_s
     window = {"start": table.timestamps[0], "end": table.timestamps[-1], "rows": len(table)}
     try:
         sidecar = save_model(model, args.out, window, source=str(args.history))
     except OSError as err:
         raise UsageError(f"--out {args.out}: cannot write the model: {err.strerror or err}") from None
     v = model.validation
-    print(f"fitted on {len(table)} rows, {window['start']} .. {window['end']} (model {model.version})")
+    print(f"fitted on {len(table)} rows, {window['start']} .. {window['end']} (model {model.version}) in {fit_s:.0f} s")
     print(f"time-ordered hold-out: last {v.n_holdout} rows (trained on the first {v.n_train})")
     print(f"  PUE MAE:              {v.pue_mae:.4f}")
     print(f"  max inlet MAE:        {v.max_inlet_mae_c:.3f} K")
@@ -132,7 +139,13 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         return _live(args.live, args.timeout)
     if not (args.model and args.conditions and args.out):
         raise HistoryFormatError("recommend needs --model, --conditions and --out (or --live URL)")
+    import numpy as np
+
+    from agent.app.progress import progress
     from agent.control.artefact import load_model
+    from agent.control.history_io import read_conditions
+    from models.optimiser import OptimiserChoice
+    from models.optimiser_batch import optimise_setpoints_batch
 
     loaded = load_model(args.model)
     model = loaded.model
@@ -153,9 +166,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     reasons: list[str | None] = [model.conditions_outside_training(list(row)) for row in conditions]
     asked = [i for i, reason in enumerate(reasons) if reason is None]
     # all rows at once: the same choice per row as optimise_setpoints, a few predict calls instead of 2 per row
-    found = optimise_setpoints_batch(
-        model, conditions[asked], bounds, inlet_limit_c=args.inlet_limit_c, uncertainty_k=args.uncertainty_k
-    )
+    with progress(f"recommend: {len(asked):,} of {len(reasons):,} rows inside the training data"):
+        found = optimise_setpoints_batch(
+            model, conditions[asked], bounds, inlet_limit_c=args.inlet_limit_c, uncertainty_k=args.uncertainty_k
+        )
     choices: list[OptimiserChoice | None] = [None] * len(reasons)
     for i, choice in zip(asked, found, strict=True):
         choices[i] = choice
@@ -212,6 +226,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _live(url: str, timeout_s: float) -> int:
+    import urllib.error
+    import urllib.request
+
     base = url.rstrip("/")
     target = base if base.endswith(RECOMMENDATION_PATH) else base + RECOMMENDATION_PATH
     if not target.startswith(("http://", "https://")):

@@ -6,13 +6,11 @@ Registered by :mod:`agent.app.cli` like the other feature packages (``register(s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, PysnmpClient
-from agent.devices.snmp.seam import SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.seam import AUTH_PROTOCOL_NAMES, PRIV_PROTOCOL_NAMES, SnmpTarget, V2cAuth, V3Auth
 from agent.errors import UsageError
 
 __all__ = ["register"]
@@ -20,9 +18,9 @@ __all__ = ["register"]
 
 def _add_v3(p: argparse.ArgumentParser) -> None:
     p.add_argument("--v3-user")
-    p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOLS))
+    p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOL_NAMES))
     p.add_argument("--auth-key")
-    p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOLS))
+    p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOL_NAMES))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
 
@@ -46,6 +44,9 @@ def _host_port(text: str) -> tuple[str, int]:
         raise UsageError(f"--address {text!r}: bad port") from None
     if not host or not 1 <= number <= 65535:
         raise UsageError(f"--address {text!r}: give HOST or HOST:PORT")
+    from agent.app.cli import check_host
+
+    check_host(host, f"--address {text}")
     return host, number
 
 
@@ -79,11 +80,15 @@ def cmd_profile_draft(args: argparse.Namespace) -> int:
         target = SnmpTarget(host, port, auth, args.timeout, args.retries)
 
         async def walk_live() -> dict[str, Any]:
+            from agent.devices.snmp.client import PysnmpClient
+
             client = PysnmpClient()
             try:
                 return await walk_device(client, target)
             finally:
                 await client.close()
+
+        import asyncio
 
         walk = asyncio.run(walk_live())
         note = f"a walk of {host}:{port}"
@@ -156,6 +161,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     progress, finish = _progress(len(addresses))
 
     async def run() -> list[Any]:
+        from agent.devices.snmp.client import PysnmpClient
+
         client = PysnmpClient()
         try:
             return await discover(
@@ -170,6 +177,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
             )
         finally:
             await client.close()
+
+    import asyncio
 
     try:
         devices = asyncio.run(run())

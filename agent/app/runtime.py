@@ -300,11 +300,19 @@ async def run_agent(
     history_path: Path | None = None,
     recommender: object = None,
     shard: Shard | None = None,
-) -> None:
+    status_every_s: float | None = None,
+) -> str:
     """``pue-agent run`` (and the twin's ``demo``): the agent with its history writer until ``duration_s`` or a
-    signal; the history writer drains before returning."""
+    signal; the history writer drains before returning.
+
+    Prints a start-up summary (:mod:`agent.app.summary`), a status line every ``status_every_s`` if given, and a
+    shutdown line; returns why it stopped: ``"SIGINT"``, ``"SIGTERM"`` or ``"duration"``.
+    """
+    from agent.app.summary import PollCounter, shutdown_line, startup_lines, status_line
+
     log = logging.getLogger("pue-agent")
-    observers = []
+    counter = PollCounter()
+    observers: list[AgentObserver] = [counter]
     writer = None
     if history_path is None and cfg.history is not None:
         history_path = cfg.history.path if cfg.history.path.is_absolute() else base_dir / cfg.history.path
@@ -347,18 +355,44 @@ async def run_agent(
     scheme = "https" if cfg.web is not None and cfg.web.tls_server_config is not None else "http"
     if shard is not None:
         log.info("shard %s: polling %d of %d devices", shard, len(agent.cfg.devices), len(cfg.devices))
-    log.info("metrics at %s://%s:%d/metrics", scheme, host, port)
-    print(f"pue-agent {__version__}: metrics at {scheme}://{host}:{port}/metrics", flush=True)
-    agent.start_scheduler()
     stop = asyncio.Event()
+    reason = "interrupted"  # until a signal or the duration says why
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal reason
+        reason = sig.name
+        stop.set()
+
+    # before the summary says where the metrics are: a Ctrl-C from then on stops the agent cleanly
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
+    for i, line in enumerate(startup_lines(agent.cfg, f"{scheme}://{host}:{port}/metrics")):
+        print(f"pue-agent {__version__}: {line}" if i == 0 else line, flush=True)
+    started_s = time.monotonic()
+    agent.start_scheduler()
+
+    async def report_status(every_s: float) -> None:
+        controller = agent.controller
+        while True:
+            await asyncio.sleep(every_s)
+            recommendation = controller.recommendation_json() if controller is not None else None
+            actions = controller.actions_json() if controller is not None else []
+            print(status_line(agent.state, recommendation, actions), flush=True)
+
+    status = asyncio.create_task(report_status(status_every_s)) if status_every_s else None
     try:
         await asyncio.wait_for(stop.wait(), timeout=duration_s)
     except TimeoutError:
-        pass
+        reason = "duration"
     finally:
+        if status is not None:
+            status.cancel()
+        print(f"pue-agent: stopping ({reason}): finishing polls in flight and writing history", flush=True)
         await agent.stop()
         if writer is not None:
             await asyncio.to_thread(writer.close)  # writes what still waits for the database
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print(shutdown_line(reason, time.monotonic() - started_s, counter, agent.state), flush=True)
+    return reason

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from agent.errors import HistoryQueryError
 
 __all__ = [
@@ -107,6 +105,8 @@ class FuelFactor:
 
 @functools.lru_cache(maxsize=4)
 def _read(path: Path) -> dict[str, Any]:
+    import yaml  # the command line imports this module at every start; the tables load only when used
+
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return data
 

@@ -17,14 +17,16 @@ import io
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from agent.config.audit import TAG_KINDS, parse_tag_term, tag_column, tag_term
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
-from agent.history.store import SqliteHistoryStore
+
+if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
+    from agent.history.store import SqliteHistoryStore
 
 __all__ = [
     "EXPORT_COLUMNS",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from agent.config.audit import parse_tag_column, tag_column, tag_term
 from agent.config.boundaries import MAX_POWER_W as MAX_TERM_POWER_W
@@ -33,7 +33,9 @@ from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS
 from agent.history.records import CONDITION_COLUMNS, SiteInterval
-from agent.history.store import SqliteHistoryStore
+
+if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
+    from agent.history.store import SqliteHistoryStore
 
 __all__ = [
     "DEFAULT_MAX_PUE",

@@ -30,6 +30,7 @@ from agent.history.records import SiteRollup
 from agent.history.store import SqliteHistoryStore
 from agent.reports.compliance import Compliance, PeriodCarbon, period_carbon, period_compliance
 from agent.reports.mv_plan import NO_PLAN, MvPlan
+from agent.reports.options import DEFAULT_MAX_OUTSIDE_SHARE, EXTRAPOLATION_CHOICES, IT_LOAD_CHOICES
 from agent.reports.periods import add_month, check_whole_hours, iso_day, local_days, zone_name
 from models.metrics import IntervalSeries, PeriodMetrics, gb40879_grade, period_metrics
 from models.mv import BaselineFit, Savings, daily_degree_days, fit_change_point_baseline, verified_savings
@@ -179,15 +180,6 @@ def period_report(
 
 
 # --- savings -----------------------------------------------------------------------------------
-#: How IT energy enters the baseline: ``regressor`` normalises on each reporting day's IT energy (and so
-#: credits any IT change the measure causes at the model's IT coefficient); ``static`` holds IT as a
-#: static factor (no IT term: the measure's effect on IT energy counts against the saving, and an IT
-#: change not caused by the measure needs a non-routine adjustment).
-IT_LOAD_CHOICES = ("regressor", "static")
-#: What to do when the reporting period's conditions lie outside the baseline's: refuse, or flag.
-EXTRAPOLATION_CHOICES = ("refuse", "flag")
-#: Largest share of reporting days outside the baseline's conditions before the model is extrapolating.
-DEFAULT_MAX_OUTSIDE_SHARE = 0.10
 
 
 @dataclass(frozen=True)

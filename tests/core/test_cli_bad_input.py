@@ -6,10 +6,13 @@ Every case runs the real CLI in a subprocess, as an operator would.
 from __future__ import annotations
 
 import hashlib
+import logging
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,105 @@ def test_main_translates_known_errors_once_to_one_line(
     monkeypatch.setattr(cli, "cmd_check_config", failing)
     assert cli.main(["check-config", "site.yaml"]) == status
     assert capsys.readouterr().err == f"pue-agent check-config: {line}\n"
+
+
+# --- the operator's first hour (issue 18): every one of these ended in a traceback or a misleading line ------------
+def _site_yaml(devices: int) -> str:
+    rows = "".join(
+        f"  - {{name: pdu-{i:04d}, address: 10.0.{i // 256}.{i % 256}, credentials: ro, profile: apc-rpdu2, "
+        "role: pdu}\n"
+        for i in range(devices)
+    )
+    return (
+        "site:\n  name: big\ncredentials:\n  ro: {version: 2c, community: public}\n"
+        f"devices:\n{rows}topology:\n  it_category: 2\n  facility:\n    - {{device: pdu-0000}}\n"
+        "  it:\n    - {device: pdu-0001}\n"
+    )
+
+
+def test_check_config_dump_into_a_pipe_closed_early_is_silent(tmp_path: Path) -> None:
+    """`check-config --dump | head`: was 'pue-agent check-config: Broken pipe', exit 2, as if the config were bad."""
+    config = tmp_path / "site.yaml"
+    config.write_text(_site_yaml(2000))  # a dump far larger than a pipe's 64 KiB buffer
+    command = [EXE, "check-config", str(config), "--dump"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().strip() == b"{"
+        proc.stdout.close()  # what `head -1` does once it has its line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141, err  # as `cat` killed by SIGPIPE
+    assert err == ""
+
+
+def test_demo_with_a_missing_model_fails_before_the_site_starts(tmp_path: Path) -> None:
+    """Was a traceback after the simulated site had started."""
+    proc = _cli("demo", "--model", str(tmp_path / "no-model"), "--duration", "5", "--listen-port", "1")
+    line = assert_bad_input(proc, "--model", "no-model", "no such model directory")
+    assert line.startswith("pue-agent demo: ")
+    assert "simulated site" not in proc.stdout
+
+
+def test_twin_simulate_refuses_a_step_that_would_exhaust_the_memory(tmp_path: Path) -> None:
+    """Was 144 M steps being allocated (killed after minutes) for a typo in --step-min."""
+    proc = _cli("twin", "simulate", "--days", "1", "--step-min", "0.00001", "--out", str(tmp_path / "h.csv"))
+    assert_bad_input(proc, "--step-min", "144,000,000 steps")
+
+
+def test_read_of_a_host_name_no_resolver_accepts_is_one_line() -> None:
+    """Was a traceback (UnicodeError: encoding with 'idna' codec failed) from inside socket.getaddrinfo."""
+    host = "x" * 64 + ".example"
+    proc = _cli("read", f"udp://{host}:161", "--community", "public", "--timeout", "0.5", "--retries", "0")
+    assert_bad_input(proc, "pue-agent read: bad host name", host)
+
+
+@pytest.fixture
+def fresh_logging() -> Iterator[None]:
+    """Undo what main()'s logging set-up does to this process's root logger."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    names = [*cli.OWN_LOGGERS, "apscheduler"]
+    levels = {name: logging.getLogger(name).level for name in names}
+    root.handlers.clear()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+
+
+@pytest.mark.parametrize("verbose", [0, 1, 2])
+def test_verbose_shows_our_debug_lines_and_third_party_ones_only_at_vv(fresh_logging: None, verbose: int) -> None:
+    """-v flooded the terminal with matplotlib's font search and other libraries' debug lines."""
+    cli._setup_logging(verbose)
+    assert logging.getLogger("agent.site.poller").isEnabledFor(logging.DEBUG) == (verbose >= 1)
+    assert logging.getLogger("twin.live").isEnabledFor(logging.DEBUG) == (verbose >= 1)
+    assert logging.getLogger("agent.site.poller").isEnabledFor(logging.INFO)
+    assert logging.getLogger("a_library.module").isEnabledFor(logging.DEBUG) == (verbose >= 2)
+    assert logging.getLogger("pysnmp").isEnabledFor(logging.INFO) == (verbose >= 2)
+    assert logging.getLogger("pysnmp").isEnabledFor(logging.WARNING)
+
+
+@pytest.mark.e2e
+def test_run_stops_on_sigint_with_a_shutdown_line_and_status_130(tmp_path: Path) -> None:
+    """Ctrl-C ended `run` silently with status 0."""
+    port = _free_tcp_port()
+    proc = subprocess.Popen(
+        [EXE, "run", "--config", str(DEMO), "--listen-port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:  # the start-up summary, the metrics URL last
+        lines.append(line)
+        if line.startswith("metrics at "):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    out = "".join(lines) + out
+    assert proc.returncode == 130, (out, err[-2000:])
+    assert "Traceback" not in err
+    assert out.count("metrics at ") == 1
+    assert "site demo-hall: 7 devices" in out and "topology: PUE = facility (meter-main)" in out
+    assert "pue-agent: stopped (SIGINT) after" in out

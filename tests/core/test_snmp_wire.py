@@ -2,7 +2,7 @@
 
 Requests: snmp_wire's pre-encoded GET/GETBULK equal pysnmp's message for hypothesis-drawn OIDs,
 request-ids, communities and max-repetitions. Responses: pysnmp-encoded Response PDUs with every value
-kind decode to the SnmpValues the pysnmp path (``agent.devices.snmp.client._convert``) gives. Garbage and truncated
+kind decode to the SnmpValues the pysnmp path (``agent.devices.snmp.pysnmp_path._convert``) gives. Garbage and truncated
 datagrams raise SnmpProtocolError and nothing else.
 """
 
@@ -19,7 +19,7 @@ from pysnmp.proto import rfc1905
 from pysnmp.proto.api import v2c
 
 from agent.devices.snmp import wire as snmp_wire
-from agent.devices.snmp.client import _convert
+from agent.devices.snmp.pysnmp_path import _convert
 from agent.devices.snmp.seam import SnmpValue
 from agent.errors import SnmpProtocolError
 

@@ -22,7 +22,7 @@ from pysnmp.proto.secmod.rfc3826.priv import aes
 from pysnmp.proto.secmod.rfc7860.auth import hmacsha2
 
 from agent.devices.snmp import wire as snmp_wire
-from agent.devices.snmp.client import _convert
+from agent.devices.snmp.pysnmp_path import _convert
 from agent.devices.snmp.seam import SnmpValue
 from agent.errors import SnmpProtocolError
 

@@ -90,4 +90,5 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str)
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "metrics at http://127.0.0.1" in out
+    assert out.count("metrics at ") == 1  # printed twice (log line and print) before issue 18
     assert "twin-auth-key-ro-01" not in out and "twin-priv-key-ro-01" not in out

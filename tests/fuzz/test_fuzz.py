@@ -268,12 +268,12 @@ def test_any_decimal_digits_value_is_a_reading_or_a_problem(decimals: int) -> No
 @settings(max_examples=300, deadline=None)
 @given(value=st.integers(-(2**31), 2**31 - 1))
 def test_strict_integer_hook_leaves_every_well_formed_integer_alone(value: int) -> None:
-    """The adapter's zero-length-INTEGER mark (agent/devices/snmp/client.py) must not change any well-formed value:
+    """The adapter's zero-length-INTEGER mark (agent/devices/snmp/pysnmp_path.py) must not change any well-formed value:
     pyasn1's own encoding decodes to the same number, unmarked, and converts to a plain integer."""
     from pyasn1.codec.ber import decoder, encoder
     from pysnmp.proto import rfc1902
 
-    import agent.devices.snmp.client as snmp
+    import agent.devices.snmp.pysnmp_path as snmp
 
     wire = encoder.encode(rfc1902.Integer32(value))
     decoded, rest = decoder.decode(wire, asn1Spec=rfc1902.Integer32())
@@ -285,7 +285,7 @@ def test_strict_integer_hook_marks_zero_length_integer() -> None:
     from pyasn1.codec.ber import decoder
     from pysnmp.proto import rfc1902
 
-    import agent.devices.snmp.client as snmp
+    import agent.devices.snmp.pysnmp_path as snmp
 
     decoded, _ = decoder.decode(b"\x02\x00", asn1Spec=rfc1902.Integer32())
     assert int(decoded) == 0  # what pyasn1 alone makes of it

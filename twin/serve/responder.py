@@ -20,7 +20,7 @@ from pysnmp.proto import rfc1902, rfc1905
 from pysnmp.smi import error as smi_error
 from pysnmp.smi import instrum
 
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+from agent.devices.snmp.pysnmp_path import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 __all__ = ["SimulatedAgent", "WritableRange"]
 

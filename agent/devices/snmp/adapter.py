@@ -10,8 +10,7 @@ from __future__ import annotations
 from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.readings import DeviceReadout, read_device
-from agent.devices.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
-from agent.devices.snmp.seam import SnmpClient, SnmpTarget, V2cAuth, V3Auth
+from agent.devices.snmp.seam import AUTH_PROTOCOL_NAMES, PRIV_PROTOCOL_NAMES, SnmpClient, SnmpTarget, V2cAuth, V3Auth
 from agent.errors import ConfigError
 
 __all__ = ["SnmpDevices", "target_for"]
@@ -29,8 +28,8 @@ def target_for(cfg: SiteConfig, device: DeviceConfig, *, write: bool = False) ->
     if isinstance(cred, V2cCredentials):
         auth = V2cAuth(cred.community.get_secret_value(), cred.version)
     else:
-        assert cred.auth_protocol in AUTH_PROTOCOLS
-        assert cred.priv_protocol is None or cred.priv_protocol in PRIV_PROTOCOLS
+        assert cred.auth_protocol in AUTH_PROTOCOL_NAMES
+        assert cred.priv_protocol is None or cred.priv_protocol in PRIV_PROTOCOL_NAMES
         auth = V3Auth(
             cred.user,
             cred.auth_protocol,

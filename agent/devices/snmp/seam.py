@@ -9,11 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from agent.errors import SnmpError
 
-__all__ = ["FakeSnmpClient", "SnmpClient", "SnmpTarget", "SnmpValue", "V2cAuth", "V3Auth", "ValueKind", "oid_tuple"]
+__all__ = [
+    "AUTH_PROTOCOL_NAMES",
+    "PRIV_PROTOCOL_NAMES",
+    "AuthProtocol",
+    "FakeSnmpClient",
+    "PrivProtocol",
+    "SnmpClient",
+    "SnmpTarget",
+    "SnmpValue",
+    "V2cAuth",
+    "V3Auth",
+    "ValueKind",
+    "oid_tuple",
+]
+
+#: SNMPv3 protocols by the names config and command line use; pysnmp's objects for them are in pysnmp_path.py
+AuthProtocol = Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
+PrivProtocol = Literal["des", "3des", "aes128", "aes192", "aes256"]
+AUTH_PROTOCOL_NAMES: tuple[str, ...] = get_args(AuthProtocol)
+PRIV_PROTOCOL_NAMES: tuple[str, ...] = get_args(PrivProtocol)
 
 ValueKind = Literal[
     "integer",

@@ -2,13 +2,13 @@
 
 Written from X.690 (BER: definite lengths, INTEGER 8.3, OCTET STRING 8.7, NULL 8.8, OBJECT IDENTIFIER
 8.19) and RFC 3416 (PDU layouts, application types, exceptions). Pure Python, no pysnmp or pyasn1:
-only :mod:`agent.devices.snmp.fastpath` and :mod:`agent.devices.snmp.client` import it, and the tests check
-it byte for byte against pysnmp.
+only :mod:`agent.devices.snmp.fastpath`, :mod:`agent.devices.snmp.client` and
+:mod:`agent.devices.snmp.pysnmp_path` import it, and the tests check it byte for byte against pysnmp.
 
 A request is a :class:`RequestTemplate`: everything but the request-id is encoded once, so a poll is
 a few byte concatenations. :func:`decode_response` returns plain ``(oid, kind, value)`` triples with
-the same kinds and values as the pysnmp path (``agent.devices.snmp.client._convert``), including ``malformed`` for a
-zero-length INTEGER (``02 00``, ServerTech Sentry4 firmware). Anything structurally wrong raises
+the same kinds and values as the pysnmp path (``agent.devices.snmp.pysnmp_path._convert``), including
+``malformed`` for a zero-length INTEGER (``02 00``, ServerTech Sentry4 firmware). Anything structurally wrong raises
 :class:`agent.errors.SnmpProtocolError` naming what and where; nothing else escapes.
 
 One module (over 400 lines): one BER codec, v2c and v3 (USM authentication and AES privacy) over the same encoders;
@@ -21,9 +21,6 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from typing import NamedTuple
-
-from cryptography.hazmat.decrepit.ciphers.modes import CFB
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from agent.errors import SnmpProtocolError
 
@@ -369,6 +366,10 @@ def usm_keys(
 
 def _aes_cfb(key: bytes, boots: int, time_s: int, salt: bytes, data: bytes, encrypt: bool) -> bytes:
     """RFC 3826 3.1.2.1: IV = boots (4) || time (4) || salt (8); AES in CFB-128 mode."""
+    # loaded at the first v3 message (a few microseconds after that), not by every `pue-agent read` over v2c
+    from cryptography.hazmat.decrepit.ciphers.modes import CFB
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
     iv = boots.to_bytes(4, "big") + time_s.to_bytes(4, "big") + salt
     cipher = Cipher(algorithms.AES(key), CFB(iv))
     work = cipher.encryptor() if encrypt else cipher.decryptor()
