@@ -26,11 +26,12 @@ Example::
 from __future__ import annotations
 
 import itertools
-import re
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent.config.tags import TAG_KINDS, parse_tag_column, parse_tag_term, tag_column, tag_term
 
 __all__ = [
     "ENERGY_TYPES",
@@ -87,35 +88,7 @@ ENERGY_TYPES: tuple[str, ...] = ("grid_electricity", "onsite_renewable", "diesel
 EnergyType = Literal["grid_electricity", "onsite_renewable", "diesel_generation", "other_electricity"]
 DEFAULT_ENERGY_TYPE = "grid_electricity"
 
-#: tag kinds, in report order: (kind, stored term prefix, export column prefix)
-TAG_KINDS: tuple[str, ...] = ("subsystem", "unit", "energy_type")
-
 TagName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
-
-_TERM = re.compile(r"^(subsystem|unit|energy_type):([A-Za-z0-9][A-Za-z0-9_.-]{0,62}):energy_j$")
-_COLUMN = re.compile(r"^(subsystem|unit|energy_type)_([A-Za-z0-9][A-Za-z0-9_.-]{0,62})_(energy_kwh|coverage)$")
-
-
-def tag_term(kind: str, name: str) -> str:
-    """The stored term of a tag's energy [J] (``site_term_interval.term``): ``subsystem:chillers:energy_j``."""
-    return f"{kind}:{name}:energy_j"
-
-
-def parse_tag_term(term: str) -> tuple[str, str] | None:
-    """(kind, name) of a stored tag term, None for another term."""
-    match = _TERM.match(term)
-    return None if match is None else (match.group(1), match.group(2))
-
-
-def tag_column(kind: str, name: str, what: Literal["energy_kwh", "coverage"]) -> str:
-    """The export column of a tag: ``subsystem_chillers_energy_kwh`` or ``subsystem_chillers_coverage``."""
-    return f"{kind}_{name}_{what}"
-
-
-def parse_tag_column(column: str) -> tuple[str, str, str] | None:
-    """(kind, name, energy_kwh|coverage) of a tag export column, None for another column."""
-    match = _COLUMN.match(column)
-    return None if match is None else (match.group(1), match.group(2), match.group(3))
 
 
 class _Strict(BaseModel):

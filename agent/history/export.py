@@ -19,8 +19,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from agent.config.audit import TAG_KINDS, parse_tag_term, tag_column, tag_term
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
+from agent.config.tags import TAG_KINDS, parse_tag_term, tag_column, tag_term
 from agent.errors import HistoryQueryError, HistoryStoreError
 from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS

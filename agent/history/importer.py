@@ -27,9 +27,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
 
-from agent.config.audit import parse_tag_column, tag_column, tag_term
 from agent.config.boundaries import MAX_POWER_W as MAX_TERM_POWER_W
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
+from agent.config.tags import parse_tag_column, tag_column, tag_term
 from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS
 from agent.history.records import CONDITION_COLUMNS, SiteInterval

@@ -59,7 +59,7 @@ def _zone_name(tz: tzinfo) -> str:
 
 def _tag_unit(column: str) -> tuple[str, str]:
     """Unit and meaning of a sub-system, unit or energy-type column (:mod:`agent.config.audit`)."""
-    from agent.config.audit import parse_tag_column
+    from agent.config.tags import parse_tag_column
 
     tag = parse_tag_column(column)
     if tag is None:
