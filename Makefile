@@ -37,8 +37,12 @@ system-deps:
 	fi
 
 ## Every test: unit, recordings over real UDP, end-to-end with real Prometheus
+# TEST_WORKERS=2: two pytest-xdist processes share the test files, each file whole on one worker so its
+# module fixtures start once. Off by default: on a loaded machine snmpsim then timed out in
+# tests/e2e/test_snmp_fast_path.py (docs/testing.md).
+TEST_WORKERS ?= 0
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not slow"

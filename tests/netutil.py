@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import urllib.request
@@ -15,8 +16,12 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def free_udp_range(count: int, start: int = 20000, stop: int = 60000) -> int:
-    """First port of ``count`` consecutive free UDP ports on 127.0.0.1."""
-    base = start + (int(time.time() * 1000) % 20000)
+    """First port of ``count`` consecutive free UDP ports on 127.0.0.1.
+
+    Under pytest-xdist (``make test TEST_WORKERS=2``) each worker searches its own share of
+    ``start..stop``, so two workers probing at the same moment never pick overlapping ranges."""
+    start, stop = _worker_share(start, stop)
+    base = start + (int(time.time() * 1000) % ((stop - start) // 2))
     while base + count < stop:
         socks = []
         try:
@@ -31,6 +36,17 @@ def free_udp_range(count: int, start: int = 20000, stop: int = 60000) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError("no free UDP port range")
+
+
+def _worker_share(start: int, stop: int) -> tuple[int, int]:
+    """This xdist worker's slice of ``start..stop`` (the whole span outside xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or workers < 2:
+        return start, stop
+    width = (stop - start) // workers
+    first = start + int(worker[2:]) * width
+    return first, first + width
 
 
 def on_loopback(cfg: Any, *, interval_s: float, timeout_s: float, retries: int, **update: Any) -> Any:
