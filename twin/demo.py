@@ -139,6 +139,8 @@ def _demo_model(model_dir: Path) -> Path:
     import resource
     import time
 
+    from threadpoolctl import threadpool_limits
+
     from agent.app.progress import progress
     from agent.control.artefact import save_model
     from agent.control.history_io import read_site_history
@@ -163,7 +165,9 @@ def _demo_model(model_dir: Path) -> Path:
                 amplitude_c=4.0,
                 progress=lambda done, total: step.update(done, total),
             )
-        with progress(f"demo: fitting the cooling model on {rows:,} rows"):
+        # one OpenMP thread: the twin's devices and the agent share the machine with the fit (oversubscribed
+        # OpenMP threads made a retrain fit 40x slower on a busy 2-core box)
+        with progress(f"demo: fitting the cooling model on {rows:,} rows"), threadpool_limits(limits=1):
             model = fit_from_history(read_site_history(csv_path))
     window = {"start": (DEMO_START - timedelta(days=28)).isoformat(), "end": DEMO_START.isoformat(), "rows": rows}
     save_model(model, model_dir, window, source="twin safe exploration, Guiyang, 28 d at 15 min")

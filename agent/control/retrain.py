@@ -118,6 +118,8 @@ class Retrainer:
         self.counts: dict[str, int] = {"ok": 0, "failed": 0}
 
     def _fit(self) -> tuple[Any, int, str]:
+        from threadpoolctl import threadpool_limits
+
         from agent.control.history_io import read_site_history
         from agent.control.training import fit_from_history
         from agent.history import SqliteHistoryStore
@@ -128,7 +130,10 @@ class Retrainer:
             with tempfile.TemporaryDirectory(prefix="pue-retrain-") as tmp:
                 path = Path(tmp) / "history.csv"
                 rows = training_csv_from_store(store, now - self._window_s, now, path)
-                model = fit_from_history(read_site_history(path))
+                # one OpenMP thread: the fit runs beside the poller, and on a busy 2-core box the default thread
+                # count made the same fit take 941 s instead of 20-24 s (tests' retrain fit, helper measurement)
+                with threadpool_limits(limits=1):
+                    model = fit_from_history(read_site_history(path))
         finally:
             store.close()
         if self._model_dir is not None:
