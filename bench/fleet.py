@@ -345,6 +345,8 @@ def print_report(results: Sequence[Result], summary: Mapping[str, Any], wall_s: 
         f"wall time {wall_s:.1f} s",
     ]
     try:
+        if not sys.stdout.isatty():  # logs, CI and tests get plain lines: rich wraps and truncates at 80 columns
+            raise ImportError
         from rich.console import Console
         from rich.table import Table
     except ImportError:

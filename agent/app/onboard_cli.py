@@ -192,10 +192,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 def _progress(total: int) -> tuple[Any, Any]:
-    """A progress callback on stderr (rich's bar when rich is installed) and a function that ends it."""
-    try:
-        from rich.progress import Progress  # optional: not a dependency
-    except ModuleNotFoundError:
+    """A progress callback on stderr (rich's bar on a terminal, a plain line per device elsewhere) and a function
+    that ends it."""
+    if not sys.stderr.isatty():
         done = 0
 
         def plain(device: Any) -> None:
@@ -205,6 +204,7 @@ def _progress(total: int) -> tuple[Any, Any]:
 
         return plain, lambda: None
     from rich.console import Console
+    from rich.progress import Progress
 
     bar = Progress(transient=True, console=Console(stderr=True))  # stdout is for the table
     task = bar.add_task("discover", total=total)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -191,20 +192,26 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
             f'[{WINDOW}])) / sum by (site) (rate(pue_site_energy_joules_total{{job="pue-single",'
             f'boundary="it"}}[{WINDOW}]))'
         )
-        deadline = time.monotonic() + 90
-        sharded = single = None
-        while time.monotonic() < deadline:
+        # let both windows fill with complete intervals (30 s after the first values), then compare the medians of
+        # 15 paired evaluations: on a loaded machine (one core busy) a poll one agent missed and another made moved
+        # a single evaluation 1.8 % (1.312 vs 1.294) while the medians agree
+        deadline = time.monotonic() + 120
+        first_s: float | None = None
+        pairs: list[tuple[float, float]] = []
+        while time.monotonic() < deadline and len(pairs) < 15:
             try:
                 a = _query(prom_url, "site:pue_sharded:ratio_rate5m")
                 b = _query(prom_url, single_expr)
             except OSError:
                 a = b = []
             if a and b:
-                sharded, single = float(a[0]["value"][1]), float(b[0]["value"][1])
-                if time.monotonic() > deadline - 60:  # let both windows fill with complete intervals
-                    break
+                first_s = first_s if first_s is not None else time.monotonic()
+                if time.monotonic() - first_s >= 30:
+                    pairs.append((float(a[0]["value"][1]), float(b[0]["value"][1])))
             time.sleep(1)
-        assert sharded is not None and single is not None, "no sharded or single-agent PUE from Prometheus"
+        assert len(pairs) >= 5, f"too few sharded and single-agent PUEs from Prometheus: {pairs}"
+        sharded = statistics.median(p[0] for p in pairs)
+        single = statistics.median(p[1] for p in pairs)
         assert abs(sharded - single) / single < 0.01, (sharded, single)
         assert 1.1 < sharded < 1.6
         print(f"\nsharded site PUE {sharded:.4f}, single agent {single:.4f}")
