@@ -167,7 +167,7 @@ async def _read(args: argparse.Namespace) -> int:
     from agent.devices.snmp.client import PysnmpClient
 
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
-    registry = load_profiles(dirs)
+    registry = load_profiles(dirs, lazy_shipped=True)
     if urlparse(args.url).scheme == "modbus":
         profile, readout = await _read_modbus(args, registry)
         _print_readout(args, profile, readout)

@@ -772,7 +772,7 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
     if profiles is None:
         extra = _list(data.get("profile_dirs"))
         try:
-            profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]))
+            profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]), lazy_shipped=True)
         except ProfileError as err:
             raise ConfigError(
                 [*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
