@@ -321,12 +321,31 @@ class _BmcServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         with self.connections_lock:
-            for conn in self.connections:
+            for conn in list(self.connections):
                 try:
                     conn.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
             self.connections.clear()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """TLS first (in the connection's thread), then HTTP; the TLS socket closed whatever happens."""
+        request.settimeout(10)
+        try:
+            conn = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        except OSError:
+            return
+        with self.connections_lock:
+            self.connections.add(conn)
+        try:
+            conn.do_handshake()
+            self.RequestHandlerClass(conn, client_address, self)
+        except OSError:
+            pass  # a client refusing our certificate (the tests' untrusted case), or gone
+        finally:
+            with self.connections_lock:
+                self.connections.discard(conn)
+            conn.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return None  # a client refusing our certificate is expected in the tests: no traceback
@@ -335,13 +354,6 @@ class _BmcServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _BmcServer
     protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        self.request.settimeout(10)
-        with self.server.connections_lock:
-            self.server.connections.add(self.request)
-        self.request = self.server.context.wrap_socket(self.request, server_side=True)
-        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
