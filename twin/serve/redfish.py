@@ -339,7 +339,7 @@ class _BmcServer(ThreadingHTTPServer):
             self.connections.add(conn)
         try:
             conn.do_handshake()
-            self.RequestHandlerClass(conn, client_address, self)
+            _Handler(conn, client_address, self)
         except OSError:
             pass  # a client refusing our certificate (the tests' untrusted case), or gone
         finally:
