@@ -198,7 +198,10 @@ class UrllibRedfishClient:
             raise RedfishProtocolError(f"{what}: {_short(err)}") from err
         try:
             data = response.read(MAX_BODY_BYTES + 1)
+            if len(data) > MAX_BODY_BYTES:
+                response.close()  # the rest unread: the connection is not reused
         except (HTTPError, OSError) as err:
+            response.close()
             raise RedfishTimeoutError(f"{what}: the answer broke off ({_short(err)})") from err
         finally:
             response.release_conn()
@@ -252,14 +255,18 @@ class UrllibRedfishClient:
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def close(self) -> None:
-        """Delete every open session (best effort), close the pools and the threads."""
-        for bmc in self._bmcs.values():
+        """Delete every open session (best effort, all BMCs at once), close the pools and the threads."""
+
+        async def logout(bmc: _Bmc) -> None:
             if bmc.token is not None and bmc.session_uri is not None:
                 try:
                     await self._call(bmc, "DELETE", _path_of(bmc.session_uri), retries=0)
                 except (RedfishTimeoutError, RedfishProtocolError) as err:
                     log.info("%s: could not delete the session: %s", bmc.target, err)
             bmc.token = bmc.session_uri = None
+
+        await asyncio.gather(*(logout(bmc) for bmc in self._bmcs.values()))
+        for bmc in self._bmcs.values():
             bmc.pool.close()
         self._bmcs.clear()
         if self._executor is not None:
