@@ -161,6 +161,41 @@ async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, An
         await adapter.close()
 
 
+async def _read_redfish(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
+    """``https://HOST[:PORT]`` with ``--profile`` and ``--bmc-user``; the password from $PUE_BMC_PASSWORD."""
+    import os
+
+    from pydantic import SecretStr
+
+    from agent.devices.redfish.adapter import RedfishDevices
+    from agent.devices.redfish.client import RedfishTarget
+
+    url = urlparse(args.url)
+    if not url.hostname or not args.profile or not args.bmc_user:
+        raise UsageError(f"a BMC is read as https://HOST[:PORT] --profile NAME --bmc-user USER, got {args.url!r}")
+    password = os.environ.get("PUE_BMC_PASSWORD")
+    if not password:
+        raise UsageError(
+            "give the BMC password in the environment variable PUE_BMC_PASSWORD (never on the command line)"
+        )
+    try:
+        port = url.port or 443
+    except ValueError:
+        raise UsageError(f"bad port in {args.url!r}") from None
+    profile = registry[args.profile]
+    if profile.protocol != "redfish":
+        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}, not Redfish")
+    ca_file = Path(args.ca_file) if args.ca_file else None
+    target = RedfishTarget(
+        url.hostname, port, args.bmc_user, SecretStr(password), args.bmc_auth, ca_file, True, args.timeout, args.retries
+    )
+    adapter = RedfishDevices(None)
+    try:
+        return profile, await adapter.read_target("read", target, profile)
+    finally:
+        await adapter.close()
+
+
 async def _read(args: argparse.Namespace) -> int:
     from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
     from agent.devices.readings import detect_profile, read_device
@@ -170,6 +205,10 @@ async def _read(args: argparse.Namespace) -> int:
     registry = load_profiles(dirs)
     if urlparse(args.url).scheme == "modbus":
         profile, readout = await _read_modbus(args, registry)
+        _print_readout(args, profile, readout)
+        return 0
+    if urlparse(args.url).scheme == "https":
+        profile, readout = await _read_redfish(args, registry)
         _print_readout(args, profile, readout)
         return 0
     target = _target_from_args(args)
@@ -330,7 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
-    p.add_argument("url", help="udp://HOST:PORT (SNMP), or modbus://HOST[:PORT][/UNIT] with --profile (Modbus TCP)")
+    p.add_argument(
+        "url",
+        help="udp://HOST:PORT (SNMP), modbus://HOST[:PORT][/UNIT] with --profile (Modbus TCP), or https://HOST[:PORT] "
+        "with --profile and --bmc-user (Redfish; password in $PUE_BMC_PASSWORD)",
+    )
     p.add_argument("--community")
     p.add_argument("--v3-user")
     p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOL_NAMES))
@@ -338,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOL_NAMES))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
+    p.add_argument("--bmc-user", help="Redfish: the BMC account (its password in $PUE_BMC_PASSWORD)")
+    p.add_argument("--bmc-auth", choices=["session", "basic"], default="session", help="Redfish: how to log in")
+    p.add_argument("--ca-file", help="Redfish: the CA (PEM) that signed the BMC's certificate (verification is on)")
     p.add_argument(
         "--profile",
         help="profile name, or a profile FILE.yaml such as a fresh `profile draft` "

@@ -343,3 +343,29 @@ def test_auth_error_kind_without_a_site(rack: Rack) -> None:
 
     with pytest.raises(RedfishAuthError, match="401"):
         asyncio.run(main())
+
+
+def test_pue_agent_read_reads_a_bmc_by_url(
+    rack: Rack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pue-agent read https://HOST:PORT --profile NAME --bmc-user USER --ca-file CA`, password from the environment."""
+    import json
+
+    from agent.app.cli import main
+
+    rack.reset()
+    _publish(rack, 0)
+    url = f"https://{HOST}:{rack.bmcs['srv-b'].port}"
+    common = ["read", url, "--profile", "redfish-server-environment", "--bmc-user", USER]
+    assert main([*common, "--ca-file", str(rack.tls.ca_file)]) == 2  # no password in the environment
+    assert "PUE_BMC_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("PUE_BMC_PASSWORD", PASSWORD)
+    assert main([*common, "--ca-file", str(rack.tls.ca_file), "--bmc-auth", "basic", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    power = [r["value"] for r in json.loads(out)["readings"] if r["quantity"] == "active_power_w"]
+    assert power == [500.0]
+    assert main(common) == 1  # verification on: the test CA is not among the system's
+    err = capsys.readouterr().err
+    assert "certificate verification failed" in err
+    assert PASSWORD not in out + err
+    assert main(["read", url, "--profile", "janitza-umg", "--bmc-user", USER]) == 2  # an SNMP profile

@@ -105,15 +105,15 @@ def decode_resource(
 class RedfishDevices:
     """:class:`~agent.devices.reader.DeviceAdapter` for servers' BMCs over one :class:`RedfishClient`."""
 
-    def __init__(self, cfg: SiteConfig, client: RedfishClient | None = None) -> None:
+    def __init__(self, cfg: SiteConfig | None, client: RedfishClient | None = None) -> None:
         self._cfg = cfg
         self.client: RedfishClient = client or UrllibRedfishClient()
         #: device name -> resource path (``Power``) -> the URI its chassis links it at
         self._uris: dict[str, dict[str, str]] = {}
 
-    async def _resolve(self, device: DeviceConfig, target: RedfishTarget, resources: list[str]) -> dict[str, str]:
+    async def _resolve(self, name: str, target: RedfishTarget, resources: list[str]) -> dict[str, str]:
         """The URI of each resource: under the first chassis member that links it (links followed, not built)."""
-        known = self._uris.setdefault(device.name, {})
+        known = self._uris.setdefault(name, {})
         if all(r in known for r in resources):
             return known
         collection = await self.client.get(target, f"{SERVICE_ROOT}/Chassis")
@@ -135,12 +135,17 @@ class RedfishDevices:
         return known
 
     async def read(self, device: DeviceConfig, profile: Profile) -> DeviceReadout:
-        target = redfish_target(self._cfg, device)
+        if self._cfg is None:
+            raise ConfigError([f"devices({device.name}): no site config to take its Redfish credentials from"])
+        return await self.read_target(device.name, redfish_target(self._cfg, device), profile)
+
+    async def read_target(self, name: str, target: RedfishTarget, profile: Profile) -> DeviceReadout:
+        """One read of the BMC at ``target`` through ``profile`` (``name`` keys its resolved URIs)."""
         by_resource: dict[str, list[ProfileObject]] = {}
         for obj in profile.objects:
             assert obj.redfish is not None
             by_resource.setdefault(obj.redfish.resource, []).append(obj)
-        uris = await self._resolve(device, target, list(by_resource))
+        uris = await self._resolve(name, target, list(by_resource))
         readings: list[Reading] = []
         unreadable: list[Unreadable] = []
         for resource, objects in by_resource.items():
@@ -155,7 +160,7 @@ class RedfishDevices:
             try:
                 body = await self.client.get(target, uri)
             except RedfishProtocolError:
-                self._uris.pop(device.name, None)  # a 404 after a firmware update: resolve again next poll
+                self._uris.pop(name, None)  # a 404 after a firmware update: resolve again next poll
                 raise
             got, bad = decode_resource(str(target), profile, objects, uri, body)
             readings += got
