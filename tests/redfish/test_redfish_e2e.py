@@ -26,7 +26,7 @@ from agent.devices.profiles import Profile, ProfileObject, load_profiles
 from agent.devices.reader import ByProtocol
 from agent.devices.readings import DeviceReadout, Reading
 from agent.devices.redfish.adapter import RedfishDevices, redfish_target
-from agent.errors import RedfishAuthError, RedfishTlsError
+from agent.errors import RedfishAuthError, RedfishProtocolError, RedfishTlsError
 from agent.export.collectors import build_registry
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
 from twin.serve.redfish import BmcTls, SimulatedBmc, make_test_pki
@@ -369,3 +369,32 @@ def test_pue_agent_read_reads_a_bmc_by_url(
     assert "certificate verification failed" in err
     assert PASSWORD not in out + err
     assert main(["read", url, "--profile", "janitza-umg", "--bmc-user", USER]) == 2  # an SNMP profile
+
+
+def test_power_supplies_are_read_one_by_one_and_summed_by_the_topology(rack: Rack) -> None:
+    """redfish-server-psu: PowerSubsystem -> PowerSupplies -> each member's Metrics, one reading per supply."""
+    rack.reset()
+    cfg = _site(rack)
+    dev = cfg.device("srv-a")
+    _publish(rack, 0)
+    bmc = rack.bmcs["srv-a"]
+
+    async def main() -> tuple[DeviceReadout, int]:
+        adapter = RedfishDevices(cfg)
+        try:
+            await adapter.read(dev, REGISTRY["redfish-server-psu"])  # resolves the links once
+            gets = bmc.requests.get("GET", 0)
+            readout = await adapter.read(dev, REGISTRY["redfish-server-psu"])
+            return readout, bmc.requests.get("GET", 0) - gets
+        finally:
+            await adapter.close()
+
+    readout, gets = asyncio.run(main())
+    assert {r.labels: r.value for r in readout.readings} == {(("psu", "PSU1"),): 200.0, (("psu", "PSU2"),): 200.0}
+    assert gets == 2  # one GET per supply's Metrics, the links kept
+    bmc.fault = "null"
+    try:
+        with pytest.raises(RedfishProtocolError, match=r"PSU\d/Metrics: /InputPowerWatts/Reading is null"):
+            asyncio.run(main())
+    finally:
+        rack.reset()

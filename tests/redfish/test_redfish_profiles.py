@@ -29,7 +29,7 @@ def _profile(**obj: Any) -> Profile:
 
 
 def test_the_shipped_redfish_profiles_load() -> None:
-    for name in ("redfish-server-power", "redfish-server-environment"):
+    for name in ("redfish-server-power", "redfish-server-environment", "redfish-server-psu"):
         profile = REGISTRY[name]
         assert profile.protocol == "redfish" and profile.kind == "server"
         assert all(o.redfish is not None and o.type is None for o in profile.objects)
@@ -46,6 +46,9 @@ def test_the_shipped_redfish_profiles_load() -> None:
         ({"redfish": {"resource": "Power", "pointer": "PowerControl/0"}}, "String should match pattern"),
         ({"redfish": {"resource": "/redfish/v1/Chassis/1/Power", "pointer": "/A"}}, "String should match pattern"),
         ({"valid_max": None}, "finite 'valid_max'"),
+        ({"redfish": {"resource": "PowerSubsystem/PowerSupplies/*/Metrics", "pointer": "/A"}}, "member_label go"),
+        ({"redfish": {"resource": "A/*/B/*", "pointer": "/A", "member_label": "x"}}, "at most one"),
+        ({"redfish": {"resource": "Power", "pointer": "/A", "member_label": "x"}}, "member_label go"),
     ],
 )
 def test_the_schema_refuses_what_a_redfish_object_cannot_be(obj: dict[str, Any], message: str) -> None:

@@ -2,8 +2,9 @@
 
 Each :class:`SimulatedBmc` answers the resources a power-reading client walks (DSP0266 1.19, schemas of
 DSP8010 2023.3): the service root, the ``Chassis`` collection, one chassis linking ``Power`` (PowerControl
-PowerConsumedWatts), ``EnvironmentMetrics`` (PowerWatts and EnergykWh readings) and ``PowerSubsystem``;
-with HTTP basic auth or a session (POST ``SessionService/Sessions`` -> ``X-Auth-Token``, DELETE to log out).
+PowerConsumedWatts), ``EnvironmentMetrics`` (PowerWatts and EnergykWh readings) and ``PowerSubsystem`` (two
+power supplies, each with ``Metrics`` InputPowerWatts: half the server's power); with HTTP basic auth or a
+session (POST ``SessionService/Sessions`` -> ``X-Auth-Token``, DELETE to log out).
 Its power and energy are written by the twin from canonical values (``publish``), as the SNMP and Modbus
 devices' are.
 
@@ -38,6 +39,8 @@ __all__ = ["BmcTls", "RedfishProfiledDevice", "SimulatedBmc", "make_test_pki"]
 ROOT = "/redfish/v1"
 CHASSIS = f"{ROOT}/Chassis/1"
 SESSIONS = f"{ROOT}/SessionService/Sessions"
+#: the power supplies' Ids: each draws half the server's input power
+PSUS = ("PSU1", "PSU2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +198,41 @@ class SimulatedBmc:
             if self.fault != "missing":
                 env["PowerWatts"] = {"Reading": reading, "DataSourceUri": f"{CHASSIS}/Sensors/TotalPower"}
             if self.energy:
-                env["EnergykWh"] = {"Reading": round(self.energy_kwh, 3)}
+                env["EnergykWh"] = {"Reading": round(self.energy_kwh, 6)}  # Wh and below: no step in the tests
             return env
         if path == f"{CHASSIS}/PowerSubsystem" and not no_power:
             return {
                 "@odata.id": path,
                 "@odata.type": "#PowerSubsystem.v1_1_1.PowerSubsystem",
                 "CapacityWatts": 2000,
+                "PowerSupplies": {"@odata.id": f"{path}/PowerSupplies"},
             }
+        supplies = f"{CHASSIS}/PowerSubsystem/PowerSupplies"
+        if path == supplies and not no_power:
+            return {
+                "@odata.id": path,
+                "@odata.type": "#PowerSupplyCollection.PowerSupplyCollection",
+                "Members": [{"@odata.id": f"{supplies}/{psu}"} for psu in PSUS],
+                "Members@odata.count": len(PSUS),
+            }
+        for psu in PSUS if not no_power else ():
+            if path == f"{supplies}/{psu}":
+                return {
+                    "@odata.id": path,
+                    "@odata.type": "#PowerSupply.v1_5_1.PowerSupply",
+                    "Id": psu,
+                    "PowerCapacityWatts": 1100,
+                    "Metrics": {"@odata.id": f"{path}/Metrics"},
+                }
+            if path == f"{supplies}/{psu}/Metrics":
+                metrics: dict[str, Any] = {
+                    "@odata.id": path,
+                    "@odata.type": "#PowerSupplyMetrics.v1_1_0.PowerSupplyMetrics",
+                }
+                if self.fault != "missing":
+                    share = None if reading is None else round(reading / len(PSUS), 2)
+                    metrics["InputPowerWatts"] = {"Reading": share}
+                return metrics
         return None
 
     def _authorised(self, headers: Any) -> bool:

@@ -75,15 +75,26 @@ def _link(body: Mapping[str, Any], name: str) -> str | None:
 
 
 def decode_resource(
-    target: str, profile: Profile, objects: list[ProfileObject], uri: str, body: Mapping[str, Any]
+    target: str,
+    profile: Profile,
+    objects: list[ProfileObject],
+    uri: str,
+    body: Mapping[str, Any],
+    member: str | None = None,
 ) -> tuple[list[Reading], list[Unreadable]]:
-    """The readings of one resource's objects (pure); a required property absent or null fails the read."""
+    """The readings of one resource's objects (pure); a required property absent or null fails the read.
+
+    ``member``: the collection member's Id the resource belongs to (a ``*`` resource), as ``member_label``.
+    """
     readings: list[Reading] = []
     unreadable: list[Unreadable] = []
     for obj in objects:
         prop = obj.redfish
         assert prop is not None
-        labels = tuple(sorted(obj.labels.items()))
+        own = dict(obj.labels)
+        if prop.member_label is not None and member is not None:
+            own[prop.member_label] = member
+        labels = tuple(sorted(own.items()))
         value = json_pointer(body, prop.tokens())
         if value is _MISSING or value is None:
             if obj.optional:
@@ -108,29 +119,62 @@ class RedfishDevices:
     def __init__(self, cfg: SiteConfig | None, client: RedfishClient | None = None) -> None:
         self._cfg = cfg
         self.client: RedfishClient = client or UrllibRedfishClient()
-        #: device name -> resource path (``Power``) -> the URI its chassis links it at
-        self._uris: dict[str, dict[str, str]] = {}
+        #: device name -> resource path (``Power``) -> the (member Id, URI) it resolves to: one, or one per
+        #: member of a ``*`` collection
+        self._uris: dict[str, dict[str, list[tuple[str | None, str]]]] = {}
 
-    async def _resolve(self, name: str, target: RedfishTarget, resources: list[str]) -> dict[str, str]:
-        """The URI of each resource: under the first chassis member that links it (links followed, not built)."""
+    async def _members(self, target: RedfishTarget, uri: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """Each member of the collection at ``uri``: its Id (or its URI's last segment) and its body."""
+        collection = await self.client.get(target, uri)
+        members = collection.get("Members")
+        if not isinstance(members, list):
+            raise RedfishProtocolError(f"{target}: GET {uri}: not a collection (no Members)")
+        out: list[tuple[str, Mapping[str, Any]]] = []
+        for ref in members:
+            link = ref.get("@odata.id") if isinstance(ref, Mapping) else None
+            if isinstance(link, str) and link.startswith("/"):
+                body = await self.client.get(target, link)
+                ident = body.get("Id")
+                out.append((ident if isinstance(ident, str) else link.rstrip("/").rsplit("/", 1)[-1], body))
+        return out
+
+    async def _follow(
+        self, target: RedfishTarget, body: Mapping[str, Any], parts: list[str]
+    ) -> list[tuple[str | None, str]]:
+        """Follow ``parts`` (navigation properties; a ``*``: every member) from ``body``: (member Id, URI) found."""
+        uri = _link(body, parts[0])
+        for i, part in enumerate(parts[1:], start=1):
+            if uri is None:
+                return []
+            if part == "*":
+                found: list[tuple[str | None, str]] = []
+                for member, member_body in await self._members(target, uri):
+                    if i + 1 == len(parts):
+                        link = member_body.get("@odata.id")
+                        found += [(member, link)] if isinstance(link, str) else []
+                    else:
+                        found += [(member, u) for _, u in await self._follow(target, member_body, parts[i + 1 :])]
+                return found
+            uri = _link(await self.client.get(target, uri), part)
+        return [] if uri is None else [(None, uri)]
+
+    async def _resolve(
+        self, name: str, target: RedfishTarget, resources: list[str]
+    ) -> dict[str, list[tuple[str | None, str]]]:
+        """The URIs of each resource: under the first chassis member that links it (links followed, not built)."""
         known = self._uris.setdefault(name, {})
         if all(r in known for r in resources):
             return known
-        collection = await self.client.get(target, f"{SERVICE_ROOT}/Chassis")
-        members = collection.get("Members")
-        if not isinstance(members, list) or not members:
+        chassis = await self._members(target, f"{SERVICE_ROOT}/Chassis")
+        if not chassis:
             raise RedfishProtocolError(f"{target}: GET {SERVICE_ROOT}/Chassis: no Members (a BMC with no chassis?)")
-        uris = [m.get("@odata.id") for m in members if isinstance(m, Mapping)]
-        chassis = [await self.client.get(target, uri) for uri in uris if isinstance(uri, str) and uri.startswith("/")]
         for resource in resources:
             if resource in known:
                 continue
-            for body in chassis:
-                uri = _link(body, resource.split("/")[0])
-                for part in resource.split("/")[1:]:
-                    uri = _link(await self.client.get(target, uri), part) if uri is not None else None
-                if uri is not None:
-                    known[resource] = uri
+            for _, body in chassis:
+                found = await self._follow(target, body, resource.split("/"))
+                if found:
+                    known[resource] = found
                     break
         return known
 
@@ -149,22 +193,23 @@ class RedfishDevices:
         readings: list[Reading] = []
         unreadable: list[Unreadable] = []
         for resource, objects in by_resource.items():
-            uri = uris.get(resource)
-            if uri is None:
+            found = uris.get(resource)
+            if not found:
                 if all(o.optional for o in objects):
                     continue
                 raise RedfishProtocolError(
                     f"{target}: no chassis links a {resource} resource: {', '.join(o.quantity for o in objects)} "
                     f"not read (is profile {profile.name!r} right for this BMC?)"
                 )
-            try:
-                body = await self.client.get(target, uri)
-            except RedfishProtocolError:
-                self._uris.pop(name, None)  # a 404 after a firmware update: resolve again next poll
-                raise
-            got, bad = decode_resource(str(target), profile, objects, uri, body)
-            readings += got
-            unreadable += bad
+            for member, uri in found:
+                try:
+                    body = await self.client.get(target, uri)
+                except RedfishProtocolError:
+                    self._uris.pop(name, None)  # a 404 after a firmware update: resolve again next poll
+                    raise
+                got, bad = decode_resource(str(target), profile, objects, uri, body, member)
+                readings += got
+                unreadable += bad
         if not readings:
             raise RedfishProtocolError(
                 f"{target}: no object of profile {profile.name!r} could be read: "
