@@ -38,7 +38,8 @@ USER, PASSWORD = "bench", "bench-password-0001"
 
 def serve(devices: int, pki: Path) -> None:
     """The simulated BMCs until stdin closes (run in a child process): prints their ports as JSON."""
-    from twin.serve.redfish import SimulatedBmc, make_test_pki
+    from twin.serve.pki import make_test_pki
+    from twin.serve.redfish import SimulatedBmc
 
     tls = make_test_pki(pki)
     bmcs = [SimulatedBmc(HOST, 0, USER, PASSWORD, tls) for _ in range(devices)]

@@ -161,41 +161,6 @@ async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, An
         await adapter.close()
 
 
-async def _read_redfish(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
-    """``https://HOST[:PORT]`` with ``--profile`` and ``--bmc-user``; the password from $PUE_BMC_PASSWORD."""
-    import os
-
-    from pydantic import SecretStr
-
-    from agent.devices.redfish.adapter import RedfishDevices
-    from agent.devices.redfish.client import RedfishTarget
-
-    url = urlparse(args.url)
-    if not url.hostname or not args.profile or not args.bmc_user:
-        raise UsageError(f"a BMC is read as https://HOST[:PORT] --profile NAME --bmc-user USER, got {args.url!r}")
-    password = os.environ.get("PUE_BMC_PASSWORD")
-    if not password:
-        raise UsageError(
-            "give the BMC password in the environment variable PUE_BMC_PASSWORD (never on the command line)"
-        )
-    try:
-        port = url.port or 443
-    except ValueError:
-        raise UsageError(f"bad port in {args.url!r}") from None
-    profile = registry[args.profile]
-    if profile.protocol != "redfish":
-        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}, not Redfish")
-    ca_file = Path(args.ca_file) if args.ca_file else None
-    target = RedfishTarget(
-        url.hostname, port, args.bmc_user, SecretStr(password), args.bmc_auth, ca_file, True, args.timeout, args.retries
-    )
-    adapter = RedfishDevices(None)
-    try:
-        return profile, await adapter.read_target("read", target, profile)
-    finally:
-        await adapter.close()
-
-
 async def _read(args: argparse.Namespace) -> int:
     from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
     from agent.devices.readings import detect_profile, read_device
@@ -208,7 +173,9 @@ async def _read(args: argparse.Namespace) -> int:
         _print_readout(args, profile, readout)
         return 0
     if urlparse(args.url).scheme == "https":
-        profile, readout = await _read_redfish(args, registry)
+        from agent.app.redfish_read import read_redfish
+
+        profile, readout = await read_redfish(args, registry)
         _print_readout(args, profile, readout)
         return 0
     target = _target_from_args(args)

@@ -29,7 +29,8 @@ from agent.devices.redfish.adapter import RedfishDevices, redfish_target
 from agent.errors import RedfishAuthError, RedfishProtocolError, RedfishTlsError
 from agent.export.collectors import build_registry
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
-from twin.serve.redfish import BmcTls, SimulatedBmc, make_test_pki
+from twin.serve.pki import BmcTls, make_test_pki
+from twin.serve.redfish import SimulatedBmc
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 from netutil import free_port

@@ -23,7 +23,7 @@ from agent.devices.redfish.adapter import RedfishDevices
 from agent.devices.snmp.adapter import SnmpDevices
 from agent.devices.snmp.client import PysnmpClient
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
-from twin.serve.redfish import BmcTls, make_test_pki
+from twin.serve.pki import BmcTls, make_test_pki
 from twin.serve.site import MinimalSite, SiteTruth
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))

@@ -13,7 +13,8 @@ from agent.config.site import DeviceConfig, RedfishCredentials, SiteConfig, V2cC
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.quantities import GLOSSARY
 from twin.serve.modbus import ModbusGateway, ModbusProfiledDevice, gateway_for
-from twin.serve.redfish import BmcTls, RedfishProfiledDevice, SimulatedBmc
+from twin.serve.pki import BmcTls
+from twin.serve.redfish import RedfishProfiledDevice, SimulatedBmc
 from twin.serve.responder import SimulatedAgent, WritableRange
 
 __all__ = ["ProfiledDevice", "SimulatedSite", "plausible_defaults", "simulated_agent"]

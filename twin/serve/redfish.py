@@ -12,105 +12,30 @@ Faults a test sets on a BMC (``fault``): ``401`` (the account is refused), ``404
 ``500`` (an internal error with a Redfish error body), ``malformed`` (a body that is not JSON), ``missing``
 (PowerConsumedWatts and PowerWatts absent), ``null`` (they are null), ``slow`` (answers after ``slow_s``).
 
-:func:`make_test_pki` writes a throw-away CA and a BMC certificate for 127.0.0.1 and localhost (tests and
-the demo make them at run time; nothing secret is committed).
+The BMCs' certificate comes from :func:`twin.serve.pki.make_test_pki` (a throw-away CA made at run time).
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import secrets
 import socket
-import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from agent.devices.profiles import Profile
+from twin.serve.pki import BmcTls
 
-__all__ = ["BmcTls", "RedfishProfiledDevice", "SimulatedBmc", "make_test_pki"]
+__all__ = ["RedfishProfiledDevice", "SimulatedBmc"]
 
 ROOT = "/redfish/v1"
 CHASSIS = f"{ROOT}/Chassis/1"
 SESSIONS = f"{ROOT}/SessionService/Sessions"
 #: the power supplies' Ids: each draws half the server's input power
 PSUS = ("PSU1", "PSU2")
-
-
-@dataclass(frozen=True, slots=True)
-class BmcTls:
-    """The files of a test PKI: the CA the agent trusts, and the BMCs' certificate and key."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
-
-def make_test_pki(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> BmcTls:
-    """A CA (``ca.pem``) and a BMC certificate it signed for ``hosts`` (``bmc.pem``, ``bmc.key``), in ``directory``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pue-agent twin test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )  # keyCertSign, cRLSign
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    tls = BmcTls(directory / "ca.pem", directory / "bmc.pem", directory / "bmc.key")
-    tls.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    tls.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls.key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return tls
 
 
 def _error_body(code: str, message: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from agent.config.site import SiteConfig
 from agent.devices.profiles import ProfileRegistry
 from twin.serve.device import SimulatedSite, plausible_defaults
-from twin.serve.redfish import BmcTls
+from twin.serve.pki import BmcTls
 
 __all__ = ["MinimalSite", "SiteTruth"]
 
