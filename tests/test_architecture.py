@@ -14,10 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT = ROOT / "agent"
 
 #: protocol libraries and the agent's protocol adapters; only agent/devices/<protocol>/ may import them
-PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0"}
-PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus")
+PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0", "urllib3"}
+PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus", "agent.devices.redfish")
 #: which adapter may import which protocol library
-ADAPTER_LIBRARIES = {"agent/devices/snmp/": {"pysnmp", "pyasn1", "pysmi"}, "agent/devices/modbus/": {"pymodbus"}}
+ADAPTER_LIBRARIES = {
+    "agent/devices/snmp/": {"pysnmp", "pyasn1", "pysmi"},
+    "agent/devices/modbus/": {"pymodbus"},
+    "agent/devices/redfish/": {"urllib3"},  # the HTTP client of Redfish (agent/devices/redfish/client.py)
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -29,6 +29,8 @@ from agent.devices.modbus.client import ModbusClient
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import ByProtocol
 from agent.devices.readings import DeviceSnapshot
+from agent.devices.redfish.adapter import RedfishDevices
+from agent.devices.redfish.client import RedfishClient
 from agent.devices.snmp.adapter import SnmpDevices
 from agent.devices.snmp.client import PysnmpClient
 from agent.devices.snmp.seam import SnmpClient
@@ -85,6 +87,7 @@ class Agent:
         shard: Shard | None = None,
         history_path: Path | None = None,
         modbus_client: ModbusClient | None = None,
+        redfish_client: RedfishClient | None = None,
     ) -> None:
         if shard is not None:
             cfg = shard_config(cfg, shard)
@@ -92,9 +95,14 @@ class Agent:
         self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
-        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP)
+        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP, Redfish)
         self.devices = ByProtocol(
-            {"snmp": SnmpDevices(cfg, self.client), "modbus": ModbusDevices(modbus_client)}, profiles
+            {
+                "snmp": SnmpDevices(cfg, self.client),
+                "modbus": ModbusDevices(modbus_client),
+                "redfish": RedfishDevices(cfg, redfish_client),
+            },
+            profiles,
         )
         self.poller = Poller(cfg, profiles, self.devices, self.state, clock)
         self.accountant = SiteAccountant(cfg, self.state, clock)

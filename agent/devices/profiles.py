@@ -48,6 +48,7 @@ __all__ = [
     "Profile",
     "ProfileObject",
     "ProfileRegistry",
+    "RedfishProperty",
     "RowFilter",
     "ScaleColumn",
     "load_profile",
@@ -279,6 +280,43 @@ class ModbusSettings(_Strict):
     )
 
 
+class RedfishProperty(_Strict):
+    """Where a Redfish profile object lives: a resource under the server's chassis and a JSON pointer into it.
+
+    ``resource`` is a path relative to the chassis (``/redfish/v1/Chassis/{id}/``): ``Power`` (the
+    deprecated but widest-spread Power resource), ``EnvironmentMetrics``, ``PowerSubsystem``; ``pointer`` an
+    RFC 6901 JSON pointer into its body (``/PowerControl/0/PowerConsumedWatts``, ``/PowerWatts/Reading``).
+    A property that is absent or ``null`` (Redfish's "no reading") fails the device's read unless the object
+    is ``optional``: a server whose input power cannot be read is down, never counted as 0 W.
+
+    A ``*`` segment stands for every member of the collection reached there (``PowerSubsystem/PowerSupplies/
+    */Metrics``: each power supply's metrics), one reading per member, labelled ``member_label`` = its ``Id``.
+    """
+
+    resource: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/([A-Za-z0-9][A-Za-z0-9_.-]*|\*))*$")] = Field(
+        description="resource path under the chassis, e.g. Power or EnvironmentMetrics"
+    )
+    pointer: Annotated[str, Field(pattern=r"^(/[^/]*)+$")] = Field(
+        description="JSON pointer (RFC 6901) to the number inside the resource, e.g. /PowerWatts/Reading"
+    )
+    member_label: str | None = Field(
+        default=None, description="with a '*' in resource: the label holding each collection member's Id"
+    )
+
+    @model_validator(mode="after")
+    def _members(self) -> RedfishProperty:
+        stars = self.resource.split("/").count("*")
+        if stars > 1:
+            raise ValueError(f"resource {self.resource!r}: at most one '*' (one collection's members)")
+        if (stars == 1) != (self.member_label is not None):
+            raise ValueError("a '*' in resource and a member_label go together (the label tells members apart)")
+        return self
+
+    def tokens(self) -> tuple[str, ...]:
+        """The pointer's reference tokens, unescaped (``~1`` is ``/``, ``~0`` is ``~``)."""
+        return tuple(t.replace("~1", "/").replace("~0", "~") for t in self.pointer.split("/")[1:])
+
+
 class ProfileObject(_Strict):
     """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity.
 
@@ -290,6 +328,9 @@ class ProfileObject(_Strict):
     column: str | None = None
     modbus: ModbusRegister | None = Field(
         default=None, description="Modbus profiles: the register, instead of an SNMP oid/column"
+    )
+    redfish: RedfishProperty | None = Field(
+        default=None, description="Redfish profiles: resource and JSON pointer, instead of an SNMP oid/column"
     )
     index: tuple[IndexPart, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict)
@@ -354,6 +395,10 @@ class ProfileObject(_Strict):
 
     @model_validator(mode="after")
     def _modbus_shape(self) -> ProfileObject:
+        if self.modbus is not None and self.redfish is not None:
+            raise ValueError("an object has a 'modbus' register or a 'redfish' property, not both")
+        if self.redfish is not None:
+            return self._redfish_shape()
         if self.modbus is None:
             if self.type is None:
                 raise ValueError("an SNMP object needs a 'type'")
@@ -379,10 +424,32 @@ class ProfileObject(_Strict):
             raise ValueError("scale must not be 0")
         return self  # the power ceiling: _power_ceiling, as for SNMP
 
+    def _redfish_shape(self) -> ProfileObject:
+        snmp_only = {
+            "oid": self.oid,
+            "column": self.column,
+            "type": self.type,
+            "index": self.index or None,
+            "decimals_column": self.decimals_column,
+            "scale_column": self.scale_column,
+            "row_filter": self.row_filter,
+            "unit_suffix": self.unit_suffix,
+            "instead_of": self.instead_of,
+            "instead_of_column": self.instead_of_column,
+            "counter": self.counter,
+            "writable": self.writable,
+        }
+        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        if given:
+            raise ValueError(f"a Redfish object ('redfish' property) takes no {', '.join(given)} (read-only JSON)")
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        return self
+
     @model_validator(mode="after")
     def _shape(self) -> ProfileObject:
-        if self.modbus is not None:
-            return self  # checked by _modbus_shape
+        if self.modbus is not None or self.redfish is not None:
+            return self  # checked by _modbus_shape / _redfish_shape
         if (self.oid is None) == (self.column is None):
             raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
         if self.unit_suffix is not None and self.type != "string_number":
@@ -616,8 +683,8 @@ class Profile(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     description: str
     source: str = Field(description="MIB(s) and the recordings the profile was checked against")
-    kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
-    protocol: Literal["snmp", "modbus"] = Field(
+    kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor", "server"]
+    protocol: Literal["snmp", "modbus", "redfish"] = Field(
         default="snmp", description="adapter that reads it: agent/devices/<protocol>/"
     )
     modbus: ModbusSettings | None = Field(
@@ -635,6 +702,8 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _one_protocol(self) -> Profile:
+        if self.protocol == "redfish" or any(o.redfish is not None for o in self.objects):
+            return self._one_redfish()
         modbus = self.protocol == "modbus"
         mixed = [o.quantity for o in self.objects if (o.modbus is not None) != modbus]
         if mixed:
@@ -646,6 +715,17 @@ class Profile(_Strict):
             raise ValueError("'modbus' settings belong to a profile with protocol: modbus")
         if modbus and (self.detect != Detect() or self.extends is not None):
             raise ValueError("a Modbus profile has no 'detect' (nothing to probe) and no 'extends'")
+        return self
+
+    def _one_redfish(self) -> Profile:
+        wrong = [o.quantity for o in self.objects if o.redfish is None or self.protocol != "redfish"]
+        if wrong:
+            raise ValueError(
+                "objects of a redfish profile must give a 'redfish' property, and a 'redfish' property needs "
+                f"protocol: redfish; these do not: {', '.join(wrong)}"
+            )
+        if self.modbus is not None or self.detect != Detect() or self.extends is not None:
+            raise ValueError("a Redfish profile has no 'modbus' settings, no 'detect' and no 'extends'")
         return self
 
     @property
