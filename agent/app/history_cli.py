@@ -1,6 +1,7 @@
 """``export``, ``import`` and ``report`` sub-commands over the history store.
 
-Every command takes ``--db PATH`` (default: ``history.path`` of ``--config FILE``). Exit status 0 on
+Every command takes ``--db PATH`` or a postgresql:// url (default: the history of ``--config FILE``), and
+``--site`` for a site of a shared PostgreSQL history (:mod:`agent.history.factory`). Exit status 0 on
 success, 2 on bad input (arguments, files, a database that cannot be used); stored data is never
 changed by a failed command.
 """
@@ -64,9 +65,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", help="history database: a SQLite file or postgresql://... (default: the history of --config)"
     )
-    parser.add_argument(
-        "--site", help="a site of a shared PostgreSQL history (default: site.name of --config); sums its shards"
-    )
+    parser.add_argument("--site", help="a site of a shared PostgreSQL history (default: site.name of --config)")
     parser.add_argument("--config", type=Path, help="site config whose history section names the database")
     parser.add_argument(
         "--timezone",
@@ -135,6 +134,10 @@ def register(subparsers: Any) -> None:
     _savings_options(p)
     p.set_defaults(func=cmd_report, handler=cmd_report)
 
+    from agent.app.history_migrate import register_history
+
+    register_history(subparsers)
+
 
 def _share(text: str) -> float:
     try:
@@ -195,8 +198,7 @@ def _fail(command: str, message: str) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """What to print for the database, and what the config says (site name, factor, meters, time zone, the
-    config itself for :func:`_open`)."""
+    """What to print for the database, and what the config says (site, factor, meters, time zone, the config)."""
     from agent.history.factory import history_target, target_label
 
     context: dict[str, Any] = {"timezone": "UTC", "cfg": None}
