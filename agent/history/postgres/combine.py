@@ -28,7 +28,12 @@ from typing import Any
 from agent.history.records import CONDITION_COLUMNS, SiteInterval, SiteRollup
 from agent.history.rows import METHOD_BITS, SOURCE_BITS, unbits
 
-__all__ = ["AgentShard", "RollupRow", "combine_bucket", "rollup_interval"]
+__all__ = ["AgentShard", "RollupRow", "combine_bucket", "rollup_interval", "whole_site_rollup"]
+
+_N = len(CONDITION_COLUMNS)
+_CATEGORIES = {bits: frozenset(k for k in (0, 1, 2, 3) if bits & (1 << k)) for bits in range(16)}
+_METHODS = {bits: unbits(bits, METHOD_BITS) for bits in range(8)}
+_SOURCES = {bits: unbits(bits, SOURCE_BITS) for bits in range(4)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,27 @@ class RollupRow:
             None if row[12 + 2 * n] is None else float(row[12 + 2 * n]),
             terms,
         )
+
+
+def whole_site_rollup(row: Sequence[Any], terms: dict[str, tuple[float, float]]) -> SiteRollup:
+    """The site's rollup from the one row of an agent polling the whole site (shard 1/1): the row itself."""
+    cond = row[12 : 12 + 2 * _N]
+    return SiteRollup(
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        _METHODS.get(row[9]) or unbits(int(row[9]), METHOD_BITS),
+        _CATEGORIES.get(row[10]) or frozenset(k for k in (0, 1, 2, 3) if int(row[10]) & (1 << k)),
+        _SOURCES.get(row[11]) or unbits(int(row[11]), SOURCE_BITS),
+        {c: cond[2 * i + 1] / cond[2 * i] for i, c in enumerate(CONDITION_COLUMNS) if cond[2 * i] > 0},
+        row[12 + 2 * _N],
+        terms,
+    )
 
 
 def _share(value: float, covered: float, own_covered: float) -> float:

@@ -108,9 +108,9 @@ def migrate_sqlite(
         spans = [src.execute(f"SELECT min({c}), max({c}) FROM {t}").fetchone() for t, c in schema.PARTITIONED.items()]
         months = sorted({m for lo, hi in spans if lo is not None for m in _months(float(lo), float(hi))})
         done = 0
-        with target._transaction() as cur:
+        with target.transaction() as cur:
             for month in months:
-                target._partition(cur, month)
+                target.partition(cur, month)
             for table, (columns, _energy) in TABLES.items():
                 with cur.copy(f"COPY {table} (site, agent, {columns}) FROM STDIN".encode()) as copy:
                     for row in src.execute(f"SELECT {columns} FROM {table}"):
@@ -156,7 +156,7 @@ def migrate_sqlite(
 
 def _target_sums(target: PostgresHistoryStore, table: str) -> tuple[int, float]:
     energy = TABLES[table][1]
-    rows = target._query(
+    rows = target.query(
         f"SELECT count(*), coalesce(sum({energy}), 0) FROM {table} WHERE site = %s AND agent = %s",
         (target.site, target.agent),
     )

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 
-from agent.errors import HistoryBusyError, HistoryError, HistoryLockedError, HistoryQueryError, HistoryStoreError
+from agent.errors import HistoryQueryError
 from agent.history.database import MAX_INTERVAL_S, OVERLAP_TOLERANCE_S
 from agent.history.postgres import schema
 from agent.history.postgres.buckets import check_batch, rollup_sums
-from agent.history.postgres.combine import AgentShard, RollupRow, combine_bucket, rollup_interval
+from agent.history.postgres.combine import AgentShard, RollupRow, combine_bucket, rollup_interval, whole_site_rollup
+from agent.history.postgres.connection import PostgresDatabase, redacted
 from agent.history.records import (
     CONDITION_COLUMNS,
     RESOLUTIONS_S,
@@ -67,164 +66,10 @@ _ROLLUP_UPSERT = (
 )
 
 
-def redacted(url: str) -> str:
-    """``host:port/dbname`` of a connection string: what messages may show (never the password)."""
-    try:
-        parts = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "postgresql://(unparsable url)"
-    host = parts.get("host") or "localhost"
-    port = parts.get("port") or "5432"
-    return f"postgresql://{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
+class PostgresHistoryStore(PostgresDatabase):
+    """:class:`~agent.history.records.HistoryStore` in PostgreSQL, writing as ``agent`` of ``site``; how it is
+    opened, its parameters and errors: :class:`~agent.history.postgres.connection.PostgresDatabase`."""
 
-
-class PostgresHistoryStore:
-    """:class:`~agent.history.records.HistoryStore` in PostgreSQL, writing as ``agent`` of ``site``.
-
-    Parameters
-    ----------
-    url : ``postgresql://user@host:port/dbname`` (libpq URL or key=value string)
-    site : the site's name (every row's key, and what reads combine)
-    agent : this writer's id within the site (``main``, ``shard-1-of-2``)
-    shard : (index, count) of this agent; ``(1, 1)`` for an agent polling the whole site
-    has_cooling : this agent owns cooling meters (the site's cooling combines over those only)
-    password : when not in ``url``
-    readonly : reads only: the schema must exist and be current; nothing is registered
-    exclusive : the agent's writer: hold this site/agent's advisory lock until :meth:`close`
-
-    Raises
-    ------
-    HistoryStoreError
-        cannot connect, or the schema is newer than this pue-agent (upgrade it) or missing when reading.
-    HistoryLockedError
-        ``exclusive`` and another process already writes as this site/agent.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        site: str,
-        agent: str = "main",
-        shard: tuple[int, int] = (1, 1),
-        has_cooling: bool = True,
-        password: str | None = None,
-        readonly: bool = False,
-        exclusive: bool = False,
-    ) -> None:
-        self.url = url
-        self.where = redacted(url)
-        self.path = self.where  # what messages name (SqliteHistoryStore's path)
-        self.site = site
-        self.agent = agent
-        self.shard = shard
-        self.has_cooling = has_cooling
-        self.readonly = readonly
-        self._exclusive = exclusive
-        self._password = password
-        self._months: set[str] = set()
-        self._last_energy: dict[tuple[str, str], tuple[float, float]] = {}
-        self._db = self._connect()
-        try:
-            schema.migrate(self._db, self.where, readonly=readonly)
-            if not readonly:
-                self.partitioning = schema.partitioning(self._db)
-                self._register()
-                if exclusive:
-                    self._lock()
-        except psycopg.Error as err:
-            self._db.close()
-            raise self._translate(err) from err
-        except BaseException:
-            self._db.close()
-            raise
-
-    # --- connection ------------------------------------------------------------------------------
-    def _connect(self) -> psycopg.Connection[Any]:
-        extra: dict[str, Any] = {"connect_timeout": 10, "application_name": f"pue-agent {self.site}/{self.agent}"}
-        if self._password is not None:
-            extra["password"] = self._password
-        try:
-            return psycopg.connect(self.url, autocommit=True, **extra)
-        except psycopg.Error as err:
-            raise HistoryStoreError(f"history database {self.where}: cannot connect: {self._scrub(err)}") from None
-
-    def _scrub(self, err: BaseException) -> str:
-        text = str(err).strip().replace("\n", " ")
-        for secret in (self._password, self.url):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    def _translate(self, err: psycopg.Error) -> HistoryError:
-        text = self._scrub(err)
-        if isinstance(err, pg_errors.UniqueViolation):
-            return HistoryQueryError(f"history database {self.where}: already stored: {text}")
-        if isinstance(err, pg_errors.LockNotAvailable | pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
-            return HistoryBusyError(f"history database {self.where} is busy: {text}")
-        if isinstance(err, pg_errors.ReadOnlySqlTransaction):
-            return HistoryStoreError(f"history database {self.where} is read-only: {text}")
-        if isinstance(err, pg_errors.DiskFull):
-            return HistoryStoreError(f"history database {self.where}: disk problem: {text}")
-        return HistoryStoreError(f"history database {self.where}: {text}")
-
-    def _register(self) -> None:
-        index, count = self.shard
-        with self._db.transaction():
-            row = self._db.execute(
-                "SELECT shard_index, shard_count FROM history_agent WHERE site = %s AND agent = %s FOR UPDATE",
-                (self.site, self.agent),
-            ).fetchone()
-            if row is not None and (row[0], row[1]) != (index, count):
-                raise HistoryStoreError(
-                    f"history database {self.where}: agent {self.agent!r} of site {self.site!r} was shard "
-                    f"{row[0]}/{row[1]}, now {index}/{count}: its stored rows would be counted in the wrong "
-                    "shard; give this agent another history.agent_id"
-                )
-            self._db.execute(
-                "INSERT INTO history_agent (site, agent, shard_index, shard_count, has_cooling) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (site, agent) DO UPDATE SET "
-                "has_cooling = excluded.has_cooling, last_seen = now()",
-                (self.site, self.agent, index, count, self.has_cooling),
-            )
-
-    def _lock(self) -> None:
-        row = self._db.execute(
-            "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (self.site, self.agent)
-        ).fetchone()
-        if row is None or not row[0]:
-            raise HistoryLockedError(
-                f"history database {self.where}: another pue-agent already writes as agent {self.agent!r} of site "
-                f"{self.site!r} (give each agent its own history.agent_id, or --shard I/N)"
-            )
-
-    @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        if self.readonly:
-            raise HistoryStoreError(f"history database {self.where} was opened read-only")
-        if self._db.closed or self._db.broken:
-            self._db = self._connect()  # the server restarted: carry on with a new connection
-            if self._exclusive:
-                self._lock()
-        try:
-            with self._db.transaction(), self._db.cursor() as cur:
-                yield cur
-        except psycopg.Error as err:
-            self._months.clear()  # a partition created in the rolled-back transaction is gone
-            self._last_energy.clear()
-            raise self._translate(err) from err
-
-    def _partition(self, cur: psycopg.Cursor[Any], epoch_s: float) -> None:
-        """Create the month's partitions of ``epoch_s`` if this store has not seen them (in the transaction)."""
-        suffix, _lo, _hi = schema.month_bounds(epoch_s)
-        if suffix in self._months:
-            return
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (schema.MIGRATION_LOCK,))
-        for ddl in schema.partition_ddl(epoch_s):
-            cur.execute(ddl.encode())
-        self._months.add(suffix)
-
-    # --- writes ------------------------------------------------------------------------------------
     def record_poll(
         self,
         device: str,
@@ -238,8 +83,8 @@ class PostgresHistoryStore:
         """One poll, its readings and device energies, and the device rollups: one transaction."""
         key = (self.site, self.agent)
         staged: dict[tuple[str, str], tuple[float, float]] = {}
-        with self._transaction() as cur:
-            self._partition(cur, timestamp_s)
+        with self.transaction() as cur:
+            self.partition(cur, timestamp_s)
             cur.execute(
                 "INSERT INTO polls VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, device, ts_s, agent) "
                 "DO UPDATE SET ok = excluded.ok, duration_s = excluded.duration_s, error_kind = excluded.error_kind",
@@ -287,8 +132,8 @@ class PostgresHistoryStore:
 
     def record_site_interval(self, interval: SiteInterval) -> None:
         """One site interval and its rollups at every resolution: one transaction."""
-        with self._transaction() as cur:
-            self._partition(cur, interval.start_s)
+        with self.transaction() as cur:
+            self.partition(cur, interval.start_s)
             row = cur.execute(
                 "SELECT start_s + duration_s FROM site_interval WHERE site = %s AND agent = %s AND start_s < %s "
                 "ORDER BY start_s DESC LIMIT 1",
@@ -304,10 +149,10 @@ class PostgresHistoryStore:
     def import_site_intervals(self, intervals: Iterable[SiteInterval]) -> int:
         """Insert many intervals in a single transaction: all or nothing, in bounded memory (see the SQLite store)."""
         count = 0
-        with self._transaction() as cur:
+        with self.transaction() as cur:
             for batch in batches(intervals, IMPORT_BATCH):
                 for start_s in sorted({schema.month_bounds(iv.start_s)[1] for iv in batch}):
-                    self._partition(cur, start_s)
+                    self.partition(cur, start_s)
                 first_s = batch[0].start_s
                 end_s = max(iv.start_s + iv.duration_s for iv in batch)
                 stored = cur.execute(
@@ -355,7 +200,7 @@ class PostgresHistoryStore:
         device quantity); rollups are kept. Returns rows deleted."""
         key = (self.site, self.agent, before_s)
         deleted = 0
-        with self._transaction() as cur:
+        with self.transaction() as cur:
             for table in ("polls", "readings"):
                 deleted += cur.execute(
                     f"DELETE FROM {table} WHERE site = %s AND agent = %s AND ts_s < %s", key
@@ -378,26 +223,18 @@ class PostgresHistoryStore:
         return deleted
 
     # --- reads (the whole site: every agent combined) ------------------------------------------------
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        try:
-            if self._db.closed or self._db.broken:
-                self._db = self._connect()
-            return list(self._db.execute(sql.encode(), params).fetchall())
-        except psycopg.Error as err:
-            raise self._translate(err) from err
-
     def agents(self) -> dict[str, AgentShard]:
         """The site's agents (writers) and their shards."""
         return {
             str(a): AgentShard(int(i), int(n), bool(c))
-            for a, i, n, c in self._query(
+            for a, i, n, c in self.query(
                 "SELECT agent, shard_index, shard_count, has_cooling FROM history_agent WHERE site = %s", (self.site,)
             )
         }
 
     def _term_rows(self, sql: str, params: Sequence[object]) -> dict[tuple[str, float], dict[str, tuple[float, float]]]:
         out: dict[tuple[str, float], dict[str, tuple[float, float]]] = {}
-        for agent, start, term, covered, value in self._query(sql, params):
+        for agent, start, term, covered, value in self.query(sql, params):
             out.setdefault((str(agent), float(start)), {})[str(term)] = (float(covered), float(value))
         return out
 
@@ -405,26 +242,37 @@ class PostgresHistoryStore:
         if resolution_s not in RESOLUTIONS_S:
             raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
         params = (self.site, resolution_s, start_s, end_s)
+        if self.readonly and params in self._memo:  # a report asks for the same rollups more than once
+            return list(self._memo[params])
         where = "WHERE site = %s AND resolution_s = %s AND start_s >= %s AND start_s < %s"
-        rows = self._query(f"SELECT {_ROLLUP_COLUMNS} FROM site_rollup {where} ORDER BY start_s, agent", params)
+        rows = self.query(f"SELECT {_ROLLUP_COLUMNS} FROM site_rollup {where} ORDER BY start_s, agent", params)
         terms = self._term_rows(f"SELECT agent, start_s, term, covered_s, value FROM site_term_rollup {where}", params)
         agents = self.agents()
+        whole = {a for a, shard in agents.items() if (shard.index, shard.count) == (1, 1)}
         out = []
-        for _start, group in itertools.groupby(
-            (RollupRow.from_db(r, terms.get((str(r[0]), float(r[1])), {})) for r in rows), key=lambda r: r.start_s
-        ):
-            out.append(combine_bucket(list(group), agents))
-        return out
+        for start, group in itertools.groupby(rows, key=lambda r: r[1]):
+            bucket = list(group)
+            if len(bucket) == 1 and bucket[0][0] in whole:  # one agent polling the whole site: its row as it is
+                out.append(whole_site_rollup(bucket[0], terms.get((bucket[0][0], float(start)), {})))
+            else:
+                out.append(
+                    combine_bucket(
+                        [RollupRow.from_db(r, terms.get((str(r[0]), float(r[1])), {})) for r in bucket], agents
+                    )
+                )
+        if self.readonly:
+            self._memo = {params: out}
+        return list(out)
 
     def site_intervals(self, start_s: float, end_s: float) -> list[SiteInterval]:
         """The stored intervals when one agent wrote the period; across shards, the combined 1 min rollups."""
-        writers = self._query(
+        writers = self.query(
             "SELECT DISTINCT agent FROM site_interval WHERE site = %s AND start_s >= %s AND start_s < %s",
             (self.site, start_s, end_s),
         )
         if len(writers) > 1:
             return [rollup_interval(r) for r in self.site_rollups(60, start_s, end_s)]
-        rows = self._query(
+        rows = self.query(
             f"SELECT {_INTERVAL_COLUMNS} FROM site_interval WHERE site = %s AND start_s >= %s AND start_s < %s "
             "ORDER BY start_s",
             (self.site, start_s, end_s),
@@ -456,7 +304,7 @@ class PostgresHistoryStore:
         ]
 
     def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:
-        rows = self._query(
+        rows = self.query(
             "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy WHERE site = %s "
             "AND device = %s AND quantity = %s AND ts_s >= %s AND ts_s < %s ORDER BY ts_s",
             (self.site, device, quantity, start_s, end_s),
@@ -464,7 +312,7 @@ class PostgresHistoryStore:
         return [DeviceEnergyRow(*r) for r in rows]
 
     def last_device_energy(self, device: str, quantity: str) -> DeviceEnergyRow | None:
-        rows = self._query(
+        rows = self.query(
             "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy WHERE site = %s "
             "AND device = %s AND quantity = %s ORDER BY ts_s DESC LIMIT 1",
             (self.site, device, quantity),
@@ -472,7 +320,7 @@ class PostgresHistoryStore:
         return DeviceEnergyRow(*rows[0]) if rows else None
 
     def data_span(self) -> tuple[float, float] | None:
-        rows = self._query(
+        rows = self.query(
             "SELECT min(lo), max(hi) FROM (SELECT min(start_s) AS lo, max(start_s + duration_s) AS hi FROM site_rollup "
             "WHERE site = %s AND resolution_s = 86400 UNION ALL SELECT min(start_s), max(start_s + duration_s) "
             "FROM site_interval WHERE site = %s) s",
@@ -487,14 +335,8 @@ class PostgresHistoryStore:
         if table not in {*schema.PARTITIONED, "device_rollup", "site_rollup", "site_term_rollup"}:
             raise ValueError(table)
         sql = f"SELECT count(*) FROM {table} WHERE site = %s" + (" AND agent = %s" if agent is not None else "")
-        rows = self._query(sql, (self.site,) if agent is None else (self.site, agent))
+        rows = self.query(sql, (self.site,) if agent is None else (self.site, agent))
         return int(rows[0][0])
-
-    def close(self) -> None:
-        try:
-            self._db.close()  # ends the session: its advisory lock goes with it
-        except psycopg.Error as err:
-            raise self._translate(err) from err
 
     def __enter__(self) -> PostgresHistoryStore:
         return self
