@@ -39,7 +39,7 @@ def _size(path: Path) -> int:
 
 
 #: opens the benchmark's store named ``name`` in PostgreSQL; returns it and a function measuring its size [B]
-PgOpener = Callable[[str], tuple[Any, Callable[[], int]]]
+PgOpener = Callable[..., tuple[Any, Callable[[], int]]]
 
 
 def bench_writes(
@@ -79,6 +79,9 @@ def bench_monthly_table(directory: Path, pg: PgOpener | None = None) -> tuple[fl
     started = time.perf_counter()
     count = import_history(store, csv_path, it_category=1)
     import_s = time.perf_counter() - started
+    if pg is not None:  # as `pue-agent report` opens it
+        store.close()
+        store = pg("year", readonly=True)[0]
     started = time.perf_counter()
     report = period_report(store, T0, T0 + 365 * 86400.0, load_emission_factor("cn-mee-2023-southern"))
     table_s = time.perf_counter() - started
@@ -128,9 +131,11 @@ def _pg_opener(database: Callable[[str], str]) -> PgOpener:
             ).fetchone()
             return int(row[0]) if row else 0
 
-    def open_store(name: str) -> tuple[Any, Callable[[], int]]:
-        url = database(name)
-        store = PostgresHistoryStore(url, site=f"bench-{name}-{os.getpid()}")
+    urls: dict[str, str] = {}
+
+    def open_store(name: str, readonly: bool = False) -> tuple[Any, Callable[[], int]]:
+        url = urls.setdefault(name, database(name))
+        store = PostgresHistoryStore(url, site=f"bench-{name}-{os.getpid()}", readonly=readonly)
         before = tables_b(url)
         return store, lambda: tables_b(url) - before
 

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.errors import HistoryError, HistoryStoreError
 from agent.history.postgres import schema
@@ -20,10 +21,11 @@ from agent.history.postgres.store import PostgresHistoryStore
 
 __all__ = ["TABLES", "TableCheck", "migrate_sqlite"]
 
-#: table -> (columns, as in both schemas after site and agent; the energy sum checked)
+#: table -> (columns, as in both schemas after site and agent; the sum checked). ``polls`` and ``readings``
+#: become one ``polls`` row per poll, its readings in arrays (:mod:`agent.history.postgres.schema`)
 TABLES: dict[str, tuple[str, str]] = {
     "polls": ("device, ts_s, ok, duration_s, error_kind", "0"),
-    "readings": ("device, quantity, labels, ts_s, value", "0"),
+    "readings": ("device, ts_s, quantity, labels, value", "value"),
     "device_energy": ("device, quantity, ts_s, total_j, agent_total_j, method", "total_j"),
     "device_rollup": ("device, quantity, resolution_s, start_s, energy_j", "energy_j"),
     "site_interval": (
@@ -42,6 +44,12 @@ TABLES: dict[str, tuple[str, str]] = {
         "facility_j + it_j + cooling_j",
     ),
     "site_term_rollup": ("resolution_s, start_s, term, covered_s, value", "value"),
+}
+
+#: what the target holds of a table: (count, sum) expressions and the table they are over
+_TARGET: dict[str, tuple[str, str, str]] = {
+    "polls": ("count(*)", "0", "polls"),
+    "readings": ("sum(cardinality(vals))", "sum((SELECT sum(v) FROM unnest(vals) AS v))", "polls"),
 }
 
 #: called with (rows copied so far, rows in all)
@@ -111,19 +119,22 @@ def migrate_sqlite(
         with target.transaction() as cur:
             for month in months:
                 target.partition(cur, month)
+            done = _copy_polls(src, cur, target, lambda n: progress(n, total_rows) if progress else None)
             for table, (columns, _energy) in TABLES.items():
+                if table in _TARGET:
+                    continue
                 with cur.copy(f"COPY {table} (site, agent, {columns}) FROM STDIN".encode()) as copy:
                     for row in src.execute(f"SELECT {columns} FROM {table}"):
-                        if table == "polls":
-                            row = (row[0], row[1], bool(row[2]), *row[3:])
                         copy.write_row((target.site, target.agent, *row))
                         done += 1
                         if progress is not None and done % 10_000 == 0:
                             progress(done, total_rows)
             checks = []
-            for table, (_columns, energy) in TABLES.items():
+            for table in TABLES:
+                count_sql, sum_sql, over = _target_sql(table)
                 rows, total = cur.execute(
-                    f"SELECT count(*), coalesce(sum({energy}), 0) FROM {table} WHERE site = %s AND agent = %s".encode(),
+                    f"SELECT coalesce({count_sql}, 0), coalesce({sum_sql}, 0) FROM {over} "
+                    "WHERE site = %s AND agent = %s".encode(),
                     (target.site, target.agent),
                 ).fetchone() or (0, 0.0)
                 checks.append(
@@ -154,10 +165,53 @@ def migrate_sqlite(
         src.close()
 
 
+def _target_sql(table: str) -> tuple[str, str, str]:
+    return _TARGET.get(table) or ("count(*)", f"sum({TABLES[table][1]})", table)
+
+
 def _target_sums(target: PostgresHistoryStore, table: str) -> tuple[int, float]:
-    energy = TABLES[table][1]
+    count_sql, sum_sql, over = _target_sql(table)
     rows = target.query(
-        f"SELECT count(*), coalesce(sum({energy}), 0) FROM {table} WHERE site = %s AND agent = %s",
+        f"SELECT coalesce({count_sql}, 0), coalesce({sum_sql}, 0) FROM {over} WHERE site = %s AND agent = %s",
         (target.site, target.agent),
     )
     return int(rows[0][0]), float(rows[0][1])
+
+
+def _copy_polls(src: sqlite3.Connection, cur: Any, target: PostgresHistoryStore, step: Callable[[int], None]) -> int:
+    """The source's polls, each with its readings as arrays; readings of no stored poll get a poll row of their
+    own (ok, 0 s). Returns the source rows copied (polls and readings)."""
+    readings = src.execute("SELECT device, ts_s, quantity, labels, value FROM readings ORDER BY device, ts_s")
+    polls = src.execute("SELECT device, ts_s, ok, duration_s, error_kind FROM polls ORDER BY device, ts_s")
+    done = 0
+    pending = next(readings, None)
+    with cur.copy(
+        b"COPY polls (site, agent, device, ts_s, ok, duration_s, error_kind, quantities, labels, vals) FROM STDIN"
+    ) as copy:
+
+        def write(poll: tuple[Any, ...]) -> None:
+            nonlocal pending, done
+            quantities: list[str] = []
+            labels: list[str] = []
+            values: list[float] = []
+            while pending is not None and (pending[0], pending[1]) == (poll[0], poll[1]):
+                quantities.append(pending[2])
+                labels.append(pending[3])
+                values.append(pending[4])
+                pending = next(readings, None)
+            copy.write_row(
+                (target.site, target.agent, poll[0], poll[1], bool(poll[2]), *poll[3:], quantities, labels, values)
+            )
+            done += 1 + len(values)
+            if done % 10_000 < 1 + len(values):
+                step(done)
+
+        for poll in polls:
+            while pending is not None and (pending[0], pending[1]) < (poll[0], poll[1]):
+                write((pending[0], pending[1], 1, 0.0, None))  # readings without their poll row
+                done -= 1
+            write(poll)
+        while pending is not None:
+            write((pending[0], pending[1], 1, 0.0, None))
+            done -= 1
+    return done

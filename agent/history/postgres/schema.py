@@ -4,7 +4,9 @@ Every row carries the ``site`` and the ``agent`` (a shard, or ``main``) that wro
 shards share one database. ``history_agent`` registers each writer with its shard (index and count) and
 whether it owns cooling meters; reads combine the agents of a site (:mod:`agent.history.postgres.combine`).
 
-Raw tables (``polls``, ``readings``, ``device_energy``, ``site_interval``, ``site_term_interval``) are
+A poll's readings are arrays in its ``polls`` row (quantities, labels, values: one row per device poll, not one
+per reading, so the site, agent, device and time are stored once). Raw tables (``polls``, ``device_energy``,
+``site_interval``, ``site_term_interval``) are
 declaratively partitioned by month on their time column (epoch seconds, UTC months); a month's partitions
 are created when the first row of that month is written. Rollups (kept for years) are plain tables.
 
@@ -46,11 +48,9 @@ CREATE TABLE history_agent (
 CREATE TABLE polls (
     site TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL, ts_s DOUBLE PRECISION NOT NULL,
     ok BOOLEAN NOT NULL, duration_s DOUBLE PRECISION NOT NULL, error_kind TEXT,
+    quantities TEXT[] NOT NULL, labels TEXT[] NOT NULL, vals DOUBLE PRECISION[] NOT NULL,
+    CHECK (cardinality(quantities) = cardinality(vals) AND cardinality(labels) = cardinality(vals)),
     PRIMARY KEY (site, device, ts_s, agent)) PARTITION BY RANGE (ts_s);
-CREATE TABLE readings (
-    site TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL, quantity TEXT NOT NULL, labels TEXT NOT NULL,
-    ts_s DOUBLE PRECISION NOT NULL, value DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (site, device, quantity, labels, ts_s, agent)) PARTITION BY RANGE (ts_s);
 CREATE TABLE device_energy (
     site TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL, quantity TEXT NOT NULL,
     ts_s DOUBLE PRECISION NOT NULL, total_j DOUBLE PRECISION NOT NULL, agent_total_j DOUBLE PRECISION NOT NULL,
@@ -104,7 +104,6 @@ MIGRATION_LOCK = 0x70756531  # "pue1"
 #: partitioned raw tables and their time column
 PARTITIONED: dict[str, str] = {
     "polls": "ts_s",
-    "readings": "ts_s",
     "device_energy": "ts_s",
     "site_interval": "start_s",
     "site_term_interval": "start_s",

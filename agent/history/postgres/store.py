@@ -85,17 +85,27 @@ class PostgresHistoryStore(PostgresDatabase):
         staged: dict[tuple[str, str], tuple[float, float]] = {}
         with self.transaction() as cur:
             self.partition(cur, timestamp_s)
-            cur.execute(
-                "INSERT INTO polls VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, device, ts_s, agent) "
-                "DO UPDATE SET ok = excluded.ok, duration_s = excluded.duration_s, error_kind = excluded.error_kind",
-                (*key, device, timestamp_s, ok, duration_s, error_kind),
-            )
-            if readings:
-                cur.executemany(
-                    "INSERT INTO readings VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (site, device, quantity, labels, ts_s, agent) DO UPDATE SET value = excluded.value",
-                    [(*key, r.device, r.quantity, r.labels, r.timestamp_s, r.value) for r in readings],
+            if any(r.device != device or r.timestamp_s != timestamp_s for r in readings):
+                raise HistoryQueryError(
+                    f"readings of another poll given with the poll of {device} at {iso(timestamp_s)}"
                 )
+            cur.execute(
+                "INSERT INTO polls VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (site, device, ts_s, agent) DO UPDATE SET ok = excluded.ok, "
+                "duration_s = excluded.duration_s, error_kind = excluded.error_kind, "
+                "quantities = excluded.quantities, labels = excluded.labels, vals = excluded.vals",
+                (
+                    *key,
+                    device,
+                    timestamp_s,
+                    ok,
+                    duration_s,
+                    error_kind,
+                    [r.quantity for r in readings],
+                    [r.labels for r in readings],
+                    [r.value for r in readings],
+                ),
+            )
             for row in energy:
                 previous = self._previous_energy(cur, row.device, row.quantity)
                 cur.execute(
@@ -201,10 +211,7 @@ class PostgresHistoryStore(PostgresDatabase):
         key = (self.site, self.agent, before_s)
         deleted = 0
         with self.transaction() as cur:
-            for table in ("polls", "readings"):
-                deleted += cur.execute(
-                    f"DELETE FROM {table} WHERE site = %s AND agent = %s AND ts_s < %s", key
-                ).rowcount
+            deleted += cur.execute("DELETE FROM polls WHERE site = %s AND agent = %s AND ts_s < %s", key).rowcount
             deleted += cur.execute(
                 "DELETE FROM device_energy e WHERE site = %s AND agent = %s AND ts_s < %s AND ts_s < "
                 "(SELECT max(e2.ts_s) FROM device_energy e2 WHERE e2.site = e.site AND e2.device = e.device "
@@ -331,10 +338,11 @@ class PostgresHistoryStore(PostgresDatabase):
         return float(rows[0][0]), float(rows[0][1])
 
     def count(self, table: str, agent: str | None = None) -> int:
-        """Rows of ``table`` for this site (and ``agent`` if given)."""
-        if table not in {*schema.PARTITIONED, "device_rollup", "site_rollup", "site_term_rollup"}:
+        """Rows of ``table`` for this site (and ``agent`` if given); ``readings``: the readings in the polls."""
+        if table not in {*schema.PARTITIONED, "readings", "device_rollup", "site_rollup", "site_term_rollup"}:
             raise ValueError(table)
-        sql = f"SELECT count(*) FROM {table} WHERE site = %s" + (" AND agent = %s" if agent is not None else "")
+        what = "coalesce(sum(cardinality(vals)), 0) FROM polls" if table == "readings" else f"count(*) FROM {table}"
+        sql = f"SELECT {what} WHERE site = %s" + (" AND agent = %s" if agent is not None else "")
         rows = self.query(sql, (self.site,) if agent is None else (self.site, agent))
         return int(rows[0][0])
 
