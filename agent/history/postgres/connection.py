@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -155,7 +155,9 @@ class PostgresDatabase:
             )
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction; ``pipeline``: its statements are sent without waiting for each answer (a poll's
+        write is one round trip or two; no COPY, and ``rowcount`` is not known)."""
         if self.readonly:
             raise HistoryStoreError(f"history database {self.where} was opened read-only")
         if self._db.closed or self._db.broken:
@@ -163,8 +165,11 @@ class PostgresDatabase:
             if self._exclusive:
                 self._lock()
         try:
-            with self._db.transaction(), self._db.cursor() as cur:
-                yield cur
+            with ExitStack() as stack:
+                if pipeline:
+                    stack.enter_context(self._db.pipeline())
+                stack.enter_context(self._db.transaction())
+                yield stack.enter_context(self._db.cursor())
         except psycopg.Error as err:
             self._months.clear()  # a partition created in the rolled-back transaction is gone
             self._last_energy.clear()

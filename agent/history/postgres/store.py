@@ -83,7 +83,7 @@ class PostgresHistoryStore(PostgresDatabase):
         """One poll, its readings and device energies, and the device rollups: one transaction."""
         key = (self.site, self.agent)
         staged: dict[tuple[str, str], tuple[float, float]] = {}
-        with self.transaction() as cur:
+        with self.transaction(pipeline=True) as cur:
             self.partition(cur, timestamp_s)
             if any(r.device != device or r.timestamp_s != timestamp_s for r in readings):
                 raise HistoryQueryError(
@@ -142,7 +142,7 @@ class PostgresHistoryStore(PostgresDatabase):
 
     def record_site_interval(self, interval: SiteInterval) -> None:
         """One site interval and its rollups at every resolution: one transaction."""
-        with self.transaction() as cur:
+        with self.transaction(pipeline=True) as cur:
             self.partition(cur, interval.start_s)
             row = cur.execute(
                 "SELECT start_s + duration_s FROM site_interval WHERE site = %s AND agent = %s AND start_s < %s "
@@ -159,7 +159,7 @@ class PostgresHistoryStore(PostgresDatabase):
     def import_site_intervals(self, intervals: Iterable[SiteInterval]) -> int:
         """Insert many intervals in a single transaction: all or nothing, in bounded memory (see the SQLite store)."""
         count = 0
-        with self.transaction() as cur:
+        with self.transaction(pipeline=True) as cur:
             for batch in batches(intervals, IMPORT_BATCH):
                 for start_s in sorted({schema.month_bounds(iv.start_s)[1] for iv in batch}):
                     self.partition(cur, start_s)
