@@ -17,12 +17,12 @@ import psycopg
 import pytest
 
 from agent.config.site import HistoryConfig, SiteConfig
-from agent.errors import HistoryError, HistoryLockedError, HistoryStoreError
+from agent.errors import HistoryError, HistoryLockedError, HistoryOverlapError, HistoryStoreError
 from agent.history.factory import open_history_store, shard_history_config
 from agent.history.postgres import schema
 from agent.history.postgres.combine import AgentShard, RollupRow, combine_bucket
 from agent.history.postgres.store import PostgresHistoryStore
-from agent.history.records import HistoryStore
+from agent.history.records import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
 from agent.site.shard import Shard
@@ -73,6 +73,29 @@ def test_the_writer_known_answer_on_both_backends(cfg: SiteConfig, backend: str)
     totals = [r.total_j for r in store.device_energy("meter-main", "energy_j", 0, 2e10)]
     assert totals == sorted(totals) and totals[-1] - totals[0] == pytest.approx(150_000.0 * 7200, rel=1e-9)
     site.writer.close()
+
+
+def test_imports_purges_and_polls_with_two_energies_on_both_backends(cfg: SiteConfig, backend: str) -> None:
+    store = _open(cfg, backend)
+    hours = [
+        SiteInterval(T0 + HOUR * h, HOUR, HOUR, 1.5e9, 1.0e9, 0.0, 0.0, "imported", 1, "import") for h in range(30)
+    ]
+    assert store.import_site_intervals(hours) == 30
+    with pytest.raises(HistoryOverlapError):
+        store.import_site_intervals(hours[3:4])
+    days = store.site_rollups(86400, T0, T0 + 2 * 86400)
+    assert [d.facility_j for d in days] == [24 * 1.5e9, 6 * 1.5e9]
+    for k in range(3):  # two energy quantities in one poll: each gets its own rollups
+        t = T0 + 60.0 * k
+        energy = [
+            DeviceEnergyRow("m", q, t, 1e6 * k * (i + 1), 1e6 * k * (i + 1), "counter") for i, q in enumerate("ab")
+        ]
+        store.record_poll("m", t, True, 0.1, None, [ReadingRow("m", "active_power_w", "", t, 5.0)], energy)
+    assert [r.total_j for r in store.device_energy("m", "b", 0, 2e10)] == [0.0, 2e6, 4e6]
+    assert store.purge_raw(T0 + 90.0) > 0
+    assert [r.total_j for r in store.device_energy("m", "a", 0, 2e10)] == [2e6]
+    assert store.site_rollups(86400, T0, T0 + 2 * 86400) == days  # imported intervals are never purged
+    store.close()
 
 
 def test_a_newer_schema_is_refused_with_the_reason(cfg: SiteConfig, backend: str) -> None:

@@ -133,7 +133,7 @@ class PostgresHistoryStore(PostgresDatabase):
         cached = self._last_energy.get((device, quantity))
         if cached is not None:
             return cached
-        row = cur.execute(
+        row = self._db.execute(  # a cursor of its own: `cur` may hold a pipelined executemany
             "SELECT ts_s, total_j FROM device_energy WHERE site = %s AND device = %s AND quantity = %s "
             "ORDER BY ts_s DESC LIMIT 1",
             (self.site, device, quantity),
@@ -144,7 +144,7 @@ class PostgresHistoryStore(PostgresDatabase):
         """One site interval and its rollups at every resolution: one transaction."""
         with self.transaction(pipeline=True) as cur:
             self.partition(cur, interval.start_s)
-            row = cur.execute(
+            row = self._db.execute(  # a cursor of its own: `cur` may hold a pipelined executemany
                 "SELECT start_s + duration_s FROM site_interval WHERE site = %s AND agent = %s AND start_s < %s "
                 "ORDER BY start_s DESC LIMIT 1",
                 (self.site, self.agent, interval.start_s + interval.duration_s),
@@ -159,7 +159,7 @@ class PostgresHistoryStore(PostgresDatabase):
     def import_site_intervals(self, intervals: Iterable[SiteInterval]) -> int:
         """Insert many intervals in a single transaction: all or nothing, in bounded memory (see the SQLite store)."""
         count = 0
-        with self.transaction(pipeline=True) as cur:
+        with self.transaction() as cur:
             for batch in batches(intervals, IMPORT_BATCH):
                 for start_s in sorted({schema.month_bounds(iv.start_s)[1] for iv in batch}):
                     self.partition(cur, start_s)
