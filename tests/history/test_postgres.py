@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from agent.config.site import HistoryConfig, SiteConfig
-from agent.errors import HistoryError, HistoryLockedError, HistoryOverlapError, HistoryStoreError
+from agent.errors import HistoryBusyError, HistoryError, HistoryLockedError, HistoryOverlapError, HistoryStoreError
 from agent.history.factory import open_history_store, shard_history_config
 from agent.history.postgres import schema
 from agent.history.postgres.combine import AgentShard, RollupRow, combine_bucket
@@ -141,6 +141,22 @@ def test_a_second_writer_as_the_same_agent_is_refused_and_the_url_stays_secret(c
         open_history_store(cfg.model_copy(update={"history": history}), ROOT)
     with pytest.raises(ValueError, match="postgresql://"):
         HistoryConfig(url="mysql://x")  # type: ignore[arg-type]
+
+
+def test_a_lost_connection_is_busy_then_the_write_goes_through(pg_url: str) -> None:
+    store = PostgresHistoryStore(pg_url, site="hall", agent="lost", exclusive=True)
+    store.record_poll("m", T0, True, 0.1, None, [], [])
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pue-agent hall/lost'"
+        )
+    with pytest.raises(HistoryBusyError, match="connection lost"):  # the writer keeps it and tries again
+        store.record_poll("m", T0 + 60.0, True, 0.1, None, [], [])
+    store.record_poll("m", T0 + 60.0, True, 0.1, None, [], [])  # a new session, the writer lock taken again
+    assert store.count("polls") == 2
+    with pytest.raises(HistoryLockedError):
+        PostgresHistoryStore(pg_url, site="hall", agent="lost", exclusive=True)
+    store.close()
 
 
 def _row(agent: str, covered: float, facility: float, it: float) -> RollupRow:

@@ -118,6 +118,10 @@ class PostgresDatabase:
             return HistoryQueryError(f"history database {self.where}: already stored: {text}")
         if isinstance(err, pg_errors.LockNotAvailable | pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
             return HistoryBusyError(f"history database {self.where} is busy: {text}")
+        if isinstance(err, psycopg.OperationalError) and (self._db.closed or self._db.broken):
+            # the server restarted or the network dropped: the writer keeps the writes and tries again (a write
+            # repeated after a commit whose answer was lost is refused by its key or adds nothing)
+            return HistoryBusyError(f"history database {self.where}: connection lost, reconnecting: {text}")
         if isinstance(err, pg_errors.ReadOnlySqlTransaction):
             return HistoryStoreError(f"history database {self.where} is read-only: {text}")
         if isinstance(err, pg_errors.DiskFull):
@@ -161,7 +165,10 @@ class PostgresDatabase:
         if self.readonly:
             raise HistoryStoreError(f"history database {self.where} was opened read-only")
         if self._db.closed or self._db.broken:
-            self._db = self._connect()  # the server restarted: carry on with a new connection
+            try:
+                self._db = self._connect()  # the server restarted: carry on with a new connection
+            except HistoryStoreError as err:
+                raise HistoryBusyError(f"{err} (writes wait)") from None
             if self._exclusive:
                 self._lock()
         try:
