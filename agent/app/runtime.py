@@ -339,6 +339,8 @@ async def run_agent(
         observers.append(writer)
         label = target_label(history_path if history_path is not None else str(getattr(store, "url", "")))
         print(f"history: {label}", flush=True)
+        if postgres and cfg.recommender is not None:
+            log.warning("history in PostgreSQL: the recommender is not retrained from it (SQLite history only)")
     # the history path also feeds retraining (every recommender.retrain_interval_h) when a recommender runs
     agent = Agent(
         cfg,
