@@ -146,3 +146,9 @@ def test_a_module_over_400_lines_says_why_at_its_top() -> None:
 
 def test_public_surface() -> None:
     assert agent.__all__ == ["__version__"]
+
+
+def test_only_the_postgres_history_package_imports_psycopg() -> None:
+    """The database driver stays in agent/history/postgres/ (SQLite users never load it)."""
+    importers = {_rel(p) for p in AGENT.rglob("*.py") if "psycopg" in _top(_imports(p))}
+    assert importers and all(i.startswith("agent/history/postgres/") for i in importers), importers

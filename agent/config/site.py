@@ -392,12 +392,41 @@ class Listen(_Strict):
 
 
 class HistoryConfig(_Strict):
-    """The embedded history store (SQLite, WAL). Relative paths are relative to the config file."""
+    """The history store: the embedded SQLite file (WAL), or a shared PostgreSQL database (``url``, docs/history.md).
+    Relative paths are relative to the config file."""
 
-    path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file")
+    path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file (unused with url)")
     raw_retention_days: float = Field(
         default=35.0, gt=0, le=3650, description="keep per-interval rows this long; rollups are kept"
     )
+    url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL instead of SQLite: postgresql://user@host:5432/dbname (a secret: a password may be in "
+        "it; never printed)",
+    )
+    password: SecretStr | None = Field(default=None, description="PostgreSQL password when not in url (a secret)")
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the PostgreSQL password (instead of password)",
+    )
+    agent_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="this agent's key in a shared PostgreSQL history (default: main, or shard-I-of-N with --shard)",
+    )
+
+    @model_validator(mode="after")
+    def _postgres(self) -> HistoryConfig:
+        if self.url is not None:
+            text = self.url.get_secret_value()
+            if not text.startswith(("postgresql://", "postgres://")):
+                raise ValueError("url must start with postgresql:// (the SQLite file is path)")
+        elif self.password is not None or self.password_env is not None:
+            raise ValueError("password / password_env are for a PostgreSQL url; give url too")
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give password or password_env, not both")
+        return self
 
 
 class GreenElectricity(_Strict):
