@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from agent.history.blocks import BLOCK_S, RawBlock, decode_block, encode_block, window_start
 from agent.history.records import DeviceEnergyRow, PollRow, ReadingRow
@@ -263,6 +264,79 @@ class RawRows:
             "readings": int(row[1] or 0),
             "device_energy": int(row[2] or 0),
         }
+
+
+class RawReads:
+    """The raw-row reads of :class:`agent.history.store.SqliteHistoryStore` (packed and hot rows merged).
+
+    Extras beside :class:`~agent.history.records.HistoryStore` (a PostgreSQL store need not have them)."""
+
+    _db: sqlite3.Connection
+    _raw: RawRows
+
+    def raw_rows(self, device: str, start_s: float, end_s: float) -> RawBlock:
+        """Every raw row of ``device`` in ``[start_s, end_s)``, packed or hot, each list sorted by time."""
+        hot = RawBlock(
+            [
+                PollRow(device, ts, bool(ok), dur, err)
+                for ts, ok, dur, err in _query(
+                    self._db,
+                    "SELECT ts_s, ok, duration_s, error_kind FROM polls WHERE device = ? AND ts_s >= ? AND ts_s < ?",
+                    (device, start_s, end_s),
+                )
+            ],
+            [
+                ReadingRow(device, q, labels, ts, v)
+                for q, labels, ts, v in _query(
+                    self._db,
+                    "SELECT quantity, labels, ts_s, value FROM readings WHERE device = ? AND ts_s >= ? AND ts_s < ?",
+                    (device, start_s, end_s),
+                )
+            ],
+            [
+                DeviceEnergyRow(*r)
+                for r in _query(
+                    self._db,
+                    "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
+                    "WHERE device = ? AND ts_s >= ? AND ts_s < ?",
+                    (device, start_s, end_s),
+                )
+            ],
+        )
+        merged = merge_hot(self._raw.blocks(self._db, device, start_s, end_s), hot)
+        return RawBlock(
+            sorted((p for p in merged.polls if start_s <= p.timestamp_s < end_s), key=lambda p: p.timestamp_s),
+            sorted(
+                (r for r in merged.readings if start_s <= r.timestamp_s < end_s),
+                key=lambda r: (r.timestamp_s, r.quantity, r.labels),
+            ),
+            sorted(
+                (e for e in merged.energy if start_s <= e.timestamp_s < end_s),
+                key=lambda e: (e.timestamp_s, e.quantity),
+            ),
+        )
+
+    def raw_devices(self) -> list[str]:
+        """The devices with raw rows (packed or hot), sorted."""
+        rows = _query(
+            self._db,
+            "SELECT name FROM raw_name WHERE id IN (SELECT DISTINCT device_id FROM raw_block) "
+            "UNION SELECT device FROM polls UNION SELECT device FROM readings UNION SELECT device FROM device_energy",
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    def poll_counts(self, start_s: float, end_s: float, ok_only: bool = False) -> dict[str, int]:
+        """Polls stored per device in ``[start_s, end_s)`` (only those that answered with ``ok_only``)."""
+        out: dict[str, int] = {}
+        for device in self.raw_devices():
+            polls = [p for p in self.raw_rows(device, start_s, end_s).polls if p.ok or not ok_only]
+            if polls:
+                out[device] = len(polls)
+        return out
+
+
+def _query(db: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    return list(db.execute(sql, params).fetchall())
 
 
 def _merge(old: RawBlock, new: RawBlock) -> RawBlock:

@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import HistoryOverlapError, HistoryQueryError
-from agent.history.blocks import RawBlock
 from agent.history.database import MAX_INTERVAL_S, SqliteDatabase, translate
-from agent.history.raw import RawRows, merge_hot
+from agent.history.raw import RawReads, RawRows
 from agent.history.records import (
     CONDITION_COLUMNS,
     RESOLUTIONS_S,
     DeviceEnergyRow,
-    PollRow,
     ReadingRow,
     SiteInterval,
     SiteRollup,
@@ -48,7 +46,7 @@ from agent.history.rows import (
 __all__ = ["SqliteHistoryStore"]
 
 
-class SqliteHistoryStore(SqliteDatabase):
+class SqliteHistoryStore(RawReads, SqliteDatabase):
     """:class:`~agent.history.records.HistoryStore` in one SQLite file (WAL); how it is opened, and its
     parameters and errors: :class:`~agent.history.database.SqliteDatabase`.
 
@@ -401,58 +399,11 @@ class SqliteHistoryStore(SqliteDatabase):
         return out
 
     def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:
-        rows = self.raw_rows(device, start_s, end_s).energy
-        return [r for r in rows if r.quantity == quantity]
-
-    def raw_rows(self, device: str, start_s: float, end_s: float) -> RawBlock:
-        """Every raw row of ``device`` in ``[start_s, end_s)``, packed or hot, each list sorted by time."""
-        hot = RawBlock(
-            [
-                PollRow(device, ts, bool(ok), dur, err)
-                for ts, ok, dur, err in self._query(
-                    "SELECT ts_s, ok, duration_s, error_kind FROM polls WHERE device = ? AND ts_s >= ? AND ts_s < ?",
-                    (device, start_s, end_s),
-                )
-            ],
-            [
-                ReadingRow(device, q, labels, ts, v)
-                for q, labels, ts, v in self._query(
-                    "SELECT quantity, labels, ts_s, value FROM readings WHERE device = ? AND ts_s >= ? AND ts_s < ?",
-                    (device, start_s, end_s),
-                )
-            ],
-            [
-                DeviceEnergyRow(*r)
-                for r in self._query(
-                    "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
-                    "WHERE device = ? AND ts_s >= ? AND ts_s < ?",
-                    (device, start_s, end_s),
-                )
-            ],
-        )
         try:
-            merged = merge_hot(self._raw.blocks(self._db, device, start_s, end_s), hot)
+            rows = self.raw_rows(device, start_s, end_s).energy
         except sqlite3.DatabaseError as err:
             raise translate(err, self.path) from err
-        return RawBlock(
-            sorted((p for p in merged.polls if start_s <= p.timestamp_s < end_s), key=lambda p: p.timestamp_s),
-            sorted(
-                (r for r in merged.readings if start_s <= r.timestamp_s < end_s),
-                key=lambda r: (r.timestamp_s, r.quantity, r.labels),
-            ),
-            sorted(
-                (e for e in merged.energy if start_s <= e.timestamp_s < end_s),
-                key=lambda e: (e.timestamp_s, e.quantity),
-            ),
-        )
-
-    def raw_devices(self) -> list[str]:
-        """The devices with raw rows (packed or hot), sorted."""
-        rows = self._query(
-            "SELECT name FROM raw_name WHERE id IN (SELECT DISTINCT device_id FROM raw_block) "
-            "UNION SELECT device FROM polls UNION SELECT device FROM readings UNION SELECT device FROM device_energy"
-        )
-        return sorted(str(r[0]) for r in rows)
+        return [r for r in rows if r.quantity == quantity]
 
     def data_span(self) -> tuple[float, float] | None:
         row = self._query_one(
