@@ -93,39 +93,109 @@ class _Reader:
             shift += 7
 
     def ints(self, n: int) -> list[int]:
-        order = self.get()
-        values = [_unzz(self.get()) for _ in range(n)]
-        for _ in range(order):
-            values = _integrate(values)
+        order, k, size, gcd = self.get(), self.get(), self.get(), self.get()
+        data = self.data[self.pos : self.pos + size]
+        self.pos += size
+        values = [_unzz(u) * gcd for u in _unrice(data, k, n)]
+        return _undiff(values, order)
+
+
+def _diff(values: list[int], order: int) -> list[int]:
+    """``order`` 1: the first value, then differences; 2: the first value, the first difference, then
+    differences of differences."""
+    if order == 0 or len(values) < 2:
         return values
+    d = [b - a for a, b in itertools.pairwise(values)]
+    if order == 1:
+        return values[:1] + d
+    return values[:1] + d[:1] + [b - a for a, b in itertools.pairwise(d)]
 
 
-def _diff(values: list[int]) -> list[int]:
-    return values[:1] + [b - a for a, b in itertools.pairwise(values)]
-
-
-def _integrate(values: list[int]) -> list[int]:
-    out: list[int] = []
-    total = 0
-    for v in values:
-        total += v
-        out.append(total)
+def _undiff(values: list[int], order: int) -> list[int]:
+    if order == 0 or len(values) < 2:
+        return values
+    out = values[:1]
+    step = 0
+    for i, v in enumerate(values[1:]):
+        step = v if order == 1 or i == 0 else step + v
+        out.append(out[-1] + step)
     return out
 
 
-def _size(values: list[int]) -> int:
-    return sum(1 + (_zz(v).bit_length() - 1) // 7 if v else 1 for v in values)
+#: a quotient of this many or more is escaped: the escape's ones, 7 bits of length, the value's bits
+_ESCAPE = 24
+
+
+def _rice_bits(values: list[int], k: int) -> int:
+    bits = 0
+    for v in values:
+        q = _zz(v) >> k
+        bits += q + 1 + k if q < _ESCAPE else _ESCAPE + 7 + _zz(v).bit_length()
+    return bits
+
+
+def _rice_k(values: list[int]) -> tuple[int, int]:
+    """The Rice parameter (bits kept below the unary quotient) that codes ``values`` shortest, and its bits."""
+    median = sorted(_zz(v) for v in values)[len(values) // 2] if values else 0
+    guess = max(median.bit_length() - 1, 0)
+    return min(((k, _rice_bits(values, k)) for k in range(max(guess - 1, 0), guess + 3)), key=lambda kb: kb[1])
+
+
+def _rice(values: list[int], k: int) -> bytes:
+    """Rice codes of the zigzagged ``values``, most significant bit first."""
+    acc = 0
+    nbits = 0
+    mask = (1 << k) - 1
+    for v in values:
+        u = _zz(v)
+        q = u >> k
+        if q < _ESCAPE:
+            acc = (((acc << (q + 1)) | (((1 << q) - 1) << 1)) << k) | (u & mask)
+            nbits += q + 1 + k
+        else:
+            length = u.bit_length()
+            acc = (((acc << _ESCAPE) | ((1 << _ESCAPE) - 1)) << (7 + length)) | (length << length) | u
+            nbits += _ESCAPE + 7 + length
+    pad = -nbits % 8
+    return (acc << pad).to_bytes((nbits + pad) // 8, "big")
+
+
+def _unrice(data: bytes, k: int, n: int) -> list[int]:
+    bits = format(int.from_bytes(data, "big"), f"0{len(data) * 8}b") if data else ""
+    out: list[int] = []
+    pos = 0
+    for _ in range(n):
+        zero = bits.find("0", pos, pos + _ESCAPE)
+        if zero < 0:
+            pos += _ESCAPE
+            length = int(bits[pos : pos + 7], 2)
+            pos += 7
+            out.append(int(bits[pos : pos + length], 2) if length else 0)
+            pos += length
+            continue
+        q = zero - pos
+        pos = zero + 1
+        out.append((q << k) | (int(bits[pos : pos + k], 2) if k else 0))
+        pos += k
+    return out
 
 
 def _put_ints(out: bytearray, values: list[int]) -> None:
-    """Integers as the shortest of themselves, their differences, their second differences."""
-    candidates = [values]
-    candidates.append(_diff(candidates[-1]))
-    candidates.append(_diff(candidates[-1]))
-    order = min(range(3), key=lambda k: _size(candidates[k]))
+    """Integers as the shortest of themselves, their differences, their second differences; Rice-coded."""
+    candidates = [_diff(values, order) for order in range(3)]
+    best = [(order, *_rice_k(c)) for order, c in enumerate(candidates)]
+    order, k, _bits = min(best, key=lambda b: b[2])
+    # a common factor (a counter stepping by 0.1 kWh = 360,000 J) is taken out
+    gcd = math.gcd(*candidates[order]) or 1
+    coded = [v // gcd for v in candidates[order]] if gcd > 1 else candidates[order]
+    if gcd > 1:
+        k = _rice_k(coded)[0]
+    data = _rice(coded, k)
     _put(out, order)
-    for v in candidates[order]:
-        _put(out, _zz(v))
+    _put(out, k)
+    _put(out, len(data))
+    _put(out, gcd)
+    out += data
 
 
 # --- float columns --------------------------------------------------------------------------------

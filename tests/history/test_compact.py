@@ -303,3 +303,19 @@ def test_kill_9_while_hours_are_packed_loses_and_doubles_nothing(tmp_path: Path)
         assert [e.total_j for e in rows.energy] == [1000.0 * k for k in range(len(polls))]
     assert store.count("polls") == sum(len(store.raw_rows(f"pdu-{d}", 0, 2e10).polls) for d in range(3))
     store.close()
+
+
+def test_integer_columns_round_trip_whatever_their_order_factor_or_outliers() -> None:
+    from agent.history.blocks import _put_ints, _Reader
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        values = [
+            rng.choice(
+                [0, 1, -5, 360_000 * rng.randint(0, 9), 10**12, -(2**63), 2**63 - 1, rng.randint(-(10**6), 10**6)]
+            )
+            for _ in range(rng.randint(0, 9))
+        ]
+        out = bytearray()
+        _put_ints(out, values)
+        assert _Reader(bytes(out)).ints(len(values)) == values
