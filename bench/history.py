@@ -11,10 +11,11 @@ Usage: ``.venv/bin/python bench/history.py [--devices 100] [--minutes 150] [--sk
    0.01 A, power factor to 0.01, frequency to 0.01 Hz, apparent power to 1 VA, an energy counter in 0.1 kWh;
    polls start up to a few ms late (exponential, mean 2 ms) and take 8-40 ms (plus 3 ms of jitter); 1 %
    time out. The bytes depend on this noise: a device whose readings move more costs more.
-2. Size: every table's pages (SQLite's ``dbstat``), grouped, with its indexes, after a WAL checkpoint.
-   EXTRAPOLATED (and labelled so) to 1,000 devices at 1-minute polls for a year: packed raw bytes per
-   device-poll x 525,600 x 1,000, plus one open hour of hot rows, plus device rollups per device-hour and
-   site rows per minute, each scaled from the sample.
+2. Size: every table's pages and used bytes (SQLite's ``dbstat``), with its indexes, after a WAL checkpoint.
+   EXTRAPOLATED (and labelled so) to 1,000 devices at 1-minute polls for a year from used bytes over a
+   stated page fill (a sample of minutes leaves pages part-empty that a year fills): packed bytes per
+   device-poll x 525,600 x 1,000, one open hour of hot rows, device rollups per row (8,760 hourly + 365
+   daily per device), site rows per minute.
 3. Monthly PUE table: a twin year at 15-minute steps imported, then the annual report's monthly table
    computed from the store.
 """
@@ -44,7 +45,7 @@ GROUPS = {
     "readings": "hot rows (open hour)",
     "device_energy": "hot rows (open hour)",
     "raw_block": "packed blocks",
-    "raw_name": "packed blocks",
+    "raw_name": "names",
     "device_rollup": "device rollups",
     "site_interval": "site intervals + rollups",
     "site_rollup": "site intervals + rollups",
@@ -131,17 +132,32 @@ def bench_writes(path: Path, devices: int, minutes: int, pack: bool) -> tuple[fl
     return devices * minutes / elapsed, elapsed, rows
 
 
-def table_bytes(path: Path) -> dict[str, int]:
-    """Bytes of each table with its indexes (``dbstat``), after folding the WAL into the file."""
+def table_bytes(path: Path) -> dict[str, tuple[int, int]]:
+    """Pages and used bytes (pages less their unused space) of each table with its indexes (``dbstat``),
+    after folding the WAL into the file."""
     db = sqlite3.connect(path)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     owner = dict(db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"))
-    out: dict[str, int] = {}
-    for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+    out: dict[str, tuple[int, int]] = {}
+    for name, size, unused in db.execute("SELECT name, sum(pgsize), sum(unused) FROM dbstat GROUP BY name"):
         table = owner.get(name, name)
-        out[table] = out.get(table, 0) + int(size)
+        pages, used = out.get(table, (0, 0))
+        out[table] = (pages + int(size), used + int(size) - int(unused))
     db.close()
     return out
+
+
+#: fill of a year's pages: blocks are appended (a page is full but for the part no further block fits in);
+#: row tables take keys out of order (devices interleave) and split pages, conservatively 2/3 full
+FILL = {"packed blocks": 0.97}
+ROW_FILL = 2 / 3
+
+
+def _rows(path: Path, table: str) -> int:
+    db = sqlite3.connect(path)
+    count = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    db.close()
+    return count
 
 
 def _hot_polls(path: Path) -> tuple[int, int]:
@@ -157,29 +173,35 @@ def report_size(label: str, path: Path, devices: int, minutes: int) -> float:
     sizes = table_bytes(path)
     polls = devices * minutes
     hot, packed = _hot_polls(path)
-    total = sum(sizes.values())
-    print(f"\n{label}: {total / polls:,.1f} bytes per device-poll in the sample ({total / 1e6:.1f} MB, {polls} polls)")
+    total = sum(pages for pages, _used in sizes.values())
+    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    print(
+        f"\n{label}, {page} B pages: {total / polls:,.1f} bytes of pages per device-poll in the sample "
+        f"({total / 1e6:.2f} MB, {polls} polls; a small sample leaves many pages part-empty)"
+    )
     groups: dict[str, int] = {}
-    for table, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
-        print(f"  {table:<20} {size / 1e6:8.2f} MB  {size / polls:8.1f} B/device-poll")
-        groups[GROUPS.get(table, "schema, free pages")] = groups.get(GROUPS.get(table, "schema, free pages"), 0) + size
+    for table, (pages, used) in sorted(sizes.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {table:<20} {pages / 1e6:8.3f} MB pages {used / 1e6:8.3f} MB used  {used / polls:7.2f} B/device-poll")
+        group = GROUPS.get(table, "schema")
+        groups[group] = groups.get(group, 0) + round(used / FILL.get(group, ROW_FILL))
     hot_bytes = groups.get("hot rows (open hour)", 0)
-    packed_bytes = groups.get("packed blocks", 0)
     per_hot = hot_bytes / max(hot, 1)
-    per_packed = packed_bytes / packed if packed else 0.0
+    per_packed = groups.get("packed blocks", 0) / packed if packed else 0.0
     year = {
         # a year of polls packed, or (before) a year of row tables
         "raw readings, polls, device energy": (per_packed if packed else per_hot) * YEAR_POLLS,
         # one open hour stays in the row tables (pages of the hours packed before are reused)
         "open hour, hot": (per_hot * 1000 * 60) if packed else 0.0,
-        "device rollups": groups.get("device rollups", 0) / (devices * minutes / 60) * 1000 * 8760,
+        # an hourly and a daily row per device: bytes per row measured, rows of a year counted
+        "device rollups": groups.get("device rollups", 0) / max(_rows(path, "device_rollup"), 1) * 1000 * (8760 + 365),
+        "names (devices, quantities)": groups.get("names", 0) * 1000 / devices,
         "site intervals + rollups (one site)": groups.get("site intervals + rollups", 0) / minutes * 525_600,
     }
     per_poll_year = sum(year.values()) / YEAR_POLLS
     print(
         f"  EXTRAPOLATED to 1,000 devices at 1-min polls for a year: {sum(year.values()) / 1e9:.2f} GB "
-        f"({per_poll_year:.1f} B per device-poll all-in; packed raw {per_packed:.1f} B, a hot row-table poll "
-        f"{per_hot:.0f} B):"
+        f"({per_poll_year:.1f} B per device-poll all-in; a packed poll {per_packed:.1f} B, a hot row-table poll "
+        f"{per_hot:.0f} B; used bytes / fill {FILL['packed blocks']} for blocks, {ROW_FILL:.2f} for row tables):"
     )
     for what, size in year.items():
         print(f"    {what:<38} {size / 1e9:7.2f} GB")

@@ -93,11 +93,20 @@ class _Reader:
             shift += 7
 
     def ints(self, n: int) -> list[int]:
-        order, k, size, gcd = self.get(), self.get(), self.get(), self.get()
+        order = self.get()
+        if order == _SPARSE:
+            values = [_unzz(self.get())] * n
+            count = self.get()
+            if count:
+                for i, v in zip(self.ints(count), self.ints(count), strict=True):
+                    values[i] = v
+            return values
+        k, size, gcd, base = self.get(), self.get(), self.get(), _unzz(self.get())
         data = self.data[self.pos : self.pos + size]
         self.pos += size
         values = [_unzz(u) * gcd for u in _unrice(data, k, n)]
-        return _undiff(values, order)
+        skip = 1 if order else 0
+        return _undiff(values[:skip] + [v + base for v in values[skip:]], order)
 
 
 def _diff(values: list[int], order: int) -> list[int]:
@@ -122,6 +131,15 @@ def _undiff(values: list[int], order: int) -> list[int]:
     return out
 
 
+def _mode(values: list[int]) -> int:
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=counts.__getitem__)
+
+
+#: an integer column stored as its most common value and the exceptions (not an order of differences)
+_SPARSE = 9
 #: a quotient of this many or more is escaped: the escape's ones, 7 bits of length, the value's bits
 _ESCAPE = 24
 
@@ -181,20 +199,39 @@ def _unrice(data: bytes, k: int, n: int) -> list[int]:
 
 
 def _put_ints(out: bytearray, values: list[int]) -> None:
-    """Integers as the shortest of themselves, their differences, their second differences; Rice-coded."""
-    candidates = [_diff(values, order) for order in range(3)]
-    best = [(order, *_rice_k(c)) for order, c in enumerate(candidates)]
-    order, k, _bits = min(best, key=lambda b: b[2])
+    """Integers as the shortest of themselves, their differences, their second differences; Rice-coded.
+    A column mostly of one value (ok flags, error kinds, methods) is that value and its exceptions."""
+    if values:
+        common = _mode(values)
+        exceptions = [i for i, v in enumerate(values) if v != common]
+        if len(exceptions) * 8 <= len(values):
+            _put(out, _SPARSE)
+            _put(out, _zz(common))
+            _put(out, len(exceptions))
+            if exceptions:
+                _put_ints(out, exceptions)
+                _put_ints(out, [values[i] for i in exceptions])
+            return
+    # each order's values less their median (the first value of a difference column kept as it is): poll
+    # times step by the interval, so their differences centre on it, not on 0
+    candidates = []
+    for order in range(3):
+        column = _diff(values, order)
+        skip = 1 if order else 0
+        tail = sorted(column[skip:])
+        base = tail[len(tail) // 2] if tail else 0
+        candidates.append((order, base, column[:skip] + [v - base for v in column[skip:]]))
+    order, base, column = min(candidates, key=lambda c: _rice_k(c[2])[1])
     # a common factor (a counter stepping by 0.1 kWh = 360,000 J) is taken out
-    gcd = math.gcd(*candidates[order]) or 1
-    coded = [v // gcd for v in candidates[order]] if gcd > 1 else candidates[order]
-    if gcd > 1:
-        k = _rice_k(coded)[0]
+    gcd = math.gcd(*column) or 1
+    coded = [v // gcd for v in column] if gcd > 1 else column
+    k = _rice_k(coded)[0]
     data = _rice(coded, k)
     _put(out, order)
     _put(out, k)
     _put(out, len(data))
     _put(out, gcd)
+    _put(out, _zz(base))
     out += data
 
 

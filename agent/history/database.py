@@ -102,6 +102,8 @@ CREATE TABLE site_term_rollup (
 MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, RAW_SCHEMA)
 SCHEMA_VERSION = len(MIGRATIONS)
 
+#: page size of a new database file [bytes] (an existing file keeps its own)
+PAGE_SIZE = 16384
 #: longest interval accepted from an import [s]; bounds the overlap search
 MAX_INTERVAL_S = 31 * 86400.0
 #: site intervals may touch (one ends where the next starts) but not overlap by more than this [s]
@@ -168,6 +170,9 @@ class SqliteDatabase:
                 self._db = self._connect_readonly()
             else:
                 self._db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+                # a new file gets 16 KiB pages: packed hour blocks (~0.6 KB each and up) leave less of a page
+                # unused than with 4 KiB (17 % measured); it must be set before WAL mode writes the header
+                self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.execute("PRAGMA busy_timeout=5000")
