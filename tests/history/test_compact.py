@@ -120,6 +120,10 @@ def test_closed_hours_are_packed_and_read_back_exactly(tmp_path: Path) -> None:
         _poll(store, t, k)
     assert _hot(store, "polls") == 20 and _hot(store, "raw_block") == 3
     assert store.count("polls") == 200 and store.count("readings") == 600 and store.count("device_energy") == 200
+    assert store.poll_counts(0, math.inf) == {"pdu-1": 200}
+    assert store.poll_counts(T0 + 50 * 60, T0 + 190 * 60, ok_only=True) == {
+        "pdu-1": sum(1 for k in range(50, 190) if k % 7 != 3)
+    }
     rows = store.raw_rows("pdu-1", 0, 2e10)
     assert [p.timestamp_s for p in rows.polls] == times
     assert [(p.ok, p.error_kind) for p in rows.polls] == [
