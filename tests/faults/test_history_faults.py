@@ -25,6 +25,7 @@ import yaml
 from agent.app.runtime import Agent
 from agent.config.site import SiteConfig, load_config
 from agent.devices.profiles import ProfileRegistry
+from agent.errors import HistoryStoreError
 from agent.history import HistoryWriter, SqliteHistoryStore
 from twin.serve.site import MinimalSite
 
@@ -235,7 +236,7 @@ def _wait_for_polls(path: Path, more_than: int, timeout_s: float = 30.0) -> int:
     while time.monotonic() < deadline:
         try:
             count = _polls(path)
-        except sqlite3.OperationalError:  # not created yet
+        except (sqlite3.OperationalError, HistoryStoreError):  # not created yet
             count = 0
         if count > more_than:
             return count
