@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,31 @@ def test_integer_columns_round_trip_whatever_their_order_factor_or_outliers() ->
         out = bytearray()
         _put_ints(out, values)
         assert _Reader(bytes(out)).ints(len(values)) == values
+
+
+def test_closed_days_are_merged_into_day_blocks_at_the_device_s_own_hour(tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "h.sqlite")
+    reference = SqliteHistoryStore(tmp_path / "rows.sqlite", pack=False)
+    for k in range(432):  # 72 hours at 10 minutes
+        for s in (store, reference):
+            _poll(s, T0 + 600.0 * k + 0.125, k)
+    blocks = store._query("SELECT start_s, span_s FROM raw_block ORDER BY start_s")
+    hour = zlib.crc32(b"pdu-1") % 24  # pdu-1 merges the days before at this hour of each day
+    assert blocks[:2] == [(int(T0), 86400), (int(T0 + 86400), 86400)], hour
+    assert blocks[2:] == [(int(T0 + HOUR * h), 3600) for h in range(48, 71)]  # hour 71 is open
+    want, got = reference.raw_rows("pdu-1", 0, math.inf), store.raw_rows("pdu-1", 0, math.inf)
+    assert list(map(_key, got.readings)) == list(map(_key, want.readings))
+    assert list(map(_key, got.energy)) == list(map(_key, want.energy))
+    assert [p.timestamp_s for p in got.polls] == [p.timestamp_s for p in want.polls]
+    assert store.count("readings") == 432 * 3 and store.count("polls") == 432
+    # a late poll of a merged day replaces its row in the day block (at the next pack), never doubles it
+    store.record_poll("pdu-1", T0 + 600.0 * 7 + 0.125, False, 0.5, "timeout", [], [])
+    _poll(store, T0 + 72 * HOUR + 0.125, 432)
+    assert store.count("polls") == 433 and _hot(store, "polls") == 1
+    assert [p.ok for p in store.raw_rows("pdu-1", T0 + 4200, T0 + 4201).polls] == [False]
+    assert len(store.raw_rows("pdu-1", T0, T0 + 86400).polls) == 144
+    # retention drops a day block once the whole day is past the cut
+    store.purge_raw(T0 + 1.5 * 86400)
+    assert store._query("SELECT min(start_s) FROM raw_block")[0][0] == int(T0 + 86400)
+    store.close()
+    reference.close()
