@@ -1,6 +1,6 @@
 """History store benchmark: write throughput, bytes per device-poll (per table), a 1,000-device year, monthly PUE table.
 
-Usage: ``.venv/bin/python bench/history.py [--devices 100] [--minutes 150] [--skip-before]``.
+Usage: ``.venv/bin/python bench/history.py [--devices 10] [--minutes 2940] [--skip-before]``.
 
 1. Writes: ``--devices`` synthetic devices polled once a minute for ``--minutes``, each poll one transaction
    as :class:`~agent.history.writer.HistoryWriter` does it (poll row, 6 readings, one energy row, device
@@ -161,6 +161,15 @@ def _rows(path: Path, table: str) -> int:
     return count
 
 
+def _spans(path: Path) -> dict[int, tuple[int, int, int]]:
+    """span -> (blocks, payload bytes, polls) of the packed blocks."""
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT span_s, count(*), sum(length(data)), sum(polls) FROM raw_block GROUP BY span_s")
+    out = {int(span): (int(n), int(size), int(polls)) for span, n, size, polls in rows}
+    db.close()
+    return out
+
+
 def _hot_polls(path: Path) -> tuple[int, int]:
     db = sqlite3.connect(path)
     hot = int(db.execute("SELECT count(*) FROM polls").fetchone()[0])
@@ -190,6 +199,17 @@ def report_size(label: str, path: Path, devices: int, minutes: int) -> float:
     hot_bytes = groups.get("hot rows (open hour)", 0)
     per_hot = hot_bytes / max(hot, 1)
     per_packed = groups.get("packed blocks", 0) / packed if packed else 0.0
+    spans = _spans(path)
+    if 86400 in spans:
+        # a year is day blocks but for the last day or two: their payload per poll, plus each block's row
+        # and index entry (measured over all blocks), over the page fill
+        blocks = sum(n for n, _b, _p in spans.values())
+        payload = sum(b for _n, b, _p in spans.values())
+        overhead = max(sizes.get("raw_block", (0, 0))[1] - payload, 0) / blocks
+        n, day_bytes, day_polls = spans[86400]
+        per_packed = (day_bytes / day_polls + overhead / 1440) / FILL["packed blocks"]
+    for span, (n, payload_b, count) in sorted(spans.items()):
+        print(f"  {n} blocks of {span} s: {payload_b / count:.2f} B of payload per poll ({count} polls)")
     year = {
         # a year of polls packed, or (before) a year of row tables
         "raw readings, polls, device energy": (per_packed if packed else per_hot) * YEAR_POLLS,
@@ -244,8 +264,13 @@ def bench_raw_read(path: Path, devices: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--devices", type=int, default=100)
-    parser.add_argument("--minutes", type=int, default=150, help="at least 61: an hour must close to be packed")
+    parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument(
+        "--minutes",
+        type=int,
+        default=2940,
+        help="at least 61 (an hour closes and is packed); 2,940 (49 h): every device has merged its first day",
+    )
     parser.add_argument("--skip-before", action="store_true", help="do not measure the row-table layout (v2)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

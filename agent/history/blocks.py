@@ -1,4 +1,5 @@
-"""Packed raw blocks: one device's polls, readings and device energies over one UTC hour in one compressed blob.
+"""Packed raw blocks: one device's polls, readings and device energies over one UTC hour (or, merged, one
+day) in one compressed blob.
 
 Lossless: every float comes back bit-identical (timestamps, readings, energies), except a poll's
 ``duration_s``, which is kept to 0.1 ms (a diagnostic: an SNMP or Modbus round trip jitters by more).
@@ -30,7 +31,7 @@ from agent.history.records import DeviceEnergyRow, PollRow, ReadingRow
 
 __all__ = ["BLOCK_S", "BLOCK_VERSION", "RawBlock", "decode_block", "encode_block", "window_start"]
 
-#: the span of one block [s]: UTC hours
+#: the span of a block as packed [s]: UTC hours (closed days are merged into day blocks)
 BLOCK_S = 3600
 BLOCK_VERSION = 1
 _XOR = 255

@@ -3,8 +3,9 @@
 A poll is written to the hot tables (``polls``, ``readings``, ``device_energy``) in its own transaction.
 When a device's first poll of a new UTC hour is written, the same transaction packs that device's hot rows
 of earlier hours into one ``raw_block`` row per hour and deletes them from the hot tables: a kill -9
-leaves either the hot rows or the block, never both, never neither. Reads merge the blocks with the hot
-rows (a hot row wins over a packed one with the same key, as ``INSERT OR REPLACE`` would).
+leaves either the hot rows or the block, never both, never neither. A closed UTC day's hour blocks are
+merged into one day block (:meth:`RawRows.merge_days`). Reads merge the blocks with the hot rows (a hot row
+wins over a packed one with the same key, as ``INSERT OR REPLACE`` would).
 """
 
 from __future__ import annotations
