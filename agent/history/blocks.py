@@ -16,6 +16,8 @@ or ``m / 10**k`` exactly (what a device's scaled integer decodes to), else as th
 bit patterns (Gorilla's idea); integer columns keep whichever of the values, their differences or their
 second differences is shortest. Names (quantities, labels, error kinds, methods) are ids in the
 ``raw_name`` table, so a block holds no strings.
+
+One module (over 400 lines): the block format's encoder and decoder, which must change together.
 """
 
 from __future__ import annotations

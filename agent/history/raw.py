@@ -6,6 +6,9 @@ of earlier hours into one ``raw_block`` row per hour and deletes them from the h
 leaves either the hot rows or the block, never both, never neither. A closed UTC day's hour blocks are
 merged into one day block (:meth:`RawRows.merge_days`). Reads merge the blocks with the hot rows (a hot row
 wins over a packed one with the same key, as ``INSERT OR REPLACE`` would).
+
+One module (over 400 lines): packing, merging, retention and the reads of the same blocks, which must agree
+on how blocks cover time (the format itself: blocks.py).
 """
 
 from __future__ import annotations
