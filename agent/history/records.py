@@ -14,6 +14,7 @@ __all__ = [
     "RESOLUTIONS_S",
     "DeviceEnergyRow",
     "HistoryStore",
+    "PollRow",
     "ReadingRow",
     "SiteInterval",
     "SiteRollup",
@@ -40,6 +41,17 @@ class ReadingRow:
     labels: str
     timestamp_s: float
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class PollRow:
+    """One device poll: when, whether it answered, how long it took [s], why not (an error kind)."""
+
+    device: str
+    timestamp_s: float
+    ok: bool
+    duration_s: float
+    error_kind: str | None
 
 
 @dataclass(frozen=True, slots=True)

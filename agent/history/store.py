@@ -13,10 +13,12 @@ import bisect
 import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from agent.errors import HistoryOverlapError, HistoryQueryError
 from agent.history.database import MAX_INTERVAL_S, SqliteDatabase, translate
+from agent.history.raw import RawReads, RawRows
 from agent.history.records import (
     CONDITION_COLUMNS,
     RESOLUTIONS_S,
@@ -44,9 +46,34 @@ from agent.history.rows import (
 __all__ = ["SqliteHistoryStore"]
 
 
-class SqliteHistoryStore(SqliteDatabase):
+class SqliteHistoryStore(RawReads, SqliteDatabase):
     """:class:`~agent.history.records.HistoryStore` in one SQLite file (WAL); how it is opened, and its
-    parameters and errors: :class:`~agent.history.database.SqliteDatabase`."""
+    parameters and errors: :class:`~agent.history.database.SqliteDatabase`.
+
+    ``pack`` (default): a device's raw rows of a closed UTC hour are packed into one compressed block when
+    its first poll of the next hour is written (:mod:`agent.history.raw`); ``pack=False`` keeps every raw
+    row in the hot tables, as schema v2 did (the benchmark's "before").
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        pack: bool = True,
+    ) -> None:
+        self._raw = RawRows()
+        self._pack = pack
+        super().__init__(path, readonly=readonly, durable=durable, exclusive=exclusive)
+
+    def _after_migration(self, db: sqlite3.Connection, version: int) -> None:
+        if version == 3:
+            self._raw.pack_all(db)
+
+    def _on_rollback(self) -> None:
+        self._raw.forget()
 
     def record_poll(
         self,
@@ -75,6 +102,9 @@ class SqliteHistoryStore(SqliteDatabase):
                         "ORDER BY ts_s DESC LIMIT 1",
                         (row.device, row.quantity),
                     ).fetchone()
+                    if previous is None:  # the last one is packed (the device's first poll in an hour)
+                        last = self._raw.newest_block_energy(db, row.device, row.quantity, None)
+                        previous = None if last is None else (last.timestamp_s, last.total_j)
                     db.execute(
                         "INSERT OR REPLACE INTO device_energy VALUES (?, ?, ?, ?, ?, ?)",
                         (
@@ -88,6 +118,8 @@ class SqliteHistoryStore(SqliteDatabase):
                     )
                     if previous is not None and row.timestamp_s > previous[0] and row.total_j >= previous[1]:
                         self._device_rollup(db, row, previous[0], row.total_j - previous[1])
+                if self._pack:
+                    self._raw.after_poll(db, device, timestamp_s)
         except sqlite3.DatabaseError as err:
             raise translate(err, self.path) from err
 
@@ -105,7 +137,14 @@ class SqliteHistoryStore(SqliteDatabase):
             "WHERE device = ? AND quantity = ? ORDER BY ts_s DESC LIMIT 1",
             (device, quantity),
         )
-        return None if row is None else DeviceEnergyRow(*row)
+        hot = None if row is None else DeviceEnergyRow(*row)
+        try:
+            packed = self._raw.newest_block_energy(self._db, device, quantity, None if hot is None else hot.timestamp_s)
+        except sqlite3.DatabaseError as err:
+            raise translate(err, self.path) from err
+        if packed is None or (hot is not None and hot.timestamp_s >= packed.timestamp_s):
+            return hot
+        return packed
 
     def record_site_interval(self, interval: SiteInterval) -> None:
         """One site interval and its rollups at every resolution: one transaction."""
@@ -243,6 +282,9 @@ class SqliteHistoryStore(SqliteDatabase):
         deleted = 0
         try:
             with self._transaction() as db:
+                if self._pack:
+                    self._raw.pack_idle(db)
+                deleted += self._raw.purge(db, before_s)
                 for table in ("polls", "readings"):
                     deleted += db.execute(f"DELETE FROM {table} WHERE ts_s < ?", (before_s,)).rowcount
                 deleted += db.execute(
@@ -357,12 +399,11 @@ class SqliteHistoryStore(SqliteDatabase):
         return out
 
     def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:
-        rows = self._query(
-            "SELECT device, quantity, ts_s, total_j, agent_total_j, method FROM device_energy "
-            "WHERE device = ? AND quantity = ? AND ts_s >= ? AND ts_s < ? ORDER BY ts_s",
-            (device, quantity, start_s, end_s),
-        )
-        return [DeviceEnergyRow(*r) for r in rows]
+        try:
+            rows = self.raw_rows(device, start_s, end_s).energy
+        except sqlite3.DatabaseError as err:
+            raise translate(err, self.path) from err
+        return [r for r in rows if r.quantity == quantity]
 
     def data_span(self) -> tuple[float, float] | None:
         row = self._query_one(
@@ -390,7 +431,13 @@ class SqliteHistoryStore(SqliteDatabase):
         }:
             raise ValueError(table)
         row = self._query_one(f"SELECT count(*) FROM {table}")
-        return int(row[0]) if row else 0
+        hot = int(row[0]) if row else 0
+        if table in ("polls", "readings", "device_energy"):
+            try:
+                return hot + self._raw.counts(self._db)[table]
+            except sqlite3.DatabaseError as err:
+                raise translate(err, self.path) from err
+        return hot
 
     def integrity_check(self) -> str:
         row = self._query_one("PRAGMA integrity_check")

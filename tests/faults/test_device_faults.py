@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import re
-import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -333,8 +333,8 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         asyncio.run(scenario())
     finally:
         logging.getLogger("agent").removeHandler(handler)
-    with sqlite3.connect(history) as db:
-        run.stored_polls = dict(db.execute("SELECT device, count(*) FROM polls WHERE ok = 1 GROUP BY device"))
+    with SqliteHistoryStore(history, readonly=True) as store:
+        run.stored_polls = store.poll_counts(0, math.inf, ok_only=True)
     return run
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -241,6 +242,9 @@ def test_migrate_copies_everything_with_equal_energy_and_refuses_to_copy_twice(
     site.writer.close()
     with SqliteHistoryStore(db, readonly=True) as old:
         old_rollups = {res: old.site_rollups(res, T0, T0 + 4 * HOUR) for res in (60, 3600, 86400)}
+        old_counts = {t: old.count(t) for t in ("polls", "readings", "device_energy")}
+    with sqlite3.connect(db) as raw_db:  # closed hours are packed (schema v3): the copy must read them too
+        assert raw_db.execute("SELECT count(*) FROM raw_block").fetchone()[0] > 0
     cmd = [str(PUE_AGENT), "history", "migrate", "--from", str(db), "--to", pg_url, "--site", "hall-1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -253,6 +257,7 @@ def test_migrate_copies_everything_with_equal_energy_and_refuses_to_copy_twice(
             assert math.fsum(r.facility_j for r in copied) == math.fsum(r.facility_j for r in rows)
             assert math.fsum(r.it_j for r in copied) == math.fsum(r.it_j for r in rows)
         count = new.count("readings")
+        assert {t: new.count(t) for t in old_counts} == old_counts
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert again.returncode == 2 and "--append" in again.stderr
     with PostgresHistoryStore(pg_url, site="hall-1", readonly=True) as new:

@@ -13,11 +13,14 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import HistoryError, HistoryStoreError
 from agent.history.postgres import schema
 from agent.history.postgres.store import PostgresHistoryStore
+
+if TYPE_CHECKING:
+    from agent.history.store import SqliteHistoryStore
 
 __all__ = ["TABLES", "TableCheck", "migrate_sqlite"]
 
@@ -52,6 +55,11 @@ _TARGET: dict[str, tuple[str, str, str]] = {
     "readings": ("sum(cardinality(vals))", "sum((SELECT sum(v) FROM unnest(vals) AS v))", "polls"),
 }
 
+#: the raw tables: read through the SQLite store (packed hours and open-hour rows merged), not by SQL
+RAW_TABLES = ("polls", "readings", "device_energy")
+#: raw rows are read a week of one device at a time (bounded memory for a year of 1-minute polls)
+_RAW_WINDOW_S = 7 * 86400.0
+
 #: called with (rows copied so far, rows in all)
 Progress = Callable[[int, int], None]
 
@@ -73,11 +81,27 @@ class TableCheck:
         )
 
 
-def _source(path: Path) -> sqlite3.Connection:
+def _source(path: Path) -> tuple[sqlite3.Connection, SqliteHistoryStore]:
+    """A read-only connection for the row tables, and the store (a schema this version reads) for raw rows."""
     from agent.history.store import SqliteHistoryStore
 
-    SqliteHistoryStore(path, readonly=True).close()  # a pue-agent history of a schema this version reads
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    store = SqliteHistoryStore(path, readonly=True)
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True), store
+
+
+def _raw_span(src: sqlite3.Connection) -> tuple[float | None, float | None]:
+    """First and last time of any raw row, packed (schema v3 ``raw_block``) or not."""
+    parts = [
+        "SELECT min(ts_s), max(ts_s) FROM polls",
+        "SELECT min(ts_s), max(ts_s) FROM readings",
+        "SELECT min(ts_s), max(ts_s) FROM device_energy",
+    ]
+    if src.execute("SELECT 1 FROM sqlite_master WHERE name = 'raw_block'").fetchone():
+        parts.append("SELECT min(start_s), max(start_s + span_s) FROM raw_block")
+    rows = [src.execute(sql).fetchone() for sql in parts]
+    los = [float(r[0]) for r in rows if r[0] is not None]
+    his = [float(r[1]) for r in rows if r[1] is not None]
+    return (min(los), max(his)) if los else (None, None)
 
 
 def _months(lo: float, hi: float) -> list[float]:
@@ -102,9 +126,15 @@ def migrate_sqlite(
         the source cannot be read, the target already holds this site/agent (without ``append``), a row
         overlaps one stored, or a table's rows or energy differ after the copy (nothing is copied).
     """
-    src = _source(source)
+    src, raw = _source(source)
     try:
-        sums = {t: src.execute(f"SELECT count(*), total({e}) FROM {t}").fetchone() for t, (_c, e) in TABLES.items()}
+        sums: dict[str, tuple[int, float]] = {
+            t: src.execute(f"SELECT count(*), total({e}) FROM {t}").fetchone()
+            for t, (_c, e) in TABLES.items()
+            if t not in RAW_TABLES
+        }
+        for table in RAW_TABLES:  # packed hours included (schema v3); the sums are taken as they are copied
+            sums[table] = (raw.count(table), 0.0)
         total_rows = sum(int(n) for n, _e in sums.values())
         before = {t: _target_sums(target, t) for t in TABLES}
         if not append and any(rows for rows, _e in before.values()):
@@ -113,15 +143,28 @@ def migrate_sqlite(
                 f"{target.where} already holds history of site {target.site!r} agent {target.agent!r} ({held} rows): "
                 "give --append to add to it, or another --agent"
             )
-        spans = [src.execute(f"SELECT min({c}), max({c}) FROM {t}").fetchone() for t, c in schema.PARTITIONED.items()]
+        spans = [
+            src.execute(f"SELECT min({c}), max({c}) FROM {t}").fetchone()
+            for t, c in schema.PARTITIONED.items()
+            if t not in RAW_TABLES
+        ]
+        spans.append(_raw_span(src))
         months = sorted({m for lo, hi in spans if lo is not None for m in _months(float(lo), float(hi))})
         done = 0
         with target.transaction() as cur:
             for month in months:
                 target.partition(cur, month)
-            done = _copy_polls(src, cur, target, lambda n: progress(n, total_rows) if progress else None)
+            step = (lambda n: progress(n, total_rows)) if progress is not None else (lambda n: None)
+            copied = _copy_raw(raw, _raw_span(src), cur, target, step)
+            for table, (rows, total) in copied.items():
+                if rows != sums[table][0]:
+                    raise HistoryStoreError(
+                        f"history database {source}: {table} counts {sums[table][0]} rows but {rows} were read"
+                    )
+                sums[table] = (rows, total)
+            done = sum(rows for rows, _t in copied.values())
             for table, (columns, _energy) in TABLES.items():
-                if table in _TARGET:
+                if table in RAW_TABLES:
                     continue
                 with cur.copy(f"COPY {table} (site, agent, {columns}) FROM STDIN".encode()) as copy:
                     for row in src.execute(f"SELECT {columns} FROM {table}"):
@@ -163,6 +206,7 @@ def migrate_sqlite(
         raise HistoryStoreError(f"history database {source}: {err}") from err
     finally:
         src.close()
+        raw.close()
 
 
 def _target_sql(table: str) -> tuple[str, str, str]:
@@ -178,40 +222,84 @@ def _target_sums(target: PostgresHistoryStore, table: str) -> tuple[int, float]:
     return int(rows[0][0]), float(rows[0][1])
 
 
-def _copy_polls(src: sqlite3.Connection, cur: Any, target: PostgresHistoryStore, step: Callable[[int], None]) -> int:
-    """The source's polls, each with its readings as arrays; readings of no stored poll get a poll row of their
-    own (ok, 0 s). Returns the source rows copied (polls and readings)."""
-    readings = src.execute("SELECT device, ts_s, quantity, labels, value FROM readings ORDER BY device, ts_s")
-    polls = src.execute("SELECT device, ts_s, ok, duration_s, error_kind FROM polls ORDER BY device, ts_s")
+def _copy_raw(
+    raw: SqliteHistoryStore,
+    span: tuple[float | None, float | None],
+    cur: Any,
+    target: PostgresHistoryStore,
+    step: Callable[[int], None],
+) -> dict[str, tuple[int, float]]:
+    """Copy every raw row: polls with their readings as arrays (readings of no stored poll get a poll row of
+    their own: ok, 0 s), then device energy. Returns rows read and their sum per raw table."""
+    lo, hi = span
+    out = {t: (0, 0.0) for t in RAW_TABLES}
+    if lo is None or hi is None:
+        return out
+    devices = raw.raw_devices()
+    windows = [(t, t + _RAW_WINDOW_S) for t in _arange(math.floor(lo / 86400) * 86400.0, hi + 1.0, _RAW_WINDOW_S)]
+    counts = {t: 0 for t in RAW_TABLES}
+    values: dict[str, list[float]] = {t: [] for t in RAW_TABLES}
     done = 0
-    pending = next(readings, None)
     with cur.copy(
         b"COPY polls (site, agent, device, ts_s, ok, duration_s, error_kind, quantities, labels, vals) FROM STDIN"
     ) as copy:
-
-        def write(poll: tuple[Any, ...]) -> None:
-            nonlocal pending, done
-            quantities: list[str] = []
-            labels: list[str] = []
-            values: list[float] = []
-            while pending is not None and (pending[0], pending[1]) == (poll[0], poll[1]):
-                quantities.append(pending[2])
-                labels.append(pending[3])
-                values.append(pending[4])
-                pending = next(readings, None)
-            copy.write_row(
-                (target.site, target.agent, poll[0], poll[1], bool(poll[2]), *poll[3:], quantities, labels, values)
-            )
-            done += 1 + len(values)
-            if done % 10_000 < 1 + len(values):
+        for device in devices:
+            for w0, w1 in windows:
+                block = raw.raw_rows(device, w0, w1)
+                by_ts: dict[float, list[Any]] = {}
+                for r in block.readings:
+                    by_ts.setdefault(r.timestamp_s, []).append(r)
+                    values["readings"].append(r.value)
+                polls = {p.timestamp_s: p for p in block.polls}
+                for ts in sorted(set(polls) | set(by_ts)):
+                    p = polls.get(ts)
+                    rs = by_ts.get(ts, [])
+                    ok, duration, kind = (p.ok, p.duration_s, p.error_kind) if p is not None else (True, 0.0, None)
+                    copy.write_row(
+                        (
+                            target.site,
+                            target.agent,
+                            device,
+                            ts,
+                            ok,
+                            duration,
+                            kind,
+                            [r.quantity for r in rs],
+                            [r.labels for r in rs],
+                            [r.value for r in rs],
+                        )
+                    )
+                counts["polls"] += len(block.polls)
+                counts["readings"] += len(block.readings)
+                done += len(block.polls) + len(block.readings)
                 step(done)
+    columns = TABLES["device_energy"][0]
+    with cur.copy(f"COPY device_energy (site, agent, {columns}) FROM STDIN".encode()) as copy:
+        for device in devices:
+            for w0, w1 in windows:
+                for e in raw.raw_rows(device, w0, w1).energy:
+                    copy.write_row(
+                        (
+                            target.site,
+                            target.agent,
+                            device,
+                            e.quantity,
+                            e.timestamp_s,
+                            e.total_j,
+                            e.agent_total_j,
+                            e.method,
+                        )
+                    )
+                    counts["device_energy"] += 1
+                    values["device_energy"].append(e.total_j)
+            step(done + counts["device_energy"])
+    return {t: (counts[t], math.fsum(values[t])) for t in RAW_TABLES}
 
-        for poll in polls:
-            while pending is not None and (pending[0], pending[1]) < (poll[0], poll[1]):
-                write((pending[0], pending[1], 1, 0.0, None))  # readings without their poll row
-                done -= 1
-            write(poll)
-        while pending is not None:
-            write((pending[0], pending[1], 1, 0.0, None))
-            done -= 1
-    return done
+
+def _arange(start: float, stop: float, step: float) -> list[float]:
+    out = []
+    t = start
+    while t < stop:
+        out.append(t)
+        t += step
+    return out
