@@ -33,7 +33,8 @@ from agent.devices.snmp.client import PysnmpClient
 from agent.devices.snmp.seam import SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
-from agent.export.exposition import DeviceSeries, ExpositionRegistry
+from agent.export.device_series import DeviceSeries
+from agent.export.exposition import ExpositionRegistry
 from agent.export.recommendation import RecommendationCollector
 from agent.export.retrain import RetrainCollector
 from agent.export.shard import ShardCollector

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -20,15 +21,8 @@ from agent.config.emission import load_emission_factor
 from agent.config.site import SiteConfig
 from agent.devices.quantities import GLOSSARY
 from agent.export import metric_names as m
-from agent.export.exposition import (
-    DeviceSeries,
-    ExpositionRegistry,
-    TickCache,
-    counter_family,
-    exported_quantity,
-    family_header,
-    sample_line,
-)
+from agent.export.device_series import DeviceSeries, exported_quantity
+from agent.export.exposition import ExpositionRegistry, TickCache, counter_family, family_header, sample_line
 from agent.site.poller import AgentState
 
 __all__ = [
@@ -276,6 +270,8 @@ class AgentHealthCollector(Collector):
         self._state = state
         self._clock = clock
         self._series = series if series is not None else DeviceSeries(cfg, state)
+        #: the counter families' lines by key, kept while the count stays (poll errors, skipped, counter events)
+        self._lines: tuple[dict[Any, tuple[float, str]], ...] = ({}, {}, {})
         build_labels = (("version", __version__), ("python", platform.python_version()))
         self._build = {
             om: family_header(m.BUILD_INFO.removesuffix("_info"), "info", "pue-agent build information", om)[0]
@@ -290,6 +286,7 @@ class AgentHealthCollector(Collector):
             (
                 self._series.health_text(self._clock(), openmetrics),
                 counter_family(
+                    self._lines[0],
                     m.DEVICE_POLL_ERRORS,
                     "Failed polls by kind",
                     ("device", "kind"),
@@ -297,6 +294,7 @@ class AgentHealthCollector(Collector):
                     openmetrics,
                 ),
                 counter_family(
+                    self._lines[1],
                     m.DEVICE_POLLS_SKIPPED,
                     "Polls skipped because the previous poll of the device was still running",
                     ("device",),
@@ -304,6 +302,7 @@ class AgentHealthCollector(Collector):
                     openmetrics,
                 ),
                 counter_family(
+                    self._lines[2],
                     m.DEVICE_COUNTER_EVENTS,
                     "Energy counter wraps, resets, caps and implausible jumps seen",
                     ("device", "event"),

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.registry import Collector
 
 from agent.app.http import ApiHandlers, HttpServer
@@ -28,7 +27,8 @@ from agent.config.site import ExporterConfig, SiteConfig, load_config
 from agent.devices.readings import DeviceSnapshot, Reading
 from agent.devices.snmp.seam import FakeSnmpClient
 from agent.export.collectors import build_registry
-from agent.export.exposition import DeviceSeries, ExpositionRegistry
+from agent.export.device_series import DeviceSeries
+from agent.export.exposition import ExpositionRegistry, openmetrics_latest
 from agent.site.poller import AgentState, SiteAccountant
 from models.counters import advance
 
