@@ -90,8 +90,9 @@ def run_case(
     workdir: Path,
     columns: list[str],
     keep_logs: Path | None = None,
+    ports: tuple[int, int] = (20000, 60000),
 ) -> dict[str, float]:
-    base = free_udp_range(n, start=20000, stop=60000)
+    base = free_udp_range(n, start=ports[0], stop=ports[1])
     snmpd = Snmpd(base, n, workdir, columns)
     cfg = workdir / f"site-{n}-{version}.yaml"
     cfg.write_text(site_yaml(n, base, version, interval_s, workdir / f"history-{n}-{version}.sqlite"))
@@ -180,10 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=45.0, help="seconds before measuring (45)")
     parser.add_argument("--steady", type=float, default=120.0, help="seconds measured (120)")
     parser.add_argument("--keep-logs", type=Path, help="copy each run's agent log into this directory")
+    parser.add_argument(
+        "--udp-ports",
+        default="20000:60000",
+        help="START:STOP of the devices' UDP ports (20000:60000; a busy machine's ephemeral ports may leave no "
+        "block of N free there: try 2000:22000)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(args.devices or [1000, 10000])
     if any(n < 1 for n in sizes) or args.interval < 1 or args.steady < args.interval:
         parser.error("--devices >= 1, --interval >= 1 and --steady >= --interval")
+    start, _, stop = args.udp_ports.partition(":")
+    ports = (int(start), int(stop))
     columns = _profile_columns()
     print(
         f"bench/site_scale.py: `pue-agent run` with history and PUE, {PROFILE} devices on net-snmp snmpd, "
@@ -200,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         rss: dict[int, float] = {}
         for n in sizes:
             with tempfile.TemporaryDirectory(prefix="pue-scale-") as tmp:
-                r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns, args.keep_logs)
+                r = run_case(
+                    n, version, args.interval, args.warmup, args.steady, Path(tmp), columns, args.keep_logs, ports
+                )
             rss[n] = r["rss_mb"]
             print(
                 f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
