@@ -13,7 +13,9 @@ The bench scrapes /metrics once per poll interval, as Prometheus would, and prin
 - poll-to-metric latency: the devices' `pue_device_poll_duration_seconds` (collectors read the
   agent's state at scrape time, so a reading is exported the moment its poll finishes), p50/p99/max;
 - devices whose last successful poll is older than interval + 2 s at a scrape ("late"), and failures;
-- /metrics scrape time and size.
+- /metrics scrape time and size;
+- the same latency for the polls that started while a scrape was being served ("polls in scrape": a
+  device's last success time, read at the next scrape, inside the window of the one before).
 
     .venv/bin/python bench/site_scale.py                            # N = 1000 and 10000, v2c, 15 s interval
     .venv/bin/python bench/site_scale.py --devices 200 --steady 30  # quick smoke run
@@ -120,24 +122,31 @@ def run_case(
         time.sleep(warmup_s)
         cpu0, t0 = _proc_cpu_s(agent.pid), time.monotonic()
         durations: list[float] = []
+        during: list[float] = []  # polls that started while the previous scrape was being served
+        window: tuple[float, float] | None = None
         late = scrapes = 0
         scrape_s: list[float] = []
         rss_samples: list[float] = []
         size = 0
         while time.monotonic() - t0 < steady_s:
             time.sleep(interval_s)
-            s0 = time.perf_counter()
+            s0, w0 = time.perf_counter(), time.time()
             body = urllib.request.urlopen(url, timeout=60).read().decode()
             scrape_s.append(time.perf_counter() - s0)
             size = len(body)
             now = time.time()
             seen = 0
-            for metric, _device, value in _SAMPLE.findall(body):
+            started: dict[str, float] = {}
+            for metric, device, value in _SAMPLE.findall(body):
                 if metric == "pue_device_poll_duration_seconds":
                     durations.append(float(value))
+                    if window is not None and window[0] <= started.get(device, -1.0) <= window[1]:
+                        during.append(float(value))
                 else:
                     seen += 1
+                    started[device] = float(value)
                     late += now - float(value) > interval_s + 2.0
+            window = (w0, now)
             late += n - seen  # never polled successfully
             scrapes += 1
             rss_samples.append(_rss_mb(agent.pid))
@@ -145,6 +154,7 @@ def run_case(
         rss = _rss_mb(agent.pid)
         failures = sum(float(v) for v in re.findall(r"^pue_device_poll_errors_total\{[^}]*\} (\S+)$", body, re.M))
         durations.sort()
+        during.sort()
         polls = n * wall / interval_s
         return {
             "cores": cpu / wall,
@@ -155,6 +165,9 @@ def run_case(
             "p50_ms": 1000 * _q(durations, 0.5),
             "p99_ms": 1000 * _q(durations, 0.99),
             "max_ms": 1000 * (durations[-1] if durations else float("nan")),
+            "scraping_polls": len(during),
+            "scraping_p50_ms": 1000 * _q(during, 0.5),
+            "scraping_p99_ms": 1000 * _q(during, 0.99),
             "late_share": late / max(1, n * scrapes),
             "failures": failures,
             "scrape_ms": 1000 * statistics.median(scrape_s),
@@ -202,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'RSS +MB':>8} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}",
+        f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9} "
+        f"{'polls in scrape':>15} {'p50 ms':>7} {'p99 ms':>7}",
         flush=True,
     )
     for version in args.version or ["v2c"]:
@@ -217,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
                 f"{r['rss_growth_mb']:>+8.1f} "
                 f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
-                f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f}",
+                f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f} "
+                f"{r['scraping_polls']:>15.0f} {r['scraping_p50_ms']:>7.1f} {r['scraping_p99_ms']:>7.1f}",
                 flush=True,
             )
         if len(rss) > 1:
