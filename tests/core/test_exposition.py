@@ -259,3 +259,14 @@ def test_a_scrape_in_progress_does_not_hold_up_polls() -> None:
     finally:
         held.release.set()
         server.stop()
+
+
+def test_the_agent_renders_each_poll_once_and_scrapes_equal_prometheus_client() -> None:
+    cfg, profiles = load_config(ROOT / "configs" / "demo-site.yaml")
+    client = FakeSnmpClient({"1.3.6.1.2.1.33.1.4.4.1.4.1": ("integer", 30_000)})
+    agent = Agent(cfg, profiles, client=client)
+    asyncio.run(agent.poll_all_once())
+    assert agent.series.renders == len(cfg.devices)  # rendered as each poll completed, by the observer
+    text = _same(agent.registry)
+    assert agent.series.renders == len(cfg.devices)  # the scrapes rendered nothing
+    assert 'pue_device_up{device="ups-a",profile="rfc1628-ups",role="ups",zone="hall-1"} 1.0' in text
