@@ -6,14 +6,17 @@ history store and the Prometheus collectors. Devices are APC rPDU2s (the objects
 recording) served by net-snmp's snmpd on N loopback UDP ports (bench/poll.py's responder); the
 topology sums the first half as facility and the rest as IT power, so every poll feeds the PUE path.
 
-The bench scrapes /metrics once per poll interval, as Prometheus would, and prints per N:
+The bench scrapes /metrics every 2/3 of the poll interval (Prometheus scrapes on its own interval;
+``--scrape-every``), and prints per N:
 - agent CPU (cores) over the steady window, and CPU ms per device-poll including the scrapes;
 - RSS at the end, its growth from the first measured scrape to the end (leaks show here), and RSS
   per device from the difference between the sizes run;
 - poll-to-metric latency: the devices' `pue_device_poll_duration_seconds` (collectors read the
   agent's state at scrape time, so a reading is exported the moment its poll finishes), p50/p99/max;
 - devices whose last successful poll is older than interval + 2 s at a scrape ("late"), and failures;
-- /metrics scrape time and size.
+- /metrics scrape time and size;
+- the same latency for the polls that started while a scrape was being served ("polls in scrape": a
+  device's last success time, read at the next scrape, inside the window of the one before).
 
     .venv/bin/python bench/site_scale.py                            # N = 1000 and 10000, v2c, 15 s interval
     .venv/bin/python bench/site_scale.py --devices 200 --steady 30  # quick smoke run
@@ -90,8 +93,10 @@ def run_case(
     workdir: Path,
     columns: list[str],
     keep_logs: Path | None = None,
+    ports: tuple[int, int] = (20000, 60000),
+    scrape_every_s: float | None = None,
 ) -> dict[str, float]:
-    base = free_udp_range(n, start=20000, stop=60000)
+    base = free_udp_range(n, start=ports[0], stop=ports[1])
     snmpd = Snmpd(base, n, workdir, columns)
     cfg = workdir / f"site-{n}-{version}.yaml"
     cfg.write_text(site_yaml(n, base, version, interval_s, workdir / f"history-{n}-{version}.sqlite"))
@@ -119,24 +124,31 @@ def run_case(
         time.sleep(warmup_s)
         cpu0, t0 = _proc_cpu_s(agent.pid), time.monotonic()
         durations: list[float] = []
+        during: list[float] = []  # polls that started while the previous scrape was being served
+        window: tuple[float, float] | None = None
         late = scrapes = 0
         scrape_s: list[float] = []
         rss_samples: list[float] = []
         size = 0
         while time.monotonic() - t0 < steady_s:
-            time.sleep(interval_s)
-            s0 = time.perf_counter()
+            time.sleep(scrape_every_s or interval_s)
+            s0, w0 = time.perf_counter(), time.time()
             body = urllib.request.urlopen(url, timeout=60).read().decode()
             scrape_s.append(time.perf_counter() - s0)
             size = len(body)
             now = time.time()
             seen = 0
-            for metric, _device, value in _SAMPLE.findall(body):
+            started: dict[str, float] = {}
+            for metric, device, value in _SAMPLE.findall(body):
                 if metric == "pue_device_poll_duration_seconds":
                     durations.append(float(value))
+                    if window is not None and window[0] <= started.get(device, -1.0) <= window[1]:
+                        during.append(float(value))
                 else:
                     seen += 1
+                    started[device] = float(value)
                     late += now - float(value) > interval_s + 2.0
+            window = (w0, now)
             late += n - seen  # never polled successfully
             scrapes += 1
             rss_samples.append(_rss_mb(agent.pid))
@@ -144,6 +156,7 @@ def run_case(
         rss = _rss_mb(agent.pid)
         failures = sum(float(v) for v in re.findall(r"^pue_device_poll_errors_total\{[^}]*\} (\S+)$", body, re.M))
         durations.sort()
+        during.sort()
         polls = n * wall / interval_s
         return {
             "cores": cpu / wall,
@@ -154,6 +167,9 @@ def run_case(
             "p50_ms": 1000 * _q(durations, 0.5),
             "p99_ms": 1000 * _q(durations, 0.99),
             "max_ms": 1000 * (durations[-1] if durations else float("nan")),
+            "scraping_polls": len(during),
+            "scraping_p50_ms": 1000 * _q(during, 0.5),
+            "scraping_p99_ms": 1000 * _q(during, 0.99),
             "late_share": late / max(1, n * scrapes),
             "failures": failures,
             "scrape_ms": 1000 * statistics.median(scrape_s),
@@ -180,33 +196,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=45.0, help="seconds before measuring (45)")
     parser.add_argument("--steady", type=float, default=120.0, help="seconds measured (120)")
     parser.add_argument("--keep-logs", type=Path, help="copy each run's agent log into this directory")
+    parser.add_argument(
+        "--scrape-every",
+        type=float,
+        help="seconds between scrapes (default: 2/3 of the interval; Prometheus scrapes on its own interval, and "
+        "at exactly the poll interval a poll started during one scrape is always polled again before the next, "
+        "so 'polls in scrape' would see none)",
+    )
+    parser.add_argument(
+        "--udp-ports",
+        default="20000:60000",
+        help="START:STOP of the devices' UDP ports (20000:60000; a busy machine's ephemeral ports may leave no "
+        "block of N free there: try 2000:22000)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(args.devices or [1000, 10000])
     if any(n < 1 for n in sizes) or args.interval < 1 or args.steady < args.interval:
         parser.error("--devices >= 1, --interval >= 1 and --steady >= --interval")
+    start, _, stop = args.udp_ports.partition(":")
+    ports = (int(start), int(stop))
     columns = _profile_columns()
     print(
         f"bench/site_scale.py: `pue-agent run` with history and PUE, {PROFILE} devices on net-snmp snmpd, "
         f"{args.interval:g} s interval, {args.warmup:g} s warm-up, {args.steady:g} s measured, /metrics scraped "
-        f"every interval",
+        f"every {args.scrape_every or args.interval * 2 / 3:g} s",
         flush=True,
     )
     print(
         f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'RSS +MB':>8} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9}",
+        f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9} "
+        f"{'polls in scrape':>15} {'p50 ms':>7} {'p99 ms':>7}",
         flush=True,
     )
     for version in args.version or ["v2c"]:
         rss: dict[int, float] = {}
         for n in sizes:
             with tempfile.TemporaryDirectory(prefix="pue-scale-") as tmp:
-                r = run_case(n, version, args.interval, args.warmup, args.steady, Path(tmp), columns, args.keep_logs)
+                r = run_case(
+                    n,
+                    version,
+                    args.interval,
+                    args.warmup,
+                    args.steady,
+                    Path(tmp),
+                    columns,
+                    args.keep_logs,
+                    ports,
+                    args.scrape_every or args.interval * 2 / 3,
+                )
             rss[n] = r["rss_mb"]
             print(
                 f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
                 f"{r['rss_growth_mb']:>+8.1f} "
                 f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
-                f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f}",
+                f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f} "
+                f"{r['scraping_polls']:>15.0f} {r['scraping_p50_ms']:>7.1f} {r['scraping_p99_ms']:>7.1f}",
                 flush=True,
             )
         if len(rss) > 1:

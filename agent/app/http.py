@@ -1,6 +1,7 @@
 """The agent's HTTP endpoint: ``/metrics`` (Prometheus exposition) and a small JSON API.
 
-- ``GET /metrics``: the agent's collectors (prometheus-client's WSGI app);
+- ``GET /metrics``: the agent's collectors (agent.export.exposition: per-device text cached at each poll,
+  the same negotiation as prometheus-client's WSGI app: OpenMetrics, gzip, ``name[]``);
 - ``GET /api/v1/recommendation``: the latest recommendation, with model version, confidence and
   the reason when held back;
 - ``POST /api/v1/recommendation/approve`` ``{"id": N, "approved_by": "name"}``: approve a pending
@@ -48,6 +49,7 @@ from prometheus_client import make_wsgi_app
 from prometheus_client.registry import CollectorRegistry
 
 from agent.app.web_page import WebPage
+from agent.export.exposition import ExpositionRegistry, metrics_app
 
 __all__ = ["ApiHandlers", "HttpLimits", "HttpServer"]
 
@@ -389,7 +391,7 @@ class HttpServer:
         limits: HttpLimits | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._metrics = make_wsgi_app(registry)
+        self._metrics = metrics_app(registry) if isinstance(registry, ExpositionRegistry) else make_wsgi_app(registry)
         self.api = api
         self._page = WebPage(api)
         self.limits = limits or HttpLimits()
@@ -424,7 +426,7 @@ class HttpServer:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/metrics":
-            return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+            return self._metrics(environ, start_response)
         if path in WebPage.PATHS:
             return self._page(environ, start_response)
         if path == "/api/v1/recommendation" and method == "GET":

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from prometheus_client.registry import CollectorRegistry
 
 from agent import __version__
 from agent.app.http import ApiHandlers, HttpLimits, HttpServer
@@ -36,6 +35,8 @@ from agent.devices.snmp.client import PysnmpClient
 from agent.devices.snmp.seam import SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
+from agent.export.device_series import DeviceSeries
+from agent.export.exposition import ExpositionRegistry
 from agent.export.recommendation import RecommendationCollector
 from agent.export.retrain import RetrainCollector
 from agent.export.shard import ShardCollector
@@ -106,16 +107,20 @@ class Agent:
         )
         self.poller = Poller(cfg, profiles, self.devices, self.state, clock)
         self.accountant = SiteAccountant(cfg, self.state, clock)
+        # each device's /metrics lines, rendered as its poll completes (a scrape only joins them)
+        self.series = DeviceSeries(cfg, self.state)
+        self.observers.insert(0, self.series)
+        self.registry: ExpositionRegistry
         if shard is None:
-            self.registry = build_registry(cfg, self.state, clock)
+            self.registry = build_registry(cfg, self.state, clock, self.series)
         else:
             # a shard cannot know the site PUE (its boundaries span other shards): it exports its own
             # contributors' energy and Prometheus sums across shards (agent/site/shard.py)
             shard_accountant = ShardAccountant(cfg, shard)
             self.observers.append(shard_accountant)
-            self.registry = CollectorRegistry(auto_describe=True)
-            self.registry.register(DeviceReadingsCollector(cfg, self.state, clock))
-            self.registry.register(AgentHealthCollector(cfg, self.state, clock))
+            self.registry = ExpositionRegistry()
+            self.registry.register(DeviceReadingsCollector(cfg, self.state, clock, self.series))
+            self.registry.register(AgentHealthCollector(cfg, self.state, clock, self.series))
             self.registry.register(ShardCollector(shard_accountant))
         self.api = ApiHandlers()
         self.controller: CoolingController | None = None

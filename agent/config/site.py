@@ -391,6 +391,17 @@ class Listen(_Strict):
         return value
 
 
+class ExporterConfig(_Strict):
+    """What /metrics exports per device (docs/metrics.md)."""
+
+    device_metrics: Literal["all", "energy", "none"] = Field(
+        default="all",
+        description="per-device readings on /metrics: all; energy (the energy counters only, "
+        "*_energy_joules_total); none (sites that keep raw series elsewhere). Device health "
+        "(pue_device_up, poll duration, errors) and the site series are always exported",
+    )
+
+
 class HistoryConfig(_Strict):
     """The history store: the embedded SQLite file (WAL), or a shared PostgreSQL database (``url``, docs/history.md).
     Relative paths are relative to the config file."""
@@ -657,6 +668,7 @@ class SiteConfig(_Strict):
     web: WebConfig | None = Field(
         default=None, description="TLS and basic auth of the endpoint (Prometheus web.config keys)"
     )
+    exporter: ExporterConfig = Field(default=ExporterConfig(), description="which series /metrics exports")
     profile_dirs: tuple[Path, ...] = Field(
         default=(), description="more folders of device profiles (site-specific ones), beside the shipped ones"
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.registry import Collector
 
 from agent import __version__
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
@@ -20,6 +21,8 @@ from agent.config.emission import load_emission_factor
 from agent.config.site import SiteConfig
 from agent.devices.quantities import GLOSSARY
 from agent.export import metric_names as m
+from agent.export.device_series import DeviceSeries, exported_quantity
+from agent.export.exposition import ExpositionRegistry, TickCache, counter_family, family_header, sample_line
 from agent.site.poller import AgentState
 
 __all__ = [
@@ -48,13 +51,21 @@ class DeviceReadingsCollector(Collector):
         pue_device_energy_joules_total{device="pdu-r01",pdu="1",role="pdu",zone="hall-1"} 1.26e10
     """
 
-    def __init__(self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time) -> None:
+    def __init__(
+        self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time, series: DeviceSeries | None = None
+    ) -> None:
         self._cfg = cfg
         self._state = state
         self._clock = clock
+        self._series = series if series is not None else DeviceSeries(cfg, state)
+
+    def exposition(self, openmetrics: bool) -> str:
+        """What ``collect()`` yields, as text, from the per-device fragments (agent.export.exposition)."""
+        return self._series.readings_text(self._clock(), openmetrics)
 
     def collect(self) -> Iterator[Metric]:
         now = self._clock()
+        which = self._cfg.exporter.device_metrics
         rows: dict[str, list[tuple[dict[str, str], float]]] = {}
         for dev in self._cfg.devices:
             snap = self._state.snapshots.get(dev.name)
@@ -62,6 +73,8 @@ class DeviceReadingsCollector(Collector):
                 continue
             base = {"device": dev.name, "role": dev.role, "zone": dev.zone}
             for reading in snap.readings:
+                if not exported_quantity(which, reading.quantity):
+                    continue
                 q = GLOSSARY[reading.quantity]
                 value = reading.value
                 if q.kind == "counter":
@@ -105,6 +118,11 @@ class SitePueCollector(Collector):
         self._cfg = cfg
         self._state = state
         self._factor = load_emission_factor(cfg.carbon.emission_factor) if cfg.carbon is not None else None
+        self._tick = TickCache(self, lambda: self._state.site)
+
+    def exposition(self, openmetrics: bool) -> str:
+        """Rendered once per site tick: everything here comes from the site state, replaced at each tick."""
+        return self._tick.exposition(openmetrics)
 
     def collect(self) -> Iterator[Metric]:
         cfg = self._cfg
@@ -245,10 +263,55 @@ class AgentHealthCollector(Collector):
         pue_build_info{python="3.11.7",version="0.1.0"} 1.0
     """
 
-    def __init__(self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time) -> None:
+    def __init__(
+        self, cfg: SiteConfig, state: AgentState, clock: Clock = time.time, series: DeviceSeries | None = None
+    ) -> None:
         self._cfg = cfg
         self._state = state
         self._clock = clock
+        self._series = series if series is not None else DeviceSeries(cfg, state)
+        #: the counter families' lines by key, kept while the count stays (poll errors, skipped, counter events)
+        self._lines: tuple[dict[Any, tuple[float, str]], ...] = ({}, {}, {})
+        build_labels = (("version", __version__), ("python", platform.python_version()))
+        self._build = {
+            om: family_header(m.BUILD_INFO.removesuffix("_info"), "info", "pue-agent build information", om)[0]
+            + sample_line(m.BUILD_INFO, build_labels, 1.0)
+            for om in (False, True)
+        }
+
+    def exposition(self, openmetrics: bool) -> str:
+        """What ``collect()`` yields, as text: per-device lines from the fragments, the counters from dicts."""
+        state = self._state
+        return "".join(
+            (
+                self._series.health_text(self._clock(), openmetrics),
+                counter_family(
+                    self._lines[0],
+                    m.DEVICE_POLL_ERRORS,
+                    "Failed polls by kind",
+                    ("device", "kind"),
+                    dict(state.poll_errors),
+                    openmetrics,
+                ),
+                counter_family(
+                    self._lines[1],
+                    m.DEVICE_POLLS_SKIPPED,
+                    "Polls skipped because the previous poll of the device was still running",
+                    ("device",),
+                    {(device,): count for device, count in dict(state.polls_skipped).items()},
+                    openmetrics,
+                ),
+                counter_family(
+                    self._lines[2],
+                    m.DEVICE_COUNTER_EVENTS,
+                    "Energy counter wraps, resets, caps and implausible jumps seen",
+                    ("device", "event"),
+                    dict(state.counter_events),
+                    openmetrics,
+                ),
+                self._build[openmetrics],
+            )
+        )
 
     def collect(self) -> Iterator[Metric]:
         now = self._clock()
@@ -307,10 +370,17 @@ class AgentHealthCollector(Collector):
         yield build
 
 
-def build_registry(cfg: SiteConfig, state: AgentState, clock: Clock = time.time) -> CollectorRegistry:
-    """A fresh registry holding the agent's collectors (no process-global state)."""
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(DeviceReadingsCollector(cfg, state, clock))
+def build_registry(
+    cfg: SiteConfig, state: AgentState, clock: Clock = time.time, series: DeviceSeries | None = None
+) -> ExpositionRegistry:
+    """A fresh registry holding the agent's collectors (no process-global state).
+
+    ``series`` (an agent observer) renders each device's lines when its poll completes; without one the
+    first scrape after a poll renders them.
+    """
+    series = series if series is not None else DeviceSeries(cfg, state)
+    registry = ExpositionRegistry()
+    registry.register(DeviceReadingsCollector(cfg, state, clock, series))
     registry.register(SitePueCollector(cfg, state))
-    registry.register(AgentHealthCollector(cfg, state, clock))
+    registry.register(AgentHealthCollector(cfg, state, clock, series))
     return registry

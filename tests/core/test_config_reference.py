@@ -15,6 +15,7 @@ from agent.config.reference import DOC_PATH, models_in_order, render, undocument
 from agent.config.site import (
     CarbonConfig,
     DieselEntry,
+    ExporterConfig,
     GreenElectricity,
     HistoryConfig,
     Listen,
@@ -62,6 +63,7 @@ def test_the_example_config_shows_every_section_and_key() -> None:
     for key, model in (
         ("site", Site),
         ("listen", Listen),
+        ("exporter", ExporterConfig),
         ("history", HistoryConfig),
         ("recommender", RecommenderConfig),
         ("tariff", TariffConfig),
