@@ -383,7 +383,9 @@ class ExplorationPlanner:
             self.done[here] = True
             self.visits += 1
         if self._finished:
-            return ExplorationStep(current, "finished", "exploration finished: the model's support and errors suffice")
+            return ExplorationStep(
+                current, "finished", "exploration finished: the model's support and hold-out errors suffice"
+            )
         limit = self.settings.inlet_limit_c - self.settings.inlet_margin_k
         at_home = _same(current, self.home)
         too_warm = max_inlet_c > limit + _EPS
@@ -395,16 +397,16 @@ class ExplorationPlanner:
                 else "not a safe hour"
             )
             if at_home:
-                return ExplorationStep(current, "waiting", f"exploration waits at home: {why}")
-            return self._toward(current, self.home, "returning", f"exploration returns home: {why}")
+                return ExplorationStep(current, "waiting", f"exploration waiting: at home, {why}")
+            return self._toward(current, self.home, "returning", f"exploration returning: home, {why}")
         if here is not None and not self.done[here]:
             return ExplorationStep(
                 current,
                 "holding",
-                f"exploration holds {_describe(current)} ({held_h:.1f} of {self.settings.hold_h:g} h)",
+                f"exploration holding: {_describe(current)} ({held_h:.1f} of {self.settings.hold_h:g} h)",
             )
         if held_h < self.settings.settle_h - 1e-9:
-            return ExplorationStep(current, "holding", f"exploration settles at {_describe(current)}")
+            return ExplorationStep(current, "holding", f"exploration holding: settles at {_describe(current)}")
         if self._goal is None or self.done[self._goal]:
             self._goal = self._choose_goal(current, max_inlet_c)
         if self._goal is None:
@@ -413,19 +415,19 @@ class ExplorationPlanner:
             else:
                 state, why = "waiting", "no unvisited point predicted safe now"
             if at_home or state == "exhausted":
-                return ExplorationStep(current, state, f"exploration: {why}")
-            return self._toward(current, self.home, "returning", f"exploration returns home: {why}")
+                return ExplorationStep(current, state, f"exploration {state}: {why}")
+            return self._toward(current, self.home, "returning", f"exploration returning: home, {why}")
         goal = self.targets[self._goal]
         nxt = self._next_move(current, goal)
         if self._predicted_inlet(max_inlet_c, current, nxt[0]) > limit + _EPS:
             self._goal = None
             return self._toward(
-                current, self.home, "returning", "exploration returns home: next step predicted too warm"
+                current, self.home, "returning", "exploration returning: home, the next step is predicted too warm"
             )
         return ExplorationStep(
             nxt,
             "exploring",
-            f"exploration: toward {_describe(goal)} (ring {self.rings[self._goal]}), {_change(current, nxt)}",
+            f"exploration exploring: toward {_describe(goal)} (ring {self.rings[self._goal]}), {_change(current, nxt)}",
         )
 
     def _toward(self, current: Point, goal: Point, state: str, reason: str) -> ExplorationStep:
