@@ -217,4 +217,10 @@ class ExplorationDriver:
 
     @property
     def steps_done(self) -> int:
+        """Lattice points held long enough to learn from."""
         return self.planner.visits if self.planner is not None else 0
+
+    @property
+    def visited_fraction(self) -> float:
+        """Share of the lattice visited or covered by the model's support [-]."""
+        return self.planner.visited_fraction if self.planner is not None else 0.0
