@@ -77,6 +77,9 @@ class ExplorationSettings:
         colder than the water plus this.
     explore_economizer : bool
         Also explore the other economizer state.
+    explore_colder_k : float
+        How far below the home setpoints the lattice reaches [K]: colder air or water never saves energy,
+        so the optimiser only needs the cold side to calibrate the model near home.
     avoid_peak_h : float
         Width of the window around the day's warmest hour when no step is taken [h].
     safe_hours : tuple of int or None
@@ -98,6 +101,7 @@ class ExplorationSettings:
     inlet_gain: float = 1.0
     coil_approach_k: float = 5.0
     explore_economizer: bool = True
+    explore_colder_k: float = 1.0
     avoid_peak_h: float = 6.0
     safe_hours: tuple[int, ...] | None = None
     target_support_fraction: float = 0.9
@@ -108,6 +112,8 @@ class ExplorationSettings:
     def __post_init__(self) -> None:
         if not (self.step_k > 0 and self.max_move_k > 0 and self.hold_h >= 0 and self.settle_h >= 0):
             raise ValueError("step_k and max_move_k must be > 0, hold_h and settle_h >= 0")
+        if self.explore_colder_k < 0:
+            raise ValueError("explore_colder_k must be >= 0")
         if not (self.inlet_margin_k >= 0 and self.inlet_gain > 0 and self.coil_approach_k >= 0):
             raise ValueError("inlet_margin_k and coil_approach_k must be >= 0, inlet_gain > 0")
         if not 0.0 < self.target_support_fraction <= 1.0:
@@ -239,9 +245,10 @@ class ExplorationPlanner:
     def _build_lattice(self) -> None:
         b = self.box
         home_s, home_c, home_e = self.home
-        i_lo = math.ceil((b.supply_air_min_c - home_s) / self.supply_step_k - 1e-9)
+        colder = self.settings.explore_colder_k
+        i_lo = math.ceil((max(b.supply_air_min_c, home_s - colder) - home_s) / self.supply_step_k - 1e-9)
         i_hi = math.floor((self.supply_cap_c - home_s) / self.supply_step_k + 1e-9)
-        j_lo = math.ceil((b.chw_supply_min_c - home_c) / self.chw_step_k - 1e-9)
+        j_lo = math.ceil((max(b.chw_supply_min_c, home_c - colder) - home_c) / self.chw_step_k - 1e-9)
         j_hi = math.floor((b.chw_supply_max_c - home_c) / self.chw_step_k + 1e-9)
         states = (home_e, not home_e) if self.settings.explore_economizer else (home_e,)
         found: list[tuple[int, Point]] = []

@@ -498,6 +498,12 @@ class ExplorationConfig(_Strict):
         description="chilled water stays at most supply air minus this (the CRAH coil approach) [K]",
     )
     explore_economizer: bool = Field(default=True, description="explore the other economizer state as well")
+    explore_colder_k: float = Field(
+        default=1.0,
+        ge=0,
+        le=10.0,
+        description="how far below the current setpoints to explore [K] (colder never saves)",
+    )
     avoid_peak_h: float = Field(
         default=6.0, ge=0, le=23.0, description="no step in this many hours around the day's warmest hour [h]"
     )

@@ -62,6 +62,7 @@ class ExplorationDriver:
             inlet_margin_k=ecfg.inlet_margin_k,
             coil_approach_k=ecfg.coil_approach_k,
             explore_economizer=ecfg.explore_economizer,
+            explore_colder_k=ecfg.explore_colder_k,
             avoid_peak_h=ecfg.avoid_peak_h,
             safe_hours=ecfg.safe_hours,
             target_support_fraction=ecfg.target_support_fraction,
