@@ -15,7 +15,9 @@ proposes, one write at a time, a walk over a lattice of setpoint combinations ar
   stay ``inlet_margin_k`` below the limit, else the walk turns home;
 * only at safe hours (configurable; by default away from the day's warmest hours), otherwise home;
 * rings of growing Chebyshev radius: a ring is explored only when every point of the smaller ones is
-  done (visited or in the model's support), so the explored box widens gradually;
+  done (visited or in the model's support), so the explored box widens gradually; points colder than
+  home (``explore_colder_k``, 1 K by default) come after all the warmer ones, since colder air or water
+  never saves energy and only calibrates the model near home;
 * finished when the support covers ``target_support_fraction`` of the lattice and the model's
   hold-out errors are below their targets.
 
@@ -262,6 +264,9 @@ class ExplorationPlanner:
                     ring = max(abs(i), abs(j), int(state != home_e))
                     if ring > 0:
                         found.append((ring, (supply, chw, state)))
+        # the colder side never saves energy: it calibrates the model near home, after the warmer side
+        widest = max((r for r, _ in found), default=0)
+        found = [(r + widest if p[0] < home_s - _EPS or p[1] < home_c - _EPS else r, p) for r, p in found]
         rng = np.random.default_rng(self.settings.seed)
         order = rng.permutation(len(found)) if found else np.empty(0, dtype=int)
         ranked = sorted((found[k] for k in order), key=lambda rp: rp[0])  # stable: seeded order within a ring

@@ -49,10 +49,10 @@ def test_an_exploration_step_is_offered_and_written_only_after_approval(tmp_path
             url = f"http://{host}:{port}"
             try:
                 home = site.truth.controls
-                await gw._until(lambda: agent.controller.pending is not None, 60)
+                await gw._until(lambda: agent.controller.pending is not None, 120)
                 offered = agent.controller.pending.recommendation
                 assert offered.reason.startswith("exploration exploring")
-                await gw._ticks(agent, 2)
+                await gw._ticks(agent, 2, 120.0)
                 assert site.truth.controls == home  # nothing written before approval
                 assert list(agent.controller.actuator.actions) == []
                 rec = json.loads(await asyncio.to_thread(scrape, f"{url}/api/v1/recommendation", 30.0))
@@ -72,7 +72,7 @@ def test_an_exploration_step_is_offered_and_written_only_after_approval(tmp_path
                         target["economizer_enabled"],
                     )
 
-                await gw._until(written, 60)
+                await gw._until(written, 120)
                 await agent.controller.wait_idle()
                 return home, body
             finally:

@@ -98,15 +98,23 @@ def test_widens_ring_by_ring_and_is_deterministic() -> None:
     a = ExplorationPlanner(HOME, BOX, ExplorationSettings(hold_h=1.0, seed=5))
     b = ExplorationPlanner(HOME, BOX, ExplorationSettings(hold_h=1.0, seed=5))
     assert a.targets == b.targets and a.rings == sorted(a.rings)
-    walk_a = [step.setpoints for _, step in _walk(a, 300, 4.0, [True])]
-    walk_b = [step.setpoints for _, step in _walk(b, 300, 4.0, [True])]
-    assert walk_a == walk_b
-    rings_visited = [a.rings[a.targets.index(p)] for p in walk_a if p in a.targets]
-    first_seen = {}
-    for k, r in enumerate(rings_visited):
-        first_seen.setdefault(r, k)
-    assert list(first_seen) == sorted(first_seen)  # a wider ring only after the narrower ones
+    current, rings = HOME, []
+    for h in range(300):
+        step = a.step(h * 3600.0, current, current[0] + 4.0, True)
+        current = step.setpoints
+        rings.append(a.ring)
+        # a wider ring is opened only when every point of the narrower ones is done
+        assert all(d for r, d in zip(a.rings, a.done, strict=True) if r < a.ring)
+    assert rings == sorted(rings) and rings[-1] > 3
+    assert [s.setpoints for _, s in _walk(b, 300, 4.0, [True])][:-1] == [
+        s.setpoints
+        for _, s in _walk(ExplorationPlanner(HOME, BOX, ExplorationSettings(hold_h=1.0, seed=5)), 299, 4.0, [True])
+    ]
     assert a.visits > 10
+    cold_rings = [a.rings[k] for k, p in enumerate(a.targets) if p[0] < HOME[0] or p[1] < HOME[1]]
+    assert min(cold_rings) > max(
+        r for r, p in zip(a.rings, a.targets, strict=True) if p[0] >= HOME[0] and p[1] >= HOME[1]
+    )
 
 
 def test_stops_when_the_support_covers_the_lattice_and_errors_are_small() -> None:
