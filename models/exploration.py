@@ -24,6 +24,9 @@ proposes, one write at a time, a walk over a lattice of setpoint combinations ar
 Deterministic: the order within a ring is a seeded shuffle followed by nearest-neighbour walking.
 Pure: numpy only, no clock (times are passed in).
 
+One module (over 400 lines): the lattice, the walk and the stop rule share one planner state, and the settings
+they read are documented next to them; safe hours are two short functions beside them.
+
 References
 ----------
 Lazic et al., "Data center cooling using model-predictive control", NeurIPS 2018 (a few hours of safe,
