@@ -12,6 +12,8 @@ In-process, hourly, like ``bench/closed_loop.py``:
    plant should be (one setpoint per step, held, at safe hours: away from the warmest hours of the last
    week), the twin runs it and the row joins the history; every night the model is refitted on all rows,
    the planner told the new support and hold-out errors.
+   Once the planner says the support and errors suffice, the recommender with the night's model steers
+   the plant instead (as in the agent).
 3. Evaluation after each ``--eval-every`` days: the recommender with that night's model steers a fresh
    plant over the next ``--eval-days`` (from the home setpoints); so does the oracle (the twin's own
    grid search) and the home setpoints held. Captured = (home - agent) / (home - oracle) facility energy.
@@ -109,6 +111,20 @@ class Window:
         return (self.home_j - self.agent_j) / (self.home_j - self.oracle_j)
 
 
+def _recommender(year: _Year, model: CoolingModel) -> Recommender:
+    """The agent's recommender as bench/closed_loop.py runs it."""
+    b = year.bounds
+    return Recommender(
+        model,
+        SetpointBounds(b.supply_air_min_c, b.supply_air_max_c, b.chw_supply_min_c, b.chw_supply_max_c),
+        inlet_limit_c=INLET_LIMIT_C,
+        max_step_c=2.0,
+        max_change_per_h_c=4.0,
+        economizer_min_dwell_s=year.design.economizer_min_dwell_s,
+        min_savings_fraction=0.004,
+    )
+
+
 def _evaluate(year: _Year, model: CoolingModel, start: int, hours: int) -> Window:
     span = range(start, start + hours)
     home_plant, oracle_plant, agent_plant = (SitePlant(year.design, year.bounds) for _ in range(3))
@@ -120,16 +136,7 @@ def _evaluate(year: _Year, model: CoolingModel, start: int, hours: int) -> Windo
         year.outdoor.wet_bulb_c[rows],
         year.outdoor.pressure_pa[rows],
     )
-    b = year.bounds
-    recommender = Recommender(
-        model,
-        SetpointBounds(b.supply_air_min_c, b.supply_air_max_c, b.chw_supply_min_c, b.chw_supply_max_c),
-        inlet_limit_c=INLET_LIMIT_C,
-        max_step_c=2.0,
-        max_change_per_h_c=4.0,
-        economizer_min_dwell_s=year.design.economizer_min_dwell_s,
-        min_savings_fraction=0.004,
-    )
+    recommender = _recommender(year, model)
     current = Setpoints(*HOME)
     home_j = oracle_j = agent_j = minutes = 0.0
     last_it_w: float | None = None
@@ -214,10 +221,25 @@ def run(args: argparse.Namespace) -> None:
         recent = np.array(rows[-7 * 24 :])
         recent_local = year.local_hour[len(rows) - len(recent) + history_start : len(rows) + history_start]
         warmest = peak_hour(recent_local, recent[:, 1])
+        steer = _recommender(year, model) if planner.finished else None
         for i in day_rows:
-            step = planner.step(i * STEP_S, current, max_inlet, safe_hour(year.local_hour[i], settings, warmest))
-            state = step.state
-            current = step.setpoints
+            if steer is not None:  # exploration finished: the recommender steers, as in the agent
+                cond = year.conditions(i)
+                now_s = START_EPOCH_S + i * STEP_S
+                rec = steer.recommend(
+                    now_s,
+                    Conditions(float(rows[-1][0]), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
+                    Setpoints(*current),
+                    data_ok=True,
+                )
+                if rec.changed:
+                    steer.applied(now_s, rec.setpoints)
+                sp = rec.setpoints
+                current = (sp.supply_air_setpoint_c, sp.chw_supply_setpoint_c, sp.economizer_enabled)
+            else:
+                step = planner.step(i * STEP_S, current, max_inlet, safe_hour(year.local_hour[i], settings, warmest))
+                state = step.state
+                current = step.setpoints
             r = plant.step(year.conditions(i), Controls(*current, FAN_MIN_SPEED), STEP_S)
             current = (
                 r.controls.supply_air_setpoint_c,
