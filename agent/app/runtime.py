@@ -36,6 +36,7 @@ from agent.devices.snmp.seam import SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
 from agent.export.device_series import DeviceSeries
+from agent.export.exploration import ExplorationCollector
 from agent.export.exposition import ExpositionRegistry
 from agent.export.recommendation import RecommendationCollector
 from agent.export.retrain import RetrainCollector
@@ -140,6 +141,8 @@ class Agent:
             self.controller = self._build_controller(cfg, profiles, recommender, clock)
             self.observers.append(self.controller)
             self.registry.register(RecommendationCollector(self.controller))
+            if self.controller.exploration is not None:
+                self.registry.register(ExplorationCollector(self.controller.exploration))
         controller = self.controller
         self.api.status = lambda: agent_status(self.cfg, self.state, controller, clock)
         self.retrainer: Retrainer | None = None

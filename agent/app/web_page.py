@@ -242,6 +242,17 @@ class WebPage:
             f"<p>Mode <b>{_e(rec.get('mode'))}</b>; hottest rack inlet now {_num(rec.get('max_inlet_c'), '.1f')} C "
             f"(limit {_num(rec.get('inlet_limit_c'), 'g')} C).</p>"
         )
+        exploration = rec.get("exploration")
+        if isinstance(exploration, dict):
+            out.append(
+                f"<p id='exploration'>Exploration ({_e(exploration.get('mode'))}): "
+                f"<b>{_e(exploration.get('state'))}</b>; {_e(exploration.get('steps_done', 0))} of "
+                f"{_e(exploration.get('lattice_points', '-'))} lattice points "
+                f"explored, the model's support covers {100 * (exploration.get('support_fraction') or 0):.0f} %. "
+                f"{_e(exploration.get('reason'))}</p>"
+            )
+        if rec.get("reason"):
+            out.append(f"<p id='exploration-step'>This change is an exploration step: {_e(rec['reason'])}</p>")
         if rec.get("held_back_reason"):
             return [*out, f"<p id='held-back'>Held back: {_e(rec['held_back_reason'])}</p>"]
         if rec.get("setpoints") == rec.get("current"):

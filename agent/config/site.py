@@ -557,6 +557,65 @@ class CarbonConfig(_Strict):
         return self
 
 
+class ExplorationConfig(_Strict):
+    """Learning on a site that never varied a setpoint: small, bounded, reversible steps (models/exploration.py).
+
+    Each step changes one setpoint, goes through the same guarded write (and, in ``approve`` mode, the same
+    approval) as a recommendation, and is reverted on an inlet breach like any write. Exploration stops when the
+    model's data support covers ``target_support_fraction`` of the planned lattice and its hold-out errors are
+    below the targets; then the recommender takes over. See docs/recommender.md, "Exploration".
+    """
+
+    enabled: bool = Field(default=False, description="explore around the current setpoints until the model has support")
+    mode: Literal["approve", "auto"] = Field(
+        default="approve",
+        description="approve: each step waits for an operator (like a recommendation); auto: written at once",
+    )
+    step_k: float = Field(
+        default=1.0, gt=0, le=3.0, description="spacing of the explored lattice [K], rounded up to the writable step"
+    )
+    max_move_k: float = Field(default=2.0, gt=0, le=5.0, description="largest change of one setpoint in one step [K]")
+    hold_h: float = Field(default=2.0, ge=0.25, le=24.0, description="time each new lattice point is held [h]")
+    settle_h: float = Field(default=0.25, ge=0, le=6.0, description="time a point on the way is held [h]")
+    inlet_margin_k: float = Field(
+        default=1.0, ge=0, le=10.0, description="hottest inlet + predicted rise stays this far below inlet_limit_c [K]"
+    )
+    coil_approach_k: float = Field(
+        default=5.0,
+        ge=0,
+        le=15.0,
+        description="chilled water stays at most supply air minus this (the CRAH coil approach) [K]",
+    )
+    explore_economizer: bool = Field(default=True, description="explore the other economizer state as well")
+    explore_colder_k: float = Field(
+        default=1.0,
+        ge=0,
+        le=10.0,
+        description="how far below the current setpoints to explore [K] (colder never saves)",
+    )
+    avoid_peak_h: float = Field(
+        default=6.0, ge=0, le=23.0, description="no step in this many hours around the day's warmest hour [h]"
+    )
+    safe_hours: tuple[int, ...] | None = Field(
+        default=None, description="site-local hours 0-23 when steps may be taken (overrides avoid_peak_h)"
+    )
+    target_support_fraction: float = Field(
+        default=0.9, gt=0, le=1, description="share of the lattice the model's support must cover to stop"
+    )
+    max_inlet_mae_c: float = Field(default=0.3, gt=0, description="hold-out inlet error below which to stop [K]")
+    max_facility_mape_percent: float = Field(
+        default=1.5, gt=0, description="hold-out facility power error below which to stop [%]"
+    )
+    seed: int = Field(default=0, ge=0, description="seed of the order within each ring (deterministic plans)")
+
+    @field_validator("safe_hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (not value or not all(0 <= h <= 23 for h in value)):
+            raise ValueError("safe_hours: a non-empty list of hours 0-23")
+        return value
+
+
 class RecommenderConfig(_Strict):
     """Cooling recommendations and (optionally) guarded setpoint writes.
 
@@ -611,6 +670,17 @@ class RecommenderConfig(_Strict):
     )
     retrain_interval_h: float = Field(default=24.0, gt=0, description="retrain from the history store this often")
     retrain_window_days: float = Field(default=28.0, gt=0, description="history used by each retraining")
+    exploration: ExplorationConfig = Field(
+        default_factory=ExplorationConfig, description="exploration for a site whose history never varied a setpoint"
+    )
+
+    @model_validator(mode="after")
+    def _exploration_writes(self) -> RecommenderConfig:
+        if self.exploration.enabled and self.mode not in ("approve", "auto"):
+            raise ValueError(
+                f"exploration.enabled needs recommender.mode approve or auto (it writes setpoints), not {self.mode!r}"
+            )
+        return self
 
 
 class Site(_Strict):

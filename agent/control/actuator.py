@@ -182,6 +182,23 @@ class SetpointActuator:
                 out.append(dev)
         return out
 
+    def writable_range(self, quantity: str) -> tuple[float, float, float] | None:
+        """(lowest, highest, coarsest step) every target of ``quantity`` accepts, within the configured bounds.
+
+        None when no device can write it or the ranges do not overlap; a profile with no step counts as 0.1.
+        """
+        lo, hi = self.limits.get(quantity, (-math.inf, math.inf))
+        step = 0.0
+        devices = self.targets(quantity)
+        for dev in devices:
+            obj = self._profiles[dev.profile].writable(quantity)
+            assert obj is not None and obj.writable is not None
+            lo, hi = max(lo, obj.writable.min), min(hi, obj.writable.max)
+            step = max(step, obj.writable.step or 0.1)
+        if not devices or lo > hi or not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        return lo, hi, step
+
     def _record(self, record: ActionRecord) -> ActionRecord:
         with self._lock:
             self.actions.append(record)

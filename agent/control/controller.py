@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from agent.config.site import RecommenderConfig, SiteConfig
 from agent.control.actuator import ActionRecord, Clock, SetpointActuator
+from agent.control.explore import ExplorationDriver
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import WriteGuardError
 from agent.site.conditions import site_conditions
@@ -148,6 +149,10 @@ class CoolingController:
         self._busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_applied: Setpoints | None = None
+        #: steps for a site whose history never varied a setpoint (recommender.exploration)
+        self.exploration = (
+            ExplorationDriver(cfg, rcfg.exploration, rcfg.inlet_limit_c, actuator) if rcfg.exploration.enabled else None
+        )
 
     # --- inputs ------------------------------------------------------------------------------
     def _inputs(self, site: SiteState, state: AgentState, now: float | None = None) -> tuple[Inputs, bool, str | None]:
@@ -210,6 +215,17 @@ class CoolingController:
             self.latest = {"held_back_reason": problem, "timestamp_s": now}
             self._retire_pending(f"data went stale: {problem}")
             return
+        if self.exploration is not None:
+            usable = data_ok and not breach and now >= self._guard.paused_until_s
+            step = self.exploration.step(now, inputs, usable, self.recommender)
+            if step is not None:  # exploring: its step is offered or written like a recommendation
+                self.latest = step
+                if self.exploration.mode == "approve":
+                    self._offer(step, now)
+                elif step.changed and not self._busy and step.setpoints != self._last_applied:
+                    self._last_applied = step.setpoints
+                    self._spawn(self._apply(step, approved_by=None, rec_id=None))
+                return
         if self.recommender is None:
             self.latest = {
                 "held_back_reason": "no model: fit one with `pue-agent model fit` and set recommender.model_dir",
@@ -293,7 +309,7 @@ class CoolingController:
                 "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
                 "economizer_enabled": 1.0 if rec.current.economizer_enabled else 0.0,
             }
-            reason = (
+            reason = rec.reason or (
                 f"recommendation (model {rec.model_version}, confidence {rec.confidence:.2f}): "
                 f"predicted saving {rec.predicted_savings_w:.0f} W"
             )
@@ -381,7 +397,7 @@ class CoolingController:
         who = str(payload.get("approved_by") or "").strip()
         if not who:
             return {"ok": False, "error": "approved_by is required (the audit log names who approved)"}
-        if self.rcfg.mode != "approve":
+        if not self._approving():
             return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: approvals apply only in 'approve' mode"}
         if not isinstance(rec_id, int) or isinstance(rec_id, bool):
             return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
@@ -397,7 +413,7 @@ class CoolingController:
         who = str(payload.get("rejected_by") or "").strip()
         if not who:
             return {"ok": False, "error": "rejected_by is required (the log names who rejected)"}
-        if self.rcfg.mode != "approve":
+        if not self._approving():
             return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: only 'approve' mode offers recommendations"}
         if not isinstance(rec_id, int) or isinstance(rec_id, bool):
             return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
@@ -405,6 +421,10 @@ class CoolingController:
             return {"ok": False, "error": "agent loop not running"}
         future = asyncio.run_coroutine_threadsafe(self._reject(rec_id, who), self._loop)
         return future.result(timeout=60)
+
+    def _approving(self) -> bool:
+        """Whether offers wait for an operator: approve mode, or exploration steps in its approve mode."""
+        return self.rcfg.mode == "approve" or (self.exploration is not None and self.exploration.mode == "approve")
 
     async def _reject(self, rec_id: int, who: str) -> dict[str, Any]:
         pending = self.pending
@@ -508,6 +528,8 @@ class CoolingController:
             out["rejected"] = asdict(self.rejection)
         if self.latest_inputs:
             out["max_inlet_c"] = self.latest_inputs.get("max_inlet_c")
+        if self.exploration is not None:
+            out["exploration"] = self.exploration.status_json()
         return out
 
     def actions_json(self) -> list[dict[str, Any]]:

@@ -88,6 +88,9 @@ class Recommendation:
         Content hash of the model used.
     held_back_reason : str or None
         Why nothing was recommended, or None.
+    reason : str or None
+        Why a change comes from elsewhere than the optimiser (an exploration step, agent/control/explore.py);
+        None for the optimiser's own recommendations.
     """
 
     timestamp_s: float
@@ -102,6 +105,7 @@ class Recommendation:
     confidence: float
     model_version: str
     held_back_reason: str | None
+    reason: str | None = None
 
     @property
     def changed(self) -> bool:

@@ -62,3 +62,7 @@ SHARD_ENERGY = "pue_shard_energy_joules"  # counter
 SHARD_COMPLETE = "pue_shard_complete"
 SHARD_INFO = "pue_shard_info"
 SHARD_COUNT = "pue_shard_count"
+EXPLORATION_STEPS = "pue_exploration_steps"  # counter: lattice points explored (held long enough to learn)
+EXPLORATION_SUPPORT = "pue_exploration_support_ratio"  # share of the lattice the model's support covers
+EXPLORATION_VISITED = "pue_exploration_visited_ratio"  # share of the lattice visited or covered
+EXPLORATION_STATE_INFO = "pue_exploration_state_info"  # exploring, holding, returning, waiting, finished...
