@@ -24,6 +24,8 @@ from agent.config.site import SiteConfig
 from agent.control.actuator import SetpointActuator
 from agent.control.controller import CoolingController, recommender_for
 from agent.control.retrain import Retrainer
+from agent.devices.bacnet.adapter import BacnetDevices
+from agent.devices.bacnet.client import BacnetClient
 from agent.devices.modbus.adapter import ModbusDevices
 from agent.devices.modbus.client import ModbusClient
 from agent.devices.profiles import ProfileRegistry
@@ -85,6 +87,7 @@ class Agent:
         shard: Shard | None = None,
         history_path: Path | None = None,
         modbus_client: ModbusClient | None = None,
+        bacnet_client: BacnetClient | None = None,
     ) -> None:
         if shard is not None:
             cfg = shard_config(cfg, shard)
@@ -92,9 +95,14 @@ class Agent:
         self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
-        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP)
+        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP, BACnet/IP)
         self.devices = ByProtocol(
-            {"snmp": SnmpDevices(cfg, self.client), "modbus": ModbusDevices(modbus_client)}, profiles
+            {
+                "snmp": SnmpDevices(cfg, self.client),
+                "modbus": ModbusDevices(modbus_client),
+                "bacnet": BacnetDevices(bacnet_client),
+            },
+            profiles,
         )
         self.poller = Poller(cfg, profiles, self.devices, self.state, clock)
         self.accountant = SiteAccountant(cfg, self.state, clock)
