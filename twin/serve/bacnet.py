@@ -11,9 +11,7 @@ closed port); :meth:`BacnetServedDevice.fault` sets a point's reliability and it
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -61,6 +59,13 @@ class TwinBacnetApplication(NormalApplication):  # type: ignore[misc]
             return
         self.requests[type(apdu).__name__] += 1
         await super().indication(apdu)
+
+
+async def bound_port(app: NormalApplication) -> int:
+    """The UDP port a bacpypes3 application listens on, once bound (bacpypes3 binds in a task of its own)."""
+    server = app.normal.server
+    await server._local_transport_ready.wait()
+    return int(server.local_transport.get_extra_info("sockname")[1])
 
 
 def _wire(obj: ProfileObject, value: float) -> Any:
@@ -122,13 +127,11 @@ class BacnetServedDevice:
             self.app = None
 
     async def ready(self) -> None:
-        await asyncio.sleep(0)
+        """Wait until the socket is bound; ``port`` 0 becomes the ephemeral port it got."""
+        if self.app is not None:
+            self.port = await bound_port(self.app)
 
     def _build(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((self.host, self.port))
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
         device = DeviceObject(
             objectIdentifier=("device", self.device_instance),
             objectName=self.name,
@@ -137,7 +140,7 @@ class BacnetServedDevice:
             maxApduLengthAccepted=1476,
             segmentationSupported="noSegmentation",
         )
-        app = TwinBacnetApplication(device, IPv4Address(f"{self.host}:{self.port}"), bind_socket=sock)
+        app = TwinBacnetApplication(device, IPv4Address(f"{self.host}:{self.port}"))
         for obj in self.profile.objects:
             point = obj.bacnet
             assert point is not None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,7 +35,14 @@ from bacpypes3.primitivedata import Null, ObjectIdentifier, PropertyIdentifier, 
 from agent.devices.bacnet.points import PointAnswer
 from agent.errors import BacnetExceptionError, BacnetProtocolError, BacnetTimeoutError, BacnetWriteRefusedError
 
-__all__ = ["AGENT_DEVICE_INSTANCE", "BacnetClient", "BacnetTarget", "Bacpypes3Client", "present_value_of"]
+__all__ = [
+    "AGENT_DEVICE_INSTANCE",
+    "BacnetClient",
+    "BacnetTarget",
+    "Bacpypes3Client",
+    "bound_port",
+    "present_value_of",
+]
 
 #: the agent's own BACnet device instance (a site with another device at this instance configures another)
 AGENT_DEVICE_INSTANCE = 4194300
@@ -76,6 +82,13 @@ class BacnetClient(Protocol):
     async def close(self) -> None: ...
 
 
+async def bound_port(app: NormalApplication) -> int:
+    """The UDP port a bacpypes3 application listens on, once its socket is bound (port 0: the one it got)."""
+    server = app.normal.server
+    await server._local_transport_ready.wait()  # bacpypes3 binds in a task; it exposes no other readiness
+    return int(server.local_transport.get_extra_info("sockname")[1])
+
+
 def _error_text(err: Any) -> str:
     if isinstance(err, ErrorPDU) or isinstance(err, ErrorType):
         return f"{err.errorClass}: {err.errorCode}"
@@ -109,11 +122,7 @@ class Bacpypes3Client:
 
     def _application(self) -> NormalApplication:
         if self._app is None:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.bind(self._local)
-            sock.setblocking(False)
-            host, port = sock.getsockname()
+            host, port = self._local
             device = DeviceObject(
                 objectIdentifier=("device", self._device_instance),
                 objectName=f"pue-agent-{self._device_instance}",
@@ -123,8 +132,13 @@ class Bacpypes3Client:
                 apduTimeout=600_000,  # the agent's timeout governs (module docstring)
                 numberOfApduRetries=0,
             )
-            self._app = NormalApplication(device, IPv4Address(f"{host}:{port}"), bind_socket=sock)
+            # port 0: an ephemeral port (devices answer the port a request came from); bacpypes3 binds it
+            self._app = NormalApplication(device, IPv4Address(f"{host}:{port}"))
         return self._app
+
+    async def local_port(self) -> int:
+        """The UDP port the client sends from (bound on first use)."""
+        return await bound_port(self._application())
 
     async def _confirmed(self, target: BacnetTarget, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """``call`` with the target's timeout and retries; an Error/Reject/Abort is returned, not raised."""
