@@ -355,3 +355,23 @@ def test_a_bad_answer_gives_a_clear_error_and_an_invalid_pue_never_a_wrong_one(
     assert up and up[0].endswith(" 0.0"), up
     errors = [line for line in text.splitlines() if line.startswith("pue_device_poll_errors_total{")]
     assert any(f'kind="{kind}"' in line and 'device="meter"' in line for line in errors), errors
+
+
+def test_discover_lists_the_objects_and_drafts_a_profile_that_loads(twin: Twin) -> None:
+    import yaml
+
+    from agent.devices.bacnet.discover import discover, draft_profile
+    from agent.devices.profiles import Profile
+
+    found = asyncio.run(discover(HOST, twin.port("meter"), timeout_s=1.0))
+    assert [d.instance for d in found] == [1003]
+    objects = {(t, i): units for t, i, _name, units in found[0].objects}
+    assert objects == {("analog-input", 1): "kilowatts", ("analog-input", 2): "volts"}
+    draft = Profile.model_validate(yaml.safe_load(draft_profile("draft-meter", found[0])))
+    assert [(o.quantity, o.scale) for o in draft.objects] == [("active_power_w", 1000.0), ("voltage_v", 1.0)]
+    plant = asyncio.run(discover(HOST, twin.port("plant"), timeout_s=1.0))
+    assert {(t, i) for t, i, _n, _u in plant[0].objects} == {
+        ("analog-value", 24),
+        ("analog-value", 17),
+        ("analog-value", 26),
+    }

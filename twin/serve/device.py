@@ -12,6 +12,7 @@ from typing import Any
 from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials, V3Credentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.quantities import GLOSSARY
+from twin.serve.bacnet import BacnetServedDevice
 from twin.serve.modbus import ModbusGateway, ModbusProfiledDevice, gateway_for
 from twin.serve.responder import SimulatedAgent, WritableRange
 
@@ -224,6 +225,8 @@ class SimulatedSite:
     #: the Modbus TCP devices (profiles with ``protocol: modbus``), by name, and their gateways
     modbus_devices: dict[str, ModbusProfiledDevice]
     modbus_gateways: dict[tuple[str, int], ModbusGateway]
+    #: the BACnet/IP devices (profiles with ``protocol: bacnet``), by name: one bacpypes3 device each
+    bacnet_devices: dict[str, BacnetServedDevice]
 
     def add_devices(
         self,
@@ -232,9 +235,16 @@ class SimulatedSite:
         on_setpoint: Callable[[str], Callable[[str, float], None] | None] | None = None,
     ) -> None:
         """Simulate every configured device, each over the protocol its profile speaks."""
-        self.devices, self.modbus_devices, self.modbus_gateways = {}, {}, {}
-        for dev in cfg.devices:
+        self.devices, self.modbus_devices, self.modbus_gateways, self.bacnet_devices = {}, {}, {}, {}
+        for number, dev in enumerate(cfg.devices):
             profile = profiles[dev.profile]
+            if profile.protocol == "bacnet":
+                port = dev.port if "port" in dev.model_fields_set else 47808
+                handler = on_setpoint(dev.name) if on_setpoint is not None else None
+                self.bacnet_devices[dev.name] = BacnetServedDevice(
+                    dev.name, profile, dev.address, port, 1000 + number, on_setpoint=handler
+                )
+                continue
             if profile.protocol == "modbus":
                 port = dev.port if "port" in dev.model_fields_set else 502
                 gateway = gateway_for(self.modbus_gateways, dev.address, port)
@@ -250,10 +260,17 @@ class SimulatedSite:
             device.publish(values.get(name, {}), uptime_s, defaults)
         for name, meter in getattr(self, "modbus_devices", {}).items():
             meter.publish(values.get(name, {}), uptime_s, defaults)
+        for name, bdev in getattr(self, "bacnet_devices", {}).items():
+            bdev.publish(values.get(name, {}), uptime_s, defaults)
 
     def _handles(self) -> list[Any]:
         modbus = getattr(self, "modbus_devices", {})
-        return [d.agent for d in self.devices.values()] + [m.agent for m in modbus.values()]
+        bacnet = getattr(self, "bacnet_devices", {})
+        return (
+            [d.agent for d in self.devices.values()]
+            + [m.agent for m in modbus.values()]
+            + [b.agent for b in bacnet.values()]
+        )
 
     def update(self) -> Any:
         raise NotImplementedError
@@ -269,6 +286,8 @@ class SimulatedSite:
         """Wait until every Modbus gateway listens (SNMP responders listen as soon as started)."""
         for gateway in getattr(self, "modbus_gateways", {}).values():
             await gateway.ready()
+        for bdev in getattr(self, "bacnet_devices", {}).values():
+            await bdev.ready()
 
     def stop(self) -> None:
         for handle in self._handles():
@@ -277,6 +296,8 @@ class SimulatedSite:
     def _handle(self, name: str) -> Any:
         if name in getattr(self, "modbus_devices", {}):
             return self.modbus_devices[name].agent
+        if name in getattr(self, "bacnet_devices", {}):
+            return self.bacnet_devices[name].agent
         return self.devices[name].agent
 
     def stop_device(self, name: str) -> None:

@@ -20,6 +20,7 @@ for that object alone (``object: unknown-object``), which the adapter reports as
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -228,6 +229,68 @@ class Bacpypes3Client:
             raise BacnetWriteRefusedError(f"{target}: {what}: refused: {_error_text(result)}")
         if result is not None:
             raise BacnetWriteRefusedError(f"{target}: {what}: not acknowledged: {result!r}")
+
+    # --- discovery (agent.devices.bacnet.discover) -----------------------------------------------
+    async def who_is(self, host: str, port: int, timeout_s: float = 2.0) -> list[tuple[str, int]]:
+        """Who-Is sent to ``host:port`` (a unicast address, or a subnet's broadcast): ``(address, instance)`` of
+        every device that answered I-Am within ``timeout_s``."""
+        app = self._application()
+        i_ams = await app.who_is(address=Address(f"{host}:{port}"), timeout=timeout_s)
+        return sorted((str(i_am.pduSource), int(i_am.iAmDeviceIdentifier[1])) for i_am in i_ams)
+
+    async def object_list(self, target: BacnetTarget, device_instance: int) -> list[tuple[str, int]]:
+        """The device object's objectList, whole, or element by element when the device cannot send it whole."""
+        app = self._application()
+        address = Address(f"{target.host}:{target.port}")
+        device = ObjectIdentifier(f"device,{device_instance}")
+        prop = PropertyIdentifier("objectList")
+        what = f"ReadProperty device,{device_instance} objectList"
+        whole = await self._confirmed(target, what, lambda: app.read_property(address, device, prop))
+        if isinstance(whole, list):
+            return [(str(o[0]), int(o[1])) for o in whole]
+        count = await self._confirmed(target, what + "[0]", lambda: app.read_property(address, device, prop, 0))
+        if not isinstance(count, int):
+            raise BacnetProtocolError(f"{target}: {what}: {_error_text(count)}")
+        out: list[tuple[str, int]] = []
+        for index in range(1, count + 1):
+            got = await self._confirmed(
+                target, f"{what}[{index}]", functools.partial(app.read_property, address, device, prop, index)
+            )
+            if isinstance(got, ErrorRejectAbortNack) or got is None:
+                raise BacnetProtocolError(f"{target}: {what}[{index}]: {_error_text(got)}")
+            out.append((str(got[0]), int(got[1])))
+        return out
+
+    async def names_and_units(
+        self, target: BacnetTarget, objects: Sequence[tuple[str, int]]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """``objectName`` and ``units`` (None where the object has none) by ``"type,instance"``."""
+        app = self._application()
+        address = Address(f"{target.host}:{target.port}")
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for start in range(0, len(objects), 16):
+            parameters: list[Any] = []
+            for object_type, instance in objects[start : start + 16]:
+                parameters.append(ObjectIdentifier(f"{object_type},{instance}"))
+                props = ["objectName", "units"] if object_type.startswith("analog") else ["objectName"]
+                parameters.append([PropertyIdentifier(p) for p in props])
+            result = await self._confirmed(
+                target,
+                "ReadPropertyMultiple objectName, units",
+                functools.partial(app.read_property_multiple, address, parameters),
+            )
+            if not isinstance(result, list):
+                raise BacnetProtocolError(f"{target}: ReadPropertyMultiple objectName, units: {_error_text(result)}")
+            for object_id, property_id, _index, value in result:
+                key = f"{object_id[0]},{object_id[1]}"
+                name, units = out.get(key, (None, None))
+                text = None if value is None or isinstance(value, ErrorType) else str(value)
+                if str(property_id) == "object-name":
+                    name = text
+                else:
+                    units = text
+                out[key] = (name, units)
+        return out
 
     async def close(self) -> None:
         if self._app is not None:
