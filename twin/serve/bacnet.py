@@ -53,10 +53,17 @@ class TwinBacnetApplication(NormalApplication):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         #: confirmed requests answered, by APDU class name (ReadPropertyMultipleRequest, WritePropertyRequest)
         self.requests: Counter[str] = Counter()
+        # a muted device drops what arrives before bacpypes3 opens a server transaction for it: a transaction
+        # left waiting would make a later request with the same source and invoke id look like a duplicate
+        arrived = self.asap.confirmation
+
+        async def confirmation(pdu: Any) -> None:
+            if not self.muted:
+                await arrived(pdu)
+
+        self.asap.confirmation = confirmation
 
     async def indication(self, apdu: Any) -> None:
-        if self.muted:
-            return
         self.requests[type(apdu).__name__] += 1
         await super().indication(apdu)
 
