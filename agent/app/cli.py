@@ -161,6 +161,39 @@ async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, An
         await adapter.close()
 
 
+async def _read_bacnet(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
+    """``bacnet://HOST[:PORT]`` with ``--profile``: the site config names a BACnet device's profile too."""
+    from agent.config.site import DeviceConfig
+    from agent.devices.bacnet.adapter import BacnetDevices
+
+    url = urlparse(args.url)
+    if not url.hostname or not args.profile:
+        raise UsageError(f"a BACnet device is read as bacnet://HOST[:PORT] --profile NAME, got {args.url!r}")
+    try:
+        port = url.port or 47808
+    except ValueError:
+        raise UsageError(f"bad port in {args.url!r}") from None
+    profile = registry[args.profile]
+    if profile.protocol != "bacnet":
+        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}, not BACnet")
+    device = DeviceConfig.model_validate(
+        {
+            "name": "read",
+            "address": url.hostname,
+            "port": port,
+            "profile": profile.name,
+            "role": "other_meter",
+            "timeout_s": args.timeout,
+            "retries": args.retries,
+        }
+    )
+    adapter = BacnetDevices()
+    try:
+        return profile, await adapter.read(device, profile)
+    finally:
+        await adapter.close()
+
+
 async def _read(args: argparse.Namespace) -> int:
     from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
     from agent.devices.readings import detect_profile, read_device
@@ -168,8 +201,9 @@ async def _read(args: argparse.Namespace) -> int:
 
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
     registry = load_profiles(dirs)
-    if urlparse(args.url).scheme == "modbus":
-        profile, readout = await _read_modbus(args, registry)
+    if urlparse(args.url).scheme in ("modbus", "bacnet"):
+        reader = _read_modbus if urlparse(args.url).scheme == "modbus" else _read_bacnet
+        profile, readout = await reader(args, registry)
         _print_readout(args, profile, readout)
         return 0
     target = _target_from_args(args)
@@ -330,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
-    p.add_argument("url", help="udp://HOST:PORT (SNMP), or modbus://HOST[:PORT][/UNIT] with --profile (Modbus TCP)")
+    p.add_argument(
+        "url",
+        help="udp://HOST:PORT (SNMP), or modbus://HOST[:PORT][/UNIT] (Modbus TCP) or bacnet://HOST[:PORT] "
+        "(BACnet/IP) with --profile",
+    )
     p.add_argument("--community")
     p.add_argument("--v3-user")
     p.add_argument("--auth-protocol", choices=sorted(AUTH_PROTOCOL_NAMES))

@@ -386,3 +386,15 @@ def test_discover_lists_the_objects_and_drafts_a_profile_that_loads(twin: Twin) 
         ("analog-value", 17),
         ("analog-value", 26),
     }
+
+
+def test_pue_agent_read_reads_a_bacnet_device_by_url(twin: Twin, capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.app.cli import main
+
+    url = f"bacnet://{HOST}:{twin.port('plant')}"
+    assert main(["read", url, "--profile", "carrier-19xrv-bacnet", "--format", "json", "--timeout", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    got = {r["quantity"]: r["value"] for r in out["readings"]}
+    assert got["chw_return_temp_c"] == pytest.approx(12.5, abs=1e-3)
+    assert main(["read", url, "--profile", "janitza-umg"]) == 2  # an SNMP profile: a usage error
+    assert main(["read", url]) == 2  # no detection over BACnet: --profile is required
