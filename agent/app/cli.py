@@ -126,68 +126,33 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
     return SnmpTarget(url.hostname, port, auth, args.timeout, args.retries)
 
 
-async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
-    """``modbus://HOST[:PORT][/UNIT]`` with ``--profile``: Modbus has no detection (no sysObjectID)."""
+async def _read_named(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
+    """``modbus://HOST[:PORT][/UNIT]`` or ``bacnet://HOST[:PORT]`` with ``--profile``: neither protocol has
+    detection (no sysObjectID), the profile is named."""
     from agent.config.site import DeviceConfig
+    from agent.devices.bacnet.adapter import BacnetDevices
     from agent.devices.modbus.adapter import ModbusDevices
 
     url = urlparse(args.url)
+    protocol = url.scheme
+    form = "modbus://HOST[:PORT][/UNIT]" if protocol == "modbus" else "bacnet://HOST[:PORT]"
     if not url.hostname or not args.profile:
-        raise UsageError(f"a Modbus device is read as modbus://HOST[:PORT][/UNIT] --profile NAME, got {args.url!r}")
+        raise UsageError(f"a {protocol} device is read as {form} --profile NAME, got {args.url!r}")
+    fields: dict[str, Any] = {}
     try:
-        port = url.port or 502
-        unit = int(url.path.strip("/") or 1)
+        fields["port"] = url.port or (502 if protocol == "modbus" else 47808)
+        if protocol == "modbus":
+            fields["unit_id"] = int(url.path.strip("/") or 1)
     except ValueError:
         raise UsageError(f"bad port or unit id in {args.url!r}") from None
     profile = registry[args.profile]
-    if profile.protocol != "modbus":
-        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}: read it as udp://HOST:PORT")
+    if profile.protocol != protocol:
+        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}, not {protocol}")
     device = DeviceConfig.model_validate(
-        {
-            "name": "read",
-            "address": url.hostname,
-            "port": port,
-            "unit_id": unit,
-            "profile": profile.name,
-            "role": "other_meter",
-            "timeout_s": args.timeout,
-            "retries": args.retries,
-        }
+        {"name": "read", "address": url.hostname, "profile": profile.name, "role": "other_meter", **fields}
+        | {"timeout_s": args.timeout, "retries": args.retries}
     )
-    adapter = ModbusDevices()
-    try:
-        return profile, await adapter.read(device, profile)
-    finally:
-        await adapter.close()
-
-
-async def _read_bacnet(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
-    """``bacnet://HOST[:PORT]`` with ``--profile``: the site config names a BACnet device's profile too."""
-    from agent.config.site import DeviceConfig
-    from agent.devices.bacnet.adapter import BacnetDevices
-
-    url = urlparse(args.url)
-    if not url.hostname or not args.profile:
-        raise UsageError(f"a BACnet device is read as bacnet://HOST[:PORT] --profile NAME, got {args.url!r}")
-    try:
-        port = url.port or 47808
-    except ValueError:
-        raise UsageError(f"bad port in {args.url!r}") from None
-    profile = registry[args.profile]
-    if profile.protocol != "bacnet":
-        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}, not BACnet")
-    device = DeviceConfig.model_validate(
-        {
-            "name": "read",
-            "address": url.hostname,
-            "port": port,
-            "profile": profile.name,
-            "role": "other_meter",
-            "timeout_s": args.timeout,
-            "retries": args.retries,
-        }
-    )
-    adapter = BacnetDevices()
+    adapter = ModbusDevices() if protocol == "modbus" else BacnetDevices()
     try:
         return profile, await adapter.read(device, profile)
     finally:
@@ -202,8 +167,7 @@ async def _read(args: argparse.Namespace) -> int:
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
     registry = load_profiles(dirs)
     if urlparse(args.url).scheme in ("modbus", "bacnet"):
-        reader = _read_modbus if urlparse(args.url).scheme == "modbus" else _read_bacnet
-        profile, readout = await reader(args, registry)
+        profile, readout = await _read_named(args, registry)
         _print_readout(args, profile, readout)
         return 0
     target = _target_from_args(args)
