@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 # rendered PDF reports, chromium for the operator page's headless-browser test (driven by Playwright, which
 # downloads no browser of its own), and the CJK TrueType font of Chinese reports (WenQuanYi Micro Hei:
 # Apache-2.0 or GPL-3+ with the font-embedding exception; agent/reports/fonts.py finds it by path).
-DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils chromium fonts-wqy-microhei
-DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm chromium
+DEB_PACKAGES := prometheus snmp snmpd prometheus-snmp-exporter poppler-utils chromium fonts-wqy-microhei postgresql
+DEB_BINARIES := promtool prometheus snmpget snmpd prometheus-snmp-exporter pdftoppm chromium pg_ctlcluster
 DEB_FILES    := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .PHONY: demo test test-fast lint bench venv system-deps clean

@@ -23,11 +23,16 @@
     │   │   ├── ModbusProtocolError  (DeviceProtocolError: a malformed or mismatched answer)
     │   │   ├── ModbusExceptionError (DeviceExceptionError: exception codes 1-8, e.g. 2 illegal data address)
     │   │   └── ModbusGatewayError   (DeviceGatewayError: exception codes 10 and 11 from a TCP/RTU gateway)
-    │   └── BacnetError          ... talking BACnet/IP; each is also its Device* kind:
-    │       ├── BacnetTimeoutError   (DeviceTimeoutError: no answer within timeout x (1 + retries))
-    │       ├── BacnetProtocolError  (DeviceProtocolError: a Reject or Abort PDU, or a malformed answer)
-    │       ├── BacnetExceptionError (DeviceExceptionError: an Error PDU, e.g. object: unknown-object)
-    │       └── BacnetWriteRefusedError (DeviceRefusedError: a WriteProperty answered with an Error PDU)
+    │   ├── BacnetError          ... talking BACnet/IP; each is also its Device* kind:
+    │   │   ├── BacnetTimeoutError   (DeviceTimeoutError: no answer within timeout x (1 + retries))
+    │   │   ├── BacnetProtocolError  (DeviceProtocolError: a Reject or Abort PDU, or a malformed answer)
+    │   │   ├── BacnetExceptionError (DeviceExceptionError: an Error PDU, e.g. object: unknown-object)
+    │   │   └── BacnetWriteRefusedError (DeviceRefusedError: a WriteProperty answered with an Error PDU)
+    │   └── RedfishError         ... talking Redfish (HTTPS) to a server's BMC; each is also its Device* kind:
+    │       ├── RedfishTimeoutError  (DeviceTimeoutError: no answer, connection refused or reset)
+    │       ├── RedfishAuthError     (DeviceAuthError: 401/403, session refused)
+    │       ├── RedfishTlsError      (DeviceProtocolError: the BMC's certificate is not trusted, or TLS failed)
+    │       └── RedfishProtocolError (DeviceProtocolError: 404, 5xx, malformed JSON, a property missing)
     ├── DecodeError          a device answered, but the value does not fit its profile
     ├── WriteGuardError      a setpoint write was blocked by a guardrail before reaching the wire
     ├── HistoryFormatError   a site history or conditions CSV is malformed (names file, line, column)
@@ -42,7 +47,8 @@
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
 (:mod:`agent.devices.snmp.client`), with ``raise ... from err``; pymodbus's at :mod:`agent.devices.modbus.client`;
-bacpypes3's at :mod:`agent.devices.bacnet.client`.
+bacpypes3's at :mod:`agent.devices.bacnet.client`;
+urllib3's at :mod:`agent.devices.redfish.client`.
 The site and control stages catch only the
 ``Device*`` kinds, so a second protocol's adapter plugs in without touching them.
 """
@@ -80,6 +86,11 @@ __all__ = [
     "ModelError",
     "ProfileError",
     "PueAgentError",
+    "RedfishAuthError",
+    "RedfishError",
+    "RedfishProtocolError",
+    "RedfishTimeoutError",
+    "RedfishTlsError",
     "SnmpAuthError",
     "SnmpError",
     "SnmpProtocolError",
@@ -210,6 +221,26 @@ class BacnetExceptionError(BacnetError, DeviceExceptionError):
 
 class BacnetWriteRefusedError(BacnetError, DeviceRefusedError):
     """A WriteProperty was answered with an Error, Reject or Abort (write-access-denied, value-out-of-range)."""
+
+
+class RedfishError(DeviceError):
+    """Talking Redfish (HTTPS) to a server's BMC failed."""
+
+
+class RedfishTimeoutError(RedfishError, DeviceTimeoutError):
+    """No answer within the timeout and retries (or the connection was refused or reset)."""
+
+
+class RedfishAuthError(RedfishError, DeviceAuthError):
+    """The BMC refused our credentials (401/403) or our session."""
+
+
+class RedfishProtocolError(RedfishError, DeviceProtocolError):
+    """The BMC answered 404 or 5xx, a body that is not JSON, or a resource without a property the profile reads."""
+
+
+class RedfishTlsError(RedfishProtocolError):
+    """The TLS handshake failed: the BMC's certificate is not trusted by the configured CA (or not valid)."""
 
 
 class DecodeError(PueAgentError):

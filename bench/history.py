@@ -1,6 +1,8 @@
 """History store benchmark: write throughput, size of a 1,000-device year, monthly PUE table time.
 
-Usage: ``.venv/bin/python bench/history.py [--devices 200] [--minutes 30]``.
+Usage: ``.venv/bin/python bench/history.py [--devices 200] [--minutes 30] [--postgres | --url postgresql://...]``.
+``--postgres`` runs the same on a throwaway PostgreSQL server (tests/pgserver.py; Debian's ``postgresql``),
+``--url`` on an existing database (sites ``bench-writes-PID`` and ``bench-year-PID`` are written into it).
 
 1. Write throughput: ``--devices`` synthetic devices polled once a minute for ``--minutes``, each poll
    one transaction as :class:`~agent.history.writer.HistoryWriter` does it (poll row, 6 readings,
@@ -14,9 +16,12 @@ Usage: ``.venv/bin/python bench/history.py [--devices 200] [--minutes 30]``.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent.history.records import DeviceEnergyRow, ReadingRow, SiteInterval
 from agent.history.store import SqliteHistoryStore
@@ -33,9 +38,15 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-def bench_writes(directory: Path, devices: int, minutes: int) -> tuple[float, float, float, float]:
+#: opens the benchmark's store named ``name`` in PostgreSQL; returns it and a function measuring its size [B]
+PgOpener = Callable[..., tuple[Any, Callable[[], int]]]
+
+
+def bench_writes(
+    directory: Path, devices: int, minutes: int, pg: PgOpener | None = None
+) -> tuple[float, float, float, float]:
     path = directory / "writes.sqlite"
-    store = SqliteHistoryStore(path)
+    store, size = pg("writes") if pg is not None else (SqliteHistoryStore(path), lambda: _size(path))
     totals = [0.0] * devices
     rows = 0
     started = time.perf_counter()
@@ -55,19 +66,22 @@ def bench_writes(directory: Path, devices: int, minutes: int) -> tuple[float, fl
     elapsed = time.perf_counter() - started
     store.close()
     polls = devices * minutes
-    return rows / elapsed, polls / elapsed, _size(path) / polls, elapsed
+    return rows / elapsed, polls / elapsed, size() / polls, elapsed
 
 
-def bench_monthly_table(directory: Path) -> tuple[float, float, int]:
+def bench_monthly_table(directory: Path, pg: PgOpener | None = None) -> tuple[float, float, int]:
     result = simulate(load_site_weather("guiyang"), days=365, step_s=900.0)
     csv_path = directory / "twin.csv"
     write_site_history(result, csv_path)
     from agent.history.importer import import_history
 
-    store = SqliteHistoryStore(directory / "year.sqlite")
+    store = pg("year")[0] if pg is not None else SqliteHistoryStore(directory / "year.sqlite")
     started = time.perf_counter()
     count = import_history(store, csv_path, it_category=1)
     import_s = time.perf_counter() - started
+    if pg is not None:  # as `pue-agent report` opens it
+        store.close()
+        store = pg("year", readonly=True)[0]
     started = time.perf_counter()
     report = period_report(store, T0, T0 + 365 * 86400.0, load_emission_factor("cn-mee-2023-southern"))
     table_s = time.perf_counter() - started
@@ -80,10 +94,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--minutes", type=int, default=30)
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL server")
+    backend.add_argument("--url", help="on this PostgreSQL database (postgresql://user@host:5432/db)")
     args = parser.parse_args()
+    server = None
+    pg: PgOpener | None = None
+    if args.postgres:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests/pgserver.py
+        from tests.pgserver import start_server
+
+        server = start_server()
+        pg = _pg_opener(lambda name: server.new_database(name))
+    elif args.url:
+        pg = _pg_opener(lambda _name: args.url)
+    try:
+        _run(args, pg)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _pg_opener(database: Callable[[str], str]) -> PgOpener:
+    """Opens site ``bench-NAME-PID`` in ``database(NAME)``; its size is what the database's tables grew by."""
+    import psycopg
+
+    from agent.history.postgres.store import PostgresHistoryStore
+
+    def tables_b(url: str) -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    urls: dict[str, str] = {}
+
+    def open_store(name: str, readonly: bool = False) -> tuple[Any, Callable[[], int]]:
+        url = urls.setdefault(name, database(name))
+        store = PostgresHistoryStore(url, site=f"bench-{name}-{os.getpid()}", readonly=readonly)
+        before = tables_b(url)
+        return store, lambda: tables_b(url) - before
+
+    return open_store
+
+
+def _run(args: argparse.Namespace, pg: PgOpener | None) -> None:
+    kind = "PostgreSQL" if pg is not None else "SQLite"
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        rows_s, polls_s, bytes_per_poll, elapsed = bench_writes(directory, args.devices, args.minutes)
+        rows_s, polls_s, bytes_per_poll, elapsed = bench_writes(directory, args.devices, args.minutes, pg)
+        print(f"backend: {kind}")
         print(
             f"writes: {args.devices} devices x {args.minutes} polls in {elapsed:.1f} s: "
             f"{rows_s:,.0f} rows/s, {polls_s:,.0f} poll transactions/s "
@@ -95,11 +159,11 @@ def main() -> None:
         # rollups kept for years: 1,000 devices x (8,760 hourly + 365 daily) rows, site 525,600 + 35,040 + ...
         print(
             f"size: {bytes_per_poll:,.0f} bytes per device-poll measured (6 readings + energy + rollups, "
-            "SQLite pages incl. indexes); EXTRAPOLATED to 1,000 devices at 1-min polls: "
+            f"{kind} pages incl. indexes); EXTRAPOLATED to 1,000 devices at 1-min polls: "
             f"{raw_gb:.1f} GB for the default 35 days of raw rows, {year_gb:.1f} GB if a whole year "
             "of raw rows were kept"
         )
-        import_s, table_s, count = bench_monthly_table(directory)
+        import_s, table_s, count = bench_monthly_table(directory, pg)
         print(
             f"year at 15 min: import {count} intervals in {import_s:.2f} s; annual report data "
             f"(monthly PUE table, gaps, daily PUE vs temperature) in {table_s * 1e3:.0f} ms"

@@ -14,3 +14,6 @@ import os
 
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+# the session's PostgreSQL server (tests/pgserver.py): started by the first test that asks for it
+from tests.pgserver import pg_url, postgres_server  # noqa: E402, F401

@@ -14,13 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT = ROOT / "agent"
 
 #: protocol libraries and the agent's protocol adapters; only agent/devices/<protocol>/ may import them
-PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0"}
-PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus", "agent.devices.bacnet")
+PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0", "urllib3"}
+PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus", "agent.devices.bacnet", "agent.devices.redfish")
 #: which adapter may import which protocol library
 ADAPTER_LIBRARIES = {
     "agent/devices/snmp/": {"pysnmp", "pyasn1", "pysmi"},
     "agent/devices/modbus/": {"pymodbus"},
     "agent/devices/bacnet/": {"bacpypes3"},
+    "agent/devices/redfish/": {"urllib3"},  # the HTTP client of Redfish (agent/devices/redfish/client.py)
 }
 
 
@@ -154,3 +155,9 @@ def test_a_module_over_400_lines_says_why_at_its_top() -> None:
 
 def test_public_surface() -> None:
     assert agent.__all__ == ["__version__"]
+
+
+def test_only_the_postgres_history_package_imports_psycopg() -> None:
+    """The database driver stays in agent/history/postgres/ (SQLite users never load it)."""
+    importers = {_rel(p) for p in AGENT.rglob("*.py") if "psycopg" in _top(_imports(p))}
+    assert importers and all(i.startswith("agent/history/postgres/") for i in importers), importers

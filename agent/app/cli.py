@@ -165,9 +165,15 @@ async def _read(args: argparse.Namespace) -> int:
     from agent.devices.snmp.client import PysnmpClient
 
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
-    registry = load_profiles(dirs)
+    registry = load_profiles(dirs, lazy_shipped=True)
     if urlparse(args.url).scheme in ("modbus", "bacnet"):
         profile, readout = await _read_named(args, registry)
+        _print_readout(args, profile, readout)
+        return 0
+    if urlparse(args.url).scheme == "https":
+        from agent.app.redfish_read import read_redfish
+
+        profile, readout = await read_redfish(args, registry)
         _print_readout(args, profile, readout)
         return 0
     target = _target_from_args(args)
@@ -330,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
     p.add_argument(
         "url",
-        help="udp://HOST:PORT (SNMP), or modbus://HOST[:PORT][/UNIT] (Modbus TCP) or bacnet://HOST[:PORT] "
-        "(BACnet/IP) with --profile",
+        help="udp://HOST:PORT (SNMP), modbus://HOST[:PORT][/UNIT] (Modbus TCP) or bacnet://HOST[:PORT] (BACnet/IP) "
+        "with --profile, or https://HOST[:PORT] with --profile and --bmc-user (Redfish; password in $PUE_BMC_PASSWORD)",
     )
     p.add_argument("--community")
     p.add_argument("--v3-user")
@@ -340,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priv-protocol", choices=sorted(PRIV_PROTOCOL_NAMES))
     p.add_argument("--priv-key")
     p.add_argument("--v3-context", default="", help="SNMPv3 context name (default: empty)")
+    p.add_argument("--bmc-user", help="Redfish: the BMC account (its password in $PUE_BMC_PASSWORD)")
+    p.add_argument("--bmc-auth", choices=["session", "basic"], default="session", help="Redfish: how to log in")
+    p.add_argument("--ca-file", help="Redfish: the CA (PEM) that signed the BMC's certificate (verification is on)")
     p.add_argument(
         "--profile",
         help="profile name, or a profile FILE.yaml such as a fresh `profile draft` "

@@ -1,6 +1,7 @@
 """``export``, ``import`` and ``report`` sub-commands over the history store.
 
-Every command takes ``--db PATH`` (default: ``history.path`` of ``--config FILE``). Exit status 0 on
+Every command takes ``--db PATH`` or a postgresql:// url (default: the history of ``--config FILE``), and
+``--site`` for a site of a shared PostgreSQL history (:mod:`agent.history.factory`). Exit status 0 on
 success, 2 on bad input (arguments, files, a database that cannot be used); stored data is never
 changed by a failed command.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from agent.reports.options import DEFAULT_MAX_OUTSIDE_SHARE, EXTRAPOLATION_CHOIC
 if TYPE_CHECKING:
     from datetime import tzinfo
 
+    from agent.history.records import HistoryStore
     from agent.reports.mv_plan import MvPlan
 
 __all__ = ["register"]
@@ -59,7 +62,10 @@ def _max_pue(text: str) -> float:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="history database (default: history.path of --config)")
+    parser.add_argument(
+        "--db", help="history database: a SQLite file or postgresql://... (default: the history of --config)"
+    )
+    parser.add_argument("--site", help="a site of a shared PostgreSQL history (default: site.name of --config)")
     parser.add_argument("--config", type=Path, help="site config whose history section names the database")
     parser.add_argument(
         "--timezone",
@@ -128,6 +134,10 @@ def register(subparsers: Any) -> None:
     _savings_options(p)
     p.set_defaults(func=cmd_report, handler=cmd_report)
 
+    from agent.app.history_migrate import register_history
+
+    register_history(subparsers)
+
 
 def _share(text: str) -> float:
     try:
@@ -187,15 +197,17 @@ def _fail(command: str, message: str) -> int:
     return 2
 
 
-def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
-    """The database path and what the config says (site name, factor, meters, time zone)."""
-    context: dict[str, Any] = {"timezone": "UTC"}
-    db: Path | None = args.db
+def _resolve(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """What to print for the database, and what the config says (site, factor, meters, time zone, the config)."""
+    from agent.history.factory import history_target, target_label
+
+    context: dict[str, Any] = {"timezone": "UTC", "cfg": None}
     if args.config is not None:
         from agent.config.site import load_config
         from agent.reports.audit import audit_context
 
         cfg, _profiles = load_config(args.config)
+        context["cfg"] = cfg
         context["audit"] = audit_context(cfg, str(args.config), args.config.read_bytes())
         context["site"] = cfg.site.name
         context["timezone"] = cfg.site.timezone
@@ -216,19 +228,29 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
         if carbon is not None:
             context["factor"] = carbon.emission_factor
             context["carbon"] = carbon
-        if db is None and cfg.history is not None:
-            path = cfg.history.path
-            db = path if path.is_absolute() else args.config.parent / path
+    if getattr(args, "site", None):
+        context["site"] = args.site
     if getattr(args, "timezone", None):
         context["timezone"] = args.timezone
-    if db is None:
-        raise HistoryError("give --db PATH, or --config FILE with a history section")
-    return db, context
+    base_dir = args.config.parent if args.config is not None else Path.cwd()
+    context["base_dir"] = base_dir
+    target = history_target(context["cfg"], base_dir, args.db)
+    if target is None:
+        raise HistoryError("give --db PATH (or postgresql://...), or --config FILE with a history section")
+    return target_label(target), context
+
+
+def _open(args: argparse.Namespace, context: dict[str, Any], *, readonly: bool) -> HistoryStore:
+    """The store ``--db`` / ``--config`` name (SQLite or PostgreSQL); ``--site`` picks a site of a shared one."""
+    from agent.history.factory import open_history_store
+
+    return open_history_store(
+        context["cfg"], context["base_dir"], db=args.db, readonly=readonly, site=getattr(args, "site", None)
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from agent.history.export import export_history
-    from agent.history.store import SqliteHistoryStore
     from agent.reports.periods import parse_period, zone
 
     try:
@@ -239,7 +261,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = args.format or args.out.suffix.lower().lstrip(".")
         if fmt not in ("csv", "parquet", "xlsx"):
             return _fail("export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx")
-        with SqliteHistoryStore(db, readonly=True) as store:
+        with closing(_open(args, context, readonly=True)) as store:
             about = {
                 "site": context.get("site", "(not named: export with --config)"),
                 "period": f"{args.start} .. {args.end} ({context['timezone']})",
@@ -259,13 +281,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from agent.app.progress import Show, progress
     from agent.history.importer import import_history
-    from agent.history.store import SqliteHistoryStore
 
     show: Show = "auto" if args.progress is None else "always" if args.progress else "never"
     try:
         db, context = _resolve(args)
         category = args.it_category if args.it_category is not None else context.get("category")
-        with progress("import", unit="MB", show=show) as step, SqliteHistoryStore(db) as store:
+        with progress("import", unit="MB", show=show) as step, closing(_open(args, context, readonly=False)) as store:
 
             def report(done_bytes: int, total_bytes: int, rows: int) -> None:
                 step.update(done_bytes / 1e6, total_bytes / 1e6, note=f"{rows:,} rows")
@@ -293,7 +314,11 @@ def _recompute_args(args: argparse.Namespace) -> list[str]:
     if args.config is not None:
         out += ["--config", str(args.config)]
     if args.db is not None:
-        out += ["--db", str(args.db)]
+        from agent.history.factory import target_label
+
+        out += ["--db", target_label(args.db)]  # a url's password never reaches the report
+    if getattr(args, "site", None):
+        out += ["--site", args.site]
     for flag, value in (("--timezone", args.timezone), ("--emission-factor", args.emission_factor)):
         if value:
             out += [flag, value]
@@ -305,7 +330,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     if bool(args.baseline) != bool(args.compare) or (args.period is None) == (args.baseline is None):
         return _fail("report", "give either --period, or --baseline and --compare")
     from agent.app.progress import progress
-    from agent.history.store import SqliteHistoryStore
     from agent.reports.audit import audit_context, audit_findings
     from agent.reports.periods import parse_period, zone
     from agent.reports.render import render
@@ -316,8 +340,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         db, context = _resolve(args)
         key = args.emission_factor or context.get("factor")
         factor = load_emission_factor(key) if key else None
-        label = f"report: {args.out.name} from {db.name}"
-        with progress(label), SqliteHistoryStore(db, readonly=True) as store:
+        label = f"report: {args.out.name} from {Path(db).name if '://' not in db else db}"
+        with progress(label), closing(_open(args, context, readonly=True)) as store:
             if args.period:
                 tz = zone(context["timezone"])
                 start, end = parse_period(args.period, tz)

@@ -31,6 +31,8 @@ from agent.devices.modbus.client import ModbusClient
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import ByProtocol
 from agent.devices.readings import DeviceSnapshot
+from agent.devices.redfish.adapter import RedfishDevices
+from agent.devices.redfish.client import RedfishClient
 from agent.devices.snmp.adapter import SnmpDevices
 from agent.devices.snmp.client import PysnmpClient
 from agent.devices.snmp.seam import SnmpClient
@@ -88,6 +90,7 @@ class Agent:
         history_path: Path | None = None,
         modbus_client: ModbusClient | None = None,
         bacnet_client: BacnetClient | None = None,
+        redfish_client: RedfishClient | None = None,
     ) -> None:
         if shard is not None:
             cfg = shard_config(cfg, shard)
@@ -95,12 +98,13 @@ class Agent:
         self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
-        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP, BACnet/IP)
+        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP, BACnet/IP, Redfish)
         self.devices = ByProtocol(
             {
                 "snmp": SnmpDevices(cfg, self.client),
                 "modbus": ModbusDevices(modbus_client),
                 "bacnet": BacnetDevices(bacnet_client),
+                "redfish": RedfishDevices(cfg, redfish_client),
             },
             profiles,
         )
@@ -322,25 +326,33 @@ async def run_agent(
     counter = PollCounter()
     observers: list[AgentObserver] = [counter]
     writer = None
-    if history_path is None and cfg.history is not None:
+    postgres = history_path is None and cfg.history is not None and cfg.history.url is not None
+    if history_path is None and cfg.history is not None and not postgres:
         history_path = cfg.history.path if cfg.history.path.is_absolute() else base_dir / cfg.history.path
         if shard is not None:
             # shards share one config file, so this is not an error; but a shard's site intervals would have
             # coverage 0 (its boundaries span other shards), and N shards would all write the one file
             log.warning(
                 "shard %s: history (%s) not written in shard mode: it needs every device; run one "
-                "agent without --shard for history",
+                "agent without --shard for history, or share a PostgreSQL history (history.url)",
                 shard,
                 history_path,
             )
             history_path = None
-    if history_path is not None:
-        from agent.history import HistoryWriter, SqliteHistoryStore
+    if history_path is not None or postgres:
+        from agent.history import HistoryWriter
+        from agent.history.factory import open_history_store, shard_history_config, target_label
 
-        # exclusive: a second agent on this file is refused (HistoryLockedError, exit 2) before it polls
-        writer = HistoryWriter(SqliteHistoryStore(history_path, exclusive=True), cfg)
+        # exclusive: a second agent on this file (or as this site/agent of a shared database) is refused
+        # (HistoryLockedError, exit 2) before it polls
+        store = open_history_store(cfg, base_dir, db=history_path, exclusive=True, shard=shard)
+        # a shard writes its own meters' part of each boundary; reports sum the shards (docs/history.md)
+        writer = HistoryWriter(store, cfg if shard is None else shard_history_config(cfg, shard))
         observers.append(writer)
-        print(f"history: {history_path}", flush=True)
+        label = target_label(history_path if history_path is not None else str(getattr(store, "url", "")))
+        print(f"history: {label}", flush=True)
+        if postgres and cfg.recommender is not None:
+            log.warning("history in PostgreSQL: the recommender is not retrained from it (SQLite history only)")
     # the history path also feeds retraining (every recommender.retrain_interval_h) when a recommender runs
     agent = Agent(
         cfg,

@@ -37,9 +37,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     SecretStr,
+    Tag,
     ValidationError,
     create_model,
     field_validator,
@@ -69,6 +71,7 @@ __all__ = [
     "DeviceConfig",
     "DieselEntry",
     "GreenElectricity",
+    "RedfishCredentials",
     "SiteConfig",
     "dump_config",
     "load_config",
@@ -120,7 +123,46 @@ class V3Credentials(_Strict):
         return self
 
 
-Credentials = Annotated[V2cCredentials | V3Credentials, Field(discriminator="version")]
+class RedfishCredentials(_Strict):
+    """A Redfish (HTTPS) account on servers' BMCs, and how their certificates are trusted.
+
+    Certificate verification is on unless ``verify: false`` is written (the agent then warns at every
+    start); ``ca_file`` names the CA bundle that signed the BMCs' certificates (relative to the config file).
+    """
+
+    protocol: Literal["redfish"] = Field(description="Redfish over HTTPS (a BMC account, not SNMP)")
+    user: str = Field(min_length=1, description="BMC user name (a read-only role is enough)")
+    password: SecretStr = Field(min_length=1, description="BMC password")
+    auth: Literal["session", "basic"] = Field(
+        default="session",
+        description="session: POST SessionService/Sessions once, then X-Auth-Token (deleted on close); basic: "
+        "HTTP basic auth on every request",
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle (PEM) trusted for the BMCs' certificates")
+    verify: bool = Field(
+        default=True, description="verify the BMC's certificate and host name; false only explicitly (warned)"
+    )
+
+
+def _credentials_tag(value: Any) -> str | None:
+    """Which kind of credentials an entry is: its ``version`` (SNMP) or ``protocol: redfish``."""
+    if isinstance(value, dict):
+        tag = value.get("protocol", value.get("version"))
+    else:
+        tag = getattr(value, "protocol", None) or getattr(value, "version", None)
+    return {"1": "v2c", "2c": "v2c"}.get(tag, tag) if isinstance(tag, str) else None
+
+
+Credentials = Annotated[
+    Annotated[V2cCredentials, Tag("v2c")]
+    | Annotated[V3Credentials, Tag("3")]
+    | Annotated[RedfishCredentials, Tag("redfish")],
+    Discriminator(
+        _credentials_tag,
+        custom_error_type="credentials_kind",
+        custom_error_message="credentials need version '1', '2c' or '3' (SNMP) or protocol: redfish",
+    ),
+]
 
 Role = Literal[
     "utility_meter",
@@ -131,6 +173,7 @@ Role = Literal[
     "chiller_plant",
     "environment_sensor",
     "other_meter",
+    "server",  # IT equipment read at its input (a BMC over Redfish): IT at category 3
 ]
 
 
@@ -202,9 +245,15 @@ class DeviceConfig(_Strict):
 
     name: Name = Field(description="unique device name (the `device` label of its metrics)")
     address: str = Field(description="IP address or host name")
-    port: int = Field(default=161, ge=1, le=65535, description="SNMP UDP port (161); for Modbus TCP, 502 unless given")
+    port: int = Field(
+        default=161,
+        ge=1,
+        le=65535,
+        description="SNMP UDP port (161); for Modbus TCP, 502 unless given; for Redfish (HTTPS), 443 unless given",
+    )
     credentials: str | None = Field(
-        default=None, description="SNMP: name of an entry under `credentials` used to read (required for SNMP)"
+        default=None,
+        description="SNMP or Redfish: name of an entry under `credentials` used to read (required for both)",
     )
     write_credentials: str | None = Field(
         default=None, description="separate credentials for setpoint SETs (never the read ones)"
@@ -212,7 +261,7 @@ class DeviceConfig(_Strict):
     profile: str = Field(description="device profile name (configs/profiles/*.yaml or profile_dirs)")
     role: Role = Field(description="what the device is in the plant")
     zone: Name = Field(default="default", description="hall, room or area (the `zone` label)")
-    timeout_s: float = Field(default=2.0, gt=0, le=30, description="request timeout [s] (SNMP or Modbus)")
+    timeout_s: float = Field(default=2.0, gt=0, le=30, description="request timeout [s] (SNMP, Modbus or Redfish)")
     retries: int = Field(default=1, ge=0, le=5, description="retries after a timeout")
     enabled: bool = Field(default=True, description="false: keep the entry but do not poll it")
     remap: tuple[Remap, ...] = Field(default=(), description="site wiring the profile cannot know")
@@ -389,12 +438,41 @@ class Listen(_Strict):
 
 
 class HistoryConfig(_Strict):
-    """The embedded history store (SQLite, WAL). Relative paths are relative to the config file."""
+    """The history store: the embedded SQLite file (WAL), or a shared PostgreSQL database (``url``, docs/history.md).
+    Relative paths are relative to the config file."""
 
-    path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file")
+    path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file (unused with url)")
     raw_retention_days: float = Field(
         default=35.0, gt=0, le=3650, description="keep per-interval rows this long; rollups are kept"
     )
+    url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL instead of SQLite: postgresql://user@host:5432/dbname (a secret: a password may be in "
+        "it; never printed)",
+    )
+    password: SecretStr | None = Field(default=None, description="PostgreSQL password when not in url (a secret)")
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the PostgreSQL password (instead of password)",
+    )
+    agent_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="this agent's key in a shared PostgreSQL history (default: main, or shard-I-of-N with --shard)",
+    )
+
+    @model_validator(mode="after")
+    def _postgres(self) -> HistoryConfig:
+        if self.url is not None:
+            text = self.url.get_secret_value()
+            if not text.startswith(("postgresql://", "postgres://")):
+                raise ValueError("url must start with postgresql:// (the SQLite file is path)")
+        elif self.password is not None or self.password_env is not None:
+            raise ValueError("password / password_env are for a PostgreSQL url; give url too")
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give password or password_env, not both")
+        return self
 
 
 class GreenElectricity(_Strict):
@@ -637,7 +715,8 @@ class SiteConfig(_Strict):
         default=None, description="time-of-use electricity tariff: energy cost by peak/flat/valley period"
     )
     credentials: dict[Name, Credentials] = Field(
-        default_factory=dict, description="named SNMP credentials that devices refer to (none: a Modbus-only site)"
+        default_factory=dict,
+        description="named credentials devices refer to: SNMP ones and Redfish BMC accounts (none: a Modbus-only site)",
     )
     devices: tuple[DeviceConfig, ...] = Field(min_length=1, description="the devices to poll")
     topology: Topology = Field(description="which meters sum to facility, IT and the other boundaries")
@@ -670,7 +749,7 @@ def _loc(loc: Iterable[Any], data: Any) -> str:
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:
-            if item in ("V2cCredentials", "V3Credentials", "1", "2c", "3") and not (
+            if item in ("V2cCredentials", "V3Credentials", "1", "2c", "3", "v2c", "redfish") and not (
                 isinstance(node, dict) and item in node
             ):
                 continue  # pydantic's discriminator tag, not a key of the file
@@ -731,7 +810,23 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
                 problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks BACnet)")
             if protocol == "snmp" and dev.get("unit_id") is not None:
                 problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks SNMP)")
-            if protocol != "snmp":
+            kind = _credentials_tag(creds.get(read_ref)) if isinstance(read_ref, str) else None
+            if protocol == "redfish" and read_ref is None:
+                problems.append(f"{where}.credentials: a Redfish device needs credentials (protocol: redfish)")
+            elif protocol == "redfish" and kind not in (None, "redfish"):
+                problems.append(
+                    f"{where}.credentials: {read_ref!r} are SNMP credentials; a Redfish device needs "
+                    "protocol: redfish ones"
+                )
+            elif protocol == "snmp" and kind == "redfish":
+                problems.append(
+                    f"{where}.credentials: {read_ref!r} are Redfish credentials; profile {profile!r} speaks SNMP"
+                )
+            if protocol == "redfish" and dev.get("unit_id") is not None:
+                problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks redfish)")
+            if protocol == "redfish" and dev.get("write_credentials") is not None:
+                problems.append(f"{where}.write_credentials: profile {profile!r} speaks redfish, which writes nothing")
+            if protocol in ("modbus", "bacnet"):
                 for key in ("credentials", "write_credentials"):
                     if dev.get(key) is not None:
                         problems.append(f"{where}.{key}: profile {profile!r} speaks {protocol}, which has no {key}")
@@ -822,12 +917,16 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
     if profiles is None:
         extra = _list(data.get("profile_dirs"))
         try:
-            profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]))
+            profiles = load_profiles((DEFAULT_PROFILE_DIR, *[(path.parent / str(d)) for d in extra]), lazy_shipped=True)
         except ProfileError as err:
             raise ConfigError(
                 [*problems, *(f"{where}: profile_dirs: {line}" for line in str(err).splitlines())]
             ) from None
     problems += [f"{where}: {p}" for p in _cross_check(data, profiles)]
+    if cfg is not None and any(
+        isinstance(c, RedfishCredentials) and c.ca_file is not None for c in cfg.credentials.values()
+    ):
+        cfg = cfg.model_copy(update={"credentials": _resolve_ca_files(cfg.credentials, path.parent)})
     if cfg is not None and cfg.web is not None:
         cfg = cfg.model_copy(update={"web": resolve_web_paths(cfg.web, path.parent)})
         if cfg.web is not None and cfg.web.tls_server_config is not None:
@@ -840,6 +939,15 @@ def load_config(path: Path, profiles: ProfileRegistry | None = None) -> tuple[Si
     if problems or cfg is None:
         raise ConfigError(problems)
     return cfg, profiles
+
+
+def _resolve_ca_files(credentials: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Redfish ``ca_file`` paths relative to the config file's folder."""
+    out = dict(credentials)
+    for name, cred in credentials.items():
+        if isinstance(cred, RedfishCredentials) and cred.ca_file is not None and not cred.ca_file.is_absolute():
+            out[name] = cred.model_copy(update={"ca_file": base / cred.ca_file})
+    return out
 
 
 def _reason(error: Any) -> str:

@@ -26,7 +26,9 @@ One module (over 400 lines): the profile schema is one pydantic model tree; its 
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.config.strict_yaml import YamlFileError, read_yaml
+from agent.config.strict_yaml import ParsedYamlCache, YamlFileError, read_yaml
 from agent.devices.quantities import GLOSSARY
 from agent.errors import DecodeError, ProfileError
 
@@ -49,6 +51,7 @@ __all__ = [
     "Profile",
     "ProfileObject",
     "ProfileRegistry",
+    "RedfishProperty",
     "RowFilter",
     "ScaleColumn",
     "load_profile",
@@ -337,6 +340,43 @@ class BacnetSettings(_Strict):
     )
 
 
+class RedfishProperty(_Strict):
+    """Where a Redfish profile object lives: a resource under the server's chassis and a JSON pointer into it.
+
+    ``resource`` is a path relative to the chassis (``/redfish/v1/Chassis/{id}/``): ``Power`` (the
+    deprecated but widest-spread Power resource), ``EnvironmentMetrics``, ``PowerSubsystem``; ``pointer`` an
+    RFC 6901 JSON pointer into its body (``/PowerControl/0/PowerConsumedWatts``, ``/PowerWatts/Reading``).
+    A property that is absent or ``null`` (Redfish's "no reading") fails the device's read unless the object
+    is ``optional``: a server whose input power cannot be read is down, never counted as 0 W.
+
+    A ``*`` segment stands for every member of the collection reached there (``PowerSubsystem/PowerSupplies/
+    */Metrics``: each power supply's metrics), one reading per member, labelled ``member_label`` = its ``Id``.
+    """
+
+    resource: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/([A-Za-z0-9][A-Za-z0-9_.-]*|\*))*$")] = Field(
+        description="resource path under the chassis, e.g. Power or EnvironmentMetrics"
+    )
+    pointer: Annotated[str, Field(pattern=r"^(/[^/]*)+$")] = Field(
+        description="JSON pointer (RFC 6901) to the number inside the resource, e.g. /PowerWatts/Reading"
+    )
+    member_label: str | None = Field(
+        default=None, description="with a '*' in resource: the label holding each collection member's Id"
+    )
+
+    @model_validator(mode="after")
+    def _members(self) -> RedfishProperty:
+        stars = self.resource.split("/").count("*")
+        if stars > 1:
+            raise ValueError(f"resource {self.resource!r}: at most one '*' (one collection's members)")
+        if (stars == 1) != (self.member_label is not None):
+            raise ValueError("a '*' in resource and a member_label go together (the label tells members apart)")
+        return self
+
+    def tokens(self) -> tuple[str, ...]:
+        """The pointer's reference tokens, unescaped (``~1`` is ``/``, ``~0`` is ``~``)."""
+        return tuple(t.replace("~1", "/").replace("~0", "~") for t in self.pointer.split("/")[1:])
+
+
 class ProfileObject(_Strict):
     """One object (scalar ``oid``) or table column (``column`` + ``index``) -> one canonical quantity.
 
@@ -351,6 +391,9 @@ class ProfileObject(_Strict):
     )
     bacnet: BacnetPoint | None = Field(
         default=None, description="BACnet profiles: object type + instance, instead of an SNMP oid/column"
+    )
+    redfish: RedfishProperty | None = Field(
+        default=None, description="Redfish profiles: resource and JSON pointer, instead of an SNMP oid/column"
     )
     index: tuple[IndexPart, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict)
@@ -462,6 +505,10 @@ class ProfileObject(_Strict):
     def _modbus_shape(self) -> ProfileObject:
         if self.bacnet is not None:
             return self  # checked by _bacnet_shape
+        if self.modbus is not None and self.redfish is not None:
+            raise ValueError("an object has a 'modbus' register or a 'redfish' property, not both")
+        if self.redfish is not None:
+            return self._redfish_shape()
         if self.modbus is None:
             if self.type is None:
                 raise ValueError("an SNMP object needs a 'type'")
@@ -487,10 +534,32 @@ class ProfileObject(_Strict):
             raise ValueError("scale must not be 0")
         return self  # the power ceiling: _power_ceiling, as for SNMP
 
+    def _redfish_shape(self) -> ProfileObject:
+        snmp_only = {
+            "oid": self.oid,
+            "column": self.column,
+            "type": self.type,
+            "index": self.index or None,
+            "decimals_column": self.decimals_column,
+            "scale_column": self.scale_column,
+            "row_filter": self.row_filter,
+            "unit_suffix": self.unit_suffix,
+            "instead_of": self.instead_of,
+            "instead_of_column": self.instead_of_column,
+            "counter": self.counter,
+            "writable": self.writable,
+        }
+        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        if given:
+            raise ValueError(f"a Redfish object ('redfish' property) takes no {', '.join(given)} (read-only JSON)")
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        return self
+
     @model_validator(mode="after")
     def _shape(self) -> ProfileObject:
-        if self.modbus is not None or self.bacnet is not None:
-            return self  # checked by _modbus_shape / _bacnet_shape
+        if self.modbus is not None or self.redfish is not None or self.bacnet is not None:
+            return self  # checked by _modbus_shape / _redfish_shape / _bacnet_shape
         if (self.oid is None) == (self.column is None):
             raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
         if self.unit_suffix is not None and self.type != "string_number":
@@ -724,8 +793,8 @@ class Profile(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     description: str
     source: str = Field(description="MIB(s) and the recordings the profile was checked against")
-    kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor"]
-    protocol: Literal["snmp", "modbus", "bacnet"] = Field(
+    kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor", "server"]
+    protocol: Literal["snmp", "modbus", "bacnet", "redfish"] = Field(
         default="snmp", description="adapter that reads it: agent/devices/<protocol>/"
     )
     modbus: ModbusSettings | None = Field(
@@ -748,6 +817,8 @@ class Profile(_Strict):
     def _one_protocol(self) -> Profile:
         if self.protocol == "bacnet" or any(o.bacnet is not None for o in self.objects) or self.bacnet is not None:
             return self._one_bacnet()
+        if self.protocol == "redfish" or any(o.redfish is not None for o in self.objects):
+            return self._one_redfish()
         modbus = self.protocol == "modbus"
         mixed = [o.quantity for o in self.objects if (o.modbus is not None) != modbus]
         if mixed:
@@ -777,6 +848,17 @@ class Profile(_Strict):
         dup = sorted({k for k in keys if keys.count(k) > 1})
         if dup:
             raise ValueError(f"BACnet objects read twice: {', '.join(dup)}")
+        return self
+
+    def _one_redfish(self) -> Profile:
+        wrong = [o.quantity for o in self.objects if o.redfish is None or self.protocol != "redfish"]
+        if wrong:
+            raise ValueError(
+                "objects of a redfish profile must give a 'redfish' property, and a 'redfish' property needs "
+                f"protocol: redfish; these do not: {', '.join(wrong)}"
+            )
+        if self.modbus is not None or self.detect != Detect() or self.extends is not None:
+            raise ValueError("a Redfish profile has no 'modbus' settings, no 'detect' and no 'extends'")
         return self
 
     @property
@@ -887,7 +969,9 @@ def _raw_key(raw: object) -> tuple[str | None, str | None]:
     )
 
 
-def _base_objects(path: Path, base_name: str, chain: tuple[str, ...]) -> tuple[ProfileObject, ...]:
+def _base_objects(
+    path: Path, base_name: str, chain: tuple[str, ...], cache: ParsedYamlCache | None
+) -> tuple[ProfileObject, ...]:
     """The objects of the profile ``path`` extends (searched beside it, then among the shipped ones)."""
     if base_name in chain:
         raise ProfileError(f"{path}: 'extends' loops: {' -> '.join((*chain, base_name))}")
@@ -895,10 +979,21 @@ def _base_objects(path: Path, base_name: str, chain: tuple[str, ...]) -> tuple[P
     base_path = next((c for c in candidates if c.is_file()), None)
     if base_path is None:
         raise ProfileError(f"{path}: extends unknown profile {base_name!r}")
-    return load_profile(base_path, chain).objects
+    return load_profile(base_path, chain, cache).objects
 
 
-def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
+def profile_cache() -> ParsedYamlCache:
+    """The parsed-profile cache of this user: ``$XDG_CACHE_HOME/pue-agent/profiles.marshal``.
+
+    ``PUE_AGENT_CACHE=off`` reads every file afresh (and writes nothing).
+    """
+    if os.environ.get("PUE_AGENT_CACHE", "").lower() in {"off", "0", "no"}:
+        return ParsedYamlCache(None)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return ParsedYamlCache(Path(base) / "pue-agent" / f"profiles-py{sys.version_info[0]}{sys.version_info[1]}.marshal")
+
+
+def load_profile(path: Path, _chain: tuple[str, ...] = (), cache: ParsedYamlCache | None = None) -> Profile:
     """Read and validate one profile YAML; raise :class:`ProfileError` naming file, path and reason.
 
     A profile that ``extends`` another gets the base's objects first, minus those it redefines
@@ -906,7 +1001,7 @@ def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
     name an inherited object).
     """
     try:
-        data = read_yaml(path)
+        data = read_yaml(path, cache)
     except YamlFileError as err:
         raise ProfileError(str(err)) from None
     if not isinstance(data, dict):
@@ -915,7 +1010,7 @@ def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
     if isinstance(data.get("extends"), str) and isinstance(data.get("objects"), list):
         own = data["objects"]
         keys = {_raw_key(raw) for raw in own}
-        base = _base_objects(path, data["extends"], (*_chain, str(data.get("name"))))
+        base = _base_objects(path, data["extends"], (*_chain, str(data.get("name"))), cache)
         kept = [obj for obj in base if (obj.oid, obj.column) not in keys]
         inherited = len(kept)
         data = {**data, "objects": [*kept, *own]}
@@ -932,30 +1027,59 @@ def load_profile(path: Path, _chain: tuple[str, ...] = ()) -> Profile:
 
 
 class ProfileRegistry:
-    """All known profiles by name, with detection."""
+    """All known profiles by name, with detection.
 
-    def __init__(self, profiles: Iterable[Profile]) -> None:
+    Profiles given as files (``lazy``: name -> path) are read and validated on first use: a
+    command that names its devices' profiles (``check-config``, ``read --profile``) reads only
+    those, not every shipped file (about 0.2 s of YAML). Detection and ``fallbacks`` read them all.
+    """
+
+    def __init__(
+        self, profiles: Iterable[Profile], lazy: Mapping[str, Path] | None = None, cache: ParsedYamlCache | None = None
+    ) -> None:
         self._profiles: dict[str, Profile] = {}
+        self._lazy: dict[str, Path] = dict(lazy or {})
+        self._cache = cache
         for p in profiles:
-            if p.name in self._profiles:
+            if p.name in self._profiles or p.name in self._lazy:
                 raise ProfileError(f"two profiles named {p.name!r}")
             self._profiles[p.name] = p
 
     def __contains__(self, name: object) -> bool:
-        return name in self._profiles
+        return name in self._profiles or name in self._lazy
 
     def __getitem__(self, name: str) -> Profile:
+        if name in self._lazy:
+            self._profiles[name] = load_profile(self._lazy[name], cache=self._cache)
+            del self._lazy[name]
+            if self._cache is not None:
+                self._cache.save()
         try:
             return self._profiles[name]
         except KeyError:
-            raise ProfileError(f"unknown profile {name!r}; known: {', '.join(sorted(self._profiles))}") from None
+            raise ProfileError(f"unknown profile {name!r}; known: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
-        return sorted(self._profiles)
+        return sorted({*self._profiles, *self._lazy})
+
+    def _all(self) -> list[Profile]:
+        """Every profile, reading the lazy ones now; their problems are reported together."""
+        problems: list[str] = []
+        for name in sorted(self._lazy):
+            try:
+                self._profiles[name] = load_profile(self._lazy[name], cache=self._cache)
+                del self._lazy[name]
+            except ProfileError as err:
+                problems.append(str(err))
+        if self._cache is not None:
+            self._cache.save()
+        if problems:
+            raise ProfileError("\n".join(problems))
+        return list(self._profiles.values())
 
     def detect(self, sys_object_id: str, sys_descr: str) -> Profile | None:
         """Best-scoring profile for a device's sysObjectID and sysDescr, or None (fallbacks score last)."""
-        scored = [(p.matches(sys_object_id, sys_descr), p.name, p) for p in self._profiles.values()]
+        scored = [(p.matches(sys_object_id, sys_descr), p.name, p) for p in self._all()]
         scored = [s for s in scored if s[0] > 0]
         if not scored:
             return None
@@ -964,23 +1088,40 @@ class ProfileRegistry:
 
     def fallbacks(self) -> list[Profile]:
         """The standard-MIB fallback profiles, in the order detection tries them (rank, then name)."""
-        found = [p for p in self._profiles.values() if p.detect.fallback is not None]
+        found = [p for p in self._all() if p.detect.fallback is not None]
         return sorted(found, key=lambda p: (p.detect.fallback or 0, p.name))
 
 
-def load_profiles(dirs: Iterable[Path] = (DEFAULT_PROFILE_DIR,)) -> ProfileRegistry:
-    """Load every ``*.yaml`` profile in ``dirs``; all problems reported together."""
+def load_profiles(dirs: Iterable[Path] = (DEFAULT_PROFILE_DIR,), *, lazy_shipped: bool = False) -> ProfileRegistry:
+    """Load every ``*.yaml`` profile in ``dirs``; all problems reported together.
+
+    With ``lazy_shipped`` the shipped directory's files (validated by the project's tests) are read on
+    first use instead; an operator's own directories are always read and checked now. A name given
+    twice is refused either way (a profile's name is its file name).
+    """
     profiles: list[Profile] = []
+    lazy: dict[str, Path] = {}
     problems: list[str] = []
+    seen: set[str] = set()
+    cache = profile_cache()
     for directory in dirs:
         if not directory.is_dir():
             problems.append(f"{directory}: profile directory not found")
             continue
+        deferred = lazy_shipped and directory.resolve() == DEFAULT_PROFILE_DIR.resolve()
         for path in sorted(directory.glob("*.yaml")):
+            if path.stem in seen:
+                problems.append(f"two profiles named {path.stem!r} ({path})")
+                continue
+            seen.add(path.stem)
+            if deferred:
+                lazy[path.stem] = path
+                continue
             try:
-                profiles.append(load_profile(path))
+                profiles.append(load_profile(path, cache=cache))
             except ProfileError as err:
                 problems.append(str(err))
+    cache.save()
     if problems:
         raise ProfileError("\n".join(problems))
-    return ProfileRegistry(profiles)
+    return ProfileRegistry(profiles, lazy, cache)

@@ -26,7 +26,7 @@ from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
 
 if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
-    from agent.history.store import SqliteHistoryStore
+    from agent.history.records import HistoryStore
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -138,7 +138,7 @@ def _term_cells(terms: dict[str, tuple[float, float]], interval_s: float) -> lis
     return cells
 
 
-def history_rows(store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int) -> list[list[str]]:
+def history_rows(store: HistoryStore, start_s: float, end_s: float, resolution_s: int) -> list[list[str]]:
     """Export rows (strings, :data:`EXPORT_COLUMNS` order) for ``[start_s, end_s)``: :func:`history_table`
     without its tag columns."""
     _columns, rows = history_table(store, start_s, end_s, resolution_s)
@@ -163,7 +163,7 @@ def _tag_cells(terms: dict[str, tuple[float, float]], tags: Sequence[tuple[str, 
 
 
 def history_table(
-    store: SqliteHistoryStore, start_s: float, end_s: float, resolution_s: int
+    store: HistoryStore, start_s: float, end_s: float, resolution_s: int
 ) -> tuple[tuple[str, ...], list[list[str]]]:
     """Export columns and rows (strings) for ``[start_s, end_s)``: :data:`EXPORT_COLUMNS`, then two columns
     per sub-system, unit and energy type stored in the period (``subsystem_chillers_energy_kwh``: energy
@@ -237,7 +237,7 @@ def _typed(rows: Sequence[Sequence[str]], names: Sequence[str] = EXPORT_COLUMNS)
 
 
 def export_history(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
     start_s: float,
     end_s: float,
     resolution_s: int,

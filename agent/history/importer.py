@@ -35,7 +35,7 @@ from agent.history.export import EXPORT_COLUMNS
 from agent.history.records import CONDITION_COLUMNS, SiteInterval
 
 if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
-    from agent.history.store import SqliteHistoryStore
+    from agent.history.records import HistoryStore
 
 __all__ = [
     "DEFAULT_MAX_PUE",
@@ -374,7 +374,7 @@ def _check_energy(row: _Row, column: str, power_w: float | None, coverage: float
 
 
 def import_history(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
     path: Path,
     it_category: int | None = None,
     *,

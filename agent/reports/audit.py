@@ -19,8 +19,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from agent.config.audit import DEFAULT_ENERGY_TYPE, TAG_KINDS, UtilityBill, parse_tag_term, tag_term
-from agent.history.records import SiteRollup
-from agent.history.store import SqliteHistoryStore
+from agent.history.records import HistoryStore, SiteRollup
 from agent.reports.periods import zone
 from agent.reports.report import PeriodReport
 
@@ -257,7 +256,7 @@ def _tags(rollups: Sequence[SiteRollup], length_s: float) -> tuple[list[TagEnerg
 
 
 def audit_findings(
-    store: SqliteHistoryStore, report: PeriodReport, ctx: AuditContext, report_number: str | None = None
+    store: HistoryStore, report: PeriodReport, ctx: AuditContext, report_number: str | None = None
 ) -> AuditFindings:
     """Check ``ctx`` against the hourly history of ``report``'s period (see the module doc)."""
     tz = zone(report.timezone)

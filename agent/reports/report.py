@@ -26,8 +26,7 @@ import numpy as np
 from agent.config.emission import EMISSION_FACTORS_FILE, EmissionFactor, load_emission_factor
 from agent.config.site import CarbonConfig
 from agent.errors import HistoryQueryError
-from agent.history.records import SiteRollup
-from agent.history.store import SqliteHistoryStore
+from agent.history.records import HistoryStore, SiteRollup
 from agent.reports.compliance import Compliance, PeriodCarbon, period_carbon, period_compliance
 from agent.reports.mv_plan import NO_PLAN, MvPlan
 from agent.reports.options import DEFAULT_MAX_OUTSIDE_SHARE, EXTRAPOLATION_CHOICES, IT_LOAD_CHOICES
@@ -97,7 +96,7 @@ class PeriodReport:
 
 
 def period_report(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
     start_s: float,
     end_s: float,
     factor: EmissionFactor | None,
@@ -238,7 +237,7 @@ class SavingsReport:
 
 
 def _daily(
-    store: SqliteHistoryStore, start_s: float, end_s: float, temperature: str, tz: tzinfo = UTC
+    store: HistoryStore, start_s: float, end_s: float, temperature: str, tz: tzinfo = UTC
 ) -> tuple[np.ndarray[Any, Any], ...]:
     """Complete local days (24 covered hours with ``temperature``): start, facility kWh, IT kWh, hourly
     temperatures (days x 24); and the number of days excluded (gaps; 23- or 25-hour DST days too)."""
@@ -275,7 +274,7 @@ def _conditions(it_kwh: np.ndarray[Any, Any] | None, temps: np.ndarray[Any, Any]
 
 
 def savings_report(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
     baseline: tuple[float, float],
     compare: tuple[float, float],
     factor: EmissionFactor | None,

@@ -60,13 +60,18 @@ def test_every_recording_reads_identically_on_both_paths(snmpsim_port: int) -> N
     registry: ProfileRegistry = load_profiles()
 
     async def work(client: PysnmpClient) -> dict[str, tuple[str, DeviceReadout, list[SnmpValue]]]:
+        # four devices at a time: snmpsim is one Python process, and with every recording's requests
+        # in flight at once a busy machine (or a second pytest worker) left some unanswered for 3 x 5 s
+        in_flight = asyncio.Semaphore(4)
+
         async def one(name: str) -> tuple[str, tuple[str, DeviceReadout, list[SnmpValue]]]:
-            target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(name), timeout_s=5.0, retries=2)
-            profile = await detect_profile(client, target, registry)
-            readout = await read_device(client, target, profile)
-            system = await client.get(
-                target, ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.99.0"]
-            )
+            target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(name), timeout_s=10.0, retries=2)
+            async with in_flight:
+                profile = await detect_profile(client, target, registry)
+                readout = await read_device(client, target, profile)
+                system = await client.get(
+                    target, ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.99.0"]
+                )
             return name, (profile.name, readout, system)
 
         return dict(await asyncio.gather(*(one(p.stem) for p in RECORDINGS)))
@@ -82,7 +87,7 @@ def test_walks_of_every_recording_are_identical(snmpsim_port: int) -> None:
     async def work(client: PysnmpClient) -> dict[str, dict[str, list[SnmpValue]]]:
         out = {}
         for path in RECORDINGS:
-            target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(path.stem), timeout_s=5.0, retries=2)
+            target = SnmpTarget("127.0.0.1", snmpsim_port, V2cAuth(path.stem), timeout_s=10.0, retries=2)
             out[path.stem] = await client.walk(target, ["1.3.6.1.2.1", "1.3.6.1.4.1", "1.3.6.1.6"], 10)
         return out
 

@@ -123,6 +123,10 @@ def test_detection_is_declared(profile: Profile) -> None:
         # Modbus has no sysObjectID to detect by: the site config names the profile (the schema refuses detect)
         assert detect == type(detect)() and profile.modbus_settings.max_span_registers <= 125
         return
+    if profile.protocol == "redfish":
+        # Redfish has no sysObjectID either: the site config names the profile (the schema refuses detect)
+        assert detect == type(detect)() and all(o.redfish is not None for o in profile.objects)
+        return
     assert detect.sys_object_id_prefixes or detect.requires_oid or detect.requires_column
     if profile.sample_sys_object_id is not None:
         assert profile.matches(profile.sample_sys_object_id, "") > 0

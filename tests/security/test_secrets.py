@@ -16,7 +16,7 @@ import bcrypt
 import pytest
 import yaml
 
-from agent.config.site import V2cCredentials, V3Credentials, dump_config, load_config
+from agent.config.site import RedfishCredentials, V2cCredentials, V3Credentials, dump_config, load_config
 from agent.errors import ConfigError
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
@@ -33,7 +33,7 @@ def _secrets(path: Path) -> set[str]:
     data = yaml.safe_load(path.read_text())
     found = set()
     for cred in (data.get("credentials") or {}).values():
-        for key in ("community", "auth_key", "priv_key"):
+        for key in ("community", "auth_key", "priv_key", "password"):  # password: a Redfish BMC account
             if cred.get(key):
                 found.add(str(cred[key]))
     for value in ((data.get("web") or {}).get("basic_auth_users") or {}).values():
@@ -56,6 +56,9 @@ def test_example_configs_use_v3_authpriv_and_flag_every_v2c(path: Path) -> None:
             assert cred.security_level == "authPriv", f"{path.name}: {name} is not authPriv"
             assert cred.auth_protocol in STRONG_AUTH, f"{path.name}: {name} uses {cred.auth_protocol}"
             assert cred.priv_protocol in STRONG_PRIV, f"{path.name}: {name} uses {cred.priv_protocol}"
+        elif isinstance(cred, RedfishCredentials):
+            # a BMC account over HTTPS: the certificate verified (never verify: false in an example)
+            assert cred.verify, f"{path.name}: {name} turns certificate verification off"
         else:
             # v2c only on purpose, and visibly so: named *v2c* and explained in the file's header
             assert "v2c" in name, f"{path.name}: v2c credentials {name!r} must say v2c in their name"

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials, V3Credentials
+from agent.config.site import DeviceConfig, RedfishCredentials, SiteConfig, V2cCredentials, V3Credentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.quantities import GLOSSARY
 from twin.serve.bacnet import BacnetServedDevice
 from twin.serve.modbus import ModbusGateway, ModbusProfiledDevice, gateway_for
+from twin.serve.pki import BmcTls
+from twin.serve.redfish import RedfishProfiledDevice, SimulatedBmc
 from twin.serve.responder import SimulatedAgent, WritableRange
 
 __all__ = ["ProfiledDevice", "SimulatedSite", "plausible_defaults", "simulated_agent"]
@@ -200,12 +202,14 @@ def simulated_agent(cfg: SiteConfig, dev: DeviceConfig) -> SimulatedAgent:
     """A responder for one configured device, answering its read and (read-write) write credentials."""
     assert dev.credentials is not None, f"{dev.name}: an SNMP device has read credentials"
     cred = cfg.credentials[dev.credentials]
+    assert not isinstance(cred, RedfishCredentials), f"{dev.name}: Redfish credentials on an SNMP device"
     if isinstance(cred, V2cCredentials):
         agent = SimulatedAgent(dev.address, dev.port, cred.community.get_secret_value())
     else:
         agent = SimulatedAgent(dev.address, dev.port, "public", _v3_tuple(cred))
     if dev.write_credentials:
         wcred = cfg.credentials[dev.write_credentials]
+        assert not isinstance(wcred, RedfishCredentials), f"{dev.name}: Redfish write credentials"
         if isinstance(wcred, V2cCredentials):
             agent.write_community = wcred.community.get_secret_value()
         else:
@@ -227,15 +231,22 @@ class SimulatedSite:
     modbus_gateways: dict[tuple[str, int], ModbusGateway]
     #: the BACnet/IP devices (profiles with ``protocol: bacnet``), by name: one bacpypes3 device each
     bacnet_devices: dict[str, BacnetServedDevice]
+    #: the servers' BMCs (profiles with ``protocol: redfish``), by name
+    redfish_devices: dict[str, RedfishProfiledDevice]
 
     def add_devices(
         self,
         cfg: SiteConfig,
         profiles: Any,
         on_setpoint: Callable[[str], Callable[[str, float], None] | None] | None = None,
+        redfish_tls: BmcTls | None = None,
     ) -> None:
-        """Simulate every configured device, each over the protocol its profile speaks."""
-        self.devices, self.modbus_devices, self.modbus_gateways, self.bacnet_devices = {}, {}, {}, {}
+        """Simulate every configured device, each over the protocol its profile speaks.
+
+        Redfish BMCs serve HTTPS with ``redfish_tls``'s certificate (:func:`twin.serve.redfish.make_test_pki`).
+        """
+        self.devices, self.modbus_devices, self.modbus_gateways = {}, {}, {}
+        self.redfish_devices, self.bacnet_devices = {}, {}
         for number, dev in enumerate(cfg.devices):
             profile = profiles[dev.profile]
             if profile.protocol == "bacnet":
@@ -244,6 +255,14 @@ class SimulatedSite:
                 self.bacnet_devices[dev.name] = BacnetServedDevice(
                     dev.name, profile, dev.address, port, 1000 + number, on_setpoint=handler
                 )
+                continue
+            if profile.protocol == "redfish":
+                cred = cfg.credentials[dev.credentials or ""]
+                if redfish_tls is None or not isinstance(cred, RedfishCredentials):
+                    raise ValueError(f"{dev.name}: a simulated BMC needs redfish_tls and Redfish credentials")
+                port = dev.port if "port" in dev.model_fields_set else 443
+                bmc = SimulatedBmc(dev.address, port, cred.user, cred.password.get_secret_value(), redfish_tls)
+                self.redfish_devices[dev.name] = RedfishProfiledDevice(dev.name, profile, bmc)
                 continue
             if profile.protocol == "modbus":
                 port = dev.port if "port" in dev.model_fields_set else 502
@@ -262,14 +281,18 @@ class SimulatedSite:
             meter.publish(values.get(name, {}), uptime_s, defaults)
         for name, bdev in getattr(self, "bacnet_devices", {}).items():
             bdev.publish(values.get(name, {}), uptime_s, defaults)
+        for name, server in getattr(self, "redfish_devices", {}).items():
+            server.publish(values.get(name, {}), uptime_s, defaults)
 
     def _handles(self) -> list[Any]:
         modbus = getattr(self, "modbus_devices", {})
         bacnet = getattr(self, "bacnet_devices", {})
+        redfish = getattr(self, "redfish_devices", {})
         return (
             [d.agent for d in self.devices.values()]
             + [m.agent for m in modbus.values()]
             + [b.agent for b in bacnet.values()]
+            + [r.agent for r in redfish.values()]
         )
 
     def update(self) -> Any:
@@ -298,6 +321,8 @@ class SimulatedSite:
             return self.modbus_devices[name].agent
         if name in getattr(self, "bacnet_devices", {}):
             return self.bacnet_devices[name].agent
+        if name in getattr(self, "redfish_devices", {}):
+            return self.redfish_devices[name].agent
         return self.devices[name].agent
 
     def stop_device(self, name: str) -> None:

@@ -5,7 +5,9 @@ Roles map to simple, deterministic physics of time:
   (no-load + proportional + square-law);
 - ``pdu``: an equal share of the IT load, with a small PDU loss;
 - ``cooling_unit``: temperatures and fan speed that follow the load;
-- ``utility_meter``: facility = UPS inputs + cooling + lighting/other.
+- ``utility_meter``: facility = UPS inputs + cooling + lighting/other;
+- ``server`` (Redfish BMCs): the IT load at the servers' inputs (IT at category 3), 97 % of the UPS output
+  (3 % lost in PDUs and cords), shared unequally (weights 1, 1.1, 1.2, ...), with energy counters.
 Energy counters integrate power exactly, so the truth PUE over any period is known.
 """
 
@@ -19,8 +21,12 @@ from dataclasses import dataclass
 from agent.config.site import SiteConfig
 from agent.devices.profiles import ProfileRegistry
 from twin.serve.device import SimulatedSite, plausible_defaults
+from twin.serve.pki import BmcTls
 
 __all__ = ["MinimalSite", "SiteTruth"]
+
+#: the servers' input power over the UPS output: 3 % is lost in PDUs and power cords on the way
+SERVER_SHARE = 0.97
 
 Values = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -31,6 +37,8 @@ class SiteTruth:
     facility_w: float
     it_w: float
     cooling_w: float
+    #: the servers' input power (IT at category 3), when the site has servers
+    servers_w: float = 0.0
 
     @property
     def pue(self) -> float:
@@ -48,6 +56,7 @@ class MinimalSite(SimulatedSite):
         it_per_ups_w: float = 60_000.0,
         period_s: float = 900.0,
         clock: Callable[[], float] = time.time,
+        redfish_tls: BmcTls | None = None,
     ) -> None:
         self.cfg = cfg
         self._clock = clock
@@ -56,7 +65,7 @@ class MinimalSite(SimulatedSite):
         self._period_s = period_s
         self._energy_j: dict[str, float] = {}
         self._last_s: float | None = None
-        self.add_devices(cfg, profiles)
+        self.add_devices(cfg, profiles, redfish_tls=redfish_tls)
         self._by_role: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._by_role.setdefault(dev.role, []).append(dev.name)
@@ -112,9 +121,16 @@ class MinimalSite(SimulatedSite):
         for name in self._by_role.get("utility_meter", []):
             self._energy_j[name] = self._energy_j.get(name, 3.6e11) + facility_w * dt
             values[name] = {("active_power_w", ()): facility_w, ("energy_j", ()): self._energy_j[name]}
+        servers = self._by_role.get("server", [])
+        weights = [1.0 + 0.1 * i for i in range(len(servers))]
+        servers_w = SERVER_SHARE * it_w if servers else 0.0
+        for name, weight in zip(servers, weights, strict=True):
+            p = servers_w * weight / math.fsum(weights)
+            self._energy_j[name] = self._energy_j.get(name, 3.6e8) + p * dt
+            values[name] = {("active_power_w", ()): p, ("energy_j", ()): self._energy_j[name]}
         defaults = plausible_defaults(it_w / max(len(ups_names), 1))
         self.publish_all(values, t, defaults)
-        return SiteTruth(now, facility_w, it_w, cooling_w)
+        return SiteTruth(now, facility_w, it_w, cooling_w, servers_w)
 
     def update(self) -> SiteTruth:
         now = self._clock()
@@ -125,4 +141,7 @@ class MinimalSite(SimulatedSite):
 
     def truth_json(self) -> dict[str, float]:
         t = self.truth
-        return {"timestamp_s": t.timestamp_s, "pue": t.pue, "facility_w": t.facility_w, "it_w": t.it_w}
+        out = {"timestamp_s": t.timestamp_s, "pue": t.pue, "facility_w": t.facility_w, "it_w": t.it_w}
+        if t.servers_w:
+            out["servers_w"] = t.servers_w
+        return out

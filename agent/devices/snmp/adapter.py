@@ -7,7 +7,7 @@ one place a credential's secret leaves its ``SecretStr``) and reads through
 
 from __future__ import annotations
 
-from agent.config.site import DeviceConfig, SiteConfig, V2cCredentials
+from agent.config.site import DeviceConfig, RedfishCredentials, SiteConfig, V2cCredentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.readings import DeviceReadout, read_device
 from agent.devices.snmp.seam import AUTH_PROTOCOL_NAMES, PRIV_PROTOCOL_NAMES, SnmpClient, SnmpTarget, V2cAuth, V3Auth
@@ -25,6 +25,8 @@ def target_for(cfg: SiteConfig, device: DeviceConfig, *, write: bool = False) ->
         raise ConfigError([f"devices({device.name}).credentials: none configured; SNMP needs read credentials"])
     cred = cfg.credentials[cred_name]
     auth: V2cAuth | V3Auth
+    if isinstance(cred, RedfishCredentials):
+        raise ConfigError([f"devices({device.name}).credentials: {cred_name!r} are Redfish credentials, not SNMP"])
     if isinstance(cred, V2cCredentials):
         auth = V2cAuth(cred.community.get_secret_value(), cred.version)
     else:
@@ -47,8 +49,12 @@ class SnmpDevices:
     def __init__(self, cfg: SiteConfig, client: SnmpClient) -> None:
         self._cfg = cfg
         self.client = client
-        # devices of other protocols have no SNMP credentials (the config cross-check requires them for SNMP)
-        self._targets = {d.name: target_for(cfg, d) for d in cfg.devices if d.credentials is not None}
+        # devices of other protocols have no SNMP credentials (Modbus: none; Redfish: a BMC account)
+        self._targets = {
+            d.name: target_for(cfg, d)
+            for d in cfg.devices
+            if d.credentials is not None and not isinstance(cfg.credentials.get(d.credentials), RedfishCredentials)
+        }
 
     def _target(self, device: DeviceConfig) -> SnmpTarget:
         target = self._targets.get(device.name)
