@@ -284,6 +284,8 @@ def test_priorities_above_manual_operator_need_saying_and_life_safety_is_never_o
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         _site(tmp_path, twin, registry, plant=f", bacnet: {settings}")
+    with pytest.raises(ConfigError, match="speaks bacnet, which has no credentials"):  # BACnet has none
+        _site(tmp_path, twin, registry, plant=", credentials: ro")
     cfg = _site(
         tmp_path,
         twin,
