@@ -18,11 +18,16 @@
     │   │   ├── SnmpAuthError        (DeviceAuthError: SNMPv3 USM report, wrong community)
     │   │   ├── SnmpProtocolError    (DeviceProtocolError: error-status or garbage)
     │   │   └── SnmpSetRefusedError  (DeviceRefusedError: wrongValue, notWritable, ...)
-    │   └── ModbusError          ... talking Modbus TCP; each is also its Device* kind:
-    │       ├── ModbusTimeoutError   (DeviceTimeoutError: no answer, connection refused or reset)
-    │       ├── ModbusProtocolError  (DeviceProtocolError: a malformed or mismatched answer)
-    │       ├── ModbusExceptionError (DeviceExceptionError: exception codes 1-8, e.g. 2 illegal data address)
-    │       └── ModbusGatewayError   (DeviceGatewayError: exception codes 10 and 11 from a TCP/RTU gateway)
+    │   ├── ModbusError          ... talking Modbus TCP; each is also its Device* kind:
+    │   │   ├── ModbusTimeoutError   (DeviceTimeoutError: no answer, connection refused or reset)
+    │   │   ├── ModbusProtocolError  (DeviceProtocolError: a malformed or mismatched answer)
+    │   │   ├── ModbusExceptionError (DeviceExceptionError: exception codes 1-8, e.g. 2 illegal data address)
+    │   │   └── ModbusGatewayError   (DeviceGatewayError: exception codes 10 and 11 from a TCP/RTU gateway)
+    │   ├── BacnetError          ... talking BACnet/IP; each is also its Device* kind:
+    │   │   ├── BacnetTimeoutError   (DeviceTimeoutError: no answer within timeout x (1 + retries))
+    │   │   ├── BacnetProtocolError  (DeviceProtocolError: a Reject or Abort PDU, or a malformed answer)
+    │   │   ├── BacnetExceptionError (DeviceExceptionError: an Error PDU, e.g. object: unknown-object)
+    │   │   └── BacnetWriteRefusedError (DeviceRefusedError: a WriteProperty answered with an Error PDU)
     │   └── RedfishError         ... talking Redfish (HTTPS) to a server's BMC; each is also its Device* kind:
     │       ├── RedfishTimeoutError  (DeviceTimeoutError: no answer, connection refused or reset)
     │       ├── RedfishAuthError     (DeviceAuthError: 401/403, session refused)
@@ -42,6 +47,7 @@
 
 Library errors (pysnmp, pyasn1) are translated to these at exactly one place, the SNMP adapter
 (:mod:`agent.devices.snmp.client`), with ``raise ... from err``; pymodbus's at :mod:`agent.devices.modbus.client`;
+bacpypes3's at :mod:`agent.devices.bacnet.client`;
 urllib3's at :mod:`agent.devices.redfish.client`.
 The site and control stages catch only the
 ``Device*`` kinds, so a second protocol's adapter plugs in without touching them.
@@ -50,6 +56,11 @@ The site and control stages catch only the
 from __future__ import annotations
 
 __all__ = [
+    "BacnetError",
+    "BacnetExceptionError",
+    "BacnetProtocolError",
+    "BacnetTimeoutError",
+    "BacnetWriteRefusedError",
     "ConfigError",
     "DecodeError",
     "DeviceAuthError",
@@ -185,6 +196,31 @@ class ModbusGatewayError(ModbusError, DeviceGatewayError):
     def __init__(self, message: str, code: int) -> None:
         self.code = code
         super().__init__(message)
+
+
+class BacnetError(DeviceError):
+    """Talking BACnet/IP to one device failed."""
+
+
+class BacnetTimeoutError(BacnetError, DeviceTimeoutError):
+    """No answer within the device's timeout and retries."""
+
+
+class BacnetProtocolError(BacnetError, DeviceProtocolError):
+    """The device answered with a Reject or Abort PDU, or with something that is not the answer asked for."""
+
+
+class BacnetExceptionError(BacnetError, DeviceExceptionError):
+    """The device answered a read with an Error PDU (``error_class``: ``error_code``, e.g. object: unknown-object)."""
+
+    def __init__(self, message: str, error_class: str, error_code: str) -> None:
+        self.error_class = error_class
+        self.error_code = error_code
+        super().__init__(message)
+
+
+class BacnetWriteRefusedError(BacnetError, DeviceRefusedError):
+    """A WriteProperty was answered with an Error, Reject or Abort (write-access-denied, value-out-of-range)."""
 
 
 class RedfishError(DeviceError):

@@ -15,11 +15,12 @@ AGENT = ROOT / "agent"
 
 #: protocol libraries and the agent's protocol adapters; only agent/devices/<protocol>/ may import them
 PROTOCOL_LIBRARIES = {"pysnmp", "pyasn1", "pysmi", "pymodbus", "bacpypes3", "BAC0", "urllib3"}
-PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus", "agent.devices.redfish")
+PROTOCOL_PACKAGES = ("agent.devices.snmp", "agent.devices.modbus", "agent.devices.bacnet", "agent.devices.redfish")
 #: which adapter may import which protocol library
 ADAPTER_LIBRARIES = {
     "agent/devices/snmp/": {"pysnmp", "pyasn1", "pysmi"},
     "agent/devices/modbus/": {"pymodbus"},
+    "agent/devices/bacnet/": {"bacpypes3"},
     "agent/devices/redfish/": {"urllib3"},  # the HTTP client of Redfish (agent/devices/redfish/client.py)
 }
 
@@ -79,6 +80,14 @@ def test_modbus_registers_and_batching_are_pure() -> None:
     names = _imports(AGENT / "devices" / "modbus" / "registers.py")
     assert not _top(names) & (PROTOCOL_LIBRARIES | {"socket", "asyncio"}), names
     assert "pymodbus" in _top(_imports(AGENT / "devices" / "modbus" / "client.py"))
+
+
+def test_bacnet_points_and_batching_are_pure() -> None:
+    """The point decoding and the ReadPropertyMultiple plan need no BACnet library and no I/O."""
+    names = _imports(AGENT / "devices" / "bacnet" / "points.py")
+    assert not _top(names) & (PROTOCOL_LIBRARIES | {"socket", "asyncio"}), names
+    assert "bacpypes3" in _top(_imports(AGENT / "devices" / "bacnet" / "client.py"))
+    assert "bacpypes3" not in _top(_imports(AGENT / "devices" / "bacnet" / "adapter.py"))
 
 
 def test_only_the_snmp_adapter_imports_the_wire_codec_and_the_codec_is_pure() -> None:

@@ -126,35 +126,33 @@ def _target_from_args(args: argparse.Namespace) -> SnmpTarget:
     return SnmpTarget(url.hostname, port, auth, args.timeout, args.retries)
 
 
-async def _read_modbus(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
-    """``modbus://HOST[:PORT][/UNIT]`` with ``--profile``: Modbus has no detection (no sysObjectID)."""
+async def _read_named(args: argparse.Namespace, registry: Any) -> tuple[Any, Any]:
+    """``modbus://HOST[:PORT][/UNIT]`` or ``bacnet://HOST[:PORT]`` with ``--profile``: neither protocol has
+    detection (no sysObjectID), the profile is named."""
     from agent.config.site import DeviceConfig
+    from agent.devices.bacnet.adapter import BacnetDevices
     from agent.devices.modbus.adapter import ModbusDevices
 
     url = urlparse(args.url)
+    protocol = url.scheme
+    form = "modbus://HOST[:PORT][/UNIT]" if protocol == "modbus" else "bacnet://HOST[:PORT]"
     if not url.hostname or not args.profile:
-        raise UsageError(f"a Modbus device is read as modbus://HOST[:PORT][/UNIT] --profile NAME, got {args.url!r}")
+        raise UsageError(f"a {protocol} device is read as {form} --profile NAME, got {args.url!r}")
+    fields: dict[str, Any] = {}
     try:
-        port = url.port or 502
-        unit = int(url.path.strip("/") or 1)
+        fields["port"] = url.port or (502 if protocol == "modbus" else 47808)
+        if protocol == "modbus":
+            fields["unit_id"] = int(url.path.strip("/") or 1)
     except ValueError:
         raise UsageError(f"bad port or unit id in {args.url!r}") from None
     profile = registry[args.profile]
-    if profile.protocol != "modbus":
-        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}: read it as udp://HOST:PORT")
+    if profile.protocol != protocol:
+        raise UsageError(f"profile {profile.name!r} speaks {profile.protocol}, not {protocol}")
     device = DeviceConfig.model_validate(
-        {
-            "name": "read",
-            "address": url.hostname,
-            "port": port,
-            "unit_id": unit,
-            "profile": profile.name,
-            "role": "other_meter",
-            "timeout_s": args.timeout,
-            "retries": args.retries,
-        }
+        {"name": "read", "address": url.hostname, "profile": profile.name, "role": "other_meter", **fields}
+        | {"timeout_s": args.timeout, "retries": args.retries}
     )
-    adapter = ModbusDevices()
+    adapter = ModbusDevices() if protocol == "modbus" else BacnetDevices()
     try:
         return profile, await adapter.read(device, profile)
     finally:
@@ -168,8 +166,8 @@ async def _read(args: argparse.Namespace) -> int:
 
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
     registry = load_profiles(dirs, lazy_shipped=True)
-    if urlparse(args.url).scheme == "modbus":
-        profile, readout = await _read_modbus(args, registry)
+    if urlparse(args.url).scheme in ("modbus", "bacnet"):
+        profile, readout = await _read_named(args, registry)
         _print_readout(args, profile, readout)
         return 0
     if urlparse(args.url).scheme == "https":
@@ -338,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("read", help="read one device once through its profile and print canonical readings")
     p.add_argument(
         "url",
-        help="udp://HOST:PORT (SNMP), modbus://HOST[:PORT][/UNIT] with --profile (Modbus TCP), or https://HOST[:PORT] "
-        "with --profile and --bmc-user (Redfish; password in $PUE_BMC_PASSWORD)",
+        help="udp://HOST:PORT (SNMP), modbus://HOST[:PORT][/UNIT] (Modbus TCP) or bacnet://HOST[:PORT] (BACnet/IP) "
+        "with --profile, or https://HOST[:PORT] with --profile and --bmc-user (Redfish; password in $PUE_BMC_PASSWORD)",
     )
     p.add_argument("--community")
     p.add_argument("--v3-user")

@@ -23,6 +23,8 @@ from agent.config.site import SiteConfig
 from agent.control.actuator import SetpointActuator
 from agent.control.controller import CoolingController, recommender_for
 from agent.control.retrain import Retrainer
+from agent.devices.bacnet.adapter import BacnetDevices
+from agent.devices.bacnet.client import BacnetClient
 from agent.devices.modbus.adapter import ModbusDevices
 from agent.devices.modbus.client import ModbusClient
 from agent.devices.profiles import ProfileRegistry
@@ -89,6 +91,7 @@ class Agent:
         shard: Shard | None = None,
         history_path: Path | None = None,
         modbus_client: ModbusClient | None = None,
+        bacnet_client: BacnetClient | None = None,
         redfish_client: RedfishClient | None = None,
     ) -> None:
         if shard is not None:
@@ -97,11 +100,12 @@ class Agent:
         self.observers = list(observers)
         self.state = AgentState()
         self.client: SnmpClient = client or PysnmpClient(max_concurrency=cfg.max_concurrency)
-        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP, Redfish)
+        #: every protocol adapter behind the one device seam (SNMP, Modbus TCP, BACnet/IP, Redfish)
         self.devices = ByProtocol(
             {
                 "snmp": SnmpDevices(cfg, self.client),
                 "modbus": ModbusDevices(modbus_client),
+                "bacnet": BacnetDevices(bacnet_client),
                 "redfish": RedfishDevices(cfg, redfish_client),
             },
             profiles,

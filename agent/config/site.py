@@ -202,8 +202,46 @@ class Remap(_Strict):
         return self
 
 
+#: BACnet priorities (ASHRAE 135 clause 19.2.1.1) a setpoint write never takes: 1-2 manual and automatic
+#: life safety, 6 minimum on/off (reserved to the device's own minimum run times)
+BACNET_FORBIDDEN_PRIORITIES = {1: "manual life safety", 2: "automatic life safety", 6: "minimum on/off"}
+#: the priority named "manual operator": ours by default, and every write says so
+BACNET_MANUAL_OPERATOR = 8
+
+
+class BacnetDeviceSettings(_Strict):
+    """How the agent writes a BACnet device's setpoints (reads need none of this)."""
+
+    writes: bool = Field(
+        default=False, description="true: guarded setpoint writes go to this device (false: read only)"
+    )
+    write_priority: int = Field(
+        default=BACNET_MANUAL_OPERATOR,
+        ge=1,
+        le=16,
+        description="priority-array slot the agent writes and relinquishes (8, manual operator, by default)",
+    )
+    allow_priority_above_manual_operator: bool = Field(
+        default=False,
+        description="true: allow write_priority 3, 4, 5 or 7 (outranking the BMS operator's own overrides); "
+        "1, 2 (life safety) and 6 (minimum on/off) are never written",
+    )
+
+    @model_validator(mode="after")
+    def _priority(self) -> BacnetDeviceSettings:
+        name = BACNET_FORBIDDEN_PRIORITIES.get(self.write_priority)
+        if name is not None:
+            raise ValueError(f"write_priority {self.write_priority} ({name}) is never the agent's to write")
+        if self.write_priority < BACNET_MANUAL_OPERATOR and not self.allow_priority_above_manual_operator:
+            raise ValueError(
+                f"write_priority {self.write_priority} outranks manual operator ({BACNET_MANUAL_OPERATOR}): set "
+                "allow_priority_above_manual_operator: true if the site's BMS integrator agreed to it"
+            )
+        return self
+
+
 class DeviceConfig(_Strict):
-    """One device the agent polls: SNMP (credentials) or Modbus TCP (unit_id), as its profile says."""
+    """One device the agent polls: SNMP (credentials), Modbus TCP (unit_id) or BACnet/IP, as its profile says."""
 
     name: Name = Field(description="unique device name (the `device` label of its metrics)")
     address: str = Field(description="IP address or host name")
@@ -234,6 +272,14 @@ class DeviceConfig(_Strict):
         description="Modbus devices: the unit id (1 unless given; behind a Modbus TCP/RTU gateway, the RTU "
         "device's address, several devices sharing the gateway's address and port)",
     )
+    bacnet: BacnetDeviceSettings | None = Field(
+        default=None, description="BACnet/IP devices: setpoint writes (port 47808 unless given)"
+    )
+
+    @property
+    def writes_setpoints(self) -> bool:
+        """Whether guarded writes may go to this device: SNMP write credentials, or BACnet ``writes: true``."""
+        return self.write_credentials is not None or (self.bacnet is not None and self.bacnet.writes)
 
     @field_validator("address")
     @classmethod
@@ -840,6 +886,10 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             protocol = profiles[profile].protocol
             if protocol == "snmp" and dev.get("credentials") is None:
                 problems.append(f"{where}.credentials: an SNMP device needs read credentials")
+            if protocol != "bacnet" and dev.get("bacnet") is not None:
+                problems.append(f"{where}.bacnet: belongs to a BACnet device (profile {profile!r} speaks {protocol})")
+            if protocol == "bacnet" and dev.get("unit_id") is not None:
+                problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks BACnet)")
             if protocol == "snmp" and dev.get("unit_id") is not None:
                 problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks SNMP)")
             kind = _credentials_tag(creds.get(read_ref)) if isinstance(read_ref, str) else None
@@ -858,7 +908,7 @@ def _cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
                 problems.append(f"{where}.unit_id: belongs to a Modbus device (profile {profile!r} speaks redfish)")
             if protocol == "redfish" and dev.get("write_credentials") is not None:
                 problems.append(f"{where}.write_credentials: profile {profile!r} speaks redfish, which writes nothing")
-            if protocol == "modbus":
+            if protocol in ("modbus", "bacnet"):
                 for key in ("credentials", "write_credentials"):
                     if dev.get(key) is not None:
                         problems.append(f"{where}.{key}: profile {profile!r} speaks {protocol}, which has no {key}")

@@ -4,6 +4,10 @@
 (or raises :class:`~agent.errors.WriteGuardError`); :class:`SetpointActuator` writes through the profiles'
 writable objects with the devices' write credentials, reads the value back, restores the old one on a
 mismatch and appends every action (:class:`ActionRecord`) to a JSON-lines log.
+
+BACnet devices (profiles that :attr:`~agent.devices.profiles.Profile.relinquishes`) are commanded at a
+priority: a revert, and the undo of a write whose read-back differs, relinquish the agent's priority (write
+NULL) instead of writing the old value, and every record names the priority written at.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from agent.config.site import DeviceConfig, SiteConfig
 from agent.devices.profiles import ProfileObject, ProfileRegistry
-from agent.devices.reader import SetpointWriter
+from agent.devices.reader import SetpointRelinquisher, SetpointWriter
 from agent.errors import DeviceError, WriteGuardError
 from models.optimiser import SetpointBounds
 
@@ -60,18 +64,18 @@ def _step_within(requested: float, step: float, lo: float, hi: float) -> float |
 
 def _raw_within(obj: ProfileObject, value: float, lo: float, hi: float) -> int | None:
     """The raw integer nearest ``value`` whose decoded value (raw x scale + offset) lies in [lo, hi], or None."""
-    exact = (value - obj.offset) / obj.scale
+    exact = (value - obj.offset) / obj.raw_scale
     if not (math.isfinite(exact) and _RAW_MIN - 2 <= exact <= _RAW_MAX + 2):
         return None
     raw = round(exact)
-    up = 1 if obj.scale > 0 else -1  # the raw direction in which the decoded value grows
+    up = 1 if obj.raw_scale > 0 else -1  # the raw direction in which the decoded value grows
     for _ in range(2):  # the device's resolution may put the nearest raw value just outside a bound
-        decoded = float(raw) * obj.scale + obj.offset  # as ProfileObject.decode does
+        decoded = float(raw) * obj.raw_scale + obj.offset  # as ProfileObject.decode does
         if decoded < lo:
             raw += up
         elif decoded > hi:
             raw -= up
-    decoded = float(raw) * obj.scale + obj.offset
+    decoded = float(raw) * obj.raw_scale + obj.offset
     if not (lo <= decoded <= hi and _RAW_MIN <= raw <= _RAW_MAX):
         return None
     return raw
@@ -125,10 +129,10 @@ def plan_setpoint(obj: ProfileObject, requested: float, limits: tuple[float, flo
     raw = _raw_within(obj, value, lo, hi)
     if raw is None:
         raise WriteGuardError(
-            f"{obj.quantity}: no raw value of the device (scale {obj.scale:g}, offset "
+            f"{obj.quantity}: no raw value of the device (scale {obj.raw_scale:g}, offset "
             f"{obj.offset:g}) decodes to within [{lo}, {hi}] near {value}"
         )
-    return float(raw) * obj.scale + obj.offset, raw
+    return float(raw) * obj.raw_scale + obj.offset, raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +182,7 @@ class SetpointActuator:
         """Devices with a writable object for ``quantity`` and write credentials."""
         out = []
         for dev in self._cfg.devices:
-            if dev.enabled and dev.write_credentials and self._profiles[dev.profile].writable(quantity):
+            if dev.enabled and dev.writes_setpoints and self._profiles[dev.profile].writable(quantity):
                 out.append(dev)
         return out
 
@@ -247,7 +251,7 @@ class SetpointActuator:
             the object is not a declared writable setpoint, or ``value`` cannot be written within bounds.
         """
         obj = self._profiles[dev.profile].writable(quantity)
-        if obj is None or obj.writable is None or obj.oid is None:
+        if obj is None or obj.writable is None or (obj.oid is None and obj.bacnet is None):
             raise WriteGuardError(f"{dev.name}: profile {dev.profile} declares no writable {quantity}")
         try:
             return plan_setpoint(obj, value, self.limits.get(quantity) if kind == "apply" else None)
@@ -273,9 +277,24 @@ class SetpointActuator:
         WriteGuardError
             the object is not a declared writable setpoint, or ``value`` cannot be written within bounds.
         """
+        profile = self._profiles[dev.profile]
+        if profile.relinquishes:
+            reason = f"{reason} [{_priority_note(dev)}]"
+        if kind == "revert" and profile.relinquishes:
+            if profile.writable(quantity) is None:
+                raise WriteGuardError(f"{dev.name}: profile {dev.profile} declares no writable {quantity}")
+            return await self._relinquish(
+                dev,
+                quantity,
+                value,
+                reason,
+                predicted_savings_w=predicted_savings_w,
+                approved_by=approved_by,
+                recommendation_id=recommendation_id,
+            )
         value, raw = self.plan(dev, quantity, value, kind=kind)
-        obj = self._profiles[dev.profile].writable(quantity)
-        assert obj is not None and obj.writable is not None and obj.oid is not None
+        obj = profile.writable(quantity)
+        assert obj is not None and obj.writable is not None and (obj.oid is not None or obj.bacnet is not None)
         common: dict[str, Any] = {
             "kind": kind,
             "device": dev.name,
@@ -297,7 +316,7 @@ class SetpointActuator:
                         before=None,
                         after=None,
                         result="refused",
-                        error=f"{obj.oid} does not answer with a setpoint on this unit: nothing written",
+                        error=f"{obj.oid or obj.bacnet} does not answer with a setpoint on this unit: nothing written",
                         **common,
                     )
                 )
@@ -319,10 +338,76 @@ class SetpointActuator:
                     **common,
                 )
             )
-            if before is not None:
-                try:
+            try:
+                if profile.relinquishes:
+                    await self._relinquisher().relinquish_setpoint(dev, obj)  # never an old value written
+                elif before is not None:
                     await self._writer.write_setpoint(dev, obj, obj.encode(before))
-                except DeviceError as err:
-                    log.error("%s: could not restore %s after a failed write: %s", dev.name, quantity, err)
+            except DeviceError as err:
+                log.error("%s: could not restore %s after a failed write: %s", dev.name, quantity, err)
             return record
         return self._record(ActionRecord(self._clock(), before=before, after=after, result="ok", **common))
+
+    def _relinquisher(self) -> SetpointRelinquisher:
+        relinquish = getattr(self._writer, "relinquish_setpoint", None)
+        if relinquish is None:
+            raise WriteGuardError("this writer cannot relinquish a priority (BACnet reverts need one)")
+        return self._writer  # type: ignore[return-value]
+
+    async def _relinquish(
+        self,
+        dev: DeviceConfig,
+        quantity: str,
+        requested: float,
+        reason: str,
+        *,
+        predicted_savings_w: float | None,
+        approved_by: str | None,
+        recommendation_id: int | None,
+    ) -> ActionRecord:
+        """A BACnet revert: withdraw the agent's priority and read back what the object fell back to.
+
+        ``requested`` (the value the plant ran at) is recorded, never written: the object returns to the
+        commands below ours (a BMS schedule, the relinquish-default), which is what a BMS expects.
+        """
+        obj = self._profiles[dev.profile].writable(quantity)
+        assert obj is not None
+        common: dict[str, Any] = {
+            "kind": "revert",
+            "device": dev.name,
+            "quantity": quantity,
+            "requested": requested,
+            "reason": f"{reason} (relinquished: the value is not written back)",
+            "predicted_savings_w": predicted_savings_w,
+            "approved_by": approved_by,
+            "recommendation_id": recommendation_id,
+        }
+        try:
+            relinquisher = self._relinquisher()
+            before = await self._read(dev, quantity)
+            await relinquisher.relinquish_setpoint(dev, obj)
+            after = await self._read(dev, quantity)
+        except DeviceError as err:
+            return self._record(
+                ActionRecord(self._clock(), before=None, after=None, result="error", error=str(err), **common)
+            )
+        if after is None:
+            return self._record(
+                ActionRecord(
+                    self._clock(),
+                    before=before,
+                    after=None,
+                    result="mismatch",
+                    error="no setpoint read back after relinquishing",
+                    **common,
+                )
+            )
+        return self._record(ActionRecord(self._clock(), before=before, after=after, result="ok", **common))
+
+
+def _priority_note(dev: DeviceConfig) -> str:
+    """The BACnet priority a write goes at, named: a write at 8 always says it is the manual-operator slot."""
+    priority = dev.bacnet.write_priority if dev.bacnet is not None else 8
+    names = {3: "available", 4: "available", 5: "critical equipment control", 7: "available", 8: "manual operator"}
+    name = names.get(priority, "available")
+    return f"BACnet priority {priority} ({name})"

@@ -41,7 +41,10 @@ from agent.devices.quantities import GLOSSARY
 from agent.errors import DecodeError, ProfileError
 
 __all__ = [
+    "BACNET_COMMANDABLE",
     "DEFAULT_PROFILE_DIR",
+    "BacnetPoint",
+    "BacnetSettings",
     "IndexPart",
     "ModbusRegister",
     "ModbusSettings",
@@ -90,6 +93,25 @@ MODBUS_WORDS: dict[str, int] = {
 
 #: the raw modulus at which an unsigned Modbus energy register wraps to 0
 MODBUS_WRAP: dict[str, int] = {"uint16": 2**16, "uint32": 2**32, "uint64": 2**64}
+
+
+BacnetObjectType = Literal[
+    "analog-input",
+    "analog-output",
+    "analog-value",
+    "binary-input",
+    "binary-output",
+    "binary-value",
+    "multi-state-input",
+    "multi-state-output",
+    "multi-state-value",
+]
+
+#: BACnet object types whose presentValue is commanded through a priority array (ASHRAE 135 clause 19.2):
+#: outputs always, values where the device implements a priority array (a PICS says which)
+BACNET_COMMANDABLE = frozenset(
+    {"analog-output", "analog-value", "binary-output", "binary-value", "multi-state-output", "multi-state-value"}
+)
 
 
 def _check_oid(value: str) -> str:
@@ -280,6 +302,44 @@ class ModbusSettings(_Strict):
     )
 
 
+class BacnetPoint(_Strict):
+    """Where a BACnet profile object lives: object type and instance on the device, and its expected units.
+
+    The agent reads ``presentValue``, ``statusFlags`` and ``reliability`` (and ``units`` when given here) with
+    ReadPropertyMultiple. ``units`` is the BACnet engineering unit the point list gives (bacpypes3/ASHRAE 135
+    spelling, e.g. ``degrees-celsius``, ``kilowatts``): a device answering another unit is an unreadable
+    object, never a value read in the wrong unit. ``write_resolution`` (writable setpoints only) is the
+    smallest step of presentValue a write is planned in (the guard works in whole multiples of it).
+    """
+
+    object_type: BacnetObjectType
+    instance: int = Field(ge=0, le=4194302, description="object instance (0..4194302; 4194303 is 'any')")
+    units: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        description="expected BACnet engineering unit of presentValue (ASHRAE 135 name, e.g. degrees-celsius)",
+    )
+    write_resolution: float = Field(
+        default=0.01, gt=0, le=1000, description="writable setpoints: presentValue is written in multiples of this"
+    )
+
+    @property
+    def key(self) -> str:
+        return f"{self.object_type},{self.instance}"
+
+
+class BacnetSettings(_Strict):
+    """How a BACnet profile's objects are batched into ReadPropertyMultiple requests."""
+
+    max_objects_per_request: int = Field(
+        default=16,
+        ge=1,
+        le=100,
+        description="objects one ReadPropertyMultiple asks for (3-4 properties each; 16 fit a 480-octet APDU "
+        "unsegmented, the smallest BACnet/IP devices accept)",
+    )
+
+
 class RedfishProperty(_Strict):
     """Where a Redfish profile object lives: a resource under the server's chassis and a JSON pointer into it.
 
@@ -328,6 +388,9 @@ class ProfileObject(_Strict):
     column: str | None = None
     modbus: ModbusRegister | None = Field(
         default=None, description="Modbus profiles: the register, instead of an SNMP oid/column"
+    )
+    bacnet: BacnetPoint | None = Field(
+        default=None, description="BACnet profiles: object type + instance, instead of an SNMP oid/column"
     )
     redfish: RedfishProperty | None = Field(
         default=None, description="Redfish profiles: resource and JSON pointer, instead of an SNMP oid/column"
@@ -394,7 +457,54 @@ class ProfileObject(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _bacnet_shape(self) -> ProfileObject:
+        if self.bacnet is None:
+            return self
+        if self.modbus is not None:
+            raise ValueError("an object has one address: a 'bacnet' point or a 'modbus' register, not both")
+        snmp_only = {
+            "oid": self.oid,
+            "column": self.column,
+            "type": self.type,
+            "index": self.index or None,
+            "decimals_column": self.decimals_column,
+            "scale_column": self.scale_column,
+            "row_filter": self.row_filter,
+            "unit_suffix": self.unit_suffix,
+            "instead_of": self.instead_of,
+            "instead_of_column": self.instead_of_column,
+        }
+        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        if given:
+            raise ValueError(f"a BACnet object ('bacnet' point) takes no SNMP fields ({', '.join(given)})")
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        if self.writable is not None:
+            if self.is_counter:
+                raise ValueError("a counter cannot be a writable setpoint")
+            if self.bacnet.object_type not in BACNET_COMMANDABLE:
+                raise ValueError(
+                    f"writable {self.quantity}: a BACnet {self.bacnet.object_type} has no priority array; "
+                    f"only {', '.join(sorted(BACNET_COMMANDABLE))} are written"
+                )
+            w = self.writable
+            if not (math.isfinite(w.min) and math.isfinite(w.max)) or not w.step:
+                raise ValueError(
+                    f"writable {self.quantity}: a BACnet setpoint needs finite 'min'/'max' and a positive 'step'"
+                )
+        return self
+
+    @property
+    def raw_scale(self) -> float:
+        """Canonical units per raw integer of a setpoint write (BACnet: presentValue in ``write_resolution`` steps)."""
+        if self.bacnet is not None:
+            return self.scale * self.bacnet.write_resolution
+        return self.scale
+
+    @model_validator(mode="after")
     def _modbus_shape(self) -> ProfileObject:
+        if self.bacnet is not None:
+            return self  # checked by _bacnet_shape
         if self.modbus is not None and self.redfish is not None:
             raise ValueError("an object has a 'modbus' register or a 'redfish' property, not both")
         if self.redfish is not None:
@@ -448,8 +558,8 @@ class ProfileObject(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> ProfileObject:
-        if self.modbus is not None or self.redfish is not None:
-            return self  # checked by _modbus_shape / _redfish_shape
+        if self.modbus is not None or self.redfish is not None or self.bacnet is not None:
+            return self  # checked by _modbus_shape / _redfish_shape / _bacnet_shape
         if (self.oid is None) == (self.column is None):
             raise ValueError("an object has exactly one of 'oid' (scalar) or 'column' (table)")
         if self.unit_suffix is not None and self.type != "string_number":
@@ -617,7 +727,7 @@ class ProfileObject(_Strict):
         """
         if not math.isfinite(number):
             raise DecodeError(f"{self.quantity}: the device sent {number} (not a number)")
-        if self.modbus is not None and self.enum is not None:
+        if (self.modbus is not None or self.bacnet is not None) and self.enum is not None:
             if number not in self.enum:
                 raise DecodeError(f"{self.quantity}: unknown enum value {number:g}")
             return float(self.enum[int(number)])
@@ -635,7 +745,7 @@ class ProfileObject(_Strict):
                 if abs(canon - value) < 1e-9:
                     return int(raw)
             raise DecodeError(f"{self.quantity}: {value} has no raw enum value")
-        return round((value - self.offset) / self.scale)
+        return round((value - self.offset) / self.raw_scale)
 
 
 class Detect(_Strict):
@@ -684,11 +794,14 @@ class Profile(_Strict):
     description: str
     source: str = Field(description="MIB(s) and the recordings the profile was checked against")
     kind: Literal["utility_meter", "ups", "pdu", "cooling_unit", "chiller_plant", "environment_sensor", "server"]
-    protocol: Literal["snmp", "modbus", "redfish"] = Field(
+    protocol: Literal["snmp", "modbus", "bacnet", "redfish"] = Field(
         default="snmp", description="adapter that reads it: agent/devices/<protocol>/"
     )
     modbus: ModbusSettings | None = Field(
         default=None, description="Modbus profiles: how registers are batched (defaults: ModbusSettings)"
+    )
+    bacnet: BacnetSettings | None = Field(
+        default=None, description="BACnet profiles: how objects are batched (defaults: BacnetSettings)"
     )
     detect: Detect = Detect()
     extends: str | None = Field(
@@ -702,6 +815,8 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _one_protocol(self) -> Profile:
+        if self.protocol == "bacnet" or any(o.bacnet is not None for o in self.objects) or self.bacnet is not None:
+            return self._one_bacnet()
         if self.protocol == "redfish" or any(o.redfish is not None for o in self.objects):
             return self._one_redfish()
         modbus = self.protocol == "modbus"
@@ -715,6 +830,24 @@ class Profile(_Strict):
             raise ValueError("'modbus' settings belong to a profile with protocol: modbus")
         if modbus and (self.detect != Detect() or self.extends is not None):
             raise ValueError("a Modbus profile has no 'detect' (nothing to probe) and no 'extends'")
+        return self
+
+    def _one_bacnet(self) -> Profile:
+        if self.protocol != "bacnet":
+            raise ValueError("a 'bacnet' point or 'bacnet' settings need protocol: bacnet")
+        mixed = [o.quantity for o in self.objects if o.bacnet is None]
+        if mixed:
+            raise ValueError(
+                f"objects of a bacnet profile must give a 'bacnet' point; these do not: {', '.join(mixed)}"
+            )
+        if self.modbus is not None:
+            raise ValueError("'modbus' settings belong to a profile with protocol: modbus")
+        if self.detect != Detect() or self.extends is not None:
+            raise ValueError("a BACnet profile has no 'detect' (the site config names it) and no 'extends'")
+        keys = [o.bacnet.key for o in self.objects if o.bacnet is not None]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"BACnet objects read twice: {', '.join(dup)}")
         return self
 
     def _one_redfish(self) -> Profile:
@@ -731,6 +864,15 @@ class Profile(_Strict):
     @property
     def modbus_settings(self) -> ModbusSettings:
         return self.modbus or ModbusSettings()
+
+    @property
+    def bacnet_settings(self) -> BacnetSettings:
+        return self.bacnet or BacnetSettings()
+
+    @property
+    def relinquishes(self) -> bool:
+        """Whether a revert of this profile's setpoints relinquishes its priority (BACnet) instead of writing."""
+        return self.protocol == "bacnet"
 
     @model_validator(mode="after")
     def _unique_setpoints(self) -> Profile:

@@ -2,7 +2,7 @@
 
 The poller (:mod:`agent.site.poller`) depends on :class:`DeviceReader`, the actuator
 (:mod:`agent.control.actuator`) on :class:`SetpointWriter`; neither knows SNMP. Each protocol adapter
-(``agent/devices/snmp/`` today; Modbus TCP, BACnet/IP and Redfish next) implements both, and
+(``agent/devices/snmp/``, ``modbus/``, ``bacnet/``) implements both, and
 :class:`ByProtocol` routes each device to the adapter its profile names (``protocol:``, SNMP by default).
 Adapters raise :class:`~agent.errors.DeviceError` kinds only.
 """
@@ -17,7 +17,7 @@ from agent.devices.profiles import Profile, ProfileObject, ProfileRegistry
 from agent.devices.readings import DeviceReadout
 from agent.errors import ConfigError
 
-__all__ = ["ByProtocol", "DeviceAdapter", "DeviceReader", "SetpointWriter"]
+__all__ = ["ByProtocol", "DeviceAdapter", "DeviceReader", "SetpointRelinquisher", "SetpointWriter"]
 
 
 class DeviceReader(Protocol):
@@ -39,6 +39,14 @@ class SetpointWriter(Protocol):
 
     async def write_setpoint(self, device: DeviceConfig, obj: ProfileObject, raw: int) -> None:
         """Write the raw value (already planned inside the bounds); raises a DeviceError kind on failure."""
+        ...
+
+
+class SetpointRelinquisher(Protocol):
+    """A protocol whose writes are commands at a priority (BACnet): a revert withdraws ours, writing nothing old."""
+
+    async def relinquish_setpoint(self, device: DeviceConfig, obj: ProfileObject) -> None:
+        """Withdraw the agent's command of the setpoint (BACnet: write NULL at the configured priority)."""
         ...
 
 
@@ -73,6 +81,13 @@ class ByProtocol:
 
     async def write_setpoint(self, device: DeviceConfig, obj: ProfileObject, raw: int) -> None:
         await self.adapter(device).write_setpoint(device, obj, raw)
+
+    async def relinquish_setpoint(self, device: DeviceConfig, obj: ProfileObject) -> None:
+        adapter = self.adapter(device)
+        relinquish = getattr(adapter, "relinquish_setpoint", None)
+        if relinquish is None:
+            raise ConfigError([f"devices({device.name}): profile {device.profile} has no priorities to relinquish"])
+        await relinquish(device, obj)
 
     async def close(self) -> None:
         for adapter in self._adapters.values():

@@ -12,6 +12,7 @@ from typing import Any
 from agent.config.site import DeviceConfig, RedfishCredentials, SiteConfig, V2cCredentials, V3Credentials
 from agent.devices.profiles import Profile, ProfileObject
 from agent.devices.quantities import GLOSSARY
+from twin.serve.bacnet import BacnetServedDevice
 from twin.serve.modbus import ModbusGateway, ModbusProfiledDevice, gateway_for
 from twin.serve.pki import BmcTls
 from twin.serve.redfish import RedfishProfiledDevice, SimulatedBmc
@@ -228,6 +229,8 @@ class SimulatedSite:
     #: the Modbus TCP devices (profiles with ``protocol: modbus``), by name, and their gateways
     modbus_devices: dict[str, ModbusProfiledDevice]
     modbus_gateways: dict[tuple[str, int], ModbusGateway]
+    #: the BACnet/IP devices (profiles with ``protocol: bacnet``), by name: one bacpypes3 device each
+    bacnet_devices: dict[str, BacnetServedDevice]
     #: the servers' BMCs (profiles with ``protocol: redfish``), by name
     redfish_devices: dict[str, RedfishProfiledDevice]
 
@@ -243,9 +246,16 @@ class SimulatedSite:
         Redfish BMCs serve HTTPS with ``redfish_tls``'s certificate (:func:`twin.serve.redfish.make_test_pki`).
         """
         self.devices, self.modbus_devices, self.modbus_gateways = {}, {}, {}
-        self.redfish_devices = {}
-        for dev in cfg.devices:
+        self.redfish_devices, self.bacnet_devices = {}, {}
+        for number, dev in enumerate(cfg.devices):
             profile = profiles[dev.profile]
+            if profile.protocol == "bacnet":
+                port = dev.port if "port" in dev.model_fields_set else 47808
+                handler = on_setpoint(dev.name) if on_setpoint is not None else None
+                self.bacnet_devices[dev.name] = BacnetServedDevice(
+                    dev.name, profile, dev.address, port, 1000 + number, on_setpoint=handler
+                )
+                continue
             if profile.protocol == "redfish":
                 cred = cfg.credentials[dev.credentials or ""]
                 if redfish_tls is None or not isinstance(cred, RedfishCredentials):
@@ -269,15 +279,19 @@ class SimulatedSite:
             device.publish(values.get(name, {}), uptime_s, defaults)
         for name, meter in getattr(self, "modbus_devices", {}).items():
             meter.publish(values.get(name, {}), uptime_s, defaults)
+        for name, bdev in getattr(self, "bacnet_devices", {}).items():
+            bdev.publish(values.get(name, {}), uptime_s, defaults)
         for name, server in getattr(self, "redfish_devices", {}).items():
             server.publish(values.get(name, {}), uptime_s, defaults)
 
     def _handles(self) -> list[Any]:
         modbus = getattr(self, "modbus_devices", {})
+        bacnet = getattr(self, "bacnet_devices", {})
         redfish = getattr(self, "redfish_devices", {})
         return (
             [d.agent for d in self.devices.values()]
             + [m.agent for m in modbus.values()]
+            + [b.agent for b in bacnet.values()]
             + [r.agent for r in redfish.values()]
         )
 
@@ -295,6 +309,8 @@ class SimulatedSite:
         """Wait until every Modbus gateway listens (SNMP responders listen as soon as started)."""
         for gateway in getattr(self, "modbus_gateways", {}).values():
             await gateway.ready()
+        for bdev in getattr(self, "bacnet_devices", {}).values():
+            await bdev.ready()
 
     def stop(self) -> None:
         for handle in self._handles():
@@ -303,6 +319,8 @@ class SimulatedSite:
     def _handle(self, name: str) -> Any:
         if name in getattr(self, "modbus_devices", {}):
             return self.modbus_devices[name].agent
+        if name in getattr(self, "bacnet_devices", {}):
+            return self.bacnet_devices[name].agent
         if name in getattr(self, "redfish_devices", {}):
             return self.redfish_devices[name].agent
         return self.devices[name].agent
