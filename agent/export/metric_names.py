@@ -54,6 +54,13 @@ MODEL_RETRAIN_ROWS = "pue_model_retrain_rows"  # complete 15-min intervals the l
 MODEL_VALIDATION_PUE_MAE = "pue_model_validation_pue_mae"  # hold-out mean absolute error of predicted PUE
 MODEL_VALIDATION_INLET_MAE = "pue_model_validation_max_inlet_mae_celsius"
 MODEL_VALIDATION_COOLING_MAE = "pue_model_validation_cooling_power_mae_watts"
+MODEL_SWAPS = "pue_model_swaps"  # counter by outcome (swapped, kept): champion/challenger decisions
+MODEL_SWAP_INFO = "pue_model_swap_info"  # the last decision: outcome, reason, both model versions
+# both models' errors on the same hold-out rows, labelled model="champion|challenger"
+MODEL_HOLDOUT_POWER_MAE = "pue_model_holdout_error_facility_power_mae_watts"
+MODEL_HOLDOUT_POWER_CV_RMSE = "pue_model_holdout_error_facility_power_cv_rmse_percent"
+MODEL_HOLDOUT_INLET_MAE = "pue_model_holdout_error_max_inlet_mae_celsius"
+MODEL_HOLDOUT_ROWS = "pue_model_holdout_rows"  # complete 15-min intervals the last decision scored both on
 SETPOINT_WRITES = "pue_setpoint_writes"  # counter
 SETPOINT_REVERTS = "pue_setpoint_reverts"  # counter
 
