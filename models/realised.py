@@ -97,8 +97,7 @@ def _effective(times_s: NDArray[np.float64], resolution_s: float) -> float:
     """Samples that count as independent: at most one per ``resolution_s`` of span."""
     if times_s.size == 0:
         return 0.0
-    span = float(times_s.max() - times_s.min()) + resolution_s
-    return float(min(times_s.size, max(1.0, span / resolution_s)))
+    return float(min(times_s.size, max(1.0, _span(times_s) / resolution_s)))
 
 
 def _span(times_s: NDArray[np.float64]) -> float:

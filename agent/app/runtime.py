@@ -34,6 +34,7 @@ from agent.devices.snmp.client import PysnmpClient
 from agent.devices.snmp.seam import SnmpClient
 from agent.errors import ConfigError
 from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollector, build_registry
+from agent.export.realised import RealisedCollector
 from agent.export.recommendation import RecommendationCollector
 from agent.export.retrain import RetrainCollector
 from agent.export.shard import ShardCollector
@@ -129,6 +130,7 @@ class Agent:
             self.controller = self._build_controller(cfg, profiles, recommender, clock)
             self.observers.append(self.controller)
             self.registry.register(RecommendationCollector(self.controller))
+            self.registry.register(RealisedCollector(self.controller.realised))
         controller = self.controller
         self.api.status = lambda: agent_status(self.cfg, self.state, controller, clock)
         self.retrainer: Retrainer | None = None

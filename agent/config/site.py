@@ -552,10 +552,10 @@ class RecommenderConfig(_Strict):
         description="measure an applied change's realised saving over this long after it settled, against the "
         "same time before it [s]",
     )
-    realised_log: Path = Field(
-        default=Path("pue-realised-savings.jsonl"),
+    realised_log: Path | None = Field(
+        default=None,
         description="JSON lines of every applied change's realised and predicted saving; read back at start "
-        "(day and month sums survive a restart)",
+        "(day and month sums survive a restart) (default: beside action_log, NAME.realised.jsonl)",
     )
     poor_realisations_to_pause: int = Field(
         default=3,
