@@ -182,3 +182,46 @@ def test_a_change_that_saves_what_was_predicted_is_not_poor() -> None:
     assert not is_poor(saving)
     # 12 ticks 5 min apart span an hour: they count as 4 independent samples each side, not 12
     assert saving.n_eff_after == pytest.approx(4.0) and saving.std_w == pytest.approx(1e3 * math.sqrt(2 / 4))
+
+
+def test_the_controller_holds_back_with_the_pause_reason_until_it_runs_out_or_a_model_swaps_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from agent.config.site import RecommenderConfig, load_config
+    from agent.control.actuator import SetpointActuator
+    from agent.control.controller import CoolingController
+    from agent.control.engine import Recommendation
+
+    root = Path(__file__).resolve().parents[2]
+    cfg, profiles = load_config(root / "configs" / "twin-site.yaml")
+    rcfg = RecommenderConfig(mode="advise", action_log=tmp_path / "actions.jsonl")
+    actuator = SetpointActuator(cfg, profiles, writer=None, log_path=None)  # type: ignore[arg-type]
+    controller = CoolingController(cfg, rcfg, None, actuator, clock=lambda: 0.0)
+    now, target = Setpoints(18.0, 7.0, False), Setpoints(19.0, 8.0, True)
+
+    class Stub:
+        model = FakePlant()
+
+        def recommend(self, t: float, *_: object) -> Recommendation:
+            return Recommendation(t, target, now, 1.3e6, 1.25e6, 1.41, 1.36, 24.5, 50e3, 0.97, "m", None)
+
+    controller.recommender = Stub()  # type: ignore[assignment]
+    inputs = {"conditions": Conditions(800e3, 8.0, 5.0), "current": now, "max_inlet_c": 22.0}
+    monkeypatch.setattr(controller, "_inputs", lambda *a, **k: (inputs, True, None))
+    controller.realised.paused_until_s, controller.realised.pause_reason = 5000.0, "paused after 3 applied changes"
+
+    def tick(t: float) -> str | None:
+        site = SimpleNamespace(timestamp_s=t, facility_w=SimpleNamespace(value=1.3e6))
+        controller.on_site(site, SimpleNamespace())  # type: ignore[arg-type]
+        latest = controller.latest
+        assert isinstance(latest, Recommendation)
+        return latest.held_back_reason
+
+    assert tick(1000.0) == "paused after 3 applied changes"
+    assert controller.recommendation_json()["realised_savings"]["pause_reason"] == "paused after 3 applied changes"
+    controller.on_model_swapped(object())
+    assert tick(1010.0) is None
+    controller.realised.paused_until_s, controller.realised.pause_reason = 5000.0, "paused after 3 applied changes"
+    assert tick(1020.0) is not None and tick(5001.0) is None  # the pause runs out
