@@ -164,10 +164,14 @@ class Agent:
     ) -> CoolingController:
         rcfg = cfg.recommender
         assert rcfg is not None
-        if recommender is None and rcfg.model_dir is not None:
+        retrained = rcfg.retrain_model_dir
+        if retrained is not None and not (retrained / "model.json").is_file():
+            retrained = None  # nothing swapped in there yet
+        if recommender is None and (retrained or rcfg.model_dir) is not None:
             from agent.control.artefact import load_model, trained_until_s
 
-            loaded = load_model(rcfg.model_dir)
+            # the last swapped-in retrained model, when it is kept apart from model_dir, else model_dir
+            loaded = load_model(retrained or rcfg.model_dir)  # type: ignore[arg-type]
             recommender = recommender_for(loaded.model, rcfg)
             self._champion_last_row_s = trained_until_s(loaded.sidecar)
         actuator = SetpointActuator(cfg, profiles, self.devices, rcfg.action_log, clock)

@@ -537,7 +537,7 @@ class RecommenderConfig(_Strict):
     retrain_model_dir: Path | None = Field(
         default=None,
         description="where a swapped-in retrained model is saved with swaps.jsonl, the log of every "
-        "champion/challenger decision (default: model_dir, so a restart loads the current model)",
+        "champion/challenger decision, and loaded from at start once it holds one (default: model_dir)",
     )
     realised_settle_s: float = Field(
         default=900.0,

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: closed evaluations kept in memory (a month of a busy auto mode); older ones stay in the log file
 _KEEP = 5000
 _SAME_K = 0.01  # setpoints within this are the same [K]
+#: what every logged result carries (the sums read them)
+_NUMBERS = ("id", "closed_s", "realised_w", "predicted_w", "std_w", "duration_s", "energy_kwh", "predicted_energy_kwh")
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ class RealisedSavings:
         for number, line in enumerate(lines, start=1):
             try:
                 record = json.loads(line)
-                float(record["closed_s"]), float(record["realised_w"])
+                for key in _NUMBERS:
+                    float(record[key])
             except (ValueError, KeyError, TypeError):
                 log.warning("%s:%d: not a realised-savings record, skipped", self.log_path, number)
                 continue

@@ -129,7 +129,9 @@ def test_realised_savings_match_the_twins_counterfactual_within_their_uncertaint
     sums = tracker.period_sums(now_s=t)
     assert sums["month"]["actions"] == len(results)
     assert sums["month"]["realised_w"] == pytest.approx(realised)
-    # a restart reads the results back: the same sums
+    # a restart reads the results back: the same sums (a damaged line is skipped, not fatal)
+    with (tmp_path / "realised.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"id": 99, "closed_s": 1}\nnot json\n')
     again = RealisedSavings(SETTLE_S, WINDOW_S, tmp_path / "realised.jsonl", poor_to_pause=0)
     assert again.period_sums(now_s=t) == sums
 
