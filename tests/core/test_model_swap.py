@@ -1,6 +1,6 @@
 """Champion/challenger retraining: a retrained model swaps in only if it predicts the latest hold-out better.
 
-The history is the twin's (15 days at 15 min, with safe exploration), read in-process as the retrainer would
+The history is the twin's (10 days at 15 min, with safe exploration), read in-process as the retrainer would
 read its store (the store export itself is tests/core/test_retrain.py). Worse challengers are made
 deterministically: fitted on rows whose measured powers were shuffled (a fixed permutation).
 """
@@ -44,7 +44,7 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> Table:
-    result = simulate(load_site_weather("guiyang"), days=15, step_s=900.0, explore_c=2.0, seed=3)
+    result = simulate(load_site_weather("guiyang"), days=10, step_s=900.0, explore_c=2.0, seed=3)
     path = tmp_path_factory.mktemp("swap") / "history.csv"
     write_site_history(result, path)
     return read_site_history(path)
@@ -147,6 +147,7 @@ def test_a_worse_retrained_model_is_not_swapped_in(
     )
     outcome = asyncio.run(retrainer.run_once())
     assert fit.seen
+    print(f"worse challenger: {outcome.message}")
     assert outcome.ok and outcome.swap == "kept", outcome.message
     assert controller.recommender is recommender and recommender is not None and recommender.model is good
     assert outcome.challenger.facility_power_mae_w > outcome.champion.facility_power_mae_w
@@ -182,6 +183,7 @@ def test_a_better_retrained_model_is_swapped_in_and_saved(
         fit=_serving(train, good),
     )
     outcome = asyncio.run(retrainer.run_once())
+    print(f"better challenger: {outcome.message}")
     assert outcome.swap == "swapped", outcome.message
     assert controller.recommender is recommender and recommender is not None and recommender.model is good
     assert outcome.challenger.facility_power_mae_w < outcome.champion.facility_power_mae_w
