@@ -506,6 +506,7 @@ def cooling() -> dict[str, Any]:
             (16, 29, 8, 8),
             hide=("Time",),
         ),
+        *_realised_panels(37),
     ]
     return dashboard(
         "pue-cooling",
@@ -516,6 +517,84 @@ def cooling() -> dict[str, Any]:
         [SITE_VAR, ZONE_VAR, DEVICE_VAR],
         annotations=SETPOINT_ANNOTATIONS,
     )
+
+
+REALISED = "pue_recommendation_realised_savings"
+REALISED_NOTE = (
+    "Realised savings: after every change the agent applied (approve or auto mode), the facility power it "
+    "measured at the new setpoints against the model's prediction at the old ones for the same weather and IT "
+    "load, bias-corrected with the hour before the change, averaged over realised_window_s after "
+    "realised_settle_s (docs/recommender.md). No data in advise mode: nothing is applied."
+)
+
+
+def _realised_panels(y: int) -> list[Panel]:
+    """The Cooling dashboard's realised-savings row: today and this month against the prediction, the run of poor
+    realisations, and each measured action."""
+    return [
+        stat(
+            "Realised savings today",
+            f'sum by (site) ({REALISED}_kwh{{{S},period="day"}})',
+            (0, y, 4, 5),
+            unit="kwatth",
+            decimals=1,
+            description=REALISED_NOTE + " Sum over the actions measured today (site time zone), energy over their "
+            "measurement windows.",
+        ),
+        stat(
+            "Realised savings month to date",
+            f'sum by (site) ({REALISED}_kwh{{{S},period="month"}})',
+            (4, y, 4, 5),
+            unit="kwatth",
+            decimals=1,
+            description=REALISED_NOTE + " Sum over the actions measured this month (site time zone).",
+        ),
+        panel(
+            "stat",
+            "Realised against predicted, month",
+            [
+                (f'sum by (site) ({REALISED}_sum_watts{{{S},period="month"}})', "realised {{site}}"),
+                (f'sum by (site) ({REALISED}_predicted_sum_watts{{{S},period="month"}})', "predicted {{site}}"),
+                (f'sum by (site) ({REALISED}_uncertainty_sum_watts{{{S},period="month"}})', "1 std {{site}}"),
+            ],
+            (8, y, 8, 5),
+            unit="watt",
+            instant=True,
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value", "textMode": "value_and_name"},
+            description="Sum of the power saved by the actions measured this month, against the sum the model "
+            "predicted for the same windows, and one standard deviation of the realised sum (root sum of squares "
+            "of each action's, from the model's calibrated uncertainty and its sample count). " + REALISED_NOTE,
+        ),
+        panel(
+            "stat",
+            "Poor realisations in a row / paused",
+            [
+                (f"max by (site) (pue_recommendation_poor_realisations_in_a_row{{{S}}})", "in a row {{site}}"),
+                (f"max by (site) (pue_recommendation_realised_paused{{{S}}})", "paused {{site}}"),
+            ],
+            (16, y, 8, 5),
+            instant=True,
+            thresholds=_thresholds((None, "green"), (1, "orange"), (3, "red")),
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value", "textMode": "value_and_name"},
+            description="Applied changes in a row that realised less than predicted by more than twice their "
+            "standard deviation; at recommender.poor_realisations_to_pause (default 3) the controller pauses "
+            "(paused 1) for poor_realisation_pause_h or until a retrained model is swapped in, and the "
+            "recommendation is held back with the reason.",
+        ),
+        timeseries(
+            "Realised and predicted saving per action",
+            [
+                (f"{REALISED}_watts{{{S}}}", "realised #{{action}}"),
+                (f"{REALISED}_predicted_watts{{{S}}}", "predicted #{{action}}"),
+            ],
+            (0, y + 5, 24, 8),
+            unit="watt",
+            custom={"drawStyle": "points", "showPoints": "always", "pointSize": 6},
+            description="Each of the last 20 measured actions (label action: its number in the realised-savings "
+            "log): the power it saved, measured, and what the model predicted for the same window; "
+            "pue_recommendation_realised_savings_uncertainty_watts is its standard deviation. " + REALISED_NOTE,
+        ),
+    ]
 
 
 def _reuse_and_water_stats(y: int) -> list[Panel]:
@@ -1073,6 +1152,22 @@ def morning() -> dict[str, Any]:
             unit="celsius",
             description="The setpoints the recommender advises now (pue_recommendation_setpoint_celsius); what "
             "it predicts and why it holds back: PUE: cooling and recommendations.",
+        ),
+        panel(
+            "stat",
+            "Realised savings: today and month to date",
+            [
+                (f'sum by (site) ({REALISED}_kwh{{{S},period="day"}})', "today {{site}}"),
+                (f'sum by (site) ({REALISED}_kwh{{{S},period="month"}})', "month {{site}}"),
+                (f'sum by (site) ({REALISED}_predicted_kwh{{{S},period="month"}})', "month predicted {{site}}"),
+            ],
+            (0, 27, 24, 5),
+            unit="kwatth",
+            decimals=1,
+            instant=True,
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value", "textMode": "value_and_name"},
+            description="Energy the applied changes saved, measured, today and this month, beside what the model "
+            "predicted for the same windows (details on PUE: cooling and recommendations). " + REALISED_NOTE,
         ),
     ]
     return dashboard(

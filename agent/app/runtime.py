@@ -40,6 +40,7 @@ from agent.export.collectors import AgentHealthCollector, DeviceReadingsCollecto
 from agent.export.device_series import DeviceSeries
 from agent.export.exploration import ExplorationCollector
 from agent.export.exposition import ExpositionRegistry
+from agent.export.realised import RealisedCollector
 from agent.export.recommendation import RecommendationCollector
 from agent.export.retrain import RetrainCollector
 from agent.export.shard import ShardCollector
@@ -129,6 +130,8 @@ class Agent:
             self.registry.register(ShardCollector(shard_accountant))
         self.api = ApiHandlers()
         self.controller: CoolingController | None = None
+        #: start of the last interval the loaded model was fitted on (its sidecar), for champion/challenger
+        self._champion_last_row_s: float | None = None
         mode = cfg.recommender.mode if cfg.recommender is not None else "off"
         recommending = mode != "off"
         if recommending and shard is not None:
@@ -147,11 +150,22 @@ class Agent:
             self.registry.register(RecommendationCollector(self.controller))
             if self.controller.exploration is not None:
                 self.registry.register(ExplorationCollector(self.controller.exploration))
+            self.registry.register(RealisedCollector(self.controller.realised))
         controller = self.controller
         self.api.status = lambda: agent_status(self.cfg, self.state, controller, clock)
         self.retrainer: Retrainer | None = None
         if self.controller is not None and history_path is not None and cfg.recommender is not None:
-            self.retrainer = Retrainer(history_path, self.controller, cfg.recommender.retrain_window_days, clock)
+            rcfg = cfg.recommender
+            self.retrainer = Retrainer(
+                history_path,
+                self.controller,
+                rcfg.retrain_window_days,
+                clock,
+                model_dir=rcfg.retrain_model_dir or rcfg.model_dir,
+                holdout_days=rcfg.retrain_holdout_days,
+                inlet_tolerance_c=rcfg.retrain_swap_inlet_tolerance_c,
+                champion_last_row_s=self._champion_last_row_s,
+            )
             self.registry.register(RetrainCollector(self.retrainer))
             log.info(
                 "cooling model retrained from %s every %g h on the last %g days",
@@ -170,10 +184,16 @@ class Agent:
     ) -> CoolingController:
         rcfg = cfg.recommender
         assert rcfg is not None
-        if recommender is None and rcfg.model_dir is not None:
-            from agent.control.artefact import load_model
+        retrained = rcfg.retrain_model_dir
+        if retrained is not None and not (retrained / "model.json").is_file():
+            retrained = None  # nothing swapped in there yet
+        if recommender is None and (retrained or rcfg.model_dir) is not None:
+            from agent.control.artefact import load_model, trained_until_s
 
-            recommender = recommender_for(load_model(rcfg.model_dir).model, rcfg)
+            # the last swapped-in retrained model, when it is kept apart from model_dir, else model_dir
+            loaded = load_model(retrained or rcfg.model_dir)  # type: ignore[arg-type]
+            recommender = recommender_for(loaded.model, rcfg)
+            self._champion_last_row_s = trained_until_s(loaded.sidecar)
         actuator = SetpointActuator(cfg, profiles, self.devices, rcfg.action_log, clock)
         controller = CoolingController(cfg, rcfg, recommender, actuator, clock)
         self.api.recommendation = controller.recommendation_json

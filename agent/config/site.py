@@ -728,6 +728,64 @@ class RecommenderConfig(_Strict):
             )
         return self
 
+    retrain_holdout_days: float = Field(
+        default=2.0,
+        gt=0,
+        description="most recent history held out of each retraining: the retrained model replaces the current "
+        "one only if it predicts these rows (those the current model never saw) at least as well [d]",
+    )
+    retrain_swap_inlet_tolerance_c: float = Field(
+        default=0.05,
+        ge=0,
+        le=2.0,
+        description="how much worse a retrained model's hottest-inlet hold-out MAE may be and still swap in [K]",
+    )
+    retrain_model_dir: Path | None = Field(
+        default=None,
+        description="where a swapped-in retrained model is saved with swaps.jsonl, the log of every "
+        "champion/challenger decision, and loaded from at start once it holds one (default: model_dir)",
+    )
+    realised_settle_s: float = Field(
+        default=900.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="after an applied change, wait this long before measuring what it saved [s]",
+    )
+    realised_window_s: float = Field(
+        default=3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="measure an applied change's realised saving over this long after it settled, against the "
+        "same time before it [s]",
+    )
+    realised_log: Path | None = Field(
+        default=None,
+        description="JSON lines of every applied change's realised and predicted saving; read back at start "
+        "(day and month sums survive a restart) (default: beside action_log, NAME.realised.jsonl)",
+    )
+    poor_realisations_to_pause: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="applied changes in a row realising less than predicted by more than twice their uncertainty "
+        "before the controller pauses (0: never)",
+    )
+    poor_realisation_pause_h: float = Field(
+        default=24.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="how long that pause lasts, unless a retrained model is swapped in first [h]",
+    )
+
+    @model_validator(mode="after")
+    def _holdout_inside_window(self) -> RecommenderConfig:
+        if self.retrain_holdout_days >= self.retrain_window_days:
+            raise ValueError(
+                f"retrain_holdout_days ({self.retrain_holdout_days:g}) must be shorter than retrain_window_days "
+                f"({self.retrain_window_days:g}): the retrained model is fitted on the rows before the hold-out"
+            )
+        return self
+
 
 class Site(_Strict):
     """The site as reports and dashboards name it, and who it is reported for and by (the report's cover)."""

@@ -38,6 +38,7 @@ __all__ = [
     "LoadedModel",
     "load_model",
     "save_model",
+    "trained_until_s",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save_model(model: CoolingModel, out_dir: str | Path, training_window: dict[str, Any], source: str = "") -> Path:
+def save_model(
+    model: CoolingModel,
+    out_dir: str | Path,
+    training_window: dict[str, Any],
+    source: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` and its sidecar into ``out_dir`` (created if needed).
 
     Parameters
@@ -94,6 +101,8 @@ def save_model(model: CoolingModel, out_dir: str | Path, training_window: dict[s
         ``{"start": ISO time, "end": ISO time, "rows": int}`` of the history used.
     source : str
         Where the history came from (file name).
+    extra : dict, optional
+        More sidecar keys (a retrained model's champion/challenger decision).
 
     Returns
     -------
@@ -113,7 +122,9 @@ def save_model(model: CoolingModel, out_dir: str | Path, training_window: dict[s
     try:
         sio.dump(model, model_part)
         sidecar_part.write_text(
-            json.dumps(_sidecar(model, _sha256(model_part), training_window, source), indent=2) + "\n", encoding="utf-8"
+            json.dumps({**_sidecar(model, _sha256(model_part), training_window, source), **(extra or {})}, indent=2)
+            + "\n",
+            encoding="utf-8",
         )
         os.replace(model_part, model_path)
         os.replace(sidecar_part, sidecar_path)
@@ -201,3 +212,17 @@ def load_model(model_dir: str | Path) -> LoadedModel:
         if saved.get(name) != current[name]:
             log.warning("%s: fitted with %s %s, running %s", directory, name, saved.get(name), current[name])
     return LoadedModel(model=model, sidecar=sidecar, path=directory)
+
+
+def trained_until_s(sidecar: dict[str, Any]) -> float | None:
+    """Start of the last history row a saved model was fitted on (its training window's end), or None."""
+    end = (sidecar.get("training_window") or {}).get("end")
+    if not isinstance(end, str):
+        return None
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(end.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from agent.config.site import RecommenderConfig, SiteConfig
 from agent.control.actuator import ActionRecord, Clock, SetpointActuator
 from agent.control.explore import ExplorationDriver
+from agent.control.realised import RealisedSavings, Sample
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import WriteGuardError
 from agent.site.conditions import site_conditions
@@ -153,6 +154,17 @@ class CoolingController:
         self.exploration = (
             ExplorationDriver(cfg, rcfg.exploration, rcfg.inlet_limit_c, actuator) if rcfg.exploration.enabled else None
         )
+        realised_log = rcfg.realised_log or rcfg.action_log.with_name(f"{rcfg.action_log.stem}.realised.jsonl")
+        #: every applied change's realised saving, the day and month sums, the pause after poor ones
+        self.realised = RealisedSavings(
+            rcfg.realised_settle_s,
+            rcfg.realised_window_s,
+            realised_log,
+            cfg.site.timezone,
+            rcfg.poor_realisations_to_pause,
+            rcfg.poor_realisation_pause_h * 3600.0,
+            clock,
+        )
 
     # --- inputs ------------------------------------------------------------------------------
     def _inputs(self, site: SiteState, state: AgentState, now: float | None = None) -> tuple[Inputs, bool, str | None]:
@@ -191,6 +203,17 @@ class CoolingController:
             self._loop = None
         inputs, data_ok, problem = self._inputs(site, state)
         self.latest_inputs = inputs
+        if inputs and data_ok and site.facility_w.value is not None:
+            cond, cur = inputs["conditions"], inputs["current"]
+            sample = Sample(
+                now,
+                cond.it_power_w,
+                cond.outdoor_dry_bulb_c,
+                cond.outdoor_wet_bulb_c,
+                (cur.supply_air_setpoint_c, cur.chw_supply_setpoint_c, cur.economizer_enabled),
+                float(site.facility_w.value),
+            )
+            self.realised.observe(sample, self._model())
         breach = bool(inputs) and inputs["max_inlet_c"] > self.rcfg.inlet_limit_c
         self._guard.bad_data_ticks = 0 if data_ok else self._guard.bad_data_ticks + 1
         stale = self._guard.bad_data_ticks >= self.rcfg.revert_after_bad_ticks
@@ -241,6 +264,8 @@ class CoolingController:
             )
         elif now < self._guard.paused_until_s and rec.held_back_reason is None:
             rec = _held(rec, "paused for an hour after a revert")
+        elif rec.held_back_reason is None and (poor := self.realised.paused(now)) is not None:
+            rec = _held(rec, poor)
         self.latest = rec
         if self.rcfg.mode == "approve":
             self._offer(rec, now)
@@ -358,9 +383,13 @@ class CoolingController:
             written = {r.quantity for r in records if r.result == "ok"}
             if written and self.recommender is not None:
                 # only a change that reached the plant starts the rate-limit and dwell clocks
-                self.recommender.applied(
-                    self._clock(), replace(rec.current, **{q: getattr(rec.setpoints, q) for q in written})
-                )
+                new = replace(rec.current, **{q: getattr(rec.setpoints, q) for q in written})
+                self.recommender.applied(self._clock(), new)
+                if not (rec.reason or "").startswith("exploration"):
+                    # an exploration step is made to learn, not to save: its realisation would count as poor
+                    self.realised.applied(
+                        self._clock(), _triple(rec.current), _triple(new), rec.predicted_savings_w, self._model()
+                    )
         finally:
             self._busy = False
         return records
@@ -384,6 +413,7 @@ class CoolingController:
                 self._guard.touched.clear()
             self._last_applied = None
             self._guard.paused_until_s = self._clock() + PAUSE_AFTER_REVERT_S
+            self.realised.reverted(self._clock(), self._model(), why)
             self._retire_pending(f"setpoints reverted: {why}")
         finally:
             self._busy = False
@@ -488,6 +518,9 @@ class CoolingController:
             return "another write or revert is in progress"
         if now < self._guard.paused_until_s:
             return "paused for an hour after a revert"
+        poor = self.realised.paused(now)
+        if poor is not None:
+            return poor
         inputs, data_ok, problem = self._inputs(site, state, now)
         if not inputs or not data_ok:
             return problem or "stale or incomplete data"
@@ -530,7 +563,16 @@ class CoolingController:
             out["max_inlet_c"] = self.latest_inputs.get("max_inlet_c")
         if self.exploration is not None:
             out["exploration"] = self.exploration.status_json()
+        out["realised_savings"] = self.realised.as_json(last=5)
         return out
+
+    def _model(self) -> CoolingModel | None:
+        # a recommender without a model (tests' stubs): nothing to measure realised savings against
+        return getattr(self.recommender, "model", None)
+
+    def on_model_swapped(self, outcome: object) -> None:
+        """A retrained model replaced the one in use: a pause after poor realisations ends."""
+        self.realised.resume("a retrained model was swapped in")
 
     def actions_json(self) -> list[dict[str, Any]]:
         return [asdict(a) for a in list(self.actuator.actions)]
@@ -547,6 +589,10 @@ def _wanted(rec: Recommendation) -> dict[str, float]:
         "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
         "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0,
     }
+
+
+def _triple(setpoints: Setpoints) -> tuple[float, float, bool]:
+    return (setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c, setpoints.economizer_enabled)
 
 
 def _describe(setpoints: Setpoints) -> str:

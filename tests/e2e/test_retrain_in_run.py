@@ -152,6 +152,13 @@ def test_run_retrains_from_its_history_file_on_schedule_and_exports_the_outcome(
             assert (sample(text, "pue_model_retrain_last_success_timestamp_seconds") or 0) > time.time() - 300
             mae = sample(text, "pue_model_validation_pue_mae")
             assert mae is not None and 0 < mae < 0.05, mae
+            # no model to start with: the first retrained one is used (champion/challenger), scored on the
+            # latest two days it was not fitted on
+            assert (sample(text, "pue_model_swaps_total", outcome="swapped") or 0) >= 1
+            assert (sample(text, "pue_model_holdout_rows") or 0) >= 16
+            assert sample(text, "pue_model_holdout_error_facility_power_mae_watts", model="challenger") is not None
+            # realised savings are exported from the start (advise mode applies nothing: zero)
+            assert sample(text, "pue_recommendation_realised_savings_kwh", period="month") == 0.0
             # the history writer's health is exported beside it
             assert sample(text, "pue_history_write_errors_total") == 0.0
         finally:
