@@ -116,7 +116,7 @@ async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
     _say_reused(history, "the history")
     async with site.serving(truth_file=truth_file):
         print(
-            f"simulated site ({args.site}): {len(site.devices) + len(site.modbus_devices)} devices on 127.0.0.1 ports "
+            f"simulated site ({args.site}): {len(cfg.devices)} devices on 127.0.0.1 ports "
             f"{min(d.port for d in cfg.devices)}-{max(d.port for d in cfg.devices)}; truth in {truth_file}",
             flush=True,
         )
@@ -183,7 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from agent.app.cli import exit_status
 
     model_dir: Path | None = None
-    if args.site == "twin" and args.recommender != "off":
+    if args.site in ("twin", "twin-mixed") and args.recommender != "off":
         # checked or trained before the simulated site starts: a bad --model is one line, not a traceback later
         model_dir = _checked_model(args.model) if args.model else _demo_model(cache_dir() / "demo-model-v2")
     return exit_status(asyncio.run(_demo(args, model_dir)))
@@ -201,7 +201,8 @@ def register(sub: Any) -> None:
         "--site",
         choices=sorted(DEMO_CONFIGS),
         default="twin",
-        help="twin: physics-based Guiyang hall (default); twin-mixed: the same, its meters on Modbus TCP; "
+        help="twin: physics-based Guiyang hall (default); twin-mixed: the same, its meters on Modbus TCP and its "
+        "plant controller on BACnet/IP; "
         "minimal: 7 devices, sine-wave load",
     )
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
@@ -216,7 +217,7 @@ def register(sub: Any) -> None:
         "--recommender",
         choices=["off", "advise", "approve", "auto"],
         default="advise",
-        help="twin only: recommendation mode (default advise: recommend, never write)",
+        help="twin and twin-mixed: recommendation mode (default advise: recommend, never write)",
     )
     p.add_argument(
         "--model",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -92,3 +93,50 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str)
     assert "metrics at http://127.0.0.1" in out
     assert out.count("metrics at ") == 1  # printed twice (log line and print) before issue 18
     assert "twin-auth-key-ro-01" not in out and "twin-priv-key-ro-01" not in out
+
+
+def test_mixed_demo_in_auto_writes_the_plant_over_bacnet_at_priority_8(tmp_path: Path) -> None:
+    """`demo --site twin-mixed --recommender auto`: chilled water and economizer go to the BACnet plant controller."""
+    listen = free_port()
+    exe = Path(sys.executable).with_name("pue-agent")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # its own action log
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "demo",
+            "--site",
+            "twin-mixed",
+            "--recommender",
+            "auto",
+            "--duration",
+            "240",
+            "--base-port",
+            str(free_udp_range(22)),
+            "--listen-port",
+            str(listen),
+            "--history",
+            str(tmp_path / "h.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    log = tmp_path / "state" / "pue-agent" / "demo" / "actions.jsonl"
+    plant: list[dict[str, object]] = []
+    try:
+        deadline = time.monotonic() + 200.0  # a fresh machine trains the demo's model first
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.exists():
+                records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+                plant = [r for r in records if r["device"] == "chiller-plant" and r["result"] == "ok"]
+                if plant:
+                    break
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert plant, f"no write to the BACnet plant controller; demo output:\n{out[-3000:]}"
+    assert {r["quantity"] for r in plant} <= {"chw_supply_setpoint_c", "economizer_enabled", "fan_min_speed_ratio"}
+    assert all("BACnet priority 8 (manual operator)" in str(r["reason"]) for r in plant), plant
+    assert all(r["after"] == pytest.approx(r["requested"], abs=0.05) for r in plant), plant  # read back

@@ -1,7 +1,8 @@
-"""The mixed-protocol twin (meters on Modbus TCP, the rest SNMP) against the SNMP-only twin, same plant truth.
+"""The mixed-protocol twin (meters on Modbus TCP, plant on BACnet/IP, the rest SNMP) against the SNMP-only twin.
 
 Both sites are the twin's Guiyang hall stepped on one fake clock, served over real sockets on loopback
-(pymodbus for the meters of ``configs/twin-site-mixed.yaml``, SNMPv3 for the rest), and read by the agent's
+(pymodbus for the meters of ``configs/twin-site-mixed.yaml``, bacpypes3 for its chiller-plant controller,
+SNMPv3 for the rest), and read by the agent's
 poller and accountant through the one device seam. The PUE, the energies and the REF must agree to the
 meters' resolution: the protocol changes nothing in the method.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from agent.config.site import SiteConfig, load_config
+from agent.devices.bacnet.adapter import BacnetDevices
 from agent.devices.modbus.adapter import ModbusDevices
 from agent.devices.profiles import ProfileRegistry
 from agent.devices.reader import ByProtocol
@@ -62,7 +64,7 @@ async def _run(cfg: SiteConfig, profiles: ProfileRegistry) -> list[SiteState]:
     site.start()
     await site.ready()
     snmp = SnmpDevices(cfg, PysnmpClient())
-    devices = ByProtocol({"snmp": snmp, "modbus": ModbusDevices()}, profiles)
+    devices = ByProtocol({"snmp": snmp, "modbus": ModbusDevices(), "bacnet": BacnetDevices()}, profiles)
     state = AgentState()
     poller = Poller(cfg, profiles, devices, state, clock)
     accountant = SiteAccountant(cfg, state, clock)
@@ -87,7 +89,7 @@ def test_the_mixed_protocol_site_gives_the_snmp_sites_pue_and_energies() -> None
     mixed_cfg, _ = load_config(ROOT / "configs" / "twin-site-mixed.yaml", profiles)
     keep = lambda cfg: cfg.model_copy(update={"devices": tuple(cfg.device(n) for n in KEEP)})  # noqa: E731
     snmp_cfg, mixed_cfg = _on_loopback(keep(snmp_cfg)), _on_loopback(keep(mixed_cfg))
-    assert {profiles[d.profile].protocol for d in mixed_cfg.devices} == {"snmp", "modbus"}
+    assert {profiles[d.profile].protocol for d in mixed_cfg.devices} == {"snmp", "modbus", "bacnet"}
     assert {profiles[d.profile].protocol for d in snmp_cfg.devices} == {"snmp"}
 
     async def both() -> tuple[list[SiteState], list[SiteState]]:
@@ -115,12 +117,12 @@ def test_the_mixed_protocol_site_gives_the_snmp_sites_pue_and_energies() -> None
 
 
 def test_the_mixed_config_is_the_twin_config_but_for_its_meters() -> None:
-    """configs/twin-site-mixed.yaml must follow configs/twin-site.yaml: only the two meters and the name differ."""
+    """configs/twin-site-mixed.yaml must follow configs/twin-site.yaml: only the two meters, the plant and the name differ."""
     snmp_cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     mixed_cfg, _ = load_config(ROOT / "configs" / "twin-site-mixed.yaml", profiles)
 
     def rest(cfg: SiteConfig) -> dict[str, Any]:
-        devices = tuple(d for d in cfg.devices if d.name not in ("meter-main", "meter-pv"))
+        devices = tuple(d for d in cfg.devices if d.name not in ("meter-main", "meter-pv", "chiller-plant"))
         site = cfg.site.model_copy(update={"name": "hall"})
         return cfg.model_copy(update={"devices": devices, "site": site}).model_dump()
 
@@ -129,3 +131,9 @@ def test_the_mixed_config_is_the_twin_config_but_for_its_meters() -> None:
     meters = {d.name: d for d in mixed_cfg.devices if d.name in ("meter-main", "meter-pv")}
     assert {profiles[d.profile].protocol for d in meters.values()} == {"modbus"}
     assert {(d.address, d.port) for d in meters.values()} == {("127.0.0.1", 16250)}  # one gateway, two units
+    plant, snmp_plant = mixed_cfg.device("chiller-plant"), snmp_cfg.device("chiller-plant")
+    assert profiles[plant.profile].protocol == "bacnet" and plant.bacnet is not None and plant.bacnet.writes
+    # the same quantities, bounds and writables as the SNMP gateway it stands in for
+    bacnet_objects = {o.quantity: o.writable for o in profiles[plant.profile].objects}
+    snmp_objects = {o.quantity: o.writable for o in profiles[snmp_plant.profile].objects}
+    assert bacnet_objects == snmp_objects
