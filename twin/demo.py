@@ -83,7 +83,7 @@ def _say_reused(path: Path, what: str) -> None:
 
 
 async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
-    from agent.app.runtime import run_agent
+    from agent.app.run import run_agent
     from twin.live import TwinLiveSite
     from twin.serve.site import MinimalSite
 

@@ -251,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.listen_port is not None:
         cfg = cfg.model_copy(update={"listen": cfg.listen.model_copy(update={"port": args.listen_port})})
-    from agent.app.runtime import run_agent  # the scheduler and server load only for `run`
+    from agent.app.run import run_agent  # the scheduler and server load only for `run`
 
     reason = asyncio.run(
         run_agent(cfg, profiles, args.duration, base_dir=Path(args.config).resolve().parent, shard=args.shard)

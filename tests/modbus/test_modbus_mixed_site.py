@@ -117,7 +117,7 @@ def test_the_mixed_protocol_site_gives_the_snmp_sites_pue_and_energies() -> None
 
 
 def test_the_mixed_config_is_the_twin_config_but_for_its_meters() -> None:
-    """configs/twin-site-mixed.yaml must follow configs/twin-site.yaml: only the two meters, the plant and the name differ."""
+    """configs/twin-site-mixed.yaml follows twin-site.yaml: only the two meters, the plant and the name differ."""
     snmp_cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
     mixed_cfg, _ = load_config(ROOT / "configs" / "twin-site-mixed.yaml", profiles)
 
