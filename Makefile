@@ -22,9 +22,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Simulated site + agent + metrics on http://127.0.0.1:10330/metrics (Ctrl-C to stop)
+## Simulated site + agent + metrics on http://127.0.0.1:10330/metrics (Ctrl-C to stop); the mixed-protocol
+## hall by default (Modbus TCP meters, BACnet/IP plant, Redfish servers, SNMP for the rest): DEMO_SITE=twin for
+## the same hall all on SNMP; a --site in DEMO_ARGS wins too
+DEMO_SITE ?= twin-mixed
 demo: $(STAMP)
-	$(BIN)/pue-agent demo $(DEMO_ARGS)
+	$(BIN)/pue-agent demo --site $(DEMO_SITE) $(DEMO_ARGS)
 
 system-deps:
 	@missing=""; for b in $(DEB_BINARIES); do \

@@ -20,6 +20,7 @@ from twin.cli import _non_negative_float
 if TYPE_CHECKING:  # the agent, the twin's physics and its SNMP responders load when the demo runs
     from agent.config.site import SiteConfig
     from twin.live import TwinLiveSite
+    from twin.serve.pki import BmcTls
     from twin.serve.site import MinimalSite
 
 __all__ = ["DEMO_CONFIGS", "DEMO_START", "register"]
@@ -100,6 +101,7 @@ async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
         # a person approves by hand in the demo: give them minutes, not the default 4 poll intervals (20 s)
         rcfg = RecommenderConfig(mode=args.recommender, model_dir=model_dir, action_log=actions, pending_expiry_s=300.0)
         cfg = cfg.model_copy(update={"recommender": rcfg})
+    cfg, redfish_tls = _bmc_pki(cfg, state / "bmc-pki")
     site: MinimalSite | TwinLiveSite
     if args.site in ("twin", "twin-mixed"):
         site = TwinLiveSite(
@@ -108,6 +110,7 @@ async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
             weather=args.weather,
             speed=args.speed,
             start=DEMO_START,
+            redfish_tls=redfish_tls,
         )
     else:
         site = MinimalSite(cfg, profiles)  # type: ignore[arg-type]
@@ -123,6 +126,25 @@ async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
         return await run_agent(
             cfg, profiles, args.duration, history_path=history, status_every_s=args.status_every or None
         )
+
+
+def _bmc_pki(cfg: SiteConfig, directory: Path) -> tuple[SiteConfig, BmcTls | None]:
+    """A site with Redfish servers: a CA and BMC certificate made for this run, the CA trusted by the agent.
+
+    The shipped config names ``bmc-ca.pem``; a real site points at its own CA. Verification stays on.
+    """
+    from agent.config.site import RedfishCredentials
+
+    names = [n for n, c in cfg.credentials.items() if isinstance(c, RedfishCredentials)]
+    if not names or not any(d.credentials in names for d in cfg.devices):
+        return cfg, None
+    from twin.serve.pki import make_test_pki
+
+    tls = make_test_pki(directory)
+    credentials = {
+        n: c.model_copy(update={"ca_file": tls.ca_file}) if n in names else c for n, c in cfg.credentials.items()
+    }
+    return cfg.model_copy(update={"credentials": credentials}), tls
 
 
 def _demo_model(model_dir: Path) -> Path:

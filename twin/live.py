@@ -33,6 +33,7 @@ from agent.config.site import SiteConfig
 from agent.devices.profiles import ProfileRegistry
 from twin.design import Controls, SiteDesign
 from twin.serve.device import SimulatedSite, plausible_defaults
+from twin.serve.pki import BmcTls
 from twin.simulate import utilisation_at
 from twin.site import SiteConditions, SitePlant, StepResult
 from twin.weather import load_site_weather, weather_at
@@ -75,7 +76,9 @@ class TwinLiveSite(SimulatedSite):
         start: datetime | None = None,
         design: SiteDesign | None = None,
         clock: Callable[[], float] = time.time,
+        redfish_tls: BmcTls | None = None,
     ) -> None:
+        """``redfish_tls``: the certificate the simulated BMCs serve (a site with Redfish servers needs one)."""
         self.cfg = cfg
         self.design = design or SiteDesign()
         self.plant = SitePlant(self.design)
@@ -91,7 +94,7 @@ class TwinLiveSite(SimulatedSite):
         self._roles: dict[str, list[str]] = {}
         for dev in cfg.devices:
             self._roles.setdefault(dev.role, []).append(dev.name)
-        self.add_devices(cfg, profiles, self._setpoint_handler)
+        self.add_devices(cfg, profiles, self._setpoint_handler, redfish_tls=redfish_tls)
         n_pdu = max(len(self._roles.get("pdu", [])), 1)
         self.racks_per_pdu = math.ceil(self.design.n_racks / n_pdu)
         self.truth = self._to_truth(self._step(0.0), self._sim0)
@@ -223,6 +226,14 @@ class TwinLiveSite(SimulatedSite):
                 ("air_pressure_pa", lbl): 88_000.0,
                 ("dew_point_c", lbl): r.outdoor_dry_bulb_c - 5.0,
             }
+        servers = self._roles.get("server", [])
+        if servers:  # the servers of the first rack: its power at their inputs, less the PDU's and cords' 3 %
+            weights = [1.0 + 0.1 * i for i in range(len(servers))]
+            rack_w = 0.97 * r.rack_power_w[0]
+            for name, weight in zip(servers, weights, strict=True):
+                server_w = rack_w * weight / math.fsum(weights)
+                energy = self._accumulate(name, "energy_j", server_w, dt_s, 3.6e8)
+                values[name] = {("active_power_w", ()): server_w, ("energy_j", ()): energy}
         uptime = sim_s - self._sim0
         defaults = plausible_defaults(r.facility_power_w / max(len(self._roles.get("pdu", [])), 1))
         self.publish_all(values, uptime, defaults)

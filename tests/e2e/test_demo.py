@@ -48,7 +48,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str)
             "--speed",
             "1",
             "--base-port",
-            str(free_udp_range(22)),
+            str(free_udp_range(26)),
             "--listen-port",
             str(listen),
             "--truth-file",
@@ -82,6 +82,10 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str)
         assert all(v is not None and v >= 0.0 for v in site_totals), site_totals
         assert (sample(text, "pue_device_water_volume_cubic_meters_total", device="chiller-plant") or 0.0) > 4e4
         assert "twin-auth-key-ro-01" not in text and "twin-community-ro" not in text
+        if site == "twin-mixed":  # four servers' BMCs over Redfish (HTTPS, the demo's own CA)
+            servers = [f"srv-a01-u{u}" for u in (10, 12, 14, 16)]
+            assert all(sample(text, "pue_device_up", device=s) == 1.0 for s in servers), text[-2000:]
+            assert "twin-bmc-password-01" not in text
 
         promtool = shutil.which("promtool")
         assert promtool, "promtool missing: `make test` installs Debian's prometheus package"
@@ -111,7 +115,7 @@ def test_mixed_demo_in_auto_writes_the_plant_over_bacnet_at_priority_8(tmp_path:
             "--duration",
             "240",
             "--base-port",
-            str(free_udp_range(22)),
+            str(free_udp_range(26)),
             "--listen-port",
             str(listen),
             "--history",

@@ -122,12 +122,18 @@ def test_the_mixed_config_is_the_twin_config_but_for_its_meters() -> None:
     mixed_cfg, _ = load_config(ROOT / "configs" / "twin-site-mixed.yaml", profiles)
 
     def rest(cfg: SiteConfig) -> dict[str, Any]:
-        devices = tuple(d for d in cfg.devices if d.name not in ("meter-main", "meter-pv", "chiller-plant"))
+        devices = tuple(
+            d for d in cfg.devices if d.name not in ("meter-main", "meter-pv", "chiller-plant") and d.role != "server"
+        )
         site = cfg.site.model_copy(update={"name": "hall"})
-        return cfg.model_copy(update={"devices": devices, "site": site}).model_dump()
+        credentials = {n: c for n, c in cfg.credentials.items() if n != "bmc-ro"}
+        return cfg.model_copy(update={"devices": devices, "site": site, "credentials": credentials}).model_dump()
 
     assert rest(mixed_cfg) == rest(snmp_cfg)
-    assert [d.name for d in mixed_cfg.devices] == [d.name for d in snmp_cfg.devices]
+    servers = [d for d in mixed_cfg.devices if d.role == "server"]
+    assert [d.name for d in mixed_cfg.devices if d not in servers] == [d.name for d in snmp_cfg.devices]
+    assert {profiles[d.profile].protocol for d in servers} == {"redfish"} and len(servers) == 4
+    assert mixed_cfg.topology == snmp_cfg.topology  # the servers are read, not a boundary: IT stays category 1
     meters = {d.name: d for d in mixed_cfg.devices if d.name in ("meter-main", "meter-pv")}
     assert {profiles[d.profile].protocol for d in meters.values()} == {"modbus"}
     assert {(d.address, d.port) for d in meters.values()} == {("127.0.0.1", 16250)}  # one gateway, two units
