@@ -286,8 +286,8 @@ class CoolingModel:
         The server fan curve (:class:`models.it_power.ServerFanCurve`) [C], [1/K, 1/K^2, 1/K^3];
         zeros: IT power does not move with the inlet.
     monotone : bool
-        The regressors were fitted with :data:`models.features.MONOTONIC_CST`: conditions beyond the
-        training range in the safe direction are allowed.
+        The cooling regressor was fitted with :data:`models.features.MONOTONIC_CST`: conditions below
+        the training range (the safe direction) are allowed and evaluated clamped to its lower edge.
     """
 
     # class defaults: models saved before these attributes existed load as "no fan curve, not monotone"

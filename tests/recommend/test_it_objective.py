@@ -14,6 +14,7 @@ import pytest
 from models.cooling import CoolingModel, fit_cooling_model
 from models.it_power import ServerFanCurve, fit_server_fan_curve
 from models.optimiser import SetpointBounds, optimise_setpoints
+from models.optimiser_batch import optimise_setpoints_batch
 
 KNEE_C = 24.0
 FAN_SHARE = 0.06
@@ -119,3 +120,12 @@ def test_optimiser_no_longer_picks_the_warmest_supply_air(it_aware: CoolingModel
         return float(plant(np.array([900e3]), np.array([10.0]), np.array([s]), np.array([c]))["facility"][0])
 
     assert true_facility(aware) < true_facility(blind) - 2e3
+
+
+def test_batch_optimiser_equals_row_by_row_with_the_fan_curve(it_aware: CoolingModel) -> None:
+    assert not it_aware.it_fan_curve.flat
+    rows = np.array([[900e3, 13.0, 10.0], [750e3, 8.0, 5.0], [1.05e6, 18.0, 15.0], [880e3, 20.0, 16.0]])
+    bounds = SetpointBounds(16.0, 25.0, 5.0, 18.0, allow_economizer=False)
+    one = [optimise_setpoints(it_aware, *row, bounds, economizer_states=(False,)) for row in rows]
+    assert optimise_setpoints_batch(it_aware, rows, bounds, economizer_states=(False,)) == one
+    assert any(choice is not None for choice in one)
