@@ -12,9 +12,18 @@ Two layers:
   quantile spread is calibrated on the time-ordered hold-out (split conformal prediction with a
   normalised score) so that its normal-equivalent standard deviation means what it says.
 
-Facility power = IT + cooling + overhead; real-time PUE = facility / IT. The model takes IT power
-as given: the rise of server fan power with inlet temperature is not modelled (it is small below
-27 C, see :func:`twin.it_load.server_fan_power_factor`).
+Facility power = IT + cooling + overhead; real-time PUE = facility / IT. IT power is not a given:
+server fans speed up with inlet temperature, so the model scales the measured IT power by a server fan
+curve of the predicted hottest inlet (:mod:`models.it_power`, learned from the history) and the
+optimiser, minimising facility power, sees what a warmer hall costs in IT power. CRAH fan power is part
+of cooling power, which the cooling regressor predicts from the setpoints.
+
+The cooling regressor's mean is monotone where physics gives a sign (:data:`models.features.MONOTONIC_CST`:
+IT load, outdoor dry- and wet-bulb). Below the training range (colder or drier outdoor air, less IT
+load: the safe direction) a monotone model evaluates the conditions clamped to the range's lower edge;
+physics says the plant there needs no more cooling power and runs no hotter inlets than at the edge,
+so the prediction errs high, and :meth:`CoolingModel.conditions_outside_training` lets such conditions
+through. Above the range it still holds back.
 
 Pure: numpy and scikit-learn, no I/O, clock or environment.
 
@@ -35,7 +44,15 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from models.features import CONDITION_COLUMNS, FEATURE_NAMES, INPUT_COLUMNS, FeatureConfig, build_features
+from models.features import (
+    CONDITION_COLUMNS,
+    FEATURE_NAMES,
+    INPUT_COLUMNS,
+    MONOTONIC_CST,
+    FeatureConfig,
+    build_features,
+)
+from models.it_power import ServerFanCurve, fit_server_fan_curve
 from models.optimiser import SetpointSupport
 
 __all__ = [
@@ -79,6 +96,9 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
         L2 penalty on leaf values.
     random_state : int, RandomState instance or None
         Seed of the boosting (explicit, for reproducible fits).
+    monotonic_cst : tuple of int or None
+        Per feature +1 / -1 / 0: the mean model never falls / never rises / is free as that feature
+        rises (HistGradientBoosting's ``monotonic_cst``); the residual quantile models are free.
 
     Attributes
     ----------
@@ -104,6 +124,7 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
         min_samples_leaf: int = 20,
         l2_regularization: float = 0.0,
         random_state: Any = 0,
+        monotonic_cst: tuple[int, ...] | None = None,
     ) -> None:
         self.quantiles = quantiles
         self.max_iter = max_iter
@@ -112,8 +133,11 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.random_state = random_state
+        self.monotonic_cst = monotonic_cst
 
-    def _booster(self, loss: str, quantile: float | None = None) -> HistGradientBoostingRegressor:
+    def _booster(
+        self, loss: str, quantile: float | None = None, monotonic_cst: tuple[int, ...] | None = None
+    ) -> HistGradientBoostingRegressor:
         return HistGradientBoostingRegressor(
             loss=loss,
             quantile=quantile,
@@ -124,6 +148,7 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
             l2_regularization=self.l2_regularization,
             early_stopping=False,
             random_state=self.random_state,
+            monotonic_cst=None if monotonic_cst is None else list(monotonic_cst),
         )
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> QuantileGradientBoostingRegressor:
@@ -142,7 +167,7 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
         if not 0.0 < lower < 0.5 < upper < 1.0:
             raise ValueError(f"quantiles must satisfy 0 < lower < 0.5 < upper < 1, got {self.quantiles}")
         X_, y_ = validate_data(self, X, y, y_numeric=True)
-        self.mean_estimator_ = self._booster("squared_error").fit(X_, y_)
+        self.mean_estimator_ = self._booster("squared_error", monotonic_cst=self.monotonic_cst).fit(X_, y_)
         residual = y_ - self.mean_estimator_.predict(X_)
         self.lower_estimator_ = self._booster("quantile", lower).fit(X_, residual)
         self.upper_estimator_ = self._booster("quantile", upper).fit(X_, residual)
@@ -225,7 +250,11 @@ class ValidationReport:
 
 @dataclass(frozen=True)
 class PlantPrediction:
-    """Predictions per row; ``*_std_*`` are one standard deviation (model + hold-out error)."""
+    """Predictions per row; ``*_std_*`` are one standard deviation (model + hold-out error).
+
+    ``it_power_w`` is the IT power at the row's setpoints (the measured IT power scaled by the server
+    fan curve); ``None`` from models that take IT power as given (analytic fakes).
+    """
 
     cooling_power_w: FloatArray
     facility_power_w: FloatArray
@@ -233,6 +262,7 @@ class PlantPrediction:
     max_inlet_c: FloatArray
     max_inlet_std_c: FloatArray
     pue: FloatArray
+    it_power_w: FloatArray | None = None
 
 
 class CoolingModel:
@@ -252,7 +282,18 @@ class CoolingModel:
     validation : ValidationReport
     version : str
         Content hash of the training data and settings.
+    it_fan_knee_c, it_fan_coef : float, numpy.ndarray of shape (3,)
+        The server fan curve (:class:`models.it_power.ServerFanCurve`) [C], [1/K, 1/K^2, 1/K^3];
+        zeros: IT power does not move with the inlet.
+    monotone : bool
+        The cooling regressor was fitted with :data:`models.features.MONOTONIC_CST`: conditions below
+        the training range (the safe direction) are allowed and evaluated clamped to its lower edge.
     """
+
+    # class defaults: models saved before these attributes existed load as "no fan curve, not monotone"
+    it_fan_knee_c: float = 25.0
+    it_fan_coef: FloatArray = np.zeros(3)
+    monotone: bool = False
 
     feature_names: tuple[str, ...] = FEATURE_NAMES
     input_columns: tuple[str, ...] = INPUT_COLUMNS
@@ -268,6 +309,10 @@ class CoolingModel:
         condition_max: FloatArray,
         validation: ValidationReport,
         version: str,
+        *,
+        it_fan_knee_c: float = 25.0,
+        it_fan_coef: ArrayLike = (0.0, 0.0, 0.0),
+        monotone: bool = False,
     ) -> None:
         self.feature_config = feature_config
         self.cooling_regressor = cooling_regressor
@@ -278,6 +323,15 @@ class CoolingModel:
         self.condition_max = np.asarray(condition_max, dtype=float)
         self.validation = validation
         self.version = version
+        self.it_fan_knee_c = float(it_fan_knee_c)
+        self.it_fan_coef = np.asarray(it_fan_coef, dtype=float)
+        self.monotone = bool(monotone)
+
+    @property
+    def it_fan_curve(self) -> ServerFanCurve:
+        """IT power multiplier from the hottest inlet (server fans)."""
+        c1, c2, c3 = (float(c) for c in self.it_fan_coef)
+        return ServerFanCurve(self.it_fan_knee_c, (c1, c2, c3))
 
     def overhead_power_w(self, it_power_w: ArrayLike) -> FloatArray:
         """Non-cooling overhead (UPS and PDU losses, lighting) [W] at IT power [W]."""
@@ -285,8 +339,14 @@ class CoolingModel:
         c0, c1, c2 = self.overhead_coef
         return np.asarray(c0 + c1 * it + c2 * it * it, dtype=float)
 
-    def predict(self, inputs: ArrayLike, facility_uncertainty: bool = True) -> PlantPrediction:
+    def predict(
+        self, inputs: ArrayLike, facility_uncertainty: bool = True, it_measured_inlet_c: ArrayLike | None = None
+    ) -> PlantPrediction:
         """Predict the plant for rows of raw inputs.
+
+        IT power at the row's setpoints = the row's IT power x F(predicted hottest inlet) /
+        F(``it_measured_inlet_c``), F the server fan curve; so candidates that warm the hall carry
+        the server fan power they cost.
 
         Parameters
         ----------
@@ -295,14 +355,18 @@ class CoolingModel:
         facility_uncertainty : bool
             False skips the cooling quantile models (``facility_power_std_w`` is then the
             hold-out RMSE only), which halves the cost of a search.
+        it_measured_inlet_c : array_like or None
+            Hottest inlet when the IT power was measured [C], scalar or per row. ``None`` takes the
+            IT power as measured with the fans at base speed (at or below the knee): absolute
+            levels then include the fan power in force, differences between rows are unchanged.
 
         Returns
         -------
         PlantPrediction
         """
         raw = np.asarray(inputs, dtype=float)
-        features = build_features(raw, self.feature_config)
-        it_power_w = raw[:, 0]
+        features = build_features(self._clamped_below(raw), self.feature_config)
+        curve = self.it_fan_curve
         cooling_w = self.cooling_regressor.predict(features)
         v = self.validation
         cooling_std_w = (
@@ -312,6 +376,9 @@ class CoolingModel:
         )
         inlet_c = self.inlet_regressor.predict(features)
         inlet_std_c = v.max_inlet_std_scale * self.inlet_regressor.predict_std(features)
+        it_power_w = raw[:, 0] * curve.factor(inlet_c)
+        if it_measured_inlet_c is not None:
+            it_power_w = it_power_w / curve.factor(it_measured_inlet_c)
         facility_w = it_power_w + cooling_w + self.overhead_power_w(it_power_w)
         return PlantPrediction(
             cooling_power_w=cooling_w,
@@ -320,10 +387,24 @@ class CoolingModel:
             max_inlet_c=inlet_c,
             max_inlet_std_c=np.hypot(inlet_std_c, self.validation.max_inlet_rmse_c),
             pue=facility_w / it_power_w,
+            it_power_w=it_power_w,
         )
+
+    def _clamped_below(self, raw: FloatArray) -> FloatArray:
+        """Rows with conditions below the training range raised to its lower edge (monotone models only)."""
+        n_cond = len(CONDITION_COLUMNS)
+        if not self.monotone or raw.ndim != 2 or not np.any(raw[:, :n_cond] < self.condition_min):
+            return raw
+        clamped = raw.copy()
+        clamped[:, :n_cond] = np.maximum(raw[:, :n_cond], self.condition_min)
+        return clamped
 
     def conditions_outside_training(self, conditions: ArrayLike, margin_fraction: float = 0.05) -> str | None:
         """Reason why conditions lie outside the training data, or ``None`` when inside.
+
+        A monotone model (:attr:`monotone`) also accepts any condition below its training range (colder
+        or drier outdoor air, less IT load: the safe direction, where its flat extrapolation over-predicts
+        cooling power and the hottest inlet); above the range it holds back as before.
 
         Parameters
         ----------
@@ -339,7 +420,7 @@ class CoolingModel:
         for name, value, lo, hi in zip(CONDITION_COLUMNS, values, low, high, strict=True):
             if not np.isfinite(value):
                 return f"{name} is not a finite number"
-            if value < lo or value > hi:
+            if value > hi or (value < lo and not self.monotone):
                 return f"{name} {value:g} outside the training range [{lo:g}, {hi:g}]"
         return None
 
@@ -426,6 +507,8 @@ def fit_cooling_model(
     support_margin_k: float = 0.0,
     calibration_coverage: float = 0.99,
     regressor_params: dict[str, Any] | None = None,
+    monotone: bool = True,
+    it_fan_curve: bool = True,
 ) -> CoolingModel:
     """Fit the plant model on time-ordered history and validate it on its last part.
 
@@ -456,6 +539,15 @@ def fit_cooling_model(
         errors are heavy-tailed (a 95 % calibration would leave the rare large errors uncovered).
     regressor_params : dict, optional
         Extra parameters of :class:`QuantileGradientBoostingRegressor`.
+    monotone : bool
+        Constrain the cooling regressor's mean by :data:`models.features.MONOTONIC_CST` and allow
+        conditions below the training range (evaluated clamped to it). The inlet regressor stays free:
+        constrained, its hold-out coverage at 2 calibrated standard deviations fell from 97.6 % to
+        94.4 % on a 60-day Guiyang history; below the range its clamped prediction is conservative
+        by physics alone.
+    it_fan_curve : bool
+        Learn the server fan curve (:func:`models.it_power.fit_server_fan_curve`) from the rows
+        whose setpoints changed; False keeps IT power fixed whatever the setpoints.
 
     Returns
     -------
@@ -476,27 +568,39 @@ def fit_cooling_model(
     n_train = round(n_rows * (1.0 - holdout_fraction))
     if n_train < 50 or n_rows - n_train < 10:
         raise ValueError(f"too little data: {n_rows} rows")
+    constraints = tuple(MONOTONIC_CST[name] for name in FEATURE_NAMES) if monotone else None
     params = {"random_state": random_state, **(regressor_params or {})}
     it_power = raw[:, 0]
     overhead = facility - it_power - cooling
+    setpoint_changed = np.concatenate(([False], np.any(np.diff(raw[:, 3:6], axis=0) != 0.0, axis=1)))
+
+    def fan_curve(rows: slice) -> ServerFanCurve:
+        if not it_fan_curve:
+            return ServerFanCurve()
+        return fit_server_fan_curve(it_power[rows], inlet[rows], setpoint_changed[rows])
 
     def fit_parts(
         rows: slice,
     ) -> tuple[FeatureConfig, QuantileGradientBoostingRegressor, QuantileGradientBoostingRegressor, FloatArray]:
         config = FeatureConfig(float(it_power[rows].max()), tower_approach_k, hx_approach_k)
         features = build_features(raw[rows], config)
-        cooling_model = QuantileGradientBoostingRegressor(**params).fit(features, cooling[rows])
+        cooling_model = QuantileGradientBoostingRegressor(**{"monotonic_cst": constraints, **params}).fit(
+            features, cooling[rows]
+        )
         inlet_model = QuantileGradientBoostingRegressor(**params).fit(features, inlet[rows])
         return config, cooling_model, inlet_model, _fit_overhead(it_power[rows], overhead[rows])
 
     config, cooling_model, inlet_model, overhead_coef = fit_parts(slice(0, n_train))
+    curve = fan_curve(slice(0, n_train))
     held = slice(n_train, n_rows)
     held_features = build_features(raw[held], config)
     it_held = it_power[held]
     cooling_pred = cooling_model.predict(held_features)
-    c0, c1, c2 = overhead_coef
-    facility_pred = it_held + cooling_pred + c0 + c1 * it_held + c2 * it_held**2
     inlet_pred = inlet_model.predict(held_features)
+    # the IT power the model predicts at the row's setpoints, from the IT power measured at its inlet
+    it_pred = it_held * curve.factor(inlet_pred) / curve.factor(inlet[held])
+    c0, c1, c2 = overhead_coef
+    facility_pred = it_pred + cooling_pred + c0 + c1 * it_pred + c2 * it_pred**2
     inlet_error_c = inlet_pred - inlet[held]
     facility_error_w = facility_pred - facility[held]
     inlet_rmse_c = float(np.sqrt(np.mean(inlet_error_c**2)))
@@ -524,6 +628,7 @@ def fit_cooling_model(
     )
 
     config, cooling_model, inlet_model, overhead_coef = fit_parts(slice(0, n_rows))
+    curve = fan_curve(slice(0, n_rows))
     conditions = raw[:, : len(CONDITION_COLUMNS)]
     support = SetpointSupport.from_samples(
         raw[:, 3], raw[:, 4], raw[:, 5] > 0.5, cell_k=support_cell_k, margin_k=support_margin_k
@@ -533,7 +638,8 @@ def fit_cooling_model(
         cooling,
         facility,
         inlet,
-        settings=f"{params}|{holdout_fraction}|{tower_approach_k}|{hx_approach_k}|{calibration_coverage}",
+        settings=f"{params}|{holdout_fraction}|{tower_approach_k}|{hx_approach_k}|{calibration_coverage}|"
+        f"{it_fan_curve}|{constraints}",
     )
     return CoolingModel(
         feature_config=config,
@@ -545,4 +651,7 @@ def fit_cooling_model(
         condition_max=conditions.max(axis=0),
         validation=report,
         version=version,
+        it_fan_knee_c=curve.knee_c,
+        it_fan_coef=np.asarray(curve.coef, dtype=float),
+        monotone=monotone,
     )

@@ -25,6 +25,7 @@ __all__ = [
     "CONDITION_COLUMNS",
     "FEATURE_NAMES",
     "INPUT_COLUMNS",
+    "MONOTONIC_CST",
     "SETPOINT_COLUMNS",
     "FeatureConfig",
     "build_features",
@@ -46,6 +47,28 @@ FEATURE_NAMES: tuple[str, ...] = (
     "chiller_lift_proxy_k",
     "coil_headroom_k",
 )
+
+#: Sign physics gives the cooling power and the hottest inlet in a feature, holding the others fixed (+1 never
+#: lower when the feature rises, 0 free), for HistGradientBoosting's ``monotonic_cst``: more IT load never lowers
+#: them, warmer (dry-bulb) or more humid (wet-bulb) outdoor air never makes cooling easier. The derived
+#: free-cooling margin and chiller lift have a sign too (-1, +1) but are left free: constraining them tripled the
+#: hold-out PUE error on a Guiyang exploration year of the twin (0.0016 -> 0.0049; these four cost 0.0016 ->
+#: 0.0021), and wet-bulb reaches the prediction through them, so the model is not monotone in the raw wet-bulb
+#: inside the training range. Beyond it :class:`models.cooling.CoolingModel` evaluates conditions clamped to the
+#: training range, which physics makes conservative in the safe direction.
+MONOTONIC_CST: dict[str, int] = {
+    "it_power_w": 1,
+    "outdoor_dry_bulb_c": 1,
+    "outdoor_wet_bulb_c": 1,
+    "supply_air_setpoint_c": 0,
+    "chw_supply_setpoint_c": 0,
+    "economizer_enabled": 0,
+    "load_fraction": 1,
+    "free_cooling_margin_k": 0,
+    "economizer_free_cooling_margin_k": 0,
+    "chiller_lift_proxy_k": 0,
+    "coil_headroom_k": 0,
+}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ setpoint, economizer state) candidates and keeps those that
   (ASHRAE TC 9.9 recommended 27 C);
 
 and returns the one with the least predicted *total facility* power (never PUE alone: a warmer
-hall can lower PUE while raising IT power). Pure: numpy only.
+hall can lower PUE while raising IT power). The model's facility power includes the IT power at the
+candidate's setpoints (:class:`models.cooling.CoolingModel` scales the measured IT power by a learned
+server fan curve of the predicted hottest inlet), so the search sees what warm supply air costs in
+server fans. Pure: numpy only.
 """
 
 from __future__ import annotations

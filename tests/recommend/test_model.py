@@ -18,9 +18,13 @@ def test_predictions_carry_uncertainty_and_facility_balance(model: CoolingModel)
     inputs = np.array([[800e3, 10.0, 8.0, 18.0, 7.0, 0.0], [800e3, 10.0, 8.0, 20.0, 14.0, 1.0]])
     p = model.predict(inputs)
     assert np.all(p.facility_power_std_w > 0) and np.all(p.max_inlet_std_c > 0)
-    overhead = model.overhead_power_w(inputs[:, 0])
-    np.testing.assert_allclose(p.facility_power_w, inputs[:, 0] + p.cooling_power_w + overhead)
-    np.testing.assert_allclose(p.pue, p.facility_power_w / inputs[:, 0])
+    # IT power at the row's setpoints: the measured IT power, plus server fan power above the fan curve's knee
+    it = p.it_power_w
+    assert it is not None and np.all(it >= inputs[:, 0])
+    np.testing.assert_allclose(it, inputs[:, 0] * model.it_fan_curve.factor(p.max_inlet_c))
+    overhead = model.overhead_power_w(it)
+    np.testing.assert_allclose(p.facility_power_w, it + p.cooling_power_w + overhead)
+    np.testing.assert_allclose(p.pue, p.facility_power_w / it)
     assert np.all((p.pue > 1.0) & (p.pue < 2.0))
 
 
