@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +31,7 @@ from agent.devices.modbus.adapter import ModbusDevices  # noqa: E402
 from agent.devices.modbus.client import PymodbusClient  # noqa: E402
 from agent.devices.modbus.registers import plan_reads  # noqa: E402
 from agent.devices.profiles import ModbusSettings, Profile, load_profiles  # noqa: E402
+from bench.adapter_rounds import adapter_rounds  # noqa: E402
 
 PROFILE = "janitza-umg96rm-modbus"
 HOST = "127.0.0.1"
@@ -91,36 +90,7 @@ def agent_case(
     async def run() -> dict[str, float]:
         client = PymodbusClient()
         adapter = ModbusDevices(client)
-        gate = asyncio.Semaphore(concurrency)
-        latencies: list[float] = []
-
-        async def one(device: DeviceConfig, sink: list[float]) -> None:
-            async with gate:
-                t0 = time.perf_counter()
-                readout = await adapter.read(device, profile)
-                sink.append(time.perf_counter() - t0)
-                assert not readout.problems, readout.problems
-
-        c0, w0 = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(one(d, []) for d in configs))
-        first_cpu, first_wall = time.process_time() - c0, time.perf_counter() - w0
-        requests0 = client.requests
-        c0, w0 = time.process_time(), time.perf_counter()
-        for _ in range(rounds):
-            await asyncio.gather(*(one(d, latencies) for d in configs))
-        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-        polls = rounds * len(configs)
-        requests = client.requests - requests0
-        await adapter.close()
-        return {
-            "polls_per_s": polls / wall,
-            "cpu_ms_per_poll": 1000 * cpu / polls,
-            "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else 0.0,
-            "requests_per_poll": requests / polls,
-            "first_round_cpu_s": first_cpu,
-            "first_round_wall_s": first_wall,
-        }
+        return await adapter_rounds(adapter, client, configs, profile, rounds, concurrency)
 
     return asyncio.run(run())
 
