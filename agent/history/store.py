@@ -33,12 +33,10 @@ from agent.history.rows import (
     ROLLUP_UPSERT,
     SOURCE_BITS,
     batches,
-    bits,
-    category_bits,
     interval_row,
     iso,
     refuse_non_finite,
-    share_sums,
+    rollup_sums,
     split_buckets,
     unbits,
 )
@@ -226,41 +224,7 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
             "INSERT INTO site_term_interval VALUES (?, ?, ?, ?)",
             [(iv.start_s, term, covered, value) for iv in intervals for term, (covered, value) in iv.terms.items()],
         )
-        n = len(CONDITION_COLUMNS)
-        buckets: dict[tuple[int, int], list[Any]] = {}
-        term_buckets: dict[tuple[int, int, str], list[float]] = {}
-        for iv, row in zip(intervals, rows, strict=True):
-            methods = bits([iv.method], METHOD_BITS)
-            sources = bits([iv.source], SOURCE_BITS)
-            categories = category_bits(iv.it_category)
-            conditions: list[float | None] = list(row[10 : 10 + n])
-            max_inlet_c: float | None = row[-1]
-            # sums over the whole interval; a bucket holding part of it gets its share
-            whole = [iv.duration_s, iv.covered_s, iv.facility_j, iv.it_j, iv.cooling_covered_s, iv.cooling_j]
-            for value in conditions:
-                whole += (0.0, 0.0) if value is None else (iv.duration_s, value * iv.duration_s)
-            end_s = iv.start_s + iv.duration_s
-            # an imported coarse interval is never spread over finer buckets: that would invent detail
-            resolutions = [r for r in RESOLUTIONS_S if iv.source == "agent" or r >= iv.duration_s - 1e-9]
-            for resolution, start, share in split_buckets(iv.start_s, end_s, resolutions):
-                sums = whole if share == 1.0 else share_sums(iv, conditions, share)
-                bucket = buckets.get((resolution, start))
-                if bucket is None:
-                    buckets[(resolution, start)] = [methods, categories, sources, max_inlet_c, list(sums)]
-                else:
-                    bucket[0] |= methods
-                    bucket[1] |= categories
-                    bucket[2] |= sources
-                    if max_inlet_c is not None and (bucket[3] is None or max_inlet_c > bucket[3]):
-                        bucket[3] = max_inlet_c
-                    bucket[4] = [a + b for a, b in zip(bucket[4], sums, strict=True)]
-                for term, (covered, value) in iv.terms.items():
-                    acc = term_buckets.get((resolution, start, term))
-                    if acc is None:
-                        term_buckets[(resolution, start, term)] = [covered * share, value * share]
-                    else:
-                        acc[0] += covered * share
-                        acc[1] += value * share
+        buckets, term_buckets = rollup_sums(intervals, rows)
         db.executemany(
             ROLLUP_UPSERT,
             [
