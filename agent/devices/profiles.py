@@ -456,12 +456,8 @@ class ProfileObject(_Strict):
             raise ValueError(f"unknown quantity {value!r} (not in agent/devices/quantities.py)")
         return value
 
-    @model_validator(mode="after")
-    def _bacnet_shape(self) -> ProfileObject:
-        if self.bacnet is None:
-            return self
-        if self.modbus is not None:
-            raise ValueError("an object has one address: a 'bacnet' point or a 'modbus' register, not both")
+    def _snmp_fields_given(self) -> list[str]:
+        """The SNMP-only fields this object sets: an object addressed by another protocol takes none."""
         snmp_only = {
             "oid": self.oid,
             "column": self.column,
@@ -474,7 +470,15 @@ class ProfileObject(_Strict):
             "instead_of": self.instead_of,
             "instead_of_column": self.instead_of_column,
         }
-        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        return sorted(k for k, v in snmp_only.items() if v is not None)
+
+    @model_validator(mode="after")
+    def _bacnet_shape(self) -> ProfileObject:
+        if self.bacnet is None:
+            return self
+        if self.modbus is not None:
+            raise ValueError("an object has one address: a 'bacnet' point or a 'modbus' register, not both")
+        given = self._snmp_fields_given()
         if given:
             raise ValueError(f"a BACnet object ('bacnet' point) takes no SNMP fields ({', '.join(given)})")
         if self.scale == 0:
@@ -513,19 +517,7 @@ class ProfileObject(_Strict):
             if self.type is None:
                 raise ValueError("an SNMP object needs a 'type'")
             return self
-        snmp_only = {
-            "oid": self.oid,
-            "column": self.column,
-            "type": self.type,
-            "index": self.index or None,
-            "decimals_column": self.decimals_column,
-            "scale_column": self.scale_column,
-            "row_filter": self.row_filter,
-            "unit_suffix": self.unit_suffix,
-            "instead_of": self.instead_of,
-            "instead_of_column": self.instead_of_column,
-        }
-        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        given = self._snmp_fields_given()
         if given:
             raise ValueError(f"a Modbus object ('modbus' register) takes no SNMP fields ({', '.join(given)})")
         if self.writable is not None:
@@ -535,21 +527,9 @@ class ProfileObject(_Strict):
         return self  # the power ceiling: _power_ceiling, as for SNMP
 
     def _redfish_shape(self) -> ProfileObject:
-        snmp_only = {
-            "oid": self.oid,
-            "column": self.column,
-            "type": self.type,
-            "index": self.index or None,
-            "decimals_column": self.decimals_column,
-            "scale_column": self.scale_column,
-            "row_filter": self.row_filter,
-            "unit_suffix": self.unit_suffix,
-            "instead_of": self.instead_of,
-            "instead_of_column": self.instead_of_column,
-            "counter": self.counter,
-            "writable": self.writable,
-        }
-        given = sorted(k for k, v in snmp_only.items() if v is not None)
+        given = sorted(
+            [*self._snmp_fields_given(), *(k for k in ("counter", "writable") if getattr(self, k) is not None)]
+        )
         if given:
             raise ValueError(f"a Redfish object ('redfish' property) takes no {', '.join(given)} (read-only JSON)")
         if self.scale == 0:
