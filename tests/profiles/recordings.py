@@ -14,23 +14,11 @@ from pathlib import Path
 
 from agent.devices.profiles import Profile
 from agent.devices.readings import Reading
+from agent.devices.snmp.draft.walk import SNMPREC_KIND_BY_TAG
 from agent.devices.snmp.seam import SnmpValue
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEVICES = FIXTURES / "devices"
-
-_KIND_BY_TAG = {
-    "2": "integer",
-    "4": "octets",
-    "4x": "octets",
-    "5": "null",
-    "6": "oid",
-    "64": "ipaddress",
-    "65": "counter32",
-    "66": "gauge32",
-    "67": "timeticks",
-    "70": "counter64",
-}
 
 
 def parse_snmprec(path: Path) -> dict[str, SnmpValue]:
@@ -41,7 +29,7 @@ def parse_snmprec(path: Path) -> dict[str, SnmpValue]:
             continue
         oid, tag, raw = line.split("|", 2)
         oid = oid.lstrip(".")
-        kind = _KIND_BY_TAG.get(tag)
+        kind = SNMPREC_KIND_BY_TAG.get(tag)
         if kind is None:
             raise ValueError(f"{path.name}:{number}: unknown tag {tag!r}")
         value: int | bytes | str | None

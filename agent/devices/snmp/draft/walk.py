@@ -14,7 +14,8 @@ SYS_NAME = "1.3.6.1.2.1.1.5.0"
 #: what a live draft walks: the system group, the standard power MIBs and every vendor's subtree
 WALK_ROOTS = ("1.3.6.1.2.1.1", "1.3.6.1.2.1.33", "1.3.6.1.2.1.99", "1.3.6.1.4.1")
 
-_KIND_BY_TAG = {
+#: snmpsim recording (.snmprec) tag -> SnmpValue kind (the tags a profile can read)
+SNMPREC_KIND_BY_TAG = {
     "2": "integer",
     "4": "octets",
     "4x": "octets",
@@ -49,7 +50,7 @@ def read_snmprec(path: Path) -> dict[str, SnmpValue]:
                 continue  # a string value with a line break in it
             raise UsageError(f"{path}:{number}: not an OID|TAG|VALUE line") from None
         oid = oid.strip().lstrip(".")
-        kind = _KIND_BY_TAG.get(tag.split(":", 1)[0])
+        kind = SNMPREC_KIND_BY_TAG.get(tag.split(":", 1)[0])
         if kind is None:
             continue  # snmpsim variation modules and exotic tags: nothing a profile reads
         value: int | bytes | str | None
