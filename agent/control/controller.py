@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -423,33 +423,45 @@ class CoolingController:
     # the payloads and answers are JSON documents (json.loads / json.dumps): Any, as the json module types them
     def approve(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Approve the pending recommendation ``payload["id"]``; checked and applied on the agent's loop."""
-        rec_id = payload.get("id")
-        who = str(payload.get("approved_by") or "").strip()
-        if not who:
-            return {"ok": False, "error": "approved_by is required (the audit log names who approved)"}
-        if not self._approving():
-            return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: approvals apply only in 'approve' mode"}
-        if not isinstance(rec_id, int) or isinstance(rec_id, bool):
-            return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
-        if self._loop is None:
-            return {"ok": False, "error": "agent loop not running"}
-        future = asyncio.run_coroutine_threadsafe(self._approve(rec_id, who), self._loop)
-        return future.result(timeout=60)
+        return self._operator_decision(
+            payload,
+            "approved_by",
+            "approved_by is required (the audit log names who approved)",
+            "approvals apply only in 'approve' mode",
+            self._approve,
+        )
 
     def reject(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Reject the pending recommendation ``payload["id"]``: withdrawn, and its setpoints not offered again
         for ``pending_expiry_s``; logged with who rejected it."""
+        return self._operator_decision(
+            payload,
+            "rejected_by",
+            "rejected_by is required (the log names who rejected)",
+            "only 'approve' mode offers recommendations",
+            self._reject,
+        )
+
+    def _operator_decision(
+        self,
+        payload: dict[str, Any],
+        who_key: str,
+        who_missing: str,
+        wrong_mode: str,
+        decide: Callable[[int, str], Coroutine[Any, Any, dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """An operator's approve or reject of ``payload["id"]`` by ``payload[who_key]``, run on the agent's loop."""
         rec_id = payload.get("id")
-        who = str(payload.get("rejected_by") or "").strip()
+        who = str(payload.get(who_key) or "").strip()
         if not who:
-            return {"ok": False, "error": "rejected_by is required (the log names who rejected)"}
+            return {"ok": False, "error": who_missing}
         if not self._approving():
-            return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: only 'approve' mode offers recommendations"}
+            return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: {wrong_mode}"}
         if not isinstance(rec_id, int) or isinstance(rec_id, bool):
             return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
         if self._loop is None:
             return {"ok": False, "error": "agent loop not running"}
-        future = asyncio.run_coroutine_threadsafe(self._reject(rec_id, who), self._loop)
+        future = asyncio.run_coroutine_threadsafe(decide(rec_id, who), self._loop)
         return future.result(timeout=60)
 
     def _approving(self) -> bool:
