@@ -18,6 +18,7 @@ __all__ = [
     "batches",
     "bits",
     "category_bits",
+    "interval_from_row",
     "interval_row",
     "iso",
     "refuse_non_finite",
@@ -209,3 +210,23 @@ def rollup_sums(intervals: Sequence[SiteInterval], rows: Sequence[tuple[Any, ...
                     acc[0] += covered * share
                     acc[1] += value * share
     return buckets, term_buckets
+
+
+def interval_from_row(row: Sequence[Any], terms: dict[str, tuple[float, float]]) -> SiteInterval:
+    """A stored ``site_interval`` row (the columns of :func:`interval_row`, in order) as a :class:`SiteInterval`."""
+    n = len(CONDITION_COLUMNS)
+    return SiteInterval(
+        float(row[0]),
+        float(row[1]),
+        float(row[2]),
+        float(row[3]),
+        float(row[4]),
+        float(row[5]),
+        float(row[6]),
+        str(row[7]),
+        None if row[8] is None else int(row[8]),
+        str(row[9]),
+        {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10 : 10 + n], strict=True) if v is not None},
+        None if row[10 + n] is None else float(row[10 + n]),
+        terms,
+    )

@@ -33,6 +33,7 @@ from agent.history.rows import (
     ROLLUP_UPSERT,
     SOURCE_BITS,
     batches,
+    interval_from_row,
     interval_row,
     iso,
     refuse_non_finite,
@@ -342,24 +343,7 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         out = []
         for row in rows:
             refuse_non_finite(row, "site_interval", row[0])
-            cond = {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10:16], strict=True) if v is not None}
-            out.append(
-                SiteInterval(
-                    float(row[0]),
-                    float(row[1]),
-                    float(row[2]),
-                    float(row[3]),
-                    float(row[4]),
-                    float(row[5]),
-                    float(row[6]),
-                    str(row[7]),
-                    None if row[8] is None else int(row[8]),
-                    str(row[9]),
-                    cond,
-                    None if row[16] is None else float(row[16]),
-                    terms.get(float(row[0]), {}),
-                )
-            )
+            out.append(interval_from_row(row, terms.get(float(row[0]), {})))
         return out
 
     def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:

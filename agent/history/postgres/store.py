@@ -31,7 +31,7 @@ from agent.history.records import (
     SiteInterval,
     SiteRollup,
 )
-from agent.history.rows import IMPORT_BATCH, batches, interval_row, iso, split_buckets
+from agent.history.rows import IMPORT_BATCH, batches, interval_from_row, interval_row, iso, split_buckets
 
 __all__ = ["PostgresHistoryStore", "redacted"]
 
@@ -290,25 +290,7 @@ class PostgresHistoryStore(PostgresDatabase):
             (self.site, start_s, end_s),
         )
         agent = str(writers[0][0]) if writers else ""
-        n = len(CONDITION_COLUMNS)
-        return [
-            SiteInterval(
-                float(row[0]),
-                float(row[1]),
-                float(row[2]),
-                float(row[3]),
-                float(row[4]),
-                float(row[5]),
-                float(row[6]),
-                str(row[7]),
-                None if row[8] is None else int(row[8]),
-                str(row[9]),
-                {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[10 : 10 + n], strict=True) if v is not None},
-                None if row[10 + n] is None else float(row[10 + n]),
-                terms.get((agent, float(row[0])), {}),
-            )
-            for row in rows
-        ]
+        return [interval_from_row(row, terms.get((agent, float(row[0])), {})) for row in rows]
 
     def device_energy(self, device: str, quantity: str, start_s: float, end_s: float) -> list[DeviceEnergyRow]:
         rows = self.query(
