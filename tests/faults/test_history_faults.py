@@ -66,6 +66,10 @@ def test_history_failure_never_stops_polling_nor_loses_rows(
 ) -> None:
     caplog.set_level(logging.INFO, logger="agent")
     cfg, profiles = demo_config(free_udp_range(7))
+    # what is tested is that a broken history never stops polling or PUE: a busy machine's slow SNMP reply
+    # must not make the PUE invalid by itself (seen once in a full run with the other core loaded at 0.5 s)
+    tolerant = tuple(d.model_copy(update={"timeout_s": 1.5, "retries": 1}) for d in cfg.devices)
+    cfg = cfg.model_copy(update={"devices": tolerant})
     path = tmp_path / "history.sqlite"
     store = SqliteHistoryStore(path)
     writer = HistoryWriter(store, cfg)
