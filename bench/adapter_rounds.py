@@ -47,3 +47,12 @@ async def adapter_rounds(
         "first_round_cpu_s": first_cpu,
         "first_round_wall_s": first_wall,
     }
+
+
+def row(devices: int, case: str, r: dict[str, float]) -> str:
+    """One line of the bench's table (header: devices, case, polls/s, CPU ms/poll, p50, p99, req/poll)."""
+    return (
+        f"{devices:>8} {case:<10}{r['polls_per_s']:>9.0f}{r['cpu_ms_per_poll']:>13.2f}{r['p50_ms']:>9.1f}"
+        f"{r['p99_ms']:>9.1f}{r['requests_per_poll']:>10.1f}   first round: "
+        f"{r['first_round_cpu_s']:.2f} s CPU, {r['first_round_wall_s']:.2f} s wall"
+    )

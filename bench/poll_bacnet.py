@@ -31,7 +31,7 @@ from agent.devices.bacnet.adapter import BacnetDevices  # noqa: E402
 from agent.devices.bacnet.client import Bacpypes3Client  # noqa: E402
 from agent.devices.bacnet.points import plan_batches  # noqa: E402
 from agent.devices.profiles import BacnetSettings, Profile  # noqa: E402
-from bench.adapter_rounds import adapter_rounds  # noqa: E402
+from bench.adapter_rounds import adapter_rounds, row  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -139,12 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 if case == "narrow" and n > args.narrow_max:
                     continue
                 r = agent_case(ports, profile, args.rounds, args.concurrency)
-                print(
-                    f"{n:>8} {case:<10}{r['polls_per_s']:>9.0f}{r['cpu_ms_per_poll']:>13.2f}{r['p50_ms']:>9.1f}"
-                    f"{r['p99_ms']:>9.1f}{r['requests_per_poll']:>10.1f}   first round: "
-                    f"{r['first_round_cpu_s']:.2f} s CPU, {r['first_round_wall_s']:.2f} s wall",
-                    flush=True,
-                )
+                print(row(n, case, r), flush=True)
         finally:
             child.terminate()
             child.wait(timeout=10)

@@ -31,7 +31,7 @@ from agent.devices.modbus.adapter import ModbusDevices  # noqa: E402
 from agent.devices.modbus.client import PymodbusClient  # noqa: E402
 from agent.devices.modbus.registers import plan_reads  # noqa: E402
 from agent.devices.profiles import ModbusSettings, Profile, load_profiles  # noqa: E402
-from bench.adapter_rounds import adapter_rounds  # noqa: E402
+from bench.adapter_rounds import adapter_rounds, row  # noqa: E402
 
 PROFILE = "janitza-umg96rm-modbus"
 HOST = "127.0.0.1"
@@ -158,12 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
             for case, profile in (("batched", shipped), ("narrow", unbatched)):
                 r = agent_case(base, n, args.units_per_gateway, profile, args.rounds, args.concurrency)
-                print(
-                    f"{n:>8} {case:<10}{r['polls_per_s']:>9.0f}{r['cpu_ms_per_poll']:>13.2f}{r['p50_ms']:>9.1f}"
-                    f"{r['p99_ms']:>9.1f}{r['requests_per_poll']:>10.1f}   first round: "
-                    f"{r['first_round_cpu_s']:.2f} s CPU, {r['first_round_wall_s']:.2f} s wall",
-                    flush=True,
-                )
+                print(row(n, case, r), flush=True)
         finally:
             child.terminate()
             child.wait(timeout=10)
