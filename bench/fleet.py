@@ -1,5 +1,7 @@
 """Fleet bench: serve every recording with snmpsim, read each as ``pue-agent read`` does, score vs LibreNMS.
 
+One module (over 400 lines): one bench run from serving the recordings to the scored table.
+
 Every ``NAME.snmprec`` in the given directories is served by ONE snmpsim process on loopback (community =
 file stem), then detected and read over real UDP with :class:`agent.devices.snmp.client.PysnmpClient`
 through the same functions ``pue-agent read`` uses (:func:`agent.devices.readings.detect_profile`,

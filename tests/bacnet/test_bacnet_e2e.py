@@ -1,5 +1,7 @@
 """BACnet/IP end to end on loopback: the agent's adapter against real bacpypes3 devices (the twin's).
 
+One module (over 400 lines): every case shares the one twin this module starts (starting one per file costs seconds).
+
 One twin per module, on its own event loop in a thread: a Carrier 19XRV plant controller, a Liebert CW
 CRAH and two power meters (a test profile), each a bacpypes3 device on its own UDP port. Reads match what
 the devices serve, one ReadPropertyMultiple per device; a write goes at priority 8 and changes the plant's

@@ -1,6 +1,9 @@
 """Guarded setpoint writes end to end: the agent polls the twin over real SNMP and writes back
 through the profiles. The recommender is a stub that always proposes one fixed change (the model
-itself is tested in tests/recommend); what is tested here is the guard around it."""
+itself is tested in tests/recommend); what is tested here is the guard around it.
+
+One module (over 400 lines): the guard's scenarios share its twin, stub and plant fakes.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Fault injection end to end: one agent polls the demo site (7 healthy simulated devices) plus one
 victim device per fault, all over real UDP on loopback, for a few poll intervals.
 
+One module (over 400 lines): every test reads the one shared fault run (module fixture), which takes most of the time.
+
 For every fault: the healthy devices keep their schedule; the failure is exported
 (``pue_device_up``, ``pue_device_poll_errors_total{kind}``, ``pue_device_unreadable_objects``) and
 logged once, not once per poll; the site PUE is invalid (naming the victim) rather than wrong;

@@ -1,5 +1,7 @@
 """Redfish end to end on loopback: the agent's adapter against real HTTPS servers (the twin's BMCs), a test CA.
 
+One module (over 400 lines): every case shares the one rack of TLS BMCs this module starts.
+
 One rack of three BMCs serves the whole module (each its own TLS listener): reads match what they serve,
 over session and basic auth, with certificate verification on by default; 401, 404, 500, a malformed body,
 a missing or null property, a timeout, a refused connection and an untrusted certificate each give the
