@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from agent.config.strict_yaml import ParsedYamlCache, read_yaml
-from agent.devices import profiles as profiles_module
 from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profile, load_profiles
+from agent.devices.profiles import loading as profiles_module
 from agent.errors import ProfileError
 
 
