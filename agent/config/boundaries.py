@@ -3,7 +3,7 @@
 Facility and IT (ISO/IEC 30134-2) and cooling are the PUE's own boundaries. The optional ones below are
 measured against the facility/IT covered time of each interval and feed the PUE family's other metrics
 (pPUE of power distribution, REF, ERE/ERF, WUE: :mod:`models.metrics`). Every stage reads them from this
-table: the site config (:class:`agent.config.site.Topology` gets one field per row, whose terms default to
+table: the site config (:class:`agent.config.topology.Topology` gets one field per row, whose terms default to
 ``power_quantity``/``energy_quantity``), the config cross-check, the history writer (stored term), the
 history export and import (columns, units, plausibility ceiling) and the Prometheus site collector
 (metric and label).

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cliutil import assert_bad_input
 
 from agent.app import cli
-from agent.config.site import _cross_check
+from agent.config.checks import cross_check
 from agent.devices.profiles import load_profiles
 from agent.errors import DecodeError, HistoryStoreError, ModelError
 from agent.history import SqliteHistoryStore
@@ -102,7 +102,7 @@ def test_cross_checks_grow_linearly_with_the_devices() -> None:
         best = float("inf")
         for _ in range(3):
             started = time.process_time()
-            problems = _cross_check(data, profiles)
+            problems = cross_check(data, profiles)
             best = min(best, time.process_time() - started)
         assert problems == ["devices: device name 'pdu-00000' used more than once"]
         return best
