@@ -15,19 +15,16 @@ then checks again before touching anything:
   reverted to its last known-good value (the value that held through ``settle_intervals`` healthy
   site ticks) within one poll interval, and automatic control pauses for an hour; a tick with bad
   data never acts, whatever that setting;
-- ``advise`` never writes; ``approve`` applies a recommendation only after an operator approves
-  it by id (one rejected is withdrawn and its setpoints not offered again for ``pending_expiry_s``),
-  within ``pending_expiry_s`` of its offer, and only if at that moment the data is still valid
-  and fresh, the plant still runs the setpoints it was made for, and the current and predicted
-  hottest inlets are within the limit; only applied changes start the recommender's rate-limit
-  and dwell clocks; every action (when, what, why, before, after, predicted effect, who approved)
-  is appended to a JSON-lines log and kept for the API and metrics.
+- ``advise`` never writes; ``approve`` waits for an operator (:mod:`agent.control.approval`);
+  only applied changes start the recommender's rate-limit and dwell clocks; every action (when, what, why,
+  before, after, predicted effect, who approved) is appended to a JSON-lines log and kept for the API and
+  metrics.
 
 The guarded write itself (planning, read-back, the action log) is :mod:`agent.control.actuator`; the
 metrics are :mod:`agent.export.recommendation`.
 
-One module (over 400 lines): offer, approve, apply and revert share one guard state; the write (actuator.py) and the
-metrics (agent/export/recommendation.py) are apart already.
+Approve mode (the pending offer, the operator's approve and reject, the checks at approval) is
+:mod:`agent.control.approval`, a part of the controller sharing its guard state.
 """
 
 from __future__ import annotations
@@ -35,12 +32,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Coroutine
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from agent.config.site import RecommenderConfig, SiteConfig
 from agent.control.actuator import ActionRecord, Clock, SetpointActuator
+from agent.control.approval import GuardState, OperatorApproval, Pending, Rejection, held, wanted_values
 from agent.control.explore import ExplorationDriver
 from agent.control.realised import RealisedSavings, Sample
 from agent.devices.readings import DeviceSnapshot
@@ -72,25 +70,6 @@ class Inputs(TypedDict, total=False):
     max_inlet_c: float
 
 
-@dataclass
-class _Pending:
-    id: int
-    recommendation: Recommendation
-    created_s: float
-    expires_s: float
-
-
-@dataclass(frozen=True)
-class _Rejection:
-    """An operator said no to these setpoints: they are not offered again until ``until_s``."""
-
-    id: int
-    setpoints: Setpoints
-    by: str
-    at_s: float
-    until_s: float
-
-
 def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
     """The online :class:`~agent.control.engine.Recommender` for ``model`` with the configured rules."""
     from agent.control.engine import Recommender
@@ -107,16 +86,7 @@ def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender
     )
 
 
-@dataclass
-class _GuardState:
-    known_good: dict[tuple[str, str], float] = field(default_factory=dict)
-    touched: set[tuple[str, str]] = field(default_factory=set)
-    healthy_ticks: int = 0
-    bad_data_ticks: int = 0
-    paused_until_s: float = 0.0
-
-
-class CoolingController:
+class CoolingController(OperatorApproval):
     """Recommend every site tick; in ``approve``/``auto`` mode apply through the actuator; guard always."""
 
     def __init__(
@@ -134,7 +104,7 @@ class CoolingController:
         self._clock = clock
         self.latest: Recommendation | HeldBack | None = None
         self.latest_inputs: Inputs = {}
-        self.pending: _Pending | None = None
+        self.pending: Pending | None = None
         self.pending_expiry_s = (
             rcfg.pending_expiry_s
             if rcfg.pending_expiry_s is not None
@@ -142,10 +112,10 @@ class CoolingController:
         )
         #: why recent recommendations stopped pending (approved, rejected, expired, superseded...), by id
         self._retired: dict[int, str] = {}
-        self.rejection: _Rejection | None = None
+        self.rejection: Rejection | None = None
         self._state: AgentState | None = None
         self._next_id = 1
-        self._guard = _GuardState()
+        self._guard = GuardState()
         self._tasks: set[asyncio.Task[list[ActionRecord]]] = set()
         self._busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -257,15 +227,15 @@ class CoolingController:
             return
         rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
         if breach and rec.held_back_reason is None:
-            rec = _held(
+            rec = held(
                 rec,
                 f"a rack inlet is above the limit: {inputs['max_inlet_c']:.1f} C over {self.rcfg.inlet_limit_c:g} C, "
                 "acting only to revert",
             )
         elif now < self._guard.paused_until_s and rec.held_back_reason is None:
-            rec = _held(rec, "paused for an hour after a revert")
+            rec = held(rec, "paused for an hour after a revert")
         elif rec.held_back_reason is None and (poor := self.realised.paused(now)) is not None:
-            rec = _held(rec, poor)
+            rec = held(rec, poor)
         self.latest = rec
         if self.rcfg.mode == "approve":
             self._offer(rec, now)
@@ -276,41 +246,6 @@ class CoolingController:
             # the same target again only means the polls have not caught up with our last write yet
             self._last_applied = rec.setpoints
             self._spawn(self._apply(rec, approved_by=None, rec_id=None))
-
-    def _retire_pending(self, why: str) -> None:
-        if self.pending is not None:
-            self._retired[self.pending.id] = why
-            while len(self._retired) > 100:
-                del self._retired[next(iter(self._retired))]
-            self.pending = None
-
-    def _offer(self, rec: Recommendation, now: float) -> None:
-        """Approve mode: keep, replace, expire or withdraw the pending recommendation after a tick."""
-        pending = self.pending
-        if pending is not None and now >= pending.expires_s:
-            self._retire_pending(f"expired {self.pending_expiry_s:g} s after it was offered (pending_expiry_s)")
-        elif rec.held_back_reason is not None:
-            self._retire_pending(f"conditions changed: {rec.held_back_reason}")
-        elif not rec.changed:
-            self._retire_pending("conditions changed: no change is recommended any more")
-        if rec.held_back_reason is not None or not rec.changed or self._busy:
-            return
-        rejected = self.rejection
-        if rejected is not None and now < rejected.until_s and rejected.setpoints == rec.setpoints:
-            self.latest = _held(
-                rec,
-                f"rejected by an operator: {rejected.by} rejected recommendation {rejected.id} of these setpoints "
-                f"({_describe(rec.setpoints)}) {now - rejected.at_s:.0f} s ago; not offered again for "
-                f"{rejected.until_s - now:.0f} s (pending_expiry_s {self.pending_expiry_s:g})",
-            )
-            return
-        if self.pending is not None and self.pending.recommendation.setpoints == rec.setpoints:
-            self.pending.recommendation = rec  # still offered: same id and expiry, the latest predictions
-            return
-        if self.pending is not None:
-            self._retire_pending(f"superseded by recommendation {self._next_id}")
-        self.pending = _Pending(self._next_id, rec, now, now + self.pending_expiry_s)
-        self._next_id += 1
 
     def _spawn(self, coro: Coroutine[object, None, list[ActionRecord]]) -> None:
         try:
@@ -328,7 +263,7 @@ class CoolingController:
         self._busy = True
         records: list[ActionRecord] = []
         try:
-            wanted = _wanted(rec)
+            wanted = wanted_values(rec)
             current = {
                 "supply_air_setpoint_c": rec.current.supply_air_setpoint_c,
                 "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
@@ -419,143 +354,6 @@ class CoolingController:
             self._busy = False
         return records
 
-    # --- operator API (called from the HTTP thread) ----------------------------------------------
-    # the payloads and answers are JSON documents (json.loads / json.dumps): Any, as the json module types them
-    def approve(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Approve the pending recommendation ``payload["id"]``; checked and applied on the agent's loop."""
-        return self._operator_decision(
-            payload,
-            "approved_by",
-            "approved_by is required (the audit log names who approved)",
-            "approvals apply only in 'approve' mode",
-            self._approve,
-        )
-
-    def reject(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Reject the pending recommendation ``payload["id"]``: withdrawn, and its setpoints not offered again
-        for ``pending_expiry_s``; logged with who rejected it."""
-        return self._operator_decision(
-            payload,
-            "rejected_by",
-            "rejected_by is required (the log names who rejected)",
-            "only 'approve' mode offers recommendations",
-            self._reject,
-        )
-
-    def _operator_decision(
-        self,
-        payload: dict[str, Any],
-        who_key: str,
-        who_missing: str,
-        wrong_mode: str,
-        decide: Callable[[int, str], Coroutine[Any, Any, dict[str, Any]]],
-    ) -> dict[str, Any]:
-        """An operator's approve or reject of ``payload["id"]`` by ``payload[who_key]``, run on the agent's loop."""
-        rec_id = payload.get("id")
-        who = str(payload.get(who_key) or "").strip()
-        if not who:
-            return {"ok": False, "error": who_missing}
-        if not self._approving():
-            return {"ok": False, "error": f"mode is {self.rcfg.mode!r}: {wrong_mode}"}
-        if not isinstance(rec_id, int) or isinstance(rec_id, bool):
-            return {"ok": False, "error": f"id must be the integer pending_id, not {rec_id!r}"}
-        if self._loop is None:
-            return {"ok": False, "error": "agent loop not running"}
-        future = asyncio.run_coroutine_threadsafe(decide(rec_id, who), self._loop)
-        return future.result(timeout=60)
-
-    def _approving(self) -> bool:
-        """Whether offers wait for an operator: approve mode, or exploration steps in its approve mode."""
-        return self.rcfg.mode == "approve" or (self.exploration is not None and self.exploration.mode == "approve")
-
-    async def _reject(self, rec_id: int, who: str) -> dict[str, Any]:
-        pending = self.pending
-        if pending is None or pending.id != rec_id:
-            why = self._retired.get(rec_id)
-            error = (
-                f"recommendation {rec_id} is no longer pending: {why}"
-                if why
-                else f"no pending recommendation with id {rec_id!r}"
-            )
-            return {"ok": False, "error": error, "pending_id": pending.id if pending else None}
-        now = self._clock()
-        target = pending.recommendation.setpoints
-        self.rejection = _Rejection(rec_id, target, who, now, now + self.pending_expiry_s)
-        self._retire_pending(f"rejected by {who}")
-        log.info("recommendation %d (%s) rejected by %s", rec_id, _describe(target), who)
-        return {
-            "ok": True,
-            "rejected": rec_id,
-            "rejected_by": who,
-            "not_offered_again_until_s": now + self.pending_expiry_s,
-        }
-
-    async def _approve(self, rec_id: int, who: str) -> dict[str, Any]:
-        # on the loop: no site tick runs between these checks and the first write
-        pending = self.pending
-        now = self._clock()
-        if pending is None or pending.id != rec_id:
-            why = self._retired.get(rec_id)
-            error = (
-                f"recommendation {rec_id} is no longer pending: {why}"
-                if why
-                else f"no pending recommendation with id {rec_id!r}"
-            )
-            return {"ok": False, "error": error, "pending_id": pending.id if pending else None}
-        if now >= pending.expires_s:
-            self._retire_pending(f"expired {self.pending_expiry_s:g} s after it was offered (pending_expiry_s)")
-            return {
-                "ok": False,
-                "error": f"recommendation {rec_id} expired: offered {now - pending.created_s:.1f} s "
-                f"ago, pending_expiry_s is {self.pending_expiry_s:g}",
-                "pending_id": None,
-            }
-        problem = self._unsafe_now(pending.recommendation, now)
-        if problem is not None:
-            return {"ok": False, "error": f"recommendation {rec_id} not applied: {problem}", "pending_id": rec_id}
-        self._retire_pending(f"approved by {who}")
-        records = await self._apply(pending.recommendation, who, pending.id)
-        return {"ok": all(r.result == "ok" for r in records), "actions": [asdict(r) for r in records]}
-
-    def _unsafe_now(self, rec: Recommendation, now: float) -> str | None:
-        """Why writing ``rec`` now would be unsafe (stale data, inlets, bounds, plant moved on), or None."""
-        state = self._state
-        site = state.site if state is not None else None
-        if state is None or site is None:
-            return "no site tick yet"
-        stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
-        if now - site.timestamp_s > stale_after:
-            return f"the last site tick is {now - site.timestamp_s:.1f} s old (stale after {stale_after:g} s)"
-        if self._busy:
-            return "another write or revert is in progress"
-        if now < self._guard.paused_until_s:
-            return "paused for an hour after a revert"
-        poor = self.realised.paused(now)
-        if poor is not None:
-            return poor
-        inputs, data_ok, problem = self._inputs(site, state, now)
-        if not inputs or not data_ok:
-            return problem or "stale or incomplete data"
-        limit = self.rcfg.inlet_limit_c
-        if inputs["max_inlet_c"] > limit:
-            return f"rack inlet {inputs['max_inlet_c']:.1f} C above the {limit:g} C limit"
-        if rec.predicted_max_inlet_c is None or not rec.predicted_max_inlet_c <= limit:
-            return f"predicted hottest inlet {rec.predicted_max_inlet_c} C not within the {limit:g} C limit"
-        cur, then = inputs["current"], rec.current
-        if (
-            cur.economizer_enabled != then.economizer_enabled
-            or abs(cur.supply_air_setpoint_c - then.supply_air_setpoint_c) > 1e-6
-            or abs(cur.chw_supply_setpoint_c - then.chw_supply_setpoint_c) > 1e-6
-        ):
-            return f"the plant's setpoints changed since the recommendation ({then} then, {cur} now)"
-        for quantity, value in _wanted(rec).items():
-            for dev in self.actuator.targets(quantity):
-                try:
-                    self.actuator.plan(dev, quantity, value)
-                except WriteGuardError as err:
-                    return str(err)
-        return None
-
     def recommendation_json(self) -> dict[str, Any]:
         rec = self.latest
         out: dict[str, Any] = {"mode": self.rcfg.mode, "inlet_limit_c": self.rcfg.inlet_limit_c}
@@ -594,26 +392,5 @@ class CoolingController:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def _wanted(rec: Recommendation) -> dict[str, float]:
-    """The recommendation's setpoints by writable quantity (economizer 1 enabled, 0 disabled)."""
-    return {
-        "supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
-        "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
-        "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0,
-    }
-
-
 def _triple(setpoints: Setpoints) -> tuple[float, float, bool]:
     return (setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c, setpoints.economizer_enabled)
-
-
-def _describe(setpoints: Setpoints) -> str:
-    economizer = "on" if setpoints.economizer_enabled else "off"
-    return (
-        f"supply air {setpoints.supply_air_setpoint_c:g} C, chilled water {setpoints.chw_supply_setpoint_c:g} C, "
-        f"economizer {economizer}"
-    )
-
-
-def _held(rec: Recommendation, reason: str) -> Recommendation:
-    return replace(rec, setpoints=rec.current, predicted_savings_w=0.0, held_back_reason=reason)
