@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,20 +30,34 @@ from agent.history.records import (
 )
 from agent.history.rows import (
     IMPORT_BATCH,
-    METHOD_BITS,
+    ROLLUP_SELECT,
     ROLLUP_UPSERT,
-    SOURCE_BITS,
     batches,
     interval_from_row,
     interval_row,
     iso,
     refuse_non_finite,
+    rollup_from_row,
     rollup_sums,
     split_buckets,
-    unbits,
 )
 
 __all__ = ["SqliteHistoryStore"]
+
+#: any REAL column of ``site_rollup`` holding +-inf (SQLite reads 9e999 as inf)
+_ROLLUP_INF = " OR ".join(
+    f"abs({c}) = 9e999"
+    for c in (
+        "duration_s",
+        "covered_s",
+        "facility_j",
+        "it_j",
+        "cooling_covered_s",
+        "cooling_j",
+        *(f"{p}{c}" for c in CONDITION_COLUMNS for p in ("cond_s_", "cond_")),
+        "max_inlet_c",
+    )
+)
 
 
 class SqliteHistoryStore(RawReads, SqliteDatabase):
@@ -285,7 +300,8 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         if resolution_s not in RESOLUTIONS_S:
             raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
         rows = self._query(
-            "SELECT * FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? ORDER BY start_s",
+            f"SELECT {ROLLUP_SELECT} FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
+            "ORDER BY start_s",
             (resolution_s, start_s, end_s),
         )
         terms = self._terms(
@@ -293,36 +309,19 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
             "AND start_s >= ? AND start_s < ?",
             (resolution_s, start_s, end_s),
         )
-        out = []
-        n = len(CONDITION_COLUMNS)
-        for row in rows:
-            refuse_non_finite(row, "site_rollup", row[1])
-            (res, start, duration, covered, fac, it, cool_cov, cool, methods, cats, sources) = row[:11]
-            cond_raw = row[11 : 11 + 2 * n]
-            conditions = {
-                c: float(cond_raw[2 * i + 1]) / float(cond_raw[2 * i])
-                for i, c in enumerate(CONDITION_COLUMNS)
-                if float(cond_raw[2 * i]) > 0
-            }
-            out.append(
-                SiteRollup(
-                    int(start),
-                    int(res),
-                    float(duration),
-                    float(covered),
-                    float(fac),
-                    float(it),
-                    float(cool_cov),
-                    float(cool),
-                    unbits(int(methods), METHOD_BITS),
-                    frozenset(k for k in (0, 1, 2, 3) if int(cats) & (1 << k)),
-                    unbits(int(sources), SOURCE_BITS),
-                    conditions,
-                    None if row[-1] is None else float(row[-1]),
-                    terms.get(float(start), {}),
-                )
-            )
-        return out
+        self._refuse_non_finite_rollups(resolution_s, start_s, end_s)
+        return [rollup_from_row(row, terms.get(float(row[1]), {})) for row in rows]
+
+    def _refuse_non_finite_rollups(self, resolution_s: int, start_s: float, end_s: float) -> None:
+        """Refuses the rollups of the period if one holds inf (an import from before the checks); one scan in
+        SQLite (NaN cannot be stored: SQLite keeps it as NULL, which the NOT NULL columns refuse)."""
+        row = self._query_one(
+            f"SELECT start_s FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
+            f"AND ({_ROLLUP_INF}) LIMIT 1",
+            (resolution_s, start_s, end_s),
+        )
+        if row is not None:
+            refuse_non_finite((math.inf,), "site_rollup", row[0])
 
     def _terms(self, sql: str, params: Sequence[object]) -> dict[float, dict[str, tuple[float, float]]]:
         out: dict[float, dict[str, tuple[float, float]]] = {}

@@ -7,7 +7,7 @@ Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.errors import HistoryQueryError
@@ -92,10 +92,12 @@ def iso_day(epoch_s: float, tz: tzinfo = UTC) -> str:
 
 def local_days(rollups: Sequence[SiteRollup], tz: tzinfo) -> list[tuple[float, float, list[SiteRollup]]]:
     """Hourly rollups grouped by local calendar day: (day start, day length [s], its hours), in order."""
-    days: dict[float, list[SiteRollup]] = {}
+    by_date: dict[date, list[SiteRollup]] = {}
     for r in rollups:
-        local = datetime.fromtimestamp(r.start_s, tz=tz)
-        days.setdefault(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp(), []).append(r)
+        by_date.setdefault(datetime.fromtimestamp(r.start_s, tz=tz).date(), []).append(r)
+    days = {  # each day's local midnight, computed once a day rather than once an hour
+        datetime(d.year, d.month, d.day, tzinfo=tz).timestamp(): hours for d, hours in by_date.items()
+    }
     out = []
     for start, hours in sorted(days.items()):
         midnight = datetime.fromtimestamp(start, tz=tz)
