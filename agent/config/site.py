@@ -59,6 +59,7 @@ from agent.config.audit import (
 )
 from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import known_factors, known_fuel_factors, load_emission_factor, load_fuel_factor
+from agent.config.retention import ENERGY_RETENTION_HELP
 from agent.config.strict_yaml import YamlFileError, read_yaml
 from agent.config.tariff import TariffConfig
 from agent.config.web import WebConfig, resolve_web_paths, server_ssl_context
@@ -454,8 +455,9 @@ class HistoryConfig(_Strict):
 
     path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file (unused with url)")
     raw_retention_days: float = Field(
-        default=35.0, gt=0, le=3650, description="keep per-interval rows this long; rollups are kept"
+        default=35.0, gt=0, le=3650, description="keep raw readings and polls this long (docs/history.md#retention)"
     )
+    energy_retention_days: float | None = Field(default=None, gt=0, description=ENERGY_RETENTION_HELP)
     url: SecretStr | None = Field(
         default=None,
         description="PostgreSQL instead of SQLite: postgresql://user@host:5432/dbname (a secret: a password may be in "

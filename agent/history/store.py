@@ -28,6 +28,7 @@ from agent.history.records import (
     SiteInterval,
     SiteRollup,
 )
+from agent.history.retention import strip_readings
 from agent.history.rows import (
     IMPORT_BATCH,
     ROLLUP_SELECT,
@@ -80,6 +81,7 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
     ) -> None:
         self._raw = RawRows()
         self._pack = pack
+        self._stripped_before_s = -math.inf  # raw blocks before this hold device energy only
         super().__init__(path, readonly=readonly, durable=durable, exclusive=exclusive)
 
     def _after_migration(self, db: sqlite3.Connection, version: int) -> None:
@@ -254,35 +256,35 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
             [(res, start, term, covered, value) for (res, start, term), (covered, value) in term_buckets.items()],
         )
 
-    def purge_raw(self, before_s: float) -> int:
-        """Delete poll-resolution rows older than ``before_s``; rollups are kept. Returns rows deleted.
-
-        The newest device_energy row of each device quantity is kept so energy stays monotonic.
-        """
-        deleted = 0
+    def purge_raw(self, before_s: float, energy_before_s: float | None = None) -> int:
+        """Delete polls and readings older than ``before_s``, device energy (but the newest of each device quantity)
+        and site intervals older than ``energy_before_s`` (default ``before_s``; -inf: none); rollups are kept."""
+        energy_cut = before_s if energy_before_s is None else min(energy_before_s, before_s)
         try:
             with self._transaction() as db:
                 if self._pack:
                     self._raw.pack_idle(db)
-                deleted += self._raw.purge(db, before_s)
+                deleted = self._raw.purge(db, energy_cut) if energy_cut > -math.inf else 0
+                deleted += strip_readings(self._raw, db, before_s, self._stripped_before_s)
                 for table in ("polls", "readings"):
                     deleted += db.execute(f"DELETE FROM {table} WHERE ts_s < ?", (before_s,)).rowcount
                 deleted += db.execute(
                     "DELETE FROM device_energy WHERE ts_s < ? AND ts_s < "
                     "(SELECT max(e2.ts_s) FROM device_energy e2 "
                     "WHERE e2.device = device_energy.device AND e2.quantity = device_energy.quantity)",
-                    (before_s,),
+                    (energy_cut,),
                 ).rowcount
                 deleted += db.execute(
                     "DELETE FROM site_term_interval WHERE start_s < ? AND start_s IN "
                     "(SELECT start_s FROM site_interval WHERE start_s < ? AND source = 'agent')",
-                    (before_s, before_s),
+                    (energy_cut, energy_cut),
                 ).rowcount
                 deleted += db.execute(
-                    "DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'", (before_s,)
+                    "DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'", (energy_cut,)
                 ).rowcount
         except sqlite3.DatabaseError as err:
             raise translate(err, self.path) from err
+        self._stripped_before_s = max(self._stripped_before_s, before_s)
         return deleted
 
     # --- reads -------------------------------------------------------------------------------

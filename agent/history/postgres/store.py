@@ -205,13 +205,17 @@ class PostgresHistoryStore(PostgresDatabase):
                 [(*key, res, start, term, c, v) for (res, start, term), (c, v) in term_buckets.items()],
             )
 
-    def purge_raw(self, before_s: float) -> int:
-        """Delete this agent's poll-resolution rows older than ``before_s`` (not the newest energy of each
-        device quantity); rollups are kept. Returns rows deleted."""
-        key = (self.site, self.agent, before_s)
+    def purge_raw(self, before_s: float, energy_before_s: float | None = None) -> int:
+        """Delete this agent's polls (with their readings) older than ``before_s``, and its device energy (not
+        the newest of each device quantity) and site intervals older than ``energy_before_s`` (default
+        ``before_s``; ``-inf``: keep them); rollups are kept. Returns rows deleted."""
+        energy_cut = before_s if energy_before_s is None else min(energy_before_s, before_s)
         deleted = 0
         with self.transaction() as cur:
-            deleted += cur.execute("DELETE FROM polls WHERE site = %s AND agent = %s AND ts_s < %s", key).rowcount
+            deleted += cur.execute(
+                "DELETE FROM polls WHERE site = %s AND agent = %s AND ts_s < %s", (self.site, self.agent, before_s)
+            ).rowcount
+            key = (self.site, self.agent, energy_cut)
             deleted += cur.execute(
                 "DELETE FROM device_energy e WHERE site = %s AND agent = %s AND ts_s < %s AND ts_s < "
                 "(SELECT max(e2.ts_s) FROM device_energy e2 WHERE e2.site = e.site AND e2.device = e.device "
