@@ -13,6 +13,7 @@ from agent.history.records import CONDITION_COLUMNS, RESOLUTIONS_S, SiteInterval
 __all__ = [
     "IMPORT_BATCH",
     "METHOD_BITS",
+    "ROLLUP_INF",
     "ROLLUP_SELECT",
     "ROLLUP_UPSERT",
     "SOURCE_BITS",
@@ -70,6 +71,21 @@ def unbits(value: int, table: dict[str, int]) -> frozenset[str]:
 _METHOD_SETS = {b: unbits(b, METHOD_BITS) for b in range(1 << len(METHOD_BITS))}
 _SOURCE_SETS = {b: unbits(b, SOURCE_BITS) for b in range(1 << len(SOURCE_BITS))}
 _CATEGORY_SETS = {b: frozenset(k for k in (0, 1, 2, 3) if b & (1 << k)) for b in range(16)}
+#: any REAL column of ``site_rollup`` holding +-inf (SQLite reads 9e999 as inf)
+ROLLUP_INF = " OR ".join(
+    f"abs({c}) = 9e999"
+    for c in (
+        "duration_s",
+        "covered_s",
+        "facility_j",
+        "it_j",
+        "cooling_covered_s",
+        "cooling_j",
+        *(f"{p}{c}" for c in CONDITION_COLUMNS for p in ("cond_s_", "cond_")),
+        "max_inlet_c",
+    )
+)
+
 #: the columns :func:`rollup_from_row` decodes: each condition's time-weighted mean is divided out in SQL
 #: (the same IEEE division as in Python), NULL where it was never known
 ROLLUP_SELECT = (

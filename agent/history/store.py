@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import HistoryOverlapError, HistoryQueryError
+from agent.history.columns import COLUMNS_SELECT, RollupColumns, columns_from_rows
 from agent.history.database import MAX_INTERVAL_S, SqliteDatabase, translate
 from agent.history.raw import RawReads, RawRows
 from agent.history.records import (
-    CONDITION_COLUMNS,
     RESOLUTIONS_S,
     DeviceEnergyRow,
     ReadingRow,
@@ -31,6 +31,7 @@ from agent.history.records import (
 from agent.history.retention import strip_readings
 from agent.history.rows import (
     IMPORT_BATCH,
+    ROLLUP_INF,
     ROLLUP_SELECT,
     ROLLUP_UPSERT,
     batches,
@@ -44,21 +45,6 @@ from agent.history.rows import (
 )
 
 __all__ = ["SqliteHistoryStore"]
-
-#: any REAL column of ``site_rollup`` holding +-inf (SQLite reads 9e999 as inf)
-_ROLLUP_INF = " OR ".join(
-    f"abs({c}) = 9e999"
-    for c in (
-        "duration_s",
-        "covered_s",
-        "facility_j",
-        "it_j",
-        "cooling_covered_s",
-        "cooling_j",
-        *(f"{p}{c}" for c in CONDITION_COLUMNS for p in ("cond_s_", "cond_")),
-        "max_inlet_c",
-    )
-)
 
 
 class SqliteHistoryStore(RawReads, SqliteDatabase):
@@ -314,12 +300,26 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         self._refuse_non_finite_rollups(resolution_s, start_s, end_s)
         return [rollup_from_row(row, terms.get(float(row[1]), {})) for row in rows]
 
+    def site_rollup_columns(self, resolution_s: int, start_s: float, end_s: float) -> RollupColumns:
+        """:meth:`site_rollups` as columns (:mod:`agent.history.columns`): one query, no object per bucket."""
+        if resolution_s not in RESOLUTIONS_S:
+            raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
+        where = "WHERE resolution_s = ? AND start_s >= ? AND start_s < ?"
+        rows = self._query(
+            f"SELECT {COLUMNS_SELECT} FROM site_rollup {where} ORDER BY start_s", (resolution_s, start_s, end_s)
+        )
+        terms = self._terms(
+            f"SELECT start_s, term, covered_s, value FROM site_term_rollup {where}", (resolution_s, start_s, end_s)
+        )
+        self._refuse_non_finite_rollups(resolution_s, start_s, end_s)
+        return columns_from_rows(resolution_s, rows, terms)
+
     def _refuse_non_finite_rollups(self, resolution_s: int, start_s: float, end_s: float) -> None:
         """Refuses the rollups of the period if one holds inf (an import from before the checks); one scan in
         SQLite (NaN cannot be stored: SQLite keeps it as NULL, which the NOT NULL columns refuse)."""
         row = self._query_one(
             f"SELECT start_s FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
-            f"AND ({_ROLLUP_INF}) LIMIT 1",
+            f"AND ({ROLLUP_INF}) LIMIT 1",
             (resolution_s, start_s, end_s),
         )
         if row is not None:

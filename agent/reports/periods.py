@@ -6,6 +6,7 @@ Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports st
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agent.errors import HistoryQueryError
 from agent.history.records import SiteRollup
 
-__all__ = ["add_month", "check_whole_hours", "iso_day", "local_days", "parse_period", "zone", "zone_name"]
+__all__ = [
+    "add_month",
+    "check_whole_hours",
+    "iso_day",
+    "local_day_spans",
+    "local_days",
+    "parse_period",
+    "zone",
+    "zone_name",
+]
 
 
 def zone(name: str) -> tzinfo:
@@ -103,4 +113,24 @@ def local_days(rollups: Sequence[SiteRollup], tz: tzinfo) -> list[tuple[float, f
         midnight = datetime.fromtimestamp(start, tz=tz)
         following = (midnight + timedelta(days=1)).replace(hour=0, tzinfo=tz)
         out.append((start, following.timestamp() - start, hours))
+    return out
+
+
+def local_day_spans(starts_s: Sequence[float], tz: tzinfo) -> list[tuple[float, float, int, int]]:
+    """Sorted bucket starts grouped by local calendar day, as :func:`local_days` groups rollups: (day start,
+    day length [s], first index, index after the last) per day holding any, in order; one datetime a day."""
+    if not starts_s:
+        return []
+    day = datetime.fromtimestamp(starts_s[0], tz=tz).date()
+    last = datetime.fromtimestamp(starts_s[-1], tz=tz).date()
+    out = []
+    lo = 0
+    midnight = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+    while day <= last:
+        following_day = day + timedelta(days=1)
+        following = datetime(following_day.year, following_day.month, following_day.day, tzinfo=tz).timestamp()
+        hi = bisect.bisect_left(starts_s, following, lo)
+        if hi > lo:
+            out.append((midnight, following - midnight, lo, hi))
+        lo, day, midnight = hi, following_day, following
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import HistoryQueryError
+from agent.history.columns import columns_from_rollups, rollup_columns
 from agent.history.records import CONDITION_COLUMNS, SiteInterval, SiteRollup
 from agent.history.store import SqliteHistoryStore
 from agent.reports.periods import zone
@@ -156,3 +157,16 @@ def test_an_inf_in_any_rollup_column_is_refused(tmp_path: Path, column: str) -> 
         store.site_rollups(3600, T0, T0 + 86400)
     assert store.site_rollups(3600, T0 + 7200, T0 + 86400)  # the rows after it are fine
     store.close()
+
+
+@pytest.mark.parametrize("resolution_s", [3600, 86400])
+def test_columns_equal_the_rollup_objects(db: Path, resolution_s: int) -> None:
+    """The report's one-query columns hold exactly the rollups' numbers (any store falls back to the objects)."""
+    store = SqliteHistoryStore(db, readonly=True)
+    fast = rollup_columns(store, resolution_s, T0, T0 + DAYS * 86400)
+    slow = columns_from_rollups(resolution_s, store.site_rollups(resolution_s, T0, T0 + DAYS * 86400))
+    store.close()
+    assert len(fast) > 0 and "renewable_j" in fast.terms
+    assert resolution_s > 3600 or None in fast.outdoor_dry_bulb_c  # some hours never knew it
+    assert fast == slow
+    assert fast.methods == {"counter", "integrated"} and fast.it_categories == {1, 2, 3} and fast.sources == {"import"}
