@@ -170,3 +170,21 @@ def test_columns_equal_the_rollup_objects(db: Path, resolution_s: int) -> None:
     assert resolution_s > 3600 or None in fast.outdoor_dry_bulb_c  # some hours never knew it
     assert fast == slow
     assert fast.methods == {"counter", "integrated"} and fast.it_categories == {1, 2, 3} and fast.sources == {"import"}
+
+
+def test_postgres_columns_equal_its_rollup_objects(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.history.postgres.store import PostgresHistoryStore
+
+    store = PostgresHistoryStore(pg_url, site="s")
+    store.import_site_intervals(_intervals()[:2000])  # 21 days, a missing one among them
+    store.close()
+    store = PostgresHistoryStore(pg_url, site="s", readonly=True)
+    slow = columns_from_rollups(3600, store.site_rollups(3600, T0, T0 + DAYS * 86400))
+    with monkeypatch.context() as m:  # one whole-site agent: read as stored, never through the rollup objects
+        m.setattr(store, "site_rollups", lambda *a: pytest.fail("the one-agent read built rollup objects"))
+        fast = rollup_columns(store, 3600, T0, T0 + DAYS * 86400)
+    report = period_report(store, T0, T0 + DAYS * 86400, None)
+    store.close()
+    assert len(fast) > 400 and "renewable_j" in fast.terms and None in fast.outdoor_dry_bulb_c
+    assert fast == slow
+    assert report.months[0][1].facility_kwh == math.fsum(slow.facility_j) / 3.6e6  # all in January
