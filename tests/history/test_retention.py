@@ -14,7 +14,8 @@ from agent.config.site import HistoryConfig, SiteConfig
 from agent.history.factory import open_history_store
 from agent.history.records import HistoryStore
 from agent.history.store import SqliteHistoryStore
-from tests.history.conftest import ROOT, make_site
+from agent.history.writer import HistoryWriter
+from tests.history.conftest import ROOT, SyntheticSite, make_site
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HOUR = 3600.0
@@ -82,3 +83,26 @@ def test_retention_config_is_explicit() -> None:
     assert retention_s(HistoryConfig(raw_retention_days=35, energy_retention_days=10))[1] == 35 * 86400.0
     with pytest.raises(ValidationError):
         HistoryConfig(energy_retention_days=0)
+
+
+@pytest.mark.parametrize("energy_days", [None, 0.02])
+def test_the_writer_purges_readings_and_keeps_energy_as_configured(
+    cfg: SiteConfig, tmp_path: Path, energy_days: float | None
+) -> None:
+    """The agent's hourly purge (every minute here) with readings kept 0.01 d (14.4 min)."""
+    history = HistoryConfig(raw_retention_days=0.01, energy_retention_days=energy_days)
+    cfg = cfg.model_copy(update={"history": history})
+    store = SqliteHistoryStore(tmp_path / "h.sqlite")
+    site = SyntheticSite(cfg, HistoryWriter(store, cfg, purge_every_s=60.0), dict.fromkeys(DEVICES, 50_000.0))
+    for k in range(61):  # an hour of 1-min polls: all of it still in the hot row tables
+        site.step(T0 + 60.0 * k, 60.0)
+    site.writer.close()  # closes the store too
+    store = SqliteHistoryStore(tmp_path / "h.sqlite", readonly=True)
+    assert store.count("polls") <= 16 * len(DEVICES)  # about the last 14.4 min
+    energy = {d: len(e) for d, e in _energy(store).items()}
+    intervals = len(store.site_intervals(T0, T0 + 2 * HOUR))
+    if energy_days is None:
+        assert energy == dict.fromkeys(DEVICES, 61) and intervals == 60
+    else:  # 0.02 d = 28.8 min
+        assert all(28 <= n <= 31 for n in energy.values()) and 27 <= intervals <= 30
+    store.close()
