@@ -218,16 +218,19 @@ def find_gaps(
     """
     starts = np.asarray(start_s, dtype=float)
     order = np.argsort(starts, kind="stable")
+    # Python floats in start order: the same arithmetic as on the array elements, without a numpy scalar each
+    begins = starts[order].tolist()
+    durations = np.asarray(duration_s, dtype=float)[order].tolist()
+    covereds = np.asarray(covered_s, dtype=float)[order].tolist()
     spans: list[tuple[float, float, float]] = []
     cursor = period_start_s
-    for i in order:
-        begin = float(starts[i])
-        end = min(begin + float(np.asarray(duration_s)[i]), period_end_s)
+    for begin, duration, covered in zip(begins, durations, covereds, strict=True):
+        end = min(begin + duration, period_end_s)
         if end <= period_start_s or begin >= period_end_s:
             continue
         if begin - cursor > tolerance_s:
             spans.append((cursor, begin, begin - cursor))
-        shortfall = float(np.asarray(duration_s)[i]) - float(np.asarray(covered_s)[i])
+        shortfall = duration - covered
         if shortfall > tolerance_s:
             spans.append((max(begin, period_start_s), end, min(shortfall, end - max(begin, period_start_s))))
         cursor = max(cursor, end)

@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from agent.app.history_info import register_info
 from agent.errors import ConfigError, HistoryError
 
 __all__ = ["register_history"]
@@ -41,6 +42,7 @@ def register_history(subparsers: Any) -> None:
         help="show progress on stderr (default: a bar on a terminal)",
     )
     m.set_defaults(func=cmd_history_migrate, handler=cmd_history_migrate)
+    register_info(sub)  # history info: agent/app/history_info.py
 
 
 def cmd_history_migrate(args: argparse.Namespace) -> int:

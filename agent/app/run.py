@@ -10,7 +10,9 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent import __version__
 from agent.app.runtime import Agent, AgentObserver
@@ -44,6 +46,7 @@ async def run_agent(
     counter = PollCounter()
     observers: list[AgentObserver] = [counter]
     writer = None
+    reader: tuple[str, Callable[[], Any]] | None = None  # the PostgreSQL history retraining reads
     postgres = history_path is None and cfg.history is not None and cfg.history.url is not None
     if history_path is None and cfg.history is not None and not postgres:
         history_path = cfg.history.path if cfg.history.path.is_absolute() else base_dir / cfg.history.path
@@ -69,8 +72,8 @@ async def run_agent(
         observers.append(writer)
         label = target_label(history_path if history_path is not None else str(getattr(store, "url", "")))
         print(f"history: {label}", flush=True)
-        if postgres and cfg.recommender is not None:
-            log.warning("history in PostgreSQL: the recommender is not retrained from it (SQLite history only)")
+        if postgres and cfg.recommender is not None:  # retraining reads the shared history, read-only
+            reader = (label, lambda: open_history_store(cfg, base_dir, readonly=True))
     # the history path also feeds retraining (every recommender.retrain_interval_h) when a recommender runs
     agent = Agent(
         cfg,
@@ -79,6 +82,7 @@ async def run_agent(
         recommender=recommender,
         shard=shard,
         history_path=history_path,
+        history_reader=reader,
     )
     if writer is not None:
         from agent.history.writer import HistoryCollector

@@ -89,6 +89,7 @@ class Agent:
         recommender: Any = None,
         shard: Shard | None = None,
         history_path: Path | None = None,
+        history_reader: tuple[str, Callable[[], Any]] | None = None,  # (label, opener) of a PostgreSQL history
         modbus_client: ModbusClient | None = None,
         bacnet_client: BacnetClient | None = None,
         redfish_client: RedfishClient | None = None,
@@ -152,10 +153,11 @@ class Agent:
         controller = self.controller
         self.api.status = lambda: agent_status(self.cfg, self.state, controller, clock)
         self.retrainer: Retrainer | None = None
-        if self.controller is not None and history_path is not None and cfg.recommender is not None:
+        source = history_path if history_path is not None else history_reader[0] if history_reader else None
+        if self.controller is not None and source is not None and cfg.recommender is not None:
             rcfg = cfg.recommender
             self.retrainer = Retrainer(
-                history_path,
+                source,
                 self.controller,
                 rcfg.retrain_window_days,
                 clock,
@@ -163,11 +165,12 @@ class Agent:
                 holdout_days=rcfg.retrain_holdout_days,
                 inlet_tolerance_c=rcfg.retrain_swap_inlet_tolerance_c,
                 champion_last_row_s=self._champion_last_row_s,
+                open_store=history_reader[1] if history_path is None and history_reader else None,
             )
             self.registry.register(RetrainCollector(self.retrainer))
             log.info(
                 "cooling model retrained from %s every %g h on the last %g days",
-                history_path,
+                source,
                 cfg.recommender.retrain_interval_h,
                 cfg.recommender.retrain_window_days,
             )

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent.config.base import StrictModel
+from agent.config.retention import ENERGY_RETENTION_HELP
 
 #: 9100-9999 are taken in Prometheus's default-port list; 9116 is snmp_exporter. Ours: 10330.
 DEFAULT_LISTEN_PORT = 10330
@@ -59,8 +60,9 @@ class HistoryConfig(StrictModel):
 
     path: Path = Field(default=Path("pue-history.sqlite"), description="SQLite database file (unused with url)")
     raw_retention_days: float = Field(
-        default=35.0, gt=0, le=3650, description="keep per-interval rows this long; rollups are kept"
+        default=35.0, gt=0, le=3650, description="keep raw readings and polls this long (docs/history.md#retention)"
     )
+    energy_retention_days: float | None = Field(default=None, gt=0, description=ENERGY_RETENTION_HELP)
     url: SecretStr | None = Field(
         default=None,
         description="PostgreSQL instead of SQLite: postgresql://user@host:5432/dbname (a secret: a password may be in "

@@ -85,7 +85,9 @@ def _optional(value: Any) -> str | None:
 @functools.lru_cache(maxsize=2)
 def load_standards(path: Path = STANDARDS_FILE) -> Standards:
     """The shipped table of standards, grade limits and targets."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # libyaml's parser when present (the same safe constructor): the pure-Python one took 0.18 s of an annual
+    # report's 0.3 s of reading on a busy machine; the table it gives is the same (compared)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     key, grade = next(iter(data["grades"].items()))
     limits = grade["limits"]
     return Standards(

@@ -154,8 +154,8 @@ class Retrainer:
 
     Parameters
     ----------
-    store_path : pathlib.Path
-        The agent's SQLite history store.
+    store_path : pathlib.Path or str
+        The agent's SQLite history file; with ``open_store``, what the model's source names (a redacted url).
     controller : CoolingController
         Whose ``recommender`` (and its ``model``, the champion) is replaced on a swap.
     window_days : float
@@ -173,11 +173,13 @@ class Retrainer:
         None: the champion is assumed never to have seen the hold-out.
     fit : callable, optional
         ``fit(table) -> CoolingModel`` (default :func:`agent.control.training.fit_from_history`).
+    open_store : callable, optional
+        Opens the history store to read (a shared PostgreSQL history, read-only); default: the SQLite file.
     """
 
     def __init__(
         self,
-        store_path: Path,
+        store_path: Path | str,
         controller: Any,
         window_days: float,
         clock: Callable[[], float] = time.time,
@@ -186,10 +188,12 @@ class Retrainer:
         inlet_tolerance_c: float = 0.05,
         champion_last_row_s: float | None = None,
         fit: Callable[[Any], Any] | None = None,
+        open_store: Callable[[], Any] | None = None,
     ) -> None:
         if holdout_days <= 0 or holdout_days >= window_days:
             raise ValueError("holdout_days must be > 0 and shorter than window_days")
         self._store_path = store_path
+        self._open_store = open_store
         self._controller = controller
         self._window_s = window_days * 86400.0
         self._holdout_s = holdout_days * 86400.0
@@ -211,7 +215,7 @@ class Retrainer:
         from agent.control.history_io import read_site_history
         from agent.history import SqliteHistoryStore
 
-        store = SqliteHistoryStore(self._store_path)
+        store = self._open_store() if self._open_store is not None else SqliteHistoryStore(self._store_path)
         try:
             with tempfile.TemporaryDirectory(prefix="pue-retrain-") as tmp:
                 path = Path(tmp) / "history.csv"

@@ -8,11 +8,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from agent.errors import HistoryQueryError
-from agent.history.records import CONDITION_COLUMNS, RESOLUTIONS_S, SiteInterval
+from agent.history.records import CONDITION_COLUMNS, RESOLUTIONS_S, SiteInterval, SiteRollup
 
 __all__ = [
     "IMPORT_BATCH",
     "METHOD_BITS",
+    "ROLLUP_INF",
+    "ROLLUP_SELECT",
     "ROLLUP_UPSERT",
     "SOURCE_BITS",
     "batches",
@@ -22,6 +24,7 @@ __all__ = [
     "interval_row",
     "iso",
     "refuse_non_finite",
+    "rollup_from_row",
     "rollup_sums",
     "share_sums",
     "split_buckets",
@@ -62,6 +65,57 @@ def bits(names: Iterable[str], table: dict[str, int]) -> int:
 
 def unbits(value: int, table: dict[str, int]) -> frozenset[str]:
     return frozenset(name for name, bit in table.items() if value & bit)
+
+
+#: the sets behind each bit pattern, decoded once (a year of hourly rollups decodes 8,760 rows)
+_METHOD_SETS = {b: unbits(b, METHOD_BITS) for b in range(1 << len(METHOD_BITS))}
+_SOURCE_SETS = {b: unbits(b, SOURCE_BITS) for b in range(1 << len(SOURCE_BITS))}
+_CATEGORY_SETS = {b: frozenset(k for k in (0, 1, 2, 3) if b & (1 << k)) for b in range(16)}
+#: any REAL column of ``site_rollup`` holding +-inf (SQLite reads 9e999 as inf)
+ROLLUP_INF = " OR ".join(
+    f"abs({c}) = 9e999"
+    for c in (
+        "duration_s",
+        "covered_s",
+        "facility_j",
+        "it_j",
+        "cooling_covered_s",
+        "cooling_j",
+        *(f"{p}{c}" for c in CONDITION_COLUMNS for p in ("cond_s_", "cond_")),
+        "max_inlet_c",
+    )
+)
+
+#: the columns :func:`rollup_from_row` decodes: each condition's time-weighted mean is divided out in SQL
+#: (the same IEEE division as in Python), NULL where it was never known
+ROLLUP_SELECT = (
+    "resolution_s, start_s, duration_s, covered_s, facility_j, it_j, cooling_covered_s, cooling_j, methods, "
+    "it_categories, sources, "
+    + ", ".join(f"CASE WHEN cond_s_{c} > 0 THEN cond_{c} / cond_s_{c} END" for c in CONDITION_COLUMNS)
+    + ", max_inlet_c"
+)
+
+
+def rollup_from_row(row: Sequence[Any], terms: dict[str, tuple[float, float]]) -> SiteRollup:
+    """The :class:`SiteRollup` of one ``site_rollup`` row as :data:`ROLLUP_SELECT` reads it (resolution, start,
+    sums, bits, the mean of each condition or NULL where it was never known, inlet maximum)."""
+    methods, cats, sources = int(row[8]), int(row[9]), int(row[10])
+    return SiteRollup(
+        int(row[1]),
+        int(row[0]),
+        float(row[2]),
+        float(row[3]),
+        float(row[4]),
+        float(row[5]),
+        float(row[6]),
+        float(row[7]),
+        _METHOD_SETS.get(methods) or unbits(methods, METHOD_BITS),
+        _CATEGORY_SETS.get(cats) or frozenset(k for k in (0, 1, 2, 3) if cats & (1 << k)),
+        _SOURCE_SETS.get(sources) or unbits(sources, SOURCE_BITS),
+        {c: float(v) for c, v in zip(CONDITION_COLUMNS, row[11:-1], strict=True) if v is not None},
+        None if row[-1] is None else float(row[-1]),
+        terms,
+    )
 
 
 def category_bits(category: int | None) -> int:

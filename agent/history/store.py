@@ -11,35 +11,37 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agent.errors import HistoryOverlapError, HistoryQueryError
+from agent.history.columns import COLUMNS_SELECT, RollupColumns, columns_from_rows
 from agent.history.database import MAX_INTERVAL_S, SqliteDatabase, translate
 from agent.history.raw import RawReads, RawRows
 from agent.history.records import (
-    CONDITION_COLUMNS,
     RESOLUTIONS_S,
     DeviceEnergyRow,
     ReadingRow,
     SiteInterval,
     SiteRollup,
 )
+from agent.history.retention import strip_readings
 from agent.history.rows import (
     IMPORT_BATCH,
-    METHOD_BITS,
+    ROLLUP_INF,
+    ROLLUP_SELECT,
     ROLLUP_UPSERT,
-    SOURCE_BITS,
     batches,
     interval_from_row,
     interval_row,
     iso,
     refuse_non_finite,
+    rollup_from_row,
     rollup_sums,
     split_buckets,
-    unbits,
 )
 
 __all__ = ["SqliteHistoryStore"]
@@ -65,6 +67,7 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
     ) -> None:
         self._raw = RawRows()
         self._pack = pack
+        self._stripped_before_s = -math.inf  # raw blocks before this hold device energy only
         super().__init__(path, readonly=readonly, durable=durable, exclusive=exclusive)
 
     def _after_migration(self, db: sqlite3.Connection, version: int) -> None:
@@ -239,35 +242,35 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
             [(res, start, term, covered, value) for (res, start, term), (covered, value) in term_buckets.items()],
         )
 
-    def purge_raw(self, before_s: float) -> int:
-        """Delete poll-resolution rows older than ``before_s``; rollups are kept. Returns rows deleted.
-
-        The newest device_energy row of each device quantity is kept so energy stays monotonic.
-        """
-        deleted = 0
+    def purge_raw(self, before_s: float, energy_before_s: float | None = None) -> int:
+        """Delete polls and readings older than ``before_s``, device energy (but the newest of each device quantity)
+        and site intervals older than ``energy_before_s`` (default ``before_s``; -inf: none); rollups are kept."""
+        energy_cut = before_s if energy_before_s is None else min(energy_before_s, before_s)
         try:
             with self._transaction() as db:
                 if self._pack:
                     self._raw.pack_idle(db)
-                deleted += self._raw.purge(db, before_s)
+                deleted = self._raw.purge(db, energy_cut) if energy_cut > -math.inf else 0
+                deleted += strip_readings(self._raw, db, before_s, self._stripped_before_s)
                 for table in ("polls", "readings"):
                     deleted += db.execute(f"DELETE FROM {table} WHERE ts_s < ?", (before_s,)).rowcount
                 deleted += db.execute(
                     "DELETE FROM device_energy WHERE ts_s < ? AND ts_s < "
                     "(SELECT max(e2.ts_s) FROM device_energy e2 "
                     "WHERE e2.device = device_energy.device AND e2.quantity = device_energy.quantity)",
-                    (before_s,),
+                    (energy_cut,),
                 ).rowcount
                 deleted += db.execute(
                     "DELETE FROM site_term_interval WHERE start_s < ? AND start_s IN "
                     "(SELECT start_s FROM site_interval WHERE start_s < ? AND source = 'agent')",
-                    (before_s, before_s),
+                    (energy_cut, energy_cut),
                 ).rowcount
                 deleted += db.execute(
-                    "DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'", (before_s,)
+                    "DELETE FROM site_interval WHERE start_s < ? AND source = 'agent'", (energy_cut,)
                 ).rowcount
         except sqlite3.DatabaseError as err:
             raise translate(err, self.path) from err
+        self._stripped_before_s = max(self._stripped_before_s, before_s)
         return deleted
 
     # --- reads -------------------------------------------------------------------------------
@@ -285,7 +288,8 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         if resolution_s not in RESOLUTIONS_S:
             raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
         rows = self._query(
-            "SELECT * FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? ORDER BY start_s",
+            f"SELECT {ROLLUP_SELECT} FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
+            "ORDER BY start_s",
             (resolution_s, start_s, end_s),
         )
         terms = self._terms(
@@ -293,36 +297,33 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
             "AND start_s >= ? AND start_s < ?",
             (resolution_s, start_s, end_s),
         )
-        out = []
-        n = len(CONDITION_COLUMNS)
-        for row in rows:
-            refuse_non_finite(row, "site_rollup", row[1])
-            (res, start, duration, covered, fac, it, cool_cov, cool, methods, cats, sources) = row[:11]
-            cond_raw = row[11 : 11 + 2 * n]
-            conditions = {
-                c: float(cond_raw[2 * i + 1]) / float(cond_raw[2 * i])
-                for i, c in enumerate(CONDITION_COLUMNS)
-                if float(cond_raw[2 * i]) > 0
-            }
-            out.append(
-                SiteRollup(
-                    int(start),
-                    int(res),
-                    float(duration),
-                    float(covered),
-                    float(fac),
-                    float(it),
-                    float(cool_cov),
-                    float(cool),
-                    unbits(int(methods), METHOD_BITS),
-                    frozenset(k for k in (0, 1, 2, 3) if int(cats) & (1 << k)),
-                    unbits(int(sources), SOURCE_BITS),
-                    conditions,
-                    None if row[-1] is None else float(row[-1]),
-                    terms.get(float(start), {}),
-                )
-            )
-        return out
+        self._refuse_non_finite_rollups(resolution_s, start_s, end_s)
+        return [rollup_from_row(row, terms.get(float(row[1]), {})) for row in rows]
+
+    def site_rollup_columns(self, resolution_s: int, start_s: float, end_s: float) -> RollupColumns:
+        """:meth:`site_rollups` as columns (:mod:`agent.history.columns`): one query, no object per bucket."""
+        if resolution_s not in RESOLUTIONS_S:
+            raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
+        where = "WHERE resolution_s = ? AND start_s >= ? AND start_s < ?"
+        rows = self._query(
+            f"SELECT {COLUMNS_SELECT} FROM site_rollup {where} ORDER BY start_s", (resolution_s, start_s, end_s)
+        )
+        terms = self._terms(
+            f"SELECT start_s, term, covered_s, value FROM site_term_rollup {where}", (resolution_s, start_s, end_s)
+        )
+        self._refuse_non_finite_rollups(resolution_s, start_s, end_s)
+        return columns_from_rows(resolution_s, rows, terms)
+
+    def _refuse_non_finite_rollups(self, resolution_s: int, start_s: float, end_s: float) -> None:
+        """Refuses the rollups of the period if one holds inf (an import from before the checks); one scan in
+        SQLite (NaN cannot be stored: SQLite keeps it as NULL, which the NOT NULL columns refuse)."""
+        row = self._query_one(
+            f"SELECT start_s FROM site_rollup WHERE resolution_s = ? AND start_s >= ? AND start_s < ? "
+            f"AND ({ROLLUP_INF}) LIMIT 1",
+            (resolution_s, start_s, end_s),
+        )
+        if row is not None:
+            refuse_non_finite((math.inf,), "site_rollup", row[0])
 
     def _terms(self, sql: str, params: Sequence[object]) -> dict[float, dict[str, tuple[float, float]]]:
         out: dict[float, dict[str, tuple[float, float]]] = {}

@@ -27,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
+from agent.config.retention import retention_s
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import HistoryBusyError, HistoryError
@@ -75,8 +76,7 @@ class HistoryWriter:
     ) -> None:
         self.store = store
         self._cfg = cfg
-        retention_days = cfg.history.raw_retention_days if cfg.history is not None else 35.0
-        self._retention_s = retention_days * 86400.0
+        self._retention_s, self._energy_retention_s = retention_s(cfg.history)
         self._purge_every_s = purge_every_s
         self._last_purge_s: float | None = None
         self._offsets: dict[tuple[str, str], float] = {}
@@ -244,8 +244,8 @@ class HistoryWriter:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _purge(self, before_s: float) -> None:
-        deleted = self.store.purge_raw(before_s)
+    def _purge(self, before_s: float) -> None:  # device energy and site intervals by their own retention
+        deleted = self.store.purge_raw(before_s, before_s + self._retention_s - self._energy_retention_s)
         if deleted:
             log.debug("history: purged %d raw rows", deleted)
 

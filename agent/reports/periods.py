@@ -6,14 +6,24 @@ Asia/Shanghai so that a month is a Beijing-time month); timestamps in exports st
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.errors import HistoryQueryError
 from agent.history.records import SiteRollup
 
-__all__ = ["add_month", "check_whole_hours", "iso_day", "local_days", "parse_period", "zone", "zone_name"]
+__all__ = [
+    "add_month",
+    "check_whole_hours",
+    "iso_day",
+    "local_day_spans",
+    "local_days",
+    "parse_period",
+    "zone",
+    "zone_name",
+]
 
 
 def zone(name: str) -> tzinfo:
@@ -92,13 +102,35 @@ def iso_day(epoch_s: float, tz: tzinfo = UTC) -> str:
 
 def local_days(rollups: Sequence[SiteRollup], tz: tzinfo) -> list[tuple[float, float, list[SiteRollup]]]:
     """Hourly rollups grouped by local calendar day: (day start, day length [s], its hours), in order."""
-    days: dict[float, list[SiteRollup]] = {}
+    by_date: dict[date, list[SiteRollup]] = {}
     for r in rollups:
-        local = datetime.fromtimestamp(r.start_s, tz=tz)
-        days.setdefault(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp(), []).append(r)
+        by_date.setdefault(datetime.fromtimestamp(r.start_s, tz=tz).date(), []).append(r)
+    days = {  # each day's local midnight, computed once a day rather than once an hour
+        datetime(d.year, d.month, d.day, tzinfo=tz).timestamp(): hours for d, hours in by_date.items()
+    }
     out = []
     for start, hours in sorted(days.items()):
         midnight = datetime.fromtimestamp(start, tz=tz)
         following = (midnight + timedelta(days=1)).replace(hour=0, tzinfo=tz)
         out.append((start, following.timestamp() - start, hours))
+    return out
+
+
+def local_day_spans(starts_s: Sequence[float], tz: tzinfo) -> list[tuple[float, float, int, int]]:
+    """Sorted bucket starts grouped by local calendar day, as :func:`local_days` groups rollups: (day start,
+    day length [s], first index, index after the last) per day holding any, in order; one datetime a day."""
+    if not starts_s:
+        return []
+    day = datetime.fromtimestamp(starts_s[0], tz=tz).date()
+    last = datetime.fromtimestamp(starts_s[-1], tz=tz).date()
+    out = []
+    lo = 0
+    midnight = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+    while day <= last:
+        following_day = day + timedelta(days=1)
+        following = datetime(following_day.year, following_day.month, following_day.day, tzinfo=tz).timestamp()
+        hi = bisect.bisect_left(starts_s, following, lo)
+        if hi > lo:
+            out.append((midnight, following - midnight, lo, hi))
+        lo, day, midnight = hi, following_day, following
     return out

@@ -26,11 +26,12 @@ import numpy as np
 from agent.config.emission import EMISSION_FACTORS_FILE, EmissionFactor, load_emission_factor
 from agent.config.site import CarbonConfig
 from agent.errors import HistoryQueryError
-from agent.history.records import HistoryStore, SiteRollup
+from agent.history.columns import RollupColumns, rollup_columns
+from agent.history.records import HistoryStore
 from agent.reports.compliance import Compliance, PeriodCarbon, period_carbon, period_compliance
 from agent.reports.mv_plan import NO_PLAN, MvPlan
 from agent.reports.options import DEFAULT_MAX_OUTSIDE_SHARE, EXTRAPOLATION_CHOICES, IT_LOAD_CHOICES
-from agent.reports.periods import add_month, check_whole_hours, iso_day, local_days, zone_name
+from agent.reports.periods import add_month, check_whole_hours, iso_day, local_day_spans, local_days, zone_name
 from models.metrics import IntervalSeries, PeriodMetrics, gb40879_grade, period_metrics
 from models.mv import BaselineFit, Savings, daily_degree_days, fit_change_point_baseline, verified_savings
 from models.mv_acceptance import Gl14Acceptance, RangeCheck, gl14_acceptance, range_check
@@ -49,26 +50,29 @@ __all__ = [
 ]
 
 
-def _series(rollups: Sequence[SiteRollup]) -> IntervalSeries:
+def _series(cols: RollupColumns) -> IntervalSeries:
+    """The buckets as intervals (a bucket without a term has none of it covered)."""
     return IntervalSeries.from_arrays(
-        [r.start_s for r in rollups],
-        [float(r.resolution_s) for r in rollups],
-        [r.covered_s for r in rollups],
-        [r.facility_j for r in rollups],
-        [r.it_j for r in rollups],
-        [r.cooling_covered_s for r in rollups],
-        [r.cooling_j for r in rollups],
-        _term_arrays(rollups),
+        cols.start_s,
+        [float(cols.resolution_s)] * len(cols),
+        cols.covered_s,
+        cols.facility_j,
+        cols.it_j,
+        cols.cooling_covered_s,
+        cols.cooling_j,
+        cols.terms,
     )
 
 
-def _term_arrays(rollups: Sequence[SiteRollup]) -> dict[str, tuple[list[float], list[float]]]:
-    """Optional boundaries as arrays over ``rollups``; a bucket without a term has none of it covered."""
-    names = sorted({name for r in rollups for name in r.terms})
-    return {
-        name: ([r.terms.get(name, (0.0, 0.0))[0] for r in rollups], [r.terms.get(name, (0.0, 0.0))[1] for r in rollups])
-        for name in names
-    }
+def _daily_pue(cols: RollupColumns, tz: tzinfo) -> list[tuple[float, float]]:
+    """(mean outdoor dry bulb, PUE) of each complete local day (covered, IT energy, temperature every hour)."""
+    daily: list[tuple[float, float]] = []
+    for _start, length_s, lo, hi in local_day_spans(cols.start_s, tz):
+        temperatures = [t for t in cols.outdoor_dry_bulb_c[lo:hi] if t is not None]
+        it_j = sum(cols.it_j[lo:hi])
+        if sum(cols.covered_s[lo:hi]) >= 0.99 * length_s and it_j > 0 and len(temperatures) == hi - lo:
+            daily.append((sum(temperatures) / len(temperatures), sum(cols.facility_j[lo:hi]) / it_j))
+    return daily
 
 
 # --- period report -----------------------------------------------------------------------------
@@ -120,10 +124,10 @@ def period_report(
         fit the configured route.
     """
     check_whole_hours(tz, start_s, end_s)
-    rollups = store.site_rollups(3600, start_s, end_s)
-    if not rollups:
+    cols = rollup_columns(store, 3600, start_s, end_s)  # a year: 8,760 hours read as columns, not objects
+    if not len(cols):
         raise HistoryQueryError(f"no history between {iso_day(start_s, tz)} and {iso_day(end_s, tz)} {zone_name(tz)}")
-    series = _series(rollups)
+    series = _series(cols)
     total = period_metrics(series, start_s, end_s, min_coverage)
     months = []
     month = datetime.fromtimestamp(start_s, tz=tz)
@@ -133,14 +137,9 @@ def period_report(
         lo, hi = max(month.timestamp(), start_s), min(following.timestamp(), end_s)
         months.append((month.strftime("%Y-%m"), period_metrics(series, lo, hi, min_coverage)))
         month = following
-    daily: list[tuple[float, float]] = []
-    for _start, length_s, hours in local_days(rollups, tz):
-        temperatures = [h.conditions["outdoor_dry_bulb_c"] for h in hours if "outdoor_dry_bulb_c" in h.conditions]
-        it_j = sum(h.it_j for h in hours)
-        if sum(h.covered_s for h in hours) >= 0.99 * length_s and it_j > 0 and len(temperatures) == len(hours):
-            daily.append((sum(temperatures) / len(temperatures), sum(h.facility_j for h in hours) / it_j))
-    methods = sorted(set().union(*(r.methods for r in rollups)))
-    categories = tuple(sorted(set().union(*(r.it_categories for r in rollups))))
+    daily = _daily_pue(cols, tz)
+    methods = sorted(cols.methods)
+    categories = tuple(sorted(cols.it_categories))
     compliance = period_compliance(total, start_s, end_s, tz, categories)
     if thresholds is not None:
         grade_table = dataclasses.replace(
@@ -169,7 +168,7 @@ def period_report(
         thresholds=limits,
         methods=tuple(methods),
         categories=categories,
-        sources=tuple(sorted(set().union(*(r.sources for r in rollups)))),
+        sources=tuple(sorted(cols.sources)),
         meters=tuple(meters),
         min_coverage=min_coverage,
         carbon=carbon_result,

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from agent.config.site import RecommenderConfig
@@ -79,3 +81,33 @@ def test_retrain_without_data_keeps_the_current_model_and_says_why(store: Path) 
     outcome = asyncio.run(Retrainer(store, controller, window_days=7, clock=lambda: long_after).run_once())
     assert not outcome.ok and "kept the current model" in outcome.message
     assert controller.recommender is None
+
+
+def test_retrain_reads_a_postgresql_history_like_the_sqlite_one(store: Path, pg_url: str) -> None:
+    """``run`` with ``history.url``: the same 21 days imported into PostgreSQL give the fit the same training
+    table as the SQLite history does (the fit itself is the same code, and slow: it is stubbed here)."""
+    from agent.history.importer import import_history
+    from agent.history.postgres.store import PostgresHistoryStore
+
+    target = PostgresHistoryStore(pg_url, site="retrain")
+    assert import_history(target, store.parent / "h.csv", it_category=1) > 0
+    target.close()
+    end = datetime(2026, 1, 22, tzinfo=UTC).timestamp()
+    tables = []
+
+    def fit(table: Any) -> Any:
+        tables.append(table)
+        raise ValueError("stub: the table is what this test compares")
+
+    for opener in (None, lambda: PostgresHistoryStore(pg_url, site="retrain", readonly=True)):
+        label = "postgresql://x@h/db" if opener else store
+        outcome = asyncio.run(
+            Retrainer(label, Controller(), 28, clock=lambda: end, fit=fit, open_store=opener).run_once()
+        )
+        assert not outcome.ok and "stub" in outcome.message
+    sqlite_table, pg_table = tables
+    assert len(sqlite_table.epoch_s) == len(pg_table.epoch_s) >= 20 * 96 - 2 * 96  # less the 2-day hold-out
+    assert np.array_equal(sqlite_table.epoch_s, pg_table.epoch_s)
+    assert sqlite_table.columns.keys() == pg_table.columns.keys()
+    for name, values in sqlite_table.columns.items():
+        assert np.array_equal(values, pg_table.columns[name], equal_nan=True), name

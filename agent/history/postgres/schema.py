@@ -12,7 +12,8 @@ are created when the first row of that month is written. Rollups (kept for years
 
 Migrations run at open inside one transaction holding an advisory lock, so agents starting together
 migrate once; ``pue_schema.version`` is the version. A database migrated by a newer pue-agent is refused.
-TimescaleDB is detected and reported; this version uses native partitions either way.
+TimescaleDB is detected and reported (log, ``pue-agent history info``); this version uses native partitions
+either way (:data:`TIMESCALE_NOT_USED`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "PARTITIONED",
     "SCHEMA_VERSION",
+    "TIMESCALE_NOT_USED",
     "current_version",
     "migrate",
     "month_bounds",
@@ -148,11 +150,21 @@ def migrate(conn: Any, where: str, *, readonly: bool = False) -> int:
     return SCHEMA_VERSION
 
 
+#: why TimescaleDB, when installed, does not turn the raw tables into hypertables (yet)
+TIMESCALE_NOT_USED = (
+    "hypertables need an integer or timestamp time column and this schema keys raw rows by epoch seconds "
+    "in double precision, so the raw tables keep native monthly partitions"
+)
+
+
 def partitioning(conn: Any) -> str:
-    """``"timescaledb"`` when that extension is installed in the database, else ``"native"``; logged."""
-    row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    """``"timescaledb"`` when that extension is installed in the database, else ``"native"``; logged.
+
+    Either way the raw tables are native monthly partitions (:data:`TIMESCALE_NOT_USED`); the answer is what
+    ``pue-agent history info`` and the start-up log state."""
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     if row is not None:
-        log.info("history: TimescaleDB is installed; this version keeps native monthly partitions")
+        log.info("history: TimescaleDB %s is installed; %s", row[0], TIMESCALE_NOT_USED)
         return "timescaledb"
     log.info("history: native monthly partitions (no TimescaleDB extension in the database)")
     return "native"

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from agent.errors import HistoryQueryError
+from agent.history.columns import COLUMNS_SELECT, RollupColumns, columns_from_rollups, columns_from_rows
 from agent.history.database import MAX_INTERVAL_S, OVERLAP_TOLERANCE_S
 from agent.history.postgres import schema
 from agent.history.postgres.buckets import check_batch, rollup_sums
@@ -205,13 +206,17 @@ class PostgresHistoryStore(PostgresDatabase):
                 [(*key, res, start, term, c, v) for (res, start, term), (c, v) in term_buckets.items()],
             )
 
-    def purge_raw(self, before_s: float) -> int:
-        """Delete this agent's poll-resolution rows older than ``before_s`` (not the newest energy of each
-        device quantity); rollups are kept. Returns rows deleted."""
-        key = (self.site, self.agent, before_s)
+    def purge_raw(self, before_s: float, energy_before_s: float | None = None) -> int:
+        """Delete this agent's polls (with their readings) older than ``before_s``, and its device energy (not
+        the newest of each device quantity) and site intervals older than ``energy_before_s`` (default
+        ``before_s``; ``-inf``: keep them); rollups are kept. Returns rows deleted."""
+        energy_cut = before_s if energy_before_s is None else min(energy_before_s, before_s)
         deleted = 0
         with self.transaction() as cur:
-            deleted += cur.execute("DELETE FROM polls WHERE site = %s AND agent = %s AND ts_s < %s", key).rowcount
+            deleted += cur.execute(
+                "DELETE FROM polls WHERE site = %s AND agent = %s AND ts_s < %s", (self.site, self.agent, before_s)
+            ).rowcount
+            key = (self.site, self.agent, energy_cut)
             deleted += cur.execute(
                 "DELETE FROM device_energy e WHERE site = %s AND agent = %s AND ts_s < %s AND ts_s < "
                 "(SELECT max(e2.ts_s) FROM device_energy e2 WHERE e2.site = e.site AND e2.device = e.device "
@@ -270,6 +275,23 @@ class PostgresHistoryStore(PostgresDatabase):
         if self.readonly:
             self._memo = {params: out}
         return list(out)
+
+    def site_rollup_columns(self, resolution_s: int, start_s: float, end_s: float) -> RollupColumns:
+        """:meth:`site_rollups` as columns (:mod:`agent.history.columns`): read as stored when one agent polls the
+        whole site (one row a bucket, as :func:`whole_site_rollup` takes it); combined bucket by bucket otherwise."""
+        if resolution_s not in RESOLUTIONS_S:
+            raise HistoryQueryError(f"resolution {resolution_s} s is not stored (stored: {RESOLUTIONS_S})")
+        params = (self.site, resolution_s, start_s, end_s)
+        where = "WHERE site = %s AND resolution_s = %s AND start_s >= %s AND start_s < %s"
+        rows = self.query(f"SELECT agent, {COLUMNS_SELECT} FROM site_rollup {where} ORDER BY start_s, agent", params)
+        whole = {a for a, shard in self.agents().items() if (shard.index, shard.count) == (1, 1)}
+        if {r[0] for r in rows} <= whole and len({r[1] for r in rows}) == len(rows):
+            terms = self._term_rows(
+                f"SELECT agent, start_s, term, covered_s, value FROM site_term_rollup {where}", params
+            )
+            by_start = {start: named for (_agent, start), named in terms.items()}
+            return columns_from_rows(resolution_s, [r[1:] for r in rows], by_start)
+        return columns_from_rollups(resolution_s, self.site_rollups(resolution_s, start_s, end_s))
 
     def site_intervals(self, start_s: float, end_s: float) -> list[SiteInterval]:
         """The stored intervals when one agent wrote the period; across shards, the combined 1 min rollups."""
