@@ -24,13 +24,14 @@ algorithm to rank documents with additive ensembles of regression trees", SIGIR 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ProductColumns", "ProductForest", "product_columns"]
+__all__ = ["ProductColumns", "ProductForests", "product_columns"]
 
 FloatArray = NDArray[np.float64]
 
@@ -68,76 +69,97 @@ def product_columns(features: FloatArray) -> ProductColumns:
     return ProductColumns(tuple(row), tuple(candidate), tuple(pair))
 
 
-class ProductForest:
-    """One fitted ``HistGradientBoostingRegressor`` (single output) compiled for product evaluation.
-
-    Parameters
-    ----------
-    estimator : sklearn.ensemble.HistGradientBoostingRegressor
-        Fitted. Forests this class cannot compile (categorical splits, trees of more than 64 leaves)
-        are evaluated by the estimator's own ``predict`` on the flattened pairs.
-    """
+class _Forest:
+    """One estimator's trees as leaf bitmasks: per feature, (threshold, tree, mask) of every split on it."""
 
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
-        self._baseline = float(np.asarray(estimator._baseline_prediction).ravel()[0])
+        self.baseline = float(np.asarray(estimator._baseline_prediction).ravel()[0])
         trees = [iteration[0].nodes for iteration in estimator._predictors]
-        self._trees = len(trees)
+        self.n_trees = len(trees)
         n_leaves = max((int(nodes["is_leaf"].sum()) for nodes in trees), default=1)
         self.compiled = (
             all(len(iteration) == 1 for iteration in estimator._predictors)
             and not any(bool(nodes["is_categorical"][nodes["is_leaf"] == 0].any()) for nodes in trees)
             and n_leaves <= 64
         )
-        if not self.compiled:
-            return
-        self._dtype = np.dtype(np.uint32 if n_leaves <= 32 else np.uint64)
-        self._all_ones = (1 << (8 * self._dtype.itemsize)) - 1
-        self._leaves = n_leaves
-        self._leaf_values = np.zeros((self._trees, n_leaves))
-        nodes_by_feature: dict[int, list[tuple[float, int, int]]] = {}
-        for t, nodes in enumerate(trees):
-            self._compile_tree(t, nodes, nodes_by_feature)
-        # per feature: sorted thresholds and the prefix AND of their masks, shape (n_trees, n_thresholds + 1)
-        self._thresholds: dict[int, FloatArray] = {}
-        self._prefix: dict[int, NDArray[Any]] = {}
-        for feature, entries in nodes_by_feature.items():
-            entries.sort(key=lambda e: e[0])
-            prefix = np.full((len(entries) + 1, self._trees), self._all_ones, dtype=self._dtype)
-            for k, (_, tree, mask) in enumerate(entries):
-                prefix[k + 1] = prefix[k]
-                prefix[k + 1, tree] &= self._dtype.type(mask)
-            self._thresholds[feature] = np.array([e[0] for e in entries])
-            self._prefix[feature] = np.ascontiguousarray(prefix.T)
-        # leaf value by the count of bits up to and including the lowest set one (1 = the first leaf)
-        self._leaf_values_shifted = np.column_stack((np.zeros(self._trees), self._leaf_values))
+        self.dtype = np.dtype(np.uint32 if n_leaves <= 32 else np.uint64)
+        self.all_ones = (1 << (8 * self.dtype.itemsize)) - 1
+        self.leaf_values = np.zeros((self.n_trees, n_leaves + 1))  # column 0 unused: leaves count from 1
+        self.splits: dict[int, list[tuple[float, int, int]]] = {}
+        if self.compiled:
+            for t, nodes in enumerate(trees):
+                self._compile_tree(t, nodes)
 
-    def _compile_tree(self, t: int, nodes: Any, by_feature: dict[int, list[tuple[float, int, int]]]) -> None:
+    def _compile_tree(self, t: int, nodes: Any) -> None:
         """Number the leaves of tree ``t`` left to right; record each split's threshold and mask."""
-        all_ones = int(self._all_ones)
 
         def walk(i: int, first_leaf: int) -> int:  # returns the number of leaves under node i
             node = nodes[i]
             if node["is_leaf"]:
-                self._leaf_values[t, first_leaf] = node["value"]
+                self.leaf_values[t, first_leaf + 1] = node["value"]
                 return 1
             n_left = walk(int(node["left"]), first_leaf)
             n_right = walk(int(node["right"]), first_leaf + n_left)
             left_bits = ((1 << n_left) - 1) << first_leaf
-            by_feature.setdefault(int(node["feature_idx"]), []).append(
-                (float(node["num_threshold"]), t, all_ones & ~left_bits)
+            self.splits.setdefault(int(node["feature_idx"]), []).append(
+                (float(node["num_threshold"]), t, self.all_ones & ~left_bits)
             )
             return n_left + n_right
 
         walk(0, 0)
 
-    def _bits(self, feature: int, values: FloatArray) -> NDArray[Any]:
-        """Reachable-leaf bits of every tree for ``values`` of one feature, shape (n_trees, *values.shape)."""
-        below = np.searchsorted(self._thresholds[feature], values, side="left")  # thresholds < value: go right
-        return np.take(self._prefix[feature], below, axis=1)
+    def prefix(self, feature: int, thresholds: FloatArray, trees: NDArray[np.intp]) -> NDArray[Any]:
+        """Reachable-leaf bits of ``trees`` when the value lies above the first k ``thresholds``, shape
+        (len(trees), len(thresholds) + 1): the AND of the masks of this forest's splits among those k."""
+        table = np.full((len(thresholds) + 1, self.n_trees), self.all_ones, dtype=self.dtype)
+        for threshold, tree, mask in self.splits.get(feature, ()):
+            table[int(np.searchsorted(thresholds, threshold)) + 1, tree] &= self.dtype.type(mask)
+        table = np.bitwise_and.accumulate(table, axis=0)
+        return np.ascontiguousarray(table.T[trees])
 
-    def predict(self, features: FloatArray, columns: ProductColumns) -> FloatArray:
-        """``estimator.predict`` of every pair, shape (n_rows * n_candidates,) row-major.
+
+class _Layout:
+    """A forest arranged for one split of the features: the trees with per-pair splits first."""
+
+    def __init__(self, forest: _Forest, thresholds: dict[int, FloatArray], columns: ProductColumns) -> None:
+        pair_trees = sorted({t for j in columns.pair for _, t, _ in forest.splits.get(j, ())})
+        order = np.array(pair_trees + [t for t in range(forest.n_trees) if t not in set(pair_trees)], dtype=np.intp)
+        self.n_pair_trees = len(pair_trees)
+        #: stored position of each tree, in the estimator's order
+        self.position = np.argsort(order)
+        self.leaf_values = forest.leaf_values[order]
+        self.row = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.row if j in forest.splits]
+        self.candidate = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.candidate if j in forest.splits]
+        self.pair = [
+            (j, forest.prefix(j, thresholds[j], order[: self.n_pair_trees])) for j in columns.pair if j in forest.splits
+        ]
+
+
+class ProductForests:
+    """Fitted ``HistGradientBoostingRegressor`` s (single output) compiled for product evaluation.
+
+    The estimators are evaluated together: they share the threshold search of every feature value.
+
+    Parameters
+    ----------
+    estimators : sequence of sklearn.ensemble.HistGradientBoostingRegressor
+        Fitted, on the same features. One this class cannot compile (categorical splits, trees of more
+        than 64 leaves) is evaluated by its own ``predict`` on the flattened pairs.
+    """
+
+    def __init__(self, estimators: Sequence[Any]) -> None:
+        self._forests = [_Forest(estimator) for estimator in estimators]
+        features = sorted({j for forest in self._forests if forest.compiled for j in forest.splits})
+        #: per feature, the thresholds of every compiled forest, sorted, without repeats
+        self._thresholds = {
+            j: np.unique([s[0] for forest in self._forests if forest.compiled for s in forest.splits.get(j, ())])
+            for j in features
+        }
+        self._layouts: dict[ProductColumns, list[_Layout]] = {}
+
+    def predict(self, features: FloatArray, columns: ProductColumns) -> list[FloatArray]:
+        """Each estimator's ``predict`` of every pair, shape (n_rows * n_candidates,) row-major, equal to the bit.
 
         Parameters
         ----------
@@ -146,32 +168,54 @@ class ProductForest:
             :func:`product_columns` of ``features``.
         """
         n_rows, n_cand, n_features = features.shape
-        if not self.compiled or np.isnan(features).any():
-            return np.asarray(self.estimator.predict(features.reshape(-1, n_features)), dtype=float)
-        row_bits = np.full((self._trees, n_rows), self._all_ones, dtype=self._dtype)
-        for j in columns.row:
-            if j in self._thresholds:
-                row_bits &= self._bits(j, features[:, 0, j])
-        cand_bits = np.full((self._trees, n_cand), self._all_ones, dtype=self._dtype)
-        for j in columns.candidate:
-            if j in self._thresholds:
-                cand_bits &= self._bits(j, features[0, :, j])
-        pair_columns = [j for j in columns.pair if j in self._thresholds]
-        total = np.zeros((n_rows, n_cand))
-        total += self._baseline
-        one = self._dtype.type(1)
-        # blocks of rows small enough that the per-tree arrays stay in cache
+        compiled = [forest.compiled for forest in self._forests]
+        if np.isnan(features).any():
+            compiled = [False] * len(compiled)
+        results = [
+            np.zeros(n_rows * n_cand) if ok else np.asarray(forest.estimator.predict(features.reshape(-1, n_features)))
+            for forest, ok in zip(self._forests, compiled, strict=True)
+        ]
+        if not any(compiled):
+            return results
+        if columns not in self._layouts:
+            self._layouts[columns] = [_Layout(forest, self._thresholds, columns) for forest in self._forests]
+        layouts = self._layouts[columns]
+
+        def above(j: int, values: FloatArray) -> NDArray[np.intp]:  # thresholds below the value: splits go right
+            return np.asarray(np.searchsorted(self._thresholds[j], values, side="left"))
+
+        row_k = {j: above(j, features[:, 0, j]) for j in columns.row if j in self._thresholds}
+        cand_k = {j: above(j, features[0, :, j]) for j in columns.candidate if j in self._thresholds}
+        row_bits: list[NDArray[Any]] = []
+        cand_bits: list[NDArray[Any]] = []
+        for forest, layout in zip(self._forests, layouts, strict=True):
+            bits_r = np.full((forest.n_trees, n_rows), forest.all_ones, dtype=forest.dtype)
+            for j, table in layout.row:
+                bits_r &= np.take(table, row_k[j], axis=1)
+            bits_c = np.full((forest.n_trees, n_cand), forest.all_ones, dtype=forest.dtype)
+            for j, table in layout.candidate:
+                bits_c &= np.take(table, cand_k[j], axis=1)
+            row_bits.append(bits_r)
+            cand_bits.append(bits_c)
+        totals = [result.reshape(n_rows, n_cand) for result in results]
+        # blocks of rows small enough that the per-tree arrays stay in a core's cache
         step = max(1, _PAIRS_PER_BLOCK // max(n_cand, 1))
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
-            bits = row_bits[:, lo:hi, None] & cand_bits[:, None, :]
-            for j in pair_columns:
-                bits &= self._bits(j, features[lo:hi, :, j])
-            # index of the lowest set bit: the bits below it and itself, counted, minus one
-            below = bits - one
-            below ^= bits
-            leaf = np.bitwise_count(below)
-            block = total[lo:hi]
-            for t in range(self._trees):  # the estimator's order of additions: the same sum to the bit
-                block += self._leaf_values_shifted[t][leaf[t]]
-        return total.ravel()
+            pair_k = {j: above(j, features[lo:hi, :, j]) for j in columns.pair if j in self._thresholds}
+            for i, (forest, layout) in enumerate(zip(self._forests, layouts, strict=True)):
+                if not compiled[i]:
+                    continue
+                bits = row_bits[i][:, lo:hi, None] & cand_bits[i][:, None, :]
+                head = bits[: layout.n_pair_trees]
+                for j, table in layout.pair:
+                    head &= np.take(table, pair_k[j], axis=1)
+                # the leaf: the count of bits up to and including the lowest set one (1 = the first leaf)
+                below = bits - forest.dtype.type(1)
+                below ^= bits
+                leaf = np.bitwise_count(below)
+                block = totals[i][lo:hi]
+                block += forest.baseline
+                for t in layout.position.tolist():  # the estimator's order of additions: the same sum to the bit
+                    block += layout.leaf_values[t][leaf[t]]
+        return results

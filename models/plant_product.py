@@ -1,7 +1,7 @@
 """The cooling model's prediction for every (conditions row, candidate setpoints) pair, for the batch optimiser.
 
 :class:`CoolingProduct` compiles a fitted :class:`models.cooling.CoolingModel`'s boosted forests once
-(:class:`models.forest_product.ProductForest`) and predicts a product of hours and candidates with the
+(:class:`models.forest_product.ProductForests`) and predicts a product of hours and candidates with the
 same result, to the bit, as :meth:`CoolingModel.predict` on the repeated rows, several times faster.
 Pure: numpy only.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from models.features import build_features
-from models.forest_product import ProductForest, product_columns
+from models.forest_product import ProductForests, product_columns
 
 if TYPE_CHECKING:
     from models.cooling import CoolingModel, PlantPrediction
@@ -34,10 +34,10 @@ class CoolingProduct:
     def __init__(self, model: CoolingModel) -> None:
         self.model = model
         cooling, inlet = model.cooling_regressor, model.inlet_regressor
-        self._cooling = ProductForest(cooling.mean_estimator_)
-        self._cooling_bounds = (ProductForest(cooling.lower_estimator_), ProductForest(cooling.upper_estimator_))
-        self._inlet = ProductForest(inlet.mean_estimator_)
-        self._inlet_bounds = (ProductForest(inlet.lower_estimator_), ProductForest(inlet.upper_estimator_))
+        self._forests = ProductForests(
+            (cooling.mean_estimator_, inlet.mean_estimator_, inlet.lower_estimator_, inlet.upper_estimator_)
+        )
+        self._cooling_bounds = ProductForests((cooling.lower_estimator_, cooling.upper_estimator_))
 
     def predict(
         self, conditions: ArrayLike, setpoints: ArrayLike, facility_uncertainty: bool = True
@@ -67,13 +67,13 @@ class CoolingProduct:
         columns = product_columns(features)
         cooling_spread_w = None
         if facility_uncertainty:
-            lower, upper = (forest.predict(features, columns) for forest in self._cooling_bounds)
+            lower, upper = self._cooling_bounds.predict(features, columns)
             cooling_spread_w = model.cooling_regressor.std_from_quantiles(lower, upper)
-        lower, upper = (forest.predict(features, columns) for forest in self._inlet_bounds)
+        cooling_w, inlet_c, inlet_lower, inlet_upper = self._forests.predict(features, columns)
         return model.from_regressors(
             raw,
-            self._cooling.predict(features, columns),
+            cooling_w,
             cooling_spread_w,
-            self._inlet.predict(features, columns),
-            model.inlet_regressor.std_from_quantiles(lower, upper),
+            inlet_c,
+            model.inlet_regressor.std_from_quantiles(inlet_lower, inlet_upper),
         )
