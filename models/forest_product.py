@@ -198,18 +198,31 @@ class ProductForests:
             row_bits.append(bits_r)
             cand_bits.append(bits_c)
         totals = [result.reshape(n_rows, n_cand) for result in results]
+        # candidates whose per-pair features agree on every row (the same chilled-water setpoint, say) share
+        # their per-pair lookups: done once per class, then spread to the class's members
+        classes: dict[bytes, int] = {}
+        of_class = np.array(
+            [
+                classes.setdefault(np.ascontiguousarray(features[:, c, list(columns.pair)]).tobytes(), len(classes))
+                for c in range(n_cand)
+            ],
+            dtype=np.intp,
+        )
+        representatives = np.unique(of_class, return_index=True)[1]
         # blocks of rows small enough that the per-tree arrays stay in a core's cache
         step = max(1, _PAIRS_PER_BLOCK // max(n_cand, 1))
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
-            pair_k = {j: above(j, features[lo:hi, :, j]) for j in columns.pair if j in self._thresholds}
+            pair_k = {j: above(j, features[lo:hi, representatives, j]) for j in columns.pair if j in self._thresholds}
             for i, (forest, layout) in enumerate(zip(self._forests, layouts, strict=True)):
                 if not compiled[i]:
                     continue
                 bits = row_bits[i][:, lo:hi, None] & cand_bits[i][:, None, :]
-                head = bits[: layout.n_pair_trees]
-                for j, table in layout.pair:
-                    head &= np.take(table, pair_k[j], axis=1)
+                if layout.pair:
+                    per_class = np.take(layout.pair[0][1], pair_k[layout.pair[0][0]], axis=1)
+                    for j, table in layout.pair[1:]:
+                        per_class &= np.take(table, pair_k[j], axis=1)
+                    bits[: layout.n_pair_trees] &= np.take(per_class, of_class, axis=2)
                 # the leaf: the count of bits up to and including the lowest set one (1 = the first leaf)
                 below = bits - forest.dtype.type(1)
                 below ^= bits

@@ -130,11 +130,18 @@ def optimise_setpoints_batch(
         # the fine stage: per row, one box around each economizer state's best coarse candidate; rows with
         # the same boxes share one candidate list, so each such group is one product of rows and candidates
         groups: dict[tuple[tuple[bool, float, float], ...], list[int]] = {}
+        # per economizer state (in np.unique's order, as optimise_setpoints): rows with a feasible candidate in
+        # it, and their best one
+        states = [bool(state) for state in np.unique(economizer)]
+        present = [np.any(feasible & (economizer == state), axis=1).tolist() for state in states]
+        best_in = [np.argmin(np.where(economizer == state, power, np.inf), axis=1).tolist() for state in states]
         for r in np.flatnonzero(coarse_feasible).tolist():
             keys = []
-            for state in np.unique(economizer[feasible[r]]):
-                best_state = int(np.argmin(np.where(economizer == state, power[r], np.inf)))
-                key = (bool(state), float(supply[best_state]), float(chw[best_state]))
+            for k, state in enumerate(states):
+                if not present[k][r]:
+                    continue
+                best_state = best_in[k][r]
+                key = (state, float(supply[best_state]), float(chw[best_state]))
                 if key not in fine_cache:
                     box = SetpointBounds(
                         max(bounds.supply_air_min_c, supply[best_state] - coarse_step_k),
@@ -143,7 +150,7 @@ def optimise_setpoints_batch(
                         min(bounds.chw_supply_max_c, chw[best_state] + coarse_step_k),
                         bounds.allow_economizer,
                     )
-                    fine_cache[key] = candidate_grid(box, model.support, grid_step_k, (bool(state),))
+                    fine_cache[key] = candidate_grid(box, model.support, grid_step_k, (state,))
                 keys.append(key)
             groups.setdefault(tuple(keys), []).append(int(r))
         for boxes, members in groups.items():
