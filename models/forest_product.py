@@ -74,22 +74,40 @@ class _Forest:
 
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
+        self.compiled = False
+        self.n_trees = 0
+        self.baseline = 0.0
+        self.dtype: np.dtype[Any] = np.dtype(np.uint32)
+        self.all_ones = (1 << 32) - 1
+        self.leaf_values = np.zeros((0, 1))
+        self.splits: dict[int, list[tuple[float, int, int]]] = {}
+        try:
+            self._compile(estimator)
+        except (AttributeError, KeyError, ValueError, IndexError, TypeError):
+            # the fitted state of another scikit-learn than the one this was written for: its own predict
+            self.compiled = False
+            self.n_trees = 0
+            self.leaf_values = np.zeros((0, 1))
+            self.splits = {}
+
+    def _compile(self, estimator: Any) -> None:
         self.baseline = float(np.asarray(estimator._baseline_prediction).ravel()[0])
         trees = [iteration[0].nodes for iteration in estimator._predictors]
         self.n_trees = len(trees)
+        self.leaf_values = np.zeros((self.n_trees, 1))
         n_leaves = max((int(nodes["is_leaf"].sum()) for nodes in trees), default=1)
-        self.compiled = (
+        if not (
             all(len(iteration) == 1 for iteration in estimator._predictors)
             and not any(bool(nodes["is_categorical"][nodes["is_leaf"] == 0].any()) for nodes in trees)
             and n_leaves <= 64
-        )
+        ):
+            return
         self.dtype = np.dtype(np.uint32 if n_leaves <= 32 else np.uint64)
         self.all_ones = (1 << (8 * self.dtype.itemsize)) - 1
         self.leaf_values = np.zeros((self.n_trees, n_leaves + 1))  # column 0 unused: leaves count from 1
-        self.splits: dict[int, list[tuple[float, int, int]]] = {}
-        if self.compiled:
-            for t, nodes in enumerate(trees):
-                self._compile_tree(t, nodes)
+        for t, nodes in enumerate(trees):
+            self._compile_tree(t, nodes)
+        self.compiled = True
 
     def _compile_tree(self, t: int, nodes: Any) -> None:
         """Number the leaves of tree ``t`` left to right; record each split's threshold and mask."""

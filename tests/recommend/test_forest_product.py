@@ -94,3 +94,18 @@ def test_forests_it_cannot_compile_fall_back_to_sklearn() -> None:
     features[2, 3, 1] = np.nan  # missing values follow scikit-learn's rule, so the whole product does
     got = ProductForests([small]).predict(features, product_columns(features))
     assert np.array_equal(got[0], small.predict(features.reshape(-1, 3)))
+
+
+def test_unknown_fitted_state_falls_back_to_sklearn() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 2))
+    estimator = HistGradientBoostingRegressor(max_iter=3).fit(x, x[:, 0] - x[:, 1])
+    features = rng.normal(size=(4, 5, 2))
+
+    class Renamed:  # as if another scikit-learn had renamed its private fitted state
+        def predict(self, flat: np.ndarray) -> np.ndarray:
+            return np.asarray(estimator.predict(flat))
+
+    got = ProductForests([Renamed(), estimator]).predict(features, product_columns(features))
+    assert np.array_equal(got[0], estimator.predict(features.reshape(-1, 2)))
+    assert np.array_equal(got[1], got[0])
