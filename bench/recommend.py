@@ -6,14 +6,18 @@ Fits the cooling model on ``--train-days`` of the twin's Guiyang history with sa
 tests do), takes a year of hourly conditions from a baseline simulation, then prints seconds and ms per row
 for ``optimise_setpoints`` called row by row (on the first ``--per-row`` rows) and for
 ``optimise_setpoints_batch`` (on all rows), checks both chose the same on the shared rows, and times the
-whole ``pue-agent recommend`` command on the year. Single-threaded (threadpoolctl), as the CLI runs on a
-shared machine.
+whole ``pue-agent recommend`` command on the year (wall and CPU seconds: on a shared machine the CPU
+seconds are what the command costs, the wall seconds what the load made of it). Single-threaded
+(threadpoolctl), as the CLI runs on a shared machine. ``--train-days 365`` fits on a whole year, so the
+command optimises every hour instead of holding back those warmer than the training data.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +44,7 @@ def main() -> int:
     parser.add_argument("--train-days", type=int, default=60)
     args = parser.parse_args()
     weather = load_site_weather("guiyang")
+    print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=1):
         work = Path(tmp)
         t0 = time.perf_counter()
@@ -87,14 +92,20 @@ def main() -> int:
         cond.write_text("\n".join(lines) + "\n")
         cli = Path(sys.executable).with_name("pue-agent")
         t0 = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [str(cli), "recommend", "--model", str(model_dir), "--conditions", str(cond), "--out", str(work / "r.csv")],
             check=True,
             env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
         )
+        wall_s = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(
-            f"pue-agent recommend on {len(rows)} rows: {time.perf_counter() - t0:.2f} s wall (process start included)"
+            f"pue-agent recommend on {len(rows)} rows: {wall_s:.2f} s wall, {cpu_s:.2f} s CPU "
+            "(process start, imports and model load included)"
         )
+    print("load average (1, 5, 15 min) at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -54,6 +54,9 @@ from models.features import (
 )
 from models.it_power import ServerFanCurve, fit_server_fan_curve
 from models.optimiser import SetpointSupport
+
+if TYPE_CHECKING:
+    from models.plant_product import CoolingProduct
 
 __all__ = [
     "CoolingModel",
@@ -187,6 +190,11 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
         upper = np.asarray(self.upper_estimator_.predict(X_), dtype=float)
         return np.minimum(lower, upper), np.maximum(lower, upper)
 
+    def std_from_quantiles(self, lower: FloatArray, upper: FloatArray) -> FloatArray:
+        """:meth:`predict_std` from the two quantile models' raw predictions (in either order)."""
+        z_span = NormalDist().inv_cdf(self.quantiles[1]) - NormalDist().inv_cdf(self.quantiles[0])
+        return (np.maximum(lower, upper) - np.minimum(lower, upper)) / z_span
+
     def predict_interval(self, X: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Lower and upper quantile predictions, each shape (n_samples,); lower <= upper."""
         lower, upper = self._residual_quantiles(X)
@@ -195,9 +203,9 @@ class QuantileGradientBoostingRegressor(RegressorMixin, BaseEstimator):  # type:
 
     def predict_std(self, X: ArrayLike) -> FloatArray:
         """Normal-equivalent standard deviation from the quantile spread, shape (n_samples,)."""
-        lower, upper = self._residual_quantiles(X)
-        z_span = NormalDist().inv_cdf(self.quantiles[1]) - NormalDist().inv_cdf(self.quantiles[0])
-        return (upper - lower) / z_span
+        check_is_fitted(self)
+        X_ = validate_data(self, X, reset=False)
+        return self.std_from_quantiles(self.lower_estimator_.predict(X_), self.upper_estimator_.predict(X_))
 
 
 @dataclass(frozen=True)
@@ -366,16 +374,32 @@ class CoolingModel:
         """
         raw = np.asarray(inputs, dtype=float)
         features = build_features(self._clamped_below(raw), self.feature_config)
+        cooling, inlet = self.cooling_regressor, self.inlet_regressor
+        return self.from_regressors(
+            raw,
+            cooling.predict(features),
+            cooling.predict_std(features) if facility_uncertainty else None,
+            inlet.predict(features),
+            inlet.predict_std(features),
+            it_measured_inlet_c,
+        )
+
+    def from_regressors(
+        self,
+        raw: FloatArray,
+        cooling_w: FloatArray,
+        cooling_spread_w: FloatArray | None,
+        inlet_c: FloatArray,
+        inlet_spread_c: FloatArray,
+        it_measured_inlet_c: ArrayLike | None = None,
+    ) -> PlantPrediction:
+        """:meth:`predict` from the regressors' outputs on ``raw``'s features (``predict_std`` as spreads)."""
         curve = self.it_fan_curve
-        cooling_w = self.cooling_regressor.predict(features)
         v = self.validation
         cooling_std_w = (
-            v.cooling_power_std_scale * self.cooling_regressor.predict_std(features)
-            if facility_uncertainty
-            else np.zeros(len(raw))
+            v.cooling_power_std_scale * cooling_spread_w if cooling_spread_w is not None else np.zeros(len(raw))
         )
-        inlet_c = self.inlet_regressor.predict(features)
-        inlet_std_c = v.max_inlet_std_scale * self.inlet_regressor.predict_std(features)
+        inlet_std_c = v.max_inlet_std_scale * inlet_spread_c
         it_power_w = raw[:, 0] * curve.factor(inlet_c)
         if it_measured_inlet_c is not None:
             it_power_w = it_power_w / curve.factor(it_measured_inlet_c)
@@ -389,6 +413,12 @@ class CoolingModel:
             pue=facility_w / it_power_w,
             it_power_w=it_power_w,
         )
+
+    def product_predictor(self) -> CoolingProduct:
+        """:meth:`predict` for products of conditions and candidate setpoints, compiled once (batch optimiser)."""
+        from models.plant_product import CoolingProduct
+
+        return CoolingProduct(self)
 
     def _clamped_below(self, raw: FloatArray) -> FloatArray:
         """Rows with conditions below the training range raised to its lower edge (monotone models only)."""

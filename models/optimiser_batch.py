@@ -7,6 +7,7 @@ with the model's ``predict`` called a few times for all rows instead of twice pe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,7 +21,25 @@ from models.optimiser import (
     candidate_grid,
 )
 
-__all__ = ["optimise_setpoints_batch"]
+__all__ = ["ProductPlantModel", "ProductPredictor", "optimise_setpoints_batch"]
+
+#: Candidate setpoints as :func:`models.optimiser.candidate_grid` returns them.
+Grid = tuple[FloatArray, FloatArray, NDArray[np.bool_]]
+
+
+class ProductPredictor(Protocol):
+    """``predict`` of every (conditions row, candidate setpoints row) pair, conditions-major."""
+
+    def predict(
+        self, conditions: ArrayLike, setpoints: ArrayLike, facility_uncertainty: bool = True
+    ) -> PlantPredictionLike: ...
+
+
+@runtime_checkable
+class ProductPlantModel(Protocol):
+    """A plant model that can compile itself for products (:class:`models.cooling.CoolingModel` does)."""
+
+    def product_predictor(self) -> ProductPredictor: ...
 
 
 def optimise_setpoints_batch(
@@ -69,32 +88,30 @@ def optimise_setpoints_batch(
     n_coarse = int(supply.size)
     if n_coarse == 0 or n_rows == 0:
         return results
+    product = model.product_predictor() if isinstance(model, ProductPlantModel) else None
 
-    def predict(
-        cond: FloatArray, s: FloatArray, c: FloatArray, e: NDArray[np.bool_], final: bool
-    ) -> tuple[PlantPredictionLike, NDArray[np.bool_]]:
-        prediction = model.predict(np.column_stack((cond, s, c, e.astype(float))), facility_uncertainty=final)
+    def predict_product(block: FloatArray, grid: Grid) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Facility power [W] and feasibility of every (row of ``block``, candidate of ``grid``), shape (rows, n)."""
+        setpoints = np.column_stack((grid[0], grid[1], grid[2].astype(float)))
+        if product is not None:
+            prediction = product.predict(block, setpoints, facility_uncertainty=False)
+        else:
+            inputs = np.column_stack((np.repeat(block, len(setpoints), axis=0), np.tile(setpoints, (len(block), 1))))
+            prediction = model.predict(inputs, facility_uncertainty=False)
         feasible = prediction.max_inlet_c + uncertainty_k * prediction.max_inlet_std_c <= inlet_limit_c
-        return prediction, np.asarray(feasible)
+        shape = (len(block), len(setpoints))
+        return np.asarray(prediction.facility_power_w).reshape(shape), np.asarray(feasible).reshape(shape)
 
     # winners first: (row, supply, chw, economizer, candidates, feasible); the choice never depends on
     # facility power's uncertainty, so it is predicted for the winners alone, as optimise_setpoints does
     winners: list[tuple[int, float, float, bool, int, int]] = []
-
-    fine_cache: dict[tuple[bool, float, float], tuple[FloatArray, FloatArray, NDArray[np.bool_]]] = {}
+    coarse = (supply, chw, economizer)
+    fine_cache: dict[tuple[bool, float, float], Grid] = {}
     rows_per_call = max(1, max_predict_rows // n_coarse)
     for start in range(0, n_rows, rows_per_call):
         block = conds[start : start + rows_per_call]
-        m = len(block)
-        prediction, feasible_flat = predict(
-            np.repeat(block, n_coarse, axis=0),
-            np.tile(supply, m),
-            np.tile(chw, m),
-            np.tile(economizer, m),
-            final=False,
-        )
-        feasible = feasible_flat.reshape(m, n_coarse)
-        power = np.where(feasible, prediction.facility_power_w.reshape(m, n_coarse), np.inf)
+        facility, feasible = predict_product(block, coarse)
+        power = np.where(feasible, facility, np.inf)
         coarse_feasible = feasible.sum(axis=1)
         if not refine:
             for r in np.flatnonzero(coarse_feasible).tolist():
@@ -110,14 +127,21 @@ def optimise_setpoints_batch(
                     )
                 )
             continue
-        # the fine stage: per row, one box around each economizer state's best coarse candidate
-        owners: list[int] = []
-        parts: list[tuple[FloatArray, FloatArray, NDArray[np.bool_]]] = []
+        # the fine stage: per row, one box around each economizer state's best coarse candidate; rows with
+        # the same boxes share one candidate list, so each such group is one product of rows and candidates
+        groups: dict[tuple[tuple[bool, float, float], ...], list[int]] = {}
+        # per economizer state (in np.unique's order, as optimise_setpoints): rows with a feasible candidate in
+        # it, and their best one
+        states = [bool(state) for state in np.unique(economizer)]
+        present = [np.any(feasible & (economizer == state), axis=1).tolist() for state in states]
+        best_in = [np.argmin(np.where(economizer == state, power, np.inf), axis=1).tolist() for state in states]
         for r in np.flatnonzero(coarse_feasible).tolist():
-            boxes = []
-            for state in np.unique(economizer[feasible[r]]):
-                best_state = int(np.argmin(np.where(economizer == state, power[r], np.inf)))
-                key = (bool(state), float(supply[best_state]), float(chw[best_state]))
+            keys = []
+            for k, state in enumerate(states):
+                if not present[k][r]:
+                    continue
+                best_state = best_in[k][r]
+                key = (state, float(supply[best_state]), float(chw[best_state]))
                 if key not in fine_cache:
                     box = SetpointBounds(
                         max(bounds.supply_air_min_c, supply[best_state] - coarse_step_k),
@@ -126,57 +150,43 @@ def optimise_setpoints_batch(
                         min(bounds.chw_supply_max_c, chw[best_state] + coarse_step_k),
                         bounds.allow_economizer,
                     )
-                    fine_cache[key] = candidate_grid(box, model.support, grid_step_k, (bool(state),))
-                boxes.append(fine_cache[key])
-            s_r, c_r, e_r = (np.concatenate(p) for p in zip(*boxes, strict=True))
-            owners.append(int(r))
-            parts.append((s_r, c_r, e_r))
-        if not owners:
-            continue
-        sizes = np.array([p[0].size for p in parts])
-        fine_supply, fine_chw, fine_eco = (np.concatenate(p) for p in zip(*parts, strict=True))
-        fine_cond = np.repeat(block[owners], sizes, axis=0)
-        bounds_at = np.concatenate(([0], np.cumsum(sizes)))
-        # predict the fine candidates in calls of at most max_predict_rows rows (split between owners)
-        predictions: list[tuple[int, int, PlantPredictionLike, NDArray[np.bool_]]] = []
-        first = 0
-        while first < len(owners):
-            last = first + 1
-            while last < len(owners) and bounds_at[last + 1] - bounds_at[first] <= max_predict_rows:
-                last += 1
-            lo, hi = int(bounds_at[first]), int(bounds_at[last])
-            pred, feas = predict(fine_cond[lo:hi], fine_supply[lo:hi], fine_chw[lo:hi], fine_eco[lo:hi], final=False)
-            predictions.append((first, last, pred, feas))
-            first = last
-        for first, last, pred, feas in predictions:
-            base = int(bounds_at[first])
-            for k in range(first, last):
-                lo, hi = int(bounds_at[k]) - base, int(bounds_at[k + 1]) - base
-                seg = feas[lo:hi]
-                if not seg.any():
-                    continue
-                row = owners[k]
-                best = lo + int(np.argmin(np.where(seg, pred.facility_power_w[lo:hi], np.inf)))
-                g = base + best
-                winners.append(
-                    (
-                        start + row,
-                        float(fine_supply[g]),
-                        float(fine_chw[g]),
-                        bool(fine_eco[g]),
-                        n_coarse + int(sizes[k]),
-                        int(coarse_feasible[row]) + int(np.count_nonzero(seg)),
+                    fine_cache[key] = candidate_grid(box, model.support, grid_step_k, (state,))
+                keys.append(key)
+            groups.setdefault(tuple(keys), []).append(int(r))
+        for boxes, members in groups.items():
+            fine = cast(Grid, tuple(np.concatenate(p) for p in zip(*(fine_cache[k] for k in boxes), strict=True)))
+            n_fine = int(fine[0].size)
+            step = max(1, max_predict_rows // max(n_fine, 1))
+            for lo in range(0, len(members), step):
+                rows = np.asarray(members[lo : lo + step])
+                fine_facility, fine_feasible = predict_product(block[rows], fine)
+                fine_count = fine_feasible.sum(axis=1)
+                best_fine = np.argmin(np.where(fine_feasible, fine_facility, np.inf), axis=1)
+                for i, row in enumerate(rows.tolist()):
+                    if fine_count[i] == 0:
+                        continue
+                    g = int(best_fine[i])
+                    winners.append(
+                        (
+                            start + row,
+                            float(fine[0][g]),
+                            float(fine[1][g]),
+                            bool(fine[2][g]),
+                            n_coarse + n_fine,
+                            int(coarse_feasible[row]) + int(fine_count[i]),
+                        )
                     )
-                )
     if winners:
         rows = np.array([w[0] for w in winners])
-        final, _ = predict(
-            conds[rows],
-            np.array([w[1] for w in winners]),
-            np.array([w[2] for w in winners]),
-            np.array([w[3] for w in winners], dtype=bool),
-            final=True,
+        inputs = np.column_stack(
+            (
+                conds[rows],
+                np.array([w[1] for w in winners]),
+                np.array([w[2] for w in winners]),
+                np.array([w[3] for w in winners], dtype=float),
+            )
         )
+        final = model.predict(inputs, facility_uncertainty=True)
         for i, (row, s, c, e, n_cand, n_feas) in enumerate(winners):
             results[row] = OptimiserChoice(
                 supply_air_setpoint_c=s,

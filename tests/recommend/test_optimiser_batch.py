@@ -63,3 +63,26 @@ def test_support_between_coarse_points_batch_equals_rows() -> None:
     expected = _one_by_one(plant, rows, SetpointBounds())
     assert all(c is not None for c in expected)
     assert optimise_setpoints_batch(plant, rows, SetpointBounds()) == expected
+
+
+@pytest.mark.parametrize(
+    ("bounds", "max_predict_rows"),
+    [
+        # bounds off the 1 K coarse grid: fine boxes off the 0.25 K grid of the full range, and cut by the bounds
+        (
+            SetpointBounds(supply_air_min_c=16.4, supply_air_max_c=23.6, chw_supply_min_c=6.3, chw_supply_max_c=17.2),
+            800,
+        ),
+        (SetpointBounds(supply_air_max_c=21.0), 1),
+    ],
+)
+def test_fitted_model_product_path_equals_rows(
+    model: CoolingModel, bounds: SetpointBounds, max_predict_rows: int
+) -> None:
+    # the fitted model takes the product path (compiled forests), the one-row optimiser model.predict
+    assert hasattr(model, "product_predictor")
+    rows = _rows(30, 5)
+    rows[:4, 1:] -= 12.0  # colder than the training range: the monotone model clamps, in both paths
+    got = optimise_setpoints_batch(model, rows, bounds, max_predict_rows=max_predict_rows)
+    assert got == _one_by_one(model, rows, bounds)
+    assert sum(c is not None for c in got) >= 15
