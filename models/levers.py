@@ -50,12 +50,21 @@ __all__ = [
 
 #: Levers a site may have, by history column name (units in the name; ratios 0-1, counts as numbers).
 LEVER_NAMES: tuple[str, ...] = (
-    "crah_min_fan_speed_ratio",
+    "fan_min_speed_ratio",
     "condenser_water_setpoint_c",
     "chw_pump_dp_setpoint_pa",
     "chillers_running",
     "towers_running",
 )
+
+#: Resolution the model's support rounds each lever to when the site gives none (ratio, K, Pa, count).
+DEFAULT_LEVER_STEPS: dict[str, float] = {
+    "fan_min_speed_ratio": 0.05,
+    "condenser_water_setpoint_c": 0.5,
+    "chw_pump_dp_setpoint_pa": 5.0e3,
+    "chillers_running": 1.0,
+    "towers_running": 1.0,
+}
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from agent.config.audit import (
 )
 from agent.config.boundaries import OPTIONAL_BOUNDARIES, Boundary
 from agent.config.emission import known_factors, known_fuel_factors, load_emission_factor, load_fuel_factor
+from agent.config.levers import LeverConfig
 from agent.config.strict_yaml import YamlFileError, read_yaml
 from agent.config.tariff import TariffConfig
 from agent.config.web import WebConfig, resolve_web_paths, server_ssl_context
@@ -719,6 +720,7 @@ class RecommenderConfig(_Strict):
     exploration: ExplorationConfig = Field(
         default_factory=ExplorationConfig, description="exploration for a site whose history never varied a setpoint"
     )
+    levers: list[LeverConfig] = Field(default_factory=list, description="optional plant levers (config/levers.py)")
 
     @model_validator(mode="after")
     def _exploration_writes(self) -> RecommenderConfig:
