@@ -432,6 +432,9 @@ class Recommender:
         self._observe(now_s, current)
         if not data_ok:
             return self._hold(now_s, current, "stale or incomplete data")
+        if len(current.levers) != len(self.levers):
+            names = ", ".join(spec.name for spec in self.levers)
+            return self._hold(now_s, current, f"current values of the levers ({names}) not known")
         condition_values = (
             conditions.it_power_w,
             conditions.outdoor_dry_bulb_c,

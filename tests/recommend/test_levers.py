@@ -88,3 +88,12 @@ def test_a_site_without_the_lever_runs_as_before(models: tuple[CoolingModel, Coo
         Recommender(without, levers=(CW_SPEC,))
     with pytest.raises(ValueError, match="levers"):
         Recommender(with_lever)  # the model needs the lever's column: the site must list it
+
+
+def test_a_lever_site_holds_when_the_levers_in_force_are_not_known(models: tuple[CoolingModel, CoolingModel]) -> None:
+    model, _ = models
+    rec = Recommender(model, levers=(CW_SPEC,)).recommend(
+        0.0, Conditions(8.0e5, 15.0, 12.0), Setpoints(20.0, 10.0, False), True
+    )
+    assert rec.held_back_reason is not None and "condenser_water_setpoint_c" in rec.held_back_reason
+    assert not rec.changed
