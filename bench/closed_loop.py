@@ -18,6 +18,11 @@ Per site (in-process, no SNMP): the twin's :class:`twin.site.SitePlant` is stepp
    from the setpoint savings.
 
 Annual PUE is energy-based (sum facility / sum IT energy, ISO/IEC 30134-2).
+
+``--design modern-vs`` (a variable-speed plant, twin/vs_plant.py) also explores and lets the agent set the plant's
+levers (:data:`PLANT_LEVERS`: condenser-water and DP setpoints, chillers and towers running; models/levers.py); its
+oracle searches condenser water and chiller counts with all towers running and the DP at its lower bound
+(twin/controllers.py). Issue 16's target there: agent PUE <= 1.20, >= 98 % of the oracle's saving.
 """
 
 from __future__ import annotations
