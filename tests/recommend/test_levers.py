@@ -12,10 +12,10 @@ from models.levers import LeverSpec, LeverSupport
 
 SEEN_CW_C = (20.0, 22.0, 24.0, 26.0)
 CW_SPEC = LeverSpec("condenser_water_setpoint_c", 21.0, 30.0, 1.0, 2.0)
-FAST = {"max_iter": 25}
+FAST = {"max_iter": 15}
 
 
-def _history(n: int = 400, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _history(n: int = 300, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic plant whose cooling power is least at 23 C condenser water and falls with warmer chilled water."""
     rng = np.random.default_rng(seed)
     it = 8.0e5 + 2.0e4 * rng.standard_normal(n)
