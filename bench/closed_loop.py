@@ -18,6 +18,11 @@ Per site (in-process, no SNMP): the twin's :class:`twin.site.SitePlant` is stepp
    from the setpoint savings.
 
 Annual PUE is energy-based (sum facility / sum IT energy, ISO/IEC 30134-2).
+
+``--design modern-vs`` (a variable-speed plant, twin/vs_plant.py) also explores and lets the agent set the plant's
+levers (:data:`PLANT_LEVERS`: condenser-water and DP setpoints, chillers and towers running; models/levers.py); its
+oracle searches condenser water and chiller counts with all towers running and the DP at its lower bound
+(twin/controllers.py). Issue 16's target there: agent PUE <= 1.20, >= 98 % of the oracle's saving.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import numpy as np
 
 from agent.control.engine import Conditions, Recommender, Setpoints
 from models.cooling import fit_cooling_model
+from models.levers import LeverSpec
 from models.optimiser import SetpointBounds
 from twin import it_load
 from twin.controllers import ControlSchedule, explore_schedule
@@ -46,6 +52,39 @@ from twin.weather import load_site_weather, weather_at
 STEP_S = 3600.0
 FAN_MIN_SPEED = 0.3
 START_EPOCH_S = 1767225600.0  # 2026-01-01T00:00:00Z, the twin's default start
+
+#: levers of a variable-speed plant (design modern-vs): (spec, values explored, value the agent starts at);
+#: condenser water to the chillers' range, DP from a low reset to near design, every count of chillers/towers
+PLANT_LEVERS: tuple[tuple[LeverSpec, tuple[float, ...], float], ...] = (
+    (LeverSpec("condenser_water_setpoint_c", 18.0, 30.0, 1.0, 2.0), tuple(np.arange(18.0, 30.5, 1.0)), 24.0),
+    (LeverSpec("chw_pump_dp_setpoint_pa", 30e3, 120e3, 10e3, 20e3), tuple(np.arange(30e3, 120.5e3, 10e3)), 100e3),
+    (LeverSpec("chillers_running", 1.0, 3.0, 1.0, 1.0), (1.0, 2.0, 3.0), 3.0),
+    (LeverSpec("towers_running", 1.0, 3.0, 1.0, 1.0), (1.0, 2.0, 3.0), 3.0),
+)
+
+
+def _lever_controls(levers: tuple[float, ...]) -> dict[str, float | int]:
+    """Controls keywords of the twin for the bench's lever values (none on a constant-speed plant)."""
+    if not levers:
+        return {}
+    cw, dp, chillers, towers = levers
+    return {
+        "condenser_water_setpoint_c": cw,
+        "chw_pump_dp_setpoint_pa": dp,
+        "chillers_running": round(chillers),
+        "towers_running": round(towers),
+    }
+
+
+def _levers_of(controls: Controls) -> tuple[float, ...]:
+    if controls.condenser_water_setpoint_c is None or controls.chw_pump_dp_setpoint_pa is None:
+        return ()
+    return (
+        controls.condenser_water_setpoint_c,
+        controls.chw_pump_dp_setpoint_pa,
+        float(controls.chillers_running or 0),
+        float(controls.towers_running or 0),
+    )
 
 
 @dataclass(frozen=True)
@@ -104,12 +143,20 @@ def _exploration(run: _Run, seed: int) -> dict[str, np.ndarray]:
     schedule = explore_schedule(centre, 6.0, STEP_S, run.design, run.bounds, seed=seed, hold_s=3 * 3600.0)
     plant = SitePlant(run.design, run.bounds)
     rows = []
+    # a variable-speed plant also explores its levers, each drawn from its values and held 3 hours
+    lever_draws = [
+        np.repeat(rng.choice(np.asarray(values), -(-run.n // 3)), 3)[: run.n]
+        for _, values, _ in (PLANT_LEVERS if run.design.variable_speed_plant else ())
+    ]
+    lever_rows = []
     for i in range(run.n):
+        levers = tuple(float(d[i]) for d in lever_draws)
         controls = Controls(
             float(schedule.supply_air_setpoint_c[i]),
             float(schedule.chw_supply_setpoint_c[i]),
             bool(schedule.economizer_enabled[i]),
             FAN_MIN_SPEED,
+            **_lever_controls(levers),  # type: ignore[arg-type]
         )
         r = plant.step(run.conditions(i), controls, STEP_S)
         c = r.controls
@@ -126,8 +173,10 @@ def _exploration(run: _Run, seed: int) -> dict[str, np.ndarray]:
                 r.max_inlet_c,
             )
         )
+        lever_rows.append(_levers_of(c))
     table = np.array(rows)
-    return {"inputs": table[:, :6], "cooling": table[:, 6], "facility": table[:, 7], "inlet": table[:, 8]}
+    inputs = np.column_stack((table[:, :6], np.array(lever_rows).reshape(run.n, -1)))
+    return {"inputs": inputs, "cooling": table[:, 6], "facility": table[:, 7], "inlet": table[:, 8]}
 
 
 def _fixed(run: _Run, controls: Controls) -> float:
@@ -146,8 +195,15 @@ def run_site(
     started = time.perf_counter()
     run = _Run(site, days, design)
     history = _exploration(run, seed)
+    specs = tuple(spec for spec, _, _ in PLANT_LEVERS) if run.design.variable_speed_plant else ()
     model = fit_cooling_model(
-        history["inputs"], history["cooling"], history["facility"], history["inlet"], random_state=0
+        history["inputs"],
+        history["cooling"],
+        history["facility"],
+        history["inlet"],
+        random_state=0,
+        lever_columns=tuple(spec.name for spec in specs),
+        lever_steps=tuple(spec.step for spec in specs),
     )
     recommender = Recommender(
         model,
@@ -162,9 +218,11 @@ def run_site(
         max_change_per_h_c=4.0,
         economizer_min_dwell_s=run.design.economizer_min_dwell_s,
         min_savings_fraction=min_savings_fraction,
+        levers=specs,
     )
     plant = SitePlant(run.design, run.bounds)
-    current = Setpoints(18.0, 7.0, False)  # start from the site rules
+    start_levers = tuple(start for _, _, start in PLANT_LEVERS) if specs else ()
+    current = Setpoints(18.0, 7.0, False, start_levers)  # start from the site rules
     last_it_w = float(history["inputs"][0, 0])
     facility = it = 0.0
     minutes_above = 0.0
@@ -189,11 +247,15 @@ def run_site(
                 current.chw_supply_setpoint_c,
                 current.economizer_enabled,
                 FAN_MIN_SPEED,
+                **_lever_controls(current.levers),  # type: ignore[arg-type]
             ),
             STEP_S,
         )
         current = Setpoints(
-            r.controls.supply_air_setpoint_c, r.controls.chw_supply_setpoint_c, r.controls.economizer_enabled
+            r.controls.supply_air_setpoint_c,
+            r.controls.chw_supply_setpoint_c,
+            r.controls.economizer_enabled,
+            _levers_of(r.controls),
         )
         if rec.changed:  # applied every step: the rate-limit and dwell clocks start now
             recommender.applied(now_s, current)
@@ -244,7 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--design",
         default="modern-ups,legacy",
-        help="comma-separated halls (twin/design.py DESIGNS): modern-ups, legacy; default both",
+        help="comma-separated halls (twin/design.py DESIGNS): modern-ups, legacy, modern-vs (variable-speed plant, "
+        "whose condenser-water and DP setpoints and chiller and tower counts the agent also sets); default the "
+        "first two",
     )
     parser.add_argument(
         "--min-savings-fraction",

@@ -53,6 +53,7 @@ from models.features import (
     build_features,
 )
 from models.it_power import ServerFanCurve, fit_server_fan_curve
+from models.levers import LeverSupport
 from models.optimiser import SetpointSupport
 
 if TYPE_CHECKING:
@@ -302,6 +303,8 @@ class CoolingModel:
     it_fan_knee_c: float = 25.0
     it_fan_coef: FloatArray = np.zeros(3)
     monotone: bool = False
+    lever_columns: tuple[str, ...] = ()  # optional levers (models/levers.py), input columns after the base six
+    lever_support: LeverSupport | None = None
 
     feature_names: tuple[str, ...] = FEATURE_NAMES
     input_columns: tuple[str, ...] = INPUT_COLUMNS
@@ -321,6 +324,8 @@ class CoolingModel:
         it_fan_knee_c: float = 25.0,
         it_fan_coef: ArrayLike = (0.0, 0.0, 0.0),
         monotone: bool = False,
+        lever_columns: tuple[str, ...] = (),
+        lever_support: LeverSupport | None = None,
     ) -> None:
         self.feature_config = feature_config
         self.cooling_regressor = cooling_regressor
@@ -334,6 +339,8 @@ class CoolingModel:
         self.it_fan_knee_c = float(it_fan_knee_c)
         self.it_fan_coef = np.asarray(it_fan_coef, dtype=float)
         self.monotone = bool(monotone)
+        self.lever_columns = tuple(lever_columns)
+        self.lever_support = lever_support
 
     @property
     def it_fan_curve(self) -> ServerFanCurve:
@@ -539,6 +546,8 @@ def fit_cooling_model(
     regressor_params: dict[str, Any] | None = None,
     monotone: bool = True,
     it_fan_curve: bool = True,
+    lever_columns: tuple[str, ...] = (),
+    lever_steps: tuple[float, ...] = (),
 ) -> CoolingModel:
     """Fit the plant model on time-ordered history and validate it on its last part.
 
@@ -578,6 +587,9 @@ def fit_cooling_model(
     it_fan_curve : bool
         Learn the server fan curve (:func:`models.it_power.fit_server_fan_curve`) from the rows
         whose setpoints changed; False keeps IT power fixed whatever the setpoints.
+    lever_columns, lever_steps : tuple
+        The site's optional levers (:mod:`models.levers`): input columns after the base six, free features,
+        their support the combinations seen (rounded to the steps); empty: the model of a site without levers.
 
     Returns
     -------
@@ -598,11 +610,13 @@ def fit_cooling_model(
     n_train = round(n_rows * (1.0 - holdout_fraction))
     if n_train < 50 or n_rows - n_train < 10:
         raise ValueError(f"too little data: {n_rows} rows")
-    constraints = tuple(MONOTONIC_CST[name] for name in FEATURE_NAMES) if monotone else None
+    if len(lever_steps) != len(lever_columns):
+        raise ValueError("lever_steps must give one step per lever column")
+    constraints = tuple(MONOTONIC_CST[name] for name in FEATURE_NAMES) + (0,) * len(lever_columns) if monotone else None
     params = {"random_state": random_state, **(regressor_params or {})}
     it_power = raw[:, 0]
     overhead = facility - it_power - cooling
-    setpoint_changed = np.concatenate(([False], np.any(np.diff(raw[:, 3:6], axis=0) != 0.0, axis=1)))
+    setpoint_changed = np.concatenate(([False], np.any(np.diff(raw[:, 3:], axis=0) != 0.0, axis=1)))
 
     def fan_curve(rows: slice) -> ServerFanCurve:
         if not it_fan_curve:
@@ -612,7 +626,7 @@ def fit_cooling_model(
     def fit_parts(
         rows: slice,
     ) -> tuple[FeatureConfig, QuantileGradientBoostingRegressor, QuantileGradientBoostingRegressor, FloatArray]:
-        config = FeatureConfig(float(it_power[rows].max()), tower_approach_k, hx_approach_k)
+        config = FeatureConfig(float(it_power[rows].max()), tower_approach_k, hx_approach_k, tuple(lever_columns))
         features = build_features(raw[rows], config)
         cooling_model = QuantileGradientBoostingRegressor(**{"monotonic_cst": constraints, **params}).fit(
             features, cooling[rows]
@@ -669,7 +683,7 @@ def fit_cooling_model(
         facility,
         inlet,
         settings=f"{params}|{holdout_fraction}|{tower_approach_k}|{hx_approach_k}|{calibration_coverage}|"
-        f"{it_fan_curve}|{constraints}",
+        f"{it_fan_curve}|{constraints}" + (f"|{tuple(lever_columns)}|{tuple(lever_steps)}" if lever_columns else ""),
     )
     return CoolingModel(
         feature_config=config,
@@ -684,4 +698,6 @@ def fit_cooling_model(
         it_fan_knee_c=curve.knee_c,
         it_fan_coef=np.asarray(curve.coef, dtype=float),
         monotone=monotone,
+        lever_columns=tuple(lever_columns),
+        lever_support=LeverSupport.from_samples(raw[:, 6:], lever_steps) if lever_columns else None,
     )

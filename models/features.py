@@ -93,6 +93,8 @@ class FeatureConfig:
     it_capacity_w: float
     tower_approach_k: float = 4.0
     hx_approach_k: float = 2.0
+    #: optional lever columns (:mod:`models.levers`) after :data:`INPUT_COLUMNS`, passed through as features
+    lever_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.it_capacity_w > 0:
@@ -106,17 +108,17 @@ def build_features(inputs: ArrayLike, config: FeatureConfig) -> NDArray[np.float
 
     Parameters
     ----------
-    inputs : array_like, shape (n_rows, 6)
+    inputs : array_like, shape (n_rows, 6 + len(config.lever_columns))
         Columns in :data:`INPUT_COLUMNS` order: IT power [W], outdoor dry-bulb [C], outdoor
         wet-bulb [C], supply-air setpoint [C], chilled-water supply setpoint [C], economizer
-        enabled [0/1].
+        enabled [0/1]; then the site's lever columns, appended as the last features.
     config : FeatureConfig
         Plant constants.
 
     Returns
     -------
-    numpy.ndarray, shape (n_rows, len(FEATURE_NAMES))
-        Columns in :data:`FEATURE_NAMES` order.
+    numpy.ndarray, shape (n_rows, len(FEATURE_NAMES) + len(config.lever_columns))
+        Columns in :data:`FEATURE_NAMES` order, then the lever columns.
 
     References
     ----------
@@ -124,18 +126,21 @@ def build_features(inputs: ArrayLike, config: FeatureConfig) -> NDArray[np.float
     <= chilled-water supply setpoint.
     """
     raw = np.asarray(inputs, dtype=float)
-    if raw.ndim != 2 or raw.shape[1] != len(INPUT_COLUMNS):
-        raise ValueError(f"inputs must have shape (n, {len(INPUT_COLUMNS)}), got {raw.shape}")
-    it_power_w, _dry_bulb_c, wet_bulb_c, supply_c, chw_c, economizer = raw.T
+    n_columns = len(INPUT_COLUMNS) + len(config.lever_columns)
+    if raw.ndim != 2 or raw.shape[1] != n_columns:
+        raise ValueError(f"inputs must have shape (n, {n_columns}), got {raw.shape}")
+    base = raw[:, : len(INPUT_COLUMNS)]
+    it_power_w, _dry_bulb_c, wet_bulb_c, supply_c, chw_c, economizer = base.T
     tower_leaving_c = wet_bulb_c + config.tower_approach_k
     free_cooling_margin_k = chw_c - tower_leaving_c - config.hx_approach_k
     return np.column_stack(
         (
-            raw,
+            base,
             it_power_w / config.it_capacity_w,
             free_cooling_margin_k,
             economizer * free_cooling_margin_k,
             tower_leaving_c - chw_c,
             supply_c - chw_c,
+            raw[:, len(INPUT_COLUMNS) :],
         )
     )

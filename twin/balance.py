@@ -174,6 +174,10 @@ def chw_loop_state(
     n_pumps = np.clip(np.ceil(chw_load_w / per_pump_w), 1, design.n_chillers)
     flow = n_pumps * design.chw_design_flow_kg_s
     chw_return = np.asarray(chw_supply_setpoint_c, float) + chw_load_w / (flow * cooling.CP_WATER_J_PER_KG_K)
+    if design.variable_speed_plant:  # variable primary: flow follows the load at the design delta-T
+        chw_return = np.asarray(chw_supply_setpoint_c, float) + np.full(
+            np.shape(chw_load_w), design.chw_design_delta_t_k
+        )
     available = cooling.tower_leaving_water_c(wet_bulb_c, design.tower_approach_k) + design.hx_approach_k
     return n_pumps, chw_return, available
 
@@ -203,6 +207,11 @@ def water_side(
     chw_supply_setpoint_c: ArrayLike,
     wet_bulb_c: ArrayLike,
     economizer_active: ArrayLike,
+    *,
+    condenser_water_setpoint_c: ArrayLike | None = None,
+    chw_pump_dp_setpoint_pa: ArrayLike | None = None,
+    chillers_running: ArrayLike | None = None,
+    towers_running: ArrayLike | None = None,
 ) -> WaterSide:
     """Chillers, towers, pumps and the water-side economizer for any number of steps.
 
@@ -223,6 +232,9 @@ def water_side(
         Outdoor wet-bulb [C].
     economizer_active : array_like of bool
         Economizer mode per step (after deadband and dwell logic).
+    condenser_water_setpoint_c, chw_pump_dp_setpoint_pa, chillers_running, towers_running : array_like, optional
+        Levers of a variable-speed plant (:attr:`SiteDesign.variable_speed_plant`, :mod:`twin.vs_plant`),
+        ignored by constant-speed designs; None: the design's own control.
 
     Returns
     -------
@@ -233,6 +245,20 @@ def water_side(
     EnergyPlus Engineering Reference (Chiller:Electric:EIR); Modelica Buildings library,
     ``Buildings.Applications.DataCenters.ChillerCooled`` (integrated water-side economizer).
     """
+    if design.variable_speed_plant:
+        from twin.vs_plant import water_side_variable_speed  # imported here: vs_plant builds on this module
+
+        return water_side_variable_speed(
+            design,
+            chw_load_w,
+            chw_supply_setpoint_c,
+            wet_bulb_c,
+            economizer_active,
+            condenser_water_setpoint_c,
+            chw_pump_dp_setpoint_pa,
+            chillers_running,
+            towers_running,
+        )
     chw_supply = np.broadcast_to(np.asarray(chw_supply_setpoint_c, float), chw_load_w.shape)
     active = np.broadcast_to(np.asarray(economizer_active, bool), chw_load_w.shape)
     wet_bulb_c = np.broadcast_to(np.asarray(wet_bulb_c, float), chw_load_w.shape)

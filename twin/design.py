@@ -31,6 +31,12 @@ class ControlBounds:
     chw_supply_max_c: float = 18.0
     crah_min_fan_speed_min: float = 0.3
     crah_min_fan_speed_max: float = 1.0
+    # Levers of a variable-speed plant (design ``modern-vs``): condenser-water supply 18-32 C (chillers'
+    # lowest entering condenser water to the towers' design), chilled-water loop DP 30-150 kPa.
+    condenser_water_min_c: float = 18.0
+    condenser_water_max_c: float = 32.0
+    chw_pump_dp_min_pa: float = 30.0e3
+    chw_pump_dp_max_pa: float = 150.0e3
 
     def clamp(self, controls: Controls) -> Controls:
         """Return ``controls`` clamped into these bounds."""
@@ -45,7 +51,19 @@ class ControlBounds:
             crah_min_fan_speed=min(
                 max(controls.crah_min_fan_speed, self.crah_min_fan_speed_min), self.crah_min_fan_speed_max
             ),
+            condenser_water_setpoint_c=_clamp_optional(
+                controls.condenser_water_setpoint_c, self.condenser_water_min_c, self.condenser_water_max_c
+            ),
+            chw_pump_dp_setpoint_pa=_clamp_optional(
+                controls.chw_pump_dp_setpoint_pa, self.chw_pump_dp_min_pa, self.chw_pump_dp_max_pa
+            ),
+            chillers_running=controls.chillers_running,
+            towers_running=controls.towers_running,
         )
+
+
+def _clamp_optional(value: float | None, lo: float, hi: float) -> float | None:
+    return None if value is None else min(max(value, lo), hi)
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,12 @@ class Controls:
     chw_supply_setpoint_c: float = 7.0
     economizer_enabled: bool = False
     crah_min_fan_speed: float = 0.6
+    # Levers of a variable-speed plant (ignored by constant-speed designs); None: the design's own control
+    # (towers at fixed approach, DP at design, chillers and towers staged on load / all running).
+    condenser_water_setpoint_c: float | None = None
+    chw_pump_dp_setpoint_pa: float | None = None
+    chillers_running: int | None = None
+    towers_running: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +149,14 @@ class SiteDesign:
     hx_approach_k: float = 2.0
     economizer_deadband_k: float = 1.0
     economizer_min_dwell_s: float = 1200.0
+    # Variable-speed plant (``modern-vs``): False keeps constant-speed pumps staged on load and towers at a
+    # fixed approach. DP the remotest coil needs at design flow, plant-side friction = pump head - design DP,
+    # tower approach ~ airflow^-0.7 (twin/vs_plant.py).
+    variable_speed_plant: bool = False
+    chw_pump_dp_design_pa: float = 100.0e3
+    chw_dp_remote_design_pa: float = 60.0e3
+    tower_airflow_exponent: float = 0.7
+    pump_part_load_efficiency_loss: float = 0.3
     # Cooling-tower make-up water: evaporation + blowdown.
     tower_cycles_of_concentration: float = 4.0
     # Heat recovered from the chilled-water return for nearby offices (district heating).
@@ -202,7 +234,20 @@ class SiteDesign:
 #: no-load loss is 0.5 % of rating instead of 1.5 % (about 96.7 % efficient at the 2N system's ~35 %
 #: load instead of 94.1 %, inside standards.md's 0.90-0.97 double-conversion range): a UPS retrofit or
 #: a new build. Nothing else changes, so the difference is what the power chain alone allows.
+#: ``modern-vs`` is the modern-ups hall with a variable-speed plant: three 544 kW chillers and three towers
+#: (same installed capacity as two 816 kW), variable-primary chilled-water pumps on a DP setpoint and tower
+#: fans on a condenser-water setpoint (twin/vs_plant.py); its extra levers are the condenser-water setpoint,
+#: the DP setpoint and the number of chillers and towers running.
 DESIGNS: dict[str, SiteDesign] = {
     "legacy": SiteDesign(),
     "modern-ups": SiteDesign(ups_no_load_loss_fraction=0.005),
+    "modern-vs": SiteDesign(
+        ups_no_load_loss_fraction=0.005,
+        variable_speed_plant=True,
+        n_chillers=3,
+        chiller_capacity_w=544.0e3,
+        n_towers=3,
+        tower_design_heat_w=633.0e3,
+        tower_rated_fan_power_w=7.3e3,
+    ),
 }

@@ -183,6 +183,7 @@ def simulate(
     traces = utilisation_at(mid_epoch_s, weather.utc_offset_h)
 
     supply_sp = np.empty(n_steps)
+    lever_parts: dict[str, list[NDArray[np.float64]]] = {}
     chw_sp = np.empty(n_steps)
     enabled = np.empty(n_steps, dtype=bool)
     fan_min = np.empty(n_steps)
@@ -206,6 +207,8 @@ def simulate(
         chw_sp[lo:hi] = schedule.chw_supply_setpoint_c
         enabled[lo:hi] = schedule.economizer_enabled
         fan_min[lo:hi] = schedule.crah_min_fan_speed
+        for name, values in schedule.levers().items():
+            lever_parts.setdefault(name, []).append(values)
         air = air_side(
             design,
             utilisation,
@@ -223,11 +226,12 @@ def simulate(
         fields["max_inlet"][lo:hi] = air.max_inlet_c
         fields["supply"][lo:hi] = air.supply_air_c
 
+    levers = {name: np.concatenate(parts) for name, parts in lever_parts.items()}
     _, chw_return, available = chw_loop_state(design, fields["load"], chw_sp, outdoor.wet_bulb_c)
     active, _, _ = cooling.economizer_mode(
         enabled, available, chw_return, step_s, design.economizer_deadband_k, design.economizer_min_dwell_s
     )
-    water = water_side(design, fields["load"], chw_sp, outdoor.wet_bulb_c, active)
+    water = water_side(design, fields["load"], chw_sp, outdoor.wet_bulb_c, active, **levers)
     cooling_power = fields["crah"] + water.plant_power_w
     facility = fields["it"] + fields["pdu"] + fields["ups"] + fields["light"] + cooling_power
     flows = boundary_flows(

@@ -141,7 +141,17 @@ class SitePlant:
             self._economizer_active,
             self._economizer_dwell_s,
         )
-        water = water_side(design, air.chw_load_w, applied.chw_supply_setpoint_c, conditions.outdoor_wet_bulb_c, active)
+        water = water_side(
+            design,
+            air.chw_load_w,
+            applied.chw_supply_setpoint_c,
+            conditions.outdoor_wet_bulb_c,
+            active,
+            condenser_water_setpoint_c=applied.condenser_water_setpoint_c,
+            chw_pump_dp_setpoint_pa=applied.chw_pump_dp_setpoint_pa,
+            chillers_running=applied.chillers_running,
+            towers_running=applied.towers_running,
+        )
         cooling_power = float(air.crah_fan_total_w[0] + water.plant_power_w[0])
         ups_loss = float(air.ups_loss_w[0].sum())
         facility = (

@@ -149,6 +149,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
     loaded = load_model(args.model)
     model = loaded.model
+    if model.lever_columns:
+        raise UsageError(
+            f"--model {args.model}: fitted with plant levers {list(model.lever_columns)}; offline recommend "
+            "handles the base setpoints only (docs/levers.md): use it in run, or refit without the lever columns"
+        )
     bounds = load_bounds(args.bounds)
     table = read_conditions(args.conditions)
     has_current = "supply_air_setpoint_c" in table.columns

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from agent.config.base import StrictModel
+from agent.config.levers import LeverConfig
 
 
 class ExplorationConfig(StrictModel):
@@ -126,6 +127,7 @@ class RecommenderConfig(StrictModel):
     exploration: ExplorationConfig = Field(
         default_factory=ExplorationConfig, description="exploration for a site whose history never varied a setpoint"
     )
+    levers: list[LeverConfig] = Field(default_factory=list, description="optional plant levers (config/levers.py)")
 
     @model_validator(mode="after")
     def _exploration_writes(self) -> RecommenderConfig:

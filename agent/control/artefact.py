@@ -54,6 +54,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "models.cooling.QuantileGradientBoostingRegressor",
         "models.cooling.ValidationReport",
         "models.features.FeatureConfig",
+        "models.levers.LeverSupport",
         "models.optimiser.SetpointSupport",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }

@@ -72,8 +72,12 @@ class Inputs(TypedDict, total=False):
 
 def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
     """The online :class:`~agent.control.engine.Recommender` for ``model`` with the configured rules."""
+    from agent.config.levers import lever_specs
     from agent.control.engine import Recommender
 
+    # the levers the model learned, with the site's bounds for them (a lever the model lacks is not chosen)
+    configured = {spec.name: spec for spec in lever_specs(rcfg.levers)}
+    levers = tuple(configured[name] for name in model.lever_columns if name in configured)
     return Recommender(
         model,
         inlet_limit_c=rcfg.inlet_limit_c,
@@ -83,6 +87,7 @@ def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender
         min_confidence=rcfg.min_confidence,
         min_savings_w=rcfg.min_savings_w,
         min_savings_fraction=rcfg.min_savings_fraction,
+        levers=levers,
     )
 
 

@@ -36,6 +36,7 @@ from statistics import NormalDist
 import numpy as np
 
 from models.cooling import CoolingModel
+from models.levers import LeverSpec, lever_box, optimise_with_levers
 from models.optimiser import OptimiserChoice, SetpointBounds, candidate_grid, optimise_setpoints
 
 __all__ = ["Conditions", "Recommendation", "Recommender", "Setpoints"]
@@ -45,11 +46,12 @@ _WINDOW_S = 3600.0
 
 @dataclass(frozen=True)
 class Setpoints:
-    """The three controllable setpoints."""
+    """The three controllable setpoints, and the site's optional levers (models/levers.py) in its order."""
 
     supply_air_setpoint_c: float
     chw_supply_setpoint_c: float
     economizer_enabled: bool
+    levers: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,10 @@ class Recommender:
         moves mostly chase model noise and hour-to-hour weather, and come back.
     grid_step_k : float
         Optimiser grid spacing [K].
+    levers : sequence of LeverSpec
+        The site's optional levers, in the model's :attr:`~models.cooling.CoolingModel.lever_columns` order
+        (empty: none). Each moves at most its ``max_step`` per call, inside its bounds and the lever
+        combinations the training data covered (:mod:`models.levers`).
     """
 
     def __init__(
@@ -158,6 +164,7 @@ class Recommender:
         min_savings_w: float = 0.0,
         min_savings_fraction: float = 0.0,
         grid_step_k: float = 0.25,
+        levers: tuple[LeverSpec, ...] = (),
     ) -> None:
         if not (max_step_c > 0 and max_change_per_h_c > 0 and economizer_min_dwell_s >= 0):
             raise ValueError("max_step_c and max_change_per_h_c must be > 0, economizer_min_dwell_s >= 0")
@@ -176,9 +183,17 @@ class Recommender:
         self.min_savings_w = min_savings_w
         self.min_savings_fraction = min_savings_fraction
         self.grid_step_k = grid_step_k
+        self.levers = tuple(levers)
+        if tuple(spec.name for spec in self.levers) != tuple(getattr(model, "lever_columns", ())):
+            raise ValueError(
+                f"levers {[spec.name for spec in self.levers]} differ from the model's "
+                f"{list(getattr(model, 'lever_columns', ()))}: refit the model on a history with these columns"
+            )
         self._window: deque[tuple[float, float, float]] = deque()
         self._last_economizer: bool | None = None
         self._last_economizer_change_s = -math.inf
+        self._current_levers: tuple[float, ...] = ()
+        self._chosen_levers: tuple[float, ...] = ()
 
     def _observe(self, now_s: float, setpoints: Setpoints) -> None:
         self._window.append((now_s, setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c))
@@ -295,7 +310,13 @@ class Recommender:
                 f"support, the setpoints its training data covers{unseen} ({covered or 'none'})"
             )
         inputs = np.column_stack(
-            (np.broadcast_to(condition_values, (supply.size, 3)), supply, chw, economizer.astype(float))
+            (
+                np.broadcast_to(condition_values, (supply.size, 3)),
+                supply,
+                chw,
+                economizer.astype(float),
+                *tuple(np.full(supply.size, v) for v in self._current_levers),
+            )
         )
         prediction = self.model.predict(inputs, facility_uncertainty=False)
         margin_c = prediction.max_inlet_c + self.uncertainty_k * prediction.max_inlet_std_c
@@ -314,6 +335,34 @@ class Recommender:
             f"{self.inlet_limit_c:g} C inlet limit"
         )
 
+    def _optimise(
+        self,
+        condition_values: tuple[float, float, float],
+        box: SetpointBounds,
+        states: tuple[bool, ...],
+        local_box: bool,
+    ) -> tuple[OptimiserChoice | None, tuple[float, ...]]:
+        """The optimiser's choice in ``box`` and the levers it goes with (``()`` on a site without levers)."""
+        kwargs = {
+            "inlet_limit_c": self.inlet_limit_c,
+            "uncertainty_k": self.uncertainty_k,
+            "grid_step_k": self.grid_step_k,
+            "economizer_states": states,
+        }
+        if not self.levers or self.model.lever_support is None:
+            return optimise_setpoints(self.model, *condition_values, box, **kwargs), ()  # type: ignore[arg-type]
+        low, high = lever_box(self.levers, self._current_levers if local_box else None)
+        combos = self.model.lever_support.candidates(low, high)
+        found = optimise_with_levers(
+            self.model,
+            *condition_values,
+            box,
+            combos,
+            self._current_levers,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        return (None, self._current_levers) if found is None else (found.choice, found.levers)
+
     def _toward_global_target(
         self,
         local: OptimiserChoice,
@@ -328,25 +377,24 @@ class Recommender:
         step toward that optimum; the step itself must be predicted safe, and it is credited with the
         target's predicted power (it is only taken on the way there).
         """
-        target = optimise_setpoints(
-            self.model,
-            *condition_values,
-            self.bounds,
-            inlet_limit_c=self.inlet_limit_c,
-            uncertainty_k=self.uncertainty_k,
-            grid_step_k=self.grid_step_k,
-            economizer_states=states,
-        )
+        target, target_levers = self._optimise(condition_values, self.bounds, states, local_box=False)
         if target is None or target.facility_power_w >= local.facility_power_w - 1e-6:
             return local
         supply = min(max(target.supply_air_setpoint_c, box.supply_air_min_c), box.supply_air_max_c)
         chw = min(max(target.chw_supply_setpoint_c, box.chw_supply_min_c), box.chw_supply_max_c)
-        if (supply, chw) == (target.supply_air_setpoint_c, target.chw_supply_setpoint_c):
+        low, high = lever_box(self.levers, self._current_levers)
+        within = all(lo - 1e-9 <= v <= hi + 1e-9 for v, lo, hi in zip(target_levers, low, high, strict=True))
+        levers = target_levers if within else self._chosen_levers
+        if (supply, chw, levers) == (target.supply_air_setpoint_c, target.chw_supply_setpoint_c, target_levers):
+            self._chosen_levers = target_levers
             return target
-        step = self.model.predict(np.array([[*condition_values, supply, chw, float(target.economizer_enabled)]]))
+        step = self.model.predict(
+            np.array([[*condition_values, supply, chw, float(target.economizer_enabled), *levers]])
+        )
         inlet_c, inlet_std_c = float(step.max_inlet_c[0]), float(step.max_inlet_std_c[0])
         if inlet_c + self.uncertainty_k * inlet_std_c > self.inlet_limit_c:
             return local
+        self._chosen_levers = levers
         return OptimiserChoice(
             supply,
             chw,
@@ -384,6 +432,9 @@ class Recommender:
         self._observe(now_s, current)
         if not data_ok:
             return self._hold(now_s, current, "stale or incomplete data")
+        if len(current.levers) != len(self.levers):
+            names = ", ".join(spec.name for spec in self.levers)
+            return self._hold(now_s, current, f"current values of the levers ({names}) not known")
         condition_values = (
             conditions.it_power_w,
             conditions.outdoor_dry_bulb_c,
@@ -400,6 +451,7 @@ class Recommender:
                         current.supply_air_setpoint_c,
                         current.chw_supply_setpoint_c,
                         float(current.economizer_enabled),
+                        *current.levers,
                     ]
                 ]
             )
@@ -413,21 +465,16 @@ class Recommender:
             return self._hold(now_s, current, self._no_box_reason(current), now_power_w, now_pue, now_inlet_c)
         in_dwell = now_s - self._last_economizer_change_s < self.economizer_min_dwell_s
         states = (current.economizer_enabled,) if in_dwell else (False, True)
-        choice = optimise_setpoints(
-            self.model,
-            *condition_values,
-            box,
-            inlet_limit_c=self.inlet_limit_c,
-            uncertainty_k=self.uncertainty_k,
-            grid_step_k=self.grid_step_k,
-            economizer_states=states,
-        )
+        self._current_levers = current.levers
+        choice, self._chosen_levers = self._optimise(condition_values, box, states, local_box=True)
         if choice is None:
             dwell_left_s = self.economizer_min_dwell_s - (now_s - self._last_economizer_change_s) if in_dwell else 0.0
             reason = self._no_choice_reason(condition_values, box, states, dwell_left_s)
             return self._hold(now_s, current, reason, now_power_w, now_pue, now_inlet_c)
         choice = self._toward_global_target(choice, condition_values, box, states)
-        chosen = Setpoints(choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled)
+        chosen = Setpoints(
+            choice.supply_air_setpoint_c, choice.chw_supply_setpoint_c, choice.economizer_enabled, self._chosen_levers
+        )
         savings_w = now_power_w - choice.facility_power_w
         spread_w = math.hypot(float(now.facility_power_std_w[0]), choice.facility_power_std_w)
         confidence = NormalDist().cdf(savings_w / spread_w) if spread_w > 0 else float(savings_w > 0)

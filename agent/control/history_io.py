@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from agent.errors import HistoryFormatError
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
+from models.levers import LEVER_NAMES
 
 __all__ = [
     "CONDITIONS_OPTIONAL_COLUMNS",
@@ -165,7 +166,8 @@ def _read(path: str | Path, required: Sequence[str], optional: Sequence[str]) ->
 def read_site_history(path: str | Path) -> Table:
     """Read a canonical site history CSV (:data:`agent.history.site_csv.SITE_HISTORY_COLUMNS`).
 
-    Every canonical column must be present (extra columns are ignored); cells numeric and finite,
+    Every canonical column must be present (extra columns are ignored, except the optional lever columns
+    :data:`models.levers.LEVER_NAMES`, read where present); cells numeric and finite,
     ``economizer_enabled`` 0 or 1, powers positive, timestamps ISO 8601 with a zone and strictly
     increasing.
 
@@ -182,7 +184,7 @@ def read_site_history(path: str | Path) -> Table:
     HistoryFormatError
         Naming file, line, column and reason.
     """
-    return _read(path, SITE_HISTORY_COLUMNS, ())
+    return _read(path, SITE_HISTORY_COLUMNS, LEVER_NAMES)  # a site's optional levers, where it logs them
 
 
 def read_conditions(path: str | Path) -> Table:

@@ -247,10 +247,14 @@ class Retrainer:
         # count made the same fit take 941 s instead of 20-24 s (tests' retrain fit, helper measurement)
         with threadpool_limits(limits=1):
             model = (self._fit_table or fit_from_history)(train)
-            hold_inputs = inputs_of(hold)
             measured = hold.columns["facility_power_w"], hold.columns["max_inlet_c"]
-            challenger = score_on_holdout(model, hold_inputs, *measured)
-            champion_score = score_on_holdout(champion, hold_inputs, *measured) if champion is not None else None
+            # each model on its own inputs: the base columns plus the levers it learned (models/levers.py)
+            challenger = score_on_holdout(model, inputs_of(hold, _levers(model)), *measured)
+            champion_score = (
+                score_on_holdout(champion, inputs_of(hold, _levers(champion)), *measured)
+                if champion is not None
+                else None
+            )
         if champion_score is None:
             swap, reason = True, f"no model in use: using the retrained one (scored on {n_held} hold-out rows)"
         else:
@@ -368,3 +372,7 @@ def _decision_record(outcome: RetrainOutcome) -> dict[str, Any]:
         "challenger": score(outcome.challenger),
         "champion": score(outcome.champion),
     }
+
+
+def _levers(model: object) -> tuple[str, ...]:
+    return tuple(getattr(model, "lever_columns", ()))

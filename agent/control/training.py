@@ -8,6 +8,7 @@ from agent.control.history_io import Table
 from agent.errors import ModelError
 from models.cooling import CoolingModel, fit_cooling_model
 from models.features import INPUT_COLUMNS
+from models.levers import DEFAULT_LEVER_STEPS, LEVER_NAMES
 
 __all__ = ["MIN_ROWS", "MIN_SETPOINT_RANGE_K", "fit_from_history", "inputs_of"]
 
@@ -18,9 +19,19 @@ MIN_ROWS = 200
 MIN_SETPOINT_RANGE_K = 1.0
 
 
-def inputs_of(table: Table) -> np.ndarray:
-    """Model input matrix (:data:`models.features.INPUT_COLUMNS` order) of a history table."""
-    return np.column_stack([table.columns[c] for c in INPUT_COLUMNS])
+def inputs_of(table: Table, levers: tuple[str, ...] = ()) -> np.ndarray:
+    """Model input matrix (:data:`models.features.INPUT_COLUMNS` order, then ``levers``) of a history table."""
+    return np.column_stack([table.columns[c] for c in (*INPUT_COLUMNS, *levers)])
+
+
+def levers_of(table: Table) -> tuple[str, ...]:
+    """Optional lever columns (:data:`models.levers.LEVER_NAMES`) the history logs, every row finite, that varied."""
+    found = []
+    for name in LEVER_NAMES:
+        values = table.columns.get(name)
+        if values is not None and np.all(np.isfinite(values)) and np.ptp(values) > 0:
+            found.append(name)
+    return tuple(found)
 
 
 def fit_from_history(table: Table, random_state: int = 0, holdout_fraction: float = 0.2) -> CoolingModel:
@@ -56,13 +67,16 @@ def fit_from_history(table: Table, random_state: int = 0, holdout_fraction: floa
                 "record a history with safe exploratory variation (e.g. twin simulate --explore-c 1.5)"
             )
     try:
+        levers = levers_of(table)
         return fit_cooling_model(
-            inputs_of(table),
+            inputs_of(table, levers),
             table.columns["cooling_power_w"],
             table.columns["facility_power_w"],
             table.columns["max_inlet_c"],
             holdout_fraction=holdout_fraction,
             random_state=random_state,
+            lever_columns=levers,
+            lever_steps=tuple(DEFAULT_LEVER_STEPS[name] for name in levers),
         )
     except ValueError as err:  # the pure model names what it cannot fit from (hold-out share, rows)
         raise ModelError(f"{table.path}: cannot fit a model: {err}") from err

@@ -337,6 +337,29 @@ GLOSSARY: dict[str, Quantity] = {
             "Water-side economizer (free cooling) enabled: 1, disabled: 0.",
         ),
         _q("fan_min_speed_ratio", "1", "pue_device_fan_min_speed_ratio", "gauge", "Minimum fan speed setting (0-1)."),
+        # levers of a variable-speed plant (models/levers.py), each optional per site
+        _q(
+            "condenser_water_setpoint_c",
+            "Cel",
+            "pue_device_condenser_water_setpoint_celsius",
+            "gauge",
+            "Condenser-water supply temperature setpoint (cooling-tower fans hold it).",
+        ),
+        _q(
+            "chw_pump_dp_setpoint_pa",
+            "Pa",
+            "pue_device_chw_pump_dp_setpoint_pascals",
+            "gauge",
+            "Chilled-water loop differential-pressure setpoint of the variable-speed pumps.",
+        ),
+        _q("chillers_running", "1", "pue_device_chillers_running", "gauge", "Number of chillers running or requested."),
+        _q(
+            "towers_running",
+            "1",
+            "pue_device_towers_running",
+            "gauge",
+            "Number of cooling-tower cells running or requested.",
+        ),
     )
 }
 

@@ -1,0 +1,99 @@
+"""Optional plant levers (models/levers.py): learned from history where the site logs them, chosen only inside
+the data's support, the configured bounds and the rate limit; a site without them runs as before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.control.engine import Conditions, Recommender, Setpoints
+from models.cooling import CoolingModel, fit_cooling_model
+from models.levers import LeverSpec, LeverSupport
+
+SEEN_CW_C = (20.0, 22.0, 24.0, 26.0)
+CW_SPEC = LeverSpec("condenser_water_setpoint_c", 21.0, 30.0, 1.0, 2.0)
+FAST = {"max_iter": 15}
+
+
+def _history(n: int = 300, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A synthetic plant whose cooling power is least at 23 C condenser water and falls with warmer chilled water."""
+    rng = np.random.default_rng(seed)
+    it = 8.0e5 + 2.0e4 * rng.standard_normal(n)
+    dry = rng.uniform(5.0, 25.0, n)
+    wet = dry - rng.uniform(1.0, 5.0, n)
+    supply = rng.choice(np.arange(18.0, 22.5, 0.5), n)
+    chw = rng.choice(np.arange(8.0, 12.5, 0.5), n)
+    economizer = np.zeros(n)
+    cw = rng.choice(np.asarray(SEEN_CW_C), n)
+    cooling = 1.5e5 + 0.05 * (it - 8.0e5) - 2.0e3 * (chw - 10.0) + 1.5e3 * (cw - 23.0) ** 2
+    facility = it * 1.05 + cooling
+    inlet = supply + 3.0 + 0.01 * rng.standard_normal(n)
+    return np.column_stack((it, dry, wet, supply, chw, economizer, cw)), cooling, facility, inlet
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[CoolingModel, CoolingModel]:
+    inputs, cooling, facility, inlet = _history()
+    with_lever = fit_cooling_model(
+        inputs,
+        cooling,
+        facility,
+        inlet,
+        lever_columns=(CW_SPEC.name,),
+        lever_steps=(CW_SPEC.step,),
+        it_fan_curve=False,
+        regressor_params=FAST,
+    )
+    without = fit_cooling_model(inputs[:, :6], cooling, facility, inlet, it_fan_curve=False, regressor_params=FAST)
+    return with_lever, without
+
+
+def test_lever_support_is_the_combinations_seen() -> None:
+    support = LeverSupport.from_samples(np.array([[20.2], [21.9], [24.0]]), [1.0])
+    np.testing.assert_array_equal(support.combos.ravel(), [20.0, 22.0, 24.0])
+    np.testing.assert_array_equal(support.candidates([21.0], [30.0]).ravel(), [22.0, 24.0])
+    assert support.contains([[22.0], [23.0]]).tolist() == [True, False]
+
+
+def test_the_optimiser_moves_a_lever_the_site_has_only_inside_support_bounds_and_rate_limit(
+    models: tuple[CoolingModel, CoolingModel],
+) -> None:
+    model, _ = models
+    assert model.lever_columns == (CW_SPEC.name,)
+    recommender = Recommender(model, max_step_c=2.0, max_change_per_h_c=10.0, levers=(CW_SPEC,))
+    current = Setpoints(20.0, 10.0, False, (26.0,))
+    chosen = []
+    for hour in range(6):
+        rec = recommender.recommend(hour * 3600.0, Conditions(8.0e5, 15.0, 12.0), current, data_ok=True)
+        reason = rec.held_back_reason
+        assert reason is None or "saving" in reason or "confidence" in reason, reason
+        (cw,) = rec.setpoints.levers
+        assert cw in SEEN_CW_C  # in the data's support: 23 C, the true optimum, was never seen
+        assert CW_SPEC.min_value <= cw <= CW_SPEC.max_value  # 20 C was seen but is outside the bounds
+        assert abs(cw - current.levers[0]) <= CW_SPEC.max_step + 1e-9
+        chosen.append(cw)
+        if rec.changed:
+            recommender.applied(hour * 3600.0, rec.setpoints)
+        current = rec.setpoints
+    assert chosen[0] == 24.0  # one rate-limited step from 26 toward the learned optimum
+    assert chosen[-1] in (22.0, 24.0)
+
+
+def test_a_site_without_the_lever_runs_as_before(models: tuple[CoolingModel, CoolingModel]) -> None:
+    with_lever, without = models
+    assert without.lever_columns == () and without.lever_support is None
+    rec = Recommender(without).recommend(0.0, Conditions(8.0e5, 15.0, 12.0), Setpoints(20.0, 10.0, False), True)
+    assert rec.setpoints.levers == () and rec.current.levers == ()
+    with pytest.raises(ValueError, match="levers"):
+        Recommender(without, levers=(CW_SPEC,))
+    with pytest.raises(ValueError, match="levers"):
+        Recommender(with_lever)  # the model needs the lever's column: the site must list it
+
+
+def test_a_lever_site_holds_when_the_levers_in_force_are_not_known(models: tuple[CoolingModel, CoolingModel]) -> None:
+    model, _ = models
+    rec = Recommender(model, levers=(CW_SPEC,)).recommend(
+        0.0, Conditions(8.0e5, 15.0, 12.0), Setpoints(20.0, 10.0, False), True
+    )
+    assert rec.held_back_reason is not None and "condenser_water_setpoint_c" in rec.held_back_reason
+    assert not rec.changed
