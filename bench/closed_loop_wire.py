@@ -116,7 +116,7 @@ class Month:
         self.bounds = ControlBounds()
         self.start_s = start_s
         self.n = round(days * 86400.0 / STEP_S)
-        mid = start_s + (np.arange(-1, self.n) + 0.5) * STEP_S  # index 0: the hour before the start
+        mid = start_s + (np.arange(-1, self.n, dtype=np.float64) + 0.5) * STEP_S  # index 0: the hour before the start
         self.outdoor = weather_at(self.weather, mid)
         self.utilisation = it_load.rack_utilisation(
             utilisation_at(mid, self.weather.utc_offset_h),
@@ -287,8 +287,9 @@ def _it_before(month: Month, as_measured: bool = False) -> float:
 def wire_config(protocol: str, base_port: int, state: Path) -> tuple[SiteConfig, ProfileRegistry]:
     """The demo's site config for ``protocol``, on ``base_port``+i, polled every simulated hour, in auto mode."""
     cfg, profiles = load_config(DEMO_CONFIGS[SITES[protocol]])
+    # a generous timeout: time is simulated, so a slow answer on a busy machine costs nothing, a lost one a revert
     devices = tuple(
-        d.model_copy(update={"port": base_port + i, "timeout_s": 2.0, "retries": 2}) for i, d in enumerate(cfg.devices)
+        d.model_copy(update={"port": base_port + i, "timeout_s": 5.0, "retries": 2}) for i, d in enumerate(cfg.devices)
     )
     rcfg = RecommenderConfig(
         mode="auto",
@@ -356,7 +357,9 @@ async def over_wire(
                             None if c is None else c.outdoor_wet_bulb_c,
                             inputs.get("current"),
                             getattr(latest, "setpoints", None),
-                            latest.get("held_back_reason") if isinstance(latest, dict) else latest.held_back_reason,
+                            latest.get("held_back_reason")
+                            if isinstance(latest, dict)
+                            else getattr(latest, "held_back_reason", None),
                         )
                     )
                 if i == 0 and agent.state.site is not None:
