@@ -171,6 +171,8 @@ class LoopResult:
     hours_above_limit: int
     seconds: float
     metered_facility_j: float | None = None
+    #: reverts and failed or blocked writes (a poll lost under load makes the data stale, and the controller reverts)
+    not_applied: int = 0
     #: the supply-air / chilled-water setpoints in force, hour by hour (for the comparison's explanation)
     supply_air_c: tuple[float, ...] = ()
     chw_c: tuple[float, ...] = ()
@@ -289,7 +291,7 @@ def wire_config(protocol: str, base_port: int, state: Path) -> tuple[SiteConfig,
     cfg, profiles = load_config(DEMO_CONFIGS[SITES[protocol]])
     # a generous timeout: time is simulated, so a slow answer on a busy machine costs nothing, a lost one a revert
     devices = tuple(
-        d.model_copy(update={"port": base_port + i, "timeout_s": 5.0, "retries": 2}) for i, d in enumerate(cfg.devices)
+        d.model_copy(update={"port": base_port + i, "timeout_s": 30.0, "retries": 1}) for i, d in enumerate(cfg.devices)
     )
     rcfg = RecommenderConfig(
         mode="auto",
@@ -362,6 +364,8 @@ async def over_wire(
                             else getattr(latest, "held_back_reason", None),
                         )
                     )
+                if i % 24 == 23:
+                    print(f"    day {(i + 1) // 24}: {time.perf_counter() - started:.0f} s", flush=True)
                 if i == 0 and agent.state.site is not None:
                     metered_start = agent.state.site.facility_energy_j
                 clock.now_s = month.start_s + (i + 0.5) * STEP_S
@@ -410,6 +414,7 @@ async def over_wire(
         tuple(sa),
         tuple(chw),
         tuple(eco),
+        len(not_ok),
     )
 
 
@@ -438,6 +443,7 @@ def _line(r: LoopResult, ref: LoopResult) -> str:
         f"{r.name:48s} {r.facility_j / 3.6e9:9.2f} MWh {diff:+7.3f} % PUE {r.pue:.4f} changes {r.changes:4d} "
         f"writes {r.writes:5d} max inlet {r.max_inlet_c:5.2f} C h>27C {r.hours_above_limit:3d} {r.seconds:6.1f} s"
         + metered
+        + (f"  {r.not_applied} reverts or failed writes" if r.not_applied else "")
     )
 
 
