@@ -411,10 +411,10 @@ async def over_wire(
         hours_above,
         time.perf_counter() - started,
         metered,
-        tuple(sa),
-        tuple(chw),
-        tuple(eco),
-        len(not_ok),
+        not_applied=len(not_ok),
+        supply_air_c=tuple(sa),
+        chw_c=tuple(chw),
+        economizer=tuple(eco),
     )
 
 
