@@ -1,7 +1,8 @@
 """Closed loop over the wire: the agent steers the twin through its real device path, a simulated hour per poll.
 
 Run: ``.venv/bin/python bench/closed_loop_wire.py [--site guiyang] [--design legacy] [--start-day 90]
-[--days 30] [--protocols snmp,bacnet]``.
+[--days 30] [--protocols snmp,bacnet]`` (``--days 7``: 11-12 min per protocol at load 17-24 on 2 cores, the fit of
+the 365-day exploration year included; 2-2.5 s per poll cycle).
 
 The same month is run three ways with the same fitted model (fitted once, as ``bench/closed_loop.py`` does, on an
 exploration year of the same weather) and the same recommender rules:
@@ -10,7 +11,8 @@ exploration year of the same weather) and the same recommender rules:
    the outdoor air of the hour being stepped, the previous hour's IT power and the setpoints in force; the
    recommendation applied to :class:`twin.site.SitePlant` as it is);
 2. **decomposition** (in-process, to explain the wire's difference rather than tune it away): (a) the outdoor air the
-   agent can know, the previous step's, and wet bulb from the sensor's RH at the gateway's reported pressure; (b) the
+   agent can know, the previous step's, wet bulb from the sensor's RH at its reported pressure, and IT power at the
+   UPS outputs (the demo sites' category-1 boundary: PDU losses included); (b) the
    same and every setpoint rounded as the guarded write rounds it (the profiles' steps: supply air 1 K on the
    Liebert CRAHs, chilled water 0.1 K);
 3. **over the wire**: the twin served as ``pue-agent demo`` serves it (``twin`` site: all SNMP; ``twin-mixed``:
