@@ -197,7 +197,7 @@ class HistoryWriter:
         while True:
             with self._cond:
                 if not self._jobs and not self._closing:
-                    self._idle = True
+                    self._idle, self._hurry = True, False  # a flush() before now is over: nothing waits
                     self._cond.wait_for(lambda: bool(self._jobs) or self._closing)
                     self._idle = False
                     # gather the batch (flush and close cut it short)
