@@ -4,9 +4,15 @@ devices a wake-up per poll cost about a sixth of the agent's CPU); flush() does 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from agent.config.site import SiteConfig
 from agent.devices.readings import DeviceSnapshot
+from agent.errors import HistoryStoreError
+from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
 from agent.site.poller import AgentState
 
@@ -49,4 +55,40 @@ def test_a_burst_of_polls_is_written_as_one_batch_and_flush_cuts_the_linger_shor
     assert store.polls == [T0 + k for k in range(21)]  # all of them, in order
     # the thread wrote the burst in one go: all 20 were queued when it took the first of them
     assert store.waiting[1] == 20, store.waiting
+    writer.close()
+
+
+def test_a_batch_is_one_transaction_and_a_failing_poll_in_it_is_the_only_gap(cfg: SiteConfig, tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "h.sqlite")
+    real_record, real_batch = store.record_poll, store.batch
+    batches: list[int] = []
+    written: list[float] = []
+
+    def record_poll(device: str, timestamp_s: float, *args: Any) -> None:
+        if timestamp_s == T0 + 5:
+            raise HistoryStoreError("history database h.sqlite: disk I/O error")
+        real_record(device, timestamp_s, *args)
+        written.append(timestamp_s)
+
+    @contextmanager
+    def batch() -> Iterator[None]:
+        batches.append(len(written))
+        with real_batch():
+            yield
+
+    store.record_poll = record_poll  # type: ignore[method-assign]
+    store.batch = batch  # type: ignore[method-assign,assignment]
+    writer = HistoryWriter(store, cfg, linger_s=60.0)
+    state = AgentState()
+    writer.on_snapshot(DeviceSnapshot("ups-a", T0, 0.1, True), state)
+    assert writer.flush(timeout_s=30.0)
+    for k in range(1, 11):
+        writer.on_snapshot(DeviceSnapshot("ups-a", T0 + k, 0.1, True), state)
+        time.sleep(0.005)
+    assert writer.flush(timeout_s=30.0)
+    assert batches, "the polls were not written in a batch"
+    assert writer.write_errors == 1 and writer.dropped == 0
+    # the batch was rolled back and written again one at a time: everything but the failing poll, once each
+    assert store.count("polls") == 10
+    assert sorted(set(written) - {T0 + 5}) == [T0 + k for k in range(11) if k != 5]
     writer.close()
