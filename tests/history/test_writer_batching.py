@@ -76,8 +76,8 @@ def test_a_batch_is_one_transaction_and_a_failing_poll_in_it_is_the_only_gap(cfg
         with real_batch():
             yield
 
-    store.record_poll = record_poll  # type: ignore[method-assign]
-    store.batch = batch  # type: ignore[method-assign,assignment]
+    store.record_poll = record_poll  # type: ignore[method-assign,assignment]
+    store.batch = batch  # type: ignore[method-assign]
     writer = HistoryWriter(store, cfg, linger_s=60.0)
     state = AgentState()
     writer.on_snapshot(DeviceSnapshot("ups-a", T0, 0.1, True), state)
