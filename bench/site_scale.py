@@ -8,7 +8,9 @@ topology sums the first half as facility and the rest as IT power, so every poll
 
 The bench scrapes /metrics every 2/3 of the poll interval (Prometheus scrapes on its own interval;
 ``--scrape-every``), and prints per N:
-- agent CPU (cores) over the steady window, and CPU ms per device-poll including the scrapes;
+- agent CPU (cores) over the steady window, and CPU ms per device-poll including the scrapes: per poll due
+  (N x window / interval) and per poll done (a device's last success time moved between two scrapes; on a
+  loaded machine where polls fall behind, only the second says what a poll costs);
 - RSS at the end, its growth from the first measured scrape to the end (leaks show here), and RSS
   per device from the difference between the sizes run;
 - poll-to-metric latency: the devices' `pue_device_poll_duration_seconds` (collectors read the
@@ -130,11 +132,17 @@ def run_case(
         scrape_s: list[float] = []
         rss_samples: list[float] = []
         size = 0
+        previous: dict[str, float] = {}
+        done = 0  # polls that completed between the first and the last scrape
+        cpu_first = cpu_last = wall_first = wall_last = 0.0
         while time.monotonic() - t0 < steady_s:
             time.sleep(scrape_every_s or interval_s)
             s0, w0 = time.perf_counter(), time.time()
             body = urllib.request.urlopen(url, timeout=60).read().decode()
             scrape_s.append(time.perf_counter() - s0)
+            cpu_last, wall_last = _proc_cpu_s(agent.pid), time.monotonic()
+            if not scrape_s[1:]:
+                cpu_first, wall_first = cpu_last, wall_last
             size = len(body)
             now = time.time()
             seen = 0
@@ -149,6 +157,9 @@ def run_case(
                     started[device] = float(value)
                     late += now - float(value) > interval_s + 2.0
             window = (w0, now)
+            if previous:
+                done += sum(1 for d, t in started.items() if previous.get(d, t) != t)
+            previous = started
             late += n - seen  # never polled successfully
             scrapes += 1
             rss_samples.append(_rss_mb(agent.pid))
@@ -161,6 +172,8 @@ def run_case(
         return {
             "cores": cpu / wall,
             "cpu_ms_per_poll": 1000 * cpu / polls,
+            "polls_done_per_s": done / (wall_last - wall_first) if wall_last > wall_first else float("nan"),
+            "cpu_ms_per_done_poll": 1000 * (cpu_last - cpu_first) / done if done else float("nan"),
             "rss_mb": rss,
             "rss_growth_mb": rss - rss_samples[0],
             "polls": polls,
@@ -223,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(
-        f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'RSS MB':>7} {'RSS +MB':>8} {'p50 ms':>7} "
+        f"{'N':>6} {'ver':4} {'cores':>6} {'CPU ms/poll':>11} {'polls/s':>7} {'ms/done':>7} {'RSS MB':>7} "
+        f"{'RSS +MB':>8} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'max ms':>7} {'late':>6} {'fail':>5} {'scrape ms':>9} {'scrape MB':>9} "
         f"{'polls in scrape':>15} {'p50 ms':>7} {'p99 ms':>7}",
         flush=True,
@@ -246,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             rss[n] = r["rss_mb"]
             print(
-                f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['rss_mb']:>7.0f} "
+                f"{n:>6} {version:4} {r['cores']:>6.3f} {r['cpu_ms_per_poll']:>11.2f} {r['polls_done_per_s']:>7.0f} "
+                f"{r['cpu_ms_per_done_poll']:>7.2f} {r['rss_mb']:>7.0f} "
                 f"{r['rss_growth_mb']:>+8.1f} "
                 f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['late_share']:>6.1%} "
                 f"{r['failures']:>5.0f} {r['scrape_ms']:>9.0f} {r['scrape_mb']:>9.1f} "

@@ -1,20 +1,19 @@
-"""The running agent: APScheduler jobs polling each device, a site tick, the metrics server."""
+"""The running agent: device polls on one timer heap, APScheduler for the site tick and retraining, /metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from agent.app.http import ApiHandlers, HttpLimits, HttpServer
+from agent.app.poll_schedule import PollSchedule, first_window_s
 from agent.app.security import make_http_server
 from agent.app.status import agent_status
 from agent.config.site import SiteConfig
@@ -174,7 +173,9 @@ class Agent:
                 cfg.recommender.retrain_interval_h,
                 cfg.recommender.retrain_window_days,
             )
-        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduler: AsyncIOScheduler | None = None  # the site tick and retraining
+        #: device polls (one timer heap, not a scheduler job per device: agent/app/poll_schedule.py)
+        self.poll_schedule: PollSchedule | None = None
         self._http: HttpServer | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._polling: set[str] = set()  # devices with a poll in flight
@@ -221,63 +222,50 @@ class Agent:
             ) from None
 
     def start_scheduler(self) -> None:
+        """Start polling every enabled device on its phase, and the site tick (call in the running loop)."""
         interval = self.cfg.poll_interval_s
+        enabled = [dev.name for dev in self.cfg.devices if dev.enabled]
+        self.poll_schedule = PollSchedule(interval, self._start_poll)
+        self.poll_schedule.begin(enabled)
         scheduler = AsyncIOScheduler(
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": int(max(1, interval))}
         )
         start = datetime.now(UTC)
-        # the start-up reads go out within 5 s, or at about 1,000 devices/s on large sites (a burst of
-        # 10,000 in 5 s overran a loopback snmpd farm in bench/site_scale.py: a few timed out)
-        enabled = sum(1 for dev in self.cfg.devices if dev.enabled)
-        first_window_s = min(interval, max(5.0, enabled / 1000.0))
-        for dev in self.cfg.devices:
-            if not dev.enabled:
-                continue
-            # each device gets a fixed phase (stable hash of its name), so polls are spread evenly
-            phase = (zlib.crc32(dev.name.encode()) % 1000) / 1000
-            first = start + timedelta(seconds=phase * first_window_s)
-            if interval <= first_window_s:
-                scheduler.add_job(
-                    self.poll, "interval", seconds=interval, args=[dev.name], id=f"poll:{dev.name}", next_run_time=first
-                )
-                continue
-            # longer intervals: read every device once within the first seconds (the first PUE comes
-            # quickly), then spread its polls over the whole interval rather than bunching them into the
-            # first few seconds of it (10,000 devices at 15 s: 670 polls/s, not 2,000/s and then nothing)
-            scheduler.add_job(self.poll, "date", run_date=first, args=[dev.name], id=f"first-poll:{dev.name}")
-            scheduler.add_job(
-                self.poll,
-                "interval",
-                seconds=interval,
-                args=[dev.name],
-                id=f"poll:{dev.name}",
-                next_run_time=start + timedelta(seconds=first_window_s + phase * interval),
-            )
         scheduler.add_job(
             self.site_tick,
             "interval",
             seconds=interval,
             id="site",
-            next_run_time=start + timedelta(seconds=first_window_s + 0.5),
+            next_run_time=start + timedelta(seconds=first_window_s(interval, len(enabled)) + 0.5),
         )
         if self.retrainer is not None and self.cfg.recommender is not None:
             scheduler.add_job(
                 self.retrainer.run_once, "interval", hours=self.cfg.recommender.retrain_interval_h, id="retrain"
             )
-        scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
 
-    def _on_skipped(self, event: JobSubmissionEvent) -> None:
-        """A poll still running when the next is due: counted (coalesced), not logged per occurrence."""
-        if event.job_id.startswith("poll:"):
-            device = event.job_id.removeprefix("poll:")
+    def _start_poll(self, device: str) -> None:
+        """A scheduled poll: skipped and counted while the device's previous poll is still running."""
+        if self._stopping:
+            return
+        if device in self._polling:
             self.state.polls_skipped[device] = self.state.polls_skipped.get(device, 0) + 1
+            return
+        asyncio.get_running_loop().create_task(self._scheduled_poll(device))
+
+    async def _scheduled_poll(self, device: str) -> None:
+        try:
+            await self.poll(device)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug, not a device failure (the poller turns those into snapshots): log, go on
+            log.exception("device %s: poll failed unexpectedly", device)
 
     async def poll(self, device: str) -> DeviceSnapshot | None:
         if self._stopping:
             return None
-        if device in self._polling:  # the start-up read still running when the device's own phase comes
+        if device in self._polling:  # a poll of it already running (poll_all_once beside the schedule)
             self.state.polls_skipped[device] = self.state.polls_skipped.get(device, 0) + 1
             return None
         task = asyncio.current_task()
@@ -314,6 +302,8 @@ class Agent:
     async def stop(self) -> None:
         """Stop scheduling, let polls in flight finish (bounded by their SNMP timeout), then close."""
         self._stopping = True
+        if self.poll_schedule is not None:
+            self.poll_schedule.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None

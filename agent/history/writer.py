@@ -1,13 +1,14 @@
 """The history writer: an :class:`~agent.app.runtime.AgentObserver` that records polls and site ticks.
 
-Each poll and each site tick is one small transaction, written by a thread of the writer's own: the
-agent loop only takes a copy of what it needs and queues it, so polling keeps its schedule whatever
-the database does. A database busy with another connection (an import, a backup) holds the writes
-back, in order, until it is free: nothing is lost unless more than ``max_pending`` wait, and then the
-newest are dropped and counted (``dropped``, ``pue_history_writes_dropped_total``). A disk problem
-never reaches the agent loop either: it is logged once (and once more when writing works again), the
-failed poll or interval is simply missing from the history (a gap, never a wrong number), and polling
-goes on. :meth:`HistoryWriter.close` writes what is still waiting before it closes the store.
+Each poll and each site tick is written by a thread of the writer's own (:mod:`agent.history.write_queue`:
+polls in batches, one transaction each on SQLite): the agent loop only takes a copy of what it needs and
+queues it, so polling keeps its schedule whatever the database does. A database busy with another connection
+(an import, a backup) holds the writes back, in order, until it is free: nothing is lost unless more than
+``max_pending`` wait, and then the newest are dropped and counted (``dropped``,
+``pue_history_writes_dropped_total``). A disk problem never reaches the agent loop either: it is logged once
+(and once more when writing works again), the failed poll or interval is simply missing from the history (a
+gap, never a wrong number), and polling goes on. :meth:`HistoryWriter.close` writes what is still waiting
+before it closes the store.
 
 Energy stays monotonic across agent restarts: the first time a device quantity is seen after a
 start, the writer continues from the last stored total. When the device's own counter kept counting
@@ -18,10 +19,7 @@ reset meanwhile) nothing is counted for the downtime, which the site intervals s
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -30,9 +28,9 @@ from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.retention import retention_s
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
-from agent.errors import HistoryBusyError, HistoryError
 from agent.export import metric_names as m
 from agent.history.records import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
+from agent.history.write_queue import QueuedWrites
 from agent.site.conditions import site_conditions
 from agent.site.poller import AgentState, SiteState
 
@@ -44,7 +42,7 @@ log = logging.getLogger(__name__)
 _MAX_POWER_W = 50e6
 
 
-class HistoryWriter:
+class HistoryWriter(QueuedWrites):
     """Writes what the agent produces into a :class:`HistoryStore`.
 
     Parameters
@@ -54,6 +52,7 @@ class HistoryWriter:
     purge_every_s : how often raw rows older than the retention are deleted [s]
     max_pending : most writes (a poll or a site interval each) that may wait for the database
     retry_s : pause between attempts while the database is busy [s]
+    linger_s : how long the writer thread, woken by a first write, waits for more before writing [s]
 
     Attributes
     ----------
@@ -73,6 +72,7 @@ class HistoryWriter:
         purge_every_s: float = 3600.0,
         max_pending: int = 20_000,
         retry_s: float = 0.5,
+        linger_s: float = 0.1,
     ) -> None:
         self.store = store
         self._cfg = cfg
@@ -83,19 +83,7 @@ class HistoryWriter:
         self._last_stored: dict[tuple[str, str], float] = {}
         self._previous: dict[str, dict[str, _Energy | None]] | None = None
         self._previous_tick_s: float | None = None
-        self.write_errors = 0
-        self.dropped = 0
-        self.healthy = True
-        self._max_pending = max_pending
-        self._retry_s = retry_s
-        # writes waiting, oldest first; the head stays queued until it is done with, so flush() can wait
-        self._jobs: deque[tuple[str, Callable[[], object]]] = deque()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closing = False
-        self._give_up = threading.Event()
-        self._busy_since: float | None = None
-        self._overflowing = False
+        super().__init__(max_pending, retry_s, linger_s, batch=getattr(store, "batch", None))
         # the energy quantities the poller keeps per device (its topology terms): a poll looks up its own
         # instead of scanning every device's
         energy_quantities: dict[str, set[str]] = {}
@@ -114,7 +102,7 @@ class HistoryWriter:
             total = state.energy.get((device, quantity))
             if total is not None and total.last_timestamp_s == snapshot.timestamp_s:
                 energy.append((quantity, total.total_j, total.method))
-        self._submit(f"poll of {device}", lambda: self._write_snapshot(snapshot, energy))
+        self._submit(f"poll of {device}", lambda: self._write_snapshot(snapshot, energy), batchable=True)
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
         interval = self._next_interval(site, state)
@@ -127,122 +115,17 @@ class HistoryWriter:
             before_s = site.timestamp_s - self._retention_s
             self._submit("purge", lambda: self._purge(before_s))
 
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._jobs)
-
-    def flush(self, timeout_s: float | None = None) -> bool:
-        """Wait until every queued write is done with (stored, or failed and counted); False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._jobs, timeout_s)
-
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Write what is waiting (for up to ``timeout_s`` while the database is busy), then close the store."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout_s)
-            if thread.is_alive():
-                self._give_up.set()  # still busy: drop what waits (counted) rather than hang the shutdown
-                thread.join(timeout_s)
-            if thread.is_alive():
-                log.error(
-                    "history: the writer is still stuck in the database after %.0f s: not closing it", 2 * timeout_s
-                )
-                return
-        self._guarded("close", self.store.close)
-
-    # --- the writer thread -------------------------------------------------------------------
-    def _submit(self, what: str, write: Callable[[], object]) -> None:
-        with self._cond:
-            if self._closing or len(self._jobs) >= self._max_pending:
-                self.dropped += 1
-                if not self._overflowing:
-                    log.error(
-                        "history: %d writes already wait for the database: dropping %s and newer ones "
-                        "(counted in %s_total) until it catches up",
-                        len(self._jobs),
-                        what,
-                        m.HISTORY_WRITES_DROPPED,
-                    )
-                    self._overflowing = True
-                return
-            if self._overflowing:
-                log.info("history: queueing writes again after %d dropped", self.dropped)
-                self._overflowing = False
-            self._jobs.append((what, write))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._jobs) or self._closing)
-                if self._give_up.is_set() and self._jobs:
-                    log.error(
-                        "history: %d write(s) not stored: the database was still busy at shutdown", len(self._jobs)
-                    )
-                    self.dropped += len(self._jobs)
-                    self._jobs.clear()
-                    self._cond.notify_all()
-                if not self._jobs:
-                    return
-                what, write = self._jobs[0]
-            done = self._attempt(what, write)
-            with self._cond:
-                if done:
-                    self._jobs.popleft()
-                    self._cond.notify_all()
-            if not done:
-                self._give_up.wait(self._retry_s)
-
-    def _attempt(self, what: str, write: Callable[[], object]) -> bool:
-        """One try at a queued write: True once done with it, False to try again (the database is busy)."""
-        try:
-            write()
-        except HistoryBusyError as err:
-            if self._busy_since is None:
-                self._busy_since = time.monotonic()
-                log.warning("history: %s; polling goes on, writes wait (%d now)", err, self.pending)
-            return False
-        except HistoryError as err:
-            self._failed(what, err)
-            return True
-        if self._busy_since is not None:
-            log.info(
-                "history: database free again after %.0f s; writing the %d waiting write(s)",
-                time.monotonic() - self._busy_since,
-                self.pending,
-            )
-            self._busy_since = None
-        self._succeeded()
-        return True
-
-    def _guarded(self, what: str, write: Callable[[], object]) -> None:
-        try:
-            write()
-        except HistoryError as err:
-            self._failed(what, err)
-            return
-        self._succeeded()
-
-    def _failed(self, what: str, err: HistoryError) -> None:
-        self.write_errors += 1
-        if self.healthy:
-            log.error("history: cannot record %s, polling goes on without history until it works: %s", what, err)
-        self.healthy = False
-
-    def _succeeded(self) -> None:
-        if not self.healthy:
-            log.info("history: writing again after %d failed write(s)", self.write_errors)
-            self.healthy = True
-
     # --- internals ---------------------------------------------------------------------------
+
+    def _kept(self) -> object:
+        return dict(self._offsets), dict(self._last_stored)
+
+    def _restore(self, kept: object) -> None:
+        assert isinstance(kept, tuple)
+        self._offsets, self._last_stored = kept
+
+    def _close_store(self) -> None:
+        self._guarded("close", self.store.close)
 
     def _purge(self, before_s: float) -> None:  # device energy and site intervals by their own retention
         deleted = self.store.purge_raw(before_s, before_s + self._retention_s - self._energy_retention_s)
