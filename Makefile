@@ -40,10 +40,10 @@ system-deps:
 	fi
 
 ## Every test: unit, recordings over real UDP, end-to-end with real Prometheus
-# TEST_WORKERS=2: two pytest-xdist processes share the test files, each file whole on one worker so its
-# module fixtures start once. Off by default: on a loaded machine snmpsim then timed out in
-# tests/e2e/test_snmp_fast_path.py (docs/testing.md).
-TEST_WORKERS ?= 0
+# Two pytest-xdist workers share the test files, each file whole on one worker so its module fixtures start
+# once: the end-to-end tests mostly wait on poll intervals, and the other worker computes meanwhile.
+# TEST_WORKERS=0 runs everything in this one process (docs/testing.md).
+TEST_WORKERS ?= 2
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 

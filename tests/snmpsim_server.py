@@ -29,12 +29,13 @@ def snmpsim(
     v3_user: str | None = None,
     v3_auth_key: str | None = None,
     v3_priv_key: str | None = None,
-    ready_timeout_s: float = 60.0,
+    ready_timeout_s: float = 300.0,
 ) -> Iterator[int]:
     """Serve each recording as community NAME (file stem) on 127.0.0.1:PORT; yield PORT.
 
-    ``ready_timeout_s``: how long snmpsim may take to index the recordings before it answers (the fleet
-    bench serves 150+ walks on a busy machine)."""
+    ``ready_timeout_s``: how long snmpsim may take to index the recordings before it answers. It is a
+    deadline, not a wait (the first answer ends it; an exited snmpsim fails at once): indexing the 150
+    recordings took 41 s at load 20, and 60 s was too little for it with two xdist workers at that load."""
     port = free_udp_port()
     with tempfile.TemporaryDirectory(prefix="snmpsim-") as tmp:
         data = Path(tmp) / "data"

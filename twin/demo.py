@@ -148,6 +148,17 @@ def _bmc_pki(cfg: SiteConfig, directory: Path) -> tuple[SiteConfig, BmcTls | Non
 
 
 def _demo_model(model_dir: Path) -> Path:
+    """The cached demo model, trained by one demo at a time: two demos starting together (two test workers, or
+    two users of one cache) would otherwise both train it and write the same files."""
+    import fcntl
+
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (model_dir.parent / f".{model_dir.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        return _cached_or_trained_model(model_dir)
+
+
+def _cached_or_trained_model(model_dir: Path) -> Path:
     """A cooling model for the demo, trained once (then cached) on 28 days of the twin's safe exploration."""
     from agent.control.artefact import load_model
     from agent.errors import ModelError

@@ -218,7 +218,9 @@ def test_inlet_breach_reverts_within_one_poll_interval(tmp_path: Path) -> None:
         await _until(held_back, 30)
         return elapsed, paused["text"]
 
-    elapsed, text = _run(tmp_path, "auto", UNSAFE, scenario, tolerant=False)
+    # tolerant timing: the bound is counted in site ticks, not seconds, and with 1 s timeouts and no retry a
+    # loaded machine's late replies made the data stale, so the hold-back read "stale", not "paused"
+    elapsed, text = _run(tmp_path, "auto", UNSAFE, scenario)
     # the breach is seen at the next poll of the PDUs' inlet probes (tick 1) and that tick reverts it; its
     # writes land before the tick after (2); one tick of slack for writes a loaded machine finishes late.
     # Counted in site ticks, not seconds: under load a 2 s tick took 3 s and the old 5 s bound failed.

@@ -175,6 +175,8 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromAPI]:
                     str(demo_port),
                     "--truth-file",
                     str(tmp / "truth.json"),
+                    "--history",  # not the user's shared state dir (another run may be writing it)
+                    str(tmp / "history.sqlite"),
                 ],
                 stdout=logs["demo"],
                 stderr=subprocess.STDOUT,
