@@ -18,11 +18,12 @@ from the value in force. A site that lists none runs exactly as without this sec
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.levers import LeverSpec
+if TYPE_CHECKING:  # numpy stays out of check-config's start-up (tests/core/test_cli_startup.py)
+    from models.levers import LeverSpec
 
 __all__ = ["LeverConfig", "lever_specs"]
 
@@ -65,4 +66,6 @@ def lever_specs(levers: list[LeverConfig] | tuple[LeverConfig, ...]) -> tuple[Le
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"levers listed twice: {', '.join(twice)}")
+    from models.levers import LeverSpec
+
     return tuple(LeverSpec(lever.name, lever.min, lever.max, lever.step, lever.max_step) for lever in levers)
