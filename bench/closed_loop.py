@@ -27,6 +27,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # many tiny predictions: threads cost more than they give
 
 import argparse
+import copy
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.control.engine import Conditions, Recommender, Setpoints
-from models.cooling import fit_cooling_model
+from models.cooling import CoolingModel, fit_cooling_model
 from models.optimiser import SetpointBounds
+from models.realised import realised_saving
 from twin import it_load
 from twin.controllers import ControlSchedule, explore_schedule
 from twin.design import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls
@@ -62,6 +64,63 @@ class SiteResult:
     held_back_hours: int
     changes: int
     seconds: float
+    realised: RealisedTally | None = None
+
+
+@dataclass
+class RealisedTally:
+    """Realised savings of the agent's applied changes (:func:`models.realised.realised_saving`) against the truth.
+
+    Per change at hour i from S0 to S1: the hour before (i - 1, the plant at S0) and the hour after (i, at S1)
+    as the agent measured them, as the controller's estimator sees them (realised_window_s 1 h); the truth is
+    the twin itself stepped at S0 through hour i from the same state, minus the facility power at S1.
+    Sums are over one-hour windows, so W summed = Wh.
+    """
+
+    n: int = 0
+    predicted_wh: float = 0.0
+    realised_wh: float = 0.0
+    true_wh: float = 0.0
+    within_2sigma: int = 0
+
+    def add(
+        self,
+        model: CoolingModel,
+        old: Setpoints,
+        new: Setpoints,
+        before: tuple[tuple[float, float, float], float],
+        after: tuple[tuple[float, float, float], float],
+        true_saving_w: float,
+        now_s: float,
+    ) -> None:
+        """One change: ``before``/``after`` are ((IT [W], dry-bulb [C], wet-bulb [C]), facility [W]) as measured."""
+        saving = realised_saving(
+            model,
+            (old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled),
+            (new.supply_air_setpoint_c, new.chw_supply_setpoint_c, new.economizer_enabled),
+            [now_s],
+            [after[0]],
+            [after[1]],
+            [now_s - STEP_S],
+            [before[0]],
+            [before[1]],
+        )
+        self.n += 1
+        self.predicted_wh += saving.predicted_w
+        self.realised_wh += saving.realised_w
+        self.true_wh += true_saving_w
+        self.within_2sigma += abs(saving.realised_w - true_saving_w) <= 2.0 * saving.std_w
+
+    def errors(self) -> str:
+        """Predicted and realised sums against the true sum [%], and the share of changes within 2 sigma."""
+        if self.n == 0 or self.true_wh == 0.0:
+            return f"{'-':>8s} {'-':>8s} {'-':>6s}"
+        pred = 100.0 * (self.predicted_wh - self.true_wh) / abs(self.true_wh)
+        real = 100.0 * (self.realised_wh - self.true_wh) / abs(self.true_wh)
+        return f"{pred:+7.1f}% {real:+7.1f}% {100.0 * self.within_2sigma / self.n:5.0f}%"
+
+
+REALISED_HEADER = f"{'pred err':>8s} {'real err':>8s} {'in 2s':>6s}"
 
 
 class _Run:
@@ -140,16 +199,9 @@ def _fixed(run: _Run, controls: Controls) -> float:
     return facility / it
 
 
-def run_site(
-    site: str, days: float = 365.0, seed: int = 1, design: str = "legacy", min_savings_fraction: float = 0.004
-) -> SiteResult:
-    started = time.perf_counter()
-    run = _Run(site, days, design)
-    history = _exploration(run, seed)
-    model = fit_cooling_model(
-        history["inputs"], history["cooling"], history["facility"], history["inlet"], random_state=0
-    )
-    recommender = Recommender(
+def recommender_for(run: _Run, model: CoolingModel, min_savings_fraction: float) -> Recommender:
+    """The agent's recommender as the bench runs it: the twin's bounds, hourly steps of at most 2 K."""
+    return Recommender(
         model,
         SetpointBounds(
             run.bounds.supply_air_min_c,
@@ -163,6 +215,18 @@ def run_site(
         economizer_min_dwell_s=run.design.economizer_min_dwell_s,
         min_savings_fraction=min_savings_fraction,
     )
+
+
+def run_site(
+    site: str, days: float = 365.0, seed: int = 1, design: str = "legacy", min_savings_fraction: float = 0.004
+) -> SiteResult:
+    started = time.perf_counter()
+    run = _Run(site, days, design)
+    history = _exploration(run, seed)
+    model = fit_cooling_model(
+        history["inputs"], history["cooling"], history["facility"], history["inlet"], random_state=0
+    )
+    recommender = recommender_for(run, model, min_savings_fraction)
     plant = SitePlant(run.design, run.bounds)
     current = Setpoints(18.0, 7.0, False)  # start from the site rules
     last_it_w = float(history["inputs"][0, 0])
@@ -170,6 +234,8 @@ def run_site(
     minutes_above = 0.0
     max_inlet = -np.inf
     held = changes = 0
+    tally = RealisedTally()
+    before: tuple[tuple[float, float, float], float] | None = None  # the last hour as measured
     for i in range(run.n):
         cond = run.conditions(i)
         now_s = START_EPOCH_S + i * STEP_S
@@ -181,7 +247,9 @@ def run_site(
         )
         held += rec.held_back_reason is not None
         changes += rec.changed
+        old = current
         current = rec.setpoints
+        counterfactual = copy.copy(plant) if rec.changed else None  # the plant's state is two immutable fields
         r = plant.step(
             cond,
             Controls(
@@ -197,6 +265,15 @@ def run_site(
         )
         if rec.changed:  # applied every step: the rate-limit and dwell clocks start now
             recommender.applied(now_s, current)
+        measured = ((r.it_power_w, r.outdoor_dry_bulb_c, r.outdoor_wet_bulb_c), r.facility_power_w)
+        if counterfactual is not None and before is not None:
+            at_old = counterfactual.step(
+                cond,
+                Controls(old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled, FAN_MIN_SPEED),
+                STEP_S,
+            )
+            tally.add(model, old, current, before, measured, at_old.facility_power_w - r.facility_power_w, now_s)
+        before = measured
         last_it_w = r.it_power_w
         facility += r.facility_power_w
         it += r.it_power_w
@@ -218,6 +295,7 @@ def run_site(
         held_back_hours=held,
         changes=changes,
         seconds=time.perf_counter() - started,
+        realised=tally,
     )
 
 
@@ -280,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{'design':10s} {'site':10s} {'baseline':>8s} {'base+VFD':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} "
         f"{'min>27C':>8s} {'max inlet':>9s} {'PUE MAE':>8s} {'inlet MAE':>9s} {'held h':>7s} {'changes':>7s} {'s':>5s}"
-        "  targets"
+        f" {REALISED_HEADER}  targets"
     )
     for (_, design), r in zip(jobs, results, strict=True):
         captured = (r.baseline_pue - r.agent_pue) / (r.baseline_pue - r.oracle_pue)
@@ -288,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{design:10s} {r.site:10s} {r.baseline_pue:8.4f} {r.baseline_vfd_pue:8.4f} {r.oracle_pue:7.4f} "
             f"{r.agent_pue:7.4f} {100 * captured:8.1f}% {r.agent_minutes_above_limit:8.0f} {r.agent_max_inlet_c:9.2f} "
             f"{r.pue_mae:8.4f} {r.inlet_mae_c:9.3f} {r.held_back_hours:7d} {r.changes:7d} {r.seconds:5.0f}"
-            f"  {_targets(r, captured)}"
+            f" {r.realised.errors() if r.realised else ''}  {_targets(r, captured)}"
         )
     print(
         f"targets (issue 4): agent PUE <= {TARGET_PUE}, captured >= {100 * TARGET_CAPTURED:g} %, "
@@ -297,6 +375,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "captured = (baseline - agent) / (baseline - oracle), annual energy PUE; base+VFD = baseline setpoints "
         "with CRAH fans at 0.3 minimum speed (the agent and the oracle run them so)"
+    )
+    print(
+        "pred err / real err: the sum over the agent's changes of the model's predicted saving / of the realised "
+        "saving (models/realised.py, the hour before and after each change) against the twin's true saving (the "
+        "same hour stepped at the old setpoints); in 2s: changes whose realised saving is within 2 sigma of the truth"
     )
     print(f"total {time.perf_counter() - started:.0f} s")
 
