@@ -126,12 +126,12 @@ REALISED_HEADER = f"{'pred err':>8s} {'real err':>8s} {'in 2s':>6s}"
 class _Run:
     """Hourly stepping of one plant with exogenous inputs precomputed."""
 
-    def __init__(self, site: str, days: float, design: str = "legacy") -> None:
+    def __init__(self, site: str, days: float, design: str = "legacy", start_day: float = 0.0) -> None:
         self.weather = load_site_weather(site)
         self.design = DESIGNS[design]
         self.bounds = ControlBounds()
         n = round(days * 86400.0 / STEP_S)
-        mid = START_EPOCH_S + (np.arange(n) + 0.5) * STEP_S
+        mid = START_EPOCH_S + start_day * 86400.0 + (np.arange(n) + 0.5) * STEP_S
         self.outdoor = weather_at(self.weather, mid)
         self.utilisation = it_load.rack_utilisation(
             utilisation_at(mid, self.weather.utc_offset_h),

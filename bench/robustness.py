@@ -107,15 +107,16 @@ class ScenarioResult:
         return (self.baseline_pue - self.agent_pue) / (self.baseline_pue - self.oracle_pue)
 
 
-def aged_design(design: SiteDesign, faults: Faults, hour: int) -> SiteDesign:
-    """The plant's design in the week of ``hour``: COP factor at the week's middle (1 when not ageing)."""
+def aged_design(design: SiteDesign, faults: Faults, hour: int, start_day: float = 0.0) -> SiteDesign:
+    """The plant's design in the week of ``hour`` of a run from ``start_day``: new on 1 January, COP factor at the
+    week's middle (1 when not ageing)."""
     if faults.chiller_cop_loss_per_year == 0.0:
         return design
-    week_mid_s = (hour // HOURS_PER_WEEK + 0.5) * HOURS_PER_WEEK * STEP_S
+    week_mid_s = start_day * 86400.0 + (hour // HOURS_PER_WEEK + 0.5) * HOURS_PER_WEEK * STEP_S
     return replace(design, chiller_cop_factor=1.0 - faults.chiller_cop_loss_per_year * week_mid_s / SECONDS_PER_YEAR)
 
 
-def references(run: _Run, faults: Faults) -> tuple[float, float]:
+def references(run: _Run, faults: Faults, start_day: float = 0.0) -> tuple[float, float]:
     """Baseline and oracle annual PUE on the (possibly ageing) plant, stepped hourly like the agent."""
     pues = []
     for controller in ("baseline", "oracle"):
@@ -123,7 +124,7 @@ def references(run: _Run, faults: Faults) -> tuple[float, float]:
         facility = it = 0.0
         for week_start in range(0, run.n, HOURS_PER_WEEK):
             hours = range(week_start, min(week_start + HOURS_PER_WEEK, run.n))
-            plant.design = aged_design(run.design, faults, week_start)
+            plant.design = aged_design(run.design, faults, week_start, start_day)
             if controller == "oracle":
                 s = oracle_schedule(
                     plant.design,
@@ -175,11 +176,12 @@ def run_scenario(
     history: dict[str, np.ndarray],
     min_savings_fraction: float = 0.004,
     seed: int = 7,
+    start_day: float = 0.0,
 ) -> ScenarioResult:
-    """One year (or ``days``) of the agent steering the twin through faulty sensors."""
+    """One year (or ``days`` from ``start_day``) of the agent steering the twin through faulty sensors."""
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    run = _Run(site, days, design)
+    run = _Run(site, days, design, start_day)
     seen = faulty_history(history, faults, rng)
     model = fit_cooling_model(seen["inputs"], seen["cooling"], seen["facility"], seen["inlet"], random_state=0)
     recommender = recommender_for(run, model, min_savings_fraction)
@@ -199,7 +201,7 @@ def run_scenario(
     before: tuple[tuple[float, float, float], float] | None = None
     for i in range(run.n):
         if i % HOURS_PER_WEEK == 0:
-            plant.design = aged_design(run.design, faults, i)
+            plant.design = aged_design(run.design, faults, i, start_day)
         cond = run.conditions(i)
         now_s = START_EPOCH_S + i * STEP_S
         polled = rng.random() >= faults.missing_fraction
@@ -276,6 +278,9 @@ def main(argv: list[str] | None = None) -> list[ScenarioResult]:
     parser.add_argument("--site", default="guiyang")
     parser.add_argument("--design", default="modern-ups")
     parser.add_argument("--days", type=float, default=365.0)
+    parser.add_argument(
+        "--start-day", type=float, default=0.0, help="day of the year the run (and its exploration history) starts"
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--min-savings-fraction", type=float, default=0.004)
@@ -285,17 +290,33 @@ def main(argv: list[str] | None = None) -> list[ScenarioResult]:
     if unknown or not names:
         parser.error(f"--scenarios: unknown {', '.join(unknown) or '(none given)'}; known: {', '.join(SCENARIOS)}")
     started = time.perf_counter()
-    print(f"robustness, {args.site} {args.design}, {args.days:g} days at {STEP_S / 60:g}-min steps", flush=True)
-    run = _Run(args.site, args.days, args.design)
+    print(
+        f"robustness, {args.site} {args.design}, {args.days:g} days from day {args.start_day:g} at "
+        f"{STEP_S / 60:g}-min steps (exploration history over the same days)",
+        flush=True,
+    )
+    run = _Run(args.site, args.days, args.design, args.start_day)
     jobs = [(n, SCENARIOS[n]) for n in names]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         refs = {
-            ageing: pool.submit(references, run, Faults(chiller_cop_loss_per_year=0.2 if ageing else 0.0))
+            ageing: pool.submit(
+                references, run, Faults(chiller_cop_loss_per_year=0.2 if ageing else 0.0), args.start_day
+            )
             for ageing in {f.chiller_cop_loss_per_year > 0 for _, f in jobs}
         }
         history = _exploration(run, 1)
         scenario_runs = [
-            pool.submit(run_scenario, n, f, args.site, args.design, args.days, history, args.min_savings_fraction)
+            pool.submit(
+                run_scenario,
+                n,
+                f,
+                args.site,
+                args.design,
+                args.days,
+                history,
+                args.min_savings_fraction,
+                start_day=args.start_day,
+            )
             for n, f in jobs
         ]
         results = []
