@@ -31,6 +31,7 @@ import copy
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -218,10 +219,16 @@ def recommender_for(run: _Run, model: CoolingModel, min_savings_fraction: float)
 
 
 def run_site(
-    site: str, days: float = 365.0, seed: int = 1, design: str = "legacy", min_savings_fraction: float = 0.004
+    site: str,
+    days: float = 365.0,
+    seed: int = 1,
+    design: str = "legacy",
+    min_savings_fraction: float = 0.004,
+    measured_anchor: bool = True,
+    start_day: float = 0.0,
 ) -> SiteResult:
     started = time.perf_counter()
-    run = _Run(site, days, design)
+    run = _Run(site, days, design, start_day)
     history = _exploration(run, seed)
     model = fit_cooling_model(
         history["inputs"], history["cooling"], history["facility"], history["inlet"], random_state=0
@@ -230,6 +237,7 @@ def run_site(
     plant = SitePlant(run.design, run.bounds)
     current = Setpoints(18.0, 7.0, False)  # start from the site rules
     last_it_w = float(history["inputs"][0, 0])
+    last_facility_w: float | None = None  # measured at the setpoints in force
     facility = it = 0.0
     minutes_above = 0.0
     max_inlet = -np.inf
@@ -244,6 +252,7 @@ def run_site(
             Conditions(last_it_w, cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
             current,
             data_ok=True,
+            measured_facility_power_w=last_facility_w if measured_anchor else None,
         )
         held += rec.held_back_reason is not None
         changes += rec.changed
@@ -275,13 +284,19 @@ def run_site(
             tally.add(model, old, current, before, measured, at_old.facility_power_w - r.facility_power_w, now_s)
         before = measured
         last_it_w = r.it_power_w
+        last_facility_w = r.facility_power_w
         facility += r.facility_power_w
         it += r.it_power_w
         max_inlet = max(max_inlet, r.max_inlet_c)
         if r.max_inlet_c > INLET_LIMIT_C + 1e-9:
             minutes_above += STEP_S / 60.0
-    baseline = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design))
-    oracle = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design))
+    start = datetime.fromtimestamp(START_EPOCH_S + start_day * 86400.0, UTC)
+    baseline = summarize(
+        simulate(run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design, start=start)
+    )
+    oracle = summarize(
+        simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design, start=start)
+    )
     return SiteResult(
         site=site,
         baseline_pue=baseline.pue,
@@ -331,6 +346,13 @@ def main(argv: list[str] | None = None) -> None:
         help="the recommender's least predicted saving for a change, as a fraction of facility power "
         "(the agent's default; damps back-and-forth moves)",
     )
+    parser.add_argument(
+        "--no-measured-anchor",
+        action="store_true",
+        help="do not give the recommender the measured facility power (its check of the model's current point, "
+        "agent/control/engine.py rule 6): the behaviour before it",
+    )
+    parser.add_argument("--start-day", type=float, default=0.0, help="day of the year the run starts (short runs)")
     args = parser.parse_args(argv)
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     designs = [d.strip() for d in args.design.split(",") if d.strip()]
@@ -341,7 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"closed loop, in-process twin (SitePlant.step), {args.days:g} days at {STEP_S / 60:g}-min steps; "
         "baseline/oracle via simulate(); model trained on an exploration year of the same weather; "
-        f"min_savings_fraction {args.min_savings_fraction:g}"
+        f"min_savings_fraction {args.min_savings_fraction:g}; "
+        f"measured anchor {'off' if args.no_measured_anchor else 'on'}"
+        + (f"; from day {args.start_day:g}" if args.start_day else "")
     )
     jobs = [(site, design) for design in designs for site in sites]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -353,6 +377,8 @@ def main(argv: list[str] | None = None) -> None:
                 [1] * len(jobs),
                 [d for _, d in jobs],
                 [args.min_savings_fraction] * len(jobs),
+                [not args.no_measured_anchor] * len(jobs),
+                [args.start_day] * len(jobs),
             )
         )
     print(

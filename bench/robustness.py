@@ -214,7 +214,10 @@ def run_scenario(
             reverts += 1
             held += 1
         else:
-            rec = recommender.recommend(now_s, seen_conditions, current, data_ok=polled)
+            last_facility_w = before[1] if before is not None else None  # measured at the setpoints in force
+            rec = recommender.recommend(
+                now_s, seen_conditions, current, data_ok=polled, measured_facility_power_w=last_facility_w
+            )
             held += rec.held_back_reason is not None
             current, reverted = rec.setpoints, False
         changed = current != old
