@@ -17,6 +17,10 @@ Per site (in-process, no SNMP): the twin's :class:`twin.site.SitePlant` is stepp
    second reference runs the baseline setpoints with the fans at 0.3 to separate the fan retrofit
    from the setpoint savings.
 
+5. Realised savings: each applied change is evaluated as the controller does (models/realised.py over the hour
+   before and the hour after) and against the twin's truth, the same hour stepped from the same state at the
+   old setpoints (:class:`RealisedTally`).
+
 Annual PUE is energy-based (sum facility / sum IT energy, ISO/IEC 30134-2).
 """
 
