@@ -255,10 +255,7 @@ class CoolingController:
                 "timestamp_s": now,
             }
             return
-        measured_w = float(site.facility_w.value) if site.facility_w.value is not None else None
-        rec: Recommendation = self.recommender.recommend(
-            now, inputs["conditions"], inputs["current"], data_ok, measured_facility_power_w=measured_w
-        )
+        rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
         if breach and rec.held_back_reason is None:
             rec = _held(
                 rec,
