@@ -17,6 +17,10 @@ Per site (in-process, no SNMP): the twin's :class:`twin.site.SitePlant` is stepp
    second reference runs the baseline setpoints with the fans at 0.3 to separate the fan retrofit
    from the setpoint savings.
 
+5. Realised savings: each applied change is evaluated as the controller does (models/realised.py over the hour
+   before and the hour after) and against the twin's truth, the same hour stepped from the same state at the
+   old setpoints (:class:`RealisedTally`).
+
 Annual PUE is energy-based (sum facility / sum IT energy, ISO/IEC 30134-2).
 
 ``--design modern-vs`` (a variable-speed plant, twin/vs_plant.py) also explores and lets the agent set the plant's
@@ -32,16 +36,19 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # many tiny predictions: threads cost more than they give
 
 import argparse
+import copy
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
 from agent.control.engine import Conditions, Recommender, Setpoints
-from models.cooling import fit_cooling_model
+from models.cooling import CoolingModel, fit_cooling_model
 from models.levers import LeverSpec
 from models.optimiser import SetpointBounds
+from models.realised import realised_saving
 from twin import it_load
 from twin.controllers import ControlSchedule, explore_schedule
 from twin.design import DESIGNS, INLET_LIMIT_C, ControlBounds, Controls
@@ -101,17 +108,74 @@ class SiteResult:
     held_back_hours: int
     changes: int
     seconds: float
+    realised: RealisedTally | None = None
+
+
+@dataclass
+class RealisedTally:
+    """Realised savings of the agent's applied changes (:func:`models.realised.realised_saving`) against the truth.
+
+    Per change at hour i from S0 to S1: the hour before (i - 1, the plant at S0) and the hour after (i, at S1)
+    as the agent measured them, as the controller's estimator sees them (realised_window_s 1 h); the truth is
+    the twin itself stepped at S0 through hour i from the same state, minus the facility power at S1.
+    Sums are over one-hour windows, so W summed = Wh.
+    """
+
+    n: int = 0
+    predicted_wh: float = 0.0
+    realised_wh: float = 0.0
+    true_wh: float = 0.0
+    within_2sigma: int = 0
+
+    def add(
+        self,
+        model: CoolingModel,
+        old: Setpoints,
+        new: Setpoints,
+        before: tuple[tuple[float, float, float], float],
+        after: tuple[tuple[float, float, float], float],
+        true_saving_w: float,
+        now_s: float,
+    ) -> None:
+        """One change: ``before``/``after`` are ((IT [W], dry-bulb [C], wet-bulb [C]), facility [W]) as measured."""
+        saving = realised_saving(
+            model,
+            (old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled),
+            (new.supply_air_setpoint_c, new.chw_supply_setpoint_c, new.economizer_enabled),
+            [now_s],
+            [after[0]],
+            [after[1]],
+            [now_s - STEP_S],
+            [before[0]],
+            [before[1]],
+        )
+        self.n += 1
+        self.predicted_wh += saving.predicted_w
+        self.realised_wh += saving.realised_w
+        self.true_wh += true_saving_w
+        self.within_2sigma += abs(saving.realised_w - true_saving_w) <= 2.0 * saving.std_w
+
+    def errors(self) -> str:
+        """Predicted and realised sums against the true sum [%], and the share of changes within 2 sigma."""
+        if self.n == 0 or self.true_wh == 0.0:
+            return f"{'-':>8s} {'-':>8s} {'-':>6s}"
+        pred = 100.0 * (self.predicted_wh - self.true_wh) / abs(self.true_wh)
+        real = 100.0 * (self.realised_wh - self.true_wh) / abs(self.true_wh)
+        return f"{pred:+7.1f}% {real:+7.1f}% {100.0 * self.within_2sigma / self.n:5.0f}%"
+
+
+REALISED_HEADER = f"{'pred err':>8s} {'real err':>8s} {'in 2s':>6s}"
 
 
 class _Run:
     """Hourly stepping of one plant with exogenous inputs precomputed."""
 
-    def __init__(self, site: str, days: float, design: str = "legacy") -> None:
+    def __init__(self, site: str, days: float, design: str = "legacy", start_day: float = 0.0) -> None:
         self.weather = load_site_weather(site)
         self.design = DESIGNS[design]
         self.bounds = ControlBounds()
         n = round(days * 86400.0 / STEP_S)
-        mid = START_EPOCH_S + (np.arange(n) + 0.5) * STEP_S
+        mid = START_EPOCH_S + start_day * 86400.0 + (np.arange(n) + 0.5) * STEP_S
         self.outdoor = weather_at(self.weather, mid)
         self.utilisation = it_load.rack_utilisation(
             utilisation_at(mid, self.weather.utc_offset_h),
@@ -189,12 +253,8 @@ def _fixed(run: _Run, controls: Controls) -> float:
     return facility / it
 
 
-def run_site(
-    site: str, days: float = 365.0, seed: int = 1, design: str = "legacy", min_savings_fraction: float = 0.004
-) -> SiteResult:
-    started = time.perf_counter()
-    run = _Run(site, days, design)
-    history = _exploration(run, seed)
+def fit_for(run: _Run, history: dict[str, np.ndarray]) -> tuple[CoolingModel, tuple[LeverSpec, ...]]:
+    """The cooling model fitted on the exploration history, with the plant's levers where the design has them."""
     specs = tuple(spec for spec, _, _ in PLANT_LEVERS) if run.design.variable_speed_plant else ()
     model = fit_cooling_model(
         history["inputs"],
@@ -205,7 +265,14 @@ def run_site(
         lever_columns=tuple(spec.name for spec in specs),
         lever_steps=tuple(spec.step for spec in specs),
     )
-    recommender = Recommender(
+    return model, specs
+
+
+def recommender_for(
+    run: _Run, model: CoolingModel, min_savings_fraction: float, specs: tuple[LeverSpec, ...] = ()
+) -> Recommender:
+    """The agent's recommender as the bench runs it: the twin's bounds, hourly steps of at most 2 K."""
+    return Recommender(
         model,
         SetpointBounds(
             run.bounds.supply_air_min_c,
@@ -220,14 +287,33 @@ def run_site(
         min_savings_fraction=min_savings_fraction,
         levers=specs,
     )
+
+
+def run_site(
+    site: str,
+    days: float = 365.0,
+    seed: int = 1,
+    design: str = "legacy",
+    min_savings_fraction: float = 0.004,
+    measured_anchor: bool = True,
+    start_day: float = 0.0,
+) -> SiteResult:
+    started = time.perf_counter()
+    run = _Run(site, days, design, start_day)
+    history = _exploration(run, seed)
+    model, specs = fit_for(run, history)
+    recommender = recommender_for(run, model, min_savings_fraction, specs)
     plant = SitePlant(run.design, run.bounds)
     start_levers = tuple(start for _, _, start in PLANT_LEVERS) if specs else ()
     current = Setpoints(18.0, 7.0, False, start_levers)  # start from the site rules
     last_it_w = float(history["inputs"][0, 0])
+    last_facility_w: float | None = None  # measured at the setpoints in force
     facility = it = 0.0
     minutes_above = 0.0
     max_inlet = -np.inf
     held = changes = 0
+    tally = RealisedTally()
+    before: tuple[tuple[float, float, float], float] | None = None  # the last hour as measured
     for i in range(run.n):
         cond = run.conditions(i)
         now_s = START_EPOCH_S + i * STEP_S
@@ -236,10 +322,13 @@ def run_site(
             Conditions(last_it_w, cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
             current,
             data_ok=True,
+            measured_facility_power_w=last_facility_w if measured_anchor else None,
         )
         held += rec.held_back_reason is not None
         changes += rec.changed
+        old = current
         current = rec.setpoints
+        counterfactual = copy.copy(plant) if rec.changed else None  # the plant's state is two immutable fields
         r = plant.step(
             cond,
             Controls(
@@ -259,14 +348,30 @@ def run_site(
         )
         if rec.changed:  # applied every step: the rate-limit and dwell clocks start now
             recommender.applied(now_s, current)
+        measured = ((r.it_power_w, r.outdoor_dry_bulb_c, r.outdoor_wet_bulb_c), r.facility_power_w)
+        # models/realised.py knows the three base setpoints only: a lever design's changes are not tallied yet
+        if counterfactual is not None and before is not None and not specs:
+            at_old = counterfactual.step(
+                cond,
+                Controls(old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled, FAN_MIN_SPEED),
+                STEP_S,
+            )
+            tally.add(model, old, current, before, measured, at_old.facility_power_w - r.facility_power_w, now_s)
+        before = measured
         last_it_w = r.it_power_w
+        last_facility_w = r.facility_power_w
         facility += r.facility_power_w
         it += r.it_power_w
         max_inlet = max(max_inlet, r.max_inlet_c)
         if r.max_inlet_c > INLET_LIMIT_C + 1e-9:
             minutes_above += STEP_S / 60.0
-    baseline = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design))
-    oracle = summarize(simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design))
+    start = datetime.fromtimestamp(START_EPOCH_S + start_day * 86400.0, UTC)
+    baseline = summarize(
+        simulate(run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design, start=start)
+    )
+    oracle = summarize(
+        simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design, start=start)
+    )
     return SiteResult(
         site=site,
         baseline_pue=baseline.pue,
@@ -280,6 +385,7 @@ def run_site(
         held_back_hours=held,
         changes=changes,
         seconds=time.perf_counter() - started,
+        realised=tally,
     )
 
 
@@ -317,6 +423,13 @@ def main(argv: list[str] | None = None) -> None:
         help="the recommender's least predicted saving for a change, as a fraction of facility power "
         "(the agent's default; damps back-and-forth moves)",
     )
+    parser.add_argument(
+        "--no-measured-anchor",
+        action="store_true",
+        help="do not give the recommender the measured facility power (its check of the model's current point, "
+        "agent/control/engine.py rule 6): the behaviour before it",
+    )
+    parser.add_argument("--start-day", type=float, default=0.0, help="day of the year the run starts (short runs)")
     args = parser.parse_args(argv)
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     designs = [d.strip() for d in args.design.split(",") if d.strip()]
@@ -327,7 +440,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"closed loop, in-process twin (SitePlant.step), {args.days:g} days at {STEP_S / 60:g}-min steps; "
         "baseline/oracle via simulate(); model trained on an exploration year of the same weather; "
-        f"min_savings_fraction {args.min_savings_fraction:g}"
+        f"min_savings_fraction {args.min_savings_fraction:g}; "
+        f"measured anchor {'off' if args.no_measured_anchor else 'on'}"
+        + (f"; from day {args.start_day:g}" if args.start_day else "")
     )
     jobs = [(site, design) for design in designs for site in sites]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -339,12 +454,14 @@ def main(argv: list[str] | None = None) -> None:
                 [1] * len(jobs),
                 [d for _, d in jobs],
                 [args.min_savings_fraction] * len(jobs),
+                [not args.no_measured_anchor] * len(jobs),
+                [args.start_day] * len(jobs),
             )
         )
     print(
         f"{'design':10s} {'site':10s} {'baseline':>8s} {'base+VFD':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} "
         f"{'min>27C':>8s} {'max inlet':>9s} {'PUE MAE':>8s} {'inlet MAE':>9s} {'held h':>7s} {'changes':>7s} {'s':>5s}"
-        "  targets"
+        f" {REALISED_HEADER}  targets"
     )
     for (_, design), r in zip(jobs, results, strict=True):
         captured = (r.baseline_pue - r.agent_pue) / (r.baseline_pue - r.oracle_pue)
@@ -352,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{design:10s} {r.site:10s} {r.baseline_pue:8.4f} {r.baseline_vfd_pue:8.4f} {r.oracle_pue:7.4f} "
             f"{r.agent_pue:7.4f} {100 * captured:8.1f}% {r.agent_minutes_above_limit:8.0f} {r.agent_max_inlet_c:9.2f} "
             f"{r.pue_mae:8.4f} {r.inlet_mae_c:9.3f} {r.held_back_hours:7d} {r.changes:7d} {r.seconds:5.0f}"
-            f"  {_targets(r, captured)}"
+            f" {r.realised.errors() if r.realised else ''}  {_targets(r, captured)}"
         )
     print(
         f"targets (issue 4): agent PUE <= {TARGET_PUE}, captured >= {100 * TARGET_CAPTURED:g} %, "
@@ -361,6 +478,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "captured = (baseline - agent) / (baseline - oracle), annual energy PUE; base+VFD = baseline setpoints "
         "with CRAH fans at 0.3 minimum speed (the agent and the oracle run them so)"
+    )
+    print(
+        "pred err / real err: the sum over the agent's changes of the model's predicted saving / of the realised "
+        "saving (models/realised.py, the hour before and after each change) against the twin's true saving (the "
+        "same hour stepped at the old setpoints); in 2s: changes whose realised saving is within 2 sigma of the truth"
     )
     print(f"total {time.perf_counter() - started:.0f} s")
 

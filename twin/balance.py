@@ -280,6 +280,7 @@ def water_side(
     chiller_power, plr, unmet = cooling.chiller_power_w(
         curves, chiller_load, chw_supply, condenser_entering, n_running, design.chiller_capacity_w
     )
+    chiller_power = chiller_power / design.chiller_cop_factor  # an aged plant (1 when new)
     rejected = chw_load_w + chiller_power
     tower_speed = np.where(
         active,

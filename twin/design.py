@@ -135,6 +135,8 @@ class SiteDesign:
     chiller_curve_name: str = cooling.DEFAULT_CHILLER
     chiller_capacity_w: float = 816.0e3
     chiller_staging_plr: float = 0.9
+    # Chillers' COP relative to their curve (1 new; 0.8 after fouling and wear took 20 %): power / factor.
+    chiller_cop_factor: float = 1.0
     condenser_water_min_c: float = 18.0
     chw_design_delta_t_k: float = 5.5
     chw_pump_head_pa: float = 250.0e3
@@ -176,6 +178,8 @@ class SiteDesign:
         for name in ("heat_reuse_ua_w_per_k", "pv_rated_power_w"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SiteDesign.{name} must be >= 0")
+        if not 0 < self.chiller_cop_factor <= 1:
+            raise ValueError("SiteDesign.chiller_cop_factor must be in (0, 1]")
         if not 0 < self.pv_derate <= 1:
             raise ValueError("SiteDesign.pv_derate must be in (0, 1]")
         if any(not 0 <= r < self.n_racks for r in self.hot_spot_racks):

@@ -130,3 +130,27 @@ def test_an_applied_change_starts_the_clocks() -> None:
     # the economizer went on at t=10 s: an operator switching it off does not make it come back on
     off = Setpoints(first.setpoints.supply_air_setpoint_c, first.setpoints.chw_supply_setpoint_c, False)
     assert r.recommend(60.0, COLD, off, data_ok=True).setpoints.economizer_enabled is False
+
+
+def test_saving_that_rests_on_an_overstated_current_point_is_not_made() -> None:
+    """Measured power at the current setpoints below the model's (less its 1 kW std): the overstatement comes off the
+    saving. On the closed-loop bench most changes rested on such a jump at the current point, and came back."""
+    free = make(max_step_c=1.0, max_change_per_h_c=10.0).recommend(0.0, COND, START, data_ok=True)
+    assert free.changed and free.predicted_facility_power_now_w is not None
+    now_w, saving_w = free.predicted_facility_power_now_w, free.predicted_savings_w
+    as_predicted = make(max_step_c=1.0, max_change_per_h_c=10.0).recommend(
+        0.0, COND, START, data_ok=True, measured_facility_power_w=now_w
+    )
+    assert as_predicted.setpoints == free.setpoints  # the model stands where the meter says: nothing changes
+    overstated = make(max_step_c=1.0, max_change_per_h_c=10.0).recommend(
+        0.0, COND, START, data_ok=True, measured_facility_power_w=now_w - 1e3 - 1.5 * saving_w
+    )
+    assert not overstated.changed and overstated.held_back_reason is not None
+    assert (
+        f"less {1.5 * saving_w:.0f} W the model puts the current point above the measured"
+        in overstated.held_back_reason
+    )
+    higher = make(max_step_c=1.0, max_change_per_h_c=10.0).recommend(
+        0.0, COND, START, data_ok=True, measured_facility_power_w=now_w + 50e3
+    )
+    assert higher.setpoints == free.setpoints  # a plant drawing more than predicted is no reason to stay
