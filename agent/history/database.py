@@ -326,7 +326,8 @@ def _writable(path: Path) -> bool:
 
 def translate(err: sqlite3.DatabaseError, path: Path) -> HistoryStoreError:
     text = str(err)
-    if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+    code = getattr(err, "sqlite_errorcode", None)  # absent on ProgrammingError (e.g. a closed store)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return HistoryBusyError(f"history database {path} is busy (another connection holds its lock): {text}")
     if "readonly" in text or "read-only" in text:
         return HistoryStoreError(f"history database {path} is read-only: {text}")

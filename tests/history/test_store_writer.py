@@ -328,3 +328,12 @@ def test_kill_9_loses_nothing_committed(tmp_path: Path) -> None:
     totals = [r.total_j for r in store.device_energy("meter-main", "energy_j", 0, 2e10)]
     assert totals == sorted(totals)
     store.close()
+
+
+def test_a_closed_store_fails_with_a_history_error_naming_the_file(tmp_path: Path) -> None:
+    """sqlite3.ProgrammingError (a closed connection) has no sqlite_errorcode: translating it once failed."""
+    path = tmp_path / "h.sqlite"
+    store = SqliteHistoryStore(path)
+    store.close()
+    with pytest.raises(HistoryStoreError, match=str(path)):
+        store.site_intervals(0.0, 1.0)
