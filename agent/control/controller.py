@@ -77,7 +77,7 @@ def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender
 
     # the levers the model learned, with the site's bounds for them (a lever the model lacks is not chosen)
     configured = {spec.name: spec for spec in lever_specs(rcfg.levers)}
-    levers = tuple(configured[name] for name in model.lever_columns if name in configured)
+    levers = tuple(configured[name] for name in getattr(model, "lever_columns", ()) if name in configured)
     return Recommender(
         model,
         inlet_limit_c=rcfg.inlet_limit_c,
