@@ -39,6 +39,16 @@ class CountingStore:
         pass
 
 
+def _wait_until_idle(writer: HistoryWriter, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with writer._cond:
+            if writer._idle:
+                return
+        assert time.monotonic() < deadline, "the writer thread never went back to waiting"
+        time.sleep(0.005)
+
+
 def test_a_burst_of_polls_is_written_as_one_batch_and_flush_cuts_the_linger_short(cfg: SiteConfig) -> None:
     store = CountingStore()
     writer = HistoryWriter(store, cfg, linger_s=60.0)  # type: ignore[arg-type]
@@ -46,6 +56,7 @@ def test_a_burst_of_polls_is_written_as_one_batch_and_flush_cuts_the_linger_shor
     state = AgentState()
     writer.on_snapshot(DeviceSnapshot("ups-a", T0, 0.1, True), state)  # starts the thread: written at once
     assert writer.flush(timeout_s=30.0)
+    _wait_until_idle(writer)  # flush() returns when the write is done, a moment before the thread waits again
     for k in range(1, 21):  # the next polls find the thread waiting: it wakes, then lingers for the rest
         writer.on_snapshot(DeviceSnapshot("ups-a", T0 + k, 0.1, True), state)
         time.sleep(0.01)  # polls come apart: a thread woken per poll would write each one alone
