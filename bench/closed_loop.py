@@ -1,5 +1,9 @@
 """Closed-loop benchmark: the recommender steers the twin for a year, against baseline and oracle.
 
+One module (over 400 lines): one bench run, from the exploration year and the fit through the hourly
+agent loop and the realised-savings tally to the table; bench/robustness.py and bench/closed_loop_wire.py
+import its pieces, so they stay side by side.
+
 Run: ``.venv/bin/python bench/closed_loop.py [--sites guiyang,chengdu,chongqing] [--days 365]
 [--design modern-ups,legacy]`` (775 s on 2 cores for both halls and three cities).
 

@@ -1,5 +1,8 @@
 """Closed loop over the wire: the agent steers the twin through its real device path, a simulated hour per poll.
 
+One module (over 400 lines): one bench run, from serving the twin and the simulated clock through the
+three loops it compares to the table; the pieces only mean something together.
+
 Run: ``.venv/bin/python bench/closed_loop_wire.py [--site guiyang] [--design legacy] [--start-day 90]
 [--days 30] [--protocols snmp,bacnet]`` (``--days 7``: 11-12 min per protocol at load 17-24 on 2 cores, the fit of
 the 365-day exploration year included; 2-2.5 s per poll cycle).

@@ -18,7 +18,8 @@ from agent.app.security import make_http_server
 from agent.app.status import agent_status
 from agent.config.site import SiteConfig
 from agent.control.actuator import SetpointActuator
-from agent.control.controller import CoolingController, recommender_for
+from agent.control.controller import CoolingController
+from agent.control.recommender_setup import recommender_for
 from agent.control.retrain import Retrainer
 from agent.devices.bacnet.adapter import BacnetDevices
 from agent.devices.bacnet.client import BacnetClient

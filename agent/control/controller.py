@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the model stack (scikit-learn) loads only when a recommende
     from agent.control.engine import Conditions, Recommendation, Recommender, Setpoints
     from models.cooling import CoolingModel
 
-__all__ = ["CoolingController", "recommender_for"]
+__all__ = ["CoolingController"]
 
 log = logging.getLogger(__name__)
 
@@ -68,27 +68,6 @@ class Inputs(TypedDict, total=False):
     conditions: Conditions
     current: Setpoints
     max_inlet_c: float
-
-
-def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
-    """The online :class:`~agent.control.engine.Recommender` for ``model`` with the configured rules."""
-    from agent.config.levers import lever_specs
-    from agent.control.engine import Recommender
-
-    # the levers the model learned, with the site's bounds for them (a lever the model lacks is not chosen)
-    configured = {spec.name: spec for spec in lever_specs(rcfg.levers)}
-    levers = tuple(configured[name] for name in getattr(model, "lever_columns", ()) if name in configured)
-    return Recommender(
-        model,
-        inlet_limit_c=rcfg.inlet_limit_c,
-        max_step_c=rcfg.max_step_c,
-        max_change_per_h_c=rcfg.max_change_per_h_c,
-        economizer_min_dwell_s=rcfg.economizer_min_dwell_s,
-        min_confidence=rcfg.min_confidence,
-        min_savings_w=rcfg.min_savings_w,
-        min_savings_fraction=rcfg.min_savings_fraction,
-        levers=levers,
-    )
 
 
 class CoolingController(OperatorApproval):

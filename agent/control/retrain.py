@@ -322,7 +322,7 @@ class Retrainer:
         outcome = fitted.outcome
         if outcome.swap == "swapped":
             if self._controller.recommender is None:
-                from agent.control.controller import recommender_for
+                from agent.control.recommender_setup import recommender_for
 
                 self._controller.recommender = recommender_for(fitted.model, self._controller.rcfg)
             else:

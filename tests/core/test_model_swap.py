@@ -21,8 +21,8 @@ from threadpoolctl import threadpool_limits
 
 from agent.config.site import RecommenderConfig
 from agent.control.artefact import load_model, trained_until_s
-from agent.control.controller import recommender_for
 from agent.control.history_io import Table, read_site_history
+from agent.control.recommender_setup import recommender_for
 from agent.control.retrain import SWAPS_FILE, Retrainer
 from agent.control.training import fit_from_history
 from agent.export.retrain import RetrainCollector

@@ -18,8 +18,8 @@ import pytest
 
 from agent.app.runtime import Agent
 from agent.config.site import RecommenderConfig, load_config
-from agent.control.controller import recommender_for
 from agent.control.engine import Recommendation, Setpoints
+from agent.control.recommender_setup import recommender_for
 from agent.errors import WriteGuardError
 from twin.live import TwinLiveSite
 

@@ -21,7 +21,7 @@ import pytest
 from agent.app.runtime import Agent
 from agent.config.site import RecommenderConfig, load_config
 from agent.config.web import WebConfig
-from agent.control.controller import recommender_for
+from agent.control.recommender_setup import recommender_for
 from twin.demo import DEMO_START
 from twin.live import TwinLiveSite
 
