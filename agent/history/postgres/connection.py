@@ -165,12 +165,7 @@ class PostgresDatabase:
         if self.readonly:
             raise HistoryStoreError(f"history database {self.where} was opened read-only")
         if self._db.closed or self._db.broken:
-            try:
-                self._db = self._connect()  # the server restarted: carry on with a new connection
-            except HistoryStoreError as err:
-                raise HistoryBusyError(f"{err} (writes wait)") from None
-            if self._exclusive:
-                self._lock()
+            self._reconnect()
         try:
             with ExitStack() as stack:
                 if pipeline:
@@ -181,6 +176,16 @@ class PostgresDatabase:
             self._months.clear()  # a partition created in the rolled-back transaction is gone
             self._last_energy.clear()
             raise self._translate(err) from err
+
+    def _reconnect(self) -> None:
+        """A new session after the server restarted or the network dropped; the writer's lock taken again (a
+        read that reconnects first must not leave the writer's session without it)."""
+        try:
+            self._db = self._connect()
+        except HistoryStoreError as err:
+            raise HistoryBusyError(f"{err} (writes wait)") from None
+        if self._exclusive:
+            self._lock()
 
     def partition(self, cur: psycopg.Cursor[Any], epoch_s: float) -> None:
         """Create the month's partitions of ``epoch_s`` if this store has not seen them (in the transaction)."""
@@ -196,7 +201,7 @@ class PostgresDatabase:
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             if self._db.closed or self._db.broken:
-                self._db = self._connect()
+                self._reconnect()
             return list(self._db.execute(sql.encode(), params).fetchall())
         except psycopg.Error as err:
             raise self._translate(err) from err

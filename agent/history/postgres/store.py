@@ -1,7 +1,8 @@
 """The history store in a shared PostgreSQL database (psycopg 3): many agents and shards, one schema.
 
-Writes are keyed by this store's ``site`` and ``agent``; each poll, site interval or import is one transaction,
-so a kill -9 of an agent loses at most the write in flight (the server rolls back an unfinished transaction).
+Writes are keyed by this store's ``site`` and ``agent``; each batch of polls (:meth:`PostgresHistoryStore.batch`,
+the history writer's), poll, site interval or import is one transaction, so a kill -9 of an agent loses at most
+the write in flight (the server rolls back an unfinished transaction).
 Reads cover the whole site: every agent (shard) of it combined per rollup bucket by
 :mod:`agent.history.postgres.combine`. The schema and its migrations: :mod:`agent.history.postgres.schema`.
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -24,6 +26,7 @@ from agent.history.postgres import schema
 from agent.history.postgres.buckets import check_batch, rollup_sums
 from agent.history.postgres.combine import AgentShard, RollupRow, combine_bucket, rollup_interval, whole_site_rollup
 from agent.history.postgres.connection import PostgresDatabase, redacted
+from agent.history.postgres.polls import DEVICE_ROLLUP_UPSERT, ENERGY_UPSERT, POLL_UPSERT, PollBatch
 from agent.history.records import (
     CONDITION_COLUMNS,
     RESOLUTIONS_S,
@@ -32,7 +35,7 @@ from agent.history.records import (
     SiteInterval,
     SiteRollup,
 )
-from agent.history.rows import IMPORT_BATCH, batches, interval_from_row, interval_row, iso, split_buckets
+from agent.history.rows import IMPORT_BATCH, batches, interval_from_row, interval_row, iso
 
 __all__ = ["PostgresHistoryStore", "redacted"]
 
@@ -71,6 +74,28 @@ class PostgresHistoryStore(PostgresDatabase):
     """:class:`~agent.history.records.HistoryStore` in PostgreSQL, writing as ``agent`` of ``site``; how it is
     opened, its parameters and errors: :class:`~agent.history.postgres.connection.PostgresDatabase`."""
 
+    #: the polls staged by :meth:`batch` (None: each poll is its own transaction)
+    _batch: PollBatch | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The polls recorded inside it (the history writer's polls of the last 0.1 s) in one transaction, one
+        ``executemany`` per table (:mod:`agent.history.postgres.polls`): all or none.
+
+        An error in any poll, when it is staged or when the batch is written, rolls the whole batch back and is
+        raised (the writer then writes its polls one by one). Nested: the outer batch writes.
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = PollBatch((self.site, self.agent), self._previous_energy)
+        try:
+            yield
+            staged = self._batch
+        finally:
+            self._batch = None
+        self._write_polls(staged)
+
     def record_poll(
         self,
         device: str,
@@ -81,65 +106,35 @@ class PostgresHistoryStore(PostgresDatabase):
         readings: Sequence[ReadingRow],
         energy: Sequence[DeviceEnergyRow],
     ) -> None:
-        """One poll, its readings and device energies, and the device rollups: one transaction."""
-        key = (self.site, self.agent)
-        staged: dict[tuple[str, str], tuple[float, float]] = {}
-        with self.transaction(pipeline=True) as cur:
-            self.partition(cur, timestamp_s)
-            if any(r.device != device or r.timestamp_s != timestamp_s for r in readings):
-                raise HistoryQueryError(
-                    f"readings of another poll given with the poll of {device} at {iso(timestamp_s)}"
-                )
-            cur.execute(
-                "INSERT INTO polls VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (site, device, ts_s, agent) DO UPDATE SET ok = excluded.ok, "
-                "duration_s = excluded.duration_s, error_kind = excluded.error_kind, "
-                "quantities = excluded.quantities, labels = excluded.labels, vals = excluded.vals",
-                (
-                    *key,
-                    device,
-                    timestamp_s,
-                    ok,
-                    duration_s,
-                    error_kind,
-                    [r.quantity for r in readings],
-                    [r.labels for r in readings],
-                    [r.value for r in readings],
-                ),
-            )
-            for row in energy:
-                previous = self._previous_energy(cur, row.device, row.quantity)
-                cur.execute(
-                    "INSERT INTO device_energy VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (site, device, quantity, ts_s, agent) DO UPDATE SET total_j = excluded.total_j, "
-                    "agent_total_j = excluded.agent_total_j, method = excluded.method",
-                    (*key, row.device, row.quantity, row.timestamp_s, row.total_j, row.agent_total_j, row.method),
-                )
-                if previous is None or row.timestamp_s >= previous[0]:
-                    staged[(row.device, row.quantity)] = (row.timestamp_s, row.total_j)
-                if previous is not None and row.timestamp_s > previous[0] and row.total_j >= previous[1]:
-                    rollups = [
-                        (*key, row.device, row.quantity, resolution, start, (row.total_j - previous[1]) * share)
-                        for resolution, start, share in split_buckets(previous[0], row.timestamp_s, (3600, 86400))
-                    ]
-                    cur.executemany(
-                        "INSERT INTO device_rollup AS d VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (site, device, quantity, resolution_s, start_s, agent) DO UPDATE SET "
-                        "energy_j = d.energy_j + excluded.energy_j",
-                        rollups,
-                    )
-        self._last_energy.update(staged)
+        """One poll, its readings and device energies, and the device rollups: one transaction, or a part of the
+        :meth:`batch` it is recorded in."""
+        with self.batch():
+            assert self._batch is not None
+            self._batch.add(device, timestamp_s, ok, duration_s, error_kind, readings, energy)
 
-    def _previous_energy(self, cur: psycopg.Cursor[Any], device: str, quantity: str) -> tuple[float, float] | None:
+    def _write_polls(self, staged: PollBatch) -> None:
+        if not staged.polls:
+            return
+        with self.transaction(pipeline=True) as cur:
+            for epoch_s in sorted({schema.month_bounds(t)[1] for t in staged.times_s}):
+                self.partition(cur, epoch_s)
+            cur.executemany(POLL_UPSERT, staged.polls)
+            if staged.energy:
+                cur.executemany(ENERGY_UPSERT, staged.energy)
+            if staged.rollups:
+                cur.executemany(DEVICE_ROLLUP_UPSERT, staged.rollups)
+        self._last_energy.update(staged.last_energy)
+
+    def _previous_energy(self, device: str, quantity: str) -> tuple[float, float] | None:
         cached = self._last_energy.get((device, quantity))
         if cached is not None:
             return cached
-        row = self._db.execute(  # a cursor of its own: `cur` may hold a pipelined executemany
+        rows = self.query(
             "SELECT ts_s, total_j FROM device_energy WHERE site = %s AND device = %s AND quantity = %s "
             "ORDER BY ts_s DESC LIMIT 1",
             (self.site, device, quantity),
-        ).fetchone()
-        return None if row is None else (float(row[0]), float(row[1]))
+        )
+        return None if not rows else (float(rows[0][0]), float(rows[0][1]))
 
     def record_site_interval(self, interval: SiteInterval) -> None:
         """One site interval and its rollups at every resolution: one transaction."""
