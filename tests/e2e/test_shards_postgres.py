@@ -152,7 +152,7 @@ def test_two_run_shards_into_one_postgres_report_the_single_agents_pue(tmp_path:
             assert run.returncode == 0, f"{name}: {err[-2000:]}"
     ended = datetime.now(UTC)
     with psycopg.connect(pg_url) as conn:
-        written = dict(
+        written: dict[str, int] = dict(
             conn.execute("SELECT agent, count(*) FROM site_interval WHERE site = %s GROUP BY agent", (SITE,))
         )
     assert set(written) == {"shard-1-of-2", "shard-2-of-2"} and min(written.values()) >= 5, written
