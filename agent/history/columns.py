@@ -18,11 +18,12 @@ from agent.history.rows import METHOD_BITS, SOURCE_BITS, unbits
 
 __all__ = ["COLUMNS_SELECT", "RollupColumns", "columns_from_rollups", "columns_from_rows", "rollup_columns"]
 
-#: the ``site_rollup`` columns :func:`columns_from_rows` decodes (the outdoor dry bulb's mean divided in SQL, as
-#: :data:`agent.history.rows.ROLLUP_SELECT` does)
+#: the ``site_rollup`` columns :func:`columns_from_rows` decodes (the outdoor dry and wet bulb's means divided in
+#: SQL, as :data:`agent.history.rows.ROLLUP_SELECT` does)
 COLUMNS_SELECT = (
     "start_s, covered_s, facility_j, it_j, cooling_covered_s, cooling_j, methods, it_categories, sources, "
-    "CASE WHEN cond_s_outdoor_dry_bulb_c > 0 THEN cond_outdoor_dry_bulb_c / cond_s_outdoor_dry_bulb_c END"
+    "CASE WHEN cond_s_outdoor_dry_bulb_c > 0 THEN cond_outdoor_dry_bulb_c / cond_s_outdoor_dry_bulb_c END, "
+    "CASE WHEN cond_s_outdoor_wet_bulb_c > 0 THEN cond_outdoor_wet_bulb_c / cond_s_outdoor_wet_bulb_c END"
 )
 
 
@@ -39,6 +40,8 @@ class RollupColumns:
     cooling_j: list[float]
     #: mean outdoor dry bulb of each bucket [C], None where it was never known
     outdoor_dry_bulb_c: list[float | None]
+    #: mean outdoor wet bulb of each bucket [C], None where it was never known
+    outdoor_wet_bulb_c: list[float | None]
     methods: frozenset[str]
     it_categories: frozenset[int]
     sources: frozenset[str]
@@ -68,6 +71,7 @@ def columns_from_rollups(resolution_s: int, rollups: Sequence[SiteRollup]) -> Ro
         [r.cooling_covered_s for r in rollups],
         [r.cooling_j for r in rollups],
         [r.conditions.get("outdoor_dry_bulb_c") for r in rollups],
+        [r.conditions.get("outdoor_wet_bulb_c") for r in rollups],
         frozenset().union(*(r.methods for r in rollups)),
         frozenset().union(*(r.it_categories for r in rollups)),
         frozenset().union(*(r.sources for r in rollups)),
@@ -86,8 +90,8 @@ def columns_from_rows(
 ) -> RollupColumns:
     """Columns from ``SELECT`` :data:`COLUMNS_SELECT` rows in start order and the buckets' terms by start."""
     if not rows:
-        return RollupColumns(resolution_s, [], [], [], [], [], [], [], frozenset(), frozenset(), frozenset())
-    start, covered, facility, it, cool_cov, cool, methods, cats, sources, dry = (
+        return RollupColumns(resolution_s, [], [], [], [], [], [], [], [], frozenset(), frozenset(), frozenset())
+    start, covered, facility, it, cool_cov, cool, methods, cats, sources, dry, wet = (
         list(c) for c in zip(*rows, strict=True)
     )
     method_bits = sources_bits = cat_bits = 0
@@ -116,6 +120,7 @@ def columns_from_rows(
         [float(v) for v in cool_cov],
         [float(v) for v in cool],
         [None if v is None else float(v) for v in dry],
+        [None if v is None else float(v) for v in wet],
         unbits(method_bits, METHOD_BITS),
         frozenset(k for k in (0, 1, 2, 3) if cat_bits & (1 << k)),
         unbits(sources_bits, SOURCE_BITS),

@@ -31,7 +31,7 @@ from agent.history.records import HistoryStore
 from agent.reports.compliance import Compliance, PeriodCarbon, period_carbon, period_compliance
 from agent.reports.mv_plan import NO_PLAN, MvPlan
 from agent.reports.options import DEFAULT_MAX_OUTSIDE_SHARE, EXTRAPOLATION_CHOICES, IT_LOAD_CHOICES
-from agent.reports.periods import add_month, check_whole_hours, iso_day, local_day_spans, local_days, zone_name
+from agent.reports.periods import add_month, check_whole_hours, iso_day, local_day_spans, zone_name
 from models.metrics import IntervalSeries, PeriodMetrics, gb40879_grade, period_metrics
 from models.mv import BaselineFit, Savings, daily_degree_days, fit_change_point_baseline, verified_savings
 from models.mv_acceptance import Gl14Acceptance, RangeCheck, gl14_acceptance, range_check
@@ -238,29 +238,33 @@ class SavingsReport:
 def _daily(
     store: HistoryStore, start_s: float, end_s: float, temperature: str, tz: tzinfo = UTC
 ) -> tuple[np.ndarray[Any, Any], ...]:
-    """Complete local days (24 covered hours with ``temperature``): start, facility kWh, IT kWh, hourly
-    temperatures (days x 24); and the number of days excluded (gaps; 23- or 25-hour DST days too)."""
-    by_day = {start: hours for start, _length, hours in local_days(store.site_rollups(3600, start_s, end_s), tz)}
+    """Complete local days (24 covered hours with ``temperature``, the outdoor dry or wet bulb): start, facility
+    kWh, IT kWh, hourly temperatures (days x 24); and the number of days excluded (gaps; 23- or 25-hour DST days
+    too). The hours are read as columns (summed in the order and arithmetic of the rollup objects: bit-identical)."""
+    cols = rollup_columns(store, 3600, start_s, end_s)
+    hourly = {"outdoor_dry_bulb_c": cols.outdoor_dry_bulb_c, "outdoor_wet_bulb_c": cols.outdoor_wet_bulb_c}[temperature]
+    by_day = {start: (lo, hi) for start, _length, lo, hi in local_day_spans(cols.start_s, tz)}
     starts, fac, it, temps = [], [], [], []
     excluded = 0
     day = datetime.fromtimestamp(start_s, tz=tz).replace(hour=0, minute=0, second=0, microsecond=0)
     while day.timestamp() < end_s:
-        rows = by_day.get(day.timestamp(), [])
+        lo, hi = by_day.get(day.timestamp(), (0, 0))
         day_s = day.timestamp()
         day = (day + timedelta(days=1)).replace(hour=0, tzinfo=tz)
-        ok = len(rows) == 24 and all(r.covered_s >= 3600 - 1e-6 and temperature in r.conditions for r in rows)
+        hours = range(lo, hi)
+        ok = hi - lo == 24 and all(cols.covered_s[i] >= 3600 - 1e-6 and hourly[i] is not None for i in hours)
         if not ok:
             excluded += 1
             continue
         starts.append(day_s)
-        fac.append(sum(r.facility_j for r in rows) / 3.6e6)
-        it.append(sum(r.it_j for r in rows) / 3.6e6)
-        temps.append([r.conditions[temperature] for r in rows])
+        fac.append(sum(cols.facility_j[lo:hi]) / 3.6e6)
+        it.append(sum(cols.it_j[lo:hi]) / 3.6e6)
+        temps.append(hourly[lo:hi])
     return (
         np.array(starts, dtype=float),
         np.array(fac),
         np.array(it),
-        np.array(temps).reshape(-1, 24),
+        np.array(temps, dtype=float).reshape(-1, 24),
         np.array([excluded]),
     )
 
