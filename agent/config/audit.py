@@ -29,8 +29,9 @@ import itertools
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from agent.config.base import StrictModel
 from agent.config.tags import TAG_KINDS, parse_tag_column, parse_tag_term, tag_column, tag_term
 
 __all__ = [
@@ -91,11 +92,7 @@ DEFAULT_ENERGY_TYPE = "grid_electricity"
 TagName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MeterEntry(_Strict):
+class MeterEntry(StrictModel):
     """One meter of the register. With ``device`` the boundary, sub-system and unit it measures are read
     from the topology (giving them again is an error: one source); without, ``boundary`` is required."""
 
@@ -128,7 +125,7 @@ class MeterEntry(_Strict):
         return self
 
 
-class UtilityBill(_Strict):
+class UtilityBill(StrictModel):
     """One utility (grid electricity) bill: its period (dates, both included) and billed energy."""
 
     start: date = Field(description="first day of the bill (site.timezone)")

@@ -26,7 +26,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from agent.config.base import StrictModel
 
 __all__ = ["MINUTES_PER_DAY", "PeriodRange", "Season", "TariffConfig", "minute_of_day"]
 
@@ -45,11 +47,7 @@ def minute_of_day(text: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PeriodRange(_Strict):
+class PeriodRange(StrictModel):
     """One range of the day that belongs to one tariff period."""
 
     period: PeriodName = Field(
@@ -74,7 +72,7 @@ class PeriodRange(_Strict):
         return range(start, MINUTES_PER_DAY), range(0, end)
 
 
-class Season(_Strict):
+class Season(StrictModel):
     """The months a daily schedule applies to, and that schedule."""
 
     name: str = Field(default="all-year", description="label for messages and docs (e.g. summer)")
@@ -122,7 +120,7 @@ class Season(_Strict):
         return tuple(table)
 
 
-class TariffConfig(_Strict):
+class TariffConfig(StrictModel):
     """Time-of-use tariff: energy cost by period (``pue_site_energy_cost_cny_total{period}``).
 
     The cost of each complete site interval is its facility energy split over the periods it spans in

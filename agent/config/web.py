@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -33,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent.config.base import StrictModel
 from agent.config.strict_yaml import YamlFileError, read_yaml
 from agent.errors import ConfigError
 
@@ -58,11 +57,7 @@ _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 _BCRYPT_MAX_PASSWORD_BYTES = 72
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TlsServerConfig(_Strict):
+class TlsServerConfig(StrictModel):
     """``tls_server_config`` of a Prometheus web config. Relative paths: relative to the config file."""
 
     cert_file: Path = Field(description="server certificate (PEM)")
@@ -78,7 +73,7 @@ class TlsServerConfig(_Strict):
         return self
 
 
-class WebConfig(_Strict):
+class WebConfig(StrictModel):
     """The endpoint's TLS and basic-auth settings (Prometheus ``web.config`` keys)."""
 
     tls_server_config: TlsServerConfig | None = Field(default=None, description="serve HTTPS with these files")
