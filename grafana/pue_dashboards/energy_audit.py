@@ -8,9 +8,10 @@ from pue_dashboards.panels import (
     PUE_THRESHOLDS,
     SITE_VAR,
     Panel,
+    bargauge,
+    cost_by_tariff_period,
     dashboard,
     override_unit,
-    panel,
     stat,
     table,
     thresholds,
@@ -128,8 +129,7 @@ def energy_audit() -> dict[str, Any]:
             bars=True,
             interval="1d",
         ),
-        panel(
-            "bargauge",
+        bargauge(
             "Energy by category in the range",
             [
                 (kwh("it", "$__range"), "IT {{site}}"),
@@ -139,15 +139,9 @@ def energy_audit() -> dict[str, Any]:
             ],
             (12, 4, 12, 9),
             unit="kwatth",
-            instant=True,
-            options={
-                "orientation": "horizontal",
-                "displayMode": "gradient",
-                "reduceOptions": {"calcs": ["lastNotNull"]},
-            },
+            display="gradient",
         ),
-        panel(
-            "bargauge",
+        bargauge(
             "PUE by category in the range (PUE = 1 + overheads)",
             [
                 (energy_pue("$__range"), "PUE {{site}}"),
@@ -157,12 +151,6 @@ def energy_audit() -> dict[str, Any]:
             ],
             (0, 13, 12, 9),
             decimals=3,
-            instant=True,
-            options={
-                "orientation": "horizontal",
-                "displayMode": "basic",
-                "reduceOptions": {"calcs": ["lastNotNull"]},
-            },
             description="Pick 'This month' / 'Previous month' in the time picker for monthly figures.",
         ),
         timeseries(
@@ -221,17 +209,7 @@ def energy_audit() -> dict[str, Any]:
             description="ISO/IEC 30134-2: 1 UPS output, 2 PDU output, 3 IT equipment input.",
         ),
         *_reuse_and_water_stats(37),
-        panel(
-            "bargauge",
-            "Energy cost in the range by tariff period",
-            [(f"sum by (site, period) (increase({COST}[$__range]))", "{{period}} {{site}}")],
-            (0, 41, 8, 8),
-            unit=CNY,
-            decimals=0,
-            instant=True,
-            options={"orientation": "horizontal", "displayMode": "basic", "reduceOptions": {"calcs": ["lastNotNull"]}},
-            description=COST_NOTE,
-        ),
+        cost_by_tariff_period("Energy cost in the range by tariff period", (0, 41, 8, 8), description=COST_NOTE),
         timeseries(
             "Daily energy cost by tariff period",
             [(f"sum by (site, period) (increase({COST}[1d]))", "{{period}} {{site}}")],

@@ -11,6 +11,7 @@ from pue_dashboards.panels import (
     SITE_VAR,
     ZONE_VAR,
     Panel,
+    cost_by_tariff_period,
     dashboard,
     override_unit,
     panel,
@@ -145,17 +146,8 @@ def morning() -> dict[str, Any]:
             "(right axis). Markers: setpoint writes (blue) and reverts (red), from pue_setpoint_writes_total and "
             "pue_setpoint_reverts_total.",
         ),
-        panel(
-            "bargauge",
-            "Energy cost yesterday by tariff period",
-            [(f"sum by (site, period) (increase({COST}[$__range]))", "{{period}} {{site}}")],
-            (0, 14, 8, 6),
-            unit=CNY,
-            decimals=0,
-            instant=True,
-            options={"orientation": "horizontal", "displayMode": "basic", "reduceOptions": {"calcs": ["lastNotNull"]}},
-            description=COST_NOTE + YESTERDAY_NOTE,
-            **YESTERDAY,
+        cost_by_tariff_period(
+            "Energy cost yesterday by tariff period", (0, 14, 8, 6), description=COST_NOTE + YESTERDAY_NOTE, **YESTERDAY
         ),
         stat(
             "Energy cost month to date",

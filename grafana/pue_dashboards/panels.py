@@ -100,6 +100,22 @@ def stat(title: str, expr: str, grid: tuple[int, int, int, int], legend: str = "
     return panel("stat", title, [(expr, legend)], grid, instant=True, **kw)
 
 
+def bargauge(
+    title: str, queries: list[tuple[str, str]], grid: tuple[int, int, int, int], *, display: str = "basic", **kw: Any
+) -> Panel:
+    """Horizontal bars of each query's value at the end of the range (instant queries)."""
+    options = {"orientation": "horizontal", "displayMode": display, "reduceOptions": {"calcs": ["lastNotNull"]}}
+    return panel("bargauge", title, queries, grid, instant=True, options=options, **kw)
+
+
+def cost_by_tariff_period(title: str, grid: tuple[int, int, int, int], *, description: str, **kw: Any) -> Panel:
+    """The site's energy cost over the panel's range by tariff period (the energy-audit and morning dashboards)."""
+    from pue_dashboards.queries import CNY, COST  # queries builds on this module (annotations): imported late
+
+    query = (f"sum by (site, period) (increase({COST}[$__range]))", "{{period}} {{site}}")
+    return bargauge(title, [query], grid, unit=CNY, decimals=0, description=description, **kw)
+
+
 def timeseries(
     title: str,
     queries: list[tuple[str, str]],
