@@ -256,8 +256,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         db, context = _resolve(args)
         tz = zone(context["timezone"])
-        start, _ = parse_period(args.start, tz)
-        _, end = parse_period(args.end, tz)
+        # one period FROM..TO: a bare TO date is included, an ISO time is the end (a lone ISO time is an empty period)
+        start, end = parse_period(f"{args.start}..{args.end}", tz)
         fmt = args.format or args.out.suffix.lower().lstrip(".")
         if fmt not in ("csv", "parquet", "xlsx"):
             return _fail("export", f"cannot tell the format from {args.out.name!r}: give --format csv|parquet|xlsx")

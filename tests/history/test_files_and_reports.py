@@ -272,6 +272,25 @@ def test_cli_bad_inputs_exit_2(twin_db: Path, tmp_path: Path, capsys: pytest.Cap
     assert "coarser" in capsys.readouterr().err
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_between_iso_times(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--from/--to take ISO times (the end excluded) as well as days (the last included)."""
+    out = tmp_path / "x.csv"
+    hours = ["--resolution", "1h", "--out", str(out)]
+    assert (
+        main(["export", "--db", str(twin_db), "--from", "2026-01-01T06:00Z", "--to", "2026-01-01T12:00Z", *hours]) == 0
+    )
+    assert [r["timestamp"] for r in _csv_rows(out)] == [f"2026-01-01T{h:02d}:00:00Z" for h in range(6, 12)]
+    assert main(["export", "--db", str(twin_db), "--from", "2026-01-01", "--to", "2026-01-01T02:00Z", *hours]) == 0
+    assert len(_csv_rows(out)) == 2
+    assert main(["export", "--db", str(twin_db), "--from", "2026-01-02T00:00Z", "--to", "2026-01-01", *hours]) == 2
+    assert "ends before it starts" in capsys.readouterr().err
+
+
 def test_read_only_database_cli(twin_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "ro.sqlite"
     shutil.copy(twin_db, db)
