@@ -15,7 +15,7 @@ import pytest
 
 from agent.config.site import SiteConfig
 from agent.devices.readings import DeviceSnapshot, Reading
-from agent.errors import HistoryError
+from agent.errors import HistoryBusyError, HistoryError, HistoryLockedError
 from agent.history.postgres.store import PostgresHistoryStore
 from agent.history.records import DeviceEnergyRow, ReadingRow
 from agent.history.writer import HistoryWriter
@@ -132,3 +132,29 @@ def test_the_writer_batches_polls_and_only_the_failing_poll_is_missing(cfg: Site
     stored = [r.timestamp_s for r in store.device_energy("ups-a", "energy_j", 0.0, 2e10)]
     assert stored == [T0 + k for k in range(11) if k != 5]
     writer.close()
+
+
+def test_a_batch_whose_connection_was_lost_is_busy_and_goes_through_on_the_next_attempt(pg_url: str) -> None:
+    reference = PostgresHistoryStore(pg_url, site="ref", agent="lost")
+    store = PostgresHistoryStore(pg_url, site="hall", agent="lost", exclusive=True)
+    polls = [_poll(d, k) for k in range(6) for d in DEVICES]
+    for poll in polls:
+        reference.record_poll(*poll)
+    with store.batch():
+        for poll in polls[:9]:
+            store.record_poll(*poll)
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pue-agent hall/lost'"
+        )
+    with pytest.raises(HistoryBusyError, match="connection lost"), store.batch():  # the writer keeps the batch
+        for poll in polls[9:]:
+            store.record_poll(*poll)
+    with store.batch():  # and writes it again: a new session, the writer's lock taken again
+        for poll in polls[9:]:
+            store.record_poll(*poll)
+    assert _rows(pg_url, "hall") == _rows(pg_url, "ref")
+    with pytest.raises(HistoryLockedError):
+        PostgresHistoryStore(pg_url, site="hall", agent="lost", exclusive=True)
+    reference.close()
+    store.close()
