@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pue_dashboards.panels import (
+    ASHRAE_ENVELOPE,
     DEVICE_VAR,
     SITE_VAR,
     ZONE_VAR,
     Panel,
     dashboard,
+    hottest_inlet,
     override_unit,
     panel,
     stat,
@@ -23,7 +25,6 @@ RECOMMENDED_AIR = 'quantity=~"supply_air_setpoint_c|return_air_setpoint_c|rack_i
 
 
 def cooling() -> dict[str, Any]:
-    envelope = thresholds((None, "blue"), (18, "green"), (27, "red"))
     panels = [
         stat(
             "Pending approval",
@@ -52,13 +53,7 @@ def cooling() -> dict[str, Any]:
             decimals=3,
             description="Cooling energy / IT energy over 5 minutes (The Green Grid cooling load factor).",
         ),
-        stat(
-            "Hottest rack inlet",
-            f'max by (site) (site_zone:pue_device_rack_inlet_temperature_celsius:max{{{S},zone=~"$zone"}})',
-            (20, 0, 4, 4),
-            unit="celsius",
-            thresholds=envelope,
-        ),
+        hottest_inlet((20, 0, 4, 4)),
         timeseries(
             "Air setpoints vs recommendation",
             [
@@ -102,7 +97,7 @@ def cooling() -> dict[str, Any]:
             ],
             (0, 13, 12, 8),
             unit="celsius",
-            thresholds=envelope,
+            thresholds=ASHRAE_ENVELOPE,
             custom={"thresholdsStyle": {"mode": "line+area"}},
         ),
         timeseries(

@@ -8,11 +8,13 @@ from typing import Any
 
 from pue_dashboards.cooling import REALISED, REALISED_NOTE
 from pue_dashboards.panels import (
+    ASHRAE_ENVELOPE,
     SITE_VAR,
     ZONE_VAR,
     Panel,
     cost_by_tariff_period,
     dashboard,
+    hottest_inlet,
     override_unit,
     panel,
     stat,
@@ -20,7 +22,18 @@ from pue_dashboards.panels import (
     thresholds,
     timeseries,
 )
-from pue_dashboards.queries import CNY, COST, COST_NOTE, REVERTS, SETPOINT_ANNOTATIONS, WRITES, S, energy_pue, grown
+from pue_dashboards.queries import (
+    CNY,
+    COST,
+    COST_NOTE,
+    RACK_INLET_MAX,
+    REVERTS,
+    SETPOINT_ANNOTATIONS,
+    WRITES,
+    S,
+    energy_pue,
+    grown,
+)
 
 #: GB 40879-2021 grade limits (1.20 / 1.30 / 1.50) and the current national targets (2024 action plan: <= 1.25 new
 #: large data centres, <= 1.20 hub nodes), as colour steps; all from agent/data/pue_targets.yaml (a test checks them)
@@ -59,15 +72,9 @@ def _gauge(title: str, expr: str, grid: tuple[int, int, int, int], description: 
 
 
 def morning() -> dict[str, Any]:
-    inlet = f'site_zone:pue_device_rack_inlet_temperature_celsius:max{{{S},zone=~"$zone"}}'
-    envelope = thresholds((None, "blue"), (18, "green"), (27, "red"))
     panels = [
-        stat(
-            "Hottest rack inlet",
-            f"max by (site) ({inlet})",
+        hottest_inlet(
             (0, 0, 4, 5),
-            unit="celsius",
-            thresholds=envelope,
             description="Warmest rack-inlet sensor now (recording rule over pue_device_rack_inlet_temperature_celsius)"
             "; ASHRAE recommended envelope 18-27 C: red above 27 C.",
         ),
@@ -134,12 +141,12 @@ def morning() -> dict[str, Any]:
         timeseries(
             "Hottest rack inlet by zone and real-time PUE, 24 h",
             [
-                (f"max by (site, zone) ({inlet})", "inlet {{zone}}"),
+                (f"max by (site, zone) ({RACK_INLET_MAX})", "inlet {{zone}}"),
                 (f"pue_site_realtime_pue{{{S}}}", "real-time PUE {{site}}"),
             ],
             (12, 5, 12, 9),
             unit="celsius",
-            thresholds=envelope,
+            thresholds=ASHRAE_ENVELOPE,
             custom={"thresholdsStyle": {"mode": "dashed"}},
             overrides=[override_unit("B", "none")],
             description="Overnight rack inlets (lines at the ASHRAE 18 and 27 C) beside the agent's real-time PUE "

@@ -221,6 +221,22 @@ def dashboard(
 
 
 PUE_THRESHOLDS = thresholds((None, "green"), (1.3, "orange"), (1.5, "red"))
+#: the ASHRAE recommended rack-inlet envelope, 18-27 C
+ASHRAE_ENVELOPE = thresholds((None, "blue"), (18, "green"), (27, "red"))
+
+
+def hottest_inlet(grid: tuple[int, int, int, int], **kw: Any) -> Panel:
+    """The warmest rack inlet of the selected site and zones now (the morning and cooling dashboards)."""
+    from pue_dashboards.queries import RACK_INLET_MAX  # queries builds on this module (annotations): imported late
+
+    return stat(
+        "Hottest rack inlet",
+        f"max by (site) ({RACK_INLET_MAX})",
+        grid,
+        unit="celsius",
+        thresholds=ASHRAE_ENVELOPE,
+        **kw,
+    )
 
 
 def annotation(name: str, expr: str, color: str, title: str, text: str, tags: str) -> dict[str, Any]:

@@ -61,6 +61,9 @@ def overhead(numerator_w: str, window: str) -> str:
     return f"avg_over_time({numerator_w}[{window}])\n  / on (site) avg_over_time({REC_W % (S, 'it')}[{window}])"
 
 
+#: the warmest rack inlet per site and zone (recording rule)
+RACK_INLET_MAX = f'site_zone:pue_device_rack_inlet_temperature_celsius:max{{{S},zone=~"$zone"}}'
+
 COST = f"pue_site_energy_cost_cny_total{{{S}}}"
 COST_NOTE = (
     "Facility energy cost under the configured time-of-use tariff (tariff: in the agent's config, docs/tariff.md): "
