@@ -44,7 +44,7 @@ ROOT = TESTS.parent
 DESIGN = DESIGNS["modern-vs"]
 START_S = datetime(2026, 3, 15, 6, tzinfo=UTC).timestamp()  # the demo's start: mid-March, 14:00 in Guiyang
 HOUR_S = 3600.0
-LEVERS = [
+LEVERS: list[dict[str, float | str]] = [
     {"name": "condenser_water_setpoint_c", "min": 20.0, "max": 28.0, "step": 2.0, "max_step": 2.0},
     {"name": "chw_pump_dp_setpoint_pa", "min": 60000.0, "max": 100000.0, "step": 10000.0, "max_step": 20000.0},
 ]
@@ -102,8 +102,8 @@ def lever_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         targets.append((r.cooling_power_w, r.facility_power_w, r.max_inlet_c))
     inputs, y = np.array(rows, dtype=float), np.array(targets)
     model = fit_cooling_model(
-        inputs, y[:, 0], y[:, 1], y[:, 2], random_state=0, lever_columns=(LEVERS[0]["name"], LEVERS[1]["name"]),
-        lever_steps=(2.0, 10e3), it_fan_curve=False, regressor_params={"max_iter": 15},
+        inputs, y[:, 0], y[:, 1], y[:, 2], random_state=0, it_fan_curve=False, regressor_params={"max_iter": 15},
+        lever_columns=("condenser_water_setpoint_c", "chw_pump_dp_setpoint_pa"), lever_steps=(2.0, 10e3),
     )  # fmt: skip
     assert model.lever_columns == ("condenser_water_setpoint_c", "chw_pump_dp_setpoint_pa")
     out = tmp_path_factory.mktemp("lever-model")
@@ -145,7 +145,7 @@ async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: s
     site.controls = replace(site.controls, crah_min_fan_speed=1.0)
     start_controls = site.controls
     if zero_first is not None:  # the plant's controller has not initialised this lever yet: it reads 0
-        site.controls = replace(site.controls, **{zero_first: 0.0})
+        site.controls = replace(site.controls, **{zero_first: 0.0})  # type: ignore[arg-type]
     site.start()
     await site.ready()
     site.update()
@@ -159,7 +159,8 @@ async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: s
             await agent.controller.wait_idle()
             latest.append(agent.controller.latest)
             if i == 0 and zero_first is not None:
-                site.controls = replace(site.controls, **{zero_first: getattr(start_controls, zero_first)})
+                restored = {zero_first: getattr(start_controls, zero_first)}
+                site.controls = replace(site.controls, **restored)
             clock.now_s = START_S + (i + 0.5) * HOUR_S
             controls.append(site.update().controls)
         actions = [a for a in agent.controller.actuator.actions]
@@ -201,7 +202,7 @@ def test_without_levers_in_the_config_nothing_lever_related_is_written(tmp_path:
     config = _config(tmp_path, [], None)
     cfg, _ = load_config(config)
     assert cfg.recommender is not None and not cfg.recommender.levers
-    recommender = recommender_for(EconomizerOnlyPlant(), cfg.recommender)  # type: ignore[arg-type]
+    recommender = recommender_for(EconomizerOnlyPlant(), cfg.recommender)  # type: ignore[arg-type, unused-ignore]
     out = asyncio.run(_run(config, cycles=3, recommender=recommender))
     assert out["actions"], "the controller acted on the base setpoints"
     assert not [a for a in out["actions"] if a.quantity in LEVER_NAMES]
