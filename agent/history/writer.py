@@ -29,6 +29,7 @@ from agent.config.retention import retention_s
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
 from agent.export import metric_names as m
+from agent.history.levers import lever_terms
 from agent.history.records import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.history.write_queue import QueuedWrites
 from agent.site.conditions import site_conditions
@@ -219,6 +220,7 @@ class HistoryWriter(QueuedWrites):
             terms[f"zone:{zone}:overhead_j"] = (duration, overhead_d or 0.0) if ok else (0.0, 0.0)
         # the same conditions the cooling controller serves the model live (agent/site/conditions.py)
         cond = site_conditions(state, self._cfg, now)
+        terms.update(lever_terms(cond.levers, duration))  # the levers read (docs/levers.md): term, not a column
         return SiteInterval(
             start_s=previous_s,
             duration_s=duration,
