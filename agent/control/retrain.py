@@ -76,12 +76,14 @@ class RetrainOutcome:
     champion_version: str | None = None
 
 
-def training_csv_from_store(store: Any, start_s: float, end_s: float, out: Path) -> int:
+def training_csv_from_store(
+    store: Any, start_s: float, end_s: float, out: Path, levers: tuple[str, ...] | None = None
+) -> int:
     """Write the complete 15-min intervals of ``[start_s, end_s)`` as a canonical history CSV.
 
-    The levers the site logged (agent/history/levers.py) come along as columns when at least
-    :data:`~agent.control.training.MIN_ROWS` complete intervals know all of them: then only those intervals are
-    written (a lever is learned from the rows that know it); else the levers are left out.
+    The levers the site logged (agent/history/levers.py; of ``levers`` only, when given) come along as columns
+    when at least :data:`~agent.control.training.MIN_ROWS` complete intervals know all of them: then only those
+    intervals are written (a lever is learned from the rows that know it); else the levers are left out.
     """
     from agent.control.training import MIN_ROWS
     from agent.history.export import history_table
@@ -95,11 +97,11 @@ def training_csv_from_store(store: Any, start_s: float, end_s: float, out: Path)
         for row in rows
         if float(row[index["coverage"]] or 0) >= MIN_COVERAGE and all(row[index[c]] != "" for c in SITE_HISTORY_COLUMNS)
     ]
-    levers = [c for c in LEVER_COLUMNS if c in index]
-    with_levers = [row for row in complete if all(row[index[c]] != "" for c in levers)]
-    if not levers or len(with_levers) < MIN_ROWS:
-        levers, with_levers = [], complete
-    columns = (*SITE_HISTORY_COLUMNS, *levers)
+    wanted = [c for c in LEVER_COLUMNS if c in index and (levers is None or c in levers)]
+    with_levers = [row for row in complete if all(row[index[c]] != "" for c in wanted)]
+    if not wanted or len(with_levers) < MIN_ROWS:
+        wanted, with_levers = [], complete
+    columns = (*SITE_HISTORY_COLUMNS, *wanted)
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
@@ -230,7 +232,9 @@ class Retrainer:
         try:
             with tempfile.TemporaryDirectory(prefix="pue-retrain-") as tmp:
                 path = Path(tmp) / "history.csv"
-                training_csv_from_store(store, now - self._window_s, now, path)
+                # only the levers the site lists (recommender.levers): a model must not learn one it may not set
+                listed = tuple(lever.name for lever in getattr(getattr(self._controller, "rcfg", None), "levers", ()))
+                training_csv_from_store(store, now - self._window_s, now, path, levers=listed)
                 return read_site_history(path)
         finally:
             store.close()
@@ -335,12 +339,15 @@ class Retrainer:
             return self.last
         outcome = fitted.outcome
         if outcome.swap == "swapped":
-            if self._controller.recommender is None:
+            recommender = self._controller.recommender
+            levers_now = tuple(spec.name for spec in getattr(recommender, "levers", ()))
+            if recommender is None or levers_now != tuple(getattr(fitted.model, "lever_columns", ())):
+                # a new recommender for other levers (its rate-limit clocks start again)
                 from agent.control.recommender_setup import recommender_for
 
                 self._controller.recommender = recommender_for(fitted.model, self._controller.rcfg)
             else:
-                self._controller.recommender.model = fitted.model
+                recommender.model = fitted.model
             self.champion_last_row_s = fitted.trained_until_s
             on_swap = getattr(self._controller, "on_model_swapped", None)
             if callable(on_swap):

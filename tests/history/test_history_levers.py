@@ -45,7 +45,7 @@ def _intervals(n: int, with_levers_from: int = 0) -> list[SiteInterval]:
                 conditions={**CONDITIONS, "supply_air_setpoint_c": 18.0 + i % 3},
                 max_inlet_c=24.0,
                 terms=lever_terms(levers, STEP_S) if i >= with_levers_from else {},
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -76,6 +76,11 @@ def test_levers_are_exported_imported_and_learned_from(tmp_path: Path) -> None:
     # the training CSV carries the levers, and the fit's reader finds them varied and complete
     table = read_site_history(training)
     assert levers_of(table) == ("condenser_water_setpoint_c", "chillers_running")
+    # retraining passes the levers the site lists: a logged lever it does not list is not learned
+    with SqliteHistoryStore(tmp_path / "h.sqlite", readonly=True) as store:
+        listed = tmp_path / "listed.csv"
+        training_csv_from_store(store, T0, T0 + n * STEP_S, listed, levers=("chillers_running", "towers_running"))
+    assert levers_of(read_site_history(listed)) == ("chillers_running",)
 
 
 def test_too_few_intervals_with_levers_leave_them_out_of_training(tmp_path: Path) -> None:
