@@ -68,3 +68,15 @@ def test_without_the_levers_in_force_it_still_recommends_but_predicts_no_saving(
     rows = _recommend(model, tmp_path, ["2026-03-01T00:00:00Z,800000,12,8,18,9,0"], header)
     assert rows[0]["held_back_reason"] == "" and float(rows[0]["condenser_water_setpoint_c"]) in SEEN_CW_C
     assert "predicted_savings_w" not in rows[0]
+
+
+def test_run_refuses_a_lever_model_for_a_site_that_does_not_list_its_levers(model: CoolingModel) -> None:
+    from agent.config.levers import LeverConfig
+    from agent.config.recommender import RecommenderConfig
+    from agent.control.recommender_setup import recommender_for
+    from agent.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"fitted with the levers \['condenser_water_setpoint_c'\]"):
+        recommender_for(model, RecommenderConfig())
+    listed = RecommenderConfig(levers=[LeverConfig(name=CW_SPEC.name, min=21, max=30, step=1, max_step=2)])
+    assert [spec.name for spec in recommender_for(model, listed).levers] == [CW_SPEC.name]
