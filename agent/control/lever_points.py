@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from agent.config.site import SiteConfig
-from agent.devices.profiles import ProfileRegistry
+from agent.site.conditions import setpoint_ranges
 
 if TYPE_CHECKING:  # the model stack (scikit-learn) loads only when a recommender is built
     from agent.control.engine import Setpoints
@@ -37,18 +37,6 @@ def lever_names(recommender: object) -> tuple[str, ...]:
 def lever_limits(cfg: SiteConfig) -> dict[str, tuple[float, float]]:
     """The configured bounds of each lever the site lists (``recommender.levers``), by quantity."""
     return {lever.name: (lever.min, lever.max) for lever in (cfg.recommender.levers if cfg.recommender else ())}
-
-
-def setpoint_ranges(cfg: SiteConfig, profiles: ProfileRegistry) -> dict[tuple[str, str], tuple[float, float]]:
-    """The range each device's profile says it accepts for each writable quantity, by (device, quantity)."""
-    out: dict[tuple[str, str], tuple[float, float]] = {}
-    for dev in cfg.devices:
-        if dev.profile not in profiles:
-            continue
-        for obj in profiles[dev.profile].objects:
-            if obj.writable is not None:
-                out[(dev.name, obj.quantity)] = (obj.writable.min, obj.writable.max)
-    return out
 
 
 def setpoint_values(setpoints: Setpoints, names: tuple[str, ...]) -> dict[str, float]:

@@ -28,11 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.config.site import SiteConfig
+from agent.devices.profiles import ProfileRegistry
 from agent.site.poller import AgentState
 from models.levers import LEVER_NAMES
 from models.psychro import STANDARD_PRESSURE_PA, wet_bulb_c
 
-__all__ = ["SetpointRanges", "SiteConditions", "site_conditions"]
+__all__ = ["SetpointRanges", "SiteConditions", "setpoint_ranges", "site_conditions"]
 
 #: the range each device accepts for each setpoint quantity, by (device, quantity) [canonical units]
 SetpointRanges = Mapping[tuple[str, str], tuple[float, float]]
@@ -90,6 +91,18 @@ class SiteConditions:
                 out[column] = value
         out.update(self.levers)
         return out
+
+
+def setpoint_ranges(cfg: SiteConfig, profiles: ProfileRegistry) -> dict[tuple[str, str], tuple[float, float]]:
+    """The range each device's profile says it accepts for each writable quantity, by (device, quantity)."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for dev in cfg.devices:
+        if dev.profile not in profiles:
+            continue
+        for obj in profiles[dev.profile].objects:
+            if obj.writable is not None:
+                out[(dev.name, obj.quantity)] = (obj.writable.min, obj.writable.max)
+    return out
 
 
 def _mean(values: list[float]) -> float | None:

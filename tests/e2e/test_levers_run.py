@@ -26,6 +26,8 @@ from agent.app.runtime import Agent
 from agent.config.site import load_config
 from agent.control.artefact import save_model
 from agent.control.recommender_setup import recommender_for
+from agent.history import HistoryWriter, SqliteHistoryStore
+from agent.site.conditions import setpoint_ranges
 from models.cooling import fit_cooling_model
 from models.levers import LEVER_NAMES
 from twin.design import DESIGNS, ControlBounds, Controls
@@ -136,8 +138,11 @@ def _config(tmp: Path, levers: list[dict[str, float | str]], model_dir: Path | N
 
 
 async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: str | None = None) -> dict[str, Any]:
-    """``cycles`` simulated hours: the agent polls and writes at the top of each, then the twin steps the hour."""
+    """``cycles`` simulated hours: the agent polls and writes at the top of each, then the twin steps the hour; the
+    history (SQLite, beside the config) written as `run` writes it."""
     cfg, profiles = load_config(config)
+    store = SqliteHistoryStore(config.with_name("history.sqlite"))
+    writer = HistoryWriter(store, cfg, setpoint_ranges=setpoint_ranges(cfg, profiles))  # as agent/app/run.py
     clock = SimClock(START_S - 0.5 * HOUR_S)
     site = TwinLiveSite(
         cfg, profiles, speed=1.0, start=datetime.fromtimestamp(clock.now_s, UTC), design=DESIGN, clock=clock
@@ -149,7 +154,7 @@ async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: s
     site.start()
     await site.ready()
     site.update()
-    agent = Agent(cfg, profiles, clock=clock, recommender=recommender)
+    agent = Agent(cfg, profiles, clock=clock, recommender=recommender, observers=[writer])
     assert agent.controller is not None
     latest, controls = [], []
     try:
@@ -167,7 +172,13 @@ async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: s
     finally:
         await agent.stop()
         site.stop()
-    return {"latest": latest, "controls": controls, "actions": actions, "cfg": cfg}
+        await asyncio.to_thread(writer.close)
+    store = SqliteHistoryStore(config.with_name("history.sqlite"), readonly=True)
+    try:
+        intervals = store.site_intervals(0.0, 4e9)
+    finally:
+        store.close()
+    return {"latest": latest, "controls": controls, "actions": actions, "intervals": intervals}
 
 
 def test_run_writes_levers_within_bounds_and_holds_on_an_uninitialised_read(tmp_path: Path, lever_model: Path) -> None:
@@ -196,6 +207,12 @@ def test_run_writes_levers_within_bounds_and_holds_on_an_uninitialised_read(tmp_
     # the recommender saw the levers in force (what it recommended from is what the devices hold)
     rec = out["latest"][-1]
     assert len(rec.current.levers) == 2 and all(v > 0 for v in rec.current.levers)
+    # the history keeps the levers read, every one the plant serves (the retraining learns the listed ones)
+    assert out["intervals"], "the history wrote site intervals"
+    last = out["intervals"][-1]
+    assert {"lever:condenser_water_setpoint_c", "lever:chillers_running"} <= set(last.terms)
+    seconds, value = last.terms["lever:chw_pump_dp_setpoint_pa"]
+    assert seconds > 0 and value / seconds == pytest.approx(rec.current.levers[1])
 
 
 def test_without_levers_in_the_config_nothing_lever_related_is_written(tmp_path: Path) -> None:
