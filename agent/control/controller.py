@@ -367,6 +367,7 @@ class CoolingController(OperatorApproval):
         if self.exploration is not None:
             out["exploration"] = self.exploration.status_json()
         out["realised_savings"] = self.realised.as_json(last=5)
+        out["lever_names"] = list(self._levers())  # what setpoints.levers and current.levers hold, in order
         return out
 
     def _levers(self) -> tuple[str, ...]:
