@@ -112,3 +112,22 @@ def test_without_levers_only_the_base_setpoints_are_written() -> None:
     assert {r.quantity for r in records} == {"chw_supply_setpoint_c", "economizer_enabled"}
     assert plant.values[("chiller-plant", "condenser_water_setpoint_c")] == 24.0
     assert controller.actuator.limits.keys() == {"supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled"}
+
+
+def test_exploration_steps_keep_the_levers_where_they_are() -> None:
+    from agent.control.engine import Conditions
+
+    cfg, profiles = load_config(ROOT / "configs" / "twin-site.yaml")
+    rcfg = RecommenderConfig(mode="auto", levers=list(LEVERS), exploration={"enabled": True, "mode": "auto"})
+    cfg = cfg.model_copy(update={"recommender": rcfg})
+    actuator = SetpointActuator(cfg, profiles, Plant(), log_path=None)
+    controller = CoolingController(cfg, rcfg, Chooser(LEVERS), actuator, clock=lambda: 1000.0)  # type: ignore[arg-type]
+    assert controller.exploration is not None
+    current = Setpoints(18.0, 7.0, False, (24.0, 100000.0))
+    inputs = {"conditions": Conditions(800e3, 10.0, 7.0), "current": current, "max_inlet_c": 22.0}
+    steps = [controller.exploration.step(1000.0 + 900.0 * k, inputs, True, None) for k in range(4)]  # type: ignore[arg-type]
+    moved = [s for s in steps if s is not None and s.changed]
+    assert moved, [s.held_back_reason if s else None for s in steps]
+    for step in moved:
+        assert step.setpoints.levers == current.levers and step.reason is not None
+        assert step.reason.startswith("exploration")
