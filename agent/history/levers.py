@@ -10,14 +10,18 @@ the column ``model fit`` and retraining learn it from); ``import`` reads those c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import get_args
-
-from agent.config.levers import LeverName
 
 __all__ = ["LEVER_COLUMNS", "lever_cells", "lever_columns_in", "lever_term", "lever_terms"]
 
-#: every lever's history column, in the canonical order
-LEVER_COLUMNS: tuple[str, ...] = get_args(LeverName)
+#: every lever's history column, in the canonical order (agent.config.levers.LeverName's: not imported, as `export`'s
+#: constants load for every command line's parser, pydantic only for the commands that read a config)
+LEVER_COLUMNS: tuple[str, ...] = (
+    "fan_min_speed_ratio",
+    "condenser_water_setpoint_c",
+    "chw_pump_dp_setpoint_pa",
+    "chillers_running",
+    "towers_running",
+)
 _PREFIX = "lever:"
 
 

@@ -50,6 +50,16 @@ def _intervals(n: int, with_levers_from: int = 0) -> list[SiteInterval]:
     return out
 
 
+def test_the_history_knows_every_lever_the_config_and_the_model_know() -> None:
+    from typing import get_args
+
+    from agent.config.levers import LeverName
+    from agent.history.levers import LEVER_COLUMNS
+    from models.levers import LEVER_NAMES
+
+    assert LEVER_COLUMNS == get_args(LeverName) == tuple(LEVER_NAMES)
+
+
 def test_levers_are_exported_imported_and_learned_from(tmp_path: Path) -> None:
     n = MIN_ROWS + 20
     with SqliteHistoryStore(tmp_path / "h.sqlite") as store:
