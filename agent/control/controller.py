@@ -114,6 +114,7 @@ class CoolingController(OperatorApproval):
         self._last_applied: Setpoints | None = None
         #: what each device accepts for each setpoint: a read outside it is not a value in force (uninitialised)
         self._ranges = setpoint_ranges(cfg, actuator.profiles)
+        self._implausible: tuple[tuple[str, str], ...] = ()  # the last tick's setpoints read outside those ranges
         #: steps for a site whose history never varied a setpoint (recommender.exploration)
         self.exploration = (
             ExplorationDriver(cfg, rcfg.exploration, rcfg.inlet_limit_c, actuator) if rcfg.exploration.enabled else None
@@ -137,6 +138,7 @@ class CoolingController(OperatorApproval):
 
         now = site.timestamp_s if now is None else now
         cond = site_conditions(state, self._cfg, now, self._ranges)
+        self._implausible = cond.implausible
         missing = cond.missing()
         it_w = site.it_w.value
         if it_w is None:
@@ -222,6 +224,8 @@ class CoolingController(OperatorApproval):
             }
             return
         rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
+        if self._implausible and (rec.held_back_reason or "").startswith("current values of the levers"):
+            rec = held(rec, f"{rec.held_back_reason}: read {'; '.join(w for _, w in self._implausible)}")
         if breach and rec.held_back_reason is None:
             rec = held(
                 rec,

@@ -189,6 +189,7 @@ def test_run_writes_levers_within_bounds_and_holds_on_an_uninitialised_read(tmp_
     first = out["latest"][0]
     assert first.held_back_reason is not None and "condenser_water_setpoint_c" in first.held_back_reason
     assert first.held_back_reason.startswith("current values of the levers")
+    assert "chiller-plant condenser_water_setpoint_c=0 outside 18-32" in first.held_back_reason
     assert all(a.timestamp_s > START_S for a in out["actions"])
     lever_writes = [a for a in out["actions"] if a.quantity in LEVER_NAMES and a.kind == "apply"]
     assert lever_writes, [(a.quantity, a.result, a.error) for a in out["actions"]]
