@@ -104,12 +104,15 @@ async def _demo(args: argparse.Namespace, model_dir: Path | None) -> str:
     cfg, redfish_tls = _bmc_pki(cfg, state / "bmc-pki")
     site: MinimalSite | TwinLiveSite
     if args.site in ("twin", "twin-mixed"):
+        from twin.design import DESIGNS
+
         site = TwinLiveSite(
             cfg,
             profiles,  # type: ignore[arg-type]
             weather=args.weather,
             speed=args.speed,
             start=DEMO_START,
+            design=DESIGNS[args.design],
             redfish_tls=redfish_tls,
         )
     else:
@@ -240,6 +243,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--weather", default="guiyang", help="twin weather: guiyang, chengdu, chongqing or an EPW path")
     p.add_argument("--speed", type=positive_float, default=60.0, help="twin time acceleration (simulated s per s)")
+    p.add_argument(
+        "--design",
+        choices=("legacy", "modern-ups", "modern-vs"),
+        default="legacy",
+        help="twin hall design; modern-vs: a variable-speed plant serving its levers (docs/levers.md)",
+    )
     p.add_argument(
         "--history",
         default=None,

@@ -11,7 +11,9 @@ Roles in the site config map onto the twin's plant:
   the racks' inlet sensors (sensor k = k-th rack of the row);
 - ``cooling_unit`` (in order): CRAH units with a writable supply-air setpoint;
 - ``chiller_plant``: chilled-water setpoint, economizer enable and CRAH minimum fan speed (writable),
-  plant temperatures, the mechanical sub-meter (all cooling electricity), the heat meter on heat
+  on a variable-speed plant (design ``modern-vs``) also its levers (condenser-water and pump-DP setpoints,
+  chillers and towers requested; writable, :data:`VS_START_LEVERS` at start), plant temperatures, the
+  mechanical sub-meter (all cooling electricity), the heat meter on heat
   delivered for reuse and the site water meter (cooling-tower make-up);
 - ``environment_sensor``: outdoor dry-bulb, humidity, dew point and pressure.
 
@@ -38,9 +40,20 @@ from twin.simulate import utilisation_at
 from twin.site import SiteConditions, SitePlant, StepResult
 from twin.weather import load_site_weather, weather_at
 
-__all__ = ["TwinLiveSite", "TwinTruth"]
+__all__ = ["VS_START_LEVERS", "TwinLiveSite", "TwinTruth"]
 
 Values = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+#: the levers a variable-speed plant (``modern-vs``) runs at until the agent writes them: condenser water 24 C, pump DP
+#: at design (100 kPa), every chiller and tower requested (bench/closed_loop.py's agent starts there too)
+VS_START_LEVERS: dict[str, float] = {
+    "condenser_water_setpoint_c": 24.0,
+    "chw_pump_dp_setpoint_pa": 100.0e3,
+    "chillers_running": 3.0,
+    "towers_running": 3.0,
+}
+#: lever quantities whose Controls field is a count
+_COUNTS = ("chillers_running", "towers_running")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +102,8 @@ class TwinLiveSite(SimulatedSite):
         self._sim0 = (start or datetime(2026, 7, 1, tzinfo=UTC)).timestamp()
         self._last_sim: float | None = None
         self.controls = Controls(crah_min_fan_speed=1.0)  # a legacy hall: constant-speed CRAH fans
+        if self.design.variable_speed_plant:
+            self.controls = replace(self.controls, **_lever_fields(VS_START_LEVERS))  # type: ignore[arg-type]
         self._crah_setpoints: dict[str, float] = {}
         self._counters: dict[tuple[str, str], float] = {}
         self._roles: dict[str, list[str]] = {}
@@ -112,6 +127,8 @@ class TwinLiveSite(SimulatedSite):
                 self.controls = replace(self.controls, economizer_enabled=value >= 0.5)
             elif quantity == "fan_min_speed_ratio":
                 self.controls = replace(self.controls, crah_min_fan_speed=value)
+            elif quantity in VS_START_LEVERS and self.design.variable_speed_plant:
+                self.controls = replace(self.controls, **_lever_fields({quantity: value}))  # type: ignore[arg-type]
 
         return handle
 
@@ -218,6 +235,11 @@ class TwinLiveSite(SimulatedSite):
                 ("water_flow_m3_per_s", ()): r.water_flow_m3_per_s,
                 ("water_volume_m3", ()): water,
             }
+            if self.design.variable_speed_plant:  # the levers as the plant's controller holds them (requested)
+                for quantity in VS_START_LEVERS:
+                    held = getattr(self.controls, quantity)
+                    if held is not None:
+                        values[name][(quantity, ())] = float(held)
         for name in self._roles.get("environment_sensor", []):
             lbl = (("sensor", "1"),)
             values[name] = {
@@ -274,3 +296,8 @@ class TwinLiveSite(SimulatedSite):
             "reused_heat_w": truth.reused_heat_w,
             "water_flow_m3_per_s": truth.water_flow_m3_per_s,
         }
+
+
+def _lever_fields(levers: dict[str, float]) -> dict[str, float | int]:
+    """Controls keywords for lever values by quantity (counts as whole numbers)."""
+    return {q: round(v) if q in _COUNTS else v for q, v in levers.items()}

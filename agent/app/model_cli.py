@@ -149,15 +149,20 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
     loaded = load_model(args.model)
     model = loaded.model
-    if model.lever_columns:
-        raise UsageError(
-            f"--model {args.model}: fitted with plant levers {list(model.lever_columns)}; offline recommend "
-            "handles the base setpoints only (docs/levers.md): use it in run, or refit without the lever columns"
-        )
     bounds = load_bounds(args.bounds)
     table = read_conditions(args.conditions)
-    has_current = "supply_air_setpoint_c" in table.columns
+    levers_now = None
+    if model.lever_columns:  # row by row with the levers (agent/control/offline_levers.py, docs/levers.md)
+        from agent.control.offline_levers import optimise_rows_with_levers, start_levers
+
+        try:
+            levers_now = start_levers(model, table.columns, len(table))
+        except ValueError as err:
+            raise HistoryFormatError(f"{table.path}:1: {err}") from None
+    # the prediction at the current setpoints needs the levers in force too, where the model has levers
+    has_current = "supply_air_setpoint_c" in table.columns and all(c in table.columns for c in model.lever_columns)
     columns = ["timestamp", "it_power_w", "outdoor_dry_bulb_c", "outdoor_wet_bulb_c", *OUTPUT_COLUMNS]
+    columns += list(model.lever_columns)
     if has_current:
         columns += list(CURRENT_COLUMNS)
     columns.append("held_back_reason")
@@ -172,9 +177,22 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     asked = [i for i, reason in enumerate(reasons) if reason is None]
     # all rows at once: the same choice per row as optimise_setpoints, a few predict calls instead of 2 per row
     with progress(f"recommend: {len(asked):,} of {len(reasons):,} rows inside the training data"):
-        found = optimise_setpoints_batch(
-            model, conditions[asked], bounds, inlet_limit_c=args.inlet_limit_c, uncertainty_k=args.uncertainty_k
-        )
+        chosen_levers: dict[int, tuple[float, ...]] = {}
+        if levers_now is None:
+            found = optimise_setpoints_batch(
+                model, conditions[asked], bounds, inlet_limit_c=args.inlet_limit_c, uncertainty_k=args.uncertainty_k
+            )
+        else:
+            with_levers = optimise_rows_with_levers(
+                model,
+                conditions[asked],
+                levers_now[asked],
+                bounds,
+                inlet_limit_c=args.inlet_limit_c,
+                uncertainty_k=args.uncertainty_k,
+            )
+            found = [None if f is None else f.choice for f in with_levers]
+            chosen_levers = {i: f.levers for i, f in zip(asked, with_levers, strict=True) if f is not None}
     choices: list[OptimiserChoice | None] = [None] * len(reasons)
     for i, choice in zip(asked, found, strict=True):
         choices[i] = choice
@@ -190,6 +208,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             ]
         ).reshape(-1, 3)
         chosen = [i for i, c in enumerate(choices) if c is not None]
+        if levers_now is not None:
+            current = np.column_stack((current, levers_now))
         now = model.predict(np.column_stack((conditions, current))[chosen]) if chosen else None
         now_power = np.full(len(choices), np.nan)
         now_pue = np.full(len(choices), np.nan)
@@ -216,6 +236,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                     predicted_max_inlet_c=f"{choice.max_inlet_c:.2f}",
                     predicted_pue=f"{choice.pue:.4f}",
                 )
+                row.update({n: f"{v:g}" for n, v in zip(model.lever_columns, chosen_levers.get(i, ()), strict=False)})
                 if now_power is not None and now_pue is not None:
                     row.update(
                         predicted_facility_power_now_w=f"{now_power[i]:.1f}",

@@ -68,7 +68,13 @@ async def run_agent(
         # (HistoryLockedError, exit 2) before it polls
         store = open_history_store(cfg, base_dir, db=history_path, exclusive=True, shard=shard)
         # a shard writes its own meters' part of each boundary; reports sum the shards (docs/history.md)
-        writer = HistoryWriter(store, cfg if shard is None else shard_history_config(cfg, shard))
+        from agent.site.conditions import setpoint_ranges
+
+        writer = HistoryWriter(
+            store,
+            cfg if shard is None else shard_history_config(cfg, shard),
+            setpoint_ranges=setpoint_ranges(cfg, profiles),  # type: ignore[arg-type]
+        )
         observers.append(writer)
         label = target_label(history_path if history_path is not None else str(getattr(store, "url", "")))
         print(f"history: {label}", flush=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config.site import DeviceConfig, SiteConfig
+from agent.control.lever_points import lever_limits
 from agent.devices.profiles import ProfileObject, ProfileRegistry
 from agent.devices.reader import SetpointRelinquisher, SetpointWriter
 from agent.errors import DeviceError, WriteGuardError
@@ -167,9 +168,9 @@ class SetpointActuator:
         limits: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         self._cfg = cfg
-        #: configured bounds by quantity, on top of the profiles' (the recommender's setpoint bounds)
-        self.limits = limits if limits is not None else setpoint_limits(SetpointBounds())
-        self._profiles = profiles
+        #: configured bounds by quantity, on top of the profiles' (the recommender's setpoint bounds, the site's levers)
+        self.limits = {**(limits if limits is not None else setpoint_limits(SetpointBounds())), **lever_limits(cfg)}
+        self.profiles = self._profiles = profiles
         self._writer = writer
         self._log_path = log_path
         self._clock = clock

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 from agent.config.site import RecommenderConfig, SiteConfig
 from agent.control.actuator import ActionRecord, Clock, SetpointActuator
 from agent.control.explore import ExplorationDriver
+from agent.control.lever_points import lever_names, setpoint_values
 from agent.control.realised import RealisedSavings
 from agent.errors import WriteGuardError
 from agent.site.poller import AgentState, SiteState
 
 if TYPE_CHECKING:  # the model stack (scikit-learn) loads only when a recommender is built
     from agent.control.controller import HeldBack, Inputs
-    from agent.control.engine import Recommendation, Setpoints
+    from agent.control.engine import Recommendation, Recommender, Setpoints
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class OperatorApproval:
     _loop: asyncio.AbstractEventLoop | None
     exploration: ExplorationDriver | None
     realised: RealisedSavings
+    recommender: Recommender | None
 
     def _inputs(self, site: SiteState, state: AgentState, now: float | None = None) -> tuple[Inputs, bool, str | None]:
         raise NotImplementedError
@@ -251,9 +253,11 @@ class OperatorApproval:
             cur.economizer_enabled != then.economizer_enabled
             or abs(cur.supply_air_setpoint_c - then.supply_air_setpoint_c) > 1e-6
             or abs(cur.chw_supply_setpoint_c - then.chw_supply_setpoint_c) > 1e-6
+            or len(cur.levers) != len(then.levers)
+            or any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(cur.levers, then.levers, strict=False))
         ):
             return f"the plant's setpoints changed since the recommendation ({then} then, {cur} now)"
-        for quantity, value in wanted_values(rec).items():
+        for quantity, value in wanted_values(rec, lever_names(self.recommender)).items():
             for dev in self.actuator.targets(quantity):
                 try:
                     self.actuator.plan(dev, quantity, value)
@@ -262,13 +266,9 @@ class OperatorApproval:
         return None
 
 
-def wanted_values(rec: Recommendation) -> dict[str, float]:
-    """The recommendation's setpoints by writable quantity (economizer 1 enabled, 0 disabled)."""
-    return {
-        "supply_air_setpoint_c": rec.setpoints.supply_air_setpoint_c,
-        "chw_supply_setpoint_c": rec.setpoints.chw_supply_setpoint_c,
-        "economizer_enabled": 1.0 if rec.setpoints.economizer_enabled else 0.0,
-    }
+def wanted_values(rec: Recommendation, levers: tuple[str, ...] = ()) -> dict[str, float]:
+    """The recommendation's setpoints by writable quantity (economizer 1 enabled, 0 disabled; ``levers`` by name)."""
+    return setpoint_values(rec.setpoints, levers)
 
 
 def describe(setpoints: Setpoints) -> str:

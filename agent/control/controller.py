@@ -33,13 +33,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from agent.config.site import RecommenderConfig, SiteConfig
 from agent.control.actuator import ActionRecord, Clock, SetpointActuator
 from agent.control.approval import GuardState, OperatorApproval, Pending, Rejection, held, wanted_values
 from agent.control.explore import ExplorationDriver
+from agent.control.lever_points import (
+    as_tuple,
+    lever_names,
+    levers_in_force,
+    setpoint_ranges,
+    setpoint_values,
+    with_written,
+)
 from agent.control.realised import RealisedSavings, Sample
 from agent.devices.readings import DeviceSnapshot
 from agent.errors import WriteGuardError
@@ -104,6 +112,9 @@ class CoolingController(OperatorApproval):
         self._busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_applied: Setpoints | None = None
+        #: what each device accepts for each setpoint: a read outside it is not a value in force (uninitialised)
+        self._ranges = setpoint_ranges(cfg, actuator.profiles)
+        self._implausible: tuple[tuple[str, str], ...] = ()  # the last tick's setpoints read outside those ranges
         #: steps for a site whose history never varied a setpoint (recommender.exploration)
         self.exploration = (
             ExplorationDriver(cfg, rcfg.exploration, rcfg.inlet_limit_c, actuator) if rcfg.exploration.enabled else None
@@ -126,7 +137,8 @@ class CoolingController(OperatorApproval):
         from agent.control.engine import Conditions, Setpoints
 
         now = site.timestamp_s if now is None else now
-        cond = site_conditions(state, self._cfg, now)
+        cond = site_conditions(state, self._cfg, now, self._ranges)
+        self._implausible = cond.implausible
         missing = cond.missing()
         it_w = site.it_w.value
         if it_w is None:
@@ -138,7 +150,12 @@ class CoolingController(OperatorApproval):
         assert cond.economizer_enabled is not None and cond.max_inlet_c is not None  # else in `missing`
         inputs: Inputs = {
             "conditions": Conditions(float(it_w), cond.outdoor_dry_bulb_c, cond.outdoor_wet_bulb_c),
-            "current": Setpoints(cond.supply_air_setpoint_c, cond.chw_supply_setpoint_c, cond.economizer_enabled),
+            "current": Setpoints(
+                cond.supply_air_setpoint_c,
+                cond.chw_supply_setpoint_c,
+                cond.economizer_enabled,
+                levers_in_force(cond.levers, self._levers()),  # one not read: () and the recommender holds
+            ),
             "max_inlet_c": cond.max_inlet_c,
         }
         ok = site.live.valid and cond.inlets_complete
@@ -164,7 +181,7 @@ class CoolingController(OperatorApproval):
                 cond.it_power_w,
                 cond.outdoor_dry_bulb_c,
                 cond.outdoor_wet_bulb_c,
-                (cur.supply_air_setpoint_c, cur.chw_supply_setpoint_c, cur.economizer_enabled),
+                as_tuple(cur),
                 float(site.facility_w.value),
             )
             self.realised.observe(sample, self._model())
@@ -181,13 +198,10 @@ class CoolingController(OperatorApproval):
         elif self._guard.touched and data_ok and not self._busy:
             self._guard.healthy_ticks += 1
             if self._guard.healthy_ticks >= self.rcfg.settle_intervals and inputs:
-                cur = inputs["current"]
+                in_force = setpoint_values(inputs["current"], self._levers())
                 for dev, q in list(self._guard.touched):
-                    self._guard.known_good[(dev, q)] = {
-                        "supply_air_setpoint_c": cur.supply_air_setpoint_c,
-                        "chw_supply_setpoint_c": cur.chw_supply_setpoint_c,
-                        "economizer_enabled": 1.0 if cur.economizer_enabled else 0.0,
-                    }[q]
+                    if q in in_force:
+                        self._guard.known_good[(dev, q)] = in_force[q]
         if not inputs:
             self.latest = {"held_back_reason": problem, "timestamp_s": now}
             self._retire_pending(f"data went stale: {problem}")
@@ -210,6 +224,8 @@ class CoolingController(OperatorApproval):
             }
             return
         rec: Recommendation = self.recommender.recommend(now, inputs["conditions"], inputs["current"], data_ok)
+        if self._implausible and (rec.held_back_reason or "").startswith("current values of the levers"):
+            rec = held(rec, f"{rec.held_back_reason}: read {'; '.join(w for _, w in self._implausible)}")
         if breach and rec.held_back_reason is None:
             rec = held(
                 rec,
@@ -247,18 +263,15 @@ class CoolingController(OperatorApproval):
         self._busy = True
         records: list[ActionRecord] = []
         try:
-            wanted = wanted_values(rec)
-            current = {
-                "supply_air_setpoint_c": rec.current.supply_air_setpoint_c,
-                "chw_supply_setpoint_c": rec.current.chw_supply_setpoint_c,
-                "economizer_enabled": 1.0 if rec.current.economizer_enabled else 0.0,
-            }
+            names = self._levers()
+            wanted = wanted_values(rec, names)
+            current = setpoint_values(rec.current, names)
             reason = rec.reason or (
                 f"recommendation (model {rec.model_version}, confidence {rec.confidence:.2f}): "
                 f"predicted saving {rec.predicted_savings_w:.0f} W"
             )
             for quantity, value in wanted.items():
-                if abs(value - current[quantity]) < 1e-6:
+                if quantity not in current or abs(value - current[quantity]) < 1e-6:
                     continue
                 for dev in self.actuator.targets(quantity):
                     key = (dev.name, quantity)
@@ -302,12 +315,12 @@ class CoolingController(OperatorApproval):
             written = {r.quantity for r in records if r.result == "ok"}
             if written and self.recommender is not None:
                 # only a change that reached the plant starts the rate-limit and dwell clocks
-                new = replace(rec.current, **{q: getattr(rec.setpoints, q) for q in written})
+                new = with_written(rec.current, rec.setpoints, written, names)
                 self.recommender.applied(self._clock(), new)
                 if not (rec.reason or "").startswith("exploration"):
                     # an exploration step is made to learn, not to save: its realisation would count as poor
                     self.realised.applied(
-                        self._clock(), _triple(rec.current), _triple(new), rec.predicted_savings_w, self._model()
+                        self._clock(), as_tuple(rec.current), as_tuple(new), rec.predicted_savings_w, self._model()
                     )
         finally:
             self._busy = False
@@ -358,7 +371,12 @@ class CoolingController(OperatorApproval):
         if self.exploration is not None:
             out["exploration"] = self.exploration.status_json()
         out["realised_savings"] = self.realised.as_json(last=5)
+        out["lever_names"] = list(self._levers())  # what setpoints.levers and current.levers hold, in order
         return out
+
+    def _levers(self) -> tuple[str, ...]:
+        """The levers the recommender in use chooses (a retrained model may bring others), in its order."""
+        return lever_names(self.recommender)
 
     def _model(self) -> CoolingModel | None:
         # a recommender without a model (tests' stubs): nothing to measure realised savings against
@@ -374,7 +392,3 @@ class CoolingController(OperatorApproval):
     async def wait_idle(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-def _triple(setpoints: Setpoints) -> tuple[float, float, bool]:
-    return (setpoints.supply_air_setpoint_c, setpoints.chw_supply_setpoint_c, setpoints.economizer_enabled)

@@ -147,7 +147,7 @@ class ExplorationDriver:
         self.state, self.reason = step.state, step.reason
         if step.state in ("finished", "exhausted"):
             return None
-        target = Setpoints(*step.setpoints)
+        target = Setpoints(*step.setpoints, cur.levers)  # the levers stay where they are (docs/levers.md)
         rise_k = max(0.0, target.supply_air_setpoint_c - cur.supply_air_setpoint_c)
         predicted_inlet_c = max_inlet_c + self.settings.inlet_gain * rise_k
         now_w = then_w = pue_now = pue_then = None
@@ -165,6 +165,7 @@ class ExplorationDriver:
                         cond.outdoor_wet_bulb_c,
                         *current[:2],
                         float(current[2]),
+                        *cur.levers,
                     ],
                     [
                         cond.it_power_w,
@@ -172,12 +173,14 @@ class ExplorationDriver:
                         cond.outdoor_wet_bulb_c,
                         *step.setpoints[:2],
                         float(step.setpoints[2]),
+                        *cur.levers,
                     ],
                 ]
             )
-            p = model.predict(rows, facility_uncertainty=False)
-            now_w, then_w = float(p.facility_power_w[0]), float(p.facility_power_w[1])
-            pue_now, pue_then = float(p.pue[0]), float(p.pue[1])
+            if len(cur.levers) == len(getattr(model, "lever_columns", ())):  # else the levers in force are unknown
+                p = model.predict(rows, facility_uncertainty=False)
+                now_w, then_w = float(p.facility_power_w[0]), float(p.facility_power_w[1])
+                pue_now, pue_then = float(p.pue[0]), float(p.pue[1])
         changed = step.changed(current)
         return Recommendation(
             timestamp_s=now_s,

@@ -188,9 +188,10 @@ def read_site_history(path: str | Path) -> Table:
 
 
 def read_conditions(path: str | Path) -> Table:
-    """Read conditions to recommend for: :data:`CONDITIONS_REQUIRED_COLUMNS`, optionally the setpoints.
+    """Read conditions to recommend for: :data:`CONDITIONS_REQUIRED_COLUMNS`, optionally the setpoints and levers.
 
-    The three setpoint columns are optional but go together (all or none).
+    The three setpoint columns are optional but go together (all or none); lever columns
+    (:data:`models.levers.LEVER_NAMES`) are read where present.
 
     Parameters
     ----------
@@ -204,7 +205,8 @@ def read_conditions(path: str | Path) -> Table:
     ------
     HistoryFormatError
     """
-    table = _read(path, CONDITIONS_REQUIRED_COLUMNS, CONDITIONS_OPTIONAL_COLUMNS)
+    # the levers in force, where the file gives them (a model fitted with levers, docs/levers.md)
+    table = _read(path, CONDITIONS_REQUIRED_COLUMNS, (*CONDITIONS_OPTIONAL_COLUMNS, *LEVER_NAMES))
     present = [c for c in CONDITIONS_OPTIONAL_COLUMNS if c in table.columns]
     if present and len(present) != len(CONDITIONS_OPTIONAL_COLUMNS):
         absent = [c for c in CONDITIONS_OPTIONAL_COLUMNS if c not in table.columns]

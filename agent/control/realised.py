@@ -48,7 +48,8 @@ class Sample:
     it_power_w: float
     outdoor_dry_bulb_c: float
     outdoor_wet_bulb_c: float
-    setpoints: tuple[float, float, bool]
+    #: (supply air [C], chilled water [C], economizer, the site's levers in the model's order...)
+    setpoints: tuple[float, ...]
     facility_power_w: float
 
     @property
@@ -56,22 +57,26 @@ class Sample:
         return (self.it_power_w, self.outdoor_dry_bulb_c, self.outdoor_wet_bulb_c)
 
 
-def _same(a: tuple[float, float, bool], b: tuple[float, float, bool]) -> bool:
-    return abs(a[0] - b[0]) <= _SAME_K and abs(a[1] - b[1]) <= _SAME_K and a[2] == b[2]
+def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """The same setpoints (levers, in their own units, within 1e-4 of their value or ``_SAME_K``)."""
+    if len(a) != len(b):
+        return False
+    levers = all(abs(x - y) <= max(_SAME_K, 1e-4 * abs(x)) for x, y in zip(a[3:], b[3:], strict=True))
+    return abs(a[0] - b[0]) <= _SAME_K and abs(a[1] - b[1]) <= _SAME_K and a[2] == b[2] and levers
 
 
 @dataclass
 class _Evaluation:
     id: int
     changed_s: float
-    old: tuple[float, float, bool]
-    target: tuple[float, float, bool]
+    old: tuple[float, ...]
+    target: tuple[float, ...]
     settle_until_s: float
     predicted_at_offer_w: float
     before: list[Sample]
     after: list[Sample] = field(default_factory=list)
     #: the setpoints the plant actually ran after settling (a device may round the written value)
-    new: tuple[float, float, bool] | None = None
+    new: tuple[float, ...] | None = None
 
 
 class RealisedSavings:
@@ -162,8 +167,8 @@ class RealisedSavings:
     def applied(
         self,
         now_s: float,
-        old: tuple[float, float, bool],
-        new: tuple[float, float, bool],
+        old: tuple[float, ...],
+        new: tuple[float, ...],
         predicted_w: float,
         model: Any,
     ) -> None:

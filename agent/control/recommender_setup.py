@@ -14,12 +14,30 @@ __all__ = ["recommender_for"]
 
 def recommender_for(model: CoolingModel, rcfg: RecommenderConfig) -> Recommender:
     """The online :class:`~agent.control.engine.Recommender` for ``model`` with the configured rules, and the levers
-    the model learned with the site's bounds for them (a lever the model lacks is not chosen)."""
+    the model learned with the site's bounds for them (a lever the model lacks is not chosen).
+
+    Raises
+    ------
+    ConfigError
+        the model learned a lever the site does not list (``recommender.levers``).
+    """
     from agent.config.levers import lever_specs
     from agent.control.engine import Recommender
 
     configured = {spec.name: spec for spec in lever_specs(rcfg.levers)}
-    levers = tuple(configured[name] for name in getattr(model, "lever_columns", ()) if name in configured)
+    learned = tuple(getattr(model, "lever_columns", ()))
+    unlisted = [name for name in learned if name not in configured]
+    if unlisted:
+        from agent.errors import ConfigError
+
+        raise ConfigError(
+            [
+                f"recommender.levers: the model {getattr(model, 'version', '')} was fitted with the levers {unlisted}, "
+                "which the site does not list: list them with their bounds (docs/levers.md), or refit the model "
+                "without those history columns"
+            ]
+        )
+    levers = tuple(configured[name] for name in learned)
     return Recommender(
         model,
         inlet_limit_c=rcfg.inlet_limit_c,

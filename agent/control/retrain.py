@@ -76,24 +76,37 @@ class RetrainOutcome:
     champion_version: str | None = None
 
 
-def training_csv_from_store(store: Any, start_s: float, end_s: float, out: Path) -> int:
-    """Write the complete 15-min intervals of ``[start_s, end_s)`` as a canonical history CSV."""
-    from agent.history.export import EXPORT_COLUMNS, history_rows
+def training_csv_from_store(
+    store: Any, start_s: float, end_s: float, out: Path, levers: tuple[str, ...] | None = None
+) -> int:
+    """Write the complete 15-min intervals of ``[start_s, end_s)`` as a canonical history CSV.
+
+    The levers the site logged (agent/history/levers.py; of ``levers`` only, when given) come along as columns
+    when at least :data:`~agent.control.training.MIN_ROWS` complete intervals know all of them: then only those
+    intervals are written (a lever is learned from the rows that know it); else the levers are left out.
+    """
+    from agent.control.training import MIN_ROWS
+    from agent.history.export import history_table
+    from agent.history.levers import LEVER_COLUMNS
     from agent.history.site_csv import SITE_HISTORY_COLUMNS
 
-    rows = history_rows(store, start_s, end_s, RESOLUTION_S)
-    index = {name: i for i, name in enumerate(EXPORT_COLUMNS)}
-    kept = 0
+    names, rows = history_table(store, start_s, end_s, RESOLUTION_S)
+    index = {name: i for i, name in enumerate(names)}
+    complete = [
+        row
+        for row in rows
+        if float(row[index["coverage"]] or 0) >= MIN_COVERAGE and all(row[index[c]] != "" for c in SITE_HISTORY_COLUMNS)
+    ]
+    wanted = [c for c in LEVER_COLUMNS if c in index and (levers is None or c in levers)]
+    with_levers = [row for row in complete if all(row[index[c]] != "" for c in wanted)]
+    if not wanted or len(with_levers) < MIN_ROWS:
+        wanted, with_levers = [], complete
+    columns = (*SITE_HISTORY_COLUMNS, *wanted)
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(SITE_HISTORY_COLUMNS)
-        for row in rows:
-            values = [row[index[c]] for c in SITE_HISTORY_COLUMNS]
-            if float(row[index["coverage"]] or 0) < MIN_COVERAGE or any(v == "" for v in values):
-                continue
-            writer.writerow(values)
-            kept += 1
-    return kept
+        writer.writerow(columns)
+        writer.writerows([row[index[c]] for c in columns] for row in with_levers)
+    return len(with_levers)
 
 
 async def _in_daemon_thread(func: Callable[[], _T]) -> _T:
@@ -219,7 +232,9 @@ class Retrainer:
         try:
             with tempfile.TemporaryDirectory(prefix="pue-retrain-") as tmp:
                 path = Path(tmp) / "history.csv"
-                training_csv_from_store(store, now - self._window_s, now, path)
+                # only the levers the site lists (recommender.levers): a model must not learn one it may not set
+                listed = tuple(lever.name for lever in getattr(getattr(self._controller, "rcfg", None), "levers", ()))
+                training_csv_from_store(store, now - self._window_s, now, path, levers=listed)
                 return read_site_history(path)
         finally:
             store.close()
@@ -243,6 +258,9 @@ class Retrainer:
                 f"(since {_iso(holdout_start)}), need {MIN_HOLDOUT_ROWS} to compare"
             )
         train, hold = _subset(table, ~held), _subset(table, held)
+        lacking = [c for c in _levers(champion) if c not in hold.columns]
+        if lacking:  # the history no longer logs a lever the model in use needs: it cannot be scored, so it stays
+            raise _Kept(f"kept the current model: the history's latest intervals do not log its levers {lacking}")
         # one OpenMP thread: the fit runs beside the poller, and on a busy 2-core box the default thread
         # count made the same fit take 941 s instead of 20-24 s (tests' retrain fit, helper measurement)
         with threadpool_limits(limits=1):
@@ -321,12 +339,15 @@ class Retrainer:
             return self.last
         outcome = fitted.outcome
         if outcome.swap == "swapped":
-            if self._controller.recommender is None:
+            recommender = self._controller.recommender
+            levers_now = tuple(spec.name for spec in getattr(recommender, "levers", ()))
+            if recommender is None or levers_now != tuple(getattr(fitted.model, "lever_columns", ())):
+                # a new recommender for other levers (its rate-limit clocks start again)
                 from agent.control.recommender_setup import recommender_for
 
                 self._controller.recommender = recommender_for(fitted.model, self._controller.rcfg)
             else:
-                self._controller.recommender.model = fitted.model
+                recommender.model = fitted.model
             self.champion_last_row_s = fitted.trained_until_s
             on_swap = getattr(self._controller, "on_model_swapped", None)
             if callable(on_swap):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.tags import TAG_KINDS, parse_tag_term, tag_column, tag_term
 from agent.errors import HistoryQueryError, HistoryStoreError
+from agent.history.levers import lever_cells, lever_columns_in
 from agent.history.records import RESOLUTIONS_S
 from agent.history.site_csv import SITE_HISTORY_COLUMNS
 
@@ -167,7 +168,8 @@ def history_table(
 ) -> tuple[tuple[str, ...], list[list[str]]]:
     """Export columns and rows (strings) for ``[start_s, end_s)``: :data:`EXPORT_COLUMNS`, then two columns
     per sub-system, unit and energy type stored in the period (``subsystem_chillers_energy_kwh``: energy
-    over its covered time; ``subsystem_chillers_coverage``: the share of the interval it was covered).
+    over its covered time; ``subsystem_chillers_coverage``: the share of the interval it was covered), then
+    one column per optional lever logged in the period (its mean, :mod:`agent.history.levers`).
 
     Raises
     ------
@@ -184,7 +186,8 @@ def history_table(
         raise HistoryQueryError(f"no history between {_iso(start_s)} and {_iso(end_s)} at {resolution_s} s" + hint)
     by_start = {r.start_s: r for r in rollups}
     tags = _tag_terms(sorted({term for r in rollups for term in r.terms}))
-    columns = (*EXPORT_COLUMNS, *(tag_column(k, n, w) for k, n in tags for w in ("energy_kwh", "coverage")))
+    levers = lever_columns_in({term for r in rollups for term in r.terms})
+    columns = (*EXPORT_COLUMNS, *(tag_column(k, n, w) for k, n in tags for w in ("energy_kwh", "coverage")), *levers)
     rows = []
     for bucket in range(rollups[0].start_s, rollups[-1].start_s + resolution_s, resolution_s):
         r = by_start.get(bucket)
@@ -192,6 +195,7 @@ def history_table(
             rows.append(
                 format_row(bucket, resolution_s, 0.0, 0.0, 0.0, 0.0, 0.0, {}, None, (), ())
                 + _tag_cells({}, tags, resolution_s)
+                + lever_cells({}, levers)
             )
         else:
             methods = sorted(r.methods) if r.methods else []
@@ -213,6 +217,7 @@ def history_table(
                     r.terms,
                 )
                 + _tag_cells(r.terms, tags, resolution_s)
+                + lever_cells(r.terms, levers)
             )
     return columns, rows
 

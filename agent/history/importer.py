@@ -32,6 +32,7 @@ from agent.config.boundaries import OPTIONAL_BOUNDARIES
 from agent.config.tags import parse_tag_column, tag_column, tag_term
 from agent.errors import HistoryOverlapError, ImportFormatError
 from agent.history.export import EXPORT_COLUMNS
+from agent.history.levers import LEVER_COLUMNS, lever_terms
 from agent.history.records import CONDITION_COLUMNS, SiteInterval
 
 if TYPE_CHECKING:  # the command line's parser reads constants here; sqlite loads with the store
@@ -191,7 +192,9 @@ class _HistoryFile:
             self._stop(f"{where}:1: the file is empty (expected a header row)")
         assert header is not None
         header = [h.strip() for h in header]
-        unknown = [h for h in header if h not in EXPORT_COLUMNS and parse_tag_column(h) is None]
+        unknown = [
+            h for h in header if h not in EXPORT_COLUMNS and parse_tag_column(h) is None and h not in LEVER_COLUMNS
+        ]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         duplicated = sorted({h for h in header if header.count(h) > 1})
         if unknown:
@@ -309,6 +312,9 @@ def _interval(row: _Row, default_category: int | None, max_pue: float) -> SiteIn
     terms = _terms(row, coverage, interval_s)
     if start_s is None or interval_s is None:
         return None
+    # the levers in force, where the file logs them: means over the interval (agent/history/levers.py)
+    levers = {c: v for c in LEVER_COLUMNS if c in row.values and (v := row.number(c, low=0.0)) is not None}
+    terms.update(lever_terms(levers, interval_s))
     covered_s = coverage * interval_s
     cooling_covered_s = cooling_coverage * interval_s if cooling_w is not None else 0.0
 

@@ -29,9 +29,10 @@ from agent.config.retention import retention_s
 from agent.config.site import SiteConfig, Topology, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
 from agent.export import metric_names as m
+from agent.history.levers import lever_terms
 from agent.history.records import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.history.write_queue import QueuedWrites
-from agent.site.conditions import site_conditions
+from agent.site.conditions import SetpointRanges, site_conditions
 from agent.site.poller import AgentState, SiteState
 
 __all__ = ["HistoryCollector", "HistoryWriter"]
@@ -73,9 +74,12 @@ class HistoryWriter(QueuedWrites):
         max_pending: int = 20_000,
         retry_s: float = 0.5,
         linger_s: float = 0.1,
+        setpoint_ranges: SetpointRanges | None = None,
     ) -> None:
         self.store = store
         self._cfg = cfg
+        #: what each device accepts for each setpoint: a read outside it is not logged (agent/site/conditions.py)
+        self._ranges = setpoint_ranges
         self._retention_s, self._energy_retention_s = retention_s(cfg.history)
         self._purge_every_s = purge_every_s
         self._last_purge_s: float | None = None
@@ -218,7 +222,8 @@ class HistoryWriter(QueuedWrites):
             terms[f"zone:{zone}:it_j"] = (duration, it_d or 0.0) if ok else (0.0, 0.0)
             terms[f"zone:{zone}:overhead_j"] = (duration, overhead_d or 0.0) if ok else (0.0, 0.0)
         # the same conditions the cooling controller serves the model live (agent/site/conditions.py)
-        cond = site_conditions(state, self._cfg, now)
+        cond = site_conditions(state, self._cfg, now, self._ranges)
+        terms.update(lever_terms(cond.levers, duration))  # the levers read (docs/levers.md): term, not a column
         return SiteInterval(
             start_s=previous_s,
             duration_s=duration,

@@ -48,6 +48,12 @@ COLUMN_UNITS: dict[str, tuple[str, str]] = {
             (b.coverage_column, "0-1", f"share of the interval with complete {b.name} data"),
         )
     },
+    # optional plant levers, where the site logs them (agent/history/levers.py)
+    "fan_min_speed_ratio": ("0-1", "CRAH fans' minimum speed setting, mean"),
+    "condenser_water_setpoint_c": ("°C", "condenser-water supply setpoint, mean"),
+    "chw_pump_dp_setpoint_pa": ("Pa", "chilled-water pump differential-pressure setpoint, mean"),
+    "chillers_running": ("count", "chillers running or requested, mean"),
+    "towers_running": ("count", "cooling towers running or requested, mean"),
 }
 
 _DATETIME_FORMAT = "yyyy-mm-dd hh:mm"

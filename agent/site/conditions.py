@@ -14,19 +14,30 @@ Rules, each over devices fresh at ``now_s`` (last poll ok and within ``stale_aft
 - supply-air and chilled-water setpoints: every reading of the quantity, averaged; economizer on when the
   average of its 0/1 readings is at least one half;
 - rack inlets: every ``rack_inlet_temp_c`` reading (after the device's ``remap``); complete only when every
-  device that reports them, or is remapped to, is fresh.
+  device that reports them, or is remapped to, is fresh;
+- optional levers (:data:`models.levers.LEVER_NAMES`, docs/levers.md): every reading of the quantity, averaged;
+- plausibility (``setpoint_ranges``, the writable bounds of each device's profile): a setpoint or lever read outside
+  the range its device accepts (a controller that has not initialised reads 0) makes that quantity unknown, on
+  every device: the controller holds rather than take it, or an average with it, as the value in force.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.config.site import SiteConfig
+from agent.devices.profiles import ProfileRegistry
 from agent.site.poller import AgentState
+from models.levers import LEVER_NAMES
 from models.psychro import STANDARD_PRESSURE_PA, wet_bulb_c
 
-__all__ = ["SiteConditions", "site_conditions"]
+__all__ = ["SetpointRanges", "SiteConditions", "setpoint_ranges", "site_conditions"]
+
+#: the range each device accepts for each setpoint quantity, by (device, quantity) [canonical units]
+SetpointRanges = Mapping[tuple[str, str], tuple[float, float]]
+_SETPOINTS = ("supply_air_setpoint_c", "chw_supply_setpoint_c", "economizer_enabled", *LEVER_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +56,16 @@ class SiteConditions:
     #: every device that reports rack inlets (or is remapped to them) is fresh
     inlets_complete: bool = False
     rack_inlets_c: tuple[float, ...] = field(default=())
+    #: optional levers read (docs/levers.md), by quantity; a lever no fresh device reads plausibly is absent
+    levers: Mapping[str, float] = field(default_factory=dict)
+    #: setpoints and levers read outside the range their device accepts: (quantity, in words)
+    implausible: tuple[tuple[str, str], ...] = field(default=())
 
     def missing(self) -> list[str]:
         """What the cooling model needs and is not known, in words for an operator."""
+        base = [words for quantity, words in self.implausible if quantity not in LEVER_NAMES]
+        if base:
+            return [f"plausible setpoints ({'; '.join(base)}: an uninitialised controller?)"]
         wanted = (
             ("outdoor temperature", self.outdoor_dry_bulb_c),
             ("outdoor humidity", self.outdoor_rh_ratio),
@@ -71,19 +89,36 @@ class SiteConditions:
         ):
             if value is not None:
                 out[column] = value
+        out.update(self.levers)
         return out
+
+
+def setpoint_ranges(cfg: SiteConfig, profiles: ProfileRegistry) -> dict[tuple[str, str], tuple[float, float]]:
+    """The range each device's profile says it accepts for each writable quantity, by (device, quantity)."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for dev in cfg.devices:
+        if dev.profile not in profiles:
+            continue
+        for obj in profiles[dev.profile].objects:
+            if obj.writable is not None:
+                out[(dev.name, obj.quantity)] = (obj.writable.min, obj.writable.max)
+    return out
 
 
 def _mean(values: list[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
-def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteConditions:
+def site_conditions(
+    state: AgentState, cfg: SiteConfig, now_s: float, setpoint_ranges: SetpointRanges | None = None
+) -> SiteConditions:
     """The plant's conditions from the snapshots fresh at ``now_s`` (rules in the module docstring)."""
     stale_after_s = cfg.poll_interval_s * cfg.stale_after_intervals
     values: dict[str, list[float]] = {}
     inlets: list[float] = []
     complete = True
+    implausible: list[tuple[str, str]] = []
+    unknown: set[str] = set()
     for dev in cfg.devices:
         snap = state.snapshots.get(dev.name)
         readings = snap.readings if snap is not None else ()
@@ -100,13 +135,17 @@ def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteCon
             elif r.quantity in ("relative_humidity_ratio", "air_pressure_pa"):
                 if outdoor:
                     values.setdefault(r.quantity, []).append(r.value)
-            elif r.quantity in (
-                "outdoor_temp_c",
-                "supply_air_setpoint_c",
-                "chw_supply_setpoint_c",
-                "economizer_enabled",
-            ):
+            elif r.quantity == "outdoor_temp_c":
                 values.setdefault(r.quantity, []).append(r.value)
+            elif r.quantity in _SETPOINTS:
+                accepted = setpoint_ranges.get((dev.name, r.quantity)) if setpoint_ranges is not None else None
+                if accepted is not None and not accepted[0] - 1e-9 <= r.value <= accepted[1] + 1e-9:
+                    unknown.add(r.quantity)
+                    words = f"{dev.name} {r.quantity}={r.value:g} outside {accepted[0]:g}-{accepted[1]:g}"
+                    implausible.append((r.quantity, words))
+                values.setdefault(r.quantity, []).append(r.value)
+    for quantity in unknown:
+        del values[quantity]
     dry = _mean(values.get("outdoor_temp_c", []))
     rh = _mean(values.get("relative_humidity_ratio", []))
     pressure = _mean(values.get("air_pressure_pa", []))
@@ -126,4 +165,6 @@ def site_conditions(state: AgentState, cfg: SiteConfig, now_s: float) -> SiteCon
         max_inlet_c=max(inlets) if inlets else None,
         inlets_complete=complete and bool(inlets),
         rack_inlets_c=tuple(inlets),
+        levers={q: m for q in LEVER_NAMES if (m := _mean(values.get(q, []))) is not None},
+        implausible=tuple(implausible),
     )

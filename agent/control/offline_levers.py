@@ -1,0 +1,73 @@
+"""Offline ``pue-agent recommend`` with a model fitted with plant levers (docs/levers.md): row by row.
+
+Each row is optimised as the online recommender does (:func:`models.levers.optimise_with_levers`: the base setpoints
+at the levers in force, every lever combination the model's data covered at those setpoints, then the base setpoints
+again at the best combination) but without rate limits: offline, as for the base setpoints, the answer is the
+optimum for the hour. The levers in force are the row's lever columns where the conditions file has them (the values
+the plant ran at, as the site's history logs them), else the search starts from the covered combination nearest the
+middle of the support. Slower than the vectorised base path (:mod:`models.optimiser_batch`): a few model calls a row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.cooling import CoolingModel
+from models.levers import LeverChoice, optimise_with_levers
+from models.optimiser import SetpointBounds
+
+__all__ = ["optimise_rows_with_levers", "start_levers"]
+
+
+def start_levers(model: CoolingModel, columns: dict[str, NDArray[np.float64]], n_rows: int) -> NDArray[np.float64]:
+    """The levers in force per row (n_rows, n_levers): the file's lever columns, else the support's middle combination.
+
+    Raises
+    ------
+    ValueError
+        The file has some of the model's lever columns but not all.
+    """
+    names = model.lever_columns
+    present = [n for n in names if n in columns]
+    if present and len(present) != len(names):
+        raise ValueError(
+            f"the model's levers need all of {list(names)} or none; missing {sorted(set(names) - set(present))}"
+        )
+    if present:
+        return np.column_stack([np.asarray(columns[n], dtype=float) for n in names]).reshape(n_rows, len(names))
+    assert model.lever_support is not None
+    combos = model.lever_support.combos
+    middle = np.median(combos, axis=0)
+    nearest = combos[int(np.argmin(np.abs((combos - middle) / model.lever_support.steps).sum(axis=1)))]
+    return np.broadcast_to(nearest, (n_rows, len(names))).copy()
+
+
+def optimise_rows_with_levers(
+    model: CoolingModel,
+    conditions: NDArray[np.float64],
+    levers_now: NDArray[np.float64],
+    bounds: SetpointBounds,
+    *,
+    inlet_limit_c: float,
+    uncertainty_k: float,
+) -> list[LeverChoice | None]:
+    """The best base setpoints and levers for each row of ``conditions`` (IT power, dry bulb, wet bulb)."""
+    assert model.lever_support is not None
+    combos = model.lever_support.combos
+    out: list[LeverChoice | None] = []
+    for row, levers in zip(conditions, levers_now, strict=True):
+        out.append(
+            optimise_with_levers(
+                model,
+                float(row[0]),
+                float(row[1]),
+                float(row[2]),
+                bounds,
+                combos,
+                tuple(float(v) for v in levers),
+                inlet_limit_c=inlet_limit_c,
+                uncertainty_k=uncertainty_k,
+            )
+        )
+    return out
