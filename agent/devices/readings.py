@@ -254,12 +254,17 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
     """
     _snmp_only(profile)
     scalars: dict[str, SnmpValue] = {}
-    if profile.scalar_oids:
-        for value in await client.get(target, profile.scalar_oids):
-            scalars[value.oid] = value
     columns: dict[str, list[SnmpValue]] = {}
-    if profile.columns:
-        columns = await client.walk(target, profile.columns, profile.max_repetitions)
+    combined = getattr(client, "get_and_walk", None)  # PysnmpClient: one GETBULK for both where it can
+    if combined is not None and profile.scalar_oids and profile.columns:
+        values, columns = await combined(target, profile.scalar_oids, profile.columns, profile.max_repetitions)
+        scalars = {value.oid: value for value in values}
+    else:
+        if profile.scalar_oids:
+            for value in await client.get(target, profile.scalar_oids):
+                scalars[value.oid] = value
+        if profile.columns:
+            columns = await client.walk(target, profile.columns, profile.max_repetitions)
     readout = decode_objects(profile, scalars, columns)
     if not readout.readings:
         raise SnmpProtocolError(
