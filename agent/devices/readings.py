@@ -214,8 +214,7 @@ def decode_objects(
         ]
         rows = 0
         for v in columns.get(obj.column, []):
-            suffix = _suffix(v.oid, obj.column)
-            labels = obj.match_index(suffix)
+            suffix, labels = obj.row(v.oid)
             if labels is None or not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column):
                 continue
             if obj.means_no_value(v.value):
@@ -233,9 +232,9 @@ def decode_objects(
                     factor = obj.scale_column.factors[code]
                 si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix), factor)
             except DecodeError as err:
-                unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
+                unreadable.append(Unreadable(obj.quantity, labels, f"{v.oid}: {err}"))
                 continue
-            readings.append(counter_reading(profile, obj, si, _labels(labels)))
+            readings.append(counter_reading(profile, obj, si, labels))
         if rows == 0 and not obj.optional:
             unreadable.append(
                 Unreadable(obj.quantity, _labels(obj.labels), f"{obj.quantity} {obj.column}: no rows on device")

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config.site import Remap, SiteConfig, TopologyTerm
 from agent.devices.profiles import ProfileRegistry
+from agent.devices.quantities import GLOSSARY
 from agent.devices.reader import DeviceReader
 from agent.devices.readings import DeviceSnapshot, Labels, Reading, Unreadable
 from agent.errors import (
@@ -334,11 +335,11 @@ def _remap_unreadable(unreadable: tuple[Unreadable, ...], rules: tuple[Remap, ..
     return tuple(dataclasses.replace(u, quantity=_remapped(u.quantity, u.labels, rules)) for u in unreadable)
 
 
-def _is_counter(reading: Reading) -> bool:
-    from agent.devices.quantities import GLOSSARY
+_COUNTER_QUANTITIES = frozenset(name for name, q in GLOSSARY.items() if q.kind == "counter")
 
-    q = GLOSSARY.get(reading.quantity)
-    return q is not None and q.kind == "counter"
+
+def _is_counter(reading: Reading) -> bool:
+    return reading.quantity in _COUNTER_QUANTITIES
 
 
 @dataclass(frozen=True, slots=True)

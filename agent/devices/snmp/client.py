@@ -150,6 +150,8 @@ class PysnmpClient(FastPath):
         result: dict[str, list[SnmpValue]] = {c: [] for c in columns}
         rider_answers: list[SnmpValue] = []
         cursor = {c: c for c in columns}  # last OID seen per unfinished column
+        last_index: dict[str, tuple[int, ...]] = {c: () for c in columns}  # its index part, as integers
+        prefix = {c: c + "." for c in columns}
         # Ask for as many repetitions as this table had rows last time (+1 to see its end), not a
         # fixed 25: every surplus var-bind costs decoding time (about 60 us each through pyasn1).
         size_key = (target.host, target.port, tuple(columns))
@@ -173,14 +175,17 @@ class PysnmpClient(FastPath):
                 col = pending[i % width]
                 if col in done:
                     continue
-                if value.kind == "end_of_mib_view" or not value.oid.startswith(col + "."):
+                oid = value.oid
+                if value.kind == "end_of_mib_view" or not oid.startswith(prefix[col]):
                     done.add(col)
                     continue
-                # both share the column's prefix: comparing the index parts is enough (and cheap)
-                if oid_tuple(value.oid[len(col) + 1 :]) <= oid_tuple(cursor[col][len(col) + 1 :]):
-                    raise SnmpProtocolError(f"{target.host}:{target.port}: OID not increasing at {value.oid}")
+                # both share the column's prefix: comparing the index parts is enough (each parsed once)
+                index = oid_tuple(oid[len(col) + 1 :])
+                if index <= last_index[col]:
+                    raise SnmpProtocolError(f"{target.host}:{target.port}: OID not increasing at {oid}")
+                last_index[col] = index
                 result[col].append(value)
-                cursor[col] = value.oid
+                cursor[col] = oid
             for col in done:
                 cursor.pop(col, None)
             if len(flat) < width:  # truncated response: avoid spinning
