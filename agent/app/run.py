@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,10 @@ from agent.config.site import SiteConfig
 from agent.errors import ConfigError
 from agent.site.shard import Shard
 
-__all__ = ["run_agent"]
+__all__ = ["GIL_SWITCH_INTERVAL_S", "run_agent"]
+
+#: sys.setswitchinterval while the agent runs (Python's default is 0.005)
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 async def run_agent(
@@ -42,6 +46,10 @@ async def run_agent(
     """
     from agent.app.summary import PollCounter, shutdown_line, startup_lines, status_line
 
+    # The event loop shares the GIL with the history writer and the /metrics threads. At the default 5 ms
+    # switch interval, every syscall the loop makes (a sendto per SNMP request) can hand the GIL to a busy
+    # thread for up to 5 ms: at thousands of requests a second that queueing, not CPU, sets the poll latency.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     log = logging.getLogger("pue-agent")
     counter = PollCounter()
     observers: list[AgentObserver] = [counter]

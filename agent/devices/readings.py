@@ -214,8 +214,7 @@ def decode_objects(
         ]
         rows = 0
         for v in columns.get(obj.column, []):
-            suffix = _suffix(v.oid, obj.column)
-            labels = obj.match_index(suffix)
+            suffix, labels = obj.row(v.oid)
             if labels is None or not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column):
                 continue
             if obj.means_no_value(v.value):
@@ -233,9 +232,9 @@ def decode_objects(
                     factor = obj.scale_column.factors[code]
                 si = obj.decode(v.kind, v.value if v.value is not None else b"", digits.get(suffix), factor)
             except DecodeError as err:
-                unreadable.append(Unreadable(obj.quantity, _labels(labels), f"{v.oid}: {err}"))
+                unreadable.append(Unreadable(obj.quantity, labels, f"{v.oid}: {err}"))
                 continue
-            readings.append(counter_reading(profile, obj, si, _labels(labels)))
+            readings.append(counter_reading(profile, obj, si, labels))
         if rows == 0 and not obj.optional:
             unreadable.append(
                 Unreadable(obj.quantity, _labels(obj.labels), f"{obj.quantity} {obj.column}: no rows on device")
@@ -254,12 +253,17 @@ async def read_device(client: SnmpClient, target: SnmpTarget, profile: Profile) 
     """
     _snmp_only(profile)
     scalars: dict[str, SnmpValue] = {}
-    if profile.scalar_oids:
-        for value in await client.get(target, profile.scalar_oids):
-            scalars[value.oid] = value
     columns: dict[str, list[SnmpValue]] = {}
-    if profile.columns:
-        columns = await client.walk(target, profile.columns, profile.max_repetitions)
+    combined = getattr(client, "get_and_walk", None)  # PysnmpClient: one GETBULK for both where it can
+    if combined is not None and profile.scalar_oids and profile.columns:
+        values, columns = await combined(target, profile.scalar_oids, profile.columns, profile.max_repetitions)
+        scalars = {value.oid: value for value in values}
+    else:
+        if profile.scalar_oids:
+            for value in await client.get(target, profile.scalar_oids):
+                scalars[value.oid] = value
+        if profile.columns:
+            columns = await client.walk(target, profile.columns, profile.max_repetitions)
     readout = decode_objects(profile, scalars, columns)
     if not readout.readings:
         raise SnmpProtocolError(

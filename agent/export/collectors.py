@@ -96,6 +96,19 @@ class DeviceReadingsCollector(Collector):
             yield family
 
 
+_METHODS_HELP = "How each device's energy is obtained: device counter or integrated power"
+
+
+class _WithoutMethods(Collector):
+    """A SitePueCollector's families but the per-device energy-method info (rendered apart)."""
+
+    def __init__(self, site: SitePueCollector) -> None:
+        self._site = site
+
+    def collect(self) -> Iterator[Metric]:
+        return self._site.collect_site()
+
+
 class SitePueCollector(Collector):
     """Site power, energy and PUE (real-time and energy-based), with validity and coverage.
 
@@ -118,13 +131,54 @@ class SitePueCollector(Collector):
         self._cfg = cfg
         self._state = state
         self._factor = load_emission_factor(cfg.carbon.emission_factor) if cfg.carbon is not None else None
-        self._tick = TickCache(self, lambda: self._state.site)
+        self._tick = TickCache(_WithoutMethods(self), lambda: self._state.site)
+        #: the energy-method info lines (one per device: 10,000 at a large site) by (device, method), and
+        #: the last text by site state and format: rendered here, not sample by sample through prometheus-client
+        self._method_lines: dict[tuple[str, str], str] = {}
+        self._methods_text: dict[bool, tuple[object, str]] = {}
 
     def exposition(self, openmetrics: bool) -> str:
         """Rendered once per site tick: everything here comes from the site state, replaced at each tick."""
-        return self._tick.exposition(openmetrics)
+        return self._tick.exposition(openmetrics) + self._methods_exposition(openmetrics)
+
+    def _methods_exposition(self, openmetrics: bool) -> str:
+        """The energy-method info family, exactly as collect() and prometheus-client would write it."""
+        site = self._state.site
+        if site is None:
+            return ""
+        hit = self._methods_text.get(openmetrics)
+        if hit is not None and hit[0] is site:
+            return hit[1]
+        header, sample = family_header(
+            m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"), "info", _METHODS_HELP, openmetrics
+        )
+        lines = self._method_lines
+        if len(lines) > 4 * len(site.energy_methods) + 1024:
+            lines.clear()  # methods that churn cannot grow it for ever
+        parts = [header]
+        for key in site.energy_methods:
+            line = lines.get(key)
+            if line is None:
+                line = lines[key] = sample_line(sample, (("device", key[0]), ("method", key[1])), 1.0)
+            parts.append(line)
+        text = "".join(parts)
+        self._methods_text[openmetrics] = (site, text)
+        return text
 
     def collect(self) -> Iterator[Metric]:
+        yield from self.collect_site()
+        site = self._state.site
+        if site is None:
+            return
+        methods = InfoMetricFamily(
+            m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"), _METHODS_HELP, labels=["device", "method"]
+        )
+        for device, method in site.energy_methods:
+            methods.add_metric([device, method], {})
+        yield methods
+
+    def collect_site(self) -> Iterator[Metric]:
+        """Every family but the energy-method info (collect() yields it last)."""
         cfg = self._cfg
         cat = GaugeMetricFamily(
             m.SITE_IT_CATEGORY,
@@ -220,14 +274,6 @@ class SitePueCollector(Collector):
         cov = GaugeMetricFamily(m.SITE_INTERVAL_COVERAGE, "Share of the PUE window with complete facility and IT data")
         cov.add_metric([], site.window_coverage_ratio)
         yield cov
-        methods = InfoMetricFamily(
-            m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"),
-            "How each device's energy is obtained: device counter or integrated power",
-            labels=["device", "method"],
-        )
-        for device, method in site.energy_methods:
-            methods.add_metric([device, method], {})
-        yield methods
 
     def _tariff_families(self, cost: tuple[tuple[str, float], ...], period: str | None) -> Iterator[Metric]:
         """Energy cost by period and the price now, with a ``tariff`` configured."""

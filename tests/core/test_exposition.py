@@ -29,7 +29,7 @@ from agent.devices.snmp.seam import FakeSnmpClient
 from agent.export.collectors import build_registry
 from agent.export.device_series import DeviceSeries
 from agent.export.exposition import ExpositionRegistry, openmetrics_latest
-from agent.site.poller import AgentState, SiteAccountant
+from agent.site.poller import AgentState, DeviceEnergy, SiteAccountant
 from models.counters import advance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +102,8 @@ def _poll(
     state.snapshots[device] = DeviceSnapshot(device, at_s, 0.01 * (i % 9), True, tuple(readings), problems)
     stale = i % 11 == 5
     state.last_success_s[device] = at_s - (1000.0 if stale else 0.0)
+    # energy by device counter or by integrated power: the energy-method info family
+    state.energy[(device, "energy_j")] = DeviceEnergy(1e6 * i, "counter" if i % 3 else "integrated", at_s)
     if i % 17 == 0:
         state.polls_skipped[device] = 2
         state.counter_events[(device, "wrap")] = 1
@@ -123,6 +125,8 @@ def test_fast_exposition_equals_prometheus_client() -> None:
     assert r'sensor="say \"hi\""' in text and r'sensor="back\\slash"' in text and r'sensor="two\nlines"' in text
     assert ',sensor="",zone=' in text and "NaN" in text and "+Inf" in text and "-Inf" in text
     assert 'pue_device_poll_errors_total{device="dev-0003",kind="timeout"} 1.0' in text
+    # the energy-method info family is rendered apart from the other site families: one line per device
+    assert 'pue_site_energy_method_info{device="dev-0001",method=' in text
     assert 'pue_device_up{device="dev-0005",profile=' in text and "pue_device_active_power_watts" in text
     assert 'device="dev-0005",role=' not in text  # stale: health only
     assert "pue_device_outlet_energy_joules" not in text  # no counter state: not exported

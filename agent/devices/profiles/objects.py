@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from agent.devices.profiles.bacnet import BACNET_COMMANDABLE, BacnetPoint
 from agent.devices.profiles.base import Counter, StrictModel, Writable, check_oid
@@ -22,6 +22,10 @@ from agent.devices.profiles.snmp import (
 )
 from agent.devices.quantities import GLOSSARY
 from agent.errors import DecodeError
+
+
+#: rows remembered per table object (ProfileObject.row)
+ROW_CACHE_LIMIT = 4096
 
 
 class ProfileObject(StrictModel):
@@ -249,6 +253,25 @@ class ProfileObject(StrictModel):
         if self.row_filter is None:
             return ()
         return self.row_filter if isinstance(self.row_filter, tuple) else (self.row_filter,)
+
+    #: a table row's OID -> (its index suffix, its labels as sorted pairs, None when the row is not ours): rows
+    #: keep their OIDs from poll to poll, so a poll decodes each index once (bounded: ROW_CACHE_LIMIT)
+    _row_cache: dict[str, tuple[tuple[int, ...], tuple[tuple[str, str], ...] | None]] = PrivateAttr(
+        default_factory=dict
+    )
+
+    def row(self, oid: str) -> tuple[tuple[int, ...], tuple[tuple[str, str], ...] | None]:
+        """(index suffix, sorted label pairs or None when :meth:`match_index` rejects it) of a row of ``column``."""
+        cache = self._row_cache
+        hit = cache.get(oid)
+        if hit is None:
+            assert self.column is not None
+            suffix = tuple(int(p) for p in oid[len(self.column) + 1 :].split("."))
+            labels = self.match_index(suffix)
+            if len(cache) >= ROW_CACHE_LIMIT:
+                cache.clear()
+            hit = cache[oid] = (suffix, None if labels is None else tuple(sorted(labels.items())))
+        return hit
 
     @property
     def is_counter(self) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from agent.devices.snmp import wire as snmp_wire
-from agent.devices.snmp.fastpath import FastPath
+from agent.devices.snmp.fastpath import MAX_REMEMBERED, FastPath
 from agent.devices.snmp.seam import SnmpTarget, SnmpValue, ValueKind, oid_tuple
 from agent.errors import SnmpProtocolError
 
@@ -54,6 +54,8 @@ class PysnmpClient(FastPath):
         self._max_oids_per_get = max_oids_per_get
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._rows_seen: dict[tuple[str, int, tuple[str, ...]], int] = {}
+        #: devices that answered a GETBULK with non-repeaters with an error-status: read with separate requests
+        self._no_fold: set[tuple[str, int]] = set()
         self._session: PysnmpSession | None = None
         super().__init__(fast_path)
 
@@ -77,12 +79,16 @@ class PysnmpClient(FastPath):
             return _from_wire(var_binds)
         return await self._pysnmp().get(target, chunk)
 
-    async def _bulk(self, target: SnmpTarget, oids: Sequence[str], repetitions: int) -> list[SnmpValue]:
+    async def _bulk(
+        self, target: SnmpTarget, oids: Sequence[str], repetitions: int, non_repeaters: int = 0
+    ) -> list[SnmpValue]:
         route = await self._fast_route(target)
+        if non_repeaters and route is None:
+            raise AssertionError("non-repeaters are sent on the fast path only")
         if route is not None:
             async with self._semaphore:
                 status, _index, var_binds = await self._fast_request(
-                    target, route, snmp_wire.GETBULK_TAG, oids, repetitions
+                    target, route, snmp_wire.GETBULK_TAG, oids, repetitions, non_repeaters
                 )
             if status:
                 raise SnmpProtocolError(
@@ -97,18 +103,70 @@ class PysnmpClient(FastPath):
             out.extend(await self._get_chunk(target, oids[start : start + self._max_oids_per_get]))
         return out
 
+    async def get_and_walk(
+        self, target: SnmpTarget, scalars: Sequence[str], columns: Sequence[str], max_repetitions: int = 25
+    ) -> tuple[list[SnmpValue], dict[str, list[SnmpValue]]]:
+        """:meth:`get` of ``scalars`` and :meth:`walk` of ``columns``, in one GETBULK where it can (a poll is then
+        one datagram each way, not two).
+
+        On the fast path, scalars whose OID ends in ``.0`` ride in the walk's first GETBULK as non-repeaters
+        (RFC 3416 4.2.3): the GETNEXT of ``x`` is ``x.0`` when the device has the object. An answer with any
+        other OID (the object is absent, or the agent orders its OIDs oddly) is asked again with a GET, so the
+        values are exactly :meth:`get`'s. A device that refuses the combined request (an error-status) is read
+        with separate requests from then on.
+        """
+        riders = [oid for oid in scalars if oid.endswith(".0")][: self._max_oids_per_get]
+        if not riders or not columns or (target.host, target.port) in self._no_fold:
+            return await self.get(target, scalars), await self.walk(target, columns, max_repetitions)
+        if await self._fast_route(target) is None:
+            return await self.get(target, scalars), await self.walk(target, columns, max_repetitions)
+        try:
+            result, answers = await self._walk(target, columns, max_repetitions, riders)
+        except SnmpProtocolError as err:
+            if "error-status" not in str(err):
+                raise
+            if len(self._no_fold) >= 4 * MAX_REMEMBERED:
+                self._no_fold.clear()
+            self._no_fold.add((target.host, target.port))
+            return await self.get(target, scalars), await self.walk(target, columns, max_repetitions)
+        wanted = set(riders)
+        found = {value.oid: value for value in answers if value.oid in wanted and not value.missing}
+        missing = [oid for oid in scalars if oid not in found]
+        if missing:
+            for value in await self.get(target, missing):
+                found[value.oid] = value
+        return [found[oid] for oid in scalars], result
+
     async def walk(
         self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int = 25
     ) -> dict[str, list[SnmpValue]]:
+        return (await self._walk(target, columns, max_repetitions, ()))[0]
+
+    async def _walk(
+        self, target: SnmpTarget, columns: Sequence[str], max_repetitions: int, riders: Sequence[str]
+    ) -> tuple[dict[str, list[SnmpValue]], list[SnmpValue]]:
+        """The walk, with ``riders`` (scalar ``x.0`` OIDs) asked as non-repeaters in its first request: (the
+        columns, the riders' answers as they came: one per rider, or fewer if the answer was cut short)."""
         result: dict[str, list[SnmpValue]] = {c: [] for c in columns}
+        rider_answers: list[SnmpValue] = []
         cursor = {c: c for c in columns}  # last OID seen per unfinished column
+        last_index: dict[str, tuple[int, ...]] = {c: () for c in columns}  # its index part, as integers
+        prefix = {c: c + "." for c in columns}
         # Ask for as many repetitions as this table had rows last time (+1 to see its end), not a
         # fixed 25: every surplus var-bind costs decoding time (about 60 us each through pyasn1).
         size_key = (target.host, target.port, tuple(columns))
         repetitions = min(max_repetitions, self._rows_seen.get(size_key, max_repetitions) + 1)
         while cursor:
             pending = list(cursor)
-            flat = await self._bulk(target, [cursor[c] for c in pending], repetitions)
+            if riders:
+                asked = [oid[:-2] for oid in riders]  # "x.0" -> "x": its GETNEXT is x.0
+                flat = await self._bulk(target, asked + [cursor[c] for c in pending], repetitions, len(riders))
+                rider_answers, flat = flat[: len(riders)], flat[len(riders) :]
+                riders = ()
+                if not flat:
+                    continue  # the answer stopped after the scalars: the columns are asked on their own
+            else:
+                flat = await self._bulk(target, [cursor[c] for c in pending], repetitions)
             if not flat:
                 break
             done: set[str] = set()
@@ -117,21 +175,24 @@ class PysnmpClient(FastPath):
                 col = pending[i % width]
                 if col in done:
                     continue
-                if value.kind == "end_of_mib_view" or not value.oid.startswith(col + "."):
+                oid = value.oid
+                if value.kind == "end_of_mib_view" or not oid.startswith(prefix[col]):
                     done.add(col)
                     continue
-                # both share the column's prefix: comparing the index parts is enough (and cheap)
-                if oid_tuple(value.oid[len(col) + 1 :]) <= oid_tuple(cursor[col][len(col) + 1 :]):
-                    raise SnmpProtocolError(f"{target.host}:{target.port}: OID not increasing at {value.oid}")
+                # both share the column's prefix: comparing the index parts is enough (each parsed once)
+                index = oid_tuple(oid[len(col) + 1 :])
+                if index <= last_index[col]:
+                    raise SnmpProtocolError(f"{target.host}:{target.port}: OID not increasing at {oid}")
+                last_index[col] = index
                 result[col].append(value)
-                cursor[col] = value.oid
+                cursor[col] = oid
             for col in done:
                 cursor.pop(col, None)
             if len(flat) < width:  # truncated response: avoid spinning
                 break
             repetitions = max_repetitions  # a table that grew: continue at full size
         self._rows_seen[size_key] = max((len(v) for v in result.values()), default=0)
-        return result
+        return result, rider_answers
 
     async def set(self, target: SnmpTarget, oid: str, value: int) -> SnmpValue:
         return await self._pysnmp().set(target, oid, value)
