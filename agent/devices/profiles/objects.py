@@ -23,7 +23,6 @@ from agent.devices.profiles.snmp import (
 from agent.devices.quantities import GLOSSARY
 from agent.errors import DecodeError
 
-
 #: rows remembered per table object (ProfileObject.row)
 ROW_CACHE_LIMIT = 4096
 

@@ -212,7 +212,7 @@ class FastPath:
         self._fast_endpoint: _FastEndpoint | None = None
         self._fast_opening: asyncio.Task[_FastEndpoint] | None = None
         self._fast_addresses: dict[str, str | None] = {}
-        self._templates: dict[tuple[bytes, tuple[str, ...], int, int], snmp_wire.RequestTemplate] = {}
+        self._templates: dict[tuple[bytes, tuple[str, ...], int, int, int], snmp_wire.RequestTemplate] = {}
         self._request_id = random.randrange(_REQUEST_ID_LIMIT)
         self._salt = random.randrange(1 << 64)  # RFC 3826 3.1.2.1: a 64-bit counter from a random start
         self._fast_credentials_cache: dict[V2cAuth | V3Auth, bytes | _V3Route | None] = {}
@@ -396,9 +396,7 @@ class FastPath:
         credentials, address = route
         endpoint = await self._endpoint()
         if isinstance(credentials, _V3Route):
-            return await self._v3_request(
-                target, credentials, address, endpoint, tag, oids, repetitions, non_repeaters
-            )
+            return await self._v3_request(target, credentials, address, endpoint, tag, oids, repetitions, non_repeaters)
         request_id = self._next_id(endpoint)
         message = self._template(credentials, oids, tag, repetitions, non_repeaters).encode(request_id)
 
