@@ -378,6 +378,11 @@ class CoolingController(OperatorApproval):
         """The levers the recommender in use chooses (a retrained model may bring others), in its order."""
         return lever_names(self.recommender)
 
+    @property
+    def lever_names(self) -> tuple[str, ...]:
+        """The quantities ``latest.setpoints.levers`` holds values of, in order (empty on a site without levers)."""
+        return self._levers()
+
     def _model(self) -> CoolingModel | None:
         # a recommender without a model (tests' stubs): nothing to measure realised savings against
         return getattr(self.recommender, "model", None)

@@ -40,6 +40,7 @@ HISTORY_WRITES_DROPPED = "pue_history_writes_dropped"  # counter: dropped, too m
 RECOMMENDATION_MODE_INFO = "pue_recommendation_mode_info"
 RECOMMENDATION_PENDING = "pue_recommendation_pending_approval"
 RECOMMENDATION_SETPOINT = "pue_recommendation_setpoint_celsius"
+RECOMMENDATION_LEVER = "pue_recommendation_lever_setpoint"
 RECOMMENDATION_ECONOMIZER = "pue_recommendation_economizer_enabled"
 RECOMMENDATION_PREDICTED_PUE = "pue_recommendation_predicted_pue"
 RECOMMENDATION_PREDICTED_POWER = "pue_recommendation_predicted_facility_power_watts"

@@ -22,6 +22,8 @@ class _Setpoints(Protocol):
     def chw_supply_setpoint_c(self) -> float: ...
     @property
     def economizer_enabled(self) -> bool: ...
+    @property
+    def levers(self) -> tuple[float, ...]: ...
 
 
 class _Recommendation(Protocol):
@@ -76,6 +78,7 @@ class RecommendationCollector(Collector):
     Sample::
 
         pue_recommendation_setpoint_celsius{quantity="supply_air_setpoint_c"} 22.0
+        pue_recommendation_lever_setpoint{quantity="chw_pump_dp_setpoint_pa"} 90000.0  (a site with levers)
         pue_recommendation_economizer_enabled 1.0
         pue_recommendation_predicted_pue{scenario="current"} 1.41
         pue_recommendation_predicted_savings_watts 41000.0
@@ -102,6 +105,17 @@ class RecommendationCollector(Collector):
             sp.add_metric(["supply_air_setpoint_c"], rec.setpoints.supply_air_setpoint_c)
             sp.add_metric(["chw_supply_setpoint_c"], rec.setpoints.chw_supply_setpoint_c)
             yield sp
+            names = tuple(getattr(c, "lever_names", ()))
+            if names and len(names) == len(rec.setpoints.levers):
+                levers = GaugeMetricFamily(
+                    m.RECOMMENDATION_LEVER,
+                    "Recommended value of each of the site's optional levers (recommender.levers), in the unit its "
+                    "quantity name ends with: _c degrees Celsius, _pa pascals, _ratio 0-1, _running units running",
+                    labels=["quantity"],
+                )
+                for name, value in zip(names, rec.setpoints.levers, strict=True):
+                    levers.add_metric([name], value)
+                yield levers
             econ = GaugeMetricFamily(m.RECOMMENDATION_ECONOMIZER, "Recommended economizer state (1 enabled)")
             econ.add_metric([], 1.0 if rec.setpoints.economizer_enabled else 0.0)
             yield econ

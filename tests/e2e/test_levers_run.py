@@ -26,6 +26,7 @@ from agent.app.runtime import Agent
 from agent.config.site import load_config
 from agent.control.artefact import save_model
 from agent.control.recommender_setup import recommender_for
+from agent.export.exposition import float_text
 from agent.history import HistoryWriter, SqliteHistoryStore
 from agent.site.conditions import setpoint_ranges
 from models.cooling import fit_cooling_model
@@ -169,6 +170,7 @@ async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: s
             clock.now_s = START_S + (i + 0.5) * HOUR_S
             controls.append(site.update().controls)
         actions = [a for a in agent.controller.actuator.actions]
+        metrics = agent.registry.exposition(False).decode()
     finally:
         await agent.stop()
         site.stop()
@@ -178,7 +180,7 @@ async def _run(config: Path, cycles: int, recommender: Any = None, zero_first: s
         intervals = store.site_intervals(0.0, 4e9)
     finally:
         store.close()
-    return {"latest": latest, "controls": controls, "actions": actions, "intervals": intervals}
+    return {"latest": latest, "controls": controls, "actions": actions, "intervals": intervals, "metrics": metrics}
 
 
 def test_run_writes_levers_within_bounds_and_holds_on_an_uninitialised_read(tmp_path: Path, lever_model: Path) -> None:
@@ -208,6 +210,9 @@ def test_run_writes_levers_within_bounds_and_holds_on_an_uninitialised_read(tmp_
     # the recommender saw the levers in force (what it recommended from is what the devices hold)
     rec = out["latest"][-1]
     assert len(rec.current.levers) == 2 and all(v > 0 for v in rec.current.levers)
+    # and /metrics exports the recommended value of each listed lever
+    for name, value in zip(agent_levers(out), rec.setpoints.levers, strict=True):
+        assert f'pue_recommendation_lever_setpoint{{quantity="{name}"}} {float_text(value)}\n' in out["metrics"]
     # the history keeps the levers read, every one the plant serves (the retraining learns the listed ones)
     assert out["intervals"], "the history wrote site intervals"
     last = out["intervals"][-1]
@@ -228,3 +233,10 @@ def test_without_levers_in_the_config_nothing_lever_related_is_written(tmp_path:
         for quantity, start in VS_START_LEVERS.items():
             assert getattr(c, quantity) == start
     assert all(len(r.current.levers) == 0 for r in out["latest"] if not isinstance(r, dict))
+    assert "pue_recommendation_setpoint_celsius" in out["metrics"]
+    assert "pue_recommendation_lever_setpoint" not in out["metrics"]
+
+
+def agent_levers(out: dict[str, Any]) -> list[str]:
+    """The levers the config lists, in the recommender's order (the config's)."""
+    return [lever["name"] for lever in LEVERS]
