@@ -28,6 +28,7 @@ from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, SnmpValue
 from agent.errors import SnmpTimeoutError
 from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
+from agent.site.energy_span import span_matches
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
 from agent.site.shard import Shard, ShardAccountant
 
@@ -283,3 +284,19 @@ def test_a_skipped_poll_of_an_integrated_meter_is_a_gap(site: Site) -> None:
 
     asyncio.run(run())
     site.check()
+
+
+@pytest.mark.parametrize(
+    ("before_s", "now_s", "interval_s", "matches"),
+    [
+        (0.0, 1.0, 1.0, True),
+        (0.0, 1.2, 1.0, True),  # scheduling jitter on a loaded host
+        (0.0, 2.0, 1.0, False),  # a skipped poll, or a baseline from the poll before
+        (0.0, 0.0, 1.0, False),  # no poll since the last tick: its poll in flight, or failed
+        (0.0, 15.6, 15.0, True),
+        (0.0, 13.0, 15.0, False),  # 15 s polls: a start-up read 2 s before the device's first periodic poll
+        (0.0, 1.0, 0.0, False),
+    ],
+)
+def test_span_rule(before_s: float, now_s: float, interval_s: float, matches: bool) -> None:
+    assert span_matches(before_s, now_s, interval_s) is matches
