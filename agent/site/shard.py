@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 from agent.config.site import SiteConfig, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
-from agent.site.energy_span import span_matches
 from agent.site.poller import AgentState, SiteState
 
 __all__ = [
@@ -92,9 +91,8 @@ class ShardAccountant:
 
     At each site tick, each own contributor's energy delta since the previous tick is taken; the
     tick counts (every own boundary gets its deltas added) only when every own facility and IT
-    contributor was fresh at both ends, and its polls at the two ends were one tick interval apart
-    (:mod:`agent.site.energy_span`), as the single agent does for the whole site. Cooling is summed when its
-    own contributors are complete.
+    contributor was fresh at both ends, as the single agent does for the whole site. Cooling is
+    summed when its own contributors are complete.
     """
 
     def __init__(self, cfg: SiteConfig, shard: Shard) -> None:
@@ -106,9 +104,7 @@ class ShardAccountant:
             "it": tuple(t for t in topo.it if shard.owns(t.device)),
             "cooling": tuple(t for t in topo.cooling if shard.owns(t.device)),
         }
-        # total, suspect polls and poll time at the last tick
-        self._last: dict[tuple[str, str], tuple[float, int, float]] = {}
-        self._last_tick_s: float | None = None
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # total and suspect polls at the last tick
         self.totals_j: dict[str, float] = {b: 0.0 for b, terms in self._terms.items() if terms}
         self.complete = False
 
@@ -119,9 +115,7 @@ class ShardAccountant:
     def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
         return None
 
-    def _deltas(
-        self, boundary: str, state: AgentState, now: float, stale_after: float, interval_s: float | None
-    ) -> list[float] | None:
+    def _deltas(self, boundary: str, state: AgentState, now: float, stale_after: float) -> list[float] | None:
         out: list[float] = []
         complete = True
         for term in self._terms[boundary]:
@@ -132,20 +126,16 @@ class ShardAccountant:
                 self._last.pop(key, None)  # re-baseline when it comes back
                 complete = False
                 continue
-            self._last[key] = (energy.total_j, energy.suspect_polls, energy.last_timestamp_s)
+            self._last[key] = (energy.total_j, energy.suspect_polls)
             if before is None or before[1] != energy.suspect_polls:  # a partial read or counter glitch between
                 complete = False
-            elif interval_s is None or not span_matches(before[2], energy.last_timestamp_s, interval_s):
-                complete = False  # a poll in flight, skipped or failed at a tick
             else:
                 out.append(energy.total_j - before[0])
         return out if complete else None
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
-        interval_s = None if self._last_tick_s is None else site.timestamp_s - self._last_tick_s
-        self._last_tick_s = site.timestamp_s
-        deltas = {b: self._deltas(b, state, site.timestamp_s, stale_after, interval_s) for b in self.boundaries}
+        deltas = {b: self._deltas(b, state, site.timestamp_s, stale_after) for b in self.boundaries}
         power_ok = all(deltas[b] is not None for b in ("facility", "it") if b in deltas)
         self.complete = power_ok
         if not power_ok:

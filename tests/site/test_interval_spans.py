@@ -30,7 +30,6 @@ from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
 from agent.site.energy_span import span_matches
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
-from agent.site.shard import Shard, ShardAccountant
 
 ROOT = Path(__file__).resolve().parents[2]
 P3 = "1.3.6.1.4.1.34278.2.1.0"  # Janitza p3 (W)
@@ -112,9 +111,7 @@ class Site:
         self.accountant = SiteAccountant(self.cfg, self.state, self.clock)
         self.store = SqliteHistoryStore(tmp_path / "history.sqlite")
         self.writer = HistoryWriter(self.store, self.cfg)
-        self.shard = ShardAccountant(self.cfg, Shard(1, 1))  # `run --shard 1/1`: the shard's own energy totals
         self.sites: list[SiteState] = []
-        self.shard_totals: list[dict[str, float]] = []
 
     async def poll(self, device: str) -> None:
         snap = await self.poller.poll(device)
@@ -142,9 +139,7 @@ class Site:
     def tick(self) -> SiteState:
         site = self.accountant.tick()
         self.writer.on_site(site, self.state)
-        self.shard.on_site(site, self.state)
         self.sites.append(site)
-        self.shard_totals.append(dict(self.shard.totals_j))
         return site
 
     async def cycle(self, skip: frozenset[str] = frozenset()) -> None:
@@ -167,9 +162,6 @@ class Site:
                 assert site.facility_energy_j / site.it_energy_j == pytest.approx(TRUE_PUE, rel=1e-9), site
             if site.interval.value is not None:
                 assert site.interval.value == pytest.approx(TRUE_PUE, rel=1e-9), site
-        for totals in self.shard_totals:
-            if totals["it"] > 0:
-                assert totals["facility"] / totals["it"] == pytest.approx(TRUE_PUE, rel=1e-9), totals
         stored = self.store.site_intervals(0, 2e10)
         assert stored, "no site interval stored"
         for iv in stored:
