@@ -282,15 +282,10 @@ class Poller:
             if power_now is not None and power_before is not None and last_ok is not None and 0 < dt <= stale_after:
                 added = 0.5 * (power_now + power_before) * dt  # trapezoid [J]
                 self._state.energy[key] = _energy(current, current.total_j + added, "integrated", snap.timestamp_s, why)
-            elif why is None:
-                # nothing integrated since the last poll (it failed, or too long ago): that energy is lost, so the
-                # step is suspect (no interval across it is complete) while this poll's power is good to go on from
+            elif why is None:  # nothing integrated since a failed or too old poll: lost, so the step is suspect
+                lost = f"{power_q}: no energy integrated across a failed or late poll"
                 self._state.energy[key] = DeviceEnergy(
-                    current.total_j,
-                    "integrated",
-                    snap.timestamp_s,
-                    current.suspect_polls + 1,
-                    f"{power_q}: no energy integrated across the {dt:.3g} s since the last good poll",
+                    current.total_j, "integrated", snap.timestamp_s, current.suspect_polls + 1, lost
                 )
             else:
                 self._state.energy[key] = _energy(current, current.total_j, "integrated", snap.timestamp_s, why)

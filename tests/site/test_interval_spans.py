@@ -30,6 +30,7 @@ from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
 from agent.site.energy_span import span_matches
 from agent.site.poller import AgentState, Poller, SiteAccountant, SiteState
+from agent.site.shard import Shard, ShardAccountant
 
 ROOT = Path(__file__).resolve().parents[2]
 P3 = "1.3.6.1.4.1.34278.2.1.0"  # Janitza p3 (W)
@@ -292,3 +293,38 @@ def test_a_skipped_poll_of_an_integrated_meter_is_a_gap(site: Site) -> None:
 )
 def test_span_rule(before_s: float, now_s: float, interval_s: float, matches: bool) -> None:
     assert span_matches(before_s, now_s, interval_s) is matches
+
+
+def test_a_shard_is_incomplete_at_the_tick_after_a_timed_out_integrated_poll(site: Site) -> None:
+    """`run --shard`: its counters keep the 0 J tick while the meter's poll is in flight (a pair that cancels in
+    rate()), but the energy lost across the timed-out poll must mark the shard incomplete at a tick, so its
+    recording rule drops every window holding it (tests/faults/shards.rules.yml)."""
+    shard = ShardAccountant(site.cfg, Shard(1, 1))
+    complete: list[bool] = []
+
+    async def run() -> None:
+        for _ in range(4):
+            await site.cycle()
+        await site.poll("ups-a")
+        await site.poll("ups-b")
+        held = await site.start_held("meter-main")
+        site.clock.t += 0.5
+        site.tick()  # the meter's poll in flight: no new energy from it (0 J)
+        site.clock.t += POLL_S - 0.6
+        await site.release("meter-main", held, fail=True)  # times out just before its next poll, which answers
+        site.clock.t += 0.1
+        for _ in range(3):
+            await site.cycle()
+
+    site.tick = lambda: _with_shard(site, shard, complete)  # type: ignore[method-assign]
+    asyncio.run(run())
+    assert complete[:5] == [False, True, True, True, True], complete  # the first tick only takes the baselines
+    assert complete[5] is False, complete  # the meter's energy across the failed poll is lost
+    assert complete[6:] == [True, True], complete
+
+
+def _with_shard(site: Site, shard: ShardAccountant, complete: list[bool]) -> SiteState:
+    state = Site.tick(site)
+    shard.on_site(state, site.state)
+    complete.append(shard.complete)
+    return state
