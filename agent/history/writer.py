@@ -33,6 +33,7 @@ from agent.history.levers import lever_terms
 from agent.history.records import DeviceEnergyRow, HistoryStore, ReadingRow, SiteInterval
 from agent.history.write_queue import QueuedWrites
 from agent.site.conditions import SetpointRanges, site_conditions
+from agent.site.energy_span import span_matches
 from agent.site.poller import AgentState, SiteState
 
 __all__ = ["HistoryCollector", "HistoryWriter"]
@@ -188,7 +189,9 @@ class HistoryWriter(QueuedWrites):
             energy = state.energy.get((term.device, term.energy_quantity))
             fresh = state.fresh(term.device, now_s, stale_after)
             out[f"{term.device}\0{term.energy_quantity}"] = (
-                (energy.total_j, energy.suspect_polls) if energy is not None and fresh and not energy.partial else None
+                (energy.total_j, energy.suspect_polls, energy.last_timestamp_s)
+                if energy is not None and fresh and not energy.partial
+                else None
             )
         return out
 
@@ -201,7 +204,7 @@ class HistoryWriter(QueuedWrites):
         if previous is None or previous_s is None or now <= previous_s:
             return None
         duration = now - previous_s
-        deltas = {name: _delta(previous[name], current[name]) for name in current}
+        deltas = {name: _delta(previous[name], current[name], duration) for name in current}
         complete = deltas["facility"] is not None and deltas["it"] is not None
         cooling_ok = complete and bool(topo.cooling) and deltas["cooling"] is not None
         methods = sorted(
@@ -259,17 +262,22 @@ def _boundaries(topo: Topology) -> list[tuple[str, tuple[TopologyTerm, ...]]]:
     return out
 
 
-#: a term's energy total [J or m3] and the number of suspect polls behind it (``DeviceEnergy.suspect_polls``)
-_Energy = tuple[float, int]
+#: a term's energy total [J or m3], the number of suspect polls behind it (``DeviceEnergy.suspect_polls``) and
+#: the time of the poll it is as of [s]
+_Energy = tuple[float, int, float]
 
 
-def _delta(before: dict[str, _Energy | None], now: dict[str, _Energy | None]) -> float | None:
-    """Sum of per-term increases, or None if any term is missing at either end, went down, or had a suspect
-    poll in between (a partial read or a counter glitch: its energy over the interval is not known)."""
+def _delta(before: dict[str, _Energy | None], now: dict[str, _Energy | None], duration_s: float) -> float | None:
+    """Sum of per-term increases, or None if any term is missing at either end, went down, had a suspect
+    poll in between (a partial read or a counter glitch), or its polls at the two ends are not one interval
+    apart (a poll in flight, skipped or failed at a tick: agent/site/energy_span.py): its energy over the interval
+    is not known."""
     total = 0.0
     for key, value in now.items():
         old = before.get(key)
         if value is None or old is None or value[0] < old[0] or value[1] != old[1]:
+            return None
+        if not span_matches(old[2], value[2], duration_s):
             return None
         total += value[0] - old[0]
     return total

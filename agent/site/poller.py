@@ -33,6 +33,7 @@ from agent.errors import (
     DeviceGatewayError,
     DeviceTimeoutError,
 )
+from agent.site.energy_span import SPAN_UNKNOWN, span_matches
 from agent.site.tariff import TariffMeter
 from models.counters import SUSPECT_EVENTS, CounterEvent, CounterState, advance
 from models.pue import BoundarySum, PueResult, energy_pue, live_pue, sum_boundary
@@ -279,10 +280,16 @@ class Poller:
                 self._state.energy[key] = DeviceEnergy(0.0, "integrated", snap.timestamp_s)
                 continue
             dt = snap.timestamp_s - current.last_timestamp_s
-            added = 0.0
             if power_now is not None and power_before is not None and last_ok is not None and 0 < dt <= stale_after:
                 added = 0.5 * (power_now + power_before) * dt  # trapezoid [J]
-            self._state.energy[key] = _energy(current, current.total_j + added, "integrated", snap.timestamp_s, why)
+                self._state.energy[key] = _energy(current, current.total_j + added, "integrated", snap.timestamp_s, why)
+            elif why is None:  # nothing integrated since a failed or too old poll: lost, so the step is suspect
+                lost = f"{power_q}: no energy integrated across a failed or late poll"
+                self._state.energy[key] = DeviceEnergy(
+                    current.total_j, "integrated", snap.timestamp_s, current.suspect_polls + 1, lost
+                )
+            else:
+                self._state.energy[key] = _energy(current, current.total_j, "integrated", snap.timestamp_s, why)
 
 
 def _energy(
@@ -367,15 +374,15 @@ class SiteAccountant:
         self._state = state
         self._clock = clock
         self._plausible = (cfg.plausible_pue.min, cfg.plausible_pue.max)
-        # (device, energy quantity) -> its total and suspect polls at the previous tick
-        self._last_energy: dict[tuple[str, str], tuple[float, int]] = {}
+        # (device, energy quantity) -> its total, suspect polls and poll time at the previous tick
+        self._last_energy: dict[tuple[str, str], tuple[float, int, float]] = {}
         self._last_tick_s: float | None = None
         self._first_tick_s: float | None = None
         self._window: deque[_Interval] = deque()
         self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
         self._optional = cfg.topology.optional_boundaries()
         self._optional_totals = {name: 0.0 for name, _terms in self._optional}
-        self._optional_last: dict[str, dict[tuple[str, str], tuple[float, int]]] = {
+        self._optional_last: dict[str, dict[tuple[str, str], tuple[float, int, float]]] = {
             name: {} for name, _t in self._optional
         }
         self._tariff = TariffMeter(cfg.tariff, _zone(cfg.site.timezone)) if cfg.tariff is not None else None
@@ -402,11 +409,12 @@ class SiteAccountant:
         terms: tuple[TopologyTerm, ...],
         now: float,
         stale_after: float,
-        last: dict[tuple[str, str], tuple[float, int]] | None = None,
+        last: dict[tuple[str, str], tuple[float, int, float]] | None = None,
     ) -> tuple[dict[str, float | None], dict[str, str]]:
         """Each term's energy since the previous tick, and why it is not known where a poll in between was
-        suspect (a partial read, a counter glitch); ``last`` keeps the previous totals (one per boundary whose
-        terms may repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
+        suspect (a partial read, a counter glitch) or its polls are not one tick interval apart
+        (:mod:`agent.site.energy_span`); ``last`` keeps the previous totals (one per boundary whose terms may
+        repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
         last = self._last_energy if last is None else last
         out: dict[str, float | None] = {}
         why: dict[str, str] = {}
@@ -421,9 +429,16 @@ class SiteAccountant:
                 if energy is not None and fresh and energy.problem is not None:
                     why[term.device] = energy.problem
                 continue
-            last[key] = (energy.total_j, energy.suspect_polls)
+            last[key] = (energy.total_j, energy.suspect_polls, energy.last_timestamp_s)
             if before is not None and before[1] != energy.suspect_polls:
                 why[term.device] = energy.problem or "energy not known"
+                out[term.device] = None
+                continue
+            if before is not None and not (
+                self._last_tick_s is not None
+                and span_matches(before[2], energy.last_timestamp_s, now - self._last_tick_s)
+            ):
+                why[term.device] = SPAN_UNKNOWN
                 out[term.device] = None
                 continue
             out[term.device] = None if before is None else energy.total_j - before[0]

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from twin.serve.site import MinimalSite
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))
-from netutil import free_port, free_udp_range, scrape  # noqa: E402
+from netutil import free_port, free_udp_range  # noqa: E402
 
 ROOT = TESTS.parent
 EXE = Path(sys.executable).with_name("pue-agent")
@@ -66,10 +65,9 @@ def _configs(tmp_path: Path, pg_url: str) -> tuple[Path, Path, SiteConfig, Profi
     data = yaml.safe_load((ROOT / "configs" / "demo-site.yaml").read_text())
     base = free_udp_range(len(data["devices"]))
     for i, dev in enumerate(data["devices"]):
-        # a long timeout: a poll that times out loses the meter's integrated energy across it while the next
-        # site interval still counts as covered (facility 0 J for that second: seen, PUE 1.13), where a slow poll
-        # only makes the next one skipped and the one after integrates over both (agent/site/poller.py, the lead's)
-        dev.update(port=base + i, timeout_s=3.0, retries=0)
+        # the default timeout: a poll that times out, skipped or still in flight at a site tick makes the
+        # intervals around it gaps, not 0 J or twice the energy marked complete (agent/site/energy_span.py)
+        dev.update(port=base + i)
     # facility energy from integrated power: the meter's 0.1 kWh register steps about every 2.4 s, so over a
     # few seconds agents polling it at different phases would differ by a step (tests/faults/test_shards.py)
     for term in data["topology"]["facility"]:
@@ -94,17 +92,6 @@ def _pue_of_export(path: Path) -> tuple[float, float]:
     return facility / it, covered
 
 
-def _wait_for_metrics(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            scrape(f"http://127.0.0.1:{port}/metrics")
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"no agent answering on port {port}"
-            time.sleep(0.1)
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -117,36 +104,33 @@ def test_two_run_shards_into_one_postgres_report_the_single_agents_pue(tmp_path:
     assert owners == {1, 2}, "the site's meters must split across both shards"
     started = datetime.now(UTC)
     ports = {name: free_port() for name in ("shard 1/2", "shard 2/2", "single")}
-    runs = {
-        name: subprocess.Popen(
-            [
-                str(EXE),
-                "run",
-                "--config",
-                str(config),
-                "--listen-port",
-                str(ports[name]),
-                "--duration",
-                f"{RUN_S}",
-                *shard,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, config, shard in (
-            ("shard 1/2", shards_yaml, ["--shard", "1/2"]),
-            ("shard 2/2", shards_yaml, ["--shard", "2/2"]),
-            ("single", single_yaml, []),
-        )
-    }
-    # the site answers once every agent has started and polls on its own grid: an agent's start-up reads come
-    # at other times than its periodic polls, and a site tick while one is in flight counts up to a poll
-    # interval of that meter's energy more or less in the first interval (seen: the single agent's PUE 1.396
-    # against 1.299 over 12 s, all of it in its first interval); the lead's part of issue 17 (site tick)
-    for port in ports.values():
-        _wait_for_metrics(port)
+    # the site answers from the agents' first polls on: a site tick while a poll is in flight (the start-up
+    # ones included) makes the intervals around it gaps, rather than counting a poll interval of that meter's
+    # energy more or less (was: the single agent's PUE 1.396 against 1.299 over 12 s, all in its first interval)
     with _site_in_a_thread(cfg, profiles):
+        runs = {
+            name: subprocess.Popen(
+                [
+                    str(EXE),
+                    "run",
+                    "--config",
+                    str(config),
+                    "--listen-port",
+                    str(ports[name]),
+                    "--duration",
+                    f"{RUN_S}",
+                    *shard,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name, config, shard in (
+                ("shard 1/2", shards_yaml, ["--shard", "1/2"]),
+                ("shard 2/2", shards_yaml, ["--shard", "2/2"]),
+                ("single", single_yaml, []),
+            )
+        }
         for name, run in runs.items():
             _out, err = run.communicate(timeout=RUN_S + 40)
             assert run.returncode == 0, f"{name}: {err[-2000:]}"
