@@ -22,6 +22,7 @@ from agent.config.site import SiteConfig
 from agent.devices.quantities import GLOSSARY
 from agent.export import metric_names as m
 from agent.export.device_series import DeviceSeries, exported_quantity
+from agent.export.energy_methods import EnergyMethodLines, method_family
 from agent.export.exposition import ExpositionRegistry, TickCache, counter_family, family_header, sample_line
 from agent.site.poller import AgentState
 
@@ -96,9 +97,6 @@ class DeviceReadingsCollector(Collector):
             yield family
 
 
-_METHODS_HELP = "How each device's energy is obtained: device counter or integrated power"
-
-
 class _WithoutMethods(Collector):
     """A SitePueCollector's families but the per-device energy-method info (rendered apart)."""
 
@@ -132,50 +130,16 @@ class SitePueCollector(Collector):
         self._state = state
         self._factor = load_emission_factor(cfg.carbon.emission_factor) if cfg.carbon is not None else None
         self._tick = TickCache(_WithoutMethods(self), lambda: self._state.site)
-        #: the energy-method info lines (one per device: 10,000 at a large site) by (device, method), and
-        #: the last text by site state and format: rendered here, not sample by sample through prometheus-client
-        self._method_lines: dict[tuple[str, str], str] = {}
-        self._methods_text: dict[bool, tuple[object, str]] = {}
+        self._methods = EnergyMethodLines()  # one line per device: rendered apart, from cached lines
 
     def exposition(self, openmetrics: bool) -> str:
         """Rendered once per site tick: everything here comes from the site state, replaced at each tick."""
-        return self._tick.exposition(openmetrics) + self._methods_exposition(openmetrics)
-
-    def _methods_exposition(self, openmetrics: bool) -> str:
-        """The energy-method info family, exactly as collect() and prometheus-client would write it."""
-        site = self._state.site
-        if site is None:
-            return ""
-        hit = self._methods_text.get(openmetrics)
-        if hit is not None and hit[0] is site:
-            return hit[1]
-        header, sample = family_header(
-            m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"), "info", _METHODS_HELP, openmetrics
-        )
-        lines = self._method_lines
-        if len(lines) > 4 * len(site.energy_methods) + 1024:
-            lines.clear()  # methods that churn cannot grow it for ever
-        parts = [header]
-        for key in site.energy_methods:
-            line = lines.get(key)
-            if line is None:
-                line = lines[key] = sample_line(sample, (("device", key[0]), ("method", key[1])), 1.0)
-            parts.append(line)
-        text = "".join(parts)
-        self._methods_text[openmetrics] = (site, text)
-        return text
+        return self._tick.exposition(openmetrics) + self._methods.exposition(self._state.site, openmetrics)
 
     def collect(self) -> Iterator[Metric]:
         yield from self.collect_site()
-        site = self._state.site
-        if site is None:
-            return
-        methods = InfoMetricFamily(
-            m.SITE_ENERGY_METHOD_INFO.removesuffix("_info"), _METHODS_HELP, labels=["device", "method"]
-        )
-        for device, method in site.energy_methods:
-            methods.add_metric([device, method], {})
-        yield methods
+        if self._state.site is not None:
+            yield method_family(self._state.site)
 
     def collect_site(self) -> Iterator[Metric]:
         """Every family but the energy-method info (collect() yields it last)."""
