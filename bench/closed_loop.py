@@ -144,8 +144,8 @@ class RealisedTally:
         """One change: ``before``/``after`` are ((IT [W], dry-bulb [C], wet-bulb [C]), facility [W]) as measured."""
         saving = realised_saving(
             model,
-            (old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled),
-            (new.supply_air_setpoint_c, new.chw_supply_setpoint_c, new.economizer_enabled),
+            (old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled, *old.levers),
+            (new.supply_air_setpoint_c, new.chw_supply_setpoint_c, new.economizer_enabled, *new.levers),
             [now_s],
             [after[0]],
             [after[1]],
@@ -353,11 +353,17 @@ def run_site(
         if rec.changed:  # applied every step: the rate-limit and dwell clocks start now
             recommender.applied(now_s, current)
         measured = ((r.it_power_w, r.outdoor_dry_bulb_c, r.outdoor_wet_bulb_c), r.facility_power_w)
-        # models/realised.py knows the three base setpoints only: a lever design's changes are not tallied yet
-        if counterfactual is not None and before is not None and not specs:
+        # a lever design's change is predicted and counterfactually stepped with its lever values too
+        if counterfactual is not None and before is not None:
             at_old = counterfactual.step(
                 cond,
-                Controls(old.supply_air_setpoint_c, old.chw_supply_setpoint_c, old.economizer_enabled, FAN_MIN_SPEED),
+                Controls(
+                    old.supply_air_setpoint_c,
+                    old.chw_supply_setpoint_c,
+                    old.economizer_enabled,
+                    FAN_MIN_SPEED,
+                    **_lever_controls(old.levers),  # type: ignore[arg-type]
+                ),
                 STEP_S,
             )
             tally.add(model, old, current, before, measured, at_old.facility_power_w - r.facility_power_w, now_s)
@@ -393,14 +399,16 @@ def run_site(
     )
 
 
-TARGET_PUE = 1.25
-TARGET_CAPTURED = 0.90
+TARGET_PUE = 1.25  # issue 4, a modern hall
+TARGET_PUE_LEVERS = 1.20  # issue 16, a modern hall with the plant levers (modern-vs) in Guiyang
+TARGET_CAPTURED = 0.98  # issue 16 (issue 4 asked 90 %)
 
 
-def _targets(r: SiteResult, captured: float) -> str:
+def _targets(r: SiteResult, captured: float, design: str = "") -> str:
     missed = []
-    if r.agent_pue > TARGET_PUE:
-        missed.append(f"PUE > {TARGET_PUE}" + (" (oracle too)" if r.oracle_pue > TARGET_PUE else ""))
+    target_pue = TARGET_PUE_LEVERS if (design, r.site) == ("modern-vs", "guiyang") else TARGET_PUE
+    if r.agent_pue > target_pue:
+        missed.append(f"PUE > {target_pue}" + (" (oracle too)" if r.oracle_pue > target_pue else ""))
     if captured < TARGET_CAPTURED:
         missed.append(f"captured < {100 * TARGET_CAPTURED:g} %")
     if r.agent_minutes_above_limit > 0:
@@ -473,10 +481,11 @@ def main(argv: list[str] | None = None) -> None:
             f"{design:10s} {r.site:10s} {r.baseline_pue:8.4f} {r.baseline_vfd_pue:8.4f} {r.oracle_pue:7.4f} "
             f"{r.agent_pue:7.4f} {100 * captured:8.1f}% {r.agent_minutes_above_limit:8.0f} {r.agent_max_inlet_c:9.2f} "
             f"{r.pue_mae:8.4f} {r.inlet_mae_c:9.3f} {r.held_back_hours:7d} {r.changes:7d} {r.seconds:5.0f}"
-            f" {r.realised.errors() if r.realised else ''}  {_targets(r, captured)}"
+            f" {r.realised.errors() if r.realised else ''}  {_targets(r, captured, design)}"
         )
     print(
-        f"targets (issue 4): agent PUE <= {TARGET_PUE}, captured >= {100 * TARGET_CAPTURED:g} %, "
+        f"targets (issues 4, 16): agent PUE <= {TARGET_PUE} ({TARGET_PUE_LEVERS} on modern-vs in Guiyang), "
+        f"captured >= {100 * TARGET_CAPTURED:g} %, "
         "0 minutes above 27 C; a PUE miss where the oracle itself is above the target is the hall's, not the agent's"
     )
     print(
