@@ -5,7 +5,7 @@ agent loop and the realised-savings tally to the table; bench/robustness.py and 
 import its pieces, so they stay side by side.
 
 Run: ``.venv/bin/python bench/closed_loop.py [--sites guiyang,chengdu,chongqing] [--days 365]
-[--design modern-ups,legacy]`` (775 s on 2 cores for both halls and three cities).
+[--design modern-ups,legacy] [--hourly DIR]`` (775 s on 2 cores for both halls and three cities).
 
 Per site (in-process, no SNMP): the twin's :class:`twin.site.SitePlant` is stepped hourly.
 
@@ -113,6 +113,7 @@ class SiteResult:
     changes: int
     seconds: float
     realised: RealisedTally | None = None
+    hourly: dict[str, np.ndarray] | None = None  # per hour: agent, oracle and baseline (``--hourly``)
 
 
 @dataclass
@@ -318,6 +319,7 @@ def run_site(
     held = changes = 0
     tally = RealisedTally()
     before: tuple[tuple[float, float, float], float] | None = None  # the last hour as measured
+    hours: list[tuple[float, ...]] = []  # per hour: IT, facility, hottest inlet, setpoints in force, held back
     for i in range(run.n):
         cond = run.conditions(i)
         now_s = START_EPOCH_S + i * STEP_S
@@ -368,6 +370,18 @@ def run_site(
             )
             tally.add(model, old, current, before, measured, at_old.facility_power_w - r.facility_power_w, now_s)
         before = measured
+        hours.append(
+            (
+                r.it_power_w,
+                r.facility_power_w,
+                r.max_inlet_c,
+                current.supply_air_setpoint_c,
+                current.chw_supply_setpoint_c,
+                float(current.economizer_enabled),
+                float(rec.held_back_reason is not None),
+                *current.levers,
+            )
+        )
         last_it_w = r.it_power_w
         last_facility_w = r.facility_power_w
         facility += r.facility_power_w
@@ -376,12 +390,32 @@ def run_site(
         if r.max_inlet_c > INLET_LIMIT_C + 1e-9:
             minutes_above += STEP_S / 60.0
     start = datetime.fromtimestamp(START_EPOCH_S + start_day * 86400.0, UTC)
-    baseline = summarize(
-        simulate(run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design, start=start)
+    baseline_run = simulate(
+        run.weather, days=days, step_s=STEP_S, controller="baseline", design=run.design, start=start
     )
-    oracle = summarize(
-        simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design, start=start)
-    )
+    oracle_run = simulate(run.weather, days=days, step_s=STEP_S, controller="oracle", design=run.design, start=start)
+    baseline, oracle = summarize(baseline_run), summarize(oracle_run)
+    agent_hours = np.array(hours)
+    hourly = {
+        "hour": np.arange(run.n, dtype=float) + 24.0 * start_day,
+        "dry_bulb_c": run.outdoor.dry_bulb_c[: run.n],
+        "wet_bulb_c": run.outdoor.wet_bulb_c[: run.n],
+        "agent_it_w": agent_hours[:, 0],
+        "agent_facility_w": agent_hours[:, 1],
+        "agent_max_inlet_c": agent_hours[:, 2],
+        "agent_supply_air_c": agent_hours[:, 3],
+        "agent_chw_c": agent_hours[:, 4],
+        "agent_economizer": agent_hours[:, 5],
+        "agent_held": agent_hours[:, 6],
+        **{f"agent_{spec.name}": agent_hours[:, 7 + k] for k, spec in enumerate(specs)},
+        "oracle_it_w": oracle_run.it_power_w,
+        "oracle_facility_w": oracle_run.facility_power_w,
+        "oracle_supply_air_c": oracle_run.supply_air_setpoint_c,
+        "oracle_chw_c": oracle_run.chw_supply_setpoint_c,
+        "oracle_economizer": oracle_run.economizer_enabled.astype(float),
+        "baseline_it_w": baseline_run.it_power_w,
+        "baseline_facility_w": baseline_run.facility_power_w,
+    }
     return SiteResult(
         site=site,
         baseline_pue=baseline.pue,
@@ -396,6 +430,7 @@ def run_site(
         changes=changes,
         seconds=time.perf_counter() - started,
         realised=tally,
+        hourly=hourly,
     )
 
 
@@ -442,6 +477,12 @@ def main(argv: list[str] | None = None) -> None:
         "agent/control/engine.py rule 6): the behaviour before it",
     )
     parser.add_argument("--start-day", type=float, default=0.0, help="day of the year the run starts (short runs)")
+    parser.add_argument(
+        "--hourly",
+        metavar="DIR",
+        help="write DESIGN-SITE.csv per row into DIR: hour by hour the agent's, the oracle's and the baseline's IT "
+        "and facility power and the setpoints in force (where a row loses the oracle's saving)",
+    )
     args = parser.parse_args(argv)
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     designs = [d.strip() for d in args.design.split(",") if d.strip()]
@@ -497,6 +538,20 @@ def main(argv: list[str] | None = None) -> None:
         "saving (models/realised.py, the hour before and after each change) against the twin's true saving (the "
         "same hour stepped at the old setpoints); in 2s: changes whose realised saving is within 2 sigma of the truth"
     )
+    if args.hourly:
+        os.makedirs(args.hourly, exist_ok=True)
+        for (_, design), r in zip(jobs, results, strict=True):
+            if r.hourly is not None:
+                path = os.path.join(args.hourly, f"{design}-{r.site}.csv")
+                np.savetxt(
+                    path,
+                    np.column_stack(list(r.hourly.values())),
+                    delimiter=",",
+                    header=",".join(r.hourly),
+                    comments="",
+                    fmt="%.9g",
+                )
+                print(f"hourly: {path}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
