@@ -322,20 +322,22 @@ def main(argv: list[str] | None = None) -> list[ScenarioResult]:
             )
             for n, f in jobs
         ]
-        results = []
-        for (_, f), done in zip(jobs, scenario_runs, strict=True):
-            baseline, oracle = refs[f.chiller_cop_loss_per_year > 0].result()
-            results.append(replace(done.result(), baseline_pue=baseline, oracle_pue=oracle))
-    print(
-        f"{'scenario':15s} {'baseline':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} {'min>27C':>8s} "
-        f"{'max inlet':>9s} {'changes':>7s} {'held h':>7s} {'reverts':>7s} {REALISED_HEADER} {'s':>5s}"
-    )
-    for r in results:
         print(
-            f"{r.name:15s} {r.baseline_pue:8.4f} {r.oracle_pue:7.4f} {r.agent_pue:7.4f} {100 * r.captured:8.1f}% "
-            f"{r.minutes_above_limit:8.0f} {r.max_inlet_c:9.2f} {r.changes:7d} {r.held_back_hours:7d} "
-            f"{r.guard_reverts:7d} {r.realised.errors()} {r.seconds:5.0f}"
+            f"{'scenario':15s} {'baseline':>8s} {'oracle':>7s} {'agent':>7s} {'captured':>9s} {'min>27C':>8s} "
+            f"{'max inlet':>9s} {'changes':>7s} {'held h':>7s} {'reverts':>7s} {REALISED_HEADER} {'s':>5s}",
+            flush=True,
         )
+        results = []
+        for (_, f), done in zip(jobs, scenario_runs, strict=True):  # each row as it finishes (a year is long)
+            baseline, oracle = refs[f.chiller_cop_loss_per_year > 0].result()
+            r = replace(done.result(), baseline_pue=baseline, oracle_pue=oracle)
+            results.append(r)
+            print(
+                f"{r.name:15s} {r.baseline_pue:8.4f} {r.oracle_pue:7.4f} {r.agent_pue:7.4f} {100 * r.captured:8.1f}% "
+                f"{r.minutes_above_limit:8.0f} {r.max_inlet_c:9.2f} {r.changes:7d} {r.held_back_hours:7d} "
+                f"{r.guard_reverts:7d} {r.realised.errors()} {r.seconds:5.0f}",
+                flush=True,
+            )
     print(
         "captured = (baseline - agent) / (baseline - oracle), energy PUE, all on the same (aged) plant; min>27C and "
         "max inlet: the twin's true hottest inlet; reverts: the inlet guard acting on a measured inlet above 27 C"

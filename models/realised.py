@@ -126,8 +126,8 @@ def realised_saving(
     model : CoolingModel
         Anything with ``predict`` returning ``facility_power_w`` and ``facility_power_std_w``.
     old_setpoints, new_setpoints : tuple
-        (supply air [C], chilled water [C], economizer enabled), then the model's levers in its
-        ``lever_columns`` order (none for a model without levers).
+        (supply air [C], chilled water [C], economizer enabled), then the values of the model's levers
+        (``lever_columns``, models/levers.py) in its order where it has them; both of the same length.
     after_times_s : array_like, shape (n,)
         Times of the samples after the change settled [s].
     after_conditions : array_like, shape (n, 3)
@@ -146,7 +146,7 @@ def realised_saving(
     Raises
     ------
     ValueError
-        No samples after the change, or arrays of different lengths.
+        No samples after the change, arrays of different lengths, or setpoint tuples of different lengths.
     """
     t_after = np.asarray(after_times_s, dtype=float).reshape(-1)
     c_after = np.asarray(after_conditions, dtype=float).reshape(-1, 3)
@@ -161,11 +161,13 @@ def realised_saving(
     if not (c_before.shape[0] == m_before.size == t_before.size):
         raise ValueError("samples before the change: times, conditions and measurements differ in length")
 
+    if len(old_setpoints) != len(new_setpoints) or len(old_setpoints) < 3:
+        raise ValueError("old and new setpoints: supply air, chilled water, economizer and the same levers")
+
     def rows(conditions: NDArray[np.float64], setpoints: tuple[float, ...]) -> NDArray[np.float64]:
-        supply, chw, economizer, *levers = setpoints  # a model with levers takes them after the economizer
-        tail = np.broadcast_to(
-            [supply, chw, 1.0 if economizer else 0.0, *levers], (conditions.shape[0], 3 + len(levers))
-        )
+        supply, chw, economizer, *levers = setpoints
+        values = [supply, chw, 1.0 if economizer else 0.0, *levers]
+        tail = np.broadcast_to(np.asarray(values, dtype=float), (conditions.shape[0], len(values)))
         return np.column_stack((conditions, tail))
 
     old_after = model.predict(rows(c_after, old_setpoints))
