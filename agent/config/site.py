@@ -170,7 +170,10 @@ class SiteConfig(StrictModel):
 
     def device(self, name: str) -> DeviceConfig:
         """The device called ``name`` (KeyError if none): a dict lookup, as every poll asks."""
-        index = self._device_index
+        # the private dict read directly: ``self._device_index`` goes through pydantic's ``__getattr__``
+        private = self.__pydantic_private__
+        assert private is not None
+        index: tuple[tuple[DeviceConfig, ...], dict[str, DeviceConfig]] | None = private["_device_index"]
         if index is None or index[0] is not self.devices:
             index = self._device_index = (self.devices, {dev.name: dev for dev in self.devices})
         return index[1][name]

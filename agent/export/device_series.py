@@ -1,9 +1,11 @@
 """Each device's /metrics lines, rendered when its poll completes and joined at scrape time (issue 17).
 
 :class:`DeviceSeries` is an agent observer: :meth:`~DeviceSeries.on_snapshot` renders the polled device's lines in
-the event loop right after its poll. A scrape (an HTTP thread) checks each device's freshness and joins the
-cached text; the snapshot a fragment was built from is its key, so a scrape that finds a snapshot it has no
-fragment for renders that device itself: the text is never older than the state.
+the event loop right after its poll and puts them into the parts a scrape joins: per family (quantity) a list with
+each device's text at its position, and one list per health family. A scrape (an HTTP thread) then checks, at C
+speed, for snapshots no observer was told of yet (rendered there: the text is never older than the state) and
+for devices gone stale (a heap of last successes), and joins a few lists: at 10,000 devices a scrape no longer
+walks every device's fragment in Python.
 
 Rendering is cheap because a device's label sets repeat from poll to poll: the text before the value
 (``pue_device_active_power_watts{device="pdu-r01",line="1",role="pdu",zone="hall-1"} ``) is cached by device,
@@ -11,6 +13,12 @@ quantity, reading labels and the family's label names; a poll formats only the v
 """
 
 from __future__ import annotations
+
+import threading
+from collections import Counter
+from heapq import heapify, heappop, heappush
+from itertools import compress
+from operator import is_not
 
 from agent.config.site import SiteConfig
 from agent.devices.quantities import GLOSSARY
@@ -93,8 +101,24 @@ class DeviceSeries:
         self._device_names = [dev.name for dev in cfg.devices]
         self._base = {dev.name: {"device": dev.name, "role": dev.role, "zone": dev.zone} for dev in cfg.devices}
         self._fragments: dict[str, _Fragment] = {}
-        #: the label names of each quantity's family at the last scrape: fragments are rendered for them
-        self._family_names: dict[str, frozenset[str]] = {}
+        #: What a scrape joins, kept up to date as polls complete (and as devices go stale, at the scrape):
+        #: per device position, its text in each family ("" where it has none) and its health lines. A scrape
+        #: then joins a few lists of 10,000 strings instead of walking every device's fragment.
+        self._lock = threading.Lock()
+        self._index = {name: i for i, name in enumerate(self._device_names)}
+        n = len(self._device_names)
+        self._installed: list[_Fragment | None] = [None] * n  # the fragment each device's parts come from
+        self._installed_snaps: list[DeviceSnapshot | None] = [None] * n  # their snapshots
+        self._fresh: list[bool] = [False] * n  # whether its readings are in (and its up is 1)
+        #: (last success, sequence, position, fragment) of each device put in fresh, oldest first: a scrape finds
+        #: the devices gone stale at its head (entries of fragments since replaced are skipped)
+        self._expiry: list[tuple[float, int, int, _Fragment]] = []
+        self._seq = 0
+        self._parts: dict[str, list[str]] = {}  # quantity -> each device's samples of it
+        self._members: dict[str, Counter[frozenset[str]]] = {}  # quantity -> its fresh devices' label names
+        #: the label names each family's parts are rendered for (the union of its members' at the last scrape)
+        self._rendered_for: dict[str, frozenset[str]] = {}
+        self._headers: dict[tuple[str, bool], str] = {}
         #: (device, quantity, reading labels, family label names) -> the sample's text before its value
         self._prefixes: dict[tuple[str, str, Labels, frozenset[str]], str] = {}
         self._prefix_limit = 64 * len(cfg.devices) + 4096  # label values that churn cannot grow it for ever
@@ -120,11 +144,19 @@ class DeviceSeries:
             )
             for name in self._device_names
         }
+        self._up_parts = [self._up[name][0] for name in self._device_names]
+        self._last_parts = [""] * n
+        self._duration_parts = [""] * n
+        self._unreadable_parts = [""] * n
         self.renders = 0
 
     # -- observer ---------------------------------------------------------------------------------------
     def on_snapshot(self, snapshot: DeviceSnapshot, state: AgentState) -> None:
-        self.fragment(snapshot.device)
+        fragment = self.fragment(snapshot.device)
+        if fragment is None:
+            return
+        with self._lock:
+            self._install(self._index[snapshot.device], fragment, fragment.last_ok_s is not None)
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
         pass
@@ -162,8 +194,8 @@ class DeviceSeries:
             for quantity, samples in grouped.items():
                 names = _BASE_NAMES.union(k for labels, _ in samples for k, _ in labels)
                 rows = _Readings(device, quantity, names, samples)
-                # rendered for the family's label names at the last scrape: they seldom change
-                self._text(device, rows, names | self._family_names.get(quantity, names))
+                # rendered for the family's label names as the last scrape left them: they seldom change
+                self._text(device, rows, names | self._rendered_for.get(quantity, names))
                 readings.append(rows)
         last = self._state.last_success_s.get(device)
         prefix = self._health_prefix[device]
@@ -197,79 +229,124 @@ class DeviceSeries:
         rows.rendered = (family_names, text)
         return text
 
-    # -- scrape -----------------------------------------------------------------------------------------
-    def _current(self) -> list[tuple[str, _Fragment | None]]:
-        """Each configured device with its fragment (rendered here only for a snapshot not yet seen)."""
-        snapshots, fragments = self._state.snapshots, self._fragments
-        out: list[tuple[str, _Fragment | None]] = []
-        for name in self._device_names:
-            fragment = fragments.get(name)
-            if fragment is None or fragment.snapshot is not snapshots.get(name):
-                fragment = self.fragment(name)
-            out.append((name, fragment))
+    # -- the parts a scrape joins ------------------------------------------------------------------------
+    def _install(self, i: int, fragment: _Fragment | None, fresh: bool) -> None:
+        """Put device ``i``'s lines for ``fragment`` into the parts (its readings only while ``fresh``); the
+        caller holds the lock."""
+        name = self._device_names[i]
+        old = self._installed[i]
+        if old is not None and self._fresh[i]:
+            for rows in old.readings:
+                self._parts[rows.quantity][i] = ""
+                members = self._members[rows.quantity]
+                members[rows.names] -= 1
+                if not members[rows.names]:
+                    del members[rows.names]
+        self._installed[i] = fragment
+        self._installed_snaps[i] = None if fragment is None else fragment.snapshot
+        self._fresh[i] = fresh
+        self._up_parts[i] = self._up[name][1 if fresh else 0]
+        if fragment is None:
+            last_s = self._state.last_success_s.get(name)  # not reachable through the poller; kept equal
+            self._last_parts[i] = f"{self._health_prefix[name][0]}{float_text(last_s)}\n" if last_s is not None else ""
+            self._duration_parts[i] = self._unreadable_parts[i] = ""
+            return
+        self._last_parts[i] = fragment.last_success
+        self._duration_parts[i] = fragment.duration
+        self._unreadable_parts[i] = fragment.unreadable
+        if not fresh:
+            return
+        assert fragment.last_ok_s is not None
+        self._seq += 1
+        heappush(self._expiry, (fragment.last_ok_s, self._seq, i, fragment))
+        if len(self._expiry) > 4 * len(self._device_names) + 1024:  # no scrape for a while: drop replaced ones
+            self._expiry = [e for e in self._expiry if self._installed[e[2]] is e[3]]
+            heapify(self._expiry)
+        n = len(self._device_names)
+        for rows in fragment.readings:
+            quantity = rows.quantity
+            if quantity not in self._members:
+                self._members[quantity] = Counter()
+                self._parts[quantity] = [""] * n
+            self._members[quantity][rows.names] += 1
+            self._parts[quantity][i] = self._text(name, rows, rows.names | self._rendered_for.get(quantity, rows.names))
+
+    def _sync(self, now_s: float) -> None:
+        """Bring the parts up to the state at ``now_s``: fragments for snapshots no observer was told of yet (a
+        poll that completed while this scrape ran), and devices gone stale since they were put in. The caller
+        holds the lock.
+
+        Both checks run at C speed: the snapshots against the installed ones with ``map``, and staleness from a
+        heap of the fresh devices' last successes (oldest first), so a scrape does not walk 10,000 devices in
+        Python.
+        """
+        names = self._device_names
+        current = list(map(self._state.snapshots.get, names))
+        for i in list(compress(range(len(names)), map(is_not, current, self._installed_snaps))):
+            fragment = self.fragment(names[i])
+            last = None if fragment is None else fragment.last_ok_s
+            self._install(i, fragment, last is not None and now_s - last <= self._stale_after_s)
+        heap = self._expiry
+        while heap and now_s - heap[0][0] > self._stale_after_s:
+            _last, _seq, i, fragment = heappop(heap)
+            if self._installed[i] is fragment and self._fresh[i]:
+                self._install(i, fragment, False)
+
+    def _families(self) -> list[str]:
+        """The quantities with samples, sorted, each rendered for the label names of its members now (a device
+        that brought a label, or took the last one away, pads the family again; the caller holds the lock)."""
+        out = []
+        for quantity in sorted(q for q, members in self._members.items() if members):
+            names = frozenset().union(*self._members[quantity])
+            if self._rendered_for.get(quantity) != names:
+                self._rendered_for[quantity] = names
+                parts = self._parts[quantity]
+                for i, fragment in enumerate(self._installed):
+                    if fragment is not None and self._fresh[i]:
+                        for rows in fragment.readings:
+                            if rows.quantity == quantity:
+                                parts[i] = self._text(rows.device, rows, names)
+            out.append(quantity)
         return out
 
-    def _is_fresh(self, fragment: _Fragment | None, now_s: float) -> bool:
-        # AgentState.fresh, from the fragment's own snapshot: a success no older than stale_after
-        return (
-            fragment is not None
-            and fragment.last_ok_s is not None
-            and now_s - fragment.last_ok_s <= self._stale_after_s
-        )
+    def _header(self, quantity: str, openmetrics: bool) -> str:
+        key = (quantity, openmetrics)
+        header = self._headers.get(key)
+        if header is None:
+            q = GLOSSARY[quantity]
+            header = self._headers[key] = family_header(
+                q.metric.removesuffix("_total"), q.kind, f"{q.help} (cached)", openmetrics
+            )[0]
+        return header
 
+    # -- scrape -----------------------------------------------------------------------------------------
     def readings_text(self, now_s: float, openmetrics: bool) -> str:
         """The per-quantity device families (DeviceReadingsCollector), fresh devices only."""
         if not self._exported:
             return ""
-        per_quantity: dict[str, list[_Readings]] = {}
-        for _name, fragment in self._current():
-            if fragment is None or not self._is_fresh(fragment, now_s):
-                continue
-            for rows in fragment.readings:
-                family = per_quantity.get(rows.quantity)
-                if family is None:
-                    per_quantity[rows.quantity] = [rows]
-                else:
-                    family.append(rows)
-        out: list[str] = []
-        for quantity in sorted(per_quantity):
-            rows_list = per_quantity[quantity]
-            names = frozenset().union(*{r.names for r in rows_list})
-            self._family_names[quantity] = names
-            q = GLOSSARY[quantity]
-            out.append(family_header(q.metric.removesuffix("_total"), q.kind, f"{q.help} (cached)", openmetrics)[0])
-            for rows in rows_list:
-                rendered = rows.rendered
-                # the family gained or lost a label since this device was rendered: padded again
-                out.append(rendered[1] if rendered[0] == names else self._text(rows.device, rows, names))
-        return "".join(out)
+        with self._lock:
+            self._sync(now_s)
+            return "".join(
+                self._header(quantity, openmetrics) + "".join(self._parts[quantity]) for quantity in self._families()
+            )
 
     def health_text(self, now_s: float, openmetrics: bool) -> str:
         """The per-device health families of AgentHealthCollector: up, last success, duration, unreadable."""
-        up: list[str] = []
-        last: list[str] = []
-        duration: list[str] = []
-        unreadable: list[str] = []
-        for name, fragment in self._current():
-            up.append(self._up[name][1 if self._is_fresh(fragment, now_s) else 0])
-            if fragment is None:
-                last_s = self._state.last_success_s.get(name)
-                if last_s is not None:  # not reachable through the poller; kept equal to the collector
-                    last.append(f"{self._health_prefix[name][0]}{float_text(last_s)}\n")
-                continue
-            last.append(fragment.last_success)
-            duration.append(fragment.duration)
-            unreadable.append(fragment.unreadable)
+        with self._lock:
+            self._sync(now_s)
+            bodies = (
+                "".join(self._up_parts),
+                "".join(self._last_parts),
+                "".join(self._duration_parts),
+                "".join(self._unreadable_parts),
+            )
         families = (
-            ("pue_device_up", "1 if the device's last poll succeeded and is fresh", up),
-            ("pue_device_last_success_timestamp_seconds", "When the device was last polled successfully", last),
-            ("pue_device_poll_duration_seconds", "Duration of the device's last poll", duration),
-            (
-                "pue_device_unreadable_objects",
-                "Profile objects the device did not answer sensibly at the last poll",
-                unreadable,
-            ),
+            ("pue_device_up", "1 if the device's last poll succeeded and is fresh"),
+            ("pue_device_last_success_timestamp_seconds", "When the device was last polled successfully"),
+            ("pue_device_poll_duration_seconds", "Duration of the device's last poll"),
+            ("pue_device_unreadable_objects", "Profile objects the device did not answer sensibly at the last poll"),
         )
         return "".join(
-            family_header(name, "gauge", doc, openmetrics)[0] + "".join(lines) for name, doc, lines in families
+            family_header(name, "gauge", doc, openmetrics)[0] + body
+            for (name, doc), body in zip(families, bodies, strict=True)
         )

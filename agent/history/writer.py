@@ -66,6 +66,9 @@ class HistoryWriter(QueuedWrites):
     The counters are exported by :class:`HistoryCollector` (``pue-agent run`` registers it).
     """
 
+    #: ``on_site`` (the site interval: O(devices)) runs on the agent's site-tick thread, over a copy of the state
+    site_off_loop = True
+
     def __init__(
         self,
         store: HistoryStore,

@@ -109,6 +109,24 @@ class AgentState:
     polls_skipped: dict[str, int] = field(default_factory=dict)
     site: SiteState | None = None
 
+    def frozen(self) -> AgentState:
+        """A copy of the state as it is now, for work off the event loop (the site tick at a large site).
+
+        Dict copies only: the entries are immutable or replaced whole at each poll (snapshots, counter states,
+        device energy), and a poll updates its entries without yielding to the loop, so a copy taken in the loop
+        never holds half a poll.
+        """
+        return AgentState(
+            dict(self.snapshots),
+            dict(self.last_success_s),
+            dict(self.counters),
+            dict(self.counter_events),
+            dict(self.energy),
+            dict(self.poll_errors),
+            dict(self.polls_skipped),
+            self.site,
+        )
+
     def fresh(self, device: str, now_s: float, stale_after_s: float) -> bool:
         last = self.last_success_s.get(device)
         snap = self.snapshots.get(device)
@@ -389,14 +407,14 @@ class SiteAccountant:
         self._methods_seen: set[tuple[str, str]] = set()
         self._methods: tuple[tuple[str, str], ...] = ()
 
-    def _power(self, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
+    def _power(self, state: AgentState, terms: tuple[TopologyTerm, ...], now: float, stale_after: float) -> BoundarySum:
         """A boundary's power; a contributor with an unreadable row of its quantity is missing, not summed
         over the rows that decoded."""
         values: dict[str, float | None] = {}
         why: dict[str, str] = {}
         for term in terms:
-            snap = self._state.snapshots.get(term.device)
-            fresh = self._state.fresh(term.device, now, stale_after)
+            snap = state.snapshots.get(term.device)
+            fresh = state.fresh(term.device, now, stale_after)
             problem = snap.problem(term.power_quantity) if fresh and snap is not None else None
             if problem is not None:
                 why[term.device] = problem
@@ -406,6 +424,7 @@ class SiteAccountant:
 
     def _energy_deltas(
         self,
+        state: AgentState,
         terms: tuple[TopologyTerm, ...],
         now: float,
         stale_after: float,
@@ -420,8 +439,8 @@ class SiteAccountant:
         why: dict[str, str] = {}
         for term in terms:
             key = (term.device, term.energy_quantity)
-            energy = self._state.energy.get(key)
-            fresh = self._state.fresh(term.device, now, stale_after)
+            energy = state.energy.get(key)
+            fresh = state.fresh(term.device, now, stale_after)
             before = last.get(key)
             if energy is None or not fresh or energy.partial:
                 last.pop(key, None)  # re-baseline when it comes back
@@ -444,20 +463,23 @@ class SiteAccountant:
             out[term.device] = None if before is None else energy.total_j - before[0]
         return out, why
 
-    def tick(self) -> SiteState:
-        now = self._clock()
+    def tick(self, view: AgentState | None = None, now: float | None = None) -> SiteState:
+        """The site state now, from the agent's state or from ``view`` (:meth:`AgentState.frozen`, taken at
+        ``now``: the tick may then run off the event loop while polls go on)."""
+        state = self._state if view is None else view
+        now = self._clock() if now is None else now
         topo = self._cfg.topology
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
-        facility_w = self._power(topo.facility, now, stale_after)
-        it_w = self._power(topo.it, now, stale_after)
-        cooling_w = self._power(topo.cooling, now, stale_after) if topo.cooling else None
+        facility_w = self._power(state, topo.facility, now, stale_after)
+        it_w = self._power(state, topo.it, now, stale_after)
+        cooling_w = self._power(state, topo.cooling, now, stale_after) if topo.cooling else None
         live = live_pue(facility_w, it_w, self._plausible)
 
-        fac_d, fac_why = self._energy_deltas(topo.facility, now, stale_after)
-        it_d, it_why = self._energy_deltas(topo.it, now, stale_after)
-        cool_d = self._energy_deltas(topo.cooling, now, stale_after)[0] if topo.cooling else {}
+        fac_d, fac_why = self._energy_deltas(state, topo.facility, now, stale_after)
+        it_d, it_why = self._energy_deltas(state, topo.it, now, stale_after)
+        cool_d = self._energy_deltas(state, topo.cooling, now, stale_after)[0] if topo.cooling else {}
         optional_d = {
-            name: (terms, self._energy_deltas(terms, now, stale_after, self._optional_last[name])[0])
+            name: (terms, self._energy_deltas(state, terms, now, stale_after, self._optional_last[name])[0])
             for name, terms in self._optional
         }
         fac_e = sum_boundary(fac_d, [t.device for t in topo.facility], fac_why)
@@ -494,7 +516,7 @@ class SiteAccountant:
         while self._window and self._window[0].end_s <= now - self._cfg.pue_window_s:
             self._window.popleft()
         interval, coverage = self._interval_pue(fac_e, it_e)
-        current = {(d, e.method) for (d, _q), e in list(self._state.energy.items())}
+        current = {(d, e.method) for (d, _q), e in list(state.energy.items())}
         if current != self._methods_seen:  # sorted only when a device's method changed (10,000 at a large site)
             self._methods_seen, self._methods = current, tuple(sorted(current))
         methods = self._methods
@@ -514,6 +536,7 @@ class SiteAccountant:
             tuple(self._tariff.cost_cny.items()) if self._tariff is not None else (),
             self._tariff.period_at(now) if self._tariff is not None else None,
         )
+        state.site = site
         self._state.site = site
         return site
 

@@ -95,6 +95,9 @@ class ShardAccountant:
     summed when its own contributors are complete.
     """
 
+    #: ``on_site`` (O(own devices)) runs on the agent's site-tick thread, over a copy of the state
+    site_off_loop = True
+
     def __init__(self, cfg: SiteConfig, shard: Shard) -> None:
         self._cfg = cfg
         self.shard = shard

@@ -261,7 +261,11 @@ class ProfileObject(StrictModel):
 
     def row(self, oid: str) -> tuple[tuple[int, ...], tuple[tuple[str, str], ...] | None]:
         """(index suffix, sorted label pairs or None when :meth:`match_index` rejects it) of a row of ``column``."""
-        cache = self._row_cache
+        # the private dict read directly: ``self._row_cache`` goes through pydantic's ``__getattr__`` (about 1 us,
+        # and this runs for every var-bind of every poll)
+        private = self.__pydantic_private__
+        assert private is not None
+        cache: dict[str, tuple[tuple[int, ...], tuple[tuple[str, str], ...] | None]] = private["_row_cache"]
         hit = cache.get(oid)
         if hit is None:
             assert self.column is not None
