@@ -110,10 +110,9 @@ class DeviceSeries:
         self._installed: list[_Fragment | None] = [None] * n  # the fragment each device's parts come from
         self._installed_snaps: list[DeviceSnapshot | None] = [None] * n  # their snapshots
         self._fresh: list[bool] = [False] * n  # whether its readings are in (and its up is 1)
-        #: (last success, sequence, position, fragment) of each device put in fresh, oldest first: a scrape finds
-        #: the devices gone stale at its head (entries of fragments since replaced are skipped)
-        self._expiry: list[tuple[float, int, int, _Fragment]] = []
-        self._seq = 0
+        #: (last success, position) of each device put in fresh, oldest first: a scrape finds the devices gone stale
+        #: at its head (entries of fragments since replaced are skipped; no fragment is kept alive here)
+        self._expiry: list[tuple[float, int]] = []
         self._parts: dict[str, list[str]] = {}  # quantity -> each device's samples of it
         self._members: dict[str, Counter[frozenset[str]]] = {}  # quantity -> its fresh devices' label names
         #: the label names each family's parts are rendered for (the union of its members' at the last scrape)
@@ -257,10 +256,9 @@ class DeviceSeries:
         if not fresh:
             return
         assert fragment.last_ok_s is not None
-        self._seq += 1
-        heappush(self._expiry, (fragment.last_ok_s, self._seq, i, fragment))
+        heappush(self._expiry, (fragment.last_ok_s, i))
         if len(self._expiry) > 4 * len(self._device_names) + 1024:  # no scrape for a while: drop replaced ones
-            self._expiry = [e for e in self._expiry if self._installed[e[2]] is e[3]]
+            self._expiry = [e for e in self._expiry if self._current_last(e[1]) == e[0]]
             heapify(self._expiry)
         n = len(self._device_names)
         for rows in fragment.readings:
@@ -270,6 +268,10 @@ class DeviceSeries:
                 self._parts[quantity] = [""] * n
             self._members[quantity][rows.names] += 1
             self._parts[quantity][i] = self._text(name, rows, rows.names | self._rendered_for.get(quantity, rows.names))
+
+    def _current_last(self, i: int) -> float | None:
+        fragment = self._installed[i]
+        return None if fragment is None else fragment.last_ok_s
 
     def _sync(self, now_s: float) -> None:
         """Bring the parts up to the state at ``now_s``: fragments for snapshots no observer was told of yet (a
@@ -286,10 +288,12 @@ class DeviceSeries:
             fragment = self.fragment(names[i])
             last = None if fragment is None else fragment.last_ok_s
             self._install(i, fragment, last is not None and now_s - last <= self._stale_after_s)
-        heap = self._expiry
+        heap, installed = self._expiry, self._installed
         while heap and now_s - heap[0][0] > self._stale_after_s:
-            _last, _seq, i, fragment = heappop(heap)
-            if self._installed[i] is fragment and self._fresh[i]:
+            last, i = heappop(heap)
+            fragment = installed[i]
+            # the entry of the fragment still in (a newer one has a later last success and an entry of its own)
+            if fragment is not None and fragment.last_ok_s == last and self._fresh[i]:
                 self._install(i, fragment, False)
 
     def _families(self) -> list[str]:
