@@ -246,6 +246,20 @@ def _decode_pdu(data: bytes, pos: int, end: int, tags: tuple[int, ...]) -> tuple
         raise SnmpProtocolError(f"PDU: {pdu_end - list_end} stray bytes after variable-bindings")
     var_binds: list[WireValue] = []
     while pos < list_end:
+        # The common shape first, without a call per TLV: a var-bind SEQUENCE, its OID and its value, all three
+        # with short-form lengths and exactly nested. Anything else (long forms, truncation, stray bytes) takes
+        # the checked path below, which names the defect.
+        if pos + 4 <= list_end and data[pos] == 0x30 and data[pos + 2] == 0x06:
+            bind_len, oid_len = data[pos + 1], data[pos + 3]
+            oid_end = pos + 4 + oid_len
+            bind_end = pos + 2 + bind_len
+            if bind_len < 0x80 and oid_len < 0x80 and oid_end + 2 <= bind_end <= list_end:
+                value_len = data[oid_end + 1]
+                if value_len < 0x80 and oid_end + 2 + value_len == bind_end:
+                    oid = _oid_text(data[pos + 4 : oid_end])
+                    var_binds.append(_value(data[oid_end], data[oid_end + 2 : bind_end], oid))
+                    pos = bind_end
+                    continue
         tag, pos, bind_end = _header(data, pos, list_end, f"var-bind {len(var_binds) + 1}")
         if tag != 0x30:
             raise SnmpProtocolError(f"var-bind {len(var_binds) + 1}: expected SEQUENCE, got tag 0x{tag:02x}")
