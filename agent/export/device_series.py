@@ -15,7 +15,7 @@ quantity, reading labels and the family's label names; a poll formats only the v
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from heapq import heapify, heappop, heappush
 from itertools import compress
 from operator import is_not
@@ -105,6 +105,7 @@ class DeviceSeries:
         #: per device position, its text in each family ("" where it has none) and its health lines. A scrape
         #: then joins a few lists of 10,000 strings instead of walking every device's fragment.
         self._lock = threading.Lock()
+        self._pending: deque[tuple[int, _Fragment]] = deque()  # (position, fragment) rendered at a poll
         self._index = {name: i for i, name in enumerate(self._device_names)}
         n = len(self._device_names)
         self._installed: list[_Fragment | None] = [None] * n  # the fragment each device's parts come from
@@ -154,8 +155,23 @@ class DeviceSeries:
         fragment = self.fragment(snapshot.device)
         if fragment is None:
             return
-        with self._lock:
-            self._install(self._index[snapshot.device], fragment, fragment.last_ok_s is not None)
+        self._pending.append((self._index[snapshot.device], fragment))
+        # never wait for a scrape in the event loop: while one holds the parts, the fragment waits in
+        # ``_pending`` (the scrape itself renders any snapshot it finds newer than the parts)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drain()
+            finally:
+                self._lock.release()
+
+    def _drain(self) -> None:
+        """Put the fragments rendered at polls into the parts (the caller holds the lock); one a scrape already
+        put in, or replaced by a later poll's, is skipped."""
+        pending, fragments, installed, names = self._pending, self._fragments, self._installed, self._device_names
+        while pending:
+            i, fragment = pending.popleft()
+            if fragment is fragments.get(names[i]) and fragment is not installed[i]:
+                self._install(i, fragment, fragment.last_ok_s is not None)
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
         pass
@@ -329,6 +345,7 @@ class DeviceSeries:
         if not self._exported:
             return ""
         with self._lock:
+            self._drain()
             self._sync(now_s)
             return "".join(
                 self._header(quantity, openmetrics) + "".join(self._parts[quantity]) for quantity in self._families()
@@ -337,6 +354,7 @@ class DeviceSeries:
     def health_text(self, now_s: float, openmetrics: bool) -> str:
         """The per-device health families of AgentHealthCollector: up, last success, duration, unreadable."""
         with self._lock:
+            self._drain()
             self._sync(now_s)
             bodies = (
                 "".join(self._up_parts),

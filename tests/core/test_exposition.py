@@ -296,3 +296,24 @@ def test_polls_without_scrapes_keep_no_old_fragment_alive() -> None:
     assert alive <= 2 * n, f"{alive} fragments alive for {n} devices"
     assert len(series._expiry) <= 4 * n + 1024
     _same(build_registry(cfg, state, clock, series))  # and a scrape after all that equals prometheus-client's
+
+
+def test_a_poll_never_waits_for_a_scrape_holding_the_parts() -> None:
+    """on_snapshot runs in the event loop: while a scrape holds the parts it queues the fragment, it does not
+    block (a blocking lock there stalled every poll for the length of a scrape at 10,000 devices)."""
+    cfg, state, clock = _site(30)
+    series = DeviceSeries(cfg, state)
+    registry = build_registry(cfg, state, clock, series)
+    _same(registry)
+    done = threading.Event()
+    with series._lock:  # a scrape in progress
+        clock.t += 1.0
+        _poll(cfg, state, "dev-0001", 1, clock.t, (Reading("active_power_w", 4321.0, (("feed", "B"),)),))
+        polled = threading.Thread(target=lambda: (series.on_snapshot(state.snapshots["dev-0001"], state), done.set()))
+        polled.start()
+        assert done.wait(30), "on_snapshot waited for the scrape's lock"
+        assert series._pending  # queued for the scrape (or the next poll) to put in
+    polled.join(30)
+    text = _same(registry)
+    assert 'feed="B"' in text and " 4321.0\n" in text
+    assert not series._pending
