@@ -94,6 +94,8 @@ class QueuedWrites:
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every queued write is done with (stored, or failed and counted); False on timeout."""
         with self._cond:
+            if not self._jobs:  # nothing waits: no hurry left behind for the next write (it would not linger)
+                return True
             self._hurry = True  # no lingering: write what waits now
             self._cond.notify_all()
             return self._cond.wait_for(lambda: not self._jobs, timeout_s)

@@ -57,6 +57,9 @@ def test_a_burst_of_polls_is_written_as_one_batch_and_flush_cuts_the_linger_shor
     writer.on_snapshot(DeviceSnapshot("ups-a", T0, 0.1, True), state)  # starts the thread: written at once
     assert writer.flush(timeout_s=30.0)
     _wait_until_idle(writer)  # flush() returns when the write is done, a moment before the thread waits again
+    # a flush that finds nothing waiting leaves no hurry behind (it did, and the burst below was not batched
+    # whenever the first flush() came after the thread had gone back to waiting)
+    assert writer.flush(timeout_s=30.0)
     for k in range(1, 21):  # the next polls find the thread waiting: it wakes, then lingers for the rest
         writer.on_snapshot(DeviceSnapshot("ups-a", T0 + k, 0.1, True), state)
         time.sleep(0.01)  # polls come apart: a thread woken per poll would write each one alone
