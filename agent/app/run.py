@@ -126,6 +126,11 @@ async def run_agent(
     for i, line in enumerate(startup_lines(agent.cfg, f"{scheme}://{host}:{port}/metrics")):
         print(f"pue-agent {__version__}: {line}" if i == 0 else line, flush=True)
     started_s = time.monotonic()
+    from agent.app.gc_policy import GcPolicy
+
+    # no automatic full garbage collection of every device's snapshot every few seconds; one an hour (gc_policy.py)
+    gc_policy = GcPolicy()
+    agent.observers.append(gc_policy)
     agent.start_scheduler()
 
     async def report_status(every_s: float) -> None:
@@ -150,5 +155,6 @@ async def run_agent(
             await asyncio.to_thread(writer.close)  # writes what still waits for the database
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        gc_policy.close()
     print(shutdown_line(reason, time.monotonic() - started_s, counter, agent.state), flush=True)
     return reason
