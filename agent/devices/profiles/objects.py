@@ -261,9 +261,7 @@ class ProfileObject(StrictModel):
 
     def row(self, oid: str) -> tuple[tuple[int, ...], tuple[tuple[str, str], ...] | None]:
         """(index suffix, sorted label pairs or None when :meth:`match_index` rejects it) of a row of ``column``."""
-        # the private dict read directly: ``self._row_cache`` goes through pydantic's ``__getattr__`` (about 1 us,
-        # and this runs for every var-bind of every poll)
-        private = self.__pydantic_private__
+        private = self.__pydantic_private__  # not self._row_cache: pydantic's __getattr__, 1 us per var-bind
         assert private is not None
         cache: dict[str, tuple[tuple[int, ...], tuple[tuple[str, str], ...] | None]] = private["_row_cache"]
         hit = cache.get(oid)
