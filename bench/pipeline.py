@@ -1,0 +1,108 @@
+"""CPU of one device-poll through the whole agent pipeline, in one process (issue 17).
+
+What `bench/site_scale.py` measures from outside (`pue-agent run` against net-snmp `snmpd`), here in process so a
+profiler can see it: N apc-rpdu2 devices on loopback `snmpd`, the real `Agent` with the SQLite history writer as
+`run` builds it, every device polled once per round, a site tick and a history flush after each round. Prints
+the process CPU (all threads: the loop, the writer, the tick thread) per device-poll.
+
+    .venv/bin/python bench/pipeline.py --devices 500 --rounds 20
+    .venv/bin/py-spy record --rate 200 --format raw -o out.raw -- .venv/bin/python bench/pipeline.py
+    .venv/bin/python bench/pipeline.py --cycles    # cyclic garbage left by the pipeline (docs/scale.md: the GC policy)
+
+Polls run in bursts of N here (`asyncio.gather`), not spread over the interval as `run` spreads them, so the
+figure is the pipeline's CPU, not the latency a site sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from netutil import free_udp_range  # noqa: E402
+from poll import Snmpd, _profile_columns  # noqa: E402
+from site_scale import site_yaml  # noqa: E402
+
+from agent.app.run import GIL_SWITCH_INTERVAL_S  # noqa: E402
+from agent.app.runtime import Agent  # noqa: E402
+from agent.config.site import load_config  # noqa: E402
+from agent.history import HistoryWriter  # noqa: E402
+from agent.history.factory import open_history_store  # noqa: E402
+from agent.site.conditions import setpoint_ranges  # noqa: E402
+
+
+async def _rounds(agent: Agent, writer: HistoryWriter, count: int) -> None:
+    for _ in range(count):
+        await asyncio.gather(*(agent.poll(d.name) for d in agent.cfg.devices))
+        await agent.site_tick()
+        writer.flush(60)
+
+
+async def _measure(agent: Agent, writer: HistoryWriter, rounds: int, cycles: bool) -> str:
+    await _rounds(agent, writer, 3)  # warm: profiles' row caches, the writer's first transaction
+    ok = sum(s.ok for s in agent.state.snapshots.values())
+    n = len(agent.cfg.devices)
+    if cycles:
+        gc.collect()
+        gc.disable()
+        try:
+            await _rounds(agent, writer, rounds)
+            found = gc.collect()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            await _rounds(agent, writer, 1)
+            gc.collect()
+            kinds = collections.Counter(type(o).__name__ for o in gc.garbage).most_common(8)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        return f"{n} devices ({ok} answering), {rounds} rounds: {found} unreachable objects; by type {kinds}"
+    cpu, wall = time.process_time(), time.perf_counter()
+    await _rounds(agent, writer, rounds)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return (
+        f"{n} devices ({ok} answering), {rounds} rounds: {1000 * cpu / (n * rounds):.3f} ms of process CPU per "
+        f"device-poll, {n * rounds / wall:.0f} polls/s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=20, help="rounds measured, after 3 to warm up")
+    parser.add_argument("--cycles", action="store_true", help="count the cyclic garbage instead of the CPU")
+    args = parser.parse_args(argv)
+    if args.devices < 1 or args.rounds < 1:
+        parser.error("--devices and --rounds must be at least 1")
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as `run` sets it
+    work = Path(tempfile.mkdtemp(prefix="pue-pipeline-"))
+    base = free_udp_range(args.devices)
+    snmpd = Snmpd(base, args.devices, work, _profile_columns())
+    writer = None
+    try:
+        time.sleep(2.0)  # snmpd binding its ports
+        (work / "site.yaml").write_text(site_yaml(args.devices, base, "v2c", 15.0, work / "history.sqlite"))
+        cfg, profiles = load_config(work / "site.yaml")
+        store = open_history_store(cfg, work, db=work / "history.sqlite", exclusive=True)
+        writer = HistoryWriter(store, cfg, setpoint_ranges=setpoint_ranges(cfg, profiles))  # type: ignore[arg-type]
+        agent = Agent(cfg, profiles, observers=[writer])
+        print(asyncio.run(_measure(agent, writer, args.rounds, args.cycles)), flush=True)
+    finally:
+        if writer is not None:
+            writer.close()
+        snmpd.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
