@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.app.gc_policy import GcPolicy
 from agent.app.runtime import Agent, AgentObserver
 from agent.config.site import SiteConfig
 from agent.errors import ConfigError
@@ -126,8 +127,6 @@ async def run_agent(
     for i, line in enumerate(startup_lines(agent.cfg, f"{scheme}://{host}:{port}/metrics")):
         print(f"pue-agent {__version__}: {line}" if i == 0 else line, flush=True)
     started_s = time.monotonic()
-    from agent.app.gc_policy import GcPolicy
-
     # no automatic full garbage collection of every device's snapshot every few seconds; one an hour (gc_policy.py)
     gc_policy = GcPolicy()
     agent.observers.append(gc_policy)
