@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "CONDITION_COLUMNS",
@@ -34,8 +34,9 @@ CONDITION_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingRow:
+class ReadingRow(NamedTuple):
+    """One raw reading of one poll; a tuple in the ``readings`` table's column order (written as it is)."""
+
     device: str
     quantity: str
     labels: str
@@ -43,8 +44,7 @@ class ReadingRow:
     value: float
 
 
-@dataclass(frozen=True, slots=True)
-class PollRow:
+class PollRow(NamedTuple):
     """One device poll: when, whether it answered, how long it took [s], why not (an error kind)."""
 
     device: str
@@ -54,9 +54,9 @@ class PollRow:
     error_kind: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceEnergyRow:
-    """Monotonic energy of one device quantity at one poll; ``agent_total_j`` is the agent's own total."""
+class DeviceEnergyRow(NamedTuple):
+    """Monotonic energy of one device quantity at one poll; ``agent_total_j`` is the agent's own total. A tuple
+    in the ``device_energy`` table's column order."""
 
     device: str
     quantity: str

@@ -68,6 +68,9 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         self._raw = RawRows()
         self._pack = pack
         self._stripped_before_s = -math.inf  # raw blocks before this hold device energy only
+        # (device, quantity) -> (ts_s, total_j) of its newest device_energy row, as written by record_poll: a poll
+        # need not SELECT it (forgotten on a rollback, which may have undone the row)
+        self._last_energy: dict[tuple[str, str], tuple[float, float]] = {}
         super().__init__(path, readonly=readonly, durable=durable, exclusive=exclusive)
 
     def _after_migration(self, db: sqlite3.Connection, version: int) -> None:
@@ -76,6 +79,7 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
 
     def _on_rollback(self) -> None:
         self._raw.forget()
+        self._last_energy.clear()
 
     def record_poll(
         self,
@@ -94,30 +98,23 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
                     "INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?, ?)",
                     (device, timestamp_s, int(ok), duration_s, error_kind),
                 )
-                db.executemany(
-                    "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?)",
-                    [(r.device, r.quantity, r.labels, r.timestamp_s, r.value) for r in readings],
-                )
+                db.executemany("INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?)", readings)
+                last_energy = self._last_energy
                 for row in energy:
-                    previous = db.execute(
-                        "SELECT ts_s, total_j FROM device_energy WHERE device = ? AND quantity = ? "
-                        "ORDER BY ts_s DESC LIMIT 1",
-                        (row.device, row.quantity),
-                    ).fetchone()
+                    key = (row.device, row.quantity)
+                    previous = last_energy.get(key)
+                    if previous is None:
+                        previous = db.execute(
+                            "SELECT ts_s, total_j FROM device_energy WHERE device = ? AND quantity = ? "
+                            "ORDER BY ts_s DESC LIMIT 1",
+                            key,
+                        ).fetchone()
                     if previous is None:  # the last one is packed (the device's first poll in an hour)
                         last = self._raw.newest_block_energy(db, row.device, row.quantity, None)
                         previous = None if last is None else (last.timestamp_s, last.total_j)
-                    db.execute(
-                        "INSERT OR REPLACE INTO device_energy VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            row.device,
-                            row.quantity,
-                            row.timestamp_s,
-                            row.total_j,
-                            row.agent_total_j,
-                            row.method,
-                        ),
-                    )
+                    db.execute("INSERT OR REPLACE INTO device_energy VALUES (?, ?, ?, ?, ?, ?)", row)
+                    if previous is None or row.timestamp_s >= previous[0]:
+                        last_energy[key] = (row.timestamp_s, row.total_j)  # the newest row stored now
                     if previous is not None and row.timestamp_s > previous[0] and row.total_j >= previous[1]:
                         self._device_rollup(db, row, previous[0], row.total_j - previous[1])
                 if self._pack:

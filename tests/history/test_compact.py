@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import random
@@ -34,8 +33,8 @@ def _bits(value: float) -> int:
 
 def _key(row: object) -> tuple[object, ...]:
     """A row with its floats as bit patterns: equal keys mean bit-identical rows."""
-    values = (getattr(row, f.name) for f in dataclasses.fields(row))  # type: ignore[arg-type]
-    return tuple(_bits(v) if isinstance(v, float) else v for v in values)
+    assert isinstance(row, tuple)  # the raw rows are named tuples
+    return tuple(_bits(v) if isinstance(v, float) else v for v in row)
 
 
 def _roundtrip(block: RawBlock) -> RawBlock:
@@ -352,3 +351,38 @@ def test_closed_days_are_merged_into_day_blocks_at_the_device_s_own_hour(tmp_pat
     assert store._query("SELECT min(start_s) FROM raw_block")[0][0] == int(T0 + 86400)
     store.close()
     reference.close()
+
+
+def _energy(store: SqliteHistoryStore, ts: float, total_j: float) -> None:
+    store.record_poll(
+        "pdu-1", ts, True, 0.1, None, [], [DeviceEnergyRow("pdu-1", "energy_j", ts, total_j, total_j, "counter")]
+    )
+
+
+def _rollup_j(store: SqliteHistoryStore) -> float:
+    return float(store._query("SELECT sum(energy_j) FROM device_rollup WHERE resolution_s = 3600")[0][0])
+
+
+def test_a_rolled_back_batch_leaves_no_previous_energy_behind(tmp_path: Path) -> None:
+    """record_poll remembers each quantity's newest stored energy instead of reading it back (issue 17); a batch
+    that rolls back must not leave its rows remembered, or the poll written again after it adds nothing."""
+    store = SqliteHistoryStore(tmp_path / "h.sqlite")
+    _energy(store, T0, 1000.0)
+    with pytest.raises(RuntimeError), store.batch():
+        _energy(store, T0 + 15, 2000.0)
+        raise RuntimeError("a later write of the batch failed")
+    assert store.count("device_energy") == 1
+    _energy(store, T0 + 15, 2000.0)  # written again, alone
+    _energy(store, T0 + 30, 3500.0)
+    assert _rollup_j(store) == pytest.approx(2500.0)
+    store.close()
+
+
+def test_an_older_energy_row_does_not_become_the_previous(tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "h.sqlite")
+    _energy(store, T0, 1000.0)
+    _energy(store, T0 + 30, 3000.0)
+    _energy(store, T0 + 15, 2000.0)  # late, out of order: stored, but the newest stays T0 + 30
+    _energy(store, T0 + 45, 3500.0)
+    assert _rollup_j(store) == pytest.approx(2500.0)
+    store.close()

@@ -4,7 +4,6 @@ back, after which the writer writes it poll by poll so that only the failing pol
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,7 +75,7 @@ def test_a_failing_poll_rolls_its_batch_back_and_the_next_batch_still_chains_ene
         for poll in polls[:6]:
             store.record_poll(*poll)
     bad = list(polls[7])
-    bad[6] = [dataclasses.replace(bad[6][0], method="guessed")]  # refused by the server (method CHECK), at commit
+    bad[6] = [bad[6][0]._replace(method="guessed")]  # refused by the server (method CHECK), at commit
     with pytest.raises(HistoryError, match="method"), store.batch():
         for poll in [*polls[6:9], tuple(bad)]:
             store.record_poll(*poll)
@@ -97,7 +96,7 @@ def test_the_writer_batches_polls_and_only_the_failing_poll_is_missing(cfg: Site
     def record_poll(device: str, timestamp_s: float, *args: Any) -> None:
         if timestamp_s == T0 + 5:  # this poll's energy row is refused by the server when the batch commits
             *head, energy = args
-            energy = [dataclasses.replace(e, method="x") for e in energy]
+            energy = [e._replace(method="x") for e in energy]
             args = (*head, energy)
         real_record(device, timestamp_s, *args)
 
