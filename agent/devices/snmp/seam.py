@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Literal, NamedTuple, Protocol, get_args
 
 from agent.errors import SnmpError
 
@@ -51,9 +51,9 @@ ValueKind = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class SnmpValue:
-    """One var-bind as plain Python: numeric OID (no leading dot), kind, value."""
+class SnmpValue(NamedTuple):
+    """One var-bind as plain Python: numeric OID (no leading dot), kind, value. A named tuple: the fast path
+    makes one per var-bind straight from the wire codec's ``(oid, kind, value)`` tuples."""
 
     oid: str
     kind: ValueKind
