@@ -104,6 +104,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 #: page size of a new database file [bytes] (an existing file keeps its own)
 PAGE_SIZE = 16384
+
+#: the writer connection's page cache [KiB]
+WRITER_CACHE_KIB = 65536
+
 #: longest interval accepted from an import [s]; bounds the overlap search
 MAX_INTERVAL_S = 31 * 86400.0
 #: site intervals may touch (one ends where the next starts) but not overlap by more than this [s]
@@ -175,6 +179,9 @@ class SqliteDatabase:
                 self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                # SQLite's default page cache (2 MB: 125 pages of 16 KiB) cannot hold the B-tree paths a round of
+                # polls of 10,000 devices walks: each poll read its pages back from the OS (issue 17)
+                self._db.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             self._db.execute("PRAGMA busy_timeout=5000")
             version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as err:

@@ -83,6 +83,9 @@ class QueuedWrites:
     def _restore(self, kept: object) -> None:
         """Put back what :meth:`_kept` returned before a rolled-back batch."""
 
+    def _settled(self) -> None:
+        """A batch was committed: what :meth:`_kept` returned is no longer needed."""
+
     def _close_store(self) -> None:
         """Close the store once the queue is written (or given up on)."""
 
@@ -212,6 +215,7 @@ class QueuedWrites:
             self._restore(kept)
             self._unbatched = len(batch)
             return None
+        self._settled()
         self._free()
         return True
 

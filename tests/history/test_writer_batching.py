@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.config.site import SiteConfig
-from agent.devices.readings import DeviceSnapshot
+from agent.devices.readings import DeviceSnapshot, Reading
 from agent.errors import HistoryStoreError
 from agent.history.store import SqliteHistoryStore
 from agent.history.writer import HistoryWriter
-from agent.site.poller import AgentState
+from agent.site.poller import AgentState, DeviceEnergy
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -106,3 +106,43 @@ def test_a_batch_is_one_transaction_and_a_failing_poll_in_it_is_the_only_gap(cfg
     assert store.count("polls") == 10
     assert sorted(set(written) - {T0 + 5}) == [T0 + k for k in range(11) if k != 5]
     writer.close()
+
+
+def _energy_totals(tmp_path: Path, cfg: SiteConfig, fail_at: float | None) -> list[tuple[float, float]]:
+    """Polls of ups-a whose agent total drops once (a counter seen from scratch) in the middle of one batch;
+    with ``fail_at``, that poll's write fails, the batch rolls back and is written again one poll at a time."""
+    store = SqliteHistoryStore(tmp_path / f"h-{fail_at}.sqlite")
+    real_record = store.record_poll
+
+    def record_poll(device: str, timestamp_s: float, *args: Any) -> None:
+        if timestamp_s == fail_at:
+            raise HistoryStoreError("history database h.sqlite: disk I/O error")
+        real_record(device, timestamp_s, *args)
+
+    store.record_poll = record_poll  # type: ignore[method-assign,assignment]
+    writer = HistoryWriter(store, cfg, linger_s=60.0)
+    state = AgentState()
+    totals = [0.0, 1e6, 2e6, 3e6, 0.5e6, 1.5e6, 2.5e6, 3.5e6]  # down at k = 4: stored totals must not go down
+
+    def poll(k: int) -> None:
+        state.energy[("ups-a", "energy_j")] = DeviceEnergy(totals[k], "counter", T0 + 15 * k)
+        writer.on_snapshot(DeviceSnapshot("ups-a", T0 + 15 * k, 0.1, True, (Reading("energy_j", totals[k]),)), state)
+
+    poll(0)
+    assert writer.flush(timeout_s=30.0)
+    for k in range(1, len(totals)):
+        poll(k)
+    assert writer.flush(timeout_s=30.0)
+    rows = [(r.timestamp_s, r.total_j) for r in store.device_energy("ups-a", "energy_j", 0.0, 2e10)]
+    writer.close()
+    return rows
+
+
+def test_a_rolled_back_batch_undoes_the_writers_energy_offsets(cfg: SiteConfig, tmp_path: Path) -> None:
+    """The writer's per-quantity offsets (which keep stored totals from going down) are undone with a rolled-back
+    batch (issue 17: an undo log, not a copy of both maps per batch): the polls written again store exactly what
+    a writer that never failed stores."""
+    fail_at = T0 + 15 * 6
+    reference = _energy_totals(tmp_path, cfg, None)
+    assert [t for _, t in reference] == [0.0, 1e6, 2e6, 3e6, 3e6, 4e6, 5e6, 6e6]
+    assert _energy_totals(tmp_path, cfg, fail_at) == [row for row in reference if row[0] != fail_at]
