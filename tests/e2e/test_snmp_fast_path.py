@@ -421,3 +421,27 @@ def test_a_walk_plan_splits_only_answers_of_the_same_shape() -> None:
     assert [oid for oid, _ in grown[columns[1]]] == [f"{table}.1.2.{r}" for r in (1, 2, 3)]
     assert [oid for oid, _ in shrunk[columns[1]]] == [f"{table}.1.2.{r}" for r in (2, 3)]
     assert [oid for oid, _ in shrunk[columns[0]]] == [f"{table}.1.1.{r}" for r in (1, 2, 3)]
+
+
+def test_routes_are_remembered_per_target_object() -> None:
+    """_fast_route remembers each target object's route (issue 17); a target with other credentials at the same
+    address gets its own, and the table is bounded."""
+    from agent.devices.snmp import fastpath
+
+    async def main() -> None:
+        client = PysnmpClient(fast_path=True)
+        try:
+            a = SnmpTarget("127.0.0.1", 161, V2cAuth("public"))
+            b = SnmpTarget("127.0.0.1", 161, V2cAuth("private"))
+            v1 = SnmpTarget("127.0.0.1", 161, V2cAuth("public", version="1"))
+            assert await client._fast_route(a) == (b"public", ("127.0.0.1", 161))
+            assert await client._fast_route(a) is await client._fast_route(a)
+            assert await client._fast_route(b) == (b"private", ("127.0.0.1", 161))
+            assert await client._fast_route(v1) is None  # SNMPv1 stays with pysnmp
+            for port in range(fastpath._MAX_ROUTES + 1):
+                await client._fast_route(SnmpTarget("127.0.0.1", port, V2cAuth("public")))
+            assert len(client._routes) <= fastpath._MAX_ROUTES
+        finally:
+            await client.close()
+
+    asyncio.run(main())

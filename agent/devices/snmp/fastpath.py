@@ -51,6 +51,8 @@ T = TypeVar("T")
 Address = tuple[str, int]
 _REQUEST_ID_LIMIT = 1 << 31
 MAX_REMEMBERED = 4096
+#: targets whose route is remembered (more than a site has devices; all forgotten beyond)
+_MAX_ROUTES = 1 << 16
 _FAST_RCVBUF_BYTES = 4 * 2**20
 
 
@@ -212,6 +214,8 @@ class FastPath:
         self._fast_endpoint: _FastEndpoint | None = None
         self._fast_opening: asyncio.Task[_FastEndpoint] | None = None
         self._fast_addresses: dict[str, str | None] = {}
+        #: id(target) -> (target, its route or None): :meth:`_fast_route`
+        self._routes: dict[int, tuple[SnmpTarget, tuple[bytes | _V3Route, tuple[str, int]] | None]] = {}
         self._templates: dict[tuple[bytes, tuple[str, ...], int, int, int], snmp_wire.RequestTemplate] = {}
         self._request_id = random.randrange(_REQUEST_ID_LIMIT)
         self._salt = random.randrange(1 << 64)  # RFC 3826 3.1.2.1: a 64-bit counter from a random start
@@ -229,13 +233,22 @@ class FastPath:
         """(community octets or v3 credentials, IPv4 address) when the fast path serves this target."""
         if not self.fast_path:
             return None
+        # by the target object (a device keeps its own): an int key and an identity check, where hashing and
+        # comparing the frozen dataclasses field by field in Python took a tenth of a poll's loop time (issue 17)
+        known = self._routes.get(id(target))
+        if known is not None and known[0] is target:
+            return known[1]
+        route: tuple[bytes | _V3Route, tuple[str, int]] | None = None
         credentials = self._fast_credentials(target.auth)
-        if credentials is None:
-            return None
-        if target.host not in self._fast_addresses:
-            self._fast_addresses[target.host] = await self._resolve_ipv4(target.host)
-        host = self._fast_addresses[target.host]
-        return None if host is None else (credentials, (host, target.port))
+        if credentials is not None:
+            if target.host not in self._fast_addresses:
+                self._fast_addresses[target.host] = await self._resolve_ipv4(target.host)
+            host = self._fast_addresses[target.host]
+            route = None if host is None else (credentials, (host, target.port))
+        if len(self._routes) >= _MAX_ROUTES:
+            self._routes.clear()
+        self._routes[id(target)] = (target, route)  # the entry keeps the target alive: its id is not reused
+        return route
 
     def _fast_credentials(self, auth: V2cAuth | V3Auth) -> bytes | _V3Route | None:
         """v2c and v3 authPriv with AES and a digest long enough for the AES key; None: pysnmp's case."""
