@@ -48,9 +48,11 @@ from models.features import (
     CONDITION_COLUMNS,
     FEATURE_NAMES,
     INPUT_COLUMNS,
+    LEVER_MONOTONIC_CST,
     MONOTONIC_CST,
     FeatureConfig,
     build_features,
+    lever_feature_names,
 )
 from models.it_power import ServerFanCurve, fit_server_fan_curve
 from models.levers import LeverSupport
@@ -548,6 +550,7 @@ def fit_cooling_model(
     it_fan_curve: bool = True,
     lever_columns: tuple[str, ...] = (),
     lever_steps: tuple[float, ...] = (),
+    lever_features: bool = True,
 ) -> CoolingModel:
     """Fit the plant model on time-ordered history and validate it on its last part.
 
@@ -590,6 +593,8 @@ def fit_cooling_model(
     lever_columns, lever_steps : tuple
         The site's optional levers (:mod:`models.levers`): input columns after the base six, free features,
         their support the combinations seen (rounded to the steps); empty: the model of a site without levers.
+    lever_features : bool
+        With levers, also the physics-derived lever features (:func:`models.features.lever_feature_names`).
 
     Returns
     -------
@@ -612,7 +617,15 @@ def fit_cooling_model(
         raise ValueError(f"too little data: {n_rows} rows")
     if len(lever_steps) != len(lever_columns):
         raise ValueError("lever_steps must give one step per lever column")
-    constraints = tuple(MONOTONIC_CST[name] for name in FEATURE_NAMES) + (0,) * len(lever_columns) if monotone else None
+    lever_features = bool(lever_features and lever_columns)
+    derived = lever_feature_names(tuple(lever_columns)) if lever_features else ()
+    constraints = (
+        tuple(MONOTONIC_CST[name] for name in FEATURE_NAMES)
+        + tuple(LEVER_MONOTONIC_CST.get(name, 0) if lever_features else 0 for name in lever_columns)
+        + (0,) * len(derived)
+        if monotone
+        else None
+    )
     params = {"random_state": random_state, **(regressor_params or {})}
     it_power = raw[:, 0]
     overhead = facility - it_power - cooling
@@ -626,7 +639,9 @@ def fit_cooling_model(
     def fit_parts(
         rows: slice,
     ) -> tuple[FeatureConfig, QuantileGradientBoostingRegressor, QuantileGradientBoostingRegressor, FloatArray]:
-        config = FeatureConfig(float(it_power[rows].max()), tower_approach_k, hx_approach_k, tuple(lever_columns))
+        config = FeatureConfig(
+            float(it_power[rows].max()), tower_approach_k, hx_approach_k, tuple(lever_columns), lever_features
+        )
         features = build_features(raw[rows], config)
         cooling_model = QuantileGradientBoostingRegressor(**{"monotonic_cst": constraints, **params}).fit(
             features, cooling[rows]
@@ -683,7 +698,8 @@ def fit_cooling_model(
         facility,
         inlet,
         settings=f"{params}|{holdout_fraction}|{tower_approach_k}|{hx_approach_k}|{calibration_coverage}|"
-        f"{it_fan_curve}|{constraints}" + (f"|{tuple(lever_columns)}|{tuple(lever_steps)}" if lever_columns else ""),
+        f"{it_fan_curve}|{constraints}"
+        + (f"|{tuple(lever_columns)}|{tuple(lever_steps)}|{lever_features}" if lever_columns else ""),
     )
     return CoolingModel(
         feature_config=config,
