@@ -31,10 +31,11 @@ def _history(n: int = 300, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.nd
     return np.column_stack((it, dry, wet, supply, chw, economizer, cw)), cooling, facility, inlet
 
 
-@pytest.fixture(scope="module")
-def models() -> tuple[CoolingModel, CoolingModel]:
-    inputs, cooling, facility, inlet = _history()
-    with_lever = fit_cooling_model(
+def _fit_with_lever(
+    inputs: np.ndarray, cooling: np.ndarray, facility: np.ndarray, inlet: np.ndarray, lever_features: bool = True
+) -> CoolingModel:
+    """A quick model with the condenser-water lever."""
+    return fit_cooling_model(
         inputs,
         cooling,
         facility,
@@ -43,7 +44,14 @@ def models() -> tuple[CoolingModel, CoolingModel]:
         lever_steps=(CW_SPEC.step,),
         it_fan_curve=False,
         regressor_params=FAST,
+        lever_features=lever_features,
     )
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[CoolingModel, CoolingModel]:
+    inputs, cooling, facility, inlet = _history()
+    with_lever = _fit_with_lever(inputs, cooling, facility, inlet)
     without = fit_cooling_model(inputs[:, :6], cooling, facility, inlet, it_fan_curve=False, regressor_params=FAST)
     return with_lever, without
 
@@ -124,17 +132,7 @@ def test_the_condenser_water_approach_feature_finds_an_optimum_that_moves_with_t
     for seed in (3, 4, 5):
         inputs, cooling, facility, inlet = _approach_history(300, seed)
         for lever_features in (True, False):
-            model = fit_cooling_model(
-                inputs,
-                cooling,
-                facility,
-                inlet,
-                lever_columns=(CW_SPEC.name,),
-                lever_steps=(CW_SPEC.step,),
-                it_fan_curve=False,
-                regressor_params=FAST,
-                lever_features=lever_features,
-            )
+            model = _fit_with_lever(inputs, cooling, facility, inlet, lever_features)
             assert model.feature_config.lever_features is lever_features
             for wet in (13.0, 16.0, 19.0, 22.0):
                 rows = np.column_stack(
