@@ -3,7 +3,8 @@
 What `bench/site_scale.py` measures from outside (`pue-agent run` against net-snmp `snmpd`), here in process so a
 profiler can see it: N apc-rpdu2 devices on loopback `snmpd`, the real `Agent` with the SQLite history writer as
 `run` builds it, every device polled once per round, a site tick and a history flush after each round. Prints
-the process CPU (all threads: the loop, the writer, the tick thread) per device-poll.
+the process CPU (all threads: the loop, the writer, the tick thread) per device-poll, and on Linux the same split
+by thread (from ``/proc/self/task``: 10 ms ticks, so give it enough polls).
 
     .venv/bin/python bench/pipeline.py --devices 500 --rounds 20
     .venv/bin/py-spy record --rate 200 --format raw -o out.raw -- .venv/bin/python bench/pipeline.py
@@ -19,8 +20,10 @@ import argparse
 import asyncio
 import collections
 import gc
+import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -67,13 +70,35 @@ async def _measure(agent: Agent, writer: HistoryWriter, rounds: int, cycles: boo
             gc.garbage.clear()
             gc.enable()
         return f"{n} devices ({ok} answering), {rounds} rounds: {found} unreachable objects; by type {kinds}"
+    threads = _thread_cpu_s()
     cpu, wall = time.process_time(), time.perf_counter()
     await _rounds(agent, writer, rounds)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return (
+    line = (
         f"{n} devices ({ok} answering), {rounds} rounds: {1000 * cpu / (n * rounds):.3f} ms of process CPU per "
         f"device-poll, {n * rounds / wall:.0f} polls/s"
     )
+    if threads:  # Linux: the same split by thread (the loop, the history writer, the rest: the site tick)
+        after = _thread_cpu_s()
+        used = {tid: after[tid] - threads.get(tid, 0.0) for tid in after}
+        loop = used.pop(threading.get_native_id(), 0.0)
+        writer_s = used.pop(writer._thread.native_id, 0.0) if writer._thread and writer._thread.native_id else 0.0
+        per = 1000 / (n * rounds)
+        line += f"; loop {per * loop:.3f}, writer {per * writer_s:.3f}, other threads {per * sum(used.values()):.3f} ms"
+    return line
+
+
+def _thread_cpu_s() -> dict[int, float]:
+    """CPU seconds of each thread of this process (user + system, from /proc; {} where there is none)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks
+    except OSError:
+        return {}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
