@@ -7,7 +7,7 @@ kill -9 loses at most the write in flight.
 Tables
 ------
 ``polls``           one row per device poll (ok, duration, error kind)           raw, purged
-``readings``        every canonical reading at poll resolution                   raw, purged
+``readings``        every canonical reading at poll resolution (up to v3; from v4 in ``polls.data``) raw, purged
 ``device_energy``   the monotonic energy per device and quantity [J], method     raw, purged
 ``device_rollup``   per-device energy per hour and per day [J]                   kept
 ``site_interval``   site intervals at tick resolution: energies, complete flag   raw, purged
@@ -96,10 +96,16 @@ CREATE TABLE site_term_rollup (
     PRIMARY KEY (resolution_s, start_s, term)) WITHOUT ROWID;
 """
 
+# v4: a poll's readings in its own ``polls`` row (:mod:`agent.history.poll_data`); the ``readings`` table keeps
+# the hot rows a v3 file had until their hour is packed
+_SCHEMA_V4 = """
+ALTER TABLE polls ADD COLUMN data BLOB;
+"""
+
 #: forward migrations: MIGRATIONS[i] takes a file from user_version i to i + 1; v3 adds the packed raw
 #: blocks (:mod:`agent.history.raw`), and the store packs the closed hours of a v2 file's raw rows into them
-#: in the same transaction (:meth:`SqliteDatabase._after_migration`)
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, RAW_SCHEMA)
+#: once the file is at the newest version (:meth:`SqliteDatabase._after_migration`)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, RAW_SCHEMA, _SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: page size of a new database file [bytes] (an existing file keeps its own)

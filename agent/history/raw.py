@@ -17,9 +17,11 @@ import sqlite3
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from agent.history.blocks import BLOCK_S, RawBlock, decode_block, encode_block, window_start
+from agent.history.poll_data import decode_readings
 from agent.history.records import DeviceEnergyRow, PollRow, ReadingRow
 
 __all__ = ["RAW_SCHEMA", "RawRows"]
@@ -62,6 +64,14 @@ class RawRows:
         self._names[int(row[0])] = name
         return int(row[0])
 
+    def new_id(self, db: sqlite3.Connection, name: str) -> int:
+        """The id of ``name``, created if it has none yet."""
+        found = self._ids.get(name)
+        if found is None:
+            found = self.name_id(db, name)
+            assert found is not None
+        return found
+
     def name(self, db: sqlite3.Connection, ident: int) -> str:
         found = self._names.get(ident)
         if found is None:
@@ -70,6 +80,28 @@ class RawRows:
                 raise ValueError(f"raw block names id {ident}, which raw_name does not hold")
             found = self._names[ident] = str(row[0])
         return found
+
+    def hot_polls(
+        self, db: sqlite3.Connection, device: str, where: str, params: tuple[object, ...]
+    ) -> tuple[list[PollRow], list[ReadingRow]]:
+        """``device``'s hot polls where ``where`` (on ``ts_s``) holds, and their readings: those in the poll rows
+        (v4) and those a v3 file left in the ``readings`` table."""
+        polls: list[PollRow] = []
+        readings = [
+            ReadingRow(device, q, labels, ts, v)
+            for q, labels, ts, v in db.execute(
+                f"SELECT quantity, labels, ts_s, value FROM readings WHERE device = ? AND {where}", (device, *params)
+            )
+        ]
+        name = partial(self.name, db)
+        for ts, ok, dur, err, data in db.execute(
+            f"SELECT ts_s, ok, duration_s, error_kind, data FROM polls WHERE device = ? AND {where}",
+            (device, *params),
+        ):
+            polls.append(PollRow(device, ts, bool(ok), dur, err))
+            if data is not None:
+                readings += decode_readings(device, ts, bytes(data), name)
+        return polls, readings
 
     def forget(self) -> None:
         """After a rollback: ids and hot windows cached during it may not exist."""
@@ -94,21 +126,10 @@ class RawRows:
 
     def pack(self, db: sqlite3.Connection, device: str, before_s: float) -> int:
         """Move ``device``'s hot rows older than ``before_s`` into blocks; returns the rows moved."""
+        polls, readings = self.hot_polls(db, device, "ts_s < ?", (before_s,))
         hot = RawBlock(
-            [
-                PollRow(device, ts, bool(ok), dur, err)
-                for ts, ok, dur, err in db.execute(
-                    "SELECT ts_s, ok, duration_s, error_kind FROM polls WHERE device = ? AND ts_s < ?",
-                    (device, before_s),
-                )
-            ],
-            [
-                ReadingRow(device, q, labels, ts, v)
-                for q, labels, ts, v in db.execute(
-                    "SELECT quantity, labels, ts_s, value FROM readings WHERE device = ? AND ts_s < ?",
-                    (device, before_s),
-                )
-            ],
+            polls,
+            readings,
             [
                 DeviceEnergyRow(device, q, ts, total, agent_total, method)
                 for q, ts, total, agent_total, method in db.execute(
@@ -323,23 +344,10 @@ class RawReads:
 
     def raw_rows(self, device: str, start_s: float, end_s: float) -> RawBlock:
         """Every raw row of ``device`` in ``[start_s, end_s)``, packed or hot, each list sorted by time."""
+        polls, readings = self._raw.hot_polls(self._db, device, "ts_s >= ? AND ts_s < ?", (start_s, end_s))
         hot = RawBlock(
-            [
-                PollRow(device, ts, bool(ok), dur, err)
-                for ts, ok, dur, err in _query(
-                    self._db,
-                    "SELECT ts_s, ok, duration_s, error_kind FROM polls WHERE device = ? AND ts_s >= ? AND ts_s < ?",
-                    (device, start_s, end_s),
-                )
-            ],
-            [
-                ReadingRow(device, q, labels, ts, v)
-                for q, labels, ts, v in _query(
-                    self._db,
-                    "SELECT quantity, labels, ts_s, value FROM readings WHERE device = ? AND ts_s >= ? AND ts_s < ?",
-                    (device, start_s, end_s),
-                )
-            ],
+            polls,
+            readings,
             [
                 DeviceEnergyRow(*r)
                 for r in _query(

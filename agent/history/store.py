@@ -14,12 +14,14 @@ import itertools
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agent.errors import HistoryOverlapError, HistoryQueryError
 from agent.history.columns import COLUMNS_SELECT, RollupColumns, columns_from_rows
-from agent.history.database import MAX_INTERVAL_S, SqliteDatabase, translate
+from agent.history.database import MAX_INTERVAL_S, SCHEMA_VERSION, SqliteDatabase, translate
+from agent.history.poll_data import READING_BYTES, encode_readings
 from agent.history.raw import RawReads, RawRows
 from agent.history.records import (
     RESOLUTIONS_S,
@@ -47,6 +49,10 @@ from agent.history.rows import (
 __all__ = ["SqliteHistoryStore"]
 
 
+#: how many readings the hot poll rows hold (v4, :mod:`agent.history.poll_data`); a WHERE may follow
+_POLL_READINGS_SQL = f"SELECT coalesce(sum((length(data) - 1) / {READING_BYTES}), 0) FROM polls"
+
+
 class SqliteHistoryStore(RawReads, SqliteDatabase):
     """:class:`~agent.history.records.HistoryStore` in one SQLite file (WAL); how it is opened, and its
     parameters and errors: :class:`~agent.history.database.SqliteDatabase`.
@@ -71,10 +77,13 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         # (device, quantity) -> (ts_s, total_j) of its newest device_energy row, as written by record_poll: a poll
         # need not SELECT it (forgotten on a rollback, which may have undone the row)
         self._last_energy: dict[tuple[str, str], tuple[float, float]] = {}
+        self._pack_closed_hours = False
         super().__init__(path, readonly=readonly, durable=durable, exclusive=exclusive)
 
     def _after_migration(self, db: sqlite3.Connection, version: int) -> None:
-        if version == 3:
+        # a v2 file's closed hours are packed once the file has the newest schema (the packer reads v4's column)
+        self._pack_closed_hours = self._pack_closed_hours or version == 3
+        if version == SCHEMA_VERSION and self._pack_closed_hours:
             self._raw.pack_all(db)
 
     def _on_rollback(self) -> None:
@@ -94,11 +103,11 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
         """One poll, its readings and device energies, and the device rollups: one transaction."""
         try:
             with self._transaction() as db:
+                data = encode_readings(readings, partial(self._raw.new_id, db)) if readings else None
                 db.execute(
-                    "INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?, ?)",
-                    (device, timestamp_s, int(ok), duration_s, error_kind),
+                    "INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?, ?, ?)",
+                    (device, timestamp_s, int(ok), duration_s, error_kind, data),
                 )
-                db.executemany("INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?)", readings)
                 last_energy = self._last_energy
                 for row in energy:
                     key = (row.device, row.quantity)
@@ -249,6 +258,7 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
                     self._raw.pack_idle(db)
                 deleted = self._raw.purge(db, energy_cut) if energy_cut > -math.inf else 0
                 deleted += strip_readings(self._raw, db, before_s, self._stripped_before_s)
+                deleted += int(db.execute(f"{_POLL_READINGS_SQL} WHERE ts_s < ?", (before_s,)).fetchone()[0])
                 for table in ("polls", "readings"):
                     deleted += db.execute(f"DELETE FROM {table} WHERE ts_s < ?", (before_s,)).rowcount
                 deleted += db.execute(
@@ -378,6 +388,8 @@ class SqliteHistoryStore(RawReads, SqliteDatabase):
             raise ValueError(table)
         row = self._query_one(f"SELECT count(*) FROM {table}")
         hot = int(row[0]) if row else 0
+        if table == "readings":  # v4: the hot readings in their polls' rows
+            hot += int(self._query_one(_POLL_READINGS_SQL)[0])  # type: ignore[index]
         if table in ("polls", "readings", "device_energy"):
             try:
                 return hot + self._raw.counts(self._db)[table]

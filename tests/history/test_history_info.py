@@ -40,7 +40,7 @@ def test_sqlite_info_names_the_file_schema_and_rows(tmp_path: Path, capsys: pyte
     store.import_site_intervals(_hours(30))
     store.close()
     out = _info(capsys, str(tmp_path / "h.sqlite"))
-    assert "SQLite" in out and "schema version       3" in out
+    assert "SQLite" in out and "schema version       4" in out
     assert "rows: site_interval  30" in out
 
 

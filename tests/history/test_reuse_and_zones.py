@@ -174,8 +174,8 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SqliteHistoryStore(path)
-    assert SCHEMA_VERSION == 3
-    assert int(sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]) == 3
+    assert SCHEMA_VERSION == 4
+    assert int(sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]) == 4
     old = store.site_intervals(T0, T0 + 60)
     assert len(old) == 1 and old[0].facility_j == 9e6 and old[0].terms == {}
     store.record_site_interval(
