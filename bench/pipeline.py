@@ -4,7 +4,8 @@ What `bench/site_scale.py` measures from outside (`pue-agent run` against net-sn
 profiler can see it: N apc-rpdu2 devices on loopback `snmpd`, the real `Agent` with the SQLite history writer as
 `run` builds it, every device polled once per round, a site tick and a history flush after each round. Prints
 the process CPU (all threads: the loop, the writer, the tick thread) per device-poll, and on Linux the same split
-by thread (from ``/proc/self/task``: 10 ms ticks, so give it enough polls).
+by thread (from ``/proc/self/task``: 10 ms ticks, so give it enough polls), and the loop's CPU for each round's
+polls (least and median of the rounds: on a busy or shared machine the least is the steadiest figure to compare).
 
     .venv/bin/python bench/pipeline.py --devices 500 --rounds 20
     .venv/bin/py-spy record --rate 200 --format raw -o out.raw -- .venv/bin/python bench/pipeline.py
@@ -44,9 +45,12 @@ from agent.history.factory import open_history_store  # noqa: E402
 from agent.site.conditions import setpoint_ranges  # noqa: E402
 
 
-async def _rounds(agent: Agent, writer: HistoryWriter, count: int) -> None:
+async def _rounds(agent: Agent, writer: HistoryWriter, count: int, loop_s: list[float] | None = None) -> None:
     for _ in range(count):
+        start = time.thread_time()
         await asyncio.gather(*(agent.poll(d.name) for d in agent.cfg.devices))
+        if loop_s is not None:  # the loop's own CPU for the round's polls (ns clock, not /proc's 10 ms ticks)
+            loop_s.append(time.thread_time() - start)
         await agent.site_tick()
         writer.flush(60)
 
@@ -72,11 +76,14 @@ async def _measure(agent: Agent, writer: HistoryWriter, rounds: int, cycles: boo
         return f"{n} devices ({ok} answering), {rounds} rounds: {found} unreachable objects; by type {kinds}"
     threads = _thread_cpu_s()
     cpu, wall = time.process_time(), time.perf_counter()
-    await _rounds(agent, writer, rounds)
+    loop_s: list[float] = []
+    await _rounds(agent, writer, rounds, loop_s)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    loop_s.sort()
     line = (
         f"{n} devices ({ok} answering), {rounds} rounds: {1000 * cpu / (n * rounds):.3f} ms of process CPU per "
-        f"device-poll, {n * rounds / wall:.0f} polls/s"
+        f"device-poll, {n * rounds / wall:.0f} polls/s; polls' loop CPU per round, least / median "
+        f"{1000 * loop_s[0] / n:.3f} / {1000 * loop_s[len(loop_s) // 2] / n:.3f} ms a poll"
     )
     if threads:  # Linux: the same split by thread (the loop, the history writer, the rest: the site tick)
         after = _thread_cpu_s()
