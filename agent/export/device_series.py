@@ -274,7 +274,9 @@ class DeviceSeries:
         assert fragment.last_ok_s is not None
         heappush(self._expiry, (fragment.last_ok_s, i))
         if len(self._expiry) > 4 * len(self._device_names) + 1024:  # no scrape for a while: drop replaced ones
-            self._expiry = [e for e in self._expiry if self._current_last(e[1]) == e[0]]
+            # and repeats: snapshots with the same last success (a clock that did not move) would otherwise
+            # all stay, and every later install would walk the whole heap again
+            self._expiry = list({e for e in self._expiry if self._current_last(e[1]) == e[0]})
             heapify(self._expiry)
         n = len(self._device_names)
         for rows in fragment.readings:

@@ -298,6 +298,20 @@ def test_polls_without_scrapes_keep_no_old_fragment_alive() -> None:
     _same(build_registry(cfg, state, clock, series))  # and a scrape after all that equals prometheus-client's
 
 
+def test_polls_with_a_clock_that_stands_still_do_not_pile_up_the_staleness_heap() -> None:
+    """Polls whose last success does not move (a frozen clock) each queue the same staleness check; dropping the
+    replaced ones must drop the repeats too, or the heap stays over its bound and every poll walks all of it."""
+    n = 20
+    cfg, state, clock = _site(n)
+    series = DeviceSeries(cfg, state)
+    for _round in range(300):
+        for i, dev in enumerate(cfg.devices):
+            _poll(cfg, state, dev.name, i, clock.t)
+            series.on_snapshot(state.snapshots[dev.name], state)
+    assert len(series._expiry) <= 4 * n + 1024
+    _same(build_registry(cfg, state, clock, series))
+
+
 def test_a_poll_never_waits_for_a_scrape_holding_the_parts() -> None:
     """on_snapshot runs in the event loop: while a scrape holds the parts it queues the fragment, it does not
     block (a blocking lock there stalled every poll for the length of a scrape at 10,000 devices)."""
