@@ -4,8 +4,9 @@ Usage: ``.venv/bin/python bench/history.py [--devices 10] [--minutes 2940] [--sk
 
 1. Writes: ``--devices`` synthetic devices polled once a minute for ``--minutes``, each poll one transaction
    as :class:`~agent.history.writer.HistoryWriter` does it (poll row, 6 readings, one energy row, device
-   rollups), plus one site interval per minute; once with packed hours (schema v3, the default) and once
-   with every raw row kept in the row tables (``pack=False``: the layout of schema v2, "before").
+   rollups), plus one site interval per minute; once with packed hours (the default) and once with every
+   raw row kept in the row tables (``pack=False``: no blocks, as schema v2 kept them; since schema v4 a poll's
+   readings are in its ``polls`` row, not a ``readings`` row each, so these rows are smaller than v2's were).
    The devices are PDUs as their SNMP agents report them (``number * scale``, the way profiles decode):
    power 2-8 kW to 1 W (a random walk of 20 W per minute plus 10 W of noise), voltage to 0.1 V, current to
    0.01 A, power factor to 0.01, frequency to 0.01 Hz, apparent power to 1 VA, an energy counter in 0.1 kWh;
@@ -272,11 +273,11 @@ def main() -> None:
         default=2940,
         help="at least 61 (an hour closes and is packed); 2,940 (49 h): every device has merged its first day",
     )
-    parser.add_argument("--skip-before", action="store_true", help="do not measure the row-table layout (v2)")
+    parser.add_argument("--skip-before", action="store_true", help="do not measure the unpacked row tables")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        runs = [("after (v3, packed hours)", True)] + ([] if args.skip_before else [("before (v2 rows)", False)])
+        runs = [("packed hours", True)] + ([] if args.skip_before else [("unpacked rows (pack=False)", False)])
         years = {}
         for label, pack in runs:
             path = directory / f"writes-{pack}.sqlite"
