@@ -127,7 +127,7 @@ async def run_agent(
     for i, line in enumerate(startup_lines(agent.cfg, f"{scheme}://{host}:{port}/metrics")):
         print(f"pue-agent {__version__}: {line}" if i == 0 else line, flush=True)
     started_s = time.monotonic()
-    # no automatic full garbage collection of every device's snapshot every few seconds; one an hour (gc_policy.py)
+    # no automatic garbage collection (it finds nothing at site scale); one full collection an hour (gc_policy.py)
     gc_policy = GcPolicy()
     agent.observers.append(gc_policy)
     agent.start_scheduler()
