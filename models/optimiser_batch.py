@@ -31,8 +31,16 @@ class ProductPredictor(Protocol):
     """``predict`` of every (conditions row, candidate setpoints row) pair, conditions-major."""
 
     def predict(
-        self, conditions: ArrayLike, setpoints: ArrayLike, facility_uncertainty: bool = True
+        self,
+        conditions: ArrayLike,
+        setpoints: ArrayLike,
+        facility_uncertainty: bool = True,
+        levers: ArrayLike | None = None,
     ) -> PlantPredictionLike: ...
+
+    def predict_inputs(self, inputs: ArrayLike, facility_uncertainty: bool = True) -> PlantPredictionLike:
+        """``predict`` of a product laid out as (rows, candidates, input columns), flat, rows-major."""
+        ...
 
 
 @runtime_checkable
@@ -53,6 +61,7 @@ def optimise_setpoints_batch(
     coarse_step_k: float = 1.0,
     economizer_states: Sequence[bool] = (False, True),
     max_predict_rows: int = 200_000,
+    levers: ArrayLike | None = None,
 ) -> list[OptimiserChoice | None]:
     """:func:`optimise_setpoints` for many conditions at once: the same choice for every row, far fewer calls.
 
@@ -68,6 +77,10 @@ def optimise_setpoints_batch(
         IT power [W], outdoor dry-bulb [C], outdoor wet-bulb [C] per row.
     max_predict_rows : int
         Largest number of model inputs per ``predict`` call (bounds memory).
+    levers : array_like, shape (n, n_levers), optional
+        For a model with levers (:mod:`models.levers`): each row's lever values, fixed for its search (as
+        :class:`models.levers.FixedLevers` fixes them for :func:`optimise_setpoints`) and appended after
+        the setpoints in the model's inputs.
 
     Other parameters are those of :func:`optimise_setpoints`.
 
@@ -78,6 +91,10 @@ def optimise_setpoints_batch(
     """
     conds = np.asarray(conditions, dtype=float).reshape(-1, 3)
     n_rows = len(conds)
+    # each row's fixed levers ride along with its conditions: columns 3: of ``conds`` from here on
+    n_levers = 0 if levers is None else np.asarray(levers).reshape(n_rows, -1).shape[1]
+    if levers is not None:
+        conds = np.column_stack((conds, np.asarray(levers, dtype=float).reshape(n_rows, n_levers)))
     results: list[OptimiserChoice | None] = [None] * n_rows
     refine = coarse_step_k > grid_step_k
     supply, chw, economizer = candidate_grid(bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states)
@@ -93,10 +110,17 @@ def optimise_setpoints_batch(
     def predict_product(block: FloatArray, grid: Grid) -> tuple[FloatArray, NDArray[np.bool_]]:
         """Facility power [W] and feasibility of every (row of ``block``, candidate of ``grid``), shape (rows, n)."""
         setpoints = np.column_stack((grid[0], grid[1], grid[2].astype(float)))
+        row_levers = block[:, 3:] if n_levers else None
         if product is not None:
-            prediction = product.predict(block, setpoints, facility_uncertainty=False)
+            prediction = product.predict(block[:, :3], setpoints, facility_uncertainty=False, levers=row_levers)
         else:
-            inputs = np.column_stack((np.repeat(block, len(setpoints), axis=0), np.tile(setpoints, (len(block), 1))))
+            inputs = np.column_stack(
+                (
+                    np.repeat(block[:, :3], len(setpoints), axis=0),
+                    np.tile(setpoints, (len(block), 1)),
+                    np.repeat(block[:, 3:], len(setpoints), axis=0),
+                )
+            )
             prediction = model.predict(inputs, facility_uncertainty=False)
         feasible = prediction.max_inlet_c + uncertainty_k * prediction.max_inlet_std_c <= inlet_limit_c
         shape = (len(block), len(setpoints))
@@ -180,10 +204,11 @@ def optimise_setpoints_batch(
         rows = np.array([w[0] for w in winners])
         inputs = np.column_stack(
             (
-                conds[rows],
+                conds[rows, :3],
                 np.array([w[1] for w in winners]),
                 np.array([w[2] for w in winners]),
                 np.array([w[3] for w in winners], dtype=float),
+                conds[rows, 3:],
             )
         )
         final = model.predict(inputs, facility_uncertainty=True)

@@ -40,7 +40,11 @@ class CoolingProduct:
         self._cooling_bounds = ProductForests((cooling.lower_estimator_, cooling.upper_estimator_))
 
     def predict(
-        self, conditions: ArrayLike, setpoints: ArrayLike, facility_uncertainty: bool = True
+        self,
+        conditions: ArrayLike,
+        setpoints: ArrayLike,
+        facility_uncertainty: bool = True,
+        levers: ArrayLike | None = None,
     ) -> PlantPrediction:
         """:meth:`CoolingModel.predict` of every pair, conditions-major.
 
@@ -52,17 +56,36 @@ class CoolingProduct:
             The remaining input columns in :data:`models.features.INPUT_COLUMNS` order.
         facility_uncertainty : bool
             As in :meth:`CoolingModel.predict`.
+        levers : array_like, shape (n_rows, n_levers), optional
+            A lever model's lever columns per conditions row (the levers in force for that row), appended after
+            the setpoints; ``None`` when ``setpoints`` carries them or the model has none.
 
         Returns
         -------
         PlantPrediction
             ``n_rows * n_candidates`` rows: row ``i * n_candidates + k`` is conditions ``i`` with setpoints ``k``.
         """
-        model = self.model
         cond = np.asarray(conditions, dtype=float)
         cand = np.asarray(setpoints, dtype=float)
         n_rows, n_cand = len(cond), len(cand)
-        raw = np.column_stack((np.repeat(cond, n_cand, axis=0), np.tile(cand, (n_rows, 1))))
+        parts = [np.broadcast_to(cond[:, None, :], (n_rows, n_cand, cond.shape[1]))]
+        parts.append(np.broadcast_to(cand[None, :, :], (n_rows, n_cand, cand.shape[1])))
+        if levers is not None:
+            row_levers = np.asarray(levers, dtype=float).reshape(n_rows, -1)
+            parts.append(np.broadcast_to(row_levers[:, None, :], (n_rows, n_cand, row_levers.shape[1])))
+        return self.predict_inputs(np.concatenate(parts, axis=2), facility_uncertainty)
+
+    def predict_inputs(self, inputs: ArrayLike, facility_uncertainty: bool = True) -> PlantPrediction:
+        """:meth:`CoolingModel.predict` of a product already laid out, shape (n_rows, n_candidates, n_inputs).
+
+        Any input column may vary by row, by candidate or by both (the lever scan of
+        :mod:`models.levers_batch` has the setpoints per row and the levers per candidate); the prediction
+        is flat, row ``i * n_candidates + k`` for ``inputs[i, k]``, equal to :meth:`CoolingModel.predict`.
+        """
+        model = self.model
+        grid = np.asarray(inputs, dtype=float)
+        n_rows, n_cand, n_inputs = grid.shape
+        raw = grid.reshape(n_rows * n_cand, n_inputs)
         features = build_features(model._clamped_below(raw), model.feature_config).reshape(n_rows, n_cand, -1)
         columns = product_columns(features)
         cooling_spread_w = None
