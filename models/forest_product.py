@@ -146,7 +146,9 @@ class _Layout:
         self.n_pair_trees = len(pair_trees)
         #: stored position of each tree, in the estimator's order
         self.position = np.argsort(order)
-        self.leaf_values = forest.leaf_values[order]
+        #: leaf values flat, tree after tree in the estimator's order, and where each tree's start in it
+        self.flat_values = np.ascontiguousarray(forest.leaf_values).ravel()
+        self.offsets = (np.arange(forest.n_trees, dtype=np.intp) * forest.leaf_values.shape[1])[:, None]
         self.row = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.row if j in forest.splits]
         self.candidate = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.candidate if j in forest.splits]
         self.pair = [
@@ -244,9 +246,12 @@ class ProductForests:
                 # the leaf: the count of bits up to and including the lowest set one (1 = the first leaf)
                 below = bits - forest.dtype.type(1)
                 below ^= bits
-                leaf = np.bitwise_count(below)
-                block = totals[i][lo:hi]
-                block += forest.baseline
-                for t in layout.position.tolist():  # the estimator's order of additions: the same sum to the bit
-                    block += layout.leaf_values[t][leaf[t]]
+                leaf = np.bitwise_count(below).reshape(forest.n_trees, -1)
+                # every tree's leaf value, in the estimator's order, below the baseline; a sum over the first
+                # axis adds row after row (numpy sums pairwise only along the contiguous axis), so it adds as
+                # the estimator does, the same sum to the bit
+                values = np.empty((forest.n_trees + 1, leaf.shape[1]))
+                values[0] = forest.baseline
+                np.take(layout.flat_values, leaf[layout.position] + layout.offsets, out=values[1:])
+                totals[i][lo:hi] = np.add.reduce(values, axis=0).reshape(hi - lo, n_cand)
         return results

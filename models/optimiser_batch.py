@@ -7,7 +7,7 @@ with the model's ``predict`` called a few times for all rows instead of twice pe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -131,6 +131,8 @@ def optimise_setpoints_batch(
     winners: list[tuple[int, float, float, bool, int, int]] = []
     coarse = (supply, chw, economizer)
     fine_cache: dict[tuple[bool, float, float], Grid] = {}
+    box_rows: dict[tuple[bool, float, float], list[int]] = {}  # the rows whose fine stage has each box
+    row_boxes: dict[int, tuple[list[tuple[bool, float, float]], int]] = {}  # a row's boxes, its coarse feasible
     rows_per_call = max(1, max_predict_rows // n_coarse)
     for start in range(0, n_rows, rows_per_call):
         block = conds[start : start + rows_per_call]
@@ -151,9 +153,8 @@ def optimise_setpoints_batch(
                     )
                 )
             continue
-        # the fine stage: per row, one box around each economizer state's best coarse candidate; rows with
-        # the same boxes share one candidate list, so each such group is one product of rows and candidates
-        groups: dict[tuple[tuple[bool, float, float], ...], list[int]] = {}
+        # the fine stage: per row, one box around each economizer state's best coarse candidate (the boxes are
+        # evaluated below, each for all rows that have it)
         # per economizer state (in np.unique's order, as optimise_setpoints): rows with a feasible candidate in
         # it, and their best one
         states = [bool(state) for state in np.unique(economizer)]
@@ -175,31 +176,54 @@ def optimise_setpoints_batch(
                         bounds.allow_economizer,
                     )
                     fine_cache[key] = candidate_grid(box, model.support, grid_step_k, (state,))
+                    box_rows[key] = []
+                box_rows[key].append(start + r)
                 keys.append(key)
-            groups.setdefault(tuple(keys), []).append(int(r))
-        for boxes, members in groups.items():
-            fine = cast(Grid, tuple(np.concatenate(p) for p in zip(*(fine_cache[k] for k in boxes), strict=True)))
-            n_fine = int(fine[0].size)
-            step = max(1, max_predict_rows // max(n_fine, 1))
+            row_boxes[start + r] = (keys, int(coarse_feasible[r]))
+    if refine:
+        # each box once, for every row that has it: a product of those rows and the box's candidates. A row's
+        # fine candidates are its boxes one after the other (optimise_setpoints concatenates them), so its best is
+        # the least of its boxes' bests, the earlier box on a tie (argmin's first index over the concatenation)
+        box_best: dict[tuple[bool, float, float], dict[int, tuple[float, int, int]]] = {}
+        for key, members in box_rows.items():
+            grid = fine_cache[key]
+            n_box = int(grid[0].size)
+            found = box_best[key] = {}
+            if n_box == 0:
+                found.update((row, (np.inf, 0, 0)) for row in members)
+                continue
+            step = max(1, max_predict_rows // n_box)
             for lo in range(0, len(members), step):
-                rows = np.asarray(members[lo : lo + step])
-                fine_facility, fine_feasible = predict_product(block[rows], fine)
-                fine_count = fine_feasible.sum(axis=1)
-                best_fine = np.argmin(np.where(fine_feasible, fine_facility, np.inf), axis=1)
-                for i, row in enumerate(rows.tolist()):
-                    if fine_count[i] == 0:
-                        continue
-                    g = int(best_fine[i])
-                    winners.append(
-                        (
-                            start + row,
-                            float(fine[0][g]),
-                            float(fine[1][g]),
-                            bool(fine[2][g]),
-                            n_coarse + n_fine,
-                            int(coarse_feasible[row]) + int(fine_count[i]),
-                        )
-                    )
+                rows = members[lo : lo + step]
+                fine_facility, fine_feasible = predict_product(conds[rows], grid)
+                fine_power = np.where(fine_feasible, fine_facility, np.inf)
+                best_box = np.argmin(fine_power, axis=1)
+                least = fine_power[np.arange(len(rows)), best_box].tolist()
+                counts = fine_feasible.sum(axis=1).tolist()
+                for i, row in enumerate(rows):
+                    found[row] = (least[i], int(best_box[i]), int(counts[i]))
+        for row, (keys, n_coarse_feasible) in row_boxes.items():
+            n_fine = fine_count = 0
+            best_key, best_at, best_power = None, 0, np.inf
+            for key in keys:
+                least, at, count = box_best[key][row]
+                n_fine += int(fine_cache[key][0].size)
+                fine_count += count
+                if count and (best_key is None or least < best_power):
+                    best_key, best_at, best_power = key, at, least
+            if fine_count == 0 or best_key is None:
+                continue
+            grid = fine_cache[best_key]
+            winners.append(
+                (
+                    row,
+                    float(grid[0][best_at]),
+                    float(grid[1][best_at]),
+                    bool(grid[2][best_at]),
+                    n_coarse + n_fine,
+                    n_coarse_feasible + fine_count,
+                )
+            )
     if winners:
         rows = np.array([w[0] for w in winners])
         inputs = np.column_stack(
