@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from models.levers import LeverChoice
-from models.optimiser import OptimiserChoice, PlantModel, SetpointBounds
+from models.optimiser import OptimiserChoice, PlantModel, PlantPredictionLike, SetpointBounds
 from models.optimiser_batch import ProductPlantModel, optimise_setpoints_batch
 
 __all__ = ["optimise_with_levers_batch"]
@@ -35,6 +35,16 @@ def _start_in_allowed(allowed: NDArray[np.float64], start: NDArray[np.float64]) 
     return out
 
 
+def _least_feasible(
+    scan: PlantPredictionLike, shape: tuple[int, int], inlet_limit_c: float, uncertainty_k: float
+) -> NDArray[np.intp]:
+    """Per row of a (rows, candidates) scan, the candidate of least facility power meeting the inlet limit (-1: none),
+    the first on a tie, as :func:`models.levers.optimise_with_levers` takes it."""
+    feasible = np.asarray(scan.max_inlet_c + uncertainty_k * scan.max_inlet_std_c <= inlet_limit_c).reshape(shape)
+    power = np.where(feasible, np.asarray(scan.facility_power_w).reshape(shape), np.inf)
+    return np.where(feasible.any(axis=1), np.argmin(power, axis=1), -1)
+
+
 def _scan(
     model: PlantModel,
     base: NDArray[np.float64],
@@ -45,28 +55,52 @@ def _scan(
     max_predict_rows: int,
 ) -> NDArray[np.intp]:
     """Per row of ``base`` (conditions and setpoints, 6 columns), the index of the allowed lever combination
-    of least predicted facility power among those meeting the inlet limit, -1 where none does."""
+    of least predicted facility power among those meeting the inlet limit, -1 where none does.
+
+    With a product model, facility power and the inlet of every pair come from the two mean forests; then each
+    row's combinations are taken by facility power, least first (the lower index first on a tie), and the
+    first that meets the limit is the answer: its inlet uncertainty is predicted for a few candidates a row,
+    not for all. Rows whose first few all miss the limit are scanned whole.
+    """
     n_rows, m = len(base), len(allowed)
     best = np.full(n_rows, -1, dtype=np.intp)
     product = model.product_predictor() if isinstance(model, ProductPlantModel) else None
     step = max(1, max_predict_rows // max(m, 1))
     for lo in range(0, n_rows, step):
         block = base[lo : lo + step]
+        shape = (len(block), m)
         grid = np.concatenate(
             (
-                np.broadcast_to(block[:, None, :], (len(block), m, block.shape[1])),
-                np.broadcast_to(allowed[None, :, :], (len(block), m, allowed.shape[1])),
+                np.broadcast_to(block[:, None, :], (*shape, block.shape[1])),
+                np.broadcast_to(allowed[None, :, :], (*shape, allowed.shape[1])),
             ),
             axis=2,
         )
-        if product is not None:
-            scan = product.predict_inputs(grid, facility_uncertainty=False)
-        else:
+        if product is None:
             scan = model.predict(grid.reshape(len(block) * m, -1), facility_uncertainty=False)
-        feasible = np.asarray(scan.max_inlet_c + uncertainty_k * scan.max_inlet_std_c <= inlet_limit_c)
-        power = np.where(feasible, np.asarray(scan.facility_power_w), np.inf).reshape(len(block), m)
-        any_feasible = feasible.reshape(len(block), m).any(axis=1)
-        best[lo : lo + step] = np.where(any_feasible, np.argmin(power, axis=1), -1)
+            best[lo : lo + len(block)] = _least_feasible(scan, shape, inlet_limit_c, uncertainty_k)
+            continue
+        facility, _ = product.facility_and_inlet(grid)
+        order = np.argsort(facility.reshape(shape), axis=1, kind="stable")
+        pending = np.arange(len(block))
+        position = 0
+        for width in (1, 4, 16):
+            if not pending.size or position >= m:
+                break
+            candidates = order[pending, position : position + width]
+            inputs = np.column_stack(
+                (np.repeat(block[pending], candidates.shape[1], axis=0), allowed[candidates.ravel()])
+            )
+            check = model.predict(inputs, facility_uncertainty=False)
+            meets = np.asarray(check.max_inlet_c + uncertainty_k * check.max_inlet_std_c <= inlet_limit_c)
+            meets = meets.reshape(candidates.shape)
+            hit = meets.any(axis=1)
+            best[lo + pending[hit]] = candidates[hit, np.argmax(meets[hit], axis=1)]
+            pending = pending[~hit]
+            position += width
+        if pending.size and position < m:
+            scan = product.predict_inputs(grid[pending], facility_uncertainty=False)
+            best[lo + pending] = _least_feasible(scan, (len(pending), m), inlet_limit_c, uncertainty_k)
     return best
 
 

@@ -42,6 +42,10 @@ class ProductPredictor(Protocol):
         """``predict`` of a product laid out as (rows, candidates, input columns), flat, rows-major."""
         ...
 
+    def facility_and_inlet(self, inputs: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Facility power [W] and hottest inlet [C] of such a product, without the inlet's uncertainty."""
+        ...
+
 
 @runtime_checkable
 class ProductPlantModel(Protocol):
@@ -194,13 +198,13 @@ def optimise_setpoints_batch(
                 continue
             step = max(1, max_predict_rows // n_box)
             for lo in range(0, len(members), step):
-                rows = members[lo : lo + step]
-                fine_facility, fine_feasible = predict_product(conds[rows], grid)
+                chunk = members[lo : lo + step]
+                fine_facility, fine_feasible = predict_product(conds[chunk], grid)
                 fine_power = np.where(fine_feasible, fine_facility, np.inf)
                 best_box = np.argmin(fine_power, axis=1)
-                least = fine_power[np.arange(len(rows)), best_box].tolist()
+                least = fine_power[np.arange(len(chunk)), best_box].tolist()
                 counts = fine_feasible.sum(axis=1).tolist()
-                for i, row in enumerate(rows):
+                for i, row in enumerate(chunk):
                     found[row] = (least[i], int(best_box[i]), int(counts[i]))
         for row, (keys, n_coarse_feasible) in row_boxes.items():
             n_fine = fine_count = 0
