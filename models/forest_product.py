@@ -58,11 +58,19 @@ def product_columns(features: FloatArray) -> ProductColumns:
     row: list[int] = []
     candidate: list[int] = []
     pair: list[int] = []
-    for j in range(features.shape[2]):
-        column = features[:, :, j]
-        if np.array_equal(column, np.broadcast_to(column[:, :1], column.shape)):
+    n_rows, n_cand = features.shape[:2]
+    # a column at a time, contiguous (the features' own layout strides a column across the cache lines)
+    for j, column in enumerate(np.moveaxis(features, 2, 0)):
+        column = np.ascontiguousarray(column)
+        # a few rows or candidates first: most columns that vary show it there, and are not compared whole
+        head_r, head_c = column[: min(n_rows, 4)], column[:, : min(n_cand, 4)]
+        if np.array_equal(head_r, np.broadcast_to(head_r[:, :1], head_r.shape)) and np.array_equal(
+            column, np.broadcast_to(column[:, :1], column.shape)
+        ):
             row.append(j)
-        elif np.array_equal(column, np.broadcast_to(column[:1, :], column.shape)):
+        elif np.array_equal(head_c, np.broadcast_to(head_c[:1, :], head_c.shape)) and np.array_equal(
+            column, np.broadcast_to(column[:1, :], column.shape)
+        ):
             candidate.append(j)
         else:
             pair.append(j)
@@ -221,13 +229,8 @@ class ProductForests:
         # candidates whose per-pair features agree on every row (the same chilled-water setpoint, say) share
         # their per-pair lookups: done once per class, then spread to the class's members
         classes: dict[bytes, int] = {}
-        of_class = np.array(
-            [
-                classes.setdefault(np.ascontiguousarray(features[:, c, list(columns.pair)]).tobytes(), len(classes))
-                for c in range(n_cand)
-            ],
-            dtype=np.intp,
-        )
+        by_candidate = np.ascontiguousarray(features[:, :, list(columns.pair)].transpose(1, 0, 2)).reshape(n_cand, -1)
+        of_class = np.array([classes.setdefault(c.tobytes(), len(classes)) for c in by_candidate], dtype=np.intp)
         representatives = np.unique(of_class, return_index=True)[1]
         # blocks of rows small enough that the per-tree arrays stay in a core's cache
         step = max(1, _PAIRS_PER_BLOCK // max(n_cand, 1))
