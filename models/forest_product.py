@@ -154,9 +154,8 @@ class _Layout:
         self.n_pair_trees = len(pair_trees)
         #: stored position of each tree, in the estimator's order
         self.position = np.argsort(order)
-        #: leaf values flat, tree after tree in the estimator's order, and where each tree's start in it
-        self.flat_values = np.ascontiguousarray(forest.leaf_values).ravel()
-        self.offsets = (np.arange(forest.n_trees, dtype=np.intp) * forest.leaf_values.shape[1])[:, None]
+        #: leaf values, in the estimator's order of the trees
+        self.leaf_values = forest.leaf_values
         self.row = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.row if j in forest.splits]
         self.candidate = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.candidate if j in forest.splits]
         self.pair = [
@@ -232,29 +231,45 @@ class ProductForests:
         by_candidate = np.ascontiguousarray(features[:, :, list(columns.pair)].transpose(1, 0, 2)).reshape(n_cand, -1)
         of_class = np.array([classes.setdefault(c.tobytes(), len(classes)) for c in by_candidate], dtype=np.intp)
         representatives = np.unique(of_class, return_index=True)[1]
-        # blocks of rows small enough that the per-tree arrays stay in a core's cache
+        # blocks of rows small enough that the per-tree arrays stay in a core's cache; their work arrays allocated
+        # once per call (per forest: the leaf bits, their lowest set bit, the leaf numbers)
         step = max(1, _PAIRS_PER_BLOCK // max(n_cand, 1))
+        width = min(step, n_rows) * n_cand
+        scratch = [
+            (
+                np.empty((forest.n_trees, width), forest.dtype),
+                np.empty((forest.n_trees, width), forest.dtype),
+                np.empty((forest.n_trees, width), np.uint8),
+            )
+            for forest in self._forests
+        ]
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
+            size = (hi - lo) * n_cand
             pair_k = {j: above(j, features[lo:hi, representatives, j]) for j in columns.pair if j in self._thresholds}
             for i, (forest, layout) in enumerate(zip(self._forests, layouts, strict=True)):
                 if not compiled[i]:
                     continue
-                bits = row_bits[i][:, lo:hi, None] & cand_bits[i][:, None, :]
+                bits_flat, below_flat, leaf_flat = scratch[i]
+                bits = bits_flat[:, :size].reshape(forest.n_trees, hi - lo, n_cand)
+                n_pair = layout.n_pair_trees if layout.pair else 0
+                np.bitwise_and(row_bits[i][n_pair:, lo:hi, None], cand_bits[i][n_pair:, None, :], out=bits[n_pair:])
                 if layout.pair:
+                    # the per-pair trees: their row bits joined to the class's lookups (small), spread to the members
                     per_class = np.take(layout.pair[0][1], pair_k[layout.pair[0][0]], axis=1)
                     for j, table in layout.pair[1:]:
                         per_class &= np.take(table, pair_k[j], axis=1)
-                    bits[: layout.n_pair_trees] &= np.take(per_class, of_class, axis=2)
+                    per_class &= row_bits[i][:n_pair, lo:hi, None]
+                    np.take(per_class, of_class, axis=2, out=bits[:n_pair], mode="clip")  # valid: clip skips a copy
+                    bits[:n_pair] &= cand_bits[i][:n_pair, None, :]
                 # the leaf: the count of bits up to and including the lowest set one (1 = the first leaf)
-                below = bits - forest.dtype.type(1)
-                below ^= bits
-                leaf = np.bitwise_count(below).reshape(forest.n_trees, -1)
-                # every tree's leaf value, in the estimator's order, below the baseline; a sum over the first
-                # axis adds row after row (numpy sums pairwise only along the contiguous axis), so it adds as
-                # the estimator does, the same sum to the bit
-                values = np.empty((forest.n_trees + 1, leaf.shape[1]))
-                values[0] = forest.baseline
-                np.take(layout.flat_values, leaf[layout.position] + layout.offsets, out=values[1:])
-                totals[i][lo:hi] = np.add.reduce(values, axis=0).reshape(hi - lo, n_cand)
+                below = below_flat[:, :size]
+                np.subtract(bits_flat[:, :size], forest.dtype.type(1), out=below)
+                below ^= bits_flat[:, :size]
+                leaf = leaf_flat[:, :size]
+                np.bitwise_count(below, out=leaf)
+                total = totals[i][lo:hi].reshape(size)
+                total += forest.baseline
+                for t, stored in enumerate(layout.position.tolist()):  # the estimator's order: the same sum to the bit
+                    total += layout.leaf_values[t].take(leaf[stored])
         return results
