@@ -57,50 +57,45 @@ def _scan(
     """Per row of ``base`` (conditions and setpoints, 6 columns), the index of the allowed lever combination
     of least predicted facility power among those meeting the inlet limit, -1 where none does.
 
-    With a product model, facility power and the inlet of every pair come from the two mean forests; then each
-    row's combinations are taken by facility power, least first (the lower index first on a tie), and the
-    first that meets the limit is the answer: its inlet uncertainty is predicted for a few candidates a row,
-    not for all. Rows whose first few all miss the limit are scanned whole.
+    With a product model, facility power and the inlet of every pair come from the two mean forests, and each
+    row's least (the first on a tie) has its inlet uncertainty predicted, all rows in one call: where it meets
+    the limit it is the answer (no candidate of less power is left to meet it). Rows where it does not are
+    scanned again whole, with the uncertainty of every candidate.
     """
     n_rows, m = len(base), len(allowed)
     best = np.full(n_rows, -1, dtype=np.intp)
     product = model.product_predictor() if isinstance(model, ProductPlantModel) else None
     step = max(1, max_predict_rows // max(m, 1))
-    for lo in range(0, n_rows, step):
-        block = base[lo : lo + step]
+
+    def pairs(block: NDArray[np.float64]) -> NDArray[np.float64]:
         shape = (len(block), m)
-        grid = np.concatenate(
+        return np.concatenate(
             (
                 np.broadcast_to(block[:, None, :], (*shape, block.shape[1])),
                 np.broadcast_to(allowed[None, :, :], (*shape, allowed.shape[1])),
             ),
             axis=2,
         )
-        if product is None:
-            scan = model.predict(grid.reshape(len(block) * m, -1), facility_uncertainty=False)
-            best[lo : lo + len(block)] = _least_feasible(scan, shape, inlet_limit_c, uncertainty_k)
-            continue
-        facility, _ = product.facility_and_inlet(grid)
-        order = np.argsort(facility.reshape(shape), axis=1, kind="stable")
-        pending = np.arange(len(block))
-        position = 0
-        for width in (1, 4, 16):
-            if not pending.size or position >= m:
-                break
-            candidates = order[pending, position : position + width]
-            inputs = np.column_stack(
-                (np.repeat(block[pending], candidates.shape[1], axis=0), allowed[candidates.ravel()])
-            )
-            check = model.predict(inputs, facility_uncertainty=False)
-            meets = np.asarray(check.max_inlet_c + uncertainty_k * check.max_inlet_std_c <= inlet_limit_c)
-            meets = meets.reshape(candidates.shape)
-            hit = meets.any(axis=1)
-            best[lo + pending[hit]] = candidates[hit, np.argmax(meets[hit], axis=1)]
-            pending = pending[~hit]
-            position += width
-        if pending.size and position < m:
-            scan = product.predict_inputs(grid[pending], facility_uncertainty=False)
-            best[lo + pending] = _least_feasible(scan, (len(pending), m), inlet_limit_c, uncertainty_k)
+
+    if product is None:
+        for lo in range(0, n_rows, step):
+            block = base[lo : lo + step]
+            scan = model.predict(pairs(block).reshape(len(block) * m, -1), facility_uncertainty=False)
+            best[lo : lo + len(block)] = _least_feasible(scan, (len(block), m), inlet_limit_c, uncertainty_k)
+        return best
+    least = np.empty(n_rows, dtype=np.intp)
+    for lo in range(0, n_rows, step):
+        block = base[lo : lo + step]
+        facility, _ = product.facility_and_inlet(pairs(block))
+        least[lo : lo + len(block)] = np.argmin(facility.reshape(len(block), m), axis=1)
+    check = model.predict(np.column_stack((base, allowed[least])), facility_uncertainty=False)
+    meets = np.asarray(check.max_inlet_c + uncertainty_k * check.max_inlet_std_c <= inlet_limit_c)
+    best[meets] = least[meets]
+    missed = np.flatnonzero(~meets)
+    for lo in range(0, len(missed), step):
+        rows = missed[lo : lo + step]
+        scan = product.predict_inputs(pairs(base[rows]), facility_uncertainty=False)
+        best[rows] = _least_feasible(scan, (len(rows), m), inlet_limit_c, uncertainty_k)
     return best
 
 
