@@ -120,5 +120,6 @@ class CoolingProduct:
         n_rows, n_cand, n_inputs = grid.shape
         raw = grid.reshape(n_rows * n_cand, n_inputs)
         model = self.model
-        features = build_features(model._clamped_below(raw), model.feature_config).reshape(n_rows, n_cand, -1)
+        features = build_features(model._clamped_below(raw), model.feature_config, column_major=True)
+        features = features.reshape(n_rows, n_cand, -1)
         return raw, features, product_columns(features)
