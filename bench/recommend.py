@@ -15,8 +15,9 @@ command optimises every hour instead of holding back those warmer than the train
 variable-speed twin's exploration (bench/closed_loop.py ``--design modern-vs``: condenser-water and DP setpoints,
 chillers and towers running), the conditions a second exploration year with its levers in force hour by hour;
 the one-row search (:func:`models.levers.optimise_with_levers`, what offline ``recommend`` ran per row before)
-on ``--per-row`` rows against all rows at once (:func:`models.levers_batch.optimise_with_levers_batch`, which
-offline ``recommend`` runs), CPU seconds too, the choices compared on the shared rows, then the whole command.
+on ``--per-row`` rows spread over the year against all rows at once
+(:func:`models.levers_batch.optimise_with_levers_batch`, which offline ``recommend`` runs), CPU seconds too, the
+choices compared on the shared rows, then the whole command.
 """
 
 from __future__ import annotations
@@ -155,16 +156,17 @@ def lever_main(args: argparse.Namespace) -> int:
         conditions, levers = rows[:, :3], rows[:, 6:]
         bounds = SetpointBounds()
         n_one = min(args.per_row, len(rows))
+        shared = np.linspace(0, len(rows) - 1, n_one).round().astype(int)  # spread over the year, every season
         c0, t0 = time.process_time(), time.perf_counter()
         one = [
             optimise_with_levers(model, *row, bounds, combos, tuple(lever))
-            for row, lever in zip(conditions[:n_one], levers[:n_one], strict=True)
+            for row, lever in zip(conditions[shared], levers[shared], strict=True)
         ]
         t_one, c_one = time.perf_counter() - t0, time.process_time() - c0
         c0, t0 = time.process_time(), time.perf_counter()
         batch = optimise_with_levers_batch(model, conditions, bounds, combos, levers)
         t_batch, c_batch = time.perf_counter() - t0, time.process_time() - c0
-        same = sum(a == b for a, b in zip(one, batch[:n_one], strict=True))
+        same = sum(a == batch[i] for a, i in zip(one, shared.tolist(), strict=True))
         print(f"{'path':<30} {'rows':>6} {'wall s':>8} {'CPU s':>8} {'CPU ms/row':>11}")
         print(
             f"{'optimise_with_levers (1 row)':<30} {n_one:>6} {t_one:>8.2f} {c_one:>8.2f} {1000 * c_one / n_one:>11.2f}"
