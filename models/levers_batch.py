@@ -5,8 +5,11 @@
 combination scored at those setpoints, the base setpoints again at the best combination; the same inlet
 limit and support), with the model asked a few times for all rows instead of a few times per row: both base
 rounds are :func:`models.optimiser_batch.optimise_setpoints_batch` with each row's levers fixed, and the scan
-is a product of rows and lever combinations (:meth:`models.plant_product.CoolingProduct.predict_inputs`)
-in blocks. Pure: numpy only.
+is a product of rows and lever combinations in blocks. The scan needs, per row, the combination of least
+facility power among those meeting the inlet limit: facility power and the inlet of every pair come from the
+two mean forests (:meth:`models.plant_product.CoolingProduct.facility_and_inlet`), each row's least then has
+its inlet uncertainty predicted, and only rows where it misses the limit are scanned again with every
+combination's uncertainty (:meth:`~models.plant_product.CoolingProduct.predict_inputs`). Pure: numpy only.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ __all__ = ["optimise_with_levers_batch"]
 
 def _start_in_allowed(allowed: NDArray[np.float64], start: NDArray[np.float64]) -> NDArray[np.float64]:
     """Each row's first-round levers: its own where allowed, else the nearest allowed combination (L1)."""
-    out = start.copy()
-    if not allowed.size:
-        return out
-    unique, inverse = np.unique(start, axis=0, return_inverse=True)
+    if not allowed.size or not len(start):
+        return start.copy()
+    unique, inverse = np.unique(start, axis=0, return_inverse=True)  # each distinct start looked up once
+    inverse = inverse.ravel()
+    nearest = unique.copy()
+    outside = np.zeros(len(unique), dtype=bool)
     for k, levers in enumerate(unique):
         if not np.any(np.all(np.abs(allowed - levers) < 1e-6, axis=1)):
-            out[inverse.ravel() == k] = allowed[int(np.argmin(np.abs(allowed - levers).sum(axis=1)))]
+            outside[k] = True
+            nearest[k] = allowed[int(np.argmin(np.abs(allowed - levers).sum(axis=1)))]
+    out = start.copy()
+    moved = outside[inverse]
+    out[moved] = nearest[inverse[moved]]
     return out
 
 
