@@ -144,6 +144,8 @@ def optimise_with_levers_batch(
     """
     conds = np.asarray(conditions, dtype=float).reshape(-1, 3)
     n_rows = len(conds)
+    if not n_rows:
+        return []
     start = np.asarray(start_levers, dtype=float).reshape(n_rows, -1)
     allowed = np.asarray(combos, dtype=float).reshape(-1, start.shape[1])
     start = _start_in_allowed(allowed, start)

@@ -96,9 +96,11 @@ def optimise_setpoints_batch(
     conds = np.asarray(conditions, dtype=float).reshape(-1, 3)
     n_rows = len(conds)
     # each row's fixed levers ride along with its conditions: columns 3: of ``conds`` from here on
-    n_levers = 0 if levers is None else np.asarray(levers).reshape(n_rows, -1).shape[1]
-    if levers is not None:
-        conds = np.column_stack((conds, np.asarray(levers, dtype=float).reshape(n_rows, n_levers)))
+    n_levers = 0
+    if levers is not None and n_rows:
+        row_levers = np.asarray(levers, dtype=float).reshape(n_rows, -1)
+        n_levers = row_levers.shape[1]
+        conds = np.column_stack((conds, row_levers))
     results: list[OptimiserChoice | None] = [None] * n_rows
     refine = coarse_step_k > grid_step_k
     supply, chw, economizer = candidate_grid(bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states)

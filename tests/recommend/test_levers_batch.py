@@ -118,3 +118,12 @@ def test_a_model_without_the_product_form_gives_the_same(lever_model: tuple[Cool
     conditions, levers = (a[:6] for a in _rows(inputs))
     got = optimise_with_levers_batch(Plain(), conditions, SetpointBounds(), model.lever_support.combos, levers)
     assert got == _reference(model, conditions, levers)
+
+
+def test_no_rows_no_choices(lever_model: tuple[CoolingModel, np.ndarray]) -> None:
+    model, _ = lever_model
+    assert model.lever_support is not None
+    empty = np.empty((0, len(model.lever_columns)))
+    assert (
+        optimise_with_levers_batch(model, np.empty((0, 3)), SetpointBounds(), model.lever_support.combos, empty) == []
+    )
