@@ -115,7 +115,7 @@ class FeatureConfig:
             raise ValueError("approaches must be >= 0")
 
 
-def build_features(inputs: ArrayLike, config: FeatureConfig) -> NDArray[np.float64]:
+def build_features(inputs: ArrayLike, config: FeatureConfig, *, column_major: bool = False) -> NDArray[np.float64]:
     """Model features from raw inputs.
 
     Parameters
@@ -126,6 +126,9 @@ def build_features(inputs: ArrayLike, config: FeatureConfig) -> NDArray[np.float
         enabled [0/1]; then the site's lever columns, appended as the last features.
     config : FeatureConfig
         Plant constants.
+    column_major : bool
+        Return the same values with each feature's column contiguous (a transposed view of a (n_features, n_rows)
+        array): the batch optimiser reads the features a column at a time.
 
     Returns
     -------
@@ -142,33 +145,33 @@ def build_features(inputs: ArrayLike, config: FeatureConfig) -> NDArray[np.float
     n_columns = len(INPUT_COLUMNS) + len(config.lever_columns)
     if raw.ndim != 2 or raw.shape[1] != n_columns:
         raise ValueError(f"inputs must have shape (n, {n_columns}), got {raw.shape}")
-    base = raw[:, : len(INPUT_COLUMNS)]
-    it_power_w, _dry_bulb_c, wet_bulb_c, supply_c, chw_c, economizer = base.T
+    columns = np.ascontiguousarray(raw.T) if column_major else raw.T
+    base = columns[: len(INPUT_COLUMNS)]
+    it_power_w, _dry_bulb_c, wet_bulb_c, supply_c, chw_c, economizer = base
     tower_leaving_c = wet_bulb_c + config.tower_approach_k
     free_cooling_margin_k = chw_c - tower_leaving_c - config.hx_approach_k
-    levers = raw[:, len(INPUT_COLUMNS) :]
+    levers = columns[len(INPUT_COLUMNS) :]
     load_fraction = it_power_w / config.it_capacity_w
     derived = []
     if config.lever_features:
-        lever = dict(zip(config.lever_columns, levers.T, strict=True))
+        lever = dict(zip(config.lever_columns, levers, strict=True))
         formulas = {
             "condenser_approach_k": lambda: lever["condenser_water_setpoint_c"] - wet_bulb_c,
             "load_per_chiller": lambda: load_fraction / np.maximum(lever["chillers_running"], 1.0),
             "load_per_tower": lambda: load_fraction / np.maximum(lever["towers_running"], 1.0),
         }
         derived = [formulas[name]() for name in lever_feature_names(config.lever_columns)]
-    return np.column_stack(
-        (
-            base,
-            load_fraction,
-            free_cooling_margin_k,
-            economizer * free_cooling_margin_k,
-            tower_leaving_c - chw_c,
-            supply_c - chw_c,
-            levers,
-            *derived,
-        )
+    parts = (
+        *base,
+        load_fraction,
+        free_cooling_margin_k,
+        economizer * free_cooling_margin_k,
+        tower_leaving_c - chw_c,
+        supply_c - chw_c,
+        *levers,
+        *derived,
     )
+    return np.stack(parts).T if column_major else np.column_stack(parts)
 
 
 def lever_feature_names(lever_columns: tuple[str, ...]) -> tuple[str, ...]:

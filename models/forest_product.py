@@ -58,11 +58,19 @@ def product_columns(features: FloatArray) -> ProductColumns:
     row: list[int] = []
     candidate: list[int] = []
     pair: list[int] = []
-    for j in range(features.shape[2]):
-        column = features[:, :, j]
-        if np.array_equal(column, np.broadcast_to(column[:, :1], column.shape)):
+    n_rows, n_cand = features.shape[:2]
+    # a column at a time, contiguous (the features' own layout strides a column across the cache lines)
+    for j, column in enumerate(np.moveaxis(features, 2, 0)):
+        column = np.ascontiguousarray(column)
+        # a few rows or candidates first: most columns that vary show it there, and are not compared whole
+        head_r, head_c = column[: min(n_rows, 4)], column[:, : min(n_cand, 4)]
+        if np.array_equal(head_r, np.broadcast_to(head_r[:, :1], head_r.shape)) and np.array_equal(
+            column, np.broadcast_to(column[:, :1], column.shape)
+        ):
             row.append(j)
-        elif np.array_equal(column, np.broadcast_to(column[:1, :], column.shape)):
+        elif np.array_equal(head_c, np.broadcast_to(head_c[:1, :], head_c.shape)) and np.array_equal(
+            column, np.broadcast_to(column[:1, :], column.shape)
+        ):
             candidate.append(j)
         else:
             pair.append(j)
@@ -146,7 +154,8 @@ class _Layout:
         self.n_pair_trees = len(pair_trees)
         #: stored position of each tree, in the estimator's order
         self.position = np.argsort(order)
-        self.leaf_values = forest.leaf_values[order]
+        #: leaf values, in the estimator's order of the trees
+        self.leaf_values = forest.leaf_values
         self.row = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.row if j in forest.splits]
         self.candidate = [(j, forest.prefix(j, thresholds[j], order)) for j in columns.candidate if j in forest.splits]
         self.pair = [
@@ -219,34 +228,48 @@ class ProductForests:
         # candidates whose per-pair features agree on every row (the same chilled-water setpoint, say) share
         # their per-pair lookups: done once per class, then spread to the class's members
         classes: dict[bytes, int] = {}
-        of_class = np.array(
-            [
-                classes.setdefault(np.ascontiguousarray(features[:, c, list(columns.pair)]).tobytes(), len(classes))
-                for c in range(n_cand)
-            ],
-            dtype=np.intp,
-        )
+        by_candidate = np.ascontiguousarray(features[:, :, list(columns.pair)].transpose(1, 0, 2)).reshape(n_cand, -1)
+        of_class = np.array([classes.setdefault(c.tobytes(), len(classes)) for c in by_candidate], dtype=np.intp)
         representatives = np.unique(of_class, return_index=True)[1]
-        # blocks of rows small enough that the per-tree arrays stay in a core's cache
+        # blocks of rows small enough that the per-tree arrays stay in a core's cache; their work arrays allocated
+        # once per call (per forest: the leaf bits, their lowest set bit, the leaf numbers)
         step = max(1, _PAIRS_PER_BLOCK // max(n_cand, 1))
+        width = min(step, n_rows) * n_cand
+        scratch = [
+            (
+                np.empty((forest.n_trees, width), forest.dtype),
+                np.empty((forest.n_trees, width), forest.dtype),
+                np.empty((forest.n_trees, width), np.uint8),
+            )
+            for forest in self._forests
+        ]
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
+            size = (hi - lo) * n_cand
             pair_k = {j: above(j, features[lo:hi, representatives, j]) for j in columns.pair if j in self._thresholds}
             for i, (forest, layout) in enumerate(zip(self._forests, layouts, strict=True)):
                 if not compiled[i]:
                     continue
-                bits = row_bits[i][:, lo:hi, None] & cand_bits[i][:, None, :]
+                bits_flat, below_flat, leaf_flat = scratch[i]
+                bits = bits_flat[:, :size].reshape(forest.n_trees, hi - lo, n_cand)
+                n_pair = layout.n_pair_trees if layout.pair else 0
+                np.bitwise_and(row_bits[i][n_pair:, lo:hi, None], cand_bits[i][n_pair:, None, :], out=bits[n_pair:])
                 if layout.pair:
+                    # the per-pair trees: their row bits joined to the class's lookups (small), spread to the members
                     per_class = np.take(layout.pair[0][1], pair_k[layout.pair[0][0]], axis=1)
                     for j, table in layout.pair[1:]:
                         per_class &= np.take(table, pair_k[j], axis=1)
-                    bits[: layout.n_pair_trees] &= np.take(per_class, of_class, axis=2)
+                    per_class &= row_bits[i][:n_pair, lo:hi, None]
+                    np.take(per_class, of_class, axis=2, out=bits[:n_pair], mode="clip")  # valid: clip skips a copy
+                    bits[:n_pair] &= cand_bits[i][:n_pair, None, :]
                 # the leaf: the count of bits up to and including the lowest set one (1 = the first leaf)
-                below = bits - forest.dtype.type(1)
-                below ^= bits
-                leaf = np.bitwise_count(below)
-                block = totals[i][lo:hi]
-                block += forest.baseline
-                for t in layout.position.tolist():  # the estimator's order of additions: the same sum to the bit
-                    block += layout.leaf_values[t][leaf[t]]
+                below = below_flat[:, :size]
+                np.subtract(bits_flat[:, :size], forest.dtype.type(1), out=below)
+                below ^= bits_flat[:, :size]
+                leaf = leaf_flat[:, :size]
+                np.bitwise_count(below, out=leaf)
+                total = totals[i][lo:hi].reshape(size)
+                total += forest.baseline
+                for t, stored in enumerate(layout.position.tolist()):  # the estimator's order: the same sum to the bit
+                    total += layout.leaf_values[t].take(leaf[stored])
         return results

@@ -7,7 +7,7 @@ with the model's ``predict`` called a few times for all rows instead of twice pe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -31,8 +31,20 @@ class ProductPredictor(Protocol):
     """``predict`` of every (conditions row, candidate setpoints row) pair, conditions-major."""
 
     def predict(
-        self, conditions: ArrayLike, setpoints: ArrayLike, facility_uncertainty: bool = True
+        self,
+        conditions: ArrayLike,
+        setpoints: ArrayLike,
+        facility_uncertainty: bool = True,
+        levers: ArrayLike | None = None,
     ) -> PlantPredictionLike: ...
+
+    def predict_inputs(self, inputs: ArrayLike, facility_uncertainty: bool = True) -> PlantPredictionLike:
+        """``predict`` of a product laid out as (rows, candidates, input columns), flat, rows-major."""
+        ...
+
+    def facility_and_inlet(self, inputs: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Facility power [W] and hottest inlet [C] of such a product, without the inlet's uncertainty."""
+        ...
 
 
 @runtime_checkable
@@ -53,6 +65,7 @@ def optimise_setpoints_batch(
     coarse_step_k: float = 1.0,
     economizer_states: Sequence[bool] = (False, True),
     max_predict_rows: int = 200_000,
+    levers: ArrayLike | None = None,
 ) -> list[OptimiserChoice | None]:
     """:func:`optimise_setpoints` for many conditions at once: the same choice for every row, far fewer calls.
 
@@ -68,6 +81,10 @@ def optimise_setpoints_batch(
         IT power [W], outdoor dry-bulb [C], outdoor wet-bulb [C] per row.
     max_predict_rows : int
         Largest number of model inputs per ``predict`` call (bounds memory).
+    levers : array_like, shape (n, n_levers), optional
+        For a model with levers (:mod:`models.levers`): each row's lever values, fixed for its search (as
+        :class:`models.levers.FixedLevers` fixes them for :func:`optimise_setpoints`) and appended after
+        the setpoints in the model's inputs.
 
     Other parameters are those of :func:`optimise_setpoints`.
 
@@ -78,6 +95,12 @@ def optimise_setpoints_batch(
     """
     conds = np.asarray(conditions, dtype=float).reshape(-1, 3)
     n_rows = len(conds)
+    # each row's fixed levers ride along with its conditions: columns 3: of ``conds`` from here on
+    n_levers = 0
+    if levers is not None and n_rows:
+        row_levers = np.asarray(levers, dtype=float).reshape(n_rows, -1)
+        n_levers = row_levers.shape[1]
+        conds = np.column_stack((conds, row_levers))
     results: list[OptimiserChoice | None] = [None] * n_rows
     refine = coarse_step_k > grid_step_k
     supply, chw, economizer = candidate_grid(bounds, model.support, max(coarse_step_k, grid_step_k), economizer_states)
@@ -93,10 +116,17 @@ def optimise_setpoints_batch(
     def predict_product(block: FloatArray, grid: Grid) -> tuple[FloatArray, NDArray[np.bool_]]:
         """Facility power [W] and feasibility of every (row of ``block``, candidate of ``grid``), shape (rows, n)."""
         setpoints = np.column_stack((grid[0], grid[1], grid[2].astype(float)))
+        row_levers = block[:, 3:] if n_levers else None
         if product is not None:
-            prediction = product.predict(block, setpoints, facility_uncertainty=False)
+            prediction = product.predict(block[:, :3], setpoints, facility_uncertainty=False, levers=row_levers)
         else:
-            inputs = np.column_stack((np.repeat(block, len(setpoints), axis=0), np.tile(setpoints, (len(block), 1))))
+            inputs = np.column_stack(
+                (
+                    np.repeat(block[:, :3], len(setpoints), axis=0),
+                    np.tile(setpoints, (len(block), 1)),
+                    np.repeat(block[:, 3:], len(setpoints), axis=0),
+                )
+            )
             prediction = model.predict(inputs, facility_uncertainty=False)
         feasible = prediction.max_inlet_c + uncertainty_k * prediction.max_inlet_std_c <= inlet_limit_c
         shape = (len(block), len(setpoints))
@@ -107,6 +137,8 @@ def optimise_setpoints_batch(
     winners: list[tuple[int, float, float, bool, int, int]] = []
     coarse = (supply, chw, economizer)
     fine_cache: dict[tuple[bool, float, float], Grid] = {}
+    box_rows: dict[tuple[bool, float, float], list[int]] = {}  # the rows whose fine stage has each box
+    row_boxes: dict[int, tuple[list[tuple[bool, float, float]], int]] = {}  # a row's boxes, its coarse feasible
     rows_per_call = max(1, max_predict_rows // n_coarse)
     for start in range(0, n_rows, rows_per_call):
         block = conds[start : start + rows_per_call]
@@ -127,9 +159,8 @@ def optimise_setpoints_batch(
                     )
                 )
             continue
-        # the fine stage: per row, one box around each economizer state's best coarse candidate; rows with
-        # the same boxes share one candidate list, so each such group is one product of rows and candidates
-        groups: dict[tuple[tuple[bool, float, float], ...], list[int]] = {}
+        # the fine stage: per row, one box around each economizer state's best coarse candidate (the boxes are
+        # evaluated below, each for all rows that have it)
         # per economizer state (in np.unique's order, as optimise_setpoints): rows with a feasible candidate in
         # it, and their best one
         states = [bool(state) for state in np.unique(economizer)]
@@ -151,39 +182,63 @@ def optimise_setpoints_batch(
                         bounds.allow_economizer,
                     )
                     fine_cache[key] = candidate_grid(box, model.support, grid_step_k, (state,))
+                    box_rows[key] = []
+                box_rows[key].append(start + r)
                 keys.append(key)
-            groups.setdefault(tuple(keys), []).append(int(r))
-        for boxes, members in groups.items():
-            fine = cast(Grid, tuple(np.concatenate(p) for p in zip(*(fine_cache[k] for k in boxes), strict=True)))
-            n_fine = int(fine[0].size)
-            step = max(1, max_predict_rows // max(n_fine, 1))
+            row_boxes[start + r] = (keys, int(coarse_feasible[r]))
+    if refine:
+        # each box once, for every row that has it: a product of those rows and the box's candidates. A row's
+        # fine candidates are its boxes one after the other (optimise_setpoints concatenates them), so its best is
+        # the least of its boxes' bests, the earlier box on a tie (argmin's first index over the concatenation)
+        box_best: dict[tuple[bool, float, float], dict[int, tuple[float, int, int]]] = {}
+        for key, members in box_rows.items():
+            grid = fine_cache[key]
+            n_box = int(grid[0].size)
+            found = box_best[key] = {}
+            if n_box == 0:
+                found.update((row, (np.inf, 0, 0)) for row in members)
+                continue
+            step = max(1, max_predict_rows // n_box)
             for lo in range(0, len(members), step):
-                rows = np.asarray(members[lo : lo + step])
-                fine_facility, fine_feasible = predict_product(block[rows], fine)
-                fine_count = fine_feasible.sum(axis=1)
-                best_fine = np.argmin(np.where(fine_feasible, fine_facility, np.inf), axis=1)
-                for i, row in enumerate(rows.tolist()):
-                    if fine_count[i] == 0:
-                        continue
-                    g = int(best_fine[i])
-                    winners.append(
-                        (
-                            start + row,
-                            float(fine[0][g]),
-                            float(fine[1][g]),
-                            bool(fine[2][g]),
-                            n_coarse + n_fine,
-                            int(coarse_feasible[row]) + int(fine_count[i]),
-                        )
-                    )
+                chunk = members[lo : lo + step]
+                fine_facility, fine_feasible = predict_product(conds[chunk], grid)
+                fine_power = np.where(fine_feasible, fine_facility, np.inf)
+                best_box = np.argmin(fine_power, axis=1)
+                least = fine_power[np.arange(len(chunk)), best_box].tolist()
+                counts = fine_feasible.sum(axis=1).tolist()
+                for i, row in enumerate(chunk):
+                    found[row] = (least[i], int(best_box[i]), int(counts[i]))
+        for row, (keys, n_coarse_feasible) in row_boxes.items():
+            n_fine = fine_count = 0
+            best_key, best_at, best_power = None, 0, np.inf
+            for key in keys:
+                least, at, count = box_best[key][row]
+                n_fine += int(fine_cache[key][0].size)
+                fine_count += count
+                if count and (best_key is None or least < best_power):
+                    best_key, best_at, best_power = key, at, least
+            if fine_count == 0 or best_key is None:
+                continue
+            grid = fine_cache[best_key]
+            winners.append(
+                (
+                    row,
+                    float(grid[0][best_at]),
+                    float(grid[1][best_at]),
+                    bool(grid[2][best_at]),
+                    n_coarse + n_fine,
+                    n_coarse_feasible + fine_count,
+                )
+            )
     if winners:
         rows = np.array([w[0] for w in winners])
         inputs = np.column_stack(
             (
-                conds[rows],
+                conds[rows, :3],
                 np.array([w[1] for w in winners]),
                 np.array([w[2] for w in winners]),
                 np.array([w[3] for w in winners], dtype=float),
+                conds[rows, 3:],
             )
         )
         final = model.predict(inputs, facility_uncertainty=True)

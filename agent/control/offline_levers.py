@@ -1,11 +1,12 @@
-"""Offline ``pue-agent recommend`` with a model fitted with plant levers (docs/levers.md): row by row.
+"""Offline ``pue-agent recommend`` with a model fitted with plant levers (docs/levers.md): all rows at once.
 
 Each row is optimised as the online recommender does (:func:`models.levers.optimise_with_levers`: the base setpoints
 at the levers in force, every lever combination the model's data covered at those setpoints, then the base setpoints
 again at the best combination) but without rate limits: offline, as for the base setpoints, the answer is the
 optimum for the hour. The levers in force are the row's lever columns where the conditions file has them (the values
 the plant ran at, as the site's history logs them), else the search starts from the covered combination nearest the
-middle of the support. Slower than the vectorised base path (:mod:`models.optimiser_batch`): a few model calls a row.
+middle of the support. All rows go through each round together (:func:`models.levers_batch.optimise_with_levers_batch`),
+with the same choice per row as the one-row search (tests/recommend/test_levers_batch.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.cooling import CoolingModel
-from models.levers import LeverChoice, optimise_with_levers
+from models.levers import LeverChoice
+from models.levers_batch import optimise_with_levers_batch
 from models.optimiser import SetpointBounds
 
 __all__ = ["optimise_rows_with_levers", "start_levers"]
@@ -54,20 +56,12 @@ def optimise_rows_with_levers(
 ) -> list[LeverChoice | None]:
     """The best base setpoints and levers for each row of ``conditions`` (IT power, dry bulb, wet bulb)."""
     assert model.lever_support is not None
-    combos = model.lever_support.combos
-    out: list[LeverChoice | None] = []
-    for row, levers in zip(conditions, levers_now, strict=True):
-        out.append(
-            optimise_with_levers(
-                model,
-                float(row[0]),
-                float(row[1]),
-                float(row[2]),
-                bounds,
-                combos,
-                tuple(float(v) for v in levers),
-                inlet_limit_c=inlet_limit_c,
-                uncertainty_k=uncertainty_k,
-            )
-        )
-    return out
+    return optimise_with_levers_batch(
+        model,
+        conditions,
+        bounds,
+        model.lever_support.combos,
+        levers_now,
+        inlet_limit_c=inlet_limit_c,
+        uncertainty_k=uncertainty_k,
+    )

@@ -80,3 +80,10 @@ def test_run_refuses_a_lever_model_for_a_site_that_does_not_list_its_levers(mode
         recommender_for(model, RecommenderConfig())
     listed = RecommenderConfig(levers=[LeverConfig(name=CW_SPEC.name, min=21, max=30, step=1, max_step=2)])
     assert [spec.name for spec in recommender_for(model, listed).levers] == [CW_SPEC.name]
+
+
+def test_every_row_held_back_still_writes_the_file(model: CoolingModel, tmp_path: Path) -> None:
+    # far warmer than the training data: no row is searched, the batch lever search gets none
+    rows = _recommend(model, tmp_path, ["2026-07-01T12:00:00Z,800000,60,40"], "timestamp,it_power_w,"
+                      "outdoor_dry_bulb_c,outdoor_wet_bulb_c")  # fmt: skip
+    assert len(rows) == 1 and "outside the training range" in rows[0]["held_back_reason"]
