@@ -367,6 +367,28 @@ class Recommender:
         )
         return (None, self._current_levers) if found is None else (found.choice, found.levers)
 
+    def _levers_toward(self, target_levers: tuple[float, ...]) -> tuple[float, ...]:
+        """The levers one rate-limited step toward ``target_levers``: the target itself when within each lever's
+        ``max_step`` of the value in force, else the combination of the local box the training data covered that
+        lies nearest the target clamped into that box (distance in units of each lever's ``max_step``).
+
+        Levers, like the base setpoints, can sit in a local optimum of one step's box: from a condenser-water
+        setpoint below what the towers can reach with one tower running, neither two more kelvin nor one more
+        tower pays, while the global optimum (a warmer setpoint with every tower) does. Keeping the local levers
+        then would move only the base setpoints while crediting them with the target's saving.
+        """
+        low, high = lever_box(self.levers, self._current_levers)
+        target = np.asarray(target_levers, dtype=float)
+        if np.all((target >= low - 1e-9) & (target <= high + 1e-9)):
+            return target_levers
+        support = self.model.lever_support
+        combos = support.candidates(low, high) if support is not None else np.empty((0, len(self.levers)))
+        if combos.shape[0] == 0:
+            return self._chosen_levers
+        scale = np.array([spec.max_step for spec in self.levers], dtype=float)
+        distance = np.abs((combos - np.clip(target, low, high)) / scale).sum(axis=1)
+        return tuple(float(v) for v in combos[int(np.argmin(distance))])
+
     def _toward_global_target(
         self,
         local: OptimiserChoice,
@@ -378,17 +400,15 @@ class Recommender:
 
         Tree models are flat over small setpoint changes, so the best point inside one step's box can
         be "stay put" while a better optimum lies two steps away. Then the plant moves one rate-limited
-        step toward that optimum; the step itself must be predicted safe, and it is credited with the
-        target's predicted power (it is only taken on the way there).
+        step toward that optimum, the levers too (:meth:`_levers_toward`); the step itself must be predicted
+        safe, and it is credited with the target's predicted power (it is only taken on the way there).
         """
         target, target_levers = self._optimise(condition_values, self.bounds, states, local_box=False)
         if target is None or target.facility_power_w >= local.facility_power_w - 1e-6:
             return local
         supply = min(max(target.supply_air_setpoint_c, box.supply_air_min_c), box.supply_air_max_c)
         chw = min(max(target.chw_supply_setpoint_c, box.chw_supply_min_c), box.chw_supply_max_c)
-        low, high = lever_box(self.levers, self._current_levers)
-        within = all(lo - 1e-9 <= v <= hi + 1e-9 for v, lo, hi in zip(target_levers, low, high, strict=True))
-        levers = target_levers if within else self._chosen_levers
+        levers = self._levers_toward(target_levers)
         if (supply, chw, levers) == (target.supply_air_setpoint_c, target.chw_supply_setpoint_c, target_levers):
             self._chosen_levers = target_levers
             return target

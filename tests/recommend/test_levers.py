@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from agent.control.engine import Conditions, Recommender, Setpoints
-from models.cooling import CoolingModel, fit_cooling_model
+from models.cooling import CoolingModel, PlantPrediction, fit_cooling_model
 from models.levers import LeverSpec, LeverSupport
+from tests.recommend.conftest import FakePlant
 
 SEEN_CW_C = (20.0, 22.0, 24.0, 26.0)
 CW_SPEC = LeverSpec("condenser_water_setpoint_c", 21.0, 30.0, 1.0, 2.0)
@@ -143,3 +144,67 @@ def test_the_condenser_water_approach_feature_finds_an_optimum_that_moves_with_t
     with_features, without = np.abs(misses[True]), np.abs(misses[False])
     assert with_features.max() <= 1.0, misses[True]
     assert without.max() >= 2.0 and np.sum(with_features**2) < 0.5 * np.sum(without**2), misses
+
+
+class _TowerTrapPlant(FakePlant):
+    """FakePlant plus condenser water and towers whose best combination is out of one step's reach.
+
+    The towers' fans hold the condenser-water setpoint, flat out (10 kW each) when it is below what they reach
+    (wet-bulb + 6 K / towers running), and the chillers pay 3 kW per kelvin of condenser water above 20 C. At a
+    24 C wet-bulb, from 18 C and one tower neither +2 K nor one more tower pays, but 27-28 C with three towers
+    saves about 10 kW.
+    """
+
+    lever_columns = ("condenser_water_setpoint_c", "towers_running")
+
+    def __init__(self) -> None:
+        super().__init__()
+        grid = [(cw, towers) for cw in np.arange(18.0, 31.0) for towers in (1.0, 2.0, 3.0)]
+        self.lever_support = LeverSupport([1.0, 1.0], grid)
+
+    def predict(self, inputs: object, facility_uncertainty: bool = True) -> PlantPrediction:
+        x = np.asarray(inputs, dtype=float)
+        base = super().predict(x[:, :6], facility_uncertainty)
+        wet, cw, towers = x[:, 2], x[:, 6], x[:, 7]
+        reach_k = 6.0 / towers
+        leaving = np.maximum(cw, wet + reach_k)
+        fans = towers * 1.0e4 * np.minimum(1.0, reach_k / np.maximum(cw - wet, 1e-3)) ** 3
+        extra = fans + 3.0e3 * (leaving - 20.0)
+        facility = base.facility_power_w + extra
+        return PlantPrediction(
+            base.cooling_power_w + extra,
+            facility,
+            base.facility_power_std_w,
+            base.max_inlet_c,
+            base.max_inlet_std_c,
+            facility / x[:, 0],
+        )
+
+
+def test_levers_step_toward_a_global_optimum_beyond_one_step() -> None:
+    """Engine rule 5's step toward the global target moves the levers too (agent/control/engine.py
+    ``_levers_toward``): without it the levers stayed at 18 C and one tower all along (the local box's best), the
+    base setpoints alone moving while credited with the target's saving (bench/closed_loop.py, Chongqing's summer
+    on modern-vs: 10 MWh a year)."""
+    specs = (
+        LeverSpec("condenser_water_setpoint_c", 18.0, 30.0, 1.0, 2.0),
+        LeverSpec("towers_running", 1.0, 3.0, 1.0, 1.0),
+    )
+    plant = _TowerTrapPlant()
+    recommender = Recommender(plant, max_step_c=2.0, max_change_per_h_c=10.0, levers=specs)  # type: ignore[arg-type]
+    current = Setpoints(20.0, 12.0, False, (18.0, 1.0))
+    conditions = Conditions(8.0e5, 28.0, 24.0)
+    path = [current.levers]
+    for hour in range(8):
+        rec = recommender.recommend(hour * 3600.0, conditions, current, data_ok=True)
+        assert all(
+            abs(new - old) <= spec.max_step + 1e-9
+            for new, old, spec in zip(rec.setpoints.levers, current.levers, specs, strict=True)
+        )
+        if rec.changed:
+            recommender.applied(hour * 3600.0, rec.setpoints)
+        current = rec.setpoints
+        path.append(current.levers)
+    assert path[1] == (20.0, 2.0), path  # one step of each lever toward the target
+    cw, towers = current.levers
+    assert towers == 3.0 and 27.0 <= cw <= 28.0, path
