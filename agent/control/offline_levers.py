@@ -6,10 +6,13 @@ again at the best combination) but without rate limits: offline, as for the base
 optimum for the hour. The levers in force are the row's lever columns where the conditions file has them (the values
 the plant ran at, as the site's history logs them), else the search starts from the covered combination nearest the
 middle of the support. All rows go through each round together (:func:`models.levers_batch.optimise_with_levers_batch`),
-with the same choice per row as the one-row search (tests/recommend/test_levers_batch.py).
+with the same choice per row as the one-row search (tests/recommend/test_levers_batch.py), a share of the rows per core.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,15 +56,33 @@ def optimise_rows_with_levers(
     *,
     inlet_limit_c: float,
     uncertainty_k: float,
+    workers: int | None = None,
+    min_rows_per_worker: int = 512,
 ) -> list[LeverChoice | None]:
-    """The best base setpoints and levers for each row of ``conditions`` (IT power, dry bulb, wet bulb)."""
+    """The best base setpoints and levers for each row of ``conditions`` (IT power, dry bulb, wet bulb).
+
+    Rows are split over ``workers`` threads (default: one per core), at least ``min_rows_per_worker`` each; the
+    choices are the same however they are split (tests/recommend/test_levers_batch.py).
+    """
     assert model.lever_support is not None
-    return optimise_with_levers_batch(
-        model,
-        conditions,
-        bounds,
-        model.lever_support.combos,
-        levers_now,
-        inlet_limit_c=inlet_limit_c,
-        uncertainty_k=uncertainty_k,
-    )
+    combos = model.lever_support.combos
+    n = len(conditions)
+    parts = max(1, min(workers or os.cpu_count() or 1, n // min_rows_per_worker))
+    edges = np.linspace(0, n, parts + 1).astype(int)
+
+    def rows(lo: int, hi: int) -> list[LeverChoice | None]:
+        return optimise_with_levers_batch(
+            model,
+            conditions[lo:hi],
+            bounds,
+            combos,
+            levers_now[lo:hi],
+            inlet_limit_c=inlet_limit_c,
+            uncertainty_k=uncertainty_k,
+        )
+
+    if parts == 1:
+        return rows(0, n)
+    # rows are independent: a share of them per core (the forests' NumPy work runs without the GIL)
+    with ThreadPoolExecutor(parts, thread_name_prefix="recommend") as pool:
+        return [choice for part in pool.map(rows, edges[:-1], edges[1:]) for choice in part]

@@ -105,6 +105,18 @@ def test_offline_recommend_rows_equal_the_one_row_search(lever_model: tuple[Cool
         assert got == _reference(model, conditions, now)
 
 
+def test_rows_split_over_threads_choose_the_same(lever_model: tuple[CoolingModel, np.ndarray]) -> None:
+    model, inputs = lever_model
+    conditions, levers = _rows(inputs)
+    kw: dict[str, Any] = {"inlet_limit_c": 27.0, "uncertainty_k": 2.0}
+    whole = optimise_rows_with_levers(model, conditions, levers, SetpointBounds(), workers=1, **kw)
+    for workers in (2, 3):
+        split = optimise_rows_with_levers(
+            model, conditions, levers, SetpointBounds(), workers=workers, min_rows_per_worker=1, **kw
+        )
+        assert split == whole
+
+
 def test_a_model_without_the_product_form_gives_the_same(lever_model: tuple[CoolingModel, np.ndarray]) -> None:
     model, inputs = lever_model
     assert model.lever_support is not None
