@@ -45,6 +45,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -258,8 +259,11 @@ def _fixed(run: _Run, controls: Controls) -> float:
     return facility / it
 
 
-def fit_for(run: _Run, history: dict[str, np.ndarray]) -> tuple[CoolingModel, tuple[LeverSpec, ...]]:
-    """The cooling model fitted on the exploration history, with the plant's levers where the design has them."""
+def fit_for(
+    run: _Run, history: dict[str, np.ndarray], regressor_params: dict[str, Any] | None = None
+) -> tuple[CoolingModel, tuple[LeverSpec, ...]]:
+    """The cooling model fitted on the exploration history, with the plant's levers where the design has them
+    (``regressor_params``: the forests' settings, e.g. fewer iterations for a quick model in a test)."""
     specs = tuple(spec for spec, _, _ in PLANT_LEVERS) if run.design.variable_speed_plant else ()
     model = fit_cooling_model(
         history["inputs"],
@@ -269,6 +273,7 @@ def fit_for(run: _Run, history: dict[str, np.ndarray]) -> tuple[CoolingModel, tu
         random_state=0,
         lever_columns=tuple(spec.name for spec in specs),
         lever_steps=tuple(spec.step for spec in specs),
+        regressor_params=regressor_params,
     )
     return model, specs
 

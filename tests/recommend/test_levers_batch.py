@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from agent.control.offline_levers import optimise_rows_with_levers, start_levers
-from models.cooling import CoolingModel, fit_cooling_model
+from models.cooling import CoolingModel
 from models.levers import LeverChoice, optimise_with_levers
 from models.levers_batch import optimise_with_levers_batch
 from models.optimiser import SetpointBounds
@@ -35,17 +35,7 @@ def lever_model(bench: ModuleType) -> tuple[CoolingModel, np.ndarray]:
     """A quick model of the modern-vs twin's exploration (its four levers), and the history's inputs."""
     run = bench._Run("guiyang", DAYS, design="modern-vs")
     history = bench._exploration(run, 0)
-    specs = [spec for spec, _, _ in bench.PLANT_LEVERS]
-    model = fit_cooling_model(
-        history["inputs"],
-        history["cooling"],
-        history["facility"],
-        history["inlet"],
-        random_state=0,
-        lever_columns=tuple(s.name for s in specs),
-        lever_steps=tuple(s.step for s in specs),
-        regressor_params={"max_iter": 20},
-    )
+    model, _ = bench.fit_for(run, history, regressor_params={"max_iter": 20})
     return model, np.asarray(history["inputs"])
 
 
