@@ -20,6 +20,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from agent.app.http import ApiHandlers, HttpServer
 from agent.app.runtime import Agent
@@ -28,7 +29,7 @@ from agent.devices.readings import DeviceSnapshot, Reading
 from agent.devices.snmp.seam import FakeSnmpClient
 from agent.export.collectors import build_registry
 from agent.export.device_series import DeviceSeries
-from agent.export.exposition import ExpositionRegistry, openmetrics_latest
+from agent.export.exposition import ExpositionRegistry, float_text, openmetrics_latest
 from agent.site.poller import AgentState, DeviceEnergy, SiteAccountant
 from models.counters import advance
 
@@ -331,3 +332,15 @@ def test_a_poll_never_waits_for_a_scrape_holding_the_parts() -> None:
     text = _same(registry)
     assert 'feed="B"' in text and " 4321.0\n" in text
     assert not series._pending
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.0, -0.0, 1.0, -1.0, 0.1, 1e-7, 5e-324, 123456.7, 999999.9, 999999.9999999999, 1e6, 1000000.5, 1234567.0,
+        1.7808e9, 1780800000.123, 1e15, 1e16, 1.2e22, -1e6, -1234567.0, -1e22, 3, 0, -7, 10**7,
+        math.inf, -math.inf, math.nan, 1.7976931348623157e308,
+    ],
+)
+def test_float_text_is_prometheus_clients(value: float) -> None:
+    assert float_text(value) == floatToGoString(value)
