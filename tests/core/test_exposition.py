@@ -155,6 +155,28 @@ def test_fast_exposition_follows_polls_staleness_and_label_changes() -> None:
     _same(registry)
 
 
+def test_polls_told_to_the_series_keep_text_and_label_sets_right_as_a_device_changes_shape() -> None:
+    """Polls of the same shape as the one before only format their values (their layout is kept); a poll of a new
+    shape (a label the family did not have, then gone again) goes through the members of the families."""
+    cfg, state, clock = _site(40)
+    series = DeviceSeries(cfg, state)
+    registry = build_registry(cfg, state, clock, series)
+    _same(registry)
+    feed = (Reading("active_power_w", 7.0, (("feed", "B"),)),)
+    renders = series.renders
+    for k, extra in enumerate(((), (), feed, feed, (), ())):
+        clock.t += 1.0
+        inlet = (Reading("rack_inlet_temp_c", 20.0 + k),)  # a value that changes from poll to poll
+        for i, dev in enumerate(cfg.devices):
+            _poll(cfg, state, dev.name, i, clock.t, inlet + extra if dev.name == "dev-0002" else inlet)
+            series.on_snapshot(state.snapshots[dev.name], state)
+        text = _same(registry)  # the values of this round, from polls rendered as they came
+        inlets = {line.rpartition(" ")[2] for line in text.splitlines() if line.startswith("pue_device_rack_inlet")}
+        assert inlets == {str(20.0 + k)}
+        assert ('feed="B"' in text) == bool(extra) and ('feed=""' in text) == bool(extra)
+    assert series.renders == renders + 6 * len(cfg.devices)  # once per poll, none again at the scrapes
+
+
 @pytest.mark.parametrize("which", ["energy", "none"])
 def test_device_metrics_filter(which: str) -> None:
     cfg, state, clock = _site(60, which)
@@ -337,9 +359,35 @@ def test_a_poll_never_waits_for_a_scrape_holding_the_parts() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        0.0, -0.0, 1.0, -1.0, 0.1, 1e-7, 5e-324, 123456.7, 999999.9, 999999.9999999999, 1e6, 1000000.5, 1234567.0,
-        1.7808e9, 1780800000.123, 1e15, 1e16, 1.2e22, -1e6, -1234567.0, -1e22, 3, 0, -7, 10**7,
-        math.inf, -math.inf, math.nan, 1.7976931348623157e308,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        1e-7,
+        5e-324,
+        123456.7,
+        999999.9,
+        999999.9999999999,
+        1e6,
+        1000000.5,
+        1234567.0,
+        1.7808e9,
+        1780800000.123,
+        1e15,
+        1e16,
+        1.2e22,
+        -1e6,
+        -1234567.0,
+        -1e22,
+        3,
+        0,
+        -7,
+        10**7,
+        math.inf,
+        -math.inf,
+        math.nan,
+        1.7976931348623157e308,
     ],
 )
 def test_float_text_is_prometheus_clients(value: float) -> None:
