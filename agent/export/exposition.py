@@ -28,7 +28,6 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted, make_wsg
 from prometheus_client.exposition import generate_latest as text_latest
 from prometheus_client.openmetrics import exposition as _openmetrics
 from prometheus_client.registry import Collector, CollectorRegistry
-from prometheus_client.utils import floatToGoString
 
 __all__ = [
     "Exposable",
@@ -65,7 +64,7 @@ def float_text(value: float) -> str:
             digits = (s[:dot] + s[dot + 1 :]).rstrip("0")
             return f"{digits[0]}.{digits[1:]}e+{dot - 1:02d}" if len(digits) > 1 else f"{digits}e+{dot - 1:02d}"
         return s
-    return floatToGoString(d)
+    return "+Inf" if d == _INF else "-Inf" if d == -_INF else "NaN"
 
 
 @runtime_checkable
