@@ -59,13 +59,17 @@ _NO_NAMES: frozenset[str] = frozenset()
 class _Readings:
     """One device's samples of one quantity: its own label names, and its text rendered for the family's."""
 
-    __slots__ = ("device", "names", "prefixes", "quantity", "rendered", "samples")
+    __slots__ = ("device", "labels", "names", "prefixes", "quantity", "rendered", "values")
 
-    def __init__(self, device: str, quantity: str, names: frozenset[str], samples: list[tuple[Labels, float]]) -> None:
+    def __init__(
+        self, device: str, quantity: str, names: frozenset[str], labels: list[Labels], values: list[float]
+    ) -> None:
         self.device = device
         self.quantity = quantity
         self.names = names
-        self.samples = samples
+        #: each sample's labels (the same objects from poll to poll where the decoder caches a row's labels) and value
+        self.labels = labels
+        self.values = values
         #: (the family's label names, the text for them), replaced as one (scrapes may run in parallel)
         self.rendered: tuple[frozenset[str], str] = (_NO_NAMES, "")
         #: (the family's label names, each sample's text before its value for them)
@@ -213,7 +217,7 @@ class DeviceSeries:
         previous = self._fragments.get(device)
         layout = None if previous is None else previous.layout
         if snap.ok and self._exported:
-            grouped: dict[str, list[tuple[Labels, float]]] = {}
+            grouped: dict[str, tuple[list[Labels], list[float]]] = {}
             counters = self._state.counters
             for reading in snap.readings:
                 quantity = reading.quantity
@@ -225,27 +229,25 @@ class DeviceSeries:
                     if counter is None:
                         continue
                     value = counter.total_j
-                grouped.setdefault(quantity, []).append((reading.labels, value))
+                group = grouped.get(quantity)
+                if group is None:
+                    group = grouped[quantity] = ([], [])
+                group[0].append(reading.labels)
+                group[1].append(value)
             # the label sets of the previous poll, in the same order: the same names and prefixes (a poll then
             # formats its values only)
             before = previous.readings if previous is not None else []
             same = len(before) == len(grouped)
-            for k, (quantity, samples) in enumerate(grouped.items()):
+            for k, (quantity, (labels, values)) in enumerate(grouped.items()):
                 old = before[k] if same else None
-                if old is not None and old.quantity == quantity and len(old.samples) == len(samples):
-                    for a, b in zip(old.samples, samples, strict=True):
-                        if a[0] != b[0]:
-                            old = None
-                            break
-                else:
-                    old = None
-                if old is not None:
-                    rows = _Readings(device, quantity, old.names, samples)
+                # (a list comparison: at C speed, and the labels are mostly the same objects as the poll before's)
+                if old is not None and old.quantity == quantity and old.labels == labels:
+                    rows = _Readings(device, quantity, old.names, old.labels, values)
                     rows.prefixes = old.prefixes
                 else:
                     same = False
-                    names = _BASE_NAMES.union(k for lb, _ in samples for k, _ in lb)
-                    rows = _Readings(device, quantity, names, samples)
+                    names = _BASE_NAMES.union(k for lb in labels for k, _ in lb)
+                    rows = _Readings(device, quantity, names, labels, values)
                 # rendered for the family's label names as the last scrape left them: they seldom change
                 self._text(device, rows, self._family_names(quantity, rows.names))
                 readings.append(rows)
@@ -290,7 +292,7 @@ class DeviceSeries:
             if len(prefixes) > self._prefix_limit:
                 prefixes.clear()
             before = []
-            for labels, _ in rows.samples:
+            for labels in rows.labels:
                 key = (device, rows.quantity, labels, family_names)
                 prefix = prefixes.get(key)
                 if prefix is None:
@@ -299,8 +301,8 @@ class DeviceSeries:
                     prefix = prefixes[key] = f"{self._metric[rows.quantity]}{{{inner}}} "
                 before.append(prefix)
             rows.prefixes = (family_names, before)
-        samples = rows.samples
-        text = "".join([f"{prefix}{float_text(sample[1])}\n" for prefix, sample in zip(before, samples, strict=True)])
+        values = rows.values
+        text = "".join([f"{prefix}{float_text(value)}\n" for prefix, value in zip(before, values, strict=True)])
         rows.rendered = (family_names, text)
         return text
 
