@@ -114,20 +114,14 @@ def _suffix(oid: str, column: str) -> tuple[int, ...]:
 
 
 def counter_reading(profile: Profile, obj: ProfileObject, value: float, labels: Labels) -> Reading:
-    """The reading of one decoded object: a counter carries its modulus, cap, rate ceiling and resolution."""
+    """The reading of one decoded object: a counter carries its modulus, cap, rate ceiling and resolution
+    (:attr:`Profile.counter_traits`)."""
+    known = profile.counter_traits.get(id(obj))
+    if known is not None and known[0] is obj:
+        return Reading(obj.quantity, value, labels, *known[1])
     if not obj.is_counter:
         return Reading(obj.quantity, value, labels)
-    modulus = obj.wrap_modulus_raw()
-    cap = obj.counter.cap_raw if obj.counter else None
-    return Reading(
-        obj.quantity,
-        value,
-        labels,
-        None if modulus is None else modulus * obj.scale,
-        None if cap is None else cap * obj.scale + obj.offset,
-        profile.rate_ceiling(obj.quantity),
-        abs(obj.scale),
-    )
+    return Reading(obj.quantity, value, labels, *profile.traits_of(obj))  # not one of the profile's own objects
 
 
 def _row_filter_keeps(flt: RowFilter, value: SnmpValue | None) -> bool:
@@ -171,7 +165,9 @@ def decode_objects(
     readings: list[Reading] = []
     unreadable: list[Unreadable] = []
     for obj in profile.objects:
-        if not all(_scalar_filter_keeps(f, scalars) for f in obj.row_filters if f.oid is not None):
+        if obj.row_filter is not None and not all(
+            _scalar_filter_keeps(f, scalars) for f in obj.row_filters if f.oid is not None
+        ):
             continue  # a device-wide setting (the unit) says this object is not the one to read
         if obj.instead_of is not None and _answered(scalars, obj.instead_of):
             continue  # a fallback: the preferred object of the same value answered
@@ -207,17 +203,23 @@ def decode_objects(
         if obj.scale_column is not None:
             for v in columns.get(obj.scale_column.column, []):
                 codes[_suffix(v.oid, obj.scale_column.column)] = v.value if isinstance(v.value, int) else None
-        by_column = [
-            (f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
-            for f in obj.row_filters
-            if f.column is not None
-        ]
+        by_column = (
+            [
+                (f, {_suffix(v.oid, f.column): v for v in columns.get(f.column, [])})
+                for f in obj.row_filters
+                if f.column is not None
+            ]
+            if obj.row_filter is not None
+            else []
+        )
         rows = 0
         for v in columns.get(obj.column, []):
             suffix, labels = obj.row(v.oid)
-            if labels is None or not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column):
+            if labels is None or (
+                by_column and not all(_row_filter_keeps(f, values.get(suffix)) for f, values in by_column)
+            ):
                 continue
-            if obj.means_no_value(v.value):
+            if obj.no_value and obj.means_no_value(v.value):
                 continue  # 'no probe on this port': not a row, not a problem
             rows += 1
             try:

@@ -15,6 +15,9 @@ from agent.devices.profiles.objects import ProfileObject
 from agent.devices.profiles.snmp import Detect
 from agent.devices.quantities import GLOSSARY
 
+#: (wrap modulus, cap, rate ceiling, resolution) of a counter's readings (:meth:`Profile.traits_of`)
+CounterTraits = tuple[float | None, float | None, float | None, float]
+
 
 class Profile(StrictModel):
     """A device model's SNMP knowledge."""
@@ -154,6 +157,25 @@ class Profile(StrictModel):
                 if col is not None and col not in cols:
                     cols.append(col)
         return tuple(cols)
+
+    @cached_property
+    def counter_traits(self) -> dict[int, tuple[ProfileObject, CounterTraits]]:
+        """Each counter object's :data:`CounterTraits`, by ``id(object)`` with the object itself (check it: an id
+        may be reused once an object is gone). Fixed for the profile, so a poll does not work them out for every
+        reading; gauges are absent."""
+        return {id(obj): (obj, self.traits_of(obj)) for obj in self.objects if obj.is_counter}
+
+    def traits_of(self, obj: ProfileObject) -> CounterTraits:
+        """What a reading of counter ``obj`` carries besides its value and labels: its wrap modulus and cap in the
+        canonical unit, the ceiling of its rate, and one step of its register."""
+        modulus = obj.wrap_modulus_raw()
+        cap = obj.counter.cap_raw if obj.counter else None
+        return (
+            None if modulus is None else modulus * obj.scale,
+            None if cap is None else cap * obj.scale + obj.offset,
+            self.rate_ceiling(obj.quantity),
+            abs(obj.scale),
+        )
 
     def rate_ceiling(self, counter_quantity: str) -> float | None:
         """Ceiling of the gauge a counter's rate is read as (``energy_j``: ``active_power_w``), or None."""
