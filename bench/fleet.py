@@ -4,7 +4,7 @@ One module (over 400 lines): one bench run from serving the recordings to the sc
 
 Every ``NAME.snmprec`` in the given directories is served by ONE snmpsim process on loopback (community =
 file stem), then detected and read over real UDP with :class:`agent.devices.snmp.client.PysnmpClient`
-through the same functions ``pue-agent read`` uses (:func:`agent.devices.readings.detect_profile`,
+through the same functions ``pue-agent read`` uses (:func:`agent.devices.snmp.detect.detect_profile`,
 :func:`agent.devices.readings.read_device`).
 Each reading is traced back to the instance OID it was decoded from and compared with what LibreNMS derives
 from the same walk (``NAME.json`` next to the recording; for the project's own trimmed fixtures, which have
@@ -43,8 +43,9 @@ from snmpsim_server import snmpsim  # noqa: E402  (tests/snmpsim_server.py)
 
 from agent.devices.profiles import Profile, ProfileRegistry, load_profiles  # noqa: E402
 from agent.devices.quantities import GLOSSARY  # noqa: E402
-from agent.devices.readings import Reading, detect_profile, read_device  # noqa: E402
+from agent.devices.readings import Reading, read_device  # noqa: E402
 from agent.devices.snmp.client import PysnmpClient  # noqa: E402
+from agent.devices.snmp.detect import detect_profile  # noqa: E402
 from agent.devices.snmp.seam import SnmpTarget, V2cAuth  # noqa: E402
 from agent.errors import ProfileError, PueAgentError  # noqa: E402
 

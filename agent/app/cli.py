@@ -161,8 +161,9 @@ async def _read_named(args: argparse.Namespace, registry: Any) -> tuple[Any, Any
 
 async def _read(args: argparse.Namespace) -> int:
     from agent.devices.profiles import DEFAULT_PROFILE_DIR, load_profiles
-    from agent.devices.readings import detect_profile, read_device
+    from agent.devices.readings import read_device
     from agent.devices.snmp.client import PysnmpClient
+    from agent.devices.snmp.detect import detect_profile
 
     dirs = [DEFAULT_PROFILE_DIR, *[Path(d) for d in args.profile_dir]]
     registry = load_profiles(dirs, lazy_shipped=True)

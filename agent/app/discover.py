@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.devices.profiles import ProfileRegistry
-from agent.devices.readings import (
+from agent.devices.readings import read_device
+from agent.devices.snmp.detect import (
     SYS_DESCR_OID,
     SYS_OBJECT_ID_OID,
     NoProfileError,
     detect_profile,
-    read_device,
     standard_mibs_answering,
 )
 from agent.devices.snmp.seam import SnmpClient, SnmpTarget, V2cAuth, V3Auth
@@ -43,7 +43,7 @@ __all__ = [
 #: largest block a CIDR may name without ``--allow-large`` (1,024 addresses)
 MAX_PREFIX_WITHOUT_ALLOW = 22
 
-#: display names of the standard MIBs :func:`agent.devices.readings.standard_mibs_answering` probes
+#: display names of the standard MIBs :func:`agent.devices.snmp.detect.standard_mibs_answering` probes
 STANDARD_MIB_NAMES = {
     "UPS-MIB": "UPS-MIB (RFC 1628)",
     "ENTITY-SENSOR-MIB": "ENTITY-SENSOR-MIB (RFC 3433)",
@@ -124,7 +124,7 @@ def parse_addresses(
 
 async def probe_standard_mibs(client: SnmpClient, target: SnmpTarget) -> list[str]:
     """The standard MIBs a device answers, by display name (the probes of
-    :func:`agent.devices.readings.standard_mibs_answering`, the ones a "no profile" error reports)."""
+    :func:`agent.devices.snmp.detect.standard_mibs_answering`, the ones a "no profile" error reports)."""
     return _answered_names(await standard_mibs_answering(client, target))
 
 

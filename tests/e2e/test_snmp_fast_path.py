@@ -17,8 +17,9 @@ from typing import TypeVar
 import pytest
 
 from agent.devices.profiles import ProfileRegistry, load_profiles
-from agent.devices.readings import DeviceReadout, detect_profile, read_device
+from agent.devices.readings import DeviceReadout, read_device
 from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.detect import detect_profile
 from agent.devices.snmp.fastpath import FAST_PATH_ENV
 from agent.devices.snmp.seam import SnmpTarget, SnmpValue, V2cAuth, V3Auth
 from agent.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeoutError

@@ -17,8 +17,8 @@ from recordings import DEVICES, FIXTURES, as_fake_data, parse_snmprec
 from agent.config.site import load_config
 from agent.control.actuator import SetpointActuator
 from agent.devices.profiles import ProfileRegistry, load_profiles
-from agent.devices.readings import detect_profile
 from agent.devices.snmp.adapter import SnmpDevices
+from agent.devices.snmp.detect import detect_profile
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 from agent.errors import ProfileError
 

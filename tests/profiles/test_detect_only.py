@@ -12,7 +12,8 @@ import pytest
 from recordings import FIXTURES, as_fake_data, parse_snmprec
 
 from agent.devices.profiles import load_profiles
-from agent.devices.readings import detect_profile, read_device
+from agent.devices.readings import read_device
+from agent.devices.snmp.detect import detect_profile
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 from agent.errors import SnmpProtocolError
 

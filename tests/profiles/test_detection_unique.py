@@ -4,7 +4,7 @@ never a tie.
 ``test_recordings.py`` checks that each recording with an expectation file is detected by its profile;
 this module checks ALL fixtures (expectation file or not) for ambiguity, i.e. two profiles that both fit
 the device at the same detection stage with the same score, where only the alphabetical order of their
-names would decide. The stages are those of :func:`agent.devices.readings.detect_profile`: vendor profiles by
+names would decide. The stages are those of :func:`agent.devices.snmp.detect.detect_profile`: vendor profiles by
 sysObjectID/sysDescr score (their probes answering), then vendor profiles by probe alone, then the
 standard-MIB fallbacks by rank.
 """
@@ -18,7 +18,7 @@ from recordings import DEVICES, as_fake_data, parse_snmprec
 from recordings import FIXTURES as FIXTURE_DIR
 
 from agent.devices.profiles import Profile, ProfileRegistry, load_profiles
-from agent.devices.readings import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile
+from agent.devices.snmp.detect import SYS_DESCR_OID, SYS_OBJECT_ID_OID, detect_profile
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
 from agent.errors import ProfileError
 

@@ -17,7 +17,7 @@ from cliutil import assert_bad_input
 from snmpsim_server import snmpsim
 
 from agent.devices.profiles import Profile, ProfileRegistry
-from agent.devices.readings import NoProfileError, detect_profile
+from agent.devices.snmp.detect import NoProfileError, detect_profile
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 
 UNKNOWN = (

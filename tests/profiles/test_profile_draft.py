@@ -27,7 +27,8 @@ from recordings import FIXTURES, as_fake_data, parse_snmprec, split_for_profile
 from snmpsim_server import snmpsim
 
 from agent.devices.profiles import Profile, ProfileRegistry, load_profile, load_profiles
-from agent.devices.readings import decode_objects, detect_profile
+from agent.devices.readings import decode_objects
+from agent.devices.snmp.detect import detect_profile
 from agent.devices.snmp.draft import draft_profile, read_snmprec, render_profile
 from agent.devices.snmp.mibs import MibTree, load_mibs
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth

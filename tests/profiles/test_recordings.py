@@ -20,8 +20,9 @@ from recordings import DEVICES, FIXTURES, as_fake_data, parse_snmprec, readings_
 from snmpsim_server import snmpsim
 
 from agent.devices.profiles import ProfileRegistry, load_profiles
-from agent.devices.readings import DeviceReadout, decode_objects, detect_profile, read_device
+from agent.devices.readings import DeviceReadout, decode_objects, read_device
 from agent.devices.snmp.client import PysnmpClient
+from agent.devices.snmp.detect import detect_profile
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, V2cAuth
 
 EXPECTED: dict[str, dict[str, Any]] = {

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from agent.devices.profiles import Profile, ProfileRegistry
-from agent.devices.readings import decode_objects, detect_profile
+from agent.devices.readings import decode_objects
+from agent.devices.snmp.detect import detect_profile
 from agent.devices.snmp.seam import FakeSnmpClient, SnmpTarget, SnmpValue, V2cAuth
 from agent.errors import ProfileError
 
