@@ -10,6 +10,7 @@ polls (least and median of the rounds: on a busy or shared machine the least is 
     .venv/bin/python bench/pipeline.py --devices 500 --rounds 20
     .venv/bin/py-spy record --rate 200 --format raw -o out.raw -- .venv/bin/python bench/pipeline.py
     .venv/bin/python bench/pipeline.py --cycles    # cyclic garbage left by the pipeline (docs/scale.md: the GC policy)
+    .venv/bin/python bench/pipeline.py --devices 1000 --steps   # the profile decode and the /metrics text alone
 
 Polls run in bursts of N here (`asyncio.gather`), not spread over the interval as `run` spreads them, so the
 figure is the pipeline's CPU, not the latency a site sees.
@@ -20,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import gc
 import os
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +98,57 @@ async def _measure(agent: Agent, writer: HistoryWriter, rounds: int, cycles: boo
     return line
 
 
+async def _warm_then(
+    step: Callable[[Agent, HistoryWriter], Coroutine[object, object, str]], agent: Agent, writer: HistoryWriter
+) -> str:
+    await _rounds(agent, writer, 3)
+    return await step(agent, writer)
+
+
+async def _steps(agent: Agent, writer: HistoryWriter) -> str:
+    """Two steps of a poll timed alone on the pipeline's real data (least of many repeats, in microseconds per
+    device-poll): the profile decode of one device's answer, and the /metrics text of every device's snapshot."""
+    from agent.devices import readings
+    from agent.export.device_series import DeviceSeries
+
+    captured: list[tuple[object, ...]] = []
+    decode = readings.decode_objects
+
+    def spy(*args: object) -> readings.DeviceReadout:
+        captured.append(args)
+        return decode(*args)  # type: ignore[arg-type]
+
+    readings.decode_objects = spy  # type: ignore[assignment]
+    try:
+        await _rounds(agent, writer, 1)
+    finally:
+        readings.decode_objects = decode
+    args = captured[-1]
+    decode_s = min(_timed(lambda: [decode(*args) for _ in range(2000)]) for _ in range(20)) / 2000  # type: ignore[arg-type]
+    state, names = agent.state, [d.name for d in agent.cfg.devices]
+    series = DeviceSeries(agent.cfg, state)
+    for name in names:
+        series.on_snapshot(state.snapshots[name], state)
+    series.readings_text(time.time(), False)
+
+    def repoll() -> None:  # every device's snapshot replaced by a new one of the same shape, as a poll leaves it
+        for name in names:
+            snap = state.snapshots[name] = dataclasses.replace(state.snapshots[name])
+            series.on_snapshot(snap, state)
+
+    series_s = min(_timed(repoll) for _ in range(25)) / len(names)
+    return (
+        f"{len(names)} devices: decode_objects {1e6 * decode_s:.1f} us a poll; "
+        f"DeviceSeries.on_snapshot {1e6 * series_s:.1f} us a poll (least of 20 and 25 repeats)"
+    )
+
+
+def _timed(work: Callable[[], object]) -> float:
+    start = time.thread_time()
+    work()
+    return time.thread_time() - start
+
+
 def _thread_cpu_s() -> dict[int, float]:
     """CPU seconds of each thread of this process (user + system, from /proc; {} where there is none)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -113,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=20, help="rounds measured, after 3 to warm up")
     parser.add_argument("--cycles", action="store_true", help="count the cyclic garbage instead of the CPU")
+    parser.add_argument(
+        "--steps", action="store_true", help="time the profile decode and the /metrics text of a poll alone"
+    )
     args = parser.parse_args(argv)
     if args.devices < 1 or args.rounds < 1:
         parser.error("--devices and --rounds must be at least 1")
@@ -128,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         store = open_history_store(cfg, work, db=work / "history.sqlite", exclusive=True)
         writer = HistoryWriter(store, cfg, setpoint_ranges=setpoint_ranges(cfg, profiles))  # type: ignore[arg-type]
         agent = Agent(cfg, profiles, observers=[writer])
-        print(asyncio.run(_measure(agent, writer, args.rounds, args.cycles)), flush=True)
+        if args.steps:
+            print(asyncio.run(_warm_then(_steps, agent, writer)), flush=True)
+        else:
+            print(asyncio.run(_measure(agent, writer, args.rounds, args.cycles)), flush=True)
     finally:
         if writer is not None:
             writer.close()

@@ -16,6 +16,7 @@ import itertools
 import logging
 import math
 import re
+import statistics
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -356,8 +357,12 @@ def test_healthy_devices_keep_their_schedule(fault_run: Run) -> None:
         assert len(fault_run.polls(device)) == len(polls), f"{device} had failures"
         gaps = [b.timestamp_s - a.timestamp_s for a, b in itertools.pairwise(polls)]
         # after the first round (engines and v3 discovery for every device start at once), a victim's
-        # timeout never delays a healthy device's poll
-        assert max(gaps[1:]) < INTERVAL_S + 0.5, (device, gaps)
+        # timeout never delays a healthy device's poll: one held up behind a victim's 0.9 s timeout would be late
+        # at every round. A busy machine may start one poll late (a CI run with the other core loaded had gaps
+        # of 1.79 and then 0.21 s: the device keeps its phase), so the gaps are judged by their median and by
+        # how many are late, not by the largest
+        assert statistics.median(gaps[1:]) == pytest.approx(INTERVAL_S, abs=0.15), (device, gaps)
+        assert sum(g >= INTERVAL_S + 0.5 for g in gaps[1:]) <= 2, (device, gaps)
         assert sample(last, "pue_device_up", device=device) == 1.0
         assert sample(last, "pue_device_active_power_watts", device=device) is not None
 
