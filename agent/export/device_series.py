@@ -11,7 +11,7 @@ Rendering is cheap because a device's label sets repeat from poll to poll. A pol
 label sets, in the same order, as the device's poll before keeps that poll's label names and the text before each
 value (``pue_device_active_power_watts{device="pdu-r01",line="1",role="pdu",zone="hall-1"} ``), and its fragment
 the same ``layout``: it formats its values only, and installing it leaves the families' members as they were
-(17 against 27 us a poll of a PDU in bench/pipeline.py's process, with ``float_text``). A poll of a new shape
+(18 against 24-26 us a poll of a PDU, ``bench/pipeline.py --steps``, with ``float_text``). A poll of a new shape
 computes them again (the text before a value is also cached by device, quantity, labels and family label names).
 
 One module (over 400 lines): the fragments, the parts a scrape joins and their members are one structure under
