@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,13 +98,6 @@ async def _measure(agent: Agent, writer: HistoryWriter, rounds: int, cycles: boo
     return line
 
 
-async def _warm_then(
-    step: Callable[[Agent, HistoryWriter], Coroutine[object, object, str]], agent: Agent, writer: HistoryWriter
-) -> str:
-    await _rounds(agent, writer, 3)
-    return await step(agent, writer)
-
-
 async def _steps(agent: Agent, writer: HistoryWriter) -> str:
     """Two steps of a poll timed alone on the pipeline's real data (least of many repeats, in microseconds per
     device-poll): the profile decode of one device's answer, and the /metrics text of every device's snapshot."""
@@ -118,6 +111,7 @@ async def _steps(agent: Agent, writer: HistoryWriter) -> str:
         captured.append(args)
         return decode(*args)  # type: ignore[arg-type]
 
+    await _rounds(agent, writer, 3)  # warm, as _measure does
     readings.decode_objects = spy  # type: ignore[assignment]
     try:
         await _rounds(agent, writer, 1)
@@ -186,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = HistoryWriter(store, cfg, setpoint_ranges=setpoint_ranges(cfg, profiles))  # type: ignore[arg-type]
         agent = Agent(cfg, profiles, observers=[writer])
         if args.steps:
-            print(asyncio.run(_warm_then(_steps, agent, writer)), flush=True)
+            print(asyncio.run(_steps(agent, writer)), flush=True)
         else:
             print(asyncio.run(_measure(agent, writer, args.rounds, args.cycles)), flush=True)
     finally:

@@ -7,9 +7,9 @@ Start-up stays under half a second (``bench/cli.py``): building the parser impor
 numpy, scikit-learn, matplotlib or pysnmp (``tests/core/test_cli_startup.py``); each command imports what
 it needs when it runs.
 
-One module (over 400 lines): the parser's top level, the exit-status contract and the two oldest commands
-(``check-config``, ``read``: a few lines each around shared target parsing); every other command's work is in a
-module of its own (``run.py``, ``history_cli.py``, ``model_cli.py``, ...).
+One module (over 400 lines): the parser's top level, the exit-status contract, ``check-config`` and ``read`` (a
+few lines each around shared target parsing) and ``run``'s config loading; the work of ``run`` and of every other
+command is in a module of its own (``run.py``, ``history_cli.py``, ``model_cli.py``, ...).
 """
 
 from __future__ import annotations

@@ -253,8 +253,8 @@ class DeviceSeries:
                 readings.append(rows)
             if not same or layout is None:
                 layout = object()
-        elif layout is None or (previous is not None and previous.readings):
-            layout = object()  # no readings exported
+        else:
+            layout = object()  # nothing exported (or a failed poll): nothing to keep
         last = self._state.last_success_s.get(device)
         prefix = self._health_prefix[device]
         return _Fragment(
