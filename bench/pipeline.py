@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--devices and --rounds must be at least 1")
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as `run` sets it
     work = Path(tempfile.mkdtemp(prefix="pue-pipeline-"))
-    base = free_udp_range(args.devices)
+    base = free_udp_range(args.devices, tcp=False)
     snmpd = Snmpd(base, args.devices, work, _profile_columns())
     writer = None
     try:

@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
-            base = free_udp_range(n)
+            base = free_udp_range(n, tcp=False)
             snmpd = Snmpd(base, n, Path(tmp), columns)
             try:
                 for version in args.versions.split(","):

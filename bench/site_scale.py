@@ -98,7 +98,7 @@ def run_case(
     ports: tuple[int, int] = (20000, 60000),
     scrape_every_s: float | None = None,
 ) -> dict[str, float]:
-    base = free_udp_range(n, start=ports[0], stop=ports[1])
+    base = free_udp_range(n, start=ports[0], stop=ports[1], tcp=False)
     snmpd = Snmpd(base, n, workdir, columns)
     cfg = workdir / f"site-{n}-{version}.yaml"
     cfg.write_text(site_yaml(n, base, version, interval_s, workdir / f"history-{n}-{version}.sqlite"))

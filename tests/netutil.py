@@ -15,27 +15,46 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def free_udp_range(count: int, start: int = 20000, stop: int = 60000) -> int:
-    """First port of ``count`` consecutive free UDP ports on 127.0.0.1.
+def free_udp_range(count: int, start: int = 20000, stop: int = 60000, *, tcp: bool = True) -> int:
+    """First port of ``count`` consecutive ports on 127.0.0.1 free for UDP and (unless ``tcp`` is false) TCP.
 
-    Under pytest-xdist (``make test TEST_WORKERS=2``) each worker searches its own share of
-    ``start..stop``, so two workers probing at the same moment never pick overlapping ranges."""
-    start, stop = _worker_share(start, stop)
+    A simulated site serves SNMP and BACnet over UDP but Modbus TCP and Redfish over TCP, so each port is
+    probed both ways (a benchmark serving SNMP alone passes ``tcp=False``). The span stops below the
+    kernel's ephemeral range (``ip_local_port_range``): a port there can be handed to any test's outgoing
+    connection (a scrape, a PostgreSQL client) between this probe and the simulated site's bind.
+
+    Under pytest-xdist (``make test TEST_WORKERS=2``) each worker searches its own share of the span, so
+    two workers probing at the same moment never pick overlapping ranges. A range too large for the span
+    below the ephemeral range (a benchmark's 10,000 devices) is searched in the whole of ``start..stop``."""
+    low, high = _worker_share(start, min(stop, _ephemeral_low()))
+    if high - low < 2 * count:
+        low, high = _worker_share(start, stop)
+    start, stop = low, high
     base = start + (int(time.time() * 1000) % ((stop - start) // 2))
     while base + count < stop:
         socks = []
         try:
             for p in range(base, base + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM) if tcp else (socket.SOCK_DGRAM,):
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind(("127.0.0.1", p))
             return base
         except OSError:
             base += count + 1
         finally:
             for s in socks:
                 s.close()
-    raise RuntimeError("no free UDP port range")
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1 in {start}..{stop}")
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands to outgoing connections (32768 on Linux by default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _worker_share(start: int, stop: int) -> tuple[int, int]:

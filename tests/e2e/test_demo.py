@@ -18,18 +18,27 @@ from netutil import free_port, free_udp_range, sample, scrape
 pytestmark = pytest.mark.e2e
 
 
-def _wait_for(url: str, name: str, timeout_s: float = 60.0, **labels: str) -> str:
+def _wait_for(url: str, name: str, proc: subprocess.Popen[str], timeout_s: float = 90.0, **labels: str) -> str:
+    """The first scrape of ``url`` holding ``name``; fails at once when the demo has exited."""
     deadline = time.monotonic() + timeout_s
     last = ""
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             last = scrape(url)
             if sample(last, name, **labels) is not None:
                 return last
-        except OSError:
-            pass
+        except OSError as e:
+            last = f"({e})"
         time.sleep(0.5)
-    raise AssertionError(f"{name} never appeared at {url}; last scrape:\n{last[-3000:]}")
+    ended = f"the demo exited with {proc.returncode}" if proc.poll() is not None else f"not within {timeout_s:g} s"
+    raise AssertionError(f"{name} never appeared at {url} ({ended}); last scrape:\n{last[-3000:]}")
+
+
+def _stopped(proc: subprocess.Popen[str]) -> str:
+    """Stop the demo and return all it printed."""
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    return out
 
 
 @pytest.mark.parametrize("site", ["twin", "twin-mixed"])  # twin-mixed: the meters answer Modbus TCP
@@ -62,7 +71,7 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str)
     )
     url = f"http://127.0.0.1:{listen}/metrics"
     try:
-        text = _wait_for(url, "pue_site_realtime_pue")
+        text = _wait_for(url, "pue_site_realtime_pue", proc)
         errors = []
         for _ in range(5):
             text = scrape(url)
@@ -91,9 +100,11 @@ def test_demo_serves_pue_matching_the_simulated_truth(tmp_path: Path, site: str)
         assert promtool, "promtool missing: `make test` installs Debian's prometheus package"
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
         assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), check.stdout + check.stderr
+    except AssertionError as e:  # what the demo printed says why (a port taken, a crash)
+        raise AssertionError(f"{e}\ndemo output:\n{_stopped(proc)[-4000:]}") from e
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
+        if proc.stdout is not None and not proc.stdout.closed:
+            out = _stopped(proc)
     assert "metrics at http://127.0.0.1" in out
     assert out.count("metrics at ") == 1  # printed twice (log line and print) before issue 18
     assert "twin-auth-key-ro-01" not in out and "twin-priv-key-ro-01" not in out

@@ -12,6 +12,7 @@ closed port); :meth:`BacnetServedDevice.fault` sets a point's reliability and it
 from __future__ import annotations
 
 import logging
+import socket
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -118,6 +119,10 @@ class BacnetServedDevice:
     def start(self) -> int:
         """Answer (from inside the running event loop): bind the socket on first start, unmute after a stop."""
         if self.app is None:
+            if self.port:  # bacpypes3 retries a taken port forever in its own task: find out here, by name
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as bacpypes3 binds
+                    probe.bind((self.host, self.port))
             self._build()
         assert self.app is not None
         self.app.muted = False

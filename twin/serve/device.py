@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -22,6 +23,13 @@ __all__ = ["ProfiledDevice", "SimulatedSite", "plausible_defaults", "simulated_a
 
 #: decimal digits a simulated device reports where its profile reads them from the device
 SIM_DECIMALS = 1
+
+
+def _port_error(err: OSError, what: str, handle: Any) -> OSError:
+    """``err`` naming the simulated device and port it was raised for (a port another program holds)."""
+    where = f"{getattr(handle, 'host', '127.0.0.1')}:{getattr(handle, 'port', '?')} for {what}"
+    hint = "; choose other ports (demo: --base-port)" if err.errno == errno.EADDRINUSE else ""
+    return OSError(err.errno, f"{err.strerror or err}{hint}", f"simulated site: {where}")
 
 
 def plausible_defaults(power_w: float, phases: int = 3, volts: float = 230.0) -> dict[str, float]:
@@ -285,15 +293,15 @@ class SimulatedSite:
             server.publish(values.get(name, {}), uptime_s, defaults)
 
     def _handles(self) -> list[Any]:
-        modbus = getattr(self, "modbus_devices", {})
-        bacnet = getattr(self, "bacnet_devices", {})
-        redfish = getattr(self, "redfish_devices", {})
-        return (
-            [d.agent for d in self.devices.values()]
-            + [m.agent for m in modbus.values()]
-            + [b.agent for b in bacnet.values()]
-            + [r.agent for r in redfish.values()]
-        )
+        return [handle for _what, handle in self._named_handles()]
+
+    def _named_handles(self) -> list[tuple[str, Any]]:
+        """Every served endpoint with what an error about its port names: device and protocol."""
+        named = [(f"{n} (SNMP, udp)", d.agent) for n, d in self.devices.items()]
+        named += [(f"{n} (Modbus TCP, tcp)", m.agent) for n, m in getattr(self, "modbus_devices", {}).items()]
+        named += [(f"{n} (BACnet/IP, udp)", b.agent) for n, b in getattr(self, "bacnet_devices", {}).items()]
+        named += [(f"{n} (Redfish, tcp)", r.agent) for n, r in getattr(self, "redfish_devices", {}).items()]
+        return named
 
     def update(self) -> Any:
         raise NotImplementedError
@@ -302,15 +310,25 @@ class SimulatedSite:
         raise NotImplementedError
 
     def start(self) -> None:
-        for handle in self._handles():
-            handle.start()
+        for what, handle in self._named_handles():
+            try:
+                handle.start()
+            except OSError as err:
+                raise _port_error(err, what, handle) from err
 
     async def ready(self) -> None:
-        """Wait until every Modbus gateway listens (SNMP responders listen as soon as started)."""
-        for gateway in getattr(self, "modbus_gateways", {}).values():
-            await gateway.ready()
-        for bdev in getattr(self, "bacnet_devices", {}).values():
-            await bdev.ready()
+        """Wait until every Modbus gateway and BACnet device listens (SNMP responders listen once started)."""
+        modbus = getattr(self, "modbus_devices", {})
+        waits = [
+            (f"{', '.join(n for n, m in modbus.items() if m.agent.gateway is g)} (Modbus TCP, tcp)", g, g.ready)
+            for g in getattr(self, "modbus_gateways", {}).values()
+        ]
+        waits += [(f"{n} (BACnet/IP, udp)", b.agent, b.ready) for n, b in getattr(self, "bacnet_devices", {}).items()]
+        for what, handle, ready in waits:
+            try:
+                await ready()
+            except OSError as err:
+                raise _port_error(err, what, handle) from err
 
     def stop(self) -> None:
         for handle in self._handles():
@@ -335,8 +353,18 @@ class SimulatedSite:
     @contextlib.asynccontextmanager
     async def serving(self, tick_s: float = 0.5, truth_file: Path | None = None) -> AsyncIterator[None]:
         """The site answering and updating every ``tick_s`` for the duration of the ``async with``."""
-        self.start()
-        await self.ready()
+        try:
+            self.start()
+            await self.ready()
+        except OSError:  # a port taken: close what did start, once its binds have settled (no stray tasks)
+            for settling in [
+                *getattr(self, "modbus_gateways", {}).values(),
+                *getattr(self, "bacnet_devices", {}).values(),
+            ]:
+                with contextlib.suppress(OSError):
+                    await settling.ready()
+            self.stop()
+            raise
         stop = asyncio.Event()
         task = asyncio.create_task(self.run(stop, tick_s, truth_file))
         try:

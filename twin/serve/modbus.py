@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -162,7 +163,12 @@ class ModbusGateway:
         nobody = SimDevice(0, simdata=SimData(0, count=65536, datatype=DataType.REGISTERS), action=_no_such_unit)
         devices = [nobody, *(u.sim_device() for u in self.units.values())]
         server = ModbusTcpServer(devices, address=(self.host, self.port))
-        await server.serve_forever(background=True)
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError as err:  # pymodbus keeps the socket's reason to itself: bind once to learn it
+            with socket.socket() as probe:
+                probe.bind((self.host, self.port))  # raises the OSError (EADDRINUSE, EADDRNOTAVAIL) behind it
+            raise OSError(f"cannot listen ({err})") from err
         self._server = server
 
     def ensure_running(self) -> None:

@@ -9,6 +9,7 @@ error-status a real unit gives (notWritable, wrongType, wrongValue).
 from __future__ import annotations
 
 import bisect
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +150,17 @@ class SimulatedAgent:
         if self._engine is None:
             self._engine = self._build_engine()
         if not self._transport_open:
-            transport = udp.UdpTransport().open_server_mode((self.host, self.port))
+            # bound here, not in pysnmp's background task: a port another program holds raises now, by name,
+            # instead of a device that silently never answers
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind((self.host, self.port))
+            except OSError:
+                sock.close()
+                raise
+            sock.setblocking(False)
+            self.port = sock.getsockname()[1]
+            transport = udp.UdpTransport().open_server_mode(sock=sock)
             config.add_transport(self._engine, udp.DOMAIN_NAME, transport)
             self._transport_open = True
         return self.port
