@@ -136,6 +136,7 @@ class SimulatedAgent:
         self.v3_write_user: tuple[str, str, str, str, str] | None = None
         self._engine: engine.SnmpEngine | None = None
         self._transport_open = False
+        self._sock: socket.socket | None = None
 
     @property
     def running(self) -> bool:
@@ -160,6 +161,7 @@ class SimulatedAgent:
                 raise
             sock.setblocking(False)
             self.port = sock.getsockname()[1]
+            self._sock = sock  # closed in stop(): pysnmp's bind task may be cancelled before it owns the socket
             transport = udp.UdpTransport().open_server_mode(sock=sock)
             config.add_transport(self._engine, udp.DOMAIN_NAME, transport)
             self._transport_open = True
@@ -199,6 +201,9 @@ class SimulatedAgent:
             config.delete_transport(self._engine, udp.DOMAIN_NAME)
             if transport is not None:
                 transport.close_transport()
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
             self._transport_open = False
 
     def close(self) -> None:
