@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
 import urllib.request
 from typing import Any
 
+#: where :func:`free_port` picks single ports: below :func:`free_udp_range`'s blocks and the ephemeral range
+SINGLE_PORTS = (10000, 20000)
+_picked = itertools.count()  # each call in a process moves on, so two calls before either binds never agree
+_offset = (os.getpid() * 7919 + int(time.time() * 1000)) % 1000
+
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 free for ``kind`` (TCP unless told), for a server a test starts.
+
+    Not port 0's pick: the kernel takes that from its ephemeral range, where any outgoing connection or
+    client socket in the run (a scrape, a PostgreSQL client, an SNMP request) can be handed the same port
+    between this probe and the server's bind. This worker's share of :data:`SINGLE_PORTS` is walked instead,
+    from a per-process offset, never the same port twice in a row."""
+    low, high = _worker_share(*SINGLE_PORTS)
+    span = high - low
+    for _ in range(span):
+        port = low + (_offset + next(_picked)) % span
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {low}..{high}")
 
 
 def free_udp_range(count: int, start: int = 20000, stop: int = 60000, *, tcp: bool = True) -> int:

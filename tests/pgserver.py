@@ -11,8 +11,8 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +20,9 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+
+sys.path.append(str(Path(__file__).resolve().parent))
+from netutil import free_port
 
 __all__ = ["PgServer", "find_bin_dir", "pg_url", "postgres_server", "start_server"]
 
@@ -29,12 +32,6 @@ def find_bin_dir() -> Path | None:
     found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
     found = [d for d in found if (d / "pg_ctl").exists()]
     return max(found, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0) if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -88,7 +85,7 @@ def start_server() -> PgServer:
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {init.stderr[-1000:]}")
-    port = _free_port()
+    port = free_port()  # outside the ephemeral range (netutil.free_port)
     options = (
         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
         "-c full_page_writes=off -c max_connections=60 -c shared_buffers=32MB"

@@ -5,6 +5,8 @@ plant controller answer every object of their profiles."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +20,14 @@ from agent.site.poller import AgentState, Poller
 from tests.bacnet.test_bacnet_e2e import METER_PROFILE
 from twin.serve.site import MinimalSite
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+from netutil import free_port
+
 pytestmark = pytest.mark.e2e
 
 
 def test_a_simulated_site_serves_its_bacnet_devices(tmp_path: Path) -> None:
-    import socket
-
-    ports = []
-    for _ in range(4):  # three free UDP ports, chosen by the test (each device its own)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_port(socket.SOCK_DGRAM) for _ in range(4)]  # four free UDP ports, each device its own
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "test-bacnet-meter.yaml").write_text(METER_PROFILE)
     registry = load_profiles([DEFAULT_PROFILE_DIR, tmp_path / "profiles"])

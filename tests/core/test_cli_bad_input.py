@@ -19,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cliutil import assert_bad_input
+from netutil import free_port
 
 from agent.app import cli
 from agent.config.checks import cross_check
@@ -33,12 +34,6 @@ EXE = str(Path(sys.executable).with_name("pue-agent"))
 
 def _cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout_s)
-
-
-def _free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- check-config ---------------------------------------------------------------------------------
@@ -137,7 +132,7 @@ def test_run_with_a_web_config_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
         "--duration",
         "1",
         "--listen-port",
-        str(_free_tcp_port()),
+        str(free_port()),
         "--web-config",
         str(web),
     )
@@ -152,7 +147,7 @@ def test_run_with_a_read_only_history_file_exits_2_and_keeps_it(tmp_path: Path) 
     config = tmp_path / "site.yaml"
     config.write_text(DEMO.read_text() + f"history: {{path: {db}}}\n")
     try:
-        proc = _cli("run", "--config", str(config), "--duration", "2", "--listen-port", str(_free_tcp_port()))
+        proc = _cli("run", "--config", str(config), "--duration", "2", "--listen-port", str(free_port()))
     finally:
         db.chmod(0o644)
     assert_bad_input(proc, str(db), "read-only")
@@ -259,7 +254,7 @@ def test_verbose_shows_our_debug_lines_and_third_party_ones_only_at_vv(fresh_log
 @pytest.mark.e2e
 def test_run_stops_on_sigint_with_a_shutdown_line_and_status_130(tmp_path: Path) -> None:
     """Ctrl-C ended `run` silently with status 0."""
-    port = _free_tcp_port()
+    port = free_port()
     proc = subprocess.Popen(
         [EXE, "run", "--config", str(DEMO), "--listen-port", str(port)],
         stdout=subprocess.PIPE,
