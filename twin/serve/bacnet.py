@@ -25,6 +25,7 @@ from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.multistate import MultiStateInputObject, MultiStateOutputObject, MultiStateValueObject
 from bacpypes3.pdu import IPv4Address
 
+from agent.devices.bacnet.client import bound_port
 from agent.devices.profiles import Profile, ProfileObject
 
 __all__ = ["BacnetServedDevice", "TwinBacnetApplication"]
@@ -67,13 +68,6 @@ class TwinBacnetApplication(NormalApplication):  # type: ignore[misc]
     async def indication(self, apdu: Any) -> None:
         self.requests[type(apdu).__name__] += 1
         await super().indication(apdu)
-
-
-async def bound_port(app: NormalApplication) -> int:
-    """The UDP port a bacpypes3 application listens on, once bound (bacpypes3 binds in a task of its own)."""
-    server = app.normal.server
-    await server._local_transport_ready.wait()
-    return int(server.local_transport.get_extra_info("sockname")[1])
 
 
 def _wire(obj: ProfileObject, value: float) -> Any:
