@@ -317,18 +317,23 @@ class SimulatedSite:
                 raise _port_error(err, what, handle) from err
 
     async def ready(self) -> None:
-        """Wait until every Modbus gateway and BACnet device listens (SNMP responders listen once started)."""
+        """Wait until every Modbus gateway and BACnet device listens (SNMP responders listen once started).
+
+        Every bind under way is awaited, so none is left running when the first failure is raised."""
         modbus = getattr(self, "modbus_devices", {})
         waits = [
-            (f"{', '.join(n for n, m in modbus.items() if m.agent.gateway is g)} (Modbus TCP, tcp)", g, g.ready)
+            (f"{', '.join(n for n, m in modbus.items() if m.agent.gateway is g)} (Modbus TCP, tcp)", g)
             for g in getattr(self, "modbus_gateways", {}).values()
         ]
-        waits += [(f"{n} (BACnet/IP, udp)", b.agent, b.ready) for n, b in getattr(self, "bacnet_devices", {}).items()]
-        for what, handle, ready in waits:
+        waits += [(f"{n} (BACnet/IP, udp)", b) for n, b in getattr(self, "bacnet_devices", {}).items()]
+        failed: OSError | None = None
+        for what, endpoint in waits:
             try:
-                await ready()
+                await endpoint.ready()
             except OSError as err:
-                raise _port_error(err, what, handle) from err
+                failed = failed or _port_error(err, what, endpoint)
+        if failed is not None:
+            raise failed
 
     def stop(self) -> None:
         for handle in self._handles():
@@ -357,12 +362,8 @@ class SimulatedSite:
             self.start()
             await self.ready()
         except OSError:  # a port taken: close what did start, once its binds have settled (no stray tasks)
-            for settling in [
-                *getattr(self, "modbus_gateways", {}).values(),
-                *getattr(self, "bacnet_devices", {}).values(),
-            ]:
-                with contextlib.suppress(OSError):
-                    await settling.ready()
+            with contextlib.suppress(OSError):
+                await self.ready()
             self.stop()
             raise
         stop = asyncio.Event()
