@@ -161,7 +161,7 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
         # each shard exports only its own devices, shard energy and no site PUE
         deadline = time.monotonic() + 30
         texts: dict[str, str] = {}
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and all(a.poll() is None for a in agents.values()):
             try:
                 texts = {n: scrape(f"http://127.0.0.1:{p}/metrics") for n, p in ports.items()}
                 if all(sample(t, "pue_device_up") == 1.0 for t in texts.values()):
@@ -169,6 +169,7 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
             except OSError:
                 pass
             time.sleep(0.5)
+        assert len(texts) == 3, "an agent never served /metrics (its stderr is printed below)"
         for index in (1, 2):
             text = texts[f"shard{index}"]
             exported = {
@@ -230,6 +231,7 @@ def test_two_shards_give_the_single_agent_site_pue(tmp_path: Path) -> None:
         for name, proc in agents.items():
             proc.terminate()
             errors[name] = proc.communicate(timeout=30)[1]
+            print(f"--- {name} (exit {proc.returncode}) stderr ---\n{errors[name][-2000:]}")  # shown on failure
         stop_site.set()
         site_thread.join(timeout=30)
     for name, err in errors.items():

@@ -267,6 +267,7 @@ def test_secrets_never_reach_outputs(tmp_path: Path) -> None:
     finally:
         demo.terminate()
         out, err = demo.communicate(timeout=30)
+        print(f"--- demo (exit {demo.returncode}) ---\n{out[-2000:]}\n{err[-2000:]}")  # pytest shows it on failure
     outputs["demo stdout"], outputs["demo stderr"] = out, err
     assert "polling again" in err or "metrics at" in out
 
