@@ -83,6 +83,7 @@ SETPOINT_REVERTS = "pue_setpoint_reverts"  # counter
 # shard mode (pue-agent run --shard I/N): site PUE is summed across shards in Prometheus
 SHARD_ENERGY = "pue_shard_energy_joules"  # counter
 SHARD_COMPLETE = "pue_shard_complete"
+SHARD_COMPLETE_SECONDS = "pue_shard_complete_seconds"  # counter
 SHARD_INFO = "pue_shard_info"
 SHARD_COUNT = "pue_shard_count"
 EXPLORATION_STEPS = "pue_exploration_steps"  # counter: lattice points explored (held long enough to learn)

@@ -19,6 +19,7 @@ class ShardCollector(Collector):
     Sample::
 
         pue_shard_energy_joules_total{boundary="it"} 2.9e11
+        pue_shard_complete_seconds_total 2.6e6
         pue_shard_complete 1.0
         pue_shard_info{shard="1",shards="2"} 1.0
     """
@@ -29,15 +30,22 @@ class ShardCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         energy = CounterMetricFamily(
             m.SHARD_ENERGY,
-            "Energy of this shard's own topology contributors by boundary, over complete "
-            "ticks only; sum rate() across shards, then divide",
+            "Energy of this shard's own topology contributors by boundary, over complete ticks only; "
+            "divide by pue_shard_complete_seconds_total, sum across shards, then divide boundaries",
             labels=["boundary"],
         )
         for boundary, total in sorted(self._acc.totals_j.items()):
             energy.add_metric([boundary], total)
         yield energy
+        covered = CounterMetricFamily(
+            m.SHARD_COMPLETE_SECONDS,
+            "Seconds of the complete ticks the shard energies cover; divide each shard's energy increase by it "
+            "before summing shards",
+        )
+        covered.add_metric([], self._acc.complete_s)
+        yield covered
         complete = GaugeMetricFamily(
-            m.SHARD_COMPLETE, "1 if every own facility and IT contributor was fresh at the last tick"
+            m.SHARD_COMPLETE, "1 if every own facility and IT contributor was known over the last tick interval"
         )
         complete.add_metric([], 1.0 if self._acc.complete else 0.0)
         yield complete

@@ -11,7 +11,24 @@ stored site intervals (:class:`agent.history.writer.HistoryWriter`) apply this r
 
 from __future__ import annotations
 
-__all__ = ["SPAN_TOLERANCE", "SPAN_TOLERANCE_MAX_S", "SPAN_UNKNOWN", "span_matches"]
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.config.site import TopologyTerm
+    from agent.site.poller import AgentState
+
+__all__ = [
+    "SPAN_TOLERANCE",
+    "SPAN_TOLERANCE_MAX_S",
+    "SPAN_UNKNOWN",
+    "Baselines",
+    "contributor_deltas",
+    "span_matches",
+]
+
+#: (device, energy quantity) -> its total [J], suspect polls and poll time at the previous site tick
+Baselines = dict[tuple[str, str], tuple[float, int, float]]
 
 #: a contributor's poll-to-poll stretch may differ from the tick interval by this share of the interval [-] ...
 SPAN_TOLERANCE = 0.25
@@ -30,3 +47,48 @@ def span_matches(before_poll_s: float, now_poll_s: float, interval_s: float) -> 
     it and at most :data:`SPAN_TOLERANCE_MAX_S`."""
     tolerance_s = min(SPAN_TOLERANCE * interval_s, SPAN_TOLERANCE_MAX_S)
     return interval_s > 0 and abs((now_poll_s - before_poll_s) - interval_s) <= tolerance_s
+
+
+def contributor_deltas(
+    state: AgentState,
+    terms: Iterable[TopologyTerm],
+    now_s: float,
+    stale_after_s: float,
+    last: Baselines,
+    interval_s: float | None,
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Each term's energy since the previous site tick [J], None where it is not known, and why.
+
+    Not known: the contributor is stale or partial, a poll in between was suspect (a partial read, a counter
+    glitch), there is no baseline yet, or its polls are not one tick interval (``interval_s``, None on the first
+    tick) apart (:func:`span_matches`). ``last`` holds the baselines and is updated in place (one per boundary
+    whose terms may repeat another boundary's, e.g. a PV meter in both facility and renewable). Shared by the
+    single agent's :class:`~agent.site.poller.SiteAccountant` and a shard's
+    :class:`~agent.site.shard.ShardAccountant`, so both count the same intervals.
+    """
+    out: dict[str, float | None] = {}
+    why: dict[str, str] = {}
+    for term in terms:
+        key = (term.device, term.energy_quantity)
+        energy = state.energy.get(key)
+        fresh = state.fresh(term.device, now_s, stale_after_s)
+        before = last.get(key)
+        if energy is None or not fresh or energy.partial:
+            last.pop(key, None)  # re-baseline when it comes back
+            out[term.device] = None
+            if energy is not None and fresh and energy.problem is not None:
+                why[term.device] = energy.problem
+            continue
+        last[key] = (energy.total_j, energy.suspect_polls, energy.last_timestamp_s)
+        if before is not None and before[1] != energy.suspect_polls:
+            why[term.device] = energy.problem or "energy not known"
+            out[term.device] = None
+            continue
+        if before is not None and not (
+            interval_s is not None and span_matches(before[2], energy.last_timestamp_s, interval_s)
+        ):
+            why[term.device] = SPAN_UNKNOWN
+            out[term.device] = None
+            continue
+        out[term.device] = None if before is None else energy.total_j - before[0]
+    return out, why

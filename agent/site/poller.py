@@ -33,7 +33,7 @@ from agent.errors import (
     DeviceGatewayError,
     DeviceTimeoutError,
 )
-from agent.site.energy_span import SPAN_UNKNOWN, span_matches
+from agent.site.energy_span import Baselines, contributor_deltas
 from agent.site.tariff import TariffMeter
 from models.counters import SUSPECT_EVENTS, CounterEvent, CounterState, advance
 from models.pue import BoundarySum, PueResult, energy_pue, live_pue, sum_boundary
@@ -392,17 +392,14 @@ class SiteAccountant:
         self._state = state
         self._clock = clock
         self._plausible = (cfg.plausible_pue.min, cfg.plausible_pue.max)
-        # (device, energy quantity) -> its total, suspect polls and poll time at the previous tick
-        self._last_energy: dict[tuple[str, str], tuple[float, int, float]] = {}
+        self._last_energy: Baselines = {}
         self._last_tick_s: float | None = None
         self._first_tick_s: float | None = None
         self._window: deque[_Interval] = deque()
         self._totals = {"facility": 0.0, "it": 0.0, "cooling": 0.0}
         self._optional = cfg.topology.optional_boundaries()
         self._optional_totals = {name: 0.0 for name, _terms in self._optional}
-        self._optional_last: dict[str, dict[tuple[str, str], tuple[float, int, float]]] = {
-            name: {} for name, _t in self._optional
-        }
+        self._optional_last: dict[str, Baselines] = {name: {} for name, _t in self._optional}
         self._tariff = TariffMeter(cfg.tariff, _zone(cfg.site.timezone)) if cfg.tariff is not None else None
         self._methods_seen: set[tuple[str, str]] = set()
         self._methods: tuple[tuple[str, str], ...] = ()
@@ -428,40 +425,13 @@ class SiteAccountant:
         terms: tuple[TopologyTerm, ...],
         now: float,
         stale_after: float,
-        last: dict[tuple[str, str], tuple[float, int, float]] | None = None,
+        last: Baselines | None = None,
     ) -> tuple[dict[str, float | None], dict[str, str]]:
-        """Each term's energy since the previous tick, and why it is not known where a poll in between was
-        suspect (a partial read, a counter glitch) or its polls are not one tick interval apart
-        (:mod:`agent.site.energy_span`); ``last`` keeps the previous totals (one per boundary whose terms may
-        repeat another boundary's, e.g. a PV meter in both facility and renewable)."""
-        last = self._last_energy if last is None else last
-        out: dict[str, float | None] = {}
-        why: dict[str, str] = {}
-        for term in terms:
-            key = (term.device, term.energy_quantity)
-            energy = state.energy.get(key)
-            fresh = state.fresh(term.device, now, stale_after)
-            before = last.get(key)
-            if energy is None or not fresh or energy.partial:
-                last.pop(key, None)  # re-baseline when it comes back
-                out[term.device] = None
-                if energy is not None and fresh and energy.problem is not None:
-                    why[term.device] = energy.problem
-                continue
-            last[key] = (energy.total_j, energy.suspect_polls, energy.last_timestamp_s)
-            if before is not None and before[1] != energy.suspect_polls:
-                why[term.device] = energy.problem or "energy not known"
-                out[term.device] = None
-                continue
-            if before is not None and not (
-                self._last_tick_s is not None
-                and span_matches(before[2], energy.last_timestamp_s, now - self._last_tick_s)
-            ):
-                why[term.device] = SPAN_UNKNOWN
-                out[term.device] = None
-                continue
-            out[term.device] = None if before is None else energy.total_j - before[0]
-        return out, why
+        """Each term's energy since the previous tick (:func:`agent.site.energy_span.contributor_deltas`)."""
+        interval_s = None if self._last_tick_s is None else now - self._last_tick_s
+        return contributor_deltas(
+            state, terms, now, stale_after, self._last_energy if last is None else last, interval_s
+        )
 
     def tick(self, view: AgentState | None = None, now: float | None = None) -> SiteState:
         """The site state now, from the agent's state or from ``view`` (:meth:`AgentState.frozen`, taken at

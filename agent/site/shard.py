@@ -7,17 +7,20 @@ on the split without talking to the others, and adding devices moves only those 
 A shard cannot compute the site PUE: the facility meter may live in one shard and the UPSes in
 another. So in shard mode the agent does not export ``pue_site_*``; it exports the energy of its
 *own* topology contributors per boundary, counted only over site ticks where every one of its own
-facility and IT contributors was fresh, and whether the last tick was complete::
+facility and IT contributors was known over the whole interval, the seconds those ticks cover, and whether
+the last tick was complete::
 
     pue_shard_energy_joules_total{boundary="facility"} 3.6e11
     pue_shard_energy_joules_total{boundary="it"} 2.9e11
+    pue_shard_complete_seconds_total 2.6e6
     pue_shard_complete 1.0
     pue_shard_count 2.0
     pue_shard_info{shard="1",shards="2"} 1.0
 
-(exported by :class:`agent.export.shard.ShardCollector`), and Prometheus sums numerator and
-denominator across shards before dividing (recording rules in
-``tests/faults/shards.rules.yml``); the ratio is dropped while any shard is incomplete or missing.
+(exported by :class:`agent.export.shard.ShardCollector`). Prometheus turns each shard's energy into a power
+over the time it covered, sums those powers across shards and only then divides (recording rules in
+``deploy/prometheus/rules/pue-shards.rules.yml``); the ratio is dropped while any shard covered less than
+half of the window, or is missing.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 
 from agent.config.site import SiteConfig, TopologyTerm
 from agent.devices.readings import DeviceSnapshot
+from agent.site.energy_span import Baselines, contributor_deltas
 from agent.site.poller import AgentState, SiteState
 
 __all__ = [
@@ -87,12 +91,19 @@ def shard_config(cfg: SiteConfig, shard: Shard) -> SiteConfig:
 
 
 class ShardAccountant:
-    """Per-boundary energy of this shard's own topology contributors (an agent observer).
+    """Per-boundary energy of this shard's own topology contributors, and the time it covers (an agent observer).
 
-    At each site tick, each own contributor's energy delta since the previous tick is taken; the
-    tick counts (every own boundary gets its deltas added) only when every own facility and IT
-    contributor was fresh at both ends, as the single agent does for the whole site. Cooling is
-    summed when its own contributors are complete.
+    A site tick is complete when every own facility and IT contributor's energy since the previous tick is
+    known over that interval, by the single agent's rule (:func:`agent.site.energy_span.contributor_deltas`:
+    fresh at both ends, no suspect poll between, polls one tick interval apart). Only complete ticks add
+    their energy to ``totals_j`` and their duration to ``complete_s``; cooling is summed when its own
+    contributors are complete too.
+
+    Shards lose different ticks (each polls its own devices), so a shard's energy is only comparable with
+    another's as a power over the time each covered: Prometheus divides each shard's energy increase by its
+    ``complete_s`` increase before summing the shards (deploy/prometheus/rules/pue-shards.rules.yml). Summing
+    the bare energies would weigh a shard that lost a tick less: a loaded CI run saw a two-shard PUE of 1.273
+    against the single agent's 1.294 (1.6 %, about one of 30 ticks lost by the shard holding the meter).
     """
 
     #: ``on_site`` (O(own devices)) runs on the agent's site-tick thread, over a copy of the state
@@ -107,8 +118,11 @@ class ShardAccountant:
             "it": tuple(t for t in topo.it if shard.owns(t.device)),
             "cooling": tuple(t for t in topo.cooling if shard.owns(t.device)),
         }
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # total and suspect polls at the last tick
+        self._last: dict[str, Baselines] = {b: {} for b in _BOUNDARIES}  # one per boundary: terms may repeat
+        self._last_tick_s: float | None = None
         self.totals_j: dict[str, float] = {b: 0.0 for b, terms in self._terms.items() if terms}
+        #: seconds of complete ticks (the time ``totals_j`` covers) [s]
+        self.complete_s = 0.0
         self.complete = False
 
     @property
@@ -119,30 +133,23 @@ class ShardAccountant:
         return None
 
     def _deltas(self, boundary: str, state: AgentState, now: float, stale_after: float) -> list[float] | None:
-        out: list[float] = []
-        complete = True
-        for term in self._terms[boundary]:
-            key = (term.device, term.energy_quantity)
-            energy = state.energy.get(key)
-            before = self._last.get(key)
-            if energy is None or not state.fresh(term.device, now, stale_after) or energy.partial:
-                self._last.pop(key, None)  # re-baseline when it comes back
-                complete = False
-                continue
-            self._last[key] = (energy.total_j, energy.suspect_polls)
-            if before is None or before[1] != energy.suspect_polls:  # a partial read or counter glitch between
-                complete = False
-            else:
-                out.append(energy.total_j - before[0])
-        return out if complete else None
+        interval_s = None if self._last_tick_s is None else now - self._last_tick_s
+        deltas, _why = contributor_deltas(
+            state, self._terms[boundary], now, stale_after, self._last[boundary], interval_s
+        )
+        values = list(deltas.values())
+        return None if any(v is None for v in values) else [v for v in values if v is not None]
 
     def on_site(self, site: SiteState, state: AgentState) -> None:
+        now = site.timestamp_s
         stale_after = self._cfg.poll_interval_s * self._cfg.stale_after_intervals
-        deltas = {b: self._deltas(b, state, site.timestamp_s, stale_after) for b in self.boundaries}
-        power_ok = all(deltas[b] is not None for b in ("facility", "it") if b in deltas)
-        self.complete = power_ok
-        if not power_ok:
+        deltas = {b: self._deltas(b, state, now, stale_after) for b in self.boundaries}
+        previous, self._last_tick_s = self._last_tick_s, now
+        in_step = previous is not None and 0 < now - previous <= stale_after  # not the first tick, nor a clock jump
+        self.complete = in_step and all(deltas[b] is not None for b in ("facility", "it") if b in deltas)
+        if not self.complete or previous is None:
             return
+        self.complete_s += now - previous
         for boundary in self.boundaries:
             values = deltas[boundary]
             if values is not None:

@@ -41,6 +41,10 @@ RECOMMENDER_METRICS_NOT_YET_EXPORTED = frozenset(
 #: at a cap or jump at --speed 1, so no counter event is ever counted. Checked statically only.
 EMPTY_ON_HEALTHY_DEMO = frozenset({"pue_device_counter_events_total"})
 
+#: Recording rules of shard mode (`pue-agent run --shard I/N`): empty on the demo, whose one agent is not sharded.
+#: tests/faults/test_shards.py evaluates them with a real Prometheus over two shard agents.
+SHARD_RULE_FILE = PROM_DIR / "rules" / "pue-shards.rules.yml"
+
 #: Series Prometheus itself produces.
 PROMETHEUS_BUILTINS = frozenset({"up", "scrape_duration_seconds", "ALERTS", "ALERTS_FOR_STATE"})
 
@@ -100,6 +104,11 @@ def load_rules() -> list[dict[str, Any]]:
 
 def recorded_names() -> set[str]:
     return {r["record"] for r in load_rules() if "record" in r}
+
+
+def shard_recorded_names() -> set[str]:
+    """What the shard-mode rules record (no series without shard agents)."""
+    return {r["record"] for g in yaml.safe_load(SHARD_RULE_FILE.read_text())["groups"] for r in g["rules"]}
 
 
 def known_metric_names() -> set[str]:

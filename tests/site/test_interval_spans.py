@@ -295,36 +295,73 @@ def test_span_rule(before_s: float, now_s: float, interval_s: float, matches: bo
     assert span_matches(before_s, now_s, interval_s) is matches
 
 
-def test_a_shard_is_incomplete_at_the_tick_after_a_timed_out_integrated_poll(site: Site) -> None:
-    """`run --shard`: its counters keep the 0 J tick while the meter's poll is in flight (a pair that cancels in
-    rate()), but the energy lost across the timed-out poll must mark the shard incomplete at a tick, so its
-    recording rule drops every window holding it (tests/faults/shards.rules.yml)."""
+def test_a_shard_is_incomplete_while_a_poll_is_in_flight_and_after_it_timed_out(site: Site) -> None:
+    """`run --shard`: a shard counts ticks by the single agent's rule. The meter's poll in flight at a tick (0 J
+    from it) and its energy lost across the timed-out poll both make the tick incomplete: neither its energy nor
+    its seconds count, so the shard's power over its covered time stays exact."""
     shard = ShardAccountant(site.cfg, Shard(1, 1))
     complete: list[bool] = []
 
     async def run() -> None:
         for _ in range(4):
             await site.cycle()
-        await site.poll("ups-a")
-        await site.poll("ups-b")
-        held = await site.start_held("meter-main")
-        site.clock.t += 0.5
-        site.tick()  # the meter's poll in flight: no new energy from it (0 J)
-        site.clock.t += POLL_S - 0.6
-        await site.release("meter-main", held, fail=True)  # times out just before its next poll, which answers
-        site.clock.t += 0.1
+        await _timed_out_meter_poll(site)
         for _ in range(3):
             await site.cycle()
 
-    site.tick = lambda: _with_shard(site, shard, complete)  # type: ignore[method-assign]
+    site.tick = lambda: _with_shards(site, [shard], complete)  # type: ignore[method-assign]
     asyncio.run(run())
-    assert complete[:5] == [False, True, True, True, True], complete  # the first tick only takes the baselines
-    assert complete[5] is False, complete  # the meter's energy across the failed poll is lost
+    assert complete[:4] == [False, True, True, True], complete  # the first tick only takes the baselines
+    assert complete[4:6] == [False, False], complete  # the meter's poll in flight, then its energy lost
     assert complete[6:] == [True, True], complete
+    assert shard.complete_s == pytest.approx(5 * POLL_S)
+    assert shard.totals_j["facility"] / shard.complete_s == pytest.approx(150_000)
+    assert shard.totals_j["facility"] / shard.totals_j["it"] == pytest.approx(TRUE_PUE)
 
 
-def _with_shard(site: Site, shard: ShardAccountant, complete: list[bool]) -> SiteState:
+def test_two_shards_that_lose_different_ticks_give_the_true_pue_over_their_covered_time(site: Site) -> None:
+    """Shard 2 of 2 owns the meter and ups-a, shard 1 ups-b. Shard 2 loses the ticks around a timed-out meter
+    poll, shard 1 loses none. Summing bare shard energies weighs shard 2 less (a PUE below the truth, as CI saw:
+    1.273 against 1.294); each shard's energy over its own covered seconds, summed, gives the true PUE, as the
+    rules in deploy/prometheus/rules/pue-shards.rules.yml compute it."""
+    shards = [ShardAccountant(site.cfg, Shard(i, 2)) for i in (1, 2)]
+    assert [s.boundaries for s in shards] == [("it",), ("facility", "it")]
+    complete: list[bool] = []
+
+    async def run() -> None:
+        for _ in range(4):
+            await site.cycle()
+        await _timed_out_meter_poll(site)
+        for _ in range(3):
+            await site.cycle()
+
+    site.tick = lambda: _with_shards(site, shards, complete)  # type: ignore[method-assign]
+    asyncio.run(run())
+    one, two = shards
+    assert one.complete_s == pytest.approx(7 * POLL_S) and two.complete_s == pytest.approx(5 * POLL_S)
+    bare = two.totals_j["facility"] / (two.totals_j["it"] + one.totals_j["it"])
+    assert bare < 0.97 * TRUE_PUE  # the defect the covered-time rule mends
+    facility_w = two.totals_j["facility"] / two.complete_s
+    it_w = two.totals_j["it"] / two.complete_s + one.totals_j["it"] / one.complete_s
+    assert (facility_w, it_w) == (pytest.approx(150_000), pytest.approx(100_000))
+    assert facility_w / it_w == pytest.approx(TRUE_PUE, rel=1e-9)
+
+
+async def _timed_out_meter_poll(site: Site) -> None:
+    """The UPSes answer; the meter's poll stays in flight across a tick and times out just before its next poll."""
+    await site.poll("ups-a")
+    await site.poll("ups-b")
+    held = await site.start_held("meter-main")
+    site.clock.t += 0.5
+    site.tick()  # the meter's poll in flight: no new energy from it (0 J)
+    site.clock.t += POLL_S - 0.6
+    await site.release("meter-main", held, fail=True)  # times out just before its next poll, which answers
+    site.clock.t += 0.1
+
+
+def _with_shards(site: Site, shards: list[ShardAccountant], complete: list[bool]) -> SiteState:
     state = Site.tick(site)
-    shard.on_site(state, site.state)
-    complete.append(shard.complete)
+    for shard in shards:
+        shard.on_site(state, site.state)
+    complete.append(all(shard.complete for shard in shards))
     return state
