@@ -302,15 +302,8 @@ def test_a_shard_is_incomplete_while_a_poll_is_in_flight_and_after_it_timed_out(
     shard = ShardAccountant(site.cfg, Shard(1, 1))
     complete: list[bool] = []
 
-    async def run() -> None:
-        for _ in range(4):
-            await site.cycle()
-        await _timed_out_meter_poll(site)
-        for _ in range(3):
-            await site.cycle()
-
     site.tick = lambda: _with_shards(site, [shard], complete)  # type: ignore[method-assign]
-    asyncio.run(run())
+    asyncio.run(_steady_with_a_timed_out_meter_poll(site))
     assert complete[:4] == [False, True, True, True], complete  # the first tick only takes the baselines
     assert complete[4:6] == [False, False], complete  # the meter's poll in flight, then its energy lost
     assert complete[6:] == [True, True], complete
@@ -328,15 +321,8 @@ def test_two_shards_that_lose_different_ticks_give_the_true_pue_over_their_cover
     assert [s.boundaries for s in shards] == [("it",), ("facility", "it")]
     complete: list[bool] = []
 
-    async def run() -> None:
-        for _ in range(4):
-            await site.cycle()
-        await _timed_out_meter_poll(site)
-        for _ in range(3):
-            await site.cycle()
-
     site.tick = lambda: _with_shards(site, shards, complete)  # type: ignore[method-assign]
-    asyncio.run(run())
+    asyncio.run(_steady_with_a_timed_out_meter_poll(site))
     one, two = shards
     assert one.complete_s == pytest.approx(7 * POLL_S) and two.complete_s == pytest.approx(5 * POLL_S)
     bare = two.totals_j["facility"] / (two.totals_j["it"] + one.totals_j["it"])
@@ -345,6 +331,15 @@ def test_two_shards_that_lose_different_ticks_give_the_true_pue_over_their_cover
     it_w = two.totals_j["it"] / two.complete_s + one.totals_j["it"] / one.complete_s
     assert (facility_w, it_w) == (pytest.approx(150_000), pytest.approx(100_000))
     assert facility_w / it_w == pytest.approx(TRUE_PUE, rel=1e-9)
+
+
+async def _steady_with_a_timed_out_meter_poll(site: Site) -> None:
+    """Four steady cycles, the meter's poll timing out across a tick, three steady cycles: eight ticks."""
+    for _ in range(4):
+        await site.cycle()
+    await _timed_out_meter_poll(site)
+    for _ in range(3):
+        await site.cycle()
 
 
 async def _timed_out_meter_poll(site: Site) -> None:
