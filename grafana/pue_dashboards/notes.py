@@ -8,7 +8,8 @@ PANEL_NOTES = {
     "PUE 30 days": "Energy PUE over the last 30 days: increase() of facility / IT energy counters over 30d "
     "(needs 30 days of Prometheus retention).",
     "PUE target": "The site's configured target (site.pue_target): pue_site_pue_target.",
-    "IT load": "IT power averaged over 5 minutes from the IT energy counter (recording rule).",
+    "IT load": "IT power averaged over 5 minutes from the IT energy counter (recording rule; a site run as shards: "
+    "the shards' IT powers over their covered time, summed).",
     "PUE against target": "5-minute energy PUE (recording rule), the configured target, and the agent's real-time "
     "PUE (facility power / IT power, not an audit figure).",
     "IT load by zone (PDUs)": "IT power per zone from the PDUs' energy counters over 5 minutes (recording rule); "

@@ -14,6 +14,16 @@ from pue_dashboards.panels import annotation
 S = 'site=~"$site"'
 SITE_E = 'pue_site_energy_joules_total{%s,boundary="%s"}'
 REC_W = 'site_boundary:pue_site_energy_joules:rate5m{%s,boundary="%s"}'
+#: a site run as shards (`pue-agent run --shard I/N`) has no pue_site_* series: its 5-minute boundary powers and
+#: PUE are the shard records (deploy/prometheus/rules/pue-shards.rules.yml), which the live panels fall back to
+SHARD_W = 'site_boundary:pue_shard_energy_joules:rate_covered5m{%s,boundary="%s"}'
+PUE_5M = f"site:pue:ratio_rate5m{{{S}}} or site:pue_sharded:ratio_rate5m{{{S}}}"
+
+
+def site_w(boundary: str) -> str:
+    """A boundary's 5-minute power [W] of the selected sites, sharded or not."""
+    return f"{REC_W % (S, boundary)} or {SHARD_W % (S, boundary)}"
+
 
 DEV = f'{S},device=~"$device"'
 

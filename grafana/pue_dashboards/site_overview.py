@@ -14,19 +14,20 @@ from pue_dashboards.panels import (
     table,
     timeseries,
 )
-from pue_dashboards.queries import REC_W, SETPOINT_ANNOTATIONS, S, energy_pue
+from pue_dashboards.queries import PUE_5M, SETPOINT_ANNOTATIONS, S, energy_pue, site_w
 
 
 def site_overview() -> dict[str, Any]:
-    it_w = REC_W % (S, "it")
+    it_w = site_w("it")
     panels = [
         stat(
             "PUE now (5 min, energy)",
-            f"site:pue:ratio_rate5m{{{S}}}",
+            PUE_5M,
             (0, 0, 4, 4),
             decimals=3,
             thresholds=PUE_THRESHOLDS,
-            description="Facility energy / IT energy over 5 minutes (recording rule).",
+            description="Facility energy / IT energy over 5 minutes (recording rule; a site run as shards: each "
+            "shard's energy over the time it covered, summed, then divided).",
         ),
         stat("PUE 24 h", energy_pue("24h"), (4, 0, 4, 4), decimals=3, thresholds=PUE_THRESHOLDS),
         stat("PUE 30 days", energy_pue("30d"), (8, 0, 4, 4), decimals=3, thresholds=PUE_THRESHOLDS),
@@ -43,7 +44,7 @@ def site_overview() -> dict[str, Any]:
         timeseries(
             "PUE against target",
             [
-                (f"site:pue:ratio_rate5m{{{S}}}", "PUE 5 min {{site}}"),
+                (PUE_5M, "PUE 5 min {{site}}"),
                 (f"max by (site) (pue_site_pue_target{{{S}}})", "target {{site}}"),
                 (f"pue_site_realtime_pue{{{S}}}", "real-time {{site}}"),
             ],
@@ -54,7 +55,7 @@ def site_overview() -> dict[str, Any]:
             "Power split",
             [
                 (it_w, "IT {{site}}"),
-                (REC_W % (S, "cooling"), "cooling {{site}}"),
+                (site_w("cooling"), "cooling {{site}}"),
                 (f"site:pue_power_loss_watts:avg5m{{{S}}}", "UPS losses {{site}}"),
                 (f"site:pue_other_power_watts:rate5m{{{S}}}", "other {{site}}"),
             ],
