@@ -70,7 +70,7 @@ class _Medians:
     sharded: float
     single: float
     bare: float  # the bare shard energies summed, then divided: what the rules must not do
-    coverage: float  # the lowest shard coverage at the last evaluation
+    coverage: float  # the lowest shard coverage over the evaluations
     pairs: int
 
     def __str__(self) -> str:
@@ -94,7 +94,7 @@ def _pue_medians(prom: str, single_expr: str, settle_s: float, collect_s: float,
     pairs: list[tuple[float, float, float]] = []
     first_s: float | None = None
     deadline = time.monotonic() + settle_s + collect_s
-    coverage = float("nan")
+    coverage = float("inf")
     while time.monotonic() < deadline and len(pairs) < want:
         try:
             a = _query(prom, "site:pue_sharded:ratio_rate5m")
@@ -107,7 +107,7 @@ def _pue_medians(prom: str, single_expr: str, settle_s: float, collect_s: float,
             first_s = first_s if first_s is not None else time.monotonic()
             if time.monotonic() - first_s >= settle_s:
                 pairs.append((float(a[0]["value"][1]), float(b[0]["value"][1]), float(c[0]["value"][1])))
-                coverage = float(cov[0]["value"][1])
+                coverage = min(coverage, float(cov[0]["value"][1]))
         time.sleep(1)
     nan = float("nan")
     return _Medians(
