@@ -93,10 +93,19 @@ def cross_check(data: dict[str, Any], profiles: ProfileRegistry) -> list[str]:
             boundaries.append((f"zones.{zone}.{part}", as_dict(spec).get(part), "active_power_w"))
     boundaries.append(("submeters", topo.get("submeters"), "active_power_w"))
     for boundary, terms, default_quantity in boundaries:
+        first: dict[str, int] = {}  # device -> its first term in this boundary
         for j, term in enumerate(terms if isinstance(terms, list) else []):
             if not isinstance(term, dict):
                 continue
             where = f"topology.{boundary}[{j}]"
+            listed = as_text(term.get("device"))
+            if listed is not None and boundary != "submeters":
+                if listed in first:
+                    problems.append(
+                        f"{where}.device: {listed!r} is already topology.{boundary}[{first[listed]}]; "
+                        "a device listed twice in one boundary counts its power and energy twice"
+                    )
+                first.setdefault(listed, j)
             if boundary != "facility" and term.get("energy_type") is not None:
                 problems.append(
                     f"{where}.energy_type: only facility terms have an energy type (they partition the facility energy)"

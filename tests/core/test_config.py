@@ -95,3 +95,20 @@ def test_unknown_emission_factor_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text(text + "carbon:\n  emission_factor: cn-mee-2023-southern\n")
     cfg, _ = load_config(bad)
     assert cfg.carbon is not None and cfg.carbon.emission_factor == "cn-mee-2023-southern"
+
+
+def test_a_device_twice_in_one_boundary_is_refused(tmp_path: Path) -> None:
+    """ups-b twice in IT would count its 40 kW twice: facility 150 kW over IT 140 kW gives a plausible-looking
+    PUE of 1.07, marked valid. A device in two different boundaries' terms (e.g. a zone and IT) is fine."""
+    text = (ROOT / "configs" / "demo-site.yaml").read_text()
+    assert "    - {device: ups-b}\n" in text
+    bad = tmp_path / "site.yaml"
+    bad.write_text(text.replace("    - {device: ups-b}\n", "    - {device: ups-b}\n    - {device: ups-b}\n"))
+    problems = _problems(bad)
+    assert any(
+        p.endswith(
+            "topology.it[2].device: 'ups-b' is already topology.it[1]; a device listed twice in one boundary "
+            "counts its power and energy twice"
+        )
+        for p in problems
+    ), problems
