@@ -57,9 +57,30 @@ def grid_j(window: str) -> str:
     return f"({facility}\n  - ({increase('renewable', window)} or {facility} * 0))"
 
 
+def shard_power(boundary: str, window: str) -> str:
+    """A sharded site's boundary power [W] over ``window``: each shard's energy over the seconds it covered, summed
+    over the shards (the rule of deploy/prometheus/rules/pue-shards.rules.yml, over any window)."""
+    return (
+        f'sum by (site) (increase(pue_shard_energy_joules_total{{{S},boundary="{boundary}"}}[{window}])\n'
+        f"  / ignoring (boundary) group_left increase(pue_shard_complete_seconds_total{{{S}}}[{window}]))"
+    )
+
+
+def sharded_pue(window: str) -> str:
+    """A sharded site's energy PUE over ``window``; none while a shard covered under half of what another did, or
+    fewer shards reported in the window than the site has."""
+    covered = f"increase(pue_shard_complete_seconds_total{{{S}}}[{window}])"
+    return (
+        f"(\n  {shard_power('facility', window)}\n  / {shard_power('it', window)}\n)"
+        f"\n  unless on (site) (min by (site) ({covered}) < 0.5 * max by (site) ({covered}))"
+        f"\n  unless on (site) (count by (site) ({covered})"
+        f" < max by (site) (max_over_time(pue_shard_count{{{S}}}[{window}])))"
+    )
+
+
 def energy_pue(window: str) -> str:
-    """Energy-based PUE over ``window`` straight from the counters."""
-    return ratio("facility", "it", window)
+    """Energy-based PUE over ``window`` straight from the counters: the site's agent, or its shards."""
+    return f"(\n{ratio('facility', 'it', window)}\n)\n  or ({sharded_pue(window)})"
 
 
 def kwh(boundary: str, window: str) -> str:
