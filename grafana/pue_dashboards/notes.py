@@ -4,7 +4,8 @@
 #: tests/ops/test_dashboards.py check it); keyed by title, unique across the dashboards that use this table
 PANEL_NOTES = {
     # site overview
-    "PUE 24 h": "Energy PUE over the last 24 h: increase() of facility / IT pue_site_energy_joules_total over 24h.",
+    "PUE 24 h": "Energy PUE over the last 24 h: increase() of facility / IT pue_site_energy_joules_total over 24h "
+    "(a site run as shards: each shard's energy over the seconds it covered, summed, then divided).",
     "PUE 30 days": "Energy PUE over the last 30 days: increase() of facility / IT energy counters over 30d "
     "(needs 30 days of Prometheus retention).",
     "PUE target": "The site's configured target (site.pue_target): pue_site_pue_target.",
