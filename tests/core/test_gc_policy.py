@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Iterator
+
+import pytest
 
 from agent.app.gc_policy import MANY_UNREACHABLE, SHORTEST_EVERY_S, GcPolicy
 from agent.site.poller import AgentState
@@ -27,6 +30,15 @@ def _cycle() -> weakref.ref[_Node]:
     a, b = _Node(), _Node()
     a.other, b.other = b, a  # a reference cycle: only the cyclic collector frees it
     return weakref.ref(a)
+
+
+@pytest.fixture(autouse=True)
+def _no_garbage_before() -> Iterator[None]:
+    """Each test counts only the garbage it makes: earlier tests in this worker process may have left cycles in the
+    old generation, which the policy's first full collection would find (a CI run: 153,797 objects, so the interval
+    was halved and the test failed)."""
+    gc.collect()
+    yield
 
 
 def test_full_collections_run_at_ticks_on_the_interval_and_free_cycles() -> None:
